@@ -1,0 +1,3 @@
+from msgbridge.cli.main import main
+
+main()

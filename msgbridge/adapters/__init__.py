@@ -1,0 +1,7 @@
+"""Transports: one per way of reaching a network, chosen by URL scheme."""
+
+from __future__ import annotations
+
+from msgbridge.adapters.base import Capabilities, Transport, open_transport, registry
+
+__all__ = ["Capabilities", "Transport", "open_transport", "registry"]

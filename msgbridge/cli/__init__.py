@@ -1,0 +1,1 @@
+"""The ``msgbridge`` command line."""

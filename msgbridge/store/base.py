@@ -1,0 +1,158 @@
+"""The store interface: SQLite by default, PostgreSQL where several workers share a queue.
+
+The store is where "never sent twice, never silently dropped" is enforced:
+- every message is written (with its idempotency key) before it is sent;
+- a message is moved to MAYBE_SUBMITTED, durably, *before* its request leaves,
+  so a crash between send and answer leaves it in doubt rather than queued;
+- receipts update status only through :func:`msgbridge.core.status.merge`;
+- a receipt whose native id is not known yet is kept and matched when the
+  send result that names that id is recorded.
+
+Native ids are matched exactly on ``(link, native_id)``; a transport whose
+peer spells one id two ways (SMPP hex vs decimal) normalises both sides
+before they reach the store.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from msgbridge.core.errors import ErrorInfo
+from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
+from msgbridge.core.status import DeliveryStatus
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A message to write to the outbox, keyed for idempotency.
+
+    ``idempotency_key`` is ``campaign + normalised recipient`` for campaigns,
+    or the caller's reference; a second entry with the same key is ignored.
+    """
+
+    message: Message
+    idempotency_key: str
+    row: int | None = None
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    message: Message
+    status: DeliveryStatus
+    attempts: int
+    native_id: str | None
+    native_ids: tuple[str, ...]
+    link: str | None
+    segments: int
+    last_error: ErrorInfo | None
+    created_at: float
+    updated_at: float
+    history: tuple[tuple[float, DeliveryStatus, str], ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class CampaignRecord:
+    name: str
+    template: str
+    sender: str | None
+    transport: str | None  # redacted URL or config name
+    created_at: float
+    options: dict[str, str]
+
+
+class Store(ABC):
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # campaigns
+    @abstractmethod
+    async def save_campaign(self, record: CampaignRecord) -> None: ...
+
+    @abstractmethod
+    async def get_campaign(self, name: str) -> CampaignRecord | None: ...
+
+    # outbox
+    @abstractmethod
+    async def enqueue(self, entries: Sequence[OutboxEntry]) -> list[str]:
+        """Write entries in one transaction; return the ids of the messages now queued for them.
+
+        For a key already present the existing message id is returned and
+        nothing is written, so enqueueing the same campaign twice is harmless.
+        """
+
+    @abstractmethod
+    async def claim(
+        self,
+        limit: int,
+        *,
+        campaign: str | None = None,
+        include_maybe: bool = False,
+        now: float | None = None,
+    ) -> list[MessageRecord]:
+        """Take up to ``limit`` QUEUED messages (due for retry at ``now``) and mark them MAYBE_SUBMITTED, durably.
+
+        With ``include_maybe`` messages already in MAYBE_SUBMITTED are taken
+        too: the user has asked to resend what may have been sent.
+        """
+
+    @abstractmethod
+    async def record_results(self, results: Sequence[SendResult], *, link: str) -> None:
+        """Record send outcomes in one transaction, then match parked receipts for their native ids."""
+
+    @abstractmethod
+    async def requeue(self, message_ids: Sequence[str], *, not_before: float, error: ErrorInfo | None) -> None:
+        """Put messages back to QUEUED for a retry no earlier than ``not_before``."""
+
+    @abstractmethod
+    async def record_receipts(self, receipts: Sequence[DeliveryReceipt]) -> int:
+        """Apply receipts through the merge rule; park unmatched ones. Returns how many matched."""
+
+    @abstractmethod
+    async def get(self, message_id: str) -> MessageRecord | None: ...
+
+    @abstractmethod
+    async def find_by_reference(self, reference: str) -> MessageRecord | None: ...
+
+    @abstractmethod
+    async def counts(self, campaign: str | None = None) -> dict[DeliveryStatus, int]: ...
+
+    @abstractmethod
+    async def pending_native_ids(self, link: str, limit: int) -> list[str]:
+        """Native ids of messages on ``link`` not yet final: what a status poller asks about."""
+
+    # inbound
+    @abstractmethod
+    async def add_inbound(self, messages: Sequence[InboundMessage]) -> None: ...
+
+    @abstractmethod
+    async def list_inbound(self, limit: int = 100) -> list[InboundMessage]: ...
+
+
+def open_store(dsn: str | None = None) -> Store:
+    """``None`` or a path -> SQLite file; ``sqlite:///path``; ``postgresql://...`` -> PostgreSQL."""
+    from msgbridge.store.sqlite import SqliteStore
+
+    if dsn is None:
+        return SqliteStore("msgbridge.db")
+    if dsn.startswith(("postgres://", "postgresql://")):
+        from msgbridge.store.postgres import PostgresStore  # type: ignore[import-not-found]
+
+        return PostgresStore(dsn)  # type: ignore[no-any-return]
+    if dsn.startswith("sqlite:///"):
+        return SqliteStore(dsn[len("sqlite:///") :])
+    return SqliteStore(dsn)
