@@ -135,6 +135,14 @@ class Store(ABC):
     async def pending_native_ids(self, link: str, limit: int) -> list[str]:
         """Native ids of messages on ``link`` not yet final: what a status poller asks about."""
 
+    async def in_doubt(self, limit: int, *, campaign: str | None = None) -> list[MessageRecord]:
+        """Up to ``limit`` MAYBE_SUBMITTED messages: what a re-run must settle before sending again."""
+        raise NotImplementedError
+
+    async def next_due(self, *, campaign: str | None = None) -> float | None:
+        """When the earliest QUEUED message becomes due (a retry waiting out its backoff), or None."""
+        raise NotImplementedError
+
     # inbound
     @abstractmethod
     async def add_inbound(self, messages: Sequence[InboundMessage]) -> None: ...
