@@ -1,0 +1,358 @@
+"""What every HTTP provider adapter shares: one client, failures as data, careful retries.
+
+Providers fail in two layers. The HTTP layer (connect refused, timeouts, a
+proxy's 502 page, a 429, a body cut short) looks the same for every provider
+and is turned into :class:`ErrorInfo` here; the provider layer (a JSON body
+that says "error") is each adapter's own parse function. Nothing raises for a
+failed request: :meth:`HttpTransport.call` returns a :class:`Reply` whose
+``error`` is set.
+
+Retrying a *send* is dangerous: a request that timed out may have been carried
+out, and sending it again would send the SMS twice. So a send is retried only
+when the request provably did not take effect (the connection was never made,
+HTTP 429, or a provider rate-limit code); after a timeout the message is left
+MAYBE_SUBMITTED for the dispatcher to settle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from msgbridge.adapters.base import Transport
+from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo
+from msgbridge.core.message import Message, SendResult
+from msgbridge.core.ratelimit import Backoff, TokenBucket
+from msgbridge.core.status import DeliveryStatus
+from msgbridge.core.url import TransportURL
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How much of a provider's body we keep in native_message: enough to read, not a whole HTML page.
+NATIVE_TEXT_LIMIT = 300
+
+# HTTP status -> ours, for answers a provider did not wrap in its own JSON error.
+HTTP_STATUS: dict[int, ErrorCode] = {
+    400: ErrorCode.INVALID_ARGUMENT,
+    401: ErrorCode.AUTH_FAILED,
+    402: ErrorCode.INSUFFICIENT_FUNDS,
+    403: ErrorCode.ACCESS_DENIED,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.PROTOCOL_ERROR,
+    408: ErrorCode.TIMEOUT,
+    409: ErrorCode.DUPLICATE,
+    413: ErrorCode.INVALID_ARGUMENT,
+    422: ErrorCode.INVALID_ARGUMENT,
+    429: ErrorCode.THROTTLED,
+    500: ErrorCode.TEMPORARY_FAILURE,
+    502: ErrorCode.TEMPORARY_FAILURE,
+    503: ErrorCode.TEMPORARY_FAILURE,
+    504: ErrorCode.TIMEOUT,
+}
+
+# Codes after which a send may be repeated: the provider provably did not act on it.
+SAFE_TO_RESEND: frozenset[ErrorCode] = frozenset({ErrorCode.NETWORK_ERROR, ErrorCode.THROTTLED})
+
+
+def truncate(text: str, limit: int = NATIVE_TEXT_LIMIT) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def http_status_code(status: int) -> ErrorCode:
+    if status in HTTP_STATUS:
+        return HTTP_STATUS[status]
+    if status >= 500:
+        return ErrorCode.TEMPORARY_FAILURE
+    return ErrorCode.PROTOCOL_ERROR
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most ``size`` items (provider batch limits)."""
+    if size <= 0:
+        raise ValueError("chunk size must be positive")
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP exchange: the response if any, the parsed body, or the failure as data."""
+
+    request: httpx.Request
+    response: httpx.Response | None = None
+    data: Any = None  # parsed JSON (expect="json") or text (expect="text")
+    error: ErrorInfo | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def status_code(self) -> int | None:
+        return self.response.status_code if self.response is not None else None
+
+
+def classify_exception(exc: httpx.HTTPError) -> ErrorInfo:
+    """Transport-level failures: did the request leave (TIMEOUT, outcome unknown) or not (NETWORK_ERROR)?"""
+    name = type(exc).__name__
+    text = truncate(f"{name}: {exc}" if str(exc) else name)
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout | httpx.ConnectError):
+        return ErrorInfo(code=ErrorCode.NETWORK_ERROR, native_code=name, native_message=text)
+    if isinstance(exc, httpx.TimeoutException):
+        return ErrorInfo(code=ErrorCode.TIMEOUT, native_code=name, native_message=text)
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return ErrorInfo(code=ErrorCode.INVALID_ARGUMENT, native_code=name, native_message=text)
+    # ReadError, WriteError, RemoteProtocolError...: the connection broke after the
+    # request may have been received. No answer seen -> outcome unknown.
+    return ErrorInfo(code=ErrorCode.TIMEOUT, native_code=name, native_message=text)
+
+
+def classify_response(response: httpx.Response, expect: str = "json") -> tuple[Any, ErrorInfo | None]:
+    """The parsed body, or the HTTP-level failure. 4xx with a parseable body is left to the provider."""
+    status = response.status_code
+    raw = response.content
+    text = raw.decode(response.encoding or "utf-8", errors="replace")
+    native = truncate(text) or response.reason_phrase
+    content_type = response.headers.get("content-type", "").lower()
+    if status == 429:
+        return None, ErrorInfo(
+            code=ErrorCode.THROTTLED,
+            native_code=status,
+            native_message=native,
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+        )
+    if status >= 500:
+        return None, ErrorInfo(code=http_status_code(status), native_code=status, native_message=native)
+    looks_html = "html" in content_type or text.lstrip()[:1] == "<"
+    if expect == "text":
+        if looks_html and "<html" in text[:200].lower():
+            return None, ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_code=status, native_message=native)
+        if status >= 400:
+            return text, ErrorInfo(code=http_status_code(status), native_code=status, native_message=native)
+        if not text.strip():
+            return None, ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_code=status, native_message="empty body")
+        return text, None
+    if not raw.strip():
+        code = http_status_code(status) if status >= 400 else ErrorCode.PROTOCOL_ERROR
+        return None, ErrorInfo(code=code, native_code=status, native_message=f"empty body (HTTP {status})")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        code = http_status_code(status) if status >= 400 else ErrorCode.PROTOCOL_ERROR
+        what = "HTML page" if looks_html else "unparsable JSON"
+        return None, ErrorInfo(code=code, native_code=status, native_message=f"{what}: {native}")
+    return data, None
+
+
+class HttpTransport(Transport):
+    """Base for provider adapters: owns (or borrows) one httpx.AsyncClient.
+
+    URL options shared by all providers: ``base_url`` (point at an emulator),
+    ``timeout`` (seconds, default 30), ``connect_timeout`` (default 10),
+    ``connections`` (pool size, default 10), ``attempts`` (tries for a call
+    that is safe to repeat, default 3), ``retry_base`` (first backoff delay,
+    default 0.5 s), ``max_retry_wait`` (longest Retry-After we wait inside one
+    call, default 30 s; beyond it the error goes back to the dispatcher),
+    ``rate`` (requests/s cap on our side, default none).
+    """
+
+    default_host: ClassVar[str] = ""
+    user_is_secret: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        url: TransportURL,
+        *,
+        client: httpx.AsyncClient | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        super().__init__(url)
+        self.base_url = self._base_url(url)
+        self.timeout = url.float_option("timeout", 30.0)
+        self.connect_timeout = url.float_option("connect_timeout", min(10.0, self.timeout))
+        self.connections = url.int_option("connections", 10)
+        self.attempts = max(1, url.int_option("attempts", 3))
+        self.max_retry_wait = url.float_option("max_retry_wait", 30.0)
+        self.backoff = backoff or Backoff(base=url.float_option("retry_base", 0.5), cap=30.0)
+        rate = url.float_option("rate", 0.0)
+        self.bucket: TokenBucket | None = TokenBucket(rate) if rate > 0 else None
+        self._client = client
+        self._owns_client = client is None
+        self.requests_made = 0
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str | TransportURL,
+        *,
+        client: httpx.AsyncClient | None = None,
+        backoff: Backoff | None = None,
+    ) -> HttpTransport:
+        parsed = url if isinstance(url, TransportURL) else TransportURL.parse(url, user_is_secret=cls.user_is_secret)
+        return cls(parsed, client=client, backoff=backoff)
+
+    def _base_url(self, url: TransportURL) -> str:
+        explicit = url.option("base_url")
+        if explicit:
+            parts = urlsplit(explicit)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ConfigError(f"base_url={explicit!r} is not an http(s) URL")
+            return explicit.rstrip("/")
+        host = url.host or self.default_host
+        if not host:
+            raise ConfigError(f"{url.scheme}:// URL needs a host")
+        port = f":{url.port}" if url.port else ""
+        return f"https://{host}{port}"
+
+    @property
+    def link(self) -> str:
+        return f"{self.url.scheme}://{urlsplit(self.base_url).netloc}"
+
+    def api_key(self) -> str:
+        if self.url.secret is None or not self.url.secret:
+            raise ConfigError(f"{self.url.scheme}:// URL needs an API key: {self.url.scheme}://KEY@host")
+        return self.url.secret.reveal()
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            local = urlsplit(self.base_url).hostname in ("127.0.0.1", "localhost", "::1")
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
+                limits=httpx.Limits(max_connections=self.connections, max_keepalive_connections=self.connections),
+                http2=False,
+                trust_env=not local,  # a proxy from the environment must not swallow loopback emulators
+                headers={"User-Agent": "msgbridge"},
+            )
+            self._owns_client = True
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None and self._owns_client:
+            await self._client.aclose()
+            self._client = None
+
+    # ------------------------------------------------------------------ one request
+
+    async def call(self, request: httpx.Request, *, expect: str = "json") -> Reply:
+        """Send one request; every failure comes back as ``Reply.error``. Never logs bodies or headers."""
+        if self.bucket is not None:
+            await self.bucket.acquire()
+        self.requests_made += 1
+        try:
+            response = await self.client.send(request)
+        except httpx.HTTPError as exc:
+            failure = classify_exception(exc)
+            log.warning(
+                "%s %s %s failed: %s", self.scheme, request.method, request.url.path, failure,
+                extra={"transport": self.scheme, "error_code": failure.code.value},
+            )
+            return Reply(request=request, error=failure)
+        data, info = classify_response(response, expect)
+        if info is not None:
+            log.warning(
+                "%s %s %s -> HTTP %s: %s", self.scheme, request.method, request.url.path, response.status_code,
+                info.code.value, extra={"transport": self.scheme, "error_code": info.code.value},
+            )
+        else:
+            log.debug("%s %s %s -> HTTP %s", self.scheme, request.method, request.url.path, response.status_code)
+        return Reply(request=request, response=response, data=data, error=info)
+
+    # ------------------------------------------------------------------ retries
+
+    async def call_with_retry(
+        self,
+        build: Callable[[], httpx.Request],
+        *,
+        send: bool,
+        expect: str = "json",
+        provider_error: Callable[[Any], ErrorInfo | None] | None = None,
+        on_auth_failure: Callable[[], Awaitable[bool]] | None = None,
+    ) -> Reply:
+        """Call ``build()`` until it works, a non-retryable error comes, or attempts run out.
+
+        ``provider_error`` extracts the provider's own error from a parsed
+        body, so its rate-limit codes are retried like HTTP 429. ``send=True``
+        restricts retries to failures where the request provably did not take
+        effect. ``on_auth_failure`` (e.g. refresh a bearer token) is awaited
+        once on AUTH_FAILED; when it returns True the call is repeated.
+        """
+        reauthed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            reply = await self.call(build(), expect=expect)
+            error: ErrorInfo | None = reply.error
+            if error is None and provider_error is not None and reply.data is not None:
+                error = provider_error(reply.data)
+                if error is not None:
+                    reply = Reply(request=reply.request, response=reply.response, data=reply.data, error=error)
+            if error is None:
+                return reply
+            if error.code is ErrorCode.AUTH_FAILED and on_auth_failure is not None and not reauthed:
+                reauthed = True
+                if await on_auth_failure():
+                    attempt -= 1
+                    continue
+            if not error.retryable or attempt >= self.attempts:
+                return reply
+            if send and error.code not in SAFE_TO_RESEND:
+                return reply
+            delay = self.backoff.delay(attempt, error.retry_after)
+            if delay > self.max_retry_wait:
+                return reply
+            log.info(
+                "%s retrying %s after %s in %.2fs (attempt %d/%d)", self.scheme, reply.request.url.path,
+                error.code.value, delay, attempt + 1, self.attempts,
+            )
+            await asyncio.sleep(delay)
+
+    # ------------------------------------------------------------------ helpers for adapters
+
+    @staticmethod
+    def failed(message: Message, error: ErrorInfo, raw: dict[str, object] | None = None) -> SendResult:
+        """The result for a message whose request failed: MAYBE_SUBMITTED when the outcome is unknown."""
+        status = DeliveryStatus.MAYBE_SUBMITTED if error.code.outcome_unknown else DeliveryStatus.FAILED
+        return SendResult(message_id=message.id, status=status, error=error, raw=raw)
+
+    @staticmethod
+    async def gather_batches(batches: Sequence[Awaitable[list[T]]], limit: int = 4) -> list[T]:
+        """Run batch calls at most ``limit`` at a time; results concatenated in batch order."""
+        semaphore = asyncio.Semaphore(limit)
+
+        async def one(awaitable: Awaitable[list[T]]) -> list[T]:
+            async with semaphore:
+                return await awaitable
+
+        parts = await asyncio.gather(*(one(b) for b in batches))
+        return [item for part in parts for item in part]

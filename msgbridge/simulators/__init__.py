@@ -1,0 +1,1 @@
+"""Local stand-ins for the networks msgbridge talks to, reached over real sockets."""
