@@ -1,0 +1,649 @@
+"""The embedded store: one SQLite file in WAL mode, stdlib ``sqlite3``.
+
+Why synchronous calls on the event loop and no aiosqlite: every method is one
+transaction of batched statements (``executemany`` over a whole batch), which
+takes well under a millisecond per hundred messages. Handing that to a thread
+would cost more in hand-offs than it saves, and keeps ordering simple: two
+coroutines can never interleave inside one store call.
+
+Durability: WAL with ``synchronous=NORMAL`` survives a killed process (the
+case the dispatcher's MAYBE_SUBMITTED bookkeeping is about); pass
+``synchronous="FULL"`` to survive power loss as well, at a cost per commit.
+
+Receipts are matched per segment: ``segments`` holds one row per native id a
+send returned (one for most transports, one per part for SMPP long messages),
+and a message's status becomes ``merge(current, aggregate(segment statuses))``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from msgbridge.core.errors import ErrorCode, ErrorInfo
+from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
+from msgbridge.core.status import DeliveryStatus, aggregate, merge
+from msgbridge.store.base import CampaignRecord, MessageRecord, OutboxEntry, Store
+
+log = logging.getLogger(__name__)
+
+# SQLite's bound-parameter limit is 32766 since 3.32; stay far below it.
+CHUNK = 900
+
+# Statuses a status poller still asks about: handed over, no final word yet.
+AWAITING_RECEIPT: tuple[str, ...] = (
+    DeliveryStatus.SUBMITTED.value,
+    DeliveryStatus.ACCEPTED.value,
+    DeliveryStatus.UNKNOWN.value,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS campaigns (
+    name TEXT PRIMARY KEY,
+    template TEXT NOT NULL,
+    sender TEXT,
+    transport TEXT,
+    created_at REAL NOT NULL,
+    options TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    campaign TEXT,
+    reference TEXT,
+    row INTEGER,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    native_id TEXT,
+    native_ids TEXT,
+    link TEXT,
+    segments INTEGER NOT NULL DEFAULT 1,
+    error_code TEXT,
+    error_native_code TEXT,
+    error_text TEXT,
+    error_retry_after REAL,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_due ON messages (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS messages_campaign_due ON messages (campaign, status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference);
+CREATE INDEX IF NOT EXISTS messages_link_native ON messages (link, native_id);
+CREATE TABLE IF NOT EXISTS segments (
+    message_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    link TEXT NOT NULL,
+    native_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (message_id, seq)
+);
+-- Keyed on (link, native_id); native_id first so a receipt without a link can use it too.
+CREATE INDEX IF NOT EXISTS segments_native ON segments (native_id, link);
+CREATE TABLE IF NOT EXISTS history (
+    message_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    status TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS history_message ON history (message_id);
+CREATE TABLE IF NOT EXISTS receipts (
+    id INTEGER PRIMARY KEY,
+    link TEXT NOT NULL,
+    native_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    native_status TEXT NOT NULL DEFAULT '',
+    error TEXT,
+    message_hint TEXT,
+    received_at REAL NOT NULL,
+    message_id TEXT,
+    matched INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS receipts_parked ON receipts (native_id) WHERE matched = 0;
+CREATE TABLE IF NOT EXISTS inbound (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    text TEXT NOT NULL,
+    link TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    parts INTEGER NOT NULL,
+    raw TEXT
+);
+CREATE INDEX IF NOT EXISTS inbound_received ON inbound (received_at);
+"""
+
+_MESSAGE_COLUMNS = (
+    "id, body, status, attempts, native_id, native_ids, link, segments, error_code, "
+    "error_native_code, error_text, error_retry_after, created_at, updated_at"
+)
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _error_columns(error: ErrorInfo | None) -> tuple[str | None, str | None, str | None, float | None]:
+    if error is None:
+        return None, None, None, None
+    return error.code.value, json.dumps(error.native_code), error.native_message, error.retry_after
+
+
+def _error_from(code: str | None, native: str | None, text: str | None, retry: float | None) -> ErrorInfo | None:
+    if code is None:
+        return None
+    native_code = json.loads(native) if native is not None else None
+    return ErrorInfo(code=ErrorCode(code), native_code=native_code, native_message=text or "", retry_after=retry)
+
+
+def _error_json(error: ErrorInfo | None) -> str | None:
+    return error.model_dump_json() if error is not None else None
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
+        self.path = os.fspath(path)
+        self.synchronous = synchronous
+        self._db: sqlite3.Connection | None = None
+
+    # -- lifecycle -------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._db is None:
+            self._db = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        parent = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(parent, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={self.synchronous}")
+        db.execute("PRAGMA foreign_keys=OFF")
+        db.execute("PRAGMA temp_store=MEMORY")
+        # Every statement is IF NOT EXISTS, so two processes opening one new file at once is harmless.
+        db.executescript(SCHEMA)
+        return db
+
+    async def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("store is not open: use 'async with store:' or await store.open()")
+        return self._db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; IMMEDIATE so two processes never deadlock upgrading a read lock."""
+        conn = self.db
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- campaigns -------------------------------------------------------
+
+    async def save_campaign(self, record: CampaignRecord) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO campaigns (name, template, sender, transport, created_at, options) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET template = excluded.template, "
+                "sender = excluded.sender, transport = excluded.transport, options = excluded.options",
+                (
+                    record.name,
+                    record.template,
+                    record.sender,
+                    record.transport,
+                    record.created_at,
+                    json.dumps(record.options),
+                ),
+            )
+
+    async def get_campaign(self, name: str) -> CampaignRecord | None:
+        row = self.db.execute(
+            "SELECT name, template, sender, transport, created_at, options FROM campaigns WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            return None
+        return CampaignRecord(
+            name=row[0], template=row[1], sender=row[2], transport=row[3], created_at=row[4], options=json.loads(row[5])
+        )
+
+    # -- outbox ----------------------------------------------------------
+
+    async def enqueue(self, entries: Sequence[OutboxEntry]) -> list[str]:
+        if not entries:
+            return []
+        now = time.time()
+        queued = DeliveryStatus.QUEUED.value
+        rows = [
+            (
+                e.message.id,
+                e.idempotency_key,
+                e.message.campaign,
+                e.message.reference,
+                e.row,
+                e.message.model_dump_json(),
+                queued,
+                now,
+                now,
+            )
+            for e in entries
+        ]
+        with self._tx() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO messages (id, idempotency_key, campaign, reference, row, body, status, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            inserted = db.total_changes - before
+            if inserted == len(entries):
+                ids = [e.message.id for e in entries]
+                new = ids
+            else:
+                by_key: dict[str, str] = {}
+                keys = list({e.idempotency_key for e in entries})
+                for part in _chunks(keys):
+                    by_key.update(
+                        db.execute(
+                            f"SELECT idempotency_key, id FROM messages WHERE idempotency_key IN ({_marks(len(part))})",
+                            part,
+                        ).fetchall()
+                    )
+                ids = [by_key[e.idempotency_key] for e in entries]
+                new = [e.message.id for e in entries if by_key[e.idempotency_key] == e.message.id]
+            db.executemany(
+                "INSERT INTO history (message_id, at, status, note) VALUES (?, ?, ?, 'enqueued')",
+                [(i, now, queued) for i in new],
+            )
+        return ids
+
+    async def claim(
+        self,
+        limit: int,
+        *,
+        campaign: str | None = None,
+        include_maybe: bool = False,
+        now: float | None = None,
+    ) -> list[MessageRecord]:
+        if limit <= 0:
+            return []
+        at = time.time() if now is None else now
+        statuses = [DeliveryStatus.QUEUED.value]
+        if include_maybe:
+            statuses.append(DeliveryStatus.MAYBE_SUBMITTED.value)
+        where = f"status IN ({_marks(len(statuses))}) AND next_attempt_at <= ?"
+        params: list[Any] = [*statuses, at]
+        if campaign is not None:
+            where += " AND campaign = ?"
+            params.append(campaign)
+        maybe = DeliveryStatus.MAYBE_SUBMITTED.value
+        with self._tx() as db:
+            rows = db.execute(
+                f"UPDATE messages SET status = ?, attempts = attempts + 1, updated_at = ? WHERE id IN "
+                f"(SELECT id FROM messages WHERE {where} ORDER BY next_attempt_at LIMIT ?) "
+                f"RETURNING {_MESSAGE_COLUMNS}",
+                [maybe, at, *params, limit],
+            ).fetchall()
+            db.executemany(
+                "INSERT INTO history (message_id, at, status, note) VALUES (?, ?, ?, ?)",
+                [(r[0], at, maybe, f"claimed, attempt {r[3]}") for r in rows],
+            )
+        rows.sort(key=lambda r: r[0])
+        return [self._record(r) for r in rows]
+
+    async def record_results(self, results: Sequence[SendResult], *, link: str) -> None:
+        if not results:
+            return
+        now = time.time()
+        with self._tx() as db:
+            current = self._statuses(db, [r.message_id for r in results])
+            updates: list[tuple[Any, ...]] = []
+            segments: list[tuple[str, int, str, str, str]] = []
+            history: list[tuple[str, float, str, str]] = []
+            native_ids: list[str] = []
+            for r in results:
+                before = current.get(r.message_id)
+                if before is None:
+                    log.warning("send result for unknown message %s ignored", r.message_id)
+                    continue
+                status = merge(before, r.status)
+                ids = r.native_ids or ((r.native_id,) if r.native_id else ())
+                updates.append(
+                    (
+                        status.value,
+                        r.native_id or (ids[-1] if ids else None),
+                        json.dumps(list(ids)) if ids else None,
+                        link,
+                        max(r.segments, len(ids), 1),
+                        *_error_columns(r.error),
+                        now,
+                        r.message_id,
+                    )
+                )
+                segments.extend((r.message_id, seq, link, nid, status.value) for seq, nid in enumerate(ids))
+                native_ids.extend(ids)
+                note = "result" + (f": {r.error}" if r.error else "")
+                history.append((r.message_id, now, status.value, note))
+                current[r.message_id] = status
+            db.executemany(
+                "UPDATE messages SET status = ?, native_id = COALESCE(?, native_id), "
+                "native_ids = COALESCE(?, native_ids), link = ?, segments = ?, error_code = ?, "
+                "error_native_code = ?, error_text = ?, error_retry_after = ?, updated_at = ? WHERE id = ?",
+                updates,
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO segments (message_id, seq, link, native_id, status) VALUES (?, ?, ?, ?, ?)",
+                segments,
+            )
+            db.executemany("INSERT INTO history (message_id, at, status, note) VALUES (?, ?, ?, ?)", history)
+            if native_ids and db.execute("SELECT 1 FROM receipts WHERE matched = 0 LIMIT 1").fetchone():
+                self._match_parked(db, native_ids, now)
+
+    async def requeue(self, message_ids: Sequence[str], *, not_before: float, error: ErrorInfo | None) -> None:
+        if not message_ids:
+            return
+        now = time.time()
+        queued = DeliveryStatus.QUEUED.value
+        err = _error_columns(error)
+        note = "requeued" + (f": {error}" if error else "")
+        with self._tx() as db:
+            current = self._statuses(db, list(message_ids))
+            movable = [
+                i
+                for i in message_ids
+                if current.get(i) in (DeliveryStatus.QUEUED, DeliveryStatus.MAYBE_SUBMITTED)
+            ]
+            db.executemany(
+                "UPDATE messages SET status = ?, next_attempt_at = ?, error_code = COALESCE(?, error_code), "
+                "error_native_code = COALESCE(?, error_native_code), error_text = COALESCE(?, error_text), "
+                "error_retry_after = ?, updated_at = ? WHERE id = ?",
+                [(queued, not_before, *err, now, i) for i in movable],
+            )
+            db.executemany(
+                "INSERT INTO history (message_id, at, status, note) VALUES (?, ?, ?, ?)",
+                [(i, now, queued, note) for i in movable],
+            )
+
+    # -- receipts --------------------------------------------------------
+
+    async def record_receipts(self, receipts: Sequence[DeliveryReceipt]) -> int:
+        if not receipts:
+            return 0
+        now = time.time()
+        with self._tx() as db:
+            matched, unmatched = self._apply(db, [(None, r) for r in receipts], now)
+            db.executemany(
+                "INSERT INTO receipts (link, native_id, status, native_status, error, message_hint, received_at, "
+                "message_id, matched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        r.link,
+                        r.native_id,
+                        r.status.value,
+                        r.native_status,
+                        _error_json(r.error),
+                        r.message_id,
+                        r.received_at,
+                        message_id,
+                        0 if message_id is None else 1,
+                    )
+                    for (_, r), message_id in (*matched, *((u, None) for u in unmatched))
+                ],
+            )
+        if unmatched:
+            log.debug("parked %d receipts for native ids not known yet", len(unmatched))
+        return len(matched)
+
+    def _match_parked(self, db: sqlite3.Connection, native_ids: Sequence[str], now: float) -> None:
+        parked: list[tuple[int | None, DeliveryReceipt]] = []
+        for part in _chunks(list(native_ids)):
+            for row in db.execute(
+                "SELECT id, link, native_id, status, native_status, error, message_hint, received_at FROM receipts "
+                f"WHERE matched = 0 AND native_id IN ({_marks(len(part))}) ORDER BY id",
+                part,
+            ):
+                receipt = DeliveryReceipt(
+                    link=row[1],
+                    native_id=row[2],
+                    status=DeliveryStatus(row[3]),
+                    native_status=row[4],
+                    error=ErrorInfo.model_validate_json(row[5]) if row[5] else None,
+                    message_id=row[6],
+                    received_at=row[7],
+                )
+                parked.append((row[0], receipt))
+        if not parked:
+            return
+        matched, _ = self._apply(db, parked, now)
+        db.executemany(
+            "UPDATE receipts SET matched = 1, message_id = ? WHERE id = ?",
+            [(message_id, receipt_id) for (receipt_id, _), message_id in matched],
+        )
+        log.debug("matched %d parked receipts", len(matched))
+
+    def _apply(
+        self,
+        db: sqlite3.Connection,
+        receipts: Sequence[tuple[int | None, DeliveryReceipt]],
+        now: float,
+    ) -> tuple[list[tuple[tuple[int | None, DeliveryReceipt], str]], list[tuple[int | None, DeliveryReceipt]]]:
+        """Merge receipts into segments and messages; return (matched with message id, unmatched)."""
+        # native id -> [(message_id, seq, link)]
+        where: dict[str, list[tuple[str, int, str]]] = {}
+        ids = list({r.native_id for _, r in receipts})
+        for part in _chunks(ids):
+            for message_id, seq, link, native_id in db.execute(
+                f"SELECT message_id, seq, link, native_id FROM segments WHERE native_id IN ({_marks(len(part))})",
+                part,
+            ):
+                where.setdefault(native_id, []).append((message_id, seq, link))
+        hinted = [r.message_id for _, r in receipts if r.message_id and r.native_id not in where]
+        messages = set(hinted)
+        for places in where.values():
+            messages.update(m for m, _, _ in places)
+        if not messages:
+            return [], list(receipts)
+        current = self._statuses(db, list(messages))
+        segs: dict[str, dict[int, DeliveryStatus]] = {}
+        for part in _chunks(list(messages)):
+            for message_id, seq, status in db.execute(
+                f"SELECT message_id, seq, status FROM segments WHERE message_id IN ({_marks(len(part))})", part
+            ):
+                segs.setdefault(message_id, {})[seq] = DeliveryStatus(status)
+
+        matched: list[tuple[tuple[int | None, DeliveryReceipt], str]] = []
+        unmatched: list[tuple[int | None, DeliveryReceipt]] = []
+        touched_segments: dict[tuple[str, int], DeliveryStatus] = {}
+        touched: dict[str, tuple[DeliveryStatus, ErrorInfo | None, str]] = {}
+        for item in receipts:
+            _, r = item
+            places = [p for p in where.get(r.native_id, ()) if not r.link or p[2] == r.link]
+            if places:
+                message_id, seq, _ = places[0]
+                parts = segs[message_id]
+                parts[seq] = merge(parts[seq], r.status)
+                touched_segments[(message_id, seq)] = parts[seq]
+                incoming = aggregate(parts[k] for k in sorted(parts))
+            elif r.message_id and r.message_id in current:
+                message_id, incoming = r.message_id, r.status
+            else:
+                unmatched.append(item)
+                continue
+            status = merge(current[message_id], incoming)
+            current[message_id] = status
+            prev = touched.get(message_id)
+            error = r.error or (prev[1] if prev else None)
+            touched[message_id] = (status, error, r.native_status or r.status.value)
+            matched.append((item, message_id))
+
+        db.executemany(
+            "UPDATE segments SET status = ? WHERE message_id = ? AND seq = ?",
+            [(s.value, m, q) for (m, q), s in touched_segments.items()],
+        )
+        db.executemany(
+            "UPDATE messages SET status = ?, error_code = COALESCE(?, error_code), "
+            "error_native_code = COALESCE(?, error_native_code), error_text = COALESCE(?, error_text), "
+            "updated_at = ? WHERE id = ?",
+            [(s.value, *_error_columns(e)[:3], now, m) for m, (s, e, _) in touched.items()],
+        )
+        db.executemany(
+            "INSERT INTO history (message_id, at, status, note) VALUES (?, ?, ?, ?)",
+            [(m, now, s.value, f"receipt {n}") for m, (s, _, n) in touched.items()],
+        )
+        return matched, unmatched
+
+    # -- reads -----------------------------------------------------------
+
+    def _statuses(self, db: sqlite3.Connection, message_ids: Sequence[str]) -> dict[str, DeliveryStatus]:
+        out: dict[str, DeliveryStatus] = {}
+        for part in _chunks(list(message_ids)):
+            for message_id, status in db.execute(
+                f"SELECT id, status FROM messages WHERE id IN ({_marks(len(part))})", part
+            ):
+                out[message_id] = DeliveryStatus(status)
+        return out
+
+    def _record(self, row: Sequence[Any], history: Iterable[Sequence[Any]] = ()) -> MessageRecord:
+        return MessageRecord(
+            message=Message.model_validate_json(row[1]),
+            status=DeliveryStatus(row[2]),
+            attempts=row[3],
+            native_id=row[4],
+            native_ids=tuple(json.loads(row[5])) if row[5] else (),
+            link=row[6],
+            segments=row[7],
+            last_error=_error_from(row[8], row[9], row[10], row[11]),
+            created_at=row[12],
+            updated_at=row[13],
+            history=tuple((h[0], DeliveryStatus(h[1]), h[2]) for h in history),
+        )
+
+    async def get(self, message_id: str) -> MessageRecord | None:
+        row = self.db.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            return None
+        history = self.db.execute(
+            "SELECT at, status, note FROM history WHERE message_id = ? ORDER BY rowid", (message_id,)
+        ).fetchall()
+        return self._record(row, history)
+
+    async def find_by_reference(self, reference: str) -> MessageRecord | None:
+        row = self.db.execute(
+            "SELECT id FROM messages WHERE reference = ? ORDER BY created_at DESC LIMIT 1", (reference,)
+        ).fetchone()
+        return await self.get(row[0]) if row else None
+
+    async def counts(self, campaign: str | None = None) -> dict[DeliveryStatus, int]:
+        if campaign is None:
+            rows = self.db.execute("SELECT status, COUNT(*) FROM messages GROUP BY status")
+        else:
+            rows = self.db.execute(
+                "SELECT status, COUNT(*) FROM messages WHERE campaign = ? GROUP BY status", (campaign,)
+            )
+        return {DeliveryStatus(s): n for s, n in rows}
+
+    async def pending_native_ids(self, link: str, limit: int) -> list[str]:
+        # Oldest update first: a message a poll just touched goes to the back of the line.
+        rows = self.db.execute(
+            f"SELECT native_id FROM messages WHERE link = ? AND native_id IS NOT NULL "
+            f"AND status IN ({_marks(len(AWAITING_RECEIPT))}) ORDER BY updated_at LIMIT ?",
+            (link, *AWAITING_RECEIPT, limit),
+        )
+        return [r[0] for r in rows]
+
+    async def in_doubt(self, limit: int, *, campaign: str | None = None) -> list[MessageRecord]:
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE status = ?"
+        params: list[Any] = [DeliveryStatus.MAYBE_SUBMITTED.value]
+        if campaign is not None:
+            sql += " AND campaign = ?"
+            params.append(campaign)
+        rows = self.db.execute(sql + " ORDER BY id LIMIT ?", [*params, limit]).fetchall()
+        return [self._record(r) for r in rows]
+
+    async def next_due(self, *, campaign: str | None = None) -> float | None:
+        sql = "SELECT MIN(next_attempt_at) FROM messages WHERE status = ?"
+        params: list[Any] = [DeliveryStatus.QUEUED.value]
+        if campaign is not None:
+            sql += " AND campaign = ?"
+            params.append(campaign)
+        row = self.db.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    async def messages(
+        self, *, campaign: str | None = None, status: DeliveryStatus | None = None, limit: int = 100
+    ) -> list[MessageRecord]:
+        """A page of messages for reports (oldest first)."""
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE 1 = 1"
+        params: list[Any] = []
+        if campaign is not None:
+            sql += " AND campaign = ?"
+            params.append(campaign)
+        if status is not None:
+            sql += " AND status = ?"
+            params.append(status.value)
+        rows = self.db.execute(sql + " ORDER BY id LIMIT ?", [*params, limit]).fetchall()
+        return [self._record(r) for r in rows]
+
+    # -- inbound ---------------------------------------------------------
+
+    async def add_inbound(self, messages: Sequence[InboundMessage]) -> None:
+        if not messages:
+            return
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO inbound (id, source, destination, text, link, received_at, parts, raw) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        m.id,
+                        m.source,
+                        m.destination,
+                        m.text,
+                        m.link,
+                        m.received_at,
+                        m.parts,
+                        json.dumps(m.raw, default=str) if m.raw is not None else None,
+                    )
+                    for m in messages
+                ],
+            )
+
+    async def list_inbound(self, limit: int = 100) -> list[InboundMessage]:
+        rows = self.db.execute(
+            "SELECT id, source, destination, text, link, received_at, parts, raw FROM inbound "
+            "ORDER BY received_at DESC, id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            InboundMessage(
+                id=r[0],
+                source=r[1],
+                destination=r[2],
+                text=r[3],
+                link=r[4],
+                received_at=r[5],
+                parts=r[6],
+                raw=json.loads(r[7]) if r[7] else None,
+            )
+            for r in rows
+        ]

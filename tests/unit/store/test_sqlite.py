@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from msgbridge.core.errors import ErrorCode, ErrorInfo
+from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
+from msgbridge.core.status import DeliveryStatus as S
+from msgbridge.store.base import CampaignRecord, OutboxEntry, open_store
+from msgbridge.store.sqlite import SqliteStore
+
+LINK = "memory://:"
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    s = SqliteStore(tmp_path / "t.db")
+    async with s:
+        yield s
+
+
+def entries(n: int, campaign: str = "c1", start: int = 0) -> list[OutboxEntry]:
+    out = []
+    for i in range(start, start + n):
+        phone = f"+7701{i:07d}"
+        msg = Message(to=phone, text=f"hi {i}", campaign=campaign, reference=f"{campaign}:{phone}")
+        out.append(OutboxEntry(message=msg, idempotency_key=f"{campaign}:{phone}", row=i + 2))
+    return out
+
+
+def ok(message_id: str, native: str, *segments: str) -> SendResult:
+    return SendResult(
+        message_id=message_id, status=S.SUBMITTED, native_id=native, native_ids=segments, segments=max(1, len(segments))
+    )
+
+
+def receipt(native: str, status: S, link: str = LINK) -> DeliveryReceipt:
+    return DeliveryReceipt(native_id=native, status=status, native_status=status.value[:7], link=link)
+
+
+async def test_enqueue_is_idempotent_per_key(store: SqliteStore) -> None:
+    first = await store.enqueue(entries(5))
+    again = entries(7)  # same keys for 0..4, fresh message ids
+    second = await store.enqueue(again)
+    assert second[:5] == first
+    assert second[5:] == [e.message.id for e in again[5:]]
+    assert await store.counts("c1") == {S.QUEUED: 7}
+
+
+async def test_duplicate_keys_inside_one_batch_keep_the_first(store: SqliteStore) -> None:
+    batch = entries(2) + entries(1)
+    ids = await store.enqueue(batch)
+    assert ids == [batch[0].message.id, batch[1].message.id, batch[0].message.id]
+    assert sum((await store.counts()).values()) == 2
+
+
+async def test_claim_marks_maybe_submitted_durably(store: SqliteStore, tmp_path: Path) -> None:
+    await store.enqueue(entries(10))
+    claimed = await store.claim(4, campaign="c1")
+    assert len(claimed) == 4
+    assert all(r.status is S.MAYBE_SUBMITTED and r.attempts == 1 for r in claimed)
+    # a second connection (another process) sees the claim
+    async with SqliteStore(tmp_path / "t.db") as other:
+        assert await other.counts("c1") == {S.QUEUED: 6, S.MAYBE_SUBMITTED: 4}
+    again = await store.claim(100, campaign="c1")
+    assert {r.message.id for r in again}.isdisjoint({r.message.id for r in claimed})
+    assert len(again) == 6
+    assert await store.claim(100) == []
+
+
+async def test_claim_filters_campaign_and_include_maybe(store: SqliteStore) -> None:
+    await store.enqueue(entries(3, "a") + entries(2, "b"))
+    assert len(await store.claim(10, campaign="b")) == 2
+    assert len(await store.claim(10, campaign="b")) == 0
+    assert len(await store.claim(10, campaign="b", include_maybe=True)) == 2
+    assert len(await store.claim(10)) == 3
+
+
+async def test_results_then_receipts(store: SqliteStore) -> None:
+    ids = await store.enqueue(entries(3))
+    await store.claim(3)
+    await store.record_results(
+        [
+            ok(ids[0], "n0"),
+            ok(ids[1], "n1"),
+            SendResult(
+                message_id=ids[2],
+                status=S.REJECTED,
+                error=ErrorInfo(code=ErrorCode.INVALID_DESTINATION, native_code=11, native_message="bad number"),
+            ),
+        ],
+        link=LINK,
+    )
+    assert await store.counts() == {S.SUBMITTED: 2, S.REJECTED: 1}
+    assert sorted(await store.pending_native_ids(LINK, 10)) == ["n0", "n1"]
+    matched = await store.record_receipts([receipt("n0", S.DELIVERED), receipt("n1", S.ACCEPTED)])
+    assert matched == 2
+    rec = await store.get(ids[0])
+    assert rec is not None and rec.status is S.DELIVERED and rec.native_id == "n0" and rec.link == LINK
+    assert [h[1] for h in rec.history] == [S.QUEUED, S.MAYBE_SUBMITTED, S.SUBMITTED, S.DELIVERED]
+    failed = await store.get(ids[2])
+    assert failed is not None and failed.last_error is not None
+    assert failed.last_error.code is ErrorCode.INVALID_DESTINATION and failed.last_error.native_code == 11
+    assert failed.last_error.native_message == "bad number"
+    assert await store.pending_native_ids(LINK, 10) == ["n1"]
+
+
+async def test_final_status_never_regresses(store: SqliteStore) -> None:
+    ids = await store.enqueue(entries(1))
+    await store.claim(1)
+    await store.record_results([ok(ids[0], "n0")], link=LINK)
+    await store.record_receipts([receipt("n0", S.UNDELIVERABLE)])
+    await store.record_receipts([receipt("n0", S.ACCEPTED), receipt("n0", S.DELIVERED)])
+    rec = await store.get(ids[0])
+    assert rec is not None and rec.status is S.UNDELIVERABLE
+
+
+async def test_receipt_before_result_is_parked_then_matched(store: SqliteStore) -> None:
+    ids = await store.enqueue(entries(2))
+    await store.claim(2)
+    assert await store.record_receipts([receipt("early", S.DELIVERED), receipt("other-link", S.EXPIRED, "smpp://x:1")]) == 0
+    await store.record_results([ok(ids[0], "early"), ok(ids[1], "other-link")], link=LINK)
+    first, second = await store.get(ids[0]), await store.get(ids[1])
+    assert first is not None and first.status is S.DELIVERED
+    # a receipt names its link: the same native id on another link is someone else's message
+    assert second is not None and second.status is S.SUBMITTED
+    parked = store.db.execute("SELECT native_id FROM receipts WHERE matched = 0").fetchall()
+    assert parked == [("other-link",)]
+
+
+async def test_receipt_without_link_matches_any_link(store: SqliteStore) -> None:
+    ids = await store.enqueue(entries(1))
+    await store.claim(1)
+    await store.record_results([ok(ids[0], "n0")], link=LINK)
+    assert await store.record_receipts([receipt("n0", S.DELIVERED, link="")]) == 1
+
+
+async def test_segments_aggregate(store: SqliteStore) -> None:
+    ids = await store.enqueue(entries(2))
+    await store.claim(2)
+    await store.record_results([ok(ids[0], "s3", "s1", "s2", "s3"), ok(ids[1], "t2", "t1", "t2")], link=LINK)
+    rec = await store.get(ids[0])
+    assert rec is not None and rec.native_ids == ("s1", "s2", "s3") and rec.segments == 3
+    await store.record_receipts([receipt("s1", S.DELIVERED)])
+    rec = await store.get(ids[0])
+    assert rec is not None and rec.status is S.ACCEPTED  # one part delivered, the rest on its way
+    await store.record_receipts([receipt("s2", S.DELIVERED), receipt("s3", S.DELIVERED)])
+    rec = await store.get(ids[0])
+    assert rec is not None and rec.status is S.DELIVERED
+    await store.record_receipts([receipt("t1", S.DELIVERED), receipt("t2", S.EXPIRED)])
+    rec = await store.get(ids[1])
+    assert rec is not None and rec.status is S.PARTIALLY_DELIVERED
+    await store.record_receipts([receipt("t2", S.DELIVERED)])  # EXPIRED is final for the segment
+    rec = await store.get(ids[1])
+    assert rec is not None and rec.status is S.PARTIALLY_DELIVERED
+
+
+async def test_receipt_by_message_id_hint(store: SqliteStore) -> None:
+    ids = await store.enqueue(entries(1))
+    await store.claim(1)
+    r = DeliveryReceipt(native_id="unknown-native", status=S.DELIVERED, message_id=ids[0], link=LINK)
+    assert await store.record_receipts([r]) == 1
+    rec = await store.get(ids[0])
+    assert rec is not None and rec.status is S.DELIVERED
+
+
+async def test_requeue_and_next_due(store: SqliteStore) -> None:
+    ids = await store.enqueue(entries(3))
+    await store.claim(3)
+    later = time.time() + 100
+    err = ErrorInfo(code=ErrorCode.THROTTLED, native_code="0x58", native_message="throttled", retry_after=5)
+    await store.requeue(ids[:2], not_before=later, error=err)
+    assert await store.next_due(campaign="c1") == pytest.approx(later)
+    assert await store.claim(10) == []
+    due = await store.claim(10, now=later + 1)
+    assert sorted(r.message.id for r in due) == sorted(ids[:2])
+    assert all(r.attempts == 2 and r.last_error == err for r in due)
+    assert await store.next_due() is None
+
+
+async def test_requeue_leaves_submitted_alone(store: SqliteStore) -> None:
+    ids = await store.enqueue(entries(1))
+    await store.claim(1)
+    await store.record_results([ok(ids[0], "n0")], link=LINK)
+    await store.requeue(ids, not_before=0, error=None)
+    rec = await store.get(ids[0])
+    assert rec is not None and rec.status is S.SUBMITTED
+
+
+async def test_in_doubt_and_find_by_reference(store: SqliteStore) -> None:
+    batch = entries(3)
+    ids = await store.enqueue(batch)
+    await store.claim(2)
+    doubt = await store.in_doubt(10, campaign="c1")
+    assert len(doubt) == 2 and all(r.status is S.MAYBE_SUBMITTED for r in doubt)
+    assert await store.in_doubt(10, campaign="other") == []
+    rec = await store.find_by_reference(batch[2].message.reference or "")
+    assert rec is not None and rec.message.id == ids[2] and rec.message == batch[2].message
+    assert await store.find_by_reference("nope") is None
+
+
+async def test_campaign_record_round_trip(store: SqliteStore) -> None:
+    rec = CampaignRecord(name="c1", template="Hi {name}", sender="ACME", transport="memory://", created_at=1.0, options={"tps": "5"})
+    await store.save_campaign(rec)
+    await store.save_campaign(CampaignRecord(**{**rec.__dict__, "template": "Hello {name}", "created_at": 9.0}))
+    got = await store.get_campaign("c1")
+    assert got is not None and got.template == "Hello {name}" and got.created_at == 1.0 and got.options == {"tps": "5"}
+    assert await store.get_campaign("missing") is None
+
+
+async def test_inbound_round_trip(store: SqliteStore) -> None:
+    msgs = [InboundMessage(source="+77010000001", destination="ACME", text=f"m{i}", received_at=i, raw={"k": i}) for i in range(3)]
+    await store.add_inbound(msgs)
+    await store.add_inbound(msgs[:1])  # same id again: ignored
+    got = await store.list_inbound(10)
+    assert [m.text for m in got] == ["m2", "m1", "m0"]
+    assert got[0].raw == {"k": 2}
+
+
+async def test_open_store_dsn_forms(tmp_path: Path) -> None:
+    a = open_store(str(tmp_path / "a.db"))
+    b = open_store(f"sqlite:///{tmp_path / 'b.db'}")
+    assert isinstance(a, SqliteStore) and a.path == str(tmp_path / "a.db")
+    assert isinstance(b, SqliteStore) and b.path == str(tmp_path / "b.db")
+
+
+async def test_closed_store_says_so(tmp_path: Path) -> None:
+    s = SqliteStore(tmp_path / "x.db")
+    with pytest.raises(RuntimeError, match="not open"):
+        await s.counts()
