@@ -141,11 +141,15 @@ def _error_columns(error: ErrorInfo | None) -> tuple[str | None, str | None, str
     return error.code.value, json.dumps(error.native_code), error.native_message, error.retry_after
 
 
-def _error_from(code: str | None, native: str | None, text: str | None, retry: float | None) -> ErrorInfo | None:
+def _error_from(
+    code: str | None, native: str | None, text: str | None, retry: float | None
+) -> ErrorInfo | None:
     if code is None:
         return None
     native_code = json.loads(native) if native is not None else None
-    return ErrorInfo(code=ErrorCode(code), native_code=native_code, native_message=text or "", retry_after=retry)
+    return ErrorInfo(
+        code=ErrorCode(code), native_code=native_code, native_message=text or "", retry_after=retry
+    )
 
 
 def _error_json(error: ErrorInfo | None) -> str | None:
@@ -219,12 +223,18 @@ class SqliteStore(Store):
 
     async def get_campaign(self, name: str) -> CampaignRecord | None:
         row = self.db.execute(
-            "SELECT name, template, sender, transport, created_at, options FROM campaigns WHERE name = ?", (name,)
+            "SELECT name, template, sender, transport, created_at, options FROM campaigns WHERE name = ?",
+            (name,),
         ).fetchone()
         if row is None:
             return None
         return CampaignRecord(
-            name=row[0], template=row[1], sender=row[2], transport=row[3], created_at=row[4], options=json.loads(row[5])
+            name=row[0],
+            template=row[1],
+            sender=row[2],
+            transport=row[3],
+            created_at=row[4],
+            options=json.loads(row[5]),
         )
 
     # -- outbox ----------------------------------------------------------
@@ -359,7 +369,9 @@ class SqliteStore(Store):
             if native_ids and db.execute("SELECT 1 FROM receipts WHERE matched = 0 LIMIT 1").fetchone():
                 self._match_parked(db, native_ids, now)
 
-    async def requeue(self, message_ids: Sequence[str], *, not_before: float, error: ErrorInfo | None) -> None:
+    async def requeue(
+        self, message_ids: Sequence[str], *, not_before: float, error: ErrorInfo | None
+    ) -> None:
         if not message_ids:
             return
         now = time.time()
@@ -446,7 +458,9 @@ class SqliteStore(Store):
         db: sqlite3.Connection,
         receipts: Sequence[tuple[int | None, DeliveryReceipt]],
         now: float,
-    ) -> tuple[list[tuple[tuple[int | None, DeliveryReceipt], str]], list[tuple[int | None, DeliveryReceipt]]]:
+    ) -> tuple[
+        list[tuple[tuple[int | None, DeliveryReceipt], str]], list[tuple[int | None, DeliveryReceipt]]
+    ]:
         """Merge receipts into segments and messages; return (matched with message id, unmatched)."""
         # native id -> [(message_id, seq, link)]
         where: dict[str, list[tuple[str, int, str]]] = {}
@@ -467,7 +481,8 @@ class SqliteStore(Store):
         segs: dict[str, dict[int, DeliveryStatus]] = {}
         for part in _chunks(list(messages)):
             for message_id, seq, status in db.execute(
-                f"SELECT message_id, seq, status FROM segments WHERE message_id IN ({_marks(len(part))})", part
+                f"SELECT message_id, seq, status FROM segments WHERE message_id IN ({_marks(len(part))})",
+                part,
             ):
                 segs.setdefault(message_id, {})[seq] = DeliveryStatus(status)
 
@@ -539,7 +554,9 @@ class SqliteStore(Store):
         )
 
     async def get(self, message_id: str) -> MessageRecord | None:
-        row = self.db.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
+        row = self.db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
+        ).fetchone()
         if row is None:
             return None
         history = self.db.execute(

@@ -33,7 +33,11 @@ def entries(n: int, campaign: str = "c1", start: int = 0) -> list[OutboxEntry]:
 
 def ok(message_id: str, native: str, *segments: str) -> SendResult:
     return SendResult(
-        message_id=message_id, status=S.SUBMITTED, native_id=native, native_ids=segments, segments=max(1, len(segments))
+        message_id=message_id,
+        status=S.SUBMITTED,
+        native_id=native,
+        native_ids=segments,
+        segments=max(1, len(segments)),
     )
 
 
@@ -89,7 +93,9 @@ async def test_results_then_receipts(store: SqliteStore) -> None:
             SendResult(
                 message_id=ids[2],
                 status=S.REJECTED,
-                error=ErrorInfo(code=ErrorCode.INVALID_DESTINATION, native_code=11, native_message="bad number"),
+                error=ErrorInfo(
+                    code=ErrorCode.INVALID_DESTINATION, native_code=11, native_message="bad number"
+                ),
             ),
         ],
         link=LINK,
@@ -121,7 +127,12 @@ async def test_final_status_never_regresses(store: SqliteStore) -> None:
 async def test_receipt_before_result_is_parked_then_matched(store: SqliteStore) -> None:
     ids = await store.enqueue(entries(2))
     await store.claim(2)
-    assert await store.record_receipts([receipt("early", S.DELIVERED), receipt("other-link", S.EXPIRED, "smpp://x:1")]) == 0
+    assert (
+        await store.record_receipts(
+            [receipt("early", S.DELIVERED), receipt("other-link", S.EXPIRED, "smpp://x:1")]
+        )
+        == 0
+    )
     await store.record_results([ok(ids[0], "early"), ok(ids[1], "other-link")], link=LINK)
     first, second = await store.get(ids[0]), await store.get(ids[1])
     assert first is not None and first.status is S.DELIVERED
@@ -203,16 +214,33 @@ async def test_in_doubt_and_find_by_reference(store: SqliteStore) -> None:
 
 
 async def test_campaign_record_round_trip(store: SqliteStore) -> None:
-    rec = CampaignRecord(name="c1", template="Hi {name}", sender="ACME", transport="memory://", created_at=1.0, options={"tps": "5"})
+    rec = CampaignRecord(
+        name="c1",
+        template="Hi {name}",
+        sender="ACME",
+        transport="memory://",
+        created_at=1.0,
+        options={"tps": "5"},
+    )
     await store.save_campaign(rec)
-    await store.save_campaign(CampaignRecord(**{**rec.__dict__, "template": "Hello {name}", "created_at": 9.0}))
+    await store.save_campaign(
+        CampaignRecord(**{**rec.__dict__, "template": "Hello {name}", "created_at": 9.0})
+    )
     got = await store.get_campaign("c1")
-    assert got is not None and got.template == "Hello {name}" and got.created_at == 1.0 and got.options == {"tps": "5"}
+    assert (
+        got is not None
+        and got.template == "Hello {name}"
+        and got.created_at == 1.0
+        and got.options == {"tps": "5"}
+    )
     assert await store.get_campaign("missing") is None
 
 
 async def test_inbound_round_trip(store: SqliteStore) -> None:
-    msgs = [InboundMessage(source="+77010000001", destination="ACME", text=f"m{i}", received_at=i, raw={"k": i}) for i in range(3)]
+    msgs = [
+        InboundMessage(source="+77010000001", destination="ACME", text=f"m{i}", received_at=i, raw={"k": i})
+        for i in range(3)
+    ]
     await store.add_inbound(msgs)
     await store.add_inbound(msgs[:1])  # same id again: ignored
     got = await store.list_inbound(10)
