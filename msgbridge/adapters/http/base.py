@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, TypeVar
@@ -172,6 +172,23 @@ def classify_response(response: httpx.Response, expect: str = "json") -> tuple[A
         what = "HTML page" if looks_html else "unparsable JSON"
         return None, ErrorInfo(code=code, native_code=status, native_message=f"{what}: {native}")
     return data, None
+
+
+@dataclass(frozen=True)
+class ProviderCampaignResult:
+    """What a provider-side campaign run returns: the provider's campaign and one result per recipient.
+
+    ``results`` is in the order of the recipients given, each with the native
+    id receipts will name, so the store tracks every message as if it had been
+    sent one by one. ``requests`` counts the HTTP calls the run took.
+    """
+
+    campaign_id: str
+    status: str
+    results: list[SendResult]
+    requests: int = 0
+    warnings: tuple[str, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 class HttpTransport(Transport):
