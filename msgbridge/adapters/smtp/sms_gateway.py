@@ -37,7 +37,9 @@ class SmscAccount:
     def __post_init__(self) -> None:
         for name, value in (("login", self.login), ("password", self.password)):
             if ":" in value or "\n" in value or "\r" in value:
-                raise ConfigError(f"SMSC {name} may not contain ':' or a line break (it is a field separator)")
+                raise ConfigError(
+                    f"SMSC {name} may not contain ':' or a line break (it is a field separator)"
+                )
 
 
 def smsc_id(message: Message) -> str:
@@ -60,7 +62,9 @@ def smsc_body(message: Message, account: SmscAccount, sender: str | None) -> str
         return exc.info
     sender_text = sender or ""
     if any(ch in sender_text for ch in ":,\r\n"):
-        return ErrorInfo(code=ErrorCode.INVALID_SENDER, native_message=f"sender {sender_text!r} contains ':' or ','")
+        return ErrorInfo(
+            code=ErrorCode.INVALID_SENDER, native_message=f"sender {sender_text!r} contains ':' or ','"
+        )
     options = f"{int(account.translit)},{account.format},{sender_text}"
     fields = [account.login, account.password, smsc_id(message), smsc_time(message), options, phone]
     return ":".join(fields) + ":" + message.text

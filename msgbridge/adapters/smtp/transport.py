@@ -93,7 +93,9 @@ class SmtpConfig:
             raise ConfigError("smtp:// pool and group must be at least 1")
         domain = url.option("domain")
         if mode == "sms-gateway" and fmt == "address" and not domain:
-            raise ConfigError("smtp:// mode=sms-gateway&format=address needs domain=<the provider's mail domain>")
+            raise ConfigError(
+                "smtp:// mode=sms-gateway&format=address needs domain=<the provider's mail domain>"
+            )
         account: sms_gateway.SmscAccount | None = None
         if smsc:
             # The SMSC mail server takes no AUTH: the URL's credentials are the
@@ -149,7 +151,9 @@ class _Slot:
 
 def _failed(message: Message, error: ErrorInfo, status: DeliveryStatus | None = None) -> SendResult:
     if status is None:
-        status = DeliveryStatus.FAILED if error.retryable or error.native_code is None else DeliveryStatus.REJECTED
+        status = (
+            DeliveryStatus.FAILED if error.retryable or error.native_code is None else DeliveryStatus.REJECTED
+        )
     return SendResult(message_id=message.id, status=status, error=error)
 
 
@@ -207,21 +211,34 @@ class SmtpTransport(Transport):
             info = ErrorInfo(code=ErrorCode.NETWORK_ERROR, native_message=f"connect timeout: {exc}")
         except aiosmtplib.SMTPNotSupported as exc:
             info = ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=str(exc))
+        except (
+            aiosmtplib.SMTPConnectError,
+            aiosmtplib.SMTPServerDisconnected,
+            aiosmtplib.SMTPTimeoutError,
+        ) as exc:
+            info = self._network_or_tls(exc)
         except aiosmtplib.SMTPResponseException as exc:
             info = error_info(exc.code, exc.message)
         except ssl.SSLError as exc:
             info = ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=f"TLS: {exc}")
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ssl.SSLError):
-                info = ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=f"TLS: {cause}")
-            else:
-                info = ErrorInfo(code=ErrorCode.NETWORK_ERROR, native_message=str(exc) or type(exc).__name__)
+        except aiosmtplib.SMTPException as exc:
+            # A bare SMTPException is aiosmtplib saying the server lacks what we
+            # asked for (STARTTLS, AUTH): a setup mismatch, not a passing fault.
+            info = ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=str(exc))
+        except OSError as exc:
+            info = self._network_or_tls(exc)
         else:
             return client
         client.close()
         log.warning("smtp connect to %s failed: %s", self.link, info)
         return info
+
+    @staticmethod
+    def _network_or_tls(exc: BaseException) -> ErrorInfo:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, ssl.SSLError):
+            return ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=f"TLS: {cause}")
+        return ErrorInfo(code=ErrorCode.NETWORK_ERROR, native_message=str(exc) or type(exc).__name__)
 
     async def open(self) -> None:
         """Connect one pooled connection now, so a wrong password or host shows at startup."""
@@ -262,18 +279,24 @@ class SmtpTransport(Transport):
         if cfg.mode == "email":
             sender = message.sender or cfg.mail_from
             if not sender or "@" not in sender:
-                return _failed(message, ErrorInfo(code=ErrorCode.INVALID_SENDER, native_message="no From address"))
+                return _failed(
+                    message, ErrorInfo(code=ErrorCode.INVALID_SENDER, native_message="no From address")
+                )
             if "@" not in message.to:
                 return _failed(
                     message,
-                    ErrorInfo(code=ErrorCode.INVALID_DESTINATION, native_message=f"not an address: {message.to}"),
+                    ErrorInfo(
+                        code=ErrorCode.INVALID_DESTINATION, native_message=f"not an address: {message.to}"
+                    ),
                 )
             return sender, message.to, message.subject
         if message.channel is not Channel.SMS or message.html is not None:
             return _unsupported(message, "mode=sms-gateway sends SMS text only (no email channel, no html)")
         sender = cfg.mail_from
         if not sender:
-            return _failed(message, ErrorInfo(code=ErrorCode.INVALID_SENDER, native_message="no from= address"))
+            return _failed(
+                message, ErrorInfo(code=ErrorCode.INVALID_SENDER, native_message="no from= address")
+            )
         subject = cfg.subject.replace("{sender}", message.sender or "") if cfg.subject else None
         if cfg.smsc is not None:
             return sender, cfg.smsc_to, subject
@@ -402,13 +425,17 @@ class SmtpTransport(Transport):
                 info = (
                     error_info(exc.code, exc.message)
                     if isinstance(exc, aiosmtplib.SMTPResponseException)
-                    else ErrorInfo(code=ErrorCode.NETWORK_ERROR, native_message=str(exc) or type(exc).__name__)
+                    else ErrorInfo(
+                        code=ErrorCode.NETWORK_ERROR, native_message=str(exc) or type(exc).__name__
+                    )
                 )
                 return [_failed(m, info) for m in tx.messages]
             return await self._rcpt_and_data(slot, client, tx)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _rcpt_and_data(self, slot: _Slot, client: aiosmtplib.SMTP, tx: _Transaction) -> list[SendResult]:
+    async def _rcpt_and_data(
+        self, slot: _Slot, client: aiosmtplib.SMTP, tx: _Transaction
+    ) -> list[SendResult]:
         out: dict[int, SendResult] = {}
         accepted: list[int] = []
         try:
@@ -438,7 +465,9 @@ class SmtpTransport(Transport):
             # The body may have been taken before the line dropped: do not resend blindly.
             client.close()
             slot.client = None
-            info = ErrorInfo(code=ErrorCode.TIMEOUT, native_message=f"no reply to DATA: {exc or type(exc).__name__}")
+            info = ErrorInfo(
+                code=ErrorCode.TIMEOUT, native_message=f"no reply to DATA: {exc or type(exc).__name__}"
+            )
             for pos in accepted:
                 out[pos] = _failed(tx.messages[pos], info, DeliveryStatus.MAYBE_SUBMITTED)
         else:

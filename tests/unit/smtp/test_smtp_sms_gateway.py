@@ -34,7 +34,9 @@ def test_smsc_body_options_and_schedule() -> None:
 
 @pytest.mark.parametrize("sender", ["a:b", "a,b"])
 def test_smsc_refuses_a_sender_that_would_shift_fields(sender: str) -> None:
-    out = sms_gateway.smsc_body(Message(to="+77011234567", text="x"), sms_gateway.SmscAccount("l", "p"), sender)
+    out = sms_gateway.smsc_body(
+        Message(to="+77011234567", text="x"), sms_gateway.SmscAccount("l", "p"), sender
+    )
     assert isinstance(out, ErrorInfo) and out.code is ErrorCode.INVALID_SENDER
 
 
