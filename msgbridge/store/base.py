@@ -103,11 +103,14 @@ class Store(ABC):
         campaign: str | None = None,
         include_maybe: bool = False,
         now: float | None = None,
+        ids: Sequence[str] | None = None,
     ) -> list[MessageRecord]:
         """Take up to ``limit`` QUEUED messages (due for retry at ``now``) and mark them MAYBE_SUBMITTED, durably.
 
         With ``include_maybe`` messages already in MAYBE_SUBMITTED are taken
-        too: the user has asked to resend what may have been sent.
+        too: the user has asked to resend what may have been sent. ``ids``
+        restricts the claim to those messages (a one-off send must not drain
+        whatever else is queued).
         """
 
     @abstractmethod
