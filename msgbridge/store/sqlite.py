@@ -294,8 +294,9 @@ class SqliteStore(Store):
         campaign: str | None = None,
         include_maybe: bool = False,
         now: float | None = None,
+        ids: Sequence[str] | None = None,
     ) -> list[MessageRecord]:
-        if limit <= 0:
+        if limit <= 0 or (ids is not None and not ids):
             return []
         at = time.time() if now is None else now
         statuses = [DeliveryStatus.QUEUED.value]
@@ -306,6 +307,10 @@ class SqliteStore(Store):
         if campaign is not None:
             where += " AND campaign = ?"
             params.append(campaign)
+        if ids is not None:
+            wanted = list(ids)[:CHUNK]
+            where += f" AND id IN ({_marks(len(wanted))})"
+            params.extend(wanted)
         maybe = DeliveryStatus.MAYBE_SUBMITTED.value
         with self._tx() as db:
             rows = db.execute(

@@ -259,3 +259,11 @@ async def test_closed_store_says_so(tmp_path: Path) -> None:
     s = SqliteStore(tmp_path / "x.db")
     with pytest.raises(RuntimeError, match="not open"):
         await s.counts()
+
+
+async def test_claim_by_ids_takes_only_those(store: SqliteStore) -> None:
+    ids = await store.enqueue(entries(5))
+    got = await store.claim(10, ids=[ids[1], ids[3]])
+    assert sorted(r.message.id for r in got) == sorted([ids[1], ids[3]])
+    assert await store.claim(10, ids=[]) == []
+    assert await store.counts() == {S.QUEUED: 3, S.MAYBE_SUBMITTED: 2}
