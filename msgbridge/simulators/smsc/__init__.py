@@ -1,0 +1,30 @@
+"""The SMPP SMSC simulator: ``SmscSimulator(...).serve(host, port)`` runs a real TCP server."""
+
+from __future__ import annotations
+
+from msgbridge.simulators.smsc.malformed import MALFORMED
+from msgbridge.simulators.smsc.mo import mo_bodies
+from msgbridge.simulators.smsc.receipts import OUTCOMES, receipt_id
+from msgbridge.simulators.smsc.server import (
+    SmscServer,
+    SmscSession,
+    SmscSimulator,
+    SmscStats,
+    Submitted,
+    parse_mix,
+    parse_users,
+)
+
+__all__ = [
+    "MALFORMED",
+    "OUTCOMES",
+    "SmscServer",
+    "SmscSession",
+    "SmscSimulator",
+    "SmscStats",
+    "Submitted",
+    "mo_bodies",
+    "parse_mix",
+    "parse_users",
+    "receipt_id",
+]
