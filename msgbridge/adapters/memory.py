@@ -1,0 +1,316 @@
+"""``memory://``: the in-process transport that tests and the demo send through.
+
+It records every message it is given and answers with receipts drawn from a
+configurable outcome mix after a delay, so the whole pipeline (store,
+dispatcher, receipts, CLI) runs end to end without a network. Faults are
+injected by URL options, which is how the dispatcher's retry and
+MAYBE_SUBMITTED paths are tested.
+
+``journal=PATH`` appends one JSON line per accepted message and flushes it
+before ``send()`` returns. A second process (a re-run after a crash) reads it
+back through :meth:`MemoryTransport.lookup`: it plays the part of a provider
+that can be asked "did you get reference X?".
+
+Options (all optional)::
+
+    mix=delivered:0.9,undeliverable:0.05,expired:0.05   outcome weights (DeliveryStatus names)
+    dlr_delay_ms=10      delay before a receipt is pushed
+    dlr=yes              push receipts at all (no: messages stay SUBMITTED)
+    poll=no              yes: no pushed receipts; statuses are polled through status()
+    latency_ms=0         time one send() call takes
+    seed=                random seed for the outcome mix
+    max_batch=1000       messages per send() call
+    segment_ids=no       yes: one native id (and one receipt) per segment, as SMPP does
+    journal=PATH         append accepted sends to PATH; lookup() reads it
+    fail=+7701...,+7702  destinations refused with fail_code (default INVALID_DESTINATION)
+    fail_every=N         every N-th message is refused with fail_code (default TEMPORARY_FAILURE)
+    fail_times=K         stop injecting fail_every failures after K of them
+    retry_after=S        retry-after seconds carried by injected failures
+    lost_every=N         every N-th message is accepted (and journaled) but its answer is lost: TIMEOUT
+    down_times=K         the first K send() calls raise TransportError (nothing is sent)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+
+from msgbridge.adapters.base import Capabilities, Transport
+from msgbridge.core.encoding import info
+from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo, TransportError
+from msgbridge.core.message import DeliveryReceipt, Message, SendResult
+from msgbridge.core.status import DeliveryStatus
+from msgbridge.core.url import TransportURL
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MIX: dict[DeliveryStatus, float] = {DeliveryStatus.DELIVERED: 1.0}
+
+# What a pushed receipt's native status says, in the SMPP receipt spelling.
+NATIVE_STATUS: dict[DeliveryStatus, str] = {
+    DeliveryStatus.DELIVERED: "DELIVRD",
+    DeliveryStatus.UNDELIVERABLE: "UNDELIV",
+    DeliveryStatus.EXPIRED: "EXPIRED",
+    DeliveryStatus.REJECTED: "REJECTD",
+    DeliveryStatus.DELETED: "DELETED",
+    DeliveryStatus.ACCEPTED: "ACCEPTD",
+    DeliveryStatus.UNKNOWN: "UNKNOWN",
+}
+
+
+def parse_mix(text: str) -> dict[DeliveryStatus, float]:
+    """``delivered:0.9,expired:0.1`` -> weights by status; a bad entry is a ConfigError naming it."""
+    mix: dict[DeliveryStatus, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, weight = part.partition(":")
+        try:
+            status = DeliveryStatus(name.strip().upper())
+            mix[status] = float(weight) if weight else 1.0
+        except ValueError as exc:
+            raise ConfigError(f"bad outcome {part!r} in mix={text!r}: expected STATUS:WEIGHT") from exc
+        if mix[status] < 0:
+            raise ConfigError(f"negative weight in mix={text!r}")
+    if not mix or sum(mix.values()) <= 0:
+        raise ConfigError(f"mix={text!r} names no outcome with a positive weight")
+    return mix
+
+
+def read_journal(path: str) -> dict[str, dict[str, object]]:
+    """Reference (or message id) -> the journal entry; a torn last line from a killed writer is skipped."""
+    out: dict[str, dict[str, object]] = {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                out[str(entry["ref"])] = entry
+    except FileNotFoundError:
+        pass
+    return out
+
+
+class MemoryTransport(Transport):
+    scheme = "memory"
+    summary = "in-process test double: records sends, pushes receipts by an outcome mix"
+    capabilities = Capabilities(
+        channels=("sms", "email"),
+        max_batch=1000,
+        dlr_push=True,
+        status_poll=0,
+        lookup_by_reference=True,
+    )
+
+    def __init__(self, url: TransportURL) -> None:
+        super().__init__(url)
+        self.mix = parse_mix(url.options["mix"]) if url.option("mix") else dict(DEFAULT_MIX)
+        self.dlr_delay = url.float_option("dlr_delay_ms", 10.0) / 1000
+        self.latency = url.float_option("latency_ms", 0.0) / 1000
+        self.push = url.bool_option("dlr", True)
+        self.poll = url.bool_option("poll", False)
+        self.segment_ids = url.bool_option("segment_ids", False)
+        self.journal = url.option("journal") or None
+        self.fail_numbers = {n.strip() for n in (url.option("fail") or "").split(",") if n.strip()}
+        self.fail_every = url.int_option("fail_every", 0)
+        self.fail_times = url.int_option("fail_times", -1)
+        self.fail_code = self._code(url.option("fail_code"))
+        self.retry_after = url.float_option("retry_after", 0.0) or None
+        self.lost_every = url.int_option("lost_every", 0)
+        self.down_times = url.int_option("down_times", 0)
+        seed = url.option("seed")
+        self.rng = random.Random(int(seed) if seed else None)
+        # Per instance: the URL decides the batch size and whether receipts are pushed or polled.
+        self.capabilities = replace(  # type: ignore[misc]
+            type(self).capabilities,
+            max_batch=max(1, url.int_option("max_batch", type(self).capabilities.max_batch)),
+            dlr_push=self.push and not self.poll,
+            status_poll=1000 if self.poll else 0,
+            lookup_by_reference=self.journal is not None,
+        )
+        # What tests look at: every message handed over (accepted or not), and every result.
+        self.sent: list[Message] = []
+        self.accepted: list[Message] = []
+        self.calls = 0
+        self.batch_sizes: list[int] = []
+        self._counter = 0
+        self._failed = 0
+        self._outcomes: dict[str, tuple[float, DeliveryStatus]] = {}
+        self._queue: asyncio.Queue[DeliveryReceipt | None] = asyncio.Queue()
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._closed = False
+
+    def _code(self, name: str | None) -> ErrorCode | None:
+        if not name:
+            return None
+        try:
+            return ErrorCode(name.upper())
+        except ValueError as exc:
+            known = ", ".join(c.value for c in ErrorCode)
+            raise ConfigError(f"fail_code={name!r} is not an ErrorCode; known: {known}") from exc
+
+    @property
+    def link(self) -> str:
+        return f"memory://{self.url.host or 'local'}"
+
+    async def send(self, messages: Sequence[Message]) -> list[SendResult]:
+        if self._closed:
+            raise TransportError("memory transport is closed")
+        self.calls += 1
+        self.batch_sizes.append(len(messages))
+        if self.calls <= self.down_times:
+            raise TransportError(f"memory transport is down (call {self.calls} of {self.down_times})")
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        results: list[SendResult] = []
+        journal: list[str] = []
+        receipts: list[DeliveryReceipt] = []
+        now = time.time()
+        for msg in messages:
+            self.sent.append(msg)
+            self._counter += 1
+            refused = self._refusal(msg)
+            if refused is not None:
+                status = DeliveryStatus.REJECTED if msg.to in self.fail_numbers else DeliveryStatus.FAILED
+                results.append(SendResult(message_id=msg.id, status=status, error=refused))
+                continue
+            segments = info(msg.text).segments if msg.channel == "sms" else 1
+            ids = tuple(uuid.uuid4().hex[:16] for _ in range(segments if self.segment_ids else 1))
+            outcome = self.rng.choices(list(self.mix), weights=list(self.mix.values()))[0]
+            for nid in ids:
+                self._outcomes[nid] = (now + self.dlr_delay, outcome)
+                receipts.append(
+                    DeliveryReceipt(
+                        native_id=nid,
+                        status=outcome,
+                        native_status=NATIVE_STATUS.get(outcome, outcome.value),
+                        link=self.link,
+                    )
+                )
+            self.accepted.append(msg)
+            journal.append(
+                json.dumps(
+                    {"ref": msg.reference or msg.id, "id": msg.id, "native_ids": ids, "to": msg.to, "at": now}
+                )
+            )
+            if self.lost_every and self._counter % self.lost_every == 0:
+                lost = ErrorInfo(code=ErrorCode.TIMEOUT, native_message="answer lost (injected)")
+                results.append(
+                    SendResult(message_id=msg.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=lost)
+                )
+                continue
+            results.append(
+                SendResult(
+                    message_id=msg.id,
+                    status=DeliveryStatus.SUBMITTED,
+                    native_id=ids[-1],
+                    native_ids=ids if len(ids) > 1 else (),
+                    segments=segments,
+                )
+            )
+        if journal and self.journal:
+            self._append_journal(journal)
+        if receipts and self.push and not self.poll:
+            self._schedule(receipts)
+        return results
+
+    def _refusal(self, msg: Message) -> ErrorInfo | None:
+        if msg.to in self.fail_numbers:
+            code = self.fail_code or ErrorCode.INVALID_DESTINATION
+            return ErrorInfo(code=code, native_code="fail", native_message=f"refused {msg.to} (injected)")
+        if self.fail_every and self._counter % self.fail_every == 0 and self._failed != self.fail_times:
+            self._failed += 1
+            code = self.fail_code or ErrorCode.TEMPORARY_FAILURE
+            return ErrorInfo(
+                code=code,
+                native_code="fail_every",
+                native_message=f"injected failure {self._failed}",
+                retry_after=self.retry_after,
+            )
+        return None
+
+    def _append_journal(self, lines: list[str]) -> None:
+        assert self.journal is not None
+        with open(self.journal, "a+b") as fh:
+            # A killed writer may have left a torn line: never glue a new entry onto it.
+            if fh.tell() > 0:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    fh.write(b"\n")
+            fh.write(("\n".join(lines) + "\n").encode("utf-8"))
+            fh.flush()
+
+    def _schedule(self, receipts: list[DeliveryReceipt]) -> None:
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle | None = None
+
+        def emit() -> None:
+            if handle is not None:
+                self._timers.discard(handle)
+            stamp = time.time()
+            for r in receipts:
+                self._queue.put_nowait(r.model_copy(update={"received_at": stamp}))
+
+        handle = loop.call_later(self.dlr_delay, emit)
+        self._timers.add(handle)
+
+    async def status(self, native_ids: Sequence[str]) -> list[DeliveryReceipt]:
+        now = time.time()
+        out: list[DeliveryReceipt] = []
+        for nid in native_ids:
+            due = self._outcomes.get(nid)
+            if due is None:
+                continue
+            status = due[1] if now >= due[0] else DeliveryStatus.ACCEPTED
+            out.append(
+                DeliveryReceipt(
+                    native_id=nid,
+                    status=status,
+                    native_status=NATIVE_STATUS.get(status, status.value),
+                    link=self.link,
+                )
+            )
+        return out
+
+    async def lookup(self, references: Sequence[str]) -> dict[str, SendResult]:
+        if not self.journal:
+            return {}
+        entries = read_journal(self.journal)
+        out: dict[str, SendResult] = {}
+        for ref in references:
+            entry = entries.get(ref)
+            if entry is None:
+                continue
+            raw_ids = entry.get("native_ids")
+            ids = tuple(str(i) for i in raw_ids) if isinstance(raw_ids, list) else ()
+            out[ref] = SendResult(
+                message_id=str(entry["id"]),
+                status=DeliveryStatus.SUBMITTED,
+                native_id=ids[-1] if ids else None,
+                native_ids=ids if len(ids) > 1 else (),
+                segments=max(1, len(ids)),
+            )
+        return out
+
+    async def receipts(self) -> AsyncIterator[DeliveryReceipt]:
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            yield item
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+        self._queue.put_nowait(None)

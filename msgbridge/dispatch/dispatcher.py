@@ -1,0 +1,417 @@
+"""Moves queued messages through a transport and receipts back into the store.
+
+Every transport gets the same guarantees from here, so none implements them
+twice:
+
+- a message is claimed (durably MAYBE_SUBMITTED) before its request leaves;
+- retryable refusals go back to the queue with exponential backoff, honouring
+  the peer's retry-after; outcome-unknown failures (a timeout after the request
+  left, an exception mid-send) stay MAYBE_SUBMITTED and are never resent
+  blindly;
+- on start, messages left MAYBE_SUBMITTED by a killed run are settled through
+  ``transport.lookup`` where the transport can, else left for the user to
+  resend explicitly (``include_maybe``);
+- store writes are batched: one claim and one result transaction per chunk of
+  messages, receipts flushed in batches, never one transaction per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from msgbridge.adapters.base import Transport
+from msgbridge.core.errors import ErrorCode, ErrorInfo, MessagingError, UnsupportedFeature
+from msgbridge.core.message import DeliveryReceipt, SendResult
+from msgbridge.core.ratelimit import Backoff, TokenBucket
+from msgbridge.core.status import DeliveryStatus
+from msgbridge.store.base import MessageRecord, Store
+
+log = logging.getLogger(__name__)
+
+# Statuses that still expect a receipt: what collect_receipts waits on.
+AWAITING: frozenset[DeliveryStatus] = frozenset(
+    {DeliveryStatus.SUBMITTED, DeliveryStatus.ACCEPTED, DeliveryStatus.UNKNOWN}
+)
+# Most messages claimed at once when neither the transport nor the caller says otherwise.
+DEFAULT_CLAIM = 500
+SETTLE_PAGE = 500
+
+
+@dataclass
+class DispatchStats:
+    """Counters for one dispatcher; the CLI's progress bar and summary read them."""
+
+    claimed: int = 0
+    submitted: int = 0
+    failed: int = 0
+    retried: int = 0
+    in_doubt: int = 0  # left MAYBE_SUBMITTED by this run
+    settled_sent: int = 0  # MAYBE_SUBMITTED found at the peer on start
+    settled_unsent: int = 0  # MAYBE_SUBMITTED the peer never saw, queued again
+    resent_maybe: int = 0  # MAYBE_SUBMITTED queued again because the user asked
+    receipts: int = 0
+    receipts_matched: int = 0
+    batches: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def done(self) -> int:
+        """Messages this run finished with (accepted, refused or left in doubt)."""
+        return self.submitted + self.failed + self.in_doubt
+
+    def count_error(self, code: ErrorCode) -> None:
+        self.errors[code.value] = self.errors.get(code.value, 0) + 1
+
+
+ProgressCallback = Callable[[DispatchStats], None]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        transport: Transport,
+        *,
+        tps: float | None = None,
+        concurrency: int = 4,
+        batch_size: int | None = None,
+        max_attempts: int = 5,
+        backoff: Backoff = Backoff(),
+        progress: ProgressCallback | None = None,
+        receipt_batch: int = 1000,
+        poll_interval: float = 1.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.store = store
+        self.transport = transport
+        self.tps = tps
+        self.bucket = TokenBucket(tps) if tps else None
+        self.concurrency = concurrency
+        self.max_attempts = max(1, max_attempts)
+        self.backoff = backoff
+        self.progress = progress
+        self.receipt_batch = receipt_batch
+        self.poll_interval = poll_interval
+        self.stats = DispatchStats()
+        max_batch = max(1, transport.capabilities.max_batch)
+        if batch_size:
+            claim = batch_size
+        else:
+            claim = min(max(max_batch, 100), DEFAULT_CLAIM)
+            if tps:
+                # About a second of work per claim: keeps few messages in doubt and progress smooth.
+                claim = max(1, min(claim, int(tps)))
+        self.claim_size = claim
+        self.send_size = max(1, min(max_batch, claim))
+        self._receipts: list[DeliveryReceipt] = []
+        self._reader: asyncio.Task[None] | None = None
+
+    # -- sending ---------------------------------------------------------
+
+    async def send_pending(
+        self,
+        campaign: str | None = None,
+        include_maybe: bool = False,
+        *,
+        message_ids: Sequence[str] | None = None,
+    ) -> DispatchStats:
+        """Send everything queued (for ``campaign``, or only ``message_ids``) until nothing is due."""
+        await self.settle(campaign, resend=include_maybe, message_ids=message_ids)
+        workers = [
+            asyncio.create_task(self._worker(campaign, message_ids), name=f"dispatch-{i}")
+            for i in range(self.concurrency)
+        ]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            await self._flush_receipts()
+        return self.stats
+
+    async def settle(
+        self, campaign: str | None = None, *, resend: bool = False, message_ids: Sequence[str] | None = None
+    ) -> None:
+        """Resolve messages a previous run left MAYBE_SUBMITTED, before anything new is sent."""
+        wanted = set(message_ids) if message_ids is not None else None
+        seen: set[str] = set()
+        can_lookup = self.transport.capabilities.lookup_by_reference
+        while True:
+            page = [
+                r
+                for r in await self.store.in_doubt(SETTLE_PAGE, campaign=campaign)
+                if r.message.id not in seen and (wanted is None or r.message.id in wanted)
+            ]
+            if not page:
+                return
+            seen.update(r.message.id for r in page)
+            if resend:
+                await self.store.requeue([r.message.id for r in page], not_before=0.0, error=None)
+                self.stats.resent_maybe += len(page)
+                continue
+            if not can_lookup:
+                log.warning(
+                    "%d messages may have been sent by an earlier run; %s:// cannot look them up, "
+                    "so they stay MAYBE_SUBMITTED until resent explicitly",
+                    len(page),
+                    self.transport.scheme,
+                )
+                continue
+            await self._settle_by_lookup(page)
+
+    async def _settle_by_lookup(self, page: list[MessageRecord]) -> None:
+        by_ref = {(r.message.reference or r.message.id): r for r in page}
+        try:
+            found = await self.transport.lookup(list(by_ref))
+        except UnsupportedFeature:
+            return
+        results = [
+            res.model_copy(update={"message_id": by_ref[ref].message.id, "status": DeliveryStatus.SUBMITTED})
+            for ref, res in found.items()
+            if ref in by_ref
+        ]
+        unsent = [r.message.id for ref, r in by_ref.items() if ref not in found]
+        await self.store.record_results(results, link=self.transport.link)
+        await self.store.requeue(unsent, not_before=0.0, error=None)
+        self.stats.settled_sent += len(results)
+        self.stats.settled_unsent += len(unsent)
+        log.info(
+            "settled %d in-doubt messages: %d were sent, %d queued again",
+            len(page),
+            len(results),
+            len(unsent),
+        )
+
+    async def _worker(self, campaign: str | None, message_ids: Sequence[str] | None) -> None:
+        while True:
+            batch = await self.store.claim(self.claim_size, campaign=campaign, ids=message_ids)
+            if not batch:
+                due = await self.store.next_due(campaign=campaign)
+                if due is None or (message_ids is not None and not await self._any_queued(message_ids)):
+                    return
+                # A retry is waiting out its backoff: wake when it is due (or soon, to see others' requeues).
+                await asyncio.sleep(min(max(0.0, due - time.time()), 0.25) or 0.01)
+                continue
+            self.stats.claimed += len(batch)
+            await self._send_chunk(batch)
+            await self._flush_receipts()
+            if self.progress is not None:
+                self.progress(self.stats)
+
+    async def _any_queued(self, message_ids: Sequence[str]) -> bool:
+        for mid in message_ids:
+            rec = await self.store.get(mid)
+            if rec is not None and rec.status is DeliveryStatus.QUEUED:
+                return True
+        return False
+
+    async def _send_chunk(self, batch: list[MessageRecord]) -> None:
+        outcomes: list[SendResult] = []
+        retry: list[tuple[MessageRecord, ErrorInfo]] = []
+        try:
+            for start in range(0, len(batch), self.send_size):
+                part = batch[start : start + self.send_size]
+                if self.bucket is not None:
+                    await self.bucket.acquire(len(part))
+                self.stats.batches += 1
+                try:
+                    results = await self.transport.send([r.message for r in part])
+                except MessagingError as exc:
+                    self._on_send_error(part, exc, outcomes, retry)
+                    if not exc.code.retryable and not exc.code.outcome_unknown:
+                        # Nothing was sent and sending again cannot help (bad credentials...): stop the run,
+                        # putting the rest of the chunk back first.
+                        rest = [r.message.id for r in batch[start + len(part) :]]
+                        await self.store.requeue(rest, not_before=0.0, error=None)
+                        raise
+                    continue
+                if len(results) != len(part):
+                    raise MessagingError(
+                        f"{self.transport.scheme}:// returned {len(results)} results for {len(part)} messages",
+                        code=ErrorCode.PROTOCOL_ERROR,
+                    )
+                for rec, res in zip(part, results, strict=True):
+                    self._classify(rec, res, outcomes, retry)
+        finally:
+            # Whatever happened, what we learnt is written: an exception from the transport leaves the
+            # messages it was sending MAYBE_SUBMITTED (they were claimed so), never QUEUED.
+            await self.store.record_results(outcomes, link=self.transport.link)
+            await self._requeue(retry)
+
+    def _on_send_error(
+        self,
+        part: list[MessageRecord],
+        exc: MessagingError,
+        outcomes: list[SendResult],
+        retry: list[tuple[MessageRecord, ErrorInfo]],
+    ) -> None:
+        info = exc.info
+        log.warning("send of %d messages failed: %s", len(part), info)
+        for rec in part:
+            self.stats.count_error(info.code)
+            if info.code.outcome_unknown:
+                outcomes.append(
+                    SendResult(message_id=rec.message.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=info)
+                )
+                self.stats.in_doubt += 1
+            elif info.code.retryable and rec.attempts < self.max_attempts:
+                retry.append((rec, info))
+            elif info.code.retryable:
+                outcomes.append(
+                    SendResult(message_id=rec.message.id, status=DeliveryStatus.FAILED, error=info)
+                )
+                self.stats.failed += 1
+            else:
+                retry.append((rec, info))  # put back as it was: the run stops, nothing was sent
+
+    def _classify(
+        self,
+        rec: MessageRecord,
+        res: SendResult,
+        outcomes: list[SendResult],
+        retry: list[tuple[MessageRecord, ErrorInfo]],
+    ) -> None:
+        error = res.error
+        if error is None:
+            outcomes.append(res)
+            if res.status is DeliveryStatus.MAYBE_SUBMITTED:
+                self.stats.in_doubt += 1
+            else:
+                self.stats.submitted += 1
+            return
+        self.stats.count_error(error.code)
+        if error.code.outcome_unknown or res.status is DeliveryStatus.MAYBE_SUBMITTED:
+            outcomes.append(res.model_copy(update={"status": DeliveryStatus.MAYBE_SUBMITTED}))
+            self.stats.in_doubt += 1
+        elif error.retryable and rec.attempts < self.max_attempts:
+            retry.append((rec, error))
+        else:
+            if not res.status.is_final:
+                res = res.model_copy(update={"status": DeliveryStatus.FAILED})
+            outcomes.append(res)
+            self.stats.failed += 1
+
+    async def _requeue(self, retry: list[tuple[MessageRecord, ErrorInfo]]) -> None:
+        """Requeue in one store call per attempt number: one backoff delay per group, not per message."""
+        groups: dict[int, list[tuple[MessageRecord, ErrorInfo]]] = {}
+        for rec, err in retry:
+            groups.setdefault(rec.attempts, []).append((rec, err))
+        for attempts, items in groups.items():
+            hints = [e.retry_after for _, e in items if e.retry_after is not None]
+            delay = self.backoff.delay(attempts, max(hints) if hints else None)
+            await self.store.requeue(
+                [r.message.id for r, _ in items], not_before=time.time() + delay, error=items[0][1]
+            )
+            self.stats.retried += len(items)
+
+    # -- receipts --------------------------------------------------------
+
+    def start_receipts(self) -> None:
+        """Start consuming pushed receipts (idempotent); they are written in batches as work goes on."""
+        if self._reader is None and self.transport.capabilities.dlr_push:
+            self._reader = asyncio.create_task(self._read_receipts(), name="receipts")
+
+    async def _read_receipts(self) -> None:
+        async for receipt in self.transport.receipts():
+            self._receipts.append(receipt)
+            self.stats.receipts += 1
+            if len(self._receipts) >= self.receipt_batch:
+                await self._flush_receipts()
+
+    async def _flush_receipts(self) -> None:
+        if not self._receipts:
+            return
+        batch, self._receipts = self._receipts, []
+        self.stats.receipts_matched += await self.store.record_receipts(batch)
+
+    async def _poll_once(self) -> None:
+        per_call = self.transport.capabilities.status_poll
+        ids = await self.store.pending_native_ids(self.transport.link, per_call * 10)
+        for start in range(0, len(ids), per_call):
+            receipts = await self.transport.status(ids[start : start + per_call])
+            self.stats.receipts += len(receipts)
+            self.stats.receipts_matched += await self.store.record_receipts(receipts)
+
+    async def awaiting(self, campaign: str | None = None, message_ids: Sequence[str] | None = None) -> int:
+        """How many messages still expect a receipt."""
+        if message_ids is not None:
+            n = 0
+            for mid in message_ids:
+                rec = await self.store.get(mid)
+                n += rec is not None and rec.status in AWAITING
+            return n
+        counts = await self.store.counts(campaign)
+        return sum(n for status, n in counts.items() if status in AWAITING)
+
+    async def collect_receipts(
+        self,
+        timeout: float = 30.0,  # noqa: ASYNC109 -- a deadline for waiting on receipts, part of the contract
+        until_final: bool = True,
+        *,
+        campaign: str | None = None,
+        message_ids: Sequence[str] | None = None,
+    ) -> DispatchStats:
+        """Write receipts to the store until none is awaited (``until_final``) or ``timeout`` passes.
+
+        Pushed receipts are consumed where the transport pushes them; status is
+        polled only where it cannot push but can be polled.
+        """
+        caps = self.transport.capabilities
+        self.start_receipts()
+        poll = caps.status_poll > 0 and not caps.dlr_push
+        deadline = time.monotonic() + timeout
+        next_poll = 0.0
+        while True:
+            await self._flush_receipts()
+            if poll and time.monotonic() >= next_poll:
+                await self._poll_once()
+                next_poll = time.monotonic() + self.poll_interval
+            if until_final and await self.awaiting(campaign, message_ids) == 0:
+                break
+            if time.monotonic() >= deadline:
+                break
+            if self.progress is not None:
+                self.progress(self.stats)
+            await asyncio.sleep(0.05)
+        await self._flush_receipts()
+        if self.progress is not None:
+            self.progress(self.stats)
+        return self.stats
+
+    async def stop_receipts(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+        await self._flush_receipts()
+
+    async def run(
+        self,
+        campaign: str | None = None,
+        wait_receipts: float = 0.0,
+        *,
+        include_maybe: bool = False,
+        message_ids: Sequence[str] | None = None,
+    ) -> DispatchStats:
+        """Send what is pending while consuming receipts, then wait up to ``wait_receipts`` seconds for the rest."""
+        self.start_receipts()
+        try:
+            await self.send_pending(campaign, include_maybe, message_ids=message_ids)
+            if wait_receipts > 0:
+                await self.collect_receipts(wait_receipts, campaign=campaign, message_ids=message_ids)
+        finally:
+            await self.stop_receipts()
+        return self.stats

@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from msgbridge.adapters.base import open_transport
+from msgbridge.adapters.memory import MemoryTransport
+from msgbridge.core.errors import AuthError, ErrorCode
+from msgbridge.core.message import Message, SendResult
+from msgbridge.core.ratelimit import Backoff
+from msgbridge.core.status import DeliveryStatus as S
+from msgbridge.dispatch.dispatcher import Dispatcher
+from msgbridge.store.base import OutboxEntry
+from msgbridge.store.sqlite import SqliteStore
+
+FAST = Backoff(base=0.001, cap=0.01, jitter=False)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    async with SqliteStore(tmp_path / "d.db") as s:
+        yield s
+
+
+async def fill(store: SqliteStore, n: int, campaign: str = "c", text: str = "hello") -> list[str]:
+    entries = []
+    for i in range(n):
+        phone = f"+7701{i:07d}"
+        ref = f"{campaign}:{phone}"
+        msg = Message(to=phone, text=text, campaign=campaign, reference=ref)
+        entries.append(OutboxEntry(message=msg, idempotency_key=ref, row=i + 2))
+    return await store.enqueue(entries)
+
+
+def memory(options: str) -> MemoryTransport:
+    t = open_transport(f"memory://?{options}")
+    assert isinstance(t, MemoryTransport)
+    return t
+
+
+async def test_campaign_end_to_end_in_batches(store: SqliteStore) -> None:
+    await fill(store, 250)
+    seen: list[int] = []
+    async with memory("max_batch=50&dlr_delay_ms=1") as t:
+        d = Dispatcher(store, t, backoff=FAST, progress=lambda s: seen.append(s.done))
+        stats = await d.run("c", wait_receipts=10)
+    assert stats.submitted == 250 and stats.failed == 0 and stats.retried == 0
+    assert t.batch_sizes == [50] * 5
+    assert len({m.id for m in t.accepted}) == 250
+    assert await store.counts("c") == {S.DELIVERED: 250}
+    assert seen and seen[-1] == 250
+
+
+async def test_outcome_mix_reaches_the_store(store: SqliteStore) -> None:
+    await fill(store, 300)
+    async with memory("mix=delivered:0.6,undeliverable:0.2,expired:0.2&seed=7&dlr_delay_ms=1") as t:
+        await Dispatcher(store, t).run("c", wait_receipts=10)
+    counts = await store.counts("c")
+    assert set(counts) == {S.DELIVERED, S.UNDELIVERABLE, S.EXPIRED}
+    assert sum(counts.values()) == 300
+    assert 120 < counts[S.DELIVERED] < 240  # 60 % of 300, loosely
+
+
+async def test_retryable_refusals_are_retried_and_sent_once(store: SqliteStore) -> None:
+    await fill(store, 40)
+    async with memory("fail_every=3&fail_code=THROTTLED&fail_times=6&retry_after=0.001&max_batch=10") as t:
+        stats = await Dispatcher(store, t, backoff=FAST).run("c", wait_receipts=10)
+    assert stats.retried == 6 and stats.errors == {"THROTTLED": 6}
+    assert Counter(m.to for m in t.accepted) == Counter(f"+7701{i:07d}" for i in range(40))
+    assert await store.counts("c") == {S.DELIVERED: 40}
+    # the retried ones remember why they were late and how many attempts they took
+    attempts = Counter([(await store.get(m.id)).attempts for m in t.accepted])  # type: ignore[union-attr]
+    assert attempts == {1: 34, 2: 6}
+
+
+async def test_permanent_refusal_is_recorded_not_retried(store: SqliteStore) -> None:
+    ids = await fill(store, 5)
+    async with memory("fail=%2B77010000002") as t:
+        stats = await Dispatcher(store, t, backoff=FAST).run("c", wait_receipts=10)
+    assert stats.failed == 1 and stats.retried == 0
+    rec = await store.get(ids[2])
+    assert rec is not None and rec.status is S.REJECTED
+    assert rec.last_error is not None and rec.last_error.code is ErrorCode.INVALID_DESTINATION
+
+
+async def test_retries_give_up_after_max_attempts(store: SqliteStore) -> None:
+    ids = await fill(store, 1)
+    async with memory("fail_every=1&fail_code=QUEUE_FULL") as t:
+        stats = await Dispatcher(store, t, backoff=FAST, max_attempts=3).run("c")
+    assert len(t.sent) == 3 and stats.retried == 2 and stats.failed == 1
+    rec = await store.get(ids[0])
+    assert rec is not None and rec.status is S.FAILED and rec.attempts == 3
+    assert rec.last_error is not None and rec.last_error.code is ErrorCode.QUEUE_FULL
+
+
+async def test_transport_down_then_up(store: SqliteStore) -> None:
+    await fill(store, 20)
+    async with memory("down_times=2&max_batch=20") as t:
+        stats = await Dispatcher(store, t, backoff=FAST, concurrency=1).run("c", wait_receipts=10)
+    assert stats.errors == {"NETWORK_ERROR": 40} and stats.submitted == 20
+    assert len(t.accepted) == 20
+    assert await store.counts("c") == {S.DELIVERED: 20}
+
+
+async def test_lost_answers_stay_in_doubt_then_settle_by_lookup(store: SqliteStore, tmp_path: Path) -> None:
+    journal = tmp_path / "j.log"
+    ids = await fill(store, 12)
+    async with memory(f"lost_every=4&journal={journal}&dlr_delay_ms=1") as t:
+        stats = await Dispatcher(store, t).run("c", wait_receipts=10)
+        assert stats.in_doubt == 3
+    assert await store.counts("c") == {S.DELIVERED: 9, S.MAYBE_SUBMITTED: 3}
+    # a re-run asks the peer (the journal) instead of resending
+    async with memory(f"journal={journal}&dlr_delay_ms=1") as t2:
+        stats2 = await Dispatcher(store, t2).run("c", wait_receipts=0)
+        assert stats2.settled_sent == 3 and stats2.settled_unsent == 0 and t2.sent == []
+    counts = await store.counts("c")
+    # their receipts were parked while the native id was unknown; settling matched them
+    assert counts == {S.DELIVERED: 12}
+    rec = await store.get(ids[3])
+    assert rec is not None and rec.native_id is not None
+
+
+async def test_in_doubt_without_lookup_is_left_unless_resend(store: SqliteStore) -> None:
+    await fill(store, 4)
+    async with memory("lost_every=2&dlr_delay_ms=1") as t:
+        await Dispatcher(store, t).run("c", wait_receipts=10)
+    assert (await store.counts("c"))[S.MAYBE_SUBMITTED] == 2
+    async with memory("") as t2:
+        stats = await Dispatcher(store, t2).run("c")
+        assert t2.sent == [] and stats.settled_sent == 0
+    async with memory("dlr_delay_ms=1") as t3:
+        stats = await Dispatcher(store, t3).run("c", wait_receipts=10, include_maybe=True)
+        assert stats.resent_maybe == 2 and len(t3.sent) == 2
+    assert (await store.counts("c"))[S.DELIVERED] == 4
+
+
+async def test_settle_requeues_what_the_peer_never_saw(store: SqliteStore, tmp_path: Path) -> None:
+    journal = tmp_path / "j.log"
+    await fill(store, 5)
+    await store.claim(5, campaign="c")  # claimed, then the process died before sending
+    async with memory(f"journal={journal}&dlr_delay_ms=1") as t:
+        stats = await Dispatcher(store, t).run("c", wait_receipts=10)
+    assert stats.settled_unsent == 5 and len(t.sent) == 5
+    assert await store.counts("c") == {S.DELIVERED: 5}
+
+
+class Exploding(MemoryTransport):
+    async def send(self, messages: Sequence[Message]) -> list[SendResult]:
+        raise RuntimeError("bug in the middle of a send")
+
+
+async def test_exception_mid_send_leaves_messages_in_doubt(store: SqliteStore) -> None:
+    await fill(store, 3)
+    t = Exploding.from_url("memory://")
+    with pytest.raises(RuntimeError):
+        await Dispatcher(store, t, concurrency=1).send_pending("c")
+    assert await store.counts("c") == {S.MAYBE_SUBMITTED: 3}
+
+
+class Refused(MemoryTransport):
+    async def send(self, messages: Sequence[Message]) -> list[SendResult]:
+        raise AuthError("bad password")
+
+
+async def test_auth_failure_stops_the_run_and_requeues(store: SqliteStore) -> None:
+    await fill(store, 30)
+    t = Refused.from_url("memory://?max_batch=10")
+    with pytest.raises(AuthError):
+        await Dispatcher(store, t, concurrency=1).send_pending("c")
+    assert await store.counts("c") == {S.QUEUED: 30}
+
+
+async def test_message_ids_limit_what_is_sent(store: SqliteStore) -> None:
+    ids = await fill(store, 10)
+    async with memory("dlr_delay_ms=1") as t:
+        await Dispatcher(store, t).run(None, wait_receipts=10, message_ids=ids[:2])
+    assert [m.id for m in t.sent] == ids[:2]
+    assert await store.counts("c") == {S.DELIVERED: 2, S.QUEUED: 8}
+
+
+async def test_status_polling_when_nothing_is_pushed(store: SqliteStore) -> None:
+    await fill(store, 20)
+    async with memory("poll=yes&dlr_delay_ms=1") as t:
+        assert not t.capabilities.dlr_push and t.capabilities.status_poll
+        stats = await Dispatcher(store, t, poll_interval=0.01).run("c", wait_receipts=10)
+    assert stats.receipts_matched >= 20
+    assert await store.counts("c") == {S.DELIVERED: 20}
+
+
+async def test_long_messages_aggregate_segment_receipts(store: SqliteStore) -> None:
+    ids = await fill(store, 3, text="x" * 400)  # 3 GSM-7 segments
+    async with memory("segment_ids=yes&dlr_delay_ms=1") as t:
+        await Dispatcher(store, t).run("c", wait_receipts=10)
+    rec = await store.get(ids[0])
+    assert rec is not None and rec.segments == 3 and len(rec.native_ids) == 3
+    assert await store.counts("c") == {S.DELIVERED: 3}
+
+
+async def test_tps_bounds_the_claim_size(store: SqliteStore) -> None:
+    t = memory("max_batch=1000")
+    assert Dispatcher(store, t).claim_size == 500
+    assert Dispatcher(store, t, tps=20).claim_size == 20
+    assert Dispatcher(store, memory("max_batch=1")).send_size == 1
+    assert Dispatcher(store, memory("max_batch=1")).claim_size == 100  # never a transaction per message
