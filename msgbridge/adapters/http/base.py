@@ -61,6 +61,9 @@ HTTP_STATUS: dict[int, ErrorCode] = {
     504: ErrorCode.TIMEOUT,
 }
 
+# Statuses that are failures even when the body is well-formed JSON.
+HTTP_ALWAYS_ERRORS: frozenset[int] = frozenset({401, 403, 404, 405, 408})
+
 # Codes after which a send may be repeated: the provider provably did not act on it.
 SAFE_TO_RESEND: frozenset[ErrorCode] = frozenset({ErrorCode.NETWORK_ERROR, ErrorCode.THROTTLED})
 
@@ -138,39 +141,47 @@ def classify_exception(exc: httpx.HTTPError) -> ErrorInfo:
 
 
 def classify_response(response: httpx.Response, expect: str = "json") -> tuple[Any, ErrorInfo | None]:
-    """The parsed body, or the HTTP-level failure. 4xx with a parseable body is left to the provider."""
+    """The parsed body, and the HTTP-level failure if any.
+
+    429, 5xx and the statuses in HTTP_ALWAYS_ERRORS are failures whatever the
+    body says (the parsed body is still returned for the adapter to read);
+    other 4xx answers with a parseable body are left to the provider's parser,
+    since providers put their validation errors there.
+    """
     status = response.status_code
     raw = response.content
     text = raw.decode(response.encoding or "utf-8", errors="replace")
     native = truncate(text) or response.reason_phrase
     content_type = response.headers.get("content-type", "").lower()
+    looks_html = "html" in content_type or text.lstrip()[:1] == "<"
+    data: Any = None
+    parse_error: str | None = None
+    if expect == "text":
+        if looks_html and "<html" in text[:200].lower():
+            parse_error = f"HTML page: {native}"
+        elif not text.strip():
+            parse_error = f"empty body (HTTP {status})"
+        else:
+            data = text
+    elif not raw.strip():
+        parse_error = f"empty body (HTTP {status})"
+    else:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            parse_error = f"{'HTML page' if looks_html else 'unparsable JSON'}: {native}"
     if status == 429:
-        return None, ErrorInfo(
+        return data, ErrorInfo(
             code=ErrorCode.THROTTLED,
             native_code=status,
             native_message=native,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
-    if status >= 500:
-        return None, ErrorInfo(code=http_status_code(status), native_code=status, native_message=native)
-    looks_html = "html" in content_type or text.lstrip()[:1] == "<"
-    if expect == "text":
-        if looks_html and "<html" in text[:200].lower():
-            return None, ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_code=status, native_message=native)
-        if status >= 400:
-            return text, ErrorInfo(code=http_status_code(status), native_code=status, native_message=native)
-        if not text.strip():
-            return None, ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_code=status, native_message="empty body")
-        return text, None
-    if not raw.strip():
+    if status >= 500 or status in HTTP_ALWAYS_ERRORS:
+        return data, ErrorInfo(code=http_status_code(status), native_code=status, native_message=native)
+    if parse_error is not None:
         code = http_status_code(status) if status >= 400 else ErrorCode.PROTOCOL_ERROR
-        return None, ErrorInfo(code=code, native_code=status, native_message=f"empty body (HTTP {status})")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        code = http_status_code(status) if status >= 400 else ErrorCode.PROTOCOL_ERROR
-        what = "HTML page" if looks_html else "unparsable JSON"
-        return None, ErrorInfo(code=code, native_code=status, native_message=f"{what}: {native}")
+        return None, ErrorInfo(code=code, native_code=status, native_message=parse_error)
     return data, None
 
 

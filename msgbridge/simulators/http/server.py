@@ -22,6 +22,7 @@ import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -379,7 +380,8 @@ class HttpServer:
                 return
             headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
             headers.append(("Content-Length", str(len(response.body))))
-            writer.write(conn.send(h11.Response(status_code=response.status, headers=headers)) or b"")
+            reason = _reason(response.status)
+            writer.write(conn.send(h11.Response(status_code=response.status, headers=headers, reason=reason)) or b"")
             if response.body:
                 writer.write(conn.send(h11.Data(data=response.body)) or b"")
             writer.write(conn.send(h11.EndOfMessage()) or b"")
@@ -421,6 +423,13 @@ class HttpServer:
                     headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in head.headers},
                     body=bytes(body),
                 )
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
 
 
 @contextlib.asynccontextmanager
