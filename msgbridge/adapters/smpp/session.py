@@ -1,0 +1,620 @@
+"""One SMPP bind: connect, bind, pipeline submit_sm through a window, keep the link alive, reconnect.
+
+Shape (PROTOCOLS.md A5): one asyncio Protocol per connection whose
+``data_received`` is the only reader; requests are keyed by sequence number;
+at most ``window`` submit_sm are unanswered; deliver_sm, enquire_link and
+unbind from the peer are answered at once, outside the window.
+
+Why a Protocol and not streams: at 100,000 PDUs/s the per-PDU budget is a few
+microseconds. Responses are matched to a (batch, slot) pair instead of one
+future per PDU, a writer hands a whole window's worth of PDUs to one
+``transport.write``, and the answers to everything one ``data_received``
+call brought in leave in one write as well.
+
+What happens to a submit_sm, always exactly one of:
+- answered: its slot in the batch gets the message_id or the command_status;
+- answered 0x58/0x14: the session pauses, shrinks its window and the batch
+  sends the same PDU again (the window grows back one slot per clean answer);
+- written, then no answer (timeout, link lost): the slot is marked *unknown*,
+  the message becomes MAYBE_SUBMITTED; it is never resent silently. A late
+  answer still registers the id so receipts for it are matched;
+- never written (link down): it waits for the reconnect and goes out then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from msgbridge.adapters.smpp import codec
+from msgbridge.adapters.smpp.errors import SLOW_DOWN, StatusClass, error_info, lookup
+from msgbridge.core.errors import AuthError, ErrorCode, ErrorInfo, TransportError
+from msgbridge.core.ratelimit import Backoff
+
+log = logging.getLogger(__name__)
+
+_HEADER_PACK = codec.HEADER.pack
+_HEADER_UNPACK_FROM = codec.HEADER.unpack_from
+_SUBMIT_SM = codec.SUBMIT_SM
+_SUBMIT_SM_RESP = codec.SUBMIT_SM_RESP
+_MAX_SEQ = 0x7FFFFFFF
+
+BIND_COMMAND: dict[str, int] = {
+    "trx": codec.BIND_TRANSCEIVER,
+    "tx": codec.BIND_TRANSMITTER,
+    "rx": codec.BIND_RECEIVER,
+}
+
+
+class Batch(Protocol):
+    """What a session reports submit_sm outcomes to (implemented by the transport's send batch)."""
+
+    def body(self, slot: int) -> bytes: ...
+
+    def accepted(self, slot: int, message_id: str) -> None: ...
+
+    def refused(self, slot: int, status: int) -> None: ...
+
+    def unknown(self, slot: int, reason: str) -> None: ...
+
+    def again(self, slot: int) -> bool:
+        """Queue the slot for resending after a throttle; False when it has been tried too often."""
+        ...
+
+    def late(self, slot: int, message_id: str) -> None:
+        """An answer that came after the slot was given up as unknown."""
+        ...
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    host: str
+    port: int
+    system_id: str
+    password: str
+    system_type: str = ""
+    mode: str = "trx"  # trx | tx | rx
+    window: int = 10
+    enquire_interval: float = 30.0
+    response_timeout: float = 30.0
+    bind_timeout: float = 10.0
+    connect_timeout: float = 10.0
+    throttle_pause: float = 1.0  # first pause after 0x58/0x14, doubling up to throttle_pause_cap
+    throttle_pause_cap: float = 30.0
+    reconnect: Backoff = field(default_factory=lambda: Backoff(base=0.5, cap=30.0))
+    max_nacks: int = 10  # consecutive generic_nacks before dropping the link
+    addr_ton: int = 0
+    addr_npi: int = 0
+    address_range: str = ""
+
+
+@dataclass(slots=True)
+class SessionStats:
+    connects: int = 0
+    binds: int = 0
+    bind_failures: int = 0
+    submit_sm: int = 0
+    submit_ok: int = 0
+    submit_error: int = 0
+    throttled: int = 0
+    resent: int = 0
+    timeouts: int = 0
+    lost_in_flight: int = 0
+    late_responses: int = 0
+    unknown_responses: int = 0
+    generic_nack_received: int = 0
+    generic_nack_sent: int = 0
+    deliver_sm: int = 0
+    enquire_link_sent: int = 0
+    enquire_link_received: int = 0
+    unbinds_received: int = 0
+    framing_errors: int = 0
+
+
+# deliver_sm handler: (session, short message) -> command_status for deliver_sm_resp
+DeliverHandler = Callable[["Session", codec.ShortMessage], int]
+
+
+class Session(asyncio.Protocol):
+    """A bind slot that survives reconnects: the Protocol object is reused for each new connection."""
+
+    def __init__(self, config: SessionConfig, name: str, on_deliver: DeliverHandler | None = None) -> None:
+        self.config = config
+        self.name = name
+        self.on_deliver = on_deliver
+        self.stats = SessionStats()
+        self.window = max(1, config.window)
+        self.effective_window = self.window
+        self.bound = asyncio.Event()
+        self.fatal: MessagingErrorLike | None = None
+        self.closing = False
+        self.last_error: str = ""
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._seq = 0
+        self._inflight: dict[int, tuple[Batch, int]] = {}
+        self._requests: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
+        self._deadlines: deque[tuple[float, int]] = deque()
+        self._late: dict[int, tuple[Batch, int]] = {}
+        self._waiters: list[asyncio.Future[None]] = []
+        self._lost: asyncio.Future[None] | None = None
+        self._last_rx = time.monotonic()
+        self._last_tx = time.monotonic()
+        self._pause_until = 0.0
+        self._throttle_streak = 0
+        self._clean_since_throttle = 0
+        self._nacks = 0
+        self._runner: asyncio.Task[None] | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self._first_bind: asyncio.Future[None] | None = None
+
+    # --- lifecycle -----------------------------------------------------------
+
+    @property
+    def can_submit(self) -> bool:
+        return self.config.mode != "rx"
+
+    @property
+    def inflight(self) -> int:
+        return len(self._inflight)
+
+    async def start(self) -> None:
+        """Connect and bind once (raising on failure), then keep the link up in the background."""
+        loop = asyncio.get_running_loop()
+        self._first_bind = loop.create_future()
+        self._runner = asyncio.create_task(self._run(), name=f"smpp-{self.name}")
+        try:
+            await self._first_bind
+        except BaseException:
+            self.closing = True
+            self._runner.cancel()
+            raise
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self.closing:
+            try:
+                await self._connect_and_bind()
+            except AuthError as exc:
+                self.fatal = exc
+                self.last_error = str(exc)
+                log.error("%s: %s; not reconnecting: the SMSC refuses these credentials", self.name, exc)
+                self._resolve_first(exc)
+                self._wake()
+                return
+            except (TimeoutError, OSError, TransportError) as exc:
+                self.stats.bind_failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                if self._first_bind is not None and not self._first_bind.done():
+                    self._resolve_first(
+                        exc
+                        if isinstance(exc, TransportError)
+                        else TransportError(
+                            f"cannot bind to {self.config.host}:{self.config.port}: {self.last_error}"
+                        )
+                    )
+                    return
+                attempt += 1
+                delay = self.config.reconnect.delay(attempt)
+                log.warning("%s: bind failed (%s); retrying in %.1fs", self.name, self.last_error, delay)
+                await asyncio.sleep(delay)
+                continue
+            attempt = 0
+            self._resolve_first(None)
+            lost = self._lost
+            assert lost is not None
+            await lost
+            if self.closing:
+                return
+            attempt += 1
+            delay = self.config.reconnect.delay(attempt)
+            log.warning("%s: link lost (%s); reconnecting in %.2fs", self.name, self.last_error, delay)
+            await asyncio.sleep(delay)
+
+    def _resolve_first(self, exc: BaseException | None) -> None:
+        fut = self._first_bind
+        if fut is not None and not fut.done():
+            if exc is None:
+                fut.set_result(None)
+            else:
+                fut.set_exception(exc)
+
+    async def _connect_and_bind(self) -> None:
+        loop = asyncio.get_running_loop()
+        cfg = self.config
+        self._lost = loop.create_future()
+        self.stats.connects += 1
+        await asyncio.wait_for(
+            loop.create_connection(lambda: self, cfg.host, cfg.port), timeout=cfg.connect_timeout
+        )
+        bind = codec.Bind(
+            cfg.system_id,
+            cfg.password,
+            cfg.system_type,
+            codec.INTERFACE_VERSION,
+            cfg.addr_ton,
+            cfg.addr_npi,
+            cfg.address_range,
+        )
+        command = BIND_COMMAND[cfg.mode]
+        try:
+            status, _ = await asyncio.wait_for(
+                self.request(command, codec.encode_bind(bind)), cfg.bind_timeout
+            )
+        except (TimeoutError, TransportError):
+            self._abort("no bind response")
+            raise
+        if status not in (codec.ESME_ROK, codec.ESME_RALYBND):
+            row = lookup(status)
+            info = error_info(status, context=f"bind as {cfg.system_id!r}")
+            self._abort(f"bind refused: {row.name}")
+            if row.cls is StatusClass.STOP:
+                raise AuthError(f"bind refused with {row.name}", info)
+            raise TransportError(f"bind refused with {row.name}", info)
+        self.stats.binds += 1
+        self.effective_window = self.window
+        self.bound.set()
+        self._timer = asyncio.create_task(self._keepalive(), name=f"smpp-{self.name}-timer")
+        log.info("%s: bound to %s:%d as %s (%s)", self.name, cfg.host, cfg.port, cfg.system_id, cfg.mode)
+        self._wake()
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Unbind, wait briefly for answers still due, then close."""
+        self.closing = True
+        if self._transport is not None and self.bound.is_set():
+            try:
+                deadline = time.monotonic() + grace
+                while self._inflight and time.monotonic() < deadline:
+                    await self.wait_window(deadline - time.monotonic())
+                await asyncio.wait_for(self.request(codec.UNBIND), timeout=min(grace, 2.0))
+            except (TimeoutError, TransportError, OSError):
+                pass
+        self._abort("closed")
+        for task in (self._runner, self._timer):
+            if task is not None and not task.done():
+                task.cancel()
+        for task in (self._runner, self._timer):
+            if task is not None:
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
+
+    def _abort(self, reason: str) -> None:
+        if self._transport is not None:
+            self.last_error = reason
+            self._transport.abort()
+
+    # --- asyncio.Protocol ----------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._buffer = bytearray()
+        self._last_rx = self._last_tx = time.monotonic()
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self.bound.clear()
+        if exc is not None:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+        if self._timer is not None and not self._timer.done():
+            self._timer.cancel()
+        # Everything written and unanswered: outcome unknown (never resent silently).
+        inflight, self._inflight = self._inflight, {}
+        self._deadlines.clear()
+        reason = f"link lost before submit_sm_resp ({self.last_error or 'closed by peer'})"
+        self.stats.lost_in_flight += len(inflight)
+        for seq, (batch, slot) in inflight.items():
+            batch.unknown(slot, reason)
+            self._remember_late(seq, batch, slot)
+        for fut in self._requests.values():
+            if not fut.done():
+                fut.set_exception(TransportError(reason))
+        self._requests.clear()
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
+        self._wake()
+
+    def data_received(self, data: bytes) -> None:
+        self._last_rx = time.monotonic()
+        buf = self._buffer
+        buf += data
+        try:
+            pdus, consumed = codec.frames(buf)
+        except codec.CodecError as exc:
+            self.stats.framing_errors += 1
+            log.warning("%s: unframable input from the SMSC (%s); dropping the link", self.name, exc)
+            self._write(codec.pdu(codec.GENERIC_NACK, exc.status, 0))
+            self._abort(f"framing error: {exc}")
+            return
+        if consumed:
+            del buf[:consumed]
+        out: list[bytes] = []
+        freed = False
+        inflight = self._inflight
+        for command_id, status, seq, body in pdus:
+            if command_id == _SUBMIT_SM_RESP:
+                entry = inflight.pop(seq, None)
+                if entry is None:
+                    self._orphan(seq, status, body)
+                    continue
+                freed = True
+                batch, slot = entry
+                if status == 0:
+                    end = body.find(b"\x00")
+                    batch.accepted(slot, (body[:end] if end >= 0 else body).decode("latin-1"))
+                    self._clean_since_throttle += 1
+                    if (
+                        self.effective_window < self.window
+                        and self._clean_since_throttle >= self.effective_window
+                    ):
+                        self.effective_window += 1
+                        self._clean_since_throttle = 0
+                else:
+                    self._submit_failed(batch, slot, status)
+            else:
+                freed |= self._other(command_id, status, seq, body, out)
+        if out:
+            self._write(b"".join(out))
+        if freed:
+            self._wake()
+
+    # --- incoming ------------------------------------------------------------
+
+    def _other(self, command_id: int, status: int, seq: int, body: bytes, out: list[bytes]) -> bool:
+        if command_id == codec.DELIVER_SM:
+            self.stats.deliver_sm += 1
+            try:
+                sm = codec.decode_sm(body)
+            except codec.CodecError as exc:
+                log.warning("%s: undecodable deliver_sm seq=%d: %s", self.name, seq, exc)
+                self.stats.generic_nack_sent += 1
+                out.append(codec.pdu(codec.GENERIC_NACK, exc.status, seq))
+                return False
+            answer = codec.ESME_ROK
+            if self.on_deliver is not None:
+                try:
+                    answer = self.on_deliver(self, sm)
+                except Exception:
+                    log.exception("%s: deliver_sm handler failed; asking the SMSC to redeliver", self.name)
+                    answer = codec.ESME_RX_T_APPN
+            out.append(codec.pdu(codec.DELIVER_SM_RESP, answer, seq, b"\x00"))
+            return False
+        if command_id == codec.ENQUIRE_LINK:
+            self.stats.enquire_link_received += 1
+            out.append(codec.pdu(codec.ENQUIRE_LINK_RESP, 0, seq))
+            return False
+        if command_id == codec.GENERIC_NACK:
+            self.stats.generic_nack_received += 1
+            self._nacks += 1
+            entry = self._inflight.pop(seq, None)
+            if entry is not None:
+                self._submit_failed(entry[0], entry[1], status or codec.ESME_RINVCMDID)
+            elif seq in self._requests:
+                fut = self._requests.pop(seq)
+                if not fut.done():
+                    fut.set_result((status or codec.ESME_RINVCMDID, b""))
+            else:
+                log.info("%s: generic_nack 0x%02X for unknown sequence %d", self.name, status, seq)
+            if self._nacks >= self.config.max_nacks:
+                log.warning("%s: %d generic_nacks in a row; rebinding", self.name, self._nacks)
+                self._nacks = 0
+                self._abort("repeated generic_nack")
+            return entry is not None
+        if command_id == codec.UNBIND:
+            self.stats.unbinds_received += 1
+            log.info("%s: the SMSC asked to unbind", self.name)
+            self.bound.clear()
+            self._write(b"".join(out) + codec.pdu(codec.UNBIND_RESP, 0, seq))
+            out.clear()
+            self.last_error = "unbound by the SMSC"
+            if self._transport is not None:
+                self._transport.close()
+            return False
+        if command_id & codec.RESPONSE_BIT:
+            self._nacks = 0
+            fut = self._requests.pop(seq, None)
+            if fut is not None and not fut.done():
+                fut.set_result((status, body))
+            elif fut is None:
+                self.stats.unknown_responses += 1
+            return False
+        if command_id in (codec.ALERT_NOTIFICATION, codec.OUTBIND):
+            return False  # not answered (alert_notification) / not meaningful while bound (outbind)
+        self.stats.generic_nack_sent += 1
+        out.append(codec.pdu(codec.GENERIC_NACK, codec.ESME_RINVCMDID, seq))
+        return False
+
+    def _submit_failed(self, batch: Batch, slot: int, status: int) -> None:
+        if status in SLOW_DOWN:
+            self.stats.throttled += 1
+            self._slow_down()
+            if batch.again(slot):
+                self.stats.resent += 1
+                return
+        self.stats.submit_error += 1
+        batch.refused(slot, status)
+        if lookup(status).cls is StatusClass.BIND:
+            self._abort(f"SMSC says the bind is unhealthy ({lookup(status).name})")
+
+    def _orphan(self, seq: int, status: int, body: bytes) -> None:
+        late = self._late.pop(seq, None)
+        if late is None:
+            self.stats.unknown_responses += 1
+            log.debug("%s: submit_sm_resp for unknown sequence %d", self.name, seq)
+            return
+        self.stats.late_responses += 1
+        if status == 0:
+            try:
+                message_id = codec.decode_message_id(body)
+            except codec.CodecError:
+                return
+            late[0].late(late[1], message_id)
+
+    def _remember_late(self, seq: int, batch: Batch, slot: int) -> None:
+        self._late[seq] = (batch, slot)
+        if len(self._late) > 100_000:
+            self._late.pop(next(iter(self._late)))
+
+    def _slow_down(self) -> None:
+        now = time.monotonic()
+        self._clean_since_throttle = 0
+        self.effective_window = max(1, self.effective_window // 2)
+        if now < self._pause_until:
+            return  # one pause per burst of throttled answers
+        self._throttle_streak += 1
+        pause = min(
+            self.config.throttle_pause_cap, self.config.throttle_pause * 2 ** (self._throttle_streak - 1)
+        )
+        self._pause_until = now + pause
+        log.info("%s: SMSC throttles; pausing %.2fs, window %d", self.name, pause, self.effective_window)
+
+    # --- outgoing ------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        seq = self._seq + 1
+        if seq > _MAX_SEQ:
+            seq = 1
+        self._seq = seq
+        return seq
+
+    def _write(self, data: bytes) -> None:
+        t = self._transport
+        if t is not None:
+            t.write(data)
+            self._last_tx = time.monotonic()
+
+    def request(self, command_id: int, body: bytes = b"") -> asyncio.Future[tuple[int, bytes]]:
+        """Send a non-submit request; the future gets (command_status, body) of its response."""
+        fut: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
+        if self._transport is None:
+            fut.set_exception(TransportError(f"{self.name}: not connected"))
+            return fut
+        seq = self._next_seq()
+        self._requests[seq] = fut
+        self._write(codec.pdu(command_id, 0, seq, body))
+        return fut
+
+    def room(self) -> int:
+        """How many submit_sm may be written now (0 when unbound, paused or the window is full)."""
+        if not self.bound.is_set() or self._transport is None:
+            return 0
+        if self._pause_until and time.monotonic() < self._pause_until:
+            return 0
+        return self.effective_window - len(self._inflight)
+
+    def pause_left(self) -> float:
+        return max(0.0, self._pause_until - time.monotonic())
+
+    def submit(self, batch: Batch, slots: list[int]) -> None:
+        """Write submit_sm for ``slots`` in one write. The caller checked :meth:`room`."""
+        inflight = self._inflight
+        parts: list[bytes] = []
+        append = parts.append
+        seq = self._seq
+        pack = _HEADER_PACK
+        body_of = batch.body
+        for slot in slots:
+            seq += 1
+            if seq > _MAX_SEQ:
+                seq = 1
+            body = body_of(slot)
+            append(pack(16 + len(body), _SUBMIT_SM, 0, seq))
+            append(body)
+            inflight[seq] = (batch, slot)
+        self._seq = seq
+        if self._pause_until and time.monotonic() >= self._pause_until:
+            self._pause_until = 0.0
+            self._throttle_streak = 0 if self._clean_since_throttle else self._throttle_streak
+        deadline = time.monotonic() + self.config.response_timeout
+        self._deadlines.append((deadline, seq))
+        self.stats.submit_sm += len(slots)
+        assert self._transport is not None
+        self._transport.write(b"".join(parts))
+        self._last_tx = time.monotonic()
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
+
+    async def wait_window(self, at_most: float | None = None) -> None:
+        """Return when a response arrived, the link changed state, or ``at_most`` seconds passed."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await asyncio.wait_for(fut, at_most)
+        except TimeoutError:
+            pass
+
+    # --- timers --------------------------------------------------------------
+
+    async def _keepalive(self) -> None:
+        """Response timeouts and enquire_link, checked a few times per timeout period."""
+        cfg = self.config
+        tick = max(0.05, min(1.0, cfg.response_timeout / 4, cfg.enquire_interval / 4))
+        while self._transport is not None:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            self._expire(now)
+            idle = now - max(self._last_rx, self._last_tx)
+            if idle >= cfg.enquire_interval and self.bound.is_set():
+                self.stats.enquire_link_sent += 1
+                try:
+                    await asyncio.wait_for(self.request(codec.ENQUIRE_LINK), cfg.response_timeout)
+                except TimeoutError:
+                    log.warning(
+                        "%s: no enquire_link_resp in %.1fs; reconnecting", self.name, cfg.response_timeout
+                    )
+                    self._abort("enquire_link timed out")
+                    return
+                except TransportError:
+                    return
+
+    def _expire(self, now: float) -> None:
+        """Give up on submit_sm unanswered past the response timeout: outcome unknown."""
+        deadlines = self._deadlines
+        inflight = self._inflight
+        expired = 0
+        while deadlines and deadlines[0][0] <= now:
+            _, last_seq = deadlines.popleft()
+            # every sequence written up to last_seq in that write shares its deadline
+            for seq in [s for s in inflight if _seq_before(s, last_seq, self._seq)]:
+                batch, slot = inflight.pop(seq)
+                batch.unknown(slot, f"no submit_sm_resp within {self.config.response_timeout:g}s")
+                self._remember_late(seq, batch, slot)
+                expired += 1
+        if expired:
+            self.stats.timeouts += expired
+            log.warning("%s: %d submit_sm unanswered past the response timeout", self.name, expired)
+            if now - self._last_rx >= self.config.response_timeout:
+                self._abort("SMSC silent past the response timeout")
+            self._wake()
+
+
+def _seq_before(seq: int, last: int, current: int) -> bool:
+    """Whether ``seq`` was written no later than ``last``, allowing for wrap-around at 2**31-1."""
+    age = (current - seq) % _MAX_SEQ
+    last_age = (current - last) % _MAX_SEQ
+    return age >= last_age
+
+
+MessagingErrorLike = AuthError | TransportError
+
+
+def timeout_info(reason: str) -> ErrorInfo:
+    return ErrorInfo(code=ErrorCode.TIMEOUT, native_message=reason)
