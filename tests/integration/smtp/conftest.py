@@ -156,3 +156,54 @@ def server_tls(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(str(tls_files[0]), str(tls_files[1]))
     return ctx
+
+
+# -- the inbound gateway ---------------------------------------------------------
+
+GATEWAY_DOMAIN = "sms.example.com"
+PASSWORD_HASH_CACHE: dict[str, str] = {}
+
+
+def user_line(login: str, password: str, sender: str | None = None) -> str:
+    from msgbridge.inbound.users import User, format_user, hash_password
+
+    key = f"{login}:{password}"
+    if key not in PASSWORD_HASH_CACHE:
+        PASSWORD_HASH_CACHE[key] = hash_password(password)
+    return format_user(User(login, PASSWORD_HASH_CACHE[key], sender))
+
+
+@dataclass
+class RunningGateway:
+    gateway: object
+    store: object
+    port: int
+    enqueued: list[list[str]]
+
+
+@pytest.fixture
+async def gateway_factory(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
+    from msgbridge.inbound.smtp_gateway import GatewayConfig, SmtpGateway
+    from msgbridge.store.sqlite import SqliteStore
+
+    running: list[tuple[object, object]] = []
+
+    async def make(store: object | None = None, **overrides: object) -> RunningGateway:
+        opts: dict[str, object] = {"domains": frozenset({GATEWAY_DOMAIN}), "port": 0, "hostname": "gw.test"}
+        opts.update(overrides)
+        config = GatewayConfig(**opts)  # type: ignore[arg-type]
+        if store is None:
+            store = SqliteStore(tmp_path / f"gw{len(running)}.db")
+            await store.open()  # type: ignore[attr-defined]
+        enqueued: list[list[str]] = []
+        gw = SmtpGateway(config, store, lambda ids: enqueued.append(list(ids)))  # type: ignore[arg-type]
+        await gw.start()
+        running.append((gw, store))
+        return RunningGateway(gw, store, gw.port, enqueued)
+
+    yield make
+    for gw, store in running:
+        await gw.stop()  # type: ignore[attr-defined]
+        close = getattr(store, "close", None)
+        if close is not None:
+            await close()

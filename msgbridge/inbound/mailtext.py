@@ -1,0 +1,156 @@
+"""A mail as an SMS: the text a person meant to send, without the mail around it.
+
+Mail clients wrap a one-line note in MIME parts, HTML, quoted history,
+signatures and "Sent from my phone" footers; an SMS has room for none of it.
+The standard library does the decoding (transfer encodings, charsets,
+RFC 2047 subjects); this module only decides what to keep.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage
+from html.parser import HTMLParser
+
+SUBJECT_POLICIES = ("ignore", "prepend", "fallback")
+
+# Footers that phones and webmail append; cut from the first one down.
+FOOTERS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"^sent from my \w+", re.IGNORECASE),
+    re.compile(r"^sent from (outlook|yahoo mail|mail) for \w+", re.IGNORECASE),
+    re.compile(r"^get outlook for \w+", re.IGNORECASE),
+    re.compile(r"^отправлено с (моего )?\w+", re.IGNORECASE),
+)
+# "On Mon, 1 Jan 2024, Alice <a@b> wrote:" and its common translations: the quoted history starts here.
+ATTRIBUTION = re.compile(
+    r"^(on\b.*\bwrote:|am\b.*\bschrieb\b.*:|le\b.*\ba écrit\s*:|.*\bнаписал[а]?:?)\s*$", re.IGNORECASE
+)
+ORIGINAL = re.compile(
+    r"^-{2,}\s*(original message|forwarded message|исходное сообщение)\s*-{2,}", re.IGNORECASE
+)
+
+
+class _HtmlText(HTMLParser):
+    """HTML to plain text: block elements become line breaks, scripts and styles vanish."""
+
+    BLOCKS = frozenset(
+        {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"}
+    )
+    SKIP = frozenset({"script", "style", "head", "title"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+        self._quote = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.SKIP:
+            self._skip += 1
+        if tag == "blockquote":
+            self._quote += 1
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP and self._skip:
+            self._skip -= 1
+        if tag == "blockquote" and self._quote:
+            self._quote -= 1
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip and not self._quote:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    parser = _HtmlText()
+    parser.feed(html)
+    parser.close()
+    return "".join(parser.parts)
+
+
+def strip_replies(text: str) -> str:
+    """Drop quoted lines, everything from an attribution line down, and the signature."""
+    kept: list[str] = []
+    for line in text.splitlines():
+        bare = line.strip()
+        if line.rstrip("\r") == "-- " or line.rstrip() == "--":
+            break
+        if ATTRIBUTION.match(bare) or ORIGINAL.match(bare) or any(f.match(bare) for f in FOOTERS):
+            break
+        if bare.startswith(">"):
+            continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def collapse(text: str) -> str:
+    """One space between words, one newline between lines, no blank runs: every character costs."""
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return "\n".join(line for line in lines if line)
+
+
+@dataclass(frozen=True)
+class MailText:
+    text: str
+    subject: str
+    message_id: str | None
+    from_header: str | None
+
+
+def parse(raw: bytes) -> EmailMessage:
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def body_text(msg: EmailMessage) -> str:
+    """text/plain preferred, else HTML converted; attachments ignored; undecodable charsets replaced."""
+    part = msg.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeError, ValueError, AssertionError):
+        payload = part.get_payload(decode=True)
+        content = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
+    if not isinstance(content, str):
+        return ""
+    if part.get_content_subtype() == "html":
+        content = html_to_text(content)
+    return content
+
+
+def extract(raw: bytes, subject_policy: str = "ignore") -> MailText:
+    """The SMS text of one mail under a subject policy: ignore it, prepend it, or use it when the body is empty."""
+    if subject_policy not in SUBJECT_POLICIES:
+        raise ValueError(f"subject policy must be one of {SUBJECT_POLICIES}")
+    msg = parse(raw)
+    subject = " ".join((_header(msg, "Subject") or "").split())
+    text = collapse(strip_replies(body_text(msg)))
+    if subject_policy == "prepend" and subject:
+        text = f"{subject}\n{text}" if text else subject
+    elif subject_policy == "fallback" and not text:
+        text = subject
+    message_id = _header(msg, "Message-ID")
+    return MailText(
+        text=text,
+        subject=subject,
+        message_id=message_id.strip() if message_id else None,
+        from_header=_header(msg, "From"),
+    )
+
+
+def _header(msg: EmailMessage, name: str) -> str | None:
+    """A header as text, or None when absent or too broken for the parser to decode."""
+    try:
+        value = msg.get(name)
+        return str(value) if value is not None else None
+    except Exception:
+        return None
