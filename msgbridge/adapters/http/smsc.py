@@ -678,7 +678,11 @@ class SmscTransport(HttpTransport):
             reply, parsed = await self._exchange(build, send=True, op="send")
             if parsed is None:
                 assert reply.error is not None
-                out = [self.failed(m, reply.error) for m in batch]
+                if reply.response is not None and reply.response.status_code < 300:
+                    # an empty or unreadable 2xx: the provider may have acted on it
+                    out = [SendResult(message_id=m.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=reply.error) for m in batch]
+                else:
+                    out = [self.failed(m, reply.error) for m in batch]
             elif parsed.malformed:
                 # the provider answered but we cannot read it: it may have sent; do not resend blindly
                 err = error_info(parsed)
