@@ -1,0 +1,199 @@
+"""``msgbridge gateway smtp``: the email-to-SMS gateway in the foreground; ``gateway smtp-user`` for its users file.
+
+Once the socket is bound it prints ``listening on HOST:PORT`` (the real port
+with ``--listen HOST:0``), so scripts and tests can start it and read the
+port. SIGINT/SIGTERM stop it; mail already answered 250 stays in the store
+and is sent on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import signal
+import ssl
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from msgbridge.core.errors import ConfigError
+from msgbridge.inbound.mailtext import SUBJECT_POLICIES
+from msgbridge.inbound.smtp_gateway import GatewayConfig, SmtpGateway, parse_size
+from msgbridge.inbound.users import User, format_user, hash_password, load_users
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise click.BadParameter(f"expected HOST:PORT, got {text!r}", param_hint="--listen")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def resolve_via(via: str, config_path: str | None) -> str:
+    """A transport URL, or a name looked up under ``[transports]`` in the config file."""
+    if "://" in via:
+        return via
+    path = Path(config_path or "msgbridge.toml")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"--via {via!r} is not a URL and {path} could not be read: {exc}") from exc
+    entry: Any = data.get("transports", {}).get(via)
+    url = entry.get("url") if isinstance(entry, dict) else entry
+    if not isinstance(url, str):
+        raise ConfigError(f"no transport named {via!r} under [transports] in {path}")
+    return url
+
+
+def _tls(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    if not cert and not key:
+        return None
+    if not (cert and key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+async def _serve(config: GatewayConfig, store_dsn: str | None, via: str | None, tps: float | None) -> None:
+    from msgbridge.adapters.base import open_transport
+    from msgbridge.inbound.pump import DispatchPump
+    from msgbridge.store.base import open_store
+
+    store = open_store(store_dsn)
+    await store.open()
+    transport = open_transport(via) if via else None
+    pump = DispatchPump(store, transport, tps=tps) if transport is not None else None
+    gateway = SmtpGateway(config, store, pump.wake if pump is not None else None)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        if transport is not None:
+            await transport.open()
+        await gateway.start()
+        if pump is not None:
+            pump.start()
+        click.echo(f"listening on {config.host}:{gateway.port}")
+        if transport is not None:
+            click.echo(f"dispatching via {transport.url}")
+        sys.stdout.flush()
+        await stop.wait()
+    finally:
+        await gateway.stop()
+        if pump is not None:
+            await pump.stop()
+        if transport is not None:
+            await transport.aclose()
+        await store.close()
+
+
+def register(cli: click.Group) -> None:
+    group = cli.commands["gateway"]
+    assert isinstance(group, click.Group)
+
+    @group.command("smtp")
+    @click.option(
+        "--listen", default="127.0.0.1:2525", show_default=True, help="HOST:PORT to listen on (port 0: any)"
+    )
+    @click.option(
+        "--domain", "domains", multiple=True, required=True, help="mail domain whose <phone>@ we accept"
+    )
+    @click.option("--via", default=None, help="transport URL or [transports] name to send the SMS through")
+    @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="certificate for STARTTLS")
+    @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="private key for STARTTLS")
+    @click.option(
+        "--users", "users_file", type=click.Path(exists=True, dir_okay=False), help="login:scrypt-hash lines"
+    )
+    @click.option(
+        "--allow", "allow", multiple=True, help="CIDR allowed to send without logging in (repeatable)"
+    )
+    @click.option("--max-size", default="100KB", show_default=True, help="largest mail accepted (SIZE)")
+    @click.option("--max-segments", default=6, show_default=True, help="longest SMS accepted, in segments")
+    @click.option(
+        "--truncate", is_flag=True, help="cut longer texts to --max-segments instead of refusing them"
+    )
+    @click.option("--max-recipients", default=50, show_default=True, help="recipients per mail")
+    @click.option("--rate", default=1.0, show_default=True, help="SMS per second per sender, sustained")
+    @click.option("--burst", default=20.0, show_default=True, help="SMS a sender may send at once")
+    @click.option("--subject", type=click.Choice(SUBJECT_POLICIES), default="ignore", show_default=True)
+    @click.option("--region", default=None, help="country for numbers written without +, e.g. KZ")
+    @click.option("--sender", default=None, help="SMS sender ID for allowlisted clients")
+    @click.option("--tps", type=float, default=None, help="cap on SMS per second sent through --via")
+    @click.pass_context
+    def smtp(
+        ctx: click.Context,
+        listen: str,
+        domains: tuple[str, ...],
+        via: str | None,
+        tls_cert: str | None,
+        tls_key: str | None,
+        users_file: str | None,
+        allow: tuple[str, ...],
+        max_size: str,
+        max_segments: int,
+        truncate: bool,
+        max_recipients: int,
+        rate: float,
+        burst: float,
+        subject: str,
+        region: str | None,
+        sender: str | None,
+        tps: float | None,
+    ) -> None:
+        """Accept mail for <phone>@DOMAIN and send it as SMS; never relays anything else."""
+        obj = ctx.obj or {}
+        host, port = _listen(listen)
+        tls = _tls(tls_cert, tls_key)
+        users: dict[str, User] = load_users(users_file) if users_file else {}
+        if users and tls is None:
+            raise click.UsageError(
+                "--users needs --tls-cert/--tls-key: passwords are only taken after STARTTLS"
+            )
+        try:
+            networks = tuple(ipaddress.ip_network(c, strict=False) for c in allow)
+            size = parse_size(max_size)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+        if not users and not networks:
+            raise click.UsageError("nobody could send: give --allow CIDR and/or --users FILE")
+        config = GatewayConfig(
+            domains=frozenset(d.lower().rstrip(".") for d in domains),
+            host=host,
+            port=port,
+            users=users,
+            allow=networks,
+            tls_context=tls,
+            max_size=size,
+            max_segments=max_segments,
+            truncate=truncate,
+            max_recipients=max_recipients,
+            rate=rate,
+            burst=burst,
+            subject=subject,
+            default_region=region,
+            default_sender=sender,
+            hostname=domains[0],
+        )
+        via_url = resolve_via(via, obj.get("config_path")) if via else None
+        if via_url is None:
+            click.echo("no --via: mail is queued in the store only", err=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(config, obj.get("store_dsn"), via_url, tps))
+
+    @group.command("smtp-user")
+    @click.argument("login")
+    @click.option("--sender", default=None, help="SMS sender ID for this user's mail")
+    @click.option(
+        "--password", prompt=True, hide_input=True, confirmation_prompt=True, help="read from the prompt"
+    )
+    def smtp_user(login: str, sender: str | None, password: str) -> None:
+        """Print a users-file line for LOGIN (the password is stored as a scrypt hash only)."""
+        if ":" in login or (sender and ":" in sender):
+            raise click.BadParameter("login and sender may not contain ':'")
+        click.echo(format_user(User(login, hash_password(password), sender)))
