@@ -28,7 +28,7 @@ import hmac
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from msgbridge.adapters.base import Capabilities
-from msgbridge.adapters.http.base import HttpTransport, Reply, chunks, truncate
+from msgbridge.adapters.http.base import HttpTransport, ProviderCampaignResult, Reply, chunks, truncate
 from msgbridge.core.errors import (
     ConfigError,
     ErrorCode,
@@ -265,11 +265,15 @@ class Envelope:
 def parse_envelope(body: object) -> Envelope | ErrorInfo:
     """The envelope, or PROTOCOL_ERROR when the body is not one. Never raises."""
     if not isinstance(body, dict) or "code" not in body:
-        return ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=f"not a Mobizon reply: {truncate(str(body))}")
+        return ErrorInfo(
+            code=ErrorCode.PROTOCOL_ERROR, native_message=f"not a Mobizon reply: {truncate(str(body))}"
+        )
     try:
         code = int(body["code"])
     except (TypeError, ValueError):
-        return ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=f"non-numeric code: {truncate(str(body))}")
+        return ErrorInfo(
+            code=ErrorCode.PROTOCOL_ERROR, native_message=f"non-numeric code: {truncate(str(body))}"
+        )
     return Envelope(code=code, data=body.get("data"), message=str(body.get("message") or ""))
 
 
@@ -288,7 +292,9 @@ def envelope_error(env: Envelope) -> ErrorInfo | None:
         detail = "; ".join(f"{k}: {v}" for k, v in env.data.items())
         text = f"{text} ({detail})" if text else detail
     elif env.code == 13:
-        text = f"{text} (server: {wrong_server_domain(env)})" if text else f"server: {wrong_server_domain(env)}"
+        text = (
+            f"{text} (server: {wrong_server_domain(env)})" if text else f"server: {wrong_server_domain(env)}"
+        )
     return ErrorInfo(code=code, native_code=env.code, native_message=truncate(text))
 
 
@@ -313,11 +319,15 @@ def parse_send(reply: Envelope | ErrorInfo, msg: Message) -> SendResult:
         return SendResult(message_id=msg.id, status=DeliveryStatus.FAILED, error=reply)
     err = envelope_error(reply)
     if err is not None:
-        return SendResult(message_id=msg.id, status=DeliveryStatus.FAILED, error=err, raw={"data": reply.data})
+        return SendResult(
+            message_id=msg.id, status=DeliveryStatus.FAILED, error=err, raw={"data": reply.data}
+        )
     data = reply.data if isinstance(reply.data, dict) else {}
     message_id = data.get("messageId")
     if message_id in (None, ""):
-        bad = ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=f"no messageId in {truncate(str(reply.data))}")
+        bad = ErrorInfo(
+            code=ErrorCode.PROTOCOL_ERROR, native_message=f"no messageId in {truncate(str(reply.data))}"
+        )
         return SendResult(message_id=msg.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=bad)
     nid = str(message_id)
     warnings = ("in moderation",) if str(data.get("status")) == "1" else ()
@@ -340,7 +350,9 @@ def receipt_from_item(item: Mapping[str, object], link: str = "") -> DeliveryRec
     error = None
     if native in STATUS_ERRORS:
         error = ErrorInfo(code=STATUS_ERRORS[native], native_code=native, native_message=native)
-    return DeliveryReceipt(native_id=str(nid), status=status, native_status=native, error=error, link=link, raw=dict(item))
+    return DeliveryReceipt(
+        native_id=str(nid), status=status, native_status=native, error=error, link=link, raw=dict(item)
+    )
 
 
 def parse_status(reply: Envelope | ErrorInfo, link: str = "") -> list[DeliveryReceipt]:
@@ -386,10 +398,14 @@ def parse_add_recipients(reply: Envelope | ErrorInfo, messages: Sequence[Message
     out: list[SendResult] = []
     for i, msg in enumerate(messages):
         queue = by_number.get(digits(msg.to))
-        item: Mapping[str, object] | None = queue.pop(0) if queue else (items[i] if len(items) == len(messages) else None)
+        item: Mapping[str, object] | None = (
+            queue.pop(0) if queue else (items[i] if len(items) == len(messages) else None)
+        )
         if item is None:
             missing = ErrorInfo(
-                code=ErrorCode.PROTOCOL_ERROR if reply.code == 0 else (whole.code if whole else ErrorCode.PROTOCOL_ERROR),
+                code=ErrorCode.PROTOCOL_ERROR
+                if reply.code == 0
+                else (whole.code if whole else ErrorCode.PROTOCOL_ERROR),
                 native_code=reply.code,
                 native_message=f"no per-recipient result for {digits(msg.to)}",
             )
@@ -415,7 +431,9 @@ def parse_add_recipients(reply: Envelope | ErrorInfo, messages: Sequence[Message
         info = ErrorInfo(
             code=RECIPIENT_ERRORS.get(code, ErrorCode.PERMANENT_FAILURE),
             native_code=code,
-            native_message=truncate(str(item.get("message") or item.get("error") or f"recipient code {code}")),
+            native_message=truncate(
+                str(item.get("message") or item.get("error") or f"recipient code {code}")
+            ),
         )
         status = DeliveryStatus.REJECTED if info.code is ErrorCode.DUPLICATE else DeliveryStatus.FAILED
         out.append(SendResult(message_id=msg.id, status=status, error=info, raw=dict(item)))
@@ -446,7 +464,9 @@ def parse_task(reply: Envelope | ErrorInfo) -> TaskState | ErrorInfo:
     try:
         return TaskState(progress=int(str(data.get("progress", 0))), status=int(str(data.get("status"))))
     except ValueError:
-        return ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=f"bad task status: {truncate(str(reply.data))}")
+        return ErrorInfo(
+            code=ErrorCode.PROTOCOL_ERROR, native_message=f"bad task status: {truncate(str(reply.data))}"
+        )
 
 
 # --------------------------------------------------------------------------- webhooks
@@ -473,17 +493,6 @@ def receipt_from_webhook(payload: Mapping[str, object], link: str = "") -> Deliv
 
 
 # --------------------------------------------------------------------------- campaigns
-
-
-@dataclass(frozen=True)
-class ProviderCampaignResult:
-    """What a provider-side campaign run produced: its id and one SendResult per recipient, in order."""
-
-    campaign_id: str | None
-    results: list[SendResult]
-    status: str = ""
-    warnings: tuple[str, ...] = ()
-    raw: dict[str, object] = field(default_factory=dict)
 
 
 def template_fields(campaign: Campaign, messages: Sequence[Message]) -> list[dict[str, str]] | None:
@@ -602,10 +611,14 @@ class MobizonTransport(HttpTransport):
 
             def build() -> httpx.Request:
                 base, host = self._target()
-                return api_request(base, self.api_key(), module, method, params, key_in=self.key_in, host=host)
+                return api_request(
+                    base, self.api_key(), module, method, params, key_in=self.key_in, host=host
+                )
 
             reply = await self.call_with_retry(build, send=send, provider_error=provider_error)
-            if reply.error is not None and (reply.data is None or reply.error.code is not ErrorCode.THROTTLED):
+            if reply.error is not None and (
+                reply.data is None or reply.error.code is not ErrorCode.THROTTLED
+            ):
                 return reply.error, reply
             env = parse_envelope(reply.data)
             if isinstance(env, Envelope) and env.code == 13 and not switched:
@@ -659,7 +672,10 @@ class MobizonTransport(HttpTransport):
         for chunk in chunks(list(native_ids), MAX_STATUS_IDS):
             env, _ = await self.api("message", "getSMSStatus", status_params(chunk))
             if isinstance(env, ErrorInfo) or not env.ok:
-                log.warning("mobizon: status poll failed: %s", env if isinstance(env, ErrorInfo) else envelope_error(env))
+                log.warning(
+                    "mobizon: status poll failed: %s",
+                    env if isinstance(env, ErrorInfo) else envelope_error(env),
+                )
                 continue
             out.extend(parse_status(env, self.link))
         return out
@@ -684,8 +700,21 @@ class MobizonTransport(HttpTransport):
         anything else falls back to per-message sends.
         """
         messages = list(recipients)
+        before = self.requests_made
+
+        def outcome(
+            campaign_id: str, status: str, results: list[SendResult], warnings: Sequence[str] = ()
+        ) -> ProviderCampaignResult:
+            return ProviderCampaignResult(
+                campaign_id=campaign_id,
+                status=status,
+                results=results,
+                requests=self.requests_made - before,
+                warnings=tuple(warnings),
+            )
+
         if not messages:
-            return ProviderCampaignResult(campaign_id=None, results=[])
+            return outcome("", "empty", [])
         texts = {m.text for m in messages}
         if len(texts) == 1:
             kind, text, values = CAMPAIGN_BULK, messages[0].text, None
@@ -693,15 +722,18 @@ class MobizonTransport(HttpTransport):
             values = template_fields(campaign, messages)
             if values is None:
                 log.info("mobizon: texts differ and do not follow the template; sending one by one")
-                return ProviderCampaignResult(campaign_id=None, results=await self.send(messages), status="messages")
+                return outcome("", "messages", await self.send(messages))
             kind, text = CAMPAIGN_TEMPLATE, campaign.template
         first = messages[0]
-        probe = first.model_copy(update={"text": text, "scheduled_at": campaign.scheduled_at or first.scheduled_at})
+        probe = first.model_copy(
+            update={"text": text, "scheduled_at": campaign.scheduled_at or first.scheduled_at}
+        )
         problem = check_message(probe)
         if problem is not None:
-            return ProviderCampaignResult(
-                campaign_id=None,
-                results=[SendResult(message_id=m.id, status=DeliveryStatus.FAILED, error=problem) for m in messages],
+            return outcome(
+                "",
+                "refused",
+                [SendResult(message_id=m.id, status=DeliveryStatus.FAILED, error=problem) for m in messages],
             )
         data: dict[str, object] = {"name": campaign.name[:255], "text": text, "type": kind}
         sender = campaign.sender or first.sender or self.sender
@@ -716,12 +748,16 @@ class MobizonTransport(HttpTransport):
         env, reply = await self.api("campaign", "create", {"data": data})
         created_error = env if isinstance(env, ErrorInfo) else envelope_error(env)
         if created_error is not None or not isinstance(env, Envelope) or env.data in (None, ""):
-            err = created_error or ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message="campaign/create gave no id")
+            err = created_error or ErrorInfo(
+                code=ErrorCode.PROTOCOL_ERROR, native_message="campaign/create gave no id"
+            )
             # nothing is sent until campaign/send, so a failed create leaves every message unsent
             if err.code.outcome_unknown:
                 err = err.model_copy(update={"code": ErrorCode.TEMPORARY_FAILURE})
-            return ProviderCampaignResult(
-                campaign_id=None, results=[SendResult(message_id=m.id, status=DeliveryStatus.FAILED, error=err) for m in messages]
+            return outcome(
+                "",
+                "refused",
+                [SendResult(message_id=m.id, status=DeliveryStatus.FAILED, error=err) for m in messages],
             )
         campaign_id = str(env.data)
         results: list[SendResult] = []
@@ -741,12 +777,22 @@ class MobizonTransport(HttpTransport):
             if isinstance(env, Envelope) and env.code == 100:
                 state = await self.follow_task(env.data)
                 if isinstance(state, ErrorInfo) or state.status != 2:
-                    why = state if isinstance(state, ErrorInfo) else ErrorInfo(
-                        code=ErrorCode.PERMANENT_FAILURE, native_code=100, native_message=f"background add {state.name}"
+                    why = (
+                        state
+                        if isinstance(state, ErrorInfo)
+                        else ErrorInfo(
+                            code=ErrorCode.PERMANENT_FAILURE,
+                            native_code=100,
+                            native_message=f"background add {state.name}",
+                        )
                     )
-                    results.extend(SendResult(message_id=m.id, status=DeliveryStatus.FAILED, error=why) for m in batch)
+                    results.extend(
+                        SendResult(message_id=m.id, status=DeliveryStatus.FAILED, error=why) for m in batch
+                    )
                 else:
-                    warnings.append(f"recipients {start}-{start + len(batch) - 1} added in the background: no message ids")
+                    warnings.append(
+                        f"recipients {start}-{start + len(batch) - 1} added in the background: no message ids"
+                    )
                     results.extend(SendResult(message_id=m.id, status=DeliveryStatus.QUEUED) for m in batch)
                 continue
             if isinstance(env, ErrorInfo):
@@ -755,8 +801,10 @@ class MobizonTransport(HttpTransport):
                 results.extend(SendResult(message_id=m.id, status=status, error=env) for m in batch)
                 continue
             results.extend(parse_add_recipients(env, batch))
-        if not any(r.status is DeliveryStatus.QUEUED or r.status is DeliveryStatus.MAYBE_SUBMITTED for r in results):
-            return ProviderCampaignResult(campaign_id=campaign_id, results=results, status="empty", warnings=tuple(warnings))
+        if not any(
+            r.status is DeliveryStatus.QUEUED or r.status is DeliveryStatus.MAYBE_SUBMITTED for r in results
+        ):
+            return outcome(campaign_id, "empty", results, warnings)
         env, reply = await self.api("campaign", "send", {"id": campaign_id}, send=True)
         send_error = env if isinstance(env, ErrorInfo) else envelope_error(env)
         final: list[SendResult] = []
@@ -774,7 +822,7 @@ class MobizonTransport(HttpTransport):
         phase = ""
         if isinstance(env, Envelope) and send_error is None:
             phase = "moderation" if str(env.data) == "1" else "sent"
-        return ProviderCampaignResult(campaign_id=campaign_id, results=final, status=phase, warnings=tuple(warnings))
+        return outcome(campaign_id, phase, final, warnings)
 
     async def campaign_status(self, campaign_id: str) -> dict[str, object]:
         """campaign/getInfo: moderationStatus, commonStatus and the per-status counters."""

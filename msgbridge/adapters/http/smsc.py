@@ -155,7 +155,9 @@ class SmscConfig:
 # --------------------------------------------------------------------------- requests
 
 
-def _post(cfg: SmscConfig, script: str, params: Mapping[str, str], base_url: str | None = None) -> httpx.Request:
+def _post(
+    cfg: SmscConfig, script: str, params: Mapping[str, str], base_url: str | None = None
+) -> httpx.Request:
     """All calls go by POST so that credentials and long texts stay out of the URL (and logs)."""
     body = {**cfg.auth(), **params}
     base = (base_url or cfg.base_urls[0]).rstrip("/")
@@ -222,7 +224,9 @@ def balance_request(cfg: SmscConfig, base_url: str | None = None) -> httpx.Reque
     return _post(cfg, "balance", {"fmt": "3"}, base_url)
 
 
-def contacts_request(cfg: SmscConfig, action: str, params: Mapping[str, str], base_url: str | None = None) -> httpx.Request:
+def contacts_request(
+    cfg: SmscConfig, action: str, params: Mapping[str, str], base_url: str | None = None
+) -> httpx.Request:
     """``phones.php`` with one action flag: add, del, get, add_group, del_group, get_group, chg."""
     return _post(cfg, "phones", {action: "1", "fmt": "3", "charset": "utf-8", **params}, base_url)
 
@@ -274,14 +278,18 @@ def _malformed(text: str, why: str) -> SmscReply:
 
 
 _FMT0_ERROR = re.compile(r"^ERROR\s*=\s*(-?\d+)\s*(?:\((.*?)\))?\s*(?:,\s*ID\s*-\s*(\S+))?\s*$")
-_FMT0_SEND = re.compile(r"^OK\s*-\s*(\d+)\s*SMS\s*,\s*ID\s*-\s*(\S+?)(?:\s*,\s*COST\s*-\s*([\d.]+))?(?:\s*,\s*BALANCE\s*-\s*([\d.]+))?\s*$")
+_FMT0_SEND = re.compile(
+    r"^OK\s*-\s*(\d+)\s*SMS\s*,\s*ID\s*-\s*(\S+?)(?:\s*,\s*COST\s*-\s*([\d.]+))?(?:\s*,\s*BALANCE\s*-\s*([\d.]+))?\s*$"
+)
 
 
 def _parse_fmt0(text: str) -> SmscReply:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     m = _FMT0_ERROR.match(lines[0])
     if m:
-        return SmscReply(error_code=int(m.group(1)), error_text=m.group(2) or "", error_id=m.group(3), raw=text)
+        return SmscReply(
+            error_code=int(m.group(1)), error_text=m.group(2) or "", error_id=m.group(3), raw=text
+        )
     rows: list[dict[str, object]] = []
     for line in lines:
         m = _FMT0_SEND.match(line)
@@ -352,7 +360,9 @@ def _parse_fmt2(text: str) -> SmscReply:
             code = int(str(row.get("error_code", "")))
         except ValueError:
             return _malformed(text, "error without a numeric code")
-        return SmscReply(error_code=code, error_text=str(row.get("error", "")), error_id=_opt_str(row.get("id")), raw=text)
+        return SmscReply(
+            error_code=code, error_text=str(row.get("error", "")), error_id=_opt_str(row.get("id")), raw=text
+        )
     return SmscReply(rows=(row,), raw=text)
 
 
@@ -376,7 +386,12 @@ def _parse_fmt3(text: str) -> SmscReply:
             code = int(data.get("error_code"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
             return _malformed(text, "error without a numeric code")
-        return SmscReply(error_code=code, error_text=str(data.get("error", "")), error_id=_opt_str(data.get("id")), raw=text)
+        return SmscReply(
+            error_code=code,
+            error_text=str(data.get("error", "")),
+            error_id=_opt_str(data.get("id")),
+            raw=text,
+        )
     return SmscReply(rows=(data,), raw=text)
 
 
@@ -406,7 +421,9 @@ def error_info(reply: SmscReply, table: Mapping[int, ErrorCode] = ERRORS) -> Err
     if reply.error_code is None:
         return None
     code = table.get(reply.error_code, ErrorCode.PERMANENT_FAILURE)
-    return ErrorInfo(code=code, native_code=reply.error_code, native_message=_truncate(reply.error_text or reply.raw))
+    return ErrorInfo(
+        code=code, native_code=reply.error_code, native_message=_truncate(reply.error_text or reply.raw)
+    )
 
 
 def _int(value: object, default: int = 0) -> int:
@@ -426,11 +443,15 @@ def parse_send(reply: SmscReply, messages: Sequence[Message]) -> list[SendResult
     err = error_info(reply)
     if err is not None:
         status = DeliveryStatus.FAILED if err.code is not ErrorCode.DUPLICATE else DeliveryStatus.REJECTED
-        return [SendResult(message_id=m.id, status=status, error=err, raw={"reply": reply.raw}) for m in messages]
+        return [
+            SendResult(message_id=m.id, status=status, error=err, raw={"reply": reply.raw}) for m in messages
+        ]
     row = reply.first()
     sms_id = _opt_str(row.get("id"))
     if sms_id is None:
-        bad = ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=f"send reply without an id: {_truncate(reply.raw)}")
+        bad = ErrorInfo(
+            code=ErrorCode.PROTOCOL_ERROR, native_message=f"send reply without an id: {_truncate(reply.raw)}"
+        )
         return [SendResult(message_id=m.id, status=DeliveryStatus.FAILED, error=bad) for m in messages]
     per_phone: dict[str, Mapping[str, object]] = {}
     phones = row.get("phones")
@@ -451,7 +472,9 @@ def parse_send(reply: SmscReply, messages: Sequence[Message]) -> list[SendResult
                 native_code=code,
                 native_message=str(item.get("error_text", "")),
             )
-            results.append(SendResult(message_id=m.id, status=DeliveryStatus.FAILED, error=info, raw=dict(item)))
+            results.append(
+                SendResult(message_id=m.id, status=DeliveryStatus.FAILED, error=info, raw=dict(item))
+            )
             continue
         nid = native_id(sms_id, m.to)
         results.append(
@@ -511,7 +534,9 @@ def parse_balance(reply: SmscReply) -> str | ErrorInfo:
     row = reply.first()
     value = row.get("balance", row.get("value"))
     if value is None:
-        return ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=f"balance reply without a balance: {reply.raw}")
+        return ErrorInfo(
+            code=ErrorCode.PROTOCOL_ERROR, native_message=f"balance reply without a balance: {reply.raw}"
+        )
     return str(value)
 
 
@@ -568,7 +593,6 @@ def plan_batches(messages: Sequence[Message], max_phones: int) -> list[list[int]
     return order
 
 
-
 # --------------------------------------------------------------------------- transport
 
 
@@ -620,7 +644,9 @@ class SmscTransport(HttpTransport):
 
     # -- one exchange, with host fallback
 
-    async def _exchange(self, build: Callable[[str], httpx.Request], *, send: bool, fmt: int = 3, op: str = "") -> tuple[Reply, SmscReply | None]:
+    async def _exchange(
+        self, build: Callable[[str], httpx.Request], *, send: bool, fmt: int = 3, op: str = ""
+    ) -> tuple[Reply, SmscReply | None]:
         """Call, moving to a backup host when the current one fails in a way that proves nothing was done.
 
         For a send only a refused connection proves that; for reads a 5xx
@@ -638,14 +664,25 @@ class SmscTransport(HttpTransport):
                 # only rate limits are worth a retry inside this call; the rest are read below
                 return info if info is not None and info.code is ErrorCode.THROTTLED else None
 
-            reply = await self.call_with_retry(lambda base=base: build(base), send=send, expect="text", provider_error=provider_error)  # type: ignore[misc]
+            reply = await self.call_with_retry(
+                lambda base=base: build(base), send=send, expect="text", provider_error=provider_error
+            )  # type: ignore[misc]
             err = reply.error
             host_failed = err is not None and (
                 err.code is ErrorCode.NETWORK_ERROR
-                or (not send and reply.response is not None and err.code in (ErrorCode.TEMPORARY_FAILURE, ErrorCode.PROTOCOL_ERROR) and not reply.data)
+                or (
+                    not send
+                    and reply.response is not None
+                    and err.code in (ErrorCode.TEMPORARY_FAILURE, ErrorCode.PROTOCOL_ERROR)
+                    and not reply.data
+                )
             )
             if host_failed and step + 1 < len(urls):
-                log.warning("smsc: %s failed (%s); trying backup host", urlsplit(base).netloc, err.code.value if err else "")
+                log.warning(
+                    "smsc: %s failed (%s); trying backup host",
+                    urlsplit(base).netloc,
+                    err.code.value if err else "",
+                )
                 continue
             if not host_failed and index != self._active:
                 self._active = index
@@ -671,7 +708,11 @@ class SmscTransport(HttpTransport):
 
             def build(base: str) -> httpx.Request:
                 params = send_params(
-                    [m.to for m in batch], first.text, sender=sender, validity=first.validity, scheduled_at=first.scheduled_at
+                    [m.to for m in batch],
+                    first.text,
+                    sender=sender,
+                    validity=first.validity,
+                    scheduled_at=first.scheduled_at,
                 )
                 return _post(self.config, "send", params, base)
 
@@ -680,14 +721,20 @@ class SmscTransport(HttpTransport):
                 assert reply.error is not None
                 if reply.response is not None and reply.response.status_code < 300:
                     # an empty or unreadable 2xx: the provider may have acted on it
-                    out = [SendResult(message_id=m.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=reply.error) for m in batch]
+                    out = [
+                        SendResult(message_id=m.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=reply.error)
+                        for m in batch
+                    ]
                 else:
                     out = [self.failed(m, reply.error) for m in batch]
             elif parsed.malformed:
                 # the provider answered but we cannot read it: it may have sent; do not resend blindly
                 err = error_info(parsed)
                 assert err is not None
-                out = [SendResult(message_id=m.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=err) for m in batch]
+                out = [
+                    SendResult(message_id=m.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=err)
+                    for m in batch
+                ]
             else:
                 out = parse_send(parsed, batch)
             return list(zip(indexes, out, strict=True))
@@ -699,7 +746,9 @@ class SmscTransport(HttpTransport):
     async def status(self, native_ids: Sequence[str]) -> list[DeliveryReceipt]:
         out: list[DeliveryReceipt] = []
         for chunk in chunks(list(native_ids), self.config.status_batch):
-            reply, parsed = await self._exchange(lambda base, c=chunk: status_request(self.config, c, base), send=False, op="status")  # type: ignore[misc]
+            reply, parsed = await self._exchange(
+                lambda base, c=chunk: status_request(self.config, c, base), send=False, op="status"
+            )  # type: ignore[misc]
             if parsed is None or not parsed.ok:
                 why = reply.error or (error_info(parsed) if parsed else None)
                 log.warning("smsc: status poll failed: %s", why)
@@ -709,7 +758,9 @@ class SmscTransport(HttpTransport):
 
     async def balance(self) -> str:
         """The account balance as the provider prints it; raises when it cannot be read."""
-        reply, parsed = await self._exchange(lambda base: balance_request(self.config, base), send=False, op="balance")
+        reply, parsed = await self._exchange(
+            lambda base: balance_request(self.config, base), send=False, op="balance"
+        )
         if parsed is None:
             assert reply.error is not None
             raise TransportError("smsc: balance request failed", reply.error)

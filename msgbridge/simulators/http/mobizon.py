@@ -135,7 +135,11 @@ class MobizonEmulator(Emulator):
         if not key or key not in self.api_keys:
             return envelope(8, "", "Invalid API key")
         home = self.key_domains.get(key)
-        host = request.headers.get("host", "").rsplit(":", 1)[0] if "]" not in request.headers.get("host", "") else ""
+        host = (
+            request.headers.get("host", "").rsplit(":", 1)[0]
+            if "]" not in request.headers.get("host", "")
+            else ""
+        )
         if home is not None and host != home:
             self.wrong_server_answers += 1
             return envelope(13, home, "This account is served by another API server")
@@ -189,12 +193,18 @@ class MobizonEmulator(Emulator):
         if segments * self.price > self.balance:
             return envelope(15, "", "Insufficient funds")
         self.balance -= segments * self.price
-        campaign = CampaignRecord(self._id(), params.get("name", ""), text, 1, request.arg("from") or "", "SENT")
-        record = SmsRecord(self._id(), campaign.id, number, text, segments, None if self.moderation else self.now())
+        campaign = CampaignRecord(
+            self._id(), params.get("name", ""), text, 1, request.arg("from") or "", "SENT"
+        )
+        record = SmsRecord(
+            self._id(), campaign.id, number, text, segments, None if self.moderation else self.now()
+        )
         campaign.messages.append(record.id)
         self.campaigns[campaign.id] = campaign
         self.messages[record.id] = record
-        return envelope(0, {"campaignId": campaign.id, "messageId": record.id, "status": 1 if self.moderation else 2})
+        return envelope(
+            0, {"campaignId": campaign.id, "messageId": record.id, "status": 1 if self.moderation else 2}
+        )
 
     def get_status(self, request: Request) -> Response:
         ids = request.array("ids")
@@ -237,7 +247,9 @@ class MobizonEmulator(Emulator):
             errors["validity"] = "Validity must be 60-1440 minutes"
         if errors:
             return envelope(1, errors, "Validation error")
-        campaign = CampaignRecord(self._id(), data.get("name", ""), data["text"], int(kind), data.get("from", ""))
+        campaign = CampaignRecord(
+            self._id(), data.get("name", ""), data["text"], int(kind), data.get("from", "")
+        )
         self.campaigns[campaign.id] = campaign
         return envelope(0, campaign.id)
 
@@ -281,7 +293,13 @@ class MobizonEmulator(Emulator):
         out: list[dict[str, object]] = []
         for item in items:
             raw = item.get("recipient", "")
-            entry: dict[str, object] = {"recipient": raw, "code": 0, "messageId": None, "number": None, "contact": None}
+            entry: dict[str, object] = {
+                "recipient": raw,
+                "code": 0,
+                "messageId": None,
+                "number": None,
+                "contact": None,
+            }
             number = self._valid_number(raw) if raw.strip() else None
             if not raw.strip():
                 entry["code"] = 1
@@ -334,7 +352,17 @@ class MobizonEmulator(Emulator):
             "moderationStatus": "MODERATION" if found.status == "MODERATION" else "AUTO_READY_FOR_SEND",
             "commonStatus": "DONE" if done else ("RUNNING" if found.status == "SENT" else found.status),
         }
-        for status in ("NEW", "ENQUEUD", "ACCEPTD", "DELIVRD", "UNDELIV", "REJECTD", "EXPIRED", "DELETED", "PDLIVRD"):
+        for status in (
+            "NEW",
+            "ENQUEUD",
+            "ACCEPTD",
+            "DELIVRD",
+            "UNDELIV",
+            "REJECTD",
+            "EXPIRED",
+            "DELETED",
+            "PDLIVRD",
+        ):
             data[f"total{status.capitalize()}MsgNum"] = counts.get(status, 0)
         data["totalMsgNum"] = len(found.messages)
         return envelope(0, data)

@@ -163,7 +163,9 @@ class SmscEmulator(Emulator):
         self.balance -= cost
         for phone in good:
             self.sent[(str(sms_id), phone)] = Sent(sms_id, phone, now, segments)
-        self.sends.append({k: v[0] for k, v in {**request.query, **request.form}.items() if k not in ("psw", "apikey")})
+        self.sends.append(
+            {k: v[0] for k, v in {**request.query, **request.form}.items() if k not in ("psw", "apikey")}
+        )
         row: dict[str, object] = {"id": sms_id, "cnt": segments * len(good)}
         if _int(request.arg("cost"), 0) >= 2:
             row["cost"] = f"{cost:.2f}"
@@ -239,7 +241,11 @@ class SmscEmulator(Emulator):
     # -- phones.php: contacts and groups
 
     def _phones(self, request: Request, fmt: int) -> Response:
-        params = {k: v[0] for k, v in {**request.query, **request.form}.items() if k not in ("psw", "apikey", "login")}
+        params = {
+            k: v[0]
+            for k, v in {**request.query, **request.form}.items()
+            if k not in ("psw", "apikey", "login")
+        }
         key = json.dumps(sorted(params.items()))
         now = self.now()
         self._recent = {k: t for k, t in self._recent.items() if now - t < self.duplicate_window}
@@ -330,7 +336,10 @@ def _xml(root: str, row: Mapping[str, object]) -> Response:
 
 
 def _xml_list(root: str, item: str, rows: Iterable[Mapping[str, object]]) -> Response:
-    items = "".join(f"<{item}>" + "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in r.items()) + f"</{item}>" for r in rows)
+    items = "".join(
+        f"<{item}>" + "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in r.items()) + f"</{item}>"
+        for r in rows
+    )
     return text_response(f"<{root}>{items}</{root}>", content_type="text/xml; charset=utf-8")
 
 

@@ -39,14 +39,18 @@ def phones(n: int, start: int = 0) -> list[str]:
 
 
 def transport(server: HttpServer, key: str = "test-key", extra: str = "") -> MobizonTransport:
-    t = open_transport(f"mobizon://{key}@api.mobizon.kz?base_url={server.url}&{FAST}" + (f"&{extra}" if extra else ""))
+    t = open_transport(
+        f"mobizon://{key}@api.mobizon.kz?base_url={server.url}&{FAST}" + (f"&{extra}" if extra else "")
+    )
     assert isinstance(t, MobizonTransport)
     return t
 
 
 async def test_send_and_poll_statuses_to_a_final_mix(serve_emulator: ServeFn) -> None:
     clock = Clock()
-    emu = create_emulator(clock=clock, accept_after=5, final_after=10, final_mix={"delivered": 0.5, "expired": 0.5}, seed=1)
+    emu = create_emulator(
+        clock=clock, accept_after=5, final_after=10, final_mix={"delivered": 0.5, "expired": 0.5}, seed=1
+    )
     server = await serve_emulator(emu)
     messages = [Message(to=p, text=f"code {i}") for i, p in enumerate(phones(150))]
     async with transport(server) as t:
@@ -135,7 +139,8 @@ async def test_bulk_campaign_batches_recipients_by_500(serve_emulator: ServeFn) 
         run = await t.run_campaign(campaign, messages)
         info = await t.campaign_status(str(run.campaign_id))
         receipts = await t.status([r.native_id for r in run.results if r.native_id][:100])
-    assert run.campaign_id is not None and run.status == "sent"
+    assert run.campaign_id and run.status == "sent"
+    assert run.requests == 5  # create + 3 x addRecipients + send
     assert [r.message_id for r in run.results] == [m.id for m in messages]
     assert all(r.status is DeliveryStatus.SUBMITTED and r.native_id for r in run.results[:-1])
     bad = run.results[-1]
@@ -154,9 +159,13 @@ async def test_bulk_campaign_batches_recipients_by_500(serve_emulator: ServeFn) 
 async def test_template_campaign_sends_fields_and_the_provider_renders_them(serve_emulator: ServeFn) -> None:
     emu = create_emulator()
     server = await serve_emulator(emu)
-    recipients = tuple(Recipient(phone=p, fields={"name": f"N{i}", "code": str(100 + i)}) for i, p in enumerate(phones(7)))
+    recipients = tuple(
+        Recipient(phone=p, fields={"name": f"N{i}", "code": str(100 + i)}) for i, p in enumerate(phones(7))
+    )
     campaign = Campaign(name="otp", template="Hi {name}, code {code}", recipients=recipients)
-    messages = [Message(to=r.phone, text=f"Hi {r.fields['name']}, code {r.fields['code']}") for r in recipients]
+    messages = [
+        Message(to=r.phone, text=f"Hi {r.fields['name']}, code {r.fields['code']}") for r in recipients
+    ]
     async with transport(server) as t:
         run = await t.run_campaign(campaign, messages)
     assert all(r.status is DeliveryStatus.SUBMITTED for r in run.results)
@@ -172,7 +181,7 @@ async def test_texts_that_fit_no_template_fall_back_to_single_sends(serve_emulat
     messages = [Message(to=p, text=f"free text {i}") for i, p in enumerate(phones(3))]
     async with transport(server) as t:
         run = await t.run_campaign(Campaign(name="x", template="whatever"), messages)
-    assert run.campaign_id is None and run.status == "messages"
+    assert run.campaign_id == "" and run.status == "messages" and run.requests == 3
     assert all(r.ok for r in run.results)
     assert emu.requests["message/sendsmsmessage"] == 3 and emu.requests["campaign/create"] == 0
 

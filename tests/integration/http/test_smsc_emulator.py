@@ -50,9 +50,17 @@ def dead_port() -> int:
 
 async def test_identical_texts_share_requests_and_statuses_progress(serve_emulator: ServeFn) -> None:
     clock = Clock()
-    emu = create_emulator(clock=clock, accept_after=5, final_after=10, final_mix={"delivered": 0.5, "undeliverable": 0.5}, seed=3)
+    emu = create_emulator(
+        clock=clock,
+        accept_after=5,
+        final_after=10,
+        final_mix={"delivered": 0.5, "undeliverable": 0.5},
+        seed=3,
+    )
     server = await serve_emulator(emu)
-    messages = [Message(to=p, text="Sale today") for p in phones(250)] + [Message(to=p, text="VIP") for p in phones(3, 500)]
+    messages = [Message(to=p, text="Sale today") for p in phones(250)] + [
+        Message(to=p, text="VIP") for p in phones(3, 500)
+    ]
     async with transport(server) as t:
         results = await t.send(messages)
         assert [r.message_id for r in results] == [m.id for m in messages]
@@ -75,7 +83,9 @@ async def test_identical_texts_share_requests_and_statuses_progress(serve_emulat
     assert emu.requests["status"] == 9  # 253 ids in calls of 100, three polls
 
 
-async def test_bad_phone_fails_alone_and_sender_and_validity_reach_the_provider(serve_emulator: ServeFn) -> None:
+async def test_bad_phone_fails_alone_and_sender_and_validity_reach_the_provider(
+    serve_emulator: ServeFn,
+) -> None:
     emu = create_emulator()
     server = await serve_emulator(emu)
     from datetime import timedelta
@@ -133,7 +143,11 @@ async def test_contacts_and_groups_flow_with_seed_error_codes(serve_emulator: Se
     server = await serve_emulator(emu)
     async with transport(server) as t:
         empty = await t.list_groups()
-        assert empty.error is not None and empty.error.code is ErrorCode.NOT_FOUND and empty.error.native_code == 3
+        assert (
+            empty.error is not None
+            and empty.error.code is ErrorCode.NOT_FOUND
+            and empty.error.native_code == 3
+        )
         group = await t.add_group("vip", 5)
         assert group.id is not None
         added = await t.add_contact(phones(1)[0], name="Ann", group=group.id)
@@ -154,7 +168,9 @@ async def test_contacts_and_groups_flow_with_seed_error_codes(serve_emulator: Se
 
 
 @pytest.mark.parametrize("fmt", [0, 1, 2, 3])
-async def test_parser_reads_what_the_emulator_writes_in_each_format(serve_emulator: ServeFn, fmt: int) -> None:
+async def test_parser_reads_what_the_emulator_writes_in_each_format(
+    serve_emulator: ServeFn, fmt: int
+) -> None:
     emu = create_emulator()
     server = await serve_emulator(emu)
     cfg = smsc.SmscConfig(login="user", secret=smsc.Secret("secret"), base_urls=(server.url,))

@@ -125,7 +125,9 @@ def test_validation_error_on_other_fields_stays_invalid_argument() -> None:
 def test_recipient_item_row(code: int, expected: str) -> None:
     env = mobizon.Envelope(code=99, data=[{"recipient": "77011234567", "code": code}])
     [result] = mobizon.parse_add_recipients(env, [msg()])
-    assert result.error is not None and result.error.code.value == expected and result.error.native_code == code
+    assert (
+        result.error is not None and result.error.code.value == expected and result.error.native_code == code
+    )
     assert result.native_id is None
 
 
@@ -152,7 +154,11 @@ def test_unknown_code_and_status_keep_the_native_value() -> None:
     info = mobizon.envelope_error(mobizon.Envelope(code=77, message="odd"))
     assert info is not None and info.code is ErrorCode.PERMANENT_FAILURE and info.native_code == 77
     receipt = mobizon.receipt_from_item({"id": 1, "status": "SOMETHING"})
-    assert receipt is not None and receipt.status is DeliveryStatus.UNKNOWN and receipt.native_status == "SOMETHING"
+    assert (
+        receipt is not None
+        and receipt.status is DeliveryStatus.UNKNOWN
+        and receipt.native_status == "SOMETHING"
+    )
 
 
 # --------------------------------------------------------------------------- requests
@@ -160,7 +166,11 @@ def test_unknown_code_and_status_keep_the_native_value() -> None:
 
 def test_flatten_makes_php_bracket_arrays() -> None:
     assert mobizon.flatten(
-        {"ids": ["1", 2], "params": {"validity": 60, "x": None, "on": True}, "recipients": [{"recipient": "7", "name": "A"}]}
+        {
+            "ids": ["1", 2],
+            "params": {"validity": 60, "x": None, "on": True},
+            "recipients": [{"recipient": "7", "name": "A"}],
+        }
     ) == [
         ("ids[0]", "1"),
         ("ids[1]", "2"),
@@ -172,7 +182,9 @@ def test_flatten_makes_php_bracket_arrays() -> None:
 
 
 def test_request_shape_key_in_body_by_default() -> None:
-    request = mobizon.api_request("https://api.mobizon.kz", "SECRETKEY", "message", "sendSmsMessage", {"recipient": "7701"})
+    request = mobizon.api_request(
+        "https://api.mobizon.kz", "SECRETKEY", "message", "sendSmsMessage", {"recipient": "7701"}
+    )
     assert request.method == "POST"
     assert request.url.path == "/service/message/sendsmsmessage"
     assert request.url.host == "api.mobizon.kz"
@@ -202,7 +214,12 @@ def test_send_params_cover_sender_validity_schedule_links_and_name() -> None:
         "recipient": "77011234567",
         "text": "Hello",
         "from": "Shop",
-        "params": {"validity": 120, "deferredToTs": "2030-05-06 07:08:09", "shortenLinks": 1, "name": "order-7"},
+        "params": {
+            "validity": 120,
+            "deferredToTs": "2030-05-06 07:08:09",
+            "shortenLinks": 1,
+            "name": "order-7",
+        },
     }
 
 
@@ -268,7 +285,9 @@ def test_parse_send_success_moderation_and_failure() -> None:
 
 
 def test_parse_status_skips_ids_the_provider_did_not_return() -> None:
-    env = mobizon.Envelope(0, [{"id": 1, "status": "DELIVRD"}, {"id": 2, "status": "ACCEPTD"}, {"status": "NEW"}])
+    env = mobizon.Envelope(
+        0, [{"id": 1, "status": "DELIVRD"}, {"id": 2, "status": "ACCEPTD"}, {"status": "NEW"}]
+    )
     assert [(r.native_id, r.status) for r in mobizon.parse_status(env)] == [
         ("1", DeliveryStatus.DELIVERED),
         ("2", DeliveryStatus.ACCEPTED),
@@ -324,8 +343,13 @@ def test_template_fields_only_when_the_template_renders_each_text() -> None:
         ),
     )
     messages = [msg("+77011234561", "Hi Ann, code 1"), msg("+77011234562", "Hi Bob, code 2")]
-    assert mobizon.template_fields(campaign, messages) == [{"name": "Ann", "code": "1"}, {"name": "Bob", "code": "2"}]
+    assert mobizon.template_fields(campaign, messages) == [
+        {"name": "Ann", "code": "1"},
+        {"name": "Bob", "code": "2"},
+    ]
     edited = [messages[0], msg("+77011234562", "Hi Bob!")]
     assert mobizon.template_fields(campaign, edited) is None
-    assert mobizon.template_fields(campaign.model_copy(update={"template": "Hi {{x}} {name}"}), messages) is None
+    assert (
+        mobizon.template_fields(campaign.model_copy(update={"template": "Hi {{x}} {name}"}), messages) is None
+    )
     assert mobizon.template_fields(campaign, [msg("+77019999999", "Hi Ann, code 1")]) is None

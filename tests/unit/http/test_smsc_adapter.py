@@ -108,7 +108,11 @@ def test_status_row(native: int, expected: str) -> None:
 def test_delivery_error_row(err: int, expected: str) -> None:
     receipt = smsc.receipt_from_row({"status": 20, "err": err}, "7:77011234567")
     assert receipt.status is DeliveryStatus.UNDELIVERABLE
-    assert receipt.error is not None and receipt.error.code.value == expected and receipt.error.native_code == err
+    assert (
+        receipt.error is not None
+        and receipt.error.code.value == expected
+        and receipt.error.native_code == err
+    )
 
 
 def test_delivered_receipt_carries_no_error_and_unknown_status_is_unknown() -> None:
@@ -149,7 +153,9 @@ def test_api_key_replaces_login_and_password() -> None:
 
 def test_send_params_validity_schedule_and_client_id() -> None:
     when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
-    params = smsc.send_params(["+77011234567"], "x", validity=timedelta(hours=2, minutes=30), scheduled_at=when, client_id=42)
+    params = smsc.send_params(
+        ["+77011234567"], "x", validity=timedelta(hours=2, minutes=30), scheduled_at=when, client_id=42
+    )
     assert params["valid"] == "02:30"
     assert params["time"] == f"0{int(when.timestamp())}"
     assert params["id"] == "42"
@@ -240,9 +246,15 @@ def test_errors_in_every_format(fmt: int, text: str, sms_id: str | None) -> None
 @pytest.mark.parametrize(
     ("fmt", "text"),
     [
-        (0, "Status = 1, check_time = 10.10.2020 10:10:10, err = 0\nStatus = 20, check_time = 10.10.2020 10:10:11, err = 1"),
+        (
+            0,
+            "Status = 1, check_time = 10.10.2020 10:10:10, err = 0\nStatus = 20, check_time = 10.10.2020 10:10:11, err = 1",
+        ),
         (1, "1,1602324610,0\n20,1602324611,1"),
-        (2, "<list><sms><status>1</status><err>0</err></sms><sms><status>20</status><err>1</err></sms></list>"),
+        (
+            2,
+            "<list><sms><status>1</status><err>0</err></sms><sms><status>20</status><err>1</err></sms></list>",
+        ),
         (3, '[{"status": 1, "err": 0}, {"status": 20, "err": 1}]'),
     ],
 )
@@ -281,18 +293,28 @@ def test_contact_created_in_every_format(fmt: int, text: str, expected: str) -> 
     assert result.error is None and result.id == expected
 
 
-@pytest.mark.parametrize(("fmt", "text"), [(0, "OK"), (1, "OK"), (2, "<result>OK</result>"), (3, '{"result": "OK"}')])
+@pytest.mark.parametrize(
+    ("fmt", "text"), [(0, "OK"), (1, "OK"), (2, "<result>OK</result>"), (3, '{"result": "OK"}')]
+)
 def test_contact_ok_in_every_format(fmt: int, text: str) -> None:
     result = smsc.parse_contacts(smsc.parse_reply(text, fmt))
     assert result.ok and result.id is None and not result.items
 
 
 def test_group_list_in_fmt0_and_fmt1() -> None:
-    zero = smsc.parse_contacts(smsc.parse_reply("id = 1, name = vip, number = 10, cnt = 2\nid = 2, name = b, number = 11, cnt = 0", 0))
+    zero = smsc.parse_contacts(
+        smsc.parse_reply(
+            "id = 1, name = vip, number = 10, cnt = 2\nid = 2, name = b, number = 11, cnt = 0", 0
+        )
+    )
     one = smsc.parse_contacts(smsc.parse_reply("1,vip,10,2\n2,b,11,0", 1, op="groups"))
-    assert zero.items == one.items == (
-        {"id": "1", "name": "vip", "number": "10", "cnt": "2"},
-        {"id": "2", "name": "b", "number": "11", "cnt": "0"},
+    assert (
+        zero.items
+        == one.items
+        == (
+            {"id": "1", "name": "vip", "number": "10", "cnt": "2"},
+            {"id": "2", "name": "b", "number": "11", "cnt": "0"},
+        )
     )
 
 
@@ -327,7 +349,11 @@ def test_op1_reports_a_bad_phone_alone() -> None:
         ' {"phone": "12", "error": "7", "error_text": "invalid phone"}, {"phone": "77011234562", "status": "0"}]}'
     )
     results = smsc.parse_send(reply, [msg("+77011234561"), msg("+12"), msg("+77011234562")])
-    assert [r.status for r in results] == [DeliveryStatus.SUBMITTED, DeliveryStatus.FAILED, DeliveryStatus.SUBMITTED]
+    assert [r.status for r in results] == [
+        DeliveryStatus.SUBMITTED,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.SUBMITTED,
+    ]
     assert results[1].error is not None and results[1].error.code is ErrorCode.INVALID_DESTINATION
     assert results[1].native_id is None and results[2].native_id == "9:77011234562"
 
