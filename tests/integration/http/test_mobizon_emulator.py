@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,8 +12,11 @@ from msgbridge.adapters.http.mobizon import Envelope, MobizonTransport
 from msgbridge.core.errors import ErrorCode
 from msgbridge.core.message import Campaign, Message, Recipient
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.dispatch.dispatcher import Dispatcher
 from msgbridge.simulators.http.mobizon import create_emulator
 from msgbridge.simulators.http.server import App, HttpServer
+from msgbridge.store.base import OutboxEntry
+from msgbridge.store.sqlite import SqliteStore
 
 ServeFn = Callable[[App], Awaitable[HttpServer]]
 FAST = "retry_base=0.01&max_retry_wait=1&task_poll=0.01"
@@ -277,3 +281,25 @@ async def test_key_in_query_is_accepted(serve_emulator: ServeFn) -> None:
     async with transport(server, extra="key_in=query") as t:
         assert (await t.send([Message(to=phones(1)[0], text="x")]))[0].ok
         assert await t.balance() == "999.0000 KZT"
+
+
+async def test_dispatcher_sends_through_mobizon_and_polls_to_final(
+    serve_emulator: ServeFn, tmp_path: Path
+) -> None:
+    emu = create_emulator(final_mix={"delivered": 0.7, "rejected": 0.3}, seed=9)
+    server = await serve_emulator(emu)
+    async with SqliteStore(tmp_path / "m.db") as store:
+        entries = []
+        for i, phone in enumerate(phones(40)):
+            ref = f"m:{phone}"
+            entries.append(
+                OutboxEntry(Message(to=phone, text=f"code {i}", campaign="m", reference=ref), ref, i)
+            )
+        await store.enqueue(entries)
+        async with transport(server) as t:
+            stats = await Dispatcher(store, t, poll_interval=0.05).run("m", wait_receipts=20)
+        counts = await store.counts("m")
+    assert stats.submitted == 40 and stats.failed == 0
+    assert set(counts) == {DeliveryStatus.DELIVERED, DeliveryStatus.REJECTED}
+    assert sum(counts.values()) == 40
+    assert emu.requests["message/sendsmsmessage"] == 40

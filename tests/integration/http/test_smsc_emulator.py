@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,8 +15,11 @@ from msgbridge.adapters.http.smsc import SmscTransport
 from msgbridge.core.errors import AuthError, ErrorCode
 from msgbridge.core.message import Message
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.dispatch.dispatcher import Dispatcher
 from msgbridge.simulators.http.server import App, HttpServer
 from msgbridge.simulators.http.smsc import SmscEmulator, create_emulator
+from msgbridge.store.base import OutboxEntry
+from msgbridge.store.sqlite import SqliteStore
 
 ServeFn = Callable[[App], Awaitable[HttpServer]]
 FAST = "retry_base=0.01&max_retry_wait=1"
@@ -287,3 +291,23 @@ async def test_status_of_unknown_pair_is_unknown(serve_emulator: ServeFn) -> Non
     async with transport(server) as t:
         receipts = await t.status(["999:77011234567"])
     assert [(r.status, r.native_status) for r in receipts] == [(DeliveryStatus.UNKNOWN, "-3")]
+
+
+async def test_dispatcher_campaign_through_smsc_reaches_final_statuses(
+    serve_emulator: ServeFn, tmp_path: Path
+) -> None:
+    emu = create_emulator(final_mix={"delivered": 0.8, "undeliverable": 0.2}, seed=5)
+    server = await serve_emulator(emu)
+    async with SqliteStore(tmp_path / "s.db") as store:
+        entries = []
+        for i, phone in enumerate(phones(120)):
+            ref = f"c:{phone}"
+            entries.append(OutboxEntry(Message(to=phone, text="Sale", campaign="c", reference=ref), ref, i))
+        await store.enqueue(entries)
+        async with transport(server) as t:
+            stats = await Dispatcher(store, t, poll_interval=0.05).run("c", wait_receipts=20)
+        counts = await store.counts("c")
+    assert stats.submitted == 120 and stats.failed == 0
+    assert emu.requests["send"] == 2  # 120 identical texts: two requests of at most 100 phones
+    assert set(counts) == {DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERABLE}
+    assert sum(counts.values()) == 120
