@@ -30,7 +30,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from msgbridge.adapters.smpp import codec
 from msgbridge.adapters.smpp.errors import SLOW_DOWN, StatusClass, error_info, lookup
@@ -294,8 +294,7 @@ class Session(asyncio.Protocol):
     # --- asyncio.Protocol ----------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)
         self._buffer = bytearray()
         self._last_rx = self._last_tx = time.monotonic()
         sock = transport.get_extra_info("socket")

@@ -29,7 +29,16 @@ from msgbridge.adapters.smpp.errors import error_info, failed_status
 from msgbridge.adapters.smpp.mo import Reassembler
 from msgbridge.adapters.smpp.receipts import IdBase, ReceiptError, parse_receipt, resp_key
 from msgbridge.adapters.smpp.session import Session, SessionConfig, timeout_info
-from msgbridge.core.encoding import GSM_BASIC, GSM_EXTENSION, LIMITS, MAX_SEGMENTS, Encoding, encode, split
+from msgbridge.core.encoding import (
+    GSM_BASIC,
+    GSM_EXTENSION,
+    LIMITS,
+    MAX_SEGMENTS,
+    Encoding,
+    encode,
+    encode_gsm7,
+    split,
+)
 from msgbridge.core.errors import AuthError, ConfigError, ErrorCode, ErrorInfo, TransportError
 from msgbridge.core.message import Channel, DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.ratelimit import Backoff, TokenBucket
@@ -289,20 +298,13 @@ class _SendBatch:
         return True
 
     def result(self, index: int, message: Message, slots: range) -> SendResult:
-        states = self.states[slots.start : slots.stop]
-        n = len(states)
+        start, stop = slots.start, slots.stop
+        if stop - start == 1 and self.states[start] == _OK:
+            return submitted(message.id, (self.ids[start],))
+        n = stop - start
         ids = tuple(self.ids[s] for s in slots if self.states[s] == _OK)
         if len(ids) == n:
-            return SendResult.model_construct(
-                message_id=message.id,
-                status=DeliveryStatus.SUBMITTED,
-                native_id=ids[-1],
-                native_ids=ids,
-                segments=n,
-                error=None,
-                warnings=(),
-                raw=None,
-            )
+            return submitted(message.id, ids)
         refused = [self.infos[s] for s in slots if self.states[s] == _REFUSED]
         if refused:
             info = refused[0]
@@ -326,6 +328,39 @@ class _SendBatch:
             segments=n,
             error=info,
         )
+
+
+_FIELDS_SET = frozenset({"message_id", "status", "native_id", "native_ids", "segments"})
+_new = object.__new__
+_set = object.__setattr__
+
+
+def submitted(message_id: str, ids: tuple[str, ...]) -> SendResult:
+    """A SUBMITTED SendResult built without re-validating values made right here.
+
+    Validation costs about 2 µs per message; at 100,000 messages/s that is a
+    fifth of the CPU budget. Equal to ``SendResult(...)`` with the same fields
+    (a test checks it), and used only for this one shape.
+    """
+    r = _new(SendResult)
+    _set(
+        r,
+        "__dict__",
+        {
+            "message_id": message_id,
+            "status": DeliveryStatus.SUBMITTED,
+            "native_id": ids[-1],
+            "native_ids": ids,
+            "segments": len(ids),
+            "error": None,
+            "warnings": (),
+            "raw": None,
+        },
+    )
+    _set(r, "__pydantic_fields_set__", set(_FIELDS_SET))
+    _set(r, "__pydantic_extra__", None)
+    _set(r, "__pydantic_private__", None)
+    return r
 
 
 class SmppTransport(Transport):
@@ -373,6 +408,14 @@ class SmppTransport(Transport):
         self._housekeeper: asyncio.Task[None] | None = None
         self._source_cache: dict[str, bytes] = {}
         self._middle_cache: dict[tuple[int, int, str, str], bytes] = {}
+        # destination's NUL + fixed fields of a plain GSM-7 submit_sm, when coding=auto|gsm
+        self._plain_gsm: bytes | None = None
+        if self.options.coding in ("auto", "gsm"):
+            self._plain_gsm = b"\x00" + self._middle(0, codec.DC_DEFAULT, "", "")
+        try:
+            self._source_prefix(self.options.source)
+        except ValueError as exc:
+            raise ConfigError(f"from={self.options.source!r}: {exc}") from None
 
     @property
     def link(self) -> str:
@@ -572,6 +615,23 @@ class SmppTransport(Transport):
 
     def encode_message(self, message: Message) -> list[bytes] | ErrorInfo:
         """submit_sm bodies for every segment of ``message``, or why it cannot be sent."""
+        text = message.text
+        if (
+            self._plain_gsm is not None
+            and message.scheduled_at is None
+            and message.validity is None
+            and message.channel is Channel.SMS
+            and _GSM_CHARS.issuperset(text)
+        ):
+            # The common case, kept short: one GSM-7 segment, no schedule or validity.
+            data = encode_gsm7(text)
+            to = message.to
+            dest = to[1:] if to[:1] == "+" else to
+            head = self._source_cache.get(message.sender or self.options.source)
+            if len(data) <= 160 and head is not None and dest.isdigit() and len(dest) <= 20:
+                return [
+                    b"".join((head, b"\x01\x01", dest.encode(), self._plain_gsm, bytes((len(data),)), data))
+                ]
         if message.channel is not Channel.SMS:
             return ErrorInfo(code=ErrorCode.UNSUPPORTED, native_message="smpp:// sends SMS only")
         to = message.to
@@ -582,7 +642,6 @@ class SmppTransport(Transport):
             head = self._source_prefix(message.sender or self.options.source)
         except ValueError as exc:
             return ErrorInfo(code=ErrorCode.INVALID_SENDER, native_message=str(exc))
-        text = message.text
         enc = self._choose(text)
         if enc is None:
             return ErrorInfo(
