@@ -680,9 +680,7 @@ class BsgTransport(HttpTransport):
 
 
 def failure(reply: Reply) -> ErrorInfo | None:
-    """The provider's words for a failed call when it gave any (a 422's field errors), else the HTTP-level error."""
-    if reply.response is not None and reply.data is not None and (reply.error is not None or reply.response.status_code >= 400):
-        return error_of(reply.response.status_code, reply.data) or reply.error
+    """The HTTP-level failure if any (it keeps Retry-After), else the provider's words (a 422's field errors)."""
     if reply.error is not None:
         return reply.error
     return error_of(reply.status_code, reply.data)
