@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -303,3 +304,17 @@ async def test_dispatcher_sends_through_mobizon_and_polls_to_final(
     assert set(counts) == {DeliveryStatus.DELIVERED, DeliveryStatus.REJECTED}
     assert sum(counts.values()) == 40
     assert emu.requests["message/sendsmsmessage"] == 40
+
+
+async def test_the_api_key_never_reaches_logs_or_reprs(
+    serve_emulator: ServeFn, caplog: pytest.LogCaptureFixture
+) -> None:
+    emu = create_emulator(api_keys=["SUPERSECRETKEY"], key_domains={"SUPERSECRETKEY": "api.mobizon.ua"})
+    server = await serve_emulator(emu)
+    caplog.set_level(logging.DEBUG)
+    emu.inject("html502")
+    async with transport(server, key="SUPERSECRETKEY") as t:
+        await t.send([Message(to=phones(1)[0], text="x"), Message(to="+12", text="x")])
+        text = f"{t!r} {t} {t.url}"
+    assert "SUPERSECRETKEY" not in caplog.text
+    assert "SUPERSECRETKEY" not in text

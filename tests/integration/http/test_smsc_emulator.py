@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -311,3 +312,19 @@ async def test_dispatcher_campaign_through_smsc_reaches_final_statuses(
     assert emu.requests["send"] == 2  # 120 identical texts: two requests of at most 100 phones
     assert set(counts) == {DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERABLE}
     assert sum(counts.values()) == 120
+
+
+async def test_password_never_reaches_logs_or_reprs(
+    serve_emulator: ServeFn, caplog: pytest.LogCaptureFixture
+) -> None:
+    emu = create_emulator(logins={"user": "TOPSECRETPW"})
+    server = await serve_emulator(emu)
+    caplog.set_level(logging.DEBUG)
+    emu.inject("html502", "empty")
+    async with transport(server, creds="user:TOPSECRETPW") as t:
+        await t.send([Message(to=phones(1)[0], text="x")])
+        await t.status(["1:77011234567"])
+        await t.send([Message(to=phones(1)[0], text="y")])
+        text = f"{t!r} {t} {t.url} {t.config}"
+    assert "TOPSECRETPW" not in caplog.text
+    assert "TOPSECRETPW" not in text
