@@ -59,12 +59,18 @@ def _tls(cert: str | None, key: str | None) -> ssl.SSLContext | None:
     return ctx
 
 
-async def _serve(config: GatewayConfig, store_dsn: str | None, via: str | None, tps: float | None) -> None:
+async def _serve(
+    config: GatewayConfig, store_dsn: str | None, via: str | None, tps: float | None, sync: str = "full"
+) -> None:
     from msgbridge.adapters.base import open_transport
     from msgbridge.inbound.pump import DispatchPump
     from msgbridge.store.base import open_store
+    from msgbridge.store.sqlite import SqliteStore
 
     store = open_store(store_dsn)
+    if isinstance(store, SqliteStore):
+        # A 250 tells the client it may delete its copy: by default make it survive power loss too.
+        store.synchronous = sync.upper()
     await store.open()
     transport = open_transport(via) if via else None
     pump = DispatchPump(store, transport, tps=tps) if transport is not None else None
@@ -125,6 +131,13 @@ def register(cli: click.Group) -> None:
     @click.option("--region", default=None, help="country for numbers written without +, e.g. KZ")
     @click.option("--sender", default=None, help="SMS sender ID for allowlisted clients")
     @click.option("--tps", type=float, default=None, help="cap on SMS per second sent through --via")
+    @click.option(
+        "--sync",
+        type=click.Choice(["full", "normal"]),
+        default="full",
+        show_default=True,
+        help="SQLite commit durability: full survives power loss, normal a killed process",
+    )
     @click.pass_context
     def smtp(
         ctx: click.Context,
@@ -145,6 +158,7 @@ def register(cli: click.Group) -> None:
         region: str | None,
         sender: str | None,
         tps: float | None,
+        sync: str,
     ) -> None:
         """Accept mail for <phone>@DOMAIN and send it as SMS; never relays anything else."""
         obj = ctx.obj or {}
@@ -184,7 +198,7 @@ def register(cli: click.Group) -> None:
         if via_url is None:
             click.echo("no --via: mail is queued in the store only", err=True)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(config, obj.get("store_dsn"), via_url, tps))
+            asyncio.run(_serve(config, obj.get("store_dsn"), via_url, tps, sync))
 
     @group.command("smtp-user")
     @click.argument("login")

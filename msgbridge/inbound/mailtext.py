@@ -8,11 +8,14 @@ RFC 2047 subjects); this module only decides what to keep.
 
 from __future__ import annotations
 
+import codecs
 import email
+import email.errors
 import email.policy
 import re
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.header import decode_header, make_header
+from email.message import Message
 from html.parser import HTMLParser
 
 SUBJECT_POLICIES = ("ignore", "prepend", "fallback")
@@ -104,24 +107,53 @@ class MailText:
     from_header: str | None
 
 
-def parse(raw: bytes) -> EmailMessage:
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(msg, EmailMessage)
-    return msg
+def parse(raw: bytes) -> Message:
+    # compat32 keeps headers raw and decodes only what we ask for; the modern
+    # policy parses every header into objects, which costs more than the
+    # rest of the gateway's work per mail put together.
+    return email.message_from_bytes(raw, policy=email.policy.compat32)
 
 
-def body_text(msg: EmailMessage) -> str:
-    """text/plain preferred, else HTML converted; attachments ignored; undecodable charsets replaced."""
-    part = msg.get_body(preferencelist=("plain", "html"))
+def _text_part(msg: Message) -> Message | None:
+    """The first inline text/plain part, else the first inline text/html part."""
+    plain: Message | None = None
+    html: Message | None = None
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
+        if disposition == "attachment":
+            continue
+        ctype = part.get_content_type()
+        if ctype == "text/plain" and plain is None:
+            plain = part
+        elif ctype == "text/html" and html is None:
+            html = part
+    return plain or html
+
+
+def _decode(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = part.get_content_charset() or "us-ascii"
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        charset = "utf-8"
+    try:
+        return payload.decode(charset)
+    except UnicodeDecodeError:
+        # Undeclared 8-bit text is UTF-8 far more often than anything else.
+        return payload.decode("utf-8", errors="replace")
+
+
+def body_text(msg: Message) -> str:
+    """text/plain preferred, else HTML converted; attachments ignored; undecodable bytes replaced."""
+    part = _text_part(msg)
     if part is None:
         return ""
-    try:
-        content = part.get_content()
-    except (LookupError, UnicodeError, ValueError, AssertionError):
-        payload = part.get_payload(decode=True)
-        content = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
-    if not isinstance(content, str):
-        return ""
+    content = _decode(part)
     if part.get_content_subtype() == "html":
         content = html_to_text(content)
     return content
@@ -147,10 +179,12 @@ def extract(raw: bytes, subject_policy: str = "ignore") -> MailText:
     )
 
 
-def _header(msg: EmailMessage, name: str) -> str | None:
-    """A header as text, or None when absent or too broken for the parser to decode."""
-    try:
-        value = msg.get(name)
-        return str(value) if value is not None else None
-    except Exception:
+def _header(msg: Message, name: str) -> str | None:
+    """A header as text with RFC 2047 words decoded, or None when absent; broken encodings are kept raw."""
+    value = msg.get(name)
+    if value is None:
         return None
+    try:
+        return str(make_header(decode_header(str(value))))
+    except (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError):
+        return str(value)

@@ -157,11 +157,15 @@ async def test_kill_9_right_after_250_loses_nothing(tmp_path: Path, first_run: s
     await store.open()
 
     async def settled() -> bool:
+        # Recorded as handed over: from here on nothing sends this message again. (A receipt
+        # the killed run's link had scheduled is lost with it, so SUBMITTED may be all we see.)
         record = await store.get(queue_id)
-        return record is not None and record.status is DeliveryStatus.DELIVERED
+        return record is not None and record.status not in (
+            DeliveryStatus.QUEUED,
+            DeliveryStatus.MAYBE_SUBMITTED,
+        )
 
     with gateway_process(db, healthy):
-        # DELIVERED is final: once there, nothing can send this message again.
         await wait_for(settled)
     refs = journal_refs(journal)
     assert len(refs) == 1, refs
