@@ -28,6 +28,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from urllib.parse import urlsplit
 
 import httpx
@@ -665,8 +666,8 @@ class SmscTransport(HttpTransport):
                 return info if info is not None and info.code is ErrorCode.THROTTLED else None
 
             reply = await self.call_with_retry(
-                lambda base=base: build(base), send=send, expect="text", provider_error=provider_error
-            )  # type: ignore[misc]
+                partial(build, base), send=send, expect="text", provider_error=provider_error
+            )
             err = reply.error
             host_failed = err is not None and (
                 err.code is ErrorCode.NETWORK_ERROR
@@ -747,8 +748,8 @@ class SmscTransport(HttpTransport):
         out: list[DeliveryReceipt] = []
         for chunk in chunks(list(native_ids), self.config.status_batch):
             reply, parsed = await self._exchange(
-                lambda base, c=chunk: status_request(self.config, c, base), send=False, op="status"
-            )  # type: ignore[misc]
+                partial(status_request, self.config, list(chunk)), send=False, op="status"
+            )
             if parsed is None or not parsed.ok:
                 why = reply.error or (error_info(parsed) if parsed else None)
                 log.warning("smsc: status poll failed: %s", why)

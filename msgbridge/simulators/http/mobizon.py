@@ -63,7 +63,7 @@ class CampaignRecord:
 class Task:
     id: int
     created: float
-    on_done: Callable[[], None] | None = None
+    on_done: Callable[[], object] | None = None
     done: bool = False
 
 

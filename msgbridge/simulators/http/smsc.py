@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
@@ -301,7 +301,7 @@ class SmscEmulator(Emulator):
                 return render_error(fmt, 3, contacts=True)
             return _ok(fmt)
         if params.get("get_group") == "1":
-            rows = [
+            groups: list[dict[str, object]] = [
                 {
                     "id": g.id,
                     "name": g.name,
@@ -310,9 +310,9 @@ class SmscEmulator(Emulator):
                 }
                 for g in self.groups.values()
             ]
-            if not rows:
+            if not groups:
                 return render_error(fmt, 3, contacts=True)
-            return _listing(fmt, "group", rows)
+            return _listing(fmt, "group", groups)
         return render_error(fmt, 1, contacts=True)
 
 
@@ -379,7 +379,7 @@ def _ok(fmt: int) -> Response:
     return text_response("OK")
 
 
-def _listing(fmt: int, item: str, rows: list[dict[str, object]]) -> Response:
+def _listing(fmt: int, item: str, rows: Sequence[Mapping[str, object]]) -> Response:
     if fmt == 3:
         return _json(rows)
     if fmt == 2:
