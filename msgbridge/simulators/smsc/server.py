@@ -26,7 +26,9 @@ Counting rules for the ``*_every`` knobs (each counts across all connections):
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import itertools
 import logging
 import random
 import socket
@@ -91,6 +93,7 @@ from msgbridge.simulators.smsc.receipts import (
     RECEIPT_MODES,
     receipt_body,
     receipt_id,
+    smpp_date,
 )
 
 log = logging.getLogger(__name__)
@@ -738,12 +741,25 @@ class SmscSimulator:
 
     # --- receipts --------------------------------------------------------
 
-    def _outcome(self, destination: str) -> str:
-        fixed = self.dlr_by_destination.get(destination)
-        if fixed is not None:
-            return fixed
+    def _outcome_picker(self) -> Callable[[str], str]:
+        """Outcome by destination override, else drawn from ``dlr_mix``; built once per receipt batch."""
+        fixed = self.dlr_by_destination
         names = list(self.dlr_mix)
-        return self.rng.choices(names, weights=[self.dlr_mix[n] for n in names])[0]
+        cumulative = list(itertools.accumulate(self.dlr_mix[n] for n in names))
+        total = cumulative[-1]
+        rand = self.rng.random
+        only = names[0] if len(names) == 1 else None
+
+        def pick(destination: str) -> str:
+            if fixed:
+                chosen = fixed.get(destination)
+                if chosen is not None:
+                    return chosen
+            if only is not None:
+                return only
+            return names[min(bisect.bisect_right(cumulative, rand() * total), len(names) - 1)]
+
+        return pick
 
     def _schedule_receipts(self, system_id: str, batch: list[tuple[str, int, bytes, float]]) -> None:
         if self.dlr_before_resp:
@@ -756,22 +772,29 @@ class SmscSimulator:
 
     def _send_receipts(self, system_id: str, batch: list[tuple[str, int, bytes, float]]) -> None:
         done = datetime.now(UTC)
+        done_date = smpp_date(done)
+        pick = self._outcome_picker()
+        submit_dates: dict[float, str] = {}  # a batch shares one arrival time: format it once
+        id_format, rid_format, rid_style, mode = (
+            self.id_format, self.receipt_id_format, self.receipt_id_style, self.receipt_mode
+        )
         for message_id, number, body, submitted_at in batch:
             try:
                 submit = decode_sm(body)
             except CodecError:  # checked on arrival; cannot happen, but a receipt is not worth a crash
                 log.exception("undecodable submit_sm %s", message_id)
                 continue
-            outcome = self._outcome(submit.destination_addr)
+            outcome = pick(submit.destination_addr)
             final = outcome not in ("enroute", "accepted")
             if self.record:
                 self._states[message_id] = (outcome, done if final else None)
             if submit.registered_delivery & 0x03 == 0x02 and outcome not in FAILURES:
                 continue
-            rid = receipt_id(number, self.id_format, self.receipt_id_format, self.receipt_id_style)
-            body_out = receipt_body(
-                submit, rid, outcome, datetime.fromtimestamp(submitted_at, UTC), done, self.receipt_mode
-            )
+            submit_date = submit_dates.get(submitted_at)
+            if submit_date is None:
+                submit_date = submit_dates[submitted_at] = smpp_date(datetime.fromtimestamp(submitted_at, UTC))
+            rid = receipt_id(number, id_format, rid_format, rid_style)
+            body_out = receipt_body(submit, rid, outcome, submit_date, done_date, mode)
             self.stats.receipts_sent += 1
             self._deliver(_Delivery(system_id, body_out, None))
 
