@@ -824,6 +824,22 @@ class MobizonTransport(HttpTransport):
             phase = "moderation" if str(env.data) == "1" else "sent"
         return outcome(campaign_id, phase, final, warnings)
 
+    async def create_short_link(self, full_link: str) -> str:
+        """link/create: a short link to put in a text yourself (``shorten_links`` does it for every URL)."""
+        env, _ = await self.api("link", "create", {"data": {"fullLink": full_link}})
+        if isinstance(env, ErrorInfo):
+            raise TransportError(f"mobizon: link/create failed: {env}", env)
+        err = envelope_error(env)
+        if err is not None:
+            raise MessagingError(f"mobizon: link/create refused: {err}", err)
+        short = env.data.get("shortLink") if isinstance(env.data, dict) else None
+        if not short:
+            info = ErrorInfo(
+                code=ErrorCode.PROTOCOL_ERROR, native_message=f"no shortLink in {truncate(str(env.data))}"
+            )
+            raise MessagingError("mobizon: link/create gave no link", info)
+        return str(short)
+
     async def campaign_status(self, campaign_id: str) -> dict[str, object]:
         """campaign/getInfo: moderationStatus, commonStatus and the per-status counters."""
         env, _ = await self.api("campaign", "getInfo", {"id": campaign_id})

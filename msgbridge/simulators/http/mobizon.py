@@ -3,7 +3,8 @@
 Covered: message/sendSmsMessage, message/getSMSStatus (101 ids -> code 12),
 campaign/create, campaign/addRecipients (501 numbers -> 12, per-item codes,
 98/99, background adds -> 100), campaign/send, campaign/getInfo,
-taskqueue/getStatus, user/getOwnBalance. The key may arrive in the query
+taskqueue/getStatus, user/getOwnBalance, link/create (and
+``shortenLinks=1`` replacing URLs in a text by short links). The key may arrive in the query
 string or the body. A key listed in ``key_domains`` lives on another
 "server": requests whose Host header is not that domain get code 13 with the
 domain in ``data`` (tests reach the "other server" by sending that Host
@@ -35,6 +36,8 @@ OUTCOME_STATUS: dict[str, str] = {
 }
 
 _ROW = re.compile(r"^(\w+)\[(\d+)\]\[(\w+)\]$")
+_URL = re.compile(r"https?://[^\s]+")
+SHORT_LINK_BASE = "https://mzon.kz/"
 
 
 @dataclass
@@ -108,6 +111,7 @@ class MobizonEmulator(Emulator):
         self.campaigns: dict[int, CampaignRecord] = {}
         self.tasks: dict[int, Task] = {}
         self.wrong_server_answers = 0
+        self.links: dict[str, str] = {}  # short code -> full link
         self._next = 1000
 
     def _id(self) -> int:
@@ -162,6 +166,15 @@ class MobizonEmulator(Emulator):
             return None
         return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.wall_clock()))
 
+    def _short_link(self, full: str) -> str:
+        code = f"{len(self.links) + 1:x}"
+        self.links[code] = full
+        return SHORT_LINK_BASE + code
+
+    def _shorten(self, text: str) -> str:
+        """What ``shortenLinks=1`` does: every URL in the text becomes one of our short links."""
+        return _URL.sub(lambda m: self._short_link(m.group(0)), text)
+
     @staticmethod
     def _valid_number(raw: str) -> str | None:
         number = raw.strip().lstrip("+")
@@ -189,6 +202,8 @@ class MobizonEmulator(Emulator):
         if errors:
             return envelope(1, errors, "Validation error")
         assert number is not None
+        if params.get("shortenLinks") == "1":
+            text = self._shorten(text)
         segments = text_info(text).segments
         if segments * self.price > self.balance:
             return envelope(15, "", "Insufficient funds")
@@ -247,9 +262,8 @@ class MobizonEmulator(Emulator):
             errors["validity"] = "Validity must be 60-1440 minutes"
         if errors:
             return envelope(1, errors, "Validation error")
-        campaign = CampaignRecord(
-            self._id(), data.get("name", ""), data["text"], int(kind), data.get("from", "")
-        )
+        text = self._shorten(data["text"]) if data.get("shortenLinks") == "1" else data["text"]
+        campaign = CampaignRecord(self._id(), data.get("name", ""), text, int(kind), data.get("from", ""))
         self.campaigns[campaign.id] = campaign
         return envelope(0, campaign.id)
 
@@ -385,6 +399,16 @@ class MobizonEmulator(Emulator):
         progress = int(100 * age / self.task_after) if self.task_after else 0
         return envelope(0, {"progress": progress, "status": 1 if progress else 0})
 
+    def link_create(self, request: Request) -> Response:
+        data = request.mapping("data")
+        full = data.get("fullLink", "")
+        if not _URL.fullmatch(full):
+            return envelope(1, {"fullLink": "Link must be an http(s) URL"}, "Validation error")
+        short = self._short_link(full)
+        return envelope(
+            0, {"id": len(self.links), "code": short.rsplit("/", 1)[1], "fullLink": full, "shortLink": short}
+        )
+
     def own_balance(self, request: Request) -> Response:
         return envelope(0, {"balance": f"{self.balance:.4f}", "currency": "KZT"})
 
@@ -398,6 +422,7 @@ HANDLERS: dict[str, Callable[[MobizonEmulator, Request], Response]] = {
     "campaign/getinfo": MobizonEmulator.campaign_info,
     "taskqueue/getstatus": MobizonEmulator.task_status,
     "user/getownbalance": MobizonEmulator.own_balance,
+    "link/create": MobizonEmulator.link_create,
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from msgbridge.adapters.base import open_transport
 from msgbridge.adapters.http.mobizon import Envelope, MobizonTransport
-from msgbridge.core.errors import ErrorCode
+from msgbridge.core.errors import ErrorCode, MessagingError
 from msgbridge.core.message import Campaign, Message, Recipient
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.dispatcher import Dispatcher
@@ -318,3 +318,19 @@ async def test_the_api_key_never_reaches_logs_or_reprs(
         text = f"{t!r} {t} {t.url}"
     assert "SUPERSECRETKEY" not in caplog.text
     assert "SUPERSECRETKEY" not in text
+
+
+async def test_short_links_by_flag_and_by_call(serve_emulator: ServeFn) -> None:
+    emu = create_emulator()
+    server = await serve_emulator(emu)
+    text = "Track it at https://shop.example/orders/12345?from=sms today"
+    async with transport(server, extra="shorten_links=yes") as t:
+        [sent] = await t.send([Message(to=phones(1)[0], text=text)])
+        short = await t.create_short_link("https://shop.example/a")
+        with pytest.raises(MessagingError) as refused:
+            await t.create_short_link("not a link")
+    stored = emu.messages[int(str(sent.native_id))].text
+    assert stored == "Track it at https://mzon.kz/1 today"
+    assert emu.links == {"1": "https://shop.example/orders/12345?from=sms", "2": "https://shop.example/a"}
+    assert short == "https://mzon.kz/2"
+    assert refused.value.code is ErrorCode.INVALID_ARGUMENT
