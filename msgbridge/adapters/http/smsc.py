@@ -443,7 +443,10 @@ def parse_send(reply: SmscReply, messages: Sequence[Message]) -> list[SendResult
     """
     err = error_info(reply)
     if err is not None:
-        status = DeliveryStatus.FAILED if err.code is not ErrorCode.DUPLICATE else DeliveryStatus.REJECTED
+        # Code 9 on a send: an identical request went through within the last minute.
+        # Most often that is our own earlier try whose answer was lost, so the
+        # message was probably sent: in doubt, never "refused".
+        status = DeliveryStatus.MAYBE_SUBMITTED if err.code is ErrorCode.DUPLICATE else DeliveryStatus.FAILED
         return [
             SendResult(message_id=m.id, status=status, error=err, raw={"reply": reply.raw}) for m in messages
         ]
@@ -453,7 +456,10 @@ def parse_send(reply: SmscReply, messages: Sequence[Message]) -> list[SendResult
         bad = ErrorInfo(
             code=ErrorCode.PROTOCOL_ERROR, native_message=f"send reply without an id: {_truncate(reply.raw)}"
         )
-        return [SendResult(message_id=m.id, status=DeliveryStatus.FAILED, error=bad) for m in messages]
+        # the provider accepted the request but did not say under which id: it may have sent
+        return [
+            SendResult(message_id=m.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=bad) for m in messages
+        ]
     per_phone: dict[str, Mapping[str, object]] = {}
     phones = row.get("phones")
     if isinstance(phones, list):

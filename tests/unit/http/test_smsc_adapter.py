@@ -358,9 +358,10 @@ def test_op1_reports_a_bad_phone_alone() -> None:
     assert results[1].native_id is None and results[2].native_id == "9:77011234562"
 
 
-def test_duplicate_send_is_rejected_not_retried_and_missing_id_is_protocol_error() -> None:
+def test_duplicate_send_is_in_doubt_not_retried_and_missing_id_is_protocol_error() -> None:
     dup = smsc.parse_send(smsc.parse_reply('{"error": "duplicate", "error_code": 9}'), [msg("+77011234561")])
-    assert dup[0].status is DeliveryStatus.REJECTED and dup[0].error is not None
-    assert not dup[0].error.retryable
+    assert dup[0].status is DeliveryStatus.MAYBE_SUBMITTED and dup[0].error is not None
+    assert dup[0].error.code is ErrorCode.DUPLICATE and not dup[0].error.retryable
     bad = smsc.parse_send(smsc.parse_reply('{"cnt": 1}'), [msg("+77011234561")])
+    assert bad[0].status is DeliveryStatus.MAYBE_SUBMITTED
     assert bad[0].error is not None and bad[0].error.code is ErrorCode.PROTOCOL_ERROR
