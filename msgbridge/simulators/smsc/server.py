@@ -289,7 +289,6 @@ class SmscSession(asyncio.Protocol):
         stats = sim.stats
         out: list[bytes] = []
         late: list[bytes] = []
-        before: list[bytes] = []  # malformed PDUs go out ahead of the answers
         receipts: list[tuple[str, int, bytes, float]] = []
         drop = False
         close = False
@@ -326,7 +325,8 @@ class SmscSession(asyncio.Protocol):
                 if drop:
                     break
                 if sim.malformed_every and stats.submit_sm_ok % sim.malformed_every == 0:
-                    before.append(sim._malformed(seq))
+                    stats.malformed_sent += 1
+                    out.append(sim._malformed(seq))  # just ahead of its own answer
                 resp = _pack_header(_HEADER_LEN + len(message_id) + 1, SUBMIT_SM_RESP, 0, seq)
                 resp += message_id.encode() + b"\x00"
                 if sim.late_every and stats.submit_sm_ok % sim.late_every == 0:
@@ -365,19 +365,17 @@ class SmscSession(asyncio.Protocol):
                 stats.generic_nack_sent += 1
                 out.append(_pack_header(_HEADER_LEN, GENERIC_NACK, ESME_RINVCMDID, seq))
 
-        if before:
-            stats.malformed_sent += len(before)
         if receipts:
             sim._schedule_receipts(self.system_id, receipts)
         if drop:
             stats.dropped += 1
             # answers already collected in this turn may or may not reach the peer
             if out:
-                self._write_now(b"".join(before + out))
+                self._write_now(b"".join(out))
             self.abort()
             return
         latency = sim.latency_ms / 1000.0
-        data = b"".join(before + out) if before else b"".join(out)
+        data = b"".join(out)
         if latency > 0:
             loop = asyncio.get_running_loop()
             if data:

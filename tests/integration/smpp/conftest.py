@@ -33,7 +33,8 @@ class RawEsme:
         self.reader = reader
         self.writer = writer
         self.buffer = bytearray()
-        self.inbox: list[Frame] = []
+        self.inbox: list[Frame] = []  # frames not taken yet
+        self.arrived: list[Frame] = []  # every frame, in arrival order
         self.seq = 0
 
     def next_seq(self) -> int:
@@ -57,6 +58,7 @@ class RawEsme:
         got, used = codec.frames(self.buffer)
         del self.buffer[:used]
         self.inbox.extend(got)
+        self.arrived.extend(got)
         return True
 
     async def wait_for(self, predicate: Callable[[Frame], bool], count: int = 1, seconds: float = 5.0) -> list[Frame]:
