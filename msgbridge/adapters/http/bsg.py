@@ -98,6 +98,12 @@ FIELD_ERRORS: dict[str, ErrorCode] = {
     "groups": ErrorCode.INVALID_ARGUMENT,
 }
 
+# (422 "errors" field or "message", pattern in its text) -> ours, tried before FIELD_ERRORS.
+TEXT_RULES: dict[tuple[str, str], ErrorCode] = {
+    ("reference_id", r"taken|duplicate"): ErrorCode.DUPLICATE,
+    ("message", r"invalid campaign status"): ErrorCode.PERMANENT_FAILURE,
+}
+
 # Per-message statuses of GET /api/messages.
 STATUSES: dict[str, DeliveryStatus] = {
     "scheduled": DeliveryStatus.QUEUED,
@@ -325,8 +331,8 @@ def error_of(status: int | None, data: Any) -> ErrorInfo | None:
             first_key = next(iter(errors))
             code = field_code(first_key, errors[first_key])
             message = f"{message} {json.dumps(errors, ensure_ascii=False)}".strip()
-        elif status == 422 and "status" in message.lower():
-            code = ErrorCode.PERMANENT_FAILURE  # "Invalid campaign status": a business refusal
+        elif status == 422:
+            code = field_code("message", message) if message else code
         return ErrorInfo(code=code, native_code=status, native_message=truncate(message))
     if not isinstance(data, dict):
         return ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=truncate(f"not a JSON object: {data!r}"))
@@ -334,12 +340,13 @@ def error_of(status: int | None, data: Any) -> ErrorInfo | None:
 
 
 def field_code(key: str, texts: Any) -> ErrorCode:
-    """``phones.3.number`` -> INVALID_DESTINATION; a duplicate reference_id -> DUPLICATE."""
+    """``phones.3.number`` -> INVALID_DESTINATION; TEXT_RULES first (a taken reference_id is a DUPLICATE)."""
     last = key.split(".")[-1]
-    joined = " ".join(texts) if isinstance(texts, list) else str(texts)
-    if last == "reference_id" and ("taken" in joined or "duplicate" in joined.lower()):
-        return ErrorCode.DUPLICATE
-    return FIELD_ERRORS.get(last, ErrorCode.INVALID_ARGUMENT)
+    joined = " ".join(str(t) for t in texts) if isinstance(texts, list) else str(texts)
+    for (field, pattern), ours in TEXT_RULES.items():
+        if last == field and re.search(pattern, joined, re.IGNORECASE):
+            return ours
+    return FIELD_ERRORS.get(last, HTTP_ERRORS[422])
 
 
 def failed_indexes(data: Any) -> dict[int, ErrorInfo]:

@@ -53,6 +53,14 @@ ERRORS: dict[str, ErrorCode] = {
     "src_invalid": ErrorCode.INVALID_SENDER,
 }
 
+# (code, pattern in the error text) -> ours, tried in order before ERRORS: one code, several causes.
+TEXT_RULES: dict[tuple[str, str], ErrorCode] = {
+    ("unspecified", r"invalid sms id|not found"): ErrorCode.NOT_FOUND,
+    ("invalid_arg", r"sender"): ErrorCode.INVALID_SENDER,
+    ("invalid_arg", r"text.*(long|length)"): ErrorCode.MESSAGE_TOO_LONG,
+    ("invalid_arg", r"phone"): ErrorCode.INVALID_DESTINATION,
+}
+
 # Codes whose wait is far longer than any in-call retry: a daily quota.
 RETRY_AFTER: dict[str, float] = {"too_many_double_optins": 3600.0}
 
@@ -96,17 +104,10 @@ def map_status(native: str) -> DeliveryStatus:
 
 
 def map_error(code: str, text: str) -> ErrorCode:
-    """Table lookup, refined by the text where one code covers several cases."""
-    lowered = text.lower()
-    if code == "unspecified" and ("invalid sms id" in lowered or "not found" in lowered):
-        return ErrorCode.NOT_FOUND
-    if code == "invalid_arg":
-        if "sender" in lowered:
-            return ErrorCode.INVALID_SENDER
-        if "text" in lowered and ("long" in lowered or "length" in lowered):
-            return ErrorCode.MESSAGE_TOO_LONG
-        if "phone" in lowered:
-            return ErrorCode.INVALID_DESTINATION
+    """Table lookup, refined by TEXT_RULES where one code covers several cases."""
+    for (rule_code, pattern), ours in TEXT_RULES.items():
+        if code == rule_code and re.search(pattern, text, re.IGNORECASE):
+            return ours
     return ERRORS.get(code, ErrorCode.PERMANENT_FAILURE)
 
 

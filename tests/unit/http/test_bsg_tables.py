@@ -72,6 +72,13 @@ def test_422_field_row(field: str, expected: str) -> None:
     assert f"phones.0.{field}" in info.native_message
 
 
+def test_text_rules_are_exactly_the_expected_rows() -> None:
+    assert {k: v.value for k, v in bsg.TEXT_RULES.items()} == {
+        ("reference_id", r"taken|duplicate"): "DUPLICATE",
+        ("message", r"invalid campaign status"): "PERMANENT_FAILURE",
+    }
+
+
 def test_duplicate_reference_and_invalid_campaign_status() -> None:
     dup = bsg.error_of(422, {"errors": {"phones.2.reference_id": ["The reference id has already been taken."]}})
     assert dup is not None and dup.code is ErrorCode.DUPLICATE

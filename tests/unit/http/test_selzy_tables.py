@@ -75,6 +75,18 @@ def test_documented_rule_for_new_status_values() -> None:
     assert selzy.map_status("") is DeliveryStatus.UNKNOWN
 
 
+EXPECTED_TEXT_RULES = {
+    ("unspecified", r"invalid sms id|not found"): "NOT_FOUND",
+    ("invalid_arg", r"sender"): "INVALID_SENDER",
+    ("invalid_arg", r"text.*(long|length)"): "MESSAGE_TOO_LONG",
+    ("invalid_arg", r"phone"): "INVALID_DESTINATION",
+}
+
+
+def test_text_rules_are_exactly_the_expected_rows() -> None:
+    assert {k: v.value for k, v in selzy.TEXT_RULES.items()} == EXPECTED_TEXT_RULES
+
+
 @pytest.mark.parametrize(
     ("code", "text", "expected"),
     [
