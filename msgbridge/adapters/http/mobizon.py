@@ -314,6 +314,15 @@ def wrong_server_domain(env: Envelope) -> str | None:
     return value.rstrip("/") or None
 
 
+# A code-13 answer sends the API key to another host, so only Mobizon's own API hosts are followed.
+_API_DOMAIN = re.compile(r"^api\.mobizon\.[a-z]{2,10}(\.[a-z]{2,3})?$")
+
+
+def acceptable_domain(domain: str) -> bool:
+    """Whether a code-13 domain looks like one of Mobizon's regional API servers."""
+    return bool(_API_DOMAIN.match(domain.lower()))
+
+
 def parse_send(reply: Envelope | ErrorInfo, msg: Message) -> SendResult:
     if isinstance(reply, ErrorInfo):
         return SendResult(message_id=msg.id, status=DeliveryStatus.FAILED, error=reply)
@@ -623,7 +632,11 @@ class MobizonTransport(HttpTransport):
             env = parse_envelope(reply.data)
             if isinstance(env, Envelope) and env.code == 13 and not switched:
                 domain = wrong_server_domain(env)
-                if domain:
+                if domain and not acceptable_domain(domain):
+                    log.warning(
+                        "mobizon: not following a wrong-server answer to %r: not a Mobizon API host", domain
+                    )
+                elif domain:
                     # concurrent calls may all learn this at once; each retries once on the new domain
                     if domain != self.home:
                         log.info("mobizon: account served by %s; switching", domain)

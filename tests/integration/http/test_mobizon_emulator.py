@@ -122,6 +122,18 @@ async def test_a_stale_remembered_domain_is_corrected_by_the_next_code_13(serve_
     assert emu.wrong_server_answers == 1
 
 
+async def test_wrong_server_to_a_foreign_host_is_not_followed(serve_emulator: ServeFn) -> None:
+    emu = create_emulator(api_keys=["k"], key_domains={"k": "collector.example.net"})
+    server = await serve_emulator(emu)
+    async with transport(server, key="k") as t:
+        [result] = await t.send([Message(to=phones(1)[0], text="x")])
+        assert t.home is None
+    assert result.status is DeliveryStatus.FAILED
+    assert result.error is not None and result.error.code is ErrorCode.WRONG_SERVER
+    assert "collector.example.net" in result.error.native_message
+    assert emu.wrong_server_answers == 1
+
+
 async def test_rate_limit_code_30_is_retried_without_double_sending(serve_emulator: ServeFn) -> None:
     emu = create_emulator(rate_limit=50.0, rate_burst=2.0)
     server = await serve_emulator(emu)

@@ -266,6 +266,24 @@ def test_wrong_server_domain_accepts_string_url_or_object(data: object, expected
     assert mobizon.wrong_server_domain(mobizon.Envelope(code=13, data=data)) == expected
 
 
+@pytest.mark.parametrize(
+    ("domain", "ok"),
+    [
+        ("api.mobizon.kz", True),
+        ("api.mobizon.ua", True),
+        ("API.Mobizon.UZ", True),
+        ("api.mobizon.com.br", True),
+        ("api.mobizon.gmbh", True),
+        ("evil.example.com", False),
+        ("api.mobizon.kz.evil.example", False),
+        ("api.mobizon.kz:8080", False),
+        ("mobizon.kz", False),
+    ],
+)
+def test_only_mobizon_api_hosts_are_followed(domain: str, ok: bool) -> None:
+    assert mobizon.acceptable_domain(domain) is ok
+
+
 @pytest.mark.parametrize("body", [None, "text", [1], {"data": 1}, {"code": "x"}])
 def test_non_envelopes_are_protocol_errors(body: object) -> None:
     parsed = mobizon.parse_envelope(body)
