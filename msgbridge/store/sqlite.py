@@ -33,6 +33,8 @@ from msgbridge.store.base import CampaignRecord, MessageRecord, OutboxEntry, Sto
 
 log = logging.getLogger(__name__)
 
+# Most enqueued messages kept in memory for claim() to hand back without a read.
+WRITTEN_CACHE = 200_000
 # SQLite's bound-parameter limit is 32766 since 3.32; stay far below it.
 CHUNK = 900
 
@@ -58,7 +60,6 @@ CREATE TABLE IF NOT EXISTS messages (
     campaign TEXT,
     reference TEXT,
     row INTEGER,
-    body TEXT NOT NULL,
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     native_id TEXT,
@@ -73,10 +74,18 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS messages_due ON messages (status, next_attempt_at);
-CREATE INDEX IF NOT EXISTS messages_campaign_due ON messages (campaign, status, next_attempt_at);
-CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference);
-CREATE INDEX IF NOT EXISTS messages_link_native ON messages (link, native_id);
+-- Every index costs each status change a write: keep to the ones a hot path reads.
+CREATE INDEX IF NOT EXISTS messages_due ON messages (status, campaign, next_attempt_at);
+CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference) WHERE reference IS NOT NULL;
+-- Receipts of single-part messages match here, (link, native_id) with native_id first; multi-part
+-- messages match through ``segments``.
+CREATE INDEX IF NOT EXISTS messages_native ON messages (native_id, link);
+-- The message itself, written once: kept out of ``messages`` so the status updates that rewrite a
+-- whole row there rewrite a narrow one.
+CREATE TABLE IF NOT EXISTS bodies (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS segments (
     message_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -120,9 +129,19 @@ CREATE TABLE IF NOT EXISTS inbound (
 CREATE INDEX IF NOT EXISTS inbound_received ON inbound (received_at);
 """
 
+# Row text -> status by dict lookup: Enum(value) and .value are slow on hot paths. Statuses are
+# bound to statements as the members themselves (a StrEnum is a str).
+_STATUS: dict[str, DeliveryStatus] = {s.value: s for s in DeliveryStatus}
+
 _MESSAGE_COLUMNS = (
-    "id, body, status, attempts, native_id, native_ids, link, segments, error_code, "
-    "error_native_code, error_text, error_retry_after, created_at, updated_at"
+    "id, status, attempts, native_id, native_ids, link, segments, error_code, "
+    "error_native_code, error_text, error_retry_after, created_at, updated_at, campaign"
+)
+# Rows shaped (columns..., body) for _record.
+_SELECT_MESSAGES = (
+    "SELECT m.id, m.status, m.attempts, m.native_id, m.native_ids, m.link, m.segments, m.error_code, "
+    "m.error_native_code, m.error_text, m.error_retry_after, m.created_at, m.updated_at, m.campaign, b.body "
+    "FROM messages m JOIN bodies b ON b.id = m.id"
 )
 
 
@@ -161,6 +180,9 @@ class SqliteStore(Store):
         self.path = os.fspath(path)
         self.synchronous = synchronous
         self._db: sqlite3.Connection | None = None
+        # Messages this process enqueued, by id, until claimed: a campaign prepared and sent by one
+        # process skips reading and re-validating every body it has just written.
+        self._written: dict[str, Message] = {}
 
     # -- lifecycle -------------------------------------------------------
 
@@ -176,6 +198,9 @@ class SqliteStore(Store):
         db.execute(f"PRAGMA synchronous={self.synchronous}")
         db.execute("PRAGMA foreign_keys=OFF")
         db.execute("PRAGMA temp_store=MEMORY")
+        db.execute("PRAGMA cache_size=-65536")
+        # Checkpoint less often: a page rewritten by several batches is copied back once.
+        db.execute("PRAGMA wal_autocheckpoint=10000")
         # Every statement is IF NOT EXISTS, so two processes opening one new file at once is harmless.
         db.executescript(SCHEMA)
         return db
@@ -251,7 +276,6 @@ class SqliteStore(Store):
                 e.message.campaign,
                 e.message.reference,
                 e.row,
-                e.message.model_dump_json(),
                 queued,
                 now,
                 now,
@@ -261,14 +285,13 @@ class SqliteStore(Store):
         with self._tx() as db:
             before = db.total_changes
             db.executemany(
-                "INSERT OR IGNORE INTO messages (id, idempotency_key, campaign, reference, row, body, status, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO messages (id, idempotency_key, campaign, reference, row, status, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            inserted = db.total_changes - before
-            if inserted == len(entries):
+            if db.total_changes - before == len(entries):
                 ids = [e.message.id for e in entries]
-                new = ids
+                new = list(entries)
             else:
                 by_key: dict[str, str] = {}
                 keys = list({e.idempotency_key for e in entries})
@@ -280,11 +303,15 @@ class SqliteStore(Store):
                         ).fetchall()
                     )
                 ids = [by_key[e.idempotency_key] for e in entries]
-                new = [e.message.id for e in entries if by_key[e.idempotency_key] == e.message.id]
+                new = [e for e in entries if by_key[e.idempotency_key] == e.message.id]
+            # No history row for "enqueued": created_at is that entry (see get()).
             db.executemany(
-                "INSERT INTO history (message_id, at, status, note) VALUES (?, ?, ?, 'enqueued')",
-                [(i, now, queued) for i in new],
+                "INSERT INTO bodies (id, body) VALUES (?, ?)",
+                [(e.message.id, e.message.model_dump_json()) for e in new],
             )
+        if len(self._written) + len(new) > WRITTEN_CACHE:
+            self._written.clear()
+        self._written.update((e.message.id, e.message) for e in new)
         return ids
 
     async def claim(
@@ -319,12 +346,16 @@ class SqliteStore(Store):
                 f"RETURNING {_MESSAGE_COLUMNS}",
                 [maybe, at, *params, limit],
             ).fetchall()
-            db.executemany(
-                "INSERT INTO history (message_id, at, status, note) VALUES (?, ?, ?, ?)",
-                [(r[0], at, maybe, f"claimed, attempt {r[3]}") for r in rows],
-            )
+            known = {r[0]: m for r in rows if (m := self._written.pop(r[0], None)) is not None}
+            bodies: dict[str, str] = {}
+            for part in _chunks([r[0] for r in rows if r[0] not in known]):
+                bodies.update(
+                    db.execute(
+                        f"SELECT id, body FROM bodies WHERE id IN ({_marks(len(part))})", part
+                    ).fetchall()
+                )
         rows.sort(key=lambda r: r[0])
-        return [self._record(r) for r in rows]
+        return [self._record((*r, known.get(r[0]) or bodies[r[0]])) for r in rows]
 
     async def record_results(self, results: Sequence[SendResult], *, link: str) -> None:
         if not results:
@@ -345,9 +376,9 @@ class SqliteStore(Store):
                 ids = r.native_ids or ((r.native_id,) if r.native_id else ())
                 updates.append(
                     (
-                        status.value,
+                        status,
                         r.native_id or (ids[-1] if ids else None),
-                        json.dumps(list(ids)) if ids else None,
+                        json.dumps(list(ids)) if len(ids) > 1 else None,
                         link,
                         max(r.segments, len(ids), 1),
                         *_error_columns(r.error),
@@ -355,10 +386,11 @@ class SqliteStore(Store):
                         r.message_id,
                     )
                 )
-                segments.extend((r.message_id, seq, link, nid, status.value) for seq, nid in enumerate(ids))
+                if len(ids) > 1:
+                    segments.extend((r.message_id, seq, link, nid, status) for seq, nid in enumerate(ids))
                 native_ids.extend(ids)
                 note = "result" + (f": {r.error}" if r.error else "")
-                history.append((r.message_id, now, status.value, note))
+                history.append((r.message_id, now, status, note))
                 current[r.message_id] = status
             db.executemany(
                 "UPDATE messages SET status = ?, native_id = COALESCE(?, native_id), "
@@ -409,6 +441,7 @@ class SqliteStore(Store):
         now = time.time()
         with self._tx() as db:
             matched, unmatched = self._apply(db, [(None, r) for r in receipts], now)
+            # Only parked receipts are kept as rows; a matched one lives on as its message's history entry.
             db.executemany(
                 "INSERT INTO receipts (link, native_id, status, native_status, error, message_hint, received_at, "
                 "message_id, matched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -416,7 +449,7 @@ class SqliteStore(Store):
                     (
                         r.link,
                         r.native_id,
-                        r.status.value,
+                        r.status,
                         r.native_status,
                         _error_json(r.error),
                         r.message_id,
@@ -424,7 +457,7 @@ class SqliteStore(Store):
                         message_id,
                         0 if message_id is None else 1,
                     )
-                    for (_, r), message_id in (*matched, *((u, None) for u in unmatched))
+                    for (_, r), message_id in ((u, None) for u in unmatched)
                 ],
             )
         if unmatched:
@@ -442,7 +475,7 @@ class SqliteStore(Store):
                 receipt = DeliveryReceipt(
                     link=row[1],
                     native_id=row[2],
-                    status=DeliveryStatus(row[3]),
+                    status=_STATUS[row[3]],
                     native_status=row[4],
                     error=ErrorInfo.model_validate_json(row[5]) if row[5] else None,
                     message_id=row[6],
@@ -466,30 +499,39 @@ class SqliteStore(Store):
     ) -> tuple[
         list[tuple[tuple[int | None, DeliveryReceipt], str]], list[tuple[int | None, DeliveryReceipt]]
     ]:
-        """Merge receipts into segments and messages; return (matched with message id, unmatched)."""
-        # native id -> [(message_id, seq, link)]
-        where: dict[str, list[tuple[str, int, str]]] = {}
+        """Merge receipts into segments and messages; return (matched with message id, unmatched).
+
+        A single-part message is matched on its own row (no segment rows are
+        written for it: that halves the writes of the common case); a
+        multi-part one through ``segments``, one row per part.
+        """
+        # native id -> [(message_id, seq or None for a single-part message, link)]
+        where: dict[str, list[tuple[str, int | None, str]]] = {}
+        current: dict[str, DeliveryStatus] = {}
         ids = list({r.native_id for _, r in receipts})
         for part in _chunks(ids):
-            for message_id, seq, link, native_id in db.execute(
-                f"SELECT message_id, seq, link, native_id FROM segments WHERE native_id IN ({_marks(len(part))})",
+            marks = _marks(len(part))
+            for message_id, link, native_id, status in db.execute(
+                f"SELECT id, link, native_id, status FROM messages WHERE native_id IN ({marks}) "
+                "AND native_ids IS NULL",
                 part,
             ):
+                where.setdefault(native_id, []).append((message_id, None, link))
+                current[message_id] = _STATUS[status]
+            for message_id, seq, link, native_id in db.execute(
+                f"SELECT message_id, seq, link, native_id FROM segments WHERE native_id IN ({marks})", part
+            ):
                 where.setdefault(native_id, []).append((message_id, seq, link))
-        hinted = [r.message_id for _, r in receipts if r.message_id and r.native_id not in where]
-        messages = set(hinted)
-        for places in where.values():
-            messages.update(m for m, _, _ in places)
-        if not messages:
-            return [], list(receipts)
-        current = self._statuses(db, list(messages))
+        multipart = {m for places in where.values() for m, seq, _ in places if seq is not None}
+        hinted = {r.message_id for _, r in receipts if r.message_id and r.native_id not in where}
+        current.update(self._statuses(db, list((multipart | hinted) - current.keys())))
         segs: dict[str, dict[int, DeliveryStatus]] = {}
-        for part in _chunks(list(messages)):
+        for part in _chunks(list(multipart)):
             for message_id, seq, status in db.execute(
                 f"SELECT message_id, seq, status FROM segments WHERE message_id IN ({_marks(len(part))})",
                 part,
             ):
-                segs.setdefault(message_id, {})[seq] = DeliveryStatus(status)
+                segs.setdefault(message_id, {})[seq] = _STATUS[status]
 
         matched: list[tuple[tuple[int | None, DeliveryReceipt], str]] = []
         unmatched: list[tuple[int | None, DeliveryReceipt]] = []
@@ -497,13 +539,20 @@ class SqliteStore(Store):
         touched: dict[str, tuple[DeliveryStatus, ErrorInfo | None, str]] = {}
         for item in receipts:
             _, r = item
-            places = [p for p in where.get(r.native_id, ()) if not r.link or p[2] == r.link]
-            if places:
-                message_id, seq, _ = places[0]
-                parts = segs[message_id]
-                parts[seq] = merge(parts[seq], r.status)
-                touched_segments[(message_id, seq)] = parts[seq]
-                incoming = aggregate(parts[k] for k in sorted(parts))
+            place = None
+            for candidate in where.get(r.native_id, ()):
+                if not r.link or candidate[2] == r.link:
+                    place = candidate
+                    break
+            if place is not None:
+                message_id, seq, _ = place
+                if seq is None:
+                    incoming = r.status
+                else:
+                    parts = segs[message_id]
+                    parts[seq] = merge(parts[seq], r.status)
+                    touched_segments[(message_id, seq)] = parts[seq]
+                    incoming = aggregate(parts[k] for k in sorted(parts))
             elif r.message_id and r.message_id in current:
                 message_id, incoming = r.message_id, r.status
             else:
@@ -513,22 +562,22 @@ class SqliteStore(Store):
             current[message_id] = status
             prev = touched.get(message_id)
             error = r.error or (prev[1] if prev else None)
-            touched[message_id] = (status, error, r.native_status or r.status.value)
+            touched[message_id] = (status, error, r.native_status or r.status)
             matched.append((item, message_id))
 
         db.executemany(
             "UPDATE segments SET status = ? WHERE message_id = ? AND seq = ?",
-            [(s.value, m, q) for (m, q), s in touched_segments.items()],
+            [(s, m, q) for (m, q), s in touched_segments.items()],
         )
         db.executemany(
             "UPDATE messages SET status = ?, error_code = COALESCE(?, error_code), "
             "error_native_code = COALESCE(?, error_native_code), error_text = COALESCE(?, error_text), "
             "updated_at = ? WHERE id = ?",
-            [(s.value, *_error_columns(e)[:3], now, m) for m, (s, e, _) in touched.items()],
+            [(s, *_error_columns(e)[:3], now, m) for m, (s, e, _) in touched.items()],
         )
         db.executemany(
             "INSERT INTO history (message_id, at, status, note) VALUES (?, ?, ?, ?)",
-            [(m, now, s.value, f"receipt {n}") for m, (s, _, n) in touched.items()],
+            [(m, now, s, f"receipt {n}") for m, (s, _, n) in touched.items()],
         )
         return matched, unmatched
 
@@ -540,31 +589,31 @@ class SqliteStore(Store):
             for message_id, status in db.execute(
                 f"SELECT id, status FROM messages WHERE id IN ({_marks(len(part))})", part
             ):
-                out[message_id] = DeliveryStatus(status)
+                out[message_id] = _STATUS[status]
         return out
 
     def _record(self, row: Sequence[Any], history: Iterable[Sequence[Any]] = ()) -> MessageRecord:
+        """``row`` is _MESSAGE_COLUMNS followed by the body (JSON, or the Message itself)."""
         return MessageRecord(
-            message=Message.model_validate_json(row[1]),
-            status=DeliveryStatus(row[2]),
-            attempts=row[3],
-            native_id=row[4],
-            native_ids=tuple(json.loads(row[5])) if row[5] else (),
-            link=row[6],
-            segments=row[7],
-            last_error=_error_from(row[8], row[9], row[10], row[11]),
-            created_at=row[12],
-            updated_at=row[13],
-            history=tuple((h[0], DeliveryStatus(h[1]), h[2]) for h in history),
+            message=row[14] if isinstance(row[14], Message) else Message.model_validate_json(row[14]),
+            status=_STATUS[row[1]],
+            attempts=row[2],
+            native_id=row[3],
+            native_ids=tuple(json.loads(row[4])) if row[4] else (),
+            link=row[5],
+            segments=row[6],
+            last_error=_error_from(row[7], row[8], row[9], row[10]),
+            created_at=row[11],
+            updated_at=row[12],
+            history=tuple((h[0], _STATUS[h[1]], h[2]) for h in history),
         )
 
     async def get(self, message_id: str) -> MessageRecord | None:
-        row = self.db.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
-        ).fetchone()
+        row = self.db.execute(f"{_SELECT_MESSAGES} WHERE m.id = ?", (message_id,)).fetchone()
         if row is None:
             return None
-        history = self.db.execute(
+        history = [(row[11], DeliveryStatus.QUEUED.value, "enqueued")]
+        history += self.db.execute(
             "SELECT at, status, note FROM history WHERE message_id = ? ORDER BY rowid", (message_id,)
         ).fetchall()
         return self._record(row, history)
@@ -582,7 +631,7 @@ class SqliteStore(Store):
             rows = self.db.execute(
                 "SELECT status, COUNT(*) FROM messages WHERE campaign = ? GROUP BY status", (campaign,)
             )
-        return {DeliveryStatus(s): n for s, n in rows}
+        return {_STATUS[s]: n for s, n in rows}
 
     async def pending_native_ids(self, link: str, limit: int) -> list[str]:
         # Oldest update first: a message a poll just touched goes to the back of the line.
@@ -594,12 +643,12 @@ class SqliteStore(Store):
         return [r[0] for r in rows]
 
     async def in_doubt(self, limit: int, *, campaign: str | None = None) -> list[MessageRecord]:
-        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE status = ?"
+        sql = f"{_SELECT_MESSAGES} WHERE m.status = ?"
         params: list[Any] = [DeliveryStatus.MAYBE_SUBMITTED.value]
         if campaign is not None:
-            sql += " AND campaign = ?"
+            sql += " AND m.campaign = ?"
             params.append(campaign)
-        rows = self.db.execute(sql + " ORDER BY id LIMIT ?", [*params, limit]).fetchall()
+        rows = self.db.execute(sql + " ORDER BY m.id LIMIT ?", [*params, limit]).fetchall()
         return [self._record(r) for r in rows]
 
     async def next_due(self, *, campaign: str | None = None) -> float | None:
@@ -615,15 +664,15 @@ class SqliteStore(Store):
         self, *, campaign: str | None = None, status: DeliveryStatus | None = None, limit: int = 100
     ) -> list[MessageRecord]:
         """A page of messages for reports (oldest first)."""
-        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE 1 = 1"
+        sql = f"{_SELECT_MESSAGES} WHERE 1 = 1"
         params: list[Any] = []
         if campaign is not None:
-            sql += " AND campaign = ?"
+            sql += " AND m.campaign = ?"
             params.append(campaign)
         if status is not None:
-            sql += " AND status = ?"
-            params.append(status.value)
-        rows = self.db.execute(sql + " ORDER BY id LIMIT ?", [*params, limit]).fetchall()
+            sql += " AND m.status = ?"
+            params.append(status)
+        rows = self.db.execute(sql + " ORDER BY m.id LIMIT ?", [*params, limit]).fetchall()
         return [self._record(r) for r in rows]
 
     # -- inbound ---------------------------------------------------------
