@@ -625,9 +625,9 @@ class MobizonTransport(HttpTransport):
                 )
 
             reply = await self.call_with_retry(build, send=send, provider_error=provider_error)
-            if reply.error is not None and (
-                reply.data is None or reply.error.code is not ErrorCode.THROTTLED
-            ):
+            http_failed = reply.response is None or reply.response.status_code >= 400
+            if reply.error is not None and (http_failed or reply.data is None):
+                # an HTTP-level failure: whatever body came with it is not a Mobizon answer
                 return reply.error, reply
             env = parse_envelope(reply.data)
             if isinstance(env, Envelope) and env.code == 13 and not switched:

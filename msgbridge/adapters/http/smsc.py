@@ -675,13 +675,13 @@ class SmscTransport(HttpTransport):
                 partial(build, base), send=send, expect="text", provider_error=provider_error
             )
             err = reply.error
+            status = reply.response.status_code if reply.response is not None else None
             host_failed = err is not None and (
                 err.code is ErrorCode.NETWORK_ERROR
                 or (
                     not send
-                    and reply.response is not None
-                    and err.code in (ErrorCode.TEMPORARY_FAILURE, ErrorCode.PROTOCOL_ERROR)
-                    and not reply.data
+                    and status is not None
+                    and (status >= 500 or err.code is ErrorCode.PROTOCOL_ERROR)
                 )
             )
             if host_failed and step + 1 < len(urls):
@@ -695,6 +695,9 @@ class SmscTransport(HttpTransport):
                 self._active = index
             break
         assert reply is not None
+        if reply.error is not None and (reply.response is None or reply.response.status_code >= 400):
+            # an HTTP-level failure (5xx, 429, a proxy page): its body is not an SMSC reply
+            return reply, None
         if isinstance(reply.data, str):
             return reply, parse_reply(reply.data, fmt, op=op)
         return reply, None

@@ -15,7 +15,7 @@ from msgbridge.core.message import Campaign, Message, Recipient
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.dispatcher import Dispatcher
 from msgbridge.simulators.http.mobizon import create_emulator
-from msgbridge.simulators.http.server import App, HttpServer
+from msgbridge.simulators.http.server import App, HttpServer, Response, json_response
 from msgbridge.store.base import OutboxEntry
 from msgbridge.store.sqlite import SqliteStore
 
@@ -269,6 +269,27 @@ async def test_bad_answers_to_a_send(
     assert result.error is not None and result.error.code is code
     assert native in result.error.native_message
     assert emu.requests["message/sendsmsmessage"] == 1
+
+
+async def test_http_errors_with_json_bodies_stay_http_errors(serve_emulator: ServeFn) -> None:
+    emu = create_emulator()
+    server = await serve_emulator(emu)
+    answers = [
+        json_response({"code": 30, "data": "", "message": "slow down"}, 429, [("Retry-After", "0")]),
+        json_response({"code": 0, "data": {"messageId": 1}}, 503),
+    ]
+
+    async def failing(request: object) -> Response:
+        return answers.pop(0)
+
+    emu.dispatch = failing  # type: ignore[assignment,method-assign]
+    async with transport(server, extra="attempts=1") as t:
+        [throttled] = await t.send([Message(to=phones(1)[0], text="x")])
+        [unavailable] = await t.send([Message(to=phones(1)[0], text="y")])
+    assert throttled.status is DeliveryStatus.FAILED
+    assert throttled.error is not None and throttled.error.code is ErrorCode.THROTTLED
+    assert unavailable.status is DeliveryStatus.FAILED and unavailable.native_id is None
+    assert unavailable.error is not None and unavailable.error.code is ErrorCode.TEMPORARY_FAILURE
 
 
 async def test_unknown_provider_code_is_kept(serve_emulator: ServeFn) -> None:

@@ -195,15 +195,20 @@ async def test_parser_reads_what_the_emulator_writes_in_each_format(
         assert refused.error_code == 7
 
 
-async def test_html_502_on_send_is_a_temporary_failure_with_the_page_kept(serve_emulator: ServeFn) -> None:
+@pytest.mark.parametrize(
+    ("fault", "native"), [("html502", "502 Bad Gateway"), ("http500", "Internal Server Error")]
+)
+async def test_5xx_on_send_is_a_temporary_failure_with_the_page_kept(
+    serve_emulator: ServeFn, fault: str, native: str
+) -> None:
     emu = create_emulator()
     server = await serve_emulator(emu)
-    emu.inject("html502")
+    emu.inject(fault)
     async with transport(server, extra="attempts=1") as t:
         results = await t.send([Message(to=p, text="x") for p in phones(2)])
     assert all(r.status is DeliveryStatus.FAILED for r in results)
     assert all(r.error is not None and r.error.code is ErrorCode.TEMPORARY_FAILURE for r in results)
-    assert results[0].error is not None and "502 Bad Gateway" in results[0].error.native_message
+    assert results[0].error is not None and native in results[0].error.native_message
     assert not emu.sent
 
 
@@ -276,14 +281,27 @@ async def test_reads_fall_back_on_5xx_and_empty_answers(serve_emulator: ServeFn)
     good = create_emulator()
     main = await serve_emulator(broken)
     backup = await serve_emulator(good)
-    broken.inject("html502", "empty")
+    broken.inject("html502", "empty", "http500")
     url = f"smsc://user:secret@smsc.ru?base_url={main.url}&backup_url={backup.url}&{FAST}&attempts=1"
     async with open_transport(url) as t:
         assert await t.balance() == "1000.00"
         assert isinstance(t, SmscTransport)
         t._active = 0
         assert await t.balance() == "1000.00"
-    assert good.requests["balance"] == 2 and broken.requests["balance"] == 2
+        t._active = 0
+        assert await t.balance() == "1000.00"
+    assert good.requests["balance"] == 3 and broken.requests["balance"] == 3
+
+
+async def test_throttling_that_outlasts_the_retries_is_a_retryable_failure(serve_emulator: ServeFn) -> None:
+    emu = create_emulator()
+    server = await serve_emulator(emu)
+    emu.inject("http429", "http429")
+    async with transport(server, extra="attempts=2") as t:
+        [result] = await t.send([Message(to=phones(1)[0], text="x")])
+    assert result.status is DeliveryStatus.FAILED
+    assert result.error is not None and result.error.code is ErrorCode.THROTTLED and result.error.retryable
+    assert emu.requests["send"] == 2 and not emu.sent
 
 
 async def test_status_of_unknown_pair_is_unknown(serve_emulator: ServeFn) -> None:
