@@ -9,10 +9,13 @@ back over that connection. Three stores, all measured in the same run:
 - ``sqlite normal``: one committed transaction per mail, survives a killed process;
 - ``sqlite full``  : the gateway's default, fsync per commit, survives power loss.
 
-Each is run with 1 and 8 concurrent sessions. Ratios: against the no-op
-baseline at the same concurrency, and 8 sessions against 1.
+Each is run with 1 and 8 concurrent sessions; the best of ``--repeat`` runs
+is printed, since the machine is shared and timing is noisy. Ratios: against
+the no-op baseline at the same concurrency, and 8 sessions against 1.
+``mails/commit`` shows the group commit at work: mails that finish DATA
+together share one store transaction.
 
-    python benchmarks/smtp_gateway.py [--mails 2000]
+    python benchmarks/smtp_gateway.py [--mails 1000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -62,6 +67,11 @@ async def serve(store_kind: str, db: str) -> None:
     )
     gateway = SmtpGateway(config, store)  # type: ignore[arg-type]
     await gateway.start()
+    commit = gateway.handler.commit
+    # SIGUSR1: report how many store transactions the accepted mails took so far.
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGUSR1, lambda: print(f"commits {commit.commits}", flush=True)
+    )
     print(f"listening on 127.0.0.1:{gateway.port}", flush=True)
     await asyncio.Event().wait()
 
@@ -113,38 +123,57 @@ def start_server(kind: str, db: str) -> tuple[subprocess.Popen[str], int]:
     return proc, int(line.strip().rsplit(":", 1)[1])
 
 
-async def main(total: int) -> None:
-    rows: list[tuple[str, int, float]] = []
+def commits(proc: subprocess.Popen[str]) -> int:
+    assert proc.stdout is not None
+    os.kill(proc.pid, signal.SIGUSR1)
+    line = proc.stdout.readline()
+    return int(line.split()[1])
+
+
+async def main(total: int, repeat: int) -> None:
+    rows: list[tuple[str, int, float, float]] = []
+    offset = 0
     with tempfile.TemporaryDirectory() as tmp:
         for kind, label in (("noop", "no-op store"), ("normal", "sqlite normal"), ("full", "sqlite full")):
             proc, port = start_server(kind, str(Path(tmp) / f"{kind}.db"))
             try:
                 await measure(port, min(50, total), 2, 10_000_000 * 9)  # warm-up: imports, first pages
-                for n, sessions in enumerate((1, 8)):
-                    elapsed, accepted = await measure(port, total, sessions, n * total)
-                    if accepted != total:
-                        raise SystemExit(f"{label}: only {accepted} of {total} mails accepted")
-                    rows.append((label, sessions, total / elapsed))
+                for sessions in (1, 8):
+                    best = 0.0
+                    before = commits(proc)
+                    for _ in range(repeat):
+                        elapsed, accepted = await measure(port, total, sessions, offset)
+                        offset += total
+                        if accepted != total:
+                            raise SystemExit(f"{label}: only {accepted} of {total} mails accepted")
+                        best = max(best, total / elapsed)
+                    per_commit = total * repeat / max(1, commits(proc) - before)
+                    rows.append((label, sessions, best, per_commit))
             finally:
                 proc.kill()
                 proc.wait()
-    base = {s: rate for label, s, rate in rows if label == "no-op store"}
-    one = {label: rate for label, s, rate in rows if s == 1}
-    print(f"{total} mails per configuration, 1 recipient each, one connection per session")
-    print(f"{'config':<16}{'sessions':>9}{'mails/s':>10}{'vs no-op':>10}{'vs 1 session':>14}")
-    for label, sessions, rate in rows:
+    base = {s: rate for label, s, rate, _ in rows if label == "no-op store"}
+    one = {label: rate for label, s, rate, _ in rows if s == 1}
+    print(f"{total} mails per run, best of {repeat}; 1 recipient each; one connection per session")
+    print(
+        f"{'config':<16}{'sessions':>9}{'mails/s':>10}{'mails/commit':>14}{'vs no-op':>10}{'vs 1 session':>14}"
+    )
+    for label, sessions, rate, per_commit in rows:
+        pc = "-" if label == "no-op store" else f"{per_commit:.1f}"
         print(
-            f"{label:<16}{sessions:>9}{rate:>10,.0f}{rate / base[sessions]:>9.2f}x{rate / one[label]:>13.2f}x"
+            f"{label:<16}{sessions:>9}{rate:>10,.0f}{pc:>14}"
+            f"{rate / base[sessions]:>9.2f}x{rate / one[label]:>13.2f}x"
         )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mails", type=int, default=2000, help="mails per configuration")
+    parser.add_argument("--mails", type=int, default=1000, help="mails per run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per configuration; the best is printed")
     parser.add_argument("--serve", choices=["noop", "normal", "full"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         asyncio.run(serve(args.serve, args.db))
     else:
-        asyncio.run(main(args.mails))
+        asyncio.run(main(args.mails, args.repeat))

@@ -42,6 +42,7 @@ from msgbridge.core.encoding import info, split
 from msgbridge.core.message import Message
 from msgbridge.core.ratelimit import TokenBucket
 from msgbridge.inbound import mailtext
+from msgbridge.inbound.group_commit import GroupCommit
 from msgbridge.inbound.recipients import Refused, phone_for
 from msgbridge.inbound.users import User, dummy_hash, verify_password
 from msgbridge.store.base import OutboxEntry, Store
@@ -110,6 +111,7 @@ class GatewayHandler:
         self.config = config
         self.store = store
         self.on_enqueued = on_enqueued
+        self.commit = GroupCommit(store)
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
         self._auth_failures: weakref.WeakKeyDictionary[SMTP, int] = weakref.WeakKeyDictionary()
         self.accepted_mails = 0
@@ -234,8 +236,7 @@ class GatewayHandler:
             )
             entries.append(OutboxEntry(message=message, idempotency_key=key))
         try:
-            # Shielded: a client that hangs up now must not cut a commit in half.
-            ids = await asyncio.shield(self.store.enqueue(entries))
+            ids = await self.commit.enqueue(entries)
         except Exception:
             log.exception("smtp gateway: could not queue mail from %s", session.peer)
             return STORE_FAILED
