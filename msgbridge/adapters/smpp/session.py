@@ -149,6 +149,7 @@ class Session(asyncio.Protocol):
         self._pause_until = 0.0
         self._throttle_streak = 0
         self._clean_since_throttle = 0
+        self._recovering = False
         self._nacks = 0
         self._runner: asyncio.Task[None] | None = None
         self._timer: asyncio.Task[None] | None = None
@@ -355,13 +356,8 @@ class Session(asyncio.Protocol):
                 if status == 0:
                     end = body.find(b"\x00")
                     batch.accepted(slot, (body[:end] if end >= 0 else body).decode("latin-1"))
-                    self._clean_since_throttle += 1
-                    if (
-                        self.effective_window < self.window
-                        and self._clean_since_throttle >= self.effective_window
-                    ):
-                        self.effective_window += 1
-                        self._clean_since_throttle = 0
+                    if self._recovering:
+                        self._recovered_one()
                 else:
                     self._submit_failed(batch, slot, status)
             else:
@@ -468,9 +464,21 @@ class Session(asyncio.Protocol):
         if len(self._late) > 100_000:
             self._late.pop(next(iter(self._late)))
 
+    def _recovered_one(self) -> None:
+        """One clean answer after throttling: a window's worth of them ends the streak and grows the window."""
+        self._clean_since_throttle += 1
+        if self._clean_since_throttle >= self.effective_window:
+            self._clean_since_throttle = 0
+            self._throttle_streak = 0
+            if self.effective_window < self.window:
+                self.effective_window += 1
+            else:
+                self._recovering = False
+
     def _slow_down(self) -> None:
         now = time.monotonic()
         self._clean_since_throttle = 0
+        self._recovering = True
         self.effective_window = max(1, self.effective_window // 2)
         if now < self._pause_until:
             return  # one pause per burst of throttled answers
@@ -537,7 +545,6 @@ class Session(asyncio.Protocol):
         self._seq = seq
         if self._pause_until and time.monotonic() >= self._pause_until:
             self._pause_until = 0.0
-            self._throttle_streak = 0 if self._clean_since_throttle else self._throttle_streak
         deadline = time.monotonic() + self.config.response_timeout
         self._deadlines.append((deadline, seq))
         self.stats.submit_sm += len(slots)
