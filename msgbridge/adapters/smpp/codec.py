@@ -427,7 +427,10 @@ def split_udh(data: bytes) -> tuple[Concat | None, bytes]:
 
 
 def sar_info(tlvs: dict[int, bytes]) -> Concat | None:
+    """The SAR TLVs as a Concat; CodecError (ESME_RINVPARLEN) when one has the wrong size."""
     if TLV_SAR_MSG_REF_NUM in tlvs and TLV_SAR_TOTAL_SEGMENTS in tlvs and TLV_SAR_SEGMENT_SEQNUM in tlvs:
-        ref = int.from_bytes(tlvs[TLV_SAR_MSG_REF_NUM], "big")
-        return Concat(ref, tlvs[TLV_SAR_TOTAL_SEGMENTS][0], tlvs[TLV_SAR_SEGMENT_SEQNUM][0])
+        ref, total, seq = tlvs[TLV_SAR_MSG_REF_NUM], tlvs[TLV_SAR_TOTAL_SEGMENTS], tlvs[TLV_SAR_SEGMENT_SEQNUM]
+        if len(ref) != 2 or len(total) != 1 or len(seq) != 1:
+            raise CodecError("SAR TLV of the wrong size", ESME_RINVPARLEN)
+        return Concat(int.from_bytes(ref, "big"), total[0], seq[0])
     return None
