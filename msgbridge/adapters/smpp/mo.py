@@ -47,6 +47,11 @@ def decode_payload(data: bytes, data_coding: int, *, default: str = "gsm7") -> s
     return data.decode("latin-1")
 
 
+def _address(addr: str, ton: int) -> str:
+    """International numbers (TON 1) in E.164 with ``+``, as the rest of msgbridge spells them."""
+    return f"+{addr}" if ton == 1 and addr.isdigit() else addr
+
+
 def concat_of(sm: codec.ShortMessage) -> tuple[codec.Concat | None, bytes]:
     """The concatenation info (UDH IEI 0x00/0x08 or SAR TLVs) and the payload without its UDH."""
     payload = sm.payload
@@ -98,9 +103,18 @@ class Reassembler:
 
     def add(self, sm: codec.ShortMessage) -> InboundMessage | None:
         concat, payload = concat_of(sm)
+        source = _address(sm.source_addr, sm.source_addr_ton)
+        destination = _address(sm.destination_addr, sm.dest_addr_ton)
         if concat is None or concat.total <= 1:
             self.stats.single += 1
-            return self._message(sm.source_addr, sm.destination_addr, payload, sm.data_coding, 1, None)
+            return self._message(
+                source,
+                destination,
+                payload,
+                sm.data_coding,
+                1,
+                None,
+            )
         self.stats.parts += 1
         if not 1 <= concat.seq <= concat.total:
             log.warning(
@@ -109,8 +123,21 @@ class Reassembler:
                 concat.total,
                 sm.source_addr,
             )
-            return self._message(sm.source_addr, sm.destination_addr, payload, sm.data_coding, 1, None)
-        key: PartKey = (self.link, sm.source_addr, sm.destination_addr, concat.ref, concat.total)
+            return self._message(
+                source,
+                destination,
+                payload,
+                sm.data_coding,
+                1,
+                None,
+            )
+        key: PartKey = (
+            self.link,
+            source,
+            destination,
+            concat.ref,
+            concat.total,
+        )
         pending = self._pending.get(key)
         if pending is None:
             pending = self._pending[key] = _Pending(sm.data_coding, concat.total, self.clock())
@@ -124,7 +151,12 @@ class Reassembler:
         self.stats.assembled += 1
         data = b"".join(pending.parts[i] for i in range(1, pending.total + 1))
         return self._message(
-            sm.source_addr, sm.destination_addr, data, pending.data_coding, pending.total, concat.ref
+            source,
+            destination,
+            data,
+            pending.data_coding,
+            pending.total,
+            concat.ref,
         )
 
     def expire(self) -> list[InboundMessage]:

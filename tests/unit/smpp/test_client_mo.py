@@ -20,7 +20,7 @@ class Clock:
 def part(
     data: bytes, mode: str, ref: int, total: int, seq: int, source: str = "77011234567", dc: int = 0
 ) -> codec.ShortMessage:
-    sm = codec.ShortMessage(source_addr=source, destination_addr="1234", data_coding=dc)
+    sm = codec.ShortMessage(source_addr=source, destination_addr="1234", data_coding=dc, dest_addr_ton=0)
     if mode == "udh8":
         sm.esm_class = codec.ESM_UDHI
         sm.short_message = codec.udh_8bit(ref, total, seq) + data
@@ -50,6 +50,18 @@ def test_parts_in_any_order(mode: str, order: list[int]) -> None:
         "L",
     )
     assert len(r) == 0
+
+
+def test_international_numbers_get_a_plus() -> None:
+    sm = codec.ShortMessage(
+        source_addr="77011234567",
+        source_addr_ton=1,
+        destination_addr="1234",
+        dest_addr_ton=3,
+        short_message=b"x",
+    )
+    msg = Reassembler("L").add(sm)
+    assert msg is not None and (msg.source, msg.destination) == ("+77011234567", "1234")
 
 
 def test_duplicates_are_ignored() -> None:
