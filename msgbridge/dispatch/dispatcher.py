@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from msgbridge.adapters.base import Transport
 from msgbridge.core.errors import ErrorCode, ErrorInfo, MessagingError, UnsupportedFeature
-from msgbridge.core.message import DeliveryReceipt, SendResult
+from msgbridge.core.message import Campaign, DeliveryReceipt, SendResult
 from msgbridge.core.ratelimit import Backoff, TokenBucket
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.store.base import MessageRecord, Store
@@ -315,6 +315,58 @@ class Dispatcher:
                 [r.message.id for r, _ in items], not_before=time.time() + delay, error=items[0][1]
             )
             self.stats.retried += len(items)
+
+    async def send_provider_campaign(self, campaign: Campaign) -> DispatchStats:
+        """Hand the whole queued campaign to the provider's own campaign API, where the transport has one.
+
+        Kept simple: everything queued for the campaign is claimed, given to
+        ``transport.run_campaign(campaign, messages)`` in one call, and its
+        per-recipient results recorded like any send; retryable refusals are
+        requeued for a normal per-message run. A transport without the hook
+        is sent to message by message.
+        """
+        hook = getattr(self.transport, "run_campaign", None)
+        if hook is None:
+            log.info("%s:// has no campaign API; sending message by message", self.transport.scheme)
+            return await self.send_pending(campaign.name)
+        await self.settle(campaign.name)
+        claimed: list[MessageRecord] = []
+        while batch := await self.store.claim(DEFAULT_CLAIM, campaign=campaign.name):
+            claimed.extend(batch)
+        if not claimed:
+            return self.stats
+        self.stats.claimed += len(claimed)
+        self.stats.batches += 1
+        outcomes: list[SendResult] = []
+        retry: list[tuple[MessageRecord, ErrorInfo]] = []
+        try:
+            result = await hook(campaign, [r.message for r in claimed])
+            results = list(result.results)
+            if len(results) != len(claimed):
+                raise MessagingError(
+                    f"{self.transport.scheme}:// campaign returned {len(results)} results for {len(claimed)} messages",
+                    code=ErrorCode.PROTOCOL_ERROR,
+                )
+            log.info(
+                "provider campaign %s: %s",
+                getattr(result, "campaign_id", "?"),
+                getattr(result, "status", "?"),
+            )
+            for rec, res in zip(claimed, results, strict=True):
+                self._classify(rec, res, outcomes, retry)
+        except MessagingError as exc:
+            self._on_send_error(claimed, exc, outcomes, retry)
+            if not exc.code.retryable and not exc.code.outcome_unknown:
+                raise
+        finally:
+            for start in range(0, len(outcomes), DEFAULT_CLAIM):
+                await self.store.record_results(
+                    outcomes[start : start + DEFAULT_CLAIM], link=self.transport.link
+                )
+            await self._requeue(retry)
+            if self.progress is not None:
+                self.progress(self.stats)
+        return self.stats
 
     # -- receipts --------------------------------------------------------
 

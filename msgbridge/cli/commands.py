@@ -1,0 +1,572 @@
+"""The everyday commands: send, status, campaign run/status, transports, text info.
+
+Each command has ``--json`` for scripts. What a user can fix (bad URL, bad
+CSV, unknown name) is raised as a MessagingError and printed by ``main`` as
+one line with a non-zero exit; transport URLs are only ever printed redacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import sys
+import time
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from msgbridge.adapters.base import open_transport, registry
+from msgbridge.config import Config, load_config
+from msgbridge.core.encoding import info as text_info
+from msgbridge.core.encoding import split
+from msgbridge.core.errors import ConfigError, ErrorCode
+from msgbridge.core.message import Campaign, Message
+from msgbridge.core.phone import normalize
+from msgbridge.core.status import DeliveryStatus
+from msgbridge.core.url import redact
+from msgbridge.dispatch.campaign import PrepareReport, prepare_campaign, recipients_from_csv
+from msgbridge.dispatch.csvsource import read_csv
+from msgbridge.dispatch.dispatcher import Dispatcher, DispatchStats
+from msgbridge.store.base import MessageRecord, OutboxEntry, Store, open_store
+
+T = TypeVar("T")
+
+# A one-off send "worked" when the message reached one of these.
+SEND_OK: frozenset[DeliveryStatus] = frozenset(
+    {
+        DeliveryStatus.SUBMITTED,
+        DeliveryStatus.ACCEPTED,
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.PARTIALLY_DELIVERED,
+        DeliveryStatus.UNKNOWN,
+    }
+)
+SHOW_PROBLEMS = 10
+
+
+# -- plumbing ---------------------------------------------------------------
+
+
+def _config(ctx: click.Context) -> Config:
+    obj = ctx.find_root().obj or {}
+    return load_config(obj.get("config_path"))
+
+
+def _store_dsn(ctx: click.Context, config: Config) -> str:
+    obj = ctx.find_root().obj or {}
+    return str(obj.get("store_dsn") or config.store)
+
+
+def _run(coro: Awaitable[T]) -> T:
+    """Run a command's coroutine; store failures become one-line errors, not tracebacks."""
+
+    async def wrapped() -> T:
+        return await coro
+
+    try:
+        return asyncio.run(wrapped())
+    except sqlite3.Error as exc:
+        raise ConfigError(f"store error: {exc}") from exc
+
+
+def _existing_store(dsn: str) -> Store:
+    """For read-only commands: do not create an empty store by looking."""
+    if "://" not in dsn or dsn.startswith("sqlite:///"):
+        path = dsn.removeprefix("sqlite:///")
+        if not Path(path).is_file():
+            raise ConfigError(
+                f"no store at {path} (nothing has been sent with it yet; choose one with --store)"
+            )
+    return open_store(dsn)
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def _err_console() -> Console:
+    return Console(stderr=True)
+
+
+def _record_json(rec: MessageRecord) -> dict[str, Any]:
+    return {
+        "id": rec.message.id,
+        "to": rec.message.to,
+        "campaign": rec.message.campaign,
+        "status": rec.status.value,
+        "native_id": rec.native_id,
+        "native_ids": list(rec.native_ids),
+        "link": rec.link,
+        "segments": rec.segments,
+        "attempts": rec.attempts,
+        "error": (
+            {
+                "code": rec.last_error.code.value,
+                "native_code": rec.last_error.native_code,
+                "native_message": rec.last_error.native_message,
+            }
+            if rec.last_error
+            else None
+        ),
+        "history": [{"at": at, "status": s.value, "note": note} for at, s, note in rec.history],
+    }
+
+
+def _stats_json(stats: DispatchStats) -> dict[str, Any]:
+    return {
+        "claimed": stats.claimed,
+        "submitted": stats.submitted,
+        "failed": stats.failed,
+        "retried": stats.retried,
+        "in_doubt": stats.in_doubt,
+        "settled_sent": stats.settled_sent,
+        "settled_unsent": stats.settled_unsent,
+        "resent_maybe": stats.resent_maybe,
+        "receipts": stats.receipts,
+        "receipts_matched": stats.receipts_matched,
+        "errors": stats.errors,
+        "seconds": round(stats.elapsed, 3),
+    }
+
+
+def _counts_table(title: str, counts: dict[DeliveryStatus, int]) -> Table:
+    total = sum(counts.values()) or 1
+    table = Table(title=title)
+    table.add_column("status")
+    table.add_column("messages", justify="right")
+    table.add_column("share", justify="right")
+    for status in DeliveryStatus:
+        if counts.get(status):
+            n = counts[status]
+            table.add_row(status.value, f"{n:,}", f"{n / total:.1%}")
+    table.add_row("total", f"{sum(counts.values()):,}", "", style="bold")
+    return table
+
+
+# -- send / status ------------------------------------------------------------
+
+
+@click.command()
+@click.option(
+    "--via", required=True, help="transport URL, or a name from msgbridge.toml / MSGBRIDGE_TRANSPORT_<NAME>"
+)
+@click.option("--to", "to", required=True, help="phone number (E.164, or national with --region)")
+@click.option("--text", required=True)
+@click.option("--from", "sender", default=None, help="sender id")
+@click.option("--region", default=None, help="default region for national numbers, e.g. KZ")
+@click.option(
+    "--reference", default=None, help="your id for this message; the same reference is never sent twice"
+)
+@click.option(
+    "--wait", type=float, default=0.0, show_default=True, help="seconds to wait for a delivery receipt"
+)
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@click.pass_context
+def send(
+    ctx: click.Context,
+    via: str,
+    to: str,
+    text: str,
+    sender: str | None,
+    region: str | None,
+    reference: str | None,
+    wait: float,
+    as_json: bool,
+) -> None:
+    """Send one SMS and print our id, the provider's id and the status."""
+    config = _config(ctx)
+    transport = open_transport(config.resolve_via(via))
+    message = Message(to=normalize(to, region), text=text, sender=sender, reference=reference)
+    key = f"ref:{reference}" if reference else f"send:{message.id}"
+
+    async def go() -> MessageRecord:
+        async with open_store(_store_dsn(ctx, config)) as store:
+            [mid] = await store.enqueue([OutboxEntry(message=message, idempotency_key=key)])
+            async with transport:
+                await Dispatcher(store, transport).run(None, wait_receipts=wait, message_ids=[mid])
+            rec = await store.get(mid)
+            assert rec is not None
+            return rec
+
+    rec = _run(go())
+    failed = rec.status not in SEND_OK
+    if as_json:
+        _echo_json({**_record_json(rec), "ok": not failed})
+    else:
+        click.echo(f"id         {rec.message.id}")
+        click.echo(f"native id  {rec.native_id or '-'}")
+        click.echo(f"status     {rec.status.value}")
+        if rec.last_error is not None:
+            click.echo(f"error      {rec.last_error}")
+    if failed:
+        code = rec.last_error.code if rec.last_error else _code_for(rec.status)
+        click.echo(f"error: {code.value}", err=True)
+        sys.exit(1)
+
+
+def _code_for(status: DeliveryStatus) -> ErrorCode:
+    if status is DeliveryStatus.MAYBE_SUBMITTED:
+        return ErrorCode.TIMEOUT
+    if status is DeliveryStatus.EXPIRED:
+        return ErrorCode.TEMPORARY_FAILURE
+    return ErrorCode.PERMANENT_FAILURE
+
+
+@click.command()
+@click.argument("message_id")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@click.pass_context
+def status(ctx: click.Context, message_id: str, as_json: bool) -> None:
+    """Show one message: status, ids, last error and its history."""
+    config = _config(ctx)
+
+    async def go() -> MessageRecord | None:
+        async with _existing_store(_store_dsn(ctx, config)) as store:
+            return await store.get(message_id) or await store.find_by_reference(message_id)
+
+    rec = _run(go())
+    if rec is None:
+        raise ConfigError(f"no message with id or reference {message_id!r}")
+    if as_json:
+        _echo_json(_record_json(rec))
+        return
+    console = Console()
+    console.print(f"[bold]{rec.message.id}[/] to {rec.message.to}: [bold]{rec.status.value}[/]")
+    console.print(
+        f"native id {rec.native_id or '-'}  link {rec.link or '-'}  segments {rec.segments}  attempts {rec.attempts}"
+    )
+    if rec.last_error is not None:
+        console.print(f"last error {rec.last_error}")
+    table = Table("time (UTC)", "status", "note")
+    for at, st, note in rec.history:
+        table.add_row(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)), st.value, note)
+    console.print(table)
+
+
+# -- campaigns ----------------------------------------------------------------
+
+
+@click.group()
+def campaign() -> None:
+    """Campaigns: a template and a CSV of recipients, resumable."""
+
+
+class _Bar:
+    """The rich progress bar fed by the dispatcher's progress callback."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.sending: TaskID | None = None
+        self.receipts: TaskID | None = None
+        if progress is not None and total > 0:
+            self.sending = progress.add_task("sending", total=total)
+
+    def __call__(self, stats: DispatchStats) -> None:
+        if self.progress is None:
+            return
+        if self.sending is not None:
+            self.progress.update(self.sending, completed=min(stats.done, self.total))
+        if stats.receipts and self.receipts is None and self.total > 0:
+            self.receipts = self.progress.add_task("receipts", total=max(self.total, 1))
+        if self.receipts is not None:
+            self.progress.update(self.receipts, completed=min(stats.receipts_matched, self.total))
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Progress | None]:
+    if not enabled:
+        yield None
+        return
+    progress = Progress(
+        TextColumn("{task.description:>9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_err_console(),
+    )
+    with progress:
+        yield progress
+
+
+@campaign.command("run")
+@click.option("--via", required=True, help="transport URL, or a configured name")
+@click.option(
+    "--csv", "csv_path", required=True, type=click.Path(dir_okay=False), help="recipients, one per row"
+)
+@click.option("--template", default=None, help="message text with {column} placeholders")
+@click.option(
+    "--template-file", type=click.Path(dir_okay=False), default=None, help="read the template from a file"
+)
+@click.option("--from", "sender", default=None, help="sender id")
+@click.option(
+    "--name", default=None, help="campaign name (default: the CSV file name); re-running a name resumes it"
+)
+@click.option("--tps", type=float, default=None, help="messages per second, at most")
+@click.option("--phone-column", default="phone", show_default=True)
+@click.option("--region", default=None, help="default region for national numbers, e.g. KZ")
+@click.option("--encoding", default="utf-8-sig", show_default=True, help="CSV text encoding")
+@click.option("--strict", is_flag=True, help="stop before sending anything if any row is bad")
+@click.option(
+    "--resend-maybe", is_flag=True, help="resend messages an earlier run may have sent (no answer seen)"
+)
+@click.option(
+    "--wait-receipts", type=float, default=0.0, show_default=True, help="seconds to wait for receipts"
+)
+@click.option("--concurrency", type=int, default=4, show_default=True, help="requests in flight")
+@click.option(
+    "--mode",
+    type=click.Choice(["messages", "provider"]),
+    default="messages",
+    show_default=True,
+    help="provider: use the provider's campaign API where the transport has one",
+)
+@click.option("--json", "as_json", is_flag=True, help="print JSON (no progress bar)")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@click.pass_context
+def campaign_run(
+    ctx: click.Context,
+    via: str,
+    csv_path: str,
+    template: str | None,
+    template_file: str | None,
+    sender: str | None,
+    name: str | None,
+    tps: float | None,
+    phone_column: str,
+    region: str | None,
+    encoding: str,
+    strict: bool,
+    resend_maybe: bool,
+    wait_receipts: float,
+    concurrency: int,
+    mode: str,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Send a template to every recipient of a CSV; running it again resumes where it stopped."""
+    config = _config(ctx)
+    url = config.resolve_via(via)
+    transport = open_transport(url)
+    text = _template(template, template_file)
+    data = read_csv(csv_path, phone_column=phone_column, encoding=encoding)
+    recipients, bad_rows = recipients_from_csv(data)
+    cname = name or Path(csv_path).stem
+    model = Campaign(
+        name=cname,
+        template=text,
+        recipients=tuple(recipients),
+        sender=sender,
+        transport=via if "://" not in via else redact(url),
+        options={k: str(v) for k, v in {"tps": tps, "region": region, "mode": mode}.items() if v is not None},
+    )
+    show_bar = not (as_json or quiet)
+
+    async def go() -> tuple[PrepareReport, DispatchStats, dict[DeliveryStatus, int]]:
+        async with open_store(_store_dsn(ctx, config)) as store:
+            report = await prepare_campaign(
+                store, model, region=region, strict=strict, extra_problems=bad_rows
+            )
+            if report.problems and not as_json:
+                _print_problems(report)
+            counts = await store.counts(cname)
+            todo = counts.get(DeliveryStatus.QUEUED, 0) + counts.get(DeliveryStatus.MAYBE_SUBMITTED, 0)
+            with _progress(show_bar) as progress:
+                bar = _Bar(progress, todo)
+                dispatcher = Dispatcher(store, transport, tps=tps, concurrency=concurrency, progress=bar)
+                async with transport:
+                    if mode == "provider":
+                        dispatcher.start_receipts()
+                        try:
+                            await dispatcher.send_provider_campaign(model)
+                            if wait_receipts > 0:
+                                await dispatcher.collect_receipts(wait_receipts, campaign=cname)
+                        finally:
+                            await dispatcher.stop_receipts()
+                    else:
+                        await dispatcher.run(cname, wait_receipts=wait_receipts, include_maybe=resend_maybe)
+            return report, dispatcher.stats, await store.counts(cname)
+
+    report, stats, counts = _run(go())
+    if as_json:
+        _echo_json(
+            {
+                "campaign": cname,
+                "transport": model.transport,
+                "rows": report.rows,
+                "queued": report.queued,
+                "already_queued": report.already,
+                "segments": report.segments,
+                "skipped": [
+                    {"line": p.line, "phone": p.phone, "code": p.code.value, "reason": p.reason}
+                    for p in report.problems
+                ],
+                "dispatch": _stats_json(stats),
+                "counts": {s.value: n for s, n in counts.items()},
+            }
+        )
+        return
+    console = Console()
+    console.print(_counts_table(f"campaign {cname}", counts))
+    console.print(f"via {model.transport}", markup=False, highlight=False)
+    rate = stats.done / stats.elapsed if stats.elapsed > 0 else 0.0
+    console.print(
+        f"rows {report.rows:,}: queued {report.queued:,} now, {report.already:,} from before, "
+        f"{report.skipped:,} skipped. This run: {stats.submitted:,} accepted, {stats.failed:,} refused, "
+        f"{stats.retried:,} retries, {stats.in_doubt:,} in doubt, {stats.receipts_matched:,} receipts "
+        f"in {stats.elapsed:.1f} s ({rate:,.0f} msg/s)."
+    )
+    maybe = counts.get(DeliveryStatus.MAYBE_SUBMITTED, 0)
+    if maybe:
+        console.print(
+            f"{maybe:,} messages may have been sent without an answer; they are not resent unless you "
+            f"run again with --resend-maybe."
+        )
+
+
+def _template(template: str | None, template_file: str | None) -> str:
+    if (template is None) == (template_file is None):
+        raise ConfigError("give exactly one of --template TEXT or --template-file FILE")
+    if template is not None:
+        return template
+    assert template_file is not None
+    try:
+        return Path(template_file).read_text(encoding="utf-8").rstrip("\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read template file {template_file}: {exc}") from exc
+
+
+def _print_problems(report: PrepareReport) -> None:
+    console = _err_console()
+    for problem in report.problems[:SHOW_PROBLEMS]:
+        console.print(f"skipped {problem}", style="yellow", markup=False, highlight=False)
+    if report.skipped > SHOW_PROBLEMS:
+        console.print(
+            f"... and {report.skipped - SHOW_PROBLEMS} more skipped rows (see --json)", style="yellow"
+        )
+
+
+@campaign.command("status")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@click.pass_context
+def campaign_status(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Counts by delivery status for one campaign."""
+    config = _config(ctx)
+
+    async def go() -> tuple[Any, dict[DeliveryStatus, int]]:
+        async with _existing_store(_store_dsn(ctx, config)) as store:
+            return await store.get_campaign(name), await store.counts(name)
+
+    record, counts = _run(go())
+    if record is None:
+        raise ConfigError(f"no campaign named {name!r} in this store")
+    if as_json:
+        _echo_json(
+            {
+                "campaign": record.name,
+                "template": record.template,
+                "sender": record.sender,
+                "transport": record.transport,
+                "created_at": record.created_at,
+                "options": record.options,
+                "counts": {s.value: n for s, n in counts.items()},
+            }
+        )
+        return
+    console = Console()
+    console.print(_counts_table(f"campaign {record.name}", counts))
+    console.print(f"via {record.transport or '?'}", markup=False, highlight=False)
+
+
+# -- transports / text ---------------------------------------------------------
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def transports(as_json: bool) -> None:
+    """The transport schemes this installation knows and what each can do."""
+    found = registry.available()
+    if as_json:
+        out: dict[str, Any] = {}
+        for scheme, cls in found.items():
+            if isinstance(cls, Exception):
+                out[scheme] = {"available": False, "error": str(cls)}
+            else:
+                out[scheme] = {
+                    "available": True,
+                    "summary": cls.summary,
+                    "capabilities": cls.capabilities.describe(),
+                }
+        _echo_json(out)
+        return
+    table = Table("scheme", "status", "max batch", "receipts", "lookup", "campaigns")
+    notes: list[str] = []
+    for scheme, cls in found.items():
+        if isinstance(cls, Exception):
+            table.add_row(scheme, "unavailable", "", "", "", "")
+            notes.append(f"{scheme}: {cls}")
+            continue
+        caps = cls.capabilities
+        receipts = ", ".join(
+            part for part, on in (("push", caps.dlr_push), (f"poll {caps.status_poll}", caps.status_poll)) if on
+        )
+        table.add_row(
+            scheme,
+            "ok",
+            str(caps.max_batch),
+            receipts or "-",
+            "yes" if caps.lookup_by_reference else "-",
+            "yes" if caps.campaigns else "-",
+        )
+        notes.append(f"{scheme}: {cls.summary}")
+    console = Console()
+    console.print(table)
+    for note in notes:
+        console.print(note, markup=False, highlight=False)
+
+
+@click.group()
+def text() -> None:
+    """Text tools."""
+
+
+@text.command("info")
+@click.argument("message")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def text_info_cmd(message: str, as_json: bool) -> None:
+    """Characters, encoding, units and segments the text is sent as."""
+    measured = text_info(message)
+    parts = split(message, measured.encoding)
+    data = {
+        "characters": measured.characters,
+        "encoding": measured.encoding.value,
+        "units": measured.units,
+        "segments": measured.segments,
+        "per_segment": measured.per_segment,
+        "too_long": measured.too_long,
+        "parts": parts,
+    }
+    if as_json:
+        _echo_json(data)
+        return
+    unit = {"gsm7": "septets", "ucs2": "UTF-16 units", "latin1": "octets"}[measured.encoding.value]
+    click.echo(f"characters  {measured.characters}")
+    click.echo(f"encoding    {measured.encoding.value}")
+    click.echo(f"units       {measured.units} {unit}")
+    click.echo(f"segments    {measured.segments} (up to {measured.per_segment} {unit} each)")
+
+
+_COMMANDS: tuple[click.Command, ...] = (send, status, campaign, transports, text)
+
+
+def register(cli: click.Group) -> None:
+    for command in _COMMANDS:
+        cli.add_command(command)
