@@ -205,6 +205,7 @@ class SmscSession(asyncio.Protocol):
         self._wbuf: list[bytes] = []
         self._flush_scheduled = False
         self.unacked: dict[int, _Delivery] = {}
+        self._just_bound = False
 
     # --- asyncio.Protocol --------------------------------------------------
 
@@ -376,19 +377,28 @@ class SmscSession(asyncio.Protocol):
             return
         latency = sim.latency_ms / 1000.0
         data = b"".join(out)
+        just_bound, self._just_bound = self._just_bound, False
         if latency > 0:
-            loop = asyncio.get_running_loop()
-            if data:
-                sim._later(loop.call_later(latency, self._write_now, data))
+            sim._later(asyncio.get_running_loop().call_later(latency, self._emit, data, close, just_bound))
+        else:
             if close:
-                sim._later(loop.call_later(latency, self._close_after))
-        elif close:
-            self._close_after(data)
-        elif data:
-            self.queue(data)
+                self._close_after(data)
+            elif data:
+                self.queue(data)
+            if just_bound:  # waiting receipts and MO go out after the bind answer, never before it
+                sim._bound(self)
         if late:
             loop = asyncio.get_running_loop()
             sim._later(loop.call_later(latency + sim.late_ms / 1000.0, self._write_now, b"".join(late)))
+
+    def _emit(self, data: bytes, close: bool, just_bound: bool) -> None:
+        """The delayed half of a read-loop turn when latency is injected."""
+        if data:
+            self._write_now(data)
+        if just_bound:
+            self.sim._bound(self)
+        if close:
+            self._close_after()
 
     def _on_bind(self, command_id: int, seq: int, body: bytes) -> bytes:
         sim = self.sim
@@ -417,7 +427,7 @@ class SmscSession(asyncio.Protocol):
         self.system_id = bind.system_id
         self.mode = MODES.get(command_id, "trx")
         sim.stats.binds += 1
-        sim._bound(self)
+        self._just_bound = True
         return pdu(resp_id, ESME_ROK, seq, encode_bind_resp(sim.system_id))
 
     def _on_deliver_resp(self, status: int, seq: int) -> None:

@@ -130,6 +130,7 @@ async def test_mo_waits_for_a_receiver(smsc: SmscSimulator, raw_esme) -> None:
     await esme.bind(command_id=codec.BIND_RECEIVER)
     ((_, _, _, body),) = await esme.wait_for(lambda f: f[0] == codec.DELIVER_SM)
     assert codec.decode_sm(body).short_message == b"later"
+    assert [f[0] for f in esme.arrived] == [codec.BIND_RECEIVER_RESP, codec.DELIVER_SM]
 
 
 async def test_text_too_long_without_concat_is_refused(smsc: SmscSimulator) -> None:

@@ -205,7 +205,9 @@ async def test_unanswered_receipt_goes_to_the_next_bind(smsc: SmscSimulator, raw
     assert smsc.stats.redelivered == 1
 
 
-async def test_receipts_wait_for_a_receiver_bind(smsc: SmscSimulator, raw_esme) -> None:
+@pytest.mark.parametrize("latency_ms", [0, 30])
+async def test_receipts_wait_for_a_receiver_bind(smsc: SmscSimulator, raw_esme, latency_ms: int) -> None:
+    smsc.latency_ms = latency_ms
     tx = await raw_esme()
     await tx.bind(command_id=codec.BIND_TRANSMITTER)
     message_id = codec.decode_message_id((await tx.response(tx.submit()))[3])
@@ -213,6 +215,7 @@ async def test_receipts_wait_for_a_receiver_bind(smsc: SmscSimulator, raw_esme) 
     await rx.bind(command_id=codec.BIND_RECEIVER)
     ((_, _, _, body),) = await rx.wait_for(is_deliver)
     assert text_field(codec.decode_sm(body), "id") == message_id
+    assert rx.arrived[0][0] == codec.BIND_RECEIVER_RESP  # what waited goes out after the bind answer
     assert not any(is_deliver(f) for f in tx.arrived)
 
 
