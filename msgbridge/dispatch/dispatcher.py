@@ -39,6 +39,8 @@ AWAITING: frozenset[DeliveryStatus] = frozenset(
 )
 # Most messages claimed at once when neither the transport nor the caller says otherwise.
 DEFAULT_CLAIM = 500
+MIN_CLAIM = 10
+CHUNK_SECONDS = 0.5
 SETTLE_PAGE = 500
 
 
@@ -105,13 +107,19 @@ class Dispatcher:
         self.poll_interval = poll_interval
         self.stats = DispatchStats()
         max_batch = max(1, transport.capabilities.max_batch)
+        # Claim sizing: a claimed message is MAYBE_SUBMITTED until its result is written, so a chunk
+        # should be about CHUNK_SECONDS of work (few messages in doubt after a crash, smooth progress),
+        # yet never so small that the store sees a transaction per message. Without a TPS cap the
+        # size adapts to the measured send time; with one it is a second's worth.
+        self.fixed_claim = batch_size is not None
         if batch_size:
             claim = batch_size
         else:
-            claim = min(max(max_batch, 100), DEFAULT_CLAIM)
+            claim = min(max(max_batch, MIN_CLAIM), DEFAULT_CLAIM)
             if tps:
-                # About a second of work per claim: keeps few messages in doubt and progress smooth.
                 claim = max(1, min(claim, int(tps)))
+        # Batch APIs keep full-ish batches (up to 100) even from a slow peer.
+        self.min_claim = min(claim, max(MIN_CLAIM, min(max_batch, 100)))
         self.claim_size = claim
         self.send_size = max(1, min(max_batch, claim))
         self._receipts: list[DeliveryReceipt] = []
@@ -205,10 +213,19 @@ class Dispatcher:
                 await asyncio.sleep(min(max(0.0, due - time.time()), 0.25) or 0.01)
                 continue
             self.stats.claimed += len(batch)
+            started = time.monotonic()
             await self._send_chunk(batch)
+            self._adapt(len(batch), time.monotonic() - started)
             await self._flush_receipts()
             if self.progress is not None:
                 self.progress(self.stats)
+
+    def _adapt(self, sent: int, seconds: float) -> None:
+        if self.fixed_claim or self.tps or sent <= 0:
+            return
+        per_message = seconds / sent
+        target = int(CHUNK_SECONDS / per_message) if per_message > 0 else DEFAULT_CLAIM
+        self.claim_size = max(self.min_claim, min(DEFAULT_CLAIM, target))
 
     async def _any_queued(self, message_ids: Sequence[str]) -> bool:
         for mid in message_ids:

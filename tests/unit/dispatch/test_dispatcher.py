@@ -204,4 +204,12 @@ async def test_tps_bounds_the_claim_size(store: SqliteStore) -> None:
     assert Dispatcher(store, t).claim_size == 500
     assert Dispatcher(store, t, tps=20).claim_size == 20
     assert Dispatcher(store, memory("max_batch=1")).send_size == 1
-    assert Dispatcher(store, memory("max_batch=1")).claim_size == 100  # never a transaction per message
+    one = Dispatcher(store, memory("max_batch=1"))
+    assert one.claim_size == 10  # never a transaction per message
+    one._adapt(10, 10.0)  # a slow peer: one second per message
+    assert one.claim_size == 10
+    one._adapt(100, 0.01)  # a fast one
+    assert one.claim_size == 500
+    fast = Dispatcher(store, t)
+    fast._adapt(500, 5.0)  # 10 ms a message: 50 would be half a second, but a batch API keeps 100
+    assert fast.claim_size == 100
