@@ -132,6 +132,7 @@ def _stats_json(stats: DispatchStats) -> dict[str, Any]:
         "receipts": stats.receipts,
         "receipts_matched": stats.receipts_matched,
         "errors": stats.errors,
+        "send_seconds": round(stats.send_seconds, 3),
         "seconds": round(stats.elapsed, 3),
     }
 
@@ -415,13 +416,18 @@ def campaign_run(
         return
     console = Console()
     console.print(_counts_table(f"campaign {cname}", counts))
-    console.print(f"via {model.transport}", markup=False, highlight=False)
-    rate = stats.done / stats.elapsed if stats.elapsed > 0 else 0.0
+    console.print(f"via {model.transport}", markup=False, highlight=False, soft_wrap=True)
+    rate = stats.done / stats.send_seconds if stats.send_seconds > 0 else 0.0
     console.print(
-        f"rows {report.rows:,}: queued {report.queued:,} now, {report.already:,} from before, "
-        f"{report.skipped:,} skipped. This run: {stats.submitted:,} accepted, {stats.failed:,} refused, "
-        f"{stats.retried:,} retries, {stats.in_doubt:,} in doubt, {stats.receipts_matched:,} receipts "
-        f"in {stats.elapsed:.1f} s ({rate:,.0f} msg/s)."
+        f"rows {report.rows:,}: {report.queued:,} queued now, {report.already:,} from before, "
+        f"{report.skipped:,} skipped.",
+        soft_wrap=True,
+    )
+    console.print(
+        f"this run: {stats.submitted:,} accepted, {stats.failed:,} refused, {stats.retried:,} retries, "
+        f"{stats.in_doubt:,} in doubt; sent in {stats.send_seconds:.2f} s ({rate:,.0f} msg/s); "
+        f"{stats.receipts_matched:,} receipts by {stats.elapsed:.2f} s.",
+        soft_wrap=True,
     )
     maybe = counts.get(DeliveryStatus.MAYBE_SUBMITTED, 0)
     if maybe:
@@ -483,7 +489,7 @@ def campaign_status(ctx: click.Context, name: str, as_json: bool) -> None:
         return
     console = Console()
     console.print(_counts_table(f"campaign {record.name}", counts))
-    console.print(f"via {record.transport or '?'}", markup=False, highlight=False)
+    console.print(f"via {record.transport or '?'}", markup=False, highlight=False, soft_wrap=True)
 
 
 # -- transports / text ---------------------------------------------------------
@@ -516,7 +522,9 @@ def transports(as_json: bool) -> None:
             continue
         caps = cls.capabilities
         receipts = ", ".join(
-            part for part, on in (("push", caps.dlr_push), (f"poll {caps.status_poll}", caps.status_poll)) if on
+            part
+            for part, on in (("push", caps.dlr_push), (f"poll {caps.status_poll}", caps.status_poll))
+            if on
         )
         table.add_row(
             scheme,

@@ -61,6 +61,7 @@ class DispatchStats:
     batches: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    send_seconds: float = 0.0  # from the start until nothing was left to send
 
     @property
     def elapsed(self) -> float:
@@ -147,6 +148,7 @@ class Dispatcher:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             await self._flush_receipts()
+            self.stats.send_seconds = self.stats.elapsed
         return self.stats
 
     async def settle(
@@ -383,6 +385,7 @@ class Dispatcher:
             await self._requeue(retry)
             if self.progress is not None:
                 self.progress(self.stats)
+            self.stats.send_seconds = self.stats.elapsed
         return self.stats
 
     # -- receipts --------------------------------------------------------

@@ -1,0 +1,1 @@
+"""The bundled demo campaign: ``python -m msgbridge.demo``."""
