@@ -129,6 +129,12 @@ def register(cli: click.Group) -> None:
     @click.option("--burst", default=20.0, show_default=True, help="SMS a sender may send at once")
     @click.option("--subject", type=click.Choice(SUBJECT_POLICIES), default="ignore", show_default=True)
     @click.option("--region", default=None, help="country for numbers written without +, e.g. KZ")
+    @click.option(
+        "--country",
+        "countries",
+        multiple=True,
+        help="only these destination countries (ISO code, repeatable)",
+    )
     @click.option("--sender", default=None, help="SMS sender ID for allowlisted clients")
     @click.option("--tps", type=float, default=None, help="cap on SMS per second sent through --via")
     @click.option(
@@ -156,6 +162,7 @@ def register(cli: click.Group) -> None:
         burst: float,
         subject: str,
         region: str | None,
+        countries: tuple[str, ...],
         sender: str | None,
         tps: float | None,
         sync: str,
@@ -191,6 +198,7 @@ def register(cli: click.Group) -> None:
             burst=burst,
             subject=subject,
             default_region=region,
+            countries=frozenset(c.upper() for c in countries),
             default_sender=sender,
             hostname=domains[0],
         )

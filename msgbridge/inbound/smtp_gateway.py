@@ -97,6 +97,7 @@ class GatewayConfig:
     burst: float = 20.0  # SMS a sender may send at once
     subject: str = "ignore"  # ignore | prepend | fallback
     default_region: str | None = None
+    countries: frozenset[str] = frozenset()  # destination countries allowed (ISO codes); empty: any
     default_sender: str | None = None  # SMS sender ID for allowlisted (not logged-in) clients
     hostname: str = "localhost"
     timeout: float = 60.0
@@ -183,7 +184,7 @@ class GatewayHandler:
         refusal = self._may_send(session)
         if refusal is not None:
             return refusal
-        phone = phone_for(address, self.config.domains, self.config.default_region)
+        phone = phone_for(address, self.config.domains, self.config.default_region, self.config.countries)
         if isinstance(phone, Refused):
             log.info("smtp gateway: refused RCPT %r from %s: %s", address, session.peer, phone.reply)
             return phone.reply

@@ -76,3 +76,14 @@ def test_users_file_round_trip() -> None:
 )
 def test_parse_size(text: str, size: int) -> None:
     assert parse_size(text) == size
+
+
+def test_destination_countries_can_be_limited() -> None:
+    from msgbridge.inbound.recipients import COUNTRY_DENIED, country_of
+
+    kz_only = frozenset({"KZ"})
+    assert phone_for("77011234567@sms.example.com", DOMAINS, countries=kz_only) == "+77011234567"
+    assert phone_for("79161234567@sms.example.com", DOMAINS, countries=kz_only) == Refused(COUNTRY_DENIED)
+    assert COUNTRY_DENIED.startswith("550 5.7.1")
+    assert country_of("+447400123456") == "GB"
+    assert country_of("+79161234567") == "RU"
