@@ -478,12 +478,14 @@ class SelzyTransport(HttpTransport):
         sender = campaign.sender or (recipients[0].sender if recipients else None) or self.default_sender
         texts = {m.text for m in recipients}
         personalised = len(texts) > 1
+        fields_by_phone = {phone_digits(r.phone): dict(r.fields) for r in campaign.recipients}
         for index, message in enumerate(recipients):
             problem = validate(message.model_copy(update={"scheduled_at": None}), sender)
             if problem is not None:
                 results[index] = SendResult(message_id=message.id, status=DeliveryStatus.REJECTED, error=problem)
                 continue
-            rows.append((phone_digits(message.to) or "", _fields_for(campaign, message)))
+            digits = phone_digits(message.to) or ""
+            rows.append((digits, fields_by_phone.get(digits, dict(message.metadata))))
             row_index.append(index)
         fields = sorted({f for _, values in rows for f in values}) if personalised else []
         if not rows:
@@ -572,15 +574,6 @@ class SelzyTransport(HttpTransport):
         if error is not None:
             raise_for(error, "getCampaignCommonStats")
         return dict(data["result"])
-
-
-def _fields_for(campaign: Campaign, message: Message) -> dict[str, str]:
-    """The template fields of the recipient this message was rendered for (matched by phone)."""
-    digits = phone_digits(message.to)
-    for recipient in campaign.recipients:
-        if phone_digits(recipient.phone) == digits:
-            return dict(recipient.fields)
-    return dict(message.metadata)
 
 
 def _offset_chunks(items: Sequence[Any], size: int) -> list[tuple[int, Sequence[Any]]]:

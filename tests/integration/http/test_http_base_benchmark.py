@@ -1,0 +1,27 @@
+"""Smoke test of benchmarks/http_requests.py with tiny sizes: it runs and counts requests from the emulators."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "http_requests.py"
+
+
+def test_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("http_requests_bench", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.main(["--size", "160", "--baseline-size", "20", "--providers", "selzy,bsg"])
+    got = {(r.provider, r.approach): (r.messages, r.requests, r.ok) for r in rows}
+    assert got[("selzy", "per-message (baseline)")] == (20, 20, 20)
+    assert got[("selzy", "send() batched")] == (160, 2, 160)  # 150 + 10
+    # getLists, createList, importContacts, createSmsMessage, createCampaign
+    assert got[("selzy", "campaign API")] == (160, 5, 160)
+    assert got[("bsg", "per-message (baseline)")] == (20, 21, 20)  # one login
+    assert got[("bsg", "send() batched")] == (160, 2, 160)  # login + one campaign
+    out = capsys.readouterr().out
+    assert "fewer requests" in out and "speed vs baseline" in out
