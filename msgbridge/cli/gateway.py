@@ -15,6 +15,7 @@ import signal
 import ssl
 import sys
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +60,23 @@ def _tls(cert: str | None, key: str | None) -> ssl.SSLContext | None:
     return ctx
 
 
+@dataclass(frozen=True)
+class NotifyOptions:
+    via: str
+    sender: str
+    after: float
+
+
 async def _serve(
-    config: GatewayConfig, store_dsn: str | None, via: str | None, tps: float | None, sync: str = "full"
+    config: GatewayConfig,
+    store_dsn: str | None,
+    via: str | None,
+    tps: float | None,
+    sync: str = "full",
+    notify: NotifyOptions | None = None,
 ) -> None:
     from msgbridge.adapters.base import open_transport
+    from msgbridge.inbound.notify import StatusNotifier
     from msgbridge.inbound.pump import DispatchPump
     from msgbridge.store.base import open_store
     from msgbridge.store.sqlite import SqliteStore
@@ -74,7 +88,17 @@ async def _serve(
     await store.open()
     transport = open_transport(via) if via else None
     pump = DispatchPump(store, transport, tps=tps) if transport is not None else None
-    gateway = SmtpGateway(config, store, pump.wake if pump is not None else None)
+    notifier: StatusNotifier | None = None
+    if notify is not None:
+        notifier = StatusNotifier(
+            store, open_transport(notify.via), sender=notify.sender, notify_after=notify.after
+        )
+    gateway = SmtpGateway(
+        config,
+        store,
+        pump.wake if pump is not None else None,
+        notifier.track if notifier is not None else None,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -85,6 +109,8 @@ async def _serve(
         await gateway.start()
         if pump is not None:
             pump.start()
+        if notifier is not None:
+            notifier.start()
         click.echo(f"listening on {config.host}:{gateway.port}")
         if transport is not None:
             click.echo(f"dispatching via {transport.url}")
@@ -94,6 +120,9 @@ async def _serve(
         await gateway.stop()
         if pump is not None:
             await pump.stop()
+        if notifier is not None:
+            await notifier.stop()
+            await notifier.transport.aclose()
         if transport is not None:
             await transport.aclose()
         await store.close()
@@ -138,6 +167,15 @@ def register(cli: click.Group) -> None:
     @click.option("--sender", default=None, help="SMS sender ID for allowlisted clients")
     @click.option("--tps", type=float, default=None, help="cap on SMS per second sent through --via")
     @click.option(
+        "--notify-via", default=None, help="smtp:// URL to mail each sender the SMS statuses through"
+    )
+    @click.option(
+        "--notify-from", default=None, help="From address of status mails (default postmaster@DOMAIN)"
+    )
+    @click.option(
+        "--notify-after", default=600.0, show_default=True, help="seconds before reporting non-final statuses"
+    )
+    @click.option(
         "--sync",
         type=click.Choice(["full", "normal"]),
         default="full",
@@ -165,6 +203,9 @@ def register(cli: click.Group) -> None:
         countries: tuple[str, ...],
         sender: str | None,
         tps: float | None,
+        notify_via: str | None,
+        notify_from: str | None,
+        notify_after: float,
         sync: str,
     ) -> None:
         """Accept mail for <phone>@DOMAIN and send it as SMS; never relays anything else."""
@@ -205,8 +246,12 @@ def register(cli: click.Group) -> None:
         via_url = resolve_via(via, obj.get("config_path")) if via else None
         if via_url is None:
             click.echo("no --via: mail is queued in the store only", err=True)
+        notify = None
+        if notify_via:
+            notify_url = resolve_via(notify_via, obj.get("config_path"))
+            notify = NotifyOptions(notify_url, notify_from or f"postmaster@{domains[0]}", notify_after)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(config, obj.get("store_dsn"), via_url, tps, sync))
+            asyncio.run(_serve(config, obj.get("store_dsn"), via_url, tps, sync, notify))
 
     @group.command("smtp-user")
     @click.argument("login")

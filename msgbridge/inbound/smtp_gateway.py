@@ -107,11 +107,17 @@ class GatewayHandler:
     """aiosmtpd hooks: who may send, to whom, and what gets queued."""
 
     def __init__(
-        self, config: GatewayConfig, store: Store, on_enqueued: Callable[[Sequence[str]], None] | None = None
+        self,
+        config: GatewayConfig,
+        store: Store,
+        on_enqueued: Callable[[Sequence[str]], None] | None = None,
+        on_accepted: Callable[[Sequence[str], str], None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.on_enqueued = on_enqueued
+        # (message ids, envelope sender) of each accepted mail: what a status notifier tracks.
+        self.on_accepted = on_accepted
         self.commit = GroupCommit(store)
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
         self._auth_failures: weakref.WeakKeyDictionary[SMTP, int] = weakref.WeakKeyDictionary()
@@ -245,6 +251,9 @@ class GatewayHandler:
         log.info("smtp gateway: queued %d SMS from %s as %s", len(ids), identity, ids[0])
         if self.on_enqueued is not None:
             self.on_enqueued(ids)
+        if self.on_accepted is not None:
+            reply_to = (envelope.mail_from or "").strip("<>")  # "" for the null sender <>
+            self.on_accepted(ids, reply_to)
         more = f" (+{len(ids) - 1} more)" if len(ids) > 1 else ""
         return f"250 2.0.0 OK queued as {ids[0]}{more}"
 
@@ -312,10 +321,14 @@ class SmtpGateway:
     """The listening server: one aiosmtpd protocol per connection, all on the caller's event loop."""
 
     def __init__(
-        self, config: GatewayConfig, store: Store, on_enqueued: Callable[[Sequence[str]], None] | None = None
+        self,
+        config: GatewayConfig,
+        store: Store,
+        on_enqueued: Callable[[Sequence[str]], None] | None = None,
+        on_accepted: Callable[[Sequence[str], str], None] | None = None,
     ) -> None:
         self.config = config
-        self.handler = GatewayHandler(config, store, on_enqueued)
+        self.handler = GatewayHandler(config, store, on_enqueued, on_accepted)
         self._server: asyncio.Server | None = None
         self._protocols: set[SMTP] = set()
 
