@@ -62,11 +62,10 @@ def read_csv(path: str | Path, *, phone_column: str = "phone", encoding: str = "
         raise ConfigError(
             f"{name}: the file is empty (expected a header line with a {phone_column!r} column)"
         )
-    try:
-        dialect: type[csv.Dialect] = csv.Sniffer().sniff(text[:8192], delimiters=DELIMITERS)
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    # The header decides the delimiter: csv.Sniffer guesses wrong on files whose rows are ragged.
+    first = text.lstrip("\ufeff").splitlines()[0]
+    delimiter = max(DELIMITERS, key=first.count) if any(d in first for d in DELIMITERS) else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except csv.Error as exc:
