@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo, MessagingError
 from msgbridge.core.message import Message
 from msgbridge.core.phone import digits, normalize
+from msgbridge.core.url import Secret
 
 SMSC_ADDRESS = "send@send.smsc.ru"
 SMSC_HOST = "send.smsc.ru"
@@ -30,12 +31,12 @@ SMSC_FORMATS: dict[str, int] = {"plain": 0, "flash": 1}
 @dataclass(frozen=True)
 class SmscAccount:
     login: str
-    password: str
+    password: Secret
     translit: bool = False
     format: int = 0
 
     def __post_init__(self) -> None:
-        for name, value in (("login", self.login), ("password", self.password)):
+        for name, value in (("login", self.login), ("password", self.password.reveal())):
             if ":" in value or "\n" in value or "\r" in value:
                 raise ConfigError(
                     f"SMSC {name} may not contain ':' or a line break (it is a field separator)"
@@ -66,7 +67,7 @@ def smsc_body(message: Message, account: SmscAccount, sender: str | None) -> str
             code=ErrorCode.INVALID_SENDER, native_message=f"sender {sender_text!r} contains ':' or ','"
         )
     options = f"{int(account.translit)},{account.format},{sender_text}"
-    fields = [account.login, account.password, smsc_id(message), smsc_time(message), options, phone]
+    fields = [account.login, account.password.reveal(), smsc_id(message), smsc_time(message), options, phone]
     return ":".join(fields) + ":" + message.text
 
 

@@ -102,7 +102,7 @@ class SmtpConfig:
             # account's, and travel inside the body instead.
             account = sms_gateway.SmscAccount(
                 login=url.user or "",
-                password=url.secret.reveal() if url.secret else "",
+                password=url.secret or Secret(""),
                 translit=url.bool_option("translit", False),
                 format=sms_gateway.SMSC_FORMATS.get(url.option("smsformat", "plain") or "plain", 0),
             )

@@ -282,3 +282,10 @@ def test_defaults() -> None:
     assert isinstance(s, SmtpTransport)
     assert (s.config.host, s.config.port, s.config.tls, s.config.auth) == ("send.smsc.ru", 25, "auto", False)
     assert s.link == "smtp://send.smsc.ru:25"
+
+
+def test_secrets_never_print() -> None:
+    for url in ("smtp://u:hunter2@mail.example.com", "smtp://login:hunter2@?mode=sms-gateway&format=smsc"):
+        t = SmtpTransport.from_url(url)
+        assert isinstance(t, SmtpTransport)
+        assert "hunter2" not in repr(t) and "hunter2" not in repr(t.config) and "hunter2" not in str(t.url)
