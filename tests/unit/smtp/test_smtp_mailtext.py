@@ -75,3 +75,18 @@ def test_rfc2047_subject_and_broken_input() -> None:
     assert extract(b"\xff\xfe garbage without headers").text != None  # noqa: E711 - parses, does not raise
     assert extract(b"Content-Type: text/plain; charset=no-such-charset\r\n\r\nhello\r\n").text == "hello"
     assert html_to_text("<script>x()</script>ok") == "ok"
+
+
+def test_undeclared_8bit_bytes_are_read_as_utf8_with_replacement() -> None:
+    assert extract("Subject: x\r\n\r\nПривет\r\n".encode()).text == "Привет"
+    assert extract(b"Subject: x\r\n\r\nabc \xff\xfe def\r\n").text == "abc \ufffd\ufffd def"
+
+
+def test_forwarded_and_multipart_mixed_take_the_first_inline_text() -> None:
+    raw = (
+        b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"
+        b"--XX\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment\r\n\r\n%PDF\r\n"
+        b"--XX\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b"0KLQtdC60YHRgg==\r\n--XX--\r\n"
+    )
+    assert extract(raw).text == "Текст"
