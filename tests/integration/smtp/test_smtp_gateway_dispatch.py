@@ -97,10 +97,11 @@ async def test_mail_is_sent_through_the_transport_and_receipts_recorded(tmp_path
 
 
 @contextmanager
-def gateway_process(db: Path, via: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+def gateway_process(db: Path, via: str, *extra: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
     cmd = [
         sys.executable, "-m", "msgbridge", "--store", str(db), "gateway", "smtp",
-        "--listen", "127.0.0.1:0", "--domain", GATEWAY_DOMAIN, "--allow", "127.0.0.0/8", "--via", via,
+        "--listen", "127.0.0.1:0", "--domain", GATEWAY_DOMAIN, "--via", via,
+        *(extra or ("--allow", "127.0.0.0/8")),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
@@ -207,3 +208,35 @@ async def test_swaks_is_accepted_and_refused_as_expected(tmp_path: Path) -> None
     assert bad_rc != 0 and "550 5.7.1 Relaying denied" in bad_out
     assert (await store.counts()).get(DeliveryStatus.QUEUED) == 1
     await store.close()
+
+
+async def test_cli_gateway_with_tls_and_users(tmp_path: Path, tls_files: tuple[Path, Path]) -> None:
+    import smtplib
+    import ssl
+
+    from conftest import user_line
+
+    users = tmp_path / "users.txt"
+    users.write_text(user_line("bob", "right", "BobShop") + "\n")
+    journal = tmp_path / "journal.jsonl"
+    cert, key = tls_files
+    args = ("--tls-cert", str(cert), "--tls-key", str(key), "--users", str(users))
+    with gateway_process(tmp_path / "gw.db", f"memory://?journal={journal}", *args) as (_, port):
+
+        def send(password: str) -> object:
+            with smtplib.SMTP("127.0.0.1", port, local_hostname="client.test", timeout=10) as s:
+                s.starttls(context=ssl.create_default_context(cafile=str(cert)))
+                s.login("bob", password)
+                return s.sendmail(
+                    "bob@example.org", [f"{PHONES[0]}@{GATEWAY_DOMAIN}"], mail("via CLI", "<cli@x>")
+                )
+
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            await asyncio.to_thread(send, "wrong")
+        assert await asyncio.to_thread(send, "right") == {}
+        await wait_for(lambda: _journal_has(journal))
+    assert len(journal_refs(journal)) == 1
+
+
+async def _journal_has(path: Path) -> bool:
+    return bool(journal_refs(path))
