@@ -118,7 +118,9 @@ class Store(ABC):
         """Record send outcomes in one transaction, then match parked receipts for their native ids."""
 
     @abstractmethod
-    async def requeue(self, message_ids: Sequence[str], *, not_before: float, error: ErrorInfo | None) -> None:
+    async def requeue(
+        self, message_ids: Sequence[str], *, not_before: float, error: ErrorInfo | None
+    ) -> None:
         """Put messages back to QUEUED for a retry no earlier than ``not_before``."""
 
     @abstractmethod

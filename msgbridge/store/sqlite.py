@@ -96,13 +96,15 @@ CREATE TABLE IF NOT EXISTS segments (
 );
 -- Keyed on (link, native_id); native_id first so a receipt without a link can use it too.
 CREATE INDEX IF NOT EXISTS segments_native ON segments (native_id, link);
+-- Clustered by message (WITHOUT ROWID): one b-tree insert per entry instead of a row plus an index entry.
 CREATE TABLE IF NOT EXISTS history (
     message_id TEXT NOT NULL,
     at REAL NOT NULL,
+    seq INTEGER NOT NULL,
     status TEXT NOT NULL,
-    note TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS history_message ON history (message_id);
+    note TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (message_id, at, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS receipts (
     id INTEGER PRIMARY KEY,
     link TEXT NOT NULL,
@@ -132,6 +134,12 @@ CREATE INDEX IF NOT EXISTS inbound_received ON inbound (received_at);
 # Row text -> status by dict lookup: Enum(value) and .value are slow on hot paths. Statuses are
 # bound to statements as the members themselves (a StrEnum is a str).
 _STATUS: dict[str, DeliveryStatus] = {s.value: s for s in DeliveryStatus}
+
+# seq orders entries written in one call (same ``at``); it comes from the row's own values.
+_HISTORY_INSERT = (
+    "INSERT OR IGNORE INTO history (message_id, at, seq, status, note) "
+    "VALUES (?1, ?2, (SELECT COUNT(*) FROM history WHERE message_id = ?1), ?3, ?4)"
+)
 
 _MESSAGE_COLUMNS = (
     "id, status, attempts, native_id, native_ids, link, segments, error_code, "
@@ -402,7 +410,7 @@ class SqliteStore(Store):
                 "INSERT OR REPLACE INTO segments (message_id, seq, link, native_id, status) VALUES (?, ?, ?, ?, ?)",
                 segments,
             )
-            db.executemany("INSERT INTO history (message_id, at, status, note) VALUES (?, ?, ?, ?)", history)
+            db.executemany(_HISTORY_INSERT, history)
             if native_ids and db.execute("SELECT 1 FROM receipts WHERE matched = 0 LIMIT 1").fetchone():
                 self._match_parked(db, native_ids, now)
 
@@ -429,7 +437,7 @@ class SqliteStore(Store):
                 [(queued, not_before, *err, now, i) for i in movable],
             )
             db.executemany(
-                "INSERT INTO history (message_id, at, status, note) VALUES (?, ?, ?, ?)",
+                _HISTORY_INSERT,
                 [(i, now, queued, note) for i in movable],
             )
 
@@ -576,7 +584,7 @@ class SqliteStore(Store):
             [(s, *_error_columns(e)[:3], now, m) for m, (s, e, _) in touched.items()],
         )
         db.executemany(
-            "INSERT INTO history (message_id, at, status, note) VALUES (?, ?, ?, ?)",
+            _HISTORY_INSERT,
             [(m, now, s, f"receipt {n}") for m, (s, _, n) in touched.items()],
         )
         return matched, unmatched
@@ -614,7 +622,7 @@ class SqliteStore(Store):
             return None
         history = [(row[11], DeliveryStatus.QUEUED.value, "enqueued")]
         history += self.db.execute(
-            "SELECT at, status, note FROM history WHERE message_id = ? ORDER BY rowid", (message_id,)
+            "SELECT at, status, note FROM history WHERE message_id = ? ORDER BY at, seq", (message_id,)
         ).fetchall()
         return self._record(row, history)
 
