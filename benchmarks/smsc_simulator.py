@@ -51,7 +51,18 @@ class SimProcess:
     """``msgbridge sim smsc`` in a child process; CPU read through SIGUSR1 counters."""
 
     def __init__(self, *extra: str) -> None:
-        cmd = [sys.executable, "-m", "msgbridge", "sim", "smsc", "--port", "0", "--any-user", "--no-record", *extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "msgbridge",
+            "sim",
+            "smsc",
+            "--port",
+            "0",
+            "--any-user",
+            "--no-record",
+            *extra,
+        ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -92,7 +103,9 @@ class PipelinedClient(asyncio.Protocol):
         )
         length = codec.HEADER_LEN + len(body)
         self.size = length
-        self.wire = b"".join(codec.HEADER.pack(length, codec.SUBMIT_SM, 0, seq) + body for seq in range(1, n + 1))
+        self.wire = b"".join(
+            codec.HEADER.pack(length, codec.SUBMIT_SM, 0, seq) + body for seq in range(1, n + 1)
+        )
         self.n = n
         self.window = window
         self.sent = 0
@@ -108,7 +121,9 @@ class PipelinedClient(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport subclasses
         transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        transport.write(codec.pdu(codec.BIND_TRANSCEIVER, 0, 0x7FFFFFFF, codec.encode_bind(codec.Bind("b", "b"))))
+        transport.write(
+            codec.pdu(codec.BIND_TRANSCEIVER, 0, 0x7FFFFFFF, codec.encode_bind(codec.Bind("b", "b")))
+        )
 
     def start(self) -> None:
         self._send(self.window)
@@ -156,7 +171,9 @@ class PipelinedClient(asyncio.Protocol):
             self.done.set_exception(ConnectionError(f"lost after {self.answered} answers: {exc}"))
 
 
-async def run_client(host: str, port: int, n: int, window: int, registered_delivery: int) -> tuple[float, float]:
+async def run_client(
+    host: str, port: int, n: int, window: int, registered_delivery: int
+) -> tuple[float, float]:
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
     transport, client = await loop.create_connection(
@@ -183,7 +200,9 @@ def measure(sim: SimProcess, config: str, n: int, window: int, registered_delive
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=300_000, help="messages per pipelined run")
     parser.add_argument("--quick", action="store_true", help="one simulator loop, fewer configurations")
     args = parser.parse_args()
@@ -206,9 +225,13 @@ def main() -> None:
             sim.close()
 
     assert baseline is not None
-    print(f"client loop: {'uvloop' if uvloop is not None else 'asyncio'}; python {sys.version.split()[0]}; "
-          f"{os.cpu_count()} CPUs; one client process, one bind, 30-character message")
-    print(f"{'config':44} {'messages':>9} {'msgs/s':>10} {'sim CPU µs/msg':>15} {'client µs/msg':>14} {'vs baseline':>12}")
+    print(
+        f"client loop: {'uvloop' if uvloop is not None else 'asyncio'}; python {sys.version.split()[0]}; "
+        f"{os.cpu_count()} CPUs; one client process, one bind, 30-character message"
+    )
+    print(
+        f"{'config':44} {'messages':>9} {'msgs/s':>10} {'sim CPU µs/msg':>15} {'client µs/msg':>14} {'vs baseline':>12}"
+    )
     for row in rows:
         print(
             f"{row.config:44} {row.messages:>9,} {row.rate:>10,.0f} {row.sim_cpu / row.messages * 1e6:>15.2f} "

@@ -61,7 +61,9 @@ class RawEsme:
         self.arrived.extend(got)
         return True
 
-    async def wait_for(self, predicate: Callable[[Frame], bool], count: int = 1, seconds: float = 5.0) -> list[Frame]:
+    async def wait_for(
+        self, predicate: Callable[[Frame], bool], count: int = 1, seconds: float = 5.0
+    ) -> list[Frame]:
         """Take ``count`` frames matching ``predicate`` from the inbox, reading until they arrive."""
 
         async def run() -> list[Frame]:
@@ -80,14 +82,26 @@ class RawEsme:
     async def response(self, seq: int, seconds: float = 5.0) -> Frame:
         return (await self.wait_for(lambda f: f[2] == seq and bool(f[0] & codec.RESPONSE_BIT), 1, seconds))[0]
 
-    async def bind(self, system_id: str = "u", password: str = "p", command_id: int = codec.BIND_TRANSCEIVER) -> int:
+    async def bind(
+        self, system_id: str = "u", password: str = "p", command_id: int = codec.BIND_TRANSCEIVER
+    ) -> int:
         seq = self.send(command_id, codec.encode_bind(codec.Bind(system_id, password)))
         return (await self.response(seq))[1]
 
-    def submit(self, destination: str = "77011234567", text: bytes = b"hello", registered_delivery: int = 1,
-               **fields: object) -> int:
-        m = codec.ShortMessage(source_addr="Test", source_addr_ton=5, destination_addr=destination,
-                               short_message=text, registered_delivery=registered_delivery)
+    def submit(
+        self,
+        destination: str = "77011234567",
+        text: bytes = b"hello",
+        registered_delivery: int = 1,
+        **fields: object,
+    ) -> int:
+        m = codec.ShortMessage(
+            source_addr="Test",
+            source_addr_ton=5,
+            destination_addr=destination,
+            short_message=text,
+            registered_delivery=registered_delivery,
+        )
         for name, value in fields.items():
             setattr(m, name, value)
         return self.send(codec.SUBMIT_SM, codec.encode_sm(m))

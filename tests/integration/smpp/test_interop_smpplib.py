@@ -106,8 +106,9 @@ async def test_smpplib_receives_our_concatenated_mo(smsc: SmscSimulator) -> None
     ready = threading.Event()
     worker = asyncio.create_task(asyncio.to_thread(receive_mo, smsc.port, 2, ready))
     text = "x" * 200
-    statuses = await smsc.send_mo(system_id="u", source="+77011234567", destination="1234", text=text,
-                                  concat="udh8")
+    statuses = await smsc.send_mo(
+        system_id="u", source="+77011234567", destination="1234", text=text, concat="udh8"
+    )
     parts = await asyncio.wait_for(worker, 30)
     assert statuses == [0, 0]
     assert [p[:3] for p in parts] == [b"\x05\x00\x03"] * 2

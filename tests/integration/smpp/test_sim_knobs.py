@@ -100,7 +100,14 @@ async def test_malformed_every_puts_the_bad_pdu_before_the_answer(smsc: SmscSimu
         await esme.response(seq)
     order = [(f[0], f[2]) for f in esme.arrived if f[0] in (0xF7, codec.SUBMIT_SM_RESP)]
     resp = codec.SUBMIT_SM_RESP
-    assert order == [(resp, seqs[0]), (0xF7, 7777), (resp, seqs[1]), (resp, seqs[2]), (0xF7, 7777), (resp, seqs[3])]
+    assert order == [
+        (resp, seqs[0]),
+        (0xF7, 7777),
+        (resp, seqs[1]),
+        (resp, seqs[2]),
+        (0xF7, 7777),
+        (resp, seqs[3]),
+    ]
     assert smsc.stats.malformed_sent == 2
 
 
@@ -109,8 +116,14 @@ async def test_malformed_default_cycle_in_table_order(smsc: SmscSimulator, raw_e
     esme = await raw_esme()
     await esme.bind()
     # the first three built-in malformed PDUs are well framed, so a framing reader can show them
-    expected = [0xF7, codec.SUBMIT_SM_RESP, codec.DELIVER_SM, codec.SUBMIT_SM_RESP, codec.DELIVER_SM,
-                codec.SUBMIT_SM_RESP]
+    expected = [
+        0xF7,
+        codec.SUBMIT_SM_RESP,
+        codec.DELIVER_SM,
+        codec.SUBMIT_SM_RESP,
+        codec.DELIVER_SM,
+        codec.SUBMIT_SM_RESP,
+    ]
     for _ in range(3):
         await esme.response(esme.submit(registered_delivery=0))
     assert [f[0] for f in esme.arrived[1:]] == expected

@@ -14,8 +14,9 @@ LONG_GSM = "The quick brown fox jumps over the lazy dog. " * 5  # 225 septets: t
 LONG_UCS2 = "Привет, мир! " * 8  # 104 UTF-16 units: two parts
 
 
-async def receive_mo(smsc: SmscSimulator, esme, n: int, status: int = 0, **kwargs: object) -> tuple[list[int],
-                                                                                                 list[codec.ShortMessage]]:
+async def receive_mo(
+    smsc: SmscSimulator, esme, n: int, status: int = 0, **kwargs: object
+) -> tuple[list[int], list[codec.ShortMessage]]:
     """Run send_mo while answering each part; return send_mo's statuses and the parts in arrival order."""
 
     async def answer() -> list[codec.ShortMessage]:
@@ -43,7 +44,9 @@ def decode_parts(parts: list[codec.ShortMessage]) -> str:
 async def test_single_mo(smsc: SmscSimulator, raw_esme) -> None:
     esme = await raw_esme()
     await esme.bind()
-    statuses, (part,) = await receive_mo(smsc, esme, 1, source="+77011234567", destination="1234", text="hi @ you")
+    statuses, (part,) = await receive_mo(
+        smsc, esme, 1, source="+77011234567", destination="1234", text="hi @ you"
+    )
     assert statuses == [0]
     assert (part.esm_class, part.data_coding) == (0, 0)
     assert (part.source_addr, part.source_addr_ton, part.source_addr_npi) == ("77011234567", 1, 1)
@@ -59,8 +62,9 @@ async def test_single_mo(smsc: SmscSimulator, raw_esme) -> None:
 async def test_udh_concatenation(smsc: SmscSimulator, raw_esme, concat: str, udh_head: bytes) -> None:
     esme = await raw_esme()
     await esme.bind()
-    statuses, parts = await receive_mo(smsc, esme, 2, source="+77011234567", destination="1234", text=LONG_GSM,
-                                       concat=concat)
+    statuses, parts = await receive_mo(
+        smsc, esme, 2, source="+77011234567", destination="1234", text=LONG_GSM, concat=concat
+    )
     assert statuses == [0, 0]
     infos = []
     for part in parts:
@@ -78,8 +82,9 @@ async def test_udh_concatenation(smsc: SmscSimulator, raw_esme, concat: str, udh
 async def test_sar_concatenation_ucs2(smsc: SmscSimulator, raw_esme) -> None:
     esme = await raw_esme()
     await esme.bind()
-    _, parts = await receive_mo(smsc, esme, 2, source="+77011234567", destination="1234", text=LONG_UCS2,
-                                concat="sar")
+    _, parts = await receive_mo(
+        smsc, esme, 2, source="+77011234567", destination="1234", text=LONG_UCS2, concat="sar"
+    )
     assert all(p.esm_class == 0 and p.data_coding == codec.DC_UCS2 for p in parts)
     infos = [codec.sar_info(p.tlvs) for p in parts]
     assert [(i.total, i.seq) for i in infos if i] == [(2, 1), (2, 2)]
@@ -90,17 +95,21 @@ async def test_sar_concatenation_ucs2(smsc: SmscSimulator, raw_esme) -> None:
 async def test_message_payload(smsc: SmscSimulator, raw_esme) -> None:
     esme = await raw_esme()
     await esme.bind()
-    _, (part,) = await receive_mo(smsc, esme, 1, source="+77011234567", destination="1234", text=LONG_GSM,
-                                  concat="payload")
+    _, (part,) = await receive_mo(
+        smsc, esme, 1, source="+77011234567", destination="1234", text=LONG_GSM, concat="payload"
+    )
     assert part.short_message == b"" and decode_gsm7(part.tlvs[codec.TLV_MESSAGE_PAYLOAD]) == LONG_GSM
 
 
-async def test_raw_split_cuts_an_escape_pair_and_joining_first_restores_it(smsc: SmscSimulator, raw_esme) -> None:
+async def test_raw_split_cuts_an_escape_pair_and_joining_first_restores_it(
+    smsc: SmscSimulator, raw_esme
+) -> None:
     text = "a" * 152 + "€" + "b" * 20  # the euro sign's ESC is octet 153: the end of part one
     esme = await raw_esme()
     await esme.bind()
-    _, parts = await receive_mo(smsc, esme, 2, source="+77011234567", destination="1234", text=text,
-                                concat="udh8", raw_split=True)
+    _, parts = await receive_mo(
+        smsc, esme, 2, source="+77011234567", destination="1234", text=text, concat="udh8", raw_split=True
+    )
     first = codec.split_udh(parts[0].short_message)[1]
     assert first.endswith(b"\x1b") and len(first) == 153
     assert decode_parts(parts) == text
@@ -109,8 +118,16 @@ async def test_raw_split_cuts_an_escape_pair_and_joining_first_restores_it(smsc:
 async def test_reverse_order(smsc: SmscSimulator, raw_esme) -> None:
     esme = await raw_esme()
     await esme.bind()
-    _, parts = await receive_mo(smsc, esme, 2, source="+77011234567", destination="1234", text=LONG_GSM,
-                                concat="udh8", order="reverse")
+    _, parts = await receive_mo(
+        smsc,
+        esme,
+        2,
+        source="+77011234567",
+        destination="1234",
+        text=LONG_GSM,
+        concat="udh8",
+        order="reverse",
+    )
     seqs = [info.seq for info, _ in (codec.split_udh(p.short_message) for p in parts) if info]
     assert seqs == [2, 1]
 
@@ -118,14 +135,17 @@ async def test_reverse_order(smsc: SmscSimulator, raw_esme) -> None:
 async def test_refused_mo_reports_the_status(smsc: SmscSimulator, raw_esme) -> None:
     esme = await raw_esme()
     await esme.bind()
-    statuses, _ = await receive_mo(smsc, esme, 1, status=codec.ESME_RX_P_APPN, source="+77011234567",
-                                   destination="1234", text="no")
+    statuses, _ = await receive_mo(
+        smsc, esme, 1, status=codec.ESME_RX_P_APPN, source="+77011234567", destination="1234", text="no"
+    )
     assert statuses == [codec.ESME_RX_P_APPN]
 
 
 async def test_mo_waits_for_a_receiver(smsc: SmscSimulator, raw_esme) -> None:
-    assert await smsc.send_mo(system_id="u", source="+77011234567", destination="1234", text="later",
-                              wait=False) == []
+    assert (
+        await smsc.send_mo(system_id="u", source="+77011234567", destination="1234", text="later", wait=False)
+        == []
+    )
     esme = await raw_esme()
     await esme.bind(command_id=codec.BIND_RECEIVER)
     ((_, _, _, body),) = await esme.wait_for(lambda f: f[0] == codec.DELIVER_SM)

@@ -22,8 +22,9 @@ def text_field(receipt: codec.ShortMessage, name: str) -> str:
     return match.group(1)
 
 
-async def one_receipt(esme, destination: str = "77011234567", registered_delivery: int = 1,
-                      text: bytes = b"hello") -> tuple[str, codec.ShortMessage]:
+async def one_receipt(
+    esme, destination: str = "77011234567", registered_delivery: int = 1, text: bytes = b"hello"
+) -> tuple[str, codec.ShortMessage]:
     seq = esme.submit(destination=destination, registered_delivery=registered_delivery, text=text)
     message_id = codec.decode_message_id((await esme.response(seq))[3])
     ((_, _, dseq, body),) = await esme.wait_for(is_deliver)
@@ -48,8 +49,9 @@ ID_CASES = [
 
 
 @pytest.mark.parametrize(("id_format", "receipt_format", "style", "resp_id", "rid"), ID_CASES)
-async def test_receipt_id_spellings(smsc: SmscSimulator, raw_esme, id_format: str, receipt_format: str,
-                                    style: str, resp_id: str, rid: str) -> None:
+async def test_receipt_id_spellings(
+    smsc: SmscSimulator, raw_esme, id_format: str, receipt_format: str, style: str, resp_id: str, rid: str
+) -> None:
     smsc._next_id = NUMBER
     smsc.id_format = id_format
     smsc.receipt_id_format = receipt_format

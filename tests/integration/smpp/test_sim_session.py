@@ -33,8 +33,9 @@ async def test_bind_transceiver_ok_and_carries_interface_version(smsc: SmscSimul
     ("system_id", "password", "expected"),
     [("u", "wrong", 0x0E), ("nobody", "p", 0x0F), ("u2", "p", 0x0E), ("u2", "p2", 0x00)],
 )
-async def test_bind_checks_credentials(smsc: SmscSimulator, raw_esme, system_id: str, password: str,
-                                       expected: int) -> None:
+async def test_bind_checks_credentials(
+    smsc: SmscSimulator, raw_esme, system_id: str, password: str, expected: int
+) -> None:
     esme = await raw_esme()
     assert await esme.bind(system_id, password) == expected
 
@@ -53,7 +54,9 @@ async def test_max_binds_refuses_extra_connections(smsc: SmscSimulator, raw_esme
 
 
 @pytest.mark.parametrize("bind_command", [None, codec.BIND_RECEIVER])
-async def test_submit_needs_a_transmitting_bind(smsc: SmscSimulator, raw_esme, bind_command: int | None) -> None:
+async def test_submit_needs_a_transmitting_bind(
+    smsc: SmscSimulator, raw_esme, bind_command: int | None
+) -> None:
     esme = await raw_esme()
     if bind_command is not None:
         assert await esme.bind(command_id=bind_command) == 0
@@ -63,13 +66,16 @@ async def test_submit_needs_a_transmitting_bind(smsc: SmscSimulator, raw_esme, b
 
 
 @pytest.mark.parametrize(("id_format", "pattern"), [("hex", r"^[0-9A-F]+$"), ("dec", r"^[0-9]+$")])
-async def test_submit_gets_unique_ids_in_the_chosen_format(smsc: SmscSimulator, raw_esme, id_format: str,
-                                                           pattern: str) -> None:
+async def test_submit_gets_unique_ids_in_the_chosen_format(
+    smsc: SmscSimulator, raw_esme, id_format: str, pattern: str
+) -> None:
     smsc.id_format = id_format
     esme = await raw_esme()
     await esme.bind()
-    seqs = [esme.submit(destination=f"7701000{i:04d}", text=f"m{i}".encode(), registered_delivery=0)
-            for i in range(50)]
+    seqs = [
+        esme.submit(destination=f"7701000{i:04d}", text=f"m{i}".encode(), registered_delivery=0)
+        for i in range(50)
+    ]
     ids = []
     for seq in seqs:
         command_id, status, _, body = await esme.response(seq)
@@ -90,7 +96,7 @@ async def test_receipt_is_text_and_tlvs_and_is_acknowledged(smsc: SmscSimulator,
     await esme.bind()
     seq = esme.submit(text=b"hello world")
     message_id = codec.decode_message_id((await esme.response(seq))[3])
-    (_, _, dseq, body), = await esme.wait_for(is_deliver)
+    ((_, _, dseq, body),) = await esme.wait_for(is_deliver)
     receipt = codec.decode_sm(body)
     assert receipt.is_receipt
     assert receipt.source_addr == "77011234567" and receipt.destination_addr == "Test"
@@ -145,8 +151,9 @@ async def test_unknown_command_gets_generic_nack(smsc: SmscSimulator, raw_esme) 
 
 
 @pytest.mark.parametrize("length", [8, 15, codec.MAX_PDU_LENGTH + 1, 0xFFFFFFFF])
-async def test_bad_command_length_gets_nack_with_sequence_zero_and_close(smsc: SmscSimulator, raw_esme,
-                                                                         length: int) -> None:
+async def test_bad_command_length_gets_nack_with_sequence_zero_and_close(
+    smsc: SmscSimulator, raw_esme, length: int
+) -> None:
     esme = await raw_esme()
     esme.send_raw(codec.HEADER.pack(length, codec.ENQUIRE_LINK, 0, 9))
     (frame,) = await esme.wait_for(lambda f: f[0] == codec.GENERIC_NACK)
@@ -159,8 +166,9 @@ async def test_bad_command_length_gets_nack_with_sequence_zero_and_close(smsc: S
     [b"", b"\x00\x01\x01", b"\x00\x01\x0177011" + b"x" * 70],
     ids=["empty", "truncated", "unterminated"],
 )
-async def test_undecodable_submit_is_refused_and_session_survives(smsc: SmscSimulator, raw_esme,
-                                                                  body: bytes) -> None:
+async def test_undecodable_submit_is_refused_and_session_survives(
+    smsc: SmscSimulator, raw_esme, body: bytes
+) -> None:
     esme = await raw_esme()
     await esme.bind()
     seq = esme.send(codec.SUBMIT_SM, body)
@@ -170,7 +178,9 @@ async def test_undecodable_submit_is_refused_and_session_survives(smsc: SmscSimu
     assert len(smsc.submitted) == 1
 
 
-async def test_unsupported_known_command_answers_its_resp_with_rinvcmdid(smsc: SmscSimulator, raw_esme) -> None:
+async def test_unsupported_known_command_answers_its_resp_with_rinvcmdid(
+    smsc: SmscSimulator, raw_esme
+) -> None:
     esme = await raw_esme()
     await esme.bind()
     seq = esme.send(codec.CANCEL_SM, b"\x00")

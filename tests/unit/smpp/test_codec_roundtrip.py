@@ -48,8 +48,9 @@ def test_short_message_round_trip(m: codec.ShortMessage) -> None:
 
 
 @given(cstring(16), cstring(9), cstring(13), octet, octet, octet, cstring(41))
-def test_bind_round_trip(system_id: str, password: str, system_type: str, version: int, ton: int, npi: int,
-                         address_range: str) -> None:
+def test_bind_round_trip(
+    system_id: str, password: str, system_type: str, version: int, ton: int, npi: int, address_range: str
+) -> None:
     b = codec.Bind(system_id, password, system_type, version, ton, npi, address_range)
     assert codec.decode_bind(codec.encode_bind(b)) == b
 
@@ -65,9 +66,18 @@ def test_message_id_round_trip(message_id: str) -> None:
     assert codec.decode_message_id(codec.encode_message_id(message_id)) == message_id
 
 
-@given(st.lists(st.tuples(st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFFFFFF), st.integers(0, 0x7FFFFFFF),
-                          st.binary(max_size=300)), max_size=8),
-       st.integers(1, 64))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 0xFFFFFFFF),
+            st.integers(0, 0xFFFFFFFF),
+            st.integers(0, 0x7FFFFFFF),
+            st.binary(max_size=300),
+        ),
+        max_size=8,
+    ),
+    st.integers(1, 64),
+)
 def test_frames_reassemble_a_stream_cut_anywhere(pdus: list[tuple[int, int, int, bytes]], chunk: int) -> None:
     wire = b"".join(codec.pdu(*p) for p in pdus)
     buffer = bytearray()
@@ -113,13 +123,24 @@ def test_decode_sm_on_random_bodies_raises_only_codec_error(body: bytes) -> None
 @given(st.binary(max_size=120))
 @settings(max_examples=200)
 def test_decoders_on_random_bodies_raise_only_codec_error(body: bytes) -> None:
-    for fn in (codec.decode_bind, codec.decode_bind_resp, codec.decode_message_id, codec.split_udh,
-               lambda b: codec.read_tlvs(b, 0)):
+    for fn in (
+        codec.decode_bind,
+        codec.decode_bind_resp,
+        codec.decode_message_id,
+        codec.split_udh,
+        lambda b: codec.read_tlvs(b, 0),
+    ):
         _only_codec_errors(fn, body)
 
 
-@given(st.dictionaries(st.sampled_from([codec.TLV_SAR_MSG_REF_NUM, codec.TLV_SAR_TOTAL_SEGMENTS,
-                                        codec.TLV_SAR_SEGMENT_SEQNUM, 0x1234]), st.binary(max_size=4)))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [codec.TLV_SAR_MSG_REF_NUM, codec.TLV_SAR_TOTAL_SEGMENTS, codec.TLV_SAR_SEGMENT_SEQNUM, 0x1234]
+        ),
+        st.binary(max_size=4),
+    )
+)
 def test_sar_info_on_arbitrary_tlvs_raises_only_codec_error(tlvs: dict[int, bytes]) -> None:
     try:
         codec.sar_info(tlvs)
@@ -133,7 +154,9 @@ def test_udh_and_sar_round_trip(ref: int, total: int, seq: int, payload: bytes) 
     assert (info8, rest8) == (codec.Concat(ref & 0xFF, total, seq), payload)
     info16, rest16 = codec.split_udh(codec.udh_16bit(ref, total, seq) + payload)
     assert (info16, rest16) == (codec.Concat(ref, total, seq), payload)
-    assert codec.sar_info(codec.read_tlvs(codec.sar_tlvs(ref, total, seq), 0)) == codec.Concat(ref, total, seq)
+    assert codec.sar_info(codec.read_tlvs(codec.sar_tlvs(ref, total, seq), 0)) == codec.Concat(
+        ref, total, seq
+    )
 
 
 def test_udh_with_other_elements_before_the_concat_element() -> None:
@@ -148,8 +171,10 @@ def test_message_payload_is_used_when_short_message_is_empty() -> None:
     assert m.payload == b"long"
 
 
-@pytest.mark.parametrize(("esm_class", "is_receipt"), [(0x00, False), (0x04, True), (0x44, True), (0x08, False),
-                                                       (0x24, False), (0x40, False)])
+@pytest.mark.parametrize(
+    ("esm_class", "is_receipt"),
+    [(0x00, False), (0x04, True), (0x44, True), (0x08, False), (0x24, False), (0x40, False)],
+)
 def test_is_receipt_by_esm_class(esm_class: int, is_receipt: bool) -> None:
     assert codec.ShortMessage(esm_class=esm_class).is_receipt is is_receipt
 
