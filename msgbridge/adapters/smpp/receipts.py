@@ -70,7 +70,7 @@ FIELD_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParsedReceipt:
     """A receipt as the SMSC wrote it; ``message_id`` is raw (not normalised)."""
 
@@ -89,8 +89,23 @@ class ReceiptError(ValueError):
     """A deliver_sm flagged as a receipt that names no id or no state."""
 
 
+# The common layout in one pass; anything else falls back to the per-field search.
+STANDARD = re.compile(
+    r"id:(?P<id>[0-9A-Za-z_\-]+) sub:(?P<sub>\w+) dlvrd:(?P<dlvrd>\w+) "
+    r"submit date:(?P<submit_date>\d{10,12}) done date:(?P<done_date>\d{10,12}) "
+    r"stat:(?P<stat>[A-Za-z_]+) err:(?P<err>\w+)(?: [Tt]ext:(?P<text>.*))?$",
+    re.DOTALL,
+)
+
+
 def parse_text(text: str) -> dict[str, str]:
     """Every recognised ``name:value`` field of a receipt text."""
+    m = STANDARD.match(text)
+    if m is not None:
+        fields = m.groupdict()
+        if fields["text"] is None:
+            del fields["text"]
+        return fields
     out: dict[str, str] = {}
     for name, pattern in FIELD_PATTERNS.items():
         m = pattern.search(text)
@@ -103,11 +118,21 @@ def stat_status(stat: str) -> DeliveryStatus | None:
     return STAT_TABLE.get(stat.strip().upper())
 
 
+_NETWORK_ERRORS: dict[bytes, str] = {}
+
+
 def _network_error(raw: bytes) -> str:
-    if len(raw) != 3:
-        return raw.hex()
-    kind = NETWORK_TYPES.get(raw[0], str(raw[0]))
-    return f"{kind}:{int.from_bytes(raw[1:3], 'big')}"
+    """``GSM:27`` for a 3-octet network_error_code (type + code); few distinct values, so cached."""
+    text = _NETWORK_ERRORS.get(raw)
+    if text is None:
+        if len(raw) != 3:
+            text = raw.hex()
+        else:
+            kind = NETWORK_TYPES.get(raw[0], str(raw[0]))
+            text = f"{kind}:{int.from_bytes(raw[1:3], 'big')}"
+        if len(_NETWORK_ERRORS) < 1024:
+            _NETWORK_ERRORS[raw] = text
+    return text
 
 
 def parse_receipt(sm: codec.ShortMessage) -> ParsedReceipt:

@@ -187,6 +187,7 @@ class _SendBatch:
         "sink",
         "states",
         "totals",
+        "track",
     )
 
     def __init__(self, transport: SmppTransport, sessions: int) -> None:
@@ -194,6 +195,8 @@ class _SendBatch:
         self.sink = transport._push_receipts
         self.id_base = transport.options.id_base
         self.max_resend = transport.options.max_resend
+        # Without receipts there is nothing to correlate: skip the index on the hot path.
+        self.track = transport.options.dlr
         self.bodies: list[bytes] = []
         self.msg_of: list[int] = []
         self.first: list[int] = []  # per slot: its message's first slot
@@ -237,6 +240,28 @@ class _SendBatch:
         self.outstanding[owner] += n
         self.remaining += n
 
+    def add_singles(self, bodies: list[bytes], message_ids: list[str], owners: list[int]) -> None:
+        """Every message one segment: slot number == message index, lists built in bulk."""
+        n = len(bodies)
+        self.bodies = bodies
+        self.message_ids = dict(enumerate(message_ids))
+        self.msg_of = list(range(n))
+        self.first = self.msg_of
+        self.totals = [1] * n
+        self.owner = owners
+        self.states = [_PENDING] * n
+        self.ids = [""] * n
+        self.infos = [None] * n
+        self.attempts = [0] * n
+        if len(self.queues) == 1:
+            self.queues[0].extend(range(n))
+            self.outstanding[0] += n
+        else:
+            for slot, owner in enumerate(owners):
+                self.queues[owner].append(slot)
+                self.outstanding[owner] += 1
+        self.remaining += n
+
     def body(self, slot: int) -> bytes:
         return self.bodies[slot]
 
@@ -245,17 +270,24 @@ class _SendBatch:
         self.remaining -= 1
 
     def accepted(self, slot: int, message_id: str) -> None:
-        if self.states[slot] != _PENDING:
+        states = self.states
+        if states[slot] != _PENDING:
             return
-        key = resp_key(message_id, self.id_base)
-        self.states[slot] = _OK
+        states[slot] = _OK
+        if self.id_base is IdBase.RESP_HEX:
+            key = resp_key(message_id, IdBase.RESP_HEX)
+        else:
+            key = message_id.strip().upper().lstrip("0") or resp_key(message_id, IdBase.SAME)
         self.ids[slot] = key
-        released = self.correlator.add(
-            key, self.message_ids[self.msg_of[slot]], slot - self.first[slot], self.totals[slot]
-        )
-        if released:
-            self.sink(released)
-        self._settle(slot)
+        if self.track:
+            first = self.first[slot]
+            released = self.correlator.add(
+                key, self.message_ids[self.msg_of[slot]], slot - first, self.totals[slot]
+            )
+            if released:
+                self.sink(released)
+        self.outstanding[self.owner[slot]] -= 1
+        self.remaining -= 1
 
     def refused(self, slot: int, status: int) -> None:
         self.fail(slot, error_info(status))
@@ -707,26 +739,45 @@ class SmppTransport(Transport):
                 raise fatal
             raise TransportError(f"{self.link}: no bind can submit (mode={self.options.mode})")
         batch = _SendBatch(self, len(self.tx_sessions))
+        plans = [self.encode_message(m) for m in messages]
+        k = len(senders)
+        rr = self._rr
+        if all(type(p) is list and len(p) == 1 for p in plans):
+            # The common case, built in bulk: one segment per message, slot == message index.
+            n = len(plans)
+            owners = [senders[(rr + i) % k] for i in range(n)] if k > 1 else [senders[0]] * n
+            self._rr = rr + n
+            batch.add_singles([p[0] for p in plans], [m.id for m in messages], owners)  # type: ignore[index]
+            await self._run_batch(batch)
+            states, ids = batch.states, batch.ids
+            return [
+                submitted(m.id, (ids[i],)) if states[i] == _OK else batch.result(i, m, range(i, i + 1))
+                for i, m in enumerate(messages)
+            ]
         early: dict[int, SendResult] = {}
         spans: list[range] = []
-        rr = self._rr
-        for i, message in enumerate(messages):
+        for i, (message, plan) in enumerate(zip(messages, plans, strict=True)):
             start = len(batch.bodies)
-            plan = self.encode_message(message)
             if isinstance(plan, ErrorInfo):
                 early[i] = SendResult(message_id=message.id, status=failed_status(plan), error=plan)
                 spans.append(range(start, start))
                 continue
-            owner = senders[rr % len(senders)]
+            owner = senders[rr % k]
             rr += 1
             batch.add(i, message.id, plan, owner)
             spans.append(range(start, start + len(plan)))
         self._rr = rr
-        if batch.remaining:
-            await asyncio.gather(
-                *(self._pump(i, batch) for i in range(len(self.tx_sessions)) if batch.outstanding[i])
-            )
+        await self._run_batch(batch)
         return [early[i] if i in early else batch.result(i, m, spans[i]) for i, m in enumerate(messages)]
+
+    async def _run_batch(self, batch: _SendBatch) -> None:
+        if not batch.remaining:
+            return
+        pumps = [self._pump(i, batch) for i in range(len(self.tx_sessions)) if batch.outstanding[i]]
+        if len(pumps) == 1:
+            await pumps[0]
+        else:
+            await asyncio.gather(*pumps)
 
     async def _pump(self, index: int, batch: _SendBatch) -> None:
         """Feed one bind's share of the batch through its window until every slot has an outcome."""

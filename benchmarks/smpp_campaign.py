@@ -1,0 +1,169 @@
+"""A 100,000-message SMPP campaign end to end: SQLite outbox, dispatcher, smpp://, receipts back in the store.
+
+    python benchmarks/smpp_campaign.py                 # 100,000 messages
+    python benchmarks/smpp_campaign.py --quick         # 5,000 messages (smoke run)
+    python benchmarks/smpp_campaign.py --profile       # also print where the CPU goes (cProfile)
+
+The simulator runs in its own process and answers every submit_sm with a
+receipt (text and TLVs) after ``--dlr-delay-ms``. The run is timed from the
+first claim to the moment every message has its final status in the store;
+writing the outbox (enqueue) is timed separately. The time spent inside each
+store call and inside ``transport.send`` is accumulated and printed, so a
+missed target shows where the time went.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import functools
+import io
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from msgbridge.adapters.base import open_transport
+from msgbridge.core.message import Message
+from msgbridge.core.status import DeliveryStatus
+from msgbridge.dispatch.dispatcher import Dispatcher
+from msgbridge.store.base import OutboxEntry
+from msgbridge.store.sqlite import SqliteStore
+
+TARGET = 20_000  # msg/s end to end (issue 4)
+
+
+def start_simulator(dlr_delay_ms: float) -> tuple[subprocess.Popen[str], int]:
+    cmd = [
+        sys.executable, "-m", "msgbridge", "sim", "smsc", "--port", "0", "--users", "u:p",
+        "--dlr-delay-ms", str(dlr_delay_ms), "--no-record", "--uvloop",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "listening on" not in line:
+        raise RuntimeError(f"simulator did not start: {line!r}")
+    return proc, int(line.rsplit(":", 1)[1])
+
+
+class Timings:
+    """Wall time spent inside wrapped coroutine methods, by name."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def wrap(self, obj: object, name: str, label: str) -> None:
+        original: Callable[..., Awaitable[Any]] = getattr(obj, name)
+
+        @functools.wraps(original)
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - started
+                self.calls[label] += 1
+
+        setattr(obj, name, timed)
+
+
+async def run(count: int, window: int, binds: int, dlr_delay_ms: float, db: Path) -> dict[str, float]:
+    proc, port = start_simulator(dlr_delay_ms)
+    timings = Timings()
+    try:
+        store = SqliteStore(db)
+        await store.open()
+        for name in ("claim", "record_results", "record_receipts", "requeue", "counts"):
+            timings.wrap(store, name, f"store.{name}")
+        messages = [
+            Message(to=f"+7701{i:07d}", sender="Shop", text=f"Hello customer {i}, your code is {i % 9973:04d}",
+                    campaign="bench")
+            for i in range(count)
+        ]  # fmt: skip
+        started = time.perf_counter()
+        for start in range(0, count, 10_000):
+            chunk = messages[start : start + 10_000]
+            await store.enqueue([OutboxEntry(m, f"bench:{m.to}") for m in chunk])
+        enqueue_s = time.perf_counter() - started
+
+        transport = open_transport(f"smpp://u:p@127.0.0.1:{port}?window={window}&binds={binds}")
+        timings.wrap(transport, "send", "transport.send")
+        async with transport:
+            await transport.open()
+            dispatcher = Dispatcher(store, transport, concurrency=4, batch_size=2000, receipt_batch=5000)
+            cpu0 = time.process_time()
+            started = time.perf_counter()
+            dispatcher.start_receipts()
+            await dispatcher.send_pending("bench")
+            sent_s = time.perf_counter() - started
+            await dispatcher.collect_receipts(timeout=120, campaign="bench")
+            total_s = time.perf_counter() - started
+            cpu = time.process_time() - cpu0
+            await dispatcher.stop_receipts()
+            stats = dispatcher.stats
+        counts = await store.counts("bench")
+        await store.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    delivered = counts.get(DeliveryStatus.DELIVERED, 0)
+    print(f"messages            {count:,}")
+    print(f"outbox write        {enqueue_s:6.2f} s  ({count / enqueue_s:,.0f} msg/s)")
+    print(
+        f"claim+send+record   {sent_s:6.2f} s  ({count / sent_s:,.0f} msg/s), submitted {stats.submitted:,}"
+    )
+    print(f"until all final     {total_s:6.2f} s  ({count / total_s:,.0f} msg/s end to end), "
+          f"receipts {stats.receipts:,}, matched {stats.receipts_matched:,}")  # fmt: skip
+    print(f"statuses            {', '.join(f'{s.value}={n:,}' for s, n in sorted(counts.items()))}")
+    print(f"client CPU          {cpu:6.2f} s  ({cpu / count * 1e6:.1f} µs per message, store included)")
+    print("where the wall time went (coroutines overlap, so these can add up to more than the total):")
+    for label, secs in sorted(timings.seconds.items(), key=lambda kv: -kv[1]):
+        print(f"  {label:24} {secs:6.2f} s in {timings.calls[label]:,} calls")
+    rate = count / total_s
+    verdict = "met" if rate >= TARGET and delivered == count else "MISSED"
+    print(f"target {TARGET:,} msg/s end to end with every receipt correlated: {verdict} ({rate:,.0f} msg/s, "
+          f"{delivered:,}/{count:,} DELIVERED)")  # fmt: skip
+    return {"count": count, "enqueue_s": enqueue_s, "send_s": sent_s, "total_s": total_s, "rate": rate}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="5,000 messages")
+    parser.add_argument("--window", type=int, default=500)
+    parser.add_argument("--binds", type=int, default=1)
+    parser.add_argument("--dlr-delay-ms", type=float, default=100.0)
+    parser.add_argument("--uvloop", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--profile", action="store_true", help="print the top functions by CPU time")
+    args = parser.parse_args()
+    count = 5_000 if args.quick else args.count
+    with tempfile.TemporaryDirectory() as tmp:
+        coro = run(count, args.window, args.binds, args.dlr_delay_ms, Path(tmp) / "campaign.db")
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler is not None:
+            profiler.enable()
+        if args.uvloop:
+            import uvloop
+
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(coro)
+        else:
+            asyncio.run(coro)
+        if profiler is not None:
+            profiler.disable()
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+            print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
