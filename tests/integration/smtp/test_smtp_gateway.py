@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiosmtplib
 import pytest
-from conftest import GATEWAY_DOMAIN, user_line
+from smtp_helpers import GATEWAY_DOMAIN, user_line
 
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.inbound.users import parse_users

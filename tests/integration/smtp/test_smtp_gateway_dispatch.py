@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiosmtplib
 import pytest
-from conftest import GATEWAY_DOMAIN
+from smtp_helpers import GATEWAY_DOMAIN
 
 from msgbridge.adapters.base import open_transport
 from msgbridge.adapters.memory import MemoryTransport
@@ -214,7 +214,7 @@ async def test_cli_gateway_with_tls_and_users(tmp_path: Path, tls_files: tuple[P
     import smtplib
     import ssl
 
-    from conftest import user_line
+    from smtp_helpers import user_line
 
     users = tmp_path / "users.txt"
     users.write_text(user_line("bob", "right", "BobShop") + "\n")

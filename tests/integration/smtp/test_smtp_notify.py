@@ -10,7 +10,7 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 import aiosmtplib
-from conftest import RecordingHandler
+from smtp_helpers import RecordingHandler
 
 from msgbridge.adapters.base import open_transport
 from msgbridge.inbound.notify import StatusNotifier
@@ -67,7 +67,11 @@ async def test_sender_is_told_what_happened_to_each_sms(upstream_factory, tmp_pa
     notifier = await run_gateway(
         tmp_path, up.port, "memory://?dlr_delay_ms=1&fail=%2B77011234568", 600.0, ["", "alice@example.org"]
     )
-    assert (notifier.sent, notifier.failed, notifier.pending) == (1, 0, 0)  # the null sender <> is not tracked
+    assert (notifier.sent, notifier.failed, notifier.pending) == (
+        1,
+        0,
+        0,
+    )  # the null sender <> is not tracked
     [mail] = up.handler.mails
     assert mail.rcpt_tos == ["alice@example.org"]
     parsed = email.message_from_bytes(mail.content, policy=default_policy)

@@ -10,7 +10,7 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
-from conftest import RecordingHandler, authenticator
+from smtp_helpers import RecordingHandler, authenticator
 
 from msgbridge.adapters.base import open_transport
 from msgbridge.adapters.smtp.transport import SmtpTransport
