@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from msgbridge.core.errors import ConfigError
+from msgbridge.core.errors import ConfigError, TransportError
 from msgbridge.inbound.mailtext import SUBJECT_POLICIES
 from msgbridge.inbound.smtp_gateway import GatewayConfig, SmtpGateway, parse_size
 from msgbridge.inbound.users import User, format_user, hash_password, load_users
@@ -105,7 +105,11 @@ async def _serve(
         loop.add_signal_handler(sig, stop.set)
     try:
         if transport is not None:
-            await transport.open()
+            try:
+                await transport.open()
+            except TransportError as exc:
+                # The link being down is no reason to refuse mail: it is queued and sent when the link is back.
+                click.echo(f"warning: {exc}; accepting mail anyway, dispatch will retry", err=True)
         await gateway.start()
         if pump is not None:
             pump.start()

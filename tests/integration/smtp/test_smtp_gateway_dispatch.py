@@ -240,3 +240,25 @@ async def test_cli_gateway_with_tls_and_users(tmp_path: Path, tls_files: tuple[P
 
 async def _journal_has(path: Path) -> bool:
     return bool(journal_refs(path))
+
+
+async def test_cli_gateway_accepts_mail_while_the_sms_link_is_down(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    db = tmp_path / "gw.db"
+    with gateway_process(db, f"smpp://u:p@127.0.0.1:{dead_port}") as (_, port):
+        _, reply = await aiosmtplib.send(
+            mail("queued while down", "<down@x>"),
+            sender="app@example.org",
+            recipients=[f"{PHONES[0]}@{GATEWAY_DOMAIN}"],
+            hostname="127.0.0.1",
+            port=port,
+        )
+    assert reply.startswith("2.0.0 OK queued as ")
+    async with SqliteStore(db) as store:
+        record = await store.get(reply.split("queued as ")[1])
+    assert record is not None and record.message.text == "queued while down"
+    assert not record.status.is_final  # waiting for the link, not given up
