@@ -24,7 +24,9 @@ def test_smsc_body_is_the_colon_command_with_the_text_last() -> None:
 def test_smsc_body_options_and_schedule() -> None:
     at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
     msg = Message(id="x", to="+77011234567", text="hi", scheduled_at=at)
-    body = sms_gateway.smsc_body(msg, sms_gateway.SmscAccount("", Secret("APIKEY"), translit=True, format=1), None)
+    body = sms_gateway.smsc_body(
+        msg, sms_gateway.SmscAccount("", Secret("APIKEY"), translit=True, format=1), None
+    )
     assert isinstance(body, str)
     fields = body.split(":")
     assert fields[0] == "" and fields[1] == "APIKEY"
