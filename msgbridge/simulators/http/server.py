@@ -149,7 +149,9 @@ BAD_GATEWAY_PAGE = (
 )
 
 # Ways an emulator can fail on purpose; tests queue them with Emulator.inject().
-FAULTS: tuple[str, ...] = ("html502", "http500", "http429", "truncated", "empty", "hang", "drop")
+# "lost" is the dangerous one: the request is carried out, then the connection
+# drops before the answer, so the client cannot know it took effect.
+FAULTS: tuple[str, ...] = ("html502", "http500", "http429", "truncated", "empty", "hang", "drop", "lost")
 
 
 def fault_response(fault: str, retry_after: float = 1.0) -> Response:
@@ -164,8 +166,8 @@ def fault_response(fault: str, retry_after: float = 1.0) -> Response:
         return Response(200, b'{"result": {"message_id": 3442', [("Content-Type", "application/json")])
     if fault == "empty":
         return Response(200, b"", [("Content-Type", "application/json")])
-    if fault in ("hang", "drop"):
-        return Response(fault=fault)
+    if fault in ("hang", "drop", "lost"):
+        return Response(fault="drop" if fault == "lost" else fault)
     raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
 
 
@@ -277,7 +279,10 @@ class Emulator:
     async def handle(self, request: Request) -> Response:
         self.requests[self.endpoint(request)] += 1
         if self.faults:
-            return fault_response(self.faults.popleft())
+            fault = self.faults.popleft()
+            if fault == "lost":
+                await self.dispatch(request)
+            return fault_response(fault)
         return await self.dispatch(request)
 
     async def dispatch(self, request: Request) -> Response:

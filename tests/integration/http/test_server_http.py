@@ -63,7 +63,9 @@ async def test_keep_alive_reuses_one_connection_and_counts_requests() -> None:
 async def test_raw_socket_pipelined_requests_and_close() -> None:
     async with serve(Echo()) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        writer.write(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        writer.write(
+            b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
         data = await asyncio.wait_for(reader.read(), timeout=10)  # until the server closes
         writer.close()
         assert data.count(b"HTTP/1.1 200") == 2
@@ -94,8 +96,30 @@ async def test_hang_and_drop_faults() -> None:
         assert (await client.get("/x")).status_code == 200
 
 
+class Counting(Emulator):
+    def __init__(self) -> None:
+        super().__init__()
+        self.done = 0
+
+    async def dispatch(self, request: Request) -> Response:
+        self.done += 1
+        return json_response({"ok": True})
+
+
+async def test_lost_fault_carries_out_the_request_then_drops_the_answer() -> None:
+    emulator = Counting()
+    emulator.inject("lost", "drop")
+    async with serve(emulator) as server, httpx.AsyncClient(base_url=server.url) as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post("/x")
+        assert emulator.done == 1
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post("/x")
+        assert emulator.done == 1  # "drop" never reaches the emulator
+
+
 def test_unknown_fault_is_refused() -> None:
-    assert set(FAULTS) == {"html502", "http500", "http429", "truncated", "empty", "hang", "drop"}
+    assert set(FAULTS) == {"html502", "http500", "http429", "truncated", "empty", "hang", "drop", "lost"}
     with pytest.raises(ValueError):
         Echo().inject("explode")
 
@@ -103,7 +127,9 @@ def test_unknown_fault_is_refused() -> None:
 def test_final_mix_is_seeded_and_weighted() -> None:
     emulator = Echo(final_mix=parse_mix("delivered=0.7,undeliverable=0.3"), seed=3)
     outcomes = [emulator.outcome(str(i)) for i in range(2000)]
-    assert outcomes == [Echo(final_mix={"delivered": 0.7, "undeliverable": 0.3}, seed=3).outcome(str(i)) for i in range(2000)]
+    assert outcomes == [
+        Echo(final_mix={"delivered": 0.7, "undeliverable": 0.3}, seed=3).outcome(str(i)) for i in range(2000)
+    ]
     share = outcomes.count("delivered") / len(outcomes)
     assert 0.65 < share < 0.75
     with pytest.raises(ValueError):
