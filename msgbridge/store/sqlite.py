@@ -79,7 +79,7 @@ CREATE INDEX IF NOT EXISTS messages_due ON messages (status, campaign, next_atte
 CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference) WHERE reference IS NOT NULL;
 -- Receipts of single-part messages match here, (link, native_id) with native_id first; multi-part
 -- messages match through ``segments``.
-CREATE INDEX IF NOT EXISTS messages_native ON messages (native_id, link);
+CREATE INDEX IF NOT EXISTS messages_native ON messages (native_id, link) WHERE native_id IS NOT NULL;
 -- The message itself, written once: kept out of ``messages`` so the status updates that rewrite a
 -- whole row there rewrite a narrow one.
 CREATE TABLE IF NOT EXISTS bodies (
