@@ -403,15 +403,17 @@ class SmscSession(asyncio.Protocol):
     def _on_bind(self, command_id: int, seq: int, body: bytes) -> bytes:
         sim = self.sim
         resp_id = command_id | RESPONSE_BIT
+        # a refusal still names the SMSC: some clients (smpp34) cannot parse a header-only bind_resp
+        refused = encode_bind_resp(sim.system_id, with_version=False)
         if self.mode:
             sim.stats.bind_failures += 1
-            return pdu(resp_id, ESME_RALYBND, seq)
+            return pdu(resp_id, ESME_RALYBND, seq, refused)
         try:
             bind = decode_bind(body)
         except CodecError:
             sim.stats.bind_failures += 1
             sim.stats.malformed_received += 1
-            return pdu(resp_id, ESME_RBINDFAIL, seq)
+            return pdu(resp_id, ESME_RBINDFAIL, seq, refused)
         status = ESME_ROK
         if sim.users is not None:
             password = sim.users.get(bind.system_id)
@@ -423,7 +425,7 @@ class SmscSession(asyncio.Protocol):
             status = ESME_RBINDFAIL
         if status != ESME_ROK:
             sim.stats.bind_failures += 1
-            return pdu(resp_id, status, seq)
+            return pdu(resp_id, status, seq, refused)
         self.system_id = bind.system_id
         self.mode = MODES.get(command_id, "trx")
         sim.stats.binds += 1
