@@ -10,9 +10,17 @@ Durability: WAL with ``synchronous=NORMAL`` survives a killed process (the
 case the dispatcher's MAYBE_SUBMITTED bookkeeping is about); pass
 ``synchronous="FULL"`` to survive power loss as well, at a cost per commit.
 
-Receipts are matched per segment: ``segments`` holds one row per native id a
-send returned (one for most transports, one per part for SMPP long messages),
-and a message's status becomes ``merge(current, aggregate(segment statuses))``.
+Receipts are matched per part: a single-part message on its own row
+(``messages.native_id``), a multi-part one (SMPP long messages, one native id
+per part) through ``segments``, and a message's status becomes
+``merge(current, aggregate(part statuses))``. Receipts whose native id is not
+known yet are kept in ``receipts`` (parked) and matched when the send result
+naming that id is recorded.
+
+What is written per message is kept small because it is written for every
+message: the body once (``bodies``), and a ``history`` row per status change
+from a send result, a requeue or a receipt. The enqueue itself is the
+message's ``created_at``; a claim is counted in ``attempts``.
 """
 
 from __future__ import annotations
