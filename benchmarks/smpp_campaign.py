@@ -19,6 +19,7 @@ import asyncio
 import cProfile
 import functools
 import io
+import os
 import pstats
 import subprocess
 import sys
@@ -50,6 +51,15 @@ def start_simulator(dlr_delay_ms: float) -> tuple[subprocess.Popen[str], int]:
     if "listening on" not in line:
         raise RuntimeError(f"simulator did not start: {line!r}")
     return proc, int(line.rsplit(":", 1)[1])
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of another process (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Timings:
@@ -99,6 +109,7 @@ async def run(count: int, window: int, binds: int, dlr_delay_ms: float, db: Path
             await transport.open()
             dispatcher = Dispatcher(store, transport, concurrency=4, batch_size=2000, receipt_batch=5000)
             cpu0 = time.process_time()
+            sim0 = process_cpu(proc.pid)
             started = time.perf_counter()
             dispatcher.start_receipts()
             await dispatcher.send_pending("bench")
@@ -106,6 +117,7 @@ async def run(count: int, window: int, binds: int, dlr_delay_ms: float, db: Path
             await dispatcher.collect_receipts(timeout=120, campaign="bench")
             total_s = time.perf_counter() - started
             cpu = time.process_time() - cpu0
+            sim_cpu = process_cpu(proc.pid) - sim0
             await dispatcher.stop_receipts()
             stats = dispatcher.stats
         counts = await store.counts("bench")
@@ -123,6 +135,9 @@ async def run(count: int, window: int, binds: int, dlr_delay_ms: float, db: Path
           f"receipts {stats.receipts:,}, matched {stats.receipts_matched:,}")  # fmt: skip
     print(f"statuses            {', '.join(f'{s.value}={n:,}' for s, n in sorted(counts.items()))}")
     print(f"client CPU          {cpu:6.2f} s  ({cpu / count * 1e6:.1f} µs per message, store included)")
+    print(
+        f"simulator CPU       {sim_cpu:6.2f} s  ({sim_cpu / count * 1e6:.1f} µs per message, its own process)"
+    )
     print("where the wall time went (coroutines overlap, so these can add up to more than the total):")
     for label, secs in sorted(timings.seconds.items(), key=lambda kv: -kv[1]):
         print(f"  {label:24} {secs:6.2f} s in {timings.calls[label]:,} calls")

@@ -103,8 +103,8 @@ async def test_connection_refused_is_a_transport_error() -> None:
 
 async def test_response_timeout_leaves_message_maybe_submitted(smsc: SmscSimulator) -> None:
     smsc.late_every = 4
-    smsc.late_ms = 600
-    async with opened(smpp_url(smsc, window=10, timeout=0.2)) as t:
+    smsc.late_ms = 1500
+    async with opened(smpp_url(smsc, window=10, timeout=0.5)) as t:
         results = await t.send(messages(12))
         maybe = [r for r in results if r.status is DeliveryStatus.MAYBE_SUBMITTED]
         assert len(maybe) == 3
