@@ -65,6 +65,7 @@ AUTH_SYNTAX = "501 5.5.2 Cannot decode response"
 TOO_MANY_AUTH_FAILURES = "421 4.7.0 Too many authentication failures"
 
 MAX_AUTH_FAILURES = 3
+MAX_CONCURRENT_AUTH = 4  # password checks running at once (each is ~50 ms of CPU and 16 MiB)
 MAX_BUCKETS = 10_000
 
 
@@ -121,6 +122,7 @@ class GatewayHandler:
         self.commit = GroupCommit(store)
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
         self._auth_failures: weakref.WeakKeyDictionary[SMTP, int] = weakref.WeakKeyDictionary()
+        self._auth_slots = asyncio.Semaphore(MAX_CONCURRENT_AUTH)
         self.accepted_mails = 0
 
     # -- identity -------------------------------------------------------------
@@ -300,7 +302,8 @@ class GatewayHandler:
         name = login.decode("utf-8", errors="replace")
         user = self.config.users.get(name)
         stored = user.password_hash if user is not None else dummy_hash()
-        ok = await asyncio.to_thread(verify_password, stored, password) and user is not None
+        async with self._auth_slots:  # a flood of logins queues here instead of eating every core and 16 MiB each
+            ok = await asyncio.to_thread(verify_password, stored, password) and user is not None
         if ok:
             log.info("smtp gateway: %s logged in from %s", name, self._peer_host(server.session))
             # auth_data holds the login only; the password is not kept in the session.
