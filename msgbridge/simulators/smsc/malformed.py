@@ -46,7 +46,9 @@ def truncated_deliver_sm(seq: int) -> bytes:
 
 def deliver_sm_bad_sm_length(seq: int) -> bytes:
     """sm_length says 200 octets; 3 follow."""
-    body = b"\x00" + b"\x01\x01" + b"77011234567\x00" + b"\x01\x01" + b"1234\x00" + b"\x00\x00\x00" + b"\x00\x00"
+    body = (
+        b"\x00" + b"\x01\x01" + b"77011234567\x00" + b"\x01\x01" + b"1234\x00" + b"\x00\x00\x00" + b"\x00\x00"
+    )
     body += bytes((0, 0, 0, 0, 200)) + b"abc"
     return pdu(DELIVER_SM, 0, seq, body)
 

@@ -25,7 +25,11 @@ from msgbridge.core.encoding import LIMITS, Encoding, choose_encoding, encode, s
 
 CONCAT_MODES: tuple[str | None, ...] = (None, "udh8", "udh16", "sar", "payload")
 CODINGS: dict[str, Encoding] = {"gsm": Encoding.GSM7, "latin1": Encoding.LATIN1, "ucs2": Encoding.UCS2}
-DATA_CODING: dict[Encoding, int] = {Encoding.GSM7: DC_DEFAULT, Encoding.LATIN1: DC_LATIN1, Encoding.UCS2: DC_UCS2}
+DATA_CODING: dict[Encoding, int] = {
+    Encoding.GSM7: DC_DEFAULT,
+    Encoding.LATIN1: DC_LATIN1,
+    Encoding.UCS2: DC_UCS2,
+}
 # octets per unit of each encoding, to cut raw payloads at segment size
 _UNIT_OCTETS: dict[Encoding, int] = {Encoding.GSM7: 1, Encoding.LATIN1: 1, Encoding.UCS2: 2}
 

@@ -94,6 +94,7 @@ from msgbridge.simulators.smsc.receipts import (
     receipt_body,
     receipt_id,
     smpp_date,
+    submit_view,
 )
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ REDELIVER_STATUSES: frozenset[int] = frozenset({ESME_RX_T_APPN, ESME_RSYSERR, ES
 # known commands the simulator does not implement: answered with their resp and ESME_RINVCMDID
 UNSUPPORTED: frozenset[int] = frozenset({CANCEL_SM, REPLACE_SM, SUBMIT_MULTI, DATA_SM})
 DEFAULT_DLR_MIX: dict[str, float] = {"delivered": 1.0}
+NOT_FINAL: frozenset[str] = frozenset({"enroute", "accepted"})
 MODES: dict[int, str] = {BIND_TRANSMITTER: "tx", BIND_RECEIVER: "rx"}  # anything else binds "trx"
 
 
@@ -608,7 +610,9 @@ class SmscSimulator:
         for system_id, message_id, body in self._raw[len(self._decoded) :]:
             m = decode_sm(body)
             self._decoded.append(
-                Submitted(system_id, message_id, m.destination_addr, m.esm_class, m.data_coding, m.payload, m.tlvs)
+                Submitted(
+                    system_id, message_id, m.destination_addr, m.esm_class, m.data_coding, m.payload, m.tlvs
+                )
             )
         return list(self._decoded)
 
@@ -751,16 +755,16 @@ class SmscSimulator:
 
     # --- receipts --------------------------------------------------------
 
-    def _outcome_picker(self) -> Callable[[str], str]:
+    def _outcome_picker(self) -> Callable[[bytes], str]:
         """Outcome by destination override, else drawn from ``dlr_mix``; built once per receipt batch."""
-        fixed = self.dlr_by_destination
+        fixed = {k.encode("latin-1"): v for k, v in self.dlr_by_destination.items()}
         names = list(self.dlr_mix)
         cumulative = list(itertools.accumulate(self.dlr_mix[n] for n in names))
         total = cumulative[-1]
         rand = self.rng.random
         only = names[0] if len(names) == 1 else None
 
-        def pick(destination: str) -> str:
+        def pick(destination: bytes) -> str:
             if fixed:
                 chosen = fixed.get(destination)
                 if chosen is not None:
@@ -784,29 +788,36 @@ class SmscSimulator:
         done = datetime.now(UTC)
         done_date = smpp_date(done)
         pick = self._outcome_picker()
+        deliver = self._deliver
+        receipts_sent = 0
         submit_dates: dict[float, str] = {}  # a batch shares one arrival time: format it once
         id_format, rid_format, rid_style, mode = (
-            self.id_format, self.receipt_id_format, self.receipt_id_style, self.receipt_mode
+            self.id_format,
+            self.receipt_id_format,
+            self.receipt_id_style,
+            self.receipt_mode,
         )
         for message_id, number, body, submitted_at in batch:
             try:
-                submit = decode_sm(body)
+                view = submit_view(body)
             except CodecError:  # checked on arrival; cannot happen, but a receipt is not worth a crash
                 log.exception("undecodable submit_sm %s", message_id)
                 continue
-            outcome = pick(submit.destination_addr)
-            final = outcome not in ("enroute", "accepted")
+            outcome = pick(view.destination)
             if self.record:
-                self._states[message_id] = (outcome, done if final else None)
-            if submit.registered_delivery & 0x03 == 0x02 and outcome not in FAILURES:
+                self._states[message_id] = (outcome, None if outcome in NOT_FINAL else done)
+            if view.registered_delivery & 0x03 == 0x02 and outcome not in FAILURES:
                 continue
             submit_date = submit_dates.get(submitted_at)
             if submit_date is None:
-                submit_date = submit_dates[submitted_at] = smpp_date(datetime.fromtimestamp(submitted_at, UTC))
+                submit_date = submit_dates[submitted_at] = smpp_date(
+                    datetime.fromtimestamp(submitted_at, UTC)
+                )
             rid = receipt_id(number, id_format, rid_format, rid_style)
-            body_out = receipt_body(submit, rid, outcome, submit_date, done_date, mode)
-            self.stats.receipts_sent += 1
-            self._deliver(_Delivery(system_id, body_out, None))
+            body_out = receipt_body(view, rid, outcome, submit_date, done_date, mode)
+            receipts_sent += 1
+            deliver(_Delivery(system_id, body_out, None))
+        self.stats.receipts_sent += receipts_sent
 
     # --- mobile-originated messages -------------------------------------
 
@@ -833,7 +844,9 @@ class SmscSimulator:
         """
         self._mo_ref = self._mo_ref % 0xFFFF + 1
         ref = self._mo_ref if concat == "udh16" else (self._mo_ref % 0xFF) + 1
-        bodies = mo_bodies(source, destination, text, concat=concat, coding=coding, ref=ref, raw_split=raw_split)
+        bodies = mo_bodies(
+            source, destination, text, concat=concat, coding=coding, ref=ref, raw_split=raw_split
+        )
         if order == "reverse":
             bodies.reverse()
         elif order == "shuffle":
@@ -869,6 +882,8 @@ def parse_mix(spec: str) -> dict[str, float]:
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, sep, weight = item.partition("=")
         if not sep or name not in OUTCOMES:
-            raise ValueError(f"dlr mix entry {item!r}: expected OUTCOME=WEIGHT with OUTCOME in {sorted(OUTCOMES)}")
+            raise ValueError(
+                f"dlr mix entry {item!r}: expected OUTCOME=WEIGHT with OUTCOME in {sorted(OUTCOMES)}"
+            )
         mix[name] = float(weight)
     return mix

@@ -165,8 +165,8 @@ async def test_same_seed_same_outcomes() -> None:
     a = SmscSimulator(dlr_mix={"delivered": 1, "expired": 1, "rejected": 1}, seed=3)
     b = SmscSimulator(dlr_mix={"delivered": 1, "expired": 1, "rejected": 1}, seed=3)
     pick_a, pick_b = a._outcome_picker(), b._outcome_picker()
-    draws = [pick_a("x") for _ in range(50)]
-    assert draws == [pick_b("x") for _ in range(50)]
+    draws = [pick_a(b"x") for _ in range(50)]
+    assert draws == [pick_b(b"x") for _ in range(50)]
     assert set(draws) == {"delivered", "expired", "rejected"}
 
 
