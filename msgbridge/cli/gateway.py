@@ -169,6 +169,12 @@ def register(cli: click.Group) -> None:
         help="only these destination countries (ISO code, repeatable)",
     )
     @click.option("--sender", default=None, help="SMS sender ID for allowlisted clients")
+    @click.option(
+        "--dedupe-window",
+        default=600.0,
+        show_default=True,
+        help="seconds within which an identical mail without Message-ID counts as a resend",
+    )
     @click.option("--tps", type=float, default=None, help="cap on SMS per second sent through --via")
     @click.option(
         "--notify-via", default=None, help="smtp:// URL to mail each sender the SMS statuses through"
@@ -206,6 +212,7 @@ def register(cli: click.Group) -> None:
         region: str | None,
         countries: tuple[str, ...],
         sender: str | None,
+        dedupe_window: float,
         tps: float | None,
         notify_via: str | None,
         notify_from: str | None,
@@ -246,6 +253,7 @@ def register(cli: click.Group) -> None:
             countries=frozenset(c.upper() for c in countries),
             default_sender=sender,
             hostname=domains[0],
+            dedupe_window=dedupe_window,
         )
         via_url = resolve_via(via, obj.get("config_path")) if via else None
         if via_url is None:

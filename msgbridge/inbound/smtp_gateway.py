@@ -29,6 +29,7 @@ import hashlib
 import ipaddress
 import logging
 import ssl
+import time
 import weakref
 from base64 import b64decode
 from collections import OrderedDict
@@ -102,6 +103,7 @@ class GatewayConfig:
     default_sender: str | None = None  # SMS sender ID for allowlisted (not logged-in) clients
     hostname: str = "localhost"
     timeout: float = 60.0
+    dedupe_window: float = 600.0  # seconds a mail without Message-ID counts as a resend of an identical one
 
 
 class GatewayHandler:
@@ -120,6 +122,7 @@ class GatewayHandler:
         # (message ids, envelope sender) of each accepted mail: what a status notifier tracks.
         self.on_accepted = on_accepted
         self.commit = GroupCommit(store)
+        self.clock: Callable[[], float] = time.time
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
         self._auth_failures: weakref.WeakKeyDictionary[SMTP, int] = weakref.WeakKeyDictionary()
         self._auth_slots = asyncio.Semaphore(MAX_CONCURRENT_AUTH)
@@ -225,8 +228,14 @@ class GatewayHandler:
         phones: list[str] = list(envelope.rcpt_tos)
         identity = self._identity(session, envelope)
         # A client that timed out waiting for our 250 sends the same mail again:
-        # the same Message-ID (or body) to the same number is the same SMS.
-        mail_key = mail.message_id or hashlib.sha256(raw).hexdigest()
+        # the same Message-ID to the same number is the same SMS. Without a
+        # Message-ID the raw bytes stand in, but only within a window: a script
+        # that sends the same bare alert twice an hour apart means it twice.
+        if mail.message_id:
+            mail_key = mail.message_id
+        else:
+            window = int(self.clock() // self.config.dedupe_window)
+            mail_key = f"{hashlib.sha256(raw).hexdigest()}@{window}"
         sender = self._sender_id(session)
         entries = []
         for phone in phones:
@@ -302,7 +311,9 @@ class GatewayHandler:
         name = login.decode("utf-8", errors="replace")
         user = self.config.users.get(name)
         stored = user.password_hash if user is not None else dummy_hash()
-        async with self._auth_slots:  # a flood of logins queues here instead of eating every core and 16 MiB each
+        async with (
+            self._auth_slots
+        ):  # a flood of logins queues here instead of eating every core and 16 MiB each
             ok = await asyncio.to_thread(verify_password, stored, password) and user is not None
         if ok:
             log.info("smtp gateway: %s logged in from %s", name, self._peer_host(server.session))

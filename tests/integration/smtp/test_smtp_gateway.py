@@ -257,6 +257,30 @@ async def test_a_resent_mail_is_not_queued_twice(gateway_factory) -> None:
     assert (await gw.store.counts()).get(DeliveryStatus.QUEUED) == 1
 
 
+async def test_identical_mail_without_message_id_is_new_after_the_window(gateway_factory) -> None:
+    gw = await gateway_factory(allow=allow(*LOCAL), dedupe_window=600.0)
+    now = [1_000_000.0]
+    gw.gateway.handler.clock = lambda: now[0]
+    body = b"Subject: alert\r\n\r\nserver down\r\n"  # no Message-ID, no Date: byte-identical every time
+
+    async def send() -> str:
+        _, reply = await aiosmtplib.send(
+            body,
+            sender="mon@example.org",
+            recipients=[f"{PHONE_A}@{GATEWAY_DOMAIN}"],
+            hostname="127.0.0.1",
+            port=gw.port,
+        )
+        return reply
+
+    first = await send()
+    now[0] += 60  # a resend a minute later: the same SMS
+    assert await send() == first
+    now[0] += 3600  # the same alert an hour later: a new SMS
+    assert await send() != first
+    assert (await gw.store.counts()).get(DeliveryStatus.QUEUED) == 2
+
+
 async def test_oversize_is_refused_at_mail_and_at_data(gateway_factory) -> None:
     gw = await gateway_factory(allow=allow(*LOCAL), max_size=2048)
     c = await smtp_client(gw.port)
