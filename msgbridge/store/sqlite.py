@@ -34,10 +34,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from msgbridge.core.errors import ErrorCode, ErrorInfo
+from msgbridge.core.errors import ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
-from msgbridge.core.status import DeliveryStatus, aggregate, merge
+from msgbridge.core.status import DeliveryStatus
 from msgbridge.store.base import CampaignRecord, MessageRecord, OutboxEntry, Store
+from msgbridge.store.plans import Item, Place, error_columns, error_from, plan_receipts, plan_results
 
 log = logging.getLogger(__name__)
 
@@ -168,23 +169,6 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 
 def _marks(n: int) -> str:
     return ",".join("?" * n)
-
-
-def _error_columns(error: ErrorInfo | None) -> tuple[str | None, str | None, str | None, float | None]:
-    if error is None:
-        return None, None, None, None
-    return error.code.value, json.dumps(error.native_code), error.native_message, error.retry_after
-
-
-def _error_from(
-    code: str | None, native: str | None, text: str | None, retry: float | None
-) -> ErrorInfo | None:
-    if code is None:
-        return None
-    native_code = json.loads(native) if native is not None else None
-    return ErrorInfo(
-        code=ErrorCode(code), native_code=native_code, native_message=text or "", retry_after=retry
-    )
 
 
 def _error_json(error: ErrorInfo | None) -> str | None:
@@ -379,48 +363,20 @@ class SqliteStore(Store):
         now = time.time()
         with self._tx() as db:
             current = self._statuses(db, [r.message_id for r in results])
-            updates: list[tuple[Any, ...]] = []
-            segments: list[tuple[str, int, str, str, str]] = []
-            history: list[tuple[str, float, str, str]] = []
-            native_ids: list[str] = []
-            for r in results:
-                before = current.get(r.message_id)
-                if before is None:
-                    log.warning("send result for unknown message %s ignored", r.message_id)
-                    continue
-                status = merge(before, r.status)
-                ids = r.native_ids or ((r.native_id,) if r.native_id else ())
-                updates.append(
-                    (
-                        status,
-                        r.native_id or (ids[-1] if ids else None),
-                        json.dumps(list(ids)) if len(ids) > 1 else None,
-                        link,
-                        max(r.segments, len(ids), 1),
-                        *_error_columns(r.error),
-                        now,
-                        r.message_id,
-                    )
-                )
-                if len(ids) > 1:
-                    segments.extend((r.message_id, seq, link, nid, status) for seq, nid in enumerate(ids))
-                native_ids.extend(ids)
-                note = "result" + (f": {r.error}" if r.error else "")
-                history.append((r.message_id, now, status, note))
-                current[r.message_id] = status
+            plan = plan_results(results, current, link=link, now=now)
             db.executemany(
                 "UPDATE messages SET status = ?, native_id = COALESCE(?, native_id), "
                 "native_ids = COALESCE(?, native_ids), link = ?, segments = ?, error_code = ?, "
                 "error_native_code = ?, error_text = ?, error_retry_after = ?, updated_at = ? WHERE id = ?",
-                updates,
+                plan.updates,
             )
             db.executemany(
                 "INSERT OR REPLACE INTO segments (message_id, seq, link, native_id, status) VALUES (?, ?, ?, ?, ?)",
-                segments,
+                plan.segments,
             )
-            db.executemany(_HISTORY_INSERT, history)
-            if native_ids and db.execute("SELECT 1 FROM receipts WHERE matched = 0 LIMIT 1").fetchone():
-                self._match_parked(db, native_ids, now)
+            db.executemany(_HISTORY_INSERT, plan.history)
+            if plan.native_ids and db.execute("SELECT 1 FROM receipts WHERE matched = 0 LIMIT 1").fetchone():
+                self._match_parked(db, plan.native_ids, now)
 
     async def requeue(
         self, message_ids: Sequence[str], *, not_before: float, error: ErrorInfo | None
@@ -429,7 +385,7 @@ class SqliteStore(Store):
             return
         now = time.time()
         queued = DeliveryStatus.QUEUED.value
-        err = _error_columns(error)
+        err = error_columns(error)
         note = "requeued" + (f": {error}" if error else "")
         with self._tx() as db:
             current = self._statuses(db, list(message_ids))
@@ -510,11 +466,9 @@ class SqliteStore(Store):
     def _apply(
         self,
         db: sqlite3.Connection,
-        receipts: Sequence[tuple[int | None, DeliveryReceipt]],
+        receipts: Sequence[Item],
         now: float,
-    ) -> tuple[
-        list[tuple[tuple[int | None, DeliveryReceipt], str]], list[tuple[int | None, DeliveryReceipt]]
-    ]:
+    ) -> tuple[list[tuple[Item, str]], list[Item]]:
         """Merge receipts into segments and messages; return (matched with message id, unmatched).
 
         A single-part message is matched on its own row (no segment rows are
@@ -522,7 +476,7 @@ class SqliteStore(Store):
         multi-part one through ``segments``, one row per part.
         """
         # native id -> [(message_id, seq or None for a single-part message, link)]
-        where: dict[str, list[tuple[str, int | None, str]]] = {}
+        where: dict[str, list[Place]] = {}
         current: dict[str, DeliveryStatus] = {}
         ids = list({r.native_id for _, r in receipts})
         for part in _chunks(ids):
@@ -549,53 +503,22 @@ class SqliteStore(Store):
             ):
                 segs.setdefault(message_id, {})[seq] = _STATUS[status]
 
-        matched: list[tuple[tuple[int | None, DeliveryReceipt], str]] = []
-        unmatched: list[tuple[int | None, DeliveryReceipt]] = []
-        touched_segments: dict[tuple[str, int], DeliveryStatus] = {}
-        touched: dict[str, tuple[DeliveryStatus, ErrorInfo | None, str]] = {}
-        for item in receipts:
-            _, r = item
-            place = None
-            for candidate in where.get(r.native_id, ()):
-                if not r.link or candidate[2] == r.link:
-                    place = candidate
-                    break
-            if place is not None:
-                message_id, seq, _ = place
-                if seq is None:
-                    incoming = r.status
-                else:
-                    parts = segs[message_id]
-                    parts[seq] = merge(parts[seq], r.status)
-                    touched_segments[(message_id, seq)] = parts[seq]
-                    incoming = aggregate(parts[k] for k in sorted(parts))
-            elif r.message_id and r.message_id in current:
-                message_id, incoming = r.message_id, r.status
-            else:
-                unmatched.append(item)
-                continue
-            status = merge(current[message_id], incoming)
-            current[message_id] = status
-            prev = touched.get(message_id)
-            error = r.error or (prev[1] if prev else None)
-            touched[message_id] = (status, error, r.native_status or r.status)
-            matched.append((item, message_id))
-
+        plan = plan_receipts(receipts, where, current, segs)
         db.executemany(
             "UPDATE segments SET status = ? WHERE message_id = ? AND seq = ?",
-            [(s, m, q) for (m, q), s in touched_segments.items()],
+            [(s, m, q) for (m, q), s in plan.segments.items()],
         )
         db.executemany(
             "UPDATE messages SET status = ?, error_code = COALESCE(?, error_code), "
             "error_native_code = COALESCE(?, error_native_code), error_text = COALESCE(?, error_text), "
             "updated_at = ? WHERE id = ?",
-            [(s, *_error_columns(e)[:3], now, m) for m, (s, e, _) in touched.items()],
+            [(s, *error_columns(e)[:3], now, m) for m, (s, e, _) in plan.messages.items()],
         )
         db.executemany(
             _HISTORY_INSERT,
-            [(m, now, s, f"receipt {n}") for m, (s, _, n) in touched.items()],
+            [(m, now, s, f"receipt {n}") for m, (s, _, n) in plan.messages.items()],
         )
-        return matched, unmatched
+        return plan.matched, plan.unmatched
 
     # -- reads -----------------------------------------------------------
 
@@ -618,7 +541,7 @@ class SqliteStore(Store):
             native_ids=tuple(json.loads(row[4])) if row[4] else (),
             link=row[5],
             segments=row[6],
-            last_error=_error_from(row[7], row[8], row[9], row[10]),
+            last_error=error_from(row[7], row[8], row[9], row[10]),
             created_at=row[11],
             updated_at=row[12],
             history=tuple((h[0], _STATUS[h[1]], h[2]) for h in history),

@@ -1,0 +1,143 @@
+"""What a batch of send results or receipts changes, decided without any SQL.
+
+Every store backend reads the current statuses it needs, hands them to these
+functions and writes the rows they return. Keeping the decisions here means
+SQLite and PostgreSQL cannot disagree about the merge rule, segment
+aggregation or matching by link.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from msgbridge.core.errors import ErrorCode, ErrorInfo
+from msgbridge.core.message import DeliveryReceipt, SendResult
+from msgbridge.core.status import DeliveryStatus, aggregate, merge
+
+log = logging.getLogger(__name__)
+
+# (receipt's parked-row id or None, receipt)
+Item = tuple[int | None, DeliveryReceipt]
+# where a native id was sent: (message_id, part number or None for a single-part message, link)
+Place = tuple[str, int | None, str]
+
+
+def error_columns(error: ErrorInfo | None) -> tuple[str | None, str | None, str | None, float | None]:
+    """(code, native code as JSON, native text, retry-after): the four error columns of ``messages``."""
+    if error is None:
+        return None, None, None, None
+    return error.code.value, json.dumps(error.native_code), error.native_message, error.retry_after
+
+
+def error_from(
+    code: str | None, native: str | None, text: str | None, retry: float | None
+) -> ErrorInfo | None:
+    if code is None:
+        return None
+    native_code = json.loads(native) if native is not None else None
+    return ErrorInfo(
+        code=ErrorCode(code), native_code=native_code, native_message=text or "", retry_after=retry
+    )
+
+
+@dataclass
+class ResultPlan:
+    # (status, native_id, native_ids JSON, link, segments, 4 error columns, updated_at, message_id)
+    updates: list[tuple[Any, ...]] = field(default_factory=list)
+    # (message_id, seq, link, native_id, status): only for multi-part messages
+    segments: list[tuple[str, int, str, str, str]] = field(default_factory=list)
+    # (message_id, at, status, note)
+    history: list[tuple[str, float, str, str]] = field(default_factory=list)
+    native_ids: list[str] = field(default_factory=list)
+
+
+def plan_results(
+    results: Sequence[SendResult], current: Mapping[str, DeliveryStatus], *, link: str, now: float
+) -> ResultPlan:
+    plan = ResultPlan()
+    statuses = dict(current)
+    for r in results:
+        before = statuses.get(r.message_id)
+        if before is None:
+            log.warning("send result for unknown message %s ignored", r.message_id)
+            continue
+        status = merge(before, r.status)
+        ids = r.native_ids or ((r.native_id,) if r.native_id else ())
+        plan.updates.append(
+            (
+                status,
+                r.native_id or (ids[-1] if ids else None),
+                json.dumps(list(ids)) if len(ids) > 1 else None,
+                link,
+                max(r.segments, len(ids), 1),
+                *error_columns(r.error),
+                now,
+                r.message_id,
+            )
+        )
+        if len(ids) > 1:
+            plan.segments.extend((r.message_id, seq, link, nid, status) for seq, nid in enumerate(ids))
+        plan.native_ids.extend(ids)
+        plan.history.append((r.message_id, now, status, "result" + (f": {r.error}" if r.error else "")))
+        statuses[r.message_id] = status
+    return plan
+
+
+@dataclass
+class ReceiptPlan:
+    matched: list[tuple[Item, str]] = field(default_factory=list)  # with the message id each matched
+    unmatched: list[Item] = field(default_factory=list)
+    segments: dict[tuple[str, int], DeliveryStatus] = field(
+        default_factory=dict
+    )  # (message_id, seq) -> status
+    # message_id -> (new status, error to record, what the last receipt said)
+    messages: dict[str, tuple[DeliveryStatus, ErrorInfo | None, str]] = field(default_factory=dict)
+
+
+def plan_receipts(
+    receipts: Sequence[Item],
+    where: Mapping[str, Sequence[Place]],
+    current: Mapping[str, DeliveryStatus],
+    parts: Mapping[str, Mapping[int, DeliveryStatus]],
+) -> ReceiptPlan:
+    """Apply receipts in order: a part's receipt updates that part, the message takes the aggregate.
+
+    ``where`` maps native ids to where they were sent, ``current`` holds the
+    status of every message concerned (including those a receipt names by
+    ``message_id``), ``parts`` the part statuses of multi-part messages.
+    """
+    plan = ReceiptPlan()
+    statuses = dict(current)
+    segs = {m: dict(p) for m, p in parts.items()}
+    for item in receipts:
+        _, r = item
+        place = None
+        for candidate in where.get(r.native_id, ()):
+            if not r.link or candidate[2] == r.link:
+                place = candidate
+                break
+        if place is not None:
+            message_id, seq, _ = place
+            if seq is None:
+                incoming = r.status
+            else:
+                mine = segs[message_id]
+                mine[seq] = merge(mine[seq], r.status)
+                plan.segments[(message_id, seq)] = mine[seq]
+                incoming = aggregate(mine[k] for k in sorted(mine))
+        elif r.message_id and r.message_id in statuses:
+            message_id, incoming = r.message_id, r.status
+        else:
+            plan.unmatched.append(item)
+            continue
+        status = merge(statuses[message_id], incoming)
+        statuses[message_id] = status
+        prev = plan.messages.get(message_id)
+        error = r.error or (prev[1] if prev else None)
+        plan.messages[message_id] = (status, error, r.native_status or r.status)
+        plan.matched.append((item, message_id))
+    return plan
