@@ -230,3 +230,18 @@ async def test_long_messages(smsc: SmscSimulator, mode: str, segments: int) -> N
     )
     assert sorted(rc.native_id for rc in receipts) == sorted(r.native_ids)
     assert all(rc.message_id == r.message_id for rc in receipts)
+
+
+async def test_password_changed_while_running_stops_reconnecting(smsc: SmscSimulator) -> None:
+    async with opened(smpp_url(smsc, window=5)) as t:
+        assert all(r.ok for r in await t.send(messages(3)))
+        assert smsc.users is not None
+        smsc.users["u"] = "rotated"
+        smsc.drop_all()
+        await eventually(lambda: t.tx_sessions[0].fatal is not None, what="bind refused for good")
+        failures = smsc.stats.bind_failures
+        with pytest.raises(AuthError) as info:
+            await t.send(messages(2))
+        assert info.value.code is ErrorCode.AUTH_FAILED
+        assert "RINVPASWD" in str(info.value.info)
+        assert smsc.stats.bind_failures == failures  # no further attempts
