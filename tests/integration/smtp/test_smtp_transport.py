@@ -13,7 +13,7 @@ import pytest
 from smtp_helpers import RecordingHandler, authenticator
 
 from msgbridge.adapters.base import open_transport
-from msgbridge.adapters.smtp.transport import SmtpTransport
+from msgbridge.adapters.smtp.transport import DEFAULT_PORTS, SmtpTransport
 from msgbridge.core.errors import AuthError, ConfigError, ErrorCode
 from msgbridge.core.message import Channel, Message
 from msgbridge.core.status import DeliveryStatus
@@ -289,3 +289,15 @@ def test_secrets_never_print() -> None:
         t = SmtpTransport.from_url(url)
         assert isinstance(t, SmtpTransport)
         assert "hunter2" not in repr(t) and "hunter2" not in repr(t.config) and "hunter2" not in str(t.url)
+
+
+@pytest.mark.parametrize("tls", sorted(DEFAULT_PORTS))
+def test_default_port_and_tls_rows(tls: str) -> None:
+    expected = {"starttls": (587, True), "implicit": (465, False), "none": (25, False), "auto": (25, None)}
+    assert sorted(DEFAULT_PORTS) == sorted(expected)
+    t = SmtpTransport.from_url(f"smtp://mail.example.com?tls={tls}")
+    assert isinstance(t, SmtpTransport)
+    client = t._client()
+    assert t.config.port == DEFAULT_PORTS[tls] == expected[tls][0]
+    assert client._start_tls_on_connect is expected[tls][1]  # None: STARTTLS if the server offers it
+    assert client.use_tls is (tls == "implicit")

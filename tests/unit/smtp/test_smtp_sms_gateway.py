@@ -60,3 +60,10 @@ def test_gateway_address_uses_international_digits() -> None:
 def test_the_password_never_prints() -> None:
     account = sms_gateway.SmscAccount("alice", Secret("hunter2"))
     assert "hunter2" not in repr(account) and "hunter2" not in str(account)
+
+
+@pytest.mark.parametrize("name", sorted(sms_gateway.SMSC_FORMATS))
+def test_smsc_format_rows(name: str) -> None:
+    expected = {"plain": 0, "flash": 1}
+    assert sorted(sms_gateway.SMSC_FORMATS) == sorted(expected)
+    assert sms_gateway.SMSC_FORMATS[name] == expected[name]
