@@ -40,11 +40,19 @@ KEY = "bench-key"
 
 # provider -> (transport URL with {url} for the emulator, emulator knobs)
 SETUPS: dict[str, tuple[str, dict[str, Any]]] = {
-    "selzy": (f"selzy://{KEY}@api.selzy.com?platform=bench&sender=Bench&base_url={{url}}", {"api_keys": [KEY]}),
+    "selzy": (
+        f"selzy://{KEY}@api.selzy.com?platform=bench&sender=Bench&base_url={{url}}",
+        {"api_keys": [KEY]},
+    ),
     "bsg": (f"bsg://{KEY}@one-api.bsg.world?sender=Bench&base_url={{url}}", {"api_keys": [KEY]}),
-    "smsc": ("smsc://bench:secret@smsc.ru?sender=Bench&base_url={url}",
-             {"logins": {"bench": "secret"}, "balance": 1e9}),
-    "mobizon": (f"mobizon://{KEY}@api.mobizon.kz?sender=Bench&base_url={{url}}", {"api_keys": [KEY], "balance": 1e9}),
+    "smsc": (
+        "smsc://bench:secret@smsc.ru?sender=Bench&base_url={url}",
+        {"logins": {"bench": "secret"}, "balance": 1e9},
+    ),
+    "mobizon": (
+        f"mobizon://{KEY}@api.mobizon.kz?sender=Bench&base_url={{url}}",
+        {"api_keys": [KEY], "balance": 1e9},
+    ),
 }
 
 
@@ -69,7 +77,10 @@ def recipients(size: int, offset: int) -> list[Recipient]:
 
 def messages_for(people: Sequence[Recipient], personalised: bool) -> list[Message]:
     if personalised:
-        return [Message(to=r.phone, text=f"Hello {r.fields['name']}, spring sale today", sender="Bench") for r in people]
+        return [
+            Message(to=r.phone, text=f"Hello {r.fields['name']}, spring sale today", sender="Bench")
+            for r in people
+        ]
     return [Message(to=r.phone, text="Hello, spring sale today", sender="Bench") for r in people]
 
 
@@ -85,8 +96,14 @@ async def per_message(t: Transport, messages: Sequence[Message], concurrency: in
 
 
 async def measure(
-    provider: str, approach: str, emulator: Emulator, url: str, size: int, offset: int,
-    run: Callable[[Transport, list[Message], Campaign], Awaitable[list[SendResult]]], personalised: bool = False,
+    provider: str,
+    approach: str,
+    emulator: Emulator,
+    url: str,
+    size: int,
+    offset: int,
+    run: Callable[[Transport, list[Message], Campaign], Awaitable[list[SendResult]]],
+    personalised: bool = False,
 ) -> Row:
     people = recipients(size, offset)
     messages = messages_for(people, personalised)
@@ -125,23 +142,39 @@ async def bench_provider(provider: str, size: int, baseline_size: int, concurren
             return list(result.results)
 
         offset = 0
-        rows.append(await measure(provider, "per-message (baseline)", emulator, url, baseline_size, offset, baseline))
+        rows.append(
+            await measure(provider, "per-message (baseline)", emulator, url, baseline_size, offset, baseline)
+        )
         offset += baseline_size
         probe = type(open_transport(url))
         if probe.capabilities.max_batch > 1:
             rows.append(await measure(provider, "send() batched", emulator, url, size, offset, batched))
             offset += size
         if hasattr(probe, "run_campaign"):
-            rows.append(await measure(provider, "campaign API", emulator, url, size, offset, provider_campaign))
+            rows.append(
+                await measure(provider, "campaign API", emulator, url, size, offset, provider_campaign)
+            )
             offset += size
-            rows.append(await measure(provider, "campaign API personalised", emulator, url, size, offset,
-                                      provider_campaign, personalised=True))
+            rows.append(
+                await measure(
+                    provider,
+                    "campaign API personalised",
+                    emulator,
+                    url,
+                    size,
+                    offset,
+                    provider_campaign,
+                    personalised=True,
+                )
+            )
     return rows
 
 
 def render(rows: Sequence[Row]) -> str:
-    header = f"{'provider':<9} {'approach':<28} {'msgs':>7} {'requests':>9} {'req/msg':>8} {'msgs/s':>9} " \
-             f"{'fewer requests':>15} {'speed vs baseline':>18} {'ok':>7}"
+    header = (
+        f"{'provider':<9} {'approach':<28} {'msgs':>7} {'requests':>9} {'req/msg':>8} {'msgs/s':>9} "
+        f"{'fewer requests':>15} {'speed vs baseline':>18} {'ok':>7}"
+    )
     lines = [header, "-" * len(header)]
     baselines = {r.provider: r for r in rows if r.approach.startswith("per-message")}
     for r in rows:
@@ -163,22 +196,33 @@ async def main_async(args: argparse.Namespace) -> list[Row]:
         provider = provider.strip()
         if provider not in SETUPS:
             raise SystemExit(f"unknown provider {provider!r}; known: {', '.join(SETUPS)}")
-        rows.extend(await bench_provider(provider, args.size, args.baseline_size or args.size, args.concurrency))
+        rows.extend(
+            await bench_provider(provider, args.size, args.baseline_size or args.size, args.concurrency)
+        )
     return rows
 
 
 def main(argv: Sequence[str] | None = None) -> list[Row]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=10_000, help="recipients per campaign (default 10,000)")
-    parser.add_argument("--baseline-size", type=int, default=0, help="messages for the per-message baseline "
-                        "(default: --size; requests per message and msgs/s are what is compared)")
+    parser.add_argument(
+        "--baseline-size",
+        type=int,
+        default=0,
+        help="messages for the per-message baseline "
+        "(default: --size; requests per message and msgs/s are what is compared)",
+    )
     parser.add_argument("--providers", default="selzy,bsg,smsc,mobizon")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight for the baseline")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     rows = asyncio.run(main_async(args))
-    print(f"# {args.size:,} recipients per campaign; emulators in-process over loopback HTTP/1.1; "
-          f"baseline concurrency {args.concurrency}")
+    print(
+        f"# {args.size:,} recipients per campaign; emulators in-process over loopback HTTP/1.1; "
+        f"baseline concurrency {args.concurrency}"
+    )
     print(render(rows))
     return rows
 

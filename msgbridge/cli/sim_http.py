@@ -60,20 +60,38 @@ async def _run(emulator: Emulator, host: str, port: int, example: str) -> None:
 
 
 @click.command("http")
-@click.option("--provider", required=True, type=click.Choice(PROVIDERS), help="which provider's API to emulate")
+@click.option(
+    "--provider", required=True, type=click.Choice(PROVIDERS), help="which provider's API to emulate"
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
 @click.option("--port", default=0, show_default=True, type=int, help="port (0 = any free port, printed)")
 @click.option("--api-key", "api_keys", multiple=True, help="API key the emulator accepts (repeatable)")
-@click.option("--login", "logins", multiple=True, help="LOGIN:PASSWORD pair the smsc emulator accepts (repeatable)")
-@click.option("--final-mix", default="delivered=1", show_default=True,
-              help="final outcomes and weights: delivered, undeliverable, expired, rejected")
+@click.option(
+    "--login", "logins", multiple=True, help="LOGIN:PASSWORD pair the smsc emulator accepts (repeatable)"
+)
+@click.option(
+    "--final-mix",
+    default="delivered=1",
+    show_default=True,
+    help="final outcomes and weights: delivered, undeliverable, expired, rejected",
+)
 @click.option("--accept-after", default=1.0, show_default=True, type=float, help="seconds until 'on its way'")
-@click.option("--final-after", default=3.0, show_default=True, type=float, help="seconds until the final status")
+@click.option(
+    "--final-after", default=3.0, show_default=True, type=float, help="seconds until the final status"
+)
 @click.option("--rate-limit", default=None, type=float, help="requests per second before throttling answers")
 @click.option("--seed", default=0, show_default=True, type=int, help="seed for the outcome draw")
 def sim_http(
-    provider: str, host: str, port: int, api_keys: tuple[str, ...], logins: tuple[str, ...], final_mix: str,
-    accept_after: float, final_after: float, rate_limit: float | None, seed: int,
+    provider: str,
+    host: str,
+    port: int,
+    api_keys: tuple[str, ...],
+    logins: tuple[str, ...],
+    final_mix: str,
+    accept_after: float,
+    final_after: float,
+    rate_limit: float | None,
+    seed: int,
 ) -> None:
     """Run an emulator of a provider's HTTP API (Selzy, BSG, SMSC.ru, Mobizon) until Ctrl-C."""
     try:
@@ -82,8 +100,12 @@ def sim_http(
         raise click.BadParameter(str(exc), param_hint="--final-mix") from exc
     keys = list(api_keys) or ["test-key"]
     knobs: dict[str, Any] = {
-        "api_keys": keys, "final_mix": mix, "accept_after": accept_after, "final_after": final_after,
-        "rate_limit": rate_limit, "seed": seed,
+        "api_keys": keys,
+        "final_mix": mix,
+        "accept_after": accept_after,
+        "final_after": final_after,
+        "rate_limit": rate_limit,
+        "seed": seed,
     }
     pairs: dict[str, str] = {}
     for item in logins:
@@ -100,7 +122,9 @@ def sim_http(
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     first_login = next(iter(knobs.get("logins", {"user": "secret"}).items()))
-    example = EXAMPLE_URLS[provider].format(key=keys[0], login=f"{first_login[0]}:{first_login[1]}", url="{url}")
+    example = EXAMPLE_URLS[provider].format(
+        key=keys[0], login=f"{first_login[0]}:{first_login[1]}", url="{url}"
+    )
     asyncio.run(_run(emulator, host, port, example))
 
 

@@ -246,7 +246,11 @@ class HttpTransport(Transport):
         client: httpx.AsyncClient | None = None,
         backoff: Backoff | None = None,
     ) -> HttpTransport:
-        parsed = url if isinstance(url, TransportURL) else TransportURL.parse(url, user_is_secret=cls.user_is_secret)
+        parsed = (
+            url
+            if isinstance(url, TransportURL)
+            else TransportURL.parse(url, user_is_secret=cls.user_is_secret)
+        )
         return cls(parsed, client=client, backoff=backoff)
 
     def _base_url(self, url: TransportURL) -> str:
@@ -277,7 +281,9 @@ class HttpTransport(Transport):
             local = urlsplit(self.base_url).hostname in ("127.0.0.1", "localhost", "::1")
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
-                limits=httpx.Limits(max_connections=self.connections, max_keepalive_connections=self.connections),
+                limits=httpx.Limits(
+                    max_connections=self.connections, max_keepalive_connections=self.connections
+                ),
                 http2=False,
                 trust_env=not local,  # a proxy from the environment must not swallow loopback emulators
                 headers={"User-Agent": "msgbridge"},
@@ -302,18 +308,29 @@ class HttpTransport(Transport):
         except httpx.HTTPError as exc:
             failure = classify_exception(exc)
             log.warning(
-                "%s %s %s failed: %s", self.scheme, request.method, request.url.path, failure,
+                "%s %s %s failed: %s",
+                self.scheme,
+                request.method,
+                request.url.path,
+                failure,
                 extra={"transport": self.scheme, "error_code": failure.code.value},
             )
             return Reply(request=request, error=failure)
         data, info = classify_response(response, expect)
         if info is not None:
             log.warning(
-                "%s %s %s -> HTTP %s: %s", self.scheme, request.method, request.url.path, response.status_code,
-                info.code.value, extra={"transport": self.scheme, "error_code": info.code.value},
+                "%s %s %s -> HTTP %s: %s",
+                self.scheme,
+                request.method,
+                request.url.path,
+                response.status_code,
+                info.code.value,
+                extra={"transport": self.scheme, "error_code": info.code.value},
             )
         else:
-            log.debug("%s %s %s -> HTTP %s", self.scheme, request.method, request.url.path, response.status_code)
+            log.debug(
+                "%s %s %s -> HTTP %s", self.scheme, request.method, request.url.path, response.status_code
+            )
         return Reply(request=request, response=response, data=data, error=info)
 
     # ------------------------------------------------------------------ retries
@@ -344,7 +361,9 @@ class HttpTransport(Transport):
             if error is None and provider_error is not None and reply.data is not None:
                 error = provider_error(reply.data)
                 if error is not None:
-                    reply = Reply(request=reply.request, response=reply.response, data=reply.data, error=error)
+                    reply = Reply(
+                        request=reply.request, response=reply.response, data=reply.data, error=error
+                    )
             if error is None:
                 return reply
             if error.code is ErrorCode.AUTH_FAILED and on_auth_failure is not None and not reauthed:
@@ -360,8 +379,13 @@ class HttpTransport(Transport):
             if delay > self.max_retry_wait:
                 return reply
             log.info(
-                "%s retrying %s after %s in %.2fs (attempt %d/%d)", self.scheme, reply.request.url.path,
-                error.code.value, delay, attempt + 1, self.attempts,
+                "%s retrying %s after %s in %.2fs (attempt %d/%d)",
+                self.scheme,
+                reply.request.url.path,
+                error.code.value,
+                delay,
+                attempt + 1,
+                self.attempts,
             )
             await asyncio.sleep(delay)
 

@@ -121,7 +121,16 @@ STATUSES: dict[str, DeliveryStatus] = {
 }
 
 # Campaign statuses; a stopped campaign's unsent messages are CANCELED.
-CAMPAIGN_STATUSES: tuple[str, ...] = ("creation", "moderation", "spam", "scheduled", "sending", "paused", "stopped", "done")
+CAMPAIGN_STATUSES: tuple[str, ...] = (
+    "creation",
+    "moderation",
+    "spam",
+    "scheduled",
+    "sending",
+    "paused",
+    "stopped",
+    "done",
+)
 CAMPAIGN_FINAL: frozenset[str] = frozenset({"done", "stopped", "spam"})
 STOPPABLE: frozenset[str] = frozenset({"creation", "paused", "sending", "scheduled"})
 
@@ -194,9 +203,13 @@ def invalid(field: str, text: str, code: ErrorCode = ErrorCode.INVALID_ARGUMENT)
 def validate(message: Message, sender: str | None, now: datetime | None = None) -> ErrorInfo | None:
     """The seed's limits, checked locally; the error names the field, as BSG's 422 would."""
     if number_of(message.to) is None:
-        return invalid("number", f"9 to 15 digits without + expected, got {message.to!r}", ErrorCode.INVALID_DESTINATION)
+        return invalid(
+            "number", f"9 to 15 digits without + expected, got {message.to!r}", ErrorCode.INVALID_DESTINATION
+        )
     if not sender or not SENDER.fullmatch(sender):
-        return invalid("sender", f"3-11 letters/digits or 3-15 digits expected, got {sender!r}", ErrorCode.INVALID_SENDER)
+        return invalid(
+            "sender", f"3-11 letters/digits or 3-15 digits expected, got {sender!r}", ErrorCode.INVALID_SENDER
+        )
     if not message.text:
         return invalid("text", "empty")
     limit = text_limit(message.text)
@@ -210,7 +223,9 @@ def validate(message: Message, sender: str | None, now: datetime | None = None) 
         return invalid("validity", f"{hours} hours is outside 1..{MAX_VALIDITY_HOURS}")
     if message.scheduled_at is not None:
         current = now or datetime.now(UTC)
-        aware = message.scheduled_at if message.scheduled_at.tzinfo else message.scheduled_at.replace(tzinfo=UTC)
+        aware = (
+            message.scheduled_at if message.scheduled_at.tzinfo else message.scheduled_at.replace(tzinfo=UTC)
+        )
         if aware - current > MAX_SCHEDULE_AHEAD:
             return invalid("start_at", "at most 30 days ahead")
     return None
@@ -258,7 +273,12 @@ def send_payload(cfg: BsgConfig, messages: Sequence[Message], sender: str) -> tu
     else:
         body = {
             "messages": [
-                {"phone": number_of(m.to), "text": m.text, "sender": sender, "reference_id": message_reference(m)}
+                {
+                    "phone": number_of(m.to),
+                    "text": m.text,
+                    "sender": sender,
+                    "reference_id": message_reference(m),
+                }
                 for m in messages
             ]
         }
@@ -273,8 +293,14 @@ def send_request(cfg: BsgConfig, token: str, messages: Sequence[Message], sender
 
 
 def groups_request(
-    cfg: BsgConfig, token: str, groups: Sequence[int], sender: str, text: str, *,
-    validity: int | None = None, when: datetime | None = None,
+    cfg: BsgConfig,
+    token: str,
+    groups: Sequence[int],
+    sender: str,
+    text: str,
+    *,
+    validity: int | None = None,
+    when: datetime | None = None,
 ) -> httpx.Request:
     body: dict[str, Any] = {"groups": list(groups), "sender": sender, "text": text}
     if validity is not None:
@@ -284,7 +310,9 @@ def groups_request(
     scheduled = start_at(when)
     if scheduled is not None:
         body["start_at"] = scheduled
-    return httpx.Request("POST", f"{cfg.base_url}/api/campaigns/sms/send-groups", json=body, headers=_auth(token))
+    return httpx.Request(
+        "POST", f"{cfg.base_url}/api/campaigns/sms/send-groups", json=body, headers=_auth(token)
+    )
 
 
 def stop_request(cfg: BsgConfig, token: str, campaign_id: str) -> httpx.Request:
@@ -296,7 +324,12 @@ def detail_request(cfg: BsgConfig, token: str, campaign_id: str) -> httpx.Reques
 
 
 def messages_request(
-    cfg: BsgConfig, token: str, *, campaign_id: str | None = None, ref: str | None = None, offset: int = 0,
+    cfg: BsgConfig,
+    token: str,
+    *,
+    campaign_id: str | None = None,
+    ref: str | None = None,
+    offset: int = 0,
     limit: int = PAGE_LIMIT,
 ) -> httpx.Request:
     params: dict[str, str] = {"page[limit]": str(limit), "page[offset]": str(offset)}
@@ -335,7 +368,9 @@ def error_of(status: int | None, data: Any) -> ErrorInfo | None:
             code = field_code("message", message) if message else code
         return ErrorInfo(code=code, native_code=status, native_message=truncate(message))
     if not isinstance(data, dict):
-        return ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=truncate(f"not a JSON object: {data!r}"))
+        return ErrorInfo(
+            code=ErrorCode.PROTOCOL_ERROR, native_message=truncate(f"not a JSON object: {data!r}")
+        )
     return None
 
 
@@ -359,8 +394,12 @@ def failed_indexes(data: Any) -> dict[int, ErrorInfo]:
         parts = str(key).split(".")
         if len(parts) >= 3 and parts[0] in ("phones", "messages") and parts[1].isdigit():
             text = " ".join(texts) if isinstance(texts, list) else str(texts)
-            out.setdefault(int(parts[1]), ErrorInfo(code=field_code(key, texts), native_code=422,
-                                                    native_message=truncate(f"{key}: {text}")))
+            out.setdefault(
+                int(parts[1]),
+                ErrorInfo(
+                    code=field_code(key, texts), native_code=422, native_message=truncate(f"{key}: {text}")
+                ),
+            )
     return out
 
 
@@ -413,8 +452,13 @@ class BsgTransport(HttpTransport):
     default_host = DEFAULT_HOST
     summary = "BSG one-api (campaigns of up to 10,000 numbers, bearer token, message status pages)"
     capabilities = Capabilities(
-        max_batch=MAX_NUMBERS, unicode=True, long_messages=True, status_poll=MAX_NUMBERS, scheduling=True,
-        campaigns=True, lookup_by_reference=True,
+        max_batch=MAX_NUMBERS,
+        unicode=True,
+        long_messages=True,
+        status_poll=MAX_NUMBERS,
+        scheduling=True,
+        campaigns=True,
+        lookup_by_reference=True,
     )
 
     def __init__(self, url: TransportURL, **kwargs: Any) -> None:
@@ -455,7 +499,10 @@ class BsgTransport(HttpTransport):
                     code=ErrorCode.PROTOCOL_ERROR, native_message="no bearer in login answer"
                 )
                 if error.code in (ErrorCode.AUTH_FAILED, ErrorCode.ACCESS_DENIED, ErrorCode.INVALID_ARGUMENT):
-                    raise AuthError(f"bsg login refused: {error}", error.model_copy(update={"code": ErrorCode.AUTH_FAILED}))
+                    raise AuthError(
+                        f"bsg login refused: {error}",
+                        error.model_copy(update={"code": ErrorCode.AUTH_FAILED}),
+                    )
                 raise TransportError(f"bsg login failed: {error}", error)
             self.logins += 1
             assert self._token is not None
@@ -479,7 +526,9 @@ class BsgTransport(HttpTransport):
             return False
         return True
 
-    async def _authed(self, build: Callable[[str], httpx.Request], *, send: bool, expect: str = "json") -> Reply:
+    async def _authed(
+        self, build: Callable[[str], httpx.Request], *, send: bool, expect: str = "json"
+    ) -> Reply:
         """A call with the current token; a 401 leads to one fresh login and one repeat."""
         token = await self.token()
         holder = {"token": token}
@@ -491,8 +540,11 @@ class BsgTransport(HttpTransport):
             return ok
 
         return await self.call_with_retry(
-            lambda: build(holder["token"]), send=send, expect=expect,
-            provider_error=None, on_auth_failure=relogin,
+            lambda: build(holder["token"]),
+            send=send,
+            expect=expect,
+            provider_error=None,
+            on_auth_failure=relogin,
         )
 
     # -- sending
@@ -504,7 +556,9 @@ class BsgTransport(HttpTransport):
             sender = message.sender or self.default_sender
             problem = validate(message, sender)
             if problem is not None:
-                results[index] = SendResult(message_id=message.id, status=DeliveryStatus.REJECTED, error=problem)
+                results[index] = SendResult(
+                    message_id=message.id, status=DeliveryStatus.REJECTED, error=problem
+                )
                 continue
             key = (sender or "", validity_hours(message), start_at(message.scheduled_at))
             groups.setdefault(key, []).append(index)
@@ -536,22 +590,38 @@ class BsgTransport(HttpTransport):
                 campaign_id = str(parsed["id"])
                 for i in pending:
                     m = messages[i]
-                    out.append((i, SendResult(
-                        message_id=m.id, status=DeliveryStatus.SUBMITTED,
-                        native_id=native_id(campaign_id, message_reference(m)),
-                        raw={"campaign_id": campaign_id, "campaign_status": parsed.get("status")},
-                    )))
+                    out.append(
+                        (
+                            i,
+                            SendResult(
+                                message_id=m.id,
+                                status=DeliveryStatus.SUBMITTED,
+                                native_id=native_id(campaign_id, message_reference(m)),
+                                raw={"campaign_id": campaign_id, "campaign_status": parsed.get("status")},
+                            ),
+                        )
+                    )
                 return out
             per_item = failed_indexes(reply.data) if reply.status_code == 422 else {}
             if not per_item:
                 out.extend((i, self.failed(messages[i], error)) for i in pending)
                 return out
             refused = {pending[k]: info for k, info in per_item.items() if k < len(pending)}
-            out.extend((i, SendResult(message_id=messages[i].id, status=DeliveryStatus.REJECTED, error=info))
-                       for i, info in refused.items())
+            out.extend(
+                (i, SendResult(message_id=messages[i].id, status=DeliveryStatus.REJECTED, error=info))
+                for i, info in refused.items()
+            )
             pending = [i for i in pending if i not in refused]
-        out.extend((i, self.failed(messages[i], ErrorInfo(
-            code=ErrorCode.PERMANENT_FAILURE, native_message="campaign refused repeatedly"))) for i in pending)
+        out.extend(
+            (
+                i,
+                self.failed(
+                    messages[i],
+                    ErrorInfo(code=ErrorCode.PERMANENT_FAILURE, native_message="campaign refused repeatedly"),
+                ),
+            )
+            for i in pending
+        )
         return out
 
     @staticmethod
@@ -560,8 +630,9 @@ class BsgTransport(HttpTransport):
 
     # -- status and lookup
 
-    async def _pages(self, *, campaign_id: str | None = None, ref: str | None = None,
-                     wanted: set[str] | None = None) -> list[DeliveryReceipt]:
+    async def _pages(
+        self, *, campaign_id: str | None = None, ref: str | None = None, wanted: set[str] | None = None
+    ) -> list[DeliveryReceipt]:
         receipts: list[DeliveryReceipt] = []
         offset = 0
         while True:
@@ -588,14 +659,18 @@ class BsgTransport(HttpTransport):
                 by_campaign.setdefault(split[0], set()).add(native)
 
         async def one(campaign_id: str, wanted: set[str]) -> list[DeliveryReceipt]:
-            found = [r for r in await self._pages(campaign_id=campaign_id, wanted=wanted) if r.native_id in wanted]
+            found = [
+                r for r in await self._pages(campaign_id=campaign_id, wanted=wanted) if r.native_id in wanted
+            ]
             if any(not r.status.is_final for r in found) and campaign_id not in self._stopped:
                 detail = await self.campaign_status(campaign_id)
                 if detail.get("status") == "stopped":
                     self._stopped.add(campaign_id)
             if campaign_id in self._stopped:
                 found = [
-                    r if r.status.is_final or r.status is DeliveryStatus.SUBMITTED
+                    r
+                    if r.status.is_final
+                    or r.status is DeliveryStatus.SUBMITTED
                     or r.status is DeliveryStatus.ACCEPTED
                     else r.model_copy(update={"status": DeliveryStatus.CANCELED})
                     for r in found
@@ -612,7 +687,12 @@ class BsgTransport(HttpTransport):
             if not found:
                 return []
             receipt = found[0]
-            return [(ref, SendResult(message_id=ref, status=DeliveryStatus.SUBMITTED, native_id=receipt.native_id))]
+            return [
+                (
+                    ref,
+                    SendResult(message_id=ref, status=DeliveryStatus.SUBMITTED, native_id=receipt.native_id),
+                )
+            ]
 
         pairs = await self.gather_batches([one(r) for r in references], self.concurrency)
         return dict(pairs)
@@ -628,15 +708,21 @@ class BsgTransport(HttpTransport):
         """
         before = self.requests_made
         prepared = [
-            m.model_copy(update={
-                "sender": m.sender or campaign.sender,
-                "scheduled_at": m.scheduled_at or campaign.scheduled_at,
-            })
+            m.model_copy(
+                update={
+                    "sender": m.sender or campaign.sender,
+                    "scheduled_at": m.scheduled_at or campaign.scheduled_at,
+                }
+            )
             for m in recipients
         ]
         results = await self.send(prepared)
-        ids = sorted({str(r.raw["campaign_id"]) for r in results if r.raw and "campaign_id" in r.raw}, key=_numeric)
-        statuses = {str(r.raw.get("campaign_status")) for r in results if r.raw and "campaign_status" in r.raw}
+        ids = sorted(
+            {str(r.raw["campaign_id"]) for r in results if r.raw and "campaign_id" in r.raw}, key=_numeric
+        )
+        statuses = {
+            str(r.raw.get("campaign_status")) for r in results if r.raw and "campaign_status" in r.raw
+        }
         return ProviderCampaignResult(
             campaign_id=",".join(ids),
             status=",".join(sorted(statuses)) if statuses else "not_created",
@@ -646,7 +732,12 @@ class BsgTransport(HttpTransport):
         )
 
     async def send_groups(
-        self, groups: Sequence[int], text: str, *, sender: str | None = None, validity_hours: int | None = None,
+        self,
+        groups: Sequence[int],
+        text: str,
+        *,
+        sender: str | None = None,
+        validity_hours: int | None = None,
         scheduled_at: datetime | None = None,
     ) -> dict[str, Any]:
         """A campaign to Contact Book groups; ``{field_id}`` placeholders are filled by BSG."""
@@ -658,7 +749,9 @@ class BsgTransport(HttpTransport):
         if validity_hours is not None and not 1 <= validity_hours <= MAX_VALIDITY_HOURS:
             raise invalid_config("validity", f"{validity_hours} hours is outside 1..{MAX_VALIDITY_HOURS}")
         reply = await self._authed(
-            lambda token: groups_request(self.cfg, token, groups, name, text, validity=validity_hours, when=scheduled_at),
+            lambda token: groups_request(
+                self.cfg, token, groups, name, text, validity=validity_hours, when=scheduled_at
+            ),
             send=True,
         )
         return self._campaign_or_raise(reply, "send-groups")
@@ -697,7 +790,9 @@ def _send_builder(cfg: BsgConfig, batch: Sequence[Message], sender: str, token: 
     return send_request(cfg, token, batch, sender)
 
 
-def _page_builder(cfg: BsgConfig, campaign_id: str | None, ref: str | None, offset: int, token: str) -> httpx.Request:
+def _page_builder(
+    cfg: BsgConfig, campaign_id: str | None, ref: str | None, offset: int, token: str
+) -> httpx.Request:
     return messages_request(cfg, token, campaign_id=campaign_id, ref=ref, offset=offset)
 
 
@@ -717,4 +812,3 @@ def raise_for(error: ErrorInfo | None, what: str) -> NoReturn:
     if info.retryable:
         raise TransportError(message, info)
     raise MessagingError(message, info)
-

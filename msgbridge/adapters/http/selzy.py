@@ -81,8 +81,16 @@ STATUSES: dict[str, DeliveryStatus] = {
 # getCampaignStatus values; the campaign (not each message) is done in these.
 CAMPAIGN_FINAL: frozenset[str] = frozenset({"completed", "declined", "canceled", "stopped"})
 CAMPAIGN_STATUSES: tuple[str, ...] = (
-    "waits_censor", "censor_hold", "declined", "waits_schedule", "scheduled",
-    "in_progress", "analysed", "completed", "stopped", "canceled",
+    "waits_censor",
+    "censor_hold",
+    "declined",
+    "waits_schedule",
+    "scheduled",
+    "in_progress",
+    "analysed",
+    "completed",
+    "stopped",
+    "canceled",
 )
 
 MAX_PHONES_PER_SEND = 150
@@ -132,7 +140,9 @@ def config_from_url(url: TransportURL, base_url: str, api_key: str) -> SelzyConf
     return SelzyConfig(base_url=base_url, api_key=api_key, lang=lang, platform=platform)
 
 
-def api_request(cfg: SelzyConfig, method: str, args: Sequence[tuple[str, str]] | Mapping[str, str] = ()) -> httpx.Request:
+def api_request(
+    cfg: SelzyConfig, method: str, args: Sequence[tuple[str, str]] | Mapping[str, str] = ()
+) -> httpx.Request:
     """One API call: everything in the POST body, nothing secret in the URL."""
     items = list(args.items()) if isinstance(args, Mapping) else list(args)
     body = {"format": "json", "api_key": cfg.api_key, "platform": cfg.platform, **dict(items)}
@@ -158,15 +168,25 @@ def check_request(cfg: SelzyConfig, sms_id: str) -> httpx.Request:
 def validate(message: Message, default_sender: str | None) -> ErrorInfo | None:
     """What Selzy would refuse anyway, caught before a request is spent on it."""
     if phone_digits(message.to) is None:
-        return ErrorInfo(code=ErrorCode.INVALID_DESTINATION, native_message=f"to: not an international number: {message.to!r}")
+        return ErrorInfo(
+            code=ErrorCode.INVALID_DESTINATION,
+            native_message=f"to: not an international number: {message.to!r}",
+        )
     if not (message.sender or default_sender):
-        return ErrorInfo(code=ErrorCode.INVALID_SENDER, native_message="sender: required (message sender or ?sender=)")
+        return ErrorInfo(
+            code=ErrorCode.INVALID_SENDER, native_message="sender: required (message sender or ?sender=)"
+        )
     if not message.text:
         return ErrorInfo(code=ErrorCode.INVALID_ARGUMENT, native_message="text: empty")
     if len(message.text) > MAX_TEXT:
-        return ErrorInfo(code=ErrorCode.MESSAGE_TOO_LONG, native_message=f"text: {len(message.text)} > {MAX_TEXT} characters")
+        return ErrorInfo(
+            code=ErrorCode.MESSAGE_TOO_LONG,
+            native_message=f"text: {len(message.text)} > {MAX_TEXT} characters",
+        )
     if message.scheduled_at is not None:
-        return ErrorInfo(code=ErrorCode.UNSUPPORTED, native_message="scheduled_at: sendSms cannot schedule; use a campaign")
+        return ErrorInfo(
+            code=ErrorCode.UNSUPPORTED, native_message="scheduled_at: sendSms cannot schedule; use a campaign"
+        )
     return None
 
 
@@ -188,12 +208,17 @@ def warnings_of(data: Any) -> tuple[str, ...]:
 def error_of(data: Any) -> ErrorInfo | None:
     """The provider error in a parsed body, or None when the call succeeded."""
     if not isinstance(data, dict):
-        return ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=truncate(f"not a JSON object: {data!r}"))
+        return ErrorInfo(
+            code=ErrorCode.PROTOCOL_ERROR, native_message=truncate(f"not a JSON object: {data!r}")
+        )
     if data.get("error") or data.get("code"):
         code = str(data.get("code") or "unspecified")
         text = str(data.get("error") or "")
         return ErrorInfo(
-            code=map_error(code, text), native_code=code, native_message=truncate(text), retry_after=RETRY_AFTER.get(code)
+            code=map_error(code, text),
+            native_code=code,
+            native_message=truncate(text),
+            retry_after=RETRY_AFTER.get(code),
         )
     if "result" not in data:
         return ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=truncate(f"no result: {data!r}"))
@@ -204,7 +229,11 @@ def parse_send(data: Any, messages: Sequence[Message]) -> list[SendResult]:
     """One result per message of one sendSms call; never raises on what the provider said."""
     error = error_of(data)
     if error is not None:
-        status = DeliveryStatus.REJECTED if error.code is not ErrorCode.PROTOCOL_ERROR else DeliveryStatus.MAYBE_SUBMITTED
+        status = (
+            DeliveryStatus.REJECTED
+            if error.code is not ErrorCode.PROTOCOL_ERROR
+            else DeliveryStatus.MAYBE_SUBMITTED
+        )
         return [SendResult(message_id=m.id, status=status, error=error) for m in messages]
     warnings = warnings_of(data)
     result = data["result"]
@@ -227,7 +256,9 @@ def _one_result(message: Message, item: Any, warnings: tuple[str, ...]) -> SendR
         return SendResult(
             message_id=message.id,
             status=DeliveryStatus.MAYBE_SUBMITTED,
-            error=ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message="number missing from sendSms result"),
+            error=ErrorInfo(
+                code=ErrorCode.PROTOCOL_ERROR, native_message="number missing from sendSms result"
+            ),
             warnings=warnings,
         )
     if item.get("error") or item.get("code"):
@@ -250,7 +281,11 @@ def _one_result(message: Message, item: Any, warnings: tuple[str, ...]) -> SendR
         )
     native = str(sms_id)  # opaque: integers and "2376678.79092020303" both occur
     return SendResult(
-        message_id=message.id, status=DeliveryStatus.SUBMITTED, native_id=native, warnings=warnings, raw=dict(item)
+        message_id=message.id,
+        status=DeliveryStatus.SUBMITTED,
+        native_id=native,
+        warnings=warnings,
+        raw=dict(item),
     )
 
 
@@ -262,7 +297,9 @@ def parse_check(data: Any, sms_id: str, link: str) -> DeliveryReceipt | ErrorInf
     native = str(result.get("status", "")) if isinstance(result, dict) else ""
     if not native:
         return ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=truncate(f"no status in {result!r}"))
-    return DeliveryReceipt(native_id=sms_id, status=map_status(native), native_status=native, link=link, raw=dict(result))
+    return DeliveryReceipt(
+        native_id=sms_id, status=map_status(native), native_status=native, link=link, raw=dict(result)
+    )
 
 
 def parse_delivery_stats(data: Any, campaign_id: str, link: str) -> list[DeliveryReceipt] | ErrorInfo:
@@ -277,7 +314,9 @@ def parse_delivery_stats(data: Any, campaign_id: str, link: str) -> list[Deliver
     try:
         phone_at, status_at = fields.index("phone"), fields.index("send_result")
     except ValueError:
-        return ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=f"fields lack phone/send_result: {fields}")
+        return ErrorInfo(
+            code=ErrorCode.PROTOCOL_ERROR, native_message=f"fields lack phone/send_result: {fields}"
+        )
     receipts: list[DeliveryReceipt] = []
     for row in result.get("data") or ():
         if not isinstance(row, list) or len(row) <= max(phone_at, status_at):
@@ -307,13 +346,6 @@ def split_campaign_native_id(native_id: str) -> tuple[str, str] | None:
 
 
 # --------------------------------------------------------------------------- campaign requests
-
-PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def selzy_body(template: str) -> str:
-    """Our ``{name}`` placeholders in Selzy's substitution form ``{{name}}``."""
-    return PLACEHOLDER.sub(lambda m: "{{" + m.group(1) + "}}", template)
 
 
 def import_request(
@@ -349,8 +381,12 @@ class SelzyTransport(HttpTransport):
     default_host = DEFAULT_HOST
     summary = "Selzy SMS API (sendSms batches of 150, checkSms, campaign flow)"
     capabilities = Capabilities(
-        max_batch=MAX_PHONES_PER_SEND, unicode=True, long_messages=True, status_poll=MAX_PHONES_PER_SEND,
-        scheduling=False, campaigns=True,
+        max_batch=MAX_PHONES_PER_SEND,
+        unicode=True,
+        long_messages=True,
+        status_poll=MAX_PHONES_PER_SEND,
+        scheduling=False,
+        campaigns=True,
     )
 
     def __init__(self, url: TransportURL, **kwargs: Any) -> None:
@@ -358,11 +394,16 @@ class SelzyTransport(HttpTransport):
         self.cfg = config_from_url(url, self.base_url, self.api_key())
         self.default_sender = url.option("sender")
         self.concurrency = max(1, url.int_option("concurrency", 4))
+        self.text_field = url.option("text_field", "sms_text") or "sms_text"
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.text_field):
+            raise ConfigError(f"selzy text_field={self.text_field!r}: lower-case letters, digits and _")
 
     def _provider_error(self, data: Any) -> ErrorInfo | None:
         return error_of(data)
 
-    async def _api(self, method: str, args: Sequence[tuple[str, str]] | Mapping[str, str], *, send: bool) -> tuple[Any, ErrorInfo | None]:
+    async def _api(
+        self, method: str, args: Sequence[tuple[str, str]] | Mapping[str, str], *, send: bool
+    ) -> tuple[Any, ErrorInfo | None]:
         reply = await self.call_with_retry(
             lambda: api_request(self.cfg, method, args), send=send, provider_error=self._provider_error
         )
@@ -376,7 +417,9 @@ class SelzyTransport(HttpTransport):
         for index, message in enumerate(messages):
             problem = validate(message, self.default_sender)
             if problem is not None:
-                results[index] = SendResult(message_id=message.id, status=DeliveryStatus.REJECTED, error=problem)
+                results[index] = SendResult(
+                    message_id=message.id, status=DeliveryStatus.REJECTED, error=problem
+                )
                 continue
             sender = message.sender or self.default_sender or ""
             groups.setdefault((sender, message.text), []).append(index)
@@ -385,7 +428,9 @@ class SelzyTransport(HttpTransport):
             batch = [messages[i] for i in indexes]
             phones = [phone_digits(m.to) or "" for m in batch]
             reply = await self.call_with_retry(
-                lambda: send_request(self.cfg, phones, sender, text), send=True, provider_error=self._provider_error
+                lambda: send_request(self.cfg, phones, sender, text),
+                send=True,
+                provider_error=self._provider_error,
             )
             if reply.error is not None and reply.data is None:
                 parsed = [self.failed(m, reply.error) for m in batch]
@@ -440,6 +485,17 @@ class SelzyTransport(HttpTransport):
             raise_for(error, "createList")
         return str(data["result"]["id"])
 
+    async def ensure_field(self, name: str) -> None:
+        """getFields, and createField (type text) when the account lacks it."""
+        data, error = await self._api("getFields", {}, send=False)
+        if error is not None:
+            raise_for(error, "getFields")
+        if any(isinstance(f, dict) and f.get("name") == name for f in data["result"] or ()):
+            return
+        _, error = await self._api("createField", {"name": name, "type": "text"}, send=False)
+        if error is not None:
+            raise_for(error, "createField")
+
     async def import_contacts(
         self, list_id: str, rows: Sequence[tuple[str, Mapping[str, str]]], fields: Sequence[str]
     ) -> dict[int, ErrorInfo]:
@@ -458,7 +514,9 @@ class SelzyTransport(HttpTransport):
                     code = str(entry.get("code", "invalid_arg"))
                     text = str(entry.get("message", ""))
                     refused[offset + int(entry["index"])] = ErrorInfo(
-                        code=ErrorCode.INVALID_DESTINATION if code in ("invalid_arg", "dest_invalid") else map_error(code, text),
+                        code=ErrorCode.INVALID_DESTINATION
+                        if code in ("invalid_arg", "dest_invalid")
+                        else map_error(code, text),
                         native_code=code,
                         native_message=truncate(text),
                     )
@@ -470,6 +528,10 @@ class SelzyTransport(HttpTransport):
         A fresh list per run (named after the campaign and its recipients) so
         a campaign never reaches contacts left in a list by an earlier run;
         the same run repeated finds its list again instead of making another.
+        When the texts differ, each contact carries its own text, already
+        rendered by us, in a contact field (``text_field``) and the message
+        body is ``{{text_field}}``: what each recipient gets is exactly what
+        our template engine produced, not a re-rendering by Selzy.
         """
         requests_before = self.requests_made
         results: dict[int, SendResult] = {}
@@ -478,25 +540,32 @@ class SelzyTransport(HttpTransport):
         sender = campaign.sender or (recipients[0].sender if recipients else None) or self.default_sender
         texts = {m.text for m in recipients}
         personalised = len(texts) > 1
-        fields_by_phone = {phone_digits(r.phone): dict(r.fields) for r in campaign.recipients}
         for index, message in enumerate(recipients):
             problem = validate(message.model_copy(update={"scheduled_at": None}), sender)
             if problem is not None:
-                results[index] = SendResult(message_id=message.id, status=DeliveryStatus.REJECTED, error=problem)
+                results[index] = SendResult(
+                    message_id=message.id, status=DeliveryStatus.REJECTED, error=problem
+                )
                 continue
-            digits = phone_digits(message.to) or ""
-            rows.append((digits, fields_by_phone.get(digits, dict(message.metadata))))
+            values = {self.text_field: message.text} if personalised else {}
+            rows.append((phone_digits(message.to) or "", values))
             row_index.append(index)
-        fields = sorted({f for _, values in rows for f in values}) if personalised else []
+        fields = [self.text_field] if personalised else []
         if not rows:
             return ProviderCampaignResult(
-                campaign_id="", status="not_created", results=[results[i] for i in range(len(recipients))],
+                campaign_id="",
+                status="not_created",
+                results=[results[i] for i in range(len(recipients))],
                 requests=self.requests_made - requests_before,
             )
         digest = hashlib.sha1("\n".join(p for p, _ in rows).encode()).hexdigest()[:8]
-        list_id = campaign.options.get("list_id") or await self.find_or_create_list(f"{campaign.name} {digest}")
+        list_id = campaign.options.get("list_id") or await self.find_or_create_list(
+            f"{campaign.name} {digest}"
+        )
+        if personalised:
+            await self.ensure_field(self.text_field)
         refused = await self.import_contacts(list_id, rows, fields)
-        body = selzy_body(campaign.template) if personalised else next(iter(texts))
+        body = "{{" + self.text_field + "}}" if personalised else next(iter(texts))
         data, error = await self._api(
             "createSmsMessage", {"sender": sender or "", "body": body, "list_id": list_id}, send=False
         )
@@ -513,15 +582,22 @@ class SelzyTransport(HttpTransport):
             if aware <= now:
                 start = None
         reply = await self.call_with_retry(
-            lambda: create_campaign_request(self.cfg, message_id, start), send=True, provider_error=self._provider_error
+            lambda: create_campaign_request(self.cfg, message_id, start),
+            send=True,
+            provider_error=self._provider_error,
         )
         if reply.error is not None:
-            status = DeliveryStatus.MAYBE_SUBMITTED if reply.error.code.outcome_unknown else DeliveryStatus.FAILED
+            status = (
+                DeliveryStatus.MAYBE_SUBMITTED if reply.error.code.outcome_unknown else DeliveryStatus.FAILED
+            )
             for index in row_index:
                 results[index] = SendResult(message_id=recipients[index].id, status=status, error=reply.error)
             return ProviderCampaignResult(
-                campaign_id="", status="failed", results=[results[i] for i in range(len(recipients))],
-                requests=self.requests_made - requests_before, raw={"message_id": message_id, "list_id": list_id},
+                campaign_id="",
+                status="failed",
+                results=[results[i] for i in range(len(recipients))],
+                requests=self.requests_made - requests_before,
+                raw={"message_id": message_id, "list_id": list_id},
             )
         result = reply.data["result"]
         campaign_id = str(result.get("campaign_id", ""))
@@ -529,7 +605,9 @@ class SelzyTransport(HttpTransport):
         for row, index in enumerate(row_index):
             message = recipients[index]
             if row in refused:
-                results[index] = SendResult(message_id=message.id, status=DeliveryStatus.REJECTED, error=refused[row])
+                results[index] = SendResult(
+                    message_id=message.id, status=DeliveryStatus.REJECTED, error=refused[row]
+                )
                 continue
             results[index] = SendResult(
                 message_id=message.id,
@@ -543,7 +621,11 @@ class SelzyTransport(HttpTransport):
             results=[results[i] for i in range(len(recipients))],
             requests=self.requests_made - requests_before,
             warnings=warnings,
-            raw={"message_id": message_id, "list_id": list_id, **{k: v for k, v in result.items() if k != "campaign_id"}},
+            raw={
+                "message_id": message_id,
+                "list_id": list_id,
+                **{k: v for k, v in result.items() if k != "campaign_id"},
+            },
         )
 
     async def cancel_campaign(self, campaign_id: str) -> None:
@@ -585,6 +667,11 @@ def raise_for(error: ErrorInfo, method: str) -> NoReturn:
     message = f"selzy {method}: {error}"
     if error.code is ErrorCode.AUTH_FAILED:
         raise AuthError(message, error)
-    if error.code in (ErrorCode.NETWORK_ERROR, ErrorCode.TIMEOUT, ErrorCode.TEMPORARY_FAILURE, ErrorCode.THROTTLED):
+    if error.code in (
+        ErrorCode.NETWORK_ERROR,
+        ErrorCode.TIMEOUT,
+        ErrorCode.TEMPORARY_FAILURE,
+        ErrorCode.THROTTLED,
+    ):
         raise TransportError(message, error)
     raise MessagingError(message, error)

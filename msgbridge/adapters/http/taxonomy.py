@@ -104,7 +104,9 @@ def collect(
                 ours = _value(mapped)
                 if ours is None:
                     continue
-                out.setdefault(str(ours.value), {}).setdefault(provider, []).append(source.label.format(key=key))
+                out.setdefault(str(ours.value), {}).setdefault(provider, []).append(
+                    source.label.format(key=key)
+                )
     return out
 
 
@@ -128,15 +130,24 @@ def render(modules: Mapping[str, ModuleType | None] | None = None) -> str:
     if missing:
         lines += [f"Not available when generated: {', '.join(missing)}.", ""]
     errors = collect(mods, ERROR_SOURCES)
-    lines += ["## Errors", "", _row(["ErrorCode", "retry", "any provider (HTTP layer)", *names]),
-              _row(["---"] * (3 + len(names)))]
+    lines += [
+        "## Errors",
+        "",
+        _row(["ErrorCode", "retry", "any provider (HTTP layer)", *names]),
+        _row(["---"] * (3 + len(names))),
+    ]
     for code in ErrorCode:
         cells = [f"`{code.value}`", "yes" if code.retryable else "no", TRANSPORT_LEVEL.get(code, "")]
         cells += [", ".join(errors.get(code.value, {}).get(p, [])) for p, _ in PROVIDERS]
         lines.append(_row(cells))
     statuses = collect(mods, STATUS_SOURCES)
-    lines += ["", "## Delivery statuses", "", _row(["DeliveryStatus", "final", *names]),
-              _row(["---"] * (2 + len(names)))]
+    lines += [
+        "",
+        "## Delivery statuses",
+        "",
+        _row(["DeliveryStatus", "final", *names]),
+        _row(["---"] * (2 + len(names))),
+    ]
     for status in DeliveryStatus:
         cells = [f"`{status.value}`", "yes" if status in FINAL else "no"]
         cells += [", ".join(statuses.get(status.value, {}).get(p, [])) for p, _ in PROVIDERS]

@@ -119,7 +119,9 @@ class BsgEmulator(Emulator):
         self.tokens.clear()
 
     def _issue(self) -> str:
-        token = _jwt({"sub": "emulator", "exp": int(time.time() + self.token_ttl), "jti": secrets.token_hex(4)})
+        token = _jwt(
+            {"sub": "emulator", "exp": int(time.time() + self.token_ttl), "jti": secrets.token_hex(4)}
+        )
         self.tokens[token] = self.now() + self.token_ttl
         return token
 
@@ -218,7 +220,11 @@ class BsgEmulator(Emulator):
             errors[key] = [f"The text may not be greater than {limit} characters."]
 
     def _check_number(self, number: Any, key: str, errors: dict[str, list[str]]) -> None:
-        if not isinstance(number, int) or isinstance(number, bool) or not re.fullmatch(r"\d{9,15}", str(number)):
+        if (
+            not isinstance(number, int)
+            or isinstance(number, bool)
+            or not re.fullmatch(r"\d{9,15}", str(number))
+        ):
             errors[key] = ["The number must be between 9 and 15 digits."]
         elif str(number) in self.invalid_numbers:
             errors[key] = ["The number is not a valid mobile number."]
@@ -233,7 +239,9 @@ class BsgEmulator(Emulator):
         else:
             seen.add(ref)
 
-    def _items(self, body: Mapping[str, Any], name: str, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+    def _items(
+        self, body: Mapping[str, Any], name: str, errors: dict[str, list[str]]
+    ) -> list[dict[str, Any]]:
         items = body.get(name)
         if not isinstance(items, list) or not items:
             errors[name] = [f"The {name} field is required."]
@@ -245,16 +253,30 @@ class BsgEmulator(Emulator):
 
     # ------------------------------------------------------------------ campaigns
 
-    def _create(self, sender: str, start: float, start_at: str,
-                rows: Sequence[tuple[int, str, str, str | None]], validity: int) -> Response:
+    def _create(
+        self,
+        sender: str,
+        start: float,
+        start_at: str,
+        rows: Sequence[tuple[int, str, str, str | None]],
+        validity: int,
+    ) -> Response:
         self._next_campaign += 1
         now_text = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-        campaign = BsgCampaign(id=self._next_campaign, sender=sender, start=start, start_at=start_at, created_at=now_text)
+        campaign = BsgCampaign(
+            id=self._next_campaign, sender=sender, start=start, start_at=start_at, created_at=now_text
+        )
         for phone, text, msg_sender, ref in rows:
             self._next_message += 1
             message = BsgMessage(
-                id=self._next_message, campaign_id=campaign.id, phone=phone, text=text, sender=msg_sender,
-                reference_id=ref, validity=validity, created_at=now_text,
+                id=self._next_message,
+                campaign_id=campaign.id,
+                phone=phone,
+                text=text,
+                sender=msg_sender,
+                reference_id=ref,
+                validity=validity,
+                created_at=now_text,
             )
             self.messages[message.id] = message
             campaign.messages.append(message.id)
@@ -275,7 +297,9 @@ class BsgEmulator(Emulator):
             self._check_reference(item.get("reference_id"), f"phones.{i}.reference_id", seen, errors)
         if errors:
             raise Invalid(errors)
-        rows = [(int(i["number"]), str(body["text"]), str(body["sender"]), i.get("reference_id")) for i in items]
+        rows = [
+            (int(i["number"]), str(body["text"]), str(body["sender"]), i.get("reference_id")) for i in items
+        ]
         return self._create(str(body["sender"]), start, start_at, rows, validity)
 
     def send_individual(self, body: Mapping[str, Any]) -> Response:
@@ -312,8 +336,12 @@ class BsgEmulator(Emulator):
             raise Invalid(errors)
         template = str(body["text"])
         rows = [
-            (int(phone.lstrip("+")), re.sub(r"\{(\w+)\}", lambda m, f=fields: f.get(m.group(1), ""), template),  # type: ignore[misc]
-             str(body["sender"]), None)
+            (
+                int(phone.lstrip("+")),
+                re.sub(r"\{(\w+)\}", lambda m, f=fields: f.get(m.group(1), ""), template),  # type: ignore[misc]
+                str(body["sender"]),
+                None,
+            )
             for phone, fields in contacts
         ]
         return self._create(str(body["sender"]), start, start_at, rows, validity)
@@ -356,8 +384,10 @@ class BsgEmulator(Emulator):
             "real_start_at": campaign.start_at if self.now() >= campaign.start else None,
             "finished_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S") if finished else None,
             "created_at": campaign.created_at,
-            "statistics": {"delivered": statuses.count("delivered"),
-                           "sent": sum(1 for s in statuses if s not in ("scheduled", "accepted"))},
+            "statistics": {
+                "delivered": statuses.count("delivered"),
+                "sent": sum(1 for s in statuses if s not in ("scheduled", "accepted")),
+            },
         }
 
     def stop(self, campaign_id: int) -> Response:
@@ -379,8 +409,15 @@ class BsgEmulator(Emulator):
         for m in campaign.messages:
             status = self.message_status(self.messages[m])
             counts[status] = counts.get(status, 0) + 1
-        data.update({"total_messages": len(campaign.messages), "total_phones": len(campaign.messages),
-                     "total_price": round(0.02 * len(campaign.messages), 2), "currency": "EUR", "messages": counts})
+        data.update(
+            {
+                "total_messages": len(campaign.messages),
+                "total_phones": len(campaign.messages),
+                "total_price": round(0.02 * len(campaign.messages), 2),
+                "currency": "EUR",
+                "messages": counts,
+            }
+        )
         return json_response({"data": data})
 
     def list_messages(self, request: Request) -> Response:
@@ -394,13 +431,19 @@ class BsgEmulator(Emulator):
         if not PAGE_MIN <= limit <= PAGE_MAX:
             raise Invalid({"page.limit": [f"The page limit must be between {PAGE_MIN} and {PAGE_MAX}."]})
         if "campaign_id" in filters:
-            campaign = self.campaigns.get(int(filters["campaign_id"])) if filters["campaign_id"].isdigit() else None
+            campaign = (
+                self.campaigns.get(int(filters["campaign_id"])) if filters["campaign_id"].isdigit() else None
+            )
             ids = campaign.messages if campaign else []
         elif "reference_id" in filters:
             found = self.references.get(filters["reference_id"])
             ids = [found] if found is not None else []
         elif "id" in filters:
-            ids = [int(filters["id"])] if filters["id"].isdigit() and int(filters["id"]) in self.messages else []
+            ids = (
+                [int(filters["id"])]
+                if filters["id"].isdigit() and int(filters["id"]) in self.messages
+                else []
+            )
         else:
             ids = sorted(self.messages)
         chosen = ids[offset : offset + limit]
@@ -410,11 +453,19 @@ class BsgEmulator(Emulator):
     def _message_json(self, message: BsgMessage) -> dict[str, Any]:
         status = self.message_status(message)
         return {
-            "id": message.id, "campaign_id": message.campaign_id, "reference_id": message.reference_id,
-            "type": "sms", "source": "rest", "text": message.text, "phone": message.phone,
-            "validity": message.validity, "status": status,
-            "amount": {"value": 0.02, "currency": "EUR"}, "sender": message.sender,
-            "created_at": message.created_at, "send_at": message.created_at,
+            "id": message.id,
+            "campaign_id": message.campaign_id,
+            "reference_id": message.reference_id,
+            "type": "sms",
+            "source": "rest",
+            "text": message.text,
+            "phone": message.phone,
+            "validity": message.validity,
+            "status": status,
+            "amount": {"value": 0.02, "currency": "EUR"},
+            "sender": message.sender,
+            "created_at": message.created_at,
+            "send_at": message.created_at,
             "delivered_at": message.created_at if status == "delivered" else None,
         }
 

@@ -74,7 +74,9 @@ class SmsCampaign:
 class SelzyEmulator(Emulator):
     name = "selzy"
 
-    def __init__(self, *, require_platform: bool = True, invalid_numbers: Iterable[str] = (), **knobs: Any) -> None:
+    def __init__(
+        self, *, require_platform: bool = True, invalid_numbers: Iterable[str] = (), **knobs: Any
+    ) -> None:
         super().__init__(**knobs)
         self.require_platform = require_platform
         self.invalid_numbers = {n.lstrip("+") for n in invalid_numbers}
@@ -85,6 +87,7 @@ class SelzyEmulator(Emulator):
         self.campaigns: dict[int, SmsCampaign] = {}
         self.key_in_url = 0  # calls that carried api_key in the URL (the documents advise against it)
         self.platforms: set[str] = set()
+        self.fields: dict[str, str] = {"Name": "string"}  # user fields of the account: name -> type
         self._next = 1000
 
     def _id(self) -> int:
@@ -105,7 +108,7 @@ class SelzyEmulator(Emulator):
             self._check_call(request)
             handler = getattr(self, f"m_{match.group('method').replace('/', '_')}", None)
             if handler is None:
-                raise SelzyError("unknown_method", f"Unknown method \"{match.group('method')}\"")
+                raise SelzyError("unknown_method", f'Unknown method "{match.group("method")}"')
             result, warnings = handler(request)
         except SelzyError as exc:
             return json_response({"error": exc.text, "code": exc.code, "result": ""})
@@ -128,7 +131,9 @@ class SelzyEmulator(Emulator):
         elif self.require_platform:
             raise SelzyError("invalid_arg", "platform: parameter is required for integrations")
         if self.rate_limited():
-            raise SelzyError("api_call_limit_exceeded_for_api_key", "API call limit exceeded for this API key")
+            raise SelzyError(
+                "api_call_limit_exceeded_for_api_key", "API call limit exceeded for this API key"
+            )
 
     # ------------------------------------------------------------------ single SMS
 
@@ -146,9 +151,11 @@ class SelzyEmulator(Emulator):
         if not phones:
             raise SelzyError("invalid_arg", "phone: required")
         if len(phones) > MAX_PHONES:
-            raise SelzyError("invalid_arg", f"phone: at most {MAX_PHONES} numbers per call, got {len(phones)}")
+            raise SelzyError(
+                "invalid_arg", f"phone: at most {MAX_PHONES} numbers per call, got {len(phones)}"
+            )
         if not re.fullmatch(r"[A-Za-z0-9 .\-_!]{3,11}", sender):
-            raise SelzyError("src_invalid", f"invalid sender \"{sender}\"")
+            raise SelzyError("src_invalid", f'invalid sender "{sender}"')
         if not text:
             raise SelzyError("invalid_arg", "text: required")
         if len(text) > MAX_TEXT:
@@ -157,7 +164,7 @@ class SelzyEmulator(Emulator):
         items: list[dict[str, Any]] = []
         for phone in phones:
             if not self._valid_phone(phone):
-                items.append({"phone": phone, "error": f"invalid phone \"{phone}\"", "code": "dest_invalid"})
+                items.append({"phone": phone, "error": f'invalid phone "{phone}"', "code": "dest_invalid"})
                 continue
             n = self._id()
             sms_id = self._sms_id(n)
@@ -183,7 +190,7 @@ class SelzyEmulator(Emulator):
     def m_checkSms(self, request: Request) -> tuple[Any, list[str]]:
         sms_id = request.arg("sms_id") or ""
         if sms_id not in self.sms:
-            raise SelzyError("unspecified", f"AK100313-05 [invalid sms id \"{sms_id}\"]")
+            raise SelzyError("unspecified", f'AK100313-05 [invalid sms id "{sms_id}"]')
         return {"status": self.sms_status(sms_id)}, []
 
     # ------------------------------------------------------------------ lists and contacts
@@ -196,35 +203,61 @@ class SelzyEmulator(Emulator):
         if not title:
             raise SelzyError("invalid_arg", "title: required")
         if title in self.lists.values():
-            raise SelzyError("invalid_arg", f"title: a list named \"{title}\" already exists")
+            raise SelzyError("invalid_arg", f'title: a list named "{title}" already exists')
         list_id = self._id()
         self.lists[list_id] = title
         self.contacts[list_id] = {}
         return {"id": list_id}, []
 
+    def m_getFields(self, request: Request) -> tuple[Any, list[str]]:
+        return [{"id": i + 1, "name": n, "type": t} for i, (n, t) in enumerate(self.fields.items())], []
+
+    def m_createField(self, request: Request) -> tuple[Any, list[str]]:
+        name = request.arg("name") or ""
+        kind = request.arg("type") or "string"
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+            raise SelzyError("invalid_arg", f'name: invalid field name "{name}"')
+        if name in self.fields:
+            raise SelzyError("invalid_arg", f'name: field "{name}" already exists')
+        if kind not in ("string", "text", "number", "date", "bool"):
+            raise SelzyError("invalid_arg", f'type: unknown field type "{kind}"')
+        self.fields[name] = kind
+        return {"id": len(self.fields)}, []
+
     def m_importContacts(self, request: Request) -> tuple[Any, list[str]]:
         names = request.array("field_names")
         if "phone" not in names and "email" not in names:
             raise SelzyError("invalid_arg", "field_names: must contain email or phone")
+        unknown = [
+            n
+            for n in names
+            if n not in ("phone", "email", "phone_list_ids", "tags", "delete") and n not in self.fields
+        ]
+        if unknown:
+            raise SelzyError("invalid_arg", f'field_names: unknown field "{unknown[0]}"')
         rows: dict[int, dict[int, str]] = {}
         for key, values in request.form.items():
             cell = _DATA_CELL.match(key)
             if cell and values:
                 rows.setdefault(int(cell.group(1)), {})[int(cell.group(2))] = values[0]
         if len(rows) > MAX_CONTACTS:
-            raise SelzyError("invalid_arg", f"data: at most {MAX_CONTACTS} contacts per call, got {len(rows)}")
+            raise SelzyError(
+                "invalid_arg", f"data: at most {MAX_CONTACTS} contacts per call, got {len(rows)}"
+            )
         log: list[dict[str, Any]] = []
         inserted = updated = 0
         for index in sorted(rows):
             row = {names[c]: v for c, v in rows[index].items() if c < len(names)}
             phone = row.get("phone", "").lstrip("+")
             if not self._valid_phone(phone):
-                log.append({"index": index, "code": "invalid_arg", "message": f"invalid phone \"{phone}\""})
+                log.append({"index": index, "code": "invalid_arg", "message": f'invalid phone "{phone}"'})
                 continue
             list_ids = [int(x) for x in row.get("phone_list_ids", "").split(",") if x.strip().isdigit()]
             missing = [x for x in list_ids if x not in self.lists]
             if missing:
-                log.append({"index": index, "code": "invalid_arg", "message": f"invalid list_id {missing[0]}"})
+                log.append(
+                    {"index": index, "code": "invalid_arg", "message": f"invalid list_id {missing[0]}"}
+                )
                 continue
             fields = {k: v for k, v in row.items() if k not in ("phone", "phone_list_ids", "email")}
             for list_id in list_ids:
@@ -235,8 +268,13 @@ class SelzyEmulator(Emulator):
                     inserted += 1
                 members[phone] = fields
         result = {
-            "total": len(rows), "inserted": inserted, "updated": updated, "deleted": 0,
-            "new_emails": 0, "invalid": len(log), "log": log,
+            "total": len(rows),
+            "inserted": inserted,
+            "updated": updated,
+            "deleted": 0,
+            "new_emails": 0,
+            "invalid": len(log),
+            "log": log,
         }
         return result, []
 
@@ -247,11 +285,11 @@ class SelzyEmulator(Emulator):
         body = request.arg("body") or ""
         raw_list = request.arg("list_id") or ""
         if not re.fullmatch(r"[A-Za-z0-9 .\-_!]{3,11}", sender):
-            raise SelzyError("invalid_arg", f"invalid sender \"{sender}\"")
+            raise SelzyError("invalid_arg", f'invalid sender "{sender}"')
         if not body:
             raise SelzyError("invalid_arg", "body: required")
         if not raw_list.isdigit() or int(raw_list) not in self.lists:
-            raise SelzyError("invalid_arg", f"invalid list_id \"{raw_list}\"")
+            raise SelzyError("invalid_arg", f'invalid list_id "{raw_list}"')
         list_id = int(raw_list)
         message_id = self._id()
         snapshot = {p: dict(f) for p, f in self.contacts[list_id].items()}
@@ -261,7 +299,7 @@ class SelzyEmulator(Emulator):
     def m_createCampaign(self, request: Request) -> tuple[Any, list[str]]:
         raw = request.arg("message_id") or ""
         if not raw.isdigit() or int(raw) not in self.messages:
-            raise SelzyError("invalid_arg", f"invalid message_id \"{raw}\"")
+            raise SelzyError("invalid_arg", f'invalid message_id "{raw}"')
         message_id = int(raw)
         now_utc = datetime.now(UTC)
         start = self.now()
@@ -272,23 +310,34 @@ class SelzyEmulator(Emulator):
             try:
                 when = datetime.strptime(start_time, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
             except ValueError as exc:
-                raise SelzyError("invalid_arg", f"start_time: expected YYYY-MM-DD hh:mm, got \"{start_time}\"") from exc
+                raise SelzyError(
+                    "invalid_arg", f'start_time: expected YYYY-MM-DD hh:mm, got "{start_time}"'
+                ) from exc
             ahead = (when - now_utc).total_seconds()
             if ahead > MAX_SCHEDULE_DAYS * 86400:
                 raise SelzyError("invalid_arg", f"start_time: at most {MAX_SCHEDULE_DAYS} days ahead")
             start += max(0.0, ahead)
         for campaign in self.campaigns.values():
-            if campaign.message_id == message_id and not campaign.canceled and abs(campaign.start - start) < 3600:
-                raise SelzyError("invalid_arg", "message_id: this message is already scheduled within one hour")
+            if (
+                campaign.message_id == message_id
+                and not campaign.canceled
+                and abs(campaign.start - start) < 3600
+            ):
+                raise SelzyError(
+                    "invalid_arg", "message_id: this message is already scheduled within one hour"
+                )
         message = self.messages[message_id]
         campaign_id = self._id()
         texts = {
-            phone: _PLACEHOLDER.sub(lambda m, f=fields: f.get(m.group(1), ""), message.body)  # type: ignore[misc]
+            phone: _substitute(message.body, {**fields, "phone": phone})
             for phone, fields in message.contacts.items()
         }
         self.campaigns[campaign_id] = SmsCampaign(
-            message_id=message_id, start=start, created_at=now_utc.strftime("%Y-%m-%d %H:%M:%S"),
-            start_time=(start_time or now_utc.strftime("%Y-%m-%d %H:%M")), texts=texts,
+            message_id=message_id,
+            start=start,
+            created_at=now_utc.strftime("%Y-%m-%d %H:%M:%S"),
+            start_time=(start_time or now_utc.strftime("%Y-%m-%d %H:%M")),
+            texts=texts,
         )
         status = "scheduled" if start > self.now() else "in_progress"
         return {"campaign_id": campaign_id, "status": status, "count": len(texts)}, []
@@ -296,7 +345,7 @@ class SelzyEmulator(Emulator):
     def _campaign(self, request: Request) -> tuple[int, SmsCampaign]:
         raw = request.arg("campaign_id") or ""
         if not raw.isdigit() or int(raw) not in self.campaigns:
-            raise SelzyError("invalid_arg", f"invalid campaign_id \"{raw}\"")
+            raise SelzyError("invalid_arg", f'invalid campaign_id "{raw}"')
         return int(raw), self.campaigns[int(raw)]
 
     def message_status(self, campaign_id: int, campaign: SmsCampaign, phone: str) -> str:
@@ -314,7 +363,10 @@ class SelzyEmulator(Emulator):
             return "canceled"
         if self.now() < campaign.start:
             return "scheduled"
-        if all(self.message_status(campaign_id, campaign, p) not in ("not_sent", "ok_sent") for p in campaign.texts):
+        if all(
+            self.message_status(campaign_id, campaign, p) not in ("not_sent", "ok_sent")
+            for p in campaign.texts
+        ):
             return "completed"
         return "in_progress"
 
@@ -323,7 +375,9 @@ class SelzyEmulator(Emulator):
         if campaign.canceled:
             return {}, ["campaign is already canceled"]
         if self.now() >= campaign.start:
-            raise SelzyError("invalid_arg", "campaign_id: only a campaign that has not started can be canceled")
+            raise SelzyError(
+                "invalid_arg", "campaign_id: only a campaign that has not started can be canceled"
+            )
         campaign.canceled = True
         return {}, []
 
@@ -346,9 +400,21 @@ class SelzyEmulator(Emulator):
         delivered = statuses.count("ok_delivered")
         sent = sum(1 for s in statuses if s.startswith("ok_"))
         return {
-            "total": len(statuses), "sent": sent, "delivered": delivered, "read_unique": 0, "read_all": 0,
-            "clicked_unique": 0, "clicked_all": 0, "unsubscribed": 0, "spam": 0,
+            "total": len(statuses),
+            "sent": sent,
+            "delivered": delivered,
+            "read_unique": 0,
+            "read_all": 0,
+            "clicked_unique": 0,
+            "clicked_all": 0,
+            "unsubscribed": 0,
+            "spam": 0,
         }, []
+
+
+def _substitute(body: str, fields: dict[str, str]) -> str:
+    """Selzy's ``{{field}}`` substitution; an unknown field becomes empty."""
+    return _PLACEHOLDER.sub(lambda m: fields.get(m.group(1), ""), body)
 
 
 def create_emulator(**knobs: Any) -> SelzyEmulator:

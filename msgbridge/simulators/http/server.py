@@ -138,7 +138,10 @@ def json_response(obj: object, status: int = 200, headers: Iterable[tuple[str, s
 
 
 def text_response(
-    text: str, status: int = 200, content_type: str = "text/plain; charset=utf-8", headers: Iterable[tuple[str, str]] = ()
+    text: str,
+    status: int = 200,
+    content_type: str = "text/plain; charset=utf-8",
+    headers: Iterable[tuple[str, str]] = (),
 ) -> Response:
     return Response(status, text.encode("utf-8"), [("Content-Type", content_type), *headers])
 
@@ -207,11 +210,15 @@ class Emulator:
     ) -> None:
         self.api_keys: set[str] = set(api_keys)
         self.rate_limit = rate_limit
-        self.rate_burst = rate_burst if rate_burst is not None else (max(1.0, rate_limit) if rate_limit else 1.0)
+        self.rate_burst = (
+            rate_burst if rate_burst is not None else (max(1.0, rate_limit) if rate_limit else 1.0)
+        )
         self.final_mix: dict[str, float] = dict(final_mix or {"delivered": 1.0})
         unknown = set(self.final_mix) - set(self.OUTCOMES)
         if unknown:
-            raise ValueError(f"unknown outcomes in final mix: {sorted(unknown)}; known: {', '.join(self.OUTCOMES)}")
+            raise ValueError(
+                f"unknown outcomes in final mix: {sorted(unknown)}; known: {', '.join(self.OUTCOMES)}"
+            )
         if sum(self.final_mix.values()) <= 0:
             raise ValueError("final mix must have a positive weight")
         self.accept_after = accept_after
@@ -349,21 +356,20 @@ class HttpServer:
         assert self._server is not None
         await self._server.serve_forever()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Our own task per connection (not asyncio's callback task), so close() can cancel
+        # and await it without asyncio reporting the cancellation as an error.
+        task = asyncio.get_running_loop().create_task(self._connection(reader, writer))
         self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
         self.connections_opened += 1
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await self._serve_connection(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, h11.RemoteProtocolError) as exc:
             log.debug("connection ended: %r", exc)
-        except asyncio.CancelledError:
-            # close() cancels open connections; ending quietly keeps asyncio's
-            # stream callback from reporting the cancellation as an error.
-            pass
         finally:
-            self._connections.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -386,7 +392,9 @@ class HttpServer:
             headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
             headers.append(("Content-Length", str(len(response.body))))
             reason = _reason(response.status)
-            writer.write(conn.send(h11.Response(status_code=response.status, headers=headers, reason=reason)) or b"")
+            writer.write(
+                conn.send(h11.Response(status_code=response.status, headers=headers, reason=reason)) or b""
+            )
             if response.body:
                 writer.write(conn.send(h11.Data(data=response.body)) or b"")
             writer.write(conn.send(h11.EndOfMessage()) or b"")

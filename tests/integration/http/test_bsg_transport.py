@@ -28,8 +28,10 @@ class Clock:
 
 
 def url(server_url: str, **options: str) -> str:
-    query = "&".join(f"{k}={v}" for k, v in {"base_url": server_url, "sender": "Shop", "retry_base": "0.001",
-                                              **options}.items())
+    query = "&".join(
+        f"{k}={v}"
+        for k, v in {"base_url": server_url, "sender": "Shop", "retry_base": "0.001", **options}.items()
+    )
     return f"bsg://{KEY}@one-api.bsg.world?{query}"
 
 
@@ -55,7 +57,9 @@ async def test_one_login_one_campaign_per_batch(bsg) -> None:  # type: ignore[no
     assert all(r.status is DeliveryStatus.SUBMITTED for r in results + again)
     [first_campaign, _] = emulator.campaigns
     assert {r.native_id.split("/")[0] for r in results if r.native_id} == {str(first_campaign)}
-    assert [emulator.messages[i].reference_id for i in emulator.campaigns[first_campaign].messages] == [m.id for m in messages]
+    assert [emulator.messages[i].reference_id for i in emulator.campaigns[first_campaign].messages] == [
+        m.id for m in messages
+    ]
 
 
 async def test_more_than_10000_numbers_are_split_and_the_emulator_refuses_10001(bsg) -> None:  # type: ignore[no-untyped-def]
@@ -68,9 +72,15 @@ async def test_more_than_10000_numbers_are_split_and_the_emulator_refuses_10001(
     assert all(r.ok for r in results)
     async with httpx.AsyncClient(base_url=server.url) as client:
         token = (await client.post("/api/auth/login", json={"api_key": KEY})).json()["bearer"]
-        r = await client.post("/api/campaigns/sms/send", headers={"Authorization": f"Bearer {token}"},
-                              json={"sender": "Shop", "text": "x",
-                                    "phones": [{"number": 77010000000 + i} for i in range(10_001)]})
+        r = await client.post(
+            "/api/campaigns/sms/send",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "sender": "Shop",
+                "text": "x",
+                "phones": [{"number": 77010000000 + i} for i in range(10_001)],
+            },
+        )
     assert r.status_code == 422
     assert "10000" in r.text
 
@@ -126,8 +136,14 @@ async def test_resending_a_sent_message_is_refused_as_duplicate(bsg) -> None:  #
 
 async def test_statuses_progress_and_are_read_by_pages() -> None:
     clock = Clock()
-    emulator = create_emulator(api_keys=[KEY], accept_after=1, final_after=4, clock=clock, seed=2,
-                               final_mix={"delivered": 0.6, "undeliverable": 0.2, "expired": 0.1, "rejected": 0.1})
+    emulator = create_emulator(
+        api_keys=[KEY],
+        accept_after=1,
+        final_after=4,
+        clock=clock,
+        seed=2,
+        final_mix={"delivered": 0.6, "undeliverable": 0.2, "expired": 0.1, "rejected": 0.1},
+    )
     async with serve(emulator) as server, open_transport(url(server.url)) as t:
         results = await t.send(msgs(1200))
         ids = [r.native_id for r in results if r.native_id]
@@ -136,9 +152,15 @@ async def test_statuses_progress_and_are_read_by_pages() -> None:
         assert {r.status for r in await t.status(ids)} == {DeliveryStatus.SUBMITTED}
         clock.now += 3
         final = await t.status(ids)
-    by_outcome = {"delivered": "DELIVERED", "undeliverable": "UNDELIVERABLE", "expired": "EXPIRED", "rejected": "FAILED"}
+    by_outcome = {
+        "delivered": "DELIVERED",
+        "undeliverable": "UNDELIVERABLE",
+        "expired": "EXPIRED",
+        "rejected": "FAILED",
+    }
     expected = {
-        f"{m.campaign_id}/{m.reference_id}": by_outcome[emulator.outcome(str(m.id))] for m in emulator.messages.values()
+        f"{m.campaign_id}/{m.reference_id}": by_outcome[emulator.outcome(str(m.id))]
+        for m in emulator.messages.values()
     }
     assert {r.native_id: r.status.value for r in final} == expected
     assert len(set(expected.values())) == 4
@@ -166,7 +188,9 @@ async def test_stop_cancels_what_was_not_sent() -> None:
     assert campaign.start_at == when.strftime("%Y-%m-%d %H:%M:%S")
 
 
-async def test_token_is_refreshed_before_expiry_and_after_revocation(caplog: pytest.LogCaptureFixture) -> None:
+async def test_token_is_refreshed_before_expiry_and_after_revocation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG)
     emulator = create_emulator(api_keys=[KEY], token_ttl=30)  # exp inside the refresh margin
     async with serve(emulator) as server, open_transport(url(server.url)) as t:

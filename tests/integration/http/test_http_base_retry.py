@@ -144,7 +144,9 @@ async def test_provider_rate_limit_code_is_retried() -> None:
 
     async with serve(emulator) as server:
         t = transport(server.url, attempts="4")
-        reply = await t.call_with_retry(lambda: get(server.url + "/limited"), send=True, provider_error=provider_error)
+        reply = await t.call_with_retry(
+            lambda: get(server.url + "/limited"), send=True, provider_error=provider_error
+        )
         await t.aclose()
     assert reply.error is not None
     assert reply.error.native_code == "limit"
@@ -165,7 +167,9 @@ async def test_auth_failure_refreshes_once() -> None:
         t = transport(server.url)
 
         def build() -> httpx.Request:
-            return httpx.Request("GET", server.url + "/auth", headers={"Authorization": f"Bearer {token['value']}"})
+            return httpx.Request(
+                "GET", server.url + "/auth", headers={"Authorization": f"Bearer {token['value']}"}
+            )
 
         reply = await t.call_with_retry(build, send=True, on_auth_failure=refresh)
         token["value"] = "bad-again"

@@ -25,8 +25,16 @@ class Clock:
 
 
 def url(server_url: str, **options: str) -> str:
-    query = "&".join(f"{k}={v}" for k, v in {"base_url": server_url, "platform": "msgbridgeTest",
-                                              "sender": "Shop", "retry_base": "0.001", **options}.items())
+    query = "&".join(
+        f"{k}={v}"
+        for k, v in {
+            "base_url": server_url,
+            "platform": "msgbridgeTest",
+            "sender": "Shop",
+            "retry_base": "0.001",
+            **options,
+        }.items()
+    )
     return f"selzy://{KEY}@api.selzy.com?{query}"
 
 
@@ -71,8 +79,14 @@ async def test_per_number_failures_and_warnings_are_kept(selzy) -> None:  # type
 
 async def test_status_progresses_to_the_final_mix() -> None:
     clock = Clock()
-    emulator = create_emulator(api_keys=[KEY], accept_after=1, final_after=5, clock=clock,
-                               final_mix={"delivered": 0.5, "undeliverable": 0.5}, seed=7)
+    emulator = create_emulator(
+        api_keys=[KEY],
+        accept_after=1,
+        final_after=5,
+        clock=clock,
+        final_mix={"delivered": 0.5, "undeliverable": 0.5},
+        seed=7,
+    )
     from msgbridge.simulators.http.server import serve
 
     async with serve(emulator) as server, open_transport(url(server.url)) as t:
@@ -84,7 +98,9 @@ async def test_status_progresses_to_the_final_mix() -> None:
         assert {r.status for r in await t.status(ids)} == {DeliveryStatus.SUBMITTED}
         clock.now += 5
         final = await t.status(ids)
-    expected = {sid: ("DELIVERED" if emulator.outcome(sid) == "delivered" else "UNDELIVERABLE") for sid in ids}
+    expected = {
+        sid: ("DELIVERED" if emulator.outcome(sid) == "delivered" else "UNDELIVERABLE") for sid in ids
+    }
     assert {r.native_id: r.status.value for r in final} == expected
     assert set(expected.values()) == {"DELIVERED", "UNDELIVERABLE"}
     assert emulator.requests["checkSms"] == 120
@@ -113,7 +129,9 @@ async def test_rate_limit_code_is_retried_without_double_sending() -> None:
 
     async with serve(emulator) as server, open_transport(url(server.url, attempts="2", concurrency="1")) as t:
         first = await t.send([Message(to="+77011111111", text="a")])
-        throttled = await t.send([Message(to="+77012222222", text="b")])  # the clock does not move: 2 refusals
+        throttled = await t.send(
+            [Message(to="+77012222222", text="b")]
+        )  # the clock does not move: 2 refusals
         clock.now += 1
         later = await t.send([Message(to="+77013333333", text="c")])
     assert first[0].ok and later[0].ok
@@ -159,10 +177,21 @@ async def test_campaign_flow_uses_the_documented_calls(selzy) -> None:  # type: 
         state = await t.campaign_status(run.campaign_id)
         stats = await t.campaign_stats(run.campaign_id)
     assert dict(emulator.requests) == {
-        "getLists": 2, "createList": 1, "importContacts": 3, "createSmsMessage": 1, "createCampaign": 1,
-        "getCampaignDeliveryStats": 1, "getCampaignStatus": 1, "getCampaignCommonStats": 1,
+        "getLists": 2,
+        "createList": 1,
+        "getFields": 1,
+        "createField": 1,
+        "importContacts": 3,
+        "createSmsMessage": 1,
+        "createCampaign": 1,
+        "getCampaignDeliveryStats": 1,
+        "getCampaignStatus": 1,
+        "getCampaignCommonStats": 1,
     }
-    assert run.requests == 7
+    assert run.requests == 9
+    assert emulator.fields["sms_text"] == "text"
+    [sms_message] = emulator.messages.values()
+    assert sms_message.body == "{{sms_text}}"
     assert again == str(next(iter(emulator.lists)))
     [camp] = emulator.campaigns.values()
     assert len(camp.texts) == 1201
@@ -193,7 +222,9 @@ async def test_scheduled_campaign_can_be_canceled(selzy) -> None:  # type: ignor
     _, server = selzy
     when = datetime.now(UTC) + timedelta(days=2)
     recipients = tuple(Recipient(phone=p) for p in phones(3))
-    campaign = Campaign(name="later", template="Soon", recipients=recipients, sender="Shop", scheduled_at=when)
+    campaign = Campaign(
+        name="later", template="Soon", recipients=recipients, sender="Shop", scheduled_at=when
+    )
     messages = [Message(to=r.phone, text="Soon") for r in recipients]
     async with open_transport(url(server.url)) as t:
         run = await t.run_campaign(campaign, messages)  # type: ignore[attr-defined]
@@ -222,8 +253,10 @@ async def test_emulator_limits_and_platform(selzy) -> None:  # type: ignore[no-u
 
     async with httpx.AsyncClient(base_url=server.url) as client:
         base = {"format": "json", "api_key": KEY, "platform": "P"}
-        r = await client.post("/en/api/sendSms", data={**base, "phone": ",".join(["77011234567"] * 151),
-                                                       "sender": "Shop", "text": "x"})
+        r = await client.post(
+            "/en/api/sendSms",
+            data={**base, "phone": ",".join(["77011234567"] * 151), "sender": "Shop", "text": "x"},
+        )
         assert r.json()["code"] == "invalid_arg"
         data = {**base, "field_names[0]": "phone"}
         data.update({f"data[{i}][0]": f"7701{i:07d}" for i in range(501)})

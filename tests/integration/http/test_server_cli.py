@@ -16,8 +16,14 @@ from msgbridge.core.message import Message
 
 async def _start(*args: str) -> tuple[asyncio.subprocess.Process, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "msgbridge", "sim", "http", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "msgbridge",
+        "sim",
+        "http",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
     listening = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
@@ -28,8 +34,16 @@ async def _start(*args: str) -> tuple[asyncio.subprocess.Process, str, str]:
 
 @pytest.mark.parametrize("provider", ["selzy", "bsg"])
 async def test_sim_http_serves_the_provider_and_reports_counters(provider: str) -> None:
-    proc, _, transport_url = await _start("--provider", provider, "--port", "0", "--api-key", "cli-key",
-                                          "--final-mix", "delivered=0.9,undeliverable=0.1")
+    proc, _, transport_url = await _start(
+        "--provider",
+        provider,
+        "--port",
+        "0",
+        "--api-key",
+        "cli-key",
+        "--final-mix",
+        "delivered=0.9,undeliverable=0.1",
+    )
     try:
         assert transport_url.startswith(f"{provider}://cli-key@")
         async with open_transport(transport_url) as t:

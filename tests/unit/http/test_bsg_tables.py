@@ -14,26 +14,63 @@ from msgbridge.core.message import Message
 from msgbridge.core.status import DeliveryStatus
 
 EXPECTED_ERRORS = [
-    (1, "AUTH_FAILED"), (2, "ACCOUNT_BLOCKED"), (3, "INVALID_ARGUMENT"), (4, "UNSUPPORTED"),
-    (5, "TEMPORARY_FAILURE"), (7, "INVALID_ARGUMENT"), (8, "INSUFFICIENT_FUNDS"), (20, "NOT_FOUND"),
-    (21, "INVALID_DESTINATION"), (22, "INVALID_ARGUMENT"), (23, "DUPLICATE"), (24, "INVALID_ARGUMENT"),
-    (25, "INVALID_SENDER"), (26, "MESSAGE_TOO_LONG"), (27, "INVALID_ARGUMENT"), (28, "INVALID_ARGUMENT"),
-    (29, "INVALID_ARGUMENT"), (30, "NOT_FOUND"), (32, "INVALID_SENDER"), (33, "UNSUPPORTED"),
+    (1, "AUTH_FAILED"),
+    (2, "ACCOUNT_BLOCKED"),
+    (3, "INVALID_ARGUMENT"),
+    (4, "UNSUPPORTED"),
+    (5, "TEMPORARY_FAILURE"),
+    (7, "INVALID_ARGUMENT"),
+    (8, "INSUFFICIENT_FUNDS"),
+    (20, "NOT_FOUND"),
+    (21, "INVALID_DESTINATION"),
+    (22, "INVALID_ARGUMENT"),
+    (23, "DUPLICATE"),
+    (24, "INVALID_ARGUMENT"),
+    (25, "INVALID_SENDER"),
+    (26, "MESSAGE_TOO_LONG"),
+    (27, "INVALID_ARGUMENT"),
+    (28, "INVALID_ARGUMENT"),
+    (29, "INVALID_ARGUMENT"),
+    (30, "NOT_FOUND"),
+    (32, "INVALID_SENDER"),
+    (33, "UNSUPPORTED"),
 ]
 EXPECTED_HTTP = [
-    (401, "AUTH_FAILED"), (403, "ACCESS_DENIED"), (404, "NOT_FOUND"), (422, "INVALID_ARGUMENT"),
-    (429, "THROTTLED"), (500, "TEMPORARY_FAILURE"), (502, "TEMPORARY_FAILURE"), (503, "TEMPORARY_FAILURE"),
+    (401, "AUTH_FAILED"),
+    (403, "ACCESS_DENIED"),
+    (404, "NOT_FOUND"),
+    (422, "INVALID_ARGUMENT"),
+    (429, "THROTTLED"),
+    (500, "TEMPORARY_FAILURE"),
+    (502, "TEMPORARY_FAILURE"),
+    (503, "TEMPORARY_FAILURE"),
 ]
 EXPECTED_FIELDS = [
-    ("number", "INVALID_DESTINATION"), ("phone", "INVALID_DESTINATION"), ("phones", "INVALID_ARGUMENT"),
-    ("messages", "INVALID_ARGUMENT"), ("sender", "INVALID_SENDER"), ("text", "MESSAGE_TOO_LONG"),
-    ("reference_id", "INVALID_ARGUMENT"), ("validity", "INVALID_ARGUMENT"), ("tariff_code", "INVALID_ARGUMENT"),
-    ("start_at", "INVALID_ARGUMENT"), ("groups", "INVALID_ARGUMENT"),
+    ("number", "INVALID_DESTINATION"),
+    ("phone", "INVALID_DESTINATION"),
+    ("phones", "INVALID_ARGUMENT"),
+    ("messages", "INVALID_ARGUMENT"),
+    ("sender", "INVALID_SENDER"),
+    ("text", "MESSAGE_TOO_LONG"),
+    ("reference_id", "INVALID_ARGUMENT"),
+    ("validity", "INVALID_ARGUMENT"),
+    ("tariff_code", "INVALID_ARGUMENT"),
+    ("start_at", "INVALID_ARGUMENT"),
+    ("groups", "INVALID_ARGUMENT"),
 ]
 EXPECTED_STATUSES = [
-    ("scheduled", "QUEUED"), ("moderation", "QUEUED"), ("sending", "QUEUED"), ("accepted", "ACCEPTED"),
-    ("sent", "SUBMITTED"), ("delivered", "DELIVERED"), ("read", "DELIVERED"), ("expired", "EXPIRED"),
-    ("failed", "FAILED"), ("undelivered", "UNDELIVERABLE"), ("rejected", "REJECTED"), ("unknown", "UNKNOWN"),
+    ("scheduled", "QUEUED"),
+    ("moderation", "QUEUED"),
+    ("sending", "QUEUED"),
+    ("accepted", "ACCEPTED"),
+    ("sent", "SUBMITTED"),
+    ("delivered", "DELIVERED"),
+    ("read", "DELIVERED"),
+    ("expired", "EXPIRED"),
+    ("failed", "FAILED"),
+    ("undelivered", "UNDELIVERABLE"),
+    ("rejected", "REJECTED"),
+    ("unknown", "UNKNOWN"),
 ]
 
 CFG = bsg.BsgConfig(base_url="https://one-api.bsg.world")
@@ -66,7 +103,9 @@ def test_http_error_row(status: int, expected: str) -> None:
 
 @pytest.mark.parametrize(("field", "expected"), EXPECTED_FIELDS)
 def test_422_field_row(field: str, expected: str) -> None:
-    info = bsg.error_of(422, {"message": "The given data was invalid.", "errors": {f"phones.0.{field}": ["bad"]}})
+    info = bsg.error_of(
+        422, {"message": "The given data was invalid.", "errors": {f"phones.0.{field}": ["bad"]}}
+    )
     assert info is not None
     assert info.code is ErrorCode(expected)
     assert f"phones.0.{field}" in info.native_message
@@ -80,7 +119,9 @@ def test_text_rules_are_exactly_the_expected_rows() -> None:
 
 
 def test_duplicate_reference_and_invalid_campaign_status() -> None:
-    dup = bsg.error_of(422, {"errors": {"phones.2.reference_id": ["The reference id has already been taken."]}})
+    dup = bsg.error_of(
+        422, {"errors": {"phones.2.reference_id": ["The reference id has already been taken."]}}
+    )
     assert dup is not None and dup.code is ErrorCode.DUPLICATE
     stop = bsg.error_of(422, {"message": "Invalid campaign status"})
     assert stop is not None and stop.code is ErrorCode.PERMANENT_FAILURE
@@ -88,7 +129,9 @@ def test_duplicate_reference_and_invalid_campaign_status() -> None:
 
 @pytest.mark.parametrize(("native", "expected"), EXPECTED_STATUSES)
 def test_status_row_through_a_messages_page(native: str, expected: str) -> None:
-    parsed = bsg.parse_messages({"data": [{"id": 1, "campaign_id": 7, "reference_id": "abc", "status": native}]}, "bsg://x")
+    parsed = bsg.parse_messages(
+        {"data": [{"id": 1, "campaign_id": 7, "reference_id": "abc", "status": native}]}, "bsg://x"
+    )
     assert not isinstance(parsed, bsg.ErrorInfo)
     [receipt], count = parsed
     assert count == 1
@@ -116,7 +159,10 @@ def test_bulk_send_shape() -> None:
     assert str(request.url) == "https://one-api.bsg.world/api/campaigns/sms/send"
     assert request.headers["authorization"] == "Bearer TOKEN"
     assert payload(request) == {
-        "phones": [{"number": 77011234567, "reference_id": "A1"}, {"number": 77017654321, "reference_id": "B2"}],
+        "phones": [
+            {"number": 77011234567, "reference_id": "A1"},
+            {"number": 77017654321, "reference_id": "B2"},
+        ],
         "sender": "Shop",
         "text": "hello",
     }
@@ -125,7 +171,10 @@ def test_bulk_send_shape() -> None:
 def test_individual_send_shape_and_options() -> None:
     when = datetime.now(UTC) + timedelta(days=1)
     cfg = bsg.BsgConfig(base_url="https://one-api.bsg.world", tariff_code=3)
-    messages = [m(text="a", reference="r1", validity=timedelta(hours=2), scheduled_at=when), m(text="b", reference="r2")]
+    messages = [
+        m(text="a", reference="r1", validity=timedelta(hours=2), scheduled_at=when),
+        m(text="b", reference="r2"),
+    ]
     request = bsg.send_request(cfg, "T", messages, "Shop")
     assert str(request.url).endswith("/api/campaigns/sms/send-individual")
     assert payload(request) == {
@@ -163,7 +212,10 @@ def test_reference_ids_fit_the_seed_pattern() -> None:
     derived = bsg.reference_id("row-17/campaign spring")
     assert len(derived) == 32 and derived.isalnum()
     assert bsg.reference_id("x" * 33) != "x" * 33
-    assert bsg.message_reference(Message(id="18eab2b4a640e404cf2bf27894ed", to="1", text="x")) == "18eab2b4a640e404cf2bf27894ed"
+    assert (
+        bsg.message_reference(Message(id="18eab2b4a640e404cf2bf27894ed", to="1", text="x"))
+        == "18eab2b4a640e404cf2bf27894ed"
+    )
 
 
 @pytest.mark.parametrize(
@@ -179,7 +231,9 @@ def test_reference_ids_fit_the_seed_pattern() -> None:
         (m(scheduled_at=datetime.now(UTC) + timedelta(days=31)), "Shop", "start_at", "INVALID_ARGUMENT"),
     ],
 )
-def test_local_validation_names_the_field(message: Message, sender: str | None, field: str, code: str) -> None:
+def test_local_validation_names_the_field(
+    message: Message, sender: str | None, field: str, code: str
+) -> None:
     info = bsg.validate(message, sender)
     assert info is not None
     assert info.code is ErrorCode(code)
@@ -195,7 +249,9 @@ def test_limits_that_pass() -> None:
 
 
 def test_per_item_422_errors_by_index() -> None:
-    failed = bsg.failed_indexes({"errors": {"phones.3.number": ["bad"], "messages.0.text": ["long"], "sender": ["x"]}})
+    failed = bsg.failed_indexes(
+        {"errors": {"phones.3.number": ["bad"], "messages.0.text": ["long"], "sender": ["x"]}}
+    )
     assert set(failed) == {0, 3}
     assert failed[3].code is ErrorCode.INVALID_DESTINATION
     assert failed[0].code is ErrorCode.MESSAGE_TOO_LONG

@@ -52,7 +52,9 @@ def test_unlisted_statuses_fall_back_by_class() -> None:
     assert http_status_code(418) is ErrorCode.PROTOCOL_ERROR
 
 
-def response(status: int, body: bytes, content_type: str = "application/json", **headers: str) -> httpx.Response:
+def response(
+    status: int, body: bytes, content_type: str = "application/json", **headers: str
+) -> httpx.Response:
     return httpx.Response(status, content=body, headers={"content-type": content_type, **headers})
 
 

@@ -152,7 +152,9 @@ def test_every_method_carries_platform_and_key_in_body() -> None:
 
 
 def test_import_request_shape() -> None:
-    request = selzy.import_request(CFG, "12", [("77011234567", {"name": "Ann"}), ("77017654321", {"name": "Bo"})], ["name"])
+    request = selzy.import_request(
+        CFG, "12", [("77011234567", {"name": "Ann"}), ("77017654321", {"name": "Bo"})], ["name"]
+    )
     body = body_of(request)
     assert [body[f"field_names[{i}]"] for i in range(3)] == [["phone"], ["phone_list_ids"], ["name"]]
     assert body["data[0][0]"] == ["77011234567"]
@@ -172,8 +174,12 @@ def test_create_campaign_schedules_in_utc() -> None:
     assert "start_time" not in body_of(selzy.create_campaign_request(CFG, "9", None))
 
 
-def test_placeholders_become_selzy_substitutions() -> None:
-    assert selzy.selzy_body("Hi {name}, code {code}!") == "Hi {{name}}, code {{code}}!"
+def test_url_text_field_is_checked() -> None:
+    t = selzy.SelzyTransport.from_url("selzy://K@api.selzy.com?text_field=my_text")
+    assert isinstance(t, selzy.SelzyTransport)
+    assert t.text_field == "my_text"
+    with pytest.raises(selzy.ConfigError):
+        selzy.SelzyTransport.from_url("selzy://K@api.selzy.com?text_field=My Text")
 
 
 def msgs(*phones: str) -> list[Message]:
@@ -181,8 +187,10 @@ def msgs(*phones: str) -> list[Message]:
 
 
 def test_parse_single_result_keeps_sms_id_opaque_and_warnings() -> None:
-    data = {"result": {"currency": "USD", "price": "0.02", "sms_id": "2376678.79092020303"},
-            "warnings": [{"warning": "probably not a mobile phone"}]}
+    data = {
+        "result": {"currency": "USD", "price": "0.02", "sms_id": "2376678.79092020303"},
+        "warnings": [{"warning": "probably not a mobile phone"}],
+    }
     [result] = selzy.parse_send(data, msgs("+77011234567"))
     assert result.status is DeliveryStatus.SUBMITTED
     assert result.native_id == "2376678.79092020303"
@@ -190,10 +198,12 @@ def test_parse_single_result_keeps_sms_id_opaque_and_warnings() -> None:
 
 
 def test_parse_multi_result_matches_by_phone_with_per_number_errors() -> None:
-    data = {"result": [
-        {"phone": "77017654321", "sms_id": 11},
-        {"phone": "77011234567", "error": "invalid phone", "code": "dest_invalid"},
-    ]}
+    data = {
+        "result": [
+            {"phone": "77017654321", "sms_id": 11},
+            {"phone": "77011234567", "error": "invalid phone", "code": "dest_invalid"},
+        ]
+    }
     first, second = selzy.parse_send(data, msgs("+77011234567", "+77017654321"))
     assert first.status is DeliveryStatus.REJECTED
     assert first.error is not None
@@ -226,8 +236,12 @@ def test_parse_odd_shapes_are_protocol_errors() -> None:
 
 
 def test_delivery_stats_rows_become_receipts() -> None:
-    data = {"result": {"fields": ["email", "phone", "send_result"],
-                       "data": [["", "77011234567", "ok_delivered"], ["", "77017654321", "err_lost"]]}}
+    data = {
+        "result": {
+            "fields": ["email", "phone", "send_result"],
+            "data": [["", "77011234567", "ok_delivered"], ["", "77017654321", "err_lost"]],
+        }
+    }
     receipts = selzy.parse_delivery_stats(data, "55", "selzy://x")
     assert not isinstance(receipts, selzy.ErrorInfo)
     assert [(r.native_id, r.status.value) for r in receipts] == [
