@@ -19,6 +19,7 @@ blindly.
 from __future__ import annotations
 
 import asyncio
+import email.errors
 import logging
 import socket
 import ssl
@@ -157,6 +158,10 @@ def _failed(message: Message, error: ErrorInfo, status: DeliveryStatus | None = 
     return SendResult(message_id=message.id, status=status, error=error)
 
 
+def _bad(code: ErrorCode, why: str) -> ErrorInfo:
+    return ErrorInfo(code=code, native_message=why)
+
+
 def _unsupported(message: Message, why: str) -> SendResult:
     return _failed(message, ErrorInfo(code=ErrorCode.UNSUPPORTED, native_message=why))
 
@@ -289,6 +294,14 @@ class SmtpTransport(Transport):
                         code=ErrorCode.INVALID_DESTINATION, native_message=f"not an address: {message.to}"
                     ),
                 )
+            if not sender.isascii():
+                return _failed(
+                    message, _bad(ErrorCode.INVALID_SENDER, f"non-ASCII address needs SMTPUTF8: {sender}")
+                )
+            if not message.to.isascii():
+                return _failed(
+                    message, _bad(ErrorCode.INVALID_DESTINATION, f"non-ASCII address: {message.to}")
+                )
             return sender, message.to, message.subject
         if message.channel is not Channel.SMS or message.html is not None:
             return _unsupported(message, "mode=sms-gateway sends SMS text only (no email channel, no html)")
@@ -311,10 +324,14 @@ class SmtpTransport(Transport):
     ) -> bytes | SendResult:
         cfg = self.config
         mail = EmailMessage()
-        mail["From"] = sender
-        mail["To"] = to
-        if subject:
-            mail["Subject"] = subject
+        try:
+            mail["From"] = sender
+            mail["To"] = to
+            if subject:
+                mail["Subject"] = subject
+        except (ValueError, TypeError, email.errors.HeaderParseError) as exc:
+            # A line break in a subject or address would let a caller inject headers.
+            return _failed(message, _bad(ErrorCode.INVALID_ARGUMENT, f"bad header: {exc}"))
         mail["Date"] = formatdate(localtime=False)
         mail["Message-ID"] = message_id
         mail["X-Msgbridge-Id"] = message.id

@@ -301,3 +301,25 @@ def test_default_port_and_tls_rows(tls: str) -> None:
     assert t.config.port == DEFAULT_PORTS[tls] == expected[tls][0]
     assert client._start_tls_on_connect is expected[tls][1]  # None: STARTTLS if the server offers it
     assert client.use_tls is (tls == "implicit")
+
+
+async def test_header_injection_and_non_ascii_addresses_fail_per_message(upstream_factory) -> None:
+    up = await upstream_factory()
+    async with open_transport(f"smtp://127.0.0.1:{up.port}?tls=none&from=a@b.c") as t:
+        results = await t.send(
+            [
+                Message(channel=Channel.EMAIL, to="x@y.z", subject="hi\r\nBcc: victim@example.org", text="t"),
+                Message(channel=Channel.EMAIL, to="josé@exämple.org", text="t"),
+                Message(channel=Channel.EMAIL, to="x@y.z", sender="ñ@b.c", text="t"),
+                email_msg("fine@y.z"),
+            ]
+        )
+    codes = [r.error.code if r.error else None for r in results]
+    assert codes == [
+        ErrorCode.INVALID_ARGUMENT,
+        ErrorCode.INVALID_DESTINATION,
+        ErrorCode.INVALID_SENDER,
+        None,
+    ]
+    [mail] = up.handler.mails
+    assert mail.rcpt_tos == ["fine@y.z"]
