@@ -62,7 +62,9 @@ async def _run(sim: SmscSimulator, host: str, port: int) -> dict[str, float]:
 @click.option("--users", default="u:p", show_default=True, help="system_id:password[,system_id:password]")
 @click.option("--any-user", is_flag=True, help="accept every system_id and password")
 @click.option("--latency-ms", default=0.0, show_default=True, type=float, help="delay before every answer")
-@click.option("--dlr-delay-ms", default=100.0, show_default=True, type=float, help="delay before each receipt")
+@click.option(
+    "--dlr-delay-ms", default=100.0, show_default=True, type=float, help="delay before each receipt"
+)
 @click.option("--dlr-mix", default="delivered=1", show_default=True, help="OUTCOME=WEIGHT[,...] of receipts")
 @click.option("--seed", default=None, type=int, help="seed for outcomes and ids (reproducible runs)")
 @click.option("--id-format", type=click.Choice(ID_FORMATS), default="hex", show_default=True)
@@ -78,10 +80,18 @@ async def _run(sim: SmscSimulator, host: str, port: int) -> dict[str, float]:
 @click.option("--max-tps", default=0.0, type=float, help="throttle submit_sm above this rate (0 = no cap)")
 @click.option("--malformed-every", default=0, type=int, help="send a malformed PDU before every Nth answer")
 @click.option("--max-binds", default=0, type=int, help="binds allowed per system_id (0 = any)")
+@click.option(
+    "--deliver-timeout-ms", default=0.0, type=float, help="resend receipts unanswered this long (0 = off)"
+)
+@click.option("--enquire-link-ms", default=0.0, type=float, help="send enquire_link this often (0 = never)")
 @click.option("--no-record", is_flag=True, help="keep counters only, not every submit_sm (long benchmarks)")
 @click.option("--uvloop/--no-uvloop", "use_uvloop", default=False, show_default=True, help="run on uvloop")
-@click.option("--report-json", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="write the counters and CPU seconds here at exit")
+@click.option(
+    "--report-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="write the counters and CPU seconds here at exit",
+)
 def smsc_command(
     host: str,
     port: int,
@@ -104,6 +114,8 @@ def smsc_command(
     max_tps: float,
     malformed_every: int,
     max_binds: int,
+    deliver_timeout_ms: float,
+    enquire_link_ms: float,
     no_record: bool,
     use_uvloop: bool,
     report_json: Path | None,
@@ -129,6 +141,8 @@ def smsc_command(
             max_tps=max_tps,
             malformed_every=malformed_every,
             max_binds=max_binds,
+            deliver_timeout_ms=deliver_timeout_ms,
+            enquire_link_ms=enquire_link_ms,
             record=not no_record,
         )
     except ValueError as exc:

@@ -100,6 +100,8 @@ from msgbridge.simulators.smsc.receipts import (
 log = logging.getLogger(__name__)
 
 _pack_header = HEADER.pack
+_monotonic = time.monotonic
+HOUSEKEEPING_SECONDS = 0.05  # how often unanswered receipts and idle links are looked at
 _HEADER_LEN = 16
 
 # command_status values after which an SMSC keeps a deliver_sm and tries again (PROTOCOLS.md A4)
@@ -132,6 +134,8 @@ class SmscStats:
     deliver_sm_resp: int = 0
     deliver_sm_refused: int = 0
     enquire_link: int = 0
+    enquire_link_sent: int = 0
+    enquire_link_resp: int = 0
     query_sm: int = 0
     malformed_sent: int = 0
     malformed_received: int = 0
@@ -160,12 +164,13 @@ class Submitted(NamedTuple):
 class _Delivery:
     """A deliver_sm on its way to the ESME: kept until deliver_sm_resp 0, resent after a drop."""
 
-    __slots__ = ("body", "future", "system_id")
+    __slots__ = ("body", "future", "sent_at", "system_id")
 
     def __init__(self, system_id: str, body: bytes, future: asyncio.Future[int] | None) -> None:
         self.system_id = system_id
         self.body = body
         self.future = future
+        self.sent_at = 0.0
 
 
 def _peek_registered_delivery(body: bytes) -> int:
@@ -208,6 +213,7 @@ class SmscSession(asyncio.Protocol):
         self._flush_scheduled = False
         self.unacked: dict[int, _Delivery] = {}
         self._just_bound = False
+        self.last_enquire = _monotonic()
 
     # --- asyncio.Protocol --------------------------------------------------
 
@@ -282,6 +288,7 @@ class SmscSession(asyncio.Protocol):
     def send_deliver(self, delivery: _Delivery) -> None:
         seq = self.next_sequence()
         self.unacked[seq] = delivery
+        delivery.sent_at = _monotonic()
         body = delivery.body
         self.queue(_pack_header(_HEADER_LEN + len(body), DELIVER_SM, 0, seq) + body)
 
@@ -361,6 +368,8 @@ class SmscSession(asyncio.Protocol):
                 log.debug("generic_nack 0x%X for sequence %d", status, seq)
             elif command_id in UNSUPPORTED:
                 out.append(_pack_header(_HEADER_LEN, command_id | RESPONSE_BIT, ESME_RINVCMDID, seq))
+            elif command_id == ENQUIRE_LINK_RESP:
+                stats.enquire_link_resp += 1
             elif command_id & RESPONSE_BIT:
                 pass  # an answer to something we never asked (or enquire_link_resp): nothing to do
             else:
@@ -511,6 +520,8 @@ class SmscSimulator:
         malformed_factory: Callable[[int], bytes] | None = None,
         max_binds: int = 0,
         redeliver_delay_ms: float = 200.0,
+        deliver_timeout_ms: float = 0.0,
+        enquire_link_ms: float = 0.0,
         record: bool = True,
         system_id: str = "msgbridge-sim",
         id_start: int | None = None,
@@ -534,6 +545,8 @@ class SmscSimulator:
         self.malformed_factory = malformed_factory
         self.max_binds = max_binds
         self.redeliver_delay_ms = redeliver_delay_ms
+        self.deliver_timeout_ms = deliver_timeout_ms
+        self.enquire_link_ms = enquire_link_ms
         self.record = record
         self.system_id = system_id
         self.id_format = id_format
@@ -558,6 +571,7 @@ class SmscSimulator:
         self._bucket_stamp = 0.0
         self._bucket_rate = 0.0
         self.server: SmscServer | None = None
+        self._housekeeper: asyncio.Task[None] | None = None
 
     # --- configuration ---------------------------------------------------
 
@@ -623,6 +637,7 @@ class SmscSimulator:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(lambda: SmscSession(self), host, port, reuse_address=True)
         self.server = SmscServer(self, server)
+        self._housekeeper = loop.create_task(self._housekeeping())
         log.info("SMSC simulator listening on %s:%d", self.server.host, self.server.port)
         try:
             yield self.server
@@ -635,6 +650,11 @@ class SmscSimulator:
             return
         server = self.server.server
         server.close()
+        if self._housekeeper is not None:
+            self._housekeeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeper
+            self._housekeeper = None
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
@@ -661,6 +681,30 @@ class SmscSimulator:
                 session.queue(data)
                 n += 1
         return n
+
+    async def _housekeeping(self) -> None:
+        """Resend receipts nobody answered within ``deliver_timeout_ms``; send enquire_link every ``enquire_link_ms``."""
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            now = _monotonic()
+            if self.deliver_timeout_ms > 0:
+                limit = now - self.deliver_timeout_ms / 1000.0
+                for session in list(self._sessions):
+                    stale = []
+                    for seq, delivery in session.unacked.items():  # oldest first
+                        if delivery.sent_at > limit:
+                            break
+                        stale.append(seq)
+                    for seq in stale:
+                        self.stats.redelivered += 1
+                        self._deliver(session.unacked.pop(seq))
+            if self.enquire_link_ms > 0:
+                interval = self.enquire_link_ms / 1000.0
+                for session in list(self._sessions):
+                    if session.mode and not session.closed and now - session.last_enquire >= interval:
+                        session.last_enquire = now
+                        self.stats.enquire_link_sent += 1
+                        session.queue(pdu(ENQUIRE_LINK, 0, session.next_sequence()))
 
     def _later(self, handle: asyncio.TimerHandle) -> None:
         """Remember a timer so stop() can cancel it; forget the ones that have fired."""

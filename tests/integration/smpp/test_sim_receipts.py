@@ -235,3 +235,27 @@ async def test_query_sm_reports_the_receipt_state(smsc: SmscSimulator, raw_esme)
     assert body[p] == 3  # EXPIRED
     seq = esme.send(codec.QUERY_SM, codec.cstr("NOPE") + b"\x00\x00\x00")
     assert (await esme.response(seq))[1] == 0x67
+
+
+async def test_unanswered_receipt_is_resent_after_the_deliver_timeout(smsc: SmscSimulator, raw_esme) -> None:
+    smsc.deliver_timeout_ms = 50
+    esme = await raw_esme()
+    await esme.bind()
+    await esme.response(esme.submit())
+    ((_, _, first_seq, body),) = await esme.wait_for(is_deliver)  # not answered
+    ((_, _, second_seq, again),) = await esme.wait_for(is_deliver)
+    assert again == body and second_seq != first_seq
+    esme.send(codec.DELIVER_SM_RESP, b"\x00", seq=second_seq)
+    esme.send(codec.DELIVER_SM_RESP, b"\x00", seq=first_seq)  # a late answer to the first copy is ignored
+    await esme.response(esme.send(codec.ENQUIRE_LINK))
+    assert smsc.stats.redelivered >= 1 and smsc.stats.deliver_sm_resp == 1
+
+
+async def test_simulator_sends_enquire_link_when_asked(smsc: SmscSimulator, raw_esme) -> None:
+    smsc.enquire_link_ms = 50
+    esme = await raw_esme()
+    await esme.bind()
+    ((_, _, seq, _),) = await esme.wait_for(lambda f: f[0] == codec.ENQUIRE_LINK)
+    esme.send(codec.ENQUIRE_LINK_RESP, seq=seq)
+    await esme.response(esme.send(codec.ENQUIRE_LINK))
+    assert smsc.stats.enquire_link_sent >= 1 and smsc.stats.enquire_link_resp == 1
