@@ -41,7 +41,7 @@ KEY = "bench-key"
 # provider -> (transport URL with {url} for the emulator, emulator knobs)
 SETUPS: dict[str, tuple[str, dict[str, Any]]] = {
     "selzy": (
-        f"selzy://{KEY}@api.selzy.com?platform=bench&sender=Bench&base_url={{url}}",
+        f"selzy://{KEY}@api.selzy.com?platform=bench&sender=Bench&rate=0&base_url={{url}}",
         {"api_keys": [KEY]},
     ),
     "bsg": (f"bsg://{KEY}@one-api.bsg.world?sender=Bench&base_url={{url}}", {"api_keys": [KEY]}),

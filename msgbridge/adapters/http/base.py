@@ -211,11 +211,14 @@ class HttpTransport(Transport):
     that is safe to repeat, default 3), ``retry_base`` (first backoff delay,
     default 0.5 s), ``max_retry_wait`` (longest Retry-After we wait inside one
     call, default 30 s; beyond it the error goes back to the dispatcher),
-    ``rate`` (requests/s cap on our side, default none).
+    ``rate`` (requests/s cap on our side, default the provider's published
+    limit where it has one, ``rate=0`` for none).
     """
 
     default_host: ClassVar[str] = ""
     user_is_secret: ClassVar[bool] = True
+    # Requests per second we allow ourselves when the URL says nothing (a provider's published limit).
+    default_rate: ClassVar[float] = 0.0
 
     def __init__(
         self,
@@ -232,7 +235,7 @@ class HttpTransport(Transport):
         self.attempts = max(1, url.int_option("attempts", 3))
         self.max_retry_wait = url.float_option("max_retry_wait", 30.0)
         self.backoff = backoff or Backoff(base=url.float_option("retry_base", 0.5), cap=30.0)
-        rate = url.float_option("rate", 0.0)
+        rate = url.float_option("rate", self.default_rate)
         self.bucket: TokenBucket | None = TokenBucket(rate) if rate > 0 else None
         self._client = client
         self._owns_client = client is None

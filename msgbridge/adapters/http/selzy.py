@@ -93,6 +93,7 @@ CAMPAIGN_STATUSES: tuple[str, ...] = (
     "canceled",
 )
 
+CALLS_PER_MINUTE = 1200
 MAX_PHONES_PER_SEND = 150
 MAX_CONTACTS_PER_IMPORT = 500
 MAX_TEXT = 1000
@@ -379,6 +380,7 @@ class SelzyTransport(HttpTransport):
 
     scheme = "selzy"
     default_host = DEFAULT_HOST
+    default_rate = CALLS_PER_MINUTE / 60  # the published 1200 calls a minute per key
     summary = "Selzy SMS API (sendSms batches of 150, checkSms, campaign flow)"
     capabilities = Capabilities(
         max_batch=MAX_PHONES_PER_SEND,

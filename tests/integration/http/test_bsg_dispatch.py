@@ -22,8 +22,10 @@ def url(server_url: str) -> str:
 
 async def enqueue(store, n: int) -> list[str]:  # type: ignore[no-untyped-def]
     entries = [
-        OutboxEntry(message=Message(to=f"+7701{i:07d}", text="hello", reference=f"order{i}", campaign="c1"),
-                    idempotency_key=f"order{i}")
+        OutboxEntry(
+            message=Message(to=f"+7701{i:07d}", text="hello", reference=f"order{i}", campaign="c1"),
+            idempotency_key=f"order{i}",
+        )
         for i in range(n)
     ]
     return await store.enqueue(entries)

@@ -21,11 +21,13 @@ async def test_queue_to_final_status(tmp_path: Path) -> None:
     emulator.inject("http429")
     async with serve(emulator) as server, open_store(str(tmp_path / "out.db")) as store:
         entries = [
-            OutboxEntry(message=Message(to=f"+7701{i:07d}", text="sale", campaign="s"), idempotency_key=f"s:{i}")
+            OutboxEntry(
+                message=Message(to=f"+7701{i:07d}", text="sale", campaign="s"), idempotency_key=f"s:{i}"
+            )
             for i in range(400)
         ]
         ids = await store.enqueue(entries)
-        url = f"selzy://{KEY}@api.selzy.com?base_url={server.url}&sender=Shop&platform=Test&retry_base=0.01"
+        url = f"selzy://{KEY}@api.selzy.com?base_url={server.url}&sender=Shop&platform=Test&retry_base=0.01&rate=0"
         async with open_transport(url) as t:
             dispatcher = Dispatcher(store, t, backoff=Backoff(base=0.01, jitter=False), poll_interval=0.05)
             stats = await dispatcher.send_pending("s")

@@ -32,6 +32,7 @@ def url(server_url: str, **options: str) -> str:
             "platform": "msgbridgeTest",
             "sender": "Shop",
             "retry_base": "0.001",
+            "rate": "0",
             **options,
         }.items()
     )

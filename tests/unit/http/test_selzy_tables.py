@@ -174,6 +174,14 @@ def test_create_campaign_schedules_in_utc() -> None:
     assert "start_time" not in body_of(selzy.create_campaign_request(CFG, "9", None))
 
 
+def test_published_rate_limit_is_the_default_cap() -> None:
+    capped = selzy.SelzyTransport.from_url("selzy://K@api.selzy.com")
+    assert capped.bucket is not None
+    assert capped.bucket.rate == 20.0  # 1200 calls a minute
+    assert selzy.SelzyTransport.from_url("selzy://K@api.selzy.com?rate=0").bucket is None
+    assert selzy.SelzyTransport.from_url("selzy://K@api.selzy.com?rate=5").bucket.rate == 5.0  # type: ignore[union-attr]
+
+
 def test_url_text_field_is_checked() -> None:
     t = selzy.SelzyTransport.from_url("selzy://K@api.selzy.com?text_field=my_text")
     assert isinstance(t, selzy.SelzyTransport)
