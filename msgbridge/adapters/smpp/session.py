@@ -143,6 +143,9 @@ class Session(asyncio.Protocol):
         self._deadlines: deque[tuple[float, int]] = deque()
         self._late: dict[int, tuple[Batch, int]] = {}
         self._waiters: list[asyncio.Future[None]] = []
+        # Queues of slots the session tops its window up from as soon as answers free it,
+        # inside data_received, instead of waiting for the sending task to be scheduled.
+        self._feeds: list[tuple[Batch, deque[int]]] = []
         self._lost: asyncio.Future[None] | None = None
         self._last_rx = time.monotonic()
         self._last_tx = time.monotonic()
@@ -369,6 +372,8 @@ class Session(asyncio.Protocol):
         if out:
             self._write(b"".join(out))
         if freed:
+            if self._feeds:
+                self._refill()
             self._wake()
 
     def _framing_error(self, length: int) -> None:
@@ -566,6 +571,25 @@ class Session(asyncio.Protocol):
         assert self._transport is not None
         self._transport.write(b"".join(parts))
         self._last_tx = time.monotonic()
+
+    def add_feed(self, batch: Batch, queue: deque[int]) -> None:
+        self._feeds.append((batch, queue))
+
+    def remove_feed(self, batch: Batch, queue: deque[int]) -> None:
+        self._feeds = [f for f in self._feeds if f[1] is not queue]
+
+    def _refill(self) -> None:
+        room = self.room()
+        if room <= 0:
+            return
+        for batch, queue in self._feeds:
+            if queue:
+                n = min(room, len(queue))
+                popleft = queue.popleft
+                self.submit(batch, [popleft() for _ in range(n)])
+                room -= n
+                if room <= 0:
+                    return
 
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []

@@ -817,8 +817,19 @@ class SmppTransport(Transport):
         """Feed one bind's share of the batch through its window until every slot has an outcome."""
         session = self.tx_sessions[index]
         queue = batch.queues[index]
-        outstanding = batch.outstanding
         bucket = self._bucket
+        if bucket is None:
+            session.add_feed(batch, queue)
+        try:
+            await self._pump_loop(session, index, batch, queue, bucket)
+        finally:
+            if bucket is None:
+                session.remove_feed(batch, queue)
+
+    async def _pump_loop(
+        self, session: Session, index: int, batch: _SendBatch, queue: deque[int], bucket: TokenBucket | None
+    ) -> None:
+        outstanding = batch.outstanding
         down_since: float | None = None
         while outstanding[index] > 0:
             if session.fatal is not None or session.closing:
