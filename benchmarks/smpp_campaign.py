@@ -159,9 +159,12 @@ def main() -> None:
     parser.add_argument("--dlr-delay-ms", type=float, default=100.0)
     parser.add_argument("--uvloop", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--profile", action="store_true", help="print the top functions by CPU time")
+    parser.add_argument(
+        "--db-dir", type=Path, default=None, help="directory for the SQLite file (default: a temp dir)"
+    )
     args = parser.parse_args()
     count = 5_000 if args.quick else args.count
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp:
         coro = run(count, args.window, args.binds, args.dlr_delay_ms, Path(tmp) / "campaign.db")
         profiler = cProfile.Profile() if args.profile else None
         if profiler is not None:
