@@ -516,10 +516,11 @@ class BsgTransport(HttpTransport):
         self._expires = token_expiry(bearer) or (time.time() + self.token_ttl)
         return True
 
-    async def _relogin(self) -> bool:
-        """After a 401: the token was revoked or expired early; log in again with the key."""
+    async def _relogin(self, stale: str) -> bool:
+        """After a 401 with ``stale``: log in again with the key, unless another call already did."""
         async with self._auth_lock:
-            self._token = None
+            if self._token == stale:
+                self._token = None
         try:
             await self.token()
         except AuthError:
@@ -534,7 +535,7 @@ class BsgTransport(HttpTransport):
         holder = {"token": token}
 
         async def relogin() -> bool:
-            ok = await self._relogin()
+            ok = await self._relogin(holder["token"])
             if ok and self._token is not None:
                 holder["token"] = self._token
             return ok

@@ -219,6 +219,21 @@ async def test_401_mid_session_logs_in_again_once(bsg) -> None:  # type: ignore[
     assert len(emulator.messages) == 2
 
 
+async def test_parallel_calls_after_revocation_share_one_new_login(bsg) -> None:  # type: ignore[no-untyped-def]
+    emulator, server = bsg
+    # Three senders -> three campaigns sent in parallel, each meeting the 401 at once.
+    messages = [
+        Message(to=f"+770100000{i:02d}", text="x", sender=sender)
+        for i, sender in enumerate(["AAA", "BBB", "CCC"] * 4)
+    ]
+    async with open_transport(url(server.url)) as t:
+        emulator.revoke_tokens()
+        results = await t.send(messages)
+    assert all(r.ok for r in results)
+    assert emulator.logins == 2
+    assert len(emulator.campaigns) == 3 and len(emulator.messages) == 12
+
+
 async def test_wrong_key_fails_to_open(bsg) -> None:  # type: ignore[no-untyped-def]
     _, server = bsg
     with pytest.raises(AuthError):
