@@ -163,9 +163,9 @@ def open_store(dsn: str | None = None) -> Store:
     if dsn is None:
         return SqliteStore("msgbridge.db")
     if dsn.startswith(("postgres://", "postgresql://")):
-        from msgbridge.store.postgres import PostgresStore  # type: ignore[import-not-found]
+        from msgbridge.store.postgres import PostgresStore
 
-        return PostgresStore(dsn)  # type: ignore[no-any-return]
+        return PostgresStore(dsn)
     if dsn.startswith("sqlite:///"):
         return SqliteStore(dsn[len("sqlite:///") :])
     return SqliteStore(dsn)
