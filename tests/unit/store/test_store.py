@@ -1,25 +1,69 @@
+"""The store contract, run against SQLite always and PostgreSQL when MSGBRIDGE_TEST_POSTGRES names a server."""
+
 from __future__ import annotations
 
+import asyncio
+import os
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from msgbridge.adapters.base import open_transport
 from msgbridge.core.errors import ErrorCode, ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.status import DeliveryStatus as S
-from msgbridge.store.base import CampaignRecord, OutboxEntry, open_store
+from msgbridge.dispatch.dispatcher import Dispatcher
+from msgbridge.store.base import CampaignRecord, OutboxEntry, Store, open_store
 from msgbridge.store.sqlite import SqliteStore
 
 LINK = "memory://:"
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "t.db")
+PG_DSN = os.environ.get("MSGBRIDGE_TEST_POSTGRES")
+
+
+def make_store(kind: str, tmp_path: Path, schema: str) -> Store:
+    if kind == "sqlite":
+        return SqliteStore(tmp_path / "t.db")
+    from msgbridge.store.postgres import PostgresStore
+
+    assert PG_DSN is not None
+    return PostgresStore(PG_DSN, schema=schema)
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgres",
+            marks=pytest.mark.skipif(not PG_DSN, reason="set MSGBRIDGE_TEST_POSTGRES to a PostgreSQL DSN"),
+        ),
+    ]
+)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    s = make_store(request.param, tmp_path, schema)
     async with s:
         yield s
+    if request.param == "postgres":
+        import asyncpg  # type: ignore[import-untyped]
+
+        conn = await asyncpg.connect(PG_DSN)
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()
+
+
+def reopen(store: Store, tmp_path: Path) -> Store:
+    """A second store on the same data: what another process sees."""
+    if isinstance(store, SqliteStore):
+        return SqliteStore(store.path)
+    from msgbridge.store.postgres import PostgresStore
+
+    assert isinstance(store, PostgresStore)
+    return PostgresStore(store.dsn, schema=store.schema)
 
 
 def entries(n: int, campaign: str = "c1", start: int = 0) -> list[OutboxEntry]:
@@ -45,7 +89,7 @@ def receipt(native: str, status: S, link: str = LINK) -> DeliveryReceipt:
     return DeliveryReceipt(native_id=native, status=status, native_status=status.value[:7], link=link)
 
 
-async def test_enqueue_is_idempotent_per_key(store: SqliteStore) -> None:
+async def test_enqueue_is_idempotent_per_key(store: Store) -> None:
     first = await store.enqueue(entries(5))
     again = entries(7)  # same keys for 0..4, fresh message ids
     second = await store.enqueue(again)
@@ -54,20 +98,20 @@ async def test_enqueue_is_idempotent_per_key(store: SqliteStore) -> None:
     assert await store.counts("c1") == {S.QUEUED: 7}
 
 
-async def test_duplicate_keys_inside_one_batch_keep_the_first(store: SqliteStore) -> None:
+async def test_duplicate_keys_inside_one_batch_keep_the_first(store: Store) -> None:
     batch = entries(2) + entries(1)
     ids = await store.enqueue(batch)
     assert ids == [batch[0].message.id, batch[1].message.id, batch[0].message.id]
     assert sum((await store.counts()).values()) == 2
 
 
-async def test_claim_marks_maybe_submitted_durably(store: SqliteStore, tmp_path: Path) -> None:
+async def test_claim_marks_maybe_submitted_durably(store: Store, tmp_path: Path) -> None:
     await store.enqueue(entries(10))
     claimed = await store.claim(4, campaign="c1")
     assert len(claimed) == 4
     assert all(r.status is S.MAYBE_SUBMITTED and r.attempts == 1 for r in claimed)
     # a second connection (another process) sees the claim
-    async with SqliteStore(tmp_path / "t.db") as other:
+    async with reopen(store, tmp_path) as other:
         assert await other.counts("c1") == {S.QUEUED: 6, S.MAYBE_SUBMITTED: 4}
     again = await store.claim(100, campaign="c1")
     assert {r.message.id for r in again}.isdisjoint({r.message.id for r in claimed})
@@ -75,7 +119,7 @@ async def test_claim_marks_maybe_submitted_durably(store: SqliteStore, tmp_path:
     assert await store.claim(100) == []
 
 
-async def test_claim_filters_campaign_and_include_maybe(store: SqliteStore) -> None:
+async def test_claim_filters_campaign_and_include_maybe(store: Store) -> None:
     await store.enqueue(entries(3, "a") + entries(2, "b"))
     assert len(await store.claim(10, campaign="b")) == 2
     assert len(await store.claim(10, campaign="b")) == 0
@@ -83,7 +127,7 @@ async def test_claim_filters_campaign_and_include_maybe(store: SqliteStore) -> N
     assert len(await store.claim(10)) == 3
 
 
-async def test_results_then_receipts(store: SqliteStore) -> None:
+async def test_results_then_receipts(store: Store) -> None:
     ids = await store.enqueue(entries(3))
     await store.claim(3)
     await store.record_results(
@@ -115,7 +159,7 @@ async def test_results_then_receipts(store: SqliteStore) -> None:
     assert await store.pending_native_ids(LINK, 10) == ["n1"]
 
 
-async def test_final_status_never_regresses(store: SqliteStore) -> None:
+async def test_final_status_never_regresses(store: Store) -> None:
     ids = await store.enqueue(entries(1))
     await store.claim(1)
     await store.record_results([ok(ids[0], "n0")], link=LINK)
@@ -125,7 +169,7 @@ async def test_final_status_never_regresses(store: SqliteStore) -> None:
     assert rec is not None and rec.status is S.UNDELIVERABLE
 
 
-async def test_receipt_before_result_is_parked_then_matched(store: SqliteStore) -> None:
+async def test_receipt_before_result_is_parked_then_matched(store: Store) -> None:
     ids = await store.enqueue(entries(2))
     await store.claim(2)
     assert (
@@ -139,18 +183,22 @@ async def test_receipt_before_result_is_parked_then_matched(store: SqliteStore) 
     assert first is not None and first.status is S.DELIVERED
     # a receipt names its link: the same native id on another link is someone else's message
     assert second is not None and second.status is S.SUBMITTED
-    parked = store.db.execute("SELECT native_id FROM receipts WHERE matched = 0").fetchall()
-    assert parked == [("other-link",)]
+    # still parked: a later result on its own link matches it
+    third = (await store.enqueue(entries(1, start=7)))[0]
+    await store.claim(1)
+    await store.record_results([ok(third, "other-link")], link="smpp://x:1")
+    rec = await store.get(third)
+    assert rec is not None and rec.status is S.EXPIRED
 
 
-async def test_receipt_without_link_matches_any_link(store: SqliteStore) -> None:
+async def test_receipt_without_link_matches_any_link(store: Store) -> None:
     ids = await store.enqueue(entries(1))
     await store.claim(1)
     await store.record_results([ok(ids[0], "n0")], link=LINK)
     assert await store.record_receipts([receipt("n0", S.DELIVERED, link="")]) == 1
 
 
-async def test_segments_aggregate(store: SqliteStore) -> None:
+async def test_segments_aggregate(store: Store) -> None:
     ids = await store.enqueue(entries(2))
     await store.claim(2)
     await store.record_results([ok(ids[0], "s3", "s1", "s2", "s3"), ok(ids[1], "t2", "t1", "t2")], link=LINK)
@@ -170,7 +218,7 @@ async def test_segments_aggregate(store: SqliteStore) -> None:
     assert rec is not None and rec.status is S.PARTIALLY_DELIVERED
 
 
-async def test_receipt_by_message_id_hint(store: SqliteStore) -> None:
+async def test_receipt_by_message_id_hint(store: Store) -> None:
     ids = await store.enqueue(entries(1))
     await store.claim(1)
     r = DeliveryReceipt(native_id="unknown-native", status=S.DELIVERED, message_id=ids[0], link=LINK)
@@ -179,7 +227,7 @@ async def test_receipt_by_message_id_hint(store: SqliteStore) -> None:
     assert rec is not None and rec.status is S.DELIVERED
 
 
-async def test_requeue_and_next_due(store: SqliteStore) -> None:
+async def test_requeue_and_next_due(store: Store) -> None:
     ids = await store.enqueue(entries(3))
     await store.claim(3)
     later = time.time() + 100
@@ -193,7 +241,7 @@ async def test_requeue_and_next_due(store: SqliteStore) -> None:
     assert await store.next_due() is None
 
 
-async def test_requeue_leaves_submitted_alone(store: SqliteStore) -> None:
+async def test_requeue_leaves_submitted_alone(store: Store) -> None:
     ids = await store.enqueue(entries(1))
     await store.claim(1)
     await store.record_results([ok(ids[0], "n0")], link=LINK)
@@ -202,7 +250,7 @@ async def test_requeue_leaves_submitted_alone(store: SqliteStore) -> None:
     assert rec is not None and rec.status is S.SUBMITTED
 
 
-async def test_in_doubt_and_find_by_reference(store: SqliteStore) -> None:
+async def test_in_doubt_and_find_by_reference(store: Store) -> None:
     batch = entries(3)
     ids = await store.enqueue(batch)
     await store.claim(2)
@@ -214,7 +262,7 @@ async def test_in_doubt_and_find_by_reference(store: SqliteStore) -> None:
     assert await store.find_by_reference("nope") is None
 
 
-async def test_campaign_record_round_trip(store: SqliteStore) -> None:
+async def test_campaign_record_round_trip(store: Store) -> None:
     rec = CampaignRecord(
         name="c1",
         template="Hi {name}",
@@ -237,7 +285,7 @@ async def test_campaign_record_round_trip(store: SqliteStore) -> None:
     assert await store.get_campaign("missing") is None
 
 
-async def test_inbound_round_trip(store: SqliteStore) -> None:
+async def test_inbound_round_trip(store: Store) -> None:
     msgs = [
         InboundMessage(source="+77010000001", destination="ACME", text=f"m{i}", received_at=i, raw={"k": i})
         for i in range(3)
@@ -262,7 +310,7 @@ async def test_closed_store_says_so(tmp_path: Path) -> None:
         await s.counts()
 
 
-async def test_claim_by_ids_takes_only_those(store: SqliteStore) -> None:
+async def test_claim_by_ids_takes_only_those(store: Store) -> None:
     ids = await store.enqueue(entries(5))
     got = await store.claim(10, ids=[ids[1], ids[3]])
     assert sorted(r.message.id for r in got) == sorted([ids[1], ids[3]])
@@ -270,9 +318,31 @@ async def test_claim_by_ids_takes_only_those(store: SqliteStore) -> None:
     assert await store.counts() == {S.QUEUED: 3, S.MAYBE_SUBMITTED: 2}
 
 
-async def test_another_process_claims_the_same_messages(store: SqliteStore, tmp_path: Path) -> None:
+async def test_another_process_claims_the_same_messages(store: Store, tmp_path: Path) -> None:
     batch = entries(3)
     await store.enqueue(batch)
-    async with SqliteStore(tmp_path / "t.db") as other:  # nothing cached: bodies are read back
+    async with reopen(store, tmp_path) as other:  # nothing cached: bodies are read back
         got = await other.claim(10)
     assert [r.message for r in got] == sorted((e.message for e in batch), key=lambda m: m.id)
+
+
+async def test_two_workers_never_claim_the_same_message(store: Store, tmp_path: Path) -> None:
+    await store.enqueue(entries(300))
+    async with reopen(store, tmp_path) as other:
+        got: list[list[str]] = [[], []]
+
+        async def drain(s: Store, out: list[str]) -> None:
+            while batch := await s.claim(25):
+                out.extend(r.message.id for r in batch)
+
+        await asyncio.gather(drain(store, got[0]), drain(other, got[1]))
+    assert len(got[0]) + len(got[1]) == 300
+    assert set(got[0]).isdisjoint(got[1])
+
+
+async def test_a_campaign_end_to_end_through_the_dispatcher(store: Store) -> None:
+    await store.enqueue(entries(120))
+    async with open_transport("memory://?dlr_delay_ms=1&max_batch=50&segment_ids=yes") as t:
+        stats = await Dispatcher(store, t).run("c1", wait_receipts=10)
+    assert stats.submitted == 120
+    assert await store.counts("c1") == {S.DELIVERED: 120}
