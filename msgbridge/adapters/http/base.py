@@ -346,14 +346,19 @@ class HttpTransport(Transport):
         expect: str = "json",
         provider_error: Callable[[Any], ErrorInfo | None] | None = None,
         on_auth_failure: Callable[[], Awaitable[bool]] | None = None,
+        refusals_undone: bool = False,
     ) -> Reply:
         """Call ``build()`` until it works, a non-retryable error comes, or attempts run out.
 
         ``provider_error`` extracts the provider's own error from a parsed
         body, so its rate-limit codes are retried like HTTP 429. ``send=True``
         restricts retries to failures where the request provably did not take
-        effect. ``on_auth_failure`` (e.g. refresh a bearer token) is awaited
-        once on AUTH_FAILED; when it returns True the call is repeated.
+        effect. ``refusals_undone=True`` says that for this provider an
+        explicit error answer means the call was not carried out (Selzy: an
+        answer with ``error`` has no ``result``), so a retryable refusal such
+        as "retry later" may be sent again. ``on_auth_failure`` (e.g. refresh a
+        bearer token) is awaited once on AUTH_FAILED; when it returns True the
+        call is repeated.
         """
         reauthed = False
         attempt = 0
@@ -361,8 +366,10 @@ class HttpTransport(Transport):
             attempt += 1
             reply = await self.call(build(), expect=expect)
             error: ErrorInfo | None = reply.error
+            refused = False
             if error is None and provider_error is not None and reply.data is not None:
                 error = provider_error(reply.data)
+                refused = error is not None and error.code is not ErrorCode.PROTOCOL_ERROR
                 if error is not None:
                     reply = Reply(
                         request=reply.request, response=reply.response, data=reply.data, error=error
@@ -376,7 +383,7 @@ class HttpTransport(Transport):
                     continue
             if not error.retryable or attempt >= self.attempts:
                 return reply
-            if send and error.code not in SAFE_TO_RESEND:
+            if send and error.code not in SAFE_TO_RESEND and not (refused and refusals_undone):
                 return reply
             delay = self.backoff.delay(attempt, error.retry_after)
             if delay > self.max_retry_wait:

@@ -407,7 +407,10 @@ class SelzyTransport(HttpTransport):
         self, method: str, args: Sequence[tuple[str, str]] | Mapping[str, str], *, send: bool
     ) -> tuple[Any, ErrorInfo | None]:
         reply = await self.call_with_retry(
-            lambda: api_request(self.cfg, method, args), send=send, provider_error=self._provider_error
+            lambda: api_request(self.cfg, method, args),
+            send=send,
+            provider_error=self._provider_error,
+            refusals_undone=True,
         )
         return reply.data, reply.error
 
@@ -433,6 +436,7 @@ class SelzyTransport(HttpTransport):
                 lambda: send_request(self.cfg, phones, sender, text),
                 send=True,
                 provider_error=self._provider_error,
+                refusals_undone=True,
             )
             if reply.error is not None and reply.data is None:
                 parsed = [self.failed(m, reply.error) for m in batch]
@@ -508,6 +512,7 @@ class SelzyTransport(HttpTransport):
                 lambda part=part: import_request(self.cfg, list_id, part, fields),  # type: ignore[misc]
                 send=False,
                 provider_error=self._provider_error,
+                refusals_undone=True,
             )
             if reply.error is not None:
                 raise_for(reply.error, "importContacts")
@@ -587,6 +592,7 @@ class SelzyTransport(HttpTransport):
             lambda: create_campaign_request(self.cfg, message_id, start),
             send=True,
             provider_error=self._provider_error,
+            refusals_undone=True,
         )
         if reply.error is not None:
             status = (

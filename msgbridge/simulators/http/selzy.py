@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -88,7 +89,12 @@ class SelzyEmulator(Emulator):
         self.key_in_url = 0  # calls that carried api_key in the URL (the documents advise against it)
         self.platforms: set[str] = set()
         self.fields: dict[str, str] = {"Name": "string"}  # user fields of the account: name -> type
+        self.refusals: deque[tuple[str, str]] = deque()
         self._next = 1000
+
+    def refuse(self, *answers: tuple[str, str]) -> None:
+        """Answer the next API calls (after the key check) with these ``(code, error)`` pairs."""
+        self.refusals.extend(answers)
 
     def _id(self) -> int:
         self._next += 1
@@ -130,6 +136,9 @@ class SelzyEmulator(Emulator):
             self.platforms.add(platform)
         elif self.require_platform:
             raise SelzyError("invalid_arg", "platform: parameter is required for integrations")
+        if self.refusals:
+            code, text = self.refusals.popleft()
+            raise SelzyError(code, text)
         if self.rate_limited():
             raise SelzyError(
                 "api_call_limit_exceeded_for_api_key", "API call limit exceeded for this API key"

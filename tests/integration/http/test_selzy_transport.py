@@ -165,6 +165,34 @@ async def test_bad_responses_end_as_clear_errors_and_are_not_resent(selzy, fault
     assert emulator.requests["sendSms"] == 1
 
 
+async def test_retry_later_is_sent_again_and_sent_once(selzy) -> None:  # type: ignore[no-untyped-def]
+    emulator, server = selzy
+    emulator.refuse(("retry_later", "Temporary failure, retry later"))
+    async with open_transport(url(server.url)) as t:
+        [result] = await t.send([Message(to="+77011234567", text="x")])
+    assert result.ok
+    assert emulator.requests["sendSms"] == 2
+    assert len(emulator.sms) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("not_enough_money", "INSUFFICIENT_FUNDS"), ("frobnicated", "PERMANENT_FAILURE")],
+)
+async def test_refusals_and_unknown_codes_are_kept_and_not_retried(selzy, code, expected) -> None:  # type: ignore[no-untyped-def]
+    emulator, server = selzy
+    emulator.refuse((code, f"<b>{code}</b> happened"))
+    async with open_transport(url(server.url)) as t:
+        [result] = await t.send([Message(to="+77011234567", text="x")])
+    assert result.status is DeliveryStatus.REJECTED
+    assert result.error is not None
+    assert result.error.code.value == expected
+    assert result.error.native_code == code
+    assert result.error.native_message == f"<b>{code}</b> happened"
+    assert emulator.requests["sendSms"] == 1
+    assert not emulator.sms
+
+
 async def test_campaign_flow_uses_the_documented_calls(selzy) -> None:  # type: ignore[no-untyped-def]
     emulator, server = selzy
     recipients = tuple(Recipient(phone=p, fields={"name": f"N{i}"}) for i, p in enumerate(phones(1201)))
