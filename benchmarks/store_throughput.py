@@ -18,11 +18,12 @@ import asyncio
 import itertools
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from msgbridge.core.message import DeliveryReceipt, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
-from msgbridge.store.base import OutboxEntry
+from msgbridge.store.base import OutboxEntry, Store
 from msgbridge.store.sqlite import SqliteStore
 
 LINK = "bench://local"
@@ -37,7 +38,7 @@ def outbox(n: int, campaign: str) -> list[OutboxEntry]:
     return out
 
 
-async def campaign(path: Path, n: int, batch: int) -> float:
+async def campaign(store: Store, n: int, batch: int) -> float:
     """Seconds spent in store calls for one campaign of ``n`` messages in batches of ``batch``.
 
     Only the store calls are timed: the results and receipts a transport would
@@ -46,7 +47,7 @@ async def campaign(path: Path, n: int, batch: int) -> float:
     entries = outbox(n, "bench")
     native = itertools.count(10**9)
     spent = 0.0
-    async with SqliteStore(path) as store:
+    async with store:
         for i in range(0, n, batch):
             t0 = time.perf_counter()
             await store.enqueue(entries[i : i + batch])
@@ -77,28 +78,43 @@ async def campaign(path: Path, n: int, batch: int) -> float:
     return spent
 
 
+def row(label: str, n: int, seconds: float, base_rate: float) -> str:
+    rate = n / seconds
+    return f"{label:<40}{n:>10,}{rate:>12,.0f}{seconds / n * 1e6:>10.0f}{rate / base_rate:>8.1f}x"
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--baseline", type=int, default=2_000, help="messages for the one-per-call baseline")
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--postgres", metavar="DSN", help="also measure the PostgreSQL store (a scratch schema)"
+    )
     args = parser.parse_args()
-    naive = batched = float("inf")
+    naive = batched = pg = float("inf")
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeat):
-            naive = min(naive, await campaign(Path(tmp) / f"naive{i}.db", args.baseline, 1))
-            batched = min(batched, await campaign(Path(tmp) / f"batched{i}.db", args.messages, args.batch))
-    naive_rate = args.baseline / naive
-    rate = args.messages / batched
-    print(f"{'config':<34}{'messages':>10}{'msgs/s':>12}{'µs/msg':>10}{'ratio':>9}")
-    print(
-        f"{'one transaction per message':<34}{args.baseline:>10,}{naive_rate:>12,.0f}{naive / args.baseline * 1e6:>10.0f}{1.0:>8.1f}x"
-    )
-    print(
-        f"{f'batched ({args.batch} per call)':<34}{args.messages:>10,}{rate:>12,.0f}"
-        f"{batched / args.messages * 1e6:>10.0f}{rate / naive_rate:>8.1f}x"
-    )
+            naive = min(naive, await campaign(SqliteStore(Path(tmp) / f"naive{i}.db"), args.baseline, 1))
+            batched = min(
+                batched, await campaign(SqliteStore(Path(tmp) / f"batched{i}.db"), args.messages, args.batch)
+            )
+            if args.postgres:
+                pg = min(pg, await campaign(await scratch_postgres(args.postgres), args.messages, args.batch))
+    base_rate = args.baseline / naive
+    print(f"{'config':<40}{'messages':>10}{'msgs/s':>12}{'µs/msg':>10}{'ratio':>9}")
+    print(row("sqlite, one transaction per message", args.baseline, naive, base_rate))
+    print(row(f"sqlite, batched ({args.batch} per call)", args.messages, batched, base_rate))
+    if args.postgres:
+        print(row(f"postgresql, batched ({args.batch} per call)", args.messages, pg, base_rate))
+
+
+async def scratch_postgres(dsn: str) -> Store:
+    """A PostgreSQL store in a fresh schema (the schemas are left for the server's owner to drop)."""
+    from msgbridge.store.postgres import PostgresStore
+
+    return PostgresStore(dsn, schema=f"bench_{uuid.uuid4().hex[:10]}")
 
 
 if __name__ == "__main__":
