@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import sys
 import time
@@ -56,7 +57,14 @@ SHOW_PROBLEMS = 10
 
 def _config(ctx: click.Context) -> Config:
     obj = ctx.find_root().obj or {}
+    _logging(int(obj.get("verbose") or 0))
     return load_config(obj.get("config_path"))
+
+
+def _logging(verbose: int) -> None:
+    """``-v`` shows what the dispatcher and transports log at INFO, ``-vv`` at DEBUG; warnings always."""
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
 def _store_dsn(ctx: click.Context, config: Config) -> str:
