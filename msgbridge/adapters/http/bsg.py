@@ -574,8 +574,14 @@ class BsgTransport(HttpTransport):
     async def _send_campaign(
         self, messages: Sequence[Message], indexes: Sequence[int], sender: str
     ) -> list[tuple[int, SendResult]]:
-        """One campaign; items BSG names in a 422 are refused and the rest sent again (BSG took nothing)."""
+        """One campaign; items BSG names in a 422 are refused and the rest sent again (BSG took nothing).
+
+        An item refused because its reference_id is taken was sent before
+        (the reference is the idempotency key): it is looked up and reported
+        SUBMITTED under the id it already has, not failed.
+        """
         out: list[tuple[int, SendResult]] = []
+        duplicates: list[tuple[int, ErrorInfo]] = []
         pending = list(indexes)
         for _round in range(3):
             if not pending:
@@ -584,34 +590,22 @@ class BsgTransport(HttpTransport):
             reply = await self._authed(partial(_send_builder, self.cfg, batch, sender), send=True)
             error = failure(reply)
             if error is None:
-                parsed = parse_campaign(reply.data)
-                if isinstance(parsed, ErrorInfo):
-                    out.extend((i, self._maybe(messages[i], parsed)) for i in pending)
-                    return out
-                campaign_id = str(parsed["id"])
-                for i in pending:
-                    m = messages[i]
-                    out.append(
-                        (
-                            i,
-                            SendResult(
-                                message_id=m.id,
-                                status=DeliveryStatus.SUBMITTED,
-                                native_id=native_id(campaign_id, message_reference(m)),
-                                raw={"campaign_id": campaign_id, "campaign_status": parsed.get("status")},
-                            ),
-                        )
-                    )
-                return out
+                out.extend(self._accepted(messages, pending, reply.data))
+                pending = []
+                break
             per_item = failed_indexes(reply.data) if reply.status_code == 422 else {}
             if not per_item:
                 out.extend((i, self.failed(messages[i], error)) for i in pending)
-                return out
+                pending = []
+                break
             refused = {pending[k]: info for k, info in per_item.items() if k < len(pending)}
-            out.extend(
-                (i, SendResult(message_id=messages[i].id, status=DeliveryStatus.REJECTED, error=info))
-                for i, info in refused.items()
-            )
+            for i, info in refused.items():
+                if info.code is ErrorCode.DUPLICATE:
+                    duplicates.append((i, info))
+                else:
+                    out.append(
+                        (i, SendResult(message_id=messages[i].id, status=DeliveryStatus.REJECTED, error=info))
+                    )
             pending = [i for i in pending if i not in refused]
         out.extend(
             (
@@ -623,6 +617,54 @@ class BsgTransport(HttpTransport):
             )
             for i in pending
         )
+        if duplicates:
+            out.extend(await self._settle_duplicates(messages, duplicates))
+        return out
+
+    def _accepted(
+        self, messages: Sequence[Message], pending: Sequence[int], data: Any
+    ) -> list[tuple[int, SendResult]]:
+        parsed = parse_campaign(data)
+        if isinstance(parsed, ErrorInfo):
+            # HTTP 200 without a campaign id: the campaign may exist; do not guess.
+            return [(i, self._maybe(messages[i], parsed)) for i in pending]
+        campaign_id = str(parsed["id"])
+        raw = {"campaign_id": campaign_id, "campaign_status": parsed.get("status")}
+        return [
+            (
+                i,
+                SendResult(
+                    message_id=messages[i].id,
+                    status=DeliveryStatus.SUBMITTED,
+                    native_id=native_id(campaign_id, message_reference(messages[i])),
+                    raw=raw,
+                ),
+            )
+            for i in pending
+        ]
+
+    async def _settle_duplicates(
+        self, messages: Sequence[Message], duplicates: Sequence[tuple[int, ErrorInfo]]
+    ) -> list[tuple[int, SendResult]]:
+        found = await self.lookup([messages[i].reference or messages[i].id for i, _ in duplicates])
+        out: list[tuple[int, SendResult]] = []
+        for i, info in duplicates:
+            message = messages[i]
+            earlier = found.get(message.reference or message.id)
+            if earlier is None:
+                out.append((i, SendResult(message_id=message.id, status=DeliveryStatus.REJECTED, error=info)))
+                continue
+            out.append(
+                (
+                    i,
+                    SendResult(
+                        message_id=message.id,
+                        status=DeliveryStatus.SUBMITTED,
+                        native_id=earlier.native_id,
+                        warnings=(f"already sent as {earlier.native_id}; not sent again",),
+                    ),
+                )
+            )
         return out
 
     @staticmethod
@@ -668,12 +710,11 @@ class BsgTransport(HttpTransport):
                 if detail.get("status") == "stopped":
                     self._stopped.add(campaign_id)
             if campaign_id in self._stopped:
+                # Still waiting in a stopped campaign = never handed over: canceled.
                 found = [
-                    r
-                    if r.status.is_final
-                    or r.status is DeliveryStatus.SUBMITTED
-                    or r.status is DeliveryStatus.ACCEPTED
-                    else r.model_copy(update={"status": DeliveryStatus.CANCELED})
+                    r.model_copy(update={"status": DeliveryStatus.CANCELED})
+                    if r.status is DeliveryStatus.QUEUED
+                    else r
                     for r in found
                 ]
             return found
