@@ -30,13 +30,10 @@ from msgbridge.core.message import Campaign, DeliveryReceipt, SendResult
 from msgbridge.core.ratelimit import Backoff, TokenBucket
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.store.base import MessageRecord, Store
+from msgbridge.store.plans import AWAITING_RECEIPT
 
 log = logging.getLogger(__name__)
 
-# Statuses that still expect a receipt: what collect_receipts waits on.
-AWAITING: frozenset[DeliveryStatus] = frozenset(
-    {DeliveryStatus.SUBMITTED, DeliveryStatus.ACCEPTED, DeliveryStatus.UNKNOWN}
-)
 # Most messages claimed at once when neither the transport nor the caller says otherwise.
 DEFAULT_CLAIM = 500
 MIN_CLAIM = 10
@@ -422,10 +419,10 @@ class Dispatcher:
             n = 0
             for mid in message_ids:
                 rec = await self.store.get(mid)
-                n += rec is not None and rec.status in AWAITING
+                n += rec is not None and rec.status in AWAITING_RECEIPT
             return n
         counts = await self.store.counts(campaign)
-        return sum(n for status, n in counts.items() if status in AWAITING)
+        return sum(n for status, n in counts.items() if status in AWAITING_RECEIPT)
 
     async def collect_receipts(
         self,

@@ -20,6 +20,15 @@ from msgbridge.core.status import DeliveryStatus, aggregate, merge
 
 log = logging.getLogger(__name__)
 
+# Row text -> status by dict lookup: Enum(value) and .value are slow on hot paths. Statuses are
+# bound to statements as the members themselves (a StrEnum is a str).
+STATUS_BY_VALUE: dict[str, DeliveryStatus] = {s.value: s for s in DeliveryStatus}
+
+# Handed over, no final word yet: what a status poller asks about and collect_receipts waits on.
+AWAITING_RECEIPT: frozenset[DeliveryStatus] = frozenset(
+    {DeliveryStatus.SUBMITTED, DeliveryStatus.ACCEPTED, DeliveryStatus.UNKNOWN}
+)
+
 # (receipt's parked-row id or None, receipt)
 Item = tuple[int | None, DeliveryReceipt]
 # where a native id was sent: (message_id, part number or None for a single-part message, link)

@@ -34,14 +34,19 @@ from msgbridge.core.errors import ConfigError, ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.store.base import CampaignRecord, MessageRecord, OutboxEntry, Store
-from msgbridge.store.plans import Item, Place, error_columns, error_from, plan_receipts, plan_results
+from msgbridge.store.plans import (
+    AWAITING_RECEIPT,
+    STATUS_BY_VALUE,
+    Item,
+    Place,
+    error_columns,
+    error_from,
+    plan_receipts,
+    plan_results,
+)
 
-_STATUS: dict[str, DeliveryStatus] = {s.value: s for s in DeliveryStatus}
-AWAITING_RECEIPT = [
-    DeliveryStatus.SUBMITTED.value,
-    DeliveryStatus.ACCEPTED.value,
-    DeliveryStatus.UNKNOWN.value,
-]
+_STATUS = STATUS_BY_VALUE
+AWAITING = [s.value for s in sorted(AWAITING_RECEIPT)]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -484,7 +489,7 @@ class PostgresStore(Store):
             "SELECT native_id FROM messages WHERE link = $1 AND native_id IS NOT NULL "
             "AND status = ANY($2::text[]) ORDER BY updated_at LIMIT $3",
             link,
-            AWAITING_RECEIPT,
+            AWAITING,
             limit,
         )
         return [r["native_id"] for r in rows]

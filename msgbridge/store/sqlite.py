@@ -38,7 +38,16 @@ from msgbridge.core.errors import ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.store.base import CampaignRecord, MessageRecord, OutboxEntry, Store
-from msgbridge.store.plans import Item, Place, error_columns, error_from, plan_receipts, plan_results
+from msgbridge.store.plans import (
+    AWAITING_RECEIPT,
+    STATUS_BY_VALUE,
+    Item,
+    Place,
+    error_columns,
+    error_from,
+    plan_receipts,
+    plan_results,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +56,7 @@ WRITTEN_CACHE = 200_000
 # SQLite's bound-parameter limit is 32766 since 3.32; stay far below it.
 CHUNK = 900
 
-# Statuses a status poller still asks about: handed over, no final word yet.
-AWAITING_RECEIPT: tuple[str, ...] = (
-    DeliveryStatus.SUBMITTED.value,
-    DeliveryStatus.ACCEPTED.value,
-    DeliveryStatus.UNKNOWN.value,
-)
+AWAITING = sorted(AWAITING_RECEIPT)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -140,9 +144,7 @@ CREATE TABLE IF NOT EXISTS inbound (
 CREATE INDEX IF NOT EXISTS inbound_received ON inbound (received_at);
 """
 
-# Row text -> status by dict lookup: Enum(value) and .value are slow on hot paths. Statuses are
-# bound to statements as the members themselves (a StrEnum is a str).
-_STATUS: dict[str, DeliveryStatus] = {s.value: s for s in DeliveryStatus}
+_STATUS = STATUS_BY_VALUE
 
 # seq orders entries written in one call (same ``at``); it comes from the row's own values.
 _HISTORY_INSERT = (
@@ -576,8 +578,8 @@ class SqliteStore(Store):
         # Oldest update first: a message a poll just touched goes to the back of the line.
         rows = self.db.execute(
             f"SELECT native_id FROM messages WHERE link = ? AND native_id IS NOT NULL "
-            f"AND status IN ({_marks(len(AWAITING_RECEIPT))}) ORDER BY updated_at LIMIT ?",
-            (link, *AWAITING_RECEIPT, limit),
+            f"AND status IN ({_marks(len(AWAITING))}) ORDER BY updated_at LIMIT ?",
+            (link, *AWAITING, limit),
         )
         return [r[0] for r in rows]
 
