@@ -390,12 +390,15 @@ class Session(asyncio.Protocol):
     # --- incoming ------------------------------------------------------------
 
     def _other(self, command_id: int, status: int, seq: int, body: bytes, out: list[bytes]) -> bool:
-        if command_id == codec.DELIVER_SM:
+        if command_id == codec.DELIVER_SM or command_id == codec.DATA_SM:
             self.stats.deliver_sm += 1
+            is_data = command_id == codec.DATA_SM
             try:
-                sm = codec.decode_sm(body)
+                sm = decode_data_sm(body) if is_data else codec.decode_sm(body)
             except codec.CodecError as exc:
-                log.warning("%s: undecodable deliver_sm seq=%d: %s", self.name, seq, exc)
+                log.warning(
+                    "%s: undecodable %s seq=%d: %s", self.name, codec.COMMAND_NAMES[command_id], seq, exc
+                )
                 self.stats.generic_nack_sent += 1
                 out.append(codec.pdu(codec.GENERIC_NACK, exc.status, seq))
                 return False
@@ -406,7 +409,9 @@ class Session(asyncio.Protocol):
                 except Exception:
                     log.exception("%s: deliver_sm handler failed; asking the SMSC to redeliver", self.name)
                     answer = codec.ESME_RX_T_APPN
-            out.append(codec.pdu(codec.DELIVER_SM_RESP, answer, seq, b"\x00"))
+            out.append(
+                codec.pdu(codec.DATA_SM_RESP if is_data else codec.DELIVER_SM_RESP, answer, seq, b"\x00")
+            )
             return False
         if command_id == codec.ENQUIRE_LINK:
             self.stats.enquire_link_received += 1
@@ -649,6 +654,36 @@ class Session(asyncio.Protocol):
             if now - self._last_rx >= self.config.response_timeout:
                 self._abort("SMSC silent past the response timeout")
             self._wake()
+
+
+def decode_data_sm(body: bytes) -> codec.ShortMessage:
+    """data_sm from the SMSC (MO or receipt) as a ShortMessage; its text is only ever in message_payload.
+
+    Layout (PROTOCOLS.md A3): service_type, source TON/NPI/address, destination
+    TON/NPI/address, esm_class, registered_delivery, data_coding, then TLVs.
+    """
+    try:
+        service_type, p = codec.read_cstr(body, 0, 6)
+        s_ton, s_npi = body[p], body[p + 1]
+        source, p = codec.read_cstr(body, p + 2, 65)
+        d_ton, d_npi = body[p], body[p + 1]
+        dest, p = codec.read_cstr(body, p + 2, 65)
+        esm, reg, dc = body[p], body[p + 1], body[p + 2]
+    except IndexError:
+        raise codec.CodecError("data_sm body too short") from None
+    return codec.ShortMessage(
+        source_addr=source.decode("latin-1"),
+        destination_addr=dest.decode("latin-1"),
+        source_addr_ton=s_ton,
+        source_addr_npi=s_npi,
+        dest_addr_ton=d_ton,
+        dest_addr_npi=d_npi,
+        esm_class=esm,
+        registered_delivery=reg,
+        data_coding=dc,
+        service_type=service_type.decode("latin-1"),
+        tlvs=codec.read_tlvs(body, p + 3),
+    )
 
 
 def _seq_before(seq: int, last: int, current: int) -> bool:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from smpp_helpers import smpp_url, take_inbound
+from smpp_helpers import messages, smpp_url, take_inbound, take_receipts
 
 from msgbridge.adapters.base import open_transport
+from msgbridge.adapters.smpp import codec
 from msgbridge.adapters.smpp.transport import SmppTransport
+from msgbridge.core.status import DeliveryStatus
 from msgbridge.simulators.smsc import SmscSimulator
 
 LONG_GSM = "Reply from the field: " + "all good here, thanks {for} the € update; " * 6
@@ -58,3 +60,35 @@ async def test_short_mo_and_two_senders(smsc: SmscSimulator) -> None:
         ("+77010000002", LONG_GSM),
         ("+77010000003", LONG_GSM),
     ]
+
+
+def data_sm(seq: int, source: str, dest: str, esm: int, tlvs: bytes, dc: int = 0) -> bytes:
+    body = b"\x00" + bytes((1, 1)) + source.encode() + b"\x00" + bytes((0, 0)) + dest.encode() + b"\x00"
+    return codec.pdu(codec.DATA_SM, 0, seq, body + bytes((esm, 0, dc)) + tlvs)
+
+
+async def test_data_sm_receipts_and_mo_are_handled(smsc: SmscSimulator) -> None:
+    t = open_transport(smpp_url(smsc))
+    assert isinstance(t, SmppTransport)
+    async with t:
+        [sent] = await t.send(messages(1))
+        assert sent.native_id is not None
+        receipt_tlvs = codec.tlv(
+            codec.TLV_RECEIPTED_MESSAGE_ID, sent.native_id.encode() + b"\x00"
+        ) + codec.tlv_u8(codec.TLV_MESSAGE_STATE, 5)
+        smsc.inject(data_sm(501, "77011234567", "Test", codec.ESM_DELIVERY_RECEIPT, receipt_tlvs))
+        smsc.inject(
+            data_sm(
+                502,
+                "77011234567",
+                "1234",
+                0,
+                codec.tlv(codec.TLV_MESSAGE_PAYLOAD, "Hi 😀".encode("utf-16-be")),
+                dc=8,
+            )
+        )
+        receipts = await take_receipts(t, 2)  # the simulator's own receipt and ours, in either order
+        [mo] = await take_inbound(t, 1)
+    ours = [r for r in receipts if r.status is DeliveryStatus.UNDELIVERABLE]
+    assert len(ours) == 1 and ours[0].message_id == sent.message_id
+    assert (mo.source, mo.text) == ("+77011234567", "Hi 😀")
