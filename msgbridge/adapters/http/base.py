@@ -403,8 +403,20 @@ class HttpTransport(Transport):
 
     @staticmethod
     def failed(message: Message, error: ErrorInfo, raw: dict[str, object] | None = None) -> SendResult:
-        """The result for a message whose request failed: MAYBE_SUBMITTED when the outcome is unknown."""
-        status = DeliveryStatus.MAYBE_SUBMITTED if error.code.outcome_unknown else DeliveryStatus.FAILED
+        """The result for a message whose request failed.
+
+        MAYBE_SUBMITTED when the outcome is unknown: no answer at all, or a 2xx
+        answer we could not read (the provider said "OK" in some form, so the
+        message may well be on its way). FAILED otherwise; the dispatcher
+        retries it when the code is retryable.
+        """
+        unreadable_ok = (
+            error.code is ErrorCode.PROTOCOL_ERROR
+            and isinstance(error.native_code, int)
+            and 200 <= error.native_code < 300
+        )
+        in_doubt = error.code.outcome_unknown or unreadable_ok
+        status = DeliveryStatus.MAYBE_SUBMITTED if in_doubt else DeliveryStatus.FAILED
         return SendResult(message_id=message.id, status=status, error=error, raw=raw)
 
     @staticmethod

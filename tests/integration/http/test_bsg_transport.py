@@ -263,8 +263,8 @@ async def test_429_is_retried_and_nothing_doubled() -> None:
     ("fault", "code", "status"),
     [
         ("html502", "TEMPORARY_FAILURE", "FAILED"),
-        ("truncated", "PROTOCOL_ERROR", "FAILED"),
-        ("empty", "PROTOCOL_ERROR", "FAILED"),
+        ("truncated", "PROTOCOL_ERROR", "MAYBE_SUBMITTED"),
+        ("empty", "PROTOCOL_ERROR", "MAYBE_SUBMITTED"),
         ("hang", "TIMEOUT", "MAYBE_SUBMITTED"),
     ],
 )

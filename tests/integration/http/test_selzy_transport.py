@@ -147,8 +147,8 @@ async def test_rate_limit_code_is_retried_without_double_sending() -> None:
     ("fault", "code", "status"),
     [
         ("html502", "TEMPORARY_FAILURE", "FAILED"),
-        ("truncated", "PROTOCOL_ERROR", "FAILED"),
-        ("empty", "PROTOCOL_ERROR", "FAILED"),
+        ("truncated", "PROTOCOL_ERROR", "MAYBE_SUBMITTED"),
+        ("empty", "PROTOCOL_ERROR", "MAYBE_SUBMITTED"),
         ("hang", "TIMEOUT", "MAYBE_SUBMITTED"),
         ("drop", "TIMEOUT", "MAYBE_SUBMITTED"),
     ],

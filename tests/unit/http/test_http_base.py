@@ -181,3 +181,22 @@ def test_chunks() -> None:
     assert [list(c) for c in chunks(list(range(7)), 3)] == [[0, 1, 2], [3, 4, 5], [6]]
     with pytest.raises(ValueError):
         list(chunks([1], 0))
+
+
+def test_failed_results_are_in_doubt_only_when_the_outcome_is_unknown() -> None:
+    from msgbridge.adapters.http.base import HttpTransport
+    from msgbridge.core.errors import ErrorInfo
+    from msgbridge.core.message import Message
+
+    message = Message(to="+77011234567", text="x")
+    cases = [
+        (ErrorInfo(code=ErrorCode.TIMEOUT, native_code="ReadTimeout"), "MAYBE_SUBMITTED"),
+        (ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_code=200), "MAYBE_SUBMITTED"),
+        (ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_code=400), "FAILED"),
+        (ErrorInfo(code=ErrorCode.TEMPORARY_FAILURE, native_code=502), "FAILED"),
+        (ErrorInfo(code=ErrorCode.NETWORK_ERROR, native_code="ConnectError"), "FAILED"),
+    ]
+    for error, expected in cases:
+        result = HttpTransport.failed(message, error)
+        assert result.status.value == expected, error
+        assert result.error == error
