@@ -152,38 +152,42 @@ class Dispatcher:
         self, campaign: str | None = None, *, resend: bool = False, message_ids: Sequence[str] | None = None
     ) -> None:
         """Resolve messages a previous run left MAYBE_SUBMITTED, before anything new is sent."""
-        wanted = set(message_ids) if message_ids is not None else None
-        seen: set[str] = set()
         can_lookup = self.transport.capabilities.lookup_by_reference
+        if not resend and not can_lookup:
+            left = (await self.store.counts(campaign)).get(DeliveryStatus.MAYBE_SUBMITTED, 0)
+            if left and message_ids is None:
+                log.warning(
+                    "%d messages may have been sent by an earlier run; %s:// cannot look them up, "
+                    "so they stay MAYBE_SUBMITTED until resent explicitly",
+                    left,
+                    self.transport.scheme,
+                )
+            return
+        seen: set[str] = set()
         while True:
-            page = [
-                r
-                for r in await self.store.in_doubt(SETTLE_PAGE, campaign=campaign)
-                if r.message.id not in seen and (wanted is None or r.message.id in wanted)
-            ]
+            if message_ids is not None:
+                records = [await self.store.get(mid) for mid in message_ids]
+                doubt = [r for r in records if r is not None and r.status is DeliveryStatus.MAYBE_SUBMITTED]
+            else:
+                doubt = await self.store.in_doubt(SETTLE_PAGE, campaign=campaign)
+            # Each page leaves MAYBE_SUBMITTED below; ``seen`` stops the loop if something does not.
+            page = [r for r in doubt if r.message.id not in seen]
             if not page:
                 return
             seen.update(r.message.id for r in page)
             if resend:
                 await self.store.requeue([r.message.id for r in page], not_before=0.0, error=None)
                 self.stats.resent_maybe += len(page)
-                continue
-            if not can_lookup:
-                log.warning(
-                    "%d messages may have been sent by an earlier run; %s:// cannot look them up, "
-                    "so they stay MAYBE_SUBMITTED until resent explicitly",
-                    len(page),
-                    self.transport.scheme,
-                )
-                continue
-            await self._settle_by_lookup(page)
+            elif not await self._settle_by_lookup(page):
+                return
 
-    async def _settle_by_lookup(self, page: list[MessageRecord]) -> None:
+    async def _settle_by_lookup(self, page: list[MessageRecord]) -> bool:
+        """Ask the peer about ``page``; False when it turns out it cannot be asked."""
         by_ref = {(r.message.reference or r.message.id): r for r in page}
         try:
             found = await self.transport.lookup(list(by_ref))
         except UnsupportedFeature:
-            return
+            return False
         results = [
             res.model_copy(update={"message_id": by_ref[ref].message.id, "status": DeliveryStatus.SUBMITTED})
             for ref, res in found.items()
@@ -200,6 +204,7 @@ class Dispatcher:
             len(results),
             len(unsent),
         )
+        return True
 
     async def _worker(self, campaign: str | None, message_ids: Sequence[str] | None) -> None:
         while True:

@@ -213,3 +213,15 @@ async def test_tps_bounds_the_claim_size(store: SqliteStore) -> None:
     fast = Dispatcher(store, t)
     fast._adapt(500, 5.0)  # 10 ms a message: 50 would be half a second, but a batch API keeps 100
     assert fast.claim_size == 100
+
+
+async def test_settling_only_the_given_messages(store: SqliteStore, tmp_path: Path) -> None:
+    journal = tmp_path / "j.log"
+    ids = await fill(store, 3)
+    async with memory(f"lost_every=1&journal={journal}") as t:
+        await Dispatcher(store, t).run("c")
+    assert await store.counts("c") == {S.MAYBE_SUBMITTED: 3}
+    async with memory(f"journal={journal}") as t2:
+        stats = await Dispatcher(store, t2).run(None, message_ids=ids[:1])
+        assert stats.settled_sent == 1 and t2.sent == []
+    assert await store.counts("c") == {S.SUBMITTED: 1, S.MAYBE_SUBMITTED: 2}
