@@ -309,6 +309,8 @@ class Dispatcher:
             outcomes.append(res)
             if res.status is DeliveryStatus.MAYBE_SUBMITTED:
                 self.stats.in_doubt += 1
+            elif res.status.is_final and not res.status.is_success:
+                self.stats.failed += 1  # refused without saying why
             else:
                 self.stats.submitted += 1
             return
