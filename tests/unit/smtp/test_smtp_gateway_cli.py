@@ -24,7 +24,9 @@ def test_nobody_could_send_is_refused() -> None:
 
 
 def test_bad_listen_address_is_refused() -> None:
-    code, out = run("gateway", "smtp", "--domain", "d.example", "--allow", "127.0.0.1", "--listen", "nonsense")
+    code, out = run(
+        "gateway", "smtp", "--domain", "d.example", "--allow", "127.0.0.1", "--listen", "nonsense"
+    )
     assert code != 0 and "HOST:PORT" in out
 
 
