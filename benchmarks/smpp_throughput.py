@@ -187,6 +187,7 @@ def codec_costs(n: int = 20_000) -> dict[str, float]:
     from msgbridge.adapters.smpp import codec
     from msgbridge.adapters.smpp.transport import SmppTransport
     from msgbridge.core.message import Message
+    from msgbridge.core.url import TransportURL
 
     class Ctx:
         sequence = 0
@@ -207,11 +208,13 @@ def codec_costs(n: int = 20_000) -> dict[str, float]:
         smpplib.smpp.parse_pdu(resp, client=ctx, allow_unknown_opt_params=True).message_id  # noqa: B018
     smpplib_us = (time.process_time() - started) / n * 1e6
 
-    t = SmppTransport.from_url("smpp://u:p@127.0.0.1:1?dlr=0")
+    t = SmppTransport(TransportURL.parse("smpp://u:p@127.0.0.1:1?dlr=0"))
     msg = Message(to="+" + DEST, sender=SENDER, text=TEXT)
     started = time.process_time()
     for _ in range(n):
-        body = t.encode_message(msg)[0]  # type: ignore[index]
+        plan = t.encode_message(msg)
+        assert isinstance(plan, list)
+        body = plan[0]
         codec.HEADER.pack(16 + len(body), codec.SUBMIT_SM, 0, 7) + body
         codec.HEADER.unpack_from(resp, 0)
         resp[16 : resp.index(0, 16)].decode("latin-1")

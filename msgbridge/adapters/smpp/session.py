@@ -446,10 +446,10 @@ class Session(asyncio.Protocol):
             return False
         if command_id & codec.RESPONSE_BIT:
             self._nacks = 0
-            fut = self._requests.pop(seq, None)
-            if fut is not None and not fut.done():
-                fut.set_result((status, body))
-            elif fut is None:
+            waiting = self._requests.pop(seq, None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result((status, body))
+            elif waiting is None:
                 self.stats.unknown_responses += 1
             return False
         if command_id in (codec.ALERT_NOTIFICATION, codec.OUTBIND):
