@@ -394,8 +394,10 @@ class SmscSession(asyncio.Protocol):
         else:
             if close:
                 self._close_after(data)
+            elif self._wbuf:
+                self.queue(data)  # behind what this loop turn already queued (receipts, MO)
             elif data:
-                self.queue(data)
+                self._write_now(data)  # one turn's answers are one write already
             if just_bound:  # waiting receipts and MO go out after the bind answer, never before it
                 sim._bound(self)
         if late:
