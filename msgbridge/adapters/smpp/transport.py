@@ -533,10 +533,10 @@ class SmppTransport(Transport):
         )
 
     async def open(self) -> None:
-        if self._opened:
-            return
         if self._closed:
             raise TransportError(f"{self.link}: transport is closed")
+        if self._opened:
+            return
         if self._open_lock is None:
             self._open_lock = asyncio.Lock()
         async with self._open_lock:

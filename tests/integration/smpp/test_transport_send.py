@@ -245,3 +245,12 @@ async def test_password_changed_while_running_stops_reconnecting(smsc: SmscSimul
         assert info.value.code is ErrorCode.AUTH_FAILED
         assert "RINVPASWD" in str(info.value.info)
         assert smsc.stats.bind_failures == failures  # no further attempts
+
+
+async def test_send_after_close_is_refused(smsc: SmscSimulator) -> None:
+    t = opened(smpp_url(smsc))
+    async with t:
+        assert all(r.ok for r in await t.send(messages(1)))
+    with pytest.raises(TransportError):
+        await t.send(messages(1))
+    assert smsc.stats.submit_sm == 1
