@@ -3,7 +3,7 @@
 Once the socket is bound it prints ``listening on HOST:PORT`` (the real port
 with ``--listen HOST:0``), so scripts and tests can start it and read the
 port. SIGINT/SIGTERM stop it; mail already answered 250 stays in the store
-and is sent on the next start.
+and is sent on the next start. SIGHUP re-reads the ``--users`` file.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import signal
 import ssl
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,7 @@ async def _serve(
     tps: float | None,
     sync: str = "full",
     notify: NotifyOptions | None = None,
+    users_file: str | None = None,
 ) -> None:
     from msgbridge.adapters.base import open_transport
     from msgbridge.inbound.notify import StatusNotifier
@@ -103,6 +104,20 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if users_file:
+
+        def reload_users() -> None:
+            # SIGHUP: pick up added, removed or re-hashed users without dropping sessions.
+            try:
+                users = load_users(users_file)
+            except ConfigError as exc:
+                click.echo(f"warning: users file not reloaded: {exc}", err=True)
+                return
+            gateway.handler.config = replace(gateway.handler.config, users=users)
+            click.echo(f"reloaded {len(users)} users")
+            sys.stdout.flush()
+
+        loop.add_signal_handler(signal.SIGHUP, reload_users)
     try:
         if transport is not None:
             try:
@@ -263,7 +278,7 @@ def register(cli: click.Group) -> None:
             notify_url = resolve_via(notify_via, obj.get("config_path"))
             notify = NotifyOptions(notify_url, notify_from or f"postmaster@{domains[0]}", notify_after)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(config, obj.get("store_dsn"), via_url, tps, sync, notify))
+            asyncio.run(_serve(config, obj.get("store_dsn"), via_url, tps, sync, notify, users_file))
 
     @group.command("smtp-user")
     @click.argument("login")

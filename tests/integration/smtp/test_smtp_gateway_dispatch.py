@@ -221,25 +221,37 @@ async def test_cli_gateway_with_tls_and_users(tmp_path: Path, tls_files: tuple[P
     journal = tmp_path / "journal.jsonl"
     cert, key = tls_files
     args = ("--tls-cert", str(cert), "--tls-key", str(key), "--users", str(users))
-    with gateway_process(tmp_path / "gw.db", f"memory://?journal={journal}", *args) as (_, port):
+    with gateway_process(tmp_path / "gw.db", f"memory://?journal={journal}", *args) as (proc, port):
 
-        def send(password: str) -> object:
+        def send(login: str, password: str) -> object:
             with smtplib.SMTP("127.0.0.1", port, local_hostname="client.test", timeout=10) as s:
                 s.starttls(context=ssl.create_default_context(cafile=str(cert)))
-                s.login("bob", password)
-                return s.sendmail(
-                    "bob@example.org", [f"{PHONES[0]}@{GATEWAY_DOMAIN}"], mail("via CLI", "<cli@x>")
-                )
+                s.login(login, password)
+                rcpt = [f"{PHONES[0]}@{GATEWAY_DOMAIN}"]
+                return s.sendmail(f"{login}@example.org", rcpt, mail(login, f"<{login}@x>"))
 
         with pytest.raises(smtplib.SMTPAuthenticationError):
-            await asyncio.to_thread(send, "wrong")
-        assert await asyncio.to_thread(send, "right") == {}
-        await wait_for(lambda: _journal_has(journal))
-    assert len(journal_refs(journal)) == 1
+            await asyncio.to_thread(send, "bob", "wrong")
+        assert await asyncio.to_thread(send, "bob", "right") == {}
+        # A user added to the file can log in after SIGHUP, without a restart.
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            await asyncio.to_thread(send, "carol", "pw2")
+        with users.open("a") as fh:
+            fh.write(user_line("carol", "pw2") + "\n")
+        os.kill(proc.pid, signal.SIGHUP)
+        assert proc.stdout is not None
+        line = ""
+        while not line.startswith("reloaded"):
+            line = await asyncio.to_thread(proc.stdout.readline)
+            assert line, "gateway exited"
+        assert line.strip() == "reloaded 2 users"
+        assert await asyncio.to_thread(send, "carol", "pw2") == {}
 
+        async def both_sent() -> bool:
+            return len(journal_refs(journal)) == 2
 
-async def _journal_has(path: Path) -> bool:
-    return bool(journal_refs(path))
+        await wait_for(both_sent)
+    assert len(journal_refs(journal)) == 2
 
 
 async def test_cli_gateway_accepts_mail_while_the_sms_link_is_down(tmp_path: Path) -> None:
