@@ -82,6 +82,8 @@ def _run(coro: Awaitable[T]) -> T:
         return asyncio.run(wrapped())
     except sqlite3.Error as exc:
         raise ConfigError(f"store error: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from exc
 
 
 def _existing_store(dsn: str) -> Store:

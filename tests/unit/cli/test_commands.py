@@ -105,6 +105,24 @@ def test_send_same_reference_is_not_sent_twice(msgbridge) -> None:  # type: igno
         ),
         (["status", "nope"], "no store at msgbridge.db"),
         (
+            [
+                "--store",
+                "/proc/nope/x.db",
+                "send",
+                "--via",
+                "memory://",
+                "--to",
+                "+77011234567",
+                "--text",
+                "x",
+            ],
+            "/proc/nope",
+        ),
+        (
+            ["--store", ".", "send", "--via", "memory://", "--to", "+77011234567", "--text", "x"],
+            "store error: unable to open",
+        ),
+        (
             ["send", "--via", "memory://?fail_code=NOPE", "--to", "+77011234567", "--text", "x"],
             "fail_code='NOPE' is not an ErrorCode",
         ),
