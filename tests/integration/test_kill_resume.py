@@ -34,7 +34,7 @@ def test_sigkill_midway_then_rerun_sends_each_recipient_once(tmp_path: Path) -> 
     )
     journal = tmp_path / "journal.log"
     store = tmp_path / "store.db"
-    via = f"memory://?journal={journal}&latency_ms=25&max_batch=5&dlr_delay_ms=1"
+    via = f"memory://?journal={journal}&latency_ms=40&max_batch=5&dlr_delay_ms=1"
     cmd = [
         sys.executable,
         "-m",
@@ -72,7 +72,7 @@ def test_sigkill_midway_then_rerun_sends_each_recipient_once(tmp_path: Path) -> 
     assert sum(in_flight.values()) == RECIPIENTS  # everything was queued before sending began
 
     second = subprocess.run(
-        [*cmd, "--json", "--wait-receipts", "3"], env=env, capture_output=True, text=True, timeout=120
+        [*cmd, "--json", "--wait-receipts", "1.5"], env=env, capture_output=True, text=True, timeout=120
     )
     assert second.returncode == 0, second.stderr
     report = json.loads(second.stdout)
