@@ -5,15 +5,9 @@ from __future__ import annotations
 from msgbridge.simulators.smsc.malformed import MALFORMED
 from msgbridge.simulators.smsc.mo import mo_bodies
 from msgbridge.simulators.smsc.receipts import OUTCOMES, receipt_id
-from msgbridge.simulators.smsc.server import (
-    SmscServer,
-    SmscSession,
-    SmscSimulator,
-    SmscStats,
-    Submitted,
-    parse_mix,
-    parse_users,
-)
+from msgbridge.simulators.smsc.server import SmscServer, SmscSimulator, parse_mix, parse_users
+from msgbridge.simulators.smsc.session import SmscSession
+from msgbridge.simulators.smsc.stats import SmscStats, Submitted
 
 __all__ = [
     "MALFORMED",

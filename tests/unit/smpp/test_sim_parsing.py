@@ -10,7 +10,7 @@ from msgbridge.adapters.smpp import codec
 from msgbridge.simulators.smsc import SmscSimulator, parse_mix, parse_users
 from msgbridge.simulators.smsc.mo import address
 from msgbridge.simulators.smsc.receipts import receipt_id, submit_view
-from msgbridge.simulators.smsc.server import _peek_registered_delivery
+from msgbridge.simulators.smsc.session import peek_registered_delivery
 
 cstring = st.text(alphabet=st.characters(min_codepoint=1, max_codepoint=255), max_size=20)
 octet = st.integers(0, 255)
@@ -34,7 +34,7 @@ messages = st.builds(
 @settings(max_examples=200)
 def test_fast_paths_read_valid_bodies_like_the_codec(m: codec.ShortMessage) -> None:
     body = codec.encode_sm(m)
-    assert _peek_registered_delivery(body) == m.registered_delivery
+    assert peek_registered_delivery(body) == m.registered_delivery
     view = submit_view(body)
     assert view.destination == m.destination_addr.encode("latin-1")
     assert view.source == m.source_addr.encode("latin-1")
@@ -50,7 +50,7 @@ def test_fast_paths_read_valid_bodies_like_the_codec(m: codec.ShortMessage) -> N
 @settings(max_examples=300)
 def test_a_body_the_peek_accepts_always_decodes(body: bytes) -> None:
     try:
-        _peek_registered_delivery(body)
+        peek_registered_delivery(body)
     except codec.CodecError:
         return
     decoded = codec.decode_sm(body)  # must not raise: submitted is decoded lazily from accepted bodies
