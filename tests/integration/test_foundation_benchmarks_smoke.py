@@ -1,0 +1,28 @@
+"""The foundation benchmarks still run (tiny sizes: a smoke test, not a measurement)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "rows"),
+    [
+        ("store_throughput.py", ["--messages", "300", "--baseline", "30", "--batch", "100", "--repeat", "1"], 2),
+        ("dispatch_throughput.py", ["--messages", "200", "--baseline", "20", "--repeat", "1"], 2),
+    ],
+)
+def test_benchmark_runs(script: str, args: list[str], rows: int) -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].startswith("config") and len(lines) == rows + 1
+    assert all(line.rstrip().endswith("x") for line in lines[1:])
