@@ -122,6 +122,7 @@ class Dispatcher:
         self.send_size = max(1, min(max_batch, claim))
         self._receipts: list[DeliveryReceipt] = []
         self._reader: asyncio.Task[None] | None = None
+        self._warned_in_doubt = False
 
     # -- sending ---------------------------------------------------------
 
@@ -154,8 +155,12 @@ class Dispatcher:
         """Resolve messages a previous run left MAYBE_SUBMITTED, before anything new is sent."""
         can_lookup = self.transport.capabilities.lookup_by_reference
         if not resend and not can_lookup:
+            if self._warned_in_doubt or message_ids is not None:
+                return
+            # Once per dispatcher: a long-running caller (the SMTP gateway's pump) calls send_pending often.
+            self._warned_in_doubt = True
             left = (await self.store.counts(campaign)).get(DeliveryStatus.MAYBE_SUBMITTED, 0)
-            if left and message_ids is None:
+            if left:
                 log.warning(
                     "%d messages may have been sent by an earlier run; %s:// cannot look them up, "
                     "so they stay MAYBE_SUBMITTED until resent explicitly",
