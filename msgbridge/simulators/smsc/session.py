@@ -219,6 +219,8 @@ class SmscSession(asyncio.Protocol):
         close = False
         now = time.time()
         for command_id, status, seq, body in pdus:
+            if drop:
+                break
             if self.mode and sim.drop_every:
                 sim._received += 1
                 drop = sim._received % sim.drop_every == 0
@@ -226,13 +228,15 @@ class SmscSession(asyncio.Protocol):
                 stats.submit_sm += 1
                 if self.mode not in ("tx", "trx"):
                     stats.rejected_bind_state += 1
-                    out.append(_pack_header(_HEADER_LEN, SUBMIT_SM_RESP, ESME_RINVBNDSTS, seq))
+                    if not drop:  # the PDU the link drops on is never answered
+                        out.append(_pack_header(_HEADER_LEN, SUBMIT_SM_RESP, ESME_RINVBNDSTS, seq))
                     continue
                 try:
                     registered = peek_registered_delivery(body)
                 except CodecError as exc:
                     stats.malformed_received += 1
-                    out.append(_pack_header(_HEADER_LEN, SUBMIT_SM_RESP, exc.status, seq))
+                    if not drop:
+                        out.append(_pack_header(_HEADER_LEN, SUBMIT_SM_RESP, exc.status, seq))
                     continue
                 if not drop:
                     refusal = sim._refusal()
@@ -286,7 +290,7 @@ class SmscSession(asyncio.Protocol):
             elif command_id == ENQUIRE_LINK_RESP:
                 stats.enquire_link_resp += 1
             elif command_id & RESPONSE_BIT:
-                pass  # an answer to something we never asked (or enquire_link_resp): nothing to do
+                pass  # an answer to something the simulator never asked: nothing to do
             else:
                 stats.unknown_commands += 1
                 stats.generic_nack_sent += 1
@@ -305,7 +309,8 @@ class SmscSession(asyncio.Protocol):
         data = b"".join(out)
         just_bound, self._just_bound = self._just_bound, False
         if latency > 0:
-            sim._later(asyncio.get_running_loop().call_later(latency, self._emit, data, close, just_bound))
+            if data or close or just_bound:
+                sim._later(asyncio.get_running_loop().call_later(latency, self._emit, data, close, just_bound))
         else:
             if close:
                 self._close_after(data)

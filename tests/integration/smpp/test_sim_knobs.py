@@ -144,3 +144,17 @@ async def test_drop_all_aborts_every_connection(smsc: SmscSimulator, raw_esme) -
     await b.bind("u2", "p2")
     assert smsc.drop_all() == 2
     assert await a.eof() and await b.eof()
+
+
+async def test_drop_also_happens_on_a_pdu_that_would_be_refused(smsc: SmscSimulator, raw_esme) -> None:
+    smsc.drop_every = 2
+    esme = await raw_esme()
+    await esme.bind()
+    first = esme.submit(registered_delivery=0)
+    esme.send(codec.SUBMIT_SM, b"\x00\x01")  # undecodable: it would get an error answer, but the link drops
+    esme.submit(registered_delivery=0)
+    assert await esme.eof()
+    answered = [f[2] for f in esme.arrived if is_submit_resp(f)]
+    assert answered in ([], [first])
+    assert len(smsc.submitted) == 1
+    assert smsc.stats.dropped == 1
