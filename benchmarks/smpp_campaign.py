@@ -108,7 +108,7 @@ async def run(count: int, window: int, binds: int, dlr_delay_ms: float, db: Path
         timings.wrap(transport, "send", "transport.send")
         async with transport:
             await transport.open()
-            dispatcher = Dispatcher(store, transport, concurrency=4, batch_size=2000, receipt_batch=5000)
+            dispatcher = Dispatcher(store, transport, concurrency=4)
             cpu0 = time.process_time()
             sim0 = process_cpu(proc.pid)
             started = time.perf_counter()
