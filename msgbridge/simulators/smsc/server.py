@@ -148,6 +148,7 @@ class SmscSimulator:
         self._decoded: list[Submitted] = []
         self._states: dict[str, tuple[str, datetime | None]] = {}
         self._timers: set[asyncio.TimerHandle] = set()
+        self._timers_limit = 1024
         self._received = 0
         self._submits_seen = 0
         self._malformed_count = 0
@@ -294,9 +295,10 @@ class SmscSimulator:
     def _later(self, handle: asyncio.TimerHandle) -> None:
         """Remember a timer so stop() can cancel it; forget the ones that have fired."""
         self._timers.add(handle)
-        if len(self._timers) > 1024:
+        if len(self._timers) > self._timers_limit:  # prune; the limit doubles so pruning stays amortised O(1)
             now = asyncio.get_running_loop().time()
             self._timers = {t for t in self._timers if not t.cancelled() and t.when() > now}
+            self._timers_limit = max(1024, 2 * len(self._timers))
 
     # --- session bookkeeping --------------------------------------------
 
