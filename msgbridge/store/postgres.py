@@ -11,8 +11,8 @@ what several processes at once need:
   advisory lock (taken before any row lock): otherwise a receipt parked by
   one transaction while another records the result naming it would be seen
   by neither, and never matched;
-- batches travel as arrays (``unnest``/``ANY``) or ``executemany``: one round
-  trip per statement, one transaction per call.
+- batches travel as arrays (``unnest``/``ANY``): one statement for a whole
+  batch, one transaction per call.
 
 ``PostgresStore(dsn, schema="name")`` keeps the tables in their own schema
 (created if missing), which is also how tests isolate themselves.
@@ -128,7 +128,10 @@ _COLUMNS = (
     "id, status, attempts, native_id, native_ids, link, segments, error_code, error_native_code, "
     "error_text, error_retry_after, created_at, updated_at, body"
 )
-_HISTORY_INSERT = "INSERT INTO history (message_id, at, status, note) VALUES ($1, $2, $3, $4)"
+_HISTORY_BULK = (
+    "INSERT INTO history (message_id, at, status, note) "
+    "SELECT * FROM unnest($1::text[], $2::float8[], $3::text[], $4::text[])"
+)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
@@ -153,6 +156,12 @@ def _record(row: asyncpg.Record, history: Sequence[asyncpg.Record] = ()) -> Mess
 def _plain(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Statuses as plain strings for the driver."""
     return [tuple(v.value if isinstance(v, DeliveryStatus) else v for v in row) for row in rows]
+
+
+async def _bulk(conn: asyncpg.Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """One statement for many rows: ``rows`` go in column by column, as the arrays ``sql`` unnests."""
+    if rows:
+        await conn.execute(sql, *(list(column) for column in zip(*_plain(rows), strict=True)))
 
 
 class PostgresStore(Store):
@@ -313,11 +322,15 @@ class PostgresStore(Store):
             await conn.execute("SELECT pg_advisory_xact_lock($1)", self._lock_key)
             current = await self._statuses(conn, [r.message_id for r in results])
             plan = plan_results(results, current, link=link, now=now)
-            await conn.executemany(
-                "UPDATE messages SET status = $1, native_id = COALESCE($2, native_id), "
-                "native_ids = COALESCE($3, native_ids), link = $4, segments = $5, error_code = $6, "
-                "error_native_code = $7, error_text = $8, error_retry_after = $9, updated_at = $10 WHERE id = $11",
-                _plain(plan.updates),
+            await _bulk(
+                conn,
+                "UPDATE messages m SET status = u.s, native_id = COALESCE(u.n, m.native_id), "
+                "native_ids = COALESCE(u.ns, m.native_ids), link = u.l, segments = u.g, error_code = u.ec, "
+                "error_native_code = u.en, error_text = u.et, error_retry_after = u.er, updated_at = u.at "
+                "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], "
+                "$8::text[], $9::float8[], $10::float8[], $11::text[]) AS u(s, n, ns, l, g, ec, en, et, er, at, id) "
+                "WHERE m.id = u.id",
+                plan.updates,
             )
             if plan.segments:
                 await conn.executemany(
@@ -326,7 +339,7 @@ class PostgresStore(Store):
                     "native_id = excluded.native_id, status = excluded.status",
                     _plain(plan.segments),
                 )
-            await conn.executemany(_HISTORY_INSERT, _plain(plan.history))
+            await _bulk(conn, _HISTORY_BULK, plan.history)
             if plan.native_ids and await conn.fetchval(
                 "SELECT EXISTS (SELECT 1 FROM receipts WHERE NOT matched)"
             ):
@@ -348,13 +361,17 @@ class PostgresStore(Store):
                 for i in message_ids
                 if current.get(i) in (DeliveryStatus.QUEUED, DeliveryStatus.MAYBE_SUBMITTED)
             ]
-            await conn.executemany(
+            await conn.execute(
                 "UPDATE messages SET status = $1, next_attempt_at = $2, error_code = COALESCE($3, error_code), "
                 "error_native_code = COALESCE($4, error_native_code), error_text = COALESCE($5, error_text), "
-                "error_retry_after = $6, updated_at = $7 WHERE id = $8",
-                [(queued, not_before, *err, now, i) for i in movable],
+                "error_retry_after = $6, updated_at = $7 WHERE id = ANY($8::text[])",
+                queued,
+                not_before,
+                *err,
+                now,
+                movable,
             )
-            await conn.executemany(_HISTORY_INSERT, [(i, now, queued, note) for i in movable])
+            await _bulk(conn, _HISTORY_BULK, [(i, now, queued, note) for i in movable])
 
     # -- receipts --------------------------------------------------------
 
@@ -448,14 +465,16 @@ class PostgresStore(Store):
                 "UPDATE segments SET status = $1 WHERE message_id = $2 AND seq = $3",
                 [(s.value, m, q) for (m, q), s in plan.segments.items()],
             )
-        await conn.executemany(
-            "UPDATE messages SET status = $1, error_code = COALESCE($2, error_code), "
-            "error_native_code = COALESCE($3, error_native_code), error_text = COALESCE($4, error_text), "
-            "updated_at = $5 WHERE id = $6",
-            [(s.value, *error_columns(e)[:3], now, m) for m, (s, e, _) in plan.messages.items()],
+        await _bulk(
+            conn,
+            "UPDATE messages m SET status = u.s, error_code = COALESCE(u.ec, m.error_code), "
+            "error_native_code = COALESCE(u.en, m.error_native_code), error_text = COALESCE(u.et, m.error_text), "
+            "updated_at = u.at FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[]) "
+            "AS u(s, ec, en, et, at, id) WHERE m.id = u.id",
+            [(s, *error_columns(e)[:3], now, m) for m, (s, e, _) in plan.messages.items()],
         )
-        await conn.executemany(
-            _HISTORY_INSERT, [(m, now, s.value, f"receipt {n}") for m, (s, _, n) in plan.messages.items()]
+        await _bulk(
+            conn, _HISTORY_BULK, [(m, now, s, f"receipt {n}") for m, (s, _, n) in plan.messages.items()]
         )
         return plan.matched, plan.unmatched
 
