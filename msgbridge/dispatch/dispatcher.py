@@ -405,11 +405,15 @@ class Dispatcher:
             self._reader = asyncio.create_task(self._read_receipts(), name="receipts")
 
     async def _read_receipts(self) -> None:
-        async for receipt in self.transport.receipts():
-            self._receipts.append(receipt)
-            self.stats.receipts += 1
-            if len(self._receipts) >= self.receipt_batch:
-                await self._flush_receipts()
+        try:
+            async for receipt in self.transport.receipts():
+                self._receipts.append(receipt)
+                self.stats.receipts += 1
+                if len(self._receipts) >= self.receipt_batch:
+                    await self._flush_receipts()
+        except MessagingError as exc:
+            # A lost receipt stream must not take the sending down with it; what arrived is still written.
+            log.warning("%s:// receipt stream ended: %s", self.transport.scheme, exc)
 
     async def _flush_receipts(self) -> None:
         if not self._receipts:

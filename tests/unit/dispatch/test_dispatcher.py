@@ -8,8 +8,8 @@ import pytest
 
 from msgbridge.adapters.base import open_transport
 from msgbridge.adapters.memory import MemoryTransport
-from msgbridge.core.errors import AuthError, ErrorCode
-from msgbridge.core.message import Message, SendResult
+from msgbridge.core.errors import AuthError, ErrorCode, TransportError
+from msgbridge.core.message import DeliveryReceipt, Message, SendResult
 from msgbridge.core.ratelimit import Backoff
 from msgbridge.core.status import DeliveryStatus as S
 from msgbridge.dispatch.dispatcher import Dispatcher
@@ -225,3 +225,20 @@ async def test_settling_only_the_given_messages(store: SqliteStore, tmp_path: Pa
         stats = await Dispatcher(store, t2).run(None, message_ids=ids[:1])
         assert stats.settled_sent == 1 and t2.sent == []
     assert await store.counts("c") == {S.SUBMITTED: 1, S.MAYBE_SUBMITTED: 2}
+
+
+class BrokenReceipts(MemoryTransport):
+    async def receipts(self) -> AsyncIterator[DeliveryReceipt]:
+        async for r in super().receipts():
+            yield r
+            raise TransportError("link lost")
+
+
+async def test_a_broken_receipt_stream_does_not_stop_sending(store: SqliteStore) -> None:
+    await fill(store, 30)
+    t = BrokenReceipts.from_url("memory://?dlr_delay_ms=1&max_batch=10")
+    async with t:
+        stats = await Dispatcher(store, t, concurrency=1).run("c", wait_receipts=0.5)
+    assert stats.submitted == 30 and stats.receipts == 1
+    counts = await store.counts("c")
+    assert counts[S.DELIVERED] == 1 and counts[S.SUBMITTED] == 29
