@@ -13,7 +13,9 @@ provider's emulator, in each way the adapter offers:
 - ``... personalised``: the same with a different text per recipient.
 
 Requests are read from the emulator's counters (logins included), so the
-count is what the provider would see. Every line prints its ratio against the
+count is what the provider would see. After each send, every message's status
+is polled once the way the dispatcher does it (``status_poll`` ids per
+``status()`` call): "status poll reqs" is what learning the outcome costs. Every line prints its ratio against the
 per-message baseline of the same provider, measured in the same run.
 
     .venv/bin/python benchmarks/http_requests.py                 # 10,000 recipients
@@ -64,6 +66,8 @@ class Row:
     requests: int
     seconds: float
     ok: int
+    status_requests: int = 0  # requests for one status poll of every message sent
+    final: int = 0  # messages that poll found in a final status
 
     @property
     def rate(self) -> float:
@@ -113,9 +117,25 @@ async def measure(
     start = time.perf_counter()
     async with open_transport(url) as t:
         results = await run(t, messages, campaign)
-    seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        sent = emulator.total_requests - before
+        status_requests, final = await poll_once(t, emulator, results)
     ok = sum(1 for r in results if r.ok)
-    return Row(provider, approach, size, emulator.total_requests - before, seconds, ok)
+    return Row(provider, approach, size, sent, seconds, ok, status_requests, final)
+
+
+async def poll_once(t: Transport, emulator: Emulator, results: Sequence[SendResult]) -> tuple[int, int]:
+    """One status poll of every message, as the dispatcher would do it (status_poll ids per call)."""
+    per_call = t.capabilities.status_poll
+    ids = [r.native_id for r in results if r.native_id]
+    if per_call <= 0 or not ids:
+        return 0, 0
+    before = emulator.total_requests
+    final = 0
+    for start in range(0, len(ids), per_call):
+        receipts = await t.status(ids[start : start + per_call])
+        final += sum(1 for r in receipts if r.status.is_final)
+    return emulator.total_requests - before, final
 
 
 async def bench_provider(provider: str, size: int, baseline_size: int, concurrency: int) -> list[Row]:
@@ -173,7 +193,7 @@ async def bench_provider(provider: str, size: int, baseline_size: int, concurren
 def render(rows: Sequence[Row]) -> str:
     header = (
         f"{'provider':<9} {'approach':<28} {'msgs':>7} {'requests':>9} {'req/msg':>8} {'msgs/s':>9} "
-        f"{'fewer requests':>15} {'speed vs baseline':>18} {'ok':>7}"
+        f"{'fewer requests':>15} {'speed vs baseline':>18} {'ok':>7} {'status poll reqs':>17} {'final':>7}"
     )
     lines = [header, "-" * len(header)]
     baselines = {r.provider: r for r in rows if r.approach.startswith("per-message")}
@@ -185,7 +205,7 @@ def render(rows: Sequence[Row]) -> str:
         speed = r.rate / base.rate if base.rate else float("inf")
         lines.append(
             f"{r.provider:<9} {r.approach:<28} {r.messages:>7,} {r.requests:>9,} {per_msg:>8.4f} {r.rate:>9,.0f} "
-            f"{fewer:>14,.1f}x {speed:>17,.1f}x {r.ok:>7,}"
+            f"{fewer:>14,.1f}x {speed:>17,.1f}x {r.ok:>7,} {r.status_requests:>17,} {r.final:>7,}"
         )
     return "\n".join(lines)
 

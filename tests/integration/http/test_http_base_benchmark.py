@@ -19,6 +19,11 @@ def test_benchmark_smoke(capsys: pytest.CaptureFixture[str], monkeypatch: pytest
     spec.loader.exec_module(module)
     rows = module.main(["--size", "160", "--baseline-size", "20", "--providers", "selzy,bsg"])
     got = {(r.provider, r.approach): (r.messages, r.requests, r.ok) for r in rows}
+    polls = {(r.provider, r.approach): (r.status_requests, r.final) for r in rows}
+    assert polls[("selzy", "send() batched")] == (160, 160)  # checkSms: one id per call
+    assert polls[("selzy", "campaign API")] == (1, 160)  # one getCampaignDeliveryStats
+    assert polls[("bsg", "send() batched")] == (1, 160)  # one page of messages, all final
+    assert polls[("bsg", "per-message (baseline)")] == (20, 20)  # one campaign per message
     assert got[("selzy", "per-message (baseline)")] == (20, 20, 20)
     assert got[("selzy", "send() batched")] == (160, 2, 160)  # 150 + 10
     # getLists, createList, importContacts, createSmsMessage, createCampaign

@@ -299,3 +299,18 @@ async def test_emulator_limits_and_platform(selzy) -> None:  # type: ignore[no-u
         r = await client.post("/en/api/nope", data=base)
         assert r.json()["code"] == "unknown_method"
     assert isinstance(emulator, SelzyEmulator)
+
+
+@pytest.mark.parametrize(("ttl", "downloads"), [("5", 1), ("0", 3)])
+async def test_campaign_report_is_downloaded_once_per_poll_round(selzy, ttl, downloads) -> None:  # type: ignore[no-untyped-def]
+    emulator, server = selzy
+    recipients = tuple(Recipient(phone=p) for p in phones(400))
+    campaign = Campaign(name="big", template="Sale", recipients=recipients, sender="Shop")
+    async with open_transport(url(server.url, stats_ttl=ttl)) as t:
+        run = await t.run_campaign(campaign, [Message(to=r.phone, text="Sale") for r in recipients])  # type: ignore[attr-defined]
+        ids = [r.native_id for r in run.results]
+        receipts = []
+        for start in range(0, len(ids), 150):  # as the dispatcher asks: status_poll ids at a time
+            receipts += await t.status(ids[start : start + 150])
+    assert len(receipts) == 400
+    assert emulator.requests["getCampaignDeliveryStats"] == downloads
