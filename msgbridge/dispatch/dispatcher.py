@@ -56,6 +56,7 @@ class DispatchStats:
     receipts: int = 0
     receipts_matched: int = 0
     batches: int = 0
+    slowed: int = 0  # times the TPS cap was halved because the peer throttled
     errors: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     send_seconds: float = 0.0  # from the start until nothing was left to send
@@ -255,6 +256,7 @@ class Dispatcher:
                 try:
                     results = await self.transport.send([r.message for r in part])
                 except MessagingError as exc:
+                    self._pace(exc.code is ErrorCode.THROTTLED)
                     self._on_send_error(part, exc, outcomes, retry)
                     if not exc.code.retryable and not exc.code.outcome_unknown:
                         # Nothing was sent and sending again cannot help (bad credentials...): stop the run,
@@ -270,11 +272,23 @@ class Dispatcher:
                     )
                 for rec, res in zip(part, results, strict=True):
                     self._classify(rec, res, outcomes, retry)
+                self._pace(any(r.error is not None and r.error.code is ErrorCode.THROTTLED for r in results))
         finally:
             # Whatever happened, what we learnt is written: an exception from the transport leaves the
             # messages it was sending MAYBE_SUBMITTED (they were claimed so), never QUEUED.
             await self.store.record_results(outcomes, link=self.transport.link)
             await self._requeue(retry)
+
+    def _pace(self, throttled: bool) -> None:
+        """Under a TPS cap, halve the rate when the peer throttles and win it back a quarter at a time."""
+        if self.bucket is None or not self.tps:
+            return
+        if throttled:
+            self.bucket.rate = max(1.0, self.bucket.rate / 2)
+            self.stats.slowed += 1
+            log.info("%s:// throttled us: down to %.1f messages/s", self.transport.scheme, self.bucket.rate)
+        elif self.bucket.rate < self.tps:
+            self.bucket.rate = min(float(self.tps), self.bucket.rate * 1.25)
 
     def _on_send_error(
         self,

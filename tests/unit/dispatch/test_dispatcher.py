@@ -242,3 +242,16 @@ async def test_a_broken_receipt_stream_does_not_stop_sending(store: SqliteStore)
     assert stats.submitted == 30 and stats.receipts == 1
     counts = await store.counts("c")
     assert counts[S.DELIVERED] == 1 and counts[S.SUBMITTED] == 29
+
+
+async def test_throttling_halves_the_rate_then_wins_it_back(store: SqliteStore) -> None:
+    await fill(store, 60)
+    async with memory("fail_every=7&fail_code=THROTTLED&fail_times=2&max_batch=10") as t:
+        d = Dispatcher(store, t, tps=2000, batch_size=10, backoff=FAST)
+        rates: list[float] = []
+        d.progress = lambda _: rates.append(d.bucket.rate)  # type: ignore[union-attr]
+        stats = await d.run("c")
+    assert stats.slowed == 2 and stats.retried == 2
+    assert min(rates) <= 1000 and max(rates) <= 2000
+    assert d.bucket is not None and d.bucket.rate <= 2000
+    assert Counter(m.to for m in t.accepted) == Counter(f"+7701{i:07d}" for i in range(60))
