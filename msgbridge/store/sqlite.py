@@ -601,21 +601,6 @@ class SqliteStore(Store):
         row = self.db.execute(sql, params).fetchone()
         return row[0] if row else None
 
-    async def messages(
-        self, *, campaign: str | None = None, status: DeliveryStatus | None = None, limit: int = 100
-    ) -> list[MessageRecord]:
-        """A page of messages for reports (oldest first)."""
-        sql = f"{_SELECT_MESSAGES} WHERE 1 = 1"
-        params: list[Any] = []
-        if campaign is not None:
-            sql += " AND m.campaign = ?"
-            params.append(campaign)
-        if status is not None:
-            sql += " AND m.status = ?"
-            params.append(status)
-        rows = self.db.execute(sql + " ORDER BY m.id LIMIT ?", [*params, limit]).fetchall()
-        return [self._record(r) for r in rows]
-
     # -- inbound ---------------------------------------------------------
 
     async def add_inbound(self, messages: Sequence[InboundMessage]) -> None:
