@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import pytest
@@ -50,14 +51,14 @@ class Outcome:
     duplicates: int
 
 
-def check(messages: list[Message], results: list[SendResult], sim: SmscSimulator) -> Outcome:
-    """Assert the invariants in the module docstring; return the counts."""
+def check(messages: list[Message], results: list[SendResult], *sims: SmscSimulator) -> Outcome:
+    """Assert the invariants in the module docstring over what all ``sims`` accepted; return the counts."""
     assert len(results) == len(messages)
     assert [r.message_id for r in results] == [m.id for m in messages]
     # segments the simulator accepted, per message index
     held: Counter[int] = Counter()
     ids_by_message: dict[int, set[str]] = {}
-    for record in sim.submitted:
+    for record in (r for sim in sims for r in sim.submitted):
         payload = record.short_message
         if record.esm_class & codec.ESM_UDHI:
             payload = codec.split_udh(payload)[1]
@@ -92,10 +93,10 @@ def check(messages: list[Message], results: list[SendResult], sim: SmscSimulator
 
 
 @pytest.fixture
-def loop_errors() -> Iterator[list[dict[str, object]]]:
+async def loop_errors() -> AsyncIterator[list[dict[str, object]]]:
     """Exceptions that escaped into the event loop (a crashed task) fail the test."""
     errors: list[dict[str, object]] = []
-    loop = asyncio.get_event_loop()
+    loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
     yield errors
     loop.set_exception_handler(None)
@@ -130,6 +131,7 @@ SCENARIOS = {
     "TPS cap": {"max_tps": 3000},
     "late answers past the timeout": {"late_every": 9, "late_ms": 400, "timeout": 0.1},
     "malformed PDUs (built-in cycle)": {"malformed_every": 13},
+    "drop every 23 PDUs, separate tx and rx binds": {"drop_every": 23, "mode": "tx+rx"},
     "everything at once": {
         "drop_every": 53,
         "throttle_every": 5,
@@ -183,7 +185,11 @@ async def test_the_check_itself_catches_lies(smsc: SmscSimulator) -> None:
         error=ErrorInfo(code=ErrorCode.PERMANENT_FAILURE, native_code=None, native_message="x"),
     )
     wrong_id = results[2].model_copy(update={"native_ids": ("NOT-AN-ID",)})
-    for forged in ([*results[:1], failed, *results[2:]], [*results[:2], wrong_id, *results[3:]], results[:-1]):
+    for forged in (
+        [*results[:1], failed, *results[2:]],
+        [*results[:2], wrong_id, *results[3:]],
+        results[:-1],
+    ):
         with pytest.raises(AssertionError):
             check(messages, forged, smsc)
     smsc._raw.append(smsc._raw[0])  # the simulator holds a SUBMITTED message twice
@@ -211,7 +217,13 @@ requests = st.tuples(
 )
 answers = st.tuples(
     st.sampled_from(
-        [codec.SUBMIT_SM_RESP, codec.GENERIC_NACK, codec.BIND_TRANSCEIVER_RESP, codec.ENQUIRE_LINK_RESP, 0x80000F7F]
+        [
+            codec.SUBMIT_SM_RESP,
+            codec.GENERIC_NACK,
+            codec.BIND_TRANSCEIVER_RESP,
+            codec.ENQUIRE_LINK_RESP,
+            0x80000F7F,
+        ]
     ),
     st.integers(0, 0xFFFFFFFF),
     st.just(0) | st.integers(0x10000, 0xFFFFFFFF),
@@ -240,3 +252,34 @@ def test_hypothesis_garbage_never_loses_a_message(junk: list[bytes]) -> None:
         assert not errors, errors
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+async def wait_until(predicate: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.005)
+
+
+@pytest.mark.parametrize("how", ["unbind", "crash"])
+async def test_smsc_restart_in_the_middle_of_a_send(loop_errors: list[dict[str, object]], how: str) -> None:
+    """The SMSC goes away mid-send (unbinding, or just vanishing) and another one comes up on the same port."""
+    messages = tagged_messages(300, long_every=7)
+    first = SmscSimulator(users={"u": "p"}, dlr_delay_ms=5, seed=1, latency_ms=2)
+    async with first.serve("127.0.0.1", 0) as server:
+        port = server.port
+        transport = open_transport(url(first))
+        await transport.open()
+        sending = asyncio.create_task(transport.send(messages))
+        await wait_until(lambda: first.stats.submit_sm_ok >= 60)
+        if how == "crash":
+            first.drop_all()
+    assert not sending.done(), "the send finished before the SMSC went away: nothing was tested"
+    second = SmscSimulator(users={"u": "p"}, dlr_delay_ms=5, seed=2, id_start=0x50000000)
+    async with second.serve("127.0.0.1", port):
+        results = await asyncio.wait_for(sending, 30)
+        outcome = check(messages, results, first, second)
+        await transport.aclose()
+    assert second.stats.submit_sm_ok > 0  # the rest went to the new SMSC
+    assert outcome.submitted + outcome.maybe + outcome.failed == 300
+    assert not loop_errors, loop_errors
