@@ -210,16 +210,58 @@ class Correlator:
             message_id, seq, total = hit
             raw["segment"] = seq + 1
             raw["segments"] = total
-        return DeliveryReceipt(
-            native_id=key,
-            status=parsed.status,
-            native_status=parsed.native_status,
-            error=receipt_error(parsed),
-            message_id=message_id,
-            link=self.link,
-            received_at=received_at,
-            raw=raw,
+        return delivery_receipt(
+            key,
+            parsed.status,
+            parsed.native_status,
+            receipt_error(parsed),
+            message_id,
+            self.link,
+            received_at,
+            raw,
         )
+
+
+_RECEIPT_FIELDS = frozenset(DeliveryReceipt.model_fields)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def delivery_receipt(
+    native_id: str,
+    status: DeliveryStatus,
+    native_status: str,
+    error: ErrorInfo | None,
+    message_id: str | None,
+    link: str,
+    received_at: float,
+    raw: dict[str, object],
+) -> DeliveryReceipt:
+    """A DeliveryReceipt built without re-validating values this module just made.
+
+    Validation costs about 2 µs of the 15 µs a receipt costs end to end, and
+    receipts come at the submit rate. Equal to ``DeliveryReceipt(...)`` with the
+    same fields (a test checks it); every argument is typed and made here.
+    """
+    r = _new(DeliveryReceipt)
+    _set(
+        r,
+        "__dict__",
+        {
+            "native_id": native_id,
+            "status": status,
+            "native_status": native_status,
+            "error": error,
+            "message_id": message_id,
+            "link": link,
+            "received_at": received_at,
+            "raw": raw,
+        },
+    )
+    _set(r, "__pydantic_fields_set__", set(_RECEIPT_FIELDS))
+    _set(r, "__pydantic_extra__", None)
+    _set(r, "__pydantic_private__", None)
+    return r
 
 
 FAILURE_CODES: dict[DeliveryStatus, ErrorCode] = {

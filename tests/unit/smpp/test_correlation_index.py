@@ -102,3 +102,28 @@ def test_index_is_bounded() -> None:
         c.add(str(i), f"m{i}", 0, 1)
     assert len(c) == 3
     assert c.lookup("0") is None and c.lookup("4") is not None
+
+
+def test_fast_receipt_equals_a_validated_one() -> None:
+    from msgbridge.adapters.smpp.correlation import delivery_receipt
+    from msgbridge.core.errors import ErrorInfo
+    from msgbridge.core.message import DeliveryReceipt
+
+    error = ErrorInfo(
+        code=ErrorCode.PERMANENT_FAILURE, native_code="001", native_message="stat:UNDELIV err:001"
+    )
+    raw: dict[str, object] = {"id": "0A1", "err": "001", "segment": 1, "segments": 2}
+    fast = delivery_receipt("A1", D.UNDELIVERABLE, "UNDELIV", error, "m1", "L", 12.5, raw)
+    slow = DeliveryReceipt(
+        native_id="A1",
+        status=D.UNDELIVERABLE,
+        native_status="UNDELIV",
+        error=error,
+        message_id="m1",
+        link="L",
+        received_at=12.5,
+        raw=raw,
+    )
+    assert fast == slow
+    assert fast.model_dump() == slow.model_dump()
+    assert DeliveryReceipt.model_validate_json(fast.model_dump_json()) == slow
