@@ -15,6 +15,7 @@ import json
 import resource
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -43,7 +44,26 @@ def _print_counters(counters: dict[str, float]) -> None:
     sys.stdout.flush()
 
 
-async def _run(sim: SmscSimulator, host: str, port: int) -> dict[str, float]:
+@dataclass(frozen=True)
+class MoSpec:
+    """One MO message to send once the system_id has a receiver bound."""
+
+    system_id: str
+    source: str
+    destination: str
+    text: str
+    concat: str | None
+
+
+def parse_mo(spec: str) -> tuple[str, str, str]:
+    """``SOURCE,DESTINATION,TEXT`` (the text may contain commas)."""
+    parts = spec.split(",", 2)
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+        raise ValueError(f"--mo {spec!r}: expected SOURCE,DESTINATION,TEXT")
+    return parts[0], parts[1], parts[2]
+
+
+async def _run(sim: SmscSimulator, host: str, port: int, mo: list[MoSpec] | None = None) -> dict[str, float]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -52,6 +72,15 @@ async def _run(sim: SmscSimulator, host: str, port: int) -> dict[str, float]:
     async with sim.serve(host, port) as server:
         click.echo(f"listening on {server.host}:{server.port}")
         sys.stdout.flush()
+        for m in mo or ():  # queued until a receiver binds
+            await sim.send_mo(
+                system_id=m.system_id,
+                source=m.source,
+                destination=m.destination,
+                text=m.text,
+                concat=m.concat,
+                wait=False,
+            )
         await stop.wait()
     return _report(sim)
 
@@ -84,6 +113,20 @@ async def _run(sim: SmscSimulator, host: str, port: int) -> dict[str, float]:
     "--deliver-timeout-ms", default=0.0, type=float, help="resend receipts unanswered this long (0 = off)"
 )
 @click.option("--enquire-link-ms", default=0.0, type=float, help="send enquire_link this often (0 = never)")
+@click.option(
+    "--mo",
+    "mo_specs",
+    multiple=True,
+    metavar="SOURCE,DESTINATION,TEXT",
+    help="MO message sent to the first user once it binds a receiver (repeatable)",
+)
+@click.option(
+    "--mo-concat",
+    type=click.Choice(["udh8", "udh16", "sar", "payload"]),
+    default="udh8",
+    show_default=True,
+    help="how a long --mo text is split",
+)
 @click.option("--no-record", is_flag=True, help="keep counters only, not every submit_sm (long benchmarks)")
 @click.option("--uvloop/--no-uvloop", "use_uvloop", default=False, show_default=True, help="run on uvloop")
 @click.option(
@@ -116,6 +159,8 @@ def smsc_command(
     max_binds: int,
     deliver_timeout_ms: float,
     enquire_link_ms: float,
+    mo_specs: tuple[str, ...],
+    mo_concat: str,
     no_record: bool,
     use_uvloop: bool,
     report_json: Path | None,
@@ -145,6 +190,8 @@ def smsc_command(
             enquire_link_ms=enquire_link_ms,
             record=not no_record,
         )
+        mo_user = next(iter(sim.users), "u") if sim.users else "u"
+        mo = [MoSpec(mo_user, *parse_mo(spec), mo_concat) for spec in mo_specs]
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     runner = asyncio.run
@@ -156,7 +203,7 @@ def smsc_command(
         runner = uvloop.run
     counters: dict[str, float] | None = None
     with contextlib.suppress(KeyboardInterrupt):
-        counters = runner(_run(sim, host, port))
+        counters = runner(_run(sim, host, port, mo))
     if counters is None:
         counters = _report(sim)
     _print_counters(counters)

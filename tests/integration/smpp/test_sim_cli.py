@@ -107,3 +107,33 @@ def test_cli_refuses_bad_options(args: list[str]) -> None:
     )
     assert done.returncode != 0
     assert "listening" not in done.stdout
+
+
+async def test_cli_mo_messages_wait_for_a_receiver() -> None:
+    long_text = "part, of a long message " * 9  # 216 characters: two UDH parts
+    proc, port = start(
+        "--mo", "+77011234567,1234,hello from a phone", "--mo", f"+77011234567,1234,{long_text}"
+    )
+
+    def receive(n: int) -> list[tuple[str, int, bytes]]:
+        got: list[tuple[str, int, bytes]] = []
+        client = smpplib.client.Client("127.0.0.1", port, timeout=5, allow_unknown_opt_params=True)
+        client.set_message_received_handler(
+            lambda pdu: got.append((pdu.source_addr.decode(), pdu.esm_class, pdu.short_message))
+        )
+        client.connect()
+        client.bind_receiver(system_id="u", password="p")
+        while len(got) < n:
+            client.read_once()
+        client.unbind()
+        client.disconnect()
+        return got
+
+    try:
+        got = await asyncio.wait_for(asyncio.to_thread(receive, 3), 30)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(proc.communicate, timeout=20)
+    assert got[0] == ("77011234567", 0, b"hello from a phone")
+    assert [esm for _, esm, _ in got[1:]] == [0x40, 0x40]
+    assert b"".join(sm[6:] for _, _, sm in got[1:]) == long_text.encode()
