@@ -445,6 +445,14 @@ class SmscSimulator:
                     datetime.fromtimestamp(submitted_at, UTC)
                 )
             rid = receipt_id(number, id_format, rid_format, rid_style)
+            if view.registered_delivery & 0x10 and outcome not in NOT_FINAL:
+                # intermediate notification requested: an ACCEPTD receipt first, then the final one
+                receipts_sent += 1
+                deliver(
+                    Delivery(
+                        system_id, receipt_body(view, rid, "accepted", submit_date, done_date, mode), None
+                    )
+                )
             body_out = receipt_body(view, rid, outcome, submit_date, done_date, mode)
             receipts_sent += 1
             deliver(Delivery(system_id, body_out, None))

@@ -259,3 +259,16 @@ async def test_simulator_sends_enquire_link_when_asked(smsc: SmscSimulator, raw_
     esme.send(codec.ENQUIRE_LINK_RESP, seq=seq)
     await esme.response(esme.send(codec.ENQUIRE_LINK))
     assert smsc.stats.enquire_link_sent >= 1 and smsc.stats.enquire_link_resp == 1
+
+
+async def test_intermediate_notification_comes_before_the_final_receipt(
+    smsc: SmscSimulator, raw_esme
+) -> None:
+    esme = await raw_esme()
+    await esme.bind()
+    message_id = codec.decode_message_id((await esme.response(esme.submit(registered_delivery=0x11)))[3])
+    delivers = await esme.wait_for(is_deliver, 2)
+    receipts = [codec.decode_sm(f[3]) for f in delivers]
+    assert [text_field(r, "stat") for r in receipts] == ["ACCEPTD", "DELIVRD"]
+    assert [r.tlvs[codec.TLV_MESSAGE_STATE] for r in receipts] == [b"\x06", b"\x02"]
+    assert {text_field(r, "id") for r in receipts} == {message_id}
