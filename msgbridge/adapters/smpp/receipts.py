@@ -137,38 +137,46 @@ def _network_error(raw: bytes) -> str:
 
 def parse_receipt(sm: codec.ShortMessage) -> ParsedReceipt:
     """Parse a receipt deliver_sm (text and/or TLVs); TLVs win where both are present."""
-    raw_text = sm.payload.decode("latin-1", errors="replace")
-    fields = parse_text(raw_text)
-    message_id = fields.get("id", "")
-    native_status = fields.get("stat", "")
-    status = stat_status(native_status) if native_status else None
     tlvs = sm.tlvs
-    receipted = tlvs.get(codec.TLV_RECEIPTED_MESSAGE_ID)
-    if receipted:
-        message_id = receipted.rstrip(b"\x00").decode("latin-1")
-    state = tlvs.get(codec.TLV_MESSAGE_STATE)
-    if state:
-        row = MESSAGE_STATE_TABLE.get(state[0])
-        if row is not None:
-            native_status = native_status or row[0]
-            status = row[1]
-    network_error = ""
-    if codec.TLV_NETWORK_ERROR_CODE in tlvs:
-        network_error = _network_error(tlvs[codec.TLV_NETWORK_ERROR_CODE])
+    raw_text = (sm.short_message or tlvs.get(codec.TLV_MESSAGE_PAYLOAD, b"")).decode(
+        "latin-1", errors="replace"
+    )
+    m = STANDARD.match(raw_text)
+    fields: dict[str, str] | None = None
+    if m is not None:
+        message_id, native_status, err, submit_date, done_date, text = m.group(
+            "id", "stat", "err", "submit_date", "done_date", "text"
+        )
+        text = text or ""
+    else:
+        fields = parse_text(raw_text)
+        message_id = fields.get("id", "")
+        native_status = fields.get("stat", "")
+        err = fields.get("err", "")
+        submit_date = fields.get("submit_date", "")
+        done_date = fields.get("done_date", "")
+        text = fields.get("text", "")
+    status = STAT_TABLE.get(native_status.upper()) if native_status else None
+    if tlvs:
+        receipted = tlvs.get(codec.TLV_RECEIPTED_MESSAGE_ID)
+        if receipted:
+            message_id = receipted.rstrip(b"\x00").decode("latin-1")
+        state = tlvs.get(codec.TLV_MESSAGE_STATE)
+        if state:
+            row = MESSAGE_STATE_TABLE.get(state[0])
+            if row is not None:
+                native_status = native_status or row[0]
+                status = row[1]
+        network = tlvs.get(codec.TLV_NETWORK_ERROR_CODE)
+        network_error = _network_error(network) if network is not None else ""
+    else:
+        network_error = ""
     if not message_id:
         raise ReceiptError(f"receipt names no message id: {raw_text[:80]!r}")
     if status is None:
         raise ReceiptError(f"receipt for {message_id} has no known state: {raw_text[:80]!r}")
     return ParsedReceipt(
-        message_id=message_id,
-        status=status,
-        native_status=native_status.upper(),
-        err=fields.get("err", ""),
-        network_error=network_error,
-        submit_date=fields.get("submit_date", ""),
-        done_date=fields.get("done_date", ""),
-        text=fields.get("text", ""),
-        fields=fields,
+        message_id, status, native_status.upper(), err, network_error, submit_date, done_date, text, fields
     )
 
 
