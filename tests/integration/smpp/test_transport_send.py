@@ -254,3 +254,15 @@ async def test_send_after_close_is_refused(smsc: SmscSimulator) -> None:
     with pytest.raises(TransportError):
         await t.send(messages(1))
     assert smsc.stats.submit_sm == 1
+
+
+async def test_unanswered_enquire_link_drops_and_rebinds(smsc: SmscSimulator) -> None:
+    async with opened(smpp_url(smsc, enquire_link=0.1, timeout=0.2)) as t:
+        await t.open()
+        smsc.latency_ms = 1000  # the SMSC goes quiet: enquire_link_resp comes too late
+        await eventually(lambda: t.stats()["connects"] >= 2, what="reconnect after a silent link")
+        assert t.stats()["enquire_link_sent"] >= 1
+        assert t.tx_sessions[0].last_error == "enquire_link timed out"
+        smsc.latency_ms = 0
+        await eventually(lambda: t.tx_sessions[0].bound.is_set(), what="bound again")
+        assert all(r.ok for r in await t.send(messages(3)))
