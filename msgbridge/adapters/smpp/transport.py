@@ -767,6 +767,9 @@ class SmppTransport(Transport):
     async def send(self, messages: Sequence[Message]) -> list[SendResult]:
         await self.open()
         senders = [i for i, s in enumerate(self.tx_sessions) if s.fatal is None]
+        # Prefer binds that are up now; a bind that is reconnecting gets work only when none is up.
+        bound = [i for i in senders if self.tx_sessions[i].bound.is_set()]
+        senders = bound or senders
         if not senders:
             fatal = next((s.fatal for s in self.tx_sessions if s.fatal is not None), None)
             if fatal is not None:

@@ -266,3 +266,16 @@ async def test_unanswered_enquire_link_drops_and_rebinds(smsc: SmscSimulator) ->
         smsc.latency_ms = 0
         await eventually(lambda: t.tx_sessions[0].bound.is_set(), what="bound again")
         assert all(r.ok for r in await t.send(messages(3)))
+
+
+async def test_work_goes_to_the_binds_that_are_up(smsc: SmscSimulator) -> None:
+    async with opened(smpp_url(smsc, binds=2, window=5)) as t:
+        await t.open()
+        first, second = t.tx_sessions
+        smsc.max_binds = 1  # from now on the SMSC refuses a second bind for this account
+        second._abort("test: drop the second bind")
+        await eventually(lambda: not second.bound.is_set(), what="second bind down")
+        results = await t.send(messages(10))
+        assert all(r.ok for r in results)
+        assert first.stats.submit_sm == 10 and second.stats.submit_sm == 0
+        assert second.fatal is None  # RBINDFAIL is not final: it keeps trying, with backoff
