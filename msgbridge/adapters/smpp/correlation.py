@@ -63,7 +63,7 @@ class Correlator:
         base: IdBase = IdBase.SAME,
         *,
         park_seconds: float = 10.0,
-        max_ids: int = 2_000_000,
+        max_ids: int = 500_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.link = link

@@ -111,6 +111,7 @@ class SmppOptions:
     max_resend: int = 20
     reconnect_wait: float = 30.0  # how long send() waits for a lost bind to come back
     receipt_park: float = 10.0
+    receipt_index: int = 500_000  # recent segment ids kept in memory (the store keeps them all)
     mo_timeout: float = 1800.0
     default_coding: str = "gsm7"  # what data_coding 0 means on this link for MO
     queue_size: int = 1_000_000
@@ -151,6 +152,7 @@ class SmppOptions:
             max_resend=url.int_option("max_resend", 20),
             reconnect_wait=url.float_option("reconnect_wait", 30.0),
             receipt_park=url.float_option("receipt_park", 10.0),
+            receipt_index=url.int_option("receipt_index", 500_000),
             mo_timeout=url.float_option("mo_timeout", 1800.0),
             default_coding="latin1" if (url.option("dc0") or "").lower() == "latin1" else "gsm7",
         )
@@ -478,7 +480,12 @@ class SmppTransport(Transport):
         if not url.user:
             raise ConfigError(f"smpp:// URL needs a system_id (smpp://system_id:password@host:port): {url}")
         self.options = SmppOptions.from_url(url)
-        self.correlator = Correlator(self.link, self.options.id_base, park_seconds=self.options.receipt_park)
+        self.correlator = Correlator(
+            self.link,
+            self.options.id_base,
+            park_seconds=self.options.receipt_park,
+            max_ids=self.options.receipt_index,
+        )
         self.reassembler = Reassembler(
             self.link, timeout=self.options.mo_timeout, default_coding=self.options.default_coding
         )
