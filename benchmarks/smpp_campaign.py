@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import cProfile
 import functools
+import gc
 import io
 import os
 import pstats
@@ -103,6 +104,8 @@ async def run(count: int, window: int, binds: int, dlr_delay_ms: float, db: Path
             chunk = messages[start : start + 10_000]
             await store.enqueue([OutboxEntry(m, f"bench:{m.to}") for m in chunk])
         enqueue_s = time.perf_counter() - started
+        del messages, chunk  # the outbox has them now; a real run does not hold them in memory either
+        gc.collect()
 
         transport = open_transport(f"smpp://u:p@127.0.0.1:{port}?window={window}&binds={binds}")
         timings.wrap(transport, "send", "transport.send")
