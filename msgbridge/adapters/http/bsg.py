@@ -674,8 +674,15 @@ class BsgTransport(HttpTransport):
     # -- status and lookup
 
     async def _pages(
-        self, *, campaign_id: str | None = None, ref: str | None = None, wanted: set[str] | None = None
+        self,
+        *,
+        campaign_id: str | None = None,
+        ref: str | None = None,
+        wanted: set[str] | None = None,
+        strict: bool = False,
     ) -> list[DeliveryReceipt]:
+        """Receipts from GET /api/messages, page by page. A failed page ends the walk: logged, or
+        raised when ``strict`` (a lookup must not take "could not ask" for "not there")."""
         receipts: list[DeliveryReceipt] = []
         offset = 0
         while True:
@@ -686,6 +693,8 @@ class BsgTransport(HttpTransport):
             error = failure(reply)
             parsed = parse_messages(reply.data, self.link) if error is None else error
             if isinstance(parsed, ErrorInfo):
+                if strict:
+                    raise_for(parsed, "messages")
                 log.warning("bsg messages page (campaign %s): %s", campaign_id, parsed)
                 return receipts
             page, count = parsed
@@ -706,7 +715,11 @@ class BsgTransport(HttpTransport):
                 r for r in await self._pages(campaign_id=campaign_id, wanted=wanted) if r.native_id in wanted
             ]
             if any(not r.status.is_final for r in found) and campaign_id not in self._stopped:
-                detail = await self.campaign_status(campaign_id)
+                try:
+                    detail = await self.campaign_status(campaign_id)
+                except MessagingError as exc:
+                    log.warning("bsg campaign %s detail: %s", campaign_id, exc)
+                    detail = {}
                 if detail.get("status") == "stopped":
                     self._stopped.add(campaign_id)
             if campaign_id in self._stopped:
@@ -725,7 +738,7 @@ class BsgTransport(HttpTransport):
         """Which references BSG has a message for (filter[reference_id]); the rest were never taken."""
 
         async def one(ref: str) -> list[tuple[str, SendResult]]:
-            found = await self._pages(ref=reference_id(ref))
+            found = await self._pages(ref=reference_id(ref), strict=True)
             if not found:
                 return []
             receipt = found[0]

@@ -198,8 +198,10 @@ def validate(message: Message, default_sender: str | None) -> ErrorInfo | None:
 def warnings_of(data: Any) -> tuple[str, ...]:
     if not isinstance(data, dict):
         return ()
+    raw = data.get("warnings")
+    items = raw if isinstance(raw, list) else [raw] if isinstance(raw, dict | str) else []
     out: list[str] = []
-    for item in data.get("warnings") or ():
+    for item in items:
         if isinstance(item, dict) and "warning" in item:
             out.append(str(item["warning"]))
         elif isinstance(item, str):
@@ -320,7 +322,8 @@ def parse_delivery_stats(data: Any, campaign_id: str, link: str) -> list[Deliver
             code=ErrorCode.PROTOCOL_ERROR, native_message=f"fields lack phone/send_result: {fields}"
         )
     receipts: list[DeliveryReceipt] = []
-    for row in result.get("data") or ():
+    rows = result.get("data")
+    for row in rows if isinstance(rows, list) else ():
         if not isinstance(row, list) or len(row) <= max(phone_at, status_at):
             continue
         phone = str(row[phone_at]).lstrip("+")
@@ -490,20 +493,20 @@ class SelzyTransport(HttpTransport):
         data, error = await self._api("getLists", {}, send=False)
         if error is not None:
             raise_for(error, "getLists")
-        for item in data["result"] or ():
+        for item in result_list(data, "getLists"):
             if isinstance(item, dict) and item.get("title") == title:
                 return str(item["id"])
         data, error = await self._api("createList", {"title": title}, send=False)
         if error is not None:
             raise_for(error, "createList")
-        return str(data["result"]["id"])
+        return str(result_field(data, "id", "createList"))
 
     async def ensure_field(self, name: str) -> None:
         """getFields, and createField (type text) when the account lacks it."""
         data, error = await self._api("getFields", {}, send=False)
         if error is not None:
             raise_for(error, "getFields")
-        if any(isinstance(f, dict) and f.get("name") == name for f in data["result"] or ()):
+        if any(isinstance(f, dict) and f.get("name") == name for f in result_list(data, "getFields")):
             return
         _, error = await self._api("createField", {"name": name, "type": "text"}, send=False)
         if error is not None:
@@ -523,7 +526,8 @@ class SelzyTransport(HttpTransport):
             )
             if reply.error is not None:
                 raise_for(reply.error, "importContacts")
-            for entry in reply.data["result"].get("log") or ():
+            log_entries = result_dict(reply.data, "importContacts").get("log")
+            for entry in log_entries if isinstance(log_entries, list) else ():
                 if isinstance(entry, dict) and "index" in entry:
                     code = str(entry.get("code", "invalid_arg"))
                     text = str(entry.get("message", ""))
@@ -585,7 +589,7 @@ class SelzyTransport(HttpTransport):
         )
         if error is not None:
             raise_for(error, "createSmsMessage")
-        message_id = str(data["result"]["message_id"])
+        message_id = str(result_field(data, "message_id", "createSmsMessage"))
         warnings = warnings_of(data)
         start = campaign.scheduled_at
         if start is not None:
@@ -601,12 +605,25 @@ class SelzyTransport(HttpTransport):
             provider_error=self._provider_error,
             refusals_undone=True,
         )
-        if reply.error is not None:
-            status = (
-                DeliveryStatus.MAYBE_SUBMITTED if reply.error.code.outcome_unknown else DeliveryStatus.FAILED
+        result = reply.data.get("result") if isinstance(reply.data, dict) else None
+        error = reply.error
+        if error is None and (not isinstance(result, dict) or not result.get("campaign_id")):
+            # "OK" without a campaign id: the campaign may exist; never guess it did not.
+            error = ErrorInfo(
+                code=ErrorCode.PROTOCOL_ERROR,
+                native_code=reply.status_code,
+                native_message=truncate(f"createCampaign result: {result!r}"),
             )
-            for index in row_index:
-                results[index] = SendResult(message_id=recipients[index].id, status=status, error=reply.error)
+        if error is not None or not isinstance(result, dict):
+            assert error is not None
+            for row, index in enumerate(row_index):
+                results[index] = (
+                    SendResult(
+                        message_id=recipients[index].id, status=DeliveryStatus.REJECTED, error=refused[row]
+                    )
+                    if row in refused
+                    else self.failed(recipients[index], error)
+                )
             return ProviderCampaignResult(
                 campaign_id="",
                 status="failed",
@@ -614,8 +631,7 @@ class SelzyTransport(HttpTransport):
                 requests=self.requests_made - requests_before,
                 raw={"message_id": message_id, "list_id": list_id},
             )
-        result = reply.data["result"]
-        campaign_id = str(result.get("campaign_id", ""))
+        campaign_id = str(result["campaign_id"])
         warnings += warnings_of(reply.data)
         for row, index in enumerate(row_index):
             message = recipients[index]
@@ -653,7 +669,7 @@ class SelzyTransport(HttpTransport):
         data, error = await self._api("getCampaignStatus", {"campaign_id": campaign_id}, send=False)
         if error is not None:
             raise_for(error, "getCampaignStatus")
-        result = dict(data["result"])
+        result = result_dict(data, "getCampaignStatus")
         result["final"] = result.get("status") in CAMPAIGN_FINAL
         return result
 
@@ -685,11 +701,37 @@ class SelzyTransport(HttpTransport):
         data, error = await self._api("getCampaignCommonStats", {"campaign_id": campaign_id}, send=False)
         if error is not None:
             raise_for(error, "getCampaignCommonStats")
-        return dict(data["result"])
+        return result_dict(data, "getCampaignCommonStats")
 
 
 def _offset_chunks(items: Sequence[Any], size: int) -> list[tuple[int, Sequence[Any]]]:
     return [(start, items[start : start + size]) for start in range(0, len(items), size)]
+
+
+def result_dict(data: Any, method: str) -> dict[str, Any]:
+    """``result`` of a successful call that must be an object; anything else is a protocol error."""
+    result = data.get("result") if isinstance(data, dict) else None
+    if not isinstance(result, dict):
+        raise_for(
+            ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=truncate(f"result: {result!r}")), method
+        )
+    return result
+
+
+def result_list(data: Any, method: str) -> list[Any]:
+    result = data.get("result") if isinstance(data, dict) else None
+    if not isinstance(result, list):
+        raise_for(
+            ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=truncate(f"result: {result!r}")), method
+        )
+    return result
+
+
+def result_field(data: Any, name: str, method: str) -> Any:
+    value = result_dict(data, method).get(name)
+    if value is None or value == "":
+        raise_for(ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message=f"result has no {name}"), method)
+    return value
 
 
 def raise_for(error: ErrorInfo, method: str) -> NoReturn:

@@ -228,6 +228,7 @@ class Emulator:
         self.requests: Counter[str] = Counter()
         self.throttled = 0
         self.faults: deque[str] = deque()
+        self.endpoint_faults: dict[str, deque[str]] = {}
         self._tokens = self.rate_burst
         self._stamp = clock()
 
@@ -238,6 +239,13 @@ class Emulator:
             if fault not in FAULTS:
                 raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
         self.faults.extend(faults)
+
+    def inject_at(self, endpoint: str, *faults: str) -> None:
+        """Make the next requests to ``endpoint`` (as named in ``requests``) fail in these ways."""
+        for fault in faults:
+            if fault not in FAULTS:
+                raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
+        self.endpoint_faults.setdefault(endpoint, deque()).extend(faults)
 
     @property
     def total_requests(self) -> int:
@@ -284,9 +292,11 @@ class Emulator:
         return f"{request.method} {request.path}"
 
     async def handle(self, request: Request) -> Response:
-        self.requests[self.endpoint(request)] += 1
-        if self.faults:
-            fault = self.faults.popleft()
+        endpoint = self.endpoint(request)
+        self.requests[endpoint] += 1
+        queued = self.endpoint_faults.get(endpoint)
+        if queued or self.faults:
+            fault = queued.popleft() if queued else self.faults.popleft()
             if fault == "lost":
                 await self.dispatch(request)
             return fault_response(fault)

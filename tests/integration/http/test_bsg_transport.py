@@ -296,3 +296,17 @@ async def test_run_campaign_and_send_groups(bsg) -> None:  # type: ignore[no-unt
     assert emulator.campaigns[int(run.campaign_id)].sender == "Brand"
     texts = sorted(emulator.messages[i].text for i in emulator.campaigns[int(group["id"])].messages)
     assert texts == ["Hi Ann", "Hi Bo"]
+
+
+async def test_lookup_that_cannot_ask_raises_instead_of_answering_not_found(bsg) -> None:  # type: ignore[no-untyped-def]
+    from msgbridge.core.errors import MessagingError
+
+    emulator, server = bsg
+    async with open_transport(url(server.url, attempts="1")) as t:
+        await t.send([Message(to="+77011234567", text="x", reference="r1")])
+        emulator.inject_at("GET /api/messages", "html502")
+        with pytest.raises(MessagingError):
+            await t.lookup(["r1"])
+        emulator.inject_at("GET /api/messages", "html502")
+        assert await t.status(["101/r1"]) == []  # a poll just skips a round
+        assert set(await t.lookup(["r1", "r2"])) == {"r1"}

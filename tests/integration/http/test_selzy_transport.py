@@ -314,3 +314,20 @@ async def test_campaign_report_is_downloaded_once_per_poll_round(selzy, ttl, dow
             receipts += await t.status(ids[start : start + 150])
     assert len(receipts) == 400
     assert emulator.requests["getCampaignDeliveryStats"] == downloads
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [("lost", "MAYBE_SUBMITTED"), ("truncated", "MAYBE_SUBMITTED"), ("html502", "FAILED")],
+)
+async def test_create_campaign_without_a_readable_answer(selzy, fault, status) -> None:  # type: ignore[no-untyped-def]
+    emulator, server = selzy
+    emulator.inject_at("createCampaign", fault)
+    recipients = tuple(Recipient(phone=p) for p in phones(3))
+    campaign = Campaign(name="doubt", template="Sale", recipients=recipients, sender="Shop")
+    async with open_transport(url(server.url)) as t:
+        run = await t.run_campaign(campaign, [Message(to=r.phone, text="Sale") for r in recipients])  # type: ignore[attr-defined]
+    assert run.status == "failed"
+    assert {r.status.value for r in run.results} == {status}
+    assert emulator.requests["createCampaign"] == 1  # a campaign is never created twice by a retry
+    assert len(emulator.campaigns) == (1 if fault == "lost" else 0)

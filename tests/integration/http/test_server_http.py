@@ -118,6 +118,15 @@ async def test_lost_fault_carries_out_the_request_then_drops_the_answer() -> Non
         assert emulator.done == 1  # "drop" never reaches the emulator
 
 
+async def test_faults_for_one_endpoint() -> None:
+    emulator = Echo()
+    emulator.inject_at("GET /b", "http500")
+    async with serve(emulator) as server, httpx.AsyncClient(base_url=server.url) as client:
+        assert (await client.get("/a")).status_code == 200
+        assert (await client.get("/b")).status_code == 500
+        assert (await client.get("/b")).status_code == 200
+
+
 def test_unknown_fault_is_refused() -> None:
     assert set(FAULTS) == {"html502", "http500", "http429", "truncated", "empty", "hang", "drop", "lost"}
     with pytest.raises(ValueError):
