@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from msgbridge.core.encoding import is_gsm7
 from msgbridge.simulators.http.server import Emulator, Request, Response, json_response, text_response
 
 MAX_NUMBERS = 10_000
@@ -39,10 +40,6 @@ OUTCOME_STATUS: dict[str, str] = {
 
 _REFERENCE = re.compile(r"[a-zA-Z0-9]{1,32}")
 _SENDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .\-_]{2,10}|\d{3,15}")
-_GSM = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
-    "abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€"
-)
 _STOP = re.compile(r"^/api/campaigns/(\d+)/stop$")
 _DETAIL = re.compile(r"^/api/campaigns/(\d+)/detail$")
 
@@ -215,7 +212,7 @@ class BsgEmulator(Emulator):
         if not isinstance(text, str) or not text:
             errors[key] = ["The text field is required."]
             return
-        limit = MAX_TEXT_GSM if set(text) <= _GSM else MAX_TEXT_UNICODE
+        limit = MAX_TEXT_GSM if is_gsm7(text) else MAX_TEXT_UNICODE
         if len(text) > limit:
             errors[key] = [f"The text may not be greater than {limit} characters."]
 
@@ -352,7 +349,7 @@ class BsgEmulator(Emulator):
         if self.now() < campaign.start:
             return "scheduled"
         stopped = campaign.stopped_at
-        if stopped is not None and _stage_at(self, campaign.start, stopped) == 0:
+        if stopped is not None and self.stage(campaign.start, at=stopped) == 0:
             return "scheduled"
         stage = self.stage(campaign.start)
         if stage == 0:
@@ -468,15 +465,6 @@ class BsgEmulator(Emulator):
             "send_at": message.created_at,
             "delivered_at": message.created_at if status == "delivered" else None,
         }
-
-
-def _stage_at(emulator: Emulator, created: float, at: float) -> int:
-    age = at - created
-    if age >= emulator.final_after:
-        return 2
-    if age >= emulator.accept_after:
-        return 1
-    return 0
 
 
 def create_emulator(**knobs: Any) -> BsgEmulator:

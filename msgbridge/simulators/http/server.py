@@ -277,9 +277,9 @@ class Emulator:
                 return name
         return next(iter(self.final_mix))
 
-    def stage(self, created: float) -> int:
-        """0 = just taken, 1 = on its way, 2 = final."""
-        age = self.clock() - created
+    def stage(self, created: float, at: float | None = None) -> int:
+        """0 = just taken, 1 = on its way, 2 = final (now, or at time ``at``)."""
+        age = (self.clock() if at is None else at) - created
         if age >= self.final_after:
             return 2
         if age >= self.accept_after:
