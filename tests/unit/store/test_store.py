@@ -1,9 +1,8 @@
-"""The store contract, run against SQLite always and PostgreSQL when MSGBRIDGE_TEST_POSTGRES names a server."""
+"""The store contract, run against SQLite and PostgreSQL (the ``pg_dsn`` fixture: a throwaway server or MSGBRIDGE_TEST_POSTGRES)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,36 +21,27 @@ from msgbridge.store.sqlite import SqliteStore
 LINK = "memory://:"
 
 
-PG_DSN = os.environ.get("MSGBRIDGE_TEST_POSTGRES")
-
-
-def make_store(kind: str, tmp_path: Path, schema: str) -> Store:
+def make_store(kind: str, tmp_path: Path, schema: str, dsn: str | None) -> Store:
     if kind == "sqlite":
         return SqliteStore(tmp_path / "t.db")
     from msgbridge.store.postgres import PostgresStore
 
-    assert PG_DSN is not None
-    return PostgresStore(PG_DSN, schema=schema)
+    assert dsn is not None
+    return PostgresStore(dsn, schema=schema)
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgres",
-            marks=pytest.mark.skipif(not PG_DSN, reason="set MSGBRIDGE_TEST_POSTGRES to a PostgreSQL DSN"),
-        ),
-    ]
-)
+@pytest.fixture(params=["sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    s = make_store(request.param, tmp_path, schema)
+    # Asked for only here, so a SQLite-only selection (-k sqlite) starts no server.
+    dsn = request.getfixturevalue("pg_dsn") if request.param == "postgres" else None
+    s = make_store(request.param, tmp_path, schema, dsn)
     async with s:
         yield s
     if request.param == "postgres":
         import asyncpg  # type: ignore[import-untyped]
 
-        conn = await asyncpg.connect(PG_DSN)
+        conn = await asyncpg.connect(dsn)
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await conn.close()
 
