@@ -39,7 +39,7 @@ from msgbridge.adapters.base import Capabilities
 from msgbridge.adapters.http.base import HttpTransport, ProviderCampaignResult, Reply, truncate
 from msgbridge.core.encoding import is_gsm7
 from msgbridge.core.errors import AuthError, ConfigError, ErrorCode, ErrorInfo, MessagingError, TransportError
-from msgbridge.core.message import Campaign, DeliveryReceipt, Message, SendResult
+from msgbridge.core.message import Campaign, Channel, DeliveryReceipt, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import TransportURL
 
@@ -202,6 +202,8 @@ def invalid(field: str, text: str, code: ErrorCode = ErrorCode.INVALID_ARGUMENT)
 
 def validate(message: Message, sender: str | None, now: datetime | None = None) -> ErrorInfo | None:
     """The seed's limits, checked locally; the error names the field, as BSG's 422 would."""
+    if message.channel is not Channel.SMS:
+        return invalid("channel", f"{message.channel.value} (SMS only)", ErrorCode.UNSUPPORTED)
     if number_of(message.to) is None:
         return invalid(
             "number", f"9 to 15 digits without + expected, got {message.to!r}", ErrorCode.INVALID_DESTINATION

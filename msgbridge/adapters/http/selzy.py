@@ -31,7 +31,7 @@ import httpx
 from msgbridge.adapters.base import Capabilities
 from msgbridge.adapters.http.base import HttpTransport, ProviderCampaignResult, chunks, truncate
 from msgbridge.core.errors import AuthError, ConfigError, ErrorCode, ErrorInfo, MessagingError, TransportError
-from msgbridge.core.message import Campaign, DeliveryReceipt, Message, SendResult
+from msgbridge.core.message import Campaign, Channel, DeliveryReceipt, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import TransportURL
 
@@ -168,7 +168,15 @@ def check_request(cfg: SelzyConfig, sms_id: str) -> httpx.Request:
 
 
 def validate(message: Message, default_sender: str | None) -> ErrorInfo | None:
-    """What Selzy would refuse anyway, caught before a request is spent on it."""
+    """What Selzy would refuse anyway, or could not honour, caught before a request is spent on it."""
+    if message.channel is not Channel.SMS:
+        return ErrorInfo(
+            code=ErrorCode.UNSUPPORTED, native_message=f"channel: {message.channel.value} (SMS only)"
+        )
+    if message.validity is not None:
+        return ErrorInfo(
+            code=ErrorCode.UNSUPPORTED, native_message="validity: Selzy takes no validity period"
+        )
     if phone_digits(message.to) is None:
         return ErrorInfo(
             code=ErrorCode.INVALID_DESTINATION,

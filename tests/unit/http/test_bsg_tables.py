@@ -241,6 +241,15 @@ def test_local_validation_names_the_field(
     assert info.native_message.startswith(f"{field}:")
 
 
+def test_email_is_refused() -> None:
+    from msgbridge.core.message import Channel
+
+    info = bsg.validate(m(channel=Channel.EMAIL), "Shop")
+    assert info is not None
+    assert info.code is ErrorCode.UNSUPPORTED
+    assert info.native_code == "channel"
+
+
 def test_limits_that_pass() -> None:
     assert bsg.validate(m(text="x" * 765), "Shop") is None
     assert bsg.validate(m(text="я" * 335), "Shop") is None

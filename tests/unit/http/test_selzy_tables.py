@@ -260,6 +260,21 @@ def test_delivery_stats_rows_become_receipts() -> None:
     assert selzy.split_campaign_native_id("2376678.79") is None
 
 
+def test_fields_selzy_cannot_honour_are_refused_not_dropped() -> None:
+    from datetime import timedelta
+
+    from msgbridge.core.message import Channel
+
+    for message in (
+        Message(to="+77011234567", text="x", validity=timedelta(hours=1)),
+        Message(to="+77011234567", text="x", channel=Channel.EMAIL),
+        Message(to="+77011234567", text="x", scheduled_at=datetime(2030, 1, 1, tzinfo=UTC)),
+    ):
+        info = selzy.validate(message, "Shop")
+        assert info is not None
+        assert info.code is ErrorCode.UNSUPPORTED
+
+
 def test_local_validation() -> None:
     assert selzy.validate(Message(to="+77011234567", text="x"), None) is not None  # no sender
     assert selzy.validate(Message(to="+77011234567", text="x", sender="Shop"), None) is None
