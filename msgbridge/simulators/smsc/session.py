@@ -310,7 +310,9 @@ class SmscSession(asyncio.Protocol):
         just_bound, self._just_bound = self._just_bound, False
         if latency > 0:
             if data or close or just_bound:
-                sim._later(asyncio.get_running_loop().call_later(latency, self._emit, data, close, just_bound))
+                sim._later(
+                    asyncio.get_running_loop().call_later(latency, self._emit, data, close, just_bound)
+                )
         else:
             if close:
                 self._close_after(data)
