@@ -114,6 +114,7 @@ class SmppOptions:
     receipt_index: int = 500_000  # recent segment ids kept in memory (the store keeps them all)
     mo_timeout: float = 1800.0
     default_coding: str = "gsm7"  # what data_coding 0 means on this link for MO
+    mo: str = "listen"  # listen: take MO only while inbound() is being read; always: take and queue it
     queue_size: int = 1_000_000
 
     @classmethod
@@ -125,6 +126,9 @@ class SmppOptions:
             raise ConfigError(f"long={long!r}: expected one of {', '.join(LONG_MODES)}")
         if coding not in CODINGS:
             raise ConfigError(f"coding={coding!r}: expected one of {', '.join(CODINGS)}")
+        mo = (url.option("mo") or "listen").lower()
+        if mo not in ("listen", "always"):
+            raise ConfigError(f"mo={mo!r}: expected listen or always")
         if mode not in MODES:
             raise ConfigError(f"mode={mode!r}: expected one of {', '.join(MODES)}")
         try:
@@ -155,6 +159,7 @@ class SmppOptions:
             receipt_index=url.int_option("receipt_index", 500_000),
             mo_timeout=url.float_option("mo_timeout", 1800.0),
             default_coding="latin1" if (url.option("dc0") or "").lower() == "latin1" else "gsm7",
+            mo=mo,
         )
         if opts.binds < 1 or opts.window < 1:
             raise ConfigError("binds and window must be at least 1")
@@ -179,6 +184,7 @@ class Mailbox(Generic[T]):
         self._items: deque[T] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
+        self.readers = 0  # iterations in progress
 
     def __len__(self) -> int:
         return len(self._items)
@@ -210,16 +216,20 @@ class Mailbox(Generic[T]):
 
     async def __aiter__(self) -> AsyncIterator[T]:
         items = self._items
-        while True:
-            while items:
-                yield items.popleft()
-            if self._closed:
-                return
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+        self.readers += 1
+        try:
+            while True:
+                while items:
+                    yield items.popleft()
+                if self._closed:
+                    return
+                self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+        finally:
+            self.readers -= 1
 
 
 class _SendBatch:
@@ -495,6 +505,7 @@ class SmppTransport(Transport):
         self.receipts_unparsable = 0
         self.receipts_refused = 0
         self.mo_received = 0
+        self.mo_deferred = 0
         self._bucket = TokenBucket(self.options.tps) if self.options.tps else None
         self._refs = itertools.count(int(time.time() * 1000) & 0xFFFF)
         self._rr = 0
@@ -621,7 +632,10 @@ class SmppTransport(Transport):
             if out:
                 self._receipts_ch.put_many(out)
             return codec.ESME_ROK
-        if self._inbound_ch.full:
+        if self._inbound_ch.full or (self.options.mo == "listen" and not self._inbound_ch.readers):
+            # Nobody would store it: ESME_RX_T_APPN makes the SMSC keep it and deliver it again later,
+            # rather than acknowledging an MO that would be lost when this process exits.
+            self.mo_deferred += 1
             return codec.ESME_RX_T_APPN
         try:
             msg = self.reassembler.add(sm)
@@ -903,6 +917,7 @@ class SmppTransport(Transport):
             "receipts_parked": self.correlator.parked,
             "receipts_unmatched": self.correlator.stats.unmatched,
             "mo_parts": self.mo_received,
+            "mo_deferred": self.mo_deferred,
             "id_base_learned": self.correlator.stats.learned.value if self.correlator.stats.learned else None,
         }
 

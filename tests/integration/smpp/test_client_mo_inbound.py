@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from smpp_helpers import messages, smpp_url, take_inbound, take_receipts
+from smpp_helpers import eventually, messages, smpp_url, take_inbound, take_receipts
 
 from msgbridge.adapters.base import open_transport
 from msgbridge.adapters.smpp import codec
@@ -22,7 +22,7 @@ LONG_UCS2 = "Ответ: всё хорошо 😀 " * 8
 async def test_long_mo_is_reassembled(
     smsc: SmscSimulator, concat: str, text: str, order: str, raw_split: bool
 ) -> None:
-    t = open_transport(smpp_url(smsc))
+    t = open_transport(smpp_url(smsc, mo="always"))
     assert isinstance(t, SmppTransport)
     async with t:
         await t.open()
@@ -43,7 +43,7 @@ async def test_long_mo_is_reassembled(
 
 
 async def test_short_mo_and_two_senders(smsc: SmscSimulator) -> None:
-    t = open_transport(smpp_url(smsc))
+    t = open_transport(smpp_url(smsc, mo="always"))
     assert isinstance(t, SmppTransport)
     async with t:
         await t.open()
@@ -68,7 +68,7 @@ def data_sm(seq: int, source: str, dest: str, esm: int, tlvs: bytes, dc: int = 0
 
 
 async def test_data_sm_receipts_and_mo_are_handled(smsc: SmscSimulator) -> None:
-    t = open_transport(smpp_url(smsc))
+    t = open_transport(smpp_url(smsc, mo="always"))
     assert isinstance(t, SmppTransport)
     async with t:
         [sent] = await t.send(messages(1))
@@ -92,3 +92,19 @@ async def test_data_sm_receipts_and_mo_are_handled(smsc: SmscSimulator) -> None:
     ours = [r for r in receipts if r.status is DeliveryStatus.UNDELIVERABLE]
     assert len(ours) == 1 and ours[0].message_id == sent.message_id
     assert (mo.source, mo.text) == ("+77011234567", "Hi 😀")
+
+
+async def test_mo_waits_at_the_smsc_until_someone_reads_inbound(smsc: SmscSimulator) -> None:
+    smsc.redeliver_delay_ms = 50
+    t = open_transport(smpp_url(smsc))  # default mo=listen
+    assert isinstance(t, SmppTransport)
+    async with t:
+        await t.open()
+        await smsc.send_mo(system_id="u", source="+77011234567", destination="1234", text="early", wait=False)
+        # not acknowledged while nothing reads inbound(): the SMSC keeps it and tries again
+        await eventually(lambda: smsc.stats.redelivered >= 2, what="the SMSC redelivering a deferred MO")
+        assert t.stats()["mo_deferred"] >= 2
+        assert t.stats()["mo_parts"] == 0
+        [msg] = await take_inbound(t, 1)  # reading now: the SMSC's redelivery is taken
+    assert msg.text == "early"
+    assert t.stats()["mo_parts"] == 1

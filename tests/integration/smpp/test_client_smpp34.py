@@ -97,7 +97,7 @@ async def test_submit_throttle_and_refusal_against_smpp34(peer: Peer) -> None:
 
 
 async def test_receipt_and_mo_from_smpp34(peer: Peer) -> None:
-    async with transport(peer, window=5) as t:
+    async with transport(peer, window=5, mo="always") as t:
         [result] = await t.send(messages(1, to="+77011234567"))
         await eventually(lambda: bool(peer.esmes), what="bind seen by the server")
         esme = peer.esmes[0]
