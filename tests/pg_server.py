@@ -54,6 +54,10 @@ SETTINGS = {
 }
 
 
+PREFIX = "msgbridge-pg-"
+OWNER = "owner.pid"  # the test process a cluster belongs to: one whose owner is gone is stopped and removed
+
+
 class ServerNotFound(RuntimeError):
     """No usable PostgreSQL server binaries (or no user to run them as): the caller decides skip or fail."""
 
@@ -115,7 +119,9 @@ class TempCluster:
                     f"running as root and no {RUN_AS!r} system user to run PostgreSQL as"
                 ) from None
             run_as = RUN_AS
-        base = Path(tempfile.mkdtemp(prefix="msgbridge-pg-"))
+        reap_stale(bindir, run_as)
+        base = Path(tempfile.mkdtemp(prefix=PREFIX))
+        (base / OWNER).write_text(str(os.getpid()))
         cluster = cls(bindir, base, run_as)
         try:
             cluster._init()
@@ -194,6 +200,35 @@ class TempCluster:
                 with contextlib.suppress(OSError, ValueError, IndexError):
                     os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a killed process nobody has reaped yet (a zombie) does not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
+def reap_stale(bindir: Path, run_as: str | None) -> None:
+    """Stop and remove clusters left by test sessions that were killed before their teardown ran."""
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), PREFIX + "*")):
+        base = Path(path)
+        try:
+            owner = int((base / OWNER).read_text())
+        except (OSError, ValueError):
+            continue  # not one of ours, or still being set up
+        if alive(owner):
+            continue
+        log.warning("removing a PostgreSQL test cluster left behind by process %d: %s", owner, base)
+        TempCluster(bindir, base, run_as).stop()
 
 
 def in_ci(environ: Mapping[str, str]) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pg_server
@@ -112,3 +114,28 @@ def test_under_ci_a_missing_server_makes_the_session_fail(tmp_path: Path) -> Non
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "1 error" in proc.stdout and "CI is set" in proc.stdout
+
+
+def test_clusters_of_dead_sessions_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    dead = tmp_path / f"{pg_server.PREFIX}dead"
+    live = tmp_path / f"{pg_server.PREFIX}live"
+    foreign = tmp_path / f"{pg_server.PREFIX}foreign"  # no owner file: not ours to touch
+    for base, owner in ((dead, finished.stdout.decode().strip()), (live, str(os.getpid())), (foreign, None)):
+        base.mkdir()
+        if owner is not None:
+            (base / pg_server.OWNER).write_text(owner)
+    pg_server.reap_stale(tmp_path / "bin", None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, foreign.name])
+
+
+def test_a_zombie_is_not_alive() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    assert pg_server.alive(os.getpid())
+    deadline = time.monotonic() + 30
+    while pg_server.alive(child.pid):  # exits, and stays a zombie until waited for
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    child.wait()
+    assert not pg_server.alive(child.pid)
