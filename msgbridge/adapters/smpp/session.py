@@ -67,8 +67,12 @@ class Batch(Protocol):
         """Queue the slot for resending after a throttle; False when it has been tried too often."""
         ...
 
-    def late(self, slot: int, message_id: str) -> None:
-        """An answer that came after the slot was given up as unknown."""
+    def late_token(self, slot: int) -> Callable[[str], None]:
+        """What to call with the message_id if an answer comes after the slot was given up as unknown.
+
+        Small and independent of the batch, so a session remembering many of
+        them does not keep whole batches (and their PDUs) alive.
+        """
         ...
 
 
@@ -141,7 +145,7 @@ class Session(asyncio.Protocol):
         self._inflight: dict[int, tuple[Batch, int]] = {}
         self._requests: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
         self._deadlines: deque[tuple[float, int]] = deque()
-        self._late: dict[int, tuple[Batch, int]] = {}
+        self._late: dict[int, Callable[[str], None]] = {}
         self._waiters: list[asyncio.Future[None]] = []
         # Queues of slots the session tops its window up from as soon as answers free it,
         # inside data_received, instead of waiting for the sending task to be scheduled.
@@ -482,10 +486,10 @@ class Session(asyncio.Protocol):
                 message_id = codec.decode_message_id(body)
             except codec.CodecError:
                 return
-            late[0].late(late[1], message_id)
+            late(message_id)
 
     def _remember_late(self, seq: int, batch: Batch, slot: int) -> None:
-        self._late[seq] = (batch, slot)
+        self._late[seq] = batch.late_token(slot)
         if len(self._late) > 100_000:
             self._late.pop(next(iter(self._late)))
 

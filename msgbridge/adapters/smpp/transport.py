@@ -17,7 +17,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Generic, TypeVar
@@ -232,6 +232,44 @@ class Mailbox(Generic[T]):
             self.readers -= 1
 
 
+class _LateAnswer:
+    """A submit_sm_resp that comes after its message was given up as MAYBE_SUBMITTED: register its id.
+
+    Then the receipt for it names the message, and the store settles the
+    message from its doubt. Holds only the ids, not the send batch.
+    """
+
+    __slots__ = ("correlator", "id_base", "message_id", "segment", "sink", "total")
+
+    def __init__(
+        self,
+        correlator: Correlator,
+        sink: Callable[[list[DeliveryReceipt]], None],
+        id_base: IdBase,
+        message_id: str,
+        segment: int,
+        total: int,
+    ) -> None:
+        self.correlator = correlator
+        self.sink = sink
+        self.id_base = id_base
+        self.message_id = message_id
+        self.segment = segment
+        self.total = total
+
+    def __call__(self, native_id: str) -> None:
+        key = resp_key(native_id, self.id_base)
+        released = self.correlator.add(key, self.message_id, self.segment, self.total)
+        if released:
+            self.sink(released)
+        log.info(
+            "late submit_sm_resp: message %s segment %d was accepted as %s",
+            self.message_id,
+            self.segment + 1,
+            key,
+        )
+
+
 class _SendBatch:
     """The segments of one send() call and their outcomes; sessions report into it by slot number.
 
@@ -377,18 +415,14 @@ class _SendBatch:
         self.infos[slot] = timeout_info(reason)
         self._settle(slot)
 
-    def late(self, slot: int, message_id: str) -> None:
-        key = resp_key(message_id, self.id_base)
-        released = self.correlator.add(
-            key, self.message_ids[self.msg_of[slot]], slot - self.first[slot], self.totals[slot]
-        )
-        if released:
-            self.sink(released)
-        log.info(
-            "late submit_sm_resp: message %s segment %d was accepted as %s",
+    def late_token(self, slot: int) -> Callable[[str], None]:
+        return _LateAnswer(
+            self.correlator,
+            self.sink,
+            self.id_base,
             self.message_ids[self.msg_of[slot]],
-            slot - self.first[slot] + 1,
-            key,
+            slot - self.first[slot],
+            self.totals[slot],
         )
 
     def again(self, slot: int) -> bool:
