@@ -14,11 +14,13 @@ call brought in leave in one write as well.
 What happens to a submit_sm, always exactly one of:
 - answered: its slot in the batch gets the message_id or the command_status;
 - answered 0x58/0x14: the session pauses, shrinks its window and the batch
-  sends the same PDU again (the window grows back one slot per clean answer);
+  sends the same PDU again (the window grows back by one slot per window's
+  worth of clean answers);
 - written, then no answer (timeout, link lost): the slot is marked *unknown*,
   the message becomes MAYBE_SUBMITTED; it is never resent silently. A late
   answer still registers the id so receipts for it are matched;
-- never written (link down): it waits for the reconnect and goes out then.
+- never written (link down): it waits for the reconnect and goes out then
+  (the transport gives up after ``reconnect_wait``: NETWORK_ERROR, never sent).
 """
 
 from __future__ import annotations
