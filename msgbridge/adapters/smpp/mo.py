@@ -89,10 +89,14 @@ class Reassembler:
         *,
         timeout: float = 1800.0,
         default_coding: str = "gsm7",
+        max_pending: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.link = link
         self.timeout = timeout
+        # Bounded memory: past this many incomplete messages the oldest is delivered as it is.
+        self.max_pending = max_pending
+        self._evicted: list[PartKey] = []
         self.default_coding = default_coding
         self.clock = clock
         self.stats = MoStats()
@@ -140,6 +144,8 @@ class Reassembler:
         )
         pending = self._pending.get(key)
         if pending is None:
+            if len(self._pending) >= self.max_pending:
+                self._evicted.append(next(iter(self._pending)))
             pending = self._pending[key] = _Pending(sm.data_coding, concat.total, self.clock())
         if concat.seq in pending.parts:
             self.stats.duplicates += 1
@@ -169,8 +175,9 @@ class Reassembler:
 
     def _expire(self, older_than: float) -> list[InboundMessage]:
         out: list[InboundMessage] = []
+        evicted, self._evicted = set(self._evicted), []
         for key, pending in list(self._pending.items()):
-            if pending.first_seen > older_than:
+            if pending.first_seen > older_than and key not in evicted:
                 continue
             del self._pending[key]
             self.stats.incomplete += 1

@@ -144,3 +144,14 @@ def test_decode_by_data_coding(dc: int, data: bytes, text: str) -> None:
 
 def test_data_coding_zero_as_latin1_per_link() -> None:
     assert decode_payload("café".encode("latin-1"), 0, default="latin1") == "café"
+
+
+def test_pending_parts_are_bounded_and_the_oldest_is_delivered_incomplete() -> None:
+    r = Reassembler("L", max_pending=2)
+    assert r.add(part(b"A1", "udh8", 1, 2, 1, source="111")) is None
+    assert r.add(part(b"B1", "udh8", 2, 2, 1, source="222")) is None
+    assert r.add(part(b"C1", "udh8", 3, 2, 1, source="333")) is None  # evicts the oldest (111)
+    [msg] = r.expire()
+    assert (msg.source, msg.text) == ("111", "A1")
+    assert msg.raw is not None and msg.raw["incomplete"] is True and msg.raw["missing"] == [2]
+    assert len(r) == 2
