@@ -193,3 +193,11 @@ def test_link_names_the_account_and_secret_stays_hidden() -> None:
     t = SmppTransport.from_url("smpp://acct:s3cret@smsc.example:2775")
     assert t.link == "smpp://acct@smsc.example:2775"
     assert "s3cret" not in repr(t) and "s3cret" not in str(t.url)
+
+
+def test_empty_message_id_gives_no_native_id() -> None:
+    r = submitted("m1", ("",))
+    assert (r.native_id, r.native_ids, r.segments, r.status) == (None, (), 1, DeliveryStatus.SUBMITTED)
+    assert r == SendResult(message_id="m1", status=DeliveryStatus.SUBMITTED, segments=1)
+    two = submitted("m2", ("A", ""))
+    assert (two.native_id, two.native_ids, two.segments) == ("A", ("A",), 2)
