@@ -55,6 +55,8 @@ async def peer() -> AsyncIterator[Peer]:
                 text = bytes(ev.short_message).decode()
                 if ev.destination_addr.endswith("9"):
                     ev.reject(smpp34.ESME_RINVDSTADR)
+                elif ev.destination_addr.endswith("4444"):
+                    ev.reject(0x04)  # ESME_RINVBNDSTS: "you are not bound right"
                 elif ev.destination_addr.endswith("0") and text not in state.seen:
                     state.seen.add(text)
                     state.throttled += 1
@@ -116,3 +118,17 @@ async def test_receipt_and_mo_from_smpp34(peer: Peer) -> None:
         DeliveryStatus.DELIVERED,
     )
     assert (mo.source, mo.text) == ("+77011234567", "Привет")
+
+
+async def test_bind_state_error_makes_the_session_rebind(peer: Peer) -> None:
+    async with transport(peer, window=1) as t:
+        [r] = await t.send([Message(to="+77011114444", sender="Test", text="x")])
+        assert r.status is DeliveryStatus.FAILED
+        assert r.error is not None and r.error.code is ErrorCode.TEMPORARY_FAILURE and r.error.retryable
+        assert "RINVBNDSTS" in r.error.native_message
+        await eventually(
+            lambda: t.stats()["connects"] == 2 and t.tx_sessions[0].bound.is_set(), what="rebind"
+        )
+        [ok] = await t.send(messages(1))
+        assert ok.ok
+    assert len(peer.esmes) == 2
