@@ -3,16 +3,27 @@
 It goes through the same code as ``msgbridge campaign run``: CSV, template,
 phone normalisation, outbox, dispatcher, receipts, summary table. The bundled
 CSV holds 1,000 Kazakh mobile numbers; asking for more recipients generates
-further numbers of the same shape. ``--via`` picks the transport; the default
-is the in-memory one with a realistic outcome mix.
+further numbers of the same shape.
+
+By default it starts the SMSC simulator (``msgbridge sim smsc``) in a
+background process, sends 10,000 messages through ``smpp://`` over a real
+socket, collects the delivery receipts, prints the simulator's own counters
+and stops it. ``--via memory`` runs without any socket; ``--via URL`` uses any
+transport.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import re
+import signal
+import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 
@@ -21,7 +32,21 @@ import click
 from msgbridge.cli.main import cli
 from msgbridge.core.errors import MessagingError
 
-DEFAULT_VIA = "memory://demo?mix=delivered:0.93,undeliverable:0.04,expired:0.03&dlr_delay_ms=200&seed=7"
+MEMORY_VIA = "memory://demo?mix=delivered:0.93,undeliverable:0.04,expired:0.03&dlr_delay_ms=200&seed=7"
+DEFAULT_VIA = "smpp"
+SMPP_RECIPIENTS = 10_000
+SIM_USER = "demo"
+SIM_PASSWORD = "demo-pw"
+SIM_ARGS = (
+    "--dlr-delay-ms",
+    "300",
+    "--dlr-mix",
+    "delivered=0.93,undeliverable=0.04,expired=0.03",
+    "--seed",
+    "7",
+    "--no-record",
+)
+SMPP_OPTIONS = "window=100&binds=2"
 TEMPLATE = "Hello {name}, your msgbridge code is {code}"
 BUNDLED = 1000
 
@@ -35,6 +60,52 @@ def write_recipients(path: Path, count: int) -> None:
     for i in range(BUNDLED, count):
         rows.append(f"+7702{1000000 + i * 7919 % 9000000:07d},{names[i % len(names)]},{i * 37 % 10000:04d}")
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def smsc_simulator() -> Iterator[int]:
+    """Run ``msgbridge sim smsc`` on a free port in a background process; yield the port."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "msgbridge",
+        "sim",
+        "smsc",
+        "--port",
+        "0",
+        "--users",
+        f"{SIM_USER}:{SIM_PASSWORD}",
+        *SIM_ARGS,
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        port = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            found = re.search(r"listening on [^:]+:(\d+)", line)
+            if found:
+                port = int(found.group(1))
+                break
+        if port is None:
+            raise click.ClickException("the SMSC simulator did not start")
+        click.echo(f"SMSC simulator running in the background (pid {proc.pid}) on 127.0.0.1:{port}")
+        yield port
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                out, _ = proc.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, _ = proc.communicate()
+            counters = [ln for ln in (out or "").splitlines() if ln.startswith("counters")]
+            if counters:
+                click.echo("simulator " + counters[-1])
+        click.echo("SMSC simulator stopped")
 
 
 def run_demo(via: str = DEFAULT_VIA, recipients: int = BUNDLED, *, wait_receipts: float = 30.0) -> int:
@@ -74,11 +145,21 @@ def run_demo(via: str = DEFAULT_VIA, recipients: int = BUNDLED, *, wait_receipts
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m msgbridge.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--via", default=DEFAULT_VIA, help="transport URL (default: in-memory)")
-    parser.add_argument("--recipients", type=int, default=BUNDLED)
-    parser.add_argument("--wait-receipts", type=float, default=30.0)
+    parser.add_argument(
+        "--via",
+        default=DEFAULT_VIA,
+        help="'smpp' (default: SMSC simulator in the background), 'memory', or any transport URL",
+    )
+    parser.add_argument("--recipients", type=int, default=None, help="default 10,000 for smpp, else 1,000")
+    parser.add_argument("--wait-receipts", type=float, default=60.0)
     args = parser.parse_args(argv)
-    return run_demo(args.via, args.recipients, wait_receipts=args.wait_receipts)
+    if args.via == "smpp":
+        count = args.recipients or SMPP_RECIPIENTS
+        with smsc_simulator() as port:
+            via = f"smpp://{SIM_USER}:{SIM_PASSWORD}@127.0.0.1:{port}?{SMPP_OPTIONS}"
+            return run_demo(via, count, wait_receipts=args.wait_receipts)
+    via = MEMORY_VIA if args.via == "memory" else args.via
+    return run_demo(via, args.recipients or BUNDLED, wait_receipts=args.wait_receipts)
 
 
 if __name__ == "__main__":
