@@ -281,7 +281,6 @@ class _SendBatch:
         "attempts",
         "bodies",
         "correlator",
-        "done",
         "first",
         "id_base",
         "ids",
@@ -319,7 +318,6 @@ class _SendBatch:
         self.outstanding = [0] * sessions
         self.queues: list[deque[int]] = [deque() for _ in range(sessions)]
         self.remaining = 0
-        self.done: asyncio.Future[None] | None = None
 
     def add(self, message_index: int, message_id: str, bodies: list[bytes], owner: int) -> None:
         start = len(self.bodies)
