@@ -12,7 +12,13 @@ what several processes at once need:
   one transaction while another records the result naming it would be seen
   by neither, and never matched;
 - batches travel as arrays (``unnest``/``ANY``): one statement for a whole
-  batch, one transaction per call.
+  batch, one transaction per call;
+- a claim is stamped with its store's owner token, and each open store holds
+  a session advisory lock on that token: ``in_doubt`` leaves out what another
+  *live* worker has claimed and not answered yet (it is in flight, not left
+  behind), so a worker joining a running campaign settles only what a dead
+  one left. The lock ends with its session, so a killed worker's claims are
+  settled by the next run.
 
 ``PostgresStore(dsn, schema="name")`` keeps the tables in their own schema
 (created if missing), which is also how tests isolate themselves.
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
 import zlib
 from collections.abc import AsyncIterator, Sequence
@@ -76,7 +83,8 @@ CREATE TABLE IF NOT EXISTS messages (
     error_retry_after DOUBLE PRECISION,
     next_attempt_at DOUBLE PRECISION NOT NULL DEFAULT 0,
     created_at DOUBLE PRECISION NOT NULL,
-    updated_at DOUBLE PRECISION NOT NULL
+    updated_at DOUBLE PRECISION NOT NULL,
+    claimed_by INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_due ON messages (status, campaign, next_attempt_at);
 CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference) WHERE reference IS NOT NULL;
@@ -132,6 +140,23 @@ _HISTORY_BULK = (
     "INSERT INTO history (message_id, at, status, note) "
     "SELECT * FROM unnest($1::text[], $2::float8[], $3::text[], $4::text[])"
 )
+# Tables made before claims carried their owner's token get the column (checked first: ALTER TABLE would
+# take an exclusive lock on every open).
+_ADD_CLAIMED_BY = """
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = current_schema() AND table_name = 'messages'
+                   AND column_name = 'claimed_by') THEN
+        ALTER TABLE messages ADD COLUMN claimed_by INTEGER;
+    END IF;
+END $$;
+"""
+# Owner tokens whose store is open: the advisory locks (two-key form, objsubid 2) held in this database.
+_LIVE_OWNERS = (
+    "SELECT l.objid::text::int FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
+    "AND l.objsubid = 2 AND l.classid = {space}::int4::oid "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
@@ -174,6 +199,11 @@ class PostgresStore(Store):
         self._pool: asyncpg.Pool | None = None
         # One receipt-matching lock per schema.
         self._lock_key = zlib.crc32(f"msgbridge-receipts:{schema or ''}".encode())
+        # Owner locks live in a key space of their own per schema: (space, token), token > 0.
+        space = zlib.crc32(f"msgbridge-claims:{schema or ''}".encode())
+        self._owner_space = space - 2**32 if space >= 2**31 else space
+        self._owner: asyncpg.Connection | None = None
+        self.token = 0
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -197,12 +227,34 @@ class PostgresStore(Store):
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(4242017)")
                 await conn.execute(SCHEMA)
+                await conn.execute(_ADD_CLAIMED_BY)
+        try:
+            await self._take_owner_token()
+        except BaseException:
+            await pool.close()
+            raise
         self._pool = pool
+
+    async def _take_owner_token(self) -> None:
+        """Hold a session advisory lock on a fresh token for as long as the store is open (see the module doc)."""
+        owner = await asyncpg.connect(self.dsn)
+        try:
+            while True:
+                token = secrets.randbelow(2**31 - 1) + 1
+                if await owner.fetchval("SELECT pg_try_advisory_lock($1, $2)", self._owner_space, token):
+                    break
+        except BaseException:
+            await owner.close()
+            raise
+        self._owner, self.token = owner, token
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+        if self._owner is not None:
+            await self._owner.close()
+            self._owner = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -289,7 +341,7 @@ class PostgresStore(Store):
         if include_maybe:
             statuses.append(DeliveryStatus.MAYBE_SUBMITTED.value)
         rows = await self.pool.fetch(
-            f"UPDATE messages m SET status = $1, attempts = m.attempts + 1, updated_at = $2 FROM "
+            f"UPDATE messages m SET status = $1, attempts = m.attempts + 1, updated_at = $2, claimed_by = $7 FROM "
             f"(SELECT id FROM messages WHERE status = ANY($3::text[]) AND next_attempt_at <= $2 "
             f"AND ($4::text IS NULL OR campaign = $4) AND ($5::text[] IS NULL OR id = ANY($5::text[])) "
             f"ORDER BY next_attempt_at LIMIT $6 FOR UPDATE SKIP LOCKED) c WHERE m.id = c.id "
@@ -300,6 +352,7 @@ class PostgresStore(Store):
             campaign,
             list(ids) if ids is not None else None,
             limit,
+            self.token,
         )
         return sorted((_record(r) for r in rows), key=lambda r: r.message.id)
 
@@ -326,8 +379,8 @@ class PostgresStore(Store):
                 conn,
                 "UPDATE messages m SET status = u.s, native_id = COALESCE(u.n, m.native_id), "
                 "native_ids = COALESCE(u.ns, m.native_ids), link = u.l, segments = u.g, error_code = u.ec, "
-                "error_native_code = u.en, error_text = u.et, error_retry_after = u.er, updated_at = u.at "
-                "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], "
+                "error_native_code = u.en, error_text = u.et, error_retry_after = u.er, updated_at = u.at, "
+                "claimed_by = NULL FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], "
                 "$8::text[], $9::float8[], $10::float8[], $11::text[]) AS u(s, n, ns, l, g, ec, en, et, er, at, id) "
                 "WHERE m.id = u.id",
                 plan.updates,
@@ -364,7 +417,7 @@ class PostgresStore(Store):
             await conn.execute(
                 "UPDATE messages SET status = $1, next_attempt_at = $2, error_code = COALESCE($3, error_code), "
                 "error_native_code = COALESCE($4, error_native_code), error_text = COALESCE($5, error_text), "
-                "error_retry_after = $6, updated_at = $7 WHERE id = ANY($8::text[])",
+                "error_retry_after = $6, updated_at = $7, claimed_by = NULL WHERE id = ANY($8::text[])",
                 queued,
                 not_before,
                 *err,
@@ -514,12 +567,16 @@ class PostgresStore(Store):
         return [r["native_id"] for r in rows]
 
     async def in_doubt(self, limit: int, *, campaign: str | None = None) -> list[MessageRecord]:
+        """MAYBE_SUBMITTED messages, less those another open store has claimed and not answered yet."""
         rows = await self.pool.fetch(
             f"SELECT {_COLUMNS} FROM messages WHERE status = $1 AND ($2::text IS NULL OR campaign = $2) "
+            f"AND (claimed_by IS NULL OR claimed_by = $4 OR claimed_by NOT IN ({_LIVE_OWNERS.format(space='$5')})) "
             "ORDER BY id LIMIT $3",
             DeliveryStatus.MAYBE_SUBMITTED.value,
             campaign,
             limit,
+            self.token,
+            self._owner_space,
         )
         return [_record(r) for r in rows]
 
