@@ -2,9 +2,11 @@
 
 Each worker is this file run as a script (``--worker``): its own process, its
 own store connections, its own ``memory://`` transport journaling what it
-accepted. The parent queues the campaign, lets the workers go at the same
-moment, then reads the three journals and the store. Injected refusals make
-messages go back to the queue mid-run, where any worker may take them next.
+accepted (so it can also settle in-doubt messages by lookup, as a restarted
+worker does). The parent queues the campaign, lets two workers go at the same
+moment and a third once sending is under way, then reads the three journals
+and the store. Injected refusals make messages go back to the queue mid-run,
+where any worker may take them next.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -30,6 +33,7 @@ from msgbridge.store.postgres import PostgresStore
 
 WORKERS = 3
 MESSAGES = 3000
+JOIN_AFTER = MESSAGES // 5  # the last worker starts once the others have sent this many
 CAMPAIGN = "shared"
 OUTCOMES = {S.DELIVERED, S.UNDELIVERABLE, S.EXPIRED}
 # Small batches and a little latency per send() so the run lasts long enough for all workers to take part;
@@ -77,10 +81,22 @@ def entries(n: int) -> list[OutboxEntry]:
 
 
 def journal_ids(path: Path) -> list[str]:
-    return [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line]
+    if not path.exists():
+        return []
+    # A line being written while we read is not complete yet: count only whole lines.
+    lines = path.read_text(encoding="utf-8").split("\n")[:-1]
+    return [json.loads(line)["id"] for line in lines if line]
 
 
-async def test_three_worker_processes_send_each_message_once(pg_dsn: str, tmp_path: Path) -> None:
+async def go(proc: asyncio.subprocess.Process) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(b"go\n")
+    await proc.stdin.drain()
+
+
+async def test_three_worker_processes_one_joining_late_send_each_message_once(
+    pg_dsn: str, tmp_path: Path
+) -> None:
     schema = f"w_{uuid.uuid4().hex[:12]}"
     store = PostgresStore(pg_dsn, schema=schema)
     procs: list[asyncio.subprocess.Process] = []
@@ -112,10 +128,15 @@ async def test_three_worker_processes_send_each_message_once(pg_dsn: str, tmp_pa
                     assert proc.stderr is not None
                     err = await asyncio.wait_for(proc.stderr.read(), START_TIMEOUT)
                     raise AssertionError(f"worker did not start: {line!r} {err.decode(errors='replace')}")
-            for proc in procs:  # every worker is connected and waiting: let them all go at once
-                assert proc.stdin is not None
-                proc.stdin.write(b"go\n")
-                await proc.stdin.drain()
+            # Two workers go at the same moment; the third joins a campaign already under way, as a worker
+            # started later would: what the others have claimed and not answered yet is not its to settle.
+            for proc in procs[:-1]:
+                await go(proc)
+            deadline = time.monotonic() + RUN_TIMEOUT
+            while sum(len(journal_ids(j)) for j in journals[:-1]) < JOIN_AFTER:
+                assert time.monotonic() < deadline, "the first workers made no progress"
+                await asyncio.sleep(0.005)
+            await go(procs[-1])
             outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), RUN_TIMEOUT)
             reports: list[dict[str, Any]] = []
             for proc, (out, err) in zip(procs, outputs, strict=True):
