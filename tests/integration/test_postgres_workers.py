@@ -184,3 +184,64 @@ if __name__ == "__main__":
     parser.add_argument("seed", type=int)
     args = parser.parse_args()
     asyncio.run(worker(args.dsn, args.schema, args.journal, args.seed))
+
+
+CLI_ROWS = 1200
+
+
+async def test_two_cli_campaign_runs_on_one_postgresql_store(pg_dsn: str, tmp_path: Path) -> None:
+    """The documented way to add a worker: the same ``campaign run`` again, on another machine, same store."""
+    database = f"cli_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_dsn)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    dsn = pg_dsn.rsplit("/", 1)[0] + f"/{database}"
+    people = tmp_path / "people.csv"
+    people.write_text("phone,name\n" + "".join(f"+7701{i:07d},P{i}\n" for i in range(CLI_ROWS)))
+    journals = [tmp_path / f"cli{i}.jsonl" for i in range(2)]
+    try:
+        runs = [
+            asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "msgbridge",
+                "--store",
+                dsn,
+                "campaign",
+                "run",
+                "--via",
+                f"memory://?journal={journal}&max_batch=20&dlr_delay_ms=5",
+                "--csv",
+                str(people),
+                "--template",
+                "Hello {name}",
+                "--name",
+                "spring",
+                "--tps",
+                "500",  # about 2.4 s alone: the two runs overlap even if one starts late
+                "--wait-receipts",
+                "30",
+                "--json",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            for journal in journals
+        ]
+        procs = await asyncio.gather(*runs)
+        outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), RUN_TIMEOUT)
+        reports = []
+        for proc, (out, err) in zip(procs, outputs, strict=True):
+            assert proc.returncode == 0, err.decode(errors="replace")
+            reports.append(json.loads(out))
+        # Both read the whole CSV; each row went into the outbox once, whichever run put it there.
+        assert sum(r["queued"] for r in reports) == CLI_ROWS
+        assert all(r["queued"] + r["already_queued"] == CLI_ROWS for r in reports)
+        accepted = [journal_ids(j) for j in journals]
+        every = Counter(mid for ids in accepted for mid in ids)
+        assert len(every) == CLI_ROWS and max(every.values()) == 1
+        assert [r["dispatch"]["submitted"] for r in reports] == [len(ids) for ids in accepted]
+        assert all(len(ids) > 0 for ids in accepted), [len(ids) for ids in accepted]
+        async with PostgresStore(dsn) as store:
+            assert await store.counts("spring") == {S.DELIVERED: CLI_ROWS}
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
