@@ -13,7 +13,10 @@ Counting rules for the ``*_every`` knobs (each counts across all connections):
   recorded, but its answer is never sent (the client cannot know: a duplicate
   may follow if it resends).
 - ``late_every`` / ``late_ms``: every Nth accepted submit_sm is answered
-  ``late_ms`` after the others.
+  ``late_ms`` after the others. With ``hold_late`` those answers wait instead
+  until :meth:`SmscSimulator.release_late`: a test that needs them to come
+  after the client's response timeout says when, rather than racing a timer
+  on a loaded machine.
 - ``malformed_every``: every Nth accepted submit_sm is preceded on the wire by
   a malformed PDU (from :data:`MALFORMED`, or ``malformed_factory`` if set).
 - ``max_tps``: a token bucket over all sessions; submit_sm beyond it gets
@@ -100,6 +103,7 @@ class SmscSimulator:
         drop_every: int = 0,
         late_every: int = 0,
         late_ms: float = 0.0,
+        hold_late: bool = False,
         max_tps: float = 0.0,
         malformed_every: int = 0,
         malformed_factory: Callable[[int], bytes] | None = None,
@@ -125,6 +129,7 @@ class SmscSimulator:
         self.drop_every = drop_every
         self.late_every = late_every
         self.late_ms = late_ms
+        self.hold_late = hold_late
         self.max_tps = max_tps
         self.malformed_every = malformed_every
         self.malformed_factory = malformed_factory
@@ -148,6 +153,7 @@ class SmscSimulator:
         self._decoded: list[Submitted] = []
         self._states: dict[str, tuple[str, datetime | None]] = {}
         self._timers: set[asyncio.TimerHandle] = set()
+        self._held: list[tuple[SmscSession, bytes]] = []  # late answers waiting for release_late()
         self._timers_limit = 1024
         self._received = 0
         self._submits_seen = 0
@@ -244,6 +250,7 @@ class SmscSimulator:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+        self._held.clear()
         for session in list(self._sessions):
             if session.mode and not session.closed:
                 session._write_now(pdu(UNBIND, 0, session.next_sequence()))
@@ -291,6 +298,13 @@ class SmscSimulator:
                         session.last_enquire = now
                         self.stats.enquire_link_sent += 1
                         session.queue(pdu(ENQUIRE_LINK, 0, session.next_sequence()))
+
+    def release_late(self) -> int:
+        """Send the late answers held back by ``hold_late`` now; how many writes that took."""
+        held, self._held = self._held, []
+        for session, data in held:
+            session._write_now(data)  # a session closed meanwhile sends nothing, as a late timer would
+        return len(held)
 
     def _later(self, handle: asyncio.TimerHandle) -> None:
         """Remember a timer so stop() can cancel it; forget the ones that have fired."""

@@ -323,8 +323,11 @@ class SmscSession(asyncio.Protocol):
             if just_bound:  # waiting receipts and MO go out after the bind answer, never before it
                 sim._bound(self)
         if late:
-            loop = asyncio.get_running_loop()
-            sim._later(loop.call_later(latency + sim.late_ms / 1000.0, self._write_now, b"".join(late)))
+            if sim.hold_late:
+                sim._held.append((self, b"".join(late)))
+            else:
+                loop = asyncio.get_running_loop()
+                sim._later(loop.call_later(latency + sim.late_ms / 1000.0, self._write_now, b"".join(late)))
 
     def _emit(self, data: bytes, close: bool, just_bound: bool) -> None:
         """The delayed half of a read-loop turn when latency is injected."""

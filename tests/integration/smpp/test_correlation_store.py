@@ -72,16 +72,18 @@ async def test_receipt_for_a_late_resp_settles_a_maybe_submitted_message(
     smsc: SmscSimulator, tmp_path: Path
 ) -> None:
     smsc.late_every = 2
-    smsc.late_ms = 400
+    smsc.hold_late = True  # answered after send() has timed them out, however slow the machine is
     store = SqliteStore(tmp_path / "db.sqlite")
     await store.open()
     msgs = messages(4)
     await enqueue(store, msgs)
-    t = transport(smpp_url(smsc, window=10, timeout=0.15))
+    t = transport(smpp_url(smsc, window=10, timeout=2))
     async with t:
         results = await t.send(msgs)
         await store.record_results(results, link=t.link)
         assert sum(r.status is DeliveryStatus.MAYBE_SUBMITTED for r in results) == 2
+        await eventually(lambda: smsc.stats.late == 2, what="the late submit_sm at the SMSC")
+        assert smsc.release_late() > 0
         receipts = await take_receipts(t, 4)
     assert all(rc.message_id for rc in receipts)
     await store.record_receipts(receipts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from smpp_helpers import eventually
+
 from msgbridge.adapters.smpp import codec
 from msgbridge.simulators.smsc import SmscSimulator
 
@@ -78,6 +80,21 @@ async def test_late_every_answers_those_after_the_others(smsc: SmscSimulator, ra
     frames = await esme.wait_for(is_submit_resp, 4)
     assert [f[2] for f in frames] == [seqs[0], seqs[2], seqs[1], seqs[3]]
     assert smsc.stats.late == 2
+
+
+async def test_hold_late_keeps_those_answers_until_released(smsc: SmscSimulator, raw_esme) -> None:
+    smsc.late_every = 2
+    smsc.hold_late = True
+    esme = await raw_esme()
+    await esme.bind()
+    seqs = [esme.submit(registered_delivery=0) for _ in range(4)]
+    on_time = await esme.wait_for(is_submit_resp, 2)
+    assert [f[2] for f in on_time] == [seqs[0], seqs[2]]
+    await eventually(lambda: smsc.stats.late == 2, what="both late submit_sm at the SMSC")
+    assert smsc.release_late() >= 1
+    late = await esme.wait_for(is_submit_resp, 2)
+    assert [f[2] for f in late] == [seqs[1], seqs[3]]
+    assert smsc.release_late() == 0  # nothing is held twice
 
 
 async def test_latency_still_answers_everything_in_order(smsc: SmscSimulator, raw_esme) -> None:

@@ -103,14 +103,18 @@ async def test_connection_refused_is_a_transport_error() -> None:
 
 async def test_response_timeout_leaves_message_maybe_submitted(smsc: SmscSimulator) -> None:
     smsc.late_every = 4
-    smsc.late_ms = 1500
-    async with opened(smpp_url(smsc, window=10, timeout=0.5)) as t:
+    # Every 4th answer is held until the client has given up on it; the others have the whole
+    # timeout to arrive, so a slow machine cannot turn an on-time answer into a timeout.
+    smsc.hold_late = True
+    async with opened(smpp_url(smsc, window=10, timeout=2)) as t:
         results = await t.send(messages(12))
         maybe = [r for r in results if r.status is DeliveryStatus.MAYBE_SUBMITTED]
         assert len(maybe) == 3
         for r in maybe:
             assert r.error is not None and r.error.code is ErrorCode.TIMEOUT and r.error.code.outcome_unknown
         assert all(r.ok for r in results if r not in maybe)
+        await eventually(lambda: smsc.stats.late == 3, what="the late submit_sm at the SMSC")
+        assert smsc.release_late() > 0
         # the late answers still name the messages: their receipts carry our message ids
         receipts = await take_receipts(t, 12)
         await eventually(lambda: t.stats()["late_responses"] == 3, what="late responses")
