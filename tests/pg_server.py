@@ -120,7 +120,7 @@ class TempCluster:
                 ) from None
             run_as = RUN_AS
         reap_stale(bindir, run_as)
-        base = Path(tempfile.mkdtemp(prefix=PREFIX))
+        base = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent_dir(run_as)))
         (base / OWNER).write_text(str(os.getpid()))
         cluster = cls(bindir, base, run_as)
         try:
@@ -202,6 +202,18 @@ class TempCluster:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+def parent_dir(run_as: str | None) -> str:
+    """The temp dir, unless the server's user could not reach into it (a private TMPDIR of root's): /tmp then."""
+    tmp = tempfile.gettempdir()
+    if run_as is None:
+        return tmp
+    path = Path(tmp).resolve()
+    for part in (path, *path.parents):
+        if not part.stat().st_mode & 0o001:  # not searchable by others
+            return "/tmp"
+    return tmp
+
+
 def alive(pid: int) -> bool:
     """Whether ``pid`` runs; a killed process nobody has reaped yet (a zombie) does not."""
     try:
@@ -219,7 +231,7 @@ def alive(pid: int) -> bool:
 
 def reap_stale(bindir: Path, run_as: str | None) -> None:
     """Stop and remove clusters left by test sessions that were killed before their teardown ran."""
-    for path in glob.glob(os.path.join(tempfile.gettempdir(), PREFIX + "*")):
+    for path in glob.glob(os.path.join(parent_dir(run_as), PREFIX + "*")):
         base = Path(path)
         try:
             owner = int((base / OWNER).read_text())

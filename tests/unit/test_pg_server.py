@@ -139,3 +139,20 @@ def test_a_zombie_is_not_alive() -> None:
         time.sleep(0.01)
     child.wait()
     assert not pg_server.alive(child.pid)
+
+
+def test_a_private_temp_dir_is_not_used_for_another_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    assert pg_server.parent_dir(None) == str(private)  # the server runs as us: any dir of ours will do
+    assert pg_server.parent_dir("postgres") == "/tmp"
+    reachable = Path(tempfile.mkdtemp(prefix="msgbridge-test-", dir="/tmp"))
+    try:
+        reachable.chmod(0o755)
+        monkeypatch.setattr(tempfile, "tempdir", str(reachable))
+        assert pg_server.parent_dir("postgres") == str(reachable)
+    finally:
+        reachable.rmdir()
