@@ -41,6 +41,8 @@ SUPERUSER = "postgres"
 DATABASE = "msgbridge_test"
 RUN_AS = "postgres"  # the system user the server runs as when we are root
 START_ATTEMPTS = 3  # a free port can be taken by someone else before the server binds it
+PREFIX = "msgbridge-pg-"  # temp dir names
+OWNER = "owner.pid"  # the test process a cluster belongs to: one whose owner is gone is stopped and removed
 
 # Settings for a disposable cluster; appended to its postgresql.conf.
 SETTINGS = {
@@ -52,10 +54,6 @@ SETTINGS = {
     "shared_buffers": "32MB",
     "log_min_messages": "warning",
 }
-
-
-PREFIX = "msgbridge-pg-"
-OWNER = "owner.pid"  # the test process a cluster belongs to: one whose owner is gone is stopped and removed
 
 
 class ServerNotFound(RuntimeError):
