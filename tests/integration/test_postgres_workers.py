@@ -70,6 +70,7 @@ async def worker(dsn: str, schema: str, url: str, batch: int | None, wait: float
                 "in_doubt": stats.in_doubt,
                 "receipts": stats.receipts,
                 "receipts_matched": stats.receipts_matched,
+                "settled": stats.settled_sent + stats.settled_unsent,
             }
         ),
         flush=True,
@@ -219,6 +220,8 @@ async def test_three_worker_processes_one_joining_late_send_each_message_once(
         assert [r["submitted"] for r in reports] == [len(ids) for ids in accepted]
         assert sum(r["failed"] + r["in_doubt"] for r in reports) == 0
         assert sum(r["retried"] for r in reports) > 0  # the requeue path really ran
+        # The late worker found the others' claims in flight and left them alone: nothing was left in doubt.
+        assert [r["settled"] for r in reports] == [0, 0, 0]
 
         counts = await store.counts(CAMPAIGN)
         assert sum(counts.values()) == MESSAGES
