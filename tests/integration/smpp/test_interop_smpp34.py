@@ -69,5 +69,5 @@ async def test_smpp34_wrong_password_is_refused(smsc: SmscSimulator) -> None:
     client = smpp34.Client("127.0.0.1", smsc.port, "u", "bad", bind_type="TX", connect_timeout_ms=500)
     with pytest.raises(smpp34.SmppError):
         await asyncio.wait_for(client.connect(), 10)
-    client.stop()
+    await client.stop()
     assert (smsc.stats.binds, smsc.stats.bind_failures) == (0, 1)
