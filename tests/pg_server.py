@@ -272,13 +272,14 @@ def session_dsn(environ: Mapping[str, str] = os.environ) -> Iterator[str]:
 
 def main() -> None:
     cluster = TempCluster.start()
-    print(cluster.dsn, flush=True)
     try:
+        # Blocked only now, so the server's processes do not inherit the mask; sigwait takes them instead.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        print(cluster.dsn, flush=True)
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:
         cluster.stop()
 
 
 if __name__ == "__main__":
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     main()
