@@ -109,6 +109,7 @@ async def run(
         enqueue_s = time.perf_counter() - started
         del messages, chunk  # the outbox has them now; a real run does not hold them in memory either
         gc.collect()
+        gc.freeze()  # as `msgbridge campaign run` does once the campaign is prepared
 
         transport = open_transport(f"smpp://u:p@127.0.0.1:{port}?window={window}&binds={binds}")
         timings.wrap(transport, "send", "transport.send")

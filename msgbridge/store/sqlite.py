@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sqlite3
 import time
@@ -146,11 +147,10 @@ CREATE INDEX IF NOT EXISTS inbound_received ON inbound (received_at);
 
 _STATUS = STATUS_BY_VALUE
 
-# seq orders entries written in one call (same ``at``); it comes from the row's own values.
-_HISTORY_INSERT = (
-    "INSERT OR IGNORE INTO history (message_id, at, seq, status, note) "
-    "VALUES (?1, ?2, (SELECT COUNT(*) FROM history WHERE message_id = ?1), ?3, ?4)"
-)
+# Entries written by one call share ``at``, and ``at`` strictly increases from call to call of one
+# store (SqliteStore._clock): seq only has to order one message's entries within a call (_ranked), so
+# no entry reads the table before it is written.
+_HISTORY_INSERT = "INSERT OR IGNORE INTO history (message_id, at, seq, status, note) VALUES (?, ?, ?, ?, ?)"
 
 _MESSAGE_COLUMNS = (
     "id, status, attempts, native_id, native_ids, link, segments, error_code, "
@@ -173,6 +173,43 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
+_new = object.__new__
+
+
+def _claimed(row: Sequence[Any], message: Message) -> MessageRecord:
+    """``_record`` for a claimed row whose message this process wrote: the common case, once per message.
+
+    Builds the frozen dataclass without its per-field ``object.__setattr__`` calls; the values are the
+    row's own (``_MESSAGE_COLUMNS``), so nothing needs converting but the rare error and part ids.
+    """
+    rec = _new(MessageRecord)
+    rec.__dict__.update(
+        message=message,
+        status=_STATUS[row[1]],
+        attempts=row[2],
+        native_id=row[3],
+        native_ids=tuple(json.loads(row[4])) if row[4] else (),
+        link=row[5],
+        segments=row[6],
+        last_error=error_from(row[7], row[8], row[9], row[10]) if row[7] is not None else None,
+        created_at=row[11],
+        updated_at=row[12],
+        history=(),
+    )
+    return rec
+
+
+def _ranked(entries: Iterable[tuple[str, float, str, str]]) -> list[tuple[str, float, int, str, str]]:
+    """History rows (message_id, at, seq, status, note): seq counts a message's entries in this call."""
+    seen: dict[str, int] = {}
+    out = []
+    for message_id, at, status, note in entries:
+        seq = seen.get(message_id, 0)
+        seen[message_id] = seq + 1
+        out.append((message_id, at, seq, status, note))
+    return out
+
+
 def _error_json(error: ErrorInfo | None) -> str | None:
     return error.model_dump_json() if error is not None else None
 
@@ -185,6 +222,7 @@ class SqliteStore(Store):
         # Messages this process enqueued, by id, until claimed: a campaign prepared and sent by one
         # process skips reading and re-validating every body it has just written.
         self._written: dict[str, Message] = {}
+        self._last_at = 0.0
 
     # -- lifecycle -------------------------------------------------------
 
@@ -217,6 +255,14 @@ class SqliteStore(Store):
         if self._db is None:
             raise RuntimeError("store is not open: use 'async with store:' or await store.open()")
         return self._db
+
+    def _clock(self) -> float:
+        """time.time(), but strictly later than the last call's: history entries of two calls never share ``at``."""
+        now = time.time()
+        if now <= self._last_at:
+            now = math.nextafter(self._last_at, math.inf)
+        self._last_at = now
+        return now
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -357,12 +403,15 @@ class SqliteStore(Store):
                     ).fetchall()
                 )
         rows.sort(key=lambda r: r[0])
-        return [self._record((*r, known.get(r[0]) or bodies[r[0]])) for r in rows]
+        return [
+            _claimed(r, m) if (m := known.get(r[0])) is not None else self._record((*r, bodies[r[0]]))
+            for r in rows
+        ]
 
     async def record_results(self, results: Sequence[SendResult], *, link: str) -> None:
         if not results:
             return
-        now = time.time()
+        now = self._clock()
         with self._tx() as db:
             current = self._statuses(db, [r.message_id for r in results])
             plan = plan_results(results, current, link=link, now=now)
@@ -376,16 +425,17 @@ class SqliteStore(Store):
                 "INSERT OR REPLACE INTO segments (message_id, seq, link, native_id, status) VALUES (?, ?, ?, ?, ?)",
                 plan.segments,
             )
-            db.executemany(_HISTORY_INSERT, plan.history)
+            db.executemany(_HISTORY_INSERT, _ranked(plan.history))
             if plan.native_ids and db.execute("SELECT 1 FROM receipts WHERE matched = 0 LIMIT 1").fetchone():
-                self._match_parked(db, plan.native_ids, now)
+                # Later than ``now``: a message may get its result and a parked receipt in this one call.
+                self._match_parked(db, plan.native_ids, self._clock())
 
     async def requeue(
         self, message_ids: Sequence[str], *, not_before: float, error: ErrorInfo | None
     ) -> None:
         if not message_ids:
             return
-        now = time.time()
+        now = self._clock()
         queued = DeliveryStatus.QUEUED.value
         err = error_columns(error)
         note = "requeued" + (f": {error}" if error else "")
@@ -402,17 +452,14 @@ class SqliteStore(Store):
                 "error_retry_after = ?, updated_at = ? WHERE id = ?",
                 [(queued, not_before, *err, now, i) for i in movable],
             )
-            db.executemany(
-                _HISTORY_INSERT,
-                [(i, now, queued, note) for i in movable],
-            )
+            db.executemany(_HISTORY_INSERT, _ranked((i, now, queued, note) for i in movable))
 
     # -- receipts --------------------------------------------------------
 
     async def record_receipts(self, receipts: Sequence[DeliveryReceipt]) -> int:
         if not receipts:
             return 0
-        now = time.time()
+        now = self._clock()
         with self._tx() as db:
             matched, unmatched = self._apply(db, [(None, r) for r in receipts], now)
             # Only parked receipts are kept as rows; a matched one lives on as its message's history entry.
@@ -516,9 +563,10 @@ class SqliteStore(Store):
             "updated_at = ? WHERE id = ?",
             [(s, *error_columns(e)[:3], now, m) for m, (s, e, _) in plan.messages.items()],
         )
+        # One entry per message (plan.messages is keyed by message): seq 0.
         db.executemany(
             _HISTORY_INSERT,
-            [(m, now, s, f"receipt {n}") for m, (s, _, n) in plan.messages.items()],
+            [(m, now, 0, s, f"receipt {n}") for m, (s, _, n) in plan.messages.items()],
         )
         return plan.matched, plan.unmatched
 

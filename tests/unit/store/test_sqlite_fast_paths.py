@@ -1,0 +1,100 @@
+"""The SQLite store's shortcuts give what the general paths give.
+
+claim() builds records for messages this process wrote without the dataclass
+constructor, and history entries get their order from the call that writes
+them rather than from a read of the table: both are checked against the slow
+way here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from msgbridge.core.errors import ErrorCode, ErrorInfo
+from msgbridge.core.message import DeliveryReceipt, Message, SendResult
+from msgbridge.core.status import DeliveryStatus as S
+from msgbridge.store.base import OutboxEntry
+from msgbridge.store.sqlite import SqliteStore, _claimed
+
+LINK = "smpp://test"
+
+
+def entry(i: int) -> OutboxEntry:
+    msg = Message(to=f"+7701{i:07d}", text=f"hi {i}", campaign="c")
+    return OutboxEntry(message=msg, idempotency_key=f"c:{msg.to}")
+
+
+async def test_claimed_record_equals_the_general_one(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "s.db") as store:
+        await store.enqueue([entry(1)])
+        (fast,) = await store.claim(10)
+        async with SqliteStore(store.path) as other:  # nothing cached: the general path
+            await other.requeue([fast.message.id], not_before=0.0, error=None)
+            (slow,) = await other.claim(10)
+    assert fast.message == slow.message
+    assert (fast.status, fast.attempts, fast.native_id, fast.native_ids, fast.link, fast.segments) == (
+        S.MAYBE_SUBMITTED,
+        1,
+        None,
+        (),
+        None,
+        1,
+    )
+    assert (slow.status, slow.attempts, slow.last_error, slow.history) == (S.MAYBE_SUBMITTED, 2, None, ())
+
+
+def test_claimed_keeps_every_column() -> None:
+    msg = Message(to="+77010000001", text="x")
+    err = ErrorInfo(code=ErrorCode.THROTTLED, native_code=88, native_message="slow down", retry_after=1.5)
+    row = (msg.id, "MAYBE_SUBMITTED", 3, "n2", '["n1", "n2"]', LINK, 2, "THROTTLED", "88", "slow down", 1.5,
+           10.0, 11.0, "c")  # fmt: skip
+    rec = _claimed(row, msg)
+    assert rec == SqliteStore("unused.db")._record((*row, msg))
+    assert (rec.native_ids, rec.last_error, rec.created_at, rec.updated_at) == (("n1", "n2"), err, 10.0, 11.0)
+
+
+async def test_result_and_parked_receipt_in_one_call_keep_both_history_entries(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "s.db") as store:
+        (mid,) = await store.enqueue([entry(1)])
+        await store.claim(10)
+        # The receipt comes first and is parked; the result then matches it inside record_results.
+        assert (
+            await store.record_receipts([DeliveryReceipt(native_id="77", status=S.DELIVERED, link=LINK)]) == 0
+        )
+        await store.record_results(
+            [SendResult(message_id=mid, status=S.SUBMITTED, native_id="77")], link=LINK
+        )
+        rec = await store.get(mid)
+    assert rec is not None
+    assert [h[1] for h in rec.history] == [S.QUEUED, S.SUBMITTED, S.DELIVERED]
+    assert rec.status is S.DELIVERED
+
+
+async def test_two_results_for_one_message_in_one_call_are_both_kept_in_order(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "s.db") as store:
+        (mid,) = await store.enqueue([entry(1)])
+        await store.claim(10)
+        await store.record_results(
+            [
+                SendResult(message_id=mid, status=S.MAYBE_SUBMITTED),
+                SendResult(message_id=mid, status=S.SUBMITTED, native_id="5"),
+            ],
+            link=LINK,
+        )
+        await store.requeue([mid, mid], not_before=0.0, error=None)  # not movable any more: no entry
+        rec = await store.get(mid)
+    assert rec is not None
+    assert [h[1] for h in rec.history] == [S.QUEUED, S.MAYBE_SUBMITTED, S.SUBMITTED]
+
+
+async def test_history_times_strictly_increase_between_calls(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "s.db") as store:
+        ids = await store.enqueue([entry(i) for i in range(3)])
+        await store.claim(10)
+        for _ in range(20):  # faster than the clock ticks on some systems
+            await store.requeue(ids, not_before=0.0, error=None)
+            await store.claim(10)
+        rec = await store.get(ids[0])
+    assert rec is not None
+    times = [h[0] for h in rec.history[1:]]
+    assert len(times) == 20 and times == sorted(times) and len(set(times)) == 20
