@@ -95,7 +95,16 @@ class Transport(ABC):
         return None
 
     async def __aenter__(self) -> Transport:
-        await self.open()
+        # ``async with`` skips __aexit__ when __aenter__ raises: a failed open (a refused login or bind)
+        # would leave what it had opened so far (HTTP connections, sessions retrying) behind.
+        try:
+            await self.open()
+        except BaseException:
+            try:
+                await self.aclose()
+            except Exception:
+                log.debug("closing %r after a failed open also failed", self, exc_info=True)
+            raise
         return self
 
     async def __aexit__(
