@@ -62,7 +62,7 @@ def test_sigkill_midway_then_rerun_sends_each_recipient_once(tmp_path: Path) -> 
         assert time.monotonic() < deadline, "no progress within 60 s"
         time.sleep(0.005)
     first.send_signal(signal.SIGKILL)
-    first.wait(timeout=30)
+    first.communicate(timeout=30)  # also closes the pipe
     assert first.returncode == -signal.SIGKILL
     sent_before = len(journal_lines(journal))
     assert sent_before < RECIPIENTS, "the kill came too late to test anything"

@@ -26,7 +26,7 @@ def smsc_process() -> Iterator[int]:
         yield int(line.rsplit(":", 1)[1])
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)  # also closes the pipes
 
 
 def msgbridge(*args: str) -> subprocess.CompletedProcess[str]:

@@ -115,7 +115,7 @@ def gateway_process(db: Path, via: str, *extra: str) -> Iterator[tuple[subproces
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)  # also closes the pipe
 
 
 def journal_refs(path: Path) -> list[str]:
