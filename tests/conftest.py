@@ -1,11 +1,25 @@
-"""Fixtures shared by every test directory: a PostgreSQL server for the PostgreSQL store's tests."""
+"""Fixtures shared by every test directory: a PostgreSQL server for the PostgreSQL store's tests.
+
+Also the Hypothesis settings every property test starts from.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 from pg_server import session_dsn
+
+# The properties are about results, never about speed, and the tests share a small machine with other
+# work: Hypothesis' 200 ms per-example deadline and its too_slow health check would fail a correct
+# property whenever another process takes the CPU. Under CI, Hypothesis' own "ci" profile already
+# does the same (and derandomizes); elsewhere the default profile is kept otherwise as it is.
+settings.register_profile(
+    "local", settings.get_profile("default"), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+if settings().deadline is not None:
+    settings.load_profile("local")
 
 
 @pytest.fixture(scope="session")
