@@ -261,7 +261,10 @@ async def test_send_after_close_is_refused(smsc: SmscSimulator) -> None:
 
 
 async def test_unanswered_enquire_link_drops_and_rebinds(smsc: SmscSimulator) -> None:
-    async with opened(smpp_url(smsc, enquire_link=0.1, timeout=0.2)) as t:
+    # The timeout is also the one for the submit_sm at the end: long enough for a loaded machine to
+    # answer in time, well under the latency (both timers run on this one event loop, so the client's
+    # fires first whatever the load).
+    async with opened(smpp_url(smsc, enquire_link=0.1, timeout=0.5)) as t:
         await t.open()
         smsc.latency_ms = 1000  # the SMSC goes quiet: enquire_link_resp comes too late
         await eventually(lambda: t.stats()["connects"] >= 2, what="reconnect after a silent link")

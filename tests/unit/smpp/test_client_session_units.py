@@ -24,7 +24,7 @@ async def test_mailbox_delivers_in_order_and_ends_on_close() -> None:
     await asyncio.sleep(0)
     assert box.put_many([4])
     box.close()
-    await asyncio.wait_for(reader, 1)
+    await asyncio.wait_for(reader, 10)
     assert got == [1, 2, 3, 4]
     assert not box.put_many([5])  # closed
 
