@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 
 # Most enqueued messages kept in memory for claim() to hand back without a read.
 WRITTEN_CACHE = 200_000
+# Seconds between background WAL checkpoints (see _Checkpointer).
+CHECKPOINT_INTERVAL = 0.25
 # SQLite's bound-parameter limit is 32766 since 3.32; stay far below it.
 CHUNK = 900
 
@@ -214,11 +217,56 @@ def _error_json(error: ErrorInfo | None) -> str | None:
     return error.model_dump_json() if error is not None else None
 
 
+class _Checkpointer:
+    """Copies the WAL back into the database file from a thread of its own, every ``interval`` seconds.
+
+    SQLite's automatic checkpoint runs inside whichever COMMIT crosses the
+    threshold: on the event loop, for up to a hundred milliseconds with the
+    fsyncs it does, stalling every transport meanwhile. Here it is one
+    statement on another connection: sqlite3 releases the GIL for all of it,
+    so it runs on the other core. PASSIVE never waits for, or blocks, the
+    store's own writes.
+    """
+
+    def __init__(self, path: str, interval: float) -> None:
+        self.interval = interval
+        self.count = 0  # checkpoints done (tests wait on it)
+        self._stop = threading.Event()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._thread = threading.Thread(target=self._run, name="msgbridge-sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.checkpoint()
+            except sqlite3.Error as exc:  # the next round tries again; the WAL only grows meanwhile
+                log.debug("background checkpoint failed: %s", exc)
+            self.count += 1
+
+    def checkpoint(self) -> None:
+        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._db.close()
+
+
 class SqliteStore(Store):
-    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: str = "NORMAL",
+        checkpoint_interval: float = CHECKPOINT_INTERVAL,
+    ) -> None:
+        """``checkpoint_interval`` seconds between background WAL checkpoints; 0 leaves them to SQLite."""
         self.path = os.fspath(path)
         self.synchronous = synchronous
+        self.checkpoint_interval = checkpoint_interval
         self._db: sqlite3.Connection | None = None
+        self._checkpointer: _Checkpointer | None = None
         # Messages this process enqueued, by id, until claimed: a campaign prepared and sent by one
         # process skips reading and re-validating every body it has just written.
         self._written: dict[str, Message] = {}
@@ -229,6 +277,8 @@ class SqliteStore(Store):
     async def open(self) -> None:
         if self._db is None:
             self._db = self._connect()
+            if self.checkpoint_interval > 0:
+                self._checkpointer = _Checkpointer(self.path, self.checkpoint_interval)
 
     def _connect(self) -> sqlite3.Connection:
         parent = os.path.dirname(os.path.abspath(self.path))
@@ -239,13 +289,19 @@ class SqliteStore(Store):
         db.execute("PRAGMA foreign_keys=OFF")
         db.execute("PRAGMA temp_store=MEMORY")
         db.execute("PRAGMA cache_size=-65536")
-        # Checkpoint less often: a page rewritten by several batches is copied back once.
+        # Checkpoint less often: a page rewritten by several batches is copied back once. With the
+        # background checkpointer, what this one still copies (in a COMMIT, on the loop) is only what
+        # arrived since that one's last round; it is still needed, as only a checkpoint by the writer
+        # itself reliably lets the next write start the WAL over.
         db.execute("PRAGMA wal_autocheckpoint=10000")
         # Every statement is IF NOT EXISTS, so two processes opening one new file at once is harmless.
         db.executescript(SCHEMA)
         return db
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         if self._db is not None:
             self._db.close()
             self._db = None

@@ -8,6 +8,10 @@ way here.
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import sqlite3
+import time
 from pathlib import Path
 
 from msgbridge.core.errors import ErrorCode, ErrorInfo
@@ -98,3 +102,33 @@ async def test_history_times_strictly_increase_between_calls(tmp_path: Path) -> 
     assert rec is not None
     times = [h[0] for h in rec.history[1:]]
     assert len(times) == 20 and times == sorted(times) and len(set(times)) == 20
+
+
+async def test_background_checkpoint_copies_the_wal_into_the_database_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SqliteStore(path, checkpoint_interval=0.02) as store:
+        checkpointer = store._checkpointer
+        assert checkpointer is not None
+        ids = await store.enqueue([entry(i) for i in range(50)])
+        seen = checkpointer.count
+        deadline = time.monotonic() + 10
+        while checkpointer.count < seen + 2:  # one full round after the write committed
+            assert time.monotonic() < deadline, "no background checkpoint ran"
+            await asyncio.sleep(0.01)
+        # The database file alone (no WAL beside it) already holds the messages: SQLite's own
+        # checkpoint (at 10,000 pages) cannot have run for 50 of them.
+        copy = tmp_path / "copy.db"
+        shutil.copyfile(path, copy)
+        db = sqlite3.connect(copy)
+        try:
+            assert db.execute("SELECT COUNT(*) FROM messages").fetchone() == (50,)
+        finally:
+            db.close()
+        assert (await store.get(ids[0])) is not None
+    assert not checkpointer._thread.is_alive()
+
+
+async def test_no_background_checkpoint_when_turned_off(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "s.db", checkpoint_interval=0) as store:
+        assert store._checkpointer is None
+        assert await store.enqueue([entry(1)])
