@@ -62,7 +62,7 @@ class RawEsme:
         return True
 
     async def wait_for(
-        self, predicate: Callable[[Frame], bool], count: int = 1, seconds: float = 5.0
+        self, predicate: Callable[[Frame], bool], count: int = 1, seconds: float = 20.0
     ) -> list[Frame]:
         """Take ``count`` frames matching ``predicate`` from the inbox, reading until they arrive."""
 
@@ -79,7 +79,7 @@ class RawEsme:
 
         return await asyncio.wait_for(run(), seconds)
 
-    async def response(self, seq: int, seconds: float = 5.0) -> Frame:
+    async def response(self, seq: int, seconds: float = 20.0) -> Frame:
         return (await self.wait_for(lambda f: f[2] == seq and bool(f[0] & codec.RESPONSE_BIT), 1, seconds))[0]
 
     async def bind(
@@ -106,7 +106,7 @@ class RawEsme:
             setattr(m, name, value)
         return self.send(codec.SUBMIT_SM, codec.encode_sm(m))
 
-    async def eof(self, seconds: float = 5.0) -> bool:
+    async def eof(self, seconds: float = 20.0) -> bool:
         async def run() -> bool:
             while await self.read_frames():
                 pass

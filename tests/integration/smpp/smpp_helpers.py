@@ -22,7 +22,7 @@ def messages(
     return [Message(to=to, sender=sender, text=text.format(i=i)) for i in range(n)]
 
 
-async def eventually(predicate: Callable[[], bool], seconds: float = 5.0, what: str = "condition") -> None:
+async def eventually(predicate: Callable[[], bool], seconds: float = 20.0, what: str = "condition") -> None:
     """Poll ``predicate`` until it holds or the deadline passes."""
     deadline = time.monotonic() + seconds
     while not predicate():
@@ -31,7 +31,7 @@ async def eventually(predicate: Callable[[], bool], seconds: float = 5.0, what: 
         await asyncio.sleep(0.01)
 
 
-async def take_receipts(t: SmppTransport, n: int, seconds: float = 5.0) -> list[DeliveryReceipt]:
+async def take_receipts(t: SmppTransport, n: int, seconds: float = 20.0) -> list[DeliveryReceipt]:
     got: list[DeliveryReceipt] = []
 
     async def run() -> None:
@@ -44,7 +44,7 @@ async def take_receipts(t: SmppTransport, n: int, seconds: float = 5.0) -> list[
     return got
 
 
-async def take_inbound(t: SmppTransport, n: int, seconds: float = 5.0) -> list[InboundMessage]:
+async def take_inbound(t: SmppTransport, n: int, seconds: float = 20.0) -> list[InboundMessage]:
     got: list[InboundMessage] = []
 
     async def run() -> None:

@@ -25,7 +25,7 @@ garbage = st.tuples(
 ).map(lambda t: t[0] + ([t[1]] if t[1] is not None else []))
 
 
-async def read_until(reader: asyncio.StreamReader, predicate: object, seconds: float = 3.0) -> bool:
+async def read_until(reader: asyncio.StreamReader, predicate: object, seconds: float = 20.0) -> bool:
     """Read frames until one matches (True) or the peer closes (False)."""
     buffer = bytearray()
 

@@ -48,7 +48,7 @@ async def test_smpp34_client_submits_and_receives_receipts(smsc: SmscSimulator) 
 
 async def eventually_deliver_acks(smsc: SmscSimulator, n: int) -> None:
     """Poll with a deadline: smpp34 acknowledges receipts from its own task."""
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 20
     while smsc.stats.deliver_sm_resp < n:
         assert time.monotonic() < deadline, f"{smsc.stats.deliver_sm_resp} of {n} receipts acknowledged"
         await asyncio.sleep(0.01)
