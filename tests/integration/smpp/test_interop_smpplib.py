@@ -19,7 +19,7 @@ from msgbridge.simulators.smsc import SmscSimulator
 
 
 def connect(port: int) -> smpplib.client.Client:
-    client = smpplib.client.Client("127.0.0.1", port, timeout=5, allow_unknown_opt_params=True)
+    client = smpplib.client.Client("127.0.0.1", port, timeout=20, allow_unknown_opt_params=True)
     client.connect()
     return client
 

@@ -41,7 +41,7 @@ def counters_line(proc: subprocess.Popen[str]) -> dict[str, float]:
 
 def send_two(port: int, password: str = "p") -> list[str]:
     ids: list[str] = []
-    client = smpplib.client.Client("127.0.0.1", port, timeout=5, allow_unknown_opt_params=True)
+    client = smpplib.client.Client("127.0.0.1", port, timeout=20, allow_unknown_opt_params=True)
     client.set_message_sent_handler(lambda pdu: ids.append(pdu.message_id.decode()))
     client.connect()
     client.bind_transmitter(system_id="u", password=password)
@@ -80,7 +80,7 @@ async def test_cli_throttle_knob_reaches_the_simulator() -> None:
 
     def submit() -> int:
         reader_status: list[int] = []
-        client = smpplib.client.Client("127.0.0.1", port, timeout=5, allow_unknown_opt_params=True)
+        client = smpplib.client.Client("127.0.0.1", port, timeout=20, allow_unknown_opt_params=True)
         client.set_error_pdu_handler(lambda pdu: reader_status.append(pdu.status))
         client.connect()
         client.bind_transmitter(system_id="u", password="p")
@@ -117,7 +117,7 @@ async def test_cli_mo_messages_wait_for_a_receiver() -> None:
 
     def receive(n: int) -> list[tuple[str, int, bytes]]:
         got: list[tuple[str, int, bytes]] = []
-        client = smpplib.client.Client("127.0.0.1", port, timeout=5, allow_unknown_opt_params=True)
+        client = smpplib.client.Client("127.0.0.1", port, timeout=20, allow_unknown_opt_params=True)
         client.set_message_received_handler(
             lambda pdu: got.append((pdu.source_addr.decode(), pdu.esm_class, pdu.short_message))
         )
