@@ -89,7 +89,8 @@ CREATE TABLE IF NOT EXISTS messages (
     error_retry_after REAL,
     next_attempt_at REAL NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    trail TEXT
 );
 -- Every index costs each status change a write: keep to the ones a hot path reads.
 CREATE INDEX IF NOT EXISTS messages_due ON messages (status, campaign, next_attempt_at);
@@ -113,7 +114,8 @@ CREATE TABLE IF NOT EXISTS segments (
 );
 -- Keyed on (link, native_id); native_id first so a receipt without a link can use it too.
 CREATE INDEX IF NOT EXISTS segments_native ON segments (native_id, link);
--- Clustered by message (WITHOUT ROWID): one b-tree insert per entry instead of a row plus an index entry.
+-- Status changes recorded before they were kept on the message's own row (``messages.trail``): read,
+-- no longer written.
 CREATE TABLE IF NOT EXISTS history (
     message_id TEXT NOT NULL,
     at REAL NOT NULL,
@@ -150,10 +152,10 @@ CREATE INDEX IF NOT EXISTS inbound_received ON inbound (received_at);
 
 _STATUS = STATUS_BY_VALUE
 
-# Entries written by one call share ``at``, and ``at`` strictly increases from call to call of one
-# store (SqliteStore._clock): seq only has to order one message's entries within a call (_ranked), so
-# no entry reads the table before it is written.
-_HISTORY_INSERT = "INSERT OR IGNORE INTO history (message_id, at, seq, status, note) VALUES (?, ?, ?, ?, ?)"
+# A status change is appended to its message's ``trail``, one JSON line [at, status, note] each: the
+# UPDATE that changes the status rewrites that row anyway, whereas a row of its own per change was a
+# b-tree insert at a random place (message ids are random) and a page more for every commit to write.
+_APPEND_TRAIL = "trail = COALESCE(trail, '') || ?"
 
 _MESSAGE_COLUMNS = (
     "id, status, attempts, native_id, native_ids, link, segments, error_code, "
@@ -202,14 +204,16 @@ def _claimed(row: Sequence[Any], message: Message) -> MessageRecord:
     return rec
 
 
-def _ranked(entries: Iterable[tuple[str, float, str, str]]) -> list[tuple[str, float, int, str, str]]:
-    """History rows (message_id, at, seq, status, note): seq counts a message's entries in this call."""
-    seen: dict[str, int] = {}
+def _trail_entry(at: float, status: DeliveryStatus, note: str) -> str:
+    """One line of ``messages.trail``; JSON escapes any newline in the note, so lines never split."""
+    return f'[{at!r},"{status.value}",{json.dumps(note)}]\n'
+
+
+def _trail(text: str | None) -> list[tuple[float, DeliveryStatus, str]]:
     out = []
-    for message_id, at, status, note in entries:
-        seq = seen.get(message_id, 0)
-        seen[message_id] = seq + 1
-        out.append((message_id, at, seq, status, note))
+    for line in (text or "").splitlines():
+        at, status, note = json.loads(line)
+        out.append((at, _STATUS[status], note))
     return out
 
 
@@ -296,6 +300,12 @@ class SqliteStore(Store):
         db.execute("PRAGMA wal_autocheckpoint=10000")
         # Every statement is IF NOT EXISTS, so two processes opening one new file at once is harmless.
         db.executescript(SCHEMA)
+        if "trail" not in {r[1] for r in db.execute("PRAGMA table_info(messages)")}:
+            try:  # a file written before status changes were kept on the message row
+                db.execute("ALTER TABLE messages ADD COLUMN trail TEXT")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):  # another process added it first
+                    raise
         return db
 
     async def close(self) -> None:
@@ -471,17 +481,21 @@ class SqliteStore(Store):
         with self._tx() as db:
             current = self._statuses(db, [r.message_id for r in results])
             plan = plan_results(results, current, link=link, now=now)
+            # plan.history has one entry per update, in the same order.
             db.executemany(
                 "UPDATE messages SET status = ?, native_id = COALESCE(?, native_id), "
                 "native_ids = COALESCE(?, native_ids), link = ?, segments = ?, error_code = ?, "
-                "error_native_code = ?, error_text = ?, error_retry_after = ?, updated_at = ? WHERE id = ?",
-                plan.updates,
+                "error_native_code = ?, error_text = ?, error_retry_after = ?, updated_at = ?, "
+                f"{_APPEND_TRAIL} WHERE id = ?",
+                [
+                    (*u[:-1], _trail_entry(at, status, note), u[-1])
+                    for u, (_, at, status, note) in zip(plan.updates, plan.history, strict=True)
+                ],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO segments (message_id, seq, link, native_id, status) VALUES (?, ?, ?, ?, ?)",
                 plan.segments,
             )
-            db.executemany(_HISTORY_INSERT, _ranked(plan.history))
             if plan.native_ids and db.execute("SELECT 1 FROM receipts WHERE matched = 0 LIMIT 1").fetchone():
                 # Later than ``now``: a message may get its result and a parked receipt in this one call.
                 self._match_parked(db, plan.native_ids, self._clock())
@@ -494,7 +508,7 @@ class SqliteStore(Store):
         now = self._clock()
         queued = DeliveryStatus.QUEUED.value
         err = error_columns(error)
-        note = "requeued" + (f": {error}" if error else "")
+        entry = _trail_entry(now, DeliveryStatus.QUEUED, "requeued" + (f": {error}" if error else ""))
         with self._tx() as db:
             current = self._statuses(db, list(message_ids))
             movable = [
@@ -505,10 +519,9 @@ class SqliteStore(Store):
             db.executemany(
                 "UPDATE messages SET status = ?, next_attempt_at = ?, error_code = COALESCE(?, error_code), "
                 "error_native_code = COALESCE(?, error_native_code), error_text = COALESCE(?, error_text), "
-                "error_retry_after = ?, updated_at = ? WHERE id = ?",
-                [(queued, not_before, *err, now, i) for i in movable],
+                f"error_retry_after = ?, updated_at = ?, {_APPEND_TRAIL} WHERE id = ?",
+                [(queued, not_before, *err, now, entry, i) for i in movable],
             )
-            db.executemany(_HISTORY_INSERT, _ranked((i, now, queued, note) for i in movable))
 
     # -- receipts --------------------------------------------------------
 
@@ -616,13 +629,11 @@ class SqliteStore(Store):
         db.executemany(
             "UPDATE messages SET status = ?, error_code = COALESCE(?, error_code), "
             "error_native_code = COALESCE(?, error_native_code), error_text = COALESCE(?, error_text), "
-            "updated_at = ? WHERE id = ?",
-            [(s, *error_columns(e)[:3], now, m) for m, (s, e, _) in plan.messages.items()],
-        )
-        # One entry per message (plan.messages is keyed by message): seq 0.
-        db.executemany(
-            _HISTORY_INSERT,
-            [(m, now, 0, s, f"receipt {n}") for m, (s, _, n) in plan.messages.items()],
+            f"updated_at = ?, {_APPEND_TRAIL} WHERE id = ?",
+            [
+                (s, *error_columns(e)[:3], now, _trail_entry(now, s, f"receipt {n}"), m)
+                for m, (s, e, n) in plan.messages.items()
+            ],
         )
         return plan.matched, plan.unmatched
 
@@ -657,10 +668,15 @@ class SqliteStore(Store):
         row = self.db.execute(f"{_SELECT_MESSAGES} WHERE m.id = ?", (message_id,)).fetchone()
         if row is None:
             return None
-        history = [(row[11], DeliveryStatus.QUEUED.value, "enqueued")]
+        history: list[tuple[float, DeliveryStatus | str, str]] = [
+            (row[11], DeliveryStatus.QUEUED, "enqueued")
+        ]
         history += self.db.execute(
             "SELECT at, status, note FROM history WHERE message_id = ? ORDER BY at, seq", (message_id,)
         ).fetchall()
+        (trail,) = self.db.execute("SELECT trail FROM messages WHERE id = ?", (message_id,)).fetchone()
+        history += _trail(trail)
+        history.sort(key=lambda h: h[0])  # stable: entries of one call keep their order
         return self._record(row, history)
 
     async def find_by_reference(self, reference: str) -> MessageRecord | None:

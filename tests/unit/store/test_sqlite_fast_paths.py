@@ -1,9 +1,8 @@
 """The SQLite store's shortcuts give what the general paths give.
 
 claim() builds records for messages this process wrote without the dataclass
-constructor, and history entries get their order from the call that writes
-them rather than from a read of the table: both are checked against the slow
-way here.
+constructor, and status changes are appended to the message's own row instead
+of a history table (which a file written earlier still has, and is read).
 """
 
 from __future__ import annotations
@@ -132,3 +131,42 @@ async def test_no_background_checkpoint_when_turned_off(tmp_path: Path) -> None:
     async with SqliteStore(tmp_path / "s.db", checkpoint_interval=0) as store:
         assert store._checkpointer is None
         assert await store.enqueue([entry(1)])
+
+
+async def test_a_file_from_before_the_trail_column_keeps_its_history(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    async with SqliteStore(path, checkpoint_interval=0) as store:
+        (mid,) = await store.enqueue([entry(1)])
+    # What an earlier version left: no trail column, its status changes in ``history``.
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE messages DROP COLUMN trail")
+    db.execute("UPDATE messages SET status = 'MAYBE_SUBMITTED', attempts = 1 WHERE id = ?", (mid,))
+    db.execute(
+        "INSERT INTO history (message_id, at, seq, status, note) VALUES (?, ?, 0, 'MAYBE_SUBMITTED', 'old')",
+        (mid, time.time()),
+    )
+    db.commit()
+    db.close()
+    async with SqliteStore(path) as store:
+        await store.record_results([SendResult(message_id=mid, status=S.SUBMITTED, native_id="9")], link=LINK)
+        await store.record_receipts([DeliveryReceipt(native_id="9", status=S.DELIVERED, link=LINK)])
+        rec = await store.get(mid)
+    assert rec is not None
+    assert [(h[1], h[2]) for h in rec.history] == [
+        (S.QUEUED, "enqueued"),
+        (S.MAYBE_SUBMITTED, "old"),
+        (S.SUBMITTED, "result"),
+        (S.DELIVERED, "receipt DELIVERED"),
+    ]
+
+
+async def test_trail_notes_with_newlines_and_quotes_read_back(tmp_path: Path) -> None:
+    err = ErrorInfo(code=ErrorCode.THROTTLED, native_code='0x58"', native_message='slow\ndown "now"')
+    async with SqliteStore(tmp_path / "s.db") as store:
+        (mid,) = await store.enqueue([entry(1)])
+        await store.claim(10)
+        await store.requeue([mid], not_before=0.0, error=err)
+        rec = await store.get(mid)
+    assert rec is not None
+    assert [h[1] for h in rec.history] == [S.QUEUED, S.QUEUED]
+    assert rec.history[1][2] == f"requeued: {err}" and "\n" in rec.history[1][2]
