@@ -35,6 +35,9 @@ Item = tuple[int | None, DeliveryReceipt]
 Place = tuple[str, int | None, str]
 
 
+_NO_ERROR: tuple[None, None, None, None] = (None, None, None, None)
+
+
 def error_columns(error: ErrorInfo | None) -> tuple[str | None, str | None, str | None, float | None]:
     """(code, native code as JSON, native text, retry-after): the four error columns of ``messages``."""
     if error is None:
@@ -75,6 +78,7 @@ def plan_results(
             log.warning("send result for unknown message %s ignored", r.message_id)
             continue
         status = merge(before, r.status)
+        error = r.error
         ids = r.native_ids or ((r.native_id,) if r.native_id else ())
         plan.updates.append(
             (
@@ -83,7 +87,7 @@ def plan_results(
                 json.dumps(list(ids)) if len(ids) > 1 else None,
                 link,
                 max(r.segments, len(ids), 1),
-                *error_columns(r.error),
+                *(_NO_ERROR if error is None else error_columns(error)),
                 now,
                 r.message_id,
             )
@@ -91,7 +95,7 @@ def plan_results(
         if len(ids) > 1:
             plan.segments.extend((r.message_id, seq, link, nid, status) for seq, nid in enumerate(ids))
         plan.native_ids.extend(ids)
-        plan.history.append((r.message_id, now, status, "result" + (f": {r.error}" if r.error else "")))
+        plan.history.append((r.message_id, now, status, "result" if error is None else f"result: {error}"))
         statuses[r.message_id] = status
     return plan
 

@@ -25,6 +25,7 @@ message's ``created_at``; a claim is counted in ``attempts``.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -204,9 +205,15 @@ def _claimed(row: Sequence[Any], message: Message) -> MessageRecord:
     return rec
 
 
+# Keyed by the members, which are str: a status read back as text finds its entry too.
+_STATUS_JSON: dict[str, str] = {s: f'"{s.value}",' for s in DeliveryStatus}
+# Notes repeat ("result", "receipt DELIVRD", ...): their JSON is kept rather than made per message.
+_note_json = functools.lru_cache(maxsize=4096)(json.dumps)
+
+
 def _trail_entry(at: float, status: DeliveryStatus, note: str) -> str:
     """One line of ``messages.trail``; JSON escapes any newline in the note, so lines never split."""
-    return f'[{at!r},"{status.value}",{json.dumps(note)}]\n'
+    return f"[{at!r},{_STATUS_JSON[status]}{_note_json(note)}]\n"
 
 
 def _trail(text: str | None) -> list[tuple[float, DeliveryStatus, str]]:
@@ -481,6 +488,7 @@ class SqliteStore(Store):
         with self._tx() as db:
             current = self._statuses(db, [r.message_id for r in results])
             plan = plan_results(results, current, link=link, now=now)
+            head = f"[{now!r},"  # _trail_entry's, once for the batch
             # plan.history has one entry per update, in the same order.
             db.executemany(
                 "UPDATE messages SET status = ?, native_id = COALESCE(?, native_id), "
@@ -488,8 +496,8 @@ class SqliteStore(Store):
                 "error_native_code = ?, error_text = ?, error_retry_after = ?, updated_at = ?, "
                 f"{_APPEND_TRAIL} WHERE id = ?",
                 [
-                    (*u[:-1], _trail_entry(at, status, note), u[-1])
-                    for u, (_, at, status, note) in zip(plan.updates, plan.history, strict=True)
+                    (*u[:-1], f"{head}{_STATUS_JSON[status]}{_note_json(note)}]\n", u[-1])
+                    for u, (_, _, status, note) in zip(plan.updates, plan.history, strict=True)
                 ],
             )
             db.executemany(
@@ -626,12 +634,15 @@ class SqliteStore(Store):
             "UPDATE segments SET status = ? WHERE message_id = ? AND seq = ?",
             [(s, m, q) for (m, q), s in plan.segments.items()],
         )
+        head = f"[{now!r},"  # _trail_entry's, once for the batch
         db.executemany(
             "UPDATE messages SET status = ?, error_code = COALESCE(?, error_code), "
             "error_native_code = COALESCE(?, error_native_code), error_text = COALESCE(?, error_text), "
             f"updated_at = ?, {_APPEND_TRAIL} WHERE id = ?",
             [
-                (s, *error_columns(e)[:3], now, _trail_entry(now, s, f"receipt {n}"), m)
+                (s, None, None, None, now, f"{head}{_STATUS_JSON[s]}{_note_json(f'receipt {n}')}]\n", m)
+                if e is None
+                else (s, *error_columns(e)[:3], now, _trail_entry(now, s, f"receipt {n}"), m)
                 for m, (s, e, n) in plan.messages.items()
             ],
         )
