@@ -215,7 +215,11 @@ def send(
         async with open_store(_store_dsn(ctx, config)) as store:
             [mid] = await store.enqueue([OutboxEntry(message=message, idempotency_key=key)])
             async with transport:
-                await Dispatcher(store, transport).run(None, wait_receipts=wait, message_ids=[mid])
+                dispatcher = Dispatcher(store, transport)
+                try:
+                    await dispatcher.run(None, wait_receipts=wait, message_ids=[mid])
+                finally:
+                    await dispatcher.close_transport()
             rec = await store.get(mid)
             assert rec is not None
             return rec
@@ -410,16 +414,18 @@ def campaign_run(
                 bar = _Bar(progress, todo)
                 dispatcher = Dispatcher(store, transport, tps=tps, concurrency=concurrency, progress=bar)
                 async with transport:
-                    if mode == "provider":
-                        dispatcher.start_receipts()
-                        try:
+                    try:
+                        if mode == "provider":
+                            dispatcher.start_receipts()
                             await dispatcher.send_provider_campaign(model)
                             if wait_receipts > 0:
                                 await dispatcher.collect_receipts(wait_receipts, campaign=cname)
-                        finally:
-                            await dispatcher.stop_receipts()
-                    else:
-                        await dispatcher.run(cname, wait_receipts=wait_receipts, include_maybe=resend_maybe)
+                        else:
+                            await dispatcher.run(
+                                cname, wait_receipts=wait_receipts, include_maybe=resend_maybe
+                            )
+                    finally:
+                        await dispatcher.close_transport()
             return report, dispatcher.stats, await store.counts(cname)
 
     report, stats, counts = _run(go(), fast=True)

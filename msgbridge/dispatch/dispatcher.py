@@ -497,6 +497,30 @@ class Dispatcher:
             self._reader = None
         await self._flush_receipts()
 
+    async def close_transport(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 -- bounds the final drain
+        """Close the transport, then write the receipts it hands over while closing.
+
+        A transport may release receipts on close: SMPP holds back receipts
+        that arrive before their submit_sm_resp (or that this process did not
+        send, when several workers share an account), and they were already
+        acknowledged to the SMSC. Stopping the reader before the close would
+        drop them, so after the close the stream is read to its end and what
+        it held is written to the store, where unmatched ones are parked.
+        """
+        await self.stop_receipts()
+        await self.transport.aclose()
+        if not self.transport.capabilities.dlr_push:
+            return
+        self.start_receipts()
+        reader = self._reader
+        if reader is not None:
+            done, _ = await asyncio.wait({reader}, timeout=timeout)
+            if not done:
+                log.warning(
+                    "%s:// receipt stream did not end within %.1f s of close", self.transport.scheme, timeout
+                )
+            await self.stop_receipts()
+
     async def run(
         self,
         campaign: str | None = None,

@@ -56,7 +56,7 @@ class DispatchPump:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         with contextlib.suppress(Exception):
-            await self.dispatcher.stop_receipts()
+            await self.dispatcher.close_transport()
 
     async def _send_loop(self) -> None:
         while True:
