@@ -21,9 +21,9 @@ import cProfile
 import functools
 import gc
 import io
-import os
 import pstats
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -37,32 +37,15 @@ from msgbridge.adapters.base import open_transport
 from msgbridge.core.message import Message
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.dispatcher import Dispatcher
+from msgbridge.simulators.smsc.process import SimulatorProcess
 from msgbridge.store.base import OutboxEntry
 from msgbridge.store.sqlite import SqliteStore
 
 TARGET = 20_000  # msg/s end to end (issue 4)
 
 
-def start_simulator(dlr_delay_ms: float) -> tuple[subprocess.Popen[str], int]:
-    cmd = [
-        sys.executable, "-m", "msgbridge", "sim", "smsc", "--port", "0", "--users", "u:p",
-        "--dlr-delay-ms", str(dlr_delay_ms), "--no-record", "--uvloop",
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening on" not in line:
-        raise RuntimeError(f"simulator did not start: {line!r}")
-    return proc, int(line.rsplit(":", 1)[1])
-
-
-def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of another process (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def start_simulator(dlr_delay_ms: float) -> SimulatorProcess:
+    return SimulatorProcess("--users", "u:p", "--dlr-delay-ms", str(dlr_delay_ms), "--no-record", "--uvloop")
 
 
 class Timings:
@@ -88,9 +71,15 @@ class Timings:
 
 
 async def run(
-    count: int, window: int, binds: int, dlr_delay_ms: float, db: Path, profiler: cProfile.Profile | None = None
+    count: int,
+    window: int,
+    binds: int,
+    dlr_delay_ms: float,
+    db: Path,
+    profiler: cProfile.Profile | None = None,
 ) -> dict[str, float]:
-    proc, port = start_simulator(dlr_delay_ms)
+    sim = start_simulator(dlr_delay_ms)
+    port = sim.port
     timings = Timings()
     try:
         store = SqliteStore(db)
@@ -117,7 +106,7 @@ async def run(
             await transport.open()
             dispatcher = Dispatcher(store, transport, concurrency=4)
             cpu0 = time.process_time()
-            sim0 = process_cpu(proc.pid)
+            sim0 = sim.cpu_seconds()
             started = time.perf_counter()
             if profiler is not None:
                 profiler.enable()
@@ -129,14 +118,13 @@ async def run(
             if profiler is not None:
                 profiler.disable()
             cpu = time.process_time() - cpu0
-            sim_cpu = process_cpu(proc.pid) - sim0
+            sim_cpu = sim.cpu_seconds() - sim0
             await dispatcher.stop_receipts()
             stats = dispatcher.stats
         counts = await store.counts("bench")
         await store.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        sim.stop(signal.SIGTERM)
     delivered = counts.get(DeliveryStatus.DELIVERED, 0)
     print(f"messages            {count:,}")
     print(f"outbox write        {enqueue_s:6.2f} s  ({count / enqueue_s:,.0f} msg/s)")
@@ -165,7 +153,8 @@ def run_cli(count: int, window: int, binds: int, dlr_delay_ms: float, workdir: P
     import csv
     import json
 
-    proc, port = start_simulator(dlr_delay_ms)
+    sim = start_simulator(dlr_delay_ms)
+    port = sim.port
     try:
         csv_path = workdir / "recipients.csv"
         with csv_path.open("w", newline="") as f:
@@ -177,17 +166,16 @@ def run_cli(count: int, window: int, binds: int, dlr_delay_ms: float, workdir: P
             "--via", f"smpp://u:p@127.0.0.1:{port}?window={window}&binds={binds}", "--csv", str(csv_path),
             "--template", "Hello {name}, your code is 1234", "--from", "Shop", "--wait-receipts", "300", "--json",
         ]  # fmt: skip
-        sim0 = process_cpu(proc.pid)
+        sim0 = sim.cpu_seconds()
         children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         cli_cpu = children.ru_utime + children.ru_stime - children0.ru_utime - children0.ru_stime
-        sim_cpu = process_cpu(proc.pid) - sim0
+        sim_cpu = sim.cpu_seconds() - sim0
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        sim.stop(signal.SIGTERM)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     report = json.loads(out.stdout)
@@ -202,7 +190,9 @@ def run_cli(count: int, window: int, binds: int, dlr_delay_ms: float, workdir: P
     print(
         f"receipts            {d['receipts']:,}, matched {d['receipts_matched']:,}; statuses {report['counts']}"
     )
-    print(f"command CPU         {cli_cpu:6.2f} s  ({cli_cpu / count * 1e6:.1f} µs per message, whole command)")
+    print(
+        f"command CPU         {cli_cpu:6.2f} s  ({cli_cpu / count * 1e6:.1f} µs per message, whole command)"
+    )
     print(f"simulator CPU       {sim_cpu:6.2f} s")
     rate = count / d["seconds"]
     verdict = "met" if rate >= TARGET and delivered == count else "MISSED"

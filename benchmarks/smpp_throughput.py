@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -28,6 +29,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from msgbridge.simulators.smsc.process import SimulatorProcess, process_cpu
 
 TEXT = "Hello, this is message number 1"
 DEST = "77011234567"
@@ -225,33 +228,15 @@ def codec_costs(n: int = 20_000) -> dict[str, float]:
 # --- orchestration -------------------------------------------------------------
 
 
-def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of another process (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @contextmanager
 def simulator(latency_ms: float, report: Path) -> Iterator[tuple[int, int]]:
-    cmd = [
-        sys.executable, "-m", "msgbridge", "sim", "smsc", "--port", "0", "--users", "u:p",
-        "--latency-ms", str(latency_ms), "--no-record", "--uvloop", "--report-json", str(report),
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sim = SimulatorProcess(
+        "--users", "u:p", "--latency-ms", str(latency_ms), "--no-record", "--uvloop", "--report-json", str(report)
+    )  # fmt: skip
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if "listening on" not in line:
-            raise RuntimeError(
-                f"simulator did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
-            )
-        yield int(line.rsplit(":", 1)[1]), proc.pid
+        yield sim.port, sim.pid
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        sim.stop(signal.SIGTERM)
 
 
 def run_config(cfg: Config, port: int, sim_pid: int) -> Result:

@@ -18,15 +18,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import signal
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 
 from msgbridge.adapters.smpp import codec
+from msgbridge.simulators.smsc.process import SimulatorProcess
 
 try:
     import uvloop
@@ -45,49 +44,6 @@ class Row:
     @property
     def rate(self) -> float:
         return self.messages / self.seconds
-
-
-class SimProcess:
-    """``msgbridge sim smsc`` in a child process; CPU read through SIGUSR1 counters."""
-
-    def __init__(self, *extra: str) -> None:
-        cmd = [
-            sys.executable,
-            "-m",
-            "msgbridge",
-            "sim",
-            "smsc",
-            "--port",
-            "0",
-            "--any-user",
-            "--no-record",
-            *extra,
-        ]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        match = re.match(r"listening on ([\d.]+):(\d+)", line)
-        if not match:
-            self.proc.kill()
-            raise RuntimeError(f"simulator did not start: {line!r}")
-        self.host, self.port = match.group(1), int(match.group(2))
-
-    def counters(self) -> dict[str, float]:
-        assert self.proc.stdout is not None
-        self.proc.send_signal(signal.SIGUSR1)
-        while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError("simulator exited")
-            if line.startswith("counters "):
-                return {k: float(v) for k, v in (item.split("=") for item in line.split()[1:])}
-
-    def close(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 class PipelinedClient(asyncio.Protocol):
@@ -191,7 +147,7 @@ async def run_client(
     return seconds, cpu
 
 
-def measure(sim: SimProcess, config: str, n: int, window: int, registered_delivery: int = 0) -> Row:
+def measure(sim: SimulatorProcess, config: str, n: int, window: int, registered_delivery: int = 0) -> Row:
     before = sim.counters()["cpu_seconds"]
     runner = uvloop.run if uvloop is not None else asyncio.run
     seconds, client_cpu = runner(run_client(sim.host, sim.port, n, window, registered_delivery))
@@ -213,7 +169,13 @@ def main() -> None:
     rows: list[Row] = []
     baseline: Row | None = None
     for loop_name in loops:
-        sim = SimProcess("--dlr-delay-ms", "50", *(["--uvloop"] if loop_name == "uvloop" else []))
+        sim = SimulatorProcess(
+            "--any-user",
+            "--no-record",
+            "--dlr-delay-ms",
+            "50",
+            *(["--uvloop"] if loop_name == "uvloop" else []),
+        )
         try:
             row = measure(sim, f"sim {loop_name:7} window=1 (stop-and-wait)", n_stop, 1)
             rows.append(row)
@@ -222,7 +184,7 @@ def main() -> None:
                 rows.append(measure(sim, f"sim {loop_name:7} window={window}", n, window))
             rows.append(measure(sim, f"sim {loop_name:7} window=100 + receipts", n // 2, 100, 1))
         finally:
-            sim.close()
+            sim.stop(signal.SIGTERM)
 
     assert baseline is not None
     print(

@@ -17,12 +17,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import re
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
@@ -31,6 +27,7 @@ import click
 
 from msgbridge.cli.main import cli
 from msgbridge.core.errors import MessagingError
+from msgbridge.simulators.smsc.process import SimulatorProcess
 
 MEMORY_VIA = "memory://demo?mix=delivered:0.93,undeliverable:0.04,expired:0.03&dlr_delay_ms=200&seed=7"
 DEFAULT_VIA = "smpp"
@@ -65,46 +62,18 @@ def write_recipients(path: Path, count: int) -> None:
 @contextlib.contextmanager
 def smsc_simulator() -> Iterator[int]:
     """Run ``msgbridge sim smsc`` on a free port in a background process; yield the port."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "msgbridge",
-        "sim",
-        "smsc",
-        "--port",
-        "0",
-        "--users",
-        f"{SIM_USER}:{SIM_PASSWORD}",
-        *SIM_ARGS,
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        assert proc.stdout is not None
-        port = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            found = re.search(r"listening on [^:]+:(\d+)", line)
-            if found:
-                port = int(found.group(1))
-                break
-        if port is None:
-            raise click.ClickException("the SMSC simulator did not start")
-        click.echo(f"SMSC simulator running in the background (pid {proc.pid}) on 127.0.0.1:{port}")
-        yield port
+        sim = SimulatorProcess("--users", f"{SIM_USER}:{SIM_PASSWORD}", *SIM_ARGS)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"SMSC simulator running in the background (pid {sim.pid}) on {sim.host}:{sim.port}")
+    try:
+        yield sim.port
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                out, _ = proc.communicate(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                out, _ = proc.communicate()
-            counters = [ln for ln in (out or "").splitlines() if ln.startswith("counters")]
-            if counters:
-                click.echo("simulator " + counters[-1])
+        counters = sim.stop()
+        if counters:
+            shown = " ".join(f"{k}={v:g}" for k, v in counters.items())
+            click.echo(f"simulator counters {shown}")
         click.echo("SMSC simulator stopped")
 
 

@@ -10,23 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from msgbridge.simulators.smsc.process import SimulatorProcess
+
 
 @pytest.fixture
 def smsc_process() -> Iterator[int]:
     """`msgbridge sim smsc` in its own process on a free port; yields the port."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "msgbridge", "sim", "smsc", "--port", "0", "--users", "u:p", "--dlr-delay-ms", "20",
-         "--dlr-mix", "delivered=1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert "listening on" in line, line
-        yield int(line.rsplit(":", 1)[1])
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=10)  # also closes the pipes
+    with SimulatorProcess("--users", "u:p", "--dlr-delay-ms", "20", "--dlr-mix", "delivered=1") as sim:
+        yield sim.port
 
 
 def msgbridge(*args: str) -> subprocess.CompletedProcess[str]:

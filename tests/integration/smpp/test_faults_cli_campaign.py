@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from msgbridge.simulators.smsc.process import SimulatorProcess
 
 N = 300
 
@@ -21,19 +22,12 @@ def test_campaign_process_survives_a_misbehaving_smsc(tmp_path: Path) -> None:
         writer.writerow(["phone", "i"])
         writer.writerows([f"+7701{i:07d}", f"{i:04d}"] for i in range(N))
     report = tmp_path / "smsc.json"
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "msgbridge", "sim", "smsc", "--port", "0", "--dlr-delay-ms", "10",
-         "--drop-every", "50", "--throttle-every", "7", "--late-every", "23", "--late-ms", "300",
-         "--malformed-every", "31", "--report-json", str(report)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+    sim = SimulatorProcess(
+        "--dlr-delay-ms", "10", "--drop-every", "50", "--throttle-every", "7", "--late-every", "23",
+        "--late-ms", "300", "--malformed-every", "31", "--report-json", str(report),
     )  # fmt: skip
     try:
-        assert sim.stdout is not None
-        match = re.match(r"listening on [\d.]+:(\d+)", sim.stdout.readline())
-        assert match, "simulator did not start"
-        url = f"smpp://u:p@127.0.0.1:{match.group(1)}?timeout=0.1&throttle_pause=0.01"
+        url = f"smpp://u:p@127.0.0.1:{sim.port}?timeout=0.1&throttle_pause=0.01"
         run = subprocess.run(
             [sys.executable, "-m", "msgbridge", "--store", str(tmp_path / "store.db"), "campaign", "run",
              "--via", url, "--csv", str(recipients), "--template", "<{i}> hello", "--json",
@@ -43,8 +37,7 @@ def test_campaign_process_survives_a_misbehaving_smsc(tmp_path: Path) -> None:
             timeout=120,
         )  # fmt: skip
     finally:
-        sim.send_signal(signal.SIGTERM)
-        sim.communicate(timeout=20)
+        sim.stop(signal.SIGTERM, timeout=20)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Traceback" not in run.stderr
     summary = json.loads(run.stdout)
