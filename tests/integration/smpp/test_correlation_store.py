@@ -73,6 +73,7 @@ async def test_receipt_for_a_late_resp_settles_a_maybe_submitted_message(
 ) -> None:
     smsc.late_every = 2
     smsc.hold_late = True  # answered after send() has timed them out, however slow the machine is
+    smsc.enquire_link_ms = 100  # and alive meanwhile, so the link is not dropped as silent
     store = SqliteStore(tmp_path / "db.sqlite")
     await store.open()
     msgs = messages(4)

@@ -106,6 +106,9 @@ async def test_response_timeout_leaves_message_maybe_submitted(smsc: SmscSimulat
     # Every 4th answer is held until the client has given up on it; the others have the whole
     # timeout to arrive, so a slow machine cannot turn an on-time answer into a timeout.
     smsc.hold_late = True
+    # Alive meanwhile: a link silent for a whole response timeout while answers are overdue is
+    # dropped as dead, and whether the receipts came recently enough to prevent that was up to timing.
+    smsc.enquire_link_ms = 100
     async with opened(smpp_url(smsc, window=10, timeout=2)) as t:
         results = await t.send(messages(12))
         maybe = [r for r in results if r.status is DeliveryStatus.MAYBE_SUBMITTED]
@@ -118,6 +121,7 @@ async def test_response_timeout_leaves_message_maybe_submitted(smsc: SmscSimulat
         # the late answers still name the messages: their receipts carry our message ids
         receipts = await take_receipts(t, 12)
         await eventually(lambda: t.stats()["late_responses"] == 3, what="late responses")
+        assert t.stats()["connects"] == 1  # on the link they were asked on
     assert {r.message_id for r in receipts} == {r.message_id for r in results}
     assert smsc.stats.submit_sm == 12  # never resent silently
 
