@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from msgbridge.core.errors import ErrorCode, ErrorInfo
-from msgbridge.core.message import DeliveryReceipt, SendResult
+from msgbridge.core.message import DeliveryReceipt, InboundMessage, SendResult
 from msgbridge.core.status import DeliveryStatus, aggregate, merge
+from msgbridge.store.base import CampaignRecord
 
 log = logging.getLogger(__name__)
 
@@ -154,3 +155,57 @@ def plan_receipts(
         plan.messages[message_id] = (status, error, r.native_status or r.status)
         plan.matched.append((item, message_id))
     return plan
+
+
+# -- rows both backends write and read the same way -------------------------
+# Column lists fix the order, so a row reads by position whether it is a sqlite3 tuple or an asyncpg Record.
+
+CAMPAIGN_COLUMNS = "name, template, sender, transport, created_at, options"
+INBOUND_COLUMNS = "id, source, destination, text, link, received_at, parts, raw"
+
+
+def campaign_params(record: CampaignRecord) -> tuple[Any, ...]:
+    return (
+        record.name,
+        record.template,
+        record.sender,
+        record.transport,
+        record.created_at,
+        json.dumps(record.options),
+    )
+
+
+def campaign_from_row(row: Sequence[Any]) -> CampaignRecord:
+    return CampaignRecord(
+        name=row[0],
+        template=row[1],
+        sender=row[2],
+        transport=row[3],
+        created_at=row[4],
+        options=json.loads(row[5]),
+    )
+
+
+def inbound_params(m: InboundMessage) -> tuple[Any, ...]:
+    raw = json.dumps(m.raw, default=str) if m.raw is not None else None
+    return (m.id, m.source, m.destination, m.text, m.link, m.received_at, m.parts, raw)
+
+
+def inbound_from_row(row: Sequence[Any]) -> InboundMessage:
+    return InboundMessage(
+        id=row[0],
+        source=row[1],
+        destination=row[2],
+        text=row[3],
+        link=row[4],
+        received_at=row[5],
+        parts=row[6],
+        raw=json.loads(row[7]) if row[7] else None,
+    )
+
+
+def claimable_statuses(include_maybe: bool) -> list[str]:
+    """QUEUED, plus MAYBE_SUBMITTED when the user asked to resend what may have been sent."""
+    if include_maybe:
+        return [DeliveryStatus.QUEUED.value, DeliveryStatus.MAYBE_SUBMITTED.value]
+    return [DeliveryStatus.QUEUED.value]

@@ -43,11 +43,18 @@ from msgbridge.core.status import DeliveryStatus
 from msgbridge.store.base import CampaignRecord, MessageRecord, OutboxEntry, Store
 from msgbridge.store.plans import (
     AWAITING_RECEIPT,
+    CAMPAIGN_COLUMNS,
+    INBOUND_COLUMNS,
     STATUS_BY_VALUE,
     Item,
     Place,
+    campaign_from_row,
+    campaign_params,
+    claimable_statuses,
     error_columns,
     error_from,
+    inbound_from_row,
+    inbound_params,
     plan_receipts,
     plan_results,
 )
@@ -271,29 +278,15 @@ class PostgresStore(Store):
 
     async def save_campaign(self, record: CampaignRecord) -> None:
         await self.pool.execute(
-            "INSERT INTO campaigns (name, template, sender, transport, created_at, options) "
+            f"INSERT INTO campaigns ({CAMPAIGN_COLUMNS}) "
             "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET template = excluded.template, "
             "sender = excluded.sender, transport = excluded.transport, options = excluded.options",
-            record.name,
-            record.template,
-            record.sender,
-            record.transport,
-            record.created_at,
-            json.dumps(record.options),
+            *campaign_params(record),
         )
 
     async def get_campaign(self, name: str) -> CampaignRecord | None:
-        row = await self.pool.fetchrow("SELECT * FROM campaigns WHERE name = $1", name)
-        if row is None:
-            return None
-        return CampaignRecord(
-            name=row["name"],
-            template=row["template"],
-            sender=row["sender"],
-            transport=row["transport"],
-            created_at=row["created_at"],
-            options=json.loads(row["options"]),
-        )
+        row = await self.pool.fetchrow(f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE name = $1", name)
+        return campaign_from_row(row) if row is not None else None
 
     # -- outbox ----------------------------------------------------------
 
@@ -337,9 +330,7 @@ class PostgresStore(Store):
         if limit <= 0 or (ids is not None and not ids):
             return []
         at = time.time() if now is None else now
-        statuses = [DeliveryStatus.QUEUED.value]
-        if include_maybe:
-            statuses.append(DeliveryStatus.MAYBE_SUBMITTED.value)
+        statuses = claimable_statuses(include_maybe)
         rows = await self.pool.fetch(
             f"UPDATE messages m SET status = $1, attempts = m.attempts + 1, updated_at = $2, claimed_by = $7 FROM "
             f"(SELECT id FROM messages WHERE status = ANY($3::text[]) AND next_attempt_at <= $2 "
@@ -594,37 +585,13 @@ class PostgresStore(Store):
         if not messages:
             return
         await self.pool.executemany(
-            "INSERT INTO inbound (id, source, destination, text, link, received_at, parts, raw) "
+            f"INSERT INTO inbound ({INBOUND_COLUMNS}) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-            [
-                (
-                    m.id,
-                    m.source,
-                    m.destination,
-                    m.text,
-                    m.link,
-                    m.received_at,
-                    m.parts,
-                    json.dumps(m.raw, default=str) if m.raw is not None else None,
-                )
-                for m in messages
-            ],
+            [inbound_params(m) for m in messages],
         )
 
     async def list_inbound(self, limit: int = 100) -> list[InboundMessage]:
         rows = await self.pool.fetch(
-            "SELECT * FROM inbound ORDER BY received_at DESC, id DESC LIMIT $1", limit
+            f"SELECT {INBOUND_COLUMNS} FROM inbound ORDER BY received_at DESC, id DESC LIMIT $1", limit
         )
-        return [
-            InboundMessage(
-                id=r["id"],
-                source=r["source"],
-                destination=r["destination"],
-                text=r["text"],
-                link=r["link"],
-                received_at=r["received_at"],
-                parts=r["parts"],
-                raw=json.loads(r["raw"]) if r["raw"] else None,
-            )
-            for r in rows
-        ]
+        return [inbound_from_row(r) for r in rows]

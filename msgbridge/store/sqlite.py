@@ -52,11 +52,18 @@ from msgbridge.core.status import DeliveryStatus
 from msgbridge.store.base import CampaignRecord, MessageRecord, OutboxEntry, Store
 from msgbridge.store.plans import (
     AWAITING_RECEIPT,
+    CAMPAIGN_COLUMNS,
+    INBOUND_COLUMNS,
     STATUS_BY_VALUE,
     Item,
     Place,
+    campaign_from_row,
+    campaign_params,
+    claimable_statuses,
     error_columns,
     error_from,
+    inbound_from_row,
+    inbound_params,
     plan_receipts,
     plan_results,
 )
@@ -363,34 +370,15 @@ class SqliteStore(Store):
     async def save_campaign(self, record: CampaignRecord) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO campaigns (name, template, sender, transport, created_at, options) "
+                f"INSERT INTO campaigns ({CAMPAIGN_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET template = excluded.template, "
                 "sender = excluded.sender, transport = excluded.transport, options = excluded.options",
-                (
-                    record.name,
-                    record.template,
-                    record.sender,
-                    record.transport,
-                    record.created_at,
-                    json.dumps(record.options),
-                ),
+                campaign_params(record),
             )
 
     async def get_campaign(self, name: str) -> CampaignRecord | None:
-        row = self.db.execute(
-            "SELECT name, template, sender, transport, created_at, options FROM campaigns WHERE name = ?",
-            (name,),
-        ).fetchone()
-        if row is None:
-            return None
-        return CampaignRecord(
-            name=row[0],
-            template=row[1],
-            sender=row[2],
-            transport=row[3],
-            created_at=row[4],
-            options=json.loads(row[5]),
-        )
+        row = self.db.execute(f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE name = ?", (name,)).fetchone()
+        return campaign_from_row(row) if row is not None else None
 
     # -- outbox ----------------------------------------------------------
 
@@ -456,9 +444,7 @@ class SqliteStore(Store):
         if limit <= 0 or (ids is not None and not ids):
             return []
         at = time.time() if now is None else now
-        statuses = [DeliveryStatus.QUEUED.value]
-        if include_maybe:
-            statuses.append(DeliveryStatus.MAYBE_SUBMITTED.value)
+        statuses = claimable_statuses(include_maybe)
         where = f"status IN ({_marks(len(statuses))}) AND next_attempt_at <= ?"
         params: list[Any] = [*statuses, at]
         if campaign is not None:
@@ -748,39 +734,12 @@ class SqliteStore(Store):
             return
         with self._tx() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO inbound (id, source, destination, text, link, received_at, parts, raw) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        m.id,
-                        m.source,
-                        m.destination,
-                        m.text,
-                        m.link,
-                        m.received_at,
-                        m.parts,
-                        json.dumps(m.raw, default=str) if m.raw is not None else None,
-                    )
-                    for m in messages
-                ],
+                f"INSERT OR IGNORE INTO inbound ({INBOUND_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [inbound_params(m) for m in messages],
             )
 
     async def list_inbound(self, limit: int = 100) -> list[InboundMessage]:
         rows = self.db.execute(
-            "SELECT id, source, destination, text, link, received_at, parts, raw FROM inbound "
-            "ORDER BY received_at DESC, id DESC LIMIT ?",
-            (limit,),
+            f"SELECT {INBOUND_COLUMNS} FROM inbound ORDER BY received_at DESC, id DESC LIMIT ?", (limit,)
         ).fetchall()
-        return [
-            InboundMessage(
-                id=r[0],
-                source=r[1],
-                destination=r[2],
-                text=r[3],
-                link=r[4],
-                received_at=r[5],
-                parts=r[6],
-                raw=json.loads(r[7]) if r[7] else None,
-            )
-            for r in rows
-        ]
+        return [inbound_from_row(r) for r in rows]
