@@ -11,7 +11,14 @@ What it promises a sending mail server:
   before that is ``451 4.3.0`` so the client keeps the mail and retries, and a
   retry (same Message-ID) is recognised and not queued twice;
 - a sender over its rate gets ``450 4.7.1`` (retry later), a text longer than
-  the segment limit ``550 5.2.3``, a mail with no text ``550 5.6.0``.
+  the segment limit ``550 5.2.3``, a mail with no text ``550 5.6.0``, a text
+  part that cannot be decoded ``554 5.6.0``;
+- it does not stand still for guessers and idlers: failed logins are counted
+  per client address and per login across connections (growing waits, then a
+  lock-out; see ``limits``), connections are capped in total and per address,
+  a silent session is closed after ``timeout`` and one that has neither
+  logged in nor come from an allowlisted address after ``login_timeout``,
+  each with a ``421`` first.
 
 The SMTP dialogue itself (line parsing, SIZE, STARTTLS, pipelining) is
 aiosmtpd's; this module holds the hooks that decide. AUTH PLAIN and LOGIN are
@@ -44,6 +51,7 @@ from msgbridge.core.message import Message
 from msgbridge.core.ratelimit import TokenBucket
 from msgbridge.inbound import mailtext
 from msgbridge.inbound.group_commit import GroupCommit
+from msgbridge.inbound.limits import AuthPolicy, ConnectionCount, ConnectionPolicy, FailureLog, client_key
 from msgbridge.inbound.recipients import Refused, phone_for
 from msgbridge.inbound.users import User, dummy_hash, verify_password
 from msgbridge.store.base import OutboxEntry, Store
@@ -64,6 +72,11 @@ STORE_FAILED = "451 4.3.0 Temporary local problem, try again later"
 INTERNAL_ERROR = "451 4.3.0 Internal error, try again later"
 AUTH_SYNTAX = "501 5.5.2 Cannot decode response"
 TOO_MANY_AUTH_FAILURES = "421 4.7.0 Too many authentication failures"
+# RFC 4954: 454 4.7.0 "Temporary authentication failure"; the client may try again later.
+LOCKED_OUT = "454 4.7.0 Too many failed logins, try again later"
+TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
+IDLE_TIMEOUT = "421 4.4.2 Idle too long, closing connection"
+LOGIN_TIMEOUT = "421 4.7.0 Not logged in in time, closing connection"
 
 MAX_AUTH_FAILURES = 3
 MAX_CONCURRENT_AUTH = 4  # password checks running at once (each is ~50 ms of CPU and 16 MiB)
@@ -102,7 +115,10 @@ class GatewayConfig:
     countries: frozenset[str] = frozenset()  # destination countries allowed (ISO codes); empty: any
     default_sender: str | None = None  # SMS sender ID for allowlisted (not logged-in) clients
     hostname: str = "localhost"
-    timeout: float = 60.0
+    timeout: float = 60.0  # seconds without a command before a session is closed (421 4.4.2)
+    login_timeout: float = 60.0  # seconds a session neither logged in nor allowlisted may last; 0: no limit
+    auth: AuthPolicy = field(default_factory=AuthPolicy)
+    connections: ConnectionPolicy = field(default_factory=ConnectionPolicy)
     dedupe_window: float = 600.0  # seconds a mail without Message-ID counts as a resend of an identical one
 
 
@@ -126,6 +142,7 @@ class GatewayHandler:
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
         self._auth_failures: weakref.WeakKeyDictionary[SMTP, int] = weakref.WeakKeyDictionary()
         self._auth_slots = asyncio.Semaphore(MAX_CONCURRENT_AUTH)
+        self.failures = FailureLog(config.auth)
         self.accepted_mails = 0
 
     # -- identity -------------------------------------------------------------
@@ -136,8 +153,11 @@ class GatewayHandler:
         return str(peer[0]) if isinstance(peer, tuple) and peer else ""
 
     def _allowlisted(self, session: Session) -> bool:
+        return self.allowlisted(self._peer_host(session))
+
+    def allowlisted(self, host: str) -> bool:
         try:
-            peer = ipaddress.ip_address(self._peer_host(session))
+            peer = ipaddress.ip_address(host)
         except ValueError:
             return False
         return any(peer in net for net in self.config.allow)
@@ -309,26 +329,134 @@ class GatewayHandler:
 
     async def _check(self, server: SMTP, login: bytes, password: bytes) -> AuthResult:
         name = login.decode("utf-8", errors="replace")
+        host = self._peer_host(server.session)
+        keys = (f"ip:{client_key(host)}", f"login:{name}")
+        # Each earlier failure for this address or login makes this attempt wait longer,
+        # whichever connection it comes on; bounded by the policy's max_delay.
+        wait = max(self.failures.wait_for(key) for key in keys)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if self._locked(keys):
+            return await self._refuse_locked(server, name, host)
         user = self.config.users.get(name)
         stored = user.password_hash if user is not None else dummy_hash()
         async with (
             self._auth_slots
         ):  # a flood of logins queues here instead of eating every core and 16 MiB each
             ok = await asyncio.to_thread(verify_password, stored, password) and user is not None
+        if self._locked(keys):  # locked by a parallel guess while this one was checked
+            return await self._refuse_locked(server, name, host)
         if ok:
-            log.info("smtp gateway: %s logged in from %s", name, self._peer_host(server.session))
+            for key in keys:
+                self.failures.clear(key)
+            log.info("smtp gateway: %s logged in from %s", name, host)
             # auth_data holds the login only; the password is not kept in the session.
             return AuthResult(success=True, handled=False, auth_data=name)
-        failures = self._auth_failures.get(server, 0) + 1
-        self._auth_failures[server] = failures
-        log.warning("smtp gateway: failed login %r from %s", name, self._peer_host(server.session))
-        if failures >= MAX_AUTH_FAILURES:
-            self._auth_failures.pop(server, None)
-            await server.push(TOO_MANY_AUTH_FAILURES)
-            if server.transport is not None:
-                server.transport.close()
+        log.warning("smtp gateway: failed login %r from %s", name, host)
+        for key in keys:
+            if self.failures.fail(key):
+                log.warning(
+                    "smtp gateway: %s locked out for %.0f s after %d failed logins",
+                    key,
+                    self.config.auth.lockout,
+                    self.config.auth.max_failures,
+                )
+        if await self._session_failure(server):
             return AuthResult(success=False, handled=True)
         return AuthResult(success=False, handled=False)  # aiosmtpd answers 535 5.7.8
+
+    def _locked(self, keys: Sequence[str]) -> bool:
+        return any(self.failures.locked_for(key) > 0 for key in keys)
+
+    async def _refuse_locked(self, server: SMTP, name: str, host: str) -> AuthResult:
+        """During a lock-out every password is refused, the right one too, and none is checked."""
+        log.warning("smtp gateway: login %r from %s refused: locked out", name, host)
+        if not await self._session_failure(server):
+            await server.push(LOCKED_OUT)
+        return AuthResult(success=False, handled=True)
+
+    async def _session_failure(self, server: SMTP) -> bool:
+        """Count a failure on this connection; at the limit answer 421, close it and return True."""
+        failures = self._auth_failures.get(server, 0) + 1
+        self._auth_failures[server] = failures
+        if failures < MAX_AUTH_FAILURES:
+            return False
+        self._auth_failures.pop(server, None)
+        await server.push(TOO_MANY_AUTH_FAILURES)
+        if server.transport is not None:
+            server.transport.close()
+        return True
+
+
+class _Session(SMTP):
+    """aiosmtpd's protocol with the gateway's connection caps and session time limits.
+
+    The caps are checked when the connection is made, before any greeting: a
+    refused client reads one ``421`` line and the socket closes. ``_timeout_cb``
+    is aiosmtpd's idle-timer callback (1.4.x), overridden only to say ``421``
+    before it closes the connection, as RFC 5321 4.5.3.2 expects of a server
+    that gives up on a client.
+    """
+
+    def __init__(self, gateway: SmtpGateway, **kwargs: Any) -> None:
+        super().__init__(gateway.handler, **kwargs)
+        self._gateway = gateway
+        self._client: str | None = None  # the key counted in the gateway's connection count
+        self._refused = False
+        self._login_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._client is not None:  # STARTTLS: the same connection, now encrypted
+            super().connection_made(transport)
+            return
+        peer: Any = transport.get_extra_info("peername")
+        host = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        key = client_key(host)
+        if not self._gateway.connections.open(key):
+            self._refused = True
+            log.warning("smtp gateway: refused connection from %s: too many connections", host)
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(TOO_MANY_CONNECTIONS.encode() + b"\r\n")
+            transport.close()
+            return
+        self._client = key
+        super().connection_made(transport)
+        limit = self._gateway.config.login_timeout
+        if limit > 0 and not self._gateway.handler.allowlisted(host):
+            self._login_timer = self.loop.call_later(limit, self._login_expired)
+
+    def _login_expired(self) -> None:
+        if self.session is None or self.session.authenticated or self.transport is None:
+            return
+        log.info("smtp gateway: closing %s: not logged in within the login timeout", self.session.peer)
+        self._say_and_close(LOGIN_TIMEOUT)
+
+    def _timeout_cb(self) -> None:
+        log.info("smtp gateway: closing %s: idle", self.session.peer if self.session else "?")
+        self._say_and_close(IDLE_TIMEOUT)
+
+    def _say_and_close(self, reply: str) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(reply.encode() + b"\r\n")
+        transport.close()  # flushes the reply first
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return  # aiosmtpd never saw this connection
+        if self._client is not None:
+            self._gateway.connections.close(self._client)
+            self._client = None
+        if self._login_timer is not None:
+            self._login_timer.cancel()
+        super().connection_lost(error)
+
+    def eof_received(self) -> bool | None:
+        if self._refused:
+            return False
+        return super().eof_received()
 
 
 class SmtpGateway:
@@ -343,13 +471,14 @@ class SmtpGateway:
     ) -> None:
         self.config = config
         self.handler = GatewayHandler(config, store, on_enqueued, on_accepted)
+        self.connections = ConnectionCount(config.connections)
         self._server: asyncio.Server | None = None
         self._protocols: set[SMTP] = set()
 
     def _protocol(self) -> SMTP:
         cfg = self.config
-        proto = SMTP(
-            self.handler,
+        proto = _Session(
+            self,
             hostname=cfg.hostname,
             ident="msgbridge",
             data_size_limit=cfg.max_size,
