@@ -4,6 +4,10 @@ Once the socket is bound it prints ``listening on HOST:PORT`` (the real port
 with ``--listen HOST:0``), so scripts and tests can start it and read the
 port. SIGINT/SIGTERM stop it; mail already answered 250 stays in the store
 and is sent on the next start. SIGHUP re-reads the ``--users`` file.
+
+Every option can also be set under ``[gateway.smtp]`` in ``msgbridge.toml``
+(``max_connections = 100``, ``domain = ["sms.example.com"]``); the command
+line wins. An unknown key there is an error, not a silently ignored typo.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import math
+import os
 import signal
 import ssl
 import sys
@@ -21,7 +27,9 @@ from typing import Any
 
 import click
 
+from msgbridge.cli.listening import bind_error
 from msgbridge.core.errors import ConfigError, TransportError
+from msgbridge.inbound.limits import AuthPolicy, ConnectionPolicy
 from msgbridge.inbound.mailtext import SUBJECT_POLICIES
 from msgbridge.inbound.smtp_gateway import GatewayConfig, SmtpGateway, parse_size
 from msgbridge.inbound.users import User, format_user, hash_password, load_users
@@ -48,6 +56,79 @@ def resolve_via(via: str, config_path: str | None) -> str:
     if not isinstance(url, str):
         raise ConfigError(f"no transport named {via!r} under [transports] in {path}")
     return url
+
+
+class Seconds(click.ParamType):
+    """A finite, non-negative number of seconds (``nan`` and ``inf`` would disable a limit unseen)."""
+
+    name = "seconds"
+
+    def __init__(self, *, zero: bool = True) -> None:
+        self.zero = zero
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not self.zero):
+            self.fail(f"{value!r} must be a finite number {'>= 0' if self.zero else '> 0'}", param, ctx)
+        return seconds
+
+
+CONFIG_TABLE = ("gateway", "smtp")
+
+
+def _config_file(config_path: str | None) -> Path | None:
+    """The msgbridge.toml to read: ``--config``, else ``$MSGBRIDGE_CONFIG``, else ./msgbridge.toml if present."""
+    explicit = config_path or os.environ.get("MSGBRIDGE_CONFIG")
+    if explicit:
+        return Path(explicit)
+    default = Path("msgbridge.toml")
+    return default if default.is_file() else None
+
+
+def file_defaults(command: click.Command, config_path: str | None) -> dict[str, Any]:
+    """``[gateway.smtp]`` of the config file as click defaults for ``command``, keys checked."""
+    path = _config_file(config_path)
+    if path is None:
+        return {}
+    try:
+        data: Any = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    table: Any = data
+    for name in CONFIG_TABLE:
+        table = table.get(name, {}) if isinstance(table, dict) else None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [{'.'.join(CONFIG_TABLE)}] must be a table")
+    # A key is an option's long name with _ or -: max_connections, max-connections, domain.
+    known: dict[str, str] = {}
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name:
+            for opt in param.opts:
+                if opt.startswith("--"):
+                    known[opt[2:].replace("-", "_")] = param.name
+    defaults: dict[str, Any] = {}
+    for key, value in table.items():
+        name = known.get(key.replace("-", "_"))
+        if name is None:
+            raise ConfigError(
+                f"{path}: unknown key {key!r} in [{'.'.join(CONFIG_TABLE)}]; known: {', '.join(sorted(known))}"
+            )
+        defaults[name] = value
+    return defaults
+
+
+class ConfiguredCommand(click.Command):
+    """A command whose option defaults come from ``[gateway.smtp]`` of msgbridge.toml when present."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        root = ctx.find_root().obj or {}
+        defaults = file_defaults(self, root.get("config_path"))
+        if defaults:
+            ctx.default_map = {**(ctx.default_map or {}), **defaults}
+        return super().parse_args(ctx, args)
 
 
 def _tls(cert: str | None, key: str | None) -> ssl.SSLContext | None:
@@ -125,7 +206,10 @@ async def _serve(
             except TransportError as exc:
                 # The link being down is no reason to refuse mail: it is queued and sent when the link is back.
                 click.echo(f"warning: {exc}; accepting mail anyway, dispatch will retry", err=True)
-        await gateway.start()
+        try:
+            await gateway.start()
+        except OSError as exc:
+            raise bind_error(config.host, config.port, exc) from None
         if pump is not None:
             pump.start()
         if notifier is not None:
@@ -151,7 +235,7 @@ def register(cli: click.Group) -> None:
     group = cli.commands["gateway"]
     assert isinstance(group, click.Group)
 
-    @group.command("smtp")
+    @group.command("smtp", cls=ConfiguredCommand)
     @click.option(
         "--listen", default="127.0.0.1:2525", show_default=True, help="HOST:PORT to listen on (port 0: any)"
     )
@@ -201,6 +285,58 @@ def register(cli: click.Group) -> None:
         "--notify-after", default=600.0, show_default=True, help="seconds before reporting non-final statuses"
     )
     @click.option(
+        "--idle-timeout",
+        type=Seconds(zero=False),
+        default=60.0,
+        show_default=True,
+        help="seconds without a command before a session is closed (421)",
+    )
+    @click.option(
+        "--login-timeout",
+        type=Seconds(),
+        default=60.0,
+        show_default=True,
+        help="seconds a session that has not logged in (and is not --allow'ed) may last; 0: no limit",
+    )
+    @click.option(
+        "--max-connections",
+        type=click.IntRange(min=1),
+        default=200,
+        show_default=True,
+        help="connections open at once; more get 421",
+    )
+    @click.option(
+        "--max-connections-per-ip",
+        type=click.IntRange(min=1),
+        default=20,
+        show_default=True,
+        help="connections open at once from one address (IPv6: one /64)",
+    )
+    @click.option(
+        "--auth-delay",
+        type=Seconds(),
+        default=1.0,
+        show_default=True,
+        help="wait before the next login attempt after a failure, doubling per failure",
+    )
+    @click.option(
+        "--auth-max-delay", type=Seconds(), default=30.0, show_default=True, help="longest such wait"
+    )
+    @click.option(
+        "--auth-max-failures",
+        type=click.IntRange(min=1),
+        default=10,
+        show_default=True,
+        help="failed logins per address or per login before a lock-out",
+    )
+    @click.option(
+        "--auth-lockout",
+        type=Seconds(zero=False),
+        default=900.0,
+        show_default=True,
+        help="seconds a lock-out lasts (and a failure is remembered)",
+    )
+    @click.option(
         "--sync",
         type=click.Choice(["full", "normal"]),
         default="full",
@@ -232,6 +368,14 @@ def register(cli: click.Group) -> None:
         notify_via: str | None,
         notify_from: str | None,
         notify_after: float,
+        idle_timeout: float,
+        login_timeout: float,
+        max_connections: int,
+        max_connections_per_ip: int,
+        auth_delay: float,
+        auth_max_delay: float,
+        auth_max_failures: int,
+        auth_lockout: float,
         sync: str,
     ) -> None:
         """Accept mail for <phone>@DOMAIN and send it as SMS; never relays anything else."""
@@ -269,6 +413,15 @@ def register(cli: click.Group) -> None:
             default_sender=sender,
             hostname=domains[0],
             dedupe_window=dedupe_window,
+            timeout=idle_timeout,
+            login_timeout=login_timeout,
+            auth=AuthPolicy(
+                delay=auth_delay,
+                max_delay=auth_max_delay,
+                max_failures=auth_max_failures,
+                lockout=auth_lockout,
+            ),
+            connections=ConnectionPolicy(max_total=max_connections, max_per_client=max_connections_per_ip),
         )
         via_url = resolve_via(via, obj.get("config_path")) if via else None
         if via_url is None:

@@ -9,6 +9,7 @@ printed on SIGUSR1 and at exit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import signal
 import sys
@@ -16,6 +17,7 @@ from typing import Any
 
 import click
 
+from msgbridge.cli.listening import bind_error
 from msgbridge.simulators.http import PROVIDERS
 from msgbridge.simulators.http.server import Emulator, parse_mix, serve
 
@@ -51,7 +53,11 @@ async def _run(emulator: Emulator, host: str, port: int, example: str) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, lambda: click.echo(_counters(emulator)))
-    async with serve(emulator, host, port) as server:
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            server = await stack.enter_async_context(serve(emulator, host, port))
+        except OSError as exc:
+            raise bind_error(host, port, exc) from None
         click.echo(f"listening on {server.url}")
         click.echo(f"transport URL: {example.replace('{url}', server.url)}")
         sys.stdout.flush()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from msgbridge.cli.listening import bind_error
 from msgbridge.simulators.smsc import SmscSimulator, parse_mix, parse_users
 from msgbridge.simulators.smsc.receipts import (
     ID_FORMATS,
@@ -69,7 +70,11 @@ async def _run(sim: SmscSimulator, host: str, port: int, mo: list[MoSpec] | None
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, lambda: _print_counters(_report(sim)))
-    async with sim.serve(host, port) as server:
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            server = await stack.enter_async_context(sim.serve(host, port))
+        except OSError as exc:
+            raise bind_error(host, port, exc) from None
         click.echo(f"listening on {server.host}:{server.port}")
         sys.stdout.flush()
         for m in mo or ():  # queued until a receiver binds

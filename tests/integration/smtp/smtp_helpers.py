@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
@@ -86,3 +89,12 @@ def user_line(login: str, password: str, sender: str | None = None) -> str:
     if key not in PASSWORD_HASH_CACHE:
         PASSWORD_HASH_CACHE[key] = hash_password(password)
     return format_user(User(login, PASSWORD_HASH_CACHE[key], sender))
+
+
+async def eventually(predicate: Callable[[], bool], seconds: float = 30.0, what: str = "condition") -> None:
+    """Poll ``predicate`` until it holds; a generous deadline, since the machine may be busy."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)

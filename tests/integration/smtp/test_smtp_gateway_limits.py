@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiosmtplib
 import pytest
-from smtp_helpers import GATEWAY_DOMAIN, user_line
+from smtp_helpers import GATEWAY_DOMAIN, eventually, user_line
 
 from msgbridge.inbound.limits import AuthPolicy, ConnectionPolicy
 from msgbridge.inbound.smtp_gateway import LOCKED_OUT
@@ -151,15 +151,12 @@ async def test_connection_caps_per_address_and_in_total(gateway_factory) -> None
     # A freed slot is usable again once the gateway has seen the close.
     first[0][1].close()
     counts = gw.gateway.connections  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 30
-    while counts.total > 2 and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: counts.total == 2, what="the closed connection to be counted out")
     _, again, greeting = await connect("127.0.0.2")
     assert greeting.startswith(b"220 ")
     for writer in (first[1][1], other, again):
         writer.close()
-    while counts.total and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: counts.total == 0, what="every connection to be counted out")
     assert counts.total == 0 and counts.clients() == 0  # nothing kept for closed connections
 
 
