@@ -32,6 +32,7 @@ from msgbridge.core.errors import ConfigError, ErrorCode
 from msgbridge.core.message import Campaign, Message
 from msgbridge.core.phone import normalize
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.core.terminal import json_text, markup, printable
 from msgbridge.core.url import redact
 from msgbridge.dispatch.campaign import PrepareReport, prepare_campaign, recipients_from_csv
 from msgbridge.dispatch.csvsource import read_csv
@@ -112,7 +113,7 @@ def _existing_store(dsn: str) -> Store:
 
 
 def _echo_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    click.echo(json_text(json.dumps(data, indent=2, default=str, ensure_ascii=False)))
 
 
 def _err_console() -> Console:
@@ -230,10 +231,10 @@ def send(
         _echo_json({**_record_json(rec), "ok": not failed})
     else:
         click.echo(f"id         {rec.message.id}")
-        click.echo(f"native id  {rec.native_id or '-'}")
+        click.echo(f"native id  {printable(rec.native_id or '-')}")
         click.echo(f"status     {rec.status.value}")
         if rec.last_error is not None:
-            click.echo(f"error      {rec.last_error}")
+            click.echo(f"error      {printable(rec.last_error)}")
     if failed:
         code = rec.last_error.code if rec.last_error else _code_for(rec.status)
         click.echo(f"error: {code.value}", err=True)
@@ -267,15 +268,17 @@ def status(ctx: click.Context, message_id: str, as_json: bool) -> None:
         _echo_json(_record_json(rec))
         return
     console = Console()
-    console.print(f"[bold]{rec.message.id}[/] to {rec.message.to}: [bold]{rec.status.value}[/]")
     console.print(
-        f"native id {rec.native_id or '-'}  link {rec.link or '-'}  segments {rec.segments}  attempts {rec.attempts}"
+        f"[bold]{markup(rec.message.id)}[/] to {markup(rec.message.to)}: [bold]{rec.status.value}[/]"
+    )
+    console.print(
+        f"native id {markup(rec.native_id or '-')}  link {markup(rec.link or '-')}  segments {rec.segments}  attempts {rec.attempts}"
     )
     if rec.last_error is not None:
-        console.print(f"last error {rec.last_error}")
+        console.print(f"last error {markup(rec.last_error)}")
     table = Table("time (UTC)", "status", "note")
     for at, st, note in rec.history:
-        table.add_row(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)), st.value, note)
+        table.add_row(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)), st.value, markup(note))
     console.print(table)
 
 
@@ -448,8 +451,8 @@ def campaign_run(
         )
         return
     console = Console()
-    console.print(_counts_table(f"campaign {cname}", counts))
-    console.print(f"via {model.transport}", markup=False, highlight=False, soft_wrap=True)
+    console.print(_counts_table(f"campaign {markup(cname)}", counts))
+    console.print(f"via {printable(model.transport)}", markup=False, highlight=False, soft_wrap=True)
     rate = stats.done / stats.send_seconds if stats.send_seconds > 0 else 0.0
     console.print(
         f"rows {report.rows:,}: {report.queued:,} queued now, {report.already:,} from before, "
@@ -485,7 +488,7 @@ def _template(template: str | None, template_file: str | None) -> str:
 def _print_problems(report: PrepareReport) -> None:
     console = _err_console()
     for problem in report.problems[:SHOW_PROBLEMS]:
-        console.print(f"skipped {problem}", style="yellow", markup=False, highlight=False)
+        console.print(f"skipped {printable(problem)}", style="yellow", markup=False, highlight=False)
     if report.skipped > SHOW_PROBLEMS:
         console.print(
             f"... and {report.skipped - SHOW_PROBLEMS} more skipped rows (see --json)", style="yellow"
@@ -521,8 +524,8 @@ def campaign_status(ctx: click.Context, name: str, as_json: bool) -> None:
         )
         return
     console = Console()
-    console.print(_counts_table(f"campaign {record.name}", counts))
-    console.print(f"via {record.transport or '?'}", markup=False, highlight=False, soft_wrap=True)
+    console.print(_counts_table(f"campaign {markup(record.name)}", counts))
+    console.print(f"via {printable(record.transport or '?')}", markup=False, highlight=False, soft_wrap=True)
 
 
 # -- transports / text ---------------------------------------------------------

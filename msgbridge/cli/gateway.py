@@ -29,6 +29,7 @@ import click
 
 from msgbridge.cli.listening import bind_error
 from msgbridge.core.errors import ConfigError, TransportError
+from msgbridge.core.terminal import printable
 from msgbridge.inbound.limits import AuthPolicy, ConnectionPolicy
 from msgbridge.inbound.mailtext import SUBJECT_POLICIES
 from msgbridge.inbound.smtp_gateway import GatewayConfig, SmtpGateway, parse_size
@@ -205,7 +206,7 @@ async def _serve(
                 await transport.open()
             except TransportError as exc:
                 # The link being down is no reason to refuse mail: it is queued and sent when the link is back.
-                click.echo(f"warning: {exc}; accepting mail anyway, dispatch will retry", err=True)
+                click.echo(f"warning: {printable(exc)}; accepting mail anyway, dispatch will retry", err=True)
         try:
             await gateway.start()
         except OSError as exc:

@@ -4,6 +4,11 @@ Listening binds through any transport that pushes inbound messages (SMPP
 deliver_sm today), stores each complete message as it arrives (concatenated
 parts are joined by the transport first) and prints it, until ``--seconds``
 pass, ``--count`` messages arrived, or SIGINT/SIGTERM.
+
+Everything shown of a message comes from whoever sent it, so it is printed
+through ``msgbridge.core.terminal``: control characters (terminal escape
+sequences, carriage returns, line breaks) appear as visible escapes, one
+message per line.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import click
 from msgbridge.adapters.base import open_transport
 from msgbridge.core.errors import UnsupportedFeature
 from msgbridge.core.message import InboundMessage
+from msgbridge.core.terminal import json_text, printable
 from msgbridge.core.url import redact
 from msgbridge.store.base import Store, open_store
 
@@ -32,7 +38,8 @@ def _when(ts: float) -> str:
 def _line(m: InboundMessage) -> str:
     parts = f" ({m.parts} parts)" if m.parts > 1 else ""
     incomplete = " [incomplete]" if m.raw and m.raw.get("incomplete") else ""
-    return f"{_when(m.received_at)}  {m.source} -> {m.destination}{parts}{incomplete}: {m.text}"
+    shown = f"{printable(m.source)} -> {printable(m.destination)}{parts}{incomplete}: {printable(m.text)}"
+    return f"{_when(m.received_at)}  {shown}"
 
 
 def _record(m: InboundMessage) -> dict[str, object]:
@@ -106,7 +113,7 @@ async def _run(
         messages = await store.list_inbound(limit)
     if as_json:
         for m in messages:
-            sys.stdout.write(json.dumps(_record(m), ensure_ascii=False) + "\n")
+            sys.stdout.write(json_text(json.dumps(_record(m), ensure_ascii=False)) + "\n")
         return
     if not messages:
         click.echo("no inbound messages")

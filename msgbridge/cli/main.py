@@ -13,6 +13,7 @@ import sys
 import click
 
 from msgbridge.core.errors import MessagingError
+from msgbridge.core.terminal import printable
 
 COMMAND_MODULES: tuple[str, ...] = (
     "msgbridge.cli.commands",  # send, status, transports, text, campaign (foundation)
@@ -67,7 +68,7 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except MessagingError as exc:
-        click.echo(f"error: {exc.code.value}: {exc}", err=True)
+        click.echo(f"error: {exc.code.value}: {printable(exc)}", err=True)  # may quote a peer's words
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
