@@ -4,6 +4,13 @@ Mail clients wrap a one-line note in MIME parts, HTML, quoted history,
 signatures and "Sent from my phone" footers; an SMS has room for none of it.
 The standard library does the decoding (transfer encodings, charsets,
 RFC 2047 subjects); this module only decides what to keep.
+
+Two things never reach an SMS. Control characters (NUL, ESC, BEL, BS...)
+are removed: on a phone they are garbage at best and a terminal escape
+sequence at worst wherever the text is shown later; line breaks and the
+whitespace controls stay for ``collapse`` to normalise. And a base64 text part
+that does not decode to text is refused (``Undecodable``) rather than sent as
+the noise it decodes to.
 """
 
 from __future__ import annotations
@@ -19,6 +26,20 @@ from email.message import Message
 from html.parser import HTMLParser
 
 SUBJECT_POLICIES = ("ignore", "prepend", "fallback")
+
+# Whitespace controls that ``collapse`` turns into spaces and line breaks; every other C0, DEL and C1 goes.
+WHITESPACE_CONTROLS = "\t\n\r\x0b\x0c"
+_STRIP: dict[int, None] = {
+    code: None
+    for code in (*range(0x20), *range(0x7F, 0xA0))
+    if chr(code) not in WHITESPACE_CONTROLS
+}
+# A base64 part whose decoded text is more than this share control characters is binary, not text.
+MAX_CONTROL_SHARE = 0.05
+
+
+class Undecodable(ValueError):
+    """The mail's text part cannot be decoded to text; the mail is refused, not sent as garbage."""
 
 # Footers that phones and webmail append; cut from the first one down.
 FOOTERS: tuple[re.Pattern[str], ...] = (
@@ -132,6 +153,11 @@ def _text_part(msg: Message) -> Message | None:
     return plain or html
 
 
+def strip_controls(text: str) -> str:
+    """``text`` without control characters other than whitespace (tabs, line breaks)."""
+    return text.translate(_STRIP)
+
+
 def _decode(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
@@ -141,6 +167,8 @@ def _decode(part: Message) -> str:
         codecs.lookup(charset)
     except LookupError:
         charset = "utf-8"
+    if str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
+        return _decode_base64_text(part, payload, charset)
     try:
         return payload.decode(charset)
     except UnicodeDecodeError:
@@ -148,8 +176,35 @@ def _decode(part: Message) -> str:
         return payload.decode("utf-8", errors="replace")
 
 
+def _decode_base64_text(part: Message, payload: bytes, charset: str) -> str:
+    """Base64 is how binary travels: its result must be text in the declared charset, or the mail is refused.
+
+    The standard library ignores characters outside the base64 alphabet (as
+    RFC 2045 6.8 says a decoder should) and adds missing padding, both
+    harmless; but data of an impossible length it returns undecoded, and text
+    that was never base64 decodes to bytes that are no text in any charset.
+    """
+    if any(isinstance(d, email.errors.InvalidBase64LengthDefect) for d in part.defects):
+        raise Undecodable("the base64 data is truncated")
+    for candidate in dict.fromkeys((charset, "utf-8")):  # undeclared or ASCII-declared text is often UTF-8
+        try:
+            text = payload.decode(candidate)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise Undecodable(f"the base64 data is not {charset} text")
+    controls = sum(1 for c in text if ord(c) in _STRIP)
+    if text and controls / len(text) > MAX_CONTROL_SHARE:
+        raise Undecodable("the base64 data is binary, not text")
+    return text
+
+
 def body_text(msg: Message) -> str:
-    """text/plain preferred, else HTML converted; attachments ignored; undecodable bytes replaced."""
+    """text/plain preferred, else HTML converted; attachments ignored.
+
+    Undecodable 8-bit bytes are replaced; an undecodable base64 part raises ``Undecodable``.
+    """
     part = _text_part(msg)
     if part is None:
         return ""
@@ -164,8 +219,8 @@ def extract(raw: bytes, subject_policy: str = "ignore") -> MailText:
     if subject_policy not in SUBJECT_POLICIES:
         raise ValueError(f"subject policy must be one of {SUBJECT_POLICIES}")
     msg = parse(raw)
-    subject = " ".join((_header(msg, "Subject") or "").split())
-    text = collapse(strip_replies(body_text(msg)))
+    subject = " ".join(strip_controls(_header(msg, "Subject") or "").split())
+    text = collapse(strip_replies(strip_controls(body_text(msg))))
     if subject_policy == "prepend" and subject:
         text = f"{subject}\n{text}" if text else subject
     elif subject_policy == "fallback" and not text:

@@ -70,6 +70,7 @@ RATE_LIMITED = "450 4.7.1 Rate limit exceeded, try again later"
 NO_TEXT = "550 5.6.0 No text to send as SMS"
 STORE_FAILED = "451 4.3.0 Temporary local problem, try again later"
 INTERNAL_ERROR = "451 4.3.0 Internal error, try again later"
+UNDECODABLE = "554 5.6.0 Cannot decode the text"
 AUTH_SYNTAX = "501 5.5.2 Cannot decode response"
 TOO_MANY_AUTH_FAILURES = "421 4.7.0 Too many authentication failures"
 # RFC 4954: 454 4.7.0 "Temporary authentication failure"; the client may try again later.
@@ -234,6 +235,9 @@ class GatewayHandler:
         raw: bytes = envelope.original_content or b""
         try:
             mail = mailtext.extract(raw, self.config.subject)
+        except mailtext.Undecodable as exc:
+            log.info("smtp gateway: refused mail from %s: %s", session.peer, exc)
+            return f"{UNDECODABLE}: {exc}"
         except Exception:
             log.warning("smtp gateway: unparseable mail from %s", session.peer, exc_info=True)
             return "550 5.6.0 Cannot parse message"

@@ -349,6 +349,38 @@ async def test_html_and_charsets_are_decoded(gateway_factory) -> None:
     assert rec.message.text == "Привет\nКод 42"
 
 
+async def test_control_characters_are_stripped_from_the_sms(gateway_factory) -> None:
+    gw = await gateway_factory(allow=allow(*LOCAL))
+    body = "Disk\x00 full\x07\x08 on \x1b]0;pwned\x07db1\x1b[2J\nat 03:00\r\n"
+    raw = f"Subject: s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}".encode()
+
+    def send() -> object:
+        with smtplib.SMTP("127.0.0.1", gw.port, local_hostname="client.test", timeout=30) as s:
+            return s.sendmail("a@example.org", [f"{PHONE_A}@{GATEWAY_DOMAIN}"], raw)
+
+    assert await asyncio.to_thread(send) == {}
+    [ids] = gw.enqueued
+    [rec] = await records(gw, ids)
+    assert rec.message.text == "Disk full on ]0;pwneddb1[2J\nat 03:00"
+
+
+@pytest.mark.parametrize("body", ["This is not base64 at all!!", "SGVsbG8gd29ybGQhA"])
+async def test_undecodable_base64_body_is_refused_not_sent(gateway_factory, body: str) -> None:
+    gw = await gateway_factory(allow=allow(*LOCAL))
+    raw = (
+        "Subject: s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{body}\r\n"
+    ).encode()
+    c = await smtp_client(gw.port)
+    await c.mail("a@example.org")
+    await c.rcpt(f"{PHONE_A}@{GATEWAY_DOMAIN}")
+    with pytest.raises(aiosmtplib.SMTPDataError) as exc:
+        await c.data(raw)
+    assert exc.value.code == 554 and exc.value.message.startswith("5.6.0 Cannot decode the text: the base64")
+    await c.quit()
+    assert gw.enqueued == []
+
+
 async def test_rate_limit_answers_450_4_7_1(gateway_factory) -> None:
     gw = await gateway_factory(allow=allow(*LOCAL), rate=0.001, burst=2)
     c = await smtp_client(gw.port)

@@ -6,7 +6,14 @@ from email.message import EmailMessage
 
 import pytest
 
-from msgbridge.inbound.mailtext import collapse, extract, html_to_text, strip_replies
+from msgbridge.inbound.mailtext import (
+    Undecodable,
+    collapse,
+    extract,
+    html_to_text,
+    strip_controls,
+    strip_replies,
+)
 
 
 def build(
@@ -90,3 +97,64 @@ def test_forwarded_and_multipart_mixed_take_the_first_inline_text() -> None:
         b"0KLQtdC60YHRgg==\r\n--XX--\r\n"
     )
     assert extract(raw).text == "Текст"
+
+
+# -- control characters and undecodable base64 ------------------------------------------------------
+
+
+def raw_mail(body: str, *, cte: str = "7bit", charset: str = "utf-8", subject: str = "s") -> bytes:
+    head = f"Subject: {subject}\r\nContent-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: {cte}\r\n"
+    return (head + "\r\n" + body + "\r\n").encode("latin-1")
+
+
+@pytest.mark.parametrize(
+    "code", [c for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\t\n\r\x0b\x0c"]
+)
+def test_every_non_whitespace_control_is_stripped(code: int) -> None:
+    assert strip_controls(f"a{chr(code)}b") == "ab"
+
+
+@pytest.mark.parametrize("char", ["\t", "\n", "\r", "\x0b", "\x0c"])
+def test_whitespace_controls_are_left_for_collapse(char: str) -> None:
+    assert strip_controls(f"a{char}b") == f"a{char}b"
+    assert extract(raw_mail(f"a{char}b")).text in {"a b", "a\nb"}
+
+
+def test_escape_sequences_and_nul_bel_bs_never_reach_the_sms() -> None:
+    body = "Alert\x00 \x1b]0;pwned\x07disk\x08 full\x1b[31m!\x7f\tnow\nline two"
+    got = extract(raw_mail(body, subject="Sub\x1bject\x07"), "prepend")
+    assert got.text == "Subject\nAlert ]0;pwneddisk full[31m! now\nline two"
+    assert not any(ord(c) < 0x20 and c != "\n" for c in got.text)
+
+
+def test_controls_in_a_quoted_printable_body_are_stripped_too() -> None:
+    assert extract(raw_mail("beep=07=1B[2J done", cte="quoted-printable")).text == "beep[2J done"
+
+
+@pytest.mark.parametrize(
+    ("body", "charset", "text"),
+    [
+        ("SGVsbG8gd29ybGQ=", "utf-8", "Hello world"),
+        ("SGVsbG8gd29ybGQ", "utf-8", "Hello world"),  # missing padding: decoded as meant
+        ("SGVs bG8g*d29y bGQ=", "utf-8", "Hello world"),  # RFC 2045: characters outside the alphabet ignored
+        ("0J/RgNC40LLQtdGC", "us-ascii", "Привет"),  # undeclared UTF-8, as 8-bit text is treated
+        ("z/Do4uXy", "windows-1251", "Привет"),
+    ],
+)
+def test_base64_text_is_decoded(body: str, charset: str, text: str) -> None:
+    assert extract(raw_mail(body, cte="base64", charset=charset)).text == text
+
+
+@pytest.mark.parametrize(
+    ("body", "charset", "reason"),
+    [
+        ("This is not base64 at all!!", "utf-8", "not utf-8 text"),  # letters decode to noise
+        ("Hello world", "utf-8", "not utf-8 text"),
+        ("SGVsbG8gd29ybGQhA", "utf-8", "truncated"),  # an impossible length: returned undecoded
+        ("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "iso-8859-1", "binary, not text"),
+        ("////", "us-ascii", "not us-ascii text"),
+    ],
+)
+def test_undecodable_base64_is_refused(body: str, charset: str, reason: str) -> None:
+    with pytest.raises(Undecodable, match=reason):
+        extract(raw_mail(body, cte="base64", charset=charset))
