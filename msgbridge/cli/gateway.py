@@ -112,12 +112,12 @@ def file_defaults(command: click.Command, config_path: str | None) -> dict[str, 
                     known[opt[2:].replace("-", "_")] = param.name
     defaults: dict[str, Any] = {}
     for key, value in table.items():
-        name = known.get(key.replace("-", "_"))
-        if name is None:
+        target = known.get(key.replace("-", "_"))
+        if target is None:
             raise ConfigError(
                 f"{path}: unknown key {key!r} in [{'.'.join(CONFIG_TABLE)}]; known: {', '.join(sorted(known))}"
             )
-        defaults[name] = value
+        defaults[target] = value
     return defaults
 
 
