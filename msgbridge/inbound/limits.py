@@ -99,6 +99,11 @@ class FailureLog:
             return 0.0
         return max(0.0, record.last + self.policy.wait_after(record.failures) - self.clock())
 
+    def last_failure(self, key: str) -> float | None:
+        """When this key last failed (on ``clock``), if it is remembered."""
+        record = self._get(key)
+        return record.last if record is not None else None
+
     def fail(self, key: str) -> bool:
         """Count one failure; True when it starts a lock-out."""
         now = self.clock()
