@@ -49,6 +49,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 from msgbridge.core.encoding import info, split
 from msgbridge.core.message import Message
 from msgbridge.core.ratelimit import TokenBucket
+from msgbridge.core.terminal import printable
 from msgbridge.inbound import mailtext
 from msgbridge.inbound.group_commit import GroupCommit
 from msgbridge.inbound.limits import AuthPolicy, ConnectionCount, ConnectionPolicy, FailureLog, client_key
@@ -361,7 +362,7 @@ class GatewayHandler:
             if self.failures.fail(key):
                 log.warning(
                     "smtp gateway: %s locked out for %.0f s after %d failed logins",
-                    key,
+                    printable(key),  # the login part is the client's bytes
                     self.config.auth.lockout,
                     self.config.auth.max_failures,
                 )
@@ -374,7 +375,8 @@ class GatewayHandler:
 
     async def _refuse_locked(self, server: SMTP, name: str, host: str) -> AuthResult:
         """During a lock-out every password is refused, the right one too, and none is checked."""
-        log.warning("smtp gateway: login %r from %s refused: locked out", name, host)
+        # info, not warning: a guesser hammering a lock would otherwise flood the log it was announced in
+        log.info("smtp gateway: login %r from %s refused: locked out", name, host)
         if not await self._session_failure(server):
             await server.push(LOCKED_OUT)
         return AuthResult(success=False, handled=True)
