@@ -104,7 +104,6 @@ def build_messages(
                 if repeats is not None:
                     repeats.append(RowRepeat(rec.row, first_row[e164], e164))
                 continue
-            first_row[e164] = rec.row
             text = render(campaign.template, {**rec.fields, "phone": e164}, row=rec.row)
             if not text.strip():
                 raise MessagingError(
@@ -122,6 +121,7 @@ def build_messages(
                 reason = reason.removeprefix(f"row {rec.row}: ")
             problems.append(RowProblem(rec.row, rec.phone, exc.code, reason))
             continue
+        first_row[e164] = rec.row  # only a row that is sent makes later ones repeats
         message = Message(to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
         entry = OutboxEntry(message=message, idempotency_key=f"{campaign.name}:{e164}", row=rec.row)
         out.append((entry, measured))
@@ -158,6 +158,10 @@ def differences(existing: CampaignRecord, campaign: Campaign) -> list[tuple[str,
     return out
 
 
+def _shown(value: object) -> str:
+    return "none" if value is None else repr(value)
+
+
 async def check_name(store: Store, campaign: Campaign) -> None:
     """Refuse to resume a campaign name with another template, sender or transport."""
     existing = await store.get_campaign(campaign.name)
@@ -166,7 +170,12 @@ async def check_name(store: Store, campaign: Campaign) -> None:
     changed = differences(existing, campaign)
     if changed:
         what = " and ".join(w for w, _, _ in changed)
-        detail = "; ".join(f"{w} {b!r} before, {n!r} now" for w, b, n in changed)
+        shown = [f"was {_shown(b)}, now {_shown(n)}" for _, b, n in changed]
+        detail = (
+            shown[0]
+            if len(shown) == 1
+            else "; ".join(f"{w} {d}" for (w, _, _), d in zip(changed, shown, strict=True))
+        )
         raise ConfigError(
             f"campaign {campaign.name!r} already exists with a different {what} ({detail}); "
             f"give this one its own --name, or pass --append to add these recipients to {campaign.name!r} "
