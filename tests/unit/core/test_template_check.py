@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from msgbridge.core.errors import ErrorCode, TemplateError
@@ -21,7 +23,7 @@ from msgbridge.core.template import check, fields, render
     ],
 )
 def test_an_unbalanced_brace_is_refused(template: str, message: str) -> None:
-    with pytest.raises(TemplateError, match="write {{ or }} for a literal brace") as err:
+    with pytest.raises(TemplateError, match=re.escape("write {{ or }} for a literal brace")) as err:
         check(template)
     assert message in str(err.value) and err.value.code is ErrorCode.INVALID_ARGUMENT
     with pytest.raises(TemplateError, match="literal brace"):
