@@ -20,11 +20,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from msgbridge.core.errors import ConfigError
 
@@ -46,6 +47,8 @@ BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 WIDE_CODECS = ("utf-16", "utf-32")  # codec-name prefixes whose text has NUL bytes in it
+# A byte the decoder could not read, as errors="surrogateescape" keeps it.
+_UNDECODED = re.compile("[\udc80-\udcff]")
 
 
 @dataclass(frozen=True)
@@ -125,10 +128,10 @@ class _Lines:
             raise ConfigError(
                 f"{self.name}: line {n} is longer than {MAX_LINE_CHARS:,} characters; this is not a recipients CSV"
             )
-        bad = next((c for c in line if "\udc80" <= c <= "\udcff"), None)
+        bad = None if line.isascii() else _UNDECODED.search(line)
         if bad is not None:
             raise ConfigError(
-                f"{self.name}: line {n} is not valid {self.encoding} (byte 0x{ord(bad) - 0xDC00:02x}); "
+                f"{self.name}: line {n} is not valid {self.encoding} (byte 0x{ord(bad.group()) - 0xDC00:02x}); "
                 f"save the file as UTF-8 or pass its encoding (e.g. --encoding cp1251)"
             )
         return n, line
@@ -137,8 +140,7 @@ class _Lines:
         self.pushed.extendleft(reversed(lines))
 
 
-@dataclass(frozen=True)
-class _Record:
+class _Record(NamedTuple):
     line: int
     last_line: int
     cells: list[str]
@@ -154,6 +156,9 @@ def _next_record(lines: _Lines, delimiter: str, span: int) -> _Record | None:
     first = lines.pull()
     if first is None:
         return None
+    if '"' not in first[1]:
+        # Without a quote the csv module only splits at the delimiter: do that directly (most lines).
+        return _Record(first[0], first[0], first[1].rstrip("\r\n").split(delimiter), closed=True)
     consumed = [first]
     ended = False
 
@@ -269,7 +274,7 @@ def _read(name: str, lines: _Lines, phone_column: str, encoding: str, allow_mult
     rows: list[CsvRow] = []
     while (record := _next_record(lines, delimiter, span)) is not None:
         cells = record.cells if record.closed else _open_quote(record.cells)
-        if record.closed and not any(cell.strip() for cell in cells):
+        if record.closed and not "".join(cells).strip():
             continue
         problem = None
         if not record.closed:
