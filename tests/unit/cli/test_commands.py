@@ -546,6 +546,6 @@ def test_smpp_throttle_resends_count_as_retries(msgbridge, tmp_path: Path) -> No
     assert r.code == ExitCode.OK and human.code == ExitCode.OK, r.err + human.err
     dispatch = r.json()["dispatch"]
     assert dispatch["transport_resends"] >= 10 and dispatch["retried"] == dispatch["transport_resends"]  # type: ignore[index]
-    assert throttled >= 2 * dispatch["transport_resends"] - 2  # type: ignore[index]  # both runs were throttled
     retries = int(human.out.split(" retries")[0].rsplit(" ", 1)[1])
+    # every throttle answer of the simulator, over both runs, is a resend one summary or the other counted
     assert retries >= 10 and dispatch["transport_resends"] + retries == throttled  # type: ignore[index]
