@@ -65,6 +65,11 @@ class Transport(ABC):
         """A name for the peer, used to key native ids (they are unique only per link)."""
         return f"{self.url.scheme}://{self.url.host or ''}:{self.url.port or ''}"
 
+    @property
+    def resends(self) -> int:
+        """Requests this transport sent again by itself (a throttled SMPP PDU); summaries count them as retries."""
+        return 0
+
     async def open(self) -> None:
         """Connect, bind or log in. Idempotent; send() calls it if needed."""
         return None

@@ -3,6 +3,8 @@
 Each command has ``--json`` for scripts. What a user can fix (bad URL, bad
 CSV, unknown name) is raised as a MessagingError and printed by ``main`` as
 one line with a non-zero exit; transport URLs are only ever printed redacted.
+``send`` and ``campaign run`` exit with the codes of :mod:`msgbridge.cli.outcome`,
+decided from what the store holds once they are done.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from msgbridge.adapters.base import open_transport, registry
+from msgbridge.cli.outcome import ExitCode, Outcome, exit_code, tally
 from msgbridge.config import Config, load_config
 from msgbridge.core.encoding import info as text_info
 from msgbridge.core.encoding import split
-from msgbridge.core.errors import ConfigError, ErrorCode
+from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
 from msgbridge.core.message import Campaign, Message
 from msgbridge.core.phone import normalize
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.core.template import check as check_template
 from msgbridge.core.terminal import json_text, markup, printable
 from msgbridge.core.url import redact
 from msgbridge.dispatch.campaign import PrepareReport, prepare_campaign, recipients_from_csv
@@ -41,17 +45,10 @@ from msgbridge.store.base import MessageRecord, OutboxEntry, Store, open_store
 
 T = TypeVar("T")
 
-# A one-off send "worked" when the message reached one of these.
-SEND_OK: frozenset[DeliveryStatus] = frozenset(
-    {
-        DeliveryStatus.SUBMITTED,
-        DeliveryStatus.ACCEPTED,
-        DeliveryStatus.DELIVERED,
-        DeliveryStatus.PARTIALLY_DELIVERED,
-        DeliveryStatus.UNKNOWN,
-    }
-)
 SHOW_PROBLEMS = 10
+# A template longer than this cannot be an SMS (255 segments of 160 characters is 40,800): refuse a
+# --template-file that is larger rather than read it all (``--template-file /dev/zero``).
+MAX_TEMPLATE_BYTES = 65_536
 
 
 # -- plumbing ---------------------------------------------------------------
@@ -101,6 +98,30 @@ def _run(coro: Awaitable[T], *, fast: bool = False) -> T:
         raise ConfigError(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from exc
 
 
+def _text_arg(option: str, value: str | None) -> str | None:
+    """An argument as text: bytes that are not UTF-8 (kept by Python as lone surrogates) are refused here,
+    with the byte named, rather than as an encoding traceback when the store or a peer gets them."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = ord(value[exc.start])
+        byte = f"byte 0x{bad - 0xDC00:02x}" if 0xDC80 <= bad <= 0xDCFF else f"U+{bad:04X}"
+        raise ConfigError(f"{option} is not valid UTF-8 ({byte} at character {exc.start + 1})") from None
+    return value
+
+
+def _bad_input(exc: MessagingError) -> bool:
+    """Errors that mean "fix the command", as opposed to a peer that could not be used."""
+    return exc.code is ErrorCode.INVALID_ARGUMENT
+
+
+def _exit(code: ExitCode) -> None:
+    if code is not ExitCode.OK:
+        sys.exit(int(code))
+
+
 def _existing_store(dsn: str) -> Store:
     """For read-only commands: do not create an empty store by looking."""
     if "://" not in dsn or dsn.startswith("sqlite:///"):
@@ -144,12 +165,13 @@ def _record_json(rec: MessageRecord) -> dict[str, Any]:
     }
 
 
-def _stats_json(stats: DispatchStats) -> dict[str, Any]:
+def _stats_json(stats: DispatchStats, resends: int) -> dict[str, Any]:
     return {
         "claimed": stats.claimed,
         "submitted": stats.submitted,
         "failed": stats.failed,
-        "retried": stats.retried,
+        "retried": stats.retried + resends,
+        "transport_resends": resends,
         "in_doubt": stats.in_doubt,
         "settled_sent": stats.settled_sent,
         "settled_unsent": stats.settled_unsent,
@@ -206,39 +228,57 @@ def send(
     wait: float,
     as_json: bool,
 ) -> None:
-    """Send one SMS and print our id, the provider's id and the status."""
+    """Send one SMS and print our id, the provider's id and the status.
+
+    Exit codes as for ``campaign run`` (0 accepted, 3 in doubt, 4 not sent, 2 bad input).
+    """
     config = _config(ctx)
+    to = _text_arg("--to", to) or ""
+    text = _text_arg("--text", text) or ""
+    sender = _text_arg("--from", sender)
+    reference = _text_arg("--reference", reference)
+    if not text.strip():
+        raise ConfigError("--text is empty: there is nothing to send")
     transport = open_transport(config.resolve_via(via))
     message = Message(to=normalize(to, region), text=text, sender=sender, reference=reference)
     key = f"ref:{reference}" if reference else f"send:{message.id}"
 
-    async def go() -> MessageRecord:
+    async def go() -> tuple[MessageRecord, MessagingError | None]:
+        error: MessagingError | None = None
         async with open_store(_store_dsn(ctx, config)) as store:
             [mid] = await store.enqueue([OutboxEntry(message=message, idempotency_key=key)])
-            async with transport:
-                dispatcher = Dispatcher(store, transport)
-                try:
-                    await dispatcher.run(None, wait_receipts=wait, message_ids=[mid])
-                finally:
-                    await dispatcher.close_transport()
+            try:
+                async with transport:
+                    dispatcher = Dispatcher(store, transport)
+                    try:
+                        await dispatcher.run(None, wait_receipts=wait, message_ids=[mid])
+                    finally:
+                        await dispatcher.close_transport()
+            except MessagingError as exc:
+                if _bad_input(exc):
+                    raise
+                error = exc
             rec = await store.get(mid)
             assert rec is not None
-            return rec
+            return rec, error
 
-    rec = _run(go())
-    failed = rec.status not in SEND_OK
+    rec, error = _run(go())
+    code = exit_code({rec.status: 1})
+    failed = code is not ExitCode.OK
     if as_json:
-        _echo_json({**_record_json(rec), "ok": not failed})
+        _echo_json({**_record_json(rec), "ok": not failed, "exit_code": int(code)})
     else:
         click.echo(f"id         {rec.message.id}")
         click.echo(f"native id  {printable(rec.native_id or '-')}")
         click.echo(f"status     {rec.status.value}")
         if rec.last_error is not None:
             click.echo(f"error      {printable(rec.last_error)}")
-    if failed:
-        code = rec.last_error.code if rec.last_error else _code_for(rec.status)
-        click.echo(f"error: {code.value}", err=True)
-        sys.exit(1)
+    if error is not None:
+        click.echo(f"error: {error.code.value}: {printable(error)}", err=True)
+    elif failed:
+        why = rec.last_error.code if rec.last_error else _code_for(rec.status)
+        click.echo(f"error: {why.value}", err=True)
+    _exit(code)
 
 
 def _code_for(status: DeliveryStatus) -> ErrorCode:
@@ -347,6 +387,16 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
 @click.option("--encoding", default="utf-8-sig", show_default=True, help="CSV text encoding")
 @click.option("--strict", is_flag=True, help="stop before sending anything if any row is bad")
 @click.option(
+    "--allow-multiline",
+    is_flag=True,
+    help="accept quoted CSV fields that span lines (the SMS gets the line breaks); without it they are bad rows",
+)
+@click.option(
+    "--append",
+    is_flag=True,
+    help="add these recipients to an existing campaign of this name even if its template, sender or transport differ",
+)
+@click.option(
     "--resend-maybe", is_flag=True, help="resend messages an earlier run may have sent (no answer seen)"
 )
 @click.option(
@@ -376,6 +426,8 @@ def campaign_run(
     region: str | None,
     encoding: str,
     strict: bool,
+    allow_multiline: bool,
+    append: bool,
     resend_maybe: bool,
     wait_receipts: float,
     concurrency: int,
@@ -383,12 +435,19 @@ def campaign_run(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Send a template to every recipient of a CSV; running it again resumes where it stopped."""
+    """Send a template to every recipient of a CSV; running it again resumes where it stopped.
+
+    Exit codes (docs/reliability.md): 0 all accepted, 1 some refused/skipped/unsent, 2 bad input,
+    3 some in doubt, 4 nothing sent; decided over the whole campaign in the store, not only this run.
+    """
     config = _config(ctx)
+    sender = _text_arg("--from", sender)
+    name = _text_arg("--name", name)
     url = config.resolve_via(via)
     transport = open_transport(url)
-    text = _template(template, template_file)
-    data = read_csv(csv_path, phone_column=phone_column, encoding=encoding)
+    text = _template(_text_arg("--template", template), template_file)
+    check_template(text)
+    data = read_csv(csv_path, phone_column=phone_column, encoding=encoding, allow_multiline=allow_multiline)
     recipients, bad_rows = recipients_from_csv(data)
     cname = name or Path(csv_path).stem
     model = Campaign(
@@ -401,12 +460,13 @@ def campaign_run(
     )
     show_bar = not (as_json or quiet)
 
-    async def go() -> tuple[PrepareReport, DispatchStats, dict[DeliveryStatus, int]]:
+    async def go() -> tuple[PrepareReport, DispatchStats, dict[DeliveryStatus, int], MessagingError | None]:
+        error: MessagingError | None = None
         async with open_store(_store_dsn(ctx, config)) as store:
             report = await prepare_campaign(
-                store, model, region=region, strict=strict, extra_problems=bad_rows
+                store, model, region=region, strict=strict, extra_problems=bad_rows, append=append
             )
-            if report.problems and not as_json:
+            if (report.problems or report.repeats) and not as_json:
                 _print_problems(report)
             # What preparation built (recipients, messages, the store's cache of them) lives until the
             # command ends: keep the collector from rescanning it on every full collection while sending.
@@ -416,22 +476,32 @@ def campaign_run(
             with _progress(show_bar) as progress:
                 bar = _Bar(progress, todo)
                 dispatcher = Dispatcher(store, transport, tps=tps, concurrency=concurrency, progress=bar)
-                async with transport:
-                    try:
-                        if mode == "provider":
-                            dispatcher.start_receipts()
-                            await dispatcher.send_provider_campaign(model)
-                            if wait_receipts > 0:
-                                await dispatcher.collect_receipts(wait_receipts, campaign=cname)
-                        else:
-                            await dispatcher.run(
-                                cname, wait_receipts=wait_receipts, include_maybe=resend_maybe
-                            )
-                    finally:
-                        await dispatcher.close_transport()
-            return report, dispatcher.stats, await store.counts(cname)
+                try:
+                    async with transport:
+                        try:
+                            if mode == "provider":
+                                dispatcher.start_receipts()
+                                await dispatcher.send_provider_campaign(model)
+                                if wait_receipts > 0:
+                                    await dispatcher.collect_receipts(wait_receipts, campaign=cname)
+                            else:
+                                await dispatcher.run(
+                                    cname, wait_receipts=wait_receipts, include_maybe=resend_maybe
+                                )
+                        finally:
+                            await dispatcher.close_transport()
+                except MessagingError as exc:
+                    # The peer could not be used (login refused, unreachable): what was sent before is in the
+                    # store, and the exit code says what the campaign as a whole has come to.
+                    if _bad_input(exc):
+                        raise
+                    error = exc
+            return report, dispatcher.stats, await store.counts(cname), error
 
-    report, stats, counts = _run(go(), fast=True)
+    report, stats, counts, error = _run(go(), fast=True)
+    resends = transport.resends
+    code = exit_code(counts, skipped=report.skipped)
+    by = tally(counts)
     if as_json:
         _echo_json(
             {
@@ -440,37 +510,58 @@ def campaign_run(
                 "rows": report.rows,
                 "queued": report.queued,
                 "already_queued": report.already,
+                "repeated": [
+                    {"line": r.line, "first_line": r.first_line, "phone": r.phone} for r in report.repeats
+                ],
                 "segments": report.segments,
                 "skipped": [
                     {"line": p.line, "phone": p.phone, "code": p.code.value, "reason": p.reason}
                     for p in report.problems
                 ],
-                "dispatch": _stats_json(stats),
+                "dispatch": _stats_json(stats, resends),
                 "counts": {s.value: n for s, n in counts.items()},
+                "totals": {o.name.lower(): n for o, n in by.items()},
+                "in_doubt_total": by[Outcome.IN_DOUBT],
+                "error": f"{error.code.value}: {error}" if error is not None else None,
+                "exit_code": int(code),
             }
         )
+        if error is not None:
+            click.echo(f"error: {error.code.value}: {error}", err=True)
+        _exit(code)
         return
     console = Console()
     console.print(_counts_table(f"campaign {markup(cname)}", counts))
     console.print(f"via {printable(model.transport)}", markup=False, highlight=False, soft_wrap=True)
     rate = stats.done / stats.send_seconds if stats.send_seconds > 0 else 0.0
+    repeated = f"{len(report.repeats):,} repeated in the file, " if report.repeats else ""
     console.print(
         f"rows {report.rows:,}: {report.queued:,} queued now, {report.already:,} from before, "
-        f"{report.skipped:,} skipped.",
+        f"{repeated}{report.skipped:,} skipped.",
         soft_wrap=True,
     )
     console.print(
-        f"this run: {stats.submitted:,} accepted, {stats.failed:,} refused, {stats.retried:,} retries, "
+        f"this run: {stats.submitted:,} accepted, {stats.failed:,} refused, {stats.retried + resends:,} retries, "
         f"{stats.in_doubt:,} in doubt; sent in {stats.send_seconds:.2f} s ({rate:,.0f} msg/s); "
         f"{stats.receipts_matched:,} receipts by {stats.elapsed:.2f} s.",
         soft_wrap=True,
     )
-    maybe = counts.get(DeliveryStatus.MAYBE_SUBMITTED, 0)
+    console.print(
+        "campaign total: " + ", ".join(f"{n:,} {o.value}" for o, n in by.items()) + f" (exit {int(code)}).",
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
+    )
+    maybe = by[Outcome.IN_DOUBT]
     if maybe:
         console.print(
-            f"{maybe:,} messages may have been sent without an answer; they are not resent unless you "
-            f"run again with --resend-maybe."
+            f"{maybe:,} messages of this campaign may have been sent without an answer; they are not resent "
+            f"unless you run again with --resend-maybe (which may send some twice).",
+            soft_wrap=True,
         )
+    if error is not None:
+        click.echo(f"error: {error.code.value}: {error}", err=True)
+    _exit(code)
 
 
 def _template(template: str | None, template_file: str | None) -> str:
@@ -480,9 +571,20 @@ def _template(template: str | None, template_file: str | None) -> str:
         return template
     assert template_file is not None
     try:
-        return Path(template_file).read_text(encoding="utf-8").rstrip("\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read template file {template_file}: {exc}") from exc
+        with open(template_file, "rb") as f:
+            data = f.read(MAX_TEMPLATE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read template file {template_file}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_TEMPLATE_BYTES:
+        raise ConfigError(
+            f"template file {template_file} is larger than {MAX_TEMPLATE_BYTES:,} bytes; no SMS is that long"
+        )
+    try:
+        return data.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"template file {template_file} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from exc
 
 
 def _print_problems(report: PrepareReport) -> None:
@@ -492,6 +594,12 @@ def _print_problems(report: PrepareReport) -> None:
     if report.skipped > SHOW_PROBLEMS:
         console.print(
             f"... and {report.skipped - SHOW_PROBLEMS} more skipped rows (see --json)", style="yellow"
+        )
+    for repeat in report.repeats[:SHOW_PROBLEMS]:
+        console.print(f"repeated {repeat}", style="yellow", markup=False, highlight=False)
+    if len(report.repeats) > SHOW_PROBLEMS:
+        console.print(
+            f"... and {len(report.repeats) - SHOW_PROBLEMS} more repeated phones (see --json)", style="yellow"
         )
 
 

@@ -2,6 +2,9 @@
 
 ``{{`` and ``}}`` stand for literal braces. A missing field is an error that
 names the row and the field: a campaign must not go out with a hole in it.
+A brace that is neither doubled nor part of a ``{field}`` (``Hi {name``,
+``{first name}``) is an error too: sent literally, it would put the template
+syntax in front of every recipient.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from collections.abc import Mapping
 
 from msgbridge.core.errors import TemplateError
 
-_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
+# The last alternative catches a brace no other one takes: that is the unbalanced one.
+_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_.-]*)\}|[{}]")
+FIELD_SYNTAX = "letters, digits, _ . - and not starting with a digit"
 
 
 def fields(template: str) -> list[str]:
@@ -23,6 +28,29 @@ def fields(template: str) -> list[str]:
     return list(seen)
 
 
+def _stray(template: str, m: re.Match[str]) -> TemplateError:
+    at = m.start() + 1
+    if m.group(0) == "{":
+        close = template.find("}", m.end())
+        what = (
+            f"{template[m.start() : close + 1]!r} is not a {{field}} (names: {FIELD_SYNTAX})"
+            if close >= 0 and "{" not in template[m.end() : close]
+            else "'{' is never closed"
+        )
+    else:
+        what = "'}' closes nothing"
+    return TemplateError(f"template: at character {at}, {what}; write {{{{ or }}}} for a literal brace")
+
+
+def check(template: str) -> None:
+    """Refuse a template that cannot make a sensible message: empty, or with an unbalanced brace."""
+    if not template.strip():
+        raise TemplateError("the template is empty")
+    for m in _TOKEN.finditer(template):
+        if m.group(0) in ("{", "}"):
+            raise _stray(template, m)
+
+
 def render(template: str, values: Mapping[str, object], *, row: int | str | None = None) -> str:
     def sub(m: re.Match[str]) -> str:
         token = m.group(0)
@@ -31,6 +59,8 @@ def render(template: str, values: Mapping[str, object], *, row: int | str | None
         if token == "}}":
             return "}"
         name = m.group(1)
+        if name is None:
+            raise _stray(template, m)
         if name not in values or values[name] is None:
             where = f"row {row}: " if row is not None else ""
             raise TemplateError(f"{where}template field {{{name}}} has no value")

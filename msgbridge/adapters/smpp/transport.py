@@ -941,6 +941,11 @@ class SmppTransport(Transport):
 
     # --- introspection -------------------------------------------------------
 
+    @property
+    def resends(self) -> int:
+        """submit_sm PDUs sent again after a throttle answer (ESME_RTHROTTLED, ESME_RMSGQFUL), all binds."""
+        return sum(s.stats.resent for s in self.sessions)
+
     def stats(self) -> dict[str, object]:
         """Counters across binds, for the CLI and benchmarks."""
         totals: dict[str, int] = {}

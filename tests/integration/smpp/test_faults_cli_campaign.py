@@ -38,10 +38,11 @@ def test_campaign_process_survives_a_misbehaving_smsc(tmp_path: Path) -> None:
         )  # fmt: skip
     finally:
         sim.stop(signal.SIGTERM, timeout=20)
-    assert run.returncode == 0, run.stderr[-3000:]
     assert "Traceback" not in run.stderr
     summary = json.loads(run.stdout)
     counts: dict[str, int] = summary["counts"]
+    # 0 when everything was accepted, 3 (in doubt) when answers were lost with the dropped connections
+    assert run.returncode == (3 if counts.get("MAYBE_SUBMITTED") else 0), run.stderr[-3000:]
     assert sum(counts.values()) == N
     assert set(counts) <= {"DELIVERED", "SUBMITTED", "MAYBE_SUBMITTED"}, counts  # nothing failed or lost
     smsc = json.loads(report.read_text())

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,8 +12,10 @@ import pytest
 from msgbridge.adapters.base import registry
 from msgbridge.adapters.memory import MemoryTransport
 from msgbridge.cli.main import main
+from msgbridge.cli.outcome import ExitCode
 from msgbridge.core.message import Campaign, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.simulators.smsc.process import SimulatorProcess
 
 
 @dataclass
@@ -72,7 +75,7 @@ def test_send_refused_exits_with_the_error_code_name(msgbridge) -> None:  # type
     r = msgbridge(
         "send", "--via", "memory://?fail=%2B77011234567", "--to", "+77011234567", "--text", "hi", "--json"
     )
-    assert r.code == 1
+    assert r.code == ExitCode.NOTHING_SENT
     assert r.err.strip() == "error: INVALID_DESTINATION"
     assert r.json()["status"] == "REJECTED" and r.json()["ok"] is False
 
@@ -148,7 +151,7 @@ def test_via_name_from_config_file_and_env(
         '[store]\npath = "other.db"\n[transports]\nfake = "memory://?fail=%2B77011234567"\n', encoding="utf-8"
     )
     r = msgbridge("send", "--via", "fake", "--to", "+77011234567", "--text", "x")
-    assert r.code == 1 and (tmp_path / "other.db").exists()
+    assert r.code == ExitCode.NOTHING_SENT and (tmp_path / "other.db").exists()
     monkeypatch.setenv("MSGBRIDGE_TRANSPORT_FAKE", "memory://")
     assert msgbridge("send", "--via", "FAKE", "--to", "+77011234567", "--text", "x").code == 0
 
@@ -166,7 +169,7 @@ def test_campaign_run_skips_bad_rows_with_line_numbers_and_resumes(msgbridge, tm
         "Hi {name}",
     ]
     r = msgbridge(*args, "--json", "--wait-receipts", "5")
-    assert r.code == 0, r.err
+    assert r.code == ExitCode.SOME_REFUSED, r.err  # two rows skipped
     report = r.json()
     assert report["campaign"] == "c" and report["rows"] == 12 and report["queued"] == 10
     skipped = {s["line"]: s["code"] for s in report["skipped"]}  # type: ignore[union-attr]
@@ -196,7 +199,8 @@ def test_campaign_csv_errors(msgbridge, tmp_path: Path) -> None:  # type: ignore
     nophone = write_csv(tmp_path / "n.csv", ["1,2"], header="msisdn,name")
     r = msgbridge(*base, "--csv", str(nophone))
     assert r.code == 2 and "no 'phone' column; the header has 'msisdn', 'name'" in r.err
-    assert msgbridge(*base, "--csv", str(nophone), "--phone-column", "MSISDN").code == 0
+    # its one row has the phone "1": skipped, so nothing is sent
+    assert msgbridge(*base, "--csv", str(nophone), "--phone-column", "MSISDN").code == ExitCode.NOTHING_SENT
     cp1251 = tmp_path / "w.csv"
     cp1251.write_bytes("phone,name\n+77010000001,Алия\n".encode("cp1251"))
     r = msgbridge(*base, "--csv", str(cp1251))
@@ -327,3 +331,221 @@ def test_status_unknown_message(msgbridge) -> None:  # type: ignore[no-untyped-d
 
 def test_delivery_status_values_are_printed_as_names() -> None:
     assert str(DeliveryStatus.DELIVERED) == "DELIVERED"
+
+
+# -- hostile input, re-used names, exit codes -----------------------------------------------------------
+
+
+def stored_texts(tmp_path: Path) -> list[str]:
+    with sqlite3.connect(tmp_path / "msgbridge.db") as db:
+        return [json.loads(body)["text"] for (body,) in db.execute("SELECT body FROM bodies")]
+
+
+def test_a_stray_quote_does_not_swallow_the_rest_of_the_file(msgbridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The reproduction: 500 rows, a stray quote on line 5; strict refuses, otherwise 499 go out one by one."""
+    rows = ["phone,name"] + [f"+7701{i:07d},N{i}" for i in range(500)]
+    rows[4] = '+77010000003,"Dmitry'
+    (tmp_path / "s.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    args = [
+        "campaign",
+        "run",
+        "--via",
+        "memory://",
+        "--csv",
+        str(tmp_path / "s.csv"),
+        "--template",
+        "Hi {name}",
+    ]
+    strict = msgbridge(*args, "--strict")
+    assert strict.code == ExitCode.BAD_INPUT and "not started: line 5: a quote opens a field" in strict.err
+    r = msgbridge(*args, "--json")
+    report = r.json()
+    assert r.code == ExitCode.SOME_REFUSED and report["rows"] == 500 and report["queued"] == 499
+    assert [(s["line"], s["phone"]) for s in report["skipped"]] == [(5, "+77010000003")]  # type: ignore[union-attr]
+    texts = stored_texts(tmp_path)
+    assert len(texts) == 499 and max(len(t) for t in texts) == len("Hi N499")
+    human = msgbridge(*args)
+    assert "rows 500: 0 queued now, 499 from before, 1 skipped." in human.out
+
+
+def test_a_field_spanning_lines_needs_allow_multiline(msgbridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "m.csv").write_text('phone,addr\n+77010000001,"1 Main St\nApt 2"\n', encoding="utf-8")
+    args = [
+        "campaign",
+        "run",
+        "--via",
+        "memory://",
+        "--csv",
+        str(tmp_path / "m.csv"),
+        "--template",
+        "To {addr}",
+    ]
+    refused = msgbridge(*args, "--json", "--name", "no")
+    assert refused.code == ExitCode.NOTHING_SENT and refused.json()["queued"] == 0
+    assert [s["line"] for s in refused.json()["skipped"]] == [2, 3]  # type: ignore[union-attr]
+    allowed = msgbridge(*args, "--json", "--name", "yes", "--allow-multiline")
+    assert allowed.code == ExitCode.OK and allowed.json()["rows"] == 1
+    assert stored_texts(tmp_path) == ["To 1 Main St\nApt 2"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["send", "--via", "memory://", "--to", "+77011234567", "--text", "Hi \udcff"], "--text is not valid UTF-8 (byte 0xff at character 4)"),
+        (["send", "--via", "memory://", "--to", "+77011234567", "--text", "x", "--from", "\udcc3("], "--from is not valid UTF-8 (byte 0xc3"),
+        (["send", "--via", "memory://", "--to", "+7701\udce9", "--text", "x"], "--to is not valid UTF-8"),
+        (["campaign", "run", "--via", "memory://", "--csv", "c.csv", "--template", "Hi \udcff"], "--template is not valid UTF-8"),
+        (["campaign", "run", "--via", "memory://", "--csv", "c.csv", "--template", "Hi", "--from", "\udcff"], "--from is not valid UTF-8"),
+        (["send", "--via", "memory://", "--to", "+77011234567", "--text", ""], "--text is empty"),
+        (["send", "--via", "memory://", "--to", "+77011234567", "--text", "  "], "--text is empty"),
+        (["campaign", "run", "--via", "memory://", "--csv", "c.csv", "--template", ""], "the template is empty"),
+        (["campaign", "run", "--via", "memory://", "--csv", "c.csv", "--template", "Hi {name"], "'{' is never closed"),
+        (["campaign", "run", "--via", "memory://", "--csv", "/dev/zero", "--template", "Hi"], "/dev/zero: line 1 contains NUL bytes"),
+        (["campaign", "run", "--via", "memory://", "--csv", "c.csv", "--template-file", "/dev/zero"], "template file /dev/zero is larger than 65,536 bytes"),
+        (["campaign", "run", "--via", "memory://", "--csv", "c.csv", "--template-file", "bad.txt"], "template file bad.txt is not valid UTF-8 (byte 0xff at offset 3)"),
+        (["campaign", "run", "--via", "memory://", "--csv", "dup.csv", "--template", "Hi"], "column 'name' appears twice in the header"),
+        (["campaign", "run", "--via", "memory://", "--csv", "u16.csv", "--template", "Hi"], "looks like UTF-16 without a byte order mark"),
+    ],
+)  # fmt: skip
+def test_bad_text_input_is_one_line_exit_2(msgbridge, tmp_path: Path, args: list[str], expected: str) -> None:  # type: ignore[no-untyped-def]
+    write_csv(tmp_path / "c.csv", PEOPLE[:2])
+    write_csv(tmp_path / "dup.csv", ["+77010000001,A,B"], header="phone,name,name")
+    (tmp_path / "bad.txt").write_bytes(b"Hi \xff")
+    (tmp_path / "u16.csv").write_bytes("phone,name\n+77010000001,A\n".encode("utf-16-le"))
+    r = msgbridge(*args)
+    assert r.code == ExitCode.BAD_INPUT, r.err
+    assert expected in r.err and "cp1251" not in r.err
+    assert len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
+    assert not (tmp_path / "msgbridge.db").exists() or stored_texts(tmp_path) == []
+
+
+def test_a_utf16_csv_with_its_bom_is_read(msgbridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "excel.csv"
+    f.write_bytes("phone\tname\r\n+77010000001\tАлия\r\n".encode("utf-16"))  # Excel's "Unicode text"
+    r = msgbridge(
+        "campaign", "run", "--via", "memory://", "--csv", str(f), "--template", "Hi {name}", "--json"
+    )
+    assert r.code == ExitCode.OK, r.err
+    assert stored_texts(tmp_path) == ["Hi Алия"]
+
+
+def test_a_phone_repeated_in_the_file_is_not_from_before(msgbridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = write_csv(tmp_path / "d.csv", ["+77010000001,A", "+77010000002,B", "87010000001,C"])
+    args = [
+        "campaign",
+        "run",
+        "--via",
+        "memory://",
+        "--csv",
+        str(f),
+        "--template",
+        "Hi {name}",
+        "--region",
+        "KZ",
+    ]
+    r = msgbridge(*args)
+    assert r.code == ExitCode.OK, r.err
+    assert "rows 3: 2 queued now, 0 from before, 1 repeated in the file, 0 skipped." in r.out
+    assert "repeated line 4: +77010000001 is already on line 2; sent once" in r.err
+    again = msgbridge(*args, "--json").json()
+    assert (again["queued"], again["already_queued"]) == (0, 2)
+    assert again["repeated"] == [{"line": 4, "first_line": 2, "phone": "+77010000001"}]
+
+
+def test_a_reused_campaign_name_must_be_the_same_campaign(msgbridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = write_csv(tmp_path / "spring.csv", PEOPLE[:2])
+    base = ["campaign", "run", "--csv", str(f), "--template", "Hi {name}"]
+    assert msgbridge(*base, "--via", "memory://u:pw1@h1?dlr=no").code == ExitCode.OK
+    # the same campaign, resumed with other options and another password: fine, nothing sent twice
+    same = msgbridge(*base, "--via", "memory://u:pw2@h1?dlr=no&latency_ms=1", "--json")
+    assert same.code == ExitCode.OK and same.json()["already_queued"] == 2
+    for extra, named in (
+        (
+            ["--template", "Bye {name}", "--via", "memory://u:pw1@h1"],
+            "template (was 'Hi {name}', now 'Bye {name}')",
+        ),
+        (["--from", "ACME", "--via", "memory://u:pw1@h1"], "sender (was none, now 'ACME')"),
+        (["--via", "memory://u:SECRET@h2"], "transport (was 'memory://h1', now 'memory://h2')"),
+    ):
+        args = [*base, *extra] if extra[0] != "--template" else [*base[:-2], *extra]
+        r = msgbridge(*args)
+        assert (
+            r.code == ExitCode.BAD_INPUT
+            and f"campaign 'spring' already exists with a different {named}" in r.err
+        )
+        assert "--name" in r.err and "--append" in r.err and "SECRET" not in r.err and "pw1" not in r.err
+    bigger = write_csv(tmp_path / "spring.csv", PEOPLE[:3])
+    appended = msgbridge(*base[:-2], "--template", "Bye {name}", "--via", "memory://h1", "--append", "--json")
+    assert appended.code == ExitCode.OK and (
+        appended.json()["queued"],
+        appended.json()["already_queued"],
+    ) == (1, 2)
+    assert bigger.exists() and sorted(stored_texts(tmp_path)) == ["Bye P2", "Hi P0", "Hi P1"]
+
+
+def test_exit_codes_of_campaign_run(msgbridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = write_csv(tmp_path / "e.csv", PEOPLE[:4])
+    everyone = "%2C".join(f"%2B7701{i:07d}" for i in range(4))
+
+    def run(name: str, via: str, csv_file: Path = f) -> Run:
+        return msgbridge("campaign", "run", "--via", via, "--csv", str(csv_file), "--template", "Hi {name}",
+                         "--name", name, "--json")  # fmt: skip
+
+    assert run("ok", "memory://").code == ExitCode.OK
+    assert run("some", "memory://?fail=%2B77010000001").code == ExitCode.SOME_REFUSED
+    refused = run("all", f"memory://?fail={everyone}")
+    assert refused.code == ExitCode.NOTHING_SENT and refused.json()["counts"] == {"REJECTED": 4}
+    bad = write_csv(tmp_path / "bad.csv", ["12,A", "13,B"])
+    assert run("skipped", "memory://", bad).code == ExitCode.NOTHING_SENT
+    doubt = run("doubt", "memory://?lost_every=1")
+    assert doubt.code == ExitCode.IN_DOUBT and doubt.json()["in_doubt_total"] == 4
+    # the re-run has nothing to do itself, but the campaign still has 4 in doubt: it says so, and exits 3
+    again = run("doubt", "memory://?lost_every=1")
+    assert again.code == ExitCode.IN_DOUBT and again.json()["exit_code"] == ExitCode.IN_DOUBT
+    assert again.json()["dispatch"]["in_doubt"] == 0 and again.json()["in_doubt_total"] == 4  # type: ignore[index]
+    human = msgbridge("campaign", "run", "--via", "memory://?lost_every=1", "--csv", str(f), "--template",
+                      "Hi {name}", "--name", "doubt")  # fmt: skip
+    assert human.code == ExitCode.IN_DOUBT
+    assert "this run: 0 accepted, 0 refused, 0 retries, 0 in doubt" in human.out
+    assert (
+        "campaign total: 0 accepted, 0 refused or undelivered, 4 in doubt, 0 not sent yet (exit 3)."
+        in human.out
+    )
+
+
+def test_exit_codes_of_send(msgbridge) -> None:  # type: ignore[no-untyped-def]
+    base = ["send", "--to", "+77011234567", "--text", "hi", "--json"]
+    assert msgbridge(*base, "--via", "memory://").code == ExitCode.OK
+    doubt = msgbridge(*base, "--via", "memory://?lost_every=1")
+    assert doubt.code == ExitCode.IN_DOUBT and doubt.json()["status"] == "MAYBE_SUBMITTED"
+    assert doubt.json()["exit_code"] == ExitCode.IN_DOUBT
+    undelivered = msgbridge(*base, "--via", "memory://?mix=undeliverable:1&dlr_delay_ms=1", "--wait", "5")
+    assert undelivered.code == ExitCode.NOTHING_SENT and undelivered.json()["status"] == "UNDELIVERABLE"
+
+
+def test_a_peer_that_refuses_the_login_is_nothing_sent_not_bad_input(msgbridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = write_csv(tmp_path / "a.csv", PEOPLE[:3])
+    with SimulatorProcess("--users", "u:p") as sim:
+        via = f"smpp://u:wrong@127.0.0.1:{sim.port}?timeout=5"
+        r = msgbridge("campaign", "run", "--via", via, "--csv", str(f), "--template", "Hi", "--json")
+        one = msgbridge("send", "--via", via, "--to", "+77011234567", "--text", "hi")
+    assert r.code == ExitCode.NOTHING_SENT and r.json()["counts"] == {"QUEUED": 3}
+    assert r.err.startswith("error: AUTH_FAILED") and "wrong" not in r.err + r.out
+    assert one.code == ExitCode.NOTHING_SENT and "AUTH_FAILED" in one.err and "Traceback" not in one.err
+
+
+def test_smpp_throttle_resends_count_as_retries(msgbridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = write_csv(tmp_path / "t.csv", [f"+7701{i:07d},P{i}" for i in range(40)])
+    with SimulatorProcess("--users", "u:p", "--throttle-every", "4", "--dlr-delay-ms", "1") as sim:
+        via = f"smpp://u:p@127.0.0.1:{sim.port}?throttle_pause=0.01&window=1"
+        r = msgbridge("campaign", "run", "--via", via, "--csv", str(f), "--template", "Hi {name}", "--json")
+        human = msgbridge(
+            "campaign", "run", "--via", via, "--csv", str(f), "--template", "Hi {name}", "--name", "h"
+        )
+        throttled = sim.counters()["throttled"]
+    assert r.code == ExitCode.OK and human.code == ExitCode.OK, r.err + human.err
+    dispatch = r.json()["dispatch"]
+    assert dispatch["transport_resends"] >= 10 and dispatch["retried"] == dispatch["transport_resends"]  # type: ignore[index]
+    retries = int(human.out.split(" retries")[0].rsplit(" ", 1)[1])
+    # every throttle answer of the simulator, over both runs, is a resend one summary or the other counted
+    assert retries >= 10 and dispatch["transport_resends"] + retries == throttled  # type: ignore[index]

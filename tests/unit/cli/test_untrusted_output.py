@@ -113,6 +113,6 @@ def test_error_line_from_a_peer_is_shown_literally(
         "--text",
         "hi",
     )
-    assert code == 2
+    assert code == 4  # nothing sent: the peer refused the login
     assert not any(c in out for c in CONTROL)
     assert "error: AUTH_FAILED: login refused by server: \\x1b]0;pwned\\x07" in out

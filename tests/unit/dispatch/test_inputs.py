@@ -69,8 +69,9 @@ async def test_prepare_twice_queues_once_and_dedupes_phones(tmp_path: Path) -> N
     async with SqliteStore(tmp_path / "s.db") as store:
         first = await prepare_campaign(store, campaign)
         second = await prepare_campaign(store, campaign)
-        assert (first.queued, first.already, first.segments, dict(first.encodings)) == (2, 1, 2, {"gsm7": 2})
-        assert (second.queued, second.already) == (0, 3)
+        assert (first.queued, first.already, first.segments, dict(first.encodings)) == (2, 0, 2, {"gsm7": 2})
+        assert [(r.line, r.first_line, r.phone) for r in first.repeats] == [(1, 0, "+77011234567")]
+        assert (second.queued, second.already, len(second.repeats)) == (0, 2, 1)
         assert await store.counts("c") == {DeliveryStatus.QUEUED: 2}
         assert (await store.get_campaign("c")) is not None
 
