@@ -81,7 +81,9 @@ class PollPolicy:
 
 def steady(interval: float) -> PollPolicy:
     """For transports that document no limits (memory://, third parties): every pending message each ``interval``."""
-    return PollPolicy(first_delay=0.0, interval=interval, growth=1.0, max_interval=interval, refused_wait=interval)
+    return PollPolicy(
+        first_delay=0.0, interval=interval, growth=1.0, max_interval=interval, refused_wait=interval
+    )
 
 
 # Per provider, by transport scheme. The quoted lines decide the numbers; where a

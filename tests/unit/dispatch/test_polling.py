@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from msgbridge.adapters.base import registry
@@ -71,7 +73,7 @@ def test_smsc_one_message_pending_for_hours_stays_under_five_a_minute_with_growi
     polls = run_schedule(PollSchedule(SMSC, 100), ["1:77010000001"], until=3 * HOUR)["1:77010000001"]
     assert polls[:5] == [1.0, 3.0, 7.0, 15.0, 31.0]
     assert max_in_window(polls, SMSC.window + SMSC.margin) <= SMSC.per_message
-    gaps = [b - a for a, b in zip(polls, polls[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(polls)]
     assert gaps == sorted(gaps)  # never faster again
     assert max(gaps) == pytest.approx(SMSC.max_interval)
     # 3 hours at most max_interval apart after the first minutes: tens of polls, not thousands
@@ -91,7 +93,7 @@ def test_smsc_many_messages_get_one_mass_request_a_minute_and_single_ones_betwee
         now += 0.05
     mass_times = [t for t, n in sizes if n > 1]
     assert mass_times and all(n <= 100 for _, n in sizes)
-    assert all(b - a > SMSC.window for a, b in zip(mass_times, mass_times[1:], strict=False))
+    assert all(b - a > SMSC.window for a, b in itertools.pairwise(mass_times))
     # requests per second stay under the policy's rate (one second of burst allowed)
     assert SMSC.rate is not None
     for start in range(0, 600, 10):
