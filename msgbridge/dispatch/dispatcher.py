@@ -467,7 +467,9 @@ class Dispatcher:
         """Write receipts to the store until none is awaited (``until_final``) or ``timeout`` passes.
 
         Pushed receipts are consumed where the transport pushes them; status is
-        polled only where it cannot push but can be polled.
+        polled only where it cannot push but can be polled, by ``self.poller``,
+        which asks about each message only when it is due and within the
+        provider's documented limits.
         """
         caps = self.transport.capabilities
         self.start_receipts()

@@ -146,11 +146,16 @@ class PollSchedule:
 
     # -- what is pending
 
-    def sync(self, pending: Sequence[str], now: float) -> None:
-        """Follow exactly ``pending``: new ids get a first poll time, ids no longer pending are dropped."""
-        wanted = set(pending)
-        for nid in [n for n in self.tracks if n not in wanted]:
-            del self.tracks[nid]
+    def sync(self, pending: Sequence[str], now: float, *, complete: bool = True) -> None:
+        """Follow ``pending``: new ids get a first poll time; ids no longer pending are dropped.
+
+        With ``complete=False`` (``pending`` is one page of more) nothing is dropped: an id
+        outside this page must keep its poll history, or it could be asked about too often.
+        """
+        if complete:
+            wanted = set(pending)
+            for nid in [n for n in self.tracks if n not in wanted]:
+                del self.tracks[nid]
         for nid in pending:
             if nid not in self.tracks and nid not in self.given_up:
                 self.tracks[nid] = _Track(first_seen=now, next_at=now + self.policy.first_delay)
@@ -287,7 +292,7 @@ class Poller:
         now = self.clock()
         if self._synced is None or now - self._synced >= self.refresh:
             pending = await self.store.pending_native_ids(self.transport.link, PENDING_PAGE)
-            self.schedule.sync(pending, now)
+            self.schedule.sync(pending, now, complete=len(pending) < PENDING_PAGE)
             self._synced = now
         round_ = PollCounts()
         for ids in self.schedule.plan(now):

@@ -9,6 +9,7 @@ Minutes of polling run on a simulated clock shared by the poller and the emulato
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -193,3 +194,42 @@ async def test_cli_send_wait_ends_delivered(serve_emulator: ServeFn, tmp_path: P
     assert proc.returncode == 0, err.decode()
     assert "status     DELIVERED" in out.decode()
     assert emu.status_refused == 0
+
+
+async def test_sim_http_smsc_enforces_the_status_limit_and_reports_refusals() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "msgbridge",
+        "sim",
+        "http",
+        "--provider",
+        "smsc",
+        "--port",
+        "0",
+        "--final-after",
+        "1000",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    try:
+        await asyncio.wait_for(proc.stdout.readline(), 30)
+        url = (
+            (await asyncio.wait_for(proc.stdout.readline(), 30))
+            .decode()
+            .strip()
+            .removeprefix("transport URL: ")
+        )
+        async with open_transport(url) as t:
+            [sent] = await t.send([Message(to=phones(1)[0], text="x")])
+            assert sent.native_id is not None
+            for _ in range(5):
+                await t.status([sent.native_id])
+            with pytest.raises(MessagingError) as refused:
+                await t.status([sent.native_id])
+        assert refused.value.code is ErrorCode.THROTTLED
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert "status=6" in out.decode() and "status_refused=1" in out.decode()

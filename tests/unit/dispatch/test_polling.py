@@ -141,3 +141,12 @@ def test_messages_no_longer_pending_are_dropped() -> None:
     assert set(schedule.tracks) == {"b"}
     schedule.done("b")
     assert schedule.next_due() is None
+
+
+def test_a_partial_page_of_pending_ids_keeps_the_poll_history_of_the_others() -> None:
+    schedule = PollSchedule(SMSC, 100)
+    schedule.sync(["a", "b"], 0.0)
+    for request in schedule.plan(1.0):
+        schedule.polled(request, 1.0)
+    schedule.sync(["b"], 2.0, complete=False)
+    assert schedule.tracks["a"].polls == 1
