@@ -23,7 +23,7 @@ from msgbridge.core.message import Message
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.dispatcher import Dispatcher
 from msgbridge.dispatch.polling import POLICIES, Poller
-from msgbridge.simulators.http.server import App, HttpServer
+from msgbridge.simulators.http.server import App, HttpServer, Request, Response
 from msgbridge.simulators.http.smsc import SmscEmulator, create_emulator
 from msgbridge.store.base import OutboxEntry
 from msgbridge.store.sqlite import SqliteStore
@@ -233,3 +233,34 @@ async def test_sim_http_smsc_enforces_the_status_limit_and_reports_refusals() ->
         proc.send_signal(signal.SIGINT)
         out, _ = await asyncio.wait_for(proc.communicate(), 30)
     assert "status=6" in out.decode() and "status_refused=1" in out.decode()
+
+
+class Slow:
+    """Wraps an emulator: every answer takes a while, and the most requests in flight at once is kept."""
+
+    def __init__(self, app: SmscEmulator) -> None:
+        self.app = app
+        self.in_flight = 0
+        self.most = 0
+
+    async def handle(self, request: Request) -> Response:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await asyncio.sleep(0.05)
+            return await self.app.handle(request)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_fewer_than_five_requests_at_once_under_one_login(serve_emulator: ServeFn) -> None:
+    """'...пяти и более запросов одновременно ... под одним логином': sends and a poll together stay at 4."""
+    emu = create_emulator(status_limits=False)
+    slow = Slow(emu)
+    server = await serve_emulator(slow)
+    async with transport(server) as t:
+        [first] = await t.send([Message(to=phones(1)[0], text="seed")])
+        assert first.native_id is not None
+        texts = [Message(to=p, text=f"text {i}") for i, p in enumerate(phones(12))]
+        await asyncio.gather(t.send(texts), t.status([first.native_id]), t.status([first.native_id]))
+    assert slow.most == 4
