@@ -74,7 +74,8 @@ ERRORS: dict[int, ErrorCode] = {
 # статуса одного и того же сообщения или более одного массового запроса в течение минуты."
 # (more than five status requests for the same message, or more than one mass request, within
 # a minute). There it is a rate limit: THROTTLED, to be asked again once the minute is over.
-STATUS_ERRORS: dict[int, ErrorCode] = {**ERRORS, 9: ErrorCode.THROTTLED}
+# Only the rows where status.php differs from ERRORS.
+STATUS_ERRORS: dict[int, ErrorCode] = {9: ErrorCode.THROTTLED}
 STATUS_LIMIT_WINDOW = 60.0
 # "...при попытке отправки пяти и более запросов одновременно ... под одним логином": fewer at once.
 MAX_CONCURRENT_REQUESTS = 4
@@ -783,7 +784,7 @@ class SmscTransport(HttpTransport):
             reply, parsed = await self._exchange(
                 partial(status_request, self.config, list(chunk)), send=False, op="status"
             )
-            why = reply.error if parsed is None else error_info(parsed, STATUS_ERRORS)
+            why = reply.error if parsed is None else error_info(parsed, {**ERRORS, **STATUS_ERRORS})
             if why is not None and why.code is ErrorCode.THROTTLED:
                 if why.native_code == 9:
                     why = why.model_copy(update={"retry_after": STATUS_LIMIT_WINDOW})
