@@ -44,6 +44,9 @@ def build_emulator(provider: str, knobs: dict[str, Any]) -> Emulator:
 def _counters(emulator: Emulator) -> str:
     parts = [f"{name}={count}" for name, count in sorted(emulator.requests.items())]
     parts.append(f"throttled={emulator.throttled}")
+    refused = getattr(emulator, "status_refused", None)  # SMSC.ru: status polls past the documented limit
+    if refused is not None:
+        parts.append(f"status_refused={refused}")
     return "requests " + " ".join(parts)
 
 

@@ -29,6 +29,7 @@ from msgbridge.core.errors import ErrorCode, ErrorInfo, MessagingError, Unsuppor
 from msgbridge.core.message import Campaign, DeliveryReceipt, SendResult
 from msgbridge.core.ratelimit import Backoff, TokenBucket
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.dispatch.polling import Poller, policy_for
 from msgbridge.store.base import MessageRecord, Store
 from msgbridge.store.plans import AWAITING_RECEIPT
 
@@ -124,6 +125,7 @@ class Dispatcher:
         self._receipts: list[DeliveryReceipt] = []
         self._reader: asyncio.Task[None] | None = None
         self._warned_in_doubt = False
+        self.poller: Poller | None = None  # made on the first poll, then kept: it holds each message's schedule
 
     # -- sending ---------------------------------------------------------
 
@@ -436,12 +438,12 @@ class Dispatcher:
         self.stats.receipts_matched += await self.store.record_receipts(batch)
 
     async def _poll_once(self) -> None:
-        per_call = self.transport.capabilities.status_poll
-        ids = await self.store.pending_native_ids(self.transport.link, per_call * 10)
-        for start in range(0, len(ids), per_call):
-            receipts = await self.transport.status(ids[start : start + per_call])
-            self.stats.receipts += len(receipts)
-            self.stats.receipts_matched += await self.store.record_receipts(receipts)
+        """Ask about the pending messages that are due; the poller keeps each provider's limits."""
+        if self.poller is None:
+            self.poller = Poller(self.store, self.transport, policy_for(self.transport, self.poll_interval))
+        done = await self.poller.poll()
+        self.stats.receipts += done.receipts
+        self.stats.receipts_matched += done.matched
 
     async def awaiting(self, campaign: str | None = None, message_ids: Sequence[str] | None = None) -> int:
         """How many messages still expect a receipt."""
@@ -465,18 +467,18 @@ class Dispatcher:
         """Write receipts to the store until none is awaited (``until_final``) or ``timeout`` passes.
 
         Pushed receipts are consumed where the transport pushes them; status is
-        polled only where it cannot push but can be polled.
+        polled only where it cannot push but can be polled, by ``self.poller``,
+        which asks about each message only when it is due and within the
+        provider's documented limits.
         """
         caps = self.transport.capabilities
         self.start_receipts()
         poll = caps.status_poll > 0 and not caps.dlr_push
         deadline = time.monotonic() + timeout
-        next_poll = 0.0
         while True:
             await self._flush_receipts()
-            if poll and time.monotonic() >= next_poll:
+            if poll:
                 await self._poll_once()
-                next_poll = time.monotonic() + self.poll_interval
             if until_final and await self.awaiting(campaign, message_ids) == 0:
                 break
             if time.monotonic() >= deadline:

@@ -15,9 +15,9 @@ What shapes this module:
   added) and 99 (none) are not failures of the whole request.
 - Parameters are form-urlencoded with PHP bracket arrays (``ids[0]=1``,
   ``params[validity]=1440``, ``recipients[0][recipient]=...``).
-- The API key goes in the POST body by default (``key_in=query`` puts it in
-  the query string as the official client does); either way it never reaches
-  our logs, which name only the method.
+- The API key goes where the documents put it: in the query string, beside
+  ``output`` and ``api`` (``key_in=body`` moves it into the POST body for an
+  account that accepts that). Our own logs name only the method, never a URL.
 """
 
 from __future__ import annotations
@@ -168,10 +168,14 @@ def api_request(
     method: str,
     params: Mapping[str, object] | None = None,
     *,
-    key_in: str = "body",
+    key_in: str = "query",
     host: str | None = None,
 ) -> httpx.Request:
-    """``POST {base}/service/{module}/{method}?output=json&api=v1`` with the form body.
+    """``POST {base}/service/{module}/{method}?output=json&api=v1&apiKey=KEY`` with the form body.
+
+    The documents' every example, and the official client, put all three in the query string:
+    "curl -X POST 'https://api.mobizon.com.br/service/message/getSMSStatus?output=json&api=v1&apiKey=KKKK…'
+    -H 'content-type: application/x-www-form-urlencoded' -d 'ids%5B0%5D=123&…'" (Message module docs).
 
     ``host`` sends a different Host header to the same base URL: how a test
     (or a pinned IP) follows a code-13 redirect to another domain.
@@ -314,13 +318,29 @@ def wrong_server_domain(env: Envelope) -> str | None:
     return value.rstrip("/") or None
 
 
-# A code-13 answer sends the API key to another host, so only Mobizon's own API hosts are followed.
+# A code-13 answer would send the API key to another host, so only Mobizon's own API hosts are followed.
+# Any other answer is final at once: asking again gets the same answer (code 13 is "WRONG_SERVER,
+# retry after switching host", but we will not switch), so it must not be retried as WRONG_SERVER.
 _API_DOMAIN = re.compile(r"^api\.mobizon\.[a-z]{2,10}(\.[a-z]{2,3})?$")
 
 
 def acceptable_domain(domain: str) -> bool:
     """Whether a code-13 domain looks like one of Mobizon's regional API servers."""
     return bool(_API_DOMAIN.match(domain.lower()))
+
+
+def refused_server(env: Envelope, domain: str | None) -> ErrorInfo:
+    """A code-13 answer we will not follow: not retryable, naming the domain and how to trust it."""
+    where = f"{domain}, which is not a Mobizon API host" if domain else "no domain given"
+    return ErrorInfo(
+        code=ErrorCode.ACCESS_DENIED,
+        native_code=env.code,
+        native_message=truncate(
+            f"wrong server: the account is served elsewhere ({where}); the API key is not sent there"
+            " (point base_url at it if it is yours)"
+            + (f": {env.message}" if env.message else "")
+        ),
+    )
 
 
 def parse_send(reply: Envelope | ErrorInfo, msg: Message) -> SendResult:
@@ -575,13 +595,16 @@ class MobizonTransport(HttpTransport):
         self.api_key()  # fail early without a key
         self.sender = url.option("sender")
         self.shorten_links = url.bool_option("shorten_links", False)
-        self.key_in = url.option("key_in", "body") or "body"
+        self.key_in = url.option("key_in", "query") or "query"
         if self.key_in not in ("body", "query"):
             raise ConfigError(f"key_in={self.key_in!r}: expected body or query")
         self.concurrency = max(1, url.int_option("concurrency", 4))
         self.task_poll = url.float_option("task_poll", 1.0)
         self.task_timeout = url.float_option("task_timeout", 600.0)
         self._pinned = bool(url.option("base_url"))
+        # A code-13 answer we refused to follow: decided once, then every call fails without a request.
+        self._refused: ErrorInfo | None = None
+        self._server_confirmed = False  # an answer other than code 13 came: concurrency is safe
 
     # -- where this key's account lives
 
@@ -615,6 +638,8 @@ class MobizonTransport(HttpTransport):
                 return envelope_error(env)
             return None
 
+        if self._refused is not None:
+            return self._refused, Reply(request=api_request(self.base_url, "", module, method))
         switched = False
         while True:
 
@@ -630,19 +655,20 @@ class MobizonTransport(HttpTransport):
                 # an HTTP-level failure: whatever body came with it is not a Mobizon answer
                 return reply.error, reply
             env = parse_envelope(reply.data)
+            if isinstance(env, Envelope) and env.code != 13:
+                self._server_confirmed = True
             if isinstance(env, Envelope) and env.code == 13 and not switched:
                 domain = wrong_server_domain(env)
-                if domain and not acceptable_domain(domain):
-                    log.warning(
-                        "mobizon: not following a wrong-server answer to %r: not a Mobizon API host", domain
-                    )
-                elif domain:
-                    # concurrent calls may all learn this at once; each retries once on the new domain
-                    if domain != self.home:
-                        log.info("mobizon: account served by %s; switching", domain)
-                        self._homes[self._key_id] = domain
-                    switched = True
-                    continue
+                if not domain or not acceptable_domain(domain):
+                    log.warning("mobizon: not following a wrong-server answer to %r: not a Mobizon API host", domain)
+                    self._refused = refused_server(env, domain)
+                    return self._refused, reply
+                # concurrent calls may all learn this at once; each retries once on the new domain
+                if domain != self.home:
+                    log.info("mobizon: account served by %s; switching", domain)
+                    self._homes[self._key_id] = domain
+                switched = True
+                continue
             return env, reply
 
     async def follow_task(self, task_id: object) -> TaskState | ErrorInfo:
@@ -678,6 +704,11 @@ class MobizonTransport(HttpTransport):
                 return [self.failed(msg, env)]
             return [parse_send(env, msg)]
 
+        if not self._server_confirmed and len(messages) > 1:
+            # The first answer tells whether this server serves the account (code 13): learn it from
+            # one request rather than from ``concurrency`` of them.
+            first = await one(messages[0])
+            return first + await self.gather_batches([one(m) for m in messages[1:]], limit=self.concurrency)
         return await self.gather_batches([one(m) for m in messages], limit=self.concurrency)
 
     async def status(self, native_ids: Sequence[str]) -> list[DeliveryReceipt]:
@@ -685,10 +716,11 @@ class MobizonTransport(HttpTransport):
         for chunk in chunks(list(native_ids), MAX_STATUS_IDS):
             env, _ = await self.api("message", "getSMSStatus", status_params(chunk))
             if isinstance(env, ErrorInfo) or not env.ok:
-                log.warning(
-                    "mobizon: status poll failed: %s",
-                    env if isinstance(env, ErrorInfo) else envelope_error(env),
-                )
+                why = env if isinstance(env, ErrorInfo) else envelope_error(env)
+                if why is not None and why.code is ErrorCode.THROTTLED and not out:
+                    # code 30, "too frequent calls to the same API method": the poller backs off
+                    raise MessagingError("mobizon: status poll refused", why)
+                log.warning("mobizon: status poll failed: %s", why)
                 continue
             out.extend(parse_status(env, self.link))
         return out

@@ -21,6 +21,7 @@ Things about SMSC.ru that shape this module:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -68,6 +69,16 @@ ERRORS: dict[int, ErrorCode] = {
     8: ErrorCode.INVALID_DESTINATION,  # cannot be delivered to this number
     9: ErrorCode.DUPLICATE,  # identical request repeated within a minute
 }
+
+# status.php gives error 9 another meaning: "Попытка отправки более пяти запросов на получение
+# статуса одного и того же сообщения или более одного массового запроса в течение минуты."
+# (more than five status requests for the same message, or more than one mass request, within
+# a minute). There it is a rate limit: THROTTLED, to be asked again once the minute is over.
+# Only the rows where status.php differs from ERRORS.
+STATUS_ERRORS: dict[int, ErrorCode] = {9: ErrorCode.THROTTLED}
+STATUS_LIMIT_WINDOW = 60.0
+# "...при попытке отправки пяти и более запросов одновременно ... под одним логином": fewer at once.
+MAX_CONCURRENT_REQUESTS = 4
 
 # Contacts and groups (seed: "Контакты и группы. Ответ сервера и коды ошибок").
 CONTACT_ERRORS: dict[int, ErrorCode] = {
@@ -209,11 +220,16 @@ def send_request(cfg: SmscConfig, phones: Sequence[str], text: str, **kw: object
 
 
 def status_request(cfg: SmscConfig, native_ids: Sequence[str], base_url: str | None = None) -> httpx.Request:
-    """Many (id, phone) pairs in one call; the trailing commas force the list form of the reply."""
+    """Many (id, phone) pairs in one call, the trailing commas forcing the list form of the reply.
+
+    One pair goes without them: a request about one message, not a mass request, which
+    SMSC.ru allows only once a minute.
+    """
     pairs = [split_native_id(n) for n in native_ids]
+    tail = "," if len(pairs) > 1 else ""
     params = {
-        "id": ",".join(i for i, _ in pairs) + ",",
-        "phone": ",".join(p for _, p in pairs) + ",",
+        "id": ",".join(i for i, _ in pairs) + tail,
+        "phone": ",".join(p for _, p in pairs) + tail,
         "fmt": "3",
         "all": "0",
         "charset": "utf-8",
@@ -648,6 +664,7 @@ class SmscTransport(HttpTransport):
             status_batch=max(1, url.int_option("status_batch", 100)),
         )
         self._active = 0  # index into config.base_urls that last worked
+        self._in_flight = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
 
     # -- one exchange, with host fallback
 
@@ -666,14 +683,17 @@ class SmscTransport(HttpTransport):
             base = urls[index]
 
             def provider_error(data: object) -> ErrorInfo | None:
+                if op == "status":
+                    return None  # a refused poll goes back to the poller, which waits out the minute
                 parsed = parse_reply(str(data), fmt, op=op)
                 info = error_info(parsed)
                 # only rate limits are worth a retry inside this call; the rest are read below
                 return info if info is not None and info.code is ErrorCode.THROTTLED else None
 
-            reply = await self.call_with_retry(
-                partial(build, base), send=send, expect="text", provider_error=provider_error
-            )
+            async with self._in_flight:
+                reply = await self.call_with_retry(
+                    partial(build, base), send=send, expect="text", provider_error=provider_error
+                )
             err = reply.error
             status = reply.response.status_code if reply.response is not None else None
             host_failed = err is not None and (
@@ -754,13 +774,25 @@ class SmscTransport(HttpTransport):
         return [r for r in results if r is not None]
 
     async def status(self, native_ids: Sequence[str]) -> list[DeliveryReceipt]:
+        """Receipts for ``native_ids``; raises THROTTLED when SMSC.ru refused the poll as too frequent.
+
+        A refusal after some chunks were answered returns what was answered: the
+        poller asks about the rest on its schedule.
+        """
         out: list[DeliveryReceipt] = []
         for chunk in chunks(list(native_ids), self.config.status_batch):
             reply, parsed = await self._exchange(
                 partial(status_request, self.config, list(chunk)), send=False, op="status"
             )
-            if parsed is None or not parsed.ok:
-                why = reply.error or (error_info(parsed) if parsed else None)
+            why = reply.error if parsed is None else error_info(parsed, {**ERRORS, **STATUS_ERRORS})
+            if why is not None and why.code is ErrorCode.THROTTLED:
+                if why.native_code == 9:
+                    why = why.model_copy(update={"retry_after": STATUS_LIMIT_WINDOW})
+                if out:
+                    log.info("smsc: status poll refused after %d receipts: %s", len(out), why)
+                    return out
+                raise MessagingError("smsc: status poll refused", why)
+            if parsed is None or why is not None:
                 log.warning("smsc: status poll failed: %s", why)
                 continue
             out.extend(parse_status(parsed, chunk, self.link))

@@ -47,6 +47,7 @@ ERROR_SOURCES: dict[str, tuple[Source, ...]] = {
     ),
     "smsc": (
         Source("ERRORS", "{key}"),
+        Source("STATUS_ERRORS", "status.php {key}"),
         Source("CONTACT_ERRORS", "contacts {key}"),
         Source("DELIVERY_ERRORS", "status err {key}"),
     ),

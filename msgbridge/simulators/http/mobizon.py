@@ -4,8 +4,9 @@ Covered: message/sendSmsMessage, message/getSMSStatus (101 ids -> code 12),
 campaign/create, campaign/addRecipients (501 numbers -> 12, per-item codes,
 98/99, background adds -> 100), campaign/send, campaign/getInfo,
 taskqueue/getStatus, user/getOwnBalance, link/create (and
-``shortenLinks=1`` replacing URLs in a text by short links). The key may arrive in the query
-string or the body. A key listed in ``key_domains`` lives on another
+``shortenLinks=1`` replacing URLs in a text by short links). The key, ``output`` and ``api``
+arrive in the query string as in every example of the documents (or, for the key, in the body);
+``key_locations`` counts where each request's key was. A key listed in ``key_domains`` lives on another
 "server": requests whose Host header is not that domain get code 13 with the
 domain in ``data`` (tests reach the "other server" by sending that Host
 header to this same emulator). Rate limiting answers code 30.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +113,7 @@ class MobizonEmulator(Emulator):
         self.campaigns: dict[int, CampaignRecord] = {}
         self.tasks: dict[int, Task] = {}
         self.wrong_server_answers = 0
+        self.key_locations: Counter[str] = Counter()  # "query" / "body": where each request's key was
         self.links: dict[str, str] = {}  # short code -> full link
         self._next = 1000
 
@@ -136,6 +139,8 @@ class MobizonEmulator(Emulator):
         if request.arg("output", "json") != "json":
             return envelope(6, "", "Unsupported format")
         key = request.arg("apiKey")
+        if key is not None:
+            self.key_locations["query" if request.arg_in_query("apiKey") else "body"] += 1
         if not key or key not in self.api_keys:
             return envelope(8, "", "Invalid API key")
         home = self.key_domains.get(key)

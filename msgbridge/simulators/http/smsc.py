@@ -6,6 +6,12 @@ checks ``login``/``psw`` (plain or MD5) or ``apikey``, refuses an identical
 send repeated within a minute (error 9), charges a balance per segment, and
 moves each (id, phone) through -1 -> 0 -> a final status drawn from the
 configured mix.
+
+With ``status_limits`` (the default) status.php keeps SMSC.ru's documented
+limit: error 9 for "более пяти запросов на получение статуса одного и того же
+сообщения или более одного массового запроса в течение минуты" (more than five
+requests naming one message, or more than one naming several, within a
+minute). ``status_refused`` counts those answers.
 """
 
 from __future__ import annotations
@@ -52,6 +58,13 @@ OUTCOME_STATUS: dict[str, tuple[int, int]] = {
 
 MAX_TEXT = 1000
 
+# status.php, error 9: at most this many requests about one message, and this many mass requests
+# (naming several messages), within STATUS_WINDOW seconds.
+STATUS_PER_MESSAGE = 5
+STATUS_MASS = 1
+STATUS_WINDOW = 60.0
+STATUS_LIMIT_TEXT = "more than five status requests for one message, or more than one mass request, within a minute"
+
 
 @dataclass
 class Sent:
@@ -88,9 +101,14 @@ class SmscEmulator(Emulator):
         price: float = 1.5,
         duplicate_window: float = 60.0,
         wall_clock: Callable[[], float] = time.time,
+        status_limits: bool = True,
         **knobs: Any,
     ) -> None:
         super().__init__(**knobs)
+        self.status_limits = status_limits
+        self.status_refused = 0  # error-9 answers on status.php
+        self._status_times: dict[tuple[str, str], deque[float]] = {}
+        self._mass_times: deque[float] = deque()
         self.logins: dict[str, str] = dict(logins if logins is not None else {"user": "secret"})
         self.balance = balance
         self.price = price
@@ -231,6 +249,9 @@ class SmscEmulator(Emulator):
         phones = [p.lstrip("+") for p in raw_phones.split(",") if p != ""]
         if not ids or len(ids) != len(phones):
             return render_error(fmt, 1)
+        if self.status_limits and not self._status_allowed(list(zip(ids, phones, strict=True))):
+            self.status_refused += 1
+            return render_error(fmt, 9, text=STATUS_LIMIT_TEXT)
         rows = []
         for sms_id, phone in zip(ids, phones, strict=True):
             row = self._status_of(self.sent.get((sms_id, phone)))
@@ -244,6 +265,27 @@ class SmscEmulator(Emulator):
         if fmt == 2:
             return _xml_list("list", "sms", rows) if as_list else _xml("result", rows[0])
         return _json(rows if as_list else rows[0])
+
+    def _status_allowed(self, pairs: list[tuple[str, str]]) -> bool:
+        """Count this request against the documented limits; False (nothing counted) when it breaks one."""
+        now = self.now()
+
+        def recent(times: deque[float]) -> deque[float]:
+            while times and times[0] <= now - STATUS_WINDOW:
+                times.popleft()
+            return times
+
+        mass = len(pairs) > 1
+        if mass and len(recent(self._mass_times)) >= STATUS_MASS:
+            return False
+        per_pair = [self._status_times.setdefault(pair, deque()) for pair in pairs]
+        if any(len(recent(times)) >= STATUS_PER_MESSAGE for times in per_pair):
+            return False
+        if mass:
+            self._mass_times.append(now)
+        for times in per_pair:
+            times.append(now)
+        return True
 
     # -- balance.php
 
@@ -360,8 +402,10 @@ def _xml_list(root: str, item: str, rows: Iterable[Mapping[str, object]]) -> Res
     return text_response(f"<{root}>{items}</{root}>", content_type="text/xml; charset=utf-8")
 
 
-def render_error(fmt: int, code: int, *, contacts: bool = False, sms_id: int | None = None) -> Response:
-    text = (CONTACT_ERROR_TEXTS if contacts else ERROR_TEXTS).get(code, "error")
+def render_error(
+    fmt: int, code: int, *, contacts: bool = False, sms_id: int | None = None, text: str | None = None
+) -> Response:
+    text = text or (CONTACT_ERROR_TEXTS if contacts else ERROR_TEXTS).get(code, "error")
     if fmt == 1:
         return text_response(f"{sms_id or 0},-{code}")
     if fmt == 2:
@@ -407,5 +451,6 @@ def _listing(fmt: int, item: str, rows: Sequence[Mapping[str, object]]) -> Respo
 
 
 def create_emulator(**knobs: Any) -> SmscEmulator:
-    """Knobs: api_keys, logins {login: password}, balance, price, rate_limit, final_mix, accept_after, final_after, seed."""
+    """Knobs: api_keys, logins {login: password}, balance, price, rate_limit, final_mix, accept_after, final_after,
+    seed, status_limits (default on: status.php keeps SMSC.ru's per-message and mass-request limits)."""
     return SmscEmulator(**knobs)

