@@ -675,7 +675,7 @@ class MobizonTransport(HttpTransport):
                 if answered_unreadably(reply, env):
                     # the provider answered, we cannot read it: the message may have gone out
                     return [SendResult(message_id=msg.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=env)]
-                return [self.failed(msg, env)]
+                return [self.failed(msg, env, reply)]
             return [parse_send(env, msg)]
 
         return await self.gather_batches([one(m) for m in messages], limit=self.concurrency)
