@@ -146,7 +146,7 @@ class DripPeer:
     ``drip_from="headers"`` drips the status line on; ``"body"`` sends the
     headers at once and drips the body. ``quick`` maps paths answered at once
     with a JSON body (a login before the dripping call). ``requests`` counts
-    the other requests read.
+    the other requests read, ``arrived`` is set by the first.
     """
 
     def __init__(
@@ -162,6 +162,7 @@ class DripPeer:
         self.body = body
         self.quick = dict(quick or {})
         self.requests = 0
+        self.arrived = asyncio.Event()  # set when a dripped request has been read
         self.port = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -186,6 +187,7 @@ class DripPeer:
                 await writer.drain()
                 return
             self.requests += 1
+            self.arrived.set()
             headers = _head(len(self.body))
             if self.drip_from == "body":
                 writer.write(headers)

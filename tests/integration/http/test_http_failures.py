@@ -161,9 +161,12 @@ async def test_the_deadline_before_the_request_left_is_a_network_error() -> None
     """With the one connection busy, a second send waits for it; at its deadline nothing of it left."""
     provider = PROVIDERS["selzy"]
     peer = DripPeer(drip_from="body")
-    async with peer.running(), open_transport(provider.url(peer.url, "timeout=5&attempts=1&connections=1")) as t:
+    async with (
+        peer.running(),
+        open_transport(provider.url(peer.url, "timeout=5&attempts=1&connections=1")) as t,
+    ):
         first = asyncio.create_task(t.send([one_message(1)]))
-        await guarded(wait_until(lambda: peer.requests == 1))
+        await guarded(peer.arrived.wait())
         t.timeout = 1.0  # type: ignore[attr-defined]  # the second request's deadline: before the first ends
         [second] = await guarded(t.send([Message(to="+77012000000", text="other")]))
         assert peer.requests == 1
@@ -173,11 +176,6 @@ async def test_the_deadline_before_the_request_left_is_a_network_error() -> None
     assert "nothing was sent" in second.error.native_message
     assert late.status is DeliveryStatus.MAYBE_SUBMITTED
     assert late.error is not None and late.error.code is ErrorCode.TIMEOUT
-
-
-async def wait_until(condition: Callable[[], bool]) -> None:
-    while not condition():
-        await asyncio.sleep(0.01)
 
 
 # --------------------------------------------------------------------------- nested JSON
