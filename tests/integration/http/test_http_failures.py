@@ -27,7 +27,7 @@ from http_peers import (
 
 from msgbridge.adapters.base import Transport, open_transport
 from msgbridge.core.errors import ErrorCode
-from msgbridge.core.message import Message
+from msgbridge.core.message import Campaign, Message
 from msgbridge.core.ratelimit import Backoff
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.dispatcher import Dispatcher
@@ -84,6 +84,19 @@ async def test_a_5xx_after_the_provider_took_the_send_is_in_doubt_and_not_resent
     assert provider.taken(emulator) == 1
     assert rec.status is DeliveryStatus.MAYBE_SUBMITTED
     assert rec.last_error is not None and rec.last_error.code is ErrorCode.TEMPORARY_FAILURE
+
+
+@pytest.mark.parametrize("step", ["campaign/addrecipients", "campaign/send"])
+async def test_a_5xx_on_a_mobizon_campaign_step_that_sends_is_in_doubt(step: str) -> None:
+    provider = PROVIDERS["mobizon"]
+    emulator = provider.create()
+    app = Misbehaving(emulator)
+    app.next(step, Answer(bad_gateway, after_taking=True))
+    messages = [one_message(i) for i in range(3)]
+    async with serve(app) as server, open_transport(provider.url(server.url)) as t:
+        run = await guarded(t.run_campaign(Campaign(name="c", template="hello", sender="Shop"), messages))  # type: ignore[attr-defined]
+    assert {r.status for r in run.results} == {DeliveryStatus.MAYBE_SUBMITTED}
+    assert emulator.requests[step] == 1
 
 
 @pytest.mark.parametrize("taken", [True, False], ids=["taken", "not-taken"])
