@@ -46,6 +46,11 @@ class TokenBucket:
                 await asyncio.sleep(-self._tokens / self.rate)
 
 
+# Longest wait a peer may ask of us (Retry-After and the like) before we give up instead of waiting:
+# long enough for any per-minute quota, short enough that a `send` never blocks for days.
+DEFAULT_MAX_RETRY_WAIT = 300.0
+
+
 @dataclass(frozen=True)
 class Backoff:
     """Exponential backoff with full jitter, capped; ``retry_after`` from the peer wins when larger."""
@@ -62,3 +67,22 @@ class Backoff:
         if retry_after is not None:
             wait = max(wait, retry_after)
         return wait
+
+    def delay_within(self, attempt: int, retry_after: float | None, limit: float) -> float | None:
+        """The delay before retry ``attempt``, or None when the peer asks for a wait longer than ``limit``.
+
+        A peer's ``Retry-After: 999999`` is a request to stop, not a plan: waiting it out would block
+        a send for 11.6 days. The caller reports the refusal (naming the asked wait) instead; our own
+        backoff is simply cut to ``limit``.
+        """
+        if retry_after is not None and retry_after > limit:
+            return None
+        return min(self.delay(attempt, retry_after), max(limit, retry_after or 0.0))
+
+
+def describe_wait(seconds: float) -> str:
+    """``999999`` -> ``"999999 s (11.6 days)"``: a wait a user can judge at a glance."""
+    for unit, size in (("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
+        if seconds >= 2 * size:
+            return f"{seconds:g} s ({seconds / size:.1f} {unit})"
+    return f"{seconds:g} s"

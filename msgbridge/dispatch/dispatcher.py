@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from msgbridge.adapters.base import Transport
 from msgbridge.core.errors import ErrorCode, ErrorInfo, MessagingError, UnsupportedFeature
 from msgbridge.core.message import Campaign, DeliveryReceipt, SendResult
-from msgbridge.core.ratelimit import Backoff, TokenBucket
+from msgbridge.core.ratelimit import DEFAULT_MAX_RETRY_WAIT, Backoff, TokenBucket, describe_wait
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.polling import Poller, policy_for
 from msgbridge.store.base import MessageRecord, Store
@@ -92,6 +92,7 @@ class Dispatcher:
         progress: ProgressCallback | None = None,
         receipt_batch: int = 1000,
         poll_interval: float = 1.0,
+        max_retry_wait: float | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -102,6 +103,13 @@ class Dispatcher:
         self.concurrency = concurrency
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
+        # The longest wait a peer may ask of us (Retry-After): the transport's own setting (HTTP
+        # ?max_retry_wait=) unless the caller gives one. A longer ask ends the message THROTTLED.
+        self.max_retry_wait = float(
+            max_retry_wait
+            if max_retry_wait is not None
+            else getattr(transport, "max_retry_wait", DEFAULT_MAX_RETRY_WAIT)
+        )
         self.progress = progress
         self.receipt_batch = receipt_batch
         self.poll_interval = poll_interval
@@ -308,6 +316,11 @@ class Dispatcher:
                     SendResult(message_id=rec.message.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=info)
                 )
                 self.stats.in_doubt += 1
+            elif (refusal := self._wait_refused(info)) is not None:
+                outcomes.append(
+                    SendResult(message_id=rec.message.id, status=DeliveryStatus.FAILED, error=refusal)
+                )
+                self.stats.failed += 1
             elif info.code.retryable and rec.attempts < self.max_attempts:
                 retry.append((rec, info))
             elif info.code.retryable:
@@ -339,6 +352,9 @@ class Dispatcher:
         if error.code.outcome_unknown or res.status is DeliveryStatus.MAYBE_SUBMITTED:
             outcomes.append(res.model_copy(update={"status": DeliveryStatus.MAYBE_SUBMITTED}))
             self.stats.in_doubt += 1
+        elif (refusal := self._wait_refused(error)) is not None:
+            outcomes.append(res.model_copy(update={"status": DeliveryStatus.FAILED, "error": refusal}))
+            self.stats.failed += 1
         elif error.retryable and rec.attempts < self.max_attempts:
             retry.append((rec, error))
         else:
@@ -347,6 +363,22 @@ class Dispatcher:
             outcomes.append(res)
             self.stats.failed += 1
 
+    def _wait_refused(self, error: ErrorInfo) -> ErrorInfo | None:
+        """THROTTLED, naming the asked wait, when the peer wants longer than ``max_retry_wait``; else None.
+
+        Waiting out ``Retry-After: 999999`` would hold a send for 11.6 days, and requeueing it at the
+        cap would only ask again a peer that said "not now": the message ends FAILED with a reason the
+        user can act on (send it later, or raise ``max_retry_wait``).
+        """
+        if not error.retryable or error.retry_after is None or error.retry_after <= self.max_retry_wait:
+            return None
+        asked = (
+            f"asked to wait {describe_wait(error.retry_after)}, longer than "
+            f"max_retry_wait={self.max_retry_wait:g} s: not retried"
+        )
+        text = f"{error.native_message}; {asked}" if error.native_message else asked
+        return error.model_copy(update={"code": ErrorCode.THROTTLED, "native_message": text})
+
     async def _requeue(self, retry: list[tuple[MessageRecord, ErrorInfo]]) -> None:
         """Requeue in one store call per attempt number: one backoff delay per group, not per message."""
         groups: dict[int, list[tuple[MessageRecord, ErrorInfo]]] = {}
@@ -354,7 +386,8 @@ class Dispatcher:
             groups.setdefault(rec.attempts, []).append((rec, err))
         for attempts, items in groups.items():
             hints = [e.retry_after for _, e in items if e.retry_after is not None]
-            delay = self.backoff.delay(attempts, max(hints) if hints else None)
+            wait = self.backoff.delay_within(attempts, max(hints) if hints else None, self.max_retry_wait)
+            delay = self.max_retry_wait if wait is None else wait
             await self.store.requeue(
                 [r.message.id for r, _ in items], not_before=time.time() + delay, error=items[0][1]
             )

@@ -10,8 +10,16 @@ failed request: :meth:`HttpTransport.call` returns a :class:`Reply` whose
 Retrying a *send* is dangerous: a request that timed out may have been carried
 out, and sending it again would send the SMS twice. So a send is retried only
 when the request provably did not take effect (the connection was never made,
-HTTP 429, or a provider rate-limit code); after a timeout the message is left
-MAYBE_SUBMITTED for the dispatcher to settle.
+HTTP 429, or a provider rate-limit code); after a timeout, and after an HTTP
+5xx (a proxy's 502 can come after the provider took the message), the message
+is left MAYBE_SUBMITTED for the dispatcher to settle, except for a provider
+whose idempotency key makes a repeat harmless (``resend_is_safe``).
+
+Every request has one deadline, ``timeout``, from the first byte written to
+the last byte of the body: httpx's own timeouts are per read, so a peer that
+drips one byte a second would otherwise hold a send for ever. Every JSON body
+goes through :func:`parse_json`, which refuses nesting no provider uses
+instead of letting the parser recurse until it crashes.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,7 +40,7 @@ import httpx
 from msgbridge.adapters.base import Transport
 from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo
 from msgbridge.core.message import Message, SendResult
-from msgbridge.core.ratelimit import Backoff, TokenBucket
+from msgbridge.core.ratelimit import DEFAULT_MAX_RETRY_WAIT, Backoff, TokenBucket
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import TransportURL
 
@@ -67,6 +76,19 @@ HTTP_ALWAYS_ERRORS: frozenset[int] = frozenset({401, 403, 404, 405, 408})
 # Codes after which a send may be repeated: the provider provably did not act on it.
 SAFE_TO_RESEND: frozenset[ErrorCode] = frozenset({ErrorCode.NETWORK_ERROR, ErrorCode.THROTTLED})
 
+# Longest wait slept inside one call; a longer (honoured) wait goes back to the caller, which requeues
+# the message for later instead of holding a request slot.
+IN_CALL_WAIT = 30.0
+
+# Deepest JSON nesting accepted. The providers' answers nest four or five levels; a body nested
+# deeper is not an answer, and parsing or printing it unchecked would exhaust the stack.
+MAX_JSON_DEPTH = 64
+
+# httpcore trace event that says the request started to leave: before it, nothing reached the peer.
+REQUEST_WRITE_EVENTS: frozenset[str] = frozenset(
+    {"http11.send_request_headers.started", "http2.send_request_headers.started"}
+)
+
 
 def truncate(text: str, limit: int = NATIVE_TEXT_LIMIT) -> str:
     text = text.strip()
@@ -82,14 +104,20 @@ def http_status_code(status: int) -> ErrorCode:
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    """Retry-After as seconds: either delta-seconds or an HTTP date; None when it is neither.
+
+    ``inf`` and ``nan`` are not a wait (RFC 9110 allows digits only); they are ignored rather than
+    allowed to turn into a sleep that never ends.
+    """
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -107,14 +135,64 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return value
+
+
+def json_depth_within(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``value`` nests at most ``limit`` arrays/objects deep; iterative, so it cannot recurse."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def parse_json(text: str | bytes) -> tuple[Any, str | None]:
+    """``(value, None)``, or ``(None, why)`` when ``text`` is not a JSON answer we can use. Never raises.
+
+    The one JSON parser of every HTTP adapter. Beyond what ``json.loads``
+    refuses, it refuses nesting deeper than MAX_JSON_DEPTH (``[`` x 100000
+    made the parser raise RecursionError), ``NaN``/``Infinity`` and numbers
+    that overflow a float (they would make ``int()`` of a field raise later),
+    and integers too long to convert.
+    """
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        return None, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, our refusals, int digit limit
+        return None, f"unparsable JSON ({truncate(str(exc), 80)})"
+    if not json_depth_within(value):
+        return None, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    return value, None
+
+
 @dataclass(frozen=True)
 class Reply:
-    """One HTTP exchange: the response if any, the parsed body, or the failure as data."""
+    """One HTTP exchange: the response if any, the parsed body, or the failure as data.
+
+    ``from_body`` says the error was read from the provider's answer (by a
+    ``provider_error`` function), not a failure of the exchange: only then is
+    the body the provider's word on each message.
+    """
 
     request: httpx.Request
     response: httpx.Response | None = None
     data: Any = None  # parsed JSON (expect="json") or text (expect="text")
     error: ErrorInfo | None = None
+    from_body: bool = False
 
     @property
     def ok(self) -> bool:
@@ -123,6 +201,39 @@ class Reply:
     @property
     def status_code(self) -> int | None:
         return self.response.status_code if self.response is not None else None
+
+    @property
+    def exchange_failed(self) -> bool:
+        """No usable answer: no response, or one the HTTP layer refuses (429, 5xx, 401...)."""
+        return self.error is not None and not self.from_body
+
+    @property
+    def server_error(self) -> bool:
+        """An HTTP 5xx: from the provider or from a proxy in front of it, after the request arrived."""
+        return self.error is not None and not self.from_body and (self.status_code or 0) >= 500
+
+
+def positive(url: TransportURL, name: str, default: float) -> float:
+    """A duration option that must be a positive finite number of seconds (0, -1, nan, inf are refused)."""
+    value = url.float_option(name, default)
+    if not 0 < value < math.inf:
+        raise ConfigError(f"{name}={url.option(name)}: expected a positive number of seconds")
+    return value
+
+
+def deadline_failure(seconds: float, written: bool) -> ErrorInfo:
+    """The request's overall deadline passed: in doubt if any of it left, else it never did."""
+    if written:
+        return ErrorInfo(
+            code=ErrorCode.TIMEOUT,
+            native_code="deadline",
+            native_message=f"Timeout: no complete answer within {seconds:g} s",
+        )
+    return ErrorInfo(
+        code=ErrorCode.NETWORK_ERROR,
+        native_code="deadline",
+        native_message=f"Timeout: no connection within {seconds:g} s; nothing was sent",
+    )
 
 
 def classify_exception(exc: httpx.HTTPError) -> ErrorInfo:
@@ -166,10 +277,9 @@ def classify_response(response: httpx.Response, expect: str = "json") -> tuple[A
     elif not raw.strip():
         parse_error = f"empty body (HTTP {status})"
     else:
-        try:
-            data = json.loads(text)
-        except ValueError:
-            parse_error = f"{'HTML page' if looks_html else 'unparsable JSON'}: {native}"
+        data, why = parse_json(text)
+        if why is not None:
+            parse_error = f"HTML page: {native}" if looks_html else f"{why}: {native}"
     if status == 429:
         return data, ErrorInfo(
             code=ErrorCode.THROTTLED,
@@ -206,11 +316,13 @@ class HttpTransport(Transport):
     """Base for provider adapters: owns (or borrows) one httpx.AsyncClient.
 
     URL options shared by all providers: ``base_url`` (point at an emulator),
-    ``timeout`` (seconds, default 30), ``connect_timeout`` (default 10),
-    ``connections`` (pool size, default 10), ``attempts`` (tries for a call
-    that is safe to repeat, default 3), ``retry_base`` (first backoff delay,
-    default 0.5 s), ``max_retry_wait`` (longest Retry-After we wait inside one
-    call, default 30 s; beyond it the error goes back to the dispatcher),
+    ``timeout`` (seconds for the whole request, first byte out to last byte
+    in, default 30), ``connect_timeout`` (default 10), ``connections`` (pool
+    size, default 10), ``attempts`` (tries for a call that is safe to repeat,
+    default 3), ``retry_base`` (first backoff delay, default 0.5 s),
+    ``max_retry_wait`` (longest wait a provider may ask for, default 300 s: a
+    longer Retry-After ends the message THROTTLED instead of waiting; waits up
+    to IN_CALL_WAIT are slept inside the call, longer ones by the dispatcher),
     ``rate`` (requests/s cap on our side, default the provider's published
     limit where it has one, ``rate=0`` for none).
     """
@@ -219,6 +331,10 @@ class HttpTransport(Transport):
     user_is_secret: ClassVar[bool] = True
     # Requests per second we allow ourselves when the URL says nothing (a provider's published limit).
     default_rate: ClassVar[float] = 0.0
+    # True only where the provider refuses a repeated send (an idempotency key it enforces), so a send
+    # that may have been taken (HTTP 5xx) can be sent again: the repeat is refused as a duplicate and
+    # settled by lookup. Elsewhere a 5xx on a send leaves the message MAYBE_SUBMITTED.
+    resend_is_safe: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -229,11 +345,13 @@ class HttpTransport(Transport):
     ) -> None:
         super().__init__(url)
         self.base_url = self._base_url(url)
-        self.timeout = url.float_option("timeout", 30.0)
-        self.connect_timeout = url.float_option("connect_timeout", min(10.0, self.timeout))
+        self.timeout = positive(url, "timeout", 30.0)
+        self.connect_timeout = positive(url, "connect_timeout", min(10.0, self.timeout))
         self.connections = url.int_option("connections", 10)
         self.attempts = max(1, url.int_option("attempts", 3))
-        self.max_retry_wait = url.float_option("max_retry_wait", 30.0)
+        self.max_retry_wait = url.float_option("max_retry_wait", DEFAULT_MAX_RETRY_WAIT)
+        if not 0 <= self.max_retry_wait < math.inf:
+            raise ConfigError(f"max_retry_wait={self.max_retry_wait:g}: expected seconds >= 0")
         self.backoff = backoff or Backoff(base=url.float_option("retry_base", 0.5), cap=30.0)
         rate = url.float_option("rate", self.default_rate)
         self.bucket: TokenBucket | None = TokenBucket(rate) if rate > 0 else None
@@ -302,14 +420,32 @@ class HttpTransport(Transport):
     # ------------------------------------------------------------------ one request
 
     async def call(self, request: httpx.Request, *, expect: str = "json") -> Reply:
-        """Send one request; every failure comes back as ``Reply.error``. Never logs bodies or headers."""
+        """Send one request; every failure comes back as ``Reply.error``. Never logs bodies or headers.
+
+        The whole exchange, body included, must end within ``timeout``: past
+        it the request is abandoned as TIMEOUT when any of it was written
+        (the peer may act on it) or NETWORK_ERROR when none was (still
+        waiting for a connection: safe to send again).
+        """
         if self.bucket is not None:
             await self.bucket.acquire()
         self.requests_made += 1
+        written = asyncio.Event()
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            if event in REQUEST_WRITE_EVENTS:
+                written.set()
+
+        request.extensions = {**request.extensions, "trace": trace}
         try:
-            response = await self.client.send(request)
-        except httpx.HTTPError as exc:
-            failure = classify_exception(exc)
+            async with asyncio.timeout(self.timeout):
+                response = await self.client.send(request)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            failure = (
+                deadline_failure(self.timeout, written.is_set())
+                if isinstance(exc, TimeoutError)
+                else classify_exception(exc)
+            )
             log.warning(
                 "%s %s %s failed: %s",
                 self.scheme,
@@ -372,7 +508,11 @@ class HttpTransport(Transport):
                 refused = error is not None and error.code is not ErrorCode.PROTOCOL_ERROR
                 if error is not None:
                     reply = Reply(
-                        request=reply.request, response=reply.response, data=reply.data, error=error
+                        request=reply.request,
+                        response=reply.response,
+                        data=reply.data,
+                        error=error,
+                        from_body=True,
                     )
             if error is None:
                 return reply
@@ -385,9 +525,9 @@ class HttpTransport(Transport):
                 return reply
             if send and error.code not in SAFE_TO_RESEND and not (refused and refusals_undone):
                 return reply
-            delay = self.backoff.delay(attempt, error.retry_after)
-            if delay > self.max_retry_wait:
-                return reply
+            delay = self.backoff.delay_within(attempt, error.retry_after, self.max_retry_wait)
+            if delay is None or delay > IN_CALL_WAIT:
+                return reply  # too long to wait here: the caller decides (requeue, or give up and say so)
             log.info(
                 "%s retrying %s after %s in %.2fs (attempt %d/%d)",
                 self.scheme,
@@ -401,23 +541,28 @@ class HttpTransport(Transport):
 
     # ------------------------------------------------------------------ helpers for adapters
 
-    @staticmethod
-    def failed(message: Message, error: ErrorInfo, raw: dict[str, object] | None = None) -> SendResult:
-        """The result for a message whose request failed.
+    @classmethod
+    def failed(cls, message: Message, error: ErrorInfo, reply: Reply | None = None) -> SendResult:
+        """The result for a message whose send request failed.
 
-        MAYBE_SUBMITTED when the outcome is unknown: no answer at all, or a 2xx
+        MAYBE_SUBMITTED when the outcome is unknown: no answer at all, a 2xx
         answer we could not read (the provider said "OK" in some form, so the
-        message may well be on its way). FAILED otherwise; the dispatcher
-        retries it when the code is retryable.
+        message may well be on its way), or an HTTP 5xx (``reply`` given):
+        none of the providers documents a 5xx as "not processed", and a
+        proxy's 502 can come after the provider took the message, so sending
+        it again could send it twice; the dispatcher never resends
+        MAYBE_SUBMITTED on its own. FAILED otherwise (the dispatcher retries it
+        when the code is retryable), and for a 5xx where ``resend_is_safe``.
         """
         unreadable_ok = (
             error.code is ErrorCode.PROTOCOL_ERROR
             and isinstance(error.native_code, int)
             and 200 <= error.native_code < 300
         )
-        in_doubt = error.code.outcome_unknown or unreadable_ok
+        server_error = reply is not None and reply.server_error and not cls.resend_is_safe
+        in_doubt = error.code.outcome_unknown or unreadable_ok or server_error
         status = DeliveryStatus.MAYBE_SUBMITTED if in_doubt else DeliveryStatus.FAILED
-        return SendResult(message_id=message.id, status=status, error=error, raw=raw)
+        return SendResult(message_id=message.id, status=status, error=error)
 
     @staticmethod
     async def gather_batches(batches: Sequence[Awaitable[list[T]]], limit: int = 4) -> list[T]:

@@ -36,7 +36,7 @@ from typing import Any, NoReturn
 import httpx
 
 from msgbridge.adapters.base import Capabilities
-from msgbridge.adapters.http.base import HttpTransport, ProviderCampaignResult, Reply, truncate
+from msgbridge.adapters.http.base import HttpTransport, ProviderCampaignResult, Reply, parse_json, truncate
 from msgbridge.core.encoding import is_gsm7
 from msgbridge.core.errors import AuthError, ConfigError, ErrorCode, ErrorInfo, MessagingError, TransportError
 from msgbridge.core.message import Campaign, Channel, DeliveryReceipt, Message, SendResult
@@ -438,10 +438,11 @@ def token_expiry(token: str) -> float | None:
     """The JWT's ``exp`` (unix seconds), read without verifying: we only need to know when to refresh."""
     try:
         payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return float(claims["exp"])
+        claims, _ = parse_json(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        expires = float(claims["exp"])
     except (IndexError, ValueError, KeyError, TypeError):
         return None
+    return expires if math.isfinite(expires) else None
 
 
 # --------------------------------------------------------------------------- the transport
@@ -462,6 +463,11 @@ class BsgTransport(HttpTransport):
         campaigns=True,
         lookup_by_reference=True,
     )
+    # PROVIDERS.md, BSG limits: "A duplicate `reference_id` gets the message rejected [P]." Every message
+    # we send carries one (message_reference), so a send repeated after a 5xx that BSG had in fact taken
+    # is refused with 422 "The reference id has already been taken" and settled by lookup
+    # (_settle_duplicates): resending is safe here, and the dispatcher's retry does it.
+    resend_is_safe = True
 
     def __init__(self, url: TransportURL, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
@@ -597,7 +603,7 @@ class BsgTransport(HttpTransport):
                 break
             per_item = failed_indexes(reply.data) if reply.status_code == 422 else {}
             if not per_item:
-                out.extend((i, self.failed(messages[i], error)) for i in pending)
+                out.extend((i, self.failed(messages[i], error, reply)) for i in pending)
                 pending = []
                 break
             refused = {pending[k]: info for k, info in per_item.items() if k < len(pending)}

@@ -701,7 +701,7 @@ class MobizonTransport(HttpTransport):
                 if answered_unreadably(reply, env):
                     # the provider answered, we cannot read it: the message may have gone out
                     return [SendResult(message_id=msg.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=env)]
-                return [self.failed(msg, env)]
+                return [self.failed(msg, env, reply)]
             return [parse_send(env, msg)]
 
         if not self._server_confirmed and len(messages) > 1:
@@ -841,7 +841,8 @@ class MobizonTransport(HttpTransport):
                     results.extend(SendResult(message_id=m.id, status=DeliveryStatus.QUEUED) for m in batch)
                 continue
             if isinstance(env, ErrorInfo):
-                doubtful = env.code.outcome_unknown or answered_unreadably(reply, env)
+                # a 5xx may follow the provider taking the recipients (docs/http.md)
+                doubtful = env.code.outcome_unknown or answered_unreadably(reply, env) or reply.server_error
                 status = DeliveryStatus.MAYBE_SUBMITTED if doubtful else DeliveryStatus.FAILED
                 results.extend(SendResult(message_id=m.id, status=status, error=env) for m in batch)
                 continue
@@ -857,7 +858,11 @@ class MobizonTransport(HttpTransport):
             if r.status is not DeliveryStatus.QUEUED and r.status is not DeliveryStatus.MAYBE_SUBMITTED:
                 final.append(r)
             elif send_error is not None:
-                doubtful = send_error.code.outcome_unknown or answered_unreadably(reply, send_error)
+                doubtful = (
+                    send_error.code.outcome_unknown
+                    or answered_unreadably(reply, send_error)
+                    or reply.server_error
+                )
                 status = DeliveryStatus.MAYBE_SUBMITTED if doubtful else DeliveryStatus.FAILED
                 final.append(r.model_copy(update={"status": status, "error": send_error}))
             elif r.status is DeliveryStatus.QUEUED:

@@ -452,8 +452,9 @@ class SelzyTransport(HttpTransport):
                 provider_error=self._provider_error,
                 refusals_undone=True,
             )
-            if reply.error is not None and reply.data is None:
-                parsed = [self.failed(m, reply.error) for m in batch]
+            if reply.error is not None and reply.exchange_failed:
+                # 429, 5xx, no answer: whatever body came with it is not Selzy's word on these numbers
+                parsed = [self.failed(m, reply.error, reply) for m in batch]
             else:
                 parsed = parse_send(reply.data, batch)
             return list(zip(indexes, parsed, strict=True))
@@ -630,7 +631,7 @@ class SelzyTransport(HttpTransport):
                         message_id=recipients[index].id, status=DeliveryStatus.REJECTED, error=refused[row]
                     )
                     if row in refused
-                    else self.failed(recipients[index], error)
+                    else self.failed(recipients[index], error, reply)
                 )
             return ProviderCampaignResult(
                 campaign_id="",

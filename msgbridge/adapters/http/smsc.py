@@ -22,7 +22,6 @@ Things about SMSC.ru that shape this module:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import xml.etree.ElementTree as ET
@@ -35,7 +34,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from msgbridge.adapters.base import Capabilities
-from msgbridge.adapters.http.base import HttpTransport, Reply, chunks
+from msgbridge.adapters.http.base import HttpTransport, Reply, chunks, parse_json
 from msgbridge.core.errors import (
     AuthError,
     ConfigError,
@@ -388,10 +387,9 @@ def _opt_str(value: object) -> str | None:
 
 
 def _parse_fmt3(text: str) -> SmscReply:
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        return _malformed(text, f"bad JSON ({exc})")
+    data, why = parse_json(text)
+    if why is not None:
+        return _malformed(text, why)
     if isinstance(data, list):
         if not all(isinstance(item, dict) for item in data):
             return _malformed(text, "a list of non-objects")
@@ -756,7 +754,7 @@ class SmscTransport(HttpTransport):
                         for m in batch
                     ]
                 else:
-                    out = [self.failed(m, reply.error) for m in batch]
+                    out = [self.failed(m, reply.error, reply) for m in batch]
             elif parsed.malformed:
                 # the provider answered but we cannot read it: it may have sent; do not resend blindly
                 err = error_info(parsed)

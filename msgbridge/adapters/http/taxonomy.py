@@ -67,10 +67,10 @@ STATUS_SOURCES: dict[str, tuple[Source, ...]] = {
 
 # Failures of the HTTP exchange itself, shared by every provider (msgbridge.adapters.http.base).
 TRANSPORT_LEVEL: dict[ErrorCode, str] = {
-    ErrorCode.THROTTLED: "HTTP 429 (Retry-After honoured)",
-    ErrorCode.TEMPORARY_FAILURE: "HTTP 5xx, HTML error page",
-    ErrorCode.PROTOCOL_ERROR: "unparsable, truncated or empty body",
-    ErrorCode.TIMEOUT: "no answer in time, connection dropped after sending (outcome unknown)",
+    ErrorCode.THROTTLED: "HTTP 429 whatever the body (Retry-After honoured up to max_retry_wait)",
+    ErrorCode.TEMPORARY_FAILURE: "HTTP 5xx, HTML error page (after a send: MAYBE_SUBMITTED, BSG resends)",
+    ErrorCode.PROTOCOL_ERROR: "unparsable, truncated, empty or over-nested body",
+    ErrorCode.TIMEOUT: "no complete answer within `timeout`, connection dropped after sending (outcome unknown)",
     ErrorCode.NETWORK_ERROR: "connect refused / connect timeout (request never left)",
 }
 
