@@ -29,8 +29,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from msgbridge.adapters.base import Transport
+from msgbridge.core import options as opt
 from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo
 from msgbridge.core.message import Message, SendResult
+from msgbridge.core.options import OptionSet
 from msgbridge.core.ratelimit import Backoff, TokenBucket
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import TransportURL
@@ -202,23 +204,43 @@ class ProviderCampaignResult:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+HTTP_OPTIONS = OptionSet(
+    opt.text("base_url", None, "where requests go; point it at an emulator", shown_default="`https://<host>`"),
+    opt.number("timeout", 30.0, 0.01, 3600, "seconds for the whole request"),
+    opt.number("connect_timeout", None, 0.01, 3600, "seconds to connect", shown_default="10 (`timeout` if less)"),
+    opt.integer("connections", 10, 1, 1000, "connection pool size"),
+    opt.integer("attempts", 3, 1, 20, "tries for a call that is safe to repeat"),
+    opt.number("retry_base", 0.5, 0.001, 60, "first backoff delay (exponential, full jitter, cap 30 s)"),
+    opt.number(
+        "max_retry_wait",
+        30.0,
+        0,
+        86_400,
+        "longest wait (e.g. Retry-After) taken inside one call; beyond it the error goes back to the dispatcher",
+    ),
+    opt.number(
+        "rate",
+        None,
+        0,
+        100_000,
+        "requests per second cap on our side; `rate=0` for none",
+        shown_default="provider's published limit (Selzy 20), else none",
+    ),
+)
+
+
 class HttpTransport(Transport):
     """Base for provider adapters: owns (or borrows) one httpx.AsyncClient.
 
-    URL options shared by all providers: ``base_url`` (point at an emulator),
-    ``timeout`` (seconds, default 30), ``connect_timeout`` (default 10),
-    ``connections`` (pool size, default 10), ``attempts`` (tries for a call
-    that is safe to repeat, default 3), ``retry_base`` (first backoff delay,
-    default 0.5 s), ``max_retry_wait`` (longest Retry-After we wait inside one
-    call, default 30 s; beyond it the error goes back to the dispatcher),
-    ``rate`` (requests/s cap on our side, default the provider's published
-    limit where it has one, ``rate=0`` for none).
+    URL options shared by all providers are declared once in HTTP_OPTIONS;
+    each provider adds its own (``declared_options = HTTP_OPTIONS + OptionSet(...)``).
     """
 
     default_host: ClassVar[str] = ""
     user_is_secret: ClassVar[bool] = True
     # Requests per second we allow ourselves when the URL says nothing (a provider's published limit).
     default_rate: ClassVar[float] = 0.0
+    declared_options = HTTP_OPTIONS
 
     def __init__(
         self,
@@ -228,14 +250,17 @@ class HttpTransport(Transport):
         backoff: Backoff | None = None,
     ) -> None:
         super().__init__(url)
+        o = self.settings
         self.base_url = self._base_url(url)
-        self.timeout = url.float_option("timeout", 30.0)
-        self.connect_timeout = url.float_option("connect_timeout", min(10.0, self.timeout))
-        self.connections = url.int_option("connections", 10)
-        self.attempts = max(1, url.int_option("attempts", 3))
-        self.max_retry_wait = url.float_option("max_retry_wait", 30.0)
-        self.backoff = backoff or Backoff(base=url.float_option("retry_base", 0.5), cap=30.0)
-        rate = url.float_option("rate", self.default_rate)
+        self.timeout = o.get_float("timeout")
+        connect = o.maybe_float("connect_timeout")
+        self.connect_timeout = connect if connect is not None else min(10.0, self.timeout)
+        self.connections = o.get_int("connections")
+        self.attempts = o.get_int("attempts")
+        self.max_retry_wait = o.get_float("max_retry_wait")
+        self.backoff = backoff or Backoff(base=o.get_float("retry_base"), cap=30.0)
+        given_rate = o.maybe_float("rate")
+        rate = given_rate if given_rate is not None else self.default_rate
         self.bucket: TokenBucket | None = TokenBucket(rate) if rate > 0 else None
         self._client = client
         self._owns_client = client is None
@@ -257,7 +282,7 @@ class HttpTransport(Transport):
         return cls(parsed, client=client, backoff=backoff)
 
     def _base_url(self, url: TransportURL) -> str:
-        explicit = url.option("base_url")
+        explicit = self.settings.get_text("base_url")
         if explicit:
             parts = urlsplit(explicit)
             if parts.scheme not in ("http", "https") or not parts.netloc:
