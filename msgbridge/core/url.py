@@ -226,6 +226,23 @@ class TransportURL:
         return self._render(quote(self.secret.reveal(), safe="") if self.secret else None)
 
 
+def encode_credentials(url: str) -> str:
+    """``url`` with its user and password percent-encoded, as libraries that split at the first '@' need.
+
+    A database DSN (``postgres://u:pa/ss@host/db``) goes to a driver that
+    reads it with the standard rules: re-encoding the credentials this
+    module found makes such a password work instead of failing (and the
+    driver's error, which quotes the URL, never happens).
+    """
+    parts = split(url)
+    if parts.userinfo is None:
+        return url
+    user, colon, password = parts.userinfo.partition(":")
+    auth = quote(unquote(user), safe="") + (":" + quote(unquote(password), safe="") if colon else "")
+    query = f"?{parts.query}" if parts.query is not None else ""
+    return f"{parts.scheme}://{auth}@{parts.hostport}{parts.path}{query}"
+
+
 def redact(url: str) -> str:
     """``url`` with its credentials hidden, as the parser reads them; safe on malformed input.
 
