@@ -125,7 +125,7 @@ class MemoryTransport(Transport):
             "journal",
             None,
             "append every accepted message (reference or id, native ids, phone) to this file, flushed before "
-            "`send()` returns; `lookup()` reads it, which is how a re-run settles MAYBE_SUBMITTED",
+            "`send()` returns; `lookup()` reads it, which is how a re-run settles what a killed run left in doubt",
         ),
         opt.text("fail", None, "comma-separated destinations refused with `fail_code` (default INVALID_DESTINATION), REJECTED"),
         opt.integer("fail_every", 0, 0, 10**9, "every N-th message is refused with `fail_code` (default TEMPORARY_FAILURE), FAILED"),

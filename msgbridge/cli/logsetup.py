@@ -20,9 +20,12 @@ def setup_logging(verbose: int) -> None:
     """``-v`` shows what the dispatcher and transports log at INFO, ``-vv`` at DEBUG; warnings always."""
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
     root = logging.getLogger()
+    ours: list[logging.Handler] = []
     if not root.handlers:  # as logging.basicConfig: an embedding application's own setup wins
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(FORMAT))
         root.addHandler(handler)
         root.setLevel(level)
-    redaction.install(root.handlers)
+        ours.append(handler)
+    # Our handler filters every record; the libraries' loggers filter their own records wherever they go.
+    redaction.install(ours)

@@ -64,7 +64,10 @@ class Option:
         if self.kind is Kind.CHOICE:
             return " | ".join(self.choices)
         if self.kind is Kind.TEXT:
-            return f"text, ≤ {self.max_length} chars" + (" (see meaning)" if self.pattern else "")
+            limits = [f"`{self.pattern}`"] if self.pattern else []
+            if self.max_length != MAX_TEXT_CHARS:
+                limits.append(f"≤ {self.max_length} chars")
+            return ", ".join(limits) or "any"
         low = _num(self.low)
         high = _num(self.high)
         if self.low_open:
@@ -101,7 +104,9 @@ class Option:
             return word
         if self.kind is Kind.TEXT:
             if len(raw) > self.max_length:
-                raise ConfigError(f"{scheme}:// option {self.name} is longer than {self.max_length} characters")
+                raise ConfigError(
+                    f"{scheme}:// option {self.name} is {len(raw)} characters long; at most {self.max_length} allowed"
+                )
             if self.pattern is not None and raw and not re.fullmatch(self.pattern, raw):
                 raise self._refuse(scheme, raw, self.doc)
             return raw
@@ -134,7 +139,7 @@ class Option:
 def _num(value: float | None) -> str:
     if value is None:
         return "any"
-    return f"{value:g}" if value != int(value) or abs(value) < 1e15 else f"{value:.0f}"
+    return str(int(value)) if value == int(value) else f"{value:g}"
 
 
 # -- constructors that read like a table --------------------------------------
@@ -231,6 +236,10 @@ class OptionSet:
 
     def __add__(self, other: OptionSet) -> OptionSet:
         return OptionSet(*self.options, *other.options)
+
+    def without(self, other: OptionSet) -> OptionSet:
+        """The options of this set that ``other`` does not declare (a provider's own, without the shared ones)."""
+        return OptionSet(*(o for o in self.options if o.name not in other))
 
     def __iter__(self) -> Iterator[Option]:
         return iter(self.options)

@@ -209,7 +209,7 @@ HTTP_OPTIONS = OptionSet(
     opt.number("timeout", 30.0, 0.01, 3600, "seconds for the whole request"),
     opt.number("connect_timeout", None, 0.01, 3600, "seconds to connect", shown_default="10 (`timeout` if less)"),
     opt.integer("connections", 10, 1, 1000, "connection pool size"),
-    opt.integer("attempts", 3, 1, 20, "tries for a call that is safe to repeat"),
+    opt.integer("attempts", 3, 1, 100, "tries for a call that is safe to repeat"),
     opt.number("retry_base", 0.5, 0.001, 60, "first backoff delay (exponential, full jitter, cap 30 s)"),
     opt.number(
         "max_retry_wait",

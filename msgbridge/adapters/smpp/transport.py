@@ -125,16 +125,12 @@ class SmppOptions:
 
     @classmethod
     def from_values(cls, o: OptionValues) -> SmppOptions:
-        system_type = o.get_str("system_type")
-        service_type = o.get_str("service_type")
-        check_c_octet_string("system_type", system_type)
-        check_c_octet_string("service_type", service_type)
         return cls(
             binds=o.get_int("binds"),
             window=o.get_int("window"),
             tps=o.get_float("tps"),
-            system_type=system_type,
-            service_type=service_type,
+            system_type=o.get_str("system_type"),
+            service_type=o.get_str("service_type"),
             dlr=o.get_bool("dlr"),
             long=o.get_str("long"),
             coding=o.get_str("coding"),
@@ -155,6 +151,11 @@ class SmppOptions:
         )
 
 
+# SMPP 3.4 §4.1.1 (bind_transmitter): system_id "Var. max 16", password "Var. max 9", system_type
+# "Var. max 13", all C-Octet Strings; §4.4.1 (submit_sm): service_type "Var. max 6". §3.1: "C-Octet String:
+# A series of ASCII characters terminated with the NULL character"; the maximum includes the NUL.
+C_OCTET_SIZES: dict[str, int] = {"system_id": 16, "password": 9, "system_type": 13, "service_type": 6}
+ASCII_TEXT = r"[\x20-\x7e]*"  # printable ASCII: what a C-Octet String may hold
 HOUR = 3600.0
 SMPP_OPTIONS = OptionSet(
     opt.integer(
@@ -174,8 +175,20 @@ SMPP_OPTIONS = OptionSet(
     ),
     opt.integer("window", 10, 1, 10_000, "submit_sm in flight per bind"),
     opt.number("tps", 0.0, 0, 1_000_000, "submit_sm per second for the whole transport, shared by all binds (token bucket); 0: no cap"),
-    opt.text("system_type", "", "sent in the bind (ASCII, at most 12 characters: C-Octet String of 13)", max_length=64),
-    opt.text("service_type", "", "sent in every submit_sm (ASCII, at most 5 characters: C-Octet String of 6)", max_length=64),
+    opt.text(
+        "system_type",
+        "",
+        "sent in the bind (ASCII: a C-Octet String of 13 octets with its NUL)",
+        pattern=ASCII_TEXT,
+        max_length=C_OCTET_SIZES["system_type"] - 1,
+    ),
+    opt.text(
+        "service_type",
+        "",
+        "sent in every submit_sm (ASCII: a C-Octet String of 6 octets with its NUL)",
+        pattern=ASCII_TEXT,
+        max_length=C_OCTET_SIZES["service_type"] - 1,
+    ),
     opt.text("from", "", "default sender when a message has none", aliases=("source",), max_length=64),
     opt.flag("dlr", True, "request receipts (`registered_delivery=1`, final outcome)"),
     opt.choice(
@@ -233,10 +246,6 @@ SMPP_OPTIONS = OptionSet(
     ),
 )
 
-# SMPP 3.4 §4.1.1 (bind_transmitter): system_id "Var. max 16", password "Var. max 9", system_type
-# "Var. max 13", all C-Octet Strings; §4.4.1 (submit_sm): service_type "Var. max 6". §3.1: "C-Octet String:
-# A series of ASCII characters terminated with the NULL character"; the maximum includes the NUL.
-C_OCTET_SIZES: dict[str, int] = {"system_id": 16, "password": 9, "system_type": 13, "service_type": 6}
 
 
 def check_c_octet_string(name: str, value: str) -> None:
