@@ -55,7 +55,7 @@ SECRET_PARAMS: tuple[str, ...] = (
 _PARAM = re.compile(r"(?i)(?<![A-Za-z0-9_])((?:" + "|".join(SECRET_PARAMS) + r")=)[^&\s\"'<>]+")
 # "Authorization: Bearer x", "'authorization', 'Basic x'", (b'Authorization', b'Bearer x'), "AUTH PLAIN x".
 _HEADER = re.compile(
-    r"(?i)(authorization['\"]?\s*[:,=]\s*b?['\"]?\s*(?:bearer\s+|basic\s+|token\s+)?)[^\s'\",)]+"
+    r"(?i)(authorization['\"]?\s*[:,=]\s*(?:b?['\"])?\s*(?:bearer\s+|basic\s+|token\s+)?)[^\s'\",)]+"
 )
 _SMTP_AUTH = re.compile(r"(?i)(\bAUTH\s+(?:PLAIN|LOGIN|CRAM-MD5)\s+)\S+")
 # Shorter values would also blank out ordinary words in log lines; they are still caught by the patterns.
