@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote
 
 from msgbridge.core.errors import ConfigError
+from msgbridge.core.redaction import remember_secret
 
 REDACTED = "***"
 HIDDEN = "<hidden>"
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
-_HOST = re.compile(r"[A-Za-z0-9._~\-]*")
+_HOST = re.compile(r"[\w.~\-]*")  # letters (IDN too), digits and . _ ~ -: a misplaced piece of password with other characters fails
 _IPV6 = re.compile(r"\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9._~\-]+)?\]")
 _OPTION_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
@@ -46,10 +47,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
-        # Imported here: redaction (the log filter) depends on this module, not the other way round.
-        from msgbridge.core.redaction import remember_secret
-
-        remember_secret(value)
+        remember_secret(value)  # so that the log filter hides it wherever a library logs it
 
     def reveal(self) -> str:
         return self._value
