@@ -10,6 +10,7 @@ shrink to nothing.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from urllib.parse import quote
@@ -206,3 +207,22 @@ def test_numbers_are_finite() -> None:
         for option in declared(scheme):
             if option.kind in (Kind.INT, Kind.FLOAT):
                 assert option.low is not None and option.high is not None and math.isfinite(option.high)
+
+
+def test_transports_command_lists_the_declared_options() -> None:
+    from click.testing import CliRunner
+
+    from msgbridge.cli.main import cli
+
+    as_json = CliRunner().invoke(cli, ["transports", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.output)
+    for scheme in BUILTIN:
+        listed = {o["name"]: o for o in data[scheme]["options"]}
+        assert set(listed) == {o.name for o in declared(scheme)}
+    assert data["smpp"]["options"][2]["name"] == "window" and data["smpp"]["options"][2]["range"] == "1 to 10000"
+    text = CliRunner().invoke(cli, ["transports", "--options"], terminal_width=250)
+    assert text.exit_code == 0, text.output
+    for scheme in BUILTIN:
+        assert f"{scheme}:// options" in text.output
+    assert "bind_timeout" in text.output and "key_in" in text.output

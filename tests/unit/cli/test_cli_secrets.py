@@ -13,11 +13,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from msgbridge.core.errors import ErrorCode
+from msgbridge.simulators.smsc import SmscSimulator
 from msgbridge.store.base import CampaignRecord
 from msgbridge.store.sqlite import SqliteStore
 
@@ -52,25 +54,58 @@ def csv_file(tmp_path: Path) -> Path:
 
 
 # -- SMPP credentials over their field size: refused before anything connects ----------------------
+# Against a listening SMSC such a URL used to hang (the codec error left the first bind unresolved);
+# the simulator's counters show the refusal came before any connection.
 
-LONG_PASSWORD = "smpp://u:longpassword@127.0.0.1:9"  # nothing listens on port 9: a hang would time out
+
+async def arun(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "msgbridge",
+        *args,
+        cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), LIMIT)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise AssertionError(f"msgbridge {' '.join(args)} still running after {LIMIT} s") from None
+    assert proc.returncode is not None
+    return subprocess.CompletedProcess(list(args), proc.returncode, out.decode(), err.decode())
 
 
-def test_send_with_an_smpp_password_over_8_fails_at_once(tmp_path: Path) -> None:
-    proc = run(tmp_path, "send", "--via", LONG_PASSWORD, "--to", "+77011234567", "--text", "hi")
+@pytest.fixture
+async def smsc() -> AsyncIterator[SmscSimulator]:
+    sim = SmscSimulator(users={"u": "longpassword", "abcdefghijklmnopq": "p"})
+    async with sim.serve("127.0.0.1", 0):
+        yield sim
+
+
+async def test_send_with_an_smpp_password_over_8_fails_at_once(tmp_path: Path, smsc: SmscSimulator) -> None:
+    via = f"smpp://u:longpassword@127.0.0.1:{smsc.server.port}"
+    proc = await arun(tmp_path, "send", "--via", via, "--to", "+77011234567", "--text", "hi")
     line = one_line_error(proc, ErrorCode.INVALID_ARGUMENT)
     assert "password" in line and "at most 8" in line and "longpassword" not in line
+    assert smsc.stats.connections == 0
 
 
-def test_campaign_run_with_an_smpp_system_id_over_15_fails_at_once(tmp_path: Path, csv_file: Path) -> None:
-    via = "smpp://abcdefghijklmnopq:p@127.0.0.1:9"
-    proc = run(tmp_path, "campaign", "run", "--via", via, "--csv", str(csv_file), "--template", "Hi {name}")
+async def test_campaign_run_with_an_smpp_system_id_over_15_fails_at_once(
+    tmp_path: Path, csv_file: Path, smsc: SmscSimulator
+) -> None:
+    via = f"smpp://abcdefghijklmnopq:p@127.0.0.1:{smsc.server.port}"
+    proc = await arun(tmp_path, "campaign", "run", "--via", via, "--csv", str(csv_file), "--template", "Hi {name}")
     line = one_line_error(proc, ErrorCode.INVALID_ARGUMENT)
     assert "system_id" in line and "at most 15" in line
+    assert smsc.stats.connections == 0
 
 
-def test_gateway_with_a_bad_smpp_via_exits_instead_of_listening(tmp_path: Path) -> None:
-    proc = run(
+async def test_gateway_with_a_bad_smpp_via_exits_instead_of_listening(tmp_path: Path, smsc: SmscSimulator) -> None:
+    proc = await arun(
         tmp_path,
         "gateway",
         "smtp",
@@ -81,11 +116,12 @@ def test_gateway_with_a_bad_smpp_via_exits_instead_of_listening(tmp_path: Path) 
         "--listen",
         "127.0.0.1:0",
         "--via",
-        "smpp://u:p@127.0.0.1:9?system_type=ABCDEFGHIJKLMNOP",
+        f"smpp://u:пароль@127.0.0.1:{smsc.server.port}",  # not Latin-1: the codec could not encode it
     )
     line = one_line_error(proc, ErrorCode.INVALID_ARGUMENT)
-    assert "system_type" in line and "at most 12" in line
+    assert "password must be ASCII" in line
     assert "listening" not in proc.stdout
+    assert smsc.stats.connections == 0
 
 
 def test_unknown_option_on_the_command_line(tmp_path: Path) -> None:
