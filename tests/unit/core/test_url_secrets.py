@@ -221,3 +221,16 @@ def test_no_secret_in_any_error(scheme: str, user: str, secret: str, host: str, 
             attempt()
         except MessagingError as exc:
             assert_no_secret(str(exc), secret)
+
+
+@settings(max_examples=100, deadline=None)
+@given(user=users, secret=secrets, host=hosts.filter(bool), port=ports)
+def test_an_encoded_dsn_reads_whole_with_the_standard_parser(user: str, secret: str, host: str, port: int | None) -> None:
+    """What the PostgreSQL driver does with the DSN (urllib's rules) gives back the password as typed."""
+    from urllib.parse import unquote, urlsplit
+
+    dsn = build("postgres", user, secret, host, port, "/db", {}, encode=False)
+    parts = urlsplit(encode_credentials(dsn))
+    assert parts.password is not None and parts.username is not None
+    assert (unquote(parts.username), unquote(parts.password), parts.path) == (user, secret, "/db")
+    assert_no_secret(redact(dsn), secret)
