@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import httpx
 import pytest
@@ -46,7 +47,7 @@ def test_the_filter_rewrites_args_and_exception_text() -> None:
     try:
         raise RuntimeError("failed for /x?psw=P9q")
     except RuntimeError:
-        import sys
+
 
         record.exc_info = sys.exc_info()
     assert SecretFilter().filter(record) is True

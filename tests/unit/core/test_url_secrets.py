@@ -10,7 +10,7 @@ reading the URL or building its transport is free of the secret.
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -227,8 +227,6 @@ def test_no_secret_in_any_error(scheme: str, user: str, secret: str, host: str, 
 @given(user=users, secret=secrets, host=hosts.filter(bool), port=ports)
 def test_an_encoded_dsn_reads_whole_with_the_standard_parser(user: str, secret: str, host: str, port: int | None) -> None:
     """What the PostgreSQL driver does with the DSN (urllib's rules) gives back the password as typed."""
-    from urllib.parse import unquote, urlsplit
-
     dsn = build("postgres", user, secret, host, port, "/db", {}, encode=False)
     parts = urlsplit(encode_credentials(dsn))
     assert parts.password is not None and parts.username is not None
