@@ -63,14 +63,19 @@ MIN_REMEMBERED = 4
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None  # the remembered values as one alternation, longest first
 
 
 def remember_secret(value: str) -> None:
     """Called for every Secret: from now on log lines show ``***`` where this value (or its encoding) was."""
+    global _pattern
     if len(value) < MIN_REMEMBERED or value == REDACTED:
         return
+    forms = {value, quote(value, safe=""), quote_plus(value, safe="")}
     with _lock:
-        _secrets.update({value, quote(value, safe=""), quote_plus(value, safe="")})
+        if not forms <= _secrets:
+            _secrets.update(forms)
+            _pattern = None
 
 
 def redact_text(text: str) -> str:
@@ -78,12 +83,16 @@ def redact_text(text: str) -> str:
     text = _PARAM.sub(rf"\g<1>{REDACTED}", text)
     text = _HEADER.sub(rf"\g<1>{REDACTED}", text)
     text = _SMTP_AUTH.sub(rf"\g<1>{REDACTED}", text)
+    pattern = _known_pattern()
+    return pattern.sub(REDACTED, text) if pattern is not None else text
+
+
+def _known_pattern() -> re.Pattern[str] | None:
+    global _pattern
     with _lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for value in known:
-        if value in text:
-            text = text.replace(value, REDACTED)
-    return text
+        if _pattern is None and _secrets:
+            _pattern = re.compile("|".join(re.escape(v) for v in sorted(_secrets, key=len, reverse=True)))
+        return _pattern
 
 
 class SecretFilter(logging.Filter):
