@@ -19,7 +19,8 @@ from typing import ClassVar
 
 from msgbridge.core.errors import ConfigError, UnsupportedFeature
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
-from msgbridge.core.url import TransportURL, redact
+from msgbridge.core.options import OptionSet, OptionValues
+from msgbridge.core.url import TransportURL, split
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,15 @@ class Transport(ABC):
     # Whether the user part of the URL is an API key rather than a login.
     user_is_secret: ClassVar[bool] = False
     summary: ClassVar[str] = ""
+    # The query options this transport reads (msgbridge.core.options). Reading the URL through it at
+    # construction refuses unknown options and out-of-range values before anything connects. None: a
+    # transport that declares nothing (third-party ones written before declarations) reads its URL itself.
+    declared_options: ClassVar[OptionSet | None] = None
 
     def __init__(self, url: TransportURL) -> None:
         self.url = url
+        declared = type(self).declared_options
+        self.settings: OptionValues = declared.read(url) if declared is not None else OptionValues({})
 
     @classmethod
     def from_url(cls, url: str | TransportURL) -> Transport:
@@ -184,7 +191,4 @@ registry = Registry()
 
 def open_transport(url: str) -> Transport:
     """The transport for ``url``, not yet connected: ``async with open_transport(url) as t: ...``."""
-    if "://" not in url:
-        raise ConfigError(f"not a transport URL (expected scheme://...): {redact(url)}")
-    scheme = url.split("://", 1)[0].lower()
-    return registry.get(scheme).from_url(url)
+    return registry.get(split(url).scheme).from_url(url)

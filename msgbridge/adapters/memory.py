@@ -43,14 +43,17 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
 from msgbridge.adapters.base import Capabilities, Transport
+from msgbridge.core import options as opt
 from msgbridge.core.encoding import info
 from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo, TransportError
 from msgbridge.core.message import DeliveryReceipt, Message, SendResult
+from msgbridge.core.options import OptionSet
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import TransportURL
 
 log = logging.getLogger(__name__)
 
+DAY_MS = 86_400_000
 DEFAULT_MIX: dict[DeliveryStatus, float] = {DeliveryStatus.DELIVERED: 1.0}
 
 # What a pushed receipt's native status says, in the SMPP receipt spelling.
@@ -109,28 +112,53 @@ class MemoryTransport(Transport):
         lookup_by_reference=True,
     )
 
+    declared_options = OptionSet(
+        opt.text("mix", None, "outcome weights by DeliveryStatus name, e.g. `delivered:0.9,expired:0.1`", shown_default="`delivered:1`"),
+        opt.number("dlr_delay_ms", 10.0, 0, DAY_MS, "delay before a receipt is pushed"),
+        opt.flag("dlr", True, "push receipts at all (no: messages stay SUBMITTED)"),
+        opt.flag("poll", False, "push nothing; answer `status()` polls instead"),
+        opt.number("latency_ms", 0.0, 0, DAY_MS, "time one `send()` call takes"),
+        opt.integer("seed", None, 0, 2**63 - 1, "seed of the outcome draw", shown_default="random"),
+        opt.integer("max_batch", 1000, 1, 100_000, "messages per `send()` call"),
+        opt.flag("segment_ids", False, "one native id and receipt per part, as SMPP does"),
+        opt.text(
+            "journal",
+            None,
+            "append every accepted message (reference or id, native ids, phone) to this file, flushed before "
+            "`send()` returns; `lookup()` reads it, which is how a re-run settles what a killed run left in doubt",
+        ),
+        opt.text("fail", None, "comma-separated destinations refused with `fail_code` (default INVALID_DESTINATION), REJECTED"),
+        opt.integer("fail_every", 0, 0, 10**9, "every N-th message is refused with `fail_code` (default TEMPORARY_FAILURE), FAILED"),
+        opt.integer("fail_times", -1, -1, 10**9, "stop `fail_every` after this many failures (-1: never)", shown_default="unlimited"),
+        opt.choice("fail_code", None, tuple(c.value.lower() for c in ErrorCode), "the ErrorCode of injected failures"),
+        opt.number("retry_after", 0.0, 0, 10**9, "retry-after seconds carried by those failures (0: none)"),
+        opt.integer("lost_every", 0, 0, 10**9, "every N-th message is accepted (and journaled) but answered with TIMEOUT"),
+        opt.integer("down_times", 0, 0, 10**9, "the first N `send()` calls raise a NETWORK_ERROR (nothing sent)"),
+    )
+
     def __init__(self, url: TransportURL) -> None:
         super().__init__(url)
-        self.mix = parse_mix(url.options["mix"]) if url.option("mix") else dict(DEFAULT_MIX)
-        self.dlr_delay = url.float_option("dlr_delay_ms", 10.0) / 1000
-        self.latency = url.float_option("latency_ms", 0.0) / 1000
-        self.push = url.bool_option("dlr", True)
-        self.poll = url.bool_option("poll", False)
-        self.segment_ids = url.bool_option("segment_ids", False)
-        self.journal = url.option("journal") or None
-        self.fail_numbers = {n.strip() for n in (url.option("fail") or "").split(",") if n.strip()}
-        self.fail_every = url.int_option("fail_every", 0)
-        self.fail_times = url.int_option("fail_times", -1)
-        self.fail_code = self._code(url.option("fail_code"))
-        self.retry_after = url.float_option("retry_after", 0.0) or None
-        self.lost_every = url.int_option("lost_every", 0)
-        self.down_times = url.int_option("down_times", 0)
-        seed = url.option("seed")
-        self.rng = random.Random(int(seed) if seed else None)
+        o = self.settings
+        mix = o.get_text("mix")
+        self.mix = parse_mix(mix) if mix else dict(DEFAULT_MIX)
+        self.dlr_delay = o.get_float("dlr_delay_ms") / 1000
+        self.latency = o.get_float("latency_ms") / 1000
+        self.push = o.get_bool("dlr")
+        self.poll = o.get_bool("poll")
+        self.segment_ids = o.get_bool("segment_ids")
+        self.journal = o.get_text("journal")
+        self.fail_numbers = {n.strip() for n in (o.get_text("fail") or "").split(",") if n.strip()}
+        self.fail_every = o.get_int("fail_every")
+        self.fail_times = o.get_int("fail_times")
+        self.fail_code = self._code(o.get_text("fail_code"))
+        self.retry_after = o.get_float("retry_after") or None
+        self.lost_every = o.get_int("lost_every")
+        self.down_times = o.get_int("down_times")
+        self.rng = random.Random(o.maybe_int("seed"))
         # Per instance: the URL decides the batch size and whether receipts are pushed or polled.
         self.capabilities = replace(  # type: ignore[misc]
             type(self).capabilities,
-            max_batch=max(1, url.int_option("max_batch", type(self).capabilities.max_batch)),
+            max_batch=o.get_int("max_batch"),
             dlr_push=self.push and not self.poll,
             status_poll=1000 if self.poll else 0,
             lookup_by_reference=self.journal is not None,

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -33,6 +34,7 @@ from msgbridge.core.encoding import info as text_info
 from msgbridge.core.encoding import split
 from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
 from msgbridge.core.message import Campaign, Message
+from msgbridge.core.options import OptionSet
 from msgbridge.core.phone import normalize
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.template import check as check_template
@@ -641,8 +643,9 @@ def campaign_status(ctx: click.Context, name: str, as_json: bool) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
-def transports(as_json: bool) -> None:
-    """The transport schemes this installation knows and what each can do."""
+@click.option("--options", "show_options", is_flag=True, help="also list each transport's URL options")
+def transports(as_json: bool, show_options: bool) -> None:
+    """The transport schemes this installation knows, what each can do and the URL options it reads."""
     found = registry.available()
     if as_json:
         out: dict[str, Any] = {}
@@ -654,6 +657,7 @@ def transports(as_json: bool) -> None:
                     "available": True,
                     "summary": cls.summary,
                     "capabilities": cls.capabilities.describe(),
+                    "options": cls.declared_options.describe() if cls.declared_options else None,
                 }
         _echo_json(out)
         return
@@ -683,6 +687,19 @@ def transports(as_json: bool) -> None:
     console.print(table)
     for note in notes:
         console.print(note, markup=False, highlight=False)
+    if show_options:
+        for scheme, cls in found.items():
+            if not isinstance(cls, Exception):
+                console.print(_options_table(scheme, cls.declared_options))
+
+
+def _options_table(scheme: str, declared: OptionSet | None) -> Table:
+    table = Table("option", "type", "range", "default", "meaning", title=f"{scheme}:// options")
+    for option in declared or ():
+        names = " / ".join((option.name, *option.aliases))
+        cells = (names, option.kind.value, option.range_text(), option.default_text(), option.doc)
+        table.add_row(*(escape(c) for c in cells))
+    return table
 
 
 @click.group()

@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from msgbridge.cli.logsetup import setup_logging
 from msgbridge.core.errors import MessagingError
 from msgbridge.core.terminal import printable
 
@@ -36,6 +37,7 @@ def cli(ctx: click.Context, config_path: str | None, store_dsn: str | None, verb
     ctx.obj["config_path"] = config_path
     ctx.obj["store_dsn"] = store_dsn
     ctx.obj["verbose"] = verbose
+    setup_logging(verbose)
 
 
 @cli.group()

@@ -23,6 +23,7 @@ from types import TracebackType
 from msgbridge.core.errors import ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.core.url import encode_credentials
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,8 @@ def open_store(dsn: str | None = None) -> Store:
     if dsn.startswith(("postgres://", "postgresql://")):
         from msgbridge.store.postgres import PostgresStore
 
-        return PostgresStore(dsn)
+        # Passwords with '/', '@' or ':' pasted as they are: encoded here, so the driver reads them whole.
+        return PostgresStore(encode_credentials(dsn))
     if dsn.startswith("sqlite:///"):
         return SqliteStore(dsn[len("sqlite:///") :])
     return SqliteStore(dsn)

@@ -17,6 +17,7 @@ from typing import Any
 from msgbridge.core.errors import ErrorCode, ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, SendResult
 from msgbridge.core.status import DeliveryStatus, aggregate, merge
+from msgbridge.core.url import redact
 from msgbridge.store.base import CampaignRecord
 
 log = logging.getLogger(__name__)
@@ -164,12 +165,21 @@ CAMPAIGN_COLUMNS = "name, template, sender, transport, created_at, options"
 INBOUND_COLUMNS = "id, source, destination, text, link, received_at, parts, raw"
 
 
+def stored_transport(transport: str | None) -> str | None:
+    """What the ``campaigns.transport`` column may hold: a config name or a URL without its secret.
+
+    Applied on write and on read, so neither a caller that passes a full URL
+    nor a row written before this rule can bring a password back to a screen.
+    """
+    return redact(transport) if transport else transport
+
+
 def campaign_params(record: CampaignRecord) -> tuple[Any, ...]:
     return (
         record.name,
         record.template,
         record.sender,
-        record.transport,
+        stored_transport(record.transport),
         record.created_at,
         json.dumps(record.options),
     )
@@ -180,7 +190,7 @@ def campaign_from_row(row: Sequence[Any]) -> CampaignRecord:
         name=row[0],
         template=row[1],
         sender=row[2],
-        transport=row[3],
+        transport=stored_transport(row[3]),
         created_at=row[4],
         options=json.loads(row[5]),
     )

@@ -40,6 +40,7 @@ import asyncpg  # type: ignore[import-untyped]
 from msgbridge.core.errors import ConfigError, ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.core.url import redact
 from msgbridge.store.base import CampaignRecord, MessageRecord, OutboxEntry, Store
 from msgbridge.store.plans import (
     AWAITING_RECEIPT,
@@ -228,6 +229,9 @@ class PostgresStore(Store):
             )
         except (OSError, asyncpg.PostgresError) as exc:
             raise ConfigError(f"cannot open PostgreSQL store: {exc}") from exc
+        except ValueError:
+            # The driver's own message quotes the piece of the DSN it could not read: maybe the password.
+            raise ConfigError(f"cannot open PostgreSQL store {redact(self.dsn)}: the DSN is malformed") from None
         assert pool is not None
         async with pool.acquire() as conn:
             # Two workers starting at once must not both run the DDL half-way.

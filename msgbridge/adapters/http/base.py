@@ -38,8 +38,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from msgbridge.adapters.base import Transport
+from msgbridge.core import options as opt
 from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo
 from msgbridge.core.message import Message, SendResult
+from msgbridge.core.options import OptionSet
 from msgbridge.core.ratelimit import DEFAULT_MAX_RETRY_WAIT, Backoff, TokenBucket
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import TransportURL
@@ -213,14 +215,6 @@ class Reply:
         return self.error is not None and not self.from_body and (self.status_code or 0) >= 500
 
 
-def positive(url: TransportURL, name: str, default: float) -> float:
-    """A duration option that must be a positive finite number of seconds (0, -1, nan, inf are refused)."""
-    value = url.float_option(name, default)
-    if not 0 < value < math.inf:
-        raise ConfigError(f"{name}={url.option(name)}: expected a positive number of seconds")
-    return value
-
-
 def deadline_failure(seconds: float, written: bool) -> ErrorInfo:
     """The request's overall deadline passed: in doubt if any of it left, else it never did."""
     if written:
@@ -312,19 +306,40 @@ class ProviderCampaignResult:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+HTTP_OPTIONS = OptionSet(
+    opt.text("base_url", None, "where requests go; point it at an emulator", shown_default="`https://<host>`"),
+    opt.number("timeout", 30.0, 0.01, 3600, "seconds for the whole request, first byte out to last byte in"),
+    opt.number("connect_timeout", None, 0.01, 3600, "seconds to connect", shown_default="10 (`timeout` if less)"),
+    opt.integer("connections", 10, 1, 1000, "connection pool size"),
+    opt.integer("attempts", 3, 1, 100, "tries for a call that is safe to repeat"),
+    opt.number("retry_base", 0.5, 0.001, 60, "first backoff delay (exponential, full jitter, cap 30 s)"),
+    opt.number(
+        "max_retry_wait",
+        DEFAULT_MAX_RETRY_WAIT,
+        0,
+        86_400,
+        "longest wait a provider may ask for (Retry-After); a longer one ends the message THROTTLED",
+    ),
+    opt.number(
+        "rate",
+        None,
+        0,
+        100_000,
+        "requests per second cap on our side; `rate=0` for none",
+        shown_default="provider's published limit (Selzy 20), else none",
+    ),
+)
+
+
 class HttpTransport(Transport):
     """Base for provider adapters: owns (or borrows) one httpx.AsyncClient.
 
-    URL options shared by all providers: ``base_url`` (point at an emulator),
-    ``timeout`` (seconds for the whole request, first byte out to last byte
-    in, default 30), ``connect_timeout`` (default 10), ``connections`` (pool
-    size, default 10), ``attempts`` (tries for a call that is safe to repeat,
-    default 3), ``retry_base`` (first backoff delay, default 0.5 s),
-    ``max_retry_wait`` (longest wait a provider may ask for, default 300 s: a
+    URL options shared by all providers are declared once in HTTP_OPTIONS;
+    each provider adds its own (``declared_options = HTTP_OPTIONS + OptionSet(...)``).
+    ``timeout`` is one deadline for the whole request, first byte out to last
+    byte in; ``max_retry_wait`` is the longest wait a provider may ask for (a
     longer Retry-After ends the message THROTTLED instead of waiting; waits up
-    to IN_CALL_WAIT are slept inside the call, longer ones by the dispatcher),
-    ``rate`` (requests/s cap on our side, default the provider's published
-    limit where it has one, ``rate=0`` for none).
+    to IN_CALL_WAIT are slept inside the call, longer ones by the dispatcher).
     """
 
     default_host: ClassVar[str] = ""
@@ -335,6 +350,7 @@ class HttpTransport(Transport):
     # that may have been taken (HTTP 5xx) can be sent again: the repeat is refused as a duplicate and
     # settled by lookup. Elsewhere a 5xx on a send leaves the message MAYBE_SUBMITTED.
     resend_is_safe: ClassVar[bool] = False
+    declared_options = HTTP_OPTIONS
 
     def __init__(
         self,
@@ -344,16 +360,17 @@ class HttpTransport(Transport):
         backoff: Backoff | None = None,
     ) -> None:
         super().__init__(url)
+        o = self.settings
         self.base_url = self._base_url(url)
-        self.timeout = positive(url, "timeout", 30.0)
-        self.connect_timeout = positive(url, "connect_timeout", min(10.0, self.timeout))
-        self.connections = url.int_option("connections", 10)
-        self.attempts = max(1, url.int_option("attempts", 3))
-        self.max_retry_wait = url.float_option("max_retry_wait", DEFAULT_MAX_RETRY_WAIT)
-        if not 0 <= self.max_retry_wait < math.inf:
-            raise ConfigError(f"max_retry_wait={self.max_retry_wait:g}: expected seconds >= 0")
-        self.backoff = backoff or Backoff(base=url.float_option("retry_base", 0.5), cap=30.0)
-        rate = url.float_option("rate", self.default_rate)
+        self.timeout = o.get_float("timeout")
+        connect = o.maybe_float("connect_timeout")
+        self.connect_timeout = connect if connect is not None else min(10.0, self.timeout)
+        self.connections = o.get_int("connections")
+        self.attempts = o.get_int("attempts")
+        self.max_retry_wait = o.get_float("max_retry_wait")
+        self.backoff = backoff or Backoff(base=o.get_float("retry_base"), cap=30.0)
+        given_rate = o.maybe_float("rate")
+        rate = given_rate if given_rate is not None else self.default_rate
         self.bucket: TokenBucket | None = TokenBucket(rate) if rate > 0 else None
         self._client = client
         self._owns_client = client is None
@@ -375,7 +392,7 @@ class HttpTransport(Transport):
         return cls(parsed, client=client, backoff=backoff)
 
     def _base_url(self, url: TransportURL) -> str:
-        explicit = url.option("base_url")
+        explicit = self.settings.get_text("base_url")
         if explicit:
             parts = urlsplit(explicit)
             if parts.scheme not in ("http", "https") or not parts.netloc:

@@ -36,10 +36,19 @@ from typing import Any, NoReturn
 import httpx
 
 from msgbridge.adapters.base import Capabilities
-from msgbridge.adapters.http.base import HttpTransport, ProviderCampaignResult, Reply, parse_json, truncate
+from msgbridge.adapters.http.base import (
+    HTTP_OPTIONS,
+    HttpTransport,
+    ProviderCampaignResult,
+    Reply,
+    parse_json,
+    truncate,
+)
+from msgbridge.core import options as opt
 from msgbridge.core.encoding import is_gsm7
 from msgbridge.core.errors import AuthError, ConfigError, ErrorCode, ErrorInfo, MessagingError, TransportError
 from msgbridge.core.message import Campaign, Channel, DeliveryReceipt, Message, SendResult
+from msgbridge.core.options import OptionSet
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import TransportURL
 
@@ -469,16 +478,21 @@ class BsgTransport(HttpTransport):
     # (_settle_duplicates): resending is safe here, and the dispatcher's retry does it.
     resend_is_safe = True
 
+    declared_options = HTTP_OPTIONS + OptionSet(
+        opt.text("sender", None, "sender name, unless the message sets its own"),
+        opt.integer("tariff_code", None, 0, 9, "`tariff_code` of every campaign (the account's tariff, 0-9)"),
+        opt.number("token_ttl", 3600.0, 1, 30 * 86_400, "seconds a bearer token is used before it is renewed"),
+        opt.integer("concurrency", 4, 1, 64, "requests in flight inside one `send()` or status poll"),
+    )
+
     def __init__(self, url: TransportURL, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self._key = self.api_key()
-        tariff = url.option("tariff_code")
-        if tariff is not None and not (tariff.isdigit() and 0 <= int(tariff) <= 9):
-            raise invalid_config("tariff_code", f"0..9 expected, got {tariff!r}")
-        self.cfg = BsgConfig(base_url=self.base_url, tariff_code=int(tariff) if tariff is not None else None)
-        self.default_sender = url.option("sender")
-        self.token_ttl = url.float_option("token_ttl", 3600.0)
-        self.concurrency = max(1, url.int_option("concurrency", 4))
+        o = self.settings
+        self.cfg = BsgConfig(base_url=self.base_url, tariff_code=o.maybe_int("tariff_code"))
+        self.default_sender = o.get_text("sender")
+        self.token_ttl = o.get_float("token_ttl")
+        self.concurrency = o.get_int("concurrency")
         self._token: str | None = None
         self._expires = 0.0
         self._auth_lock = asyncio.Lock()

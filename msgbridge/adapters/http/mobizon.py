@@ -36,7 +36,15 @@ from urllib.parse import urlsplit
 import httpx
 
 from msgbridge.adapters.base import Capabilities
-from msgbridge.adapters.http.base import HttpTransport, ProviderCampaignResult, Reply, chunks, truncate
+from msgbridge.adapters.http.base import (
+    HTTP_OPTIONS,
+    HttpTransport,
+    ProviderCampaignResult,
+    Reply,
+    chunks,
+    truncate,
+)
+from msgbridge.core import options as opt
 from msgbridge.core.errors import (
     ConfigError,
     ErrorCode,
@@ -46,6 +54,7 @@ from msgbridge.core.errors import (
     UnsupportedFeature,
 )
 from msgbridge.core.message import Campaign, Channel, DeliveryReceipt, Message, SendResult
+from msgbridge.core.options import OptionSet
 from msgbridge.core.phone import digits
 from msgbridge.core.ratelimit import Backoff
 from msgbridge.core.status import DeliveryStatus
@@ -581,6 +590,25 @@ class MobizonTransport(HttpTransport):
     summary = "Mobizon HTTP API (sendSmsMessage, getSMSStatus, campaigns)"
     capabilities = Capabilities(max_batch=1, status_poll=MAX_STATUS_IDS, scheduling=True, campaigns=True)
 
+    declared_options = HTTP_OPTIONS + OptionSet(
+        opt.text("sender", None, "`from`, unless the message sets its own"),
+        opt.flag(
+            "shorten_links",
+            False,
+            "`params[shortenLinks]=1` / `data[shortenLinks]=1` (the provider shortens URLs in the text)",
+        ),
+        opt.choice(
+            "key_in",
+            "query",
+            ("body", "query"),
+            "`query` (the documents' form) puts `apiKey` in the query string, as the official client does (msgbridge's log filter "
+            "hides it from httpx's request log; other proxies and servers may still record it)",
+        ),
+        opt.integer("concurrency", 4, 1, 64, "parallel `sendSmsMessage` calls inside one `send()`"),
+        opt.number("task_poll", 1.0, 0.001, 60, "seconds between `taskqueue/getStatus` calls (the documented limit is 1 request/s)"),
+        opt.number("task_timeout", 600.0, 1, 86_400, "how long to follow a background task"),
+    )
+
     # Code-13 answers, remembered per API key (by hash) for the life of the process.
     _homes: ClassVar[dict[str, str]] = {}
 
@@ -593,15 +621,14 @@ class MobizonTransport(HttpTransport):
     ) -> None:
         super().__init__(url, client=client, backoff=backoff)
         self.api_key()  # fail early without a key
-        self.sender = url.option("sender")
-        self.shorten_links = url.bool_option("shorten_links", False)
-        self.key_in = url.option("key_in", "query") or "query"
-        if self.key_in not in ("body", "query"):
-            raise ConfigError(f"key_in={self.key_in!r}: expected body or query")
-        self.concurrency = max(1, url.int_option("concurrency", 4))
-        self.task_poll = url.float_option("task_poll", 1.0)
-        self.task_timeout = url.float_option("task_timeout", 600.0)
-        self._pinned = bool(url.option("base_url"))
+        o = self.settings
+        self.sender = o.get_text("sender")
+        self.shorten_links = o.get_bool("shorten_links")
+        self.key_in = o.get_str("key_in")
+        self.concurrency = o.get_int("concurrency")
+        self.task_poll = o.get_float("task_poll")
+        self.task_timeout = o.get_float("task_timeout")
+        self._pinned = bool(o.get_text("base_url"))
         # A code-13 answer we refused to follow: decided once, then every call fails without a request.
         self._refused: ErrorInfo | None = None
         self._server_confirmed = False  # an answer other than code 13 came: concurrency is safe

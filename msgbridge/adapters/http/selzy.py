@@ -29,9 +29,11 @@ from typing import Any, NoReturn
 import httpx
 
 from msgbridge.adapters.base import Capabilities
-from msgbridge.adapters.http.base import HttpTransport, ProviderCampaignResult, chunks, truncate
+from msgbridge.adapters.http.base import HTTP_OPTIONS, HttpTransport, ProviderCampaignResult, chunks, truncate
+from msgbridge.core import options as opt
 from msgbridge.core.errors import AuthError, ConfigError, ErrorCode, ErrorInfo, MessagingError, TransportError
 from msgbridge.core.message import Campaign, Channel, DeliveryReceipt, Message, SendResult
+from msgbridge.core.options import OptionSet, OptionValues
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import TransportURL
 
@@ -132,14 +134,8 @@ class SelzyConfig:
     platform: str = "msgbridge"
 
 
-def config_from_url(url: TransportURL, base_url: str, api_key: str) -> SelzyConfig:
-    lang = url.option("lang", "en") or "en"
-    if lang not in LANGS:
-        raise ConfigError(f"selzy lang={lang!r}: expected one of {', '.join(sorted(LANGS))}")
-    platform = url.option("platform", "msgbridge") or "msgbridge"
-    if not re.fullmatch(r"[A-Za-z0-9]+", platform):
-        raise ConfigError(f"selzy platform={platform!r}: Latin letters and digits only, no spaces")
-    return SelzyConfig(base_url=base_url, api_key=api_key, lang=lang, platform=platform)
+def config_from_options(o: OptionValues, base_url: str, api_key: str) -> SelzyConfig:
+    return SelzyConfig(base_url=base_url, api_key=api_key, lang=o.get_str("lang"), platform=o.get_str("platform"))
 
 
 def api_request(
@@ -393,6 +389,14 @@ class SelzyTransport(HttpTransport):
     scheme = "selzy"
     default_host = DEFAULT_HOST
     default_rate = CALLS_PER_MINUTE / 60  # the published 1200 calls a minute per key
+    declared_options = HTTP_OPTIONS + OptionSet(
+        opt.choice("lang", "en", tuple(sorted(LANGS)), "language of the API's answers (`/{lang}/api/...`)"),
+        opt.text("platform", "msgbridge", "`platform` sent with every call: Latin letters and digits only", pattern=r"[A-Za-z0-9]+", max_length=64),
+        opt.text("sender", None, "sender name, unless the message sets its own"),
+        opt.integer("concurrency", 4, 1, 64, "`sendSms` calls in flight inside one `send()`"),
+        opt.number("stats_ttl", 5.0, 0, 3600, "seconds a campaign's delivery stats are cached between status polls"),
+        opt.text("text_field", "sms_text", "the list field that carries a personalised text: lower-case letters, digits and _", pattern=r"[a-z][a-z0-9_]*", max_length=64),
+    )
     summary = "Selzy SMS API (sendSms batches of 150, checkSms, campaign flow)"
     capabilities = Capabilities(
         max_batch=MAX_PHONES_PER_SEND,
@@ -405,14 +409,13 @@ class SelzyTransport(HttpTransport):
 
     def __init__(self, url: TransportURL, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
-        self.cfg = config_from_url(url, self.base_url, self.api_key())
-        self.default_sender = url.option("sender")
-        self.concurrency = max(1, url.int_option("concurrency", 4))
-        self.stats_ttl = url.float_option("stats_ttl", 5.0)
+        o = self.settings
+        self.cfg = config_from_options(o, self.base_url, self.api_key())
+        self.default_sender = o.get_text("sender")
+        self.concurrency = o.get_int("concurrency")
+        self.stats_ttl = o.get_float("stats_ttl")
         self._stats_cache: dict[str, tuple[float, dict[str, DeliveryReceipt]]] = {}
-        self.text_field = url.option("text_field", "sms_text") or "sms_text"
-        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.text_field):
-            raise ConfigError(f"selzy text_field={self.text_field!r}: lower-case letters, digits and _")
+        self.text_field = o.get_text("text_field") or "sms_text"
 
     def _provider_error(self, data: Any) -> ErrorInfo | None:
         return error_of(data)

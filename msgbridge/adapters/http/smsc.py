@@ -34,7 +34,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from msgbridge.adapters.base import Capabilities
-from msgbridge.adapters.http.base import HttpTransport, Reply, chunks, parse_json
+from msgbridge.adapters.http.base import HTTP_OPTIONS, HttpTransport, Reply, chunks, parse_json
+from msgbridge.core import options as opt
 from msgbridge.core.errors import (
     AuthError,
     ConfigError,
@@ -45,6 +46,7 @@ from msgbridge.core.errors import (
     UnsupportedFeature,
 )
 from msgbridge.core.message import Channel, DeliveryReceipt, Message, SendResult
+from msgbridge.core.options import OptionSet
 from msgbridge.core.phone import digits
 from msgbridge.core.ratelimit import Backoff
 from msgbridge.core.status import DeliveryStatus
@@ -636,6 +638,18 @@ class SmscTransport(HttpTransport):
     summary = "SMSC.ru HTTP API (send.php, status.php, balance.php, phones.php)"
     capabilities = Capabilities(max_batch=100, status_poll=100, scheduling=True)
 
+    declared_options = HTTP_OPTIONS + OptionSet(
+        opt.text("sender", None, "Sender ID (`sender=`), unless the message sets its own"),
+        opt.integer("max_phones", 100, 1, 1000, "phones per `send.php` request"),
+        opt.integer("status_batch", 100, 1, 1000, "(id, phone) pairs per `status.php` request"),
+        opt.text(
+            "backup_url",
+            None,
+            "comma list of fallback base URLs; none when `base_url` is given",
+            shown_default="`https://www2.smsc.ru`",
+        ),
+    )
+
     def __init__(
         self,
         url: TransportURL,
@@ -646,10 +660,11 @@ class SmscTransport(HttpTransport):
         super().__init__(url, client=client, backoff=backoff)
         if url.secret is None or not url.secret:
             raise ConfigError("smsc:// needs LOGIN:PASSWORD@ or APIKEY@ in the URL")
-        backups = url.option("backup_url")
+        o = self.settings
+        backups = o.get_text("backup_url")
         if backups:
             extra = tuple(b.strip().rstrip("/") for b in backups.split(",") if b.strip())
-        elif url.option("base_url"):
+        elif o.get_text("base_url"):
             extra = ()
         else:
             extra = tuple(f"https://{h}" for h in BACKUP_HOSTS)
@@ -657,9 +672,9 @@ class SmscTransport(HttpTransport):
             login=url.user,
             secret=url.secret,
             base_urls=(self.base_url, *extra),
-            sender=url.option("sender"),
-            max_phones=max(1, url.int_option("max_phones", 100)),
-            status_batch=max(1, url.int_option("status_batch", 100)),
+            sender=o.get_text("sender"),
+            max_phones=o.get_int("max_phones"),
+            status_batch=o.get_int("status_batch"),
         )
         self._active = 0  # index into config.base_urls that last worked
         self._in_flight = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)

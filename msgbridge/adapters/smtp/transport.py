@@ -36,8 +36,10 @@ import aiosmtplib
 from msgbridge.adapters.base import Capabilities, Transport
 from msgbridge.adapters.smtp import sms_gateway
 from msgbridge.adapters.smtp.replies import error_info
+from msgbridge.core import options as opt
 from msgbridge.core.errors import AuthError, ConfigError, ErrorCode, ErrorInfo, TransportError
 from msgbridge.core.message import Channel, Message, SendResult
+from msgbridge.core.options import OptionSet
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import Secret, TransportURL
 
@@ -75,24 +77,15 @@ class SmtpConfig:
 
     @classmethod
     def from_url(cls, url: TransportURL) -> SmtpConfig:
-        mode = url.option("mode", "email") or "email"
-        if mode not in MODES:
-            raise ConfigError(f"smtp:// mode={mode!r}: expected one of {', '.join(MODES)}")
-        fmt = url.option("format", "address") or "address"
-        if fmt not in FORMATS:
-            raise ConfigError(f"smtp:// format={fmt!r}: expected one of {', '.join(FORMATS)}")
+        o = SMTP_OPTIONS.read(url)
+        mode = o.get_str("mode")
+        fmt = o.get_str("format")
         smsc = mode == "sms-gateway" and fmt == "smsc"
-        tls = url.option("tls", "auto" if smsc else "starttls") or "starttls"
-        if tls not in TLS_MODES:
-            raise ConfigError(f"smtp:// tls={tls!r}: expected one of {', '.join(TLS_MODES)}")
+        tls = o.get_text("tls") or ("auto" if smsc else "starttls")
         host = url.host or (sms_gateway.SMSC_HOST if smsc else None)
         if not host:
             raise ConfigError("smtp:// needs a host")
-        pool = url.int_option("pool", 4)
-        group = url.int_option("group", 1)
-        if pool < 1 or group < 1:
-            raise ConfigError("smtp:// pool and group must be at least 1")
-        domain = url.option("domain")
+        domain = o.get_text("domain")
         if mode == "sms-gateway" and fmt == "address" and not domain:
             raise ConfigError(
                 "smtp:// mode=sms-gateway&format=address needs domain=<the provider's mail domain>"
@@ -104,31 +97,74 @@ class SmtpConfig:
             account = sms_gateway.SmscAccount(
                 login=url.user or "",
                 password=url.secret or Secret(""),
-                translit=url.bool_option("translit", False),
-                format=sms_gateway.SMSC_FORMATS.get(url.option("smsformat", "plain") or "plain", 0),
+                translit=o.get_bool("translit"),
+                format=sms_gateway.SMSC_FORMATS[o.get_str("smsformat")],
             )
-        auth = url.bool_option("auth", not smsc) and url.user is not None
+        given_auth = o.typed["auth"]
+        auth = (given_auth if isinstance(given_auth, bool) else not smsc) and url.user is not None
         return cls(
             host=host,
             port=url.port or DEFAULT_PORTS[tls],
             username=url.user if auth else None,
             password=url.secret if auth else None,
             tls=tls,
-            pool=pool,
+            pool=o.get_int("pool"),
             mode=mode,
             format=fmt,
             domain=domain,
-            mail_from=url.option("from") or (sms_gateway.SMSC_FROM if smsc else None),
-            subject=url.option("subject"),
-            timeout=url.float_option("timeout", 30.0),
-            verify=url.bool_option("verify", True),
-            cafile=url.option("cafile"),
-            group=group if not smsc else 1,
+            mail_from=o.get_text("from") or (sms_gateway.SMSC_FROM if smsc else None),
+            subject=o.get_text("subject"),
+            timeout=o.get_float("timeout"),
+            verify=o.get_bool("verify"),
+            cafile=o.get_text("cafile"),
+            group=o.get_int("group") if not smsc else 1,
             auth=auth,
-            helo=url.option("helo") or socket.gethostname(),
+            helo=o.get_text("helo") or socket.gethostname(),
             smsc=account,
-            smsc_to=url.option("to") or sms_gateway.SMSC_ADDRESS,
+            smsc_to=o.get_text("to") or sms_gateway.SMSC_ADDRESS,
         )
+
+
+SMTP_OPTIONS = OptionSet(
+    opt.choice(
+        "tls",
+        None,
+        TLS_MODES,
+        "`starttls`: STARTTLS required; `implicit`: TLS from the first byte (port 465); `none`: plain; "
+        "`auto`: STARTTLS if offered",
+        shown_default="`starttls` (`auto` for `format=smsc`)",
+    ),
+    opt.integer("pool", 4, 1, 100, "connections kept open and reused; also how many transactions run at once"),
+    opt.choice("mode", "email", MODES, "`email` or `sms-gateway`"),
+    opt.choice("format", "address", FORMATS, "with `mode=sms-gateway`: `address` (`<digits>@domain`) or `smsc`"),
+    opt.text("domain", None, "the provider's mail domain for `format=address` (required there)"),
+    opt.text(
+        "from",
+        None,
+        "envelope and `From:` sender; in `mode=email` a message's own `sender` wins. `api@smsc.ru` for `format=smsc`",
+    ),
+    opt.text(
+        "subject",
+        None,
+        "subject for `mode=sms-gateway`; `{sender}` is replaced by the message's sender ID (some providers read it there)",
+    ),
+    opt.integer(
+        "group", 1, 1, 1000, "up to N identical messages (same from, subject, text) share one transaction with N RCPTs"
+    ),
+    opt.flag(
+        "auth",
+        None,
+        "log in with the URL's user and password",
+        shown_default="yes if a user is given (no for `format=smsc`)",
+    ),
+    opt.flag("verify", True, "verify the server certificate"),
+    opt.text("cafile", None, "PEM bundle to verify the server with", shown_default="system store"),
+    opt.number("timeout", 30.0, 0.01, 3600, "seconds per SMTP command"),
+    opt.text("helo", None, "name sent in EHLO", shown_default="host name"),
+    opt.text("to", None, "`format=smsc`: the address the command mail goes to", shown_default="`send@send.smsc.ru`"),
+    opt.flag("translit", False, "`format=smsc`: SMSC's translit flag"),
+    opt.choice("smsformat", "plain", tuple(sms_gateway.SMSC_FORMATS), "`format=smsc`: SMSC's message format"),
+)
 
 
 @dataclass
@@ -170,6 +206,8 @@ class SmtpTransport(Transport):
     scheme = "smtp"
     summary = "SMTP: email, or SMS via a provider's mail interface (SMSC.ru body or <phone>@domain)"
     capabilities: ClassVar[Capabilities] = Capabilities(channels=("email", "sms"), max_batch=100)
+
+    declared_options = SMTP_OPTIONS
 
     def __init__(self, url: TransportURL) -> None:
         super().__init__(url)

@@ -127,7 +127,7 @@ def test_send_same_reference_is_not_sent_twice(msgbridge) -> None:  # type: igno
         ),
         (
             ["send", "--via", "memory://?fail_code=NOPE", "--to", "+77011234567", "--text", "x"],
-            "fail_code='NOPE' is not an ErrorCode",
+            "option fail_code='NOPE': expected one of",
         ),
     ],
 )
