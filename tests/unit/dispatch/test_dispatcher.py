@@ -137,10 +137,18 @@ async def test_in_doubt_without_lookup_is_left_unless_resend(store: SqliteStore)
     assert (await store.counts("c"))[S.DELIVERED] == 4
 
 
+def kill(owner: SqliteStore) -> None:
+    """What a SIGKILL leaves: the owner's row and claims stay, its lease is over."""
+    owner.db.execute("UPDATE owners SET lease_until = 0 WHERE token = ?", (owner.token,))
+
+
 async def test_settle_requeues_what_the_peer_never_saw(store: SqliteStore, tmp_path: Path) -> None:
     journal = tmp_path / "j.log"
     await fill(store, 5)
-    await store.claim(5, campaign="c")  # claimed, then the process died before sending
+    async with SqliteStore(store.path) as dead:
+        # marked in doubt for writing, then the process died before the requests left
+        await dead.mark_in_doubt([r.message.id for r in await dead.claim(5, campaign="c")])
+        kill(dead)
     async with memory(f"journal={journal}&dlr_delay_ms=1") as t:
         stats = await Dispatcher(store, t).run("c", wait_receipts=10)
     assert stats.settled_unsent == 5 and len(t.sent) == 5
