@@ -58,23 +58,23 @@ class _Writes:
     """One chunk's write hook (see ``BeforeWrite``): marks messages in doubt just before they are written.
 
     ``marked`` is what may have been written (and so is MAYBE_SUBMITTED until
-    its result is recorded); ``recorded`` what the transport answered early
-    and is already in the store, so it is not written twice.
+    its result is recorded). Answers the transport hands over early, for this
+    chunk or another one in flight, are recorded at once and noted in the
+    dispatcher's ``recorded`` set, so their chunk does not write them twice.
     """
 
-    __slots__ = ("dispatcher", "marked", "recorded")
+    __slots__ = ("dispatcher", "marked")
 
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
         self.marked: set[str] = set()
-        self.recorded: set[str] = set()
 
     async def __call__(self, message_ids: Sequence[str], answered: Sequence[SendResult] = ()) -> None:
         d = self.dispatcher
         if answered:
             # Recorded before the next group is marked: in doubt stays what is in flight, not what was answered.
+            d.recorded.update(r.message_id for r in answered)
             await d.store.record_results(answered, link=d.transport.link)
-            self.recorded.update(r.message_id for r in answered)
         if d.stopping:
             raise Interrupted("stop requested: not written")
         marked = self.marked
@@ -171,6 +171,7 @@ class Dispatcher:
         self._warned_in_doubt = False
         self.stopping = False
         self.stop_grace = STOP_GRACE
+        self.recorded: set[str] = set()  # results recorded early by a write hook, until their chunk ends
         self._stop: asyncio.Event | None = None
         # A run for named messages (``send``): a failure that stops it fails them rather than leaving them
         # queued for whatever process sends next.
@@ -393,7 +394,7 @@ class Dispatcher:
         finally:
             # Whatever happened, what we learnt is written: an exception from the transport leaves the
             # messages it may have written MAYBE_SUBMITTED (they were marked so), never QUEUED.
-            recorded = writes.recorded
+            recorded = self.recorded
             await self.store.record_results(
                 [o for o in outcomes if o.message_id not in recorded] if recorded else outcomes,
                 link=self.transport.link,
@@ -402,8 +403,10 @@ class Dispatcher:
                 # Not written because of the stop: given back below as they were, with no backoff.
                 retry = [(rec, err) for rec, err in retry if rec.message.id in writes.marked]
             await self._requeue(retry)
-            handled = {o.message_id for o in outcomes} | {rec.message.id for rec, _ in retry} | recorded
-            back = [r.message.id for r in batch if r.message.id not in handled]
+            handled = {o.message_id for o in outcomes} | {rec.message.id for rec, _ in retry}
+            back = [r.message.id for r in batch if r.message.id not in handled and r.message.id not in recorded]
+            if recorded:
+                recorded.difference_update(r.message.id for r in batch)
             # Only rows still QUEUED and ours change: anything marked in doubt stays so.
             await self.store.release(back)
             self.stats.released += sum(1 for i in back if i not in writes.marked)

@@ -13,7 +13,8 @@ With ``before_write`` (the dispatcher's hook, see ``BeforeWrite``) each bind
 awaits it before every write of submit_sm, with the ids of exactly what that
 write carries (at most the room left in its window), so a message is in doubt
 only once its PDU may be on the socket; the hook also gets the messages
-accepted since its last call, to record them at once. Writes from the
+accepted since its last call (in any send() call in progress), to record them
+at once. Writes from the
 response path (``Session._refill``) are off then: every write goes through the
 hook. One lock per bind keeps two send() calls from marking the same room.
 """
@@ -578,6 +579,8 @@ class SmppTransport(Transport):
         self._rr = 0
         self._open_lock: asyncio.Lock | None = None
         self._write_locks: list[asyncio.Lock] = []
+        # send() calls in progress with a before_write hook: any write reports what all of them had answered.
+        self._hooked: set[_SendBatch] = set()
         self._opened = False
         self._closed = False
         self._receipts_ch: Mailbox[DeliveryReceipt] = Mailbox(self.options.queue_size)
@@ -869,6 +872,15 @@ class SmppTransport(Transport):
             raise TransportError(f"{self.link}: no bind can submit (mode={self.options.mode})")
         batch = _SendBatch(self, len(self.tx_sessions))
         batch.hook = before_write
+        if before_write is not None:
+            self._hooked.add(batch)
+            try:
+                return await self._send(messages, senders, batch)
+            finally:
+                self._hooked.discard(batch)
+        return await self._send(messages, senders, batch)
+
+    async def _send(self, messages: Sequence[Message], senders: list[int], batch: _SendBatch) -> list[SendResult]:
         plans = [self.encode_message(m) for m in messages]
         k = len(senders)
         rr = self._rr
@@ -878,7 +890,7 @@ class SmppTransport(Transport):
             owners = [senders[(rr + i) % k] for i in range(n)] if k > 1 else [senders[0]] * n
             self._rr = rr + n
             batch.add_singles([p[0] for p in plans], [m.id for m in messages], owners)  # type: ignore[index]
-            if before_write is not None:
+            if batch.hook is not None:
                 batch.answered = []
             await self._run_batch(batch)
             states, ids = batch.states, batch.ids
@@ -996,7 +1008,8 @@ class SmppTransport(Transport):
                     return False
             slots = [queue.popleft() for _ in range(n)]
             try:
-                await batch.hook(batch.message_ids_of(slots), batch.take_answered())
+                answered = [r for b in self._hooked for r in b.take_answered()]
+                await batch.hook(batch.message_ids_of(slots), answered)
             except Exception as exc:
                 # Not marked, so never written: this call's messages end as not sent.
                 info = ErrorInfo(code=ErrorCode.TEMPORARY_FAILURE, native_message=f"not sent: {exc}")
