@@ -153,6 +153,8 @@ def _stats_json(stats: DispatchStats) -> dict[str, Any]:
         "settled_sent": stats.settled_sent,
         "settled_unsent": stats.settled_unsent,
         "resent_maybe": stats.resent_maybe,
+        "released": stats.released,
+        "interrupted": stats.interrupted,
         "receipts": stats.receipts,
         "receipts_matched": stats.receipts_matched,
         "errors": stats.errors,
@@ -421,9 +423,10 @@ def campaign_run(
                             if wait_receipts > 0:
                                 await dispatcher.collect_receipts(wait_receipts, campaign=cname)
                         else:
-                            await dispatcher.run(
-                                cname, wait_receipts=wait_receipts, include_maybe=resend_maybe
-                            )
+                            with dispatcher.stop_on_signals():
+                                await dispatcher.run(
+                                    cname, wait_receipts=wait_receipts, include_maybe=resend_maybe
+                                )
                     finally:
                         await dispatcher.close_transport()
             return report, dispatcher.stats, await store.counts(cname)
@@ -446,6 +449,8 @@ def campaign_run(
                 "counts": {s.value: n for s, n in counts.items()},
             }
         )
+        if stats.interrupted:
+            sys.exit(EXIT_INTERRUPTED)
         return
     console = Console()
     console.print(_counts_table(f"campaign {cname}", counts))
@@ -465,9 +470,19 @@ def campaign_run(
     maybe = counts.get(DeliveryStatus.MAYBE_SUBMITTED, 0)
     if maybe:
         console.print(
-            f"{maybe:,} messages may have been sent without an answer; they are not resent unless you "
-            f"run again with --resend-maybe."
+            f"{maybe:,} messages in doubt in total (this run and earlier ones): they may have been sent "
+            f"without an answer; they are not resent unless you run again with --resend-maybe."
         )
+    if stats.interrupted:
+        console.print(
+            f"interrupted: {stats.released:,} claimed but never written went back to the queue; "
+            f"{counts.get(DeliveryStatus.QUEUED, 0):,} wait for this campaign to be run again."
+        )
+        sys.exit(EXIT_INTERRUPTED)
+
+
+# `campaign run` stopped by SIGINT/SIGTERM before everything was sent (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 
 def _template(template: str | None, template_file: str | None) -> str:

@@ -27,8 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from msgbridge.adapters.base import Transport
@@ -185,6 +186,40 @@ class Dispatcher:
             self._stop.set()
 
     # -- sending ---------------------------------------------------------
+
+    @contextlib.contextmanager
+    def stop_on_signals(
+        self, signals: Sequence[signal.Signals] = (signal.SIGINT, signal.SIGTERM)
+    ) -> Iterator[None]:
+        """While inside, the first SIGINT/SIGTERM asks for a stop (:meth:`request_stop`); a second one acts as usual.
+
+        Must be entered from the event loop's own thread, inside a coroutine.
+        """
+        loop = asyncio.get_running_loop()
+        installed: list[signal.Signals] = []
+
+        def first(sig: signal.Signals) -> None:
+            log.warning(
+                "%s: stopping: no new claims, waiting up to %.0f s for what is in flight (again to quit now)",
+                sig.name,
+                self.stop_grace,
+            )
+            self.request_stop()
+            for s in installed:
+                loop.remove_signal_handler(s)
+            installed.clear()
+
+        for sig in signals:
+            try:
+                loop.add_signal_handler(sig, first, sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no such signal here
+                continue
+            installed.append(sig)
+        try:
+            yield
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
 
     async def send_pending(
         self,

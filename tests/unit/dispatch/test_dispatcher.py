@@ -179,6 +179,51 @@ async def test_auth_failure_stops_the_run_and_requeues(store: SqliteStore) -> No
     with pytest.raises(AuthError):
         await Dispatcher(store, t, concurrency=1).send_pending("c")
     assert await store.counts("c") == {S.QUEUED: 30}
+    # given back unowned: the campaign's next run (and only a runner for it) picks them up
+    assert store.db.execute("SELECT COUNT(*) FROM messages WHERE claimed_by IS NOT NULL").fetchone() == (0,)
+
+
+async def test_auth_failure_of_a_one_off_send_fails_the_message(store: SqliteStore) -> None:
+    ids = await fill(store, 3)
+    t = Refused.from_url("memory://")
+    with pytest.raises(AuthError):
+        await Dispatcher(store, t, concurrency=1).send_pending(None, message_ids=ids[:1])
+    rec = await store.get(ids[0])
+    # the command reported a failure: the message says so, and no later process sends it
+    assert rec is not None and rec.status is S.FAILED
+    assert rec.last_error is not None and rec.last_error.code is ErrorCode.AUTH_FAILED
+    assert await store.counts("c") == {S.FAILED: 1, S.QUEUED: 2}
+
+
+class StopsAfterOneSend(MemoryTransport):
+    """Asks its dispatcher to stop while its first send is in flight, as a SIGINT would."""
+
+    dispatcher: Dispatcher | None = None
+
+    async def send(self, messages: Sequence[Message]) -> list[SendResult]:
+        if self.dispatcher is not None:
+            self.dispatcher.request_stop()
+        return await super().send(messages)
+
+
+async def test_a_stop_gives_back_what_was_claimed_and_never_written(store: SqliteStore) -> None:
+    await fill(store, 40)
+    t = StopsAfterOneSend.from_url("memory://?max_batch=5")
+    assert isinstance(t, StopsAfterOneSend)
+    async with t:
+        d = t.dispatcher = Dispatcher(store, t, concurrency=1, batch_size=20)
+        stats = await d.send_pending("c")
+    counts = await store.counts("c")
+    assert stats.interrupted and stats.released == 15  # the rest of the chunk; 20 were never claimed
+    assert counts.get(S.MAYBE_SUBMITTED, 0) == 0  # nothing written was left unanswered
+    assert counts[S.SUBMITTED] == len(t.sent) < 40
+    assert counts[S.QUEUED] == 40 - len(t.sent)
+    assert store.db.execute("SELECT COUNT(*) FROM messages WHERE claimed_by IS NOT NULL").fetchone() == (0,)
+    assert all(r.attempts == 0 for r in [await store.get(i) for i in await queued_ids(store)] if r)
+
+
+async def queued_ids(store: SqliteStore) -> list[str]:
+    return [r[0] for r in store.db.execute("SELECT id FROM messages WHERE status = 'QUEUED'")]
 
 
 async def test_message_ids_limit_what_is_sent(store: SqliteStore) -> None:
