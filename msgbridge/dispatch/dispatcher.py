@@ -173,6 +173,7 @@ class Dispatcher:
         self.stopping = False
         self.stop_grace = STOP_GRACE
         self.recorded: set[str] = set()  # results recorded early by a write hook, until their chunk ends
+        self._in_hand: set[str] = set()  # named messages another worker of this dispatcher is sending
         self._stop: asyncio.Event | None = None
         # A run for named messages (``send``): a failure that stops it fails them rather than leaving them
         # queued for whatever process sends next.
@@ -361,7 +362,12 @@ class Dispatcher:
                 continue
             self.stats.claimed += len(batch)
             started = time.monotonic()
-            await self._send_chunk(batch)
+            if message_ids is not None:
+                self._in_hand.update(r.message.id for r in batch)
+            try:
+                await self._send_chunk(batch)
+            finally:
+                self._in_hand.difference_update(r.message.id for r in batch)
             self._adapt(len(batch), time.monotonic() - started)
             await self._flush_receipts()
             if self.progress is not None:
@@ -375,7 +381,10 @@ class Dispatcher:
         self.claim_size = max(self.min_claim, min(DEFAULT_CLAIM, target))
 
     async def _any_queued(self, message_ids: Sequence[str]) -> bool:
+        """Whether a named message waits to be claimed (claimed ones stay QUEUED while in hand: not those)."""
         for mid in message_ids:
+            if mid in self._in_hand:
+                continue
             rec = await self.store.get(mid)
             if rec is not None and rec.status is DeliveryStatus.QUEUED:
                 return True

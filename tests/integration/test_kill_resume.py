@@ -280,3 +280,37 @@ def test_sigint_stops_claiming_waits_for_the_window_and_gives_back_the_rest(tmp_
     finally:
         end = sim.stop()
     assert end["submit_sm_ok"] == end["destinations"] == recipients  # resumed, nothing twice
+
+
+def test_resend_maybe_while_another_run_is_live_sends_nothing_twice(tmp_path: Path) -> None:
+    recipients = 300
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        "phone,name\n" + "".join(f"+7701{i:07d},P{i}\n" for i in range(recipients)), encoding="utf-8"
+    )
+    store = tmp_path / "store.db"
+    sim = SmscProcess(tmp_path, "--latency-ms", "40")
+    cmd = [
+        sys.executable, "-m", "msgbridge", "--store", str(store), "campaign", "run",
+        "--via", f"smpp://u:p@127.0.0.1:{sim.port}?window=5", "--csv", str(csv_file),
+        "--template", "Hello {name}", "--name", "live", "--json",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    try:
+        first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while sim.counters()["submit_sm"] < 20:  # the first run is sending
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "no progress within 60 s"
+            time.sleep(0.01)
+        second = subprocess.run([*cmd, "--resend-maybe"], env=env, capture_output=True, text=True, timeout=120)
+        _, err = first.communicate(timeout=120)
+        assert first.returncode == 0, err
+        assert second.returncode == 0, second.stderr
+        assert json.loads(second.stdout)["dispatch"]["resent_maybe"] == 0
+        assert "in flight in another run that is still live" in second.stderr
+        assert "earlier run" not in second.stderr
+    finally:
+        end = sim.stop()
+    assert end["submit_sm_ok"] == end["destinations"] == recipients  # nobody got it twice
+    assert set(statuses(store)) <= {"SUBMITTED", "DELIVERED"}

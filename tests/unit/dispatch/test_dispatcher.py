@@ -308,3 +308,40 @@ async def test_throttling_halves_the_rate_then_wins_it_back(store: SqliteStore) 
     assert min(rates) <= 1000 and max(rates) <= 2000
     assert d.bucket is not None and d.bucket.rate <= 2000
     assert Counter(m.to for m in t.accepted) == Counter(f"+7701{i:07d}" for i in range(60))
+
+
+async def test_resend_maybe_leaves_a_live_runs_claims_alone(
+    store: SqliteStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = await fill(store, 6)
+    async with SqliteStore(store.path) as live, SqliteStore(store.path) as gone:
+        # a run that is still sending: 2 written and unanswered, 1 claimed and not written yet
+        held = sorted(r.message.id for r in await live.claim(3, ids=ids[:3]))
+        await live.mark_in_doubt(held[:2])
+        # a run that was killed after writing one
+        await gone.mark_in_doubt([r.message.id for r in await gone.claim(1, ids=ids[3:4])])
+        kill(gone)
+        async with memory("dlr=no") as t:
+            stats = await Dispatcher(store, t).send_pending("c", include_maybe=True)
+            sent = {m.id for m in t.sent}
+        assert stats.resent_maybe == 1  # only what the killed run left
+        assert sent == set(ids) - set(held)  # the live run's claims, written or not, are its own
+        counts = await store.counts("c")
+        assert counts == {S.SUBMITTED: 3, S.MAYBE_SUBMITTED: 2, S.QUEUED: 1}
+    text = caplog.text
+    assert "2 messages are in flight in another run that is still live" in text
+    assert "earlier run" not in text
+
+
+async def test_the_warning_about_doubt_tells_live_runs_from_gone_ones(
+    store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = await fill(store, 4)
+    async with SqliteStore(store.path) as live, SqliteStore(store.path) as gone:
+        await live.mark_in_doubt([r.message.id for r in await live.claim(2, ids=ids[:2])])
+        await gone.mark_in_doubt([r.message.id for r in await gone.claim(1, ids=ids[2:3])])
+        kill(gone)
+        async with memory("dlr=no") as t:
+            await Dispatcher(store, t).send_pending("c")
+    assert "2 messages are in flight in another run that is still live" in caplog.text
+    assert "1 messages may have been sent by a run that ended" in caplog.text
