@@ -240,8 +240,11 @@ def test_ten_sigkills_of_an_smpp_campaign(tmp_path: Path) -> None:
     check_kill_resume(result, kills=10, recipients=10_000)
 
 
-def test_sigint_stops_claiming_waits_for_the_window_and_gives_back_the_rest(tmp_path: Path) -> None:
-    recipients = 400
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_stops_claiming_waits_for_the_window_and_gives_back_the_rest(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    recipients = 300
     csv_file = tmp_path / "people.csv"
     csv_file.write_text(
         "phone,name\n" + "".join(f"+7701{i:07d},P{i}\n" for i in range(recipients)), encoding="utf-8"
@@ -261,7 +264,7 @@ def test_sigint_stops_claiming_waits_for_the_window_and_gives_back_the_rest(tmp_
             assert run.poll() is None, run.communicate()
             assert time.monotonic() < deadline, "no progress within 60 s"
             time.sleep(0.01)
-        run.send_signal(signal.SIGINT)
+        run.send_signal(sig)
         out, err = run.communicate(timeout=60)
         seen = sim.counters()
         counts = statuses(store)

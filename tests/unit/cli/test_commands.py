@@ -327,3 +327,14 @@ def test_status_unknown_message(msgbridge) -> None:  # type: ignore[no-untyped-d
 
 def test_delivery_status_values_are_printed_as_names() -> None:
     assert str(DeliveryStatus.DELIVERED) == "DELIVERED"
+
+
+def test_campaign_run_counts_what_earlier_runs_left_in_doubt(msgbridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    csv_file = write_csv(tmp_path / "d.csv", PEOPLE[:10])
+    args = ["campaign", "run", "--csv", str(csv_file), "--template", "Hi {name}"]
+    first = msgbridge(*args, "--via", "memory://?lost_every=5&dlr=no", "--json")  # 2 answers lost: in doubt
+    assert first.json()["counts"] == {"SUBMITTED": 8, "MAYBE_SUBMITTED": 2}
+    again = msgbridge(*args, "--via", "memory://?dlr=no")
+    # this run sent nothing and left nothing in doubt; the campaign still has 2, and the summary says so
+    assert "0 in doubt" in again.out
+    assert "2 messages in doubt in total (this run and earlier ones)" in again.out
