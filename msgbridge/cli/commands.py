@@ -28,7 +28,7 @@ from msgbridge.adapters.base import open_transport, registry
 from msgbridge.config import Config, load_config
 from msgbridge.core.encoding import info as text_info
 from msgbridge.core.encoding import split
-from msgbridge.core.errors import ConfigError, ErrorCode
+from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
 from msgbridge.core.message import Campaign, Message
 from msgbridge.core.phone import normalize
 from msgbridge.core.status import DeliveryStatus
@@ -216,12 +216,17 @@ def send(
     async def go() -> MessageRecord:
         async with open_store(_store_dsn(ctx, config)) as store:
             [mid] = await store.enqueue([OutboxEntry(message=message, idempotency_key=key)])
-            async with transport:
-                dispatcher = Dispatcher(store, transport)
-                try:
-                    await dispatcher.run(None, wait_receipts=wait, message_ids=[mid])
-                finally:
-                    await dispatcher.close_transport()
+            dispatcher = Dispatcher(store, transport)
+            try:
+                async with transport:
+                    try:
+                        await dispatcher.run(None, wait_receipts=wait, message_ids=[mid])
+                    finally:
+                        await dispatcher.close_transport()
+            except MessagingError as exc:
+                # Reported as failed, so it is failed, unless a reference names it for a retry.
+                await dispatcher.fail_unsent([mid], exc.info, keep=reference is not None and exc.code.retryable)
+                raise
             rec = await store.get(mid)
             assert rec is not None
             return rec

@@ -74,8 +74,8 @@ class _Writes:
         d = self.dispatcher
         if answered:
             # Recorded before the next group is marked: in doubt stays what is in flight, not what was answered.
-            d.recorded.update(r.message_id for r in answered)
             await d.store.record_results(answered, link=d.transport.link)
+            d.recorded.update(r.message_id for r in answered)
         if d.stopping:
             raise Interrupted("stop requested: not written")
         marked = self.marked
@@ -174,7 +174,7 @@ class Dispatcher:
         self.stop_grace = STOP_GRACE
         self.recorded: set[str] = set()  # results recorded early by a write hook, until their chunk ends
         self._in_hand: set[str] = set()  # named messages another worker of this dispatcher is sending
-        self._stop: asyncio.Event | None = None
+        self._stop = asyncio.Event()
         # A run for named messages (``send``): a failure that stops it fails them rather than leaving them
         # queued for whatever process sends next.
         self._fail_on_stop = False
@@ -183,8 +183,7 @@ class Dispatcher:
         """Stop claiming; what is in flight gets ``stop_grace`` seconds to be answered; nothing new is written."""
         self.stopping = True
         self.stats.interrupted = True
-        if self._stop is not None:
-            self._stop.set()
+        self._stop.set()
 
     # -- sending ---------------------------------------------------------
 
@@ -236,10 +235,6 @@ class Dispatcher:
         what it queued itself (``smtp:``), never a campaign's or a ``send``'s.
         """
         self._fail_on_stop = message_ids is not None
-        if self._stop is None:
-            self._stop = asyncio.Event()
-            if self.stopping:
-                self._stop.set()
         if self.stopping:
             return self.stats
         await self.settle(campaign, resend=include_maybe, message_ids=message_ids, origin=origin)
@@ -248,6 +243,8 @@ class Dispatcher:
             for i in range(self.concurrency)
         ]
         everything = asyncio.gather(*workers)
+        # Its outcome is read below, or is a worker's error already raised (or cancelled) by then.
+        everything.add_done_callback(lambda f: f.cancelled() or f.exception())
         stop = asyncio.ensure_future(self._stop.wait())
         try:
             done, _ = await asyncio.wait({everything, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -263,13 +260,30 @@ class Dispatcher:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            if not everything.done():
-                everything.cancel()
-            with contextlib.suppress(BaseException):
-                await everything
             await self._flush_receipts()
             self.stats.send_seconds = self.stats.elapsed
         return self.stats
+
+    async def fail_unsent(self, message_ids: Sequence[str], error: ErrorInfo, *, keep: bool = False) -> None:
+        """A command that failed before sending these: FAILED with ``error``, or (``keep``) left QUEUED.
+
+        Only messages still QUEUED change: one that may have been written stays
+        in doubt. ``keep`` is for a failure worth retrying (a network error)
+        when the caller can name the message again (``send --reference``).
+        """
+        queued = [
+            mid
+            for mid in message_ids
+            if (rec := await self.store.get(mid)) is not None and rec.status is DeliveryStatus.QUEUED
+        ]
+        if keep:
+            if queued:
+                log.warning("%d messages left queued: send them again with the same reference", len(queued))
+            return
+        await self.store.record_results(
+            [SendResult(message_id=mid, status=DeliveryStatus.FAILED, error=error) for mid in queued],
+            link=self.transport.link,
+        )
 
     async def settle(
         self,
@@ -414,17 +428,19 @@ class Dispatcher:
                     break
                 except MessagingError as exc:
                     self._pace(exc.code is ErrorCode.THROTTLED)
+                    before = len(retry)
                     self._on_send_error(part, exc, outcomes, retry)
                     if not exc.code.retryable and not exc.code.outcome_unknown:
                         # Nothing was sent and sending again cannot help (bad credentials...): stop the run.
                         # The rest of the chunk is given back below; a run for named messages (``send``)
-                        # fails them instead, so no later process sends what the user was told failed.
+                        # fails this part instead, so no later process sends what the user was told failed.
                         if self._fail_on_stop:
                             outcomes.extend(
                                 SendResult(message_id=rec.message.id, status=DeliveryStatus.FAILED, error=err)
-                                for rec, err in retry
+                                for rec, err in retry[before:]
                             )
-                            retry.clear()
+                            self.stats.failed += len(retry) - before
+                            del retry[before:]
                         raise
                     continue
                 if len(results) != len(part):

@@ -12,11 +12,11 @@ back per segment and are folded into one SendResult per message, whose
 With ``before_write`` (the dispatcher's hook, see ``BeforeWrite``) each bind
 awaits it before every write of submit_sm, with the ids of exactly what that
 write carries (at most the room left in its window), so a message is in doubt
-only once its PDU may be on the socket; the hook also gets the messages
-accepted since its last call (in any send() call in progress), to record them
-at once. Writes from the
-response path (``Session._refill``) are off then: every write goes through the
-hook. One lock per bind keeps two send() calls from marking the same room.
+only once its PDU may be on the socket; the hook also gets the single-segment
+messages accepted since its last call (in any send() call in progress), to
+record them at once. Writes from the response path (``Session._refill``) are
+off then: every write goes through the hook. One lock per bind keeps two
+send() calls from marking the same room.
 """
 
 from __future__ import annotations
