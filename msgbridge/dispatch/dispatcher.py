@@ -245,13 +245,14 @@ class Dispatcher:
         everything = asyncio.gather(*workers)
         # Its outcome is read below, or is a worker's error already raised (or cancelled) by then.
         everything.add_done_callback(lambda f: f.cancelled() or f.exception())
-        stop = asyncio.ensure_future(self._stop.wait())
+        stop: asyncio.Future[object] = asyncio.ensure_future(self._stop.wait())
         try:
-            done, _ = await asyncio.wait({everything, stop}, return_when=asyncio.FIRST_COMPLETED)
+            first: set[asyncio.Future[object]] = {everything, stop}  # type: ignore[arg-type]
+            done, _ = await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
             if everything not in done:
                 # Stop requested: in-flight requests get their answers, for a bounded time.
-                done, _ = await asyncio.wait({everything}, timeout=self.stop_grace)
-                if not done:
+                finished, _ = await asyncio.wait({everything}, timeout=self.stop_grace)
+                if not finished:
                     log.warning("stop: what was in flight was not answered within %.0f s", self.stop_grace)
             if everything.done():
                 everything.result()

@@ -68,7 +68,7 @@ class OwnerRow:
 
 def split_live(rows: Iterable[OwnerRow], now: float, me: str) -> tuple[list[str], list[str]]:
     """(live tokens, dead tokens); ``me`` is live whatever its row says."""
-    live, dead = [me], []
+    live, dead = [me], list[str]()
     for row in rows:
         if row.token == me:
             continue

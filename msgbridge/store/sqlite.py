@@ -488,7 +488,7 @@ class SqliteStore(Store):
 
     @staticmethod
     def _scope(campaign: str | None, origin: str | None, column: str = "") -> tuple[str, list[Any]]:
-        sql, params = "", []
+        sql, params = "", list[Any]()
         if campaign is not None:
             sql += f" AND {column}campaign = ?"
             params.append(campaign)
