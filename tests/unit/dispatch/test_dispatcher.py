@@ -345,3 +345,15 @@ async def test_the_warning_about_doubt_tells_live_runs_from_gone_ones(
             await Dispatcher(store, t).send_pending("c")
     assert "2 messages are in flight in another run that is still live" in caplog.text
     assert "1 messages may have been sent by a run that ended" in caplog.text
+
+
+async def test_fail_unsent_fails_only_what_was_never_written(store: SqliteStore) -> None:
+    ids = await fill(store, 3)
+    await store.mark_in_doubt([r.message.id for r in await store.claim(1, ids=ids[:1])])
+    error = AuthError("bad password").info
+    async with memory("dlr=no") as t:
+        d = Dispatcher(store, t)
+        await d.fail_unsent(ids[1:2], error, keep=True)  # a retryable failure of a named send: kept
+        assert await store.counts("c") == {S.MAYBE_SUBMITTED: 1, S.QUEUED: 2}
+        await d.fail_unsent(ids, error)
+    assert await store.counts("c") == {S.MAYBE_SUBMITTED: 1, S.FAILED: 2}  # in doubt stays in doubt
