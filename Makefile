@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest clean bench
+.PHONY: demo test test-slow lint typecheck pytest clean bench
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,6 +22,10 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The slow-marked tests left out of `make test` (e.g. ten kill -9 runs of a 10,000-recipient campaign).
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow -s
 
 demo: $(STAMP)
 	$(BIN)/python -m msgbridge.demo

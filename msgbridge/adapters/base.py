@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from types import TracebackType
@@ -44,8 +44,19 @@ class Capabilities:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+# What a transport with ``writes_in_groups`` awaits before it writes a group of requests: the ids of the
+# messages about to be written, and the results it already has for others of the same send() call (so the
+# caller can record them now rather than when the whole call returns). If it raises, nothing is written:
+# the transport fails those messages (and the rest of the call) as not sent.
+BeforeWrite = Callable[[Sequence[str], Sequence[SendResult]], Awaitable[None]]
+
+
 class Transport(ABC):
     """Base class for every transport. Subclasses set ``scheme`` and ``capabilities``."""
+
+    # True where send() takes ``before_write=`` (a BeforeWrite) and awaits it before every write; the
+    # dispatcher then marks messages in doubt group by group instead of all before send().
+    writes_in_groups: ClassVar[bool] = False
 
     scheme: ClassVar[str]
     capabilities: ClassVar[Capabilities] = Capabilities()

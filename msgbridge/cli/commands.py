@@ -178,6 +178,8 @@ def _stats_json(stats: DispatchStats, resends: int) -> dict[str, Any]:
         "settled_sent": stats.settled_sent,
         "settled_unsent": stats.settled_unsent,
         "resent_maybe": stats.resent_maybe,
+        "released": stats.released,
+        "interrupted": stats.interrupted,
         "receipts": stats.receipts,
         "receipts_matched": stats.receipts_matched,
         "errors": stats.errors,
@@ -249,14 +251,16 @@ def send(
         error: MessagingError | None = None
         async with open_store(_store_dsn(ctx, config)) as store:
             [mid] = await store.enqueue([OutboxEntry(message=message, idempotency_key=key)])
+            dispatcher = Dispatcher(store, transport)
             try:
                 async with transport:
-                    dispatcher = Dispatcher(store, transport)
                     try:
                         await dispatcher.run(None, wait_receipts=wait, message_ids=[mid])
                     finally:
                         await dispatcher.close_transport()
             except MessagingError as exc:
+                # Reported as failed, so it is failed, unless a reference names it for a retry.
+                await dispatcher.fail_unsent([mid], exc.info, keep=reference is not None and exc.code.retryable)
                 if _bad_input(exc):
                     raise
                 error = exc
@@ -487,9 +491,10 @@ def campaign_run(
                                 if wait_receipts > 0:
                                     await dispatcher.collect_receipts(wait_receipts, campaign=cname)
                             else:
-                                await dispatcher.run(
-                                    cname, wait_receipts=wait_receipts, include_maybe=resend_maybe
-                                )
+                                with dispatcher.stop_on_signals():
+                                    await dispatcher.run(
+                                        cname, wait_receipts=wait_receipts, include_maybe=resend_maybe
+                                    )
                         finally:
                             await dispatcher.close_transport()
                 except MessagingError as exc:
@@ -529,8 +534,8 @@ def campaign_run(
             }
         )
         if error is not None:
-            click.echo(f"error: {error.code.value}: {error}", err=True)
-        _exit(code)
+            click.echo(f"error: {error.code.value}: {printable(error)}", err=True)
+        _exit(ExitCode.INTERRUPTED if stats.interrupted else code)
         return
     console = Console()
     console.print(_counts_table(f"campaign {markup(cname)}", counts))
@@ -557,13 +562,20 @@ def campaign_run(
     maybe = by[Outcome.IN_DOUBT]
     if maybe:
         console.print(
-            f"{maybe:,} messages of this campaign may have been sent without an answer; they are not resent "
-            f"unless you run again with --resend-maybe (which may send some twice).",
+            f"{maybe:,} messages in doubt in total (this run and earlier ones): they may have been sent "
+            f"without an answer; they are not resent unless you run again with --resend-maybe "
+            f"(which may send some twice).",
+            soft_wrap=True,
+        )
+    if stats.interrupted:
+        console.print(
+            f"interrupted: {stats.released:,} claimed but never written went back to the queue; "
+            f"{counts.get(DeliveryStatus.QUEUED, 0):,} wait for this campaign to be run again.",
             soft_wrap=True,
         )
     if error is not None:
-        click.echo(f"error: {error.code.value}: {error}", err=True)
-    _exit(code)
+        click.echo(f"error: {error.code.value}: {printable(error)}", err=True)
+    _exit(ExitCode.INTERRUPTED if stats.interrupted else code)
 
 
 def _template(template: str | None, template_file: str | None) -> str:

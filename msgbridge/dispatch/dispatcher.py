@@ -3,7 +3,14 @@
 Every transport gets the same guarantees from here, so none implements them
 twice:
 
-- a message is claimed (durably MAYBE_SUBMITTED) before its request leaves;
+- a message is claimed (owned by this process, still QUEUED) before it is
+  handed to the transport, and marked MAYBE_SUBMITTED, durably, just before
+  its request may be written: by the transport group by group where it says
+  when it writes (``writes_in_groups``, SMPP: one window's worth at a time),
+  else right before ``send()``. What was claimed and never written goes back
+  to the queue; after a kill, only what may have been written is in doubt;
+- a stop request (SIGINT/SIGTERM in the CLI) ends claiming, lets what is in
+  flight be answered for a bounded time, and gives back what was not written;
 - retryable refusals go back to the queue with exponential backoff, honouring
   the peer's retry-after; outcome-unknown failures (a timeout after the request
   left, an exception mid-send) stay MAYBE_SUBMITTED and are never resent
@@ -20,8 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from msgbridge.adapters.base import Transport
@@ -40,6 +48,42 @@ DEFAULT_CLAIM = 500
 MIN_CLAIM = 10
 CHUNK_SECONDS = 0.5
 SETTLE_PAGE = 500
+# After a stop request, how long what is in flight may take to be answered before sending is cancelled.
+STOP_GRACE = 10.0
+
+
+class Interrupted(Exception):
+    """Raised by the write hook once a stop was requested: the transport writes nothing more."""
+
+
+class _Writes:
+    """One chunk's write hook (see ``BeforeWrite``): marks messages in doubt just before they are written.
+
+    ``marked`` is what may have been written (and so is MAYBE_SUBMITTED until
+    its result is recorded). Answers the transport hands over early, for this
+    chunk or another one in flight, are recorded at once and noted in the
+    dispatcher's ``recorded`` set, so their chunk does not write them twice.
+    """
+
+    __slots__ = ("dispatcher", "marked")
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.marked: set[str] = set()
+
+    async def __call__(self, message_ids: Sequence[str], answered: Sequence[SendResult] = ()) -> None:
+        d = self.dispatcher
+        if answered:
+            # Recorded before the next group is marked: in doubt stays what is in flight, not what was answered.
+            await d.store.record_results(answered, link=d.transport.link)
+            d.recorded.update(r.message_id for r in answered)
+        if d.stopping:
+            raise Interrupted("stop requested: not written")
+        marked = self.marked
+        new = [i for i in message_ids if i not in marked]
+        if new:
+            await d.store.mark_in_doubt(new)
+            marked.update(new)
 
 
 @dataclass
@@ -51,6 +95,8 @@ class DispatchStats:
     failed: int = 0
     retried: int = 0
     in_doubt: int = 0  # left MAYBE_SUBMITTED by this run
+    released: int = 0  # claimed, never written, given back to the queue (a stop, an error)
+    interrupted: bool = False  # a stop was requested before everything was sent
     settled_sent: int = 0  # MAYBE_SUBMITTED found at the peer on start
     settled_unsent: int = 0  # MAYBE_SUBMITTED the peer never saw, queued again
     resent_maybe: int = 0  # MAYBE_SUBMITTED queued again because the user asked
@@ -134,8 +180,56 @@ class Dispatcher:
         self._reader: asyncio.Task[None] | None = None
         self._warned_in_doubt = False
         self.poller: Poller | None = None  # made on the first poll, then kept: it holds each message's schedule
+        self.stopping = False
+        self.stop_grace = STOP_GRACE
+        self.recorded: set[str] = set()  # results recorded early by a write hook, until their chunk ends
+        self._in_hand: set[str] = set()  # named messages another worker of this dispatcher is sending
+        self._stop = asyncio.Event()
+        # A run for named messages (``send``): a failure that stops it fails them rather than leaving them
+        # queued for whatever process sends next.
+        self._fail_on_stop = False
+
+    def request_stop(self) -> None:
+        """Stop claiming; what is in flight gets ``stop_grace`` seconds to be answered; nothing new is written."""
+        self.stopping = True
+        self.stats.interrupted = True
+        self._stop.set()
 
     # -- sending ---------------------------------------------------------
+
+    @contextlib.contextmanager
+    def stop_on_signals(
+        self, signals: Sequence[signal.Signals] = (signal.SIGINT, signal.SIGTERM)
+    ) -> Iterator[None]:
+        """While inside, the first SIGINT/SIGTERM asks for a stop (:meth:`request_stop`); a second one acts as usual.
+
+        Must be entered from the event loop's own thread, inside a coroutine.
+        """
+        loop = asyncio.get_running_loop()
+        installed: list[signal.Signals] = []
+
+        def first(sig: signal.Signals) -> None:
+            log.warning(
+                "%s: stopping: no new claims, waiting up to %.0f s for what is in flight (again to quit now)",
+                sig.name,
+                self.stop_grace,
+            )
+            self.request_stop()
+            for s in installed:
+                loop.remove_signal_handler(s)
+            installed.clear()
+
+        for sig in signals:
+            try:
+                loop.add_signal_handler(sig, first, sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no such signal here
+                continue
+            installed.append(sig)
+        try:
+            yield
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
 
     async def send_pending(
         self,
@@ -143,16 +237,37 @@ class Dispatcher:
         include_maybe: bool = False,
         *,
         message_ids: Sequence[str] | None = None,
+        origin: str | None = None,
     ) -> DispatchStats:
-        """Send everything queued (for ``campaign``, or only ``message_ids``) until nothing is due."""
-        await self.settle(campaign, resend=include_maybe, message_ids=message_ids)
+        """Send everything queued (for ``campaign``, only ``message_ids``, or of ``origin``) until nothing is due.
+
+        ``origin`` is an idempotency-key prefix: the SMTP gateway sends only
+        what it queued itself (``smtp:``), never a campaign's or a ``send``'s.
+        """
+        self._fail_on_stop = message_ids is not None
+        if self.stopping:
+            return self.stats
+        await self.settle(campaign, resend=include_maybe, message_ids=message_ids, origin=origin)
         workers = [
-            asyncio.create_task(self._worker(campaign, message_ids), name=f"dispatch-{i}")
+            asyncio.create_task(self._worker(campaign, message_ids, origin), name=f"dispatch-{i}")
             for i in range(self.concurrency)
         ]
+        everything = asyncio.gather(*workers)
+        # Its outcome is read below, or is a worker's error already raised (or cancelled) by then.
+        everything.add_done_callback(lambda f: f.cancelled() or f.exception())
+        stop: asyncio.Future[object] = asyncio.ensure_future(self._stop.wait())
         try:
-            await asyncio.gather(*workers)
+            first: set[asyncio.Future[object]] = {everything, stop}  # type: ignore[arg-type]
+            done, _ = await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+            if everything not in done:
+                # Stop requested: in-flight requests get their answers, for a bounded time.
+                finished, _ = await asyncio.wait({everything}, timeout=self.stop_grace)
+                if not finished:
+                    log.warning("stop: what was in flight was not answered within %.0f s", self.stop_grace)
+            if everything.done():
+                everything.result()
         finally:
+            stop.cancel()
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
@@ -160,24 +275,60 @@ class Dispatcher:
             self.stats.send_seconds = self.stats.elapsed
         return self.stats
 
+    async def fail_unsent(self, message_ids: Sequence[str], error: ErrorInfo, *, keep: bool = False) -> None:
+        """A command that failed before sending these: FAILED with ``error``, or (``keep``) left QUEUED.
+
+        Only messages still QUEUED change: one that may have been written stays
+        in doubt. ``keep`` is for a failure worth retrying (a network error)
+        when the caller can name the message again (``send --reference``).
+        """
+        queued = [
+            mid
+            for mid in message_ids
+            if (rec := await self.store.get(mid)) is not None and rec.status is DeliveryStatus.QUEUED
+        ]
+        if keep:
+            if queued:
+                log.warning("%d messages left queued: send them again with the same reference", len(queued))
+            return
+        await self.store.record_results(
+            [SendResult(message_id=mid, status=DeliveryStatus.FAILED, error=error) for mid in queued],
+            link=self.transport.link,
+        )
+
     async def settle(
-        self, campaign: str | None = None, *, resend: bool = False, message_ids: Sequence[str] | None = None
+        self,
+        campaign: str | None = None,
+        *,
+        resend: bool = False,
+        message_ids: Sequence[str] | None = None,
+        origin: str | None = None,
     ) -> None:
-        """Resolve messages a previous run left MAYBE_SUBMITTED, before anything new is sent."""
+        """Resolve messages a previous run left MAYBE_SUBMITTED, before anything new is sent.
+
+        What another *live* run holds is never touched: it is in flight there,
+        not left behind (its owner records the answers or, if it dies, the
+        next run settles them).
+        """
         can_lookup = self.transport.capabilities.lookup_by_reference
-        if not resend and not can_lookup:
-            if self._warned_in_doubt or message_ids is not None:
-                return
+        if message_ids is None and not self._warned_in_doubt:
             # Once per dispatcher: a long-running caller (the SMTP gateway's pump) calls send_pending often.
             self._warned_in_doubt = True
-            left = (await self.store.counts(campaign)).get(DeliveryStatus.MAYBE_SUBMITTED, 0)
-            if left:
+            counts = await self.store.doubt_counts(campaign, origin)
+            if counts.held:
                 log.warning(
-                    "%d messages may have been sent by an earlier run; %s:// cannot look them up, "
-                    "so they stay MAYBE_SUBMITTED until resent explicitly",
-                    left,
+                    "%d messages are in flight in another run that is still live; they are left to it "
+                    "(neither settled nor resent here)",
+                    counts.held,
+                )
+            if counts.left and not resend and not can_lookup:
+                log.warning(
+                    "%d messages may have been sent by a run that ended before their answer was recorded; "
+                    "%s:// cannot look them up, so they stay MAYBE_SUBMITTED until resent explicitly",
+                    counts.left,
                     self.transport.scheme,
                 )
+        if not resend and not can_lookup:
             return
         seen: set[str] = set()
         while True:
@@ -185,7 +336,7 @@ class Dispatcher:
                 records = [await self.store.get(mid) for mid in message_ids]
                 doubt = [r for r in records if r is not None and r.status is DeliveryStatus.MAYBE_SUBMITTED]
             else:
-                doubt = await self.store.in_doubt(SETTLE_PAGE, campaign=campaign)
+                doubt = await self.store.in_doubt(SETTLE_PAGE, campaign=campaign, origin=origin)
             # Each page leaves MAYBE_SUBMITTED below; ``seen`` stops the loop if something does not.
             page = [r for r in doubt if r.message.id not in seen]
             if not page:
@@ -222,11 +373,13 @@ class Dispatcher:
         )
         return True
 
-    async def _worker(self, campaign: str | None, message_ids: Sequence[str] | None) -> None:
-        while True:
-            batch = await self.store.claim(self.claim_size, campaign=campaign, ids=message_ids)
+    async def _worker(
+        self, campaign: str | None, message_ids: Sequence[str] | None, origin: str | None = None
+    ) -> None:
+        while not self.stopping:
+            batch = await self.store.claim(self.claim_size, campaign=campaign, ids=message_ids, origin=origin)
             if not batch:
-                due = await self.store.next_due(campaign=campaign)
+                due = await self.store.next_due(campaign=campaign, origin=origin)
                 if due is None or (message_ids is not None and not await self._any_queued(message_ids)):
                     return
                 # A retry is waiting out its backoff: wake when it is due (or soon, to see others' requeues).
@@ -234,7 +387,12 @@ class Dispatcher:
                 continue
             self.stats.claimed += len(batch)
             started = time.monotonic()
-            await self._send_chunk(batch)
+            if message_ids is not None:
+                self._in_hand.update(r.message.id for r in batch)
+            try:
+                await self._send_chunk(batch)
+            finally:
+                self._in_hand.difference_update(r.message.id for r in batch)
             self._adapt(len(batch), time.monotonic() - started)
             await self._flush_receipts()
             if self.progress is not None:
@@ -248,7 +406,10 @@ class Dispatcher:
         self.claim_size = max(self.min_claim, min(DEFAULT_CLAIM, target))
 
     async def _any_queued(self, message_ids: Sequence[str]) -> bool:
+        """Whether a named message waits to be claimed (claimed ones stay QUEUED while in hand: not those)."""
         for mid in message_ids:
+            if mid in self._in_hand:
+                continue
             rec = await self.store.get(mid)
             if rec is not None and rec.status is DeliveryStatus.QUEUED:
                 return True
@@ -257,22 +418,40 @@ class Dispatcher:
     async def _send_chunk(self, batch: list[MessageRecord]) -> None:
         outcomes: list[SendResult] = []
         retry: list[tuple[MessageRecord, ErrorInfo]] = []
+        writes = _Writes(self)
+        grouped = self.transport.writes_in_groups
         try:
             for start in range(0, len(batch), self.send_size):
+                if self.stopping:
+                    break  # the rest of the chunk is given back below
                 part = batch[start : start + self.send_size]
                 if self.bucket is not None:
                     await self.bucket.acquire(len(part))
                 self.stats.batches += 1
+                messages = [r.message for r in part]
                 try:
-                    results = await self.transport.send([r.message for r in part])
+                    if grouped:
+                        results = await self.transport.send(messages, before_write=writes)  # type: ignore[call-arg]
+                    else:
+                        await writes([m.id for m in messages])
+                        results = await self.transport.send(messages)
+                except Interrupted:
+                    break
                 except MessagingError as exc:
                     self._pace(exc.code is ErrorCode.THROTTLED)
+                    before = len(retry)
                     self._on_send_error(part, exc, outcomes, retry)
                     if not exc.code.retryable and not exc.code.outcome_unknown:
-                        # Nothing was sent and sending again cannot help (bad credentials...): stop the run,
-                        # putting the rest of the chunk back first.
-                        rest = [r.message.id for r in batch[start + len(part) :]]
-                        await self.store.requeue(rest, not_before=0.0, error=None)
+                        # Nothing was sent and sending again cannot help (bad credentials...): stop the run.
+                        # The rest of the chunk is given back below; a run for named messages (``send``)
+                        # fails this part instead, so no later process sends what the user was told failed.
+                        if self._fail_on_stop:
+                            outcomes.extend(
+                                SendResult(message_id=rec.message.id, status=DeliveryStatus.FAILED, error=err)
+                                for rec, err in retry[before:]
+                            )
+                            self.stats.failed += len(retry) - before
+                            del retry[before:]
                         raise
                     continue
                 if len(results) != len(part):
@@ -285,9 +464,23 @@ class Dispatcher:
                 self._pace(any(r.error is not None and r.error.code is ErrorCode.THROTTLED for r in results))
         finally:
             # Whatever happened, what we learnt is written: an exception from the transport leaves the
-            # messages it was sending MAYBE_SUBMITTED (they were claimed so), never QUEUED.
-            await self.store.record_results(outcomes, link=self.transport.link)
+            # messages it may have written MAYBE_SUBMITTED (they were marked so), never QUEUED.
+            recorded = self.recorded
+            await self.store.record_results(
+                [o for o in outcomes if o.message_id not in recorded] if recorded else outcomes,
+                link=self.transport.link,
+            )
+            if self.stopping:
+                # Not written because of the stop: given back below as they were, with no backoff.
+                retry = [(rec, err) for rec, err in retry if rec.message.id in writes.marked]
             await self._requeue(retry)
+            handled = {o.message_id for o in outcomes} | {rec.message.id for rec, _ in retry}
+            back = [r.message.id for r in batch if r.message.id not in handled and r.message.id not in recorded]
+            if recorded:
+                recorded.difference_update(r.message.id for r in batch)
+            # Only rows still QUEUED and ours change: anything marked in doubt stays so.
+            await self.store.release(back)
+            self.stats.released += sum(1 for i in back if i not in writes.marked)
 
     def _pace(self, throttled: bool) -> None:
         """Under a TPS cap, halve the rate when the peer throttles and win it back a quarter at a time."""
@@ -417,6 +610,7 @@ class Dispatcher:
         outcomes: list[SendResult] = []
         retry: list[tuple[MessageRecord, ErrorInfo]] = []
         try:
+            await self.store.mark_in_doubt([r.message.id for r in claimed])
             result = await hook(campaign, [r.message for r in claimed])
             results = list(result.results)
             if len(results) != len(claimed):
@@ -568,7 +762,7 @@ class Dispatcher:
         self.start_receipts()
         try:
             await self.send_pending(campaign, include_maybe, message_ids=message_ids)
-            if wait_receipts > 0:
+            if wait_receipts > 0 and not self.stopping:
                 await self.collect_receipts(wait_receipts, campaign=campaign, message_ids=message_ids)
         finally:
             await self.stop_receipts()

@@ -5,6 +5,11 @@ dispatcher takes over (claims, TPS cap, retries with backoff, settling
 messages a killed run left in doubt), so mail-borne SMS get exactly the same
 guarantees as any other. On start the pump sends whatever an earlier run
 left queued, which is how a gateway killed right after a 250 still delivers.
+
+It sends only what a gateway queued (idempotency keys ``smtp:...``): every
+command shares ``./msgbridge.db`` by default, and a campaign stopped by Ctrl-C
+or a ``send`` that failed belongs to its own command, to be resumed or retried
+there, never sent by a gateway started later with another ``--via``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from msgbridge.dispatch import Dispatcher
 from msgbridge.store.base import Store
 
 log = logging.getLogger(__name__)
+
+# The idempotency-key prefix of every SMS the gateway queues (see GatewayHandler): what the pump owns.
+ORIGIN = "smtp:"
 
 
 class DispatchPump:
@@ -62,14 +70,14 @@ class DispatchPump:
         while True:
             self._wake.clear()
             try:
-                await self.dispatcher.send_pending()
+                await self.dispatcher.send_pending(origin=ORIGIN)
             except Exception:
                 # The link may be down; the messages stay queued and the next round tries again.
                 log.exception("smtp gateway: dispatch round failed")
             self.rounds += 1
             wait = self.idle
             with contextlib.suppress(NotImplementedError):
-                due = await self.store.next_due()
+                due = await self.store.next_due(origin=ORIGIN)
                 if due is not None:
                     wait = min(wait, max(0.01, due - time.time()))
             with contextlib.suppress(TimeoutError):

@@ -2,8 +2,14 @@
 
 The store is where "never sent twice, never silently dropped" is enforced:
 - every message is written (with its idempotency key) before it is sent;
-- a message is moved to MAYBE_SUBMITTED, durably, *before* its request leaves,
-  so a crash between send and answer leaves it in doubt rather than queued;
+- a claim makes a message *owned*, not in doubt: it stays QUEUED with its
+  owner's token (``claimed_by``), and no other process claims, settles or
+  resends it while that owner is live (SQLite: a lease in ``owners``,
+  renewed while the store is open; PostgreSQL: a session advisory lock);
+- a message is moved to MAYBE_SUBMITTED, durably, just before its request may
+  be written (:meth:`Store.mark_in_doubt`), so a crash between the write and
+  the answer leaves it in doubt, and a crash before the write leaves it
+  queued, for the next run to claim as if it had never been claimed;
 - receipts update status only through :func:`msgbridge.core.status.merge`;
 - a receipt whose native id is not known yet is kept and matched when the
   send result that names that id is recorded.
@@ -64,6 +70,14 @@ class CampaignRecord:
     options: dict[str, str]
 
 
+@dataclass(frozen=True)
+class DoubtCounts:
+    """MAYBE_SUBMITTED messages by whose they are: what a warning about them must tell apart."""
+
+    left: int  # by a run that is gone (killed, crashed) or by this one: to settle
+    held: int  # by another run that is still live: in flight there, never touched here
+
+
 class Store(ABC):
     @abstractmethod
     async def open(self) -> None: ...
@@ -105,14 +119,28 @@ class Store(ABC):
         include_maybe: bool = False,
         now: float | None = None,
         ids: Sequence[str] | None = None,
+        origin: str | None = None,
     ) -> list[MessageRecord]:
-        """Take up to ``limit`` QUEUED messages (due for retry at ``now``) and mark them MAYBE_SUBMITTED, durably.
+        """Take up to ``limit`` QUEUED messages (due for retry at ``now``) for this store's owner, durably.
 
-        With ``include_maybe`` messages already in MAYBE_SUBMITTED are taken
-        too: the user has asked to resend what may have been sent. ``ids``
-        restricts the claim to those messages (a one-off send must not drain
-        whatever else is queued).
+        The messages stay QUEUED: owned, not in doubt, until
+        :meth:`mark_in_doubt` says their request may be written. Messages
+        another live owner holds are never taken; a dead owner's are.
+        With ``include_maybe`` messages already in MAYBE_SUBMITTED (and not
+        held by a live owner) are taken too: the user has asked to resend
+        what may have been sent. ``ids`` restricts the claim to those
+        messages (a one-off send must not drain whatever else is queued);
+        ``origin`` to messages whose idempotency key starts with it (the SMTP
+        gateway's ``smtp:``), so a runner sends only what it queued.
         """
+
+    @abstractmethod
+    async def mark_in_doubt(self, message_ids: Sequence[str]) -> None:
+        """Claimed messages whose request may be written now: MAYBE_SUBMITTED, durably, before the write."""
+
+    @abstractmethod
+    async def release(self, message_ids: Sequence[str]) -> None:
+        """Claimed messages that were never written: unowned and QUEUED again, the claim's attempt undone."""
 
     @abstractmethod
     async def record_results(self, results: Sequence[SendResult], *, link: str) -> None:
@@ -141,12 +169,18 @@ class Store(ABC):
     async def pending_native_ids(self, link: str, limit: int) -> list[str]:
         """Native ids of messages on ``link`` not yet final: what a status poller asks about."""
 
-    async def in_doubt(self, limit: int, *, campaign: str | None = None) -> list[MessageRecord]:
-        """Up to ``limit`` MAYBE_SUBMITTED messages: what a re-run must settle before sending again."""
+    async def in_doubt(
+        self, limit: int, *, campaign: str | None = None, origin: str | None = None
+    ) -> list[MessageRecord]:
+        """Up to ``limit`` MAYBE_SUBMITTED messages no other live owner holds: what a re-run must settle."""
         raise NotImplementedError
 
-    async def next_due(self, *, campaign: str | None = None) -> float | None:
-        """When the earliest QUEUED message becomes due (a retry waiting out its backoff), or None."""
+    async def doubt_counts(self, campaign: str | None = None, origin: str | None = None) -> DoubtCounts:
+        """MAYBE_SUBMITTED messages: how many were left by owners that are gone, how many live ones hold."""
+        raise NotImplementedError
+
+    async def next_due(self, *, campaign: str | None = None, origin: str | None = None) -> float | None:
+        """When the earliest unowned QUEUED message becomes due (a retry waiting out its backoff), or None."""
         raise NotImplementedError
 
     # inbound

@@ -14,11 +14,13 @@ what several processes at once need:
 - batches travel as arrays (``unnest``/``ANY``): one statement for a whole
   batch, one transaction per call;
 - a claim is stamped with its store's owner token, and each open store holds
-  a session advisory lock on that token: ``in_doubt`` leaves out what another
-  *live* worker has claimed and not answered yet (it is in flight, not left
-  behind), so a worker joining a running campaign settles only what a dead
-  one left. The lock ends with its session, so a killed worker's claims are
-  settled by the next run.
+  a session advisory lock on that token. A claimed message stays QUEUED
+  (owned, not in doubt) until ``mark_in_doubt``; ``claim`` never takes what
+  another *live* worker holds, and ``in_doubt`` leaves out what such a worker
+  has written and not answered yet (it is in flight, not left behind), so a
+  worker joining a running campaign settles only what a dead one left. The
+  lock ends with its session, so a killed worker's claims are claimed again
+  (never written) or settled (in doubt) by the next run.
 
 ``PostgresStore(dsn, schema="name")`` keeps the tables in their own schema
 (created if missing), which is also how tests isolate themselves.
@@ -41,7 +43,7 @@ from msgbridge.core.errors import ConfigError, ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import redact
-from msgbridge.store.base import CampaignRecord, MessageRecord, OutboxEntry, Store
+from msgbridge.store.base import CampaignRecord, DoubtCounts, MessageRecord, OutboxEntry, Store
 from msgbridge.store.plans import (
     AWAITING_RECEIPT,
     CAMPAIGN_COLUMNS,
@@ -330,26 +332,54 @@ class PostgresStore(Store):
         include_maybe: bool = False,
         now: float | None = None,
         ids: Sequence[str] | None = None,
+        origin: str | None = None,
     ) -> list[MessageRecord]:
         if limit <= 0 or (ids is not None and not ids):
             return []
         at = time.time() if now is None else now
         statuses = claimable_statuses(include_maybe)
         rows = await self.pool.fetch(
-            f"UPDATE messages m SET status = $1, attempts = m.attempts + 1, updated_at = $2, claimed_by = $7 FROM "
-            f"(SELECT id FROM messages WHERE status = ANY($3::text[]) AND next_attempt_at <= $2 "
-            f"AND ($4::text IS NULL OR campaign = $4) AND ($5::text[] IS NULL OR id = ANY($5::text[])) "
-            f"ORDER BY next_attempt_at LIMIT $6 FOR UPDATE SKIP LOCKED) c WHERE m.id = c.id "
+            f"UPDATE messages m SET attempts = m.attempts + 1, updated_at = $1, claimed_by = $6 FROM "
+            f"(SELECT id FROM messages WHERE status = ANY($2::text[]) AND next_attempt_at <= $1 "
+            f"AND ($3::text IS NULL OR campaign = $3) AND ($4::text[] IS NULL OR id = ANY($4::text[])) "
+            f"AND ($7::text IS NULL OR starts_with(idempotency_key, $7)) "
+            f"AND (claimed_by IS NULL OR claimed_by NOT IN ({_LIVE_OWNERS.format(space='$8')})) "
+            f"ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED) c WHERE m.id = c.id "
             f"RETURNING {', '.join('m.' + c.strip() for c in _COLUMNS.split(','))}",
-            DeliveryStatus.MAYBE_SUBMITTED.value,
             at,
             statuses,
             campaign,
             list(ids) if ids is not None else None,
             limit,
             self.token,
+            origin,
+            self._owner_space,
         )
         return sorted((_record(r) for r in rows), key=lambda r: r.message.id)
+
+    async def mark_in_doubt(self, message_ids: Sequence[str]) -> None:
+        if not message_ids:
+            return
+        await self.pool.execute(
+            "UPDATE messages SET status = $1, updated_at = $2 WHERE id = ANY($3::text[]) AND claimed_by = $4 "
+            "AND status = ANY($5::text[])",
+            DeliveryStatus.MAYBE_SUBMITTED.value,
+            time.time(),
+            list(message_ids),
+            self.token,
+            claimable_statuses(True),
+        )
+
+    async def release(self, message_ids: Sequence[str]) -> None:
+        if not message_ids:
+            return
+        await self.pool.execute(
+            "UPDATE messages SET claimed_by = NULL, attempts = GREATEST(attempts - 1, 0) "
+            "WHERE id = ANY($1::text[]) AND claimed_by = $2 AND status = $3",
+            list(message_ids),
+            self.token,
+            DeliveryStatus.QUEUED.value,
+        )
 
     async def _statuses(
         self, conn: asyncpg.Connection, message_ids: Sequence[str]
@@ -561,25 +591,47 @@ class PostgresStore(Store):
         )
         return [r["native_id"] for r in rows]
 
-    async def in_doubt(self, limit: int, *, campaign: str | None = None) -> list[MessageRecord]:
+    async def in_doubt(
+        self, limit: int, *, campaign: str | None = None, origin: str | None = None
+    ) -> list[MessageRecord]:
         """MAYBE_SUBMITTED messages, less those another open store has claimed and not answered yet."""
         rows = await self.pool.fetch(
             f"SELECT {_COLUMNS} FROM messages WHERE status = $1 AND ($2::text IS NULL OR campaign = $2) "
             f"AND (claimed_by IS NULL OR claimed_by = $4 OR claimed_by NOT IN ({_LIVE_OWNERS.format(space='$5')})) "
+            "AND ($6::text IS NULL OR starts_with(idempotency_key, $6)) "
             "ORDER BY id LIMIT $3",
             DeliveryStatus.MAYBE_SUBMITTED.value,
             campaign,
             limit,
             self.token,
             self._owner_space,
+            origin,
         )
         return [_record(r) for r in rows]
 
-    async def next_due(self, *, campaign: str | None = None) -> float | None:
+    async def doubt_counts(self, campaign: str | None = None, origin: str | None = None) -> DoubtCounts:
+        row = await self.pool.fetchrow(
+            f"SELECT COUNT(*) FILTER (WHERE held) AS held, COUNT(*) FILTER (WHERE NOT held) AS gone FROM "
+            f"(SELECT (claimed_by IS NOT NULL AND claimed_by <> $3 AND claimed_by IN "
+            f"({_LIVE_OWNERS.format(space='$4')})) AS held FROM messages WHERE status = $1 "
+            "AND ($2::text IS NULL OR campaign = $2) AND ($5::text IS NULL OR starts_with(idempotency_key, $5))) d",
+            DeliveryStatus.MAYBE_SUBMITTED.value,
+            campaign,
+            self.token,
+            self._owner_space,
+            origin,
+        )
+        return DoubtCounts(left=row["gone"], held=row["held"])
+
+    async def next_due(self, *, campaign: str | None = None, origin: str | None = None) -> float | None:
         value = await self.pool.fetchval(
-            "SELECT MIN(next_attempt_at) FROM messages WHERE status = $1 AND ($2::text IS NULL OR campaign = $2)",
+            "SELECT MIN(next_attempt_at) FROM messages WHERE status = $1 AND ($2::text IS NULL OR campaign = $2) "
+            "AND ($3::text IS NULL OR starts_with(idempotency_key, $3)) "
+            f"AND (claimed_by IS NULL OR claimed_by NOT IN ({_LIVE_OWNERS.format(space='$4')}))",
             DeliveryStatus.QUEUED.value,
             campaign,
+            origin,
+            self._owner_space,
         )
         return float(value) if value is not None else None
 

@@ -34,6 +34,8 @@ UPDATE that changes the status. The enqueue itself is the message's
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -49,7 +51,8 @@ from typing import Any
 from msgbridge.core.errors import ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
-from msgbridge.store.base import CampaignRecord, MessageRecord, OutboxEntry, Store
+from msgbridge.store.base import CampaignRecord, DoubtCounts, MessageRecord, OutboxEntry, Store
+from msgbridge.store.owners import LEASE_SECONDS, OWNERS_SCHEMA, RENEW_EVERY, OwnerRow, new_token, split_live
 from msgbridge.store.plans import (
     AWAITING_RECEIPT,
     CAMPAIGN_COLUMNS,
@@ -107,7 +110,8 @@ CREATE TABLE IF NOT EXISTS messages (
     next_attempt_at REAL NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
-    trail TEXT
+    trail TEXT,
+    claimed_by TEXT
 );
 -- Every index costs each status change a write: keep to the ones a hot path reads.
 CREATE INDEX IF NOT EXISTS messages_due ON messages (status, campaign, next_attempt_at);
@@ -165,7 +169,7 @@ CREATE TABLE IF NOT EXISTS inbound (
     raw TEXT
 );
 CREATE INDEX IF NOT EXISTS inbound_received ON inbound (received_at);
-"""
+""" + OWNERS_SCHEMA
 
 _STATUS = STATUS_BY_VALUE
 
@@ -298,6 +302,10 @@ class SqliteStore(Store):
         # process skips reading and re-validating every body it has just written.
         self._written: dict[str, Message] = {}
         self._last_at = 0.0
+        # The owner token this store's claims carry; registered in ``owners`` at the first claim.
+        self.token = new_token()
+        self._lease_until = 0.0
+        self._renewer: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------
 
@@ -323,15 +331,28 @@ class SqliteStore(Store):
         db.execute("PRAGMA wal_autocheckpoint=10000")
         # Every statement is IF NOT EXISTS, so two processes opening one new file at once is harmless.
         db.executescript(SCHEMA)
-        if "trail" not in {r[1] for r in db.execute("PRAGMA table_info(messages)")}:
-            try:  # a file written before status changes were kept on the message row
-                db.execute("ALTER TABLE messages ADD COLUMN trail TEXT")
-            except sqlite3.OperationalError as exc:
-                if "duplicate column" not in str(exc):  # another process added it first
-                    raise
+        columns = {r[1] for r in db.execute("PRAGMA table_info(messages)")}
+        # Files written before status changes were kept on the message row, and before claims had owners.
+        for column in ("trail", "claimed_by"):
+            if column not in columns:
+                try:
+                    db.execute(f"ALTER TABLE messages ADD COLUMN {column} TEXT")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # another process added it first
+                        raise
         return db
 
     async def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
+        if self._db is not None and self._lease_until:
+            # Gone on purpose: what it still holds is anyone's now (QUEUED to claim, MAYBE_SUBMITTED to settle).
+            with contextlib.suppress(sqlite3.Error), self._tx() as db:
+                db.execute("DELETE FROM owners WHERE token = ?", (self.token,))
+            self._lease_until = 0.0
         if self._checkpointer is not None:
             self._checkpointer.close()
             self._checkpointer = None
@@ -432,6 +453,52 @@ class SqliteStore(Store):
         self._written.update((e.message.id, e.message) for e in new)
         return ids
 
+    # -- owners ----------------------------------------------------------
+
+    def _owners(self, db: sqlite3.Connection, now: float) -> tuple[list[str], list[str]]:
+        """(live owner tokens, this store's first; dead ones): see ``owners.py``."""
+        rows = [OwnerRow(*r) for r in db.execute("SELECT token, host, pid, lease_until FROM owners")]
+        return split_live(rows, now, self.token)
+
+    def _own(self, db: sqlite3.Connection, now: float) -> None:
+        """Register (or renew) this store's lease inside the caller's transaction."""
+        if self._lease_until - now > LEASE_SECONDS / 2:
+            return
+        host, pid, _ = self.token.rsplit(":", 2)
+        self._lease_until = now + LEASE_SECONDS
+        db.execute(
+            "INSERT INTO owners (token, host, pid, started_at, lease_until) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (token) DO UPDATE SET lease_until = excluded.lease_until",
+            (self.token, host, int(pid), now, self._lease_until),
+        )
+        if self._renewer is None:
+            with contextlib.suppress(RuntimeError):  # no running loop: renewed at the next claim
+                self._renewer = asyncio.get_running_loop().create_task(self._renew(), name="sqlite-lease")
+
+    async def _renew(self) -> None:
+        """Keep the lease while the store is open and its event loop runs."""
+        while True:
+            await asyncio.sleep(RENEW_EVERY)
+            try:
+                with self._tx() as db:
+                    self._lease_until = 0.0
+                    self._own(db, time.time())
+            except sqlite3.Error as exc:  # busy: the lease is long enough for the next round
+                log.debug("lease renewal failed: %s", exc)
+
+    @staticmethod
+    def _scope(campaign: str | None, origin: str | None, column: str = "") -> tuple[str, list[Any]]:
+        sql, params = "", list[Any]()
+        if campaign is not None:
+            sql += f" AND {column}campaign = ?"
+            params.append(campaign)
+        if origin is not None:
+            sql += f" AND substr({column}idempotency_key, 1, ?) = ?"
+            params += [len(origin), origin]
+        return sql, params
+
+    # -- claims ----------------------------------------------------------
+
     async def claim(
         self,
         limit: int,
@@ -440,6 +507,7 @@ class SqliteStore(Store):
         include_maybe: bool = False,
         now: float | None = None,
         ids: Sequence[str] | None = None,
+        origin: str | None = None,
     ) -> list[MessageRecord]:
         if limit <= 0 or (ids is not None and not ids):
             return []
@@ -447,20 +515,24 @@ class SqliteStore(Store):
         statuses = claimable_statuses(include_maybe)
         where = f"status IN ({_marks(len(statuses))}) AND next_attempt_at <= ?"
         params: list[Any] = [*statuses, at]
-        if campaign is not None:
-            where += " AND campaign = ?"
-            params.append(campaign)
+        scope, scope_params = self._scope(campaign, origin)
+        where += scope
+        params += scope_params
         if ids is not None:
             wanted = list(ids)[:CHUNK]
             where += f" AND id IN ({_marks(len(wanted))})"
             params.extend(wanted)
-        maybe = DeliveryStatus.MAYBE_SUBMITTED.value
         with self._tx() as db:
+            self._own(db, time.time())
+            live, dead = self._owners(db, time.time())
+            if dead:
+                db.execute(f"DELETE FROM owners WHERE token IN ({_marks(len(dead))})", dead)
             rows = db.execute(
-                f"UPDATE messages SET status = ?, attempts = attempts + 1, updated_at = ? WHERE id IN "
-                f"(SELECT id FROM messages WHERE {where} ORDER BY next_attempt_at LIMIT ?) "
+                f"UPDATE messages SET claimed_by = ?, attempts = attempts + 1, updated_at = ? WHERE id IN "
+                f"(SELECT id FROM messages WHERE {where} AND (claimed_by IS NULL OR claimed_by NOT IN "
+                f"({_marks(len(live))})) ORDER BY next_attempt_at LIMIT ?) "
                 f"RETURNING {_MESSAGE_COLUMNS}",
-                [maybe, at, *params, limit],
+                [self.token, at, *params, *live, limit],
             ).fetchall()
             known = {r[0]: m for r in rows if (m := self._written.pop(r[0], None)) is not None}
             bodies: dict[str, str] = {}
@@ -476,6 +548,33 @@ class SqliteStore(Store):
             for r in rows
         ]
 
+    async def mark_in_doubt(self, message_ids: Sequence[str]) -> None:
+        if not message_ids:
+            return
+        maybe = DeliveryStatus.MAYBE_SUBMITTED.value
+        now = time.time()
+        head = [maybe, now, self.token, DeliveryStatus.QUEUED.value, maybe]
+        with self._tx() as db:
+            # One statement per chunk rather than one step per row: this runs before every write group.
+            # ``+status`` keeps the planner on the primary key: with messages_due it would scan every
+            # queued message of the store for each group.
+            for part in _chunks(message_ids):
+                db.execute(
+                    "UPDATE messages SET status = ?, updated_at = ? WHERE claimed_by = ? AND +status IN (?, ?) "
+                    f"AND id IN ({_marks(len(part))})",
+                    [*head, *part],
+                )
+
+    async def release(self, message_ids: Sequence[str]) -> None:
+        if not message_ids:
+            return
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE messages SET claimed_by = NULL, attempts = MAX(attempts - 1, 0) "
+                "WHERE id = ? AND claimed_by = ? AND status = ?",
+                [(i, self.token, DeliveryStatus.QUEUED.value) for i in message_ids],
+            )
+
     async def record_results(self, results: Sequence[SendResult], *, link: str) -> None:
         if not results:
             return
@@ -489,7 +588,7 @@ class SqliteStore(Store):
                 "UPDATE messages SET status = ?, native_id = COALESCE(?, native_id), "
                 "native_ids = COALESCE(?, native_ids), link = ?, segments = ?, error_code = ?, "
                 "error_native_code = ?, error_text = ?, error_retry_after = ?, updated_at = ?, "
-                f"{_APPEND_TRAIL} WHERE id = ?",
+                f"claimed_by = NULL, {_APPEND_TRAIL} WHERE id = ?",
                 [
                     (*u[:-1], f"{head}{_STATUS_JSON[status]}{_note_json(note)}]\n", u[-1])
                     for u, (_, _, status, note) in zip(plan.updates, plan.history, strict=True)
@@ -522,7 +621,7 @@ class SqliteStore(Store):
             db.executemany(
                 "UPDATE messages SET status = ?, next_attempt_at = ?, error_code = COALESCE(?, error_code), "
                 "error_native_code = COALESCE(?, error_native_code), error_text = COALESCE(?, error_text), "
-                f"error_retry_after = ?, updated_at = ?, {_APPEND_TRAIL} WHERE id = ?",
+                f"error_retry_after = ?, updated_at = ?, claimed_by = NULL, {_APPEND_TRAIL} WHERE id = ?",
                 [(queued, not_before, *err, now, entry, i) for i in movable],
             )
 
@@ -709,22 +808,43 @@ class SqliteStore(Store):
         )
         return [r[0] for r in rows]
 
-    async def in_doubt(self, limit: int, *, campaign: str | None = None) -> list[MessageRecord]:
-        sql = f"{_SELECT_MESSAGES} WHERE m.status = ?"
-        params: list[Any] = [DeliveryStatus.MAYBE_SUBMITTED.value]
-        if campaign is not None:
-            sql += " AND m.campaign = ?"
-            params.append(campaign)
-        rows = self.db.execute(sql + " ORDER BY m.id LIMIT ?", [*params, limit]).fetchall()
+    async def in_doubt(
+        self, limit: int, *, campaign: str | None = None, origin: str | None = None
+    ) -> list[MessageRecord]:
+        others = self._owners(self.db, time.time())[0][1:]
+        scope, params = self._scope(campaign, origin, "m.")
+        sql = (
+            f"{_SELECT_MESSAGES} WHERE m.status = ?{scope} "
+            f"AND (m.claimed_by IS NULL OR m.claimed_by NOT IN ({_marks(len(others))}))"
+        )
+        rows = self.db.execute(
+            sql + " ORDER BY m.id LIMIT ?",
+            [DeliveryStatus.MAYBE_SUBMITTED.value, *params, *others, limit],
+        ).fetchall()
         return [self._record(r) for r in rows]
 
-    async def next_due(self, *, campaign: str | None = None) -> float | None:
-        sql = "SELECT MIN(next_attempt_at) FROM messages WHERE status = ?"
-        params: list[Any] = [DeliveryStatus.QUEUED.value]
-        if campaign is not None:
-            sql += " AND campaign = ?"
-            params.append(campaign)
-        row = self.db.execute(sql, params).fetchone()
+    async def doubt_counts(self, campaign: str | None = None, origin: str | None = None) -> DoubtCounts:
+        others = set(self._owners(self.db, time.time())[0][1:])
+        scope, params = self._scope(campaign, origin)
+        left = held = 0
+        for owner, n in self.db.execute(
+            f"SELECT claimed_by, COUNT(*) FROM messages WHERE status = ?{scope} GROUP BY claimed_by",
+            [DeliveryStatus.MAYBE_SUBMITTED.value, *params],
+        ):
+            if owner in others:
+                held += n
+            else:
+                left += n
+        return DoubtCounts(left=left, held=held)
+
+    async def next_due(self, *, campaign: str | None = None, origin: str | None = None) -> float | None:
+        live = self._owners(self.db, time.time())[0]
+        scope, params = self._scope(campaign, origin)
+        row = self.db.execute(
+            f"SELECT MIN(next_attempt_at) FROM messages WHERE status = ?{scope} "
+            f"AND (claimed_by IS NULL OR claimed_by NOT IN ({_marks(len(live))}))",
+            [DeliveryStatus.QUEUED.value, *params, *live],
+        ).fetchone()
         return row[0] if row else None
 
     # -- inbound ---------------------------------------------------------

@@ -8,6 +8,15 @@ bytes, spreads the messages over the binds (all segments of one message on
 one bind, in order) and pumps them through each bind's window. Outcomes come
 back per segment and are folded into one SendResult per message, whose
 ``native_ids`` are the normalised segment ids the store keys receipts on.
+
+With ``before_write`` (the dispatcher's hook, see ``BeforeWrite``) each bind
+awaits it before every write of submit_sm, with the ids of exactly what that
+write carries (at most the room left in its window), so a message is in doubt
+only once its PDU may be on the socket; the hook also gets the single-segment
+messages accepted since its last call (in any send() call in progress), to
+record them at once. Writes from the response path (``Session._refill``) are
+off then: every write goes through the hook. One lock per bind keeps two
+send() calls from marking the same room.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Generic, TypeVar
 
-from msgbridge.adapters.base import Capabilities, Transport
+from msgbridge.adapters.base import BeforeWrite, Capabilities, Transport
 from msgbridge.adapters.smpp import codec
 from msgbridge.adapters.smpp.correlation import Correlator
 from msgbridge.adapters.smpp.errors import error_info, failed_status
@@ -377,10 +386,12 @@ class _SendBatch:
     """
 
     __slots__ = (
+        "answered",
         "attempts",
         "bodies",
         "correlator",
         "first",
+        "hook",
         "id_base",
         "ids",
         "infos",
@@ -417,6 +428,9 @@ class _SendBatch:
         self.outstanding = [0] * sessions
         self.queues: list[deque[int]] = [deque() for _ in range(sessions)]
         self.remaining = 0
+        self.hook: BeforeWrite | None = None
+        # Single-segment slots accepted since the hook last ran (None: not collected).
+        self.answered: list[int] | None = None
 
     def add(self, message_index: int, message_id: str, bodies: list[bytes], owner: int) -> None:
         start = len(self.bodies)
@@ -471,6 +485,19 @@ class _SendBatch:
     def body(self, slot: int) -> bytes:
         return self.bodies[slot]
 
+    def message_ids_of(self, slots: Sequence[int]) -> list[str]:
+        mids, msg_of = self.message_ids, self.msg_of
+        return list(dict.fromkeys(mids[msg_of[s]] for s in slots))
+
+    def take_answered(self) -> list[SendResult]:
+        """Results of the single-segment messages accepted since the last call (see ``answered``)."""
+        done = self.answered
+        if not done:
+            return []
+        self.answered = []
+        mids, ids = self.message_ids, self.ids
+        return [submitted(mids[s], (ids[s],)) for s in done]
+
     def _settle(self, slot: int) -> None:
         self.outstanding[self.owner[slot]] -= 1
         self.remaining -= 1
@@ -485,6 +512,8 @@ class _SendBatch:
         else:
             key = message_id.strip().upper().lstrip("0") or resp_key(message_id, IdBase.SAME)
         self.ids[slot] = key
+        if self.answered is not None:
+            self.answered.append(slot)
         if self.track and key:
             first = self.first[slot]
             released = self.correlator.add(
@@ -620,6 +649,7 @@ class SmppTransport(Transport):
     )
     summary: ClassVar[str] = "SMPP 3.4 to an SMSC: windowed, several binds, receipts and MO pushed"
     declared_options = SMPP_OPTIONS
+    writes_in_groups: ClassVar[bool] = True
 
     def __init__(self, url: TransportURL) -> None:
         super().__init__(url)
@@ -650,6 +680,9 @@ class SmppTransport(Transport):
         self._refs = itertools.count(int(time.time() * 1000) & 0xFFFF)
         self._rr = 0
         self._open_lock: asyncio.Lock | None = None
+        self._write_locks: list[asyncio.Lock] = []
+        # send() calls in progress with a before_write hook: any write reports what all of them had answered.
+        self._hooked: set[_SendBatch] = set()
         self._opened = False
         self._closed = False
         self._receipts_ch: Mailbox[DeliveryReceipt] = Mailbox(self.options.queue_size)
@@ -718,6 +751,7 @@ class SmppTransport(Transport):
                 raise auth or errors[0]
             self.sessions = sessions
             self.tx_sessions = [s for s in sessions if s.can_submit]
+            self._write_locks = [asyncio.Lock() for _ in self.tx_sessions]
             self._housekeeper = asyncio.create_task(self._housekeeping(), name="smpp-housekeeping")
             self._opened = True
 
@@ -925,7 +959,9 @@ class SmppTransport(Transport):
 
     # --- sending -------------------------------------------------------------
 
-    async def send(self, messages: Sequence[Message]) -> list[SendResult]:
+    async def send(
+        self, messages: Sequence[Message], *, before_write: BeforeWrite | None = None
+    ) -> list[SendResult]:
         await self.open()
         senders = [i for i, s in enumerate(self.tx_sessions) if s.fatal is None]
         # Prefer binds that are up now; a bind that is reconnecting gets work only when none is up.
@@ -937,6 +973,16 @@ class SmppTransport(Transport):
                 raise fatal
             raise TransportError(f"{self.link}: no bind can submit (mode={self.options.mode})")
         batch = _SendBatch(self, len(self.tx_sessions))
+        batch.hook = before_write
+        if before_write is not None:
+            self._hooked.add(batch)
+            try:
+                return await self._send(messages, senders, batch)
+            finally:
+                self._hooked.discard(batch)
+        return await self._send(messages, senders, batch)
+
+    async def _send(self, messages: Sequence[Message], senders: list[int], batch: _SendBatch) -> list[SendResult]:
         plans = [self.encode_message(m) for m in messages]
         k = len(senders)
         rr = self._rr
@@ -946,6 +992,8 @@ class SmppTransport(Transport):
             owners = [senders[(rr + i) % k] for i in range(n)] if k > 1 else [senders[0]] * n
             self._rr = rr + n
             batch.add_singles([p[0] for p in plans], [m.id for m in messages], owners)  # type: ignore[index]
+            if batch.hook is not None:
+                batch.answered = []
             await self._run_batch(batch)
             states, ids = batch.states, batch.ids
             return [
@@ -982,12 +1030,13 @@ class SmppTransport(Transport):
         session = self.tx_sessions[index]
         queue = batch.queues[index]
         bucket = self._bucket
-        if bucket is None:
+        feed = bucket is None and batch.hook is None
+        if feed:
             session.add_feed(batch, queue)
         try:
             await self._pump_loop(session, index, batch, queue, bucket)
         finally:
-            if bucket is None:
+            if feed:
                 session.remove_feed(batch, queue)
 
     async def _pump_loop(
@@ -1010,7 +1059,10 @@ class SmppTransport(Transport):
                     await session.wait_window(0.1)
                 continue
             if queue:
-                room = session.room()
+                if batch.hook is not None and await self._write_marked(session, index, batch, queue, bucket):
+                    down_since = None
+                    continue
+                room = 0 if batch.hook is not None else session.room()
                 if room > 0:
                     down_since = None
                     n = min(room, len(queue))
@@ -1040,6 +1092,42 @@ class SmppTransport(Transport):
                 await session.wait_window(pause if pause > 0 else 1.0)
             else:
                 await session.wait_window(1.0)
+
+    async def _write_marked(
+        self, session: Session, index: int, batch: _SendBatch, queue: deque[int], bucket: TokenBucket | None
+    ) -> bool:
+        """Write what the window has room for, after the hook has marked exactly that; False if nothing was."""
+        assert batch.hook is not None
+        async with self._write_locks[index]:
+            n = min(session.room(), len(queue))
+            if n <= 0:
+                return False
+            if bucket is not None:
+                n = min(n, max(1, int(bucket.burst)))
+                await bucket.acquire(n)
+                n = min(n, session.room(), len(queue))
+                if n <= 0:
+                    return False
+            slots = [queue.popleft() for _ in range(n)]
+            try:
+                answered = [r for b in self._hooked for r in b.take_answered()]
+                await batch.hook(batch.message_ids_of(slots), answered)
+            except Exception as exc:
+                # Not marked, so never written: this call's messages end as not sent.
+                info = ErrorInfo(code=ErrorCode.TEMPORARY_FAILURE, native_message=f"not sent: {exc}")
+                for slot in slots:
+                    batch.fail(slot, info)
+                while queue:
+                    batch.fail(queue.popleft(), info)
+                return True
+            room = session.room()
+            if room < n:  # the link went down while marking: the rest waits for the reconnect
+                queue.extendleft(reversed(slots[max(room, 0) :]))
+                slots = slots[: max(room, 0)]
+            if not slots:
+                return False
+            session.submit(batch, slots)
+            return True
 
     # --- introspection -------------------------------------------------------
 

@@ -130,6 +130,55 @@ def journal_refs(path: Path) -> list[str]:
     return refs
 
 
+async def test_the_gateway_sends_only_what_it_queued(tmp_path: Path) -> None:
+    import ipaddress
+
+    from msgbridge.core.message import Message
+    from msgbridge.store.base import OutboxEntry
+
+    store = SqliteStore(tmp_path / "shared.db")  # the one ./msgbridge.db every command shares
+    await store.open()
+    others = await store.enqueue(
+        [
+            OutboxEntry(
+                message=Message(to="+77010000001", text="campaign", campaign="promo"), idempotency_key="promo:1"
+            ),
+            OutboxEntry(message=Message(to="+77010000002", text="a failed send"), idempotency_key="send:x"),
+        ]
+    )
+    transport = open_transport("memory://?dlr_delay_ms=1")
+    assert isinstance(transport, MemoryTransport)
+    pump = DispatchPump(store, transport, idle=0.2)
+    config = GatewayConfig(
+        domains=frozenset({GATEWAY_DOMAIN}), port=0, allow=(ipaddress.ip_network("127.0.0.0/8"),)
+    )
+    gateway = SmtpGateway(config, store, pump.wake)
+    await transport.open()
+    await gateway.start()
+    pump.start()
+    try:
+        await aiosmtplib.send(
+            mail("Your code is 1234", "<own@example.org>"),
+            sender="app@example.org",
+            recipients=[f"{PHONES[0]}@{GATEWAY_DOMAIN}"],
+            hostname="127.0.0.1",
+            port=gateway.port,
+        )
+
+        async def mail_sent() -> bool:
+            return len(transport.sent) >= 1 and pump.rounds >= 2
+
+        await wait_for(mail_sent)
+        assert [m.to for m in transport.sent] == [PHONES[0]]
+        for mid in others:
+            rec = await store.get(mid)
+            assert rec is not None and rec.status is DeliveryStatus.QUEUED
+    finally:
+        await gateway.stop()
+        await pump.stop()
+        await store.close()
+
+
 @pytest.mark.parametrize("first_run", ["hung", "healthy"])
 async def test_kill_9_right_after_250_loses_nothing(tmp_path: Path, first_run: str) -> None:
     """After a SIGKILL right after the 250 and a restart, the SMS goes out exactly once.

@@ -549,3 +549,14 @@ def test_smpp_throttle_resends_count_as_retries(msgbridge, tmp_path: Path) -> No
     retries = int(human.out.split(" retries")[0].rsplit(" ", 1)[1])
     # every throttle answer of the simulator, over both runs, is a resend one summary or the other counted
     assert retries >= 10 and dispatch["transport_resends"] + retries == throttled  # type: ignore[index]
+
+
+def test_campaign_run_counts_what_earlier_runs_left_in_doubt(msgbridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    csv_file = write_csv(tmp_path / "d.csv", PEOPLE[:10])
+    args = ["campaign", "run", "--csv", str(csv_file), "--template", "Hi {name}"]
+    first = msgbridge(*args, "--via", "memory://?lost_every=5&dlr=no", "--json")  # 2 answers lost: in doubt
+    assert first.json()["counts"] == {"SUBMITTED": 8, "MAYBE_SUBMITTED": 2}
+    again = msgbridge(*args, "--via", "memory://?dlr=no")
+    # this run sent nothing and left nothing in doubt; the campaign still has 2, and the summary says so
+    assert "0 in doubt" in again.out
+    assert "2 messages in doubt in total (this run and earlier ones)" in again.out

@@ -137,10 +137,18 @@ async def test_in_doubt_without_lookup_is_left_unless_resend(store: SqliteStore)
     assert (await store.counts("c"))[S.DELIVERED] == 4
 
 
+def kill(owner: SqliteStore) -> None:
+    """What a SIGKILL leaves: the owner's row and claims stay, its lease is over."""
+    owner.db.execute("UPDATE owners SET lease_until = 0 WHERE token = ?", (owner.token,))
+
+
 async def test_settle_requeues_what_the_peer_never_saw(store: SqliteStore, tmp_path: Path) -> None:
     journal = tmp_path / "j.log"
     await fill(store, 5)
-    await store.claim(5, campaign="c")  # claimed, then the process died before sending
+    async with SqliteStore(store.path) as dead:
+        # marked in doubt for writing, then the process died before the requests left
+        await dead.mark_in_doubt([r.message.id for r in await dead.claim(5, campaign="c")])
+        kill(dead)
     async with memory(f"journal={journal}&dlr_delay_ms=1") as t:
         stats = await Dispatcher(store, t).run("c", wait_receipts=10)
     assert stats.settled_unsent == 5 and len(t.sent) == 5
@@ -171,6 +179,51 @@ async def test_auth_failure_stops_the_run_and_requeues(store: SqliteStore) -> No
     with pytest.raises(AuthError):
         await Dispatcher(store, t, concurrency=1).send_pending("c")
     assert await store.counts("c") == {S.QUEUED: 30}
+    # given back unowned: the campaign's next run (and only a runner for it) picks them up
+    assert store.db.execute("SELECT COUNT(*) FROM messages WHERE claimed_by IS NOT NULL").fetchone() == (0,)
+
+
+async def test_auth_failure_of_a_one_off_send_fails_the_message(store: SqliteStore) -> None:
+    ids = await fill(store, 3)
+    t = Refused.from_url("memory://")
+    with pytest.raises(AuthError):
+        await Dispatcher(store, t, concurrency=1).send_pending(None, message_ids=ids[:1])
+    rec = await store.get(ids[0])
+    # the command reported a failure: the message says so, and no later process sends it
+    assert rec is not None and rec.status is S.FAILED
+    assert rec.last_error is not None and rec.last_error.code is ErrorCode.AUTH_FAILED
+    assert await store.counts("c") == {S.FAILED: 1, S.QUEUED: 2}
+
+
+class StopsAfterOneSend(MemoryTransport):
+    """Asks its dispatcher to stop while its first send is in flight, as a SIGINT would."""
+
+    dispatcher: Dispatcher | None = None
+
+    async def send(self, messages: Sequence[Message]) -> list[SendResult]:
+        if self.dispatcher is not None:
+            self.dispatcher.request_stop()
+        return await super().send(messages)
+
+
+async def test_a_stop_gives_back_what_was_claimed_and_never_written(store: SqliteStore) -> None:
+    await fill(store, 40)
+    t = StopsAfterOneSend.from_url("memory://?max_batch=5")
+    assert isinstance(t, StopsAfterOneSend)
+    async with t:
+        d = t.dispatcher = Dispatcher(store, t, concurrency=1, batch_size=20)
+        stats = await d.send_pending("c")
+    counts = await store.counts("c")
+    assert stats.interrupted and stats.released == 15  # the rest of the chunk; 20 were never claimed
+    assert counts.get(S.MAYBE_SUBMITTED, 0) == 0  # nothing written was left unanswered
+    assert counts[S.SUBMITTED] == len(t.sent) < 40
+    assert counts[S.QUEUED] == 40 - len(t.sent)
+    assert store.db.execute("SELECT COUNT(*) FROM messages WHERE claimed_by IS NOT NULL").fetchone() == (0,)
+    assert all(r.attempts == 0 for r in [await store.get(i) for i in await queued_ids(store)] if r)
+
+
+async def queued_ids(store: SqliteStore) -> list[str]:
+    return [r[0] for r in store.db.execute("SELECT id FROM messages WHERE status = 'QUEUED'")]
 
 
 async def test_message_ids_limit_what_is_sent(store: SqliteStore) -> None:
@@ -255,3 +308,52 @@ async def test_throttling_halves_the_rate_then_wins_it_back(store: SqliteStore) 
     assert min(rates) <= 1000 and max(rates) <= 2000
     assert d.bucket is not None and d.bucket.rate <= 2000
     assert Counter(m.to for m in t.accepted) == Counter(f"+7701{i:07d}" for i in range(60))
+
+
+async def test_resend_maybe_leaves_a_live_runs_claims_alone(
+    store: SqliteStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = await fill(store, 6)
+    async with SqliteStore(store.path) as live, SqliteStore(store.path) as gone:
+        # a run that is still sending: 2 written and unanswered, 1 claimed and not written yet
+        held = sorted(r.message.id for r in await live.claim(3, ids=ids[:3]))
+        await live.mark_in_doubt(held[:2])
+        # a run that was killed after writing one
+        await gone.mark_in_doubt([r.message.id for r in await gone.claim(1, ids=ids[3:4])])
+        kill(gone)
+        async with memory("dlr=no") as t:
+            stats = await Dispatcher(store, t).send_pending("c", include_maybe=True)
+            sent = {m.id for m in t.sent}
+        assert stats.resent_maybe == 1  # only what the killed run left
+        assert sent == set(ids) - set(held)  # the live run's claims, written or not, are its own
+        counts = await store.counts("c")
+        assert counts == {S.SUBMITTED: 3, S.MAYBE_SUBMITTED: 2, S.QUEUED: 1}
+    text = caplog.text
+    assert "2 messages are in flight in another run that is still live" in text
+    assert "earlier run" not in text
+
+
+async def test_the_warning_about_doubt_tells_live_runs_from_gone_ones(
+    store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = await fill(store, 4)
+    async with SqliteStore(store.path) as live, SqliteStore(store.path) as gone:
+        await live.mark_in_doubt([r.message.id for r in await live.claim(2, ids=ids[:2])])
+        await gone.mark_in_doubt([r.message.id for r in await gone.claim(1, ids=ids[2:3])])
+        kill(gone)
+        async with memory("dlr=no") as t:
+            await Dispatcher(store, t).send_pending("c")
+    assert "2 messages are in flight in another run that is still live" in caplog.text
+    assert "1 messages may have been sent by a run that ended" in caplog.text
+
+
+async def test_fail_unsent_fails_only_what_was_never_written(store: SqliteStore) -> None:
+    ids = await fill(store, 3)
+    await store.mark_in_doubt([r.message.id for r in await store.claim(1, ids=ids[:1])])
+    error = AuthError("bad password").info
+    async with memory("dlr=no") as t:
+        d = Dispatcher(store, t)
+        await d.fail_unsent(ids[1:2], error, keep=True)  # a retryable failure of a named send: kept
+        assert await store.counts("c") == {S.MAYBE_SUBMITTED: 1, S.QUEUED: 2}
+        await d.fail_unsent(ids, error)
+    assert await store.counts("c") == {S.MAYBE_SUBMITTED: 1, S.FAILED: 2}  # in doubt stays in doubt

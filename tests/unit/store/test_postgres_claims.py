@@ -14,7 +14,7 @@ from msgbridge.core.errors import ErrorCode, ErrorInfo
 from msgbridge.core.message import Message, SendResult
 from msgbridge.core.status import DeliveryStatus as S
 from msgbridge.dispatch.dispatcher import Dispatcher
-from msgbridge.store.base import MessageRecord, OutboxEntry
+from msgbridge.store.base import DoubtCounts, MessageRecord, OutboxEntry
 from msgbridge.store.postgres import SCHEMA, PostgresStore
 
 LINK = "memory://local"
@@ -58,6 +58,7 @@ async def test_in_doubt_leaves_out_what_a_live_store_has_in_flight(
         await a.open()
         await a.enqueue(entries(6))
         claimed = await a.claim(4)
+        await a.mark_in_doubt(list(ids_of(claimed)))  # their requests are being written
         assert a.token != b.token and a.token > 0
         assert await b.in_doubt(10) == []  # a is alive: its claims are in flight, not left behind
         assert ids_of(await a.in_doubt(10)) == ids_of(claimed)  # a's own are a's to see
@@ -94,7 +95,8 @@ async def test_a_worker_joining_late_does_not_resend_what_another_is_sending(
         busy = stores()
         await busy.open()
         ids = await late.enqueue(entries(20))
-        in_flight = ids_of(await busy.claim(5))  # claimed, request not answered yet
+        in_flight = ids_of(await busy.claim(5))  # claimed, request written, not answered yet
+        await busy.mark_in_doubt(list(in_flight))
         async with open_transport(f"memory://?journal={journal}&dlr=no") as t:
             stats = await Dispatcher(late, t).send_pending("c1")
             sent = {m.id for m in t.accepted}
@@ -125,3 +127,40 @@ async def test_a_table_from_before_claim_owners_gets_the_column(pg_dsn: str, sch
         assert len(await store.claim(2)) == 2
         owners = await store.pool.fetch("SELECT DISTINCT claimed_by FROM messages")
         assert [r["claimed_by"] for r in owners] == [store.token]
+
+
+async def test_claimed_but_never_written_is_neither_taken_nor_in_doubt(
+    stores: Callable[[], PostgresStore], tmp_path: Path
+) -> None:
+    journal = tmp_path / "owned.jsonl"
+    async with stores() as late:
+        busy = stores()
+        await busy.open()
+        ids = await late.enqueue(entries(20))
+        owned = ids_of(await busy.claim(5))  # claimed, nothing written yet
+        async with open_transport(f"memory://?journal={journal}&dlr=no") as t:
+            stats = await Dispatcher(late, t).send_pending("c1")
+            assert {m.id for m in t.accepted} == set(ids) - owned
+        assert await late.counts("c1") == {S.SUBMITTED: 15, S.QUEUED: 5}
+        assert await late.doubt_counts("c1") == DoubtCounts(left=0, held=0)
+        await busy.close()  # dies before writing: its claims are plain queued messages for the next run
+        async with open_transport(f"memory://?journal={journal}&dlr=no") as t:
+            stats = await Dispatcher(late, t).send_pending("c1")
+            assert {m.id for m in t.accepted} == owned
+        assert stats.settled_unsent == 0 and stats.settled_sent == 0
+        assert await late.counts("c1") == {S.SUBMITTED: 20}
+
+
+async def test_doubt_counts_tell_a_live_owner_from_a_gone_one(stores: Callable[[], PostgresStore]) -> None:
+    async with stores() as b:
+        a = stores()
+        await a.open()
+        ids = await a.enqueue(entries(6))
+        claimed = sorted(ids_of(await a.claim(4)))
+        await a.mark_in_doubt(claimed[:3])
+        assert await b.doubt_counts() == DoubtCounts(left=0, held=3)
+        # a live owner's claims are not b's to resend, written (in doubt) or not
+        assert ids_of(await b.claim(10, include_maybe=True)) == set(ids) - set(claimed)
+        assert await a.doubt_counts() == DoubtCounts(left=3, held=0)  # its own: to settle by itself
+        await a.close()
+        assert await b.doubt_counts() == DoubtCounts(left=3, held=0)

@@ -36,14 +36,14 @@ async def test_claimed_record_equals_the_general_one(tmp_path: Path) -> None:
             (slow,) = await other.claim(10)
     assert fast.message == slow.message
     assert (fast.status, fast.attempts, fast.native_id, fast.native_ids, fast.link, fast.segments) == (
-        S.MAYBE_SUBMITTED,
+        S.QUEUED,
         1,
         None,
         (),
         None,
         1,
     )
-    assert (slow.status, slow.attempts, slow.last_error, slow.history) == (S.MAYBE_SUBMITTED, 2, None, ())
+    assert (slow.status, slow.attempts, slow.last_error, slow.history) == (S.QUEUED, 2, None, ())
 
 
 def test_claimed_keeps_every_column() -> None:

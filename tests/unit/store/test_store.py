@@ -15,7 +15,7 @@ from msgbridge.core.errors import ErrorCode, ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.status import DeliveryStatus as S
 from msgbridge.dispatch.dispatcher import Dispatcher
-from msgbridge.store.base import CampaignRecord, OutboxEntry, Store, open_store
+from msgbridge.store.base import CampaignRecord, DoubtCounts, OutboxEntry, Store, open_store
 from msgbridge.store.sqlite import SqliteStore
 
 LINK = "memory://:"
@@ -95,26 +95,60 @@ async def test_duplicate_keys_inside_one_batch_keep_the_first(store: Store) -> N
     assert sum((await store.counts()).values()) == 2
 
 
-async def test_claim_marks_maybe_submitted_durably(store: Store, tmp_path: Path) -> None:
+async def test_claim_owns_without_doubt_and_the_mark_is_durable(store: Store, tmp_path: Path) -> None:
     await store.enqueue(entries(10))
     claimed = await store.claim(4, campaign="c1")
     assert len(claimed) == 4
-    assert all(r.status is S.MAYBE_SUBMITTED and r.attempts == 1 for r in claimed)
-    # a second connection (another process) sees the claim
+    # owned, not in doubt: nothing was written yet
+    assert all(r.status is S.QUEUED and r.attempts == 1 for r in claimed)
+    async with reopen(store, tmp_path) as other:  # a second connection (another process)
+        assert await other.counts("c1") == {S.QUEUED: 10}
+        assert len(await other.claim(100, campaign="c1")) == 6  # never what a live owner holds
+        await other.release([])  # harmless
+    await store.mark_in_doubt([r.message.id for r in claimed[:3]])
     async with reopen(store, tmp_path) as other:
-        assert await other.counts("c1") == {S.QUEUED: 6, S.MAYBE_SUBMITTED: 4}
+        assert await other.counts("c1") == {S.QUEUED: 7, S.MAYBE_SUBMITTED: 3}
+        assert await other.doubt_counts("c1") == DoubtCounts(left=0, held=3)
+        assert await other.in_doubt(10) == []  # in flight in a live run, not left behind
+    assert await store.doubt_counts("c1") == DoubtCounts(left=3, held=0)
     again = await store.claim(100, campaign="c1")
     assert {r.message.id for r in again}.isdisjoint({r.message.id for r in claimed})
     assert len(again) == 6
     assert await store.claim(100) == []
 
 
-async def test_claim_filters_campaign_and_include_maybe(store: Store) -> None:
+async def test_claim_filters_campaign_and_include_maybe(store: Store, tmp_path: Path) -> None:
     await store.enqueue(entries(3, "a") + entries(2, "b"))
-    assert len(await store.claim(10, campaign="b")) == 2
+    async with reopen(store, tmp_path) as gone:  # a run that wrote b's two and ended without answers
+        await gone.mark_in_doubt([r.message.id for r in await gone.claim(10, campaign="b")])
     assert len(await store.claim(10, campaign="b")) == 0
     assert len(await store.claim(10, campaign="b", include_maybe=True)) == 2
     assert len(await store.claim(10)) == 3
+
+
+async def test_release_gives_back_what_was_never_written(store: Store, tmp_path: Path) -> None:
+    ids = await store.enqueue(entries(3))
+    claimed = [r.message.id for r in await store.claim(3)]
+    await store.mark_in_doubt(claimed[:1])
+    await store.release(claimed)  # the one marked in doubt stays so
+    assert await store.counts() == {S.QUEUED: 2, S.MAYBE_SUBMITTED: 1}
+    async with reopen(store, tmp_path) as other:
+        again = await other.claim(10)
+    assert sorted(r.message.id for r in again) == sorted(set(ids) - {claimed[0]})
+    assert all(r.attempts == 1 for r in again)  # the released claim's attempt was undone
+
+
+async def test_origin_limits_what_is_claimed(store: Store) -> None:
+    smtp = [
+        OutboxEntry(message=Message(to=f"+7701000000{i}", text="mail"), idempotency_key=f"smtp:{i}")
+        for i in range(2)
+    ]
+    ids = await store.enqueue(smtp + entries(3))
+    assert await store.next_due(origin="smtp:") == pytest.approx(0.0)
+    got = await store.claim(10, origin="smtp:")
+    assert sorted(r.message.id for r in got) == sorted(ids[:2])
+    assert await store.next_due(origin="smtp:") is None  # what is left is not the gateway's
+    assert await store.next_due() == pytest.approx(0.0)
 
 
 async def test_results_then_receipts(store: Store) -> None:
@@ -243,7 +277,7 @@ async def test_requeue_leaves_submitted_alone(store: Store) -> None:
 async def test_in_doubt_and_find_by_reference(store: Store) -> None:
     batch = entries(3)
     ids = await store.enqueue(batch)
-    await store.claim(2)
+    await store.mark_in_doubt([r.message.id for r in await store.claim(2)])
     doubt = await store.in_doubt(10, campaign="c1")
     assert len(doubt) == 2 and all(r.status is S.MAYBE_SUBMITTED for r in doubt)
     assert await store.in_doubt(10, campaign="other") == []
@@ -305,7 +339,8 @@ async def test_claim_by_ids_takes_only_those(store: Store) -> None:
     got = await store.claim(10, ids=[ids[1], ids[3]])
     assert sorted(r.message.id for r in got) == sorted([ids[1], ids[3]])
     assert await store.claim(10, ids=[]) == []
-    assert await store.counts() == {S.QUEUED: 3, S.MAYBE_SUBMITTED: 2}
+    assert await store.claim(10, ids=[ids[1]]) == []  # already ours
+    assert await store.counts() == {S.QUEUED: 5}
 
 
 async def test_another_process_claims_the_same_messages(store: Store, tmp_path: Path) -> None:
