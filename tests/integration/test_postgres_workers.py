@@ -312,7 +312,8 @@ async def test_two_cli_campaign_runs_on_one_postgresql_store(pg_dsn: str, tmp_pa
         outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), RUN_TIMEOUT)
         reports = []
         for proc, (out, err) in zip(procs, outputs, strict=True):
-            assert proc.returncode == 0, err.decode(errors="replace")
+            # 3: when one worker ends, the other's PDUs in flight count as in doubt for the campaign
+            assert proc.returncode in (0, 3), err.decode(errors="replace")
             reports.append(json.loads(out))
         # Both read the whole CSV; each row went into the outbox once, whichever run put it there.
         assert sum(r["queued"] for r in reports) == CLI_ROWS
