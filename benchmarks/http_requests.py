@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from msgbridge.adapters.base import Transport, open_transport
+from msgbridge.adapters.base import ProviderCampaigns, StatusPolling, Transport, open_transport
 from msgbridge.core.message import Campaign, Message, Recipient, SendResult
 from msgbridge.simulators.http.server import Emulator, serve
 
@@ -130,7 +130,7 @@ async def poll_once(t: Transport, emulator: Emulator, results: Sequence[SendResu
     """One status poll of every message, as the dispatcher would do it (status_poll ids per call)."""
     per_call = t.capabilities.status_poll
     ids = [r.native_id for r in results if r.native_id]
-    if per_call <= 0 or not ids:
+    if not isinstance(t, StatusPolling) or per_call <= 0 or not ids:
         return 0, 0
     before = emulator.total_requests
     final = 0
@@ -160,7 +160,8 @@ async def bench_provider(provider: str, size: int, baseline_size: int, concurren
             return await per_message(t, ms, concurrency)
 
         async def provider_campaign(t: Transport, ms: list[Message], c: Campaign) -> list[SendResult]:
-            result = await t.run_campaign(c, ms)  # type: ignore[attr-defined]
+            assert isinstance(t, ProviderCampaigns)
+            result = await t.run_campaign(c, ms)
             return list(result.results)
 
         offset = 0
@@ -172,7 +173,7 @@ async def bench_provider(provider: str, size: int, baseline_size: int, concurren
         if probe.capabilities.max_batch > 1:
             rows.append(await measure(provider, "send() batched", emulator, url, size, offset, batched))
             offset += size
-        if hasattr(probe, "run_campaign"):
+        if issubclass(probe, ProviderCampaigns):
             rows.append(
                 await measure(provider, "campaign API", emulator, url, size, offset, provider_campaign)
             )

@@ -2,6 +2,28 @@
 
 from __future__ import annotations
 
-from msgbridge.adapters.base import Capabilities, Transport, open_transport, registry
+from msgbridge.adapters.base import (
+    Capabilities,
+    InboundMessages,
+    ProviderCampaignResult,
+    ProviderCampaigns,
+    ReceiptPush,
+    ReferenceLookup,
+    StatusPolling,
+    Transport,
+    open_transport,
+    registry,
+)
 
-__all__ = ["Capabilities", "Transport", "open_transport", "registry"]
+__all__ = [
+    "Capabilities",
+    "InboundMessages",
+    "ProviderCampaignResult",
+    "ProviderCampaigns",
+    "ReceiptPush",
+    "ReferenceLookup",
+    "StatusPolling",
+    "Transport",
+    "open_transport",
+    "registry",
+]

@@ -1,9 +1,12 @@
-"""The Transport interface and the registry that finds one by URL scheme.
+"""The Transport contract, the capability protocols, and the registry that finds a transport by URL scheme.
 
-The interface is deliberately as small as httpx's transport: send a batch,
-poll statuses where the peer can be polled, iterate pushed receipts, close.
-Everything else (retries, rate caps, the store) lives in the dispatcher so
-that every transport gets it for free and none does it twice.
+The contract is as small as httpx's ``AsyncBaseTransport``: open, send a
+batch, close. What only some peers can do is a protocol of its own
+(:class:`StatusPolling`, :class:`ReferenceLookup`, :class:`ReceiptPush`,
+:class:`InboundMessages`, :class:`ProviderCampaigns`): a transport has the
+capability when it has the method, and the dispatcher and the CLI ask with
+``isinstance``. Everything else (retries, rate caps, the store) lives in the
+dispatcher, so that every transport gets it for free and none does it twice.
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ import importlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import TracebackType
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from msgbridge.core.errors import ConfigError, UnsupportedFeature
-from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
+from msgbridge.core.errors import ConfigError
+from msgbridge.core.message import Campaign, DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.options import OptionSet, OptionValues
+from msgbridge.core.ratelimit import DEFAULT_MAX_RETRY_WAIT
 from msgbridge.core.url import TransportURL, split
 
 log = logging.getLogger(__name__)
@@ -27,21 +31,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a transport can honour; the dispatcher and CLI read it, `msgbridge transports` prints it."""
+    """The sizes the dispatcher works in. What a transport can *do* is the protocols it implements."""
 
-    channels: tuple[str, ...] = ("sms",)
     max_batch: int = 1  # messages per send() call that map to one request
-    unicode: bool = True
-    long_messages: bool = True
-    dlr_push: bool = False  # receipts() yields receipts
-    status_poll: int = 0  # ids per status() call; 0 = cannot poll
-    scheduling: bool = False
-    campaigns: bool = False  # has a provider-side campaign API
-    inbound: bool = False  # inbound() yields MO messages
-    lookup_by_reference: bool = False  # lookup() can tell whether a reference was sent
-
-    def describe(self) -> dict[str, object]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+    status_poll: int = 0  # native ids per status() call of a StatusPolling transport
 
 
 # What a transport with ``writes_in_groups`` awaits before it writes a group of requests: the ids of the
@@ -52,7 +45,7 @@ BeforeWrite = Callable[[Sequence[str], Sequence[SendResult]], Awaitable[None]]
 
 
 class Transport(ABC):
-    """Base class for every transport. Subclasses set ``scheme`` and ``capabilities``."""
+    """Base class for every transport: open, send, aclose. Subclasses set ``scheme`` and ``capabilities``."""
 
     # True where send() takes ``before_write=`` (a BeforeWrite) and awaits it before every write; the
     # dispatcher then marks messages in doubt group by group instead of all before send().
@@ -67,6 +60,9 @@ class Transport(ABC):
     # construction refuses unknown options and out-of-range values before anything connects. None: a
     # transport that declares nothing (third-party ones written before declarations) reads its URL itself.
     declared_options: ClassVar[OptionSet | None] = None
+    # The longest wait a peer may ask of the dispatcher (Retry-After) before a message ends THROTTLED;
+    # HTTP transports read it from their URL (``max_retry_wait=``).
+    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
 
     def __init__(self, url: TransportURL) -> None:
         self.url = url
@@ -96,23 +92,6 @@ class Transport(ABC):
     async def send(self, messages: Sequence[Message]) -> list[SendResult]:
         """One result per message, in order. Per-message failures are results, not exceptions."""
 
-    async def status(self, native_ids: Sequence[str]) -> list[DeliveryReceipt]:
-        raise UnsupportedFeature(f"{self.scheme}:// cannot be polled for status")
-
-    async def lookup(self, references: Sequence[str]) -> dict[str, SendResult]:
-        """Which of these caller references did the peer accept? Used to settle MAYBE_SUBMITTED."""
-        raise UnsupportedFeature(f"{self.scheme}:// cannot look messages up by reference")
-
-    async def receipts(self) -> AsyncIterator[DeliveryReceipt]:
-        """Pushed receipts, until the transport is closed. Default: none."""
-        return
-        yield  # pragma: no cover
-
-    async def inbound(self) -> AsyncIterator[InboundMessage]:
-        """Mobile-originated messages, until the transport is closed. Default: none."""
-        return
-        yield  # pragma: no cover
-
     async def aclose(self) -> None:
         """Release connections; unbind where the protocol has it."""
         return None
@@ -140,6 +119,104 @@ class Transport(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url}>"
+
+
+# -- capabilities: a transport has one when it has the method -------------------------------------------
+
+
+@runtime_checkable
+class StatusPolling(Protocol):
+    """Can be asked how messages it accepted are doing, ``capabilities.status_poll`` native ids per call.
+
+    The dispatcher polls such a transport (within the provider's limits, ``dispatch.polling``) while it
+    waits for receipts.
+    """
+
+    async def status(self, native_ids: Sequence[str]) -> list[DeliveryReceipt]:
+        """What the peer knows of these ids now; ids it does not know are left out."""
+        ...
+
+
+@runtime_checkable
+class ReferenceLookup(Protocol):
+    """Can tell which caller references it accepted: how a re-run settles what a killed run left MAYBE_SUBMITTED."""
+
+    async def lookup(self, references: Sequence[str]) -> dict[str, SendResult]:
+        """Reference -> what the peer accepted under it; a reference it never saw is absent.
+
+        Raises rather than answers "absent" when the peer cannot be asked: an absent reference is sent again.
+        """
+        ...
+
+
+@runtime_checkable
+class ReceiptPush(Protocol):
+    """Pushes delivery receipts; the dispatcher reads them while it sends and after it closes the transport."""
+
+    def receipts(self) -> AsyncIterator[DeliveryReceipt]:
+        """Pushed receipts, until the transport is closed (then what it still held, then the end)."""
+        ...
+
+
+@runtime_checkable
+class InboundMessages(Protocol):
+    """Receives mobile-originated messages (``msgbridge inbox listen``)."""
+
+    def inbound(self) -> AsyncIterator[InboundMessage]:
+        """Inbound messages, until the transport is closed."""
+        ...
+
+
+@dataclass(frozen=True)
+class ProviderCampaignResult:
+    """What a provider-side campaign run returns: the provider's campaign and one result per recipient.
+
+    ``results`` is in the order of the recipients given, each with the native
+    id receipts will name, so the store tracks every message as if it had been
+    sent one by one. ``requests`` counts the HTTP calls the run took.
+    """
+
+    campaign_id: str
+    status: str
+    results: list[SendResult]
+    requests: int = 0
+    warnings: tuple[str, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ProviderCampaigns(Protocol):
+    """Has a provider-side campaign API: ``campaign run --mode provider`` hands it the whole campaign at once."""
+
+    async def run_campaign(self, campaign: Campaign, recipients: Sequence[Message]) -> ProviderCampaignResult:
+        """One result per recipient, in order, as send() would give."""
+        ...
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One capability protocol as ``msgbridge transports`` shows it: its ``--json`` key, column and word."""
+
+    key: str
+    column: str
+    word: str
+    protocol: type
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("dlr_push", "receipts", "push", ReceiptPush),
+    Feature("polling", "receipts", "poll", StatusPolling),
+    Feature("lookup_by_reference", "lookup", "yes", ReferenceLookup),
+    Feature("inbound", "inbound", "yes", InboundMessages),
+    Feature("campaigns", "campaigns", "yes", ProviderCampaigns),
+)
+
+
+def features(transport: Transport | type[Transport]) -> dict[str, bool]:
+    """Which capability protocols a transport implements: a class as declared, an instance as its URL made it."""
+    if isinstance(transport, type):
+        return {f.key: issubclass(transport, f.protocol) for f in FEATURES}
+    return {f.key: isinstance(transport, f.protocol) for f in FEATURES}
 
 
 class Registry:

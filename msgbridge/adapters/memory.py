@@ -8,8 +8,16 @@ MAYBE_SUBMITTED paths are tested.
 
 ``journal=PATH`` appends one JSON line per accepted message and flushes it
 before ``send()`` returns. A second process (a re-run after a crash) reads it
-back through :meth:`MemoryTransport.lookup`: it plays the part of a provider
-that can be asked "did you get reference X?".
+back through ``lookup()``: it plays the part of a provider that can be asked
+"did you get reference X?".
+
+What an instance can do follows its URL, and the capability protocols of
+``adapters.base`` see it: ``MemoryTransport(url)`` returns an instance of a
+subclass made for the options (as ``pathlib.Path()`` returns a ``PosixPath``).
+``memory://`` pushes receipts (a ReceiptPush); ``dlr=no`` pushes nothing;
+``poll=yes`` makes it a StatusPolling that pushes nothing; ``journal=`` adds
+``lookup()`` (a ReferenceLookup). Without a journal it has no ``lookup()``, so a re-run leaves
+what is in doubt alone rather than taking "not in the journal" for "not sent".
 
 Options (all optional)::
 
@@ -41,6 +49,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
+from functools import cache
+from typing import Self, cast
 
 from msgbridge.adapters.base import Capabilities, Transport
 from msgbridge.core import options as opt
@@ -104,13 +114,7 @@ def read_journal(path: str) -> dict[str, dict[str, object]]:
 class MemoryTransport(Transport):
     scheme = "memory"
     summary = "in-process test double: records sends, pushes receipts by an outcome mix"
-    capabilities = Capabilities(
-        channels=("sms", "email"),
-        max_batch=1000,
-        dlr_push=True,
-        status_poll=0,
-        lookup_by_reference=True,
-    )
+    capabilities = Capabilities(max_batch=1000, status_poll=1000)
 
     declared_options = OptionSet(
         opt.text("mix", None, "outcome weights by DeliveryStatus name, e.g. `delivered:0.9,expired:0.1`", shown_default="`delivered:1`"),
@@ -136,6 +140,19 @@ class MemoryTransport(Transport):
         opt.integer("down_times", 0, 0, 10**9, "the first N `send()` calls raise a NETWORK_ERROR (nothing sent)"),
     )
 
+    def __new__(cls, url: TransportURL) -> Self:
+        declared = cls.declared_options
+        assert declared is not None
+        o = declared.read(url)
+        poll, push = o.get_bool("poll"), o.get_bool("dlr")
+        wanted = (
+            (_Polled, poll),
+            (_Unpushed, not push and not poll),
+            (_Journaled, o.get_text("journal") is not None),
+        )
+        kinds = tuple(kind for kind, on in wanted if on and not issubclass(cls, kind))
+        return cast(Self, super().__new__(_made_for(cls, kinds) if kinds else cls))
+
     def __init__(self, url: TransportURL) -> None:
         super().__init__(url)
         o = self.settings
@@ -155,14 +172,8 @@ class MemoryTransport(Transport):
         self.lost_every = o.get_int("lost_every")
         self.down_times = o.get_int("down_times")
         self.rng = random.Random(o.maybe_int("seed"))
-        # Per instance: the URL decides the batch size and whether receipts are pushed or polled.
-        self.capabilities = replace(  # type: ignore[misc]
-            type(self).capabilities,
-            max_batch=o.get_int("max_batch"),
-            dlr_push=self.push and not self.poll,
-            status_poll=1000 if self.poll else 0,
-            lookup_by_reference=self.journal is not None,
-        )
+        # Per instance: the URL decides the batch size.
+        self.capabilities = replace(type(self).capabilities, max_batch=o.get_int("max_batch"))  # type: ignore[misc]
         # What tests look at: every message handed over (accepted or not), and every result.
         self.sent: list[Message] = []
         self.accepted: list[Message] = []
@@ -289,7 +300,7 @@ class MemoryTransport(Transport):
         handle = loop.call_later(self.dlr_delay, emit)
         self._timers.add(handle)
 
-    async def status(self, native_ids: Sequence[str]) -> list[DeliveryReceipt]:
+    def _status_now(self, native_ids: Sequence[str]) -> list[DeliveryReceipt]:
         now = time.time()
         out: list[DeliveryReceipt] = []
         for nid in native_ids:
@@ -307,9 +318,8 @@ class MemoryTransport(Transport):
             )
         return out
 
-    async def lookup(self, references: Sequence[str]) -> dict[str, SendResult]:
-        if not self.journal:
-            return {}
+    def _journal_lookup(self, references: Sequence[str]) -> dict[str, SendResult]:
+        assert self.journal is not None
         entries = read_journal(self.journal)
         out: dict[str, SendResult] = {}
         for ref in references:
@@ -342,3 +352,31 @@ class MemoryTransport(Transport):
             handle.cancel()
         self._timers.clear()
         self._queue.put_nowait(None)
+
+
+class _Unpushed(MemoryTransport):
+    """``dlr=no``: pushes nothing, so messages stay SUBMITTED."""
+
+    # Not a ReceiptPush: a protocol method set to None is one the class does not have (typing.Protocol).
+    receipts = None  # type: ignore[assignment]
+
+
+class _Polled(_Unpushed):
+    """``poll=yes``: pushes nothing and answers ``status()`` polls instead."""
+
+    async def status(self, native_ids: Sequence[str]) -> list[DeliveryReceipt]:
+        return self._status_now(native_ids)
+
+
+class _Journaled(MemoryTransport):
+    """``journal=PATH``: can say which references it accepted, from the journal."""
+
+    async def lookup(self, references: Sequence[str]) -> dict[str, SendResult]:
+        return self._journal_lookup(references)
+
+
+@cache
+def _made_for(cls: type[MemoryTransport], kinds: tuple[type[MemoryTransport], ...]) -> type[MemoryTransport]:
+    """``cls`` with the abilities ``kinds`` add, named as ``cls``; made once per combination."""
+    names = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__}
+    return type(cls.__name__, (*kinds, cls), names)

@@ -25,9 +25,9 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
-from msgbridge.adapters.base import open_transport, registry
+from msgbridge.adapters.base import FEATURES, Transport, features, open_transport, registry
 from msgbridge.cli.outcome import ExitCode, Outcome, exit_code, tally
 from msgbridge.config import Config, load_config
 from msgbridge.core.encoding import info as text_info
@@ -668,32 +668,29 @@ def transports(as_json: bool, show_options: bool) -> None:
                 out[scheme] = {
                     "available": True,
                     "summary": cls.summary,
-                    "capabilities": cls.capabilities.describe(),
+                    "capabilities": _capabilities(cls),
                     "options": cls.declared_options.describe() if cls.declared_options else None,
                 }
         _echo_json(out)
         return
-    table = Table("scheme", "status", "max batch", "receipts", "lookup", "campaigns")
+    columns = list(dict.fromkeys(f.column for f in FEATURES))
+    # Words, not sentences: wrap headings rather than "unavailable" or "poll 10000".
+    table = Table(
+        "scheme", Column("status", no_wrap=True), "max batch", *(Column(c, no_wrap=True) for c in columns)
+    )
     notes: list[str] = []
     for scheme, cls in found.items():
         if isinstance(cls, Exception):
-            table.add_row(scheme, "unavailable", "", "", "", "")
+            table.add_row(scheme, "unavailable", *[""] * (1 + len(columns)))
             notes.append(f"{scheme}: {cls}")
             continue
-        caps = cls.capabilities
-        receipts = ", ".join(
-            part
-            for part, on in (("push", caps.dlr_push), (f"poll {caps.status_poll}", caps.status_poll))
-            if on
-        )
-        table.add_row(
-            scheme,
-            "ok",
-            str(caps.max_batch),
-            receipts or "-",
-            "yes" if caps.lookup_by_reference else "-",
-            "yes" if caps.campaigns else "-",
-        )
+        caps = _capabilities(cls)
+        # A polled transport shows how many ids one poll asks about: "poll 100".
+        words = {f.column: [] for f in FEATURES}
+        for f in FEATURES:
+            if caps[f.key]:
+                words[f.column].append(f"{f.word} {caps['status_poll']}" if f.key == "polling" else f.word)
+        table.add_row(scheme, "ok", str(caps["max_batch"]), *(", ".join(words[c]) or "-" for c in columns))
         notes.append(f"{scheme}: {cls.summary}")
     console = Console()
     console.print(table)
@@ -703,6 +700,13 @@ def transports(as_json: bool, show_options: bool) -> None:
         for scheme, cls in found.items():
             if not isinstance(cls, Exception):
                 console.print(_options_table(scheme, cls.declared_options))
+
+
+def _capabilities(cls: type[Transport]) -> dict[str, Any]:
+    """The sizes a transport declares and, by protocol, what it can do (``adapters.base.FEATURES``)."""
+    can = features(cls)
+    caps = cls.capabilities
+    return {"max_batch": caps.max_batch, "status_poll": caps.status_poll if can["polling"] else 0, **can}
 
 
 def _options_table(scheme: str, declared: OptionSet | None) -> Table:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 import click
 
-from msgbridge.adapters.base import open_transport
+from msgbridge.adapters.base import InboundMessages, open_transport
 from msgbridge.core.errors import UnsupportedFeature
 from msgbridge.core.message import InboundMessage
 from msgbridge.core.terminal import json_text, printable
@@ -59,7 +59,7 @@ async def listen(
 ) -> list[InboundMessage]:
     """Receive inbound messages through ``url`` and store each one as it arrives."""
     transport = open_transport(url)
-    if not transport.capabilities.inbound:
+    if not isinstance(transport, InboundMessages):
         raise UnsupportedFeature(f"{transport.scheme}:// does not receive inbound messages")
     got: list[InboundMessage] = []
     stop = asyncio.Event()

@@ -16,8 +16,8 @@ twice:
   left, an exception mid-send) stay MAYBE_SUBMITTED and are never resent
   blindly;
 - on start, messages left MAYBE_SUBMITTED by a killed run are settled through
-  ``transport.lookup`` where the transport can, else left for the user to
-  resend explicitly (``include_maybe``);
+  ``transport.lookup`` where the transport is a ``ReferenceLookup``, else left
+  for the user to resend explicitly (``include_maybe``);
 - store writes are batched: one claim and one result transaction per chunk of
   messages, receipts flushed in batches, never one transaction per message.
 """
@@ -32,10 +32,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from msgbridge.adapters.base import Transport
+from msgbridge.adapters.base import ProviderCampaigns, ReceiptPush, ReferenceLookup, StatusPolling, Transport
 from msgbridge.core.errors import ErrorCode, ErrorInfo, MessagingError, UnsupportedFeature
 from msgbridge.core.message import Campaign, DeliveryReceipt, SendResult
-from msgbridge.core.ratelimit import DEFAULT_MAX_RETRY_WAIT, Backoff, TokenBucket, describe_wait
+from msgbridge.core.ratelimit import Backoff, TokenBucket, describe_wait
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.polling import Poller, policy_for
 from msgbridge.store.base import MessageRecord, Store
@@ -151,11 +151,7 @@ class Dispatcher:
         self.backoff = backoff
         # The longest wait a peer may ask of us (Retry-After): the transport's own setting (HTTP
         # ?max_retry_wait=) unless the caller gives one. A longer ask ends the message THROTTLED.
-        self.max_retry_wait = float(
-            max_retry_wait
-            if max_retry_wait is not None
-            else getattr(transport, "max_retry_wait", DEFAULT_MAX_RETRY_WAIT)
-        )
+        self.max_retry_wait = float(max_retry_wait if max_retry_wait is not None else transport.max_retry_wait)
         self.progress = progress
         self.receipt_batch = receipt_batch
         self.poll_interval = poll_interval
@@ -310,7 +306,7 @@ class Dispatcher:
         not left behind (its owner records the answers or, if it dies, the
         next run settles them).
         """
-        can_lookup = self.transport.capabilities.lookup_by_reference
+        can_lookup = isinstance(self.transport, ReferenceLookup)
         if message_ids is None and not self._warned_in_doubt:
             # Once per dispatcher: a long-running caller (the SMTP gateway's pump) calls send_pending often.
             self._warned_in_doubt = True
@@ -350,9 +346,12 @@ class Dispatcher:
 
     async def _settle_by_lookup(self, page: list[MessageRecord]) -> bool:
         """Ask the peer about ``page``; False when it turns out it cannot be asked."""
+        transport = self.transport
+        if not isinstance(transport, ReferenceLookup):
+            return False
         by_ref = {(r.message.reference or r.message.id): r for r in page}
         try:
-            found = await self.transport.lookup(list(by_ref))
+            found = await transport.lookup(list(by_ref))
         except UnsupportedFeature:
             return False
         results = [
@@ -592,11 +591,11 @@ class Dispatcher:
         Kept simple: everything queued for the campaign is claimed, given to
         ``transport.run_campaign(campaign, messages)`` in one call, and its
         per-recipient results recorded like any send; retryable refusals are
-        requeued for a normal per-message run. A transport without the hook
-        is sent to message by message.
+        requeued for a normal per-message run. A transport that is not a
+        ``ProviderCampaigns`` is sent to message by message.
         """
-        hook = getattr(self.transport, "run_campaign", None)
-        if hook is None:
+        transport = self.transport
+        if not isinstance(transport, ProviderCampaigns):
             log.info("%s:// has no campaign API; sending message by message", self.transport.scheme)
             return await self.send_pending(campaign.name)
         await self.settle(campaign.name)
@@ -611,18 +610,14 @@ class Dispatcher:
         retry: list[tuple[MessageRecord, ErrorInfo]] = []
         try:
             await self.store.mark_in_doubt([r.message.id for r in claimed])
-            result = await hook(campaign, [r.message for r in claimed])
+            result = await transport.run_campaign(campaign, [r.message for r in claimed])
             results = list(result.results)
             if len(results) != len(claimed):
                 raise MessagingError(
                     f"{self.transport.scheme}:// campaign returned {len(results)} results for {len(claimed)} messages",
                     code=ErrorCode.PROTOCOL_ERROR,
                 )
-            log.info(
-                "provider campaign %s: %s",
-                getattr(result, "campaign_id", "?"),
-                getattr(result, "status", "?"),
-            )
+            log.info("provider campaign %s: %s", result.campaign_id, result.status)
             for rec, res in zip(claimed, results, strict=True):
                 self._classify(rec, res, outcomes, retry)
         except MessagingError as exc:
@@ -644,12 +639,12 @@ class Dispatcher:
 
     def start_receipts(self) -> None:
         """Start consuming pushed receipts (idempotent); they are written in batches as work goes on."""
-        if self._reader is None and self.transport.capabilities.dlr_push:
-            self._reader = asyncio.create_task(self._read_receipts(), name="receipts")
+        if self._reader is None and isinstance(self.transport, ReceiptPush):
+            self._reader = asyncio.create_task(self._read_receipts(self.transport), name="receipts")
 
-    async def _read_receipts(self) -> None:
+    async def _read_receipts(self, transport: ReceiptPush) -> None:
         try:
-            async for receipt in self.transport.receipts():
+            async for receipt in transport.receipts():
                 self._receipts.append(receipt)
                 self.stats.receipts += 1
                 if len(self._receipts) >= self.receipt_batch:
@@ -698,9 +693,8 @@ class Dispatcher:
         which asks about each message only when it is due and within the
         provider's documented limits.
         """
-        caps = self.transport.capabilities
         self.start_receipts()
-        poll = caps.status_poll > 0 and not caps.dlr_push
+        poll = isinstance(self.transport, StatusPolling) and not isinstance(self.transport, ReceiptPush)
         deadline = time.monotonic() + timeout
         while True:
             await self._flush_receipts()
@@ -738,7 +732,7 @@ class Dispatcher:
         """
         await self.stop_receipts()
         await self.transport.aclose()
-        if not self.transport.capabilities.dlr_push:
+        if not isinstance(self.transport, ReceiptPush):
             return
         self.start_receipts()
         reader = self._reader

@@ -28,8 +28,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from msgbridge.adapters.base import Transport
-from msgbridge.core.errors import ErrorCode, MessagingError
+from msgbridge.adapters.base import StatusPolling, Transport
+from msgbridge.core.errors import ErrorCode, MessagingError, UnsupportedFeature
 from msgbridge.core.message import DeliveryReceipt
 from msgbridge.store.base import Store
 
@@ -281,6 +281,8 @@ class Poller:
         clock: Clock = time.monotonic,
         refresh: float = 1.0,
     ) -> None:
+        if not isinstance(transport, StatusPolling):
+            raise UnsupportedFeature(f"{transport.scheme}:// cannot be polled for status")
         self.store = store
         self.transport = transport
         self.schedule = PollSchedule(policy, transport.capabilities.status_poll)

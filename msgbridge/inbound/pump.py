@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from msgbridge.adapters.base import Transport
+from msgbridge.adapters.base import ReceiptPush, StatusPolling, Transport
 from msgbridge.dispatch import Dispatcher
 from msgbridge.store.base import Store
 
@@ -84,8 +84,7 @@ class DispatchPump:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def _receipt_loop(self) -> None:
-        caps = self.transport.capabilities
-        if not caps.dlr_push and not caps.status_poll:
+        if not isinstance(self.transport, (ReceiptPush, StatusPolling)):
             return
         while True:
             try:

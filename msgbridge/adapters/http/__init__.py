@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from msgbridge.adapters.http.base import HTTP_STATUS, HttpTransport, ProviderCampaignResult, Reply, chunks
+from msgbridge.adapters.http.base import HTTP_STATUS, HttpTransport, Reply, chunks
 
-__all__ = ["HTTP_STATUS", "HttpTransport", "ProviderCampaignResult", "Reply", "chunks"]
+__all__ = ["HTTP_STATUS", "HttpTransport", "Reply", "chunks"]

@@ -29,7 +29,7 @@ import json
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, TypeVar
@@ -287,23 +287,6 @@ def classify_response(response: httpx.Response, expect: str = "json") -> tuple[A
         code = http_status_code(status) if status >= 400 else ErrorCode.PROTOCOL_ERROR
         return None, ErrorInfo(code=code, native_code=status, native_message=parse_error)
     return data, None
-
-
-@dataclass(frozen=True)
-class ProviderCampaignResult:
-    """What a provider-side campaign run returns: the provider's campaign and one result per recipient.
-
-    ``results`` is in the order of the recipients given, each with the native
-    id receipts will name, so the store tracks every message as if it had been
-    sent one by one. ``requests`` counts the HTTP calls the run took.
-    """
-
-    campaign_id: str
-    status: str
-    results: list[SendResult]
-    requests: int = 0
-    warnings: tuple[str, ...] = ()
-    raw: dict[str, Any] = field(default_factory=dict)
 
 
 HTTP_OPTIONS = OptionSet(

@@ -35,11 +35,10 @@ from typing import Any, NoReturn
 
 import httpx
 
-from msgbridge.adapters.base import Capabilities
+from msgbridge.adapters.base import Capabilities, ProviderCampaignResult
 from msgbridge.adapters.http.base import (
     HTTP_OPTIONS,
     HttpTransport,
-    ProviderCampaignResult,
     Reply,
     parse_json,
     truncate,
@@ -463,15 +462,7 @@ class BsgTransport(HttpTransport):
     scheme = "bsg"
     default_host = DEFAULT_HOST
     summary = "BSG one-api (campaigns of up to 10,000 numbers, bearer token, message status pages)"
-    capabilities = Capabilities(
-        max_batch=MAX_NUMBERS,
-        unicode=True,
-        long_messages=True,
-        status_poll=MAX_NUMBERS,
-        scheduling=True,
-        campaigns=True,
-        lookup_by_reference=True,
-    )
+    capabilities = Capabilities(max_batch=MAX_NUMBERS, status_poll=MAX_NUMBERS)
     # PROVIDERS.md, BSG limits: "A duplicate `reference_id` gets the message rejected [P]." Every message
     # we send carries one (message_reference), so a send repeated after a 5xx that BSG had in fact taken
     # is refused with 422 "The reference id has already been taken" and settled by lookup

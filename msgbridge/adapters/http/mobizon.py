@@ -35,11 +35,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from msgbridge.adapters.base import Capabilities
+from msgbridge.adapters.base import Capabilities, ProviderCampaignResult
 from msgbridge.adapters.http.base import (
     HTTP_OPTIONS,
     HttpTransport,
-    ProviderCampaignResult,
     Reply,
     chunks,
     truncate,
@@ -588,7 +587,7 @@ class MobizonTransport(HttpTransport):
     default_host = DEFAULT_HOST
     user_is_secret = True
     summary = "Mobizon HTTP API (sendSmsMessage, getSMSStatus, campaigns)"
-    capabilities = Capabilities(max_batch=1, status_poll=MAX_STATUS_IDS, scheduling=True, campaigns=True)
+    capabilities = Capabilities(max_batch=1, status_poll=MAX_STATUS_IDS)
 
     declared_options = HTTP_OPTIONS + OptionSet(
         opt.text("sender", None, "`from`, unless the message sets its own"),

@@ -28,8 +28,8 @@ from typing import Any, NoReturn
 
 import httpx
 
-from msgbridge.adapters.base import Capabilities
-from msgbridge.adapters.http.base import HTTP_OPTIONS, HttpTransport, ProviderCampaignResult, chunks, truncate
+from msgbridge.adapters.base import Capabilities, ProviderCampaignResult
+from msgbridge.adapters.http.base import HTTP_OPTIONS, HttpTransport, chunks, truncate
 from msgbridge.core import options as opt
 from msgbridge.core.errors import AuthError, ConfigError, ErrorCode, ErrorInfo, MessagingError, TransportError
 from msgbridge.core.message import Campaign, Channel, DeliveryReceipt, Message, SendResult
@@ -398,14 +398,7 @@ class SelzyTransport(HttpTransport):
         opt.text("text_field", "sms_text", "the list field that carries a personalised text: lower-case letters, digits and _", pattern=r"[a-z][a-z0-9_]*", max_length=64),
     )
     summary = "Selzy SMS API (sendSms batches of 150, checkSms, campaign flow)"
-    capabilities = Capabilities(
-        max_batch=MAX_PHONES_PER_SEND,
-        unicode=True,
-        long_messages=True,
-        status_poll=MAX_PHONES_PER_SEND,
-        scheduling=False,
-        campaigns=True,
-    )
+    capabilities = Capabilities(max_batch=MAX_PHONES_PER_SEND, status_poll=MAX_PHONES_PER_SEND)
 
     def __init__(self, url: TransportURL, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)

@@ -636,7 +636,7 @@ class SmscTransport(HttpTransport):
     default_host = DEFAULT_HOST
     user_is_secret = True
     summary = "SMSC.ru HTTP API (send.php, status.php, balance.php, phones.php)"
-    capabilities = Capabilities(max_batch=100, status_poll=100, scheduling=True)
+    capabilities = Capabilities(max_batch=100, status_poll=100)
 
     declared_options = HTTP_OPTIONS + OptionSet(
         opt.text("sender", None, "Sender ID (`sender=`), unless the message sets its own"),

@@ -636,17 +636,7 @@ class SmppTransport(Transport):
     """SMPP 3.4 ESME: bind_transceiver (or tx + rx), windowed submit_sm, receipts and MO pushed."""
 
     scheme: ClassVar[str] = "smpp"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        channels=("sms",),
-        max_batch=100_000,
-        unicode=True,
-        long_messages=True,
-        dlr_push=True,
-        status_poll=0,
-        scheduling=True,
-        campaigns=False,
-        inbound=True,
-    )
+    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=100_000)
     summary: ClassVar[str] = "SMPP 3.4 to an SMSC: windowed, several binds, receipts and MO pushed"
     declared_options = SMPP_OPTIONS
     writes_in_groups: ClassVar[bool] = True

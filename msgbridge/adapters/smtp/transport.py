@@ -205,7 +205,7 @@ def _unsupported(message: Message, why: str) -> SendResult:
 class SmtpTransport(Transport):
     scheme = "smtp"
     summary = "SMTP: email, or SMS via a provider's mail interface (SMSC.ru body or <phone>@domain)"
-    capabilities: ClassVar[Capabilities] = Capabilities(channels=("email", "sms"), max_batch=100)
+    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=100)
 
     declared_options = SMTP_OPTIONS
 

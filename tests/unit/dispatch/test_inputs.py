@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from msgbridge.adapters.base import open_transport
+from msgbridge.adapters.base import ReferenceLookup, open_transport
 from msgbridge.adapters.memory import MemoryTransport, parse_mix, read_journal
 from msgbridge.config import load_config
 from msgbridge.core.errors import ConfigError, ErrorCode
@@ -129,7 +129,7 @@ async def test_journal_survives_a_torn_line(tmp_path: Path) -> None:
         '{"ref": "old", "id": "old", "native_ids": ["n0"], "to": "+7"}\n{"ref": "torn', encoding="utf-8"
     )
     t = open_transport(f"memory://?journal={journal}")
-    assert isinstance(t, MemoryTransport) and t.capabilities.lookup_by_reference
+    assert isinstance(t, MemoryTransport) and isinstance(t, ReferenceLookup)
     msg = Message(to="+77011234567", text="x", reference="r1")
     [res] = await t.send([msg])
     entries = read_journal(str(journal))
@@ -142,5 +142,5 @@ async def test_journal_survives_a_torn_line(tmp_path: Path) -> None:
 
 async def test_memory_without_journal_cannot_look_up() -> None:
     t = open_transport("memory://")
-    assert not t.capabilities.lookup_by_reference
-    assert await t.lookup(["x"]) == {}
+    # no lookup() at all: a re-run never takes "not in a journal" for "not sent"
+    assert not isinstance(t, ReferenceLookup) and not hasattr(t, "lookup")
