@@ -507,7 +507,8 @@ def campaign_run(
 
     report, stats, counts, error = _run(go(), fast=True)
     resends = transport.resends
-    code = exit_code(counts, skipped=report.skipped)
+    # The campaign's code, unless this run was stopped: then the process says so (130), and so does --json.
+    code = ExitCode.INTERRUPTED if stats.interrupted else exit_code(counts, skipped=report.skipped)
     by = tally(counts)
     if as_json:
         _echo_json(
@@ -533,13 +534,27 @@ def campaign_run(
                 "exit_code": int(code),
             }
         )
-        if error is not None:
-            click.echo(f"error: {error.code.value}: {printable(error)}", err=True)
-        _exit(ExitCode.INTERRUPTED if stats.interrupted else code)
-        return
+    else:
+        _print_run_summary(cname, model.transport, report, stats, resends, counts, code)
+    if error is not None:
+        click.echo(f"error: {error.code.value}: {printable(error)}", err=True)
+    _exit(code)
+
+
+def _print_run_summary(
+    name: str,
+    via: str | None,
+    report: PrepareReport,
+    stats: DispatchStats,
+    resends: int,
+    counts: dict[DeliveryStatus, int],
+    code: ExitCode,
+) -> None:
+    """What ``campaign run`` says without ``--json``: the campaign's counts, this run, what is left to do."""
+    by = tally(counts)
     console = Console()
-    console.print(_counts_table(f"campaign {markup(cname)}", counts))
-    console.print(f"via {printable(model.transport)}", markup=False, highlight=False, soft_wrap=True)
+    console.print(_counts_table(f"campaign {markup(name)}", counts))
+    console.print(f"via {printable(via or '?')}", markup=False, highlight=False, soft_wrap=True)
     rate = stats.done / stats.send_seconds if stats.send_seconds > 0 else 0.0
     repeated = f"{len(report.repeats):,} repeated in the file, " if report.repeats else ""
     console.print(
@@ -573,9 +588,6 @@ def campaign_run(
             f"{counts.get(DeliveryStatus.QUEUED, 0):,} wait for this campaign to be run again.",
             soft_wrap=True,
         )
-    if error is not None:
-        click.echo(f"error: {error.code.value}: {printable(error)}", err=True)
-    _exit(ExitCode.INTERRUPTED if stats.interrupted else code)
 
 
 def _template(template: str | None, template_file: str | None) -> str:

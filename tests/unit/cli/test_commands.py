@@ -1,51 +1,22 @@
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import sqlite3
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_helpers import Run
 
 from msgbridge.adapters.base import registry
 from msgbridge.adapters.memory import MemoryTransport
-from msgbridge.cli.main import main
 from msgbridge.cli.outcome import ExitCode
 from msgbridge.core.message import Campaign, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.simulators.smsc.process import SimulatorProcess
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> dict[str, object]:
-        return json.loads(self.out)  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def msgbridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> object:
-    """Run the real entry point in-process, with the store and config in a temp dir."""
-    monkeypatch.chdir(tmp_path)
-    for key in [k for k in __import__("os").environ if k.startswith("MSGBRIDGE_")]:
-        monkeypatch.delenv(key)
-
-    def run(*args: str) -> Run:
-        monkeypatch.setattr(sys, "argv", ["msgbridge", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run
 
 
 def write_csv(path: Path, rows: Sequence[str], header: str = "phone,name") -> Path:
@@ -511,6 +482,43 @@ def test_exit_codes_of_campaign_run(msgbridge, tmp_path: Path) -> None:  # type:
         "campaign total: 0 accepted, 0 refused or undelivered, 4 in doubt, 0 not sent yet (exit 3)."
         in human.out
     )
+
+
+class InterruptedMemory(MemoryTransport):
+    """Gets a SIGINT while its first send is in flight, as a user pressing Ctrl-C would send it."""
+
+    armed = False  # the next send gets the signal
+
+    async def send(self, messages: Sequence[Message]) -> list[SendResult]:
+        if InterruptedMemory.armed:
+            InterruptedMemory.armed = False
+            # Only while the run's stop handler is installed: else the signal would stop the test session.
+            assert signal.getsignal(signal.SIGINT) not in (signal.default_int_handler, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGINT)
+            await asyncio.sleep(0.05)  # in flight: the loop sees the signal before this answer comes back
+        return await super().send(messages)
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_an_interrupted_campaign_run_says_the_code_it_exits_with(
+    msgbridge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, as_json: bool
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setitem(registry._classes, "stopped", InterruptedMemory)
+    InterruptedMemory.armed = True
+    f = write_csv(tmp_path / "i.csv", PEOPLE[:8])
+    args = ["campaign", "run", "--via", "stopped://?max_batch=2", "--csv", str(f), "--template", "Hi",
+            "--concurrency", "1", *(["--json"] if as_json else [])]  # fmt: skip
+    r = msgbridge(*args)
+    assert r.code == ExitCode.INTERRUPTED, r.err
+    if as_json:
+        report = r.json()
+        assert report["exit_code"] == ExitCode.INTERRUPTED and report["dispatch"]["interrupted"] is True  # type: ignore[index]
+        assert report["counts"]["QUEUED"] > 0  # type: ignore[index]
+    else:
+        assert "(exit 130)." in r.out and "interrupted: " in r.out
+    # the campaign itself is not finished; run again, it sends the rest and says so
+    again = msgbridge(*args[:-1] if as_json else args, "--json")
+    assert not InterruptedMemory.armed and again.code == ExitCode.OK and again.json()["exit_code"] == ExitCode.OK
 
 
 def test_exit_codes_of_send(msgbridge) -> None:  # type: ignore[no-untyped-def]

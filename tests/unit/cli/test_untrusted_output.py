@@ -9,14 +9,14 @@ it as the dispatcher would, then the real entry point prints it.
 from __future__ import annotations
 
 import asyncio
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_helpers import Run
 
 from msgbridge.adapters.base import registry
 from msgbridge.adapters.memory import MemoryTransport
-from msgbridge.cli.main import main
 from msgbridge.core.errors import AuthError, ErrorCode, ErrorInfo
 from msgbridge.core.message import Message, SendResult
 from msgbridge.core.status import DeliveryStatus
@@ -25,17 +25,6 @@ from msgbridge.store.sqlite import SqliteStore
 
 HOSTILE = "\x1b]0;pwned\x07 \x1b]8;;http://evil.example\x1b\\x\x1b]8;;\x1b\\ [red]red[/red] [link=http://evil.example]y[/link]"
 CONTROL = "\x1b\x07\x9b"
-
-
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["msgbridge", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 async def seed(db: Path) -> str:
@@ -60,32 +49,36 @@ async def seed(db: Path) -> str:
 
 
 def test_status_shows_provider_text_literally(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, msgbridge: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "s.db"
     mid = asyncio.run(seed(db))
     monkeypatch.setenv("COLUMNS", "400")  # one line per field, so the texts are not wrapped
-    code, out = run(capsys, monkeypatch, "--store", str(db), "status", mid)
+    r = msgbridge("--store", str(db), "status", mid)
+    code, out = r.code, r.output
     assert code == 0, out
     assert not any(c in out for c in CONTROL)
     assert "[red]red[/red] [link=http://evil.example]y[/link]" in out  # shown, not obeyed
     assert "\\x1b]0;pwned\\x07" in out
-    code, out = run(capsys, monkeypatch, "--store", str(db), "status", mid, "--json")
+    r = msgbridge("--store", str(db), "status", mid, "--json")
+    code, out = r.code, r.output
     assert code == 0 and not any(c in out for c in CONTROL)
 
 
 def test_campaign_status_shows_its_name_and_transport_literally(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, msgbridge: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "s.db"
     asyncio.run(seed(db))
     monkeypatch.setenv("COLUMNS", "400")
     name = f"c[red]x[/red]{CONTROL}"
     for args in (["campaign", "status", name], ["campaign", "status", name, "--json"]):
-        code, out = run(capsys, monkeypatch, "--store", str(db), *args)
+        r = msgbridge("--store", str(db), *args)
+        code, out = r.code, r.output
         assert code == 0, out
         assert not any(c in out for c in CONTROL)
-    code, out = run(capsys, monkeypatch, "--store", str(db), "campaign", "status", name)
+    r = msgbridge("--store", str(db), "campaign", "status", name)
+    code, out = r.code, r.output
     # A transport URL that cannot be parsed is shown without its rest, so nothing of it can leak a secret.
     assert "c[red]x[/red]\\x1b\\x07\\x9b" in out and "via memory://<hidden>" in out
 
@@ -98,12 +91,10 @@ class RefusingTransport(MemoryTransport):
 
 
 def test_error_line_from_a_peer_is_shown_literally(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, msgbridge: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(registry._classes, "refusing", RefusingTransport)
-    code, out = run(
-        capsys,
-        monkeypatch,
+    r = msgbridge(
         "--store",
         str(tmp_path / "s.db"),
         "send",
@@ -114,6 +105,7 @@ def test_error_line_from_a_peer_is_shown_literally(
         "--text",
         "hi",
     )
+    code, out = r.code, r.output
     assert code == 4  # nothing sent: the peer refused the login
     assert not any(c in out for c in CONTROL)
     assert "error: AUTH_FAILED: login refused by server: \\x1b]0;pwned\\x07" in out
