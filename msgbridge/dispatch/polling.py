@@ -96,8 +96,8 @@ POLICIES: dict[str, PollPolicy] = {
     # requests for the same message, or more than one mass request, within a minute; also five
     # or more requests at once under one login). Read strictly: at most 5 requests naming a
     # message and 1 naming several per minute. Polls go one at a time; the rate is ours.
-    # Validity (`valid`) is at most 24 hours. (The seed and PROVIDERS.md carry only the send.php
-    # and contacts rows for error 9; this is the status.php row, as public API clients mirror it.)
+    # Validity (`valid`) is at most 24 hours. (This is the status.php row of error 9 in SMSC.ru's
+    # HTTP API document, "Интеграция с сервисом (API)"; the send.php and contacts rows differ.)
     "smsc": PollPolicy(
         per_message=5,
         mass=1,
@@ -111,12 +111,13 @@ POLICIES: dict[str, PollPolicy] = {
     # ("Maximum number of identifiers in one request is 100"), and "The maximum waiting time for
     # delivery is 1 day from the moment of sending." The rate is ours.
     "mobizon": PollPolicy(rate=5.0, give_up_after=25 * HOUR, source="mobizon code 30; EXPIRED after 1 day"),
-    # Selzy (PROVIDERS.md, from the public limits page): "1200 calls/min per key or per IP", shared
+    # Selzy (its API limits page, docs/sources.md): "1200 calls/min per key or per IP", shared
     # with sends, which the transport already paces at that rate; checkSms has no limit of its own.
     # No validity is published: a day, ours.
     "selzy": PollPolicy(give_up_after=25 * HOUR, source="selzy: 1200 calls/min per key or IP"),
     # BSG: HTTP 429 "Too many requests" is documented for the send endpoints only, no limit on
-    # GET /api/messages; the seed: "SMS validity period in hours. Integer from 1 to 72. By default 72 hours."
+    # GET /api/messages; "Create individual/bulk SMS Campaign": "SMS validity period in hours. Integer from 1
+    # to 72. By default 72 hours."
     "bsg": PollPolicy(give_up_after=73 * HOUR, source="bsg: validity 1-72 h, 429 on sends only"),
 }
 

@@ -1,4 +1,4 @@
-"""BSG: every table row, request shapes of the seed, local validation and parsing without a network."""
+"""BSG: every table row, documented request shapes, local validation and parsing without a network."""
 
 from __future__ import annotations
 
@@ -207,7 +207,7 @@ def test_other_request_shapes() -> None:
         bsg.send_payload(CFG, [m()] * 10_001, "Shop")
 
 
-def test_reference_ids_fit_the_seed_pattern() -> None:
+def test_reference_ids_fit_the_documented_pattern() -> None:
     assert bsg.reference_id("Test98765") == "Test98765"
     derived = bsg.reference_id("row-17/campaign spring")
     assert len(derived) == 32 and derived.isalnum()

@@ -13,7 +13,7 @@ from msgbridge.core.errors import ConfigError, ErrorCode
 from msgbridge.core.message import Campaign, Message, Recipient
 from msgbridge.core.status import DeliveryStatus
 
-# Independent copies of the seed (mobizon-api-codes) and PROVIDERS.md tables.
+# Independent copies of Mobizon's "API response codes" and message status tables (docs/sources.md).
 EXPECTED_ERRORS = [
     (1, "INVALID_ARGUMENT"),
     (2, "NOT_FOUND"),

@@ -13,7 +13,7 @@ from msgbridge.core.message import Message
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import Secret
 
-# Independent copies of the provider documents' tables (seed + PROVIDERS.md).
+# Independent copies of the tables of SMSC.ru's HTTP API document (docs/sources.md).
 EXPECTED_ERRORS = [
     (1, "INVALID_ARGUMENT"),
     (2, "AUTH_FAILED"),

@@ -26,7 +26,7 @@ T, P, B, S, X = (
     StatusClass.BUG,
 )
 
-# Written from PROTOCOLS.md A4, not copied from the table under test.
+# Written from SMPP 3.4 §5.1.3 (command_status), not copied from the table under test.
 EXPECTED: list[tuple[int, str, ErrorCode | None, StatusClass]] = [
     (0x00, "ESME_ROK", None, StatusClass.OK),
     (0x01, "ESME_RINVMSGLEN", E.MESSAGE_TOO_LONG, P),
