@@ -18,7 +18,7 @@ from msgbridge.core.options import OptionSet
 
 # Table key -> where it lives.
 PAGES: dict[str, str] = {
-    "memory": "docs/foundation.md",
+    "memory": "docs/store-and-dispatch.md",
     "smpp": "docs/smpp.md",
     "http": "docs/http.md",
     "selzy": "docs/http.md",

@@ -17,7 +17,7 @@ from msgbridge.core.errors import MessagingError
 from msgbridge.core.terminal import printable
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "msgbridge.cli.commands",  # send, status, transports, text, campaign (foundation)
+    "msgbridge.cli.commands",  # send, status, transports, text, campaign
     "msgbridge.cli.inbox",  # inbox (MO messages)
     "msgbridge.cli.sim_smsc",  # sim smsc
     "msgbridge.cli.sim_http",  # sim http

@@ -1,4 +1,4 @@
-"""The foundation benchmarks still run (tiny sizes: a smoke test, not a measurement)."""
+"""The store and dispatcher benchmarks still run (tiny sizes: a smoke test, not a measurement)."""
 
 from __future__ import annotations
 
