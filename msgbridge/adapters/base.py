@@ -15,7 +15,7 @@ import importlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -24,7 +24,7 @@ from msgbridge.core.errors import ConfigError
 from msgbridge.core.message import Campaign, DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.options import OptionSet, OptionValues
 from msgbridge.core.ratelimit import DEFAULT_MAX_RETRY_WAIT
-from msgbridge.core.url import TransportURL, split
+from msgbridge.core.url import TransportURL, redact, split
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,15 @@ class Transport(ABC):
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
 
     def __init__(self, url: TransportURL) -> None:
-        self.url = url
         declared = type(self).declared_options
+        private = type(self).private_options()
+        self.url = url if private <= url.private else replace(url, private=url.private | private)
         self.settings: OptionValues = declared.read(url) if declared is not None else OptionValues({})
+
+    @classmethod
+    def private_options(cls) -> frozenset[str]:
+        """The declared options whose values are credentials: hidden wherever the URL is shown."""
+        return cls.declared_options.private_names() if cls.declared_options is not None else frozenset()
 
     @classmethod
     def from_url(cls, url: str | TransportURL) -> Transport:
@@ -280,3 +286,8 @@ registry = Registry()
 def open_transport(url: str) -> Transport:
     """The transport for ``url``, not yet connected: ``async with open_transport(url) as t: ...``."""
     return registry.get(split(url).scheme).from_url(url)
+
+
+def redact_for(transport: Transport, url: str) -> str:
+    """``url`` as it may be shown or stored: credentials hidden, and the options ``transport`` declares private."""
+    return redact(url, type(transport).private_options())

@@ -19,23 +19,8 @@ subclass made for the options (as ``pathlib.Path()`` returns a ``PosixPath``).
 ``lookup()`` (a ReferenceLookup). Without a journal it has no ``lookup()``, so a re-run leaves
 what is in doubt alone rather than taking "not in the journal" for "not sent".
 
-Options (all optional)::
-
-    mix=delivered:0.9,undeliverable:0.05,expired:0.05   outcome weights (DeliveryStatus names)
-    dlr_delay_ms=10      delay before a receipt is pushed
-    dlr=yes              push receipts at all (no: messages stay SUBMITTED)
-    poll=no              yes: no pushed receipts; statuses are polled through status()
-    latency_ms=0         time one send() call takes
-    seed=                random seed for the outcome mix
-    max_batch=1000       messages per send() call
-    segment_ids=no       yes: one native id (and one receipt) per segment, as SMPP does
-    journal=PATH         append accepted sends to PATH; lookup() reads it
-    fail=+7701...,+7702  destinations refused with fail_code (default INVALID_DESTINATION)
-    fail_every=N         every N-th message is refused with fail_code (default TEMPORARY_FAILURE)
-    fail_times=K         stop injecting fail_every failures after K of them
-    retry_after=S        retry-after seconds carried by injected failures
-    lost_every=N         every N-th message is accepted (and journaled) but its answer is lost: TIMEOUT
-    down_times=K         the first K send() calls raise TransportError (nothing is sent)
+Its options are declared once, in ``MemoryTransport.declared_options`` (the
+table in docs/store-and-dispatch.md is generated from them).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
-from msgbridge.adapters.base import FEATURES, Transport, features, open_transport, registry
+from msgbridge.adapters.base import FEATURES, Transport, features, open_transport, redact_for, registry
 from msgbridge.cli.outcome import ExitCode, Outcome, exit_code, tally
 from msgbridge.config import Config, load_config
 from msgbridge.core.encoding import info as text_info
@@ -39,7 +39,6 @@ from msgbridge.core.phone import normalize
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.template import check as check_template
 from msgbridge.core.terminal import json_text, markup, printable
-from msgbridge.core.url import redact
 from msgbridge.dispatch.campaign import PrepareReport, prepare_campaign, recipients_from_csv
 from msgbridge.dispatch.csvsource import read_csv
 from msgbridge.dispatch.dispatcher import Dispatcher, DispatchStats
@@ -461,7 +460,7 @@ def campaign_run(
         template=text,
         recipients=tuple(recipients),
         sender=sender,
-        transport=via if "://" not in via else redact(url),
+        transport=via if "://" not in via else redact_for(transport, url),
         options={k: str(v) for k, v in {"tps": tps, "region": region, "mode": mode}.items() if v is not None},
     )
     show_bar = not (as_json or quiet)
@@ -698,7 +697,7 @@ def transports(as_json: bool, show_options: bool) -> None:
             continue
         caps = _capabilities(cls)
         # A polled transport shows how many ids one poll asks about: "poll 100".
-        words = {f.column: [] for f in FEATURES}
+        words: dict[str, list[str]] = {f.column: [] for f in FEATURES}
         for f in FEATURES:
             if caps[f.key]:
                 words[f.column].append(f"{f.word} {caps['status_poll']}" if f.key == "polling" else f.word)

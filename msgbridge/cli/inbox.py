@@ -23,11 +23,10 @@ from datetime import UTC, datetime
 
 import click
 
-from msgbridge.adapters.base import InboundMessages, open_transport
+from msgbridge.adapters.base import InboundMessages, open_transport, redact_for
 from msgbridge.core.errors import UnsupportedFeature
 from msgbridge.core.message import InboundMessage
 from msgbridge.core.terminal import json_text, printable
-from msgbridge.core.url import redact
 from msgbridge.store.base import Store, open_store
 
 
@@ -80,7 +79,7 @@ async def listen(
 
     async with transport:
         if echo:
-            click.echo(f"listening for inbound messages on {redact(url)}", err=True)
+            click.echo(f"listening for inbound messages on {redact_for(transport, url)}", err=True)
         reader = asyncio.create_task(consume())
         deadline = None if seconds is None else time.monotonic() + seconds
         try:

@@ -1,13 +1,15 @@
 """Declared URL options: each transport lists what it reads, with type, range, default and meaning.
 
-A transport's query options used to be read ad hoc (``url.float_option("timeout", 30)``),
-so ``timeout=nan`` hung, ``timeout=0`` timed everything out and ``widnow=5`` was
-silently ignored. Now every transport declares an :class:`OptionSet`; reading
-a URL through it refuses unknown names (listing the known ones, with a
-did-you-mean), values of the wrong type, NaN and infinities, and values outside
-the declared range — all as one-line ConfigErrors before anything connects.
-The same declarations feed ``msgbridge transports --options`` and the option
-tables in ``docs/`` (a test keeps those equal).
+Query options read one by one where they are used let ``timeout=nan`` hang,
+``timeout=0`` time everything out and ``widnow=5`` pass unnoticed. So every
+transport declares an :class:`OptionSet`, and ``Transport.__init__`` reads its
+URL through it (``transport.settings``). That refuses unknown names (listing
+the known ones, with a did-you-mean), values of the wrong type, NaN and
+infinities, and values outside the declared range, all as one-line
+ConfigErrors before anything connects. The same declarations feed
+``msgbridge transports --options``/``--json``, the hiding of ``private``
+values wherever a URL is shown, and the option tables in ``docs/`` and the
+README (tests keep those equal).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Option:
     pattern: str | None = None  # TEXT: the whole value must match
     max_length: int = MAX_TEXT_CHARS  # TEXT
     shown_default: str | None = None  # how the docs describe a default computed elsewhere
+    private: bool = False  # a credential: shown as *** wherever the URL is printed, logged or stored
 
     def range_text(self) -> str:
         """The accepted values, as the docs and error messages say them."""
@@ -84,6 +87,10 @@ class Option:
         if isinstance(self.default, float):
             return _num(self.default)
         return str(self.default) if self.default != "" else "empty"
+
+    def described(self) -> str:
+        """The meaning as the tables print it: a private option says that it is hidden."""
+        return f"{self.doc} (private: shown as `***`)" if self.private else self.doc
 
     def parse(self, scheme: str, raw: str) -> OptionValue:
         """The typed value of ``raw``; ConfigError naming the option and what it accepts otherwise."""
@@ -253,6 +260,10 @@ class OptionSet:
     def names(self) -> list[str]:
         return sorted(self._by_name)
 
+    def private_names(self) -> frozenset[str]:
+        """The names (aliases too) whose values a printed URL hides."""
+        return frozenset(name for name, option in self._by_name.items() if option.private)
+
     def read(self, url: TransportURL) -> OptionValues:
         """Every option of ``url`` checked and typed; declared defaults for the rest."""
         values: dict[str, OptionValue] = {o.name: o.default for o in self.options}
@@ -287,6 +298,7 @@ class OptionSet:
                 "range": o.range_text(),
                 "default": o.default_text(),
                 "doc": o.doc,
+                "private": o.private,
             }
             for o in self.options
         ]
@@ -296,7 +308,7 @@ class OptionSet:
         lines = ["| option | type | range | default | meaning |", "|---|---|---|---|---|"]
         for o in self.options:
             names = " / ".join(f"`{n}`" for n in (o.name, *o.aliases))
-            cells = (names, o.kind.value, o.range_text(), o.default_text(), o.doc)
+            cells = (names, o.kind.value, o.range_text(), o.default_text(), o.described())
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         return "\n".join(lines)
 

@@ -143,9 +143,17 @@ class TransportURL:
     options: dict[str, str] = field(default_factory=dict)
     # For URLs like ``selzy://KEY@api.selzy.com`` the user part *is* the secret.
     user_is_secret: bool = False
+    # Options whose values are credentials (declared ``private``): hidden like the password.
+    private: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        for name in self.private & self.options.keys():
+            remember_secret(self.options[name])  # so that the log filter hides it wherever a library logs it
 
     @classmethod
-    def parse(cls, url: str, *, user_is_secret: bool | None = None) -> TransportURL:
+    def parse(
+        cls, url: str, *, user_is_secret: bool | None = None, private: frozenset[str] = frozenset()
+    ) -> TransportURL:
         parts = split(url)
         host, port = _host_port(parts.scheme, parts.hostport)
         user: str | None = None
@@ -167,40 +175,10 @@ class TransportURL:
             path=parts.path,
             options=_options(parts.scheme, parts.query),
             user_is_secret=lone_key and user is None and secret is not None,
+            private=private,
         )
 
-    def option(self, name: str, default: str | None = None) -> str | None:
-        return self.options.get(name, default)
-
-    def int_option(self, name: str, default: int) -> int:
-        raw = self.options.get(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            return int(raw)
-        except ValueError as exc:
-            raise ConfigError(f"option {name}={raw!r} in {self} is not a whole number") from exc
-
-    def float_option(self, name: str, default: float) -> float:
-        raw = self.options.get(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            return float(raw)
-        except ValueError as exc:
-            raise ConfigError(f"option {name}={raw!r} in {self} is not a number") from exc
-
-    def bool_option(self, name: str, default: bool) -> bool:
-        raw = self.options.get(name)
-        if raw is None or raw == "":
-            return default
-        if raw.lower() in {"1", "true", "yes", "on"}:
-            return True
-        if raw.lower() in {"0", "false", "no", "off"}:
-            return False
-        raise ConfigError(f"option {name}={raw!r} in {self} is not a yes/no value")
-
-    def _render(self, secret_text: str | None) -> str:
+    def _render(self, secret_text: str | None, *, hide: bool) -> str:
         auth = ""
         if self.user_is_secret and self.secret is not None:
             auth = f"{secret_text}@"
@@ -213,15 +191,19 @@ class TransportURL:
         if ":" in host:
             host = f"[{host}]"
         port = f":{self.port}" if self.port is not None else ""
-        query = "&".join(f"{k}={quote(v, safe='')}" for k, v in self.options.items())
+        # A value shown hidden (and one hidden before: a stored URL read back) stays ``***``, not ``%2A%2A%2A``.
+        query = "&".join(
+            f"{k}={REDACTED if (hide and k in self.private) or v == REDACTED else quote(v, safe='')}"
+            for k, v in self.options.items()
+        )
         return f"{self.scheme}://{auth}{host}{port}{self.path}" + (f"?{query}" if query else "")
 
     def __str__(self) -> str:
-        return self._render(REDACTED)
+        return self._render(REDACTED, hide=True)
 
     def reveal(self) -> str:
         """The full URL with its secret: only for handing to another process."""
-        return self._render(quote(self.secret.reveal(), safe="") if self.secret else None)
+        return self._render(quote(self.secret.reveal(), safe="") if self.secret else None, hide=False)
 
 
 def encode_credentials(url: str) -> str:
@@ -241,17 +223,17 @@ def encode_credentials(url: str) -> str:
     return f"{parts.scheme}://{auth}@{parts.hostport}{parts.path}{query}"
 
 
-def redact(url: str) -> str:
-    """``url`` with its credentials hidden, as the parser reads them; safe on malformed input.
+def redact(url: str, private: frozenset[str] = frozenset()) -> str:
+    """``url`` with its credentials (and the ``private`` options) hidden, as the parser reads them.
 
-    A lone user part is hidden too (for most schemes it is an API key). A URL
+    Safe on malformed input. A lone user part is hidden too (for most schemes it is an API key). A URL
     that cannot be parsed shows only its scheme; text without ``://`` (a
     configured name) is returned as it is unless it holds an ``@``.
     """
     if "://" not in url:
         return HIDDEN if "@" in url else url
     try:
-        return str(TransportURL.parse(url, user_is_secret=True))
+        return str(TransportURL.parse(url, user_is_secret=True, private=private))
     except ConfigError:
         scheme = url.partition("://")[0]
         return f"{scheme.lower()}://{HIDDEN}" if _SCHEME.fullmatch(scheme) else HIDDEN

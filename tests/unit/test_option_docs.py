@@ -1,4 +1,5 @@
-"""The option tables in docs/ are the declarations, rendered: a page that disagrees fails here.
+"""The option tables in docs/ and the README's URL table are the declarations, rendered: a page that
+disagrees fails here.
 
 Fix a failure with ``python -m msgbridge.adapters.optiondocs`` (it rewrites the tables).
 """
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from msgbridge.adapters import optiondocs
-from msgbridge.adapters.base import registry
+from msgbridge.adapters.base import open_transport, registry
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +30,7 @@ def test_every_builtin_transport_has_a_table() -> None:
 
 
 def test_a_changed_declaration_shows_as_a_stale_page(tmp_path: Path) -> None:
-    for page in set(optiondocs.PAGES.values()):
+    for page in {*optiondocs.PAGES.values(), optiondocs.README}:
         (tmp_path / page).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / page).write_text((ROOT / page).read_text(encoding="utf-8"), encoding="utf-8")
     smpp = tmp_path / "docs/smpp.md"
@@ -37,3 +38,26 @@ def test_a_changed_declaration_shows_as_a_stale_page(tmp_path: Path) -> None:
     assert optiondocs.main(["--check", "--root", str(tmp_path)]) == 1
     assert optiondocs.main(["--root", str(tmp_path)]) == 0
     assert optiondocs.main(["--check", "--root", str(tmp_path)]) == 0
+
+
+def test_the_readme_carries_the_generated_url_table() -> None:
+    text = (ROOT / optiondocs.README).read_text(encoding="utf-8")
+    assert "<!-- urls -->\n" in text and "<!-- /urls -->" in text
+    assert optiondocs.render(text) == text, "README.md: run python -m msgbridge.adapters.optiondocs"
+    for scheme in registry.BUILTIN:
+        assert f"| `{scheme}` |" in text
+
+
+def test_the_readme_example_urls_are_read_by_their_declarations() -> None:
+    assert set(optiondocs.EXAMPLES) == set(registry.BUILTIN)
+    for scheme, urls in optiondocs.EXAMPLES.items():
+        for url in urls:
+            assert open_transport(url).scheme == scheme
+
+
+def test_a_changed_example_shows_in_the_readme_as_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = tmp_path / optiondocs.README
+    readme.write_text((ROOT / optiondocs.README).read_text(encoding="utf-8"), encoding="utf-8")
+    before = optiondocs.render(readme.read_text(encoding="utf-8"))
+    monkeypatch.setitem(optiondocs.EXAMPLES, "memory", ("memory://?seed=1",))
+    assert optiondocs.render(before) != before and "`memory://?seed=1`" in optiondocs.render(before)

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from msgbridge.core import options as opt
 from msgbridge.core.errors import ConfigError, InvalidDestination, TemplateError
+from msgbridge.core.options import OptionSet
 from msgbridge.core.phone import digits, normalize
 from msgbridge.core.template import fields, render
 from msgbridge.core.url import REDACTED, Secret, TransportURL, redact
@@ -65,7 +69,8 @@ def test_url_parse_and_secret_never_printed() -> None:
         "/path",
     )
     assert url.secret is not None and url.secret.reveal() == "s3cr@t"
-    assert url.int_option("window", 1) == 10 and url.float_option("tps", 1.0) == 50.0
+    read = OptionSet(opt.integer("window", 1, 1, 100, "w"), opt.number("tps", 1.0, 0, 1000, "t")).read(url)
+    assert read.get_int("window") == 10 and read.get_float("tps") == 50.0
     for text in (str(url), repr(url), str(url.secret), repr(url.secret), f"{url}"):
         assert "s3cr" not in text
     assert str(url) == f"smpp://user:{REDACTED}@smsc.example:2775/path?window=10&tps=50"
@@ -94,11 +99,12 @@ def test_redact(raw: str, expected: str) -> None:
 
 def test_bad_options_are_config_errors_without_the_secret() -> None:
     url = TransportURL.parse("smpp://u:topsecret@h?window=ten&tls=maybe")
+    window, tls = opt.integer("window", 1, 1, 100, "w"), opt.flag("tls", False, "t")
     with pytest.raises(ConfigError) as info:
-        url.int_option("window", 1)
+        OptionSet(window).read(replace(url, options={"window": "ten"}))
     assert "topsecret" not in str(info.value)
     with pytest.raises(ConfigError):
-        url.bool_option("tls", False)
+        OptionSet(tls).read(replace(url, options={"tls": "maybe"}))
     with pytest.raises(ConfigError):
         TransportURL.parse("no-scheme-here")
     with pytest.raises(ConfigError, match="port"):
