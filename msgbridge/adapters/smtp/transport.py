@@ -39,7 +39,7 @@ from msgbridge.adapters.smtp.replies import error_info
 from msgbridge.core import options as opt
 from msgbridge.core.errors import AuthError, ConfigError, ErrorCode, ErrorInfo, TransportError
 from msgbridge.core.message import Channel, Message, SendResult
-from msgbridge.core.options import OptionSet
+from msgbridge.core.options import OptionSet, OptionValues
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import Secret, TransportURL
 
@@ -76,8 +76,8 @@ class SmtpConfig:
     smsc_to: str = sms_gateway.SMSC_ADDRESS
 
     @classmethod
-    def from_url(cls, url: TransportURL) -> SmtpConfig:
-        o = SMTP_OPTIONS.read(url)
+    def from_settings(cls, url: TransportURL, o: OptionValues) -> SmtpConfig:
+        """The connection settings of ``url``, its options already read through ``SMTP_OPTIONS`` into ``o``."""
         mode = o.get_str("mode")
         fmt = o.get_str("format")
         smsc = mode == "sms-gateway" and fmt == "smsc"
@@ -211,7 +211,7 @@ class SmtpTransport(Transport):
 
     def __init__(self, url: TransportURL) -> None:
         super().__init__(url)
-        self.config = SmtpConfig.from_url(url)
+        self.config = SmtpConfig.from_settings(url, self.settings)
         self._slots: asyncio.Queue[_Slot] | None = None
 
     @property
