@@ -724,7 +724,7 @@ def _options_table(scheme: str, declared: OptionSet | None) -> Table:
     table = Table("option", "type", "range", "default", "meaning", title=f"{scheme}:// options")
     for option in declared or ():
         names = " / ".join((option.name, *option.aliases))
-        cells = (names, option.kind.value, option.range_text(), option.default_text(), option.doc)
+        cells = (names, option.kind.value, option.range_text(), option.default_text(), option.described())
         table.add_row(*(escape(c) for c in cells))
     return table
 

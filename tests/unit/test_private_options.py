@@ -80,7 +80,9 @@ def test_the_campaign_stores_and_prints_it_hidden(
     assert stored == [("tokened://host?token=***&dlr_delay_ms=1",)]
 
 
-def test_transports_json_lists_it_as_private(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transports_lists_it_as_private(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(registry._classes, "tokened", Tokened)
     data = json.loads(CliRunner().invoke(cli, ["transports", "--json"]).output)
     assert {o["name"]: o["private"] for o in data["tokened"]["options"]}["token"] is True
+    text = CliRunner().invoke(cli, ["transports", "--options"], env={"COLUMNS": "400"}).output
+    assert "the webhook token (private: shown as `***`)" in text
