@@ -26,11 +26,6 @@ log = logging.getLogger(__name__)
 # bound to statements as the members themselves (a StrEnum is a str).
 STATUS_BY_VALUE: dict[str, DeliveryStatus] = {s.value: s for s in DeliveryStatus}
 
-# Handed over, no final word yet: what a status poller asks about and collect_receipts waits on.
-AWAITING_RECEIPT: frozenset[DeliveryStatus] = frozenset(
-    {DeliveryStatus.SUBMITTED, DeliveryStatus.ACCEPTED, DeliveryStatus.UNKNOWN}
-)
-
 # (receipt's parked-row id or None, receipt)
 Item = tuple[int | None, DeliveryReceipt]
 # where a native id was sent: (message_id, part number or None for a single-part message, link)

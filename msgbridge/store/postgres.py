@@ -41,11 +41,10 @@ import asyncpg  # type: ignore[import-untyped]
 
 from msgbridge.core.errors import ConfigError, ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
-from msgbridge.core.status import DeliveryStatus
+from msgbridge.core.status import AWAITING_RECEIPT, DeliveryStatus
 from msgbridge.core.url import redact
 from msgbridge.store.base import CampaignRecord, DoubtCounts, MessageRecord, OutboxEntry, Store
 from msgbridge.store.plans import (
-    AWAITING_RECEIPT,
     CAMPAIGN_COLUMNS,
     INBOUND_COLUMNS,
     STATUS_BY_VALUE,
@@ -200,6 +199,8 @@ async def _bulk(conn: asyncpg.Connection, sql: str, rows: Sequence[tuple[Any, ..
 
 
 class PostgresStore(Store):
+    driver_errors = (asyncpg.PostgresError, asyncpg.InterfaceError)
+
     def __init__(self, dsn: str, *, schema: str | None = None, pool_size: int = 4) -> None:
         if schema is not None and not _IDENT.fullmatch(schema):
             raise ConfigError(f"schema name {schema!r} is not a plain identifier")

@@ -50,11 +50,10 @@ from typing import Any
 
 from msgbridge.core.errors import ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
-from msgbridge.core.status import DeliveryStatus
+from msgbridge.core.status import AWAITING_RECEIPT, DeliveryStatus
 from msgbridge.store.base import CampaignRecord, DoubtCounts, MessageRecord, OutboxEntry, Store
 from msgbridge.store.owners import LEASE_SECONDS, OWNERS_SCHEMA, RENEW_EVERY, OwnerRow, new_token, split_live
 from msgbridge.store.plans import (
-    AWAITING_RECEIPT,
     CAMPAIGN_COLUMNS,
     INBOUND_COLUMNS,
     STATUS_BY_VALUE,
@@ -285,6 +284,8 @@ class _Checkpointer:
 
 
 class SqliteStore(Store):
+    driver_errors = (sqlite3.Error,)
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -306,6 +307,9 @@ class SqliteStore(Store):
         self.token = new_token()
         self._lease_until = 0.0
         self._renewer: asyncio.Task[None] | None = None
+
+    def error_text(self, exc: Exception) -> str:
+        return f"{exc} ({self.path})"
 
     # -- lifecycle -------------------------------------------------------
 
@@ -636,20 +640,10 @@ class SqliteStore(Store):
             # Only parked receipts are kept as rows; a matched one lives on as its message's history entry.
             db.executemany(
                 "INSERT INTO receipts (link, native_id, status, native_status, error, message_hint, received_at, "
-                "message_id, matched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "matched) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
                 [
-                    (
-                        r.link,
-                        r.native_id,
-                        r.status,
-                        r.native_status,
-                        _error_json(r.error),
-                        r.message_id,
-                        r.received_at,
-                        message_id,
-                        0 if message_id is None else 1,
-                    )
-                    for (_, r), message_id in ((u, None) for u in unmatched)
+                    (r.link, r.native_id, r.status, r.native_status, _error_json(r.error), r.message_id, r.received_at)
+                    for _, r in unmatched
                 ],
             )
         if unmatched:
