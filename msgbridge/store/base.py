@@ -55,8 +55,11 @@ class OutboxEntry:
     row: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MessageRecord:
+    """A message as the store holds it. Built for every message a claim hands out, so a plain slotted
+    dataclass: a frozen one pays an ``object.__setattr__`` per field. Treat it as read-only all the same."""
+
     message: Message
     status: DeliveryStatus
     attempts: int

@@ -15,7 +15,8 @@ from msgbridge.core.message import Message, SendResult
 from msgbridge.core.status import DeliveryStatus as S
 from msgbridge.dispatch.dispatcher import Dispatcher
 from msgbridge.store.base import DoubtCounts, MessageRecord, OutboxEntry
-from msgbridge.store.postgres import SCHEMA, PostgresStore
+from msgbridge.store.postgres import PostgresStore
+from msgbridge.store.schema import POSTGRES_V1
 
 LINK = "memory://local"
 
@@ -114,8 +115,8 @@ async def test_a_worker_joining_late_does_not_resend_what_another_is_sending(
 
 
 async def test_a_table_from_before_claim_owners_gets_the_column(pg_dsn: str, schema: str) -> None:
-    old = SCHEMA.replace(",\n    claimed_by INTEGER\n", "\n")
-    assert old != SCHEMA
+    old = POSTGRES_V1.replace(",\n    claimed_by INTEGER\n", "\n")
+    assert old != POSTGRES_V1
     conn = await asyncpg.connect(pg_dsn)
     try:
         await conn.execute(f'CREATE SCHEMA "{schema}"; SET search_path = "{schema}"')
