@@ -42,8 +42,9 @@ import asyncpg  # type: ignore[import-untyped]
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import redact
-from msgbridge.store.schema import POSTGRES_1_TO_2, POSTGRES_TYPES, POSTGRES_V1, VERSION, statements, tables
-from msgbridge.store.sql import RECEIPTS, SCHEMA, Bulk, Conn, SqlStore
+from msgbridge.store.dialect import RECEIPTS, SCHEMA, Bulk, Conn
+from msgbridge.store.schema import POSTGRES_1_TO_2, POSTGRES_TYPES, statements, tables
+from msgbridge.store.sql import SqlStore
 
 # Owner tokens whose store is open: the advisory locks (two-key form, objsubid 2) held in this database.
 _LIVE_OWNERS = (
@@ -120,6 +121,10 @@ class PostgresConn(Conn):
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
         return list(await self.conn.fetch(numbered(sql), *map(_plain, params)))
+
+    async def has_table(self, name: str) -> bool:
+        # In the schema the store's search_path names.
+        return bool(await self.conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name))
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return _count(await self.conn.execute(numbered(sql), *map(_plain, params)))
@@ -234,18 +239,9 @@ class PostgresStore(SqlStore):
     def _types_ddl(self) -> str:
         return tables(POSTGRES_TYPES)
 
-    async def _found_version(self, c: Conn) -> int:
-        ((versions, messages),) = await c.fetch(
-            "SELECT to_regclass('schema_version') IS NOT NULL, to_regclass('messages') IS NOT NULL"
-        )
-        if versions:
-            rows = await c.fetch("SELECT MAX(version) FROM schema_version")
-            return int(rows[0][0] or VERSION)
-        return 1 if messages else 0
-
     async def _upgrade(self, c: Conn, version: int) -> None:
         assert version == 1
-        for statement in statements(POSTGRES_V1 + POSTGRES_1_TO_2):
+        for statement in statements(POSTGRES_1_TO_2):
             await c.execute(statement)
 
     # -- owners ----------------------------------------------------------

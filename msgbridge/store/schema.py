@@ -9,9 +9,10 @@ waits for, so it never sees half a migration.
 Version 1 is what came before the version table, and it differed per backend:
 SQLite kept the body in ``bodies`` and status changes on the row (``trail``),
 PostgreSQL the body in ``messages.body`` and status changes as rows of
-``history``. Their DDL is kept here (``SQLITE_V1``, ``POSTGRES_V1``) because
-step 1 -> 2 starts by completing it (the oldest files lack tables and columns
-that version 1 added over time) and the tests build version-1 databases from it.
+``history``. Step 1 -> 2 is each backend's ``_upgrade`` (what it had of its
+own) and then the shared part (``history`` rows onto the trail); the tables a
+version-1 database lacks are then made as ``TABLES`` has them. Its DDL, and
+databases written by it, are the tests' fixtures (``tests/unit/store/fixtures``).
 """
 
 from __future__ import annotations
@@ -146,177 +147,14 @@ def fold_history(rows: Sequence[Sequence[object]]) -> list[tuple[str, str]]:
     return [("".join(text), message_id) for message_id, text in lines.items()]
 
 
-# -- version 1, as it was written before the version table -------------------
-
-SQLITE_V1 = """
-CREATE TABLE IF NOT EXISTS campaigns (
-    name TEXT PRIMARY KEY,
-    template TEXT NOT NULL,
-    sender TEXT,
-    transport TEXT,
-    created_at REAL NOT NULL,
-    options TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS messages (
-    id TEXT PRIMARY KEY,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    campaign TEXT,
-    reference TEXT,
-    row INTEGER,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    native_id TEXT,
-    native_ids TEXT,
-    link TEXT,
-    segments INTEGER NOT NULL DEFAULT 1,
-    error_code TEXT,
-    error_native_code TEXT,
-    error_text TEXT,
-    error_retry_after REAL,
-    next_attempt_at REAL NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    trail TEXT,
-    claimed_by TEXT
-);
-CREATE INDEX IF NOT EXISTS messages_due ON messages (status, campaign, next_attempt_at);
-CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference) WHERE reference IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_native ON messages (native_id, link) WHERE native_id IS NOT NULL;
-CREATE TABLE IF NOT EXISTS bodies (
-    id TEXT PRIMARY KEY,
-    body TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS segments (
-    message_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    link TEXT NOT NULL,
-    native_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    PRIMARY KEY (message_id, seq)
-);
-CREATE INDEX IF NOT EXISTS segments_native ON segments (native_id, link);
-CREATE TABLE IF NOT EXISTS history (
-    message_id TEXT NOT NULL,
-    at REAL NOT NULL,
-    seq INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    note TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (message_id, at, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS receipts (
-    id INTEGER PRIMARY KEY,
-    link TEXT NOT NULL,
-    native_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    native_status TEXT NOT NULL DEFAULT '',
-    error TEXT,
-    message_hint TEXT,
-    received_at REAL NOT NULL,
-    message_id TEXT,
-    matched INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS receipts_parked ON receipts (native_id) WHERE matched = 0;
-CREATE TABLE IF NOT EXISTS inbound (
-    id TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    destination TEXT NOT NULL,
-    text TEXT NOT NULL,
-    link TEXT NOT NULL,
-    received_at REAL NOT NULL,
-    parts INTEGER NOT NULL,
-    raw TEXT
-);
-CREATE INDEX IF NOT EXISTS inbound_received ON inbound (received_at);
-"""
-
-# Version 1 of SQLite, from its first form on: columns an older file may lack (``CREATE TABLE IF NOT
-# EXISTS`` above leaves an existing ``messages`` as it is).
-SQLITE_V1_LATE_COLUMNS = ("trail", "claimed_by")
-
-# SQLite 1 -> 2: ``row`` spelled as PostgreSQL does, the history rows moved onto the trail, the parked
-# index in the words both backends query it with.
+# SQLite 1 -> 2, after the columns the oldest files lack are added: ``row`` spelled as PostgreSQL spells
+# it; the parked-receipts index made again by TABLES, in the words both backends query it with.
 SQLITE_1_TO_2 = """
 ALTER TABLE messages RENAME COLUMN row TO csv_row;
 DROP INDEX IF EXISTS receipts_parked;
-CREATE INDEX receipts_parked ON receipts (native_id) WHERE NOT matched;
 """
-
-POSTGRES_V1 = """
-CREATE TABLE IF NOT EXISTS campaigns (
-    name TEXT PRIMARY KEY,
-    template TEXT NOT NULL,
-    sender TEXT,
-    transport TEXT,
-    created_at DOUBLE PRECISION NOT NULL,
-    options TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS messages (
-    id TEXT PRIMARY KEY,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    campaign TEXT,
-    reference TEXT,
-    csv_row INTEGER,
-    body TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    native_id TEXT,
-    native_ids TEXT,
-    link TEXT,
-    segments INTEGER NOT NULL DEFAULT 1,
-    error_code TEXT,
-    error_native_code TEXT,
-    error_text TEXT,
-    error_retry_after DOUBLE PRECISION,
-    next_attempt_at DOUBLE PRECISION NOT NULL DEFAULT 0,
-    created_at DOUBLE PRECISION NOT NULL,
-    updated_at DOUBLE PRECISION NOT NULL,
-    claimed_by INTEGER
-);
-CREATE INDEX IF NOT EXISTS messages_due ON messages (status, campaign, next_attempt_at);
-CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference) WHERE reference IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_native ON messages (native_id, link) WHERE native_id IS NOT NULL;
-CREATE TABLE IF NOT EXISTS segments (
-    message_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    link TEXT NOT NULL,
-    native_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    PRIMARY KEY (message_id, seq)
-);
-CREATE INDEX IF NOT EXISTS segments_native ON segments (native_id, link);
-CREATE TABLE IF NOT EXISTS history (
-    id BIGSERIAL PRIMARY KEY,
-    message_id TEXT NOT NULL,
-    at DOUBLE PRECISION NOT NULL,
-    status TEXT NOT NULL,
-    note TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS history_message ON history (message_id, id);
-CREATE TABLE IF NOT EXISTS receipts (
-    id BIGSERIAL PRIMARY KEY,
-    link TEXT NOT NULL,
-    native_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    native_status TEXT NOT NULL DEFAULT '',
-    error TEXT,
-    message_hint TEXT,
-    received_at DOUBLE PRECISION NOT NULL,
-    message_id TEXT,
-    matched BOOLEAN NOT NULL
-);
-CREATE INDEX IF NOT EXISTS receipts_parked ON receipts (native_id) WHERE NOT matched;
-CREATE TABLE IF NOT EXISTS inbound (
-    id TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    destination TEXT NOT NULL,
-    text TEXT NOT NULL,
-    link TEXT NOT NULL,
-    received_at DOUBLE PRECISION NOT NULL,
-    parts INTEGER NOT NULL,
-    raw TEXT
-);
-CREATE INDEX IF NOT EXISTS inbound_received ON inbound (received_at);
-"""
+# Columns a SQLite file of version 1 may lack: it got them over time (status changes on the row, owners).
+SQLITE_V1_LATE_COLUMNS = ("trail", "claimed_by")
 
 # PostgreSQL 1 -> 2: the owner column tables from before claims had owners lack, the body into
 # ``bodies`` as SQLite keeps it, a trail column for the history rows.
@@ -327,6 +165,3 @@ INSERT INTO bodies (id, body) SELECT id, body FROM messages;
 ALTER TABLE messages DROP COLUMN body;
 ALTER TABLE messages ADD COLUMN trail TEXT;
 """
-
-# Both, after the history rows are on the trail.
-DROP_HISTORY = "DROP TABLE history"

@@ -1,15 +1,11 @@
 """The store's sequences, written once for SQLite and PostgreSQL: read, plan (``plans.py``), write.
 
-What differs between the backends is small and lives in their :class:`Conn`:
-how a statement's ``?`` are spelled, how a list goes into ``IN``, how one
-statement runs for many rows (:class:`Bulk`), and whether rows read inside a
-transaction must be locked. Who owns a claim differs more (a lease row in
-SQLite, a session advisory lock in PostgreSQL): each backend says which
-``claimed_by`` values belong to a live owner (:meth:`SqlStore._held`).
-
-Every statement here is written the way both databases read it; the
-``{in}`` of a statement given to :meth:`Conn.split_in` is where the backend
-puts its list.
+What differs between the backends is small and lives in their connection
+(``dialect.Conn``): how a statement's ``?`` are spelled, how a list goes into
+``IN``, how one statement runs for many rows (``writes.py``), and whether rows
+read inside a transaction must be locked. Who owns a claim differs more (a
+lease row in SQLite, a session advisory lock in PostgreSQL): each backend says
+which ``claimed_by`` values belong to a live owner (:meth:`SqlStore._held`).
 """
 
 from __future__ import annotations
@@ -17,19 +13,18 @@ from __future__ import annotations
 import logging
 import math
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from msgbridge.core.errors import ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.status import AWAITING_RECEIPT, DeliveryStatus
 from msgbridge.store.base import CampaignRecord, DoubtCounts, MessageRecord, OutboxEntry, Store, StoreError
+from msgbridge.store.dialect import RECEIPTS, SCHEMA, Conn
 from msgbridge.store.plans import Item, Place, claimable_statuses, plan_receipts, plan_results
 from msgbridge.store.rows import (
-    APPEND_TRAIL,
     CAMPAIGN_COLUMNS,
     INBOUND_COLUMNS,
     MESSAGE_COLUMNS,
@@ -48,6 +43,19 @@ from msgbridge.store.rows import (
     trail_line,
 )
 from msgbridge.store.schema import VERSION, fold_history, statements
+from msgbridge.store.writes import (
+    INSERT_BODIES,
+    INSERT_INBOUND,
+    INSERT_MESSAGES,
+    MATCH_PARKED,
+    PARK_RECEIPTS,
+    PREPEND_TRAIL,
+    RECEIPT_UPDATE,
+    REQUEUE_UPDATE,
+    RESULT_UPDATE,
+    SEGMENT_STATUS,
+    SEGMENT_UPSERT,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,123 +69,6 @@ WRITTEN_CACHE = 200_000
 _M = columns(MessageRow, "m.")
 # Rows shaped (MessageRow..., body): a record's row and its message.
 _SELECT_MESSAGES = f"SELECT {_M}, b.body FROM messages m JOIN bodies b ON b.id = m.id"
-
-
-# What a transaction may ask to be serialised with (see SqlStore._tx).
-RECEIPTS = "receipts"
-SCHEMA = "schema"
-
-
-@dataclass(frozen=True)
-class Bulk:
-    """One statement written once for many rows.
-
-    ``sql`` is as SQLite runs it, once per row (``executemany``): an INSERT
-    with one ``VALUES (?, ...)`` or an ``UPDATE ... SET ... WHERE ...``, a
-    ``?`` per value. PostgreSQL runs it once over arrays instead (``unnest``),
-    which needs each value's type (``types``). A row that repeats another's
-    ``key`` (the positions of the values naming the row written) goes in a
-    later round there, so both apply rows in their order.
-    """
-
-    sql: str
-    types: tuple[str, ...]
-    key: tuple[int, ...]
-
-
-class Conn(ABC):
-    """A backend's connection (or pool) in the words the shared sequences use."""
-
-    # Appended to reads whose rows the transaction writes next: PostgreSQL locks them, SQLite's
-    # write transaction already holds the whole file.
-    lock: ClassVar[str] = ""
-    # Appended to the claim's inner SELECT: another worker's claim in progress is skipped, not waited for.
-    skip_locked: ClassVar[str] = ""
-
-    @abstractmethod
-    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]: ...
-
-    @abstractmethod
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement; how many rows it changed."""
-
-    @abstractmethod
-    async def bulk(self, statement: Bulk, rows: Sequence[Sequence[Any]]) -> int:
-        """Run ``statement`` for every row, in order; how many rows it changed."""
-
-    @abstractmethod
-    def split_in(
-        self, sql: str, values: Sequence[str], params: Sequence[Any] = ()
-    ) -> list[tuple[str, list[Any]]]:
-        """``sql`` with ``{in}`` made ``IN`` ``values`` (text), as statements to run; ``params`` go first."""
-
-    def unindexed(self, column: str) -> str:
-        """``column`` in a form the planner does not look up by index (SQLite: ``+column``)."""
-        return column
-
-    async def fetch_in(
-        self, sql: str, values: Sequence[str], params: Sequence[Any] = ()
-    ) -> list[Sequence[Any]]:
-        out: list[Sequence[Any]] = []
-        for statement, args in self.split_in(sql, values, params):
-            out += await self.fetch(statement, args)
-        return out
-
-
-# -- the bulk statements -------------------------------------------------------
-
-_T = "text"
-INSERT_MESSAGES = Bulk(
-    "INSERT INTO messages (id, idempotency_key, campaign, reference, csv_row, status, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    (_T, _T, _T, _T, "int4", _T, "float8", "float8"),
-    (0,),
-)
-INSERT_BODIES = Bulk("INSERT INTO bodies (id, body) VALUES (?, ?)", (_T, _T), (0,))
-RESULT_UPDATE = Bulk(
-    "UPDATE messages SET status = ?, native_id = COALESCE(?, native_id), native_ids = COALESCE(?, native_ids), "
-    "link = ?, segments = ?, error_code = ?, error_native_code = ?, error_text = ?, error_retry_after = ?, "
-    f"updated_at = ?, claimed_by = NULL, {APPEND_TRAIL} WHERE id = ?",
-    (_T, _T, _T, _T, "int4", _T, _T, _T, "float8", "float8", _T, _T),
-    (11,),
-)
-SEGMENT_UPSERT = Bulk(
-    "INSERT INTO segments (message_id, seq, link, native_id, status) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (message_id, seq) DO UPDATE SET link = excluded.link, native_id = excluded.native_id, "
-    "status = excluded.status",
-    (_T, "int4", _T, _T, _T),
-    (0, 1),
-)
-REQUEUE_UPDATE = Bulk(
-    "UPDATE messages SET status = ?, next_attempt_at = ?, error_code = COALESCE(?, error_code), "
-    "error_native_code = COALESCE(?, error_native_code), error_text = COALESCE(?, error_text), "
-    f"error_retry_after = ?, updated_at = ?, claimed_by = NULL, {APPEND_TRAIL} WHERE id = ?",
-    (_T, "float8", _T, _T, _T, "float8", "float8", _T, _T),
-    (8,),
-)
-SEGMENT_STATUS = Bulk(
-    "UPDATE segments SET status = ? WHERE message_id = ? AND seq = ?", (_T, _T, "int4"), (1, 2)
-)
-RECEIPT_UPDATE = Bulk(
-    "UPDATE messages SET status = ?, error_code = COALESCE(?, error_code), "
-    "error_native_code = COALESCE(?, error_native_code), error_text = COALESCE(?, error_text), "
-    f"updated_at = ?, {APPEND_TRAIL} WHERE id = ?",
-    (_T, _T, _T, _T, "float8", _T, _T),
-    (6,),
-)
-PARK_RECEIPTS = Bulk(
-    "INSERT INTO receipts (link, native_id, status, native_status, error, message_hint, received_at, matched) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    (_T, _T, _T, _T, _T, _T, "float8", "bool"),
-    (),
-)
-MATCH_PARKED = Bulk("UPDATE receipts SET matched = true, message_id = ? WHERE id = ?", (_T, "int8"), (1,))
-INSERT_INBOUND = Bulk(
-    f"INSERT INTO inbound ({INBOUND_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    (_T, _T, _T, _T, _T, "float8", "int4", _T),
-    (0,),
-)
-PREPEND_TRAIL = Bulk("UPDATE messages SET trail = ? || COALESCE(trail, '') WHERE id = ?", (_T, _T), (1,))
 
 
 def _scope(campaign: str | None, origin: str | None, prefix: str = "") -> tuple[str, list[Any]]:
@@ -229,10 +120,6 @@ class SqlStore(Store):
         return await self._held(c, "claimed_by", mine=True)
 
     @abstractmethod
-    async def _found_version(self, c: Conn) -> int:
-        """The schema version the database holds: 0 for none (empty), 1 for the format before versions."""
-
-    @abstractmethod
     async def _upgrade(self, c: Conn, version: int) -> None:
         """The backend's own part of the step from ``version`` to ``version + 1``."""
 
@@ -256,6 +143,13 @@ class SqlStore(Store):
             async with self._tx(SCHEMA) as c:
                 await self._migrate(c)
 
+    async def _found_version(self, c: Conn) -> int:
+        """The schema version the database holds: 0 for none (empty), 1 for the format before versions."""
+        if await c.has_table("schema_version"):
+            rows = await c.fetch("SELECT MAX(version) FROM schema_version")
+            return int(rows[0][0] or VERSION)
+        return 1 if await c.has_table("messages") else 0
+
     async def _migrate(self, c: Conn) -> None:
         """Bring the database to ``schema.VERSION`` (inside the caller's transaction; see ``schema.py``)."""
         found = await self._found_version(c)
@@ -271,7 +165,7 @@ class SqlStore(Store):
         for version in range(found, VERSION):
             log.info("store schema: version %d -> %d", version, version + 1)
             await self._upgrade(c, version)
-            if version == 1:
+            if version == 1 and await c.has_table("history"):
                 await self._history_onto_trail(c)
         for statement in statements(self._types_ddl()):
             await c.execute(statement)

@@ -37,17 +37,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from msgbridge.store.dialect import Bulk, Conn
 from msgbridge.store.owners import LEASE_SECONDS, OWNERS_SCHEMA, RENEW_EVERY, OwnerRow, new_token, split_live
-from msgbridge.store.schema import (
-    SQLITE_1_TO_2,
-    SQLITE_TYPES,
-    SQLITE_V1,
-    SQLITE_V1_LATE_COLUMNS,
-    VERSION,
-    statements,
-    tables,
-)
-from msgbridge.store.sql import Bulk, Conn, SqlStore
+from msgbridge.store.schema import SQLITE_1_TO_2, SQLITE_TYPES, SQLITE_V1_LATE_COLUMNS, statements, tables
+from msgbridge.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +62,9 @@ class SqliteConn(Conn):
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
         return self.db.execute(sql, params).fetchall()
+
+    async def has_table(self, name: str) -> bool:
+        return bool(await self.fetch("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]))
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.db.execute(sql, params).rowcount
@@ -263,26 +259,10 @@ class SqliteStore(SqlStore):
     def _types_ddl(self) -> str:
         return tables(SQLITE_TYPES) + OWNERS_SCHEMA
 
-    async def _found_version(self, c: Conn) -> int:
-        names = {
-            name
-            for (name,) in await c.fetch(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('schema_version', 'messages')"
-            )
-        }
-        if "schema_version" in names:
-            rows = await c.fetch("SELECT MAX(version) FROM schema_version")
-            return int(rows[0][0] or VERSION)
-        return 1 if "messages" in names else 0
-
     async def _upgrade(self, c: Conn, version: int) -> None:
         assert version == 1
-        for statement in statements(SQLITE_V1):
-            await c.execute(statement)
         present = {r[1] for r in await c.fetch("PRAGMA table_info(messages)")}
-        for column in (
-            SQLITE_V1_LATE_COLUMNS
-        ):  # files from before status changes were kept on the row, or claims had owners
+        for column in SQLITE_V1_LATE_COLUMNS:
             if column not in present:
                 await c.execute(f"ALTER TABLE messages ADD COLUMN {column} TEXT")
         for statement in statements(SQLITE_1_TO_2):

@@ -16,7 +16,6 @@ from msgbridge.core.status import DeliveryStatus as S
 from msgbridge.dispatch.dispatcher import Dispatcher
 from msgbridge.store.base import DoubtCounts, MessageRecord, OutboxEntry
 from msgbridge.store.postgres import PostgresStore
-from msgbridge.store.schema import POSTGRES_V1
 
 LINK = "memory://local"
 
@@ -115,8 +114,9 @@ async def test_a_worker_joining_late_does_not_resend_what_another_is_sending(
 
 
 async def test_a_table_from_before_claim_owners_gets_the_column(pg_dsn: str, schema: str) -> None:
-    old = POSTGRES_V1.replace(",\n    claimed_by INTEGER\n", "\n")
-    assert old != POSTGRES_V1
+    v1 = (Path(__file__).parent / "fixtures" / "v1_postgres_schema.sql").read_text()
+    old = v1.replace(",\n    claimed_by INTEGER\n", "\n")
+    assert old != v1
     conn = await asyncpg.connect(pg_dsn)
     try:
         await conn.execute(f'CREATE SCHEMA "{schema}"; SET search_path = "{schema}"')

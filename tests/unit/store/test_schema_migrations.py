@@ -55,14 +55,13 @@ async def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     import asyncpg  # type: ignore[import-untyped]
 
     from msgbridge.store.postgres import PostgresStore
-    from msgbridge.store.schema import POSTGRES_V1
 
     dsn = request.getfixturevalue("pg_dsn")
     schema = f"v1_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(f'CREATE SCHEMA "{schema}"; SET search_path = "{schema}"')
-        await conn.execute(POSTGRES_V1)
+        await conn.execute((FIXTURES / "v1_postgres_schema.sql").read_text())
         await conn.execute((FIXTURES / "v1_postgres.sql").read_text())
         yield PostgresStore(dsn, schema=schema)
     finally:

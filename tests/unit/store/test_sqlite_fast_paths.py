@@ -18,7 +18,6 @@ from msgbridge.core.message import DeliveryReceipt, Message, SendResult
 from msgbridge.core.status import DeliveryStatus as S
 from msgbridge.store.base import OutboxEntry
 from msgbridge.store.rows import MessageRow, message_of
-from msgbridge.store.schema import SQLITE_V1
 from msgbridge.store.sqlite import SqliteStore
 
 LINK = "smpp://test"
@@ -141,7 +140,7 @@ async def test_a_file_from_before_the_trail_column_keeps_its_history(tmp_path: P
     mid, created = e.message.id, time.time()
     # What an earlier version left: no trail column, its status changes in ``history``.
     db = sqlite3.connect(path)
-    db.executescript(SQLITE_V1)
+    db.executescript((Path(__file__).parent / "fixtures" / "v1_sqlite_schema.sql").read_text())
     db.execute("ALTER TABLE messages DROP COLUMN trail")
     db.execute(
         "INSERT INTO messages (id, idempotency_key, campaign, status, attempts, created_at, updated_at) "
