@@ -123,8 +123,15 @@ class PostgresConn(Conn):
         return list(await self.conn.fetch(numbered(sql), *map(_plain, params)))
 
     async def has_table(self, name: str) -> bool:
-        # In the schema the store's search_path names.
-        return bool(await self.conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name))
+        # In the schema the store's search_path names. A query of pg_tables, not to_regclass(): that reads
+        # the session's catalog cache, which right after waiting for another process's migration may not
+        # show the tables it committed yet.
+        return bool(
+            await self.conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1)",
+                name,
+            )
+        )
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return _count(await self.conn.execute(numbered(sql), *map(_plain, params)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -165,3 +166,23 @@ async def test_doubt_counts_tell_a_live_owner_from_a_gone_one(stores: Callable[[
         assert await a.doubt_counts() == DoubtCounts(left=3, held=0)  # its own: to settle by itself
         await a.close()
         assert await b.doubt_counts() == DoubtCounts(left=3, held=0)
+
+
+async def test_stores_opening_one_new_database_at_once_make_its_tables_once(pg_dsn: str) -> None:
+    """Workers started together: one creates the tables, the others wait for it and find them made."""
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+        for _ in range(5):  # the race is a narrow one: a few rounds
+            database = f"open_{uuid.uuid4().hex[:10]}"
+            await admin.execute(f'CREATE DATABASE "{database}"')
+            try:
+                stores = [PostgresStore(pg_dsn.rsplit("/", 1)[0] + f"/{database}") for _ in range(6)]
+                try:
+                    await asyncio.gather(*(s.open() for s in stores))
+                    assert await stores[0].pool.fetch("SELECT version FROM schema_version") == [(2,)]
+                finally:
+                    await asyncio.gather(*(s.close() for s in stores))
+            finally:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await admin.close()
