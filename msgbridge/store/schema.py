@@ -141,9 +141,11 @@ def fold_history(rows: Sequence[Sequence[object]]) -> list[tuple[str, str]]:
     """
     lines: dict[str, list[str]] = {}
     for message_id, at, status, note in rows:
-        assert isinstance(message_id, str) and isinstance(at, float) and isinstance(status, str)
-        entry = trail_line(trail_head(at), STATUS_BY_VALUE.get(status, DeliveryStatus.UNKNOWN), str(note))
-        lines.setdefault(message_id, []).append(entry)
+        assert isinstance(at, int | float)
+        entry = trail_line(
+            trail_head(float(at)), STATUS_BY_VALUE.get(str(status), DeliveryStatus.UNKNOWN), str(note)
+        )
+        lines.setdefault(str(message_id), []).append(entry)
     return [("".join(text), message_id) for message_id, text in lines.items()]
 
 

@@ -157,12 +157,7 @@ class SqlStore(Store):
             return
         if found > VERSION:
             raise StoreError(f"the store has schema version {found}; this msgbridge reads up to {VERSION}")
-        if found == 0:
-            for statement in statements(self._types_ddl()):
-                await c.execute(statement)
-            await c.execute("INSERT INTO schema_version (version) VALUES (?)", [VERSION])
-            return
-        for version in range(found, VERSION):
+        for version in range(found, VERSION) if found else ():  # 0: a new database, nothing to move
             log.info("store schema: version %d -> %d", version, version + 1)
             await self._upgrade(c, version)
             if version == 1 and await c.has_table("history"):
