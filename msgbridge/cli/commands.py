@@ -13,7 +13,6 @@ import asyncio
 import gc
 import json
 import logging
-import sqlite3
 import sys
 import time
 from collections.abc import Awaitable, Iterator
@@ -42,7 +41,8 @@ from msgbridge.core.terminal import json_text, markup, printable
 from msgbridge.dispatch.campaign import PrepareReport, prepare_campaign, recipients_from_csv
 from msgbridge.dispatch.csvsource import read_csv
 from msgbridge.dispatch.dispatcher import Dispatcher, DispatchStats
-from msgbridge.store.base import MessageRecord, OutboxEntry, Store, open_store
+from msgbridge.store import StoreError, open_store
+from msgbridge.store.base import MessageRecord, OutboxEntry, Store
 
 T = TypeVar("T")
 
@@ -93,7 +93,7 @@ def _run(coro: Awaitable[T], *, fast: bool = False) -> T:
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             return runner.run(wrapped())
-    except sqlite3.Error as exc:
+    except StoreError as exc:
         raise ConfigError(f"store error: {exc}") from exc
     except OSError as exc:
         raise ConfigError(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from exc

@@ -161,7 +161,7 @@ async def _serve(
     from msgbridge.adapters.base import open_transport
     from msgbridge.inbound.notify import StatusNotifier
     from msgbridge.inbound.pump import DispatchPump
-    from msgbridge.store.base import open_store
+    from msgbridge.store import open_store
     from msgbridge.store.sqlite import SqliteStore
 
     store = open_store(store_dsn)

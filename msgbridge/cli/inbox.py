@@ -27,7 +27,8 @@ from msgbridge.adapters.base import InboundMessages, open_transport, redact_for
 from msgbridge.core.errors import UnsupportedFeature
 from msgbridge.core.message import InboundMessage
 from msgbridge.core.terminal import json_text, printable
-from msgbridge.store.base import Store, open_store
+from msgbridge.store import open_store
+from msgbridge.store.base import Store
 
 
 def _when(ts: float) -> str:

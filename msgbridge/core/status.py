@@ -37,6 +37,11 @@ class DeliveryStatus(StrEnum):
         return self is DeliveryStatus.DELIVERED
 
 
+# Handed over, no final word yet: what a status poller asks about and collect_receipts waits on.
+AWAITING_RECEIPT: frozenset[DeliveryStatus] = frozenset(
+    {DeliveryStatus.SUBMITTED, DeliveryStatus.ACCEPTED, DeliveryStatus.UNKNOWN}
+)
+
 FINAL: frozenset[DeliveryStatus] = frozenset(
     {
         DeliveryStatus.DELIVERED,

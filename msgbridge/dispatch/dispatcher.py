@@ -36,10 +36,9 @@ from msgbridge.adapters.base import ProviderCampaigns, ReceiptPush, ReferenceLoo
 from msgbridge.core.errors import ErrorCode, ErrorInfo, MessagingError, UnsupportedFeature
 from msgbridge.core.message import Campaign, DeliveryReceipt, SendResult
 from msgbridge.core.ratelimit import Backoff, TokenBucket, describe_wait
-from msgbridge.core.status import DeliveryStatus
+from msgbridge.core.status import AWAITING_RECEIPT, DeliveryStatus
 from msgbridge.dispatch.polling import Poller, policy_for
 from msgbridge.store.base import MessageRecord, Store
-from msgbridge.store.plans import AWAITING_RECEIPT
 
 log = logging.getLogger(__name__)
 

@@ -21,15 +21,25 @@ before they reach the store.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any, ClassVar, TypeVar
 
-from msgbridge.core.errors import ErrorInfo
+from msgbridge.core.errors import ErrorInfo, MessagingError
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
-from msgbridge.core.url import encode_credentials
+
+
+class StoreError(MessagingError):
+    """The database refused or failed a store call (cannot open the file, disk full, a broken table).
+
+    Raised by every backend in place of its driver's own errors (``sqlite3.Error``,
+    ``asyncpg.PostgresError``), so a caller handles one type whichever store it was given.
+    """
 
 
 @dataclass(frozen=True)
@@ -45,8 +55,11 @@ class OutboxEntry:
     row: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MessageRecord:
+    """A message as the store holds it. Built for every message a claim hands out, so a plain slotted
+    dataclass: a frozen one pays an ``object.__setattr__`` per field. Treat it as read-only all the same."""
+
     message: Message
     status: DeliveryStatus
     attempts: int
@@ -78,7 +91,39 @@ class DoubtCounts:
     held: int  # by another run that is still live: in flight there, never touched here
 
 
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def _translating(method: F) -> F:
+    """``method`` raising :class:`StoreError` where its driver raised one of ``driver_errors``."""
+
+    @functools.wraps(method)
+    async def translated(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        except self.driver_errors as exc:
+            raise StoreError(self.error_text(exc)) from exc
+
+    translated.__dict__["translated"] = True
+    return translated  # type: ignore[return-value]
+
+
 class Store(ABC):
+    # What the backend's driver raises; every public coroutine of a subclass turns them into StoreError.
+    driver_errors: ClassVar[tuple[type[Exception], ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, value in list(vars(cls).items()):
+            if name.startswith("_") or not inspect.iscoroutinefunction(value):
+                continue
+            if not value.__dict__.get("translated"):
+                setattr(cls, name, _translating(value))
+
+    def error_text(self, exc: Exception) -> str:
+        """What a StoreError made from the driver's ``exc`` says: the driver's words, and where."""
+        return str(exc)
+
     @abstractmethod
     async def open(self) -> None: ...
 
@@ -189,19 +234,3 @@ class Store(ABC):
 
     @abstractmethod
     async def list_inbound(self, limit: int = 100) -> list[InboundMessage]: ...
-
-
-def open_store(dsn: str | None = None) -> Store:
-    """``None`` or a path -> SQLite file; ``sqlite:///path``; ``postgresql://...`` -> PostgreSQL."""
-    from msgbridge.store.sqlite import SqliteStore
-
-    if dsn is None:
-        return SqliteStore("msgbridge.db")
-    if dsn.startswith(("postgres://", "postgresql://")):
-        from msgbridge.store.postgres import PostgresStore
-
-        # Passwords with '/', '@' or ':' pasted as they are: encoded here, so the driver reads them whole.
-        return PostgresStore(encode_credentials(dsn))
-    if dsn.startswith("sqlite:///"):
-        return SqliteStore(dsn[len("sqlite:///") :])
-    return SqliteStore(dsn)

@@ -14,48 +14,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from msgbridge.core.errors import ErrorCode, ErrorInfo
-from msgbridge.core.message import DeliveryReceipt, InboundMessage, SendResult
+from msgbridge.core.errors import ErrorInfo
+from msgbridge.core.message import DeliveryReceipt, SendResult
 from msgbridge.core.status import DeliveryStatus, aggregate, merge
-from msgbridge.core.url import redact
-from msgbridge.store.base import CampaignRecord
+from msgbridge.store.rows import error_columns
 
 log = logging.getLogger(__name__)
-
-# Row text -> status by dict lookup: Enum(value) and .value are slow on hot paths. Statuses are
-# bound to statements as the members themselves (a StrEnum is a str).
-STATUS_BY_VALUE: dict[str, DeliveryStatus] = {s.value: s for s in DeliveryStatus}
-
-# Handed over, no final word yet: what a status poller asks about and collect_receipts waits on.
-AWAITING_RECEIPT: frozenset[DeliveryStatus] = frozenset(
-    {DeliveryStatus.SUBMITTED, DeliveryStatus.ACCEPTED, DeliveryStatus.UNKNOWN}
-)
 
 # (receipt's parked-row id or None, receipt)
 Item = tuple[int | None, DeliveryReceipt]
 # where a native id was sent: (message_id, part number or None for a single-part message, link)
 Place = tuple[str, int | None, str]
-
-
-_NO_ERROR: tuple[None, None, None, None] = (None, None, None, None)
-
-
-def error_columns(error: ErrorInfo | None) -> tuple[str | None, str | None, str | None, float | None]:
-    """(code, native code as JSON, native text, retry-after): the four error columns of ``messages``."""
-    if error is None:
-        return None, None, None, None
-    return error.code.value, json.dumps(error.native_code), error.native_message, error.retry_after
-
-
-def error_from(
-    code: str | None, native: str | None, text: str | None, retry: float | None
-) -> ErrorInfo | None:
-    if code is None:
-        return None
-    native_code = json.loads(native) if native is not None else None
-    return ErrorInfo(
-        code=ErrorCode(code), native_code=native_code, native_message=text or "", retry_after=retry
-    )
 
 
 @dataclass
@@ -65,7 +34,7 @@ class ResultPlan:
     # (message_id, seq, link, native_id, status): only for multi-part messages
     segments: list[tuple[str, int, str, str, str]] = field(default_factory=list)
     # (message_id, at, status, note)
-    history: list[tuple[str, float, str, str]] = field(default_factory=list)
+    history: list[tuple[str, float, DeliveryStatus, str]] = field(default_factory=list)
     native_ids: list[str] = field(default_factory=list)
 
 
@@ -89,7 +58,7 @@ def plan_results(
                 json.dumps(list(ids)) if len(ids) > 1 else None,
                 link,
                 max(r.segments, len(ids), 1),
-                *(_NO_ERROR if error is None else error_columns(error)),
+                *error_columns(error),
                 now,
                 r.message_id,
             )
@@ -156,62 +125,6 @@ def plan_receipts(
         plan.messages[message_id] = (status, error, r.native_status or r.status)
         plan.matched.append((item, message_id))
     return plan
-
-
-# -- rows both backends write and read the same way -------------------------
-# Column lists fix the order, so a row reads by position whether it is a sqlite3 tuple or an asyncpg Record.
-
-CAMPAIGN_COLUMNS = "name, template, sender, transport, created_at, options"
-INBOUND_COLUMNS = "id, source, destination, text, link, received_at, parts, raw"
-
-
-def stored_transport(transport: str | None) -> str | None:
-    """What the ``campaigns.transport`` column may hold: a config name or a URL without its secret.
-
-    Applied on write and on read, so neither a caller that passes a full URL
-    nor a row written before this rule can bring a password back to a screen.
-    """
-    return redact(transport) if transport else transport
-
-
-def campaign_params(record: CampaignRecord) -> tuple[Any, ...]:
-    return (
-        record.name,
-        record.template,
-        record.sender,
-        stored_transport(record.transport),
-        record.created_at,
-        json.dumps(record.options),
-    )
-
-
-def campaign_from_row(row: Sequence[Any]) -> CampaignRecord:
-    return CampaignRecord(
-        name=row[0],
-        template=row[1],
-        sender=row[2],
-        transport=stored_transport(row[3]),
-        created_at=row[4],
-        options=json.loads(row[5]),
-    )
-
-
-def inbound_params(m: InboundMessage) -> tuple[Any, ...]:
-    raw = json.dumps(m.raw, default=str) if m.raw is not None else None
-    return (m.id, m.source, m.destination, m.text, m.link, m.received_at, m.parts, raw)
-
-
-def inbound_from_row(row: Sequence[Any]) -> InboundMessage:
-    return InboundMessage(
-        id=row[0],
-        source=row[1],
-        destination=row[2],
-        text=row[3],
-        link=row[4],
-        received_at=row[5],
-        parts=row[6],
-        raw=json.loads(row[7]) if row[7] else None,
-    )
 
 
 def claimable_statuses(include_maybe: bool) -> list[str]:

@@ -11,7 +11,8 @@ from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.dispatcher import Dispatcher
 from msgbridge.simulators.http.selzy import create_emulator
 from msgbridge.simulators.http.server import serve
-from msgbridge.store.base import OutboxEntry, open_store
+from msgbridge.store import open_store
+from msgbridge.store.base import OutboxEntry
 
 KEY = "selzy-dispatch"
 

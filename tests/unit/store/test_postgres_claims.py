@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ from msgbridge.core.message import Message, SendResult
 from msgbridge.core.status import DeliveryStatus as S
 from msgbridge.dispatch.dispatcher import Dispatcher
 from msgbridge.store.base import DoubtCounts, MessageRecord, OutboxEntry
-from msgbridge.store.postgres import SCHEMA, PostgresStore
+from msgbridge.store.postgres import PostgresStore
 
 LINK = "memory://local"
 
@@ -114,8 +115,9 @@ async def test_a_worker_joining_late_does_not_resend_what_another_is_sending(
 
 
 async def test_a_table_from_before_claim_owners_gets_the_column(pg_dsn: str, schema: str) -> None:
-    old = SCHEMA.replace(",\n    claimed_by INTEGER\n", "\n")
-    assert old != SCHEMA
+    v1 = (Path(__file__).parent / "fixtures" / "v1_postgres_schema.sql").read_text()
+    old = v1.replace(",\n    claimed_by INTEGER\n", "\n")
+    assert old != v1
     conn = await asyncpg.connect(pg_dsn)
     try:
         await conn.execute(f'CREATE SCHEMA "{schema}"; SET search_path = "{schema}"')
@@ -164,3 +166,23 @@ async def test_doubt_counts_tell_a_live_owner_from_a_gone_one(stores: Callable[[
         assert await a.doubt_counts() == DoubtCounts(left=3, held=0)  # its own: to settle by itself
         await a.close()
         assert await b.doubt_counts() == DoubtCounts(left=3, held=0)
+
+
+async def test_stores_opening_one_new_database_at_once_make_its_tables_once(pg_dsn: str) -> None:
+    """Workers started together: one creates the tables, the others wait for it and find them made."""
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+        for _ in range(5):  # the race is a narrow one: a few rounds
+            database = f"open_{uuid.uuid4().hex[:10]}"
+            await admin.execute(f'CREATE DATABASE "{database}"')
+            try:
+                stores = [PostgresStore(pg_dsn.rsplit("/", 1)[0] + f"/{database}") for _ in range(6)]
+                try:
+                    await asyncio.gather(*(s.open() for s in stores))
+                    assert await stores[0].pool.fetch("SELECT version FROM schema_version") == [(2,)]
+                finally:
+                    await asyncio.gather(*(s.close() for s in stores))
+            finally:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await admin.close()

@@ -1,7 +1,7 @@
 """The SQLite store's shortcuts give what the general paths give.
 
-claim() builds records for messages this process wrote without the dataclass
-constructor, and status changes are appended to the message's own row instead
+claim() builds records for messages this process wrote without reading their
+bodies back, and status changes are appended to the message's own row instead
 of a history table (which a file written earlier still has, and is read).
 """
 
@@ -17,7 +17,8 @@ from msgbridge.core.errors import ErrorCode, ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, Message, SendResult
 from msgbridge.core.status import DeliveryStatus as S
 from msgbridge.store.base import OutboxEntry
-from msgbridge.store.sqlite import SqliteStore, _claimed
+from msgbridge.store.rows import MessageRow, message_of
+from msgbridge.store.sqlite import SqliteStore
 
 LINK = "smpp://test"
 
@@ -49,10 +50,10 @@ async def test_claimed_record_equals_the_general_one(tmp_path: Path) -> None:
 def test_claimed_keeps_every_column() -> None:
     msg = Message(to="+77010000001", text="x")
     err = ErrorInfo(code=ErrorCode.THROTTLED, native_code=88, native_message="slow down", retry_after=1.5)
-    row = (msg.id, "MAYBE_SUBMITTED", 3, "n2", '["n1", "n2"]', LINK, 2, "THROTTLED", "88", "slow down", 1.5,
-           10.0, 11.0, "c")  # fmt: skip
-    rec = _claimed(row, msg)
-    assert rec == SqliteStore("unused.db")._record((*row, msg))
+    row = MessageRow(msg.id, "MAYBE_SUBMITTED", 3, "n2", '["n1", "n2"]', LINK, 2, "THROTTLED", "88",
+                     "slow down", 1.5, 10.0, 11.0)  # fmt: skip
+    rec = row.record(msg)  # the message this process wrote
+    assert rec == row.record(message_of(msg.model_dump_json()))  # the body read back
     assert (rec.native_ids, rec.last_error, rec.created_at, rec.updated_at) == (("n1", "n2"), err, 10.0, 11.0)
 
 
@@ -135,15 +136,21 @@ async def test_no_background_checkpoint_when_turned_off(tmp_path: Path) -> None:
 
 async def test_a_file_from_before_the_trail_column_keeps_its_history(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    async with SqliteStore(path, checkpoint_interval=0) as store:
-        (mid,) = await store.enqueue([entry(1)])
+    e = entry(1)
+    mid, created = e.message.id, time.time()
     # What an earlier version left: no trail column, its status changes in ``history``.
     db = sqlite3.connect(path)
+    db.executescript((Path(__file__).parent / "fixtures" / "v1_sqlite_schema.sql").read_text())
     db.execute("ALTER TABLE messages DROP COLUMN trail")
-    db.execute("UPDATE messages SET status = 'MAYBE_SUBMITTED', attempts = 1 WHERE id = ?", (mid,))
+    db.execute(
+        "INSERT INTO messages (id, idempotency_key, campaign, status, attempts, created_at, updated_at) "
+        "VALUES (?, ?, 'c', 'MAYBE_SUBMITTED', 1, ?, ?)",
+        (mid, e.idempotency_key, created, created),
+    )
+    db.execute("INSERT INTO bodies (id, body) VALUES (?, ?)", (mid, e.message.model_dump_json()))
     db.execute(
         "INSERT INTO history (message_id, at, seq, status, note) VALUES (?, ?, 0, 'MAYBE_SUBMITTED', 'old')",
-        (mid, time.time()),
+        (mid, created + 0.001),
     )
     db.commit()
     db.close()

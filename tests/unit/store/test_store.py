@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -15,7 +16,8 @@ from msgbridge.core.errors import ErrorCode, ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.status import DeliveryStatus as S
 from msgbridge.dispatch.dispatcher import Dispatcher
-from msgbridge.store.base import CampaignRecord, DoubtCounts, OutboxEntry, Store, open_store
+from msgbridge.store import StoreError, open_store
+from msgbridge.store.base import CampaignRecord, DoubtCounts, OutboxEntry, Store
 from msgbridge.store.sqlite import SqliteStore
 
 LINK = "memory://:"
@@ -332,6 +334,27 @@ async def test_closed_store_says_so(tmp_path: Path) -> None:
     s = SqliteStore(tmp_path / "x.db")
     with pytest.raises(RuntimeError, match="not open"):
         await s.counts()
+
+
+async def test_driver_errors_come_out_as_store_errors(tmp_path: Path) -> None:
+    """A caller catches one type whatever the backend: the driver's words kept, and which file."""
+    (tmp_path / "junk.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match=r"not a database \(.*junk\.db\)") as info:
+        await SqliteStore(tmp_path / "junk.db").open()
+    assert isinstance(info.value.__cause__, sqlite3.DatabaseError)
+    with pytest.raises(StoreError, match="unable to open"):
+        await SqliteStore(tmp_path).open()  # a directory
+
+
+async def test_postgres_errors_come_out_as_store_errors(store: Store) -> None:
+    from msgbridge.store.postgres import PostgresStore
+
+    if not isinstance(store, PostgresStore):
+        pytest.skip("PostgreSQL only")
+    async with store.pool.acquire() as conn:
+        await conn.execute("DROP TABLE messages CASCADE")
+    with pytest.raises(StoreError, match="messages"):
+        await store.counts()
 
 
 async def test_claim_by_ids_takes_only_those(store: Store) -> None:

@@ -1,0 +1,255 @@
+"""Rows as both backends write and read them: named, in one column order, converted in one place.
+
+A row read back is a NamedTuple built from the driver's row (a sqlite3 tuple
+or an asyncpg Record alike), so code reads ``row.native_ids``, never
+``row[4]``. The column lists below are the SELECT lists: the NamedTuple's
+fields are the columns, in order.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, NamedTuple
+
+from msgbridge.core.errors import ErrorCode, ErrorInfo
+from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message
+from msgbridge.core.status import DeliveryStatus
+from msgbridge.core.url import redact
+from msgbridge.store.base import CampaignRecord, MessageRecord
+
+# Row text -> status by dict lookup: Enum(value) and .value are slow on hot paths. Statuses are
+# bound to statements as the members themselves (a StrEnum is a str).
+STATUS_BY_VALUE: dict[str, DeliveryStatus] = {s.value: s for s in DeliveryStatus}
+_STATUS = STATUS_BY_VALUE
+
+History = tuple[tuple[float, DeliveryStatus, str], ...]
+
+
+def columns(row: type[Any], prefix: str = "") -> str:
+    """A NamedTuple's fields as a SELECT list, each with ``prefix`` (a table alias and a dot)."""
+    return ", ".join(prefix + name for name in row._fields)
+
+
+# -- errors ------------------------------------------------------------------
+
+_NO_ERROR: tuple[None, None, None, None] = (None, None, None, None)
+
+
+def error_columns(error: ErrorInfo | None) -> tuple[str | None, str | None, str | None, float | None]:
+    """(code, native code as JSON, native text, retry-after): the four error columns of ``messages``."""
+    if error is None:
+        return _NO_ERROR
+    return error.code.value, json.dumps(error.native_code), error.native_message, error.retry_after
+
+
+def error_from(
+    code: str | None, native: str | None, text: str | None, retry: float | None
+) -> ErrorInfo | None:
+    if code is None:
+        return None
+    native_code = json.loads(native) if native is not None else None
+    return ErrorInfo(
+        code=ErrorCode(code), native_code=native_code, native_message=text or "", retry_after=retry
+    )
+
+
+def error_json(error: ErrorInfo | None) -> str | None:
+    """A parked receipt's error, whole (``receipts.error``)."""
+    return error.model_dump_json() if error is not None else None
+
+
+# -- messages ----------------------------------------------------------------
+
+
+class MessageRow(NamedTuple):
+    """``messages`` as a record is read from it: what claim() returns and get() starts from."""
+
+    id: str
+    status: str
+    attempts: int
+    native_id: str | None
+    native_ids: str | None  # JSON list, multi-part messages only
+    link: str | None
+    segments: int
+    error_code: str | None
+    error_native_code: str | None
+    error_text: str | None
+    error_retry_after: float | None
+    created_at: float
+    updated_at: float
+
+    def record(self, message: Message, history: History = ()) -> MessageRecord:
+        return MessageRecord(
+            message,
+            _STATUS[self.status],
+            self.attempts,
+            self.native_id,
+            tuple(json.loads(self.native_ids)) if self.native_ids else (),
+            self.link,
+            self.segments,
+            None
+            if self.error_code is None
+            else error_from(self.error_code, self.error_native_code, self.error_text, self.error_retry_after),
+            self.created_at,
+            self.updated_at,
+            history,
+        )
+
+
+MESSAGE_COLUMNS = columns(MessageRow)
+
+
+def message_of(body: str | Message) -> Message:
+    return body if isinstance(body, Message) else Message.model_validate_json(body)
+
+
+# -- the trail: a message's status changes on its own row -------------------
+# One JSON line [at, status, note] per change, appended by the UPDATE that changes the status: that
+# UPDATE rewrites the row anyway, whereas a row of its own per change was a b-tree insert at a random
+# place (message ids are random) and a page more for every commit to write.
+
+APPEND_TRAIL = "trail = COALESCE(trail, '') || ?"
+
+# Keyed by the members, which are str: a status read back as text finds its entry too.
+_STATUS_JSON: dict[str, str] = {s: f'"{s.value}",' for s in DeliveryStatus}
+# Notes repeat ("result", "receipt DELIVRD", ...): their JSON is kept rather than made per message.
+_note_json = functools.lru_cache(maxsize=4096)(json.dumps)
+
+
+def trail_head(at: float) -> str:
+    """The start of every line written at ``at``: made once per batch, not per message."""
+    return f"[{at!r},"
+
+
+def trail_line(head: str, status: DeliveryStatus, note: str) -> str:
+    """One line of ``messages.trail``; JSON escapes any newline in the note, so lines never split."""
+    return f"{head}{_STATUS_JSON[status]}{_note_json(note)}]\n"
+
+
+def trail_entries(text: str | None) -> list[tuple[float, DeliveryStatus, str]]:
+    out = []
+    for line in (text or "").splitlines():
+        at, status, note = json.loads(line)
+        out.append((at, _STATUS[status], note))
+    return out
+
+
+# -- parked receipts ---------------------------------------------------------
+
+
+class ParkedRow(NamedTuple):
+    """A receipt kept in ``receipts`` until the send result naming its native id is recorded."""
+
+    id: int
+    link: str
+    native_id: str
+    status: str
+    native_status: str
+    error: str | None
+    message_hint: str | None
+    received_at: float
+
+    def receipt(self) -> DeliveryReceipt:
+        return DeliveryReceipt(
+            link=self.link,
+            native_id=self.native_id,
+            status=_STATUS[self.status],
+            native_status=self.native_status,
+            error=ErrorInfo.model_validate_json(self.error) if self.error else None,
+            message_id=self.message_hint,
+            received_at=self.received_at,
+        )
+
+
+PARKED_COLUMNS = columns(ParkedRow)
+
+
+def parked_params(r: DeliveryReceipt) -> tuple[Any, ...]:
+    """``ParkedRow`` less its id, and ``matched`` false: the receipts INSERT."""
+    return (
+        r.link,
+        r.native_id,
+        r.status,
+        r.native_status,
+        error_json(r.error),
+        r.message_id,
+        r.received_at,
+        False,
+    )
+
+
+# -- campaigns and inbound ---------------------------------------------------
+
+
+class CampaignRow(NamedTuple):
+    name: str
+    template: str
+    sender: str | None
+    transport: str | None
+    created_at: float
+    options: str  # JSON object
+
+    def record(self) -> CampaignRecord:
+        return CampaignRecord(
+            name=self.name,
+            template=self.template,
+            sender=self.sender,
+            transport=stored_transport(self.transport),
+            created_at=self.created_at,
+            options=json.loads(self.options),
+        )
+
+    @classmethod
+    def of(cls, record: CampaignRecord) -> CampaignRow:
+        return cls(
+            record.name,
+            record.template,
+            record.sender,
+            stored_transport(record.transport),
+            record.created_at,
+            json.dumps(record.options),
+        )
+
+
+CAMPAIGN_COLUMNS = columns(CampaignRow)
+
+
+def stored_transport(transport: str | None) -> str | None:
+    """What the ``campaigns.transport`` column may hold: a config name or a URL without its secret.
+
+    Applied on write and on read, so neither a caller that passes a full URL
+    nor a row written before this rule can bring a password back to a screen.
+    """
+    return redact(transport) if transport else transport
+
+
+class InboundRow(NamedTuple):
+    id: str
+    source: str
+    destination: str
+    text: str
+    link: str
+    received_at: float
+    parts: int
+    raw: str | None  # JSON
+
+    def message(self) -> InboundMessage:
+        return InboundMessage(
+            id=self.id,
+            source=self.source,
+            destination=self.destination,
+            text=self.text,
+            link=self.link,
+            received_at=self.received_at,
+            parts=self.parts,
+            raw=json.loads(self.raw) if self.raw else None,
+        )
+
+    @classmethod
+    def of(cls, m: InboundMessage) -> InboundRow:
+        raw = json.dumps(m.raw, default=str) if m.raw is not None else None
+        return cls(m.id, m.source, m.destination, m.text, m.link, m.received_at, m.parts, raw)
+
+
+INBOUND_COLUMNS = columns(InboundRow)

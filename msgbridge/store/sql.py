@@ -1,0 +1,505 @@
+"""The store's sequences, written once for SQLite and PostgreSQL: read, plan (``plans.py``), write.
+
+What differs between the backends is small and lives in their connection
+(``dialect.Conn``): how a statement's ``?`` are spelled, how a list goes into
+``IN``, how one statement runs for many rows (``writes.py``), and whether rows
+read inside a transaction must be locked. Who owns a claim differs more (a
+lease row in SQLite, a session advisory lock in PostgreSQL): each backend says
+which ``claimed_by`` values belong to a live owner (:meth:`SqlStore._held`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from abc import abstractmethod
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, ClassVar
+
+from msgbridge.core.errors import ErrorInfo
+from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
+from msgbridge.core.status import AWAITING_RECEIPT, DeliveryStatus
+from msgbridge.store.base import CampaignRecord, DoubtCounts, MessageRecord, OutboxEntry, Store, StoreError
+from msgbridge.store.dialect import RECEIPTS, SCHEMA, Conn
+from msgbridge.store.plans import Item, Place, claimable_statuses, plan_receipts, plan_results
+from msgbridge.store.rows import (
+    CAMPAIGN_COLUMNS,
+    INBOUND_COLUMNS,
+    MESSAGE_COLUMNS,
+    PARKED_COLUMNS,
+    STATUS_BY_VALUE,
+    CampaignRow,
+    InboundRow,
+    MessageRow,
+    ParkedRow,
+    columns,
+    error_columns,
+    message_of,
+    parked_params,
+    trail_entries,
+    trail_head,
+    trail_line,
+)
+from msgbridge.store.schema import VERSION, fold_history, statements
+from msgbridge.store.writes import (
+    INSERT_BODIES,
+    INSERT_INBOUND,
+    INSERT_MESSAGES,
+    MATCH_PARKED,
+    PARK_RECEIPTS,
+    PREPEND_TRAIL,
+    RECEIPT_UPDATE,
+    REQUEUE_UPDATE,
+    RESULT_UPDATE,
+    SEGMENT_STATUS,
+    SEGMENT_UPSERT,
+)
+
+log = logging.getLogger(__name__)
+
+_STATUS = STATUS_BY_VALUE
+_QUEUED = DeliveryStatus.QUEUED
+_MAYBE = DeliveryStatus.MAYBE_SUBMITTED
+AWAITING = sorted(AWAITING_RECEIPT)
+# Most enqueued messages kept in memory for claim() to hand back without a read.
+WRITTEN_CACHE = 200_000
+
+_M = columns(MessageRow, "m.")
+# Rows shaped (MessageRow..., body): a record's row and its message.
+_SELECT_MESSAGES = f"SELECT {_M}, b.body FROM messages m JOIN bodies b ON b.id = m.id"
+
+
+def _scope(campaign: str | None, origin: str | None, prefix: str = "") -> tuple[str, list[Any]]:
+    """The ``AND ...`` that limits a query to a campaign and to keys starting with ``origin``."""
+    sql, params = "", list[Any]()
+    if campaign is not None:
+        sql += f" AND {prefix}campaign = ?"
+        params.append(campaign)
+    if origin is not None:
+        sql += f" AND substr({prefix}idempotency_key, 1, ?) = ?"
+        params += [len(origin), origin]
+    return sql, params
+
+
+class SqlStore(Store):
+    """:class:`Store` over a :class:`Conn`: every sequence of reads and writes, for both backends."""
+
+    # (order of version-1 ``history`` rows within a message, for the migration)
+    history_order: ClassVar[str]
+    # What this store's claims carry in ``claimed_by``.
+    token: str | int
+
+    def __init__(self) -> None:
+        # Messages this process enqueued, by id, until claimed: a campaign prepared and sent by one
+        # process skips reading and re-validating every body it has just written.
+        self._written: dict[str, Message] = {}
+        self._last_at = 0.0
+
+    # -- what a backend supplies -------------------------------------------
+
+    @abstractmethod
+    def _tx(self, serial: str | None = None) -> AbstractAsyncContextManager[Conn]:
+        """One write transaction. With ``serial`` (RECEIPTS or SCHEMA) it also waits for every other one
+        of that name: a receipt parked by one is never missed by another recording the result naming it,
+        and two processes opening one new database never both create or migrate it.
+        """
+
+    @abstractmethod
+    def _reader(self) -> Conn:
+        """Where reads outside a transaction go."""
+
+    @abstractmethod
+    async def _held(self, c: Conn, column: str, *, mine: bool) -> tuple[str, list[Any]]:
+        """SQL true where ``column`` (a ``claimed_by``) names a live owner; ``mine``: this store counts."""
+
+    async def _claiming(self, c: Conn) -> tuple[str, list[Any]]:
+        """Inside the claim's transaction, before it reads: a backend's owner bookkeeping, then what
+        ``_held(mine=True)`` says for the claim to leave out."""
+        return await self._held(c, "claimed_by", mine=True)
+
+    @abstractmethod
+    async def _upgrade(self, c: Conn, version: int) -> None:
+        """The backend's own part of the step from ``version`` to ``version + 1``."""
+
+    @abstractmethod
+    def _types_ddl(self) -> str:
+        """``schema.tables`` in this backend's words."""
+
+    def _clock(self) -> float:
+        """time.time(), but strictly later than the last call's: trail entries of two calls never share ``at``."""
+        now = time.time()
+        if now <= self._last_at:
+            now = math.nextafter(self._last_at, math.inf)
+        self._last_at = now
+        return now
+
+    # -- schema --------------------------------------------------------------
+
+    async def _ensure_schema(self) -> None:
+        """At open: the tables, as ``schema.VERSION`` has them. A current database costs one read."""
+        if await self._found_version(self._reader()) != VERSION:
+            async with self._tx(SCHEMA) as c:
+                await self._migrate(c)
+
+    async def _found_version(self, c: Conn) -> int:
+        """The schema version the database holds: 0 for none (empty), 1 for the format before versions."""
+        if await c.has_table("schema_version"):
+            rows = await c.fetch("SELECT MAX(version) FROM schema_version")
+            return int(rows[0][0] or VERSION)
+        return 1 if await c.has_table("messages") else 0
+
+    async def _migrate(self, c: Conn) -> None:
+        """Bring the database to ``schema.VERSION`` (inside the caller's transaction; see ``schema.py``)."""
+        found = await self._found_version(c)
+        if found == VERSION:
+            return
+        if found > VERSION:
+            raise StoreError(f"the store has schema version {found}; this msgbridge reads up to {VERSION}")
+        for version in range(found, VERSION) if found else ():  # 0: a new database, nothing to move
+            log.info("store schema: version %d -> %d", version, version + 1)
+            await self._upgrade(c, version)
+            if version == 1 and await c.has_table("history"):
+                await self._history_onto_trail(c)
+        for statement in statements(self._types_ddl()):
+            await c.execute(statement)
+        await c.execute("DELETE FROM schema_version")
+        await c.execute("INSERT INTO schema_version (version) VALUES (?)", [VERSION])
+
+    async def _history_onto_trail(self, c: Conn) -> None:
+        rows = await c.fetch(
+            f"SELECT message_id, at, status, note FROM history ORDER BY message_id, {self.history_order}"
+        )
+        await c.bulk(PREPEND_TRAIL, fold_history(rows))
+        await c.execute("DROP TABLE history")
+
+    # -- campaigns -----------------------------------------------------------
+
+    async def save_campaign(self, record: CampaignRecord) -> None:
+        async with self._tx() as c:
+            await c.execute(
+                f"INSERT INTO campaigns ({CAMPAIGN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET template = excluded.template, sender = excluded.sender, "
+                "transport = excluded.transport, options = excluded.options",
+                CampaignRow.of(record),
+            )
+
+    async def get_campaign(self, name: str) -> CampaignRecord | None:
+        rows = await self._reader().fetch(f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE name = ?", [name])
+        return CampaignRow(*rows[0]).record() if rows else None
+
+    # -- outbox --------------------------------------------------------------
+
+    async def enqueue(self, entries: Sequence[OutboxEntry]) -> list[str]:
+        if not entries:
+            return []
+        now = time.time()
+        rows = [
+            (
+                e.message.id,
+                e.idempotency_key,
+                e.message.campaign,
+                e.message.reference,
+                e.row,
+                _QUEUED,
+                now,
+                now,
+            )
+            for e in entries
+        ]
+        async with self._tx() as c:
+            if await c.bulk(INSERT_MESSAGES, rows) == len(entries):
+                ids = [e.message.id for e in entries]
+                new = list(entries)
+            else:
+                keys = list({e.idempotency_key for e in entries})
+                by_key: dict[str, str] = {
+                    key: message_id
+                    for key, message_id in await c.fetch_in(
+                        "SELECT idempotency_key, id FROM messages WHERE idempotency_key {in}", keys
+                    )
+                }
+                ids = [by_key[e.idempotency_key] for e in entries]
+                new = [e for e in entries if by_key[e.idempotency_key] == e.message.id]
+            # No trail entry for "enqueued": created_at is that entry (see get()).
+            await c.bulk(INSERT_BODIES, [(e.message.id, e.message.model_dump_json()) for e in new])
+        if len(self._written) + len(new) > WRITTEN_CACHE:
+            self._written.clear()
+        self._written.update((e.message.id, e.message) for e in new)
+        return ids
+
+    async def claim(
+        self,
+        limit: int,
+        *,
+        campaign: str | None = None,
+        include_maybe: bool = False,
+        now: float | None = None,
+        ids: Sequence[str] | None = None,
+        origin: str | None = None,
+    ) -> list[MessageRecord]:
+        if limit <= 0 or (ids is not None and not ids):
+            return []
+        at = time.time() if now is None else now
+        statuses = claimable_statuses(include_maybe)
+        scope, params = _scope(campaign, origin)
+        where = f"status IN ({', '.join('?' * len(statuses))}) AND next_attempt_at <= ?{scope}"
+        async with self._tx() as c:
+            held, owners = await self._claiming(c)
+            sql = (
+                "UPDATE messages SET claimed_by = ?, attempts = attempts + 1, updated_at = ? WHERE id IN "
+                f"(SELECT id FROM messages WHERE {where} AND (claimed_by IS NULL OR NOT ({held})){{in}} "
+                f"ORDER BY next_attempt_at LIMIT ?{c.skip_locked}) RETURNING {MESSAGE_COLUMNS}"
+            )
+            head = [self.token, at, *statuses, at, *params, *owners]
+            if ids is None:
+                rows = await c.fetch(sql.replace("{in}", ""), [*head, limit])
+            else:
+                # The first chunk only: a claim hands back at most one batch.
+                statement, args = c.split_in(sql.replace("{in}", " AND id {in}"), list(ids), head)[0]
+                rows = await c.fetch(statement, [*args, limit])
+            records = [MessageRow(*r) for r in rows]
+            known = {r.id: m for r in records if (m := self._written.pop(r.id, None)) is not None}
+            missing = [r.id for r in records if r.id not in known]
+            bodies: dict[str, str] = {}
+            if missing:
+                bodies = dict(await c.fetch_in("SELECT id, body FROM bodies WHERE id {in}", missing))  # type: ignore[arg-type]
+        records.sort(key=lambda r: r.id)
+        return [
+            r.record(m) if (m := known.get(r.id)) is not None else r.record(message_of(bodies[r.id]))
+            for r in records
+        ]
+
+    async def mark_in_doubt(self, message_ids: Sequence[str]) -> None:
+        if not message_ids:
+            return
+        async with self._tx() as c:
+            # One statement per chunk rather than one step per row: this runs before every write group.
+            # The status is checked, not looked up: with messages_due SQLite would scan every queued
+            # message of the store for each group.
+            for sql, args in c.split_in(
+                f"UPDATE messages SET status = ?, updated_at = ? WHERE claimed_by = ? AND {c.unindexed('status')} "
+                "IN (?, ?) AND id {in}",
+                list(message_ids),
+                [_MAYBE, time.time(), self.token, _QUEUED, _MAYBE],
+            ):
+                await c.execute(sql, args)
+
+    async def release(self, message_ids: Sequence[str]) -> None:
+        if not message_ids:
+            return
+        async with self._tx() as c:
+            for sql, args in c.split_in(
+                "UPDATE messages SET claimed_by = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 "
+                "ELSE 0 END WHERE claimed_by = ? AND status = ? AND id {in}",
+                list(message_ids),
+                [self.token, _QUEUED],
+            ):
+                await c.execute(sql, args)
+
+    async def _statuses(self, c: Conn, message_ids: Iterable[str]) -> dict[str, DeliveryStatus]:
+        """Current statuses; where the backend locks, the rows are locked, in id order, for the transaction."""
+        wanted = list(message_ids)
+        if not wanted:
+            return {}
+        rows = await c.fetch_in(
+            f"SELECT id, status FROM messages WHERE id {{in}} ORDER BY id{c.lock}", wanted
+        )
+        return {message_id: _STATUS[status] for message_id, status in rows}
+
+    async def record_results(self, results: Sequence[SendResult], *, link: str) -> None:
+        if not results:
+            return
+        now = self._clock()
+        head = trail_head(now)
+        async with self._tx(RECEIPTS) as c:
+            current = await self._statuses(c, {r.message_id for r in results})
+            plan = plan_results(results, current, link=link, now=now)
+            # plan.history has one entry per update, in the same order.
+            await c.bulk(
+                RESULT_UPDATE,
+                [
+                    (*u[:-1], trail_line(head, status, note), u[-1])
+                    for u, (_, _, status, note) in zip(plan.updates, plan.history, strict=True)
+                ],
+            )
+            await c.bulk(SEGMENT_UPSERT, plan.segments)
+            if plan.native_ids and await c.fetch("SELECT 1 FROM receipts WHERE NOT matched LIMIT 1"):
+                # Later than ``now``: a message may get its result and a parked receipt in this one call.
+                await self._match_parked(c, plan.native_ids, self._clock())
+
+    async def requeue(
+        self, message_ids: Sequence[str], *, not_before: float, error: ErrorInfo | None
+    ) -> None:
+        if not message_ids:
+            return
+        now = self._clock()
+        err = error_columns(error)
+        entry = trail_line(trail_head(now), _QUEUED, "requeued" + (f": {error}" if error else ""))
+        async with self._tx() as c:
+            current = await self._statuses(c, set(message_ids))
+            movable = [i for i in message_ids if current.get(i) in (_QUEUED, _MAYBE)]
+            await c.bulk(REQUEUE_UPDATE, [(_QUEUED, not_before, *err, now, entry, i) for i in movable])
+
+    # -- receipts --------------------------------------------------------------
+
+    async def record_receipts(self, receipts: Sequence[DeliveryReceipt]) -> int:
+        if not receipts:
+            return 0
+        now = self._clock()
+        async with self._tx(RECEIPTS) as c:
+            matched, unmatched = await self._apply(c, [(None, r) for r in receipts], now)
+            # Only parked receipts are kept as rows; a matched one lives on as its message's trail entry.
+            await c.bulk(PARK_RECEIPTS, [parked_params(r) for _, r in unmatched])
+        if unmatched:
+            log.debug("parked %d receipts for native ids not known yet", len(unmatched))
+        return len(matched)
+
+    async def _match_parked(self, c: Conn, native_ids: Sequence[str], now: float) -> None:
+        rows = await c.fetch_in(
+            f"SELECT {PARKED_COLUMNS} FROM receipts WHERE NOT matched AND native_id {{in}} ORDER BY id{c.lock}",
+            list(native_ids),
+        )
+        if not rows:
+            return
+        parked: list[Item] = [(row.id, row.receipt()) for row in (ParkedRow(*r) for r in rows)]
+        matched, _ = await self._apply(c, parked, now)
+        await c.bulk(MATCH_PARKED, [(message_id, receipt_id) for (receipt_id, _), message_id in matched])
+        log.debug("matched %d parked receipts", len(matched))
+
+    async def _apply(
+        self, c: Conn, receipts: Sequence[Item], now: float
+    ) -> tuple[list[tuple[Item, str]], list[Item]]:
+        """Merge receipts into segments and messages; return (matched with message id, unmatched).
+
+        A single-part message is matched on its own row (no segment rows are
+        written for it: that halves the writes of the common case); a
+        multi-part one through ``segments``, one row per part.
+        """
+        # native id -> [(message_id, seq or None for a single-part message, link)]
+        where: dict[str, list[Place]] = {}
+        current: dict[str, DeliveryStatus] = {}
+        ids = list({r.native_id for _, r in receipts})
+        for message_id, link, native_id, status in await c.fetch_in(
+            "SELECT id, link, native_id, status FROM messages WHERE native_ids IS NULL AND native_id {in}",
+            ids,
+        ):
+            where.setdefault(native_id, []).append((message_id, None, link))
+            current[message_id] = _STATUS[status]
+        for message_id, seq, link, native_id in await c.fetch_in(
+            "SELECT message_id, seq, link, native_id FROM segments WHERE native_id {in}", ids
+        ):
+            where.setdefault(native_id, []).append((message_id, seq, link))
+        multipart = {m for places in where.values() for m, seq, _ in places if seq is not None}
+        hinted = {r.message_id for _, r in receipts if r.message_id and r.native_id not in where}
+        if c.lock:  # read again, locked in id order: the statuses read above may change until then
+            current = await self._statuses(c, multipart | hinted | current.keys())
+        else:
+            current.update(await self._statuses(c, (multipart | hinted) - current.keys()))
+        segs: dict[str, dict[int, DeliveryStatus]] = {}
+        if multipart:
+            for message_id, seq, status in await c.fetch_in(
+                "SELECT message_id, seq, status FROM segments WHERE message_id {in}", list(multipart)
+            ):
+                segs.setdefault(message_id, {})[seq] = _STATUS[status]
+
+        plan = plan_receipts(receipts, where, current, segs)
+        await c.bulk(SEGMENT_STATUS, [(s, m, q) for (m, q), s in plan.segments.items()])
+        head = trail_head(now)
+        await c.bulk(
+            RECEIPT_UPDATE,
+            [
+                (s, *error_columns(e)[:3], now, trail_line(head, s, f"receipt {n}"), m)
+                for m, (s, e, n) in plan.messages.items()
+            ],
+        )
+        return plan.matched, plan.unmatched
+
+    # -- reads -----------------------------------------------------------------
+
+    async def get(self, message_id: str) -> MessageRecord | None:
+        rows = await self._reader().fetch(
+            f"SELECT {_M}, b.body, m.trail FROM messages m JOIN bodies b ON b.id = m.id WHERE m.id = ?",
+            [message_id],
+        )
+        if not rows:
+            return None
+        *columns_, body, trail = rows[0]
+        row = MessageRow(*columns_)
+        history = ((row.created_at, _QUEUED, "enqueued"), *trail_entries(trail))
+        return row.record(message_of(body), history)
+
+    async def find_by_reference(self, reference: str) -> MessageRecord | None:
+        rows = await self._reader().fetch(
+            "SELECT id FROM messages WHERE reference = ? ORDER BY created_at DESC LIMIT 1", [reference]
+        )
+        return await self.get(rows[0][0]) if rows else None
+
+    async def counts(self, campaign: str | None = None) -> dict[DeliveryStatus, int]:
+        scope, params = _scope(campaign, None)
+        rows = await self._reader().fetch(
+            f"SELECT status, COUNT(*) FROM messages WHERE 1 = 1{scope} GROUP BY status", params
+        )
+        return {_STATUS[status]: n for status, n in rows}
+
+    async def pending_native_ids(self, link: str, limit: int) -> list[str]:
+        # Oldest update first: a message a poll just touched goes to the back of the line.
+        rows = await self._reader().fetch(
+            "SELECT native_id FROM messages WHERE link = ? AND native_id IS NOT NULL "
+            f"AND status IN ({', '.join('?' * len(AWAITING))}) ORDER BY updated_at LIMIT ?",
+            [link, *AWAITING, limit],
+        )
+        return [native_id for (native_id,) in rows]
+
+    async def in_doubt(
+        self, limit: int, *, campaign: str | None = None, origin: str | None = None
+    ) -> list[MessageRecord]:
+        """MAYBE_SUBMITTED messages, less those another live store has claimed and not answered yet."""
+        c = self._reader()
+        held, owners = await self._held(c, "m.claimed_by", mine=False)
+        scope, params = _scope(campaign, origin, "m.")
+        rows = await c.fetch(
+            f"{_SELECT_MESSAGES} WHERE m.status = ?{scope} AND (m.claimed_by IS NULL OR NOT ({held})) "
+            "ORDER BY m.id LIMIT ?",
+            [_MAYBE, *params, *owners, limit],
+        )
+        return [MessageRow(*r[:-1]).record(message_of(r[-1])) for r in rows]
+
+    async def doubt_counts(self, campaign: str | None = None, origin: str | None = None) -> DoubtCounts:
+        c = self._reader()
+        held, owners = await self._held(c, "claimed_by", mine=False)
+        scope, params = _scope(campaign, origin)
+        counts = {True: 0, False: 0}
+        for is_held, n in await c.fetch(
+            f"SELECT claimed_by IS NOT NULL AND ({held}), COUNT(*) FROM messages WHERE status = ?{scope} GROUP BY 1",
+            [*owners, _MAYBE, *params],
+        ):
+            counts[bool(is_held)] += n
+        return DoubtCounts(left=counts[False], held=counts[True])
+
+    async def next_due(self, *, campaign: str | None = None, origin: str | None = None) -> float | None:
+        c = self._reader()
+        held, owners = await self._held(c, "claimed_by", mine=True)
+        scope, params = _scope(campaign, origin)
+        rows = await c.fetch(
+            f"SELECT MIN(next_attempt_at) FROM messages WHERE status = ?{scope} "
+            f"AND (claimed_by IS NULL OR NOT ({held}))",
+            [_QUEUED, *params, *owners],
+        )
+        value = rows[0][0] if rows else None
+        return float(value) if value is not None else None
+
+    # -- inbound ---------------------------------------------------------------
+
+    async def add_inbound(self, messages: Sequence[InboundMessage]) -> None:
+        if not messages:
+            return
+        async with self._tx() as c:
+            await c.bulk(INSERT_INBOUND, [InboundRow.of(m) for m in messages])
+
+    async def list_inbound(self, limit: int = 100) -> list[InboundMessage]:
+        rows = await self._reader().fetch(
+            f"SELECT {INBOUND_COLUMNS} FROM inbound ORDER BY received_at DESC, id DESC LIMIT ?", [limit]
+        )
+        return [InboundRow(*r).message() for r in rows]
