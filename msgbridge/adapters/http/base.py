@@ -1,11 +1,8 @@
-"""What every HTTP provider adapter shares: one client, failures as data, careful retries.
+"""The HTTP transport every provider shares: one client, careful retries, and one send loop.
 
-Providers fail in two layers. The HTTP layer (connect refused, timeouts, a
-proxy's 502 page, a 429, a body cut short) looks the same for every provider
-and is turned into :class:`ErrorInfo` here; the provider layer (a JSON body
-that says "error") is each adapter's own parse function. Nothing raises for a
-failed request: :meth:`HttpTransport.call` returns a :class:`Reply` whose
-``error`` is set.
+Nothing raises for a failed request: :meth:`HttpTransport.call` returns a
+:class:`Reply` whose ``error`` is set (how an exchange is read is in
+``replies.py``).
 
 Retrying a *send* is dangerous: a request that timed out may have been carried
 out, and sending it again would send the SMS twice. So a send is retried only
@@ -17,63 +14,81 @@ whose idempotency key makes a repeat harmless (``resend_is_safe``).
 
 Every request has one deadline, ``timeout``, from the first byte written to
 the last byte of the body: httpx's own timeouts are per read, so a peer that
-drips one byte a second would otherwise hold a send for ever. Every JSON body
-goes through :func:`parse_json`, which refuses nesting no provider uses
-instead of letting the parser recurse until it crashes.
+drips one byte a second would otherwise hold a send for ever.
+
+The send loop (:meth:`HttpTransport.send`) is written once: each provider
+supplies a :class:`~msgbridge.adapters.http.payload.Payload` (what goes into a
+request, how an answer is read) and an ``exchange`` (how a call reaches it:
+credentials, hosts, tokens). See ``docs/adding-a-provider.md``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import math
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
 from msgbridge.adapters.base import Transport
+from msgbridge.adapters.http.payload import (
+    IGNORE,
+    UNSUPPORTED_OPTION,
+    Call,
+    Payload,
+    uncarried,
+    unsupported_result,
+    without,
+)
+from msgbridge.adapters.http.replies import (
+    HTTP_ALWAYS_ERRORS,
+    HTTP_STATUS,
+    MAX_JSON_DEPTH,
+    NATIVE_TEXT_LIMIT,
+    Reply,
+    classify_exception,
+    classify_response,
+    deadline_failure,
+    http_status_code,
+    json_depth_within,
+    parse_json,
+    parse_retry_after,
+    truncate,
+)
 from msgbridge.core import options as opt
-from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo
-from msgbridge.core.message import Message, SendResult
+from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo, MessagingError
+from msgbridge.core.message import DeliveryReceipt, Message, SendResult
 from msgbridge.core.options import OptionSet
 from msgbridge.core.ratelimit import DEFAULT_MAX_RETRY_WAIT, Backoff, TokenBucket
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import TransportURL
 
+__all__ = [
+    "HTTP_ALWAYS_ERRORS",
+    "HTTP_OPTIONS",
+    "HTTP_STATUS",
+    "MAX_JSON_DEPTH",
+    "NATIVE_TEXT_LIMIT",
+    "SAFE_TO_RESEND",
+    "HttpTransport",
+    "ProviderCampaignResult",
+    "Reply",
+    "chunks",
+    "classify_exception",
+    "classify_response",
+    "http_status_code",
+    "json_depth_within",
+    "parse_json",
+    "parse_retry_after",
+    "truncate",
+]
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# How much of a provider's body we keep in native_message: enough to read, not a whole HTML page.
-NATIVE_TEXT_LIMIT = 300
-
-# HTTP status -> ours, for answers a provider did not wrap in its own JSON error.
-HTTP_STATUS: dict[int, ErrorCode] = {
-    400: ErrorCode.INVALID_ARGUMENT,
-    401: ErrorCode.AUTH_FAILED,
-    402: ErrorCode.INSUFFICIENT_FUNDS,
-    403: ErrorCode.ACCESS_DENIED,
-    404: ErrorCode.NOT_FOUND,
-    405: ErrorCode.PROTOCOL_ERROR,
-    408: ErrorCode.TIMEOUT,
-    409: ErrorCode.DUPLICATE,
-    413: ErrorCode.INVALID_ARGUMENT,
-    422: ErrorCode.INVALID_ARGUMENT,
-    429: ErrorCode.THROTTLED,
-    500: ErrorCode.TEMPORARY_FAILURE,
-    502: ErrorCode.TEMPORARY_FAILURE,
-    503: ErrorCode.TEMPORARY_FAILURE,
-    504: ErrorCode.TIMEOUT,
-}
-
-# Statuses that are failures even when the body is well-formed JSON.
-HTTP_ALWAYS_ERRORS: frozenset[int] = frozenset({401, 403, 404, 405, 408})
 
 # Codes after which a send may be repeated: the provider provably did not act on it.
 SAFE_TO_RESEND: frozenset[ErrorCode] = frozenset({ErrorCode.NETWORK_ERROR, ErrorCode.THROTTLED})
@@ -82,9 +97,6 @@ SAFE_TO_RESEND: frozenset[ErrorCode] = frozenset({ErrorCode.NETWORK_ERROR, Error
 # the message for later instead of holding a request slot.
 IN_CALL_WAIT = 30.0
 
-# Deepest JSON nesting accepted. The providers' answers nest four or five levels; a body nested
-# deeper is not an answer, and parsing or printing it unchecked would exhaust the stack.
-MAX_JSON_DEPTH = 64
 
 # httpcore trace event that says the request started to leave: before it, nothing reached the peer.
 REQUEST_WRITE_EVENTS: frozenset[str] = frozenset(
@@ -92,41 +104,7 @@ REQUEST_WRITE_EVENTS: frozenset[str] = frozenset(
 )
 
 
-def truncate(text: str, limit: int = NATIVE_TEXT_LIMIT) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
-
-def http_status_code(status: int) -> ErrorCode:
-    if status in HTTP_STATUS:
-        return HTTP_STATUS[status]
-    if status >= 500:
-        return ErrorCode.TEMPORARY_FAILURE
-    return ErrorCode.PROTOCOL_ERROR
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date; None when it is neither.
-
-    ``inf`` and ``nan`` are not a wait (RFC 9110 allows digits only); they are ignored rather than
-    allowed to turn into a sleep that never ends.
-    """
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -136,157 +114,6 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number out of range: {text[:20]}")
-    return value
-
-
-def json_depth_within(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether ``value`` nests at most ``limit`` arrays/objects deep; iterative, so it cannot recurse."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return False
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return True
-
-
-def parse_json(text: str | bytes) -> tuple[Any, str | None]:
-    """``(value, None)``, or ``(None, why)`` when ``text`` is not a JSON answer we can use. Never raises.
-
-    The one JSON parser of every HTTP adapter. Beyond what ``json.loads``
-    refuses, it refuses nesting deeper than MAX_JSON_DEPTH (``[`` x 100000
-    made the parser raise RecursionError), ``NaN``/``Infinity`` and numbers
-    that overflow a float (they would make ``int()`` of a field raise later),
-    and integers too long to convert.
-    """
-    try:
-        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except RecursionError:
-        return None, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, our refusals, int digit limit
-        return None, f"unparsable JSON ({truncate(str(exc), 80)})"
-    if not json_depth_within(value):
-        return None, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
-    return value, None
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One HTTP exchange: the response if any, the parsed body, or the failure as data.
-
-    ``from_body`` says the error was read from the provider's answer (by a
-    ``provider_error`` function), not a failure of the exchange: only then is
-    the body the provider's word on each message.
-    """
-
-    request: httpx.Request
-    response: httpx.Response | None = None
-    data: Any = None  # parsed JSON (expect="json") or text (expect="text")
-    error: ErrorInfo | None = None
-    from_body: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def status_code(self) -> int | None:
-        return self.response.status_code if self.response is not None else None
-
-    @property
-    def exchange_failed(self) -> bool:
-        """No usable answer: no response, or one the HTTP layer refuses (429, 5xx, 401...)."""
-        return self.error is not None and not self.from_body
-
-    @property
-    def server_error(self) -> bool:
-        """An HTTP 5xx: from the provider or from a proxy in front of it, after the request arrived."""
-        return self.error is not None and not self.from_body and (self.status_code or 0) >= 500
-
-
-def deadline_failure(seconds: float, written: bool) -> ErrorInfo:
-    """The request's overall deadline passed: in doubt if any of it left, else it never did."""
-    if written:
-        return ErrorInfo(
-            code=ErrorCode.TIMEOUT,
-            native_code="deadline",
-            native_message=f"Timeout: no complete answer within {seconds:g} s",
-        )
-    return ErrorInfo(
-        code=ErrorCode.NETWORK_ERROR,
-        native_code="deadline",
-        native_message=f"Timeout: no connection within {seconds:g} s; nothing was sent",
-    )
-
-
-def classify_exception(exc: httpx.HTTPError) -> ErrorInfo:
-    """Transport-level failures: did the request leave (TIMEOUT, outcome unknown) or not (NETWORK_ERROR)?"""
-    name = type(exc).__name__
-    text = truncate(f"{name}: {exc}" if str(exc) else name)
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout | httpx.ConnectError):
-        return ErrorInfo(code=ErrorCode.NETWORK_ERROR, native_code=name, native_message=text)
-    if isinstance(exc, httpx.TimeoutException):
-        return ErrorInfo(code=ErrorCode.TIMEOUT, native_code=name, native_message=text)
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return ErrorInfo(code=ErrorCode.INVALID_ARGUMENT, native_code=name, native_message=text)
-    # ReadError, WriteError, RemoteProtocolError...: the connection broke after the
-    # request may have been received. No answer seen -> outcome unknown.
-    return ErrorInfo(code=ErrorCode.TIMEOUT, native_code=name, native_message=text)
-
-
-def classify_response(response: httpx.Response, expect: str = "json") -> tuple[Any, ErrorInfo | None]:
-    """The parsed body, and the HTTP-level failure if any.
-
-    429, 5xx and the statuses in HTTP_ALWAYS_ERRORS are failures whatever the
-    body says (the parsed body is still returned for the adapter to read);
-    other 4xx answers with a parseable body are left to the provider's parser,
-    since providers put their validation errors there.
-    """
-    status = response.status_code
-    raw = response.content
-    text = raw.decode(response.encoding or "utf-8", errors="replace")
-    native = truncate(text) or response.reason_phrase
-    content_type = response.headers.get("content-type", "").lower()
-    looks_html = "html" in content_type or text.lstrip()[:1] == "<"
-    data: Any = None
-    parse_error: str | None = None
-    if expect == "text":
-        if looks_html and "<html" in text[:200].lower():
-            parse_error = f"HTML page: {native}"
-        elif not text.strip():
-            parse_error = f"empty body (HTTP {status})"
-        else:
-            data = text
-    elif not raw.strip():
-        parse_error = f"empty body (HTTP {status})"
-    else:
-        data, why = parse_json(text)
-        if why is not None:
-            parse_error = f"HTML page: {native}" if looks_html else f"{why}: {native}"
-    if status == 429:
-        return data, ErrorInfo(
-            code=ErrorCode.THROTTLED,
-            native_code=status,
-            native_message=native,
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
-        )
-    if status >= 500 or status in HTTP_ALWAYS_ERRORS:
-        return data, ErrorInfo(code=http_status_code(status), native_code=status, native_message=native)
-    if parse_error is not None:
-        code = http_status_code(status) if status >= 400 else ErrorCode.PROTOCOL_ERROR
-        return None, ErrorInfo(code=code, native_code=status, native_message=parse_error)
-    return data, None
 
 
 @dataclass(frozen=True)
@@ -328,7 +155,10 @@ HTTP_OPTIONS = OptionSet(
         "requests per second cap on our side; `rate=0` for none",
         shown_default="provider's published limit (Selzy 20), else none",
     ),
+    UNSUPPORTED_OPTION,
 )
+
+
 
 
 class HttpTransport(Transport):
@@ -351,6 +181,11 @@ class HttpTransport(Transport):
     # settled by lookup. Elsewhere a 5xx on a send leaves the message MAYBE_SUBMITTED.
     resend_is_safe: ClassVar[bool] = False
     declared_options = HTTP_OPTIONS
+    # Rounds of one batch's send: a provider that names the messages it refused (and took none of the
+    # batch) is asked again with the rest, at most this many times.
+    send_rounds: ClassVar[int] = 1
+    # The provider's request builder and response parser; set by each provider's __init__.
+    payload: Payload
 
     def __init__(
         self,
@@ -375,6 +210,9 @@ class HttpTransport(Transport):
         self._client = client
         self._owns_client = client is None
         self.requests_made = 0
+        self.ignore_unsupported = o.get_str("unsupported") == IGNORE
+        # Requests in flight inside one send() or status poll; providers read their own option.
+        self.concurrency = 4
 
     @classmethod
     def from_url(
@@ -592,3 +430,100 @@ class HttpTransport(Transport):
 
         parts = await asyncio.gather(*(one(b) for b in batches))
         return [item for part in parts for item in part]
+
+    # ------------------------------------------------------------------ the send loop
+
+    async def exchange(self, call: Call, *, send: bool) -> Reply:
+        """Make one provider call: how credentials, hosts and tokens reach the provider.
+
+        The default posts nothing by itself: every provider says where its calls go.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must say how its calls are made")
+
+    def probe_first(self) -> bool:
+        """Whether the first batch must be answered before the others go (a server still to be learnt)."""
+        return False
+
+    async def send(self, messages: Sequence[Message]) -> list[SendResult]:
+        """check -> group -> chunk -> build -> call with retry -> parse -> results in message order.
+
+        A message refused before any request (a field the provider cannot
+        carry, a documented limit) gets its own result; the rest go out.
+        """
+        results: list[SendResult | None] = [None] * len(messages)
+        warnings: dict[int, tuple[str, ...]] = {}
+        ready: list[Message] = list(messages)
+        indexes: list[int] = []
+        payload = self.payload
+        for index, message in enumerate(messages):
+            fields = uncarried(message, payload.carries, payload.channels)
+            if fields:
+                if not self.ignore_unsupported or "channel" in fields:
+                    results[index] = unsupported_result(message, self.scheme, fields)
+                    continue
+                message = ready[index] = without(message, fields)
+                warnings[index] = tuple(f"{name} not sent: {self.scheme}:// cannot carry it" for name in fields)
+            problem = payload.check(message)
+            if problem is not None:
+                results[index] = SendResult(message_id=message.id, status=payload.refused_as, error=problem)
+                continue
+            indexes.append(index)
+        batches = payload.batches(ready, indexes)
+        jobs = [self._send_batch(ready, batch) for batch in batches]
+        if len(jobs) > 1 and self.probe_first():
+            done = await jobs[0]
+            done += await self.gather_batches(jobs[1:], self.concurrency)
+        else:
+            done = await self.gather_batches(jobs, self.concurrency)
+        for index, result in done:
+            results[index] = result
+        out = [r for r in results if r is not None]
+        assert len(out) == len(messages), "every message has a result"
+        for index, extra in warnings.items():
+            out[index] = out[index].model_copy(update={"warnings": out[index].warnings + extra})
+        return out
+
+    async def _send_batch(self, messages: Sequence[Message], indexes: Sequence[int]) -> list[tuple[int, SendResult]]:
+        """One batch's calls: a failed exchange fails every message, a parsed answer gives each its own."""
+        out: list[tuple[int, SendResult]] = []
+        pending = list(indexes)
+        for _round in range(self.send_rounds):
+            batch = [messages[i] for i in pending]
+            reply = await self.exchange(self.payload.build_send(batch), send=True)
+            if reply.error is not None and reply.exchange_failed:
+                # 429, 5xx, no answer, an unreadable body: not the provider's word on each message
+                parsed: list[SendResult | None] = [self.failed(m, reply.error, reply) for m in batch]
+            else:
+                parsed = self.payload.parse_send(reply, batch)
+            again = []
+            for index, result in zip(pending, parsed, strict=True):
+                if result is None:
+                    again.append(index)
+                else:
+                    out.append((index, result))
+            pending = again
+            if not pending:
+                return out
+        refused = ErrorInfo(code=ErrorCode.PERMANENT_FAILURE, native_message="batch refused repeatedly")
+        out.extend((i, self.failed(messages[i], refused)) for i in pending)
+        return out
+
+    async def status(self, native_ids: Sequence[str]) -> list[DeliveryReceipt]:
+        """Receipts for ``native_ids``, ``status_batch`` ids a call; raises THROTTLED when the first call
+        was refused as too frequent (the poller backs off). A refusal after some calls were answered
+        returns what was answered: the poller asks about the rest on its schedule.
+        """
+        out: list[DeliveryReceipt] = []
+        for chunk in chunks(list(native_ids), self.payload.status_batch):
+            reply = await self.exchange(self.payload.build_status(chunk), send=False)
+            parsed = self.payload.parse_status(reply, chunk, self.link)
+            if isinstance(parsed, ErrorInfo):
+                if parsed.code is ErrorCode.THROTTLED:
+                    if not out:
+                        raise MessagingError(f"{self.scheme}: status poll refused", parsed)
+                    log.info("%s: status poll refused after %d receipts: %s", self.scheme, len(out), parsed)
+                    return out
+                log.warning("%s: status poll failed: %s", self.scheme, parsed)
+                continue
+            out.extend(parsed)
+        return out
