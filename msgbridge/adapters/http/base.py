@@ -39,6 +39,7 @@ from msgbridge.adapters.http.payload import (
     UNSUPPORTED_OPTION,
     Call,
     Payload,
+    failed_result,
     uncarried,
     unsupported_result,
     without,
@@ -63,7 +64,6 @@ from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo, MessagingEr
 from msgbridge.core.message import DeliveryReceipt, Message, SendResult
 from msgbridge.core.options import OptionSet
 from msgbridge.core.ratelimit import DEFAULT_MAX_RETRY_WAIT, Backoff, TokenBucket
-from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import TransportURL
 
 __all__ = [
@@ -398,26 +398,15 @@ class HttpTransport(Transport):
 
     @classmethod
     def failed(cls, message: Message, error: ErrorInfo, reply: Reply | None = None) -> SendResult:
-        """The result for a message whose send request failed.
+        """The result for a message whose send request failed (:func:`failed_result`).
 
-        MAYBE_SUBMITTED when the outcome is unknown: no answer at all, a 2xx
-        answer we could not read (the provider said "OK" in some form, so the
-        message may well be on its way), or an HTTP 5xx (``reply`` given):
-        none of the providers documents a 5xx as "not processed", and a
-        proxy's 502 can come after the provider took the message, so sending
-        it again could send it twice; the dispatcher never resends
-        MAYBE_SUBMITTED on its own. FAILED otherwise (the dispatcher retries it
-        when the code is retryable), and for a 5xx where ``resend_is_safe``.
+        An HTTP 5xx (``reply`` given) leaves it MAYBE_SUBMITTED: none of the
+        providers documents a 5xx as "not processed", and a proxy's 502 can
+        come after the provider took the message; FAILED instead where
+        ``resend_is_safe``.
         """
-        unreadable_ok = (
-            error.code is ErrorCode.PROTOCOL_ERROR
-            and isinstance(error.native_code, int)
-            and 200 <= error.native_code < 300
-        )
         server_error = reply is not None and reply.server_error and not cls.resend_is_safe
-        in_doubt = error.code.outcome_unknown or unreadable_ok or server_error
-        status = DeliveryStatus.MAYBE_SUBMITTED if in_doubt else DeliveryStatus.FAILED
-        return SendResult(message_id=message.id, status=status, error=error)
+        return failed_result(message, error, in_doubt=server_error)
 
     @staticmethod
     async def gather_batches(batches: Sequence[Awaitable[list[T]]], limit: int = 4) -> list[T]:
@@ -469,7 +458,7 @@ class HttpTransport(Transport):
                 continue
             indexes.append(index)
         batches = payload.batches(ready, indexes)
-        jobs = [self._send_batch(ready, batch) for batch in batches]
+        jobs = [self.send_batch(ready, batch) for batch in batches]
         if len(jobs) > 1 and self.probe_first():
             done = await jobs[0]
             done += await self.gather_batches(jobs[1:], self.concurrency)
@@ -483,8 +472,12 @@ class HttpTransport(Transport):
             out[index] = out[index].model_copy(update={"warnings": out[index].warnings + extra})
         return out
 
-    async def _send_batch(self, messages: Sequence[Message], indexes: Sequence[int]) -> list[tuple[int, SendResult]]:
-        """One batch's calls: a failed exchange fails every message, a parsed answer gives each its own."""
+    async def send_batch(self, messages: Sequence[Message], indexes: Sequence[int]) -> list[tuple[int, SendResult]]:
+        """One batch's calls: a failed exchange fails every message, a parsed answer gives each its own.
+
+        Messages the payload hands back as not taken (``None``) are sent again, up to ``send_rounds``
+        calls in all. A provider that settles some answers further (a duplicate looked up) extends this.
+        """
         out: list[tuple[int, SendResult]] = []
         pending = list(indexes)
         for _round in range(self.send_rounds):

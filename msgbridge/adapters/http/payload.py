@@ -91,6 +91,24 @@ def unsupported_result(message: Message, scheme: str, fields: Sequence[str]) -> 
     )
 
 
+def failed_result(message: Message, error: ErrorInfo, *, in_doubt: bool = False) -> SendResult:
+    """The result for a message whose send request failed; ``in_doubt``: the request may have been taken.
+
+    MAYBE_SUBMITTED when the outcome is unknown: no answer at all, a 2xx
+    answer we could not read (the provider said "OK" in some form, so the
+    message may well be on its way), or ``in_doubt``; the dispatcher never
+    resends MAYBE_SUBMITTED on its own. FAILED otherwise (the dispatcher
+    retries it when the code is retryable).
+    """
+    unreadable_ok = (
+        error.code is ErrorCode.PROTOCOL_ERROR and isinstance(error.native_code, int) and 200 <= error.native_code < 300
+    )
+    doubtful = in_doubt or error.code.outcome_unknown or unreadable_ok
+    return SendResult(
+        message_id=message.id, status=DeliveryStatus.MAYBE_SUBMITTED if doubtful else DeliveryStatus.FAILED, error=error
+    )
+
+
 def without(message: Message, fields: Sequence[str]) -> Message:
     """``message`` with ``fields`` cleared (``unsupported=ignore``); local metadata is kept."""
     update: dict[str, Any] = {}
