@@ -133,9 +133,9 @@ class Payload(ABC):
     # Optional Message fields (OPTIONAL_FIELDS) this provider puts on the wire.
     carries: ClassVar[frozenset[str]] = frozenset()
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.SMS})
-    # Messages per send request, and native ids per status request.
-    max_batch: ClassVar[int] = 1
-    status_batch: ClassVar[int] = 1
+    # Messages per send request, and native ids per status request (an instance may set its own).
+    max_batch: int = 1
+    status_batch: int = 1
     # The status of a message refused by check(): REJECTED where the provider's documents call
     # it a refusal, FAILED where the adapter always reported it so.
     refused_as: ClassVar[DeliveryStatus] = DeliveryStatus.REJECTED

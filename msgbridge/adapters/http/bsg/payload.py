@@ -419,7 +419,7 @@ class BsgPayload(Payload):
     """
 
     carries: ClassVar[frozenset[str]] = frozenset({"validity", "scheduled_at"})
-    max_batch: ClassVar[int] = MAX_NUMBERS
+    max_batch = MAX_NUMBERS
 
     def __init__(self, cfg: BsgConfig, default_sender: str | None) -> None:
         self.cfg = cfg

@@ -313,8 +313,8 @@ class SelzyPayload(Payload):
     """
 
     carries: ClassVar[frozenset[str]] = frozenset()
-    max_batch: ClassVar[int] = MAX_PHONES_PER_SEND
-    status_batch: ClassVar[int] = 1
+    max_batch = MAX_PHONES_PER_SEND
+    status_batch = 1
 
     def __init__(self, default_sender: str | None) -> None:
         self.default_sender = default_sender
