@@ -194,6 +194,11 @@ class MobizonCampaigns(MobizonClient):
     # -- Transport interface
 
     async def run_campaign(self, campaign: Campaign, recipients: Sequence[Message]) -> ProviderCampaignResult:
+        """The provider campaign for the recipients whose fields Mobizon can carry; each other one gets its
+        own UNSUPPORTED result (the unsupported-field rule, ``unsupported=`` in the URL)."""
+        return await self.screened_campaign(campaign, recipients, self._run_campaign)
+
+    async def _run_campaign(self, campaign: Campaign, recipients: Sequence[Message]) -> ProviderCampaignResult:
         """create -> addRecipients (<= 500 a call, one at a time: the campaign is locked) -> send.
 
         Identical texts go as a bulk campaign; texts that ``campaign.template``

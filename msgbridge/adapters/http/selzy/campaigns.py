@@ -93,6 +93,11 @@ class SelzyCampaigns(SelzyLists):
     """run_campaign, its status and stats, and cancel, on a selzy:// transport."""
 
     async def run_campaign(self, campaign: Campaign, recipients: Sequence[Message]) -> ProviderCampaignResult:
+        """The provider campaign for the recipients whose fields Selzy can carry; each other one gets its
+        own UNSUPPORTED result (the unsupported-field rule, ``unsupported=`` in the URL)."""
+        return await self.screened_campaign(campaign, recipients, self._run_campaign)
+
+    async def _run_campaign(self, campaign: Campaign, recipients: Sequence[Message]) -> ProviderCampaignResult:
         """Send a campaign through Selzy's own list + message + campaign objects.
 
         A fresh list per run (named after the campaign and its recipients) so
