@@ -16,8 +16,10 @@ from msgbridge.adapters.http.bsg.client import BsgClient, campaign_or_raise, inv
 from msgbridge.adapters.http.bsg.payload import MAX_VALIDITY_HOURS, SENDER, BsgConfig, request_of, start_at
 from msgbridge.adapters.http.payload import Call
 
+SEND_GROUPS = "POST /api/campaigns/sms/send-groups"
 
-def groups_body(
+
+def groups_call(
     cfg: BsgConfig,
     groups: Sequence[int],
     sender: str,
@@ -25,7 +27,8 @@ def groups_body(
     *,
     validity: int | None = None,
     when: datetime | None = None,
-) -> dict[str, Any]:
+) -> Call:
+    """The campaign to ``groups``: ``validity`` in hours, ``when`` the start (None or past: now)."""
     body: dict[str, Any] = {"groups": list(groups), "sender": sender, "text": text}
     if validity is not None:
         body["validity"] = validity
@@ -34,24 +37,13 @@ def groups_body(
     scheduled = start_at(when)
     if scheduled is not None:
         body["start_at"] = scheduled
-    return body
+    return Call(SEND_GROUPS, body)
 
 
-def groups_request(
-    cfg: BsgConfig,
-    token: str,
-    groups: Sequence[int],
-    sender: str,
-    text: str,
-    *,
-    validity: int | None = None,
-    when: datetime | None = None,
-) -> httpx.Request:
-    body = groups_body(cfg, groups, sender, text, validity=validity, when=when)
-    return request_of(cfg.base_url, token, Call(SEND_GROUPS, body))
+def groups_request(cfg: BsgConfig, token: str, *args: Any, **kwargs: Any) -> httpx.Request:
+    """The HTTP request of :func:`groups_call` (same arguments) with ``token``."""
+    return request_of(cfg.base_url, token, groups_call(cfg, *args, **kwargs))
 
-
-SEND_GROUPS = "POST /api/campaigns/sms/send-groups"
 
 
 class BsgGroups(BsgClient):
@@ -74,7 +66,7 @@ class BsgGroups(BsgClient):
             raise invalid_config("groups", "at least one group id")
         if validity_hours is not None and not 1 <= validity_hours <= MAX_VALIDITY_HOURS:
             raise invalid_config("validity", f"{validity_hours} hours is outside 1..{MAX_VALIDITY_HOURS}")
-        body = groups_body(self.cfg, groups, name, text, validity=validity_hours, when=scheduled_at)
-        reply = await self.exchange(Call(SEND_GROUPS, body), send=True)
+        call = groups_call(self.cfg, groups, name, text, validity=validity_hours, when=scheduled_at)
+        reply = await self.exchange(call, send=True)
         return campaign_or_raise(reply, "send-groups")
 

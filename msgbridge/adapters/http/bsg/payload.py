@@ -193,7 +193,7 @@ def invalid(field: str, text: str, code: ErrorCode = ErrorCode.INVALID_ARGUMENT)
 
 
 def validate(message: Message, sender: str | None, now: datetime | None = None) -> ErrorInfo | None:
-    """The seed's limits, checked locally; the error names the field, as BSG's 422 would."""
+    """The limits of BSG's API documentation, checked locally; the error names the field, as BSG's 422 would."""
     if message.channel is not Channel.SMS:
         return invalid("channel", f"{message.channel.value} (SMS only)", ErrorCode.UNSUPPORTED)
     if number_of(message.to) is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
@@ -31,7 +31,6 @@ from msgbridge.adapters.http.payload import Call
 from msgbridge.core import options as opt
 from msgbridge.core.errors import ErrorInfo
 from msgbridge.core.options import OptionSet
-from msgbridge.core.ratelimit import Backoff
 from msgbridge.core.url import TransportURL
 
 log = logging.getLogger(__name__)
@@ -71,14 +70,8 @@ class MobizonClient(HttpTransport):
     # Code-13 answers, remembered per API key (by hash) for the life of the process.
     _homes: ClassVar[dict[str, str]] = {}
 
-    def __init__(
-        self,
-        url: TransportURL,
-        *,
-        client: httpx.AsyncClient | None = None,
-        backoff: Backoff | None = None,
-    ) -> None:
-        super().__init__(url, client=client, backoff=backoff)
+    def __init__(self, url: TransportURL, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
         self.api_key()  # fail early without a key
         o = self.settings
         self.sender = o.get_text("sender")

@@ -147,14 +147,25 @@ def phone_digits(to: str) -> str | None:
     return digits if re.fullmatch(r"\d{8,15}", digits) else None
 
 
-def send_request(cfg: SelzyConfig, phones: Sequence[str], sender: str, text: str) -> httpx.Request:
+def send_call(phones: Sequence[str], sender: str, text: str) -> Call:
+    """One sendSms for up to 150 numbers sharing sender and text."""
     if not 1 <= len(phones) <= MAX_PHONES_PER_SEND:
         raise ValueError(f"sendSms takes 1..{MAX_PHONES_PER_SEND} numbers, got {len(phones)}")
-    return api_request(cfg, "sendSms", {"phone": ",".join(phones), "sender": sender, "text": text})
+    return Call("sendSms", {"phone": ",".join(phones), "sender": sender, "text": text})
+
+
+def check_call(sms_id: str) -> Call:
+    return Call("checkSms", {"sms_id": sms_id})
+
+
+def send_request(cfg: SelzyConfig, phones: Sequence[str], sender: str, text: str) -> httpx.Request:
+    call = send_call(phones, sender, text)
+    return api_request(cfg, call.method, call.params)
 
 
 def check_request(cfg: SelzyConfig, sms_id: str) -> httpx.Request:
-    return api_request(cfg, "checkSms", {"sms_id": sms_id})
+    call = check_call(sms_id)
+    return api_request(cfg, call.method, call.params)
 
 
 def validate(message: Message, default_sender: str | None) -> ErrorInfo | None:
@@ -327,14 +338,13 @@ class SelzyPayload(Payload):
 
     def build_send(self, batch: Sequence[Message]) -> Call:
         first = batch[0]
-        phones = [phone_digits(m.to) or "" for m in batch]
-        return Call("sendSms", {"phone": ",".join(phones), "sender": self.group_key(first)[0], "text": first.text})
+        return send_call([phone_digits(m.to) or "" for m in batch], self.group_key(first)[0], first.text)
 
     def parse_send(self, reply: Reply, batch: Sequence[Message]) -> list[SendResult | None]:
         return list(parse_send(reply.data, batch))
 
     def build_status(self, native_ids: Sequence[str]) -> Call:
-        return Call("checkSms", {"sms_id": native_ids[0]})
+        return check_call(native_ids[0])
 
     def parse_status(self, reply: Reply, native_ids: Sequence[str], link: str) -> list[DeliveryReceipt] | ErrorInfo:
         parsed = parse_check(reply.data, native_ids[0], link) if reply.error is None else reply.error

@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from functools import partial
+from typing import Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from msgbridge.adapters.http.base import HTTP_OPTIONS, HttpTransport, Reply
 from msgbridge.adapters.http.payload import Call
@@ -21,7 +20,6 @@ from msgbridge.adapters.http.smsc.tables import BACKUP_HOSTS, DEFAULT_HOST, MAX_
 from msgbridge.core import options as opt
 from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo
 from msgbridge.core.options import OptionSet
-from msgbridge.core.ratelimit import Backoff
 from msgbridge.core.url import TransportURL
 
 log = logging.getLogger(__name__)
@@ -52,14 +50,8 @@ class SmscClient(HttpTransport):
         ),
     )
 
-    def __init__(
-        self,
-        url: TransportURL,
-        *,
-        client: httpx.AsyncClient | None = None,
-        backoff: Backoff | None = None,
-    ) -> None:
-        super().__init__(url, client=client, backoff=backoff)
+    def __init__(self, url: TransportURL, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
         if url.secret is None or not url.secret:
             raise ConfigError("smsc:// needs LOGIN:PASSWORD@ or APIKEY@ in the URL")
         o = self.settings
