@@ -87,6 +87,7 @@ class BsgClient(HttpTransport):
 
     scheme = "bsg"
     default_host = DEFAULT_HOST
+    payload: BsgPayload
     declared_options = HTTP_OPTIONS + OptionSet(
         opt.text("sender", None, "sender name, unless the message sets its own"),
         opt.integer("tariff_code", None, 0, 9, "`tariff_code` of every campaign (the account's tariff, 0-9)"),

@@ -48,6 +48,7 @@ class MobizonClient(HttpTransport):
     scheme = "mobizon"
     default_host = DEFAULT_HOST
     user_is_secret = True
+    payload: MobizonPayload
     declared_options = HTTP_OPTIONS + OptionSet(
         opt.text("sender", None, "`from`, unless the message sets its own"),
         opt.flag(

@@ -33,6 +33,7 @@ class SelzyClient(HttpTransport):
     scheme = "selzy"
     default_host = DEFAULT_HOST
     default_rate = CALLS_PER_MINUTE / 60  # the published 1200 calls a minute per key
+    payload: SelzyPayload
     declared_options = HTTP_OPTIONS + OptionSet(
         opt.choice("lang", "en", tuple(sorted(LANGS)), "language of the API's answers (`/{lang}/api/...`)"),
         opt.text("platform", "msgbridge", "`platform` sent with every call: Latin letters and digits only", pattern=r"[A-Za-z0-9]+", max_length=64),

@@ -38,6 +38,7 @@ class SmscClient(HttpTransport):
     default_host = DEFAULT_HOST
     user_is_secret = True
 
+    payload: SmscPayload
     declared_options = HTTP_OPTIONS + OptionSet(
         opt.text("sender", None, "Sender ID (`sender=`), unless the message sets its own"),
         opt.integer("max_phones", 100, 1, 1000, "phones per `send.php` request"),
