@@ -290,13 +290,22 @@ def plan_batches(messages: Sequence[Message], max_phones: int) -> list[list[int]
     message and leave us unable to tell the two apart.
     """
     groups: dict[tuple[str, str | None, timedelta | None, datetime | None], list[list[int]]] = {}
+    # Per group, the first bucket that may still have room: buckets fill in order and a full one
+    # never empties, so the search starts there (one text to 10,000 phones stays linear).
+    first_open: dict[tuple[str, str | None, timedelta | None, datetime | None], int] = {}
     order: list[list[int]] = []
     phones_in: dict[int, set[str]] = {}
     for i, msg in enumerate(messages):
-        buckets = groups.setdefault(group_key(msg), [])
+        key = group_key(msg)
+        buckets = groups.setdefault(key, [])
+        start = first_open.get(key, 0)
+        while start < len(buckets) and len(buckets[start]) >= max_phones:
+            start += 1
+        first_open[key] = start
+        phone = digits(msg.to)
         target = None
-        for bucket in buckets:
-            if len(bucket) < max_phones and digits(msg.to) not in phones_in[id(bucket)]:
+        for bucket in buckets[start:]:
+            if len(bucket) < max_phones and phone not in phones_in[id(bucket)]:
                 target = bucket
                 break
         if target is None:
@@ -305,7 +314,7 @@ def plan_batches(messages: Sequence[Message], max_phones: int) -> list[list[int]
             order.append(target)
             phones_in[id(target)] = set()
         target.append(i)
-        phones_in[id(target)].add(digits(msg.to))
+        phones_in[id(target)].add(phone)
     return order
 
 
