@@ -89,7 +89,10 @@ class SmscClient(HttpTransport):
         def provider_error(data: object) -> ErrorInfo | None:
             if op == "status":
                 return None  # a refused poll goes back to the poller, which waits out the minute
-            info = error_info(parse_reply(str(data), 3, op=op))
+            text = str(data)
+            if '"error' not in text:
+                return None  # a fmt=3 reply names an error only in "error"/"error_code": none here
+            info = error_info(parse_reply(text, 3, op=op))
             # only rate limits are worth a retry inside this call; the rest are read by the payload
             return info if info is not None and info.code is ErrorCode.THROTTLED else None
 
