@@ -23,10 +23,10 @@ PAGES: dict[str, str] = {
     "memory": "docs/store-and-dispatch.md",
     "smpp": "docs/smpp.md",
     "http": "docs/http.md",
-    "selzy": "docs/http.md",
-    "bsg": "docs/http.md",
-    "smsc": "docs/http-smsc-mobizon.md",
-    "mobizon": "docs/http-smsc-mobizon.md",
+    "selzy": "docs/http-selzy.md",
+    "bsg": "docs/http-bsg.md",
+    "smsc": "docs/http-smsc.md",
+    "mobizon": "docs/http-mobizon.md",
     "smtp": "docs/smtp.md",
 }
 BLOCK = re.compile(r"(<!-- options:(?P<key>[a-z]+) -->\n)(?P<body>.*?)(<!-- /options -->)", re.S)

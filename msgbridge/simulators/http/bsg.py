@@ -1,10 +1,9 @@
 """BSG one-api emulator: JWT login, SMS campaigns, stop, message pages, 422/429 as documented.
 
-Follows BSG's "Create individual/bulk SMS Campaign" (campaign endpoints,
-their fields and limits: 10,000 numbers, 9-15 digit numbers, reference_id of
-up to 32 [a-zA-Z0-9], validity 1-72 h, tariff_code 0-9, start_at at most 30
-days ahead) and, for what that page leaves out, the rest of the API
-documentation and the official SDK (docs/sources.md: ``/api/auth/login`` and ``refresh``
+Follows BSG's API documentation (campaign endpoints, their fields and limits: 10,000
+numbers, 9-15 digit numbers, reference_id of up to 32 [a-zA-Z0-9], validity
+1-72 h, tariff_code 0-9, start_at at most 30 days ahead) and the public
+digest of the API for what that documentation leaves out (``/api/auth/login`` and ``refresh``
 returning ``{"bearer"}``, 422 ``{"message", "errors"}``, 429 "Too many
 requests", ``GET /api/messages`` with ``filter[...]`` and ``page[...]``).
 Tokens are JWT-shaped with an ``exp`` claim; ``revoke_tokens()`` makes every

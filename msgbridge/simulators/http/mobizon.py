@@ -140,7 +140,7 @@ class MobizonEmulator(Emulator):
             return envelope(6, "", "Unsupported format")
         key = request.arg("apiKey")
         if key is not None:
-            self.key_locations["query" if request.arg_in_query("apiKey") else "body"] += 1
+            self.key_locations["query" if "apiKey" in request.query else "body"] += 1
         if not key or key not in self.api_keys:
             return envelope(8, "", "Invalid API key")
         home = self.key_domains.get(key)

@@ -1,7 +1,6 @@
 """Selzy SMS API emulator: POST /{lang}/api/{method}, answers as the documents describe.
 
-Follows Selzy's "SMS API" and "Guidelines to create integrations" (docs/sources.md):
-every call answered with HTTP 200 and either
+Follows Selzy's API documents: every call answered with HTTP 200 and either
 ``{"result": ...}`` (plus ``warnings``) or ``{"error", "code", "result": ""}``;
 150 numbers per sendSms, 500 contacts per importContacts, the api_key checked,
 ``platform`` required on every call (knob), GET and POST parameters never

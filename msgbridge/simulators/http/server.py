@@ -77,9 +77,6 @@ class Request:
                 return values[0]
         return default
 
-    def arg_in_query(self, name: str) -> bool:
-        return name in self.query
-
     def array(self, name: str) -> list[str]:
         """PHP-style arrays: ``name[0]=a&name[1]=b``, ``name[]=a`` or ``name=a,b``, from form or query."""
         for source in (self.form, self.query):
