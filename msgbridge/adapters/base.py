@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from types import TracebackType
-from typing import ClassVar
+from typing import ClassVar, Protocol, runtime_checkable
 
 from msgbridge.core.errors import ConfigError, UnsupportedFeature
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
@@ -49,6 +49,21 @@ class Capabilities:
 # caller can record them now rather than when the whole call returns). If it raises, nothing is written:
 # the transport fails those messages (and the rest of the call) as not sent.
 BeforeWrite = Callable[[Sequence[str], Sequence[SendResult]], Awaitable[None]]
+
+
+@runtime_checkable
+class AcknowledgesReceipts(Protocol):
+    """A transport whose peer keeps a pushed receipt until it is acknowledged (SMPP: deliver_sm_resp).
+
+    A caller that stores receipts says so once (``hold_receipt_acks``) and
+    names each batch it has committed (``receipts_stored``): only then is it
+    acknowledged, so a receipt lost with this process (a kill) is delivered
+    again by the peer instead of being forgotten.
+    """
+
+    def hold_receipt_acks(self) -> None: ...
+
+    def receipts_stored(self, receipts: Sequence[DeliveryReceipt]) -> None: ...
 
 
 class Transport(ABC):

@@ -33,6 +33,7 @@ from typing import ClassVar, Generic, TypeVar
 
 from msgbridge.adapters.base import BeforeWrite, Capabilities, Transport
 from msgbridge.adapters.smpp import codec
+from msgbridge.adapters.smpp.acks import Ack, PendingAcks
 from msgbridge.adapters.smpp.correlation import Correlator
 from msgbridge.adapters.smpp.errors import error_info, failed_status
 from msgbridge.adapters.smpp.mo import Reassembler
@@ -70,6 +71,10 @@ _GSM_CHARS = frozenset(GSM_BASIC.replace("\x1b", "")) | frozenset(GSM_EXTENSION)
 
 # Slot states in a batch
 _PENDING, _OK, _REFUSED, _UNKNOWN = 0, 1, 2, 3
+
+# At close, how long receipts already handed over may take to be stored (and so acknowledged) before the
+# binds go: the dispatcher stores what the close releases within a few milliseconds.
+RECEIPT_LINGER = 2.0
 
 
 def source_address(sender: str) -> tuple[int, int, str]:
@@ -296,6 +301,10 @@ class Mailbox(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     @property
     def full(self) -> bool:
@@ -686,6 +695,10 @@ class SmppTransport(Transport):
         self._opened = False
         self._closed = False
         self._receipts_ch: Mailbox[DeliveryReceipt] = Mailbox(self.options.queue_size)
+        # With hold_receipt_acks(): each deliver_sm is answered once receipts_stored() names its receipt.
+        self._hold_acks = False
+        self.acks = PendingAcks()
+        self.correlator.on_emit = self.acks.attach
         self._inbound_ch: Mailbox[InboundMessage] = Mailbox(self.options.queue_size)
         self._housekeeper: asyncio.Task[None] | None = None
         self._source_cache: dict[str, bytes] = {}
@@ -745,10 +758,24 @@ class SmppTransport(Transport):
             ]
             outcomes = await asyncio.gather(*(s.start() for s in sessions), return_exceptions=True)
             errors = [o for o in outcomes if isinstance(o, BaseException)]
-            if errors:
+            auth = next((e for e in errors if isinstance(e, AuthError)), None)
+            up = {s.config.mode for s, o in zip(sessions, outcomes, strict=True) if o is None}
+            if errors and (auth is not None or up != set(modes)):
+                # Refused credentials, or no bind (of some mode) at all: nothing to work with.
                 await asyncio.gather(*(s.close(grace=0.5) for s in sessions), return_exceptions=True)
-                auth = next((e for e in errors if isinstance(e, AuthError)), None)
                 raise auth or errors[0]
+            if errors:
+                # Some binds came up: use them; the others keep trying with the reconnect backoff (an SMSC
+                # that allows fewer binds than ``binds=`` asks, or one that is still starting).
+                for session, outcome in zip(sessions, outcomes, strict=True):
+                    if outcome is not None:
+                        log.warning(
+                            "%s: %s; sending over the %d other binds, retrying this one in the background",
+                            session.name,
+                            outcome,
+                            len(sessions) - len(errors),
+                        )
+                        session.keep_binding()
             self.sessions = sessions
             self.tx_sessions = [s for s in sessions if s.can_submit]
             self._write_locks = [asyncio.Lock() for _ in self.tx_sessions]
@@ -759,7 +786,7 @@ class SmppTransport(Transport):
         if self._closed:
             return
         self._closed = True
-        await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
+        await asyncio.gather(*(s.drain() for s in self.sessions), return_exceptions=True)
         if self._housekeeper is not None:
             self._housekeeper.cancel()
             try:
@@ -771,6 +798,14 @@ class SmppTransport(Transport):
             self._put_inbound(msg)
         self._receipts_ch.close()
         self._inbound_ch.close()
+        if self.acks:
+            # Receipts handed over and not stored yet: give the caller a moment (it reads on through the
+            # close), then ask the SMSC to keep the rest rather than unbind with them unanswered.
+            await self.acks.drained(RECEIPT_LINGER)
+            refused = self.acks.refuse_all(codec.ESME_RX_T_APPN)
+            if refused:
+                log.warning("%s: %d receipts not stored by close: left with the SMSC to deliver again", self.link, refused)
+        await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
 
     async def _housekeeping(self) -> None:
         while True:
@@ -789,10 +824,29 @@ class SmppTransport(Transport):
         if not self._inbound_ch.put_many([msg]):
             log.error("%s: inbound queue full; dropping MO from %s", self.link, msg.source)
 
-    def _on_deliver(self, session: Session, sm: codec.ShortMessage) -> int:
-        """Answer every deliver_sm at once: 0 for what we took, 0x64 (redeliver later) when our queue is full."""
+    def hold_receipt_acks(self) -> None:
+        """The caller stores every receipt it reads and then calls :meth:`receipts_stored`.
+
+        From now on a receipt's deliver_sm is answered only then, so the SMSC
+        keeps every receipt not yet durably stored (and delivers it again after
+        a crash) instead of forgetting it while it is in this process's memory.
+        """
+        self._hold_acks = True
+
+    def receipts_stored(self, receipts: Sequence[DeliveryReceipt]) -> None:
+        """``receipts`` (read from :meth:`receipts`) are committed: answer their deliver_sm with ESME_ROK."""
+        self.acks.stored(receipts, codec.ESME_ROK)
+
+    def _on_deliver(self, session: Session, sm: codec.ShortMessage, ack: Ack) -> int | None:
+        """Answer a deliver_sm: 0 for what is taken, 0x64 (deliver again later) for what nothing would keep.
+
+        Receipts, while held (``hold_receipt_acks``): no answer now; ``ack`` is
+        answered when the receipt is stored. Not held (a program reading
+        :meth:`receipts` itself, which owns them then): 0 once queued. Once the
+        transport closes, or its queue is full, 0x64: the SMSC keeps them.
+        """
         if sm.is_receipt:
-            if self._receipts_ch.full:
+            if self._receipts_ch.full or self._receipts_ch.closed:
                 self.receipts_refused += 1
                 return codec.ESME_RX_T_APPN
             try:
@@ -802,6 +856,11 @@ class SmppTransport(Transport):
                 log.warning("%s: unparsable receipt acknowledged and dropped: %s", self.link, exc)
                 return codec.ESME_ROK
             self.receipts_received += 1
+            if self._hold_acks:
+                out = self.correlator.receipt(parsed, tag=ack)
+                if out:
+                    self._receipts_ch.put_many(out)
+                return None
             out = self.correlator.receipt(parsed)
             if out:
                 self._receipts_ch.put_many(out)
@@ -1147,6 +1206,7 @@ class SmppTransport(Transport):
             "receipts": self.receipts_received,
             "receipts_unparsable": self.receipts_unparsable,
             "receipts_refused": self.receipts_refused,
+            "receipt_acks_owed": len(self.acks),
             "receipts_parked": self.correlator.parked,
             "receipts_unmatched": self.correlator.stats.unmatched,
             "mo_parts": self.mo_received,
