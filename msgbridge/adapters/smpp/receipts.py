@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.smpp import codec
 
 # stat:XXXXXXX in the receipt text -> DeliveryStatus. Every row is tested.
 STAT_TABLE: dict[str, DeliveryStatus] = {
@@ -112,10 +112,6 @@ def parse_text(text: str) -> dict[str, str]:
         if m:
             out[name] = m.group(1).strip() if name != "text" else m.group(1)
     return out
-
-
-def stat_status(stat: str) -> DeliveryStatus | None:
-    return STAT_TABLE.get(stat.strip().upper())
 
 
 _NETWORK_ERRORS: dict[bytes, str] = {}

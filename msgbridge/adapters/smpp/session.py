@@ -34,11 +34,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.adapters.smpp.acks import Ack
-from msgbridge.adapters.smpp.errors import SLOW_DOWN, StatusClass, error_info, lookup
 from msgbridge.core.errors import AuthError, ErrorCode, ErrorInfo, TransportError
 from msgbridge.core.ratelimit import Backoff
+from msgbridge.smpp import codec
+from msgbridge.smpp.status import SLOW_DOWN, StatusClass, error_info, lookup
 
 log = logging.getLogger(__name__)
 
@@ -444,7 +444,7 @@ class Session(asyncio.Protocol):
             self.stats.deliver_sm += 1
             is_data = command_id == codec.DATA_SM
             try:
-                sm = decode_data_sm(body) if is_data else codec.decode_sm(body)
+                sm = codec.decode_data_sm(body) if is_data else codec.decode_sm(body)
             except codec.CodecError as exc:
                 log.warning(
                     "%s: undecodable %s seq=%d: %s", self.name, codec.COMMAND_NAMES[command_id], seq, exc
@@ -719,36 +719,6 @@ class Session(asyncio.Protocol):
             if now - self._last_rx >= self.config.response_timeout:
                 self._abort("SMSC silent past the response timeout")
             self._wake()
-
-
-def decode_data_sm(body: bytes) -> codec.ShortMessage:
-    """data_sm from the SMSC (MO or receipt) as a ShortMessage; its text is only ever in message_payload.
-
-    Layout (PROTOCOLS.md A3): service_type, source TON/NPI/address, destination
-    TON/NPI/address, esm_class, registered_delivery, data_coding, then TLVs.
-    """
-    try:
-        service_type, p = codec.read_cstr(body, 0, 6)
-        s_ton, s_npi = body[p], body[p + 1]
-        source, p = codec.read_cstr(body, p + 2, 65)
-        d_ton, d_npi = body[p], body[p + 1]
-        dest, p = codec.read_cstr(body, p + 2, 65)
-        esm, reg, dc = body[p], body[p + 1], body[p + 2]
-    except IndexError:
-        raise codec.CodecError("data_sm body too short") from None
-    return codec.ShortMessage(
-        source_addr=source.decode("latin-1"),
-        destination_addr=dest.decode("latin-1"),
-        source_addr_ton=s_ton,
-        source_addr_npi=s_npi,
-        dest_addr_ton=d_ton,
-        dest_addr_npi=d_npi,
-        esm_class=esm,
-        registered_delivery=reg,
-        data_coding=dc,
-        service_type=service_type.decode("latin-1"),
-        tlvs=codec.read_tlvs(body, p + 3),
-    )
 
 
 def answer_name(command_id: int) -> str:

@@ -32,10 +32,8 @@ from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Generic, TypeVar
 
 from msgbridge.adapters.base import BeforeWrite, Capabilities, Transport
-from msgbridge.adapters.smpp import codec
 from msgbridge.adapters.smpp.acks import Ack, PendingAcks
 from msgbridge.adapters.smpp.correlation import Correlator
-from msgbridge.adapters.smpp.errors import error_info, failed_status
 from msgbridge.adapters.smpp.mo import Reassembler
 from msgbridge.adapters.smpp.receipts import IdBase, ReceiptError, parse_receipt, resp_key
 from msgbridge.adapters.smpp.session import Session, SessionConfig, timeout_info
@@ -56,6 +54,9 @@ from msgbridge.core.options import OptionSet, OptionValues
 from msgbridge.core.ratelimit import Backoff, TokenBucket
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import TransportURL
+from msgbridge.smpp import codec
+from msgbridge.smpp.addressing import address
+from msgbridge.smpp.status import error_info, failed_status
 
 log = logging.getLogger(__name__)
 
@@ -75,17 +76,6 @@ _PENDING, _OK, _REFUSED, _UNKNOWN = 0, 1, 2, 3
 # At close, how long receipts already handed over may take to be stored (and so acknowledged) before the
 # binds go: the dispatcher stores what the close releases within a few milliseconds.
 RECEIPT_LINGER = 2.0
-
-
-def source_address(sender: str) -> tuple[int, int, str]:
-    """(TON, NPI, address) for a sender: alphanumeric 5/0, international 1/1, short code 3/0 (PROTOCOLS A10)."""
-    s = sender.strip()
-    digits = s[1:] if s.startswith("+") else s
-    if digits.isdigit():
-        if s.startswith("+") or len(digits) > 8:
-            return 1, 1, digits
-        return 3, 0, digits
-    return 5, 0, s
 
 
 def smpp_time(when: datetime) -> str:
@@ -319,11 +309,6 @@ class Mailbox(Generic[T]):
         if w is not None and not w.done():
             w.set_result(None)
         return True
-
-    def take_all(self) -> list[T]:
-        out = list(self._items)
-        self._items.clear()
-        return out
 
     def close(self) -> None:
         self._closed = True
@@ -885,10 +870,6 @@ class SmppTransport(Transport):
         async for r in self._receipts_ch:
             yield r
 
-    def receipts_nowait(self) -> list[DeliveryReceipt]:
-        """Whatever receipts are queued now, without waiting."""
-        return self._receipts_ch.take_all()
-
     async def inbound(self) -> AsyncIterator[InboundMessage]:
         """Complete MO messages (concatenated parts already joined), until the transport is closed."""
         async for m in self._inbound_ch:
@@ -899,7 +880,7 @@ class SmppTransport(Transport):
     def _source_prefix(self, sender: str) -> bytes:
         cached = self._source_cache.get(sender)
         if cached is None:
-            ton, npi, addr = source_address(sender) if sender else (0, 0, "")
+            ton, npi, addr = address(sender) if sender else (0, 0, "")
             if ton == 5 and len(addr) > 11:
                 raise ValueError(f"alphanumeric sender {addr!r} is longer than 11 characters")
             cached = codec.cstr(self.options.service_type, 6) + bytes((ton, npi)) + codec.cstr(addr, 21)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from msgbridge.adapters.smpp.codec import (
+from msgbridge.smpp.codec import (
     ESM_DELIVERY_RECEIPT,
     TLV_MESSAGE_PAYLOAD,
     TLV_MESSAGE_STATE,

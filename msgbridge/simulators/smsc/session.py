@@ -16,7 +16,8 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
-from msgbridge.adapters.smpp.codec import (
+from msgbridge.simulators.smsc.receipts import OUTCOMES
+from msgbridge.smpp.codec import (
     BIND_COMMANDS,
     BIND_RECEIVER,
     BIND_TRANSMITTER,
@@ -58,7 +59,6 @@ from msgbridge.adapters.smpp.codec import (
     read_cstr,
     read_tlvs,
 )
-from msgbridge.simulators.smsc.receipts import OUTCOMES
 
 if TYPE_CHECKING:
     from msgbridge.simulators.smsc.server import SmscSimulator

@@ -10,8 +10,8 @@ import pytest
 from smpp_helpers import messages
 
 from msgbridge.adapters.base import open_transport
-from msgbridge.adapters.smpp import codec
 from msgbridge.core.errors import AuthError, ErrorCode, TransportError
+from msgbridge.smpp import codec
 
 Answer = Callable[[int, int, bytes], bytes | None]
 

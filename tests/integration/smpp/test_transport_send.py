@@ -9,12 +9,12 @@ import pytest
 from smpp_helpers import eventually, messages, smpp_url, take_receipts
 
 from msgbridge.adapters.base import open_transport
-from msgbridge.adapters.smpp import codec
 from msgbridge.adapters.smpp.receipts import normalize_id
 from msgbridge.adapters.smpp.transport import SmppTransport
 from msgbridge.core.errors import AuthError, ErrorCode, TransportError
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.simulators.smsc import SmscSimulator
+from msgbridge.smpp import codec
 
 
 def opened(url: str) -> SmppTransport:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.adapters.smpp.acks import Ack, PendingAcks
 from msgbridge.core.message import DeliveryReceipt
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.smpp import codec
 
 
 class Written:

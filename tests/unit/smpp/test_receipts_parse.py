@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.adapters.smpp.receipts import (
     MESSAGE_STATE_TABLE,
     STAT_TABLE,
@@ -18,6 +17,7 @@ from msgbridge.adapters.smpp.receipts import (
     resp_key,
 )
 from msgbridge.core.status import DeliveryStatus as D
+from msgbridge.smpp import codec
 
 STAT_EXPECTED = {
     "ENROUTE": D.ACCEPTED,

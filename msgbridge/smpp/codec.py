@@ -67,7 +67,7 @@ COMMAND_NAMES: dict[int, str] = {
     DATA_SM: "data_sm",
 }
 
-# command_status values used by the codec and sessions (full table: errors.py)
+# command_status values used by the codec and sessions (full table: status.py)
 ESME_ROK = 0x00
 ESME_RINVMSGLEN = 0x01
 ESME_RINVCMDLEN = 0x02
@@ -457,3 +457,33 @@ def sar_info(tlvs: dict[int, bytes]) -> Concat | None:
             raise CodecError("SAR TLV of the wrong size", ESME_RINVPARLEN)
         return Concat(int.from_bytes(ref, "big"), total[0], seq[0])
     return None
+
+
+def decode_data_sm(body: bytes) -> ShortMessage:
+    """data_sm from the SMSC (MO or receipt) as a ShortMessage; its text is only ever in message_payload.
+
+    Layout (SMPP 3.4 §4.7.1, data_sm): service_type, source TON/NPI/address, destination
+    TON/NPI/address, esm_class, registered_delivery, data_coding, then TLVs.
+    """
+    try:
+        service_type, p = read_cstr(body, 0, 6)
+        s_ton, s_npi = body[p], body[p + 1]
+        source, p = read_cstr(body, p + 2, 65)
+        d_ton, d_npi = body[p], body[p + 1]
+        dest, p = read_cstr(body, p + 2, 65)
+        esm, reg, dc = body[p], body[p + 1], body[p + 2]
+    except IndexError:
+        raise CodecError("data_sm body too short") from None
+    return ShortMessage(
+        source_addr=source.decode("latin-1"),
+        destination_addr=dest.decode("latin-1"),
+        source_addr_ton=s_ton,
+        source_addr_npi=s_npi,
+        dest_addr_ton=d_ton,
+        dest_addr_npi=d_npi,
+        esm_class=esm,
+        registered_delivery=reg,
+        data_coding=dc,
+        service_type=service_type.decode("latin-1"),
+        tlvs=read_tlvs(body, p + 3),
+    )
