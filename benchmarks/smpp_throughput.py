@@ -187,10 +187,10 @@ def codec_costs(n: int = 20_000) -> dict[str, float]:
     """µs of CPU to build one submit_sm and parse one submit_sm_resp: smpplib's PDU objects vs our codec."""
     import smpplib.smpp
 
-    from msgbridge.adapters.smpp import codec
     from msgbridge.adapters.smpp.transport import SmppTransport
     from msgbridge.core.message import Message
     from msgbridge.core.url import TransportURL
+    from msgbridge.smpp import codec
 
     class Ctx:
         sequence = 0

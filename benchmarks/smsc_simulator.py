@@ -24,8 +24,8 @@ import sys
 import time
 from dataclasses import dataclass
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.simulators.smsc.process import SimulatorProcess
+from msgbridge.smpp import codec
 
 try:
     import uvloop

@@ -44,6 +44,21 @@ class Capabilities:
 BeforeWrite = Callable[[Sequence[str], Sequence[SendResult]], Awaitable[None]]
 
 
+@runtime_checkable
+class AcknowledgesReceipts(Protocol):
+    """A transport whose peer keeps a pushed receipt until it is acknowledged (SMPP: deliver_sm_resp).
+
+    A caller that stores receipts says so once (``hold_receipt_acks``) and
+    names each batch it has committed (``receipts_stored``): only then is it
+    acknowledged, so a receipt lost with this process (a kill) is delivered
+    again by the peer instead of being forgotten.
+    """
+
+    def hold_receipt_acks(self) -> None: ...
+
+    def receipts_stored(self, receipts: Sequence[DeliveryReceipt]) -> None: ...
+
+
 class Transport(ABC):
     """Base class for every transport: open, send, aclose. Subclasses set ``scheme`` and ``capabilities``."""
 

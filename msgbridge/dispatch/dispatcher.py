@@ -32,7 +32,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from msgbridge.adapters.base import ProviderCampaigns, ReceiptPush, ReferenceLookup, StatusPolling, Transport
+from msgbridge.adapters.base import (
+    AcknowledgesReceipts,
+    ProviderCampaigns,
+    ReceiptPush,
+    ReferenceLookup,
+    StatusPolling,
+    Transport,
+)
 from msgbridge.core.errors import ErrorCode, ErrorInfo, MessagingError, UnsupportedFeature
 from msgbridge.core.message import Campaign, DeliveryReceipt, SendResult
 from msgbridge.core.ratelimit import Backoff, TokenBucket, describe_wait
@@ -49,6 +56,9 @@ CHUNK_SECONDS = 0.5
 SETTLE_PAGE = 500
 # After a stop request, how long what is in flight may take to be answered before sending is cancelled.
 STOP_GRACE = 10.0
+# How long pushed receipts gather before they are committed together: a peer that waits for our
+# acknowledgement (acknowledged only once stored) gets it within a few milliseconds, in few transactions.
+RECEIPT_COMMIT_DELAY = 0.005
 
 
 class Interrupted(Exception):
@@ -173,6 +183,12 @@ class Dispatcher:
         self.send_size = max(1, min(max_batch, claim))
         self._receipts: list[DeliveryReceipt] = []
         self._reader: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._receipts_due = asyncio.Event()
+        # Told which receipts are committed, so it acknowledges them only then (None: it does not wait).
+        self._acks: AcknowledgesReceipts | None = (
+            transport if isinstance(transport, AcknowledgesReceipts) else None
+        )
         self._warned_in_doubt = False
         self.poller: Poller | None = None  # made on the first poll, then kept: it holds each message's schedule
         self.stopping = False
@@ -637,26 +653,57 @@ class Dispatcher:
     # -- receipts --------------------------------------------------------
 
     def start_receipts(self) -> None:
-        """Start consuming pushed receipts (idempotent); they are written in batches as work goes on."""
+        """Start consuming pushed receipts (idempotent); they are committed every few milliseconds.
+
+        From here on the transport may leave acknowledging each receipt to us
+        (``AcknowledgesReceipts``): it is acknowledged once it is in the store.
+        """
         if self._reader is None and isinstance(self.transport, ReceiptPush):
+            if self._acks is not None:
+                self._acks.hold_receipt_acks()
             self._reader = asyncio.create_task(self._read_receipts(self.transport), name="receipts")
+            if self._flusher is None:
+                self._flusher = asyncio.create_task(self._commit_receipts(), name="receipt-commits")
 
     async def _read_receipts(self, transport: ReceiptPush) -> None:
+        due = self._receipts_due
         try:
             async for receipt in transport.receipts():
                 self._receipts.append(receipt)
                 self.stats.receipts += 1
                 if len(self._receipts) >= self.receipt_batch:
                     await self._flush_receipts()
+                elif not due.is_set():
+                    due.set()
         except MessagingError as exc:
             # A lost receipt stream must not take the sending down with it; what arrived is still written.
             log.warning("%s:// receipt stream ended: %s", self.transport.scheme, exc)
+        await self._flush_receipts()  # the stream ended (the transport closed): what it released is stored
+
+    async def _commit_receipts(self) -> None:
+        """Commit what the reader gathered a few milliseconds after the first of them arrived."""
+        due = self._receipts_due
+        while True:
+            await due.wait()
+            await asyncio.sleep(RECEIPT_COMMIT_DELAY)
+            due.clear()
+            try:
+                await self._flush_receipts()
+            except Exception as exc:
+                # Not stored, so not acknowledged either: a peer that waits for that delivers them again.
+                log.error("could not store receipts: %s", exc)
 
     async def _flush_receipts(self) -> None:
         if not self._receipts:
             return
         batch, self._receipts = self._receipts, []
-        self.stats.receipts_matched += await self.store.record_receipts(batch)
+        try:
+            self.stats.receipts_matched += await self.store.record_receipts(batch)
+        except asyncio.CancelledError:
+            self._receipts[:0] = batch  # not known to be stored: written by the next flush
+            raise
+        if self._acks is not None:
+            self._acks.receipts_stored(batch)
 
     async def _poll_once(self) -> None:
         """Ask about the pending messages that are due; the poller keeps each provider's limits."""
@@ -712,28 +759,29 @@ class Dispatcher:
         return self.stats
 
     async def stop_receipts(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-            self._reader = None
+        for task in (self._reader, self._flusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._reader = self._flusher = None
         await self._flush_receipts()
 
     async def close_transport(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 -- bounds the final drain
-        """Close the transport, then write the receipts it hands over while closing.
+        """Close the transport while reading its receipts to the end, and write them to the store.
 
         A transport may release receipts on close: SMPP holds back receipts
         that arrive before their submit_sm_resp (or that this process did not
-        send, when several workers share an account), and they were already
-        acknowledged to the SMSC. Stopping the reader before the close would
-        drop them, so after the close the stream is read to its end and what
-        it held is written to the store, where unmatched ones are parked.
+        send, when several workers share an account). The reader keeps going
+        through the close, so those are stored (unmatched ones parked) and,
+        where the transport waits for that, acknowledged before it unbinds.
         """
-        await self.stop_receipts()
-        await self.transport.aclose()
         if not isinstance(self.transport, ReceiptPush):
+            await self.stop_receipts()
+            await self.transport.aclose()
             return
         self.start_receipts()
+        await self.transport.aclose()
         reader = self._reader
         if reader is not None:
             done, _ = await asyncio.wait({reader}, timeout=timeout)
@@ -741,7 +789,7 @@ class Dispatcher:
                 log.warning(
                     "%s:// receipt stream did not end within %.1f s of close", self.transport.scheme, timeout
                 )
-            await self.stop_receipts()
+        await self.stop_receipts()
 
     async def run(
         self,

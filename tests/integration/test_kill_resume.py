@@ -261,7 +261,8 @@ def test_a_stop_signal_stops_claiming_waits_for_the_window_and_gives_back_the_re
     try:
         run = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
-        while not store.exists() or statuses(store).get("SUBMITTED", 0) < 50:
+        # sent and answered (DELIVERED once its receipt is stored, within milliseconds of its arrival)
+        while not store.exists() or sum(statuses(store).get(s, 0) for s in ("SUBMITTED", "DELIVERED")) < 50:
             assert run.poll() is None, run.communicate()
             assert time.monotonic() < deadline, "no progress within 60 s"
             time.sleep(0.01)
@@ -319,3 +320,49 @@ def test_resend_maybe_while_another_run_is_live_sends_nothing_twice(tmp_path: Pa
         end = sim.stop()
     assert end["submit_sm_ok"] == end["destinations"] == recipients  # nobody got it twice
     assert set(statuses(store)) <= {"SUBMITTED", "DELIVERED"}
+
+
+def test_sigkill_with_receipts_pending_loses_none_of_them(tmp_path: Path) -> None:
+    """Killed 1.2 s after the last submit, receipts 1.5 s behind: the next run gets every receipt the SMSC has.
+
+    Receipts reach the killed run until the kill; the ones it had not stored yet were not acknowledged, so the
+    SMSC keeps them (and those due after the kill) for the next bind, as real SMSCs do.
+    """
+    recipients = 1500
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        "phone,name\n" + "".join(f"+7701{i:07d},P{i}\n" for i in range(recipients)), encoding="utf-8"
+    )
+    store = tmp_path / "store.db"
+    # A window of 5 answered after 5 ms: about 1,000 submits a second, so receipts come in a steady stream.
+    sim = SmscProcess(tmp_path, "--dlr-delay-ms", "1500", "--latency-ms", "5")
+    cmd = [
+        sys.executable, "-m", "msgbridge", "--store", str(store), "campaign", "run",
+        "--via", f"smpp://u:p@127.0.0.1:{sim.port}?window=5", "--csv", str(csv_file),
+        "--template", "Hello {name}", "--name", "receipts", "--wait-receipts", "60",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    try:
+        run = subprocess.Popen([*cmd, "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while sim.counters()["submit_sm_ok"] < recipients:
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, "the campaign was not sent within 120 s"
+            time.sleep(0.01)
+        time.sleep(1.2)  # receipts for all but the last 0.3 s of sending have come in; the rest are due
+        assert run.poll() is None, "the run ended before the kill"
+        run.send_signal(signal.SIGKILL)
+        run.communicate(timeout=30)
+        seen = sim.counters()
+        assert 0 < seen["receipts_sent"], seen  # some receipts reached the killed run
+        before = statuses(store)
+        assert before.get("DELIVERED", 0) < recipients, before  # and not all of them were stored
+        again = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+        counts = json.loads(again.stdout)["counts"]
+    finally:
+        end = sim.stop()
+    # Nothing stays SUBMITTED forever: every receipt the SMSC sent was stored by one run or the other.
+    assert counts == {"DELIVERED": recipients}, (before, counts, end)
+    assert statuses(store) == {"DELIVERED": recipients}
+    assert end["submit_sm_ok"] == end["destinations"] == recipients

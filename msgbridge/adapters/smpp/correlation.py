@@ -40,6 +40,7 @@ class _Parked:
     receipt: ParsedReceipt
     deadline: float
     received_at: float
+    tag: object = None
     done: bool = False
 
 
@@ -75,6 +76,10 @@ class Correlator:
         self._index: OrderedDict[str, tuple[str, int, int]] = OrderedDict()
         self._parked: dict[str, list[_Parked]] = {}
         self._park_queue: deque[_Parked] = deque()
+        # Called with every receipt emitted for a tagged parsed receipt (see ``receipt``), whenever it is
+        # emitted: at once, released by its resp, expired or flushed. The transport keys its deliver_sm
+        # answers on it, so a parked receipt's answer follows it out (acks.PendingAcks).
+        self.on_emit: Callable[[DeliveryReceipt, object], None] | None = None
 
     def __len__(self) -> int:
         return len(self._index)
@@ -102,20 +107,23 @@ class Correlator:
             if not p.done:
                 p.done = True
                 self.stats.released += 1
-                released.append(self._emit(key, p.receipt, (message_id, seq, total), p.received_at))
+                released.append(self._emit(key, p.receipt, (message_id, seq, total), p.received_at, p.tag))
         return released
 
     def lookup(self, key: str) -> tuple[str, int, int] | None:
         return self._index.get(key)
 
-    def receipt(self, parsed: ParsedReceipt, *, park: bool = True) -> list[DeliveryReceipt]:
-        """Emit the receipt if its id is known; otherwise park it (or emit it unmatched)."""
+    def receipt(self, parsed: ParsedReceipt, *, park: bool = True, tag: object = None) -> list[DeliveryReceipt]:
+        """Emit the receipt if its id is known; otherwise park it (or emit it unmatched).
+
+        ``tag`` (not None) travels with the receipt to ``on_emit``, whenever it is emitted.
+        """
         now = time.time()
         key = receipt_key(parsed.message_id, self.base)
         hit = self._index.get(key)
         if hit is not None:
             self.stats.matched += 1
-            return [self._emit(key, parsed, hit, now)]
+            return [self._emit(key, parsed, hit, now, tag)]
         candidates = [key]
         if self.base is IdBase.AUTO:
             for base, alt in alternatives(key):
@@ -124,16 +132,16 @@ class Correlator:
                     self._learn(base)
                     self.stats.matched += 1
                     self.stats.cross_base += 1
-                    return [self._emit(alt, parsed, hit, now)]
+                    return [self._emit(alt, parsed, hit, now, tag)]
                 candidates.append(alt)
         if park and self.park_seconds > 0:
-            p = _Parked(candidates, parsed, self.clock() + self.park_seconds, now)
+            p = _Parked(candidates, parsed, self.clock() + self.park_seconds, now, tag)
             for k in candidates:
                 self._parked.setdefault(k, []).append(p)
             self._park_queue.append(p)
             self.stats.parked += 1
             return []
-        return [self._unmatched(parsed, now)]
+        return [self._unmatched(parsed, now, tag)]
 
     def expire(self) -> list[DeliveryReceipt]:
         """Parked receipts whose wait is over, emitted without a message id (the store may still match them)."""
@@ -145,7 +153,7 @@ class Correlator:
             self._drop_parked(p)
             if not p.done:
                 p.done = True
-                out.append(self._unmatched(p.receipt, p.received_at))
+                out.append(self._unmatched(p.receipt, p.received_at, p.tag))
         return out
 
     def flush(self) -> list[DeliveryReceipt]:
@@ -155,7 +163,7 @@ class Correlator:
             p = self._park_queue.popleft()
             if not p.done:
                 p.done = True
-                out.append(self._unmatched(p.receipt, p.received_at))
+                out.append(self._unmatched(p.receipt, p.received_at, p.tag))
         self._parked.clear()
         return out
 
@@ -191,12 +199,17 @@ class Correlator:
                     return alt
         return key
 
-    def _unmatched(self, parsed: ParsedReceipt, received_at: float) -> DeliveryReceipt:
+    def _unmatched(self, parsed: ParsedReceipt, received_at: float, tag: object = None) -> DeliveryReceipt:
         self.stats.unmatched += 1
-        return self._emit(self._unmatched_key(parsed), parsed, None, received_at)
+        return self._emit(self._unmatched_key(parsed), parsed, None, received_at, tag)
 
     def _emit(
-        self, key: str, parsed: ParsedReceipt, hit: tuple[str, int, int] | None, received_at: float
+        self,
+        key: str,
+        parsed: ParsedReceipt,
+        hit: tuple[str, int, int] | None,
+        received_at: float,
+        tag: object = None,
     ) -> DeliveryReceipt:
         raw: dict[str, object] = {"id": parsed.message_id}
         if parsed.err:
@@ -210,7 +223,7 @@ class Correlator:
             message_id, seq, total = hit
             raw["segment"] = seq + 1
             raw["segments"] = total
-        return delivery_receipt(
+        receipt = delivery_receipt(
             key,
             parsed.status,
             parsed.native_status,
@@ -220,6 +233,9 @@ class Correlator:
             received_at,
             raw,
         )
+        if tag is not None and self.on_emit is not None:
+            self.on_emit(receipt, tag)
+        return receipt
 
 
 _RECEIPT_FIELDS = frozenset(DeliveryReceipt.model_fields)

@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.core.encoding import decode_gsm7
 from msgbridge.core.message import InboundMessage
+from msgbridge.smpp import codec
 
 log = logging.getLogger(__name__)
 

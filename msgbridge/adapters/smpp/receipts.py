@@ -16,12 +16,12 @@ answers submit_sm in one base and names the id in the receipt in another
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.smpp import codec
+from msgbridge.smpp.receipt_text import MESSAGE_STATES, STANDARD, parse_text
 
 # stat:XXXXXXX in the receipt text -> DeliveryStatus. Every row is tested.
 STAT_TABLE: dict[str, DeliveryStatus] = {
@@ -44,31 +44,21 @@ STAT_TABLE: dict[str, DeliveryStatus] = {
 }
 
 # message_state TLV (0x0427) -> DeliveryStatus. Every row is tested.
+_STATE_STATUS: dict[int, DeliveryStatus] = {
+    1: DeliveryStatus.ACCEPTED,
+    2: DeliveryStatus.DELIVERED,
+    3: DeliveryStatus.EXPIRED,
+    4: DeliveryStatus.DELETED,
+    5: DeliveryStatus.UNDELIVERABLE,
+    6: DeliveryStatus.ACCEPTED,
+    7: DeliveryStatus.FAILED,
+    8: DeliveryStatus.REJECTED,
+}
 MESSAGE_STATE_TABLE: dict[int, tuple[str, DeliveryStatus]] = {
-    1: ("ENROUTE", DeliveryStatus.ACCEPTED),
-    2: ("DELIVERED", DeliveryStatus.DELIVERED),
-    3: ("EXPIRED", DeliveryStatus.EXPIRED),
-    4: ("DELETED", DeliveryStatus.DELETED),
-    5: ("UNDELIVERABLE", DeliveryStatus.UNDELIVERABLE),
-    6: ("ACCEPTED", DeliveryStatus.ACCEPTED),
-    7: ("UNKNOWN", DeliveryStatus.FAILED),
-    8: ("REJECTED", DeliveryStatus.REJECTED),
+    state: (MESSAGE_STATES[state], status) for state, status in _STATE_STATUS.items()
 }
 
 NETWORK_TYPES: dict[int, str] = {1: "ANSI-136", 2: "IS-95", 3: "GSM"}
-
-# One regex per field, searched anywhere, so field order and extra fields do not matter.
-FIELD_PATTERNS: dict[str, re.Pattern[str]] = {
-    "id": re.compile(r"(?:^|\s)id:\s*([0-9A-Za-z_\-]+)", re.IGNORECASE),
-    "sub": re.compile(r"\bsub:\s*(\w+)", re.IGNORECASE),
-    "dlvrd": re.compile(r"\bdlvrd:\s*(\w+)", re.IGNORECASE),
-    "submit_date": re.compile(r"\bsubmit[ _]date:\s*(\d{10,12})", re.IGNORECASE),
-    "done_date": re.compile(r"\bdone[ _]date:\s*(\d{10,12})", re.IGNORECASE),
-    "stat": re.compile(r"\bstat:\s*([A-Za-z_]+)", re.IGNORECASE),
-    "err": re.compile(r"\berr:\s*(\w+)", re.IGNORECASE),
-    "text": re.compile(r"\btext:(.*)", re.IGNORECASE | re.DOTALL),
-}
-
 
 @dataclass(slots=True)
 class ParsedReceipt:
@@ -87,35 +77,6 @@ class ParsedReceipt:
 
 class ReceiptError(ValueError):
     """A deliver_sm flagged as a receipt that names no id or no state."""
-
-
-# The common layout in one pass; anything else falls back to the per-field search.
-STANDARD = re.compile(
-    r"id:(?P<id>[0-9A-Za-z_\-]+) sub:(?P<sub>\w+) dlvrd:(?P<dlvrd>\w+) "
-    r"submit date:(?P<submit_date>\d{10,12}) done date:(?P<done_date>\d{10,12}) "
-    r"stat:(?P<stat>[A-Za-z_]+) err:(?P<err>\w+)(?: [Tt]ext:(?P<text>.*))?$",
-    re.DOTALL,
-)
-
-
-def parse_text(text: str) -> dict[str, str]:
-    """Every recognised ``name:value`` field of a receipt text."""
-    m = STANDARD.match(text)
-    if m is not None:
-        fields = m.groupdict()
-        if fields["text"] is None:
-            del fields["text"]
-        return fields
-    out: dict[str, str] = {}
-    for name, pattern in FIELD_PATTERNS.items():
-        m = pattern.search(text)
-        if m:
-            out[name] = m.group(1).strip() if name != "text" else m.group(1)
-    return out
-
-
-def stat_status(stat: str) -> DeliveryStatus | None:
-    return STAT_TABLE.get(stat.strip().upper())
 
 
 _NETWORK_ERRORS: dict[bytes, str] = {}

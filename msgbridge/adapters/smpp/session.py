@@ -1,6 +1,6 @@
 """One SMPP bind: connect, bind, pipeline submit_sm through a window, keep the link alive, reconnect.
 
-Shape (PROTOCOLS.md A5): one asyncio Protocol per connection whose
+Shape (SMPP 3.4 §2.2-2.8, sessions and windowing): one asyncio Protocol per connection whose
 ``data_received`` is the only reader; requests are keyed by sequence number;
 at most ``window`` submit_sm are unanswered; deliver_sm, enquire_link and
 unbind from the peer are answered at once, outside the window.
@@ -34,10 +34,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
-from msgbridge.adapters.smpp import codec
-from msgbridge.adapters.smpp.errors import SLOW_DOWN, StatusClass, error_info, lookup
+from msgbridge.adapters.smpp.acks import Ack
 from msgbridge.core.errors import AuthError, ErrorCode, ErrorInfo, TransportError
 from msgbridge.core.ratelimit import Backoff
+from msgbridge.smpp import codec
+from msgbridge.smpp.status import SLOW_DOWN, StatusClass, error_info, lookup
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,9 @@ class SessionStats:
     framing_errors: int = 0
 
 
-# deliver_sm handler: (session, short message) -> command_status for deliver_sm_resp
-DeliverHandler = Callable[["Session", codec.ShortMessage], int]
+# deliver_sm / data_sm handler: (session, short message, ack) -> command_status for the response now, or
+# None when the handler keeps the Ack to answer later through Session.respond (acks.PendingAcks).
+DeliverHandler = Callable[["Session", codec.ShortMessage, Ack], int | None]
 
 
 class Session(asyncio.Protocol):
@@ -142,10 +144,12 @@ class Session(asyncio.Protocol):
         self.closing = False
         self.last_error: str = ""
         self._transport: asyncio.Transport | None = None
+        self.generation = 0  # connections made so far: an answer owed on one is never written on another
         self._buffer = bytearray()
         self._seq = 0
         self._inflight: dict[int, tuple[Batch, int]] = {}
-        self._requests: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
+        # Other requests (bind, enquire_link, unbind) by sequence: the future for their answer, and the command.
+        self._requests: dict[int, tuple[asyncio.Future[tuple[int, bytes]], int]] = {}
         self._deadlines: deque[tuple[float, int]] = deque()
         self._late: dict[int, Callable[[str], None]] = {}
         self._waiters: list[asyncio.Future[None]] = []
@@ -179,6 +183,7 @@ class Session(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self._first_bind = loop.create_future()
         self._runner = asyncio.create_task(self._run(), name=f"smpp-{self.name}")
+        self._runner.add_done_callback(self._runner_done)
         try:
             await self._first_bind
         except BaseException:
@@ -186,8 +191,21 @@ class Session(asyncio.Protocol):
             self._runner.cancel()
             raise
 
-    async def _run(self) -> None:
-        attempt = 0
+    def keep_binding(self) -> None:
+        """After a failed first bind (not refused credentials): keep trying in the background, with backoff.
+
+        For a transport with several binds whose others came up: this one joins
+        them once the SMSC lets it (an SMSC allowing fewer binds than asked).
+        """
+        if self.fatal is not None or (self._runner is not None and not self._runner.done()):
+            return
+        self.closing = False
+        self._first_bind = None
+        self._runner = asyncio.create_task(self._run(attempt=1), name=f"smpp-{self.name}")
+
+    async def _run(self, attempt: int = 0) -> None:
+        if attempt:
+            await asyncio.sleep(self.config.reconnect.delay(attempt))
         while not self.closing:
             try:
                 await self._connect_and_bind()
@@ -202,11 +220,14 @@ class Session(asyncio.Protocol):
                 self.stats.bind_failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 if self._first_bind is not None and not self._first_bind.done():
+                    cfg = self.config
+                    reason = str(exc) if isinstance(exc, TransportError) else self.last_error
+                    # a refusal keeps its command_status; anything else is told by the message
+                    refusal = isinstance(exc, TransportError) and exc.info.native_code is not None
                     self._resolve_first(
-                        exc
-                        if isinstance(exc, TransportError)
-                        else TransportError(
-                            f"cannot bind to {self.config.host}:{self.config.port}: {self.last_error}"
+                        TransportError(
+                            f"cannot bind to {cfg.host}:{cfg.port} as {cfg.system_id!r}: {reason}",
+                            exc.info if isinstance(exc, TransportError) and refusal else None,
                         )
                     )
                     return
@@ -227,6 +248,16 @@ class Session(asyncio.Protocol):
             log.warning("%s: link lost (%s); reconnecting in %.2fs", self.name, self.last_error, delay)
             await asyncio.sleep(delay)
 
+    def _runner_done(self, task: asyncio.Task[None]) -> None:
+        """A bug that ends the runner must not leave ``start`` waiting forever: it fails the first bind."""
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        log.error("%s: session ended: %s: %s", self.name, type(exc).__name__, exc)
+        self._resolve_first(
+            TransportError(f"cannot bind to {self.config.host}:{self.config.port}: {type(exc).__name__}: {exc}")
+        )
+
     def _resolve_first(self, exc: BaseException | None) -> None:
         fut = self._first_bind
         if fut is not None and not fut.done():
@@ -240,9 +271,12 @@ class Session(asyncio.Protocol):
         cfg = self.config
         self._lost = loop.create_future()
         self.stats.connects += 1
-        await asyncio.wait_for(
-            loop.create_connection(lambda: self, cfg.host, cfg.port), timeout=cfg.connect_timeout
-        )
+        try:
+            await asyncio.wait_for(
+                loop.create_connection(lambda: self, cfg.host, cfg.port), timeout=cfg.connect_timeout
+            )
+        except TimeoutError:
+            raise TimeoutError(f"no TCP connection within {cfg.connect_timeout:g} s") from None
         bind = codec.Bind(
             cfg.system_id,
             cfg.password,
@@ -257,7 +291,10 @@ class Session(asyncio.Protocol):
             status, _ = await asyncio.wait_for(
                 self.request(command, codec.encode_bind(bind)), cfg.bind_timeout
             )
-        except (TimeoutError, TransportError):
+        except TimeoutError:
+            self._abort("no bind response")
+            raise TimeoutError(f"no {answer_name(command)} within bind_timeout={cfg.bind_timeout:g} s") from None
+        except TransportError:
             self._abort("no bind response")
             raise
         if status not in (codec.ESME_ROK, codec.ESME_RALYBND):
@@ -274,15 +311,20 @@ class Session(asyncio.Protocol):
         log.info("%s: bound to %s:%d as %s (%s)", self.name, cfg.host, cfg.port, cfg.system_id, cfg.mode)
         self._wake()
 
+    async def drain(self, grace: float = 5.0) -> None:
+        """Stop taking work and wait up to ``grace`` seconds for the submit_sm answers still due."""
+        self.closing = True
+        deadline = time.monotonic() + grace
+        while self._inflight and self._transport is not None and time.monotonic() < deadline:
+            await self.wait_window(deadline - time.monotonic())
+
     async def close(self, grace: float = 5.0) -> None:
         """Unbind, wait briefly for answers still due, then close."""
         self.closing = True
         if self._transport is not None and self.bound.is_set():
             try:
-                deadline = time.monotonic() + grace
-                while self._inflight and time.monotonic() < deadline:
-                    await self.wait_window(deadline - time.monotonic())
-                await asyncio.wait_for(self.request(codec.UNBIND), timeout=min(grace, 2.0))
+                await self.drain(grace)
+                await asyncio.wait_for(self.request(codec.UNBIND), timeout=min(max(grace, 0.5), 2.0))
             except (TimeoutError, TransportError, OSError):
                 pass
         self._abort("closed")
@@ -305,6 +347,7 @@ class Session(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
+        self.generation += 1
         self._buffer = bytearray()
         self._last_rx = self._last_tx = time.monotonic()
         sock = transport.get_extra_info("socket")
@@ -324,14 +367,15 @@ class Session(asyncio.Protocol):
         # Everything written and unanswered: outcome unknown (never resent silently).
         inflight, self._inflight = self._inflight, {}
         self._deadlines.clear()
-        reason = f"link lost before submit_sm_resp ({self.last_error or 'closed by peer'})"
+        why = self.last_error or "closed by peer"
+        reason = f"link lost before submit_sm_resp ({why})"
         self.stats.lost_in_flight += len(inflight)
         for seq, (batch, slot) in inflight.items():
             batch.unknown(slot, reason)
             self._remember_late(seq, batch, slot)
-        for fut in self._requests.values():
+        for fut, command_id in self._requests.values():
             if not fut.done():
-                fut.set_exception(TransportError(reason))
+                fut.set_exception(TransportError(f"link lost before {answer_name(command_id)} ({why})"))
         self._requests.clear()
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
@@ -391,7 +435,7 @@ class Session(asyncio.Protocol):
             codec.MAX_PDU_LENGTH,
         )
         self._write(codec.pdu(codec.GENERIC_NACK, codec.ESME_RINVCMDLEN, 0))
-        self._abort(f"framing error: command_length {length}")
+        self._abort(f"framing error: command_length {length} outside [16, {codec.MAX_PDU_LENGTH}]")
 
     # --- incoming ------------------------------------------------------------
 
@@ -400,7 +444,7 @@ class Session(asyncio.Protocol):
             self.stats.deliver_sm += 1
             is_data = command_id == codec.DATA_SM
             try:
-                sm = decode_data_sm(body) if is_data else codec.decode_sm(body)
+                sm = codec.decode_data_sm(body) if is_data else codec.decode_sm(body)
             except codec.CodecError as exc:
                 log.warning(
                     "%s: undecodable %s seq=%d: %s", self.name, codec.COMMAND_NAMES[command_id], seq, exc
@@ -408,16 +452,16 @@ class Session(asyncio.Protocol):
                 self.stats.generic_nack_sent += 1
                 out.append(codec.pdu(codec.GENERIC_NACK, exc.status, seq))
                 return False
-            answer = codec.ESME_ROK
+            resp_id = codec.DATA_SM_RESP if is_data else codec.DELIVER_SM_RESP
+            answer: int | None = codec.ESME_ROK
             if self.on_deliver is not None:
                 try:
-                    answer = self.on_deliver(self, sm)
+                    answer = self.on_deliver(self, sm, Ack(self, self.generation, seq, resp_id))
                 except Exception:
                     log.exception("%s: deliver_sm handler failed; asking the SMSC to redeliver", self.name)
                     answer = codec.ESME_RX_T_APPN
-            out.append(
-                codec.pdu(codec.DATA_SM_RESP if is_data else codec.DELIVER_SM_RESP, answer, seq, b"\x00")
-            )
+            if answer is not None:
+                out.append(codec.pdu(resp_id, answer, seq, b"\x00"))
             return False
         if command_id == codec.ENQUIRE_LINK:
             self.stats.enquire_link_received += 1
@@ -430,7 +474,7 @@ class Session(asyncio.Protocol):
             if entry is not None:
                 self._submit_failed(entry[0], entry[1], status or codec.ESME_RINVCMDID)
             elif seq in self._requests:
-                fut = self._requests.pop(seq)
+                fut, _ = self._requests.pop(seq)
                 if not fut.done():
                     fut.set_result((status or codec.ESME_RINVCMDID, b""))
             else:
@@ -453,10 +497,10 @@ class Session(asyncio.Protocol):
         if command_id & codec.RESPONSE_BIT:
             self._nacks = 0
             waiting = self._requests.pop(seq, None)
-            if waiting is not None and not waiting.done():
-                waiting.set_result((status, body))
-            elif waiting is None:
+            if waiting is None:
                 self.stats.unknown_responses += 1
+            elif not waiting[0].done():
+                waiting[0].set_result((status, body))
             return False
         if command_id in (codec.ALERT_NOTIFICATION, codec.OUTBIND):
             return False  # not answered (alert_notification) / not meaningful while bound (outbind)
@@ -542,9 +586,24 @@ class Session(asyncio.Protocol):
             fut.set_exception(TransportError(f"{self.name}: not connected"))
             return fut
         seq = self._next_seq()
-        self._requests[seq] = fut
+        self._requests[seq] = (fut, command_id)
         self._write(codec.pdu(command_id, 0, seq, body))
         return fut
+
+    def respond(self, acks: list[Ack], status: int) -> int:
+        """Answer deliver_sm / data_sm held back earlier (``acks`` all of this session), in one write.
+
+        Answers owed on an earlier connection are dropped: the SMSC redelivers
+        those on the new bind. Returns how many were written.
+        """
+        if self._transport is None:
+            return 0
+        generation = self.generation
+        pack = _HEADER_PACK
+        parts = [pack(17, a.resp_id, status, a.seq) + b"\x00" for a in acks if a.generation == generation]
+        if parts:
+            self._write(b"".join(parts))
+        return len(parts)
 
     def room(self) -> int:
         """How many submit_sm may be written now (0 when unbound, paused or the window is full)."""
@@ -662,34 +721,9 @@ class Session(asyncio.Protocol):
             self._wake()
 
 
-def decode_data_sm(body: bytes) -> codec.ShortMessage:
-    """data_sm from the SMSC (MO or receipt) as a ShortMessage; its text is only ever in message_payload.
-
-    Layout (PROTOCOLS.md A3): service_type, source TON/NPI/address, destination
-    TON/NPI/address, esm_class, registered_delivery, data_coding, then TLVs.
-    """
-    try:
-        service_type, p = codec.read_cstr(body, 0, 6)
-        s_ton, s_npi = body[p], body[p + 1]
-        source, p = codec.read_cstr(body, p + 2, 65)
-        d_ton, d_npi = body[p], body[p + 1]
-        dest, p = codec.read_cstr(body, p + 2, 65)
-        esm, reg, dc = body[p], body[p + 1], body[p + 2]
-    except IndexError:
-        raise codec.CodecError("data_sm body too short") from None
-    return codec.ShortMessage(
-        source_addr=source.decode("latin-1"),
-        destination_addr=dest.decode("latin-1"),
-        source_addr_ton=s_ton,
-        source_addr_npi=s_npi,
-        dest_addr_ton=d_ton,
-        dest_addr_npi=d_npi,
-        esm_class=esm,
-        registered_delivery=reg,
-        data_coding=dc,
-        service_type=service_type.decode("latin-1"),
-        tlvs=codec.read_tlvs(body, p + 3),
-    )
+def answer_name(command_id: int) -> str:
+    """``bind_transceiver_resp`` for bind_transceiver: what a request waits for, in error messages."""
+    return codec.COMMAND_NAMES.get(command_id & ~codec.RESPONSE_BIT, f"0x{command_id:08X}") + "_resp"
 
 
 def _seq_before(seq: int, last: int, current: int) -> bool:

@@ -32,9 +32,8 @@ from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Generic, TypeVar
 
 from msgbridge.adapters.base import BeforeWrite, Capabilities, Transport
-from msgbridge.adapters.smpp import codec
+from msgbridge.adapters.smpp.acks import Ack, PendingAcks
 from msgbridge.adapters.smpp.correlation import Correlator
-from msgbridge.adapters.smpp.errors import error_info, failed_status
 from msgbridge.adapters.smpp.mo import Reassembler
 from msgbridge.adapters.smpp.receipts import IdBase, ReceiptError, parse_receipt, resp_key
 from msgbridge.adapters.smpp.session import Session, SessionConfig, timeout_info
@@ -55,6 +54,9 @@ from msgbridge.core.options import OptionSet, OptionValues
 from msgbridge.core.ratelimit import Backoff, TokenBucket
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import TransportURL
+from msgbridge.smpp import codec
+from msgbridge.smpp.addressing import address
+from msgbridge.smpp.status import error_info, failed_status
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +73,13 @@ _GSM_CHARS = frozenset(GSM_BASIC.replace("\x1b", "")) | frozenset(GSM_EXTENSION)
 # Slot states in a batch
 _PENDING, _OK, _REFUSED, _UNKNOWN = 0, 1, 2, 3
 
-
-def source_address(sender: str) -> tuple[int, int, str]:
-    """(TON, NPI, address) for a sender: alphanumeric 5/0, international 1/1, short code 3/0 (PROTOCOLS A10)."""
-    s = sender.strip()
-    digits = s[1:] if s.startswith("+") else s
-    if digits.isdigit():
-        if s.startswith("+") or len(digits) > 8:
-            return 1, 1, digits
-        return 3, 0, digits
-    return 5, 0, s
+# At close, how long receipts already handed over may take to be stored (and so acknowledged) before the
+# binds go: the dispatcher stores what the close releases within a few milliseconds.
+RECEIPT_LINGER = 2.0
 
 
 def smpp_time(when: datetime) -> str:
-    """Absolute SMPP time in UTC: YYMMDDhhmmss000+ (PROTOCOLS A10)."""
+    """Absolute SMPP time in UTC: YYMMDDhhmmss000+ (SMPP 3.4 §7.1)."""
     utc = when.astimezone(UTC) if when.tzinfo else when
     return utc.strftime("%y%m%d%H%M%S") + "000+"
 
@@ -298,6 +293,10 @@ class Mailbox(Generic[T]):
         return len(self._items)
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def full(self) -> bool:
         return bool(self.maxsize) and len(self._items) >= self.maxsize
 
@@ -310,11 +309,6 @@ class Mailbox(Generic[T]):
         if w is not None and not w.done():
             w.set_result(None)
         return True
-
-    def take_all(self) -> list[T]:
-        out = list(self._items)
-        self._items.clear()
-        return out
 
     def close(self) -> None:
         self._closed = True
@@ -676,6 +670,10 @@ class SmppTransport(Transport):
         self._opened = False
         self._closed = False
         self._receipts_ch: Mailbox[DeliveryReceipt] = Mailbox(self.options.queue_size)
+        # With hold_receipt_acks(): each deliver_sm is answered once receipts_stored() names its receipt.
+        self._hold_acks = False
+        self.acks = PendingAcks()
+        self.correlator.on_emit = self.acks.attach
         self._inbound_ch: Mailbox[InboundMessage] = Mailbox(self.options.queue_size)
         self._housekeeper: asyncio.Task[None] | None = None
         self._source_cache: dict[str, bytes] = {}
@@ -735,10 +733,24 @@ class SmppTransport(Transport):
             ]
             outcomes = await asyncio.gather(*(s.start() for s in sessions), return_exceptions=True)
             errors = [o for o in outcomes if isinstance(o, BaseException)]
-            if errors:
+            auth = next((e for e in errors if isinstance(e, AuthError)), None)
+            up = {s.config.mode for s, o in zip(sessions, outcomes, strict=True) if o is None}
+            if errors and (auth is not None or up != set(modes)):
+                # Refused credentials, or no bind (of some mode) at all: nothing to work with.
                 await asyncio.gather(*(s.close(grace=0.5) for s in sessions), return_exceptions=True)
-                auth = next((e for e in errors if isinstance(e, AuthError)), None)
                 raise auth or errors[0]
+            if errors:
+                # Some binds came up: use them; the others keep trying with the reconnect backoff (an SMSC
+                # that allows fewer binds than ``binds=`` asks, or one that is still starting).
+                for session, outcome in zip(sessions, outcomes, strict=True):
+                    if outcome is not None:
+                        log.warning(
+                            "%s: %s; sending over the %d other binds, retrying this one in the background",
+                            session.name,
+                            outcome,
+                            len(sessions) - len(errors),
+                        )
+                        session.keep_binding()
             self.sessions = sessions
             self.tx_sessions = [s for s in sessions if s.can_submit]
             self._write_locks = [asyncio.Lock() for _ in self.tx_sessions]
@@ -749,7 +761,7 @@ class SmppTransport(Transport):
         if self._closed:
             return
         self._closed = True
-        await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
+        await asyncio.gather(*(s.drain() for s in self.sessions), return_exceptions=True)
         if self._housekeeper is not None:
             self._housekeeper.cancel()
             try:
@@ -761,6 +773,14 @@ class SmppTransport(Transport):
             self._put_inbound(msg)
         self._receipts_ch.close()
         self._inbound_ch.close()
+        if self.acks:
+            # Receipts handed over and not stored yet: give the caller a moment (it reads on through the
+            # close), then ask the SMSC to keep the rest rather than unbind with them unanswered.
+            await self.acks.drained(RECEIPT_LINGER)
+            refused = self.acks.refuse_all(codec.ESME_RX_T_APPN)
+            if refused:
+                log.warning("%s: %d receipts not stored by close: left with the SMSC to deliver again", self.link, refused)
+        await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
 
     async def _housekeeping(self) -> None:
         while True:
@@ -779,10 +799,29 @@ class SmppTransport(Transport):
         if not self._inbound_ch.put_many([msg]):
             log.error("%s: inbound queue full; dropping MO from %s", self.link, msg.source)
 
-    def _on_deliver(self, session: Session, sm: codec.ShortMessage) -> int:
-        """Answer every deliver_sm at once: 0 for what we took, 0x64 (redeliver later) when our queue is full."""
+    def hold_receipt_acks(self) -> None:
+        """The caller stores every receipt it reads and then calls :meth:`receipts_stored`.
+
+        From now on a receipt's deliver_sm is answered only then, so the SMSC
+        keeps every receipt not yet durably stored (and delivers it again after
+        a crash) instead of forgetting it while it is in this process's memory.
+        """
+        self._hold_acks = True
+
+    def receipts_stored(self, receipts: Sequence[DeliveryReceipt]) -> None:
+        """``receipts`` (read from :meth:`receipts`) are committed: answer their deliver_sm with ESME_ROK."""
+        self.acks.stored(receipts, codec.ESME_ROK)
+
+    def _on_deliver(self, session: Session, sm: codec.ShortMessage, ack: Ack) -> int | None:
+        """Answer a deliver_sm: 0 for what is taken, 0x64 (deliver again later) for what nothing would keep.
+
+        Receipts, while held (``hold_receipt_acks``): no answer now; ``ack`` is
+        answered when the receipt is stored. Not held (a program reading
+        :meth:`receipts` itself, which owns them then): 0 once queued. Once the
+        transport closes, or its queue is full, 0x64: the SMSC keeps them.
+        """
         if sm.is_receipt:
-            if self._receipts_ch.full:
+            if self._receipts_ch.full or self._receipts_ch.closed:
                 self.receipts_refused += 1
                 return codec.ESME_RX_T_APPN
             try:
@@ -792,6 +831,11 @@ class SmppTransport(Transport):
                 log.warning("%s: unparsable receipt acknowledged and dropped: %s", self.link, exc)
                 return codec.ESME_ROK
             self.receipts_received += 1
+            if self._hold_acks:
+                out = self.correlator.receipt(parsed, tag=ack)
+                if out:
+                    self._receipts_ch.put_many(out)
+                return None
             out = self.correlator.receipt(parsed)
             if out:
                 self._receipts_ch.put_many(out)
@@ -816,10 +860,6 @@ class SmppTransport(Transport):
         async for r in self._receipts_ch:
             yield r
 
-    def receipts_nowait(self) -> list[DeliveryReceipt]:
-        """Whatever receipts are queued now, without waiting."""
-        return self._receipts_ch.take_all()
-
     async def inbound(self) -> AsyncIterator[InboundMessage]:
         """Complete MO messages (concatenated parts already joined), until the transport is closed."""
         async for m in self._inbound_ch:
@@ -830,7 +870,7 @@ class SmppTransport(Transport):
     def _source_prefix(self, sender: str) -> bytes:
         cached = self._source_cache.get(sender)
         if cached is None:
-            ton, npi, addr = source_address(sender) if sender else (0, 0, "")
+            ton, npi, addr = address(sender) if sender else (0, 0, "")
             if ton == 5 and len(addr) > 11:
                 raise ValueError(f"alphanumeric sender {addr!r} is longer than 11 characters")
             cached = codec.cstr(self.options.service_type, 6) + bytes((ton, npi)) + codec.cstr(addr, 21)
@@ -1137,6 +1177,7 @@ class SmppTransport(Transport):
             "receipts": self.receipts_received,
             "receipts_unparsable": self.receipts_unparsable,
             "receipts_refused": self.receipts_refused,
+            "receipt_acks_owed": len(self.acks),
             "receipts_parked": self.correlator.parked,
             "receipts_unmatched": self.correlator.stats.unmatched,
             "mo_parts": self.mo_received,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from msgbridge.adapters.smpp.codec import (
+from msgbridge.smpp.codec import (
     DELIVER_SM,
     GENERIC_NACK,
     HEADER,

@@ -3,12 +3,14 @@
 ``raw_split`` cuts the encoded octets at fixed positions instead of at
 character boundaries, as some handsets and SMSCs do; a part may then end in
 the middle of an ESC pair or a UTF-16 surrogate pair, which a client must only
-decode after joining the parts (PROTOCOLS.md A9).
+decode after joining the parts (SMPP 3.4 §4.6, 3GPP TS 23.040 concatenation; docs/sources.md).
 """
 
 from __future__ import annotations
 
-from msgbridge.adapters.smpp.codec import (
+from msgbridge.core.encoding import LIMITS, Encoding, choose_encoding, encode, split
+from msgbridge.smpp.addressing import address
+from msgbridge.smpp.codec import (
     DC_DEFAULT,
     DC_LATIN1,
     DC_UCS2,
@@ -21,7 +23,6 @@ from msgbridge.adapters.smpp.codec import (
     udh_8bit,
     udh_16bit,
 )
-from msgbridge.core.encoding import LIMITS, Encoding, choose_encoding, encode, split
 
 CONCAT_MODES: tuple[str | None, ...] = (None, "udh8", "udh16", "sar", "payload")
 CODINGS: dict[str, Encoding] = {"gsm": Encoding.GSM7, "latin1": Encoding.LATIN1, "ucs2": Encoding.UCS2}
@@ -32,16 +33,6 @@ DATA_CODING: dict[Encoding, int] = {
 }
 # octets per unit of each encoding, to cut raw payloads at segment size
 _UNIT_OCTETS: dict[Encoding, int] = {Encoding.GSM7: 1, Encoding.LATIN1: 1, Encoding.UCS2: 2}
-
-
-def address(addr: str) -> tuple[int, int, str]:
-    """(TON, NPI, address) for a phone number, short code or alphanumeric sender (PROTOCOLS.md A10)."""
-    digits = addr[1:] if addr.startswith("+") else addr
-    if digits.isdigit():
-        if addr.startswith("+") or len(digits) > 8:
-            return 1, 1, digits
-        return 3, 0, digits
-    return 5, 0, addr
 
 
 def _cut(data: bytes, size: int) -> list[bytes]:

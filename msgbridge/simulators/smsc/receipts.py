@@ -2,7 +2,7 @@
 
 Real SMSCs disagree on how a receipt names the message: the id in the receipt
 may be decimal where submit_sm_resp said hex (or the reverse), may carry
-leading zeros or another letter case (PROTOCOLS.md A8). The simulator can
+leading zeros or another letter case (SMPP 3.4 Appendix B). The simulator can
 produce each variant so the client's correlation is tested against all of them.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from msgbridge.adapters.smpp.codec import (
+from msgbridge.smpp.codec import (
     ESM_DELIVERY_RECEIPT,
     TLV_MESSAGE_PAYLOAD,
     TLV_MESSAGE_STATE,
@@ -23,17 +23,22 @@ from msgbridge.adapters.smpp.codec import (
     tlv,
     tlv_u8,
 )
+from msgbridge.smpp.receipt_text import STAT_WORDS, format_receipt
 
+# outcome name -> (message_state TLV value, GSM network error code)
+_STATES: dict[str, tuple[int, int]] = {
+    "enroute": (1, 0),
+    "delivered": (2, 0),
+    "expired": (3, 27),  # GSM MAP 27: absent subscriber
+    "deleted": (4, 0),
+    "undeliverable": (5, 1),  # GSM MAP 1: unknown subscriber
+    "accepted": (6, 0),
+    "unknown": (7, 0),
+    "rejected": (8, 13),  # GSM MAP 13: call barred
+}
 # outcome name -> (stat word in the text, message_state TLV value, GSM network error code)
 OUTCOMES: dict[str, tuple[str, int, int]] = {
-    "enroute": ("ENROUTE", 1, 0),
-    "delivered": ("DELIVRD", 2, 0),
-    "expired": ("EXPIRED", 3, 27),  # GSM MAP 27: absent subscriber
-    "deleted": ("DELETED", 4, 0),
-    "undeliverable": ("UNDELIV", 5, 1),  # GSM MAP 1: unknown subscriber
-    "accepted": ("ACCEPTD", 6, 0),
-    "unknown": ("UNKNOWN", 7, 0),
-    "rejected": ("REJECTD", 8, 13),  # GSM MAP 13: call barred
+    name: (STAT_WORDS[state], state, err) for name, (state, err) in _STATES.items()
 }
 
 # outcomes that count as a failure for registered_delivery = 2 ("on failure only")
@@ -138,11 +143,7 @@ def text_preview(view: SubmitView) -> str:
 def receipt_text(rid: str, outcome: str, submit_date: str, done_date: str, preview: str) -> str:
     """The de-facto receipt text; dates are ``YYMMDDhhmm`` strings (see :func:`smpp_date`)."""
     stat, _state, err = OUTCOMES[outcome]
-    dlvrd = "001" if outcome == "delivered" else "000"
-    return (
-        f"id:{rid} sub:001 dlvrd:{dlvrd} submit date:{submit_date} "
-        f"done date:{done_date} stat:{stat} err:{err % 1000:03d} text:{preview}"
-    )
+    return format_receipt(rid, 1, 1 if outcome == "delivered" else 0, submit_date, done_date, stat, err, preview)
 
 
 # message_state and network_error_code TLVs per outcome, encoded once

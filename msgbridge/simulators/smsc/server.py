@@ -36,16 +36,6 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 
-from msgbridge.adapters.smpp.codec import (
-    ENQUIRE_LINK,
-    ESME_RMSGQFUL,
-    ESME_ROK,
-    ESME_RTHROTTLED,
-    UNBIND,
-    CodecError,
-    decode_sm,
-    pdu,
-)
 from msgbridge.simulators.smsc.malformed import MALFORMED
 from msgbridge.simulators.smsc.mo import mo_bodies
 from msgbridge.simulators.smsc.receipts import (
@@ -62,6 +52,16 @@ from msgbridge.simulators.smsc.receipts import (
 )
 from msgbridge.simulators.smsc.session import Delivery, SmscSession
 from msgbridge.simulators.smsc.stats import SmscStats, Submitted
+from msgbridge.smpp.codec import (
+    ENQUIRE_LINK,
+    ESME_RMSGQFUL,
+    ESME_ROK,
+    ESME_RTHROTTLED,
+    UNBIND,
+    CodecError,
+    decode_sm,
+    pdu,
+)
 
 log = logging.getLogger(__name__)
 

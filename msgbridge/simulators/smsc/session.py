@@ -16,7 +16,8 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
-from msgbridge.adapters.smpp.codec import (
+from msgbridge.simulators.smsc.receipts import OUTCOMES
+from msgbridge.smpp.codec import (
     BIND_COMMANDS,
     BIND_RECEIVER,
     BIND_TRANSMITTER,
@@ -58,7 +59,6 @@ from msgbridge.adapters.smpp.codec import (
     read_cstr,
     read_tlvs,
 )
-from msgbridge.simulators.smsc.receipts import OUTCOMES
 
 if TYPE_CHECKING:
     from msgbridge.simulators.smsc.server import SmscSimulator
@@ -69,7 +69,7 @@ _pack_header = HEADER.pack
 _monotonic = time.monotonic
 _HEADER_LEN = 16
 
-# command_status values after which an SMSC keeps a deliver_sm and tries again (PROTOCOLS.md A4)
+# command_status values after which an SMSC keeps a deliver_sm and tries again (SMPP 3.4 §5.1.3)
 REDELIVER_STATUSES: frozenset[int] = frozenset({ESME_RX_T_APPN, ESME_RSYSERR, ESME_RMSGQFUL, ESME_RTHROTTLED})
 # known commands the simulator does not implement: answered with their resp and ESME_RINVCMDID
 UNSUPPORTED: frozenset[int] = frozenset({CANCEL_SM, REPLACE_SM, SUBMIT_MULTI, DATA_SM})

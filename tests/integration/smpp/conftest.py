@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.simulators.smsc import SmscSimulator
+from msgbridge.smpp import codec
 
 USERS = {"u": "p", "u2": "p2"}
 

@@ -6,10 +6,10 @@ import pytest
 from smpp_helpers import eventually, messages, smpp_url, take_inbound, take_receipts
 
 from msgbridge.adapters.base import open_transport
-from msgbridge.adapters.smpp import codec
 from msgbridge.adapters.smpp.transport import SmppTransport
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.simulators.smsc import SmscSimulator
+from msgbridge.smpp import codec
 
 LONG_GSM = "Reply from the field: " + "all good here, thanks {for} the € update; " * 6
 LONG_UCS2 = "Ответ: всё хорошо 😀 " * 8

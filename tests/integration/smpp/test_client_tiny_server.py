@@ -10,8 +10,8 @@ import pytest
 from smpp_helpers import messages
 
 from msgbridge.adapters.base import open_transport
-from msgbridge.adapters.smpp import codec
 from msgbridge.core.errors import AuthError, ErrorCode, TransportError
+from msgbridge.smpp import codec
 
 Answer = Callable[[int, int, bytes], bytes | None]
 
@@ -87,3 +87,28 @@ async def test_bind_without_answer_times_out() -> None:
         t = open_transport(f"smpp://u:p@127.0.0.1:{port}?bind_timeout=0.2")
         with pytest.raises(TransportError):
             await t.open()
+
+
+async def test_a_bind_timeout_says_what_timed_out_and_after_how_long() -> None:
+    async with tiny_smsc(lambda command_id, seq, body: None) as port:
+        t = open_transport(f"smpp://u:p@127.0.0.1:{port}?bind_timeout=0.2")
+        with pytest.raises(TransportError) as info:
+            await t.open()
+    assert str(info.value) == (
+        f"cannot bind to 127.0.0.1:{port} as 'u': TimeoutError: no bind_transceiver_resp within bind_timeout=0.2 s"
+    )
+
+
+async def test_a_framing_error_during_the_bind_names_the_bind_and_the_framing_error() -> None:
+    def garbage(command_id: int, seq: int, body: bytes) -> bytes | None:
+        # a header whose command_length (5) is shorter than the header itself
+        return codec.HEADER.pack(5, command_id | codec.RESPONSE_BIT, 0, seq) if command_id in codec.BIND_COMMANDS else None
+
+    async with tiny_smsc(garbage) as port:
+        t = open_transport(f"smpp://u:p@127.0.0.1:{port}?mode=tx")
+        with pytest.raises(TransportError) as info:
+            await t.open()
+    message = str(info.value)
+    assert message.startswith(f"cannot bind to 127.0.0.1:{port} as 'u': link lost before bind_transmitter_resp")
+    assert "framing error: command_length 5 outside [16, " in message
+    assert "submit_sm" not in message

@@ -24,12 +24,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from msgbridge.adapters.base import open_transport
-from msgbridge.adapters.smpp import codec
 from msgbridge.adapters.smpp.receipts import normalize_id
 from msgbridge.core.errors import ErrorCode, ErrorInfo
 from msgbridge.core.message import Message, SendResult
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.simulators.smsc import SmscSimulator
+from msgbridge.smpp import codec
 
 TAG = re.compile(rb"<(\d{4})>")
 

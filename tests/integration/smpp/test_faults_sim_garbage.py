@@ -7,8 +7,8 @@ import asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.simulators.smsc import SmscSimulator
+from msgbridge.smpp import codec
 
 COMMANDS = [*sorted(codec.COMMAND_NAMES), 0x00000F7F, codec.SUBMIT_SM_RESP, codec.DELIVER_SM_RESP, 0x80000F7F]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import smpplib.client
 
-from msgbridge.adapters.smpp import codec
+from msgbridge.smpp import codec
 
 
 def start(*args: str) -> tuple[subprocess.Popen[str], int]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from smpp_helpers import eventually
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.simulators.smsc import SmscSimulator
+from msgbridge.smpp import codec
 
 
 def is_submit_resp(frame: tuple[int, int, int, bytes]) -> bool:

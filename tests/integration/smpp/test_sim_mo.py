@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.core.encoding import decode_gsm7
 from msgbridge.simulators.smsc import SmscSimulator
+from msgbridge.smpp import codec
 
 LONG_GSM = "The quick brown fox jumps over the lazy dog. " * 5  # 225 septets: two parts
 LONG_UCS2 = "Привет, мир! " * 8  # 104 UTF-16 units: two parts

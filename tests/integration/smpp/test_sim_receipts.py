@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.simulators.smsc import OUTCOMES, SmscSimulator
+from msgbridge.smpp import codec
 
 NUMBER = 0x1A2B3C  # = 1715004; the simulator's first message number in these tests
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.simulators.smsc import SmscSimulator
+from msgbridge.smpp import codec
 
 RECEIPT_RE = re.compile(
     r"^id:(\w+) sub:001 dlvrd:00[01] submit date:\d{10} done date:\d{10} stat:(\w{7}) err:(\d{3}) text:(.*)$"

@@ -2,8 +2,9 @@
 
 A transport holds back receipts whose id it has not seen (they may come
 before their submit_sm_resp, or belong to another worker on the same
-account). They were acknowledged to the SMSC when they arrived, so the
-dispatcher must keep reading through the close: ``close_transport`` does.
+account). The SMSC keeps them until they are stored (each deliver_sm is
+answered only then), so the dispatcher must keep reading through the close
+and store them before the binds go: ``close_transport`` does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from smpp_helpers import smpp_url
 
 from msgbridge.adapters.base import open_transport
+from msgbridge.adapters.smpp.transport import SmppTransport
 from msgbridge.core.message import Message
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.dispatcher import Dispatcher
@@ -39,15 +41,19 @@ async def test_receipts_held_by_a_collector_are_written_when_it_closes(
             sender_transport = open_transport(smpp_url(smsc, mode="tx", window=20))
             async with sender_transport:
                 await Dispatcher(store, sender_transport).run("c")
+            assert isinstance(collector_transport, SmppTransport)
             deadline = time.monotonic() + 20
-            while smsc.stats.deliver_sm_resp < COUNT:
+            while collector_transport.receipts_received < COUNT:
                 assert time.monotonic() < deadline, smsc.stats
                 await collector.collect_receipts(timeout=0.05, until_final=False)
             held = await store.counts("c")
+            acked_while_held = smsc.stats.deliver_sm_resp
             await collector.close_transport()
         counts = await store.counts("c")
-    # Acknowledged to the SMSC, held in the collector, not yet in the store ...
+    # Held in the collector, not yet in the store, so not acknowledged to the SMSC ...
     assert held == {DeliveryStatus.SUBMITTED: COUNT}
-    # ... and written when the collector closed, not dropped with it.
+    assert acked_while_held == 0
+    # ... then written when the collector closed, not dropped with it, and acknowledged once written.
     assert counts == {DeliveryStatus.DELIVERED: COUNT}
     assert collector.stats.receipts == COUNT
+    assert smsc.stats.deliver_sm_resp == COUNT

@@ -9,12 +9,12 @@ import pytest
 from smpp_helpers import eventually, messages, smpp_url, take_receipts
 
 from msgbridge.adapters.base import open_transport
-from msgbridge.adapters.smpp import codec
 from msgbridge.adapters.smpp.receipts import normalize_id
 from msgbridge.adapters.smpp.transport import SmppTransport
 from msgbridge.core.errors import AuthError, ErrorCode, TransportError
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.simulators.smsc import SmscSimulator
+from msgbridge.smpp import codec
 
 
 def opened(url: str) -> SmppTransport:
@@ -290,3 +290,31 @@ async def test_work_goes_to_the_binds_that_are_up(smsc: SmscSimulator) -> None:
         assert all(r.ok for r in results)
         assert first.stats.submit_sm == 10 and second.stats.submit_sm == 0
         assert second.fatal is None  # RBINDFAIL is not final: it keeps trying, with backoff
+
+
+async def test_an_smsc_allowing_fewer_binds_than_asked_gets_the_work_on_the_binds_it_allowed(
+    smsc: SmscSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    smsc.max_binds = 1  # this account may bind once
+    async with opened(smpp_url(smsc, binds=2, window=5)) as t:
+        await t.open()
+        first, second = t.tx_sessions
+        assert first.bound.is_set() != second.bound.is_set()
+        up, down = (first, second) if first.bound.is_set() else (second, first)
+        assert "ESME_RBINDFAIL" in caplog.text and "retrying this one in the background" in caplog.text
+        results = await t.send(messages(10))
+        assert all(r.ok for r in results)
+        assert up.stats.submit_sm == 10 and down.stats.submit_sm == 0
+        smsc.max_binds = 0  # the SMSC allows a second bind again: the one refused keeps trying and joins
+        await eventually(lambda: down.bound.is_set(), what="the refused bind retried and bound")
+        assert down.fatal is None and smsc.stats.binds == 2
+
+
+async def test_an_smsc_allowing_no_bind_fails_the_open(smsc: SmscSimulator) -> None:
+    smsc.max_binds = 1
+    async with opened(smpp_url(smsc)) as holder:
+        await holder.open()  # takes the only bind
+        t = opened(smpp_url(smsc, binds=2))
+        with pytest.raises(TransportError, match="ESME_RBINDFAIL"):
+            await t.open()
+        await t.aclose()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.adapters.smpp.mo import Reassembler, decode_payload
 from msgbridge.core.encoding import encode_gsm7
+from msgbridge.smpp import codec
 
 
 class Clock:

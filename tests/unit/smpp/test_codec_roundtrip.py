@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from msgbridge.adapters.smpp import codec
+from msgbridge.smpp import codec
 
 latin1_text = st.text(alphabet=st.characters(min_codepoint=1, max_codepoint=255), max_size=20)
 

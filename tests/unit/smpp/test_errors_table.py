@@ -6,7 +6,9 @@ import logging
 
 import pytest
 
-from msgbridge.adapters.smpp.errors import (
+from msgbridge.core.errors import ErrorCode
+from msgbridge.core.status import DeliveryStatus
+from msgbridge.smpp.status import (
     SLOW_DOWN,
     STATUS_TABLE,
     StatusClass,
@@ -14,8 +16,6 @@ from msgbridge.adapters.smpp.errors import (
     failed_status,
     lookup,
 )
-from msgbridge.core.errors import ErrorCode
-from msgbridge.core.status import DeliveryStatus
 
 E = ErrorCode
 T, P, B, S, X = (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.adapters.smpp.receipts import (
     MESSAGE_STATE_TABLE,
     STAT_TABLE,
@@ -18,6 +17,7 @@ from msgbridge.adapters.smpp.receipts import (
     resp_key,
 )
 from msgbridge.core.status import DeliveryStatus as D
+from msgbridge.smpp import codec
 
 STAT_EXPECTED = {
     "ENROUTE": D.ACCEPTED,
@@ -162,3 +162,16 @@ def test_alternatives_offer_both_bases() -> None:
     assert set(alternatives("255")) == {(IdBase.RESP_HEX, "FF"), (IdBase.RECEIPT_HEX, "597")}
     assert alternatives("FF") == [(IdBase.RECEIPT_HEX, "255")]
     assert alternatives("B0A5C2E-7A6D") == []
+
+
+def test_the_receipt_text_the_simulator_writes_is_read_in_one_pass() -> None:
+    from msgbridge.adapters.smpp.receipts import MESSAGE_STATE_TABLE, STAT_TABLE
+    from msgbridge.smpp.receipt_text import STANDARD, STAT_WORDS, format_receipt
+
+    for state, word in STAT_WORDS.items():
+        text = format_receipt("1A2B", 1, 1, "2501010000", "2501010001", word, 1027, "hi there")
+        m = STANDARD.match(text)
+        assert m is not None, text
+        assert m.group("id", "sub", "dlvrd", "stat", "err", "text") == ("1A2B", "001", "001", word, "027", "hi there")
+        # the stat word and the message_state of one state mean the same to the reader
+        assert STAT_TABLE[word] is MESSAGE_STATE_TABLE[state][1]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.adapters.smpp.mo import Reassembler
 from msgbridge.adapters.smpp.receipts import (
     STAT_TABLE,
@@ -17,6 +16,7 @@ from msgbridge.adapters.smpp.receipts import (
     resp_key,
 )
 from msgbridge.core.encoding import choose_encoding, encode
+from msgbridge.smpp import codec
 
 FIELDS = ["sub:001", "dlvrd:001", "submit date:2501311200", "done date:250131120105", "err:000"]
 

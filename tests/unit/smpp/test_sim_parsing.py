@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.simulators.smsc import SmscSimulator, parse_mix, parse_users
-from msgbridge.simulators.smsc.mo import address
 from msgbridge.simulators.smsc.receipts import receipt_id, submit_view
 from msgbridge.simulators.smsc.session import peek_registered_delivery
+from msgbridge.smpp import codec
+from msgbridge.smpp.addressing import address
 
 cstring = st.text(alphabet=st.characters(min_codepoint=1, max_codepoint=255), max_size=20)
 octet = st.integers(0, 255)

@@ -6,18 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from msgbridge.adapters.smpp import codec
 from msgbridge.adapters.smpp.transport import (
     SmppTransport,
     smpp_relative,
     smpp_time,
-    source_address,
     submitted,
 )
 from msgbridge.core.encoding import decode_gsm7
 from msgbridge.core.errors import ConfigError, ErrorCode
 from msgbridge.core.message import Channel, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.smpp import codec
+from msgbridge.smpp.addressing import address as source_address
 
 
 def transport(query: str = "") -> SmppTransport:

@@ -5,7 +5,7 @@ and cost about 150 µs of CPU per message; at 100,000 submit_sm/s the budget is
 under 10 µs. Here a PDU is a header tuple plus ``bytes``; only the fields the
 hot path needs are parsed, with ``struct`` and ``bytes.index``.
 
-Framing follows PROTOCOLS.md A1: ``command_length`` includes the header and
+Framing follows SMPP 3.4 §3.2: ``command_length`` includes the header and
 must lie in ``[16, MAX_PDU_LENGTH]``; anything else is a framing error the
 session answers with generic_nack (ESME_RINVCMDLEN) and a close.
 """
@@ -20,7 +20,7 @@ HEADER_LEN = 16
 MAX_PDU_LENGTH = 64 * 1024
 RESPONSE_BIT = 0x80000000
 
-# command ids (PROTOCOLS.md A2)
+# command ids (SMPP 3.4 §5.1.2.1)
 GENERIC_NACK = 0x80000000
 BIND_RECEIVER = 0x00000001
 BIND_TRANSMITTER = 0x00000002
@@ -67,7 +67,7 @@ COMMAND_NAMES: dict[int, str] = {
     DATA_SM: "data_sm",
 }
 
-# command_status values used by the codec and sessions (full table: errors.py)
+# command_status values used by the codec and sessions (full table: status.py)
 ESME_ROK = 0x00
 ESME_RINVMSGLEN = 0x01
 ESME_RINVCMDLEN = 0x02
@@ -264,7 +264,7 @@ def decode_bind_resp(body: bytes) -> tuple[str, dict[int, bytes]]:
 
 @dataclass(slots=True)
 class ShortMessage:
-    """submit_sm and deliver_sm share one body layout (PROTOCOLS.md A3)."""
+    """submit_sm and deliver_sm share one body layout (SMPP 3.4 §4.4, §4.6)."""
 
     source_addr: str = ""
     destination_addr: str = ""
@@ -395,7 +395,7 @@ def encode_message_id(message_id: str) -> bytes:
 
 
 def decode_message_id(body: bytes) -> str:
-    """submit_sm_resp body; may be empty on error (PROTOCOLS.md A3)."""
+    """submit_sm_resp body; may be empty on error (SMPP 3.4 §4.4, §4.6)."""
     if not body:
         return ""
     message_id, _ = read_cstr(body, 0, 65)
@@ -457,3 +457,33 @@ def sar_info(tlvs: dict[int, bytes]) -> Concat | None:
             raise CodecError("SAR TLV of the wrong size", ESME_RINVPARLEN)
         return Concat(int.from_bytes(ref, "big"), total[0], seq[0])
     return None
+
+
+def decode_data_sm(body: bytes) -> ShortMessage:
+    """data_sm from the SMSC (MO or receipt) as a ShortMessage; its text is only ever in message_payload.
+
+    Layout (SMPP 3.4 §4.7.1, data_sm): service_type, source TON/NPI/address, destination
+    TON/NPI/address, esm_class, registered_delivery, data_coding, then TLVs.
+    """
+    try:
+        service_type, p = read_cstr(body, 0, 6)
+        s_ton, s_npi = body[p], body[p + 1]
+        source, p = read_cstr(body, p + 2, 65)
+        d_ton, d_npi = body[p], body[p + 1]
+        dest, p = read_cstr(body, p + 2, 65)
+        esm, reg, dc = body[p], body[p + 1], body[p + 2]
+    except IndexError:
+        raise CodecError("data_sm body too short") from None
+    return ShortMessage(
+        source_addr=source.decode("latin-1"),
+        destination_addr=dest.decode("latin-1"),
+        source_addr_ton=s_ton,
+        source_addr_npi=s_npi,
+        dest_addr_ton=d_ton,
+        dest_addr_npi=d_npi,
+        esm_class=esm,
+        registered_delivery=reg,
+        data_coding=dc,
+        service_type=service_type.decode("latin-1"),
+        tlvs=read_tlvs(body, p + 3),
+    )

@@ -15,8 +15,6 @@ import logging
 from enum import StrEnum
 from typing import NamedTuple
 
-from smpplib.consts import DESCRIPTIONS
-
 from msgbridge.core.errors import ErrorCode, ErrorInfo
 from msgbridge.core.status import DeliveryStatus
 
@@ -90,6 +88,58 @@ STATUS_TABLE: dict[int, StatusRow] = {
     0xFF: StatusRow("ESME_RUNKNOWNERR", ErrorCode.PERMANENT_FAILURE, StatusClass.PERMANENT),
 }
 
+# command_status -> its description in SMPP 3.4 §5.1.3 (as python-smpplib spells them), for error messages.
+DESCRIPTIONS: dict[int, str] = {
+    0x00: 'No Error',
+    0x01: 'Message Length is invalid',
+    0x02: 'Command Length is invalid',
+    0x03: 'Invalid Command ID',
+    0x04: 'Incorrect BIND Status for given command',
+    0x05: 'ESME Already in Bound State',
+    0x06: 'Invalid Priority Flag',
+    0x07: '<Desc Not Set>',
+    0x08: 'System Error',
+    0x0A: 'Invalid Source Address',
+    0x0B: 'Invalid Destination Address',
+    0x0C: 'Invalid Message ID',
+    0x0D: 'Bind Failed',
+    0x0E: 'Invalid Password',
+    0x0F: 'Invalid System ID',
+    0x11: 'Cancel SM Failed',
+    0x13: 'Replace SM Failed',
+    0x14: 'Message Queue is full',
+    0x15: 'Invalid Service Type',
+    0x33: 'Invalid number of destinations',
+    0x34: 'Invalid Distribution List name',
+    0x40: 'Invalid Destination Flag (submit_multi)',
+    0x42: 'Invalid Submit With Replace request (replace_if_present_flag set)',
+    0x43: 'Invalid esm_class field data',
+    0x44: 'Cannot submit to Distribution List',
+    0x45: 'submit_sm or submit_multi failed',
+    0x48: 'Invalid Source address TON',
+    0x49: 'Invalid Source address NPI',
+    0x50: 'Invalid Destination address TON',
+    0x51: 'Invalid Destination address NPI',
+    0x53: 'Invalid system_type field',
+    0x54: 'Invalid replace_if_present flag',
+    0x55: 'Invalid number of messages',
+    0x58: 'Throttling error (ESME has exceeded allowed message limits)',
+    0x61: 'Invalid Scheduled Delivery Time',
+    0x62: 'Invalid message validity period (Expiry Time)',
+    0x63: 'Predefined Message is invalid or not found',
+    0x64: 'ESME received Temporary App Error Code',
+    0x65: 'ESME received Permanent App Error Code',
+    0x66: 'ESME received Reject Message Error Code',
+    0x67: 'query_sm request failed',
+    0xC0: 'Error in the optional part of the PDU body',
+    0xC1: 'Optional Parameter not allowed',
+    0xC2: 'Invalid Parameter Length',
+    0xC3: 'Expected Optional Parameter missing',
+    0xC4: 'Invalid Optional Parameter Value',
+    0xFE: 'Delivery Failure (used data_sm_resp)',
+    0xFF: 'Unknown Error',
+}
+
 # Codes that make the sender pause and resend the same PDU rather than fail it.
 SLOW_DOWN: frozenset[int] = frozenset({0x14, 0x58})
 
@@ -107,10 +157,6 @@ def lookup(status: int) -> StatusRow:
         vendor = " (vendor-specific range)" if 0x400 <= status <= 0x4FF else ""
         log.warning("unknown SMPP command_status 0x%08X%s: treated as permanent", status, vendor)
     return StatusRow(f"0x{status:08X}", _UNKNOWN.code, _UNKNOWN.cls)
-
-
-def status_name(status: int) -> str:
-    return lookup(status).name
 
 
 def error_info(status: int, *, context: str = "") -> ErrorInfo:
