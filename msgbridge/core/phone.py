@@ -38,8 +38,11 @@ CACHE_SIZE = 1 << 16
 _PLAIN_INTERNATIONAL = re.compile(r"\+[0-9 ().-]+")
 _SEPARATORS = str.maketrans("", "", " ().-")
 
-# Keep compiled metadata patterns for good instead of recompiling those that fall out of ``re``'s cache.
-phonenumbers.enable_pattern_cache()
+# Keep compiled metadata patterns for good instead of recompiling those that fall out of ``re``'s cache
+# (a process-wide switch of phonenumbers; older releases, which pyproject.toml still allows, lack it).
+_enable_pattern_cache = getattr(phonenumbers, "enable_pattern_cache", None)
+if _enable_pattern_cache is not None:
+    _enable_pattern_cache()
 
 
 class PhoneCheck(enum.StrEnum):
