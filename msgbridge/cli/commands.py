@@ -34,7 +34,7 @@ from msgbridge.core.encoding import split
 from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
 from msgbridge.core.message import Campaign, Message
 from msgbridge.core.options import OptionSet
-from msgbridge.core.phone import normalize
+from msgbridge.core.phone import PhoneCheck, normalize
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.template import check as check_template
 from msgbridge.core.terminal import json_text, markup, printable
@@ -392,6 +392,15 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
 @click.option("--encoding", default="utf-8-sig", show_default=True, help="CSV text encoding")
 @click.option("--strict", is_flag=True, help="stop before sending anything if any row is bad")
 @click.option(
+    "--phone-check",
+    type=click.Choice([c.value for c in PhoneCheck]),
+    default=PhoneCheck.STRICT.value,
+    show_default=True,
+    help="strict: the number is in a range the numbering metadata knows (is_valid_number); "
+    "possible: only its length suits the country (ranges newer than the metadata); "
+    "none: only a known country code and at most 15 digits",
+)
+@click.option(
     "--allow-multiline",
     is_flag=True,
     help="accept quoted CSV fields that span lines (the SMS gets the line breaks); without it they are bad rows",
@@ -431,6 +440,7 @@ def campaign_run(
     region: str | None,
     encoding: str,
     strict: bool,
+    phone_check: str,
     allow_multiline: bool,
     append: bool,
     resend_maybe: bool,
@@ -469,7 +479,13 @@ def campaign_run(
         error: MessagingError | None = None
         async with open_store(_store_dsn(ctx, config)) as store:
             report = await prepare_campaign(
-                store, model, region=region, strict=strict, extra_problems=bad_rows, append=append
+                store,
+                model,
+                region=region,
+                strict=strict,
+                extra_problems=bad_rows,
+                append=append,
+                phone_check=PhoneCheck(phone_check),
             )
             if (report.problems or report.repeats) and not as_json:
                 _print_problems(report)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from msgbridge.core.encoding import TextInfo, info
 from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
 from msgbridge.core.message import Campaign, Message, Recipient
-from msgbridge.core.phone import normalize
+from msgbridge.core.phone import PhoneCheck, normalize
 from msgbridge.core.template import check, render
 from msgbridge.dispatch.csvsource import CsvData
 from msgbridge.store.base import CampaignRecord, OutboxEntry, Store
@@ -88,7 +88,11 @@ def recipients_from_csv(data: CsvData) -> tuple[list[Recipient], list[RowProblem
 
 
 def build_messages(
-    campaign: Campaign, *, region: str | None = None, repeats: list[RowRepeat] | None = None
+    campaign: Campaign,
+    *,
+    region: str | None = None,
+    repeats: list[RowRepeat] | None = None,
+    phone_check: PhoneCheck = PhoneCheck.STRICT,
 ) -> tuple[list[tuple[OutboxEntry, TextInfo]], list[RowProblem]]:
     """(entry, encoding) for each sendable recipient, and a problem for each other one.
 
@@ -99,7 +103,7 @@ def build_messages(
     first_row: dict[str, int | None] = {}
     for rec in campaign.recipients:
         try:
-            e164 = normalize(rec.phone, region)
+            e164 = normalize(rec.phone, region, phone_check)
             if e164 in first_row:
                 if repeats is not None:
                     repeats.append(RowRepeat(rec.row, first_row[e164], e164))
@@ -191,6 +195,7 @@ async def prepare_campaign(
     strict: bool = False,
     extra_problems: list[RowProblem] | None = None,
     append: bool = False,
+    phone_check: PhoneCheck = PhoneCheck.STRICT,
 ) -> PrepareReport:
     """Validate every recipient, then write the campaign and its messages to the outbox.
 
@@ -201,7 +206,7 @@ async def prepare_campaign(
     if not append:
         await check_name(store, campaign)
     report = PrepareReport(campaign=campaign.name, rows=len(campaign.recipients) + len(extra_problems or []))
-    built, problems = build_messages(campaign, region=region, repeats=report.repeats)
+    built, problems = build_messages(campaign, region=region, repeats=report.repeats, phone_check=phone_check)
     report.problems = sorted([*(extra_problems or []), *problems], key=lambda p: p.line or 0)
     if strict and report.problems:
         first = report.problems[0]

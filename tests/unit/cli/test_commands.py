@@ -568,3 +568,18 @@ def test_campaign_run_counts_what_earlier_runs_left_in_doubt(msgbridge, tmp_path
     # this run sent nothing and left nothing in doubt; the campaign still has 2, and the summary says so
     assert "0 in doubt" in again.out
     assert "2 messages in doubt in total (this run and earlier ones)" in again.out
+
+
+def test_campaign_phone_check_levels(msgbridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # +7 799 is a Kazakh length in no assigned range: strict refuses it, possible takes it; a 9-digit
+    # number is only taken with none.
+    rows = [*PEOPLE[:2], "+77991234567,New", "+7799123456,Short"]
+    queued = {}
+    for level in ("strict", "possible", "none"):
+        csv_file = write_csv(tmp_path / f"{level}.csv", rows)
+        r = msgbridge(
+            "campaign", "run", "--via", "memory://", "--csv", str(csv_file), "--template", "Hi {name}",
+            "--phone-check", level, "--json",
+        )  # fmt: skip
+        queued[level] = r.json()["queued"]
+    assert queued == {"strict": 2, "possible": 3, "none": 4}
