@@ -587,7 +587,7 @@ class Session(asyncio.Protocol):
         """How many submit_sm may be written now (0 when unbound, paused or the window is full)."""
         if not self.bound.is_set() or self._transport is None:
             return 0
-        return self.window.room(time.monotonic())
+        return self.window.room(time.monotonic)
 
     def pause_left(self) -> float:
         return self.window.pause_left(time.monotonic())

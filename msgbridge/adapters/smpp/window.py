@@ -21,6 +21,7 @@ The rules (SMPP 3.4 §2.2-2.8 leave them to the ESME):
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 E = TypeVar("E")  # what the owner keeps per PDU in flight
@@ -77,9 +78,13 @@ class Window(Generic[E, L]):
 
     # --- room ----------------------------------------------------------------
 
-    def room(self, now: float) -> int:
-        """How many more PDUs may be written now: 0 while paused or full."""
-        if self.pause_until and now < self.pause_until:
+    def room(self, clock: Callable[[], float]) -> int:
+        """How many more PDUs may be written now: 0 while paused or full.
+
+        Takes the clock rather than the time: it is read only while a pause is
+        set, as this runs after every batch of answers.
+        """
+        if self.pause_until and clock() < self.pause_until:
             return 0
         return self.effective - len(self.inflight)
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from msgbridge.adapters.smpp.window import MAX_SEQ, Window, seq_before
+
+
+def at(t: float) -> Callable[[], float]:
+    return lambda: t
 
 
 def window(size: int = 4, timeout: float = 10.0) -> Window[str, str]:
@@ -14,17 +20,17 @@ def window(size: int = 4, timeout: float = 10.0) -> Window[str, str]:
 
 def test_offer_fills_the_window_and_complete_frees_it() -> None:
     w = window(3)
-    assert w.room(0.0) == 3
+    assert w.room(at(0.0)) == 3
     w.offer({1: "a", 2: "b"}, 2, 0.0)
-    assert (len(w), w.room(0.0)) == (2, 1)
+    assert (len(w), w.room(at(0.0))) == (2, 1)
     assert w.complete(1) == "a"
     assert w.complete(1) is None  # answered once
     assert w.complete(99) is None
-    assert w.room(0.0) == 2
+    assert w.room(at(0.0)) == 2
 
 
 def test_size_is_at_least_one() -> None:
-    assert window(0).room(0.0) == 1
+    assert window(0).room(at(0.0)) == 1
 
 
 def test_expire_gives_up_each_write_at_its_own_deadline() -> None:
@@ -49,10 +55,10 @@ def test_throttle_halves_and_pauses_once_per_burst_with_doubling_pauses() -> Non
     w = window(8)
     assert w.throttled(0.0) == 1.0
     assert w.effective == 4
-    assert w.room(0.5) == 0 and w.pause_left(0.5) == 0.5
+    assert w.room(at(0.5)) == 0 and w.pause_left(0.5) == 0.5
     assert w.throttled(0.5) is None  # same burst: shrinks, no new pause
     assert w.effective == 2
-    assert w.room(1.0) == 2
+    assert w.room(at(1.0)) == 2
     assert w.throttled(1.0) == 2.0  # next burst: double
     assert w.throttled(3.0) == 4.0
     assert w.throttled(7.0) == 4.0  # capped
