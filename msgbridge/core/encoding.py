@@ -72,8 +72,12 @@ LIMITS: dict[Encoding, Limits] = {
 MAX_SEGMENTS = 255
 
 
+# Every character GSM-7 can carry (basic and extension tables): one set lookup per text on the send path.
+GSM_CHARS: frozenset[str] = frozenset(ENCODE_BASIC) | frozenset(GSM_EXTENSION)
+
+
 def is_gsm7(text: str) -> bool:
-    return all(ch in ENCODE_BASIC or ch in GSM_EXTENSION for ch in text)
+    return GSM_CHARS.issuperset(text)
 
 
 def is_latin1(text: str) -> bool:

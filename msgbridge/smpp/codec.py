@@ -13,7 +13,9 @@ session answers with generic_nack (ESME_RINVCMDLEN) and a close.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 HEADER = struct.Struct(">IIII")
 HEADER_LEN = 16
@@ -297,33 +299,52 @@ class ShortMessage:
         return (self.esm_class & ESM_TYPE_MASK) == ESM_DELIVERY_RECEIPT
 
 
+# The submit_sm / deliver_sm body up to sm_length, in order (SMPP 3.4 §4.4.1, §4.6.1), declared once:
+# (field, size) with size 0 for a one-octet integer, else a C-Octet String of at most size octets with its NUL.
+# encode_sm and the transport's cached submit_sm pieces (adapters/smpp/operations.py) are built from it.
+SM_LAYOUT: tuple[tuple[str, int], ...] = (
+    ("service_type", 6),
+    ("source_addr_ton", 0),
+    ("source_addr_npi", 0),
+    ("source_addr", 21),
+    ("dest_addr_ton", 0),
+    ("dest_addr_npi", 0),
+    ("destination_addr", 21),
+    ("esm_class", 0),
+    ("protocol_id", 0),
+    ("priority_flag", 0),
+    ("schedule_delivery_time", 17),
+    ("validity_period", 17),
+    ("registered_delivery", 0),
+    ("replace_if_present_flag", 0),
+    ("data_coding", 0),
+    ("sm_default_msg_id", 0),
+)
+_SM_INDEX = {name: i for i, (name, _) in enumerate(SM_LAYOUT)}
+
+
+def encode_fields(first: str, last: str, value_of: Callable[[str], str | int]) -> bytes:
+    """The octets of the SM_LAYOUT fields ``first`` to ``last`` (both included), each value from ``value_of``."""
+    out: list[bytes] = []
+    for name, size in SM_LAYOUT[_SM_INDEX[first] : _SM_INDEX[last] + 1]:
+        value = value_of(name)
+        if size:
+            if not isinstance(value, str):
+                raise CodecError(f"{name} is a C-Octet String, not {value!r}")
+            out.append(cstr(value, size))
+        else:
+            if not isinstance(value, int):
+                raise CodecError(f"{name} is an integer, not {value!r}")
+            out.append(bytes((value,)))
+    return b"".join(out)
+
+
 def encode_sm(m: ShortMessage, extra_tlvs: bytes = b"") -> bytes:
     if len(m.short_message) > 254:
         raise CodecError("short_message longer than 254 octets; use message_payload", ESME_RINVMSGLEN)
     tlvs = extra_tlvs + b"".join(tlv(tag, value) for tag, value in m.tlvs.items())
-    return b"".join(
-        (
-            cstr(m.service_type, 6),
-            bytes((m.source_addr_ton, m.source_addr_npi)),
-            cstr(m.source_addr, 21),
-            bytes((m.dest_addr_ton, m.dest_addr_npi)),
-            cstr(m.destination_addr, 21),
-            bytes((m.esm_class, m.protocol_id, m.priority_flag)),
-            cstr(m.schedule_delivery_time, 17),
-            cstr(m.validity_period, 17),
-            bytes(
-                (
-                    m.registered_delivery,
-                    m.replace_if_present_flag,
-                    m.data_coding,
-                    m.sm_default_msg_id,
-                    len(m.short_message),
-                )
-            ),
-            m.short_message,
-            tlvs,
-        )
-    )
+    fields = encode_fields("service_type", "sm_default_msg_id", partial(getattr, m))
+    return b"".join((fields, bytes((len(m.short_message),)), m.short_message, tlvs))
 
 
 def decode_sm(body: bytes) -> ShortMessage:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from msgbridge.adapters.smpp.acks import Ack
+from msgbridge.adapters.smpp.window import MAX_SEQ, Window, seq_before
 from msgbridge.core.errors import AuthError, ErrorCode, ErrorInfo, TransportError
 from msgbridge.core.ratelimit import Backoff
 from msgbridge.smpp import codec
@@ -46,7 +47,6 @@ _HEADER_PACK = codec.HEADER.pack
 _HEADER_UNPACK_FROM = codec.HEADER.unpack_from
 _SUBMIT_SM = codec.SUBMIT_SM
 _SUBMIT_SM_RESP = codec.SUBMIT_SM_RESP
-_MAX_SEQ = 0x7FFFFFFF
 
 BIND_COMMAND: dict[str, int] = {
     "trx": codec.BIND_TRANSCEIVER,
@@ -137,8 +137,10 @@ class Session(asyncio.Protocol):
         self.name = name
         self.on_deliver = on_deliver
         self.stats = SessionStats()
-        self.window = max(1, config.window)
-        self.effective_window = self.window
+        # In-flight submit_sm by sequence -> (batch, slot); late tokens are the batches' late_token(slot).
+        self.window: Window[tuple[Batch, int], Callable[[str], None]] = Window(
+            config.window, config.response_timeout, config.throttle_pause, config.throttle_pause_cap
+        )
         self.bound = asyncio.Event()
         self.fatal: MessagingErrorLike | None = None
         self.closing = False
@@ -147,11 +149,8 @@ class Session(asyncio.Protocol):
         self.generation = 0  # connections made so far: an answer owed on one is never written on another
         self._buffer = bytearray()
         self._seq = 0
-        self._inflight: dict[int, tuple[Batch, int]] = {}
         # Other requests (bind, enquire_link, unbind) by sequence: the future for their answer, and the command.
         self._requests: dict[int, tuple[asyncio.Future[tuple[int, bytes]], int]] = {}
-        self._deadlines: deque[tuple[float, int]] = deque()
-        self._late: dict[int, Callable[[str], None]] = {}
         self._waiters: list[asyncio.Future[None]] = []
         # Queues of slots the session tops its window up from as soon as answers free it,
         # inside data_received, instead of waiting for the sending task to be scheduled.
@@ -159,10 +158,6 @@ class Session(asyncio.Protocol):
         self._lost: asyncio.Future[None] | None = None
         self._last_rx = time.monotonic()
         self._last_tx = time.monotonic()
-        self._pause_until = 0.0
-        self._throttle_streak = 0
-        self._clean_since_throttle = 0
-        self._recovering = False
         self._nacks = 0
         self._runner: asyncio.Task[None] | None = None
         self._timer: asyncio.Task[None] | None = None
@@ -176,7 +171,12 @@ class Session(asyncio.Protocol):
 
     @property
     def inflight(self) -> int:
-        return len(self._inflight)
+        return len(self.window.inflight)
+
+    @property
+    def effective_window(self) -> int:
+        """How many submit_sm may be unanswered now (below the configured size after throttling)."""
+        return self.window.effective
 
     async def start(self) -> None:
         """Connect and bind once (raising on failure), then keep the link up in the background."""
@@ -305,7 +305,7 @@ class Session(asyncio.Protocol):
                 raise AuthError(f"bind refused with {row.name}", info)
             raise TransportError(f"bind refused with {row.name}", info)
         self.stats.binds += 1
-        self.effective_window = self.window
+        self.window.reset()
         self.bound.set()
         self._timer = asyncio.create_task(self._keepalive(), name=f"smpp-{self.name}-timer")
         log.info("%s: bound to %s:%d as %s (%s)", self.name, cfg.host, cfg.port, cfg.system_id, cfg.mode)
@@ -315,7 +315,7 @@ class Session(asyncio.Protocol):
         """Stop taking work and wait up to ``grace`` seconds for the submit_sm answers still due."""
         self.closing = True
         deadline = time.monotonic() + grace
-        while self._inflight and self._transport is not None and time.monotonic() < deadline:
+        while self.window.inflight and self._transport is not None and time.monotonic() < deadline:
             await self.wait_window(deadline - time.monotonic())
 
     async def close(self, grace: float = 5.0) -> None:
@@ -365,8 +365,7 @@ class Session(asyncio.Protocol):
         if self._timer is not None and not self._timer.done():
             self._timer.cancel()
         # Everything written and unanswered: outcome unknown (never resent silently).
-        inflight, self._inflight = self._inflight, {}
-        self._deadlines.clear()
+        inflight = self.window.lose_all()
         why = self.last_error or "closed by peer"
         reason = f"link lost before submit_sm_resp ({why})"
         self.stats.lost_in_flight += len(inflight)
@@ -391,7 +390,8 @@ class Session(asyncio.Protocol):
         pos = 0
         out: list[bytes] = []
         freed = False
-        inflight = self._inflight
+        window = self.window
+        complete = window.inflight.pop  # Window.complete without a Python call: one per answer
         unpack = _HEADER_UNPACK_FROM
         while end - pos >= 16:
             length, command_id, status, seq = unpack(buf, pos)
@@ -402,15 +402,15 @@ class Session(asyncio.Protocol):
             if stop > end:
                 break
             if command_id == _SUBMIT_SM_RESP:
-                entry = inflight.pop(seq, None)
+                entry = complete(seq, None)
                 if entry is None:
                     self._orphan(seq, status, bytes(buf[pos + 16 : stop]))
                 elif status == 0:
                     freed = True
                     nul = buf.find(0, pos + 16, stop)
                     entry[0].accepted(entry[1], buf[pos + 16 : nul if nul >= 0 else stop].decode("latin-1"))
-                    if self._recovering:
-                        self._recovered_one()
+                    if window.recovering:
+                        window.clean()
                 else:
                     freed = True
                     self._submit_failed(entry[0], entry[1], status)
@@ -470,7 +470,7 @@ class Session(asyncio.Protocol):
         if command_id == codec.GENERIC_NACK:
             self.stats.generic_nack_received += 1
             self._nacks += 1
-            entry = self._inflight.pop(seq, None)
+            entry = self.window.complete(seq)
             if entry is not None:
                 self._submit_failed(entry[0], entry[1], status or codec.ESME_RINVCMDID)
             elif seq in self._requests:
@@ -521,7 +521,7 @@ class Session(asyncio.Protocol):
             self._abort(f"SMSC says the bind is unhealthy ({lookup(status).name})")
 
     def _orphan(self, seq: int, status: int, body: bytes) -> None:
-        late = self._late.pop(seq, None)
+        late = self.window.late(seq)
         if late is None:
             self.stats.unknown_responses += 1
             log.debug("%s: submit_sm_resp for unknown sequence %d", self.name, seq)
@@ -535,40 +535,18 @@ class Session(asyncio.Protocol):
             late(message_id)
 
     def _remember_late(self, seq: int, batch: Batch, slot: int) -> None:
-        self._late[seq] = batch.late_token(slot)
-        if len(self._late) > 100_000:
-            self._late.pop(next(iter(self._late)))
-
-    def _recovered_one(self) -> None:
-        """One clean answer after throttling: a window's worth of them ends the streak and grows the window."""
-        self._clean_since_throttle += 1
-        if self._clean_since_throttle >= self.effective_window:
-            self._clean_since_throttle = 0
-            self._throttle_streak = 0
-            if self.effective_window < self.window:
-                self.effective_window += 1
-            else:
-                self._recovering = False
+        self.window.keep_late(seq, batch.late_token(slot))
 
     def _slow_down(self) -> None:
-        now = time.monotonic()
-        self._clean_since_throttle = 0
-        self._recovering = True
-        self.effective_window = max(1, self.effective_window // 2)
-        if now < self._pause_until:
-            return  # one pause per burst of throttled answers
-        self._throttle_streak += 1
-        pause = min(
-            self.config.throttle_pause_cap, self.config.throttle_pause * 2 ** (self._throttle_streak - 1)
-        )
-        self._pause_until = now + pause
-        log.info("%s: SMSC throttles; pausing %.2fs, window %d", self.name, pause, self.effective_window)
+        pause = self.window.throttled(time.monotonic())
+        if pause is not None:
+            log.info("%s: SMSC throttles; pausing %.2fs, window %d", self.name, pause, self.window.effective)
 
     # --- outgoing ------------------------------------------------------------
 
     def _next_seq(self) -> int:
         seq = self._seq + 1
-        if seq > _MAX_SEQ:
+        if seq > MAX_SEQ:
             seq = 1
         self._seq = seq
         return seq
@@ -609,16 +587,14 @@ class Session(asyncio.Protocol):
         """How many submit_sm may be written now (0 when unbound, paused or the window is full)."""
         if not self.bound.is_set() or self._transport is None:
             return 0
-        if self._pause_until and time.monotonic() < self._pause_until:
-            return 0
-        return self.effective_window - len(self._inflight)
+        return self.window.room(time.monotonic)
 
     def pause_left(self) -> float:
-        return max(0.0, self._pause_until - time.monotonic())
+        return self.window.pause_left(time.monotonic())
 
     def submit(self, batch: Batch, slots: list[int]) -> None:
         """Write submit_sm for ``slots`` in one write. The caller checked :meth:`room`."""
-        inflight = self._inflight
+        written: dict[int, tuple[Batch, int]] = {}
         parts: list[bytes] = []
         append = parts.append
         seq = self._seq
@@ -626,21 +602,19 @@ class Session(asyncio.Protocol):
         body_of = batch.body
         for slot in slots:
             seq += 1
-            if seq > _MAX_SEQ:
+            if seq > MAX_SEQ:
                 seq = 1
             body = body_of(slot)
             append(pack(16 + len(body), _SUBMIT_SM, 0, seq))
             append(body)
-            inflight[seq] = (batch, slot)
+            written[seq] = (batch, slot)
         self._seq = seq
-        if self._pause_until and time.monotonic() >= self._pause_until:
-            self._pause_until = 0.0
-        deadline = time.monotonic() + self.config.response_timeout
-        self._deadlines.append((deadline, seq))
+        now = time.monotonic()
+        self.window.offer(written, seq, now)
         self.stats.submit_sm += len(slots)
         assert self._transport is not None
         self._transport.write(b"".join(parts))
-        self._last_tx = time.monotonic()
+        self._last_tx = now
 
     def add_feed(self, batch: Batch, queue: deque[int]) -> None:
         self._feeds.append((batch, queue))
@@ -702,20 +676,14 @@ class Session(asyncio.Protocol):
 
     def _expire(self, now: float) -> None:
         """Give up on submit_sm unanswered past the response timeout: outcome unknown."""
-        deadlines = self._deadlines
-        inflight = self._inflight
-        expired = 0
-        while deadlines and deadlines[0][0] <= now:
-            _, last_seq = deadlines.popleft()
-            # every sequence written up to last_seq in that write shares its deadline
-            for seq in [s for s in inflight if _seq_before(s, last_seq, self._seq)]:
-                batch, slot = inflight.pop(seq)
-                batch.unknown(slot, f"no submit_sm_resp within {self.config.response_timeout:g}s")
-                self._remember_late(seq, batch, slot)
-                expired += 1
+        expired = self.window.expire(now, self._seq)
         if expired:
-            self.stats.timeouts += expired
-            log.warning("%s: %d submit_sm unanswered past the response timeout", self.name, expired)
+            reason = f"no submit_sm_resp within {self.config.response_timeout:g}s"
+            for seq, (batch, slot) in expired:
+                batch.unknown(slot, reason)
+                self._remember_late(seq, batch, slot)
+            self.stats.timeouts += len(expired)
+            log.warning("%s: %d submit_sm unanswered past the response timeout", self.name, len(expired))
             if now - self._last_rx >= self.config.response_timeout:
                 self._abort("SMSC silent past the response timeout")
             self._wake()
@@ -726,12 +694,9 @@ def answer_name(command_id: int) -> str:
     return codec.COMMAND_NAMES.get(command_id & ~codec.RESPONSE_BIT, f"0x{command_id:08X}") + "_resp"
 
 
-def _seq_before(seq: int, last: int, current: int) -> bool:
-    """Whether ``seq`` was written no later than ``last``, allowing for wrap-around at 2**31-1."""
-    age = (current - seq) % _MAX_SEQ
-    last_age = (current - last) % _MAX_SEQ
-    return age >= last_age
-
+# The names the sequence arithmetic had here before it moved to the window module.
+_MAX_SEQ = MAX_SEQ
+_seq_before = seq_before
 
 MessagingErrorLike = AuthError | TransportError
 

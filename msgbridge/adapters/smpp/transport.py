@@ -28,47 +28,30 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Generic, TypeVar
 
 from msgbridge.adapters.base import BeforeWrite, Capabilities, Transport
 from msgbridge.adapters.smpp.acks import Ack, PendingAcks
 from msgbridge.adapters.smpp.correlation import Correlator
 from msgbridge.adapters.smpp.mo import Reassembler
+from msgbridge.adapters.smpp.operations import CODINGS, LONG_MODES, SubmitEncoder
+from msgbridge.adapters.smpp.operations import smpp_relative as smpp_relative  # re-exported, as before
+from msgbridge.adapters.smpp.operations import smpp_time as smpp_time
 from msgbridge.adapters.smpp.receipts import IdBase, ReceiptError, parse_receipt, resp_key
 from msgbridge.adapters.smpp.session import Session, SessionConfig, timeout_info
 from msgbridge.core import options as opt
-from msgbridge.core.encoding import (
-    GSM_BASIC,
-    GSM_EXTENSION,
-    LIMITS,
-    MAX_SEGMENTS,
-    Encoding,
-    encode,
-    encode_gsm7,
-    split,
-)
 from msgbridge.core.errors import AuthError, ConfigError, ErrorCode, ErrorInfo, TransportError
-from msgbridge.core.message import Channel, DeliveryReceipt, InboundMessage, Message, SendResult
+from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.options import OptionSet, OptionValues
 from msgbridge.core.ratelimit import Backoff, TokenBucket
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import TransportURL
 from msgbridge.smpp import codec
-from msgbridge.smpp.addressing import address
 from msgbridge.smpp.status import error_info, failed_status
 
 log = logging.getLogger(__name__)
 
-LONG_MODES = ("udh8", "udh16", "sar", "payload")
-CODINGS = ("auto", "gsm", "latin1", "ucs2")
 MODES = ("trx", "tx+rx", "tx")
-DATA_CODING: dict[Encoding, int] = {
-    Encoding.GSM7: codec.DC_DEFAULT,
-    Encoding.LATIN1: codec.DC_LATIN1,
-    Encoding.UCS2: codec.DC_UCS2,
-}
-_GSM_CHARS = frozenset(GSM_BASIC.replace("\x1b", "")) | frozenset(GSM_EXTENSION) | {"ç"}
 
 # Slot states in a batch
 _PENDING, _OK, _REFUSED, _UNKNOWN = 0, 1, 2, 3
@@ -76,25 +59,6 @@ _PENDING, _OK, _REFUSED, _UNKNOWN = 0, 1, 2, 3
 # At close, how long receipts already handed over may take to be stored (and so acknowledged) before the
 # binds go: the dispatcher stores what the close releases within a few milliseconds.
 RECEIPT_LINGER = 2.0
-
-
-def smpp_time(when: datetime) -> str:
-    """Absolute SMPP time in UTC: YYMMDDhhmmss000+ (SMPP 3.4 §7.1)."""
-    utc = when.astimezone(UTC) if when.tzinfo else when
-    return utc.strftime("%y%m%d%H%M%S") + "000+"
-
-
-def smpp_relative(delta: timedelta) -> str:
-    """Relative SMPP time: YYMMDDhhmmss000R, days folded into the DD field (max 99)."""
-    total = int(delta.total_seconds())
-    if total <= 0:
-        raise ConfigError(f"validity {delta} is not positive")
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    years, days = divmod(days, 365)
-    months, days = divmod(days, 30)
-    return f"{min(years, 99):02d}{months:02d}{days:02d}{hours:02d}{minutes:02d}{seconds:02d}000R"
 
 
 @dataclass(frozen=True)
@@ -676,14 +640,15 @@ class SmppTransport(Transport):
         self.correlator.on_emit = self.acks.attach
         self._inbound_ch: Mailbox[InboundMessage] = Mailbox(self.options.queue_size)
         self._housekeeper: asyncio.Task[None] | None = None
-        self._source_cache: dict[str, bytes] = {}
-        self._middle_cache: dict[tuple[int, int, str, str], bytes] = {}
-        # destination's NUL + fixed fields of a plain GSM-7 submit_sm, when coding=auto|gsm
-        self._plain_gsm: bytes | None = None
-        if self.options.coding in ("auto", "gsm"):
-            self._plain_gsm = b"\x00" + self._middle(0, codec.DC_DEFAULT, "", "")
         try:
-            self._source_prefix(self.options.source)
+            self.encoder = SubmitEncoder(
+                service_type=self.options.service_type,
+                source=self.options.source,
+                dlr=self.options.dlr,
+                coding=self.options.coding,
+                long=self.options.long,
+                refs=self._refs,
+            )
         except ValueError as exc:
             raise ConfigError(f"from={self.options.source!r}: {exc}") from None
 
@@ -867,125 +832,9 @@ class SmppTransport(Transport):
 
     # --- encoding ------------------------------------------------------------
 
-    def _source_prefix(self, sender: str) -> bytes:
-        cached = self._source_cache.get(sender)
-        if cached is None:
-            ton, npi, addr = address(sender) if sender else (0, 0, "")
-            if ton == 5 and len(addr) > 11:
-                raise ValueError(f"alphanumeric sender {addr!r} is longer than 11 characters")
-            cached = codec.cstr(self.options.service_type, 6) + bytes((ton, npi)) + codec.cstr(addr, 21)
-            if len(self._source_cache) < 10_000:
-                self._source_cache[sender] = cached
-        return cached
-
-    def _middle(self, esm: int, dc: int, schedule: str, validity: str) -> bytes:
-        key = (esm, dc, schedule, validity)
-        cached = self._middle_cache.get(key)
-        if cached is None:
-            reg = 1 if self.options.dlr else 0
-            cached = (
-                bytes((esm, 0, 0))
-                + codec.cstr(schedule, 17)
-                + codec.cstr(validity, 17)
-                + bytes((reg, 0, dc, 0))
-            )
-            if len(self._middle_cache) < 1_000:
-                self._middle_cache[key] = cached
-        return cached
-
-    def _choose(self, text: str) -> Encoding | None:
-        coding = self.options.coding
-        if coding == "ucs2":
-            return Encoding.UCS2
-        gsm = _GSM_CHARS.issuperset(text)
-        if coding == "gsm":
-            return Encoding.GSM7 if gsm else None
-        if coding == "latin1":
-            return Encoding.LATIN1 if all(ord(c) < 256 for c in text) else Encoding.UCS2
-        return Encoding.GSM7 if gsm else Encoding.UCS2
-
     def encode_message(self, message: Message) -> list[bytes] | ErrorInfo:
-        """submit_sm bodies for every segment of ``message``, or why it cannot be sent."""
-        text = message.text
-        if (
-            self._plain_gsm is not None
-            and message.scheduled_at is None
-            and message.validity is None
-            and message.channel is Channel.SMS
-            and _GSM_CHARS.issuperset(text)
-        ):
-            # The common case, kept short: one GSM-7 segment, no schedule or validity.
-            data = encode_gsm7(text)
-            to = message.to
-            dest = to[1:] if to[:1] == "+" else to
-            head = self._source_cache.get(message.sender or self.options.source)
-            if len(data) <= 160 and head is not None and dest.isdigit() and len(dest) <= 20:
-                return [
-                    b"".join((head, b"\x01\x01", dest.encode(), self._plain_gsm, bytes((len(data),)), data))
-                ]
-        if message.channel is not Channel.SMS:
-            return ErrorInfo(code=ErrorCode.UNSUPPORTED, native_message="smpp:// sends SMS only")
-        to = message.to
-        dest = to[1:] if to.startswith("+") else to
-        if not dest.isdigit() or len(dest) > 20:
-            return ErrorInfo(code=ErrorCode.INVALID_DESTINATION, native_message=f"not a phone number: {to!r}")
-        try:
-            head = self._source_prefix(message.sender or self.options.source)
-        except ValueError as exc:
-            return ErrorInfo(code=ErrorCode.INVALID_SENDER, native_message=str(exc))
-        enc = self._choose(text)
-        if enc is None:
-            return ErrorInfo(
-                code=ErrorCode.INVALID_ARGUMENT,
-                native_message="coding=gsm but the text has characters outside GSM 03.38",
-            )
-        schedule = smpp_time(message.scheduled_at) if message.scheduled_at else ""
-        try:
-            validity = smpp_relative(message.validity) if message.validity else ""
-        except ConfigError as exc:
-            return exc.info
-        dst = b"\x01\x01" + dest.encode("ascii") + b"\x00"
-        dc = DATA_CODING[enc]
-        data = encode(text, enc)
-        units = len(data) // 2 if enc is Encoding.UCS2 else len(data)
-        long = self.options.long
-        if units <= LIMITS[enc].single:
-            return [b"".join((head, dst, self._middle(0, dc, schedule, validity), bytes((len(data),)), data))]
-        if long == "payload":
-            return [
-                b"".join(
-                    (
-                        head,
-                        dst,
-                        self._middle(0, dc, schedule, validity),
-                        b"\x00",
-                        codec.tlv(codec.TLV_MESSAGE_PAYLOAD, data),
-                    )
-                )
-            ]
-        parts = split(text, enc, ref16=long == "udh16")
-        total = len(parts)
-        if total > MAX_SEGMENTS:
-            return ErrorInfo(
-                code=ErrorCode.MESSAGE_TOO_LONG,
-                native_message=f"{total} segments; SMPP allows at most {MAX_SEGMENTS}",
-            )
-        ref = next(self._refs) & (0xFFFF if long in ("udh16", "sar") else 0xFF)
-        bodies: list[bytes] = []
-        if long == "sar":
-            middle = self._middle(0, dc, schedule, validity)
-            for i, part in enumerate(parts, 1):
-                sm = encode(part, enc)
-                bodies.append(
-                    b"".join((head, dst, middle, bytes((len(sm),)), sm, codec.sar_tlvs(ref, total, i)))
-                )
-        else:
-            middle = self._middle(codec.ESM_UDHI, dc, schedule, validity)
-            udh = codec.udh_16bit if long == "udh16" else codec.udh_8bit
-            for i, part in enumerate(parts, 1):
-                sm = udh(ref, total, i) + encode(part, enc)
-                bodies.append(b"".join((head, dst, middle, bytes((len(sm),)), sm)))
-        return bodies
+        """submit_sm bodies for every segment of ``message``, or why it cannot be sent (operations.py)."""
+        return self.encoder.encode(message)
 
     # --- sending -------------------------------------------------------------
 
@@ -1013,7 +862,8 @@ class SmppTransport(Transport):
         return await self._send(messages, senders, batch)
 
     async def _send(self, messages: Sequence[Message], senders: list[int], batch: _SendBatch) -> list[SendResult]:
-        plans = [self.encode_message(m) for m in messages]
+        encode = self.encoder.encode
+        plans = [encode(m) for m in messages]
         k = len(senders)
         rr = self._rr
         if all(type(p) is list and len(p) == 1 for p in plans):
