@@ -51,8 +51,8 @@ from msgbridge.smpp.codec import (
     encode_bind_resp,
     frames,
     pdu,
+    peek_registered_delivery,
     read_cstr,
-    read_tlvs,
 )
 
 if TYPE_CHECKING:
@@ -69,31 +69,6 @@ UNSUPPORTED: frozenset[int] = frozenset({CANCEL_SM, REPLACE_SM, SUBMIT_MULTI, DA
 MODES: dict[int, str] = {BIND_TRANSMITTER: "tx", BIND_RECEIVER: "rx"}  # anything else binds "trx"
 
 
-def peek_registered_delivery(body: bytes) -> int:
-    """Check a submit_sm body's layout and return registered_delivery, without building objects.
-
-    Raises CodecError exactly where ``decode_sm`` would, so a body accepted here
-    always decodes later.
-    """
-    index = body.index
-    try:
-        p = index(b"\x00", 0, 6) + 3
-        p = index(b"\x00", p, p + 65) + 3
-        p = index(b"\x00", p, p + 65) + 4
-        p = index(b"\x00", p, p + 17) + 1
-        p = index(b"\x00", p, p + 17) + 1
-    except ValueError:
-        raise CodecError("unterminated C-string in submit_sm") from None
-    if len(body) < p + 5:
-        raise CodecError("submit_sm body too short")
-    sm_end = p + 5 + body[p + 4]
-    if len(body) < sm_end:
-        raise CodecError("sm_length past the end of the PDU", 0x01)
-    if sm_end < len(body):
-        read_tlvs(body, sm_end)
-    return body[p]
-
-
 class SmscSession(asyncio.Protocol):
     """One ESME connection: it frames, answers and writes; everything it knows of other connections it asks ``core``."""
 
@@ -106,7 +81,7 @@ class SmscSession(asyncio.Protocol):
         self.closed = False
         self._seq = 0
         self._wbuf: list[bytes] = []
-        self.flush_scheduled = False
+        self._flush_scheduled = False
         self.unacked: dict[int, Delivery] = {}
         self._just_bound = False
         self.last_enquire = _monotonic()
@@ -151,12 +126,12 @@ class SmscSession(asyncio.Protocol):
     def queue(self, data: bytes) -> None:
         """Write at the end of this loop turn, together with everything else queued in it."""
         self._wbuf.append(data)
-        if not self.flush_scheduled:
-            self.flush_scheduled = True
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
-        self.flush_scheduled = False
+        self._flush_scheduled = False
         if self._wbuf and self.transport is not None and not self.closed:
             self.transport.write(b"".join(self._wbuf))
         self._wbuf.clear()
@@ -199,6 +174,7 @@ class SmscSession(asyncio.Protocol):
         drop = False
         close = False
         now = time.time()
+        accept = core.accept
         for command_id, status, seq, body in pdus:
             if drop:
                 break
@@ -223,9 +199,9 @@ class SmscSession(asyncio.Protocol):
                     if refusal:
                         out.append(_pack_header(_HEADER_LEN, SUBMIT_SM_RESP, refusal, seq))
                         continue
-                message_id, number = core.accept(self.system_id, body)
+                message_id = accept(self.system_id, body)
                 if registered & 0x03:
-                    receipts.append((message_id, number, body, now))
+                    receipts.append((message_id, core.next_number - 1, body, now))
                 if drop:
                     break
                 if core.malformed_every and stats.submit_sm_ok % core.malformed_every == 0:
