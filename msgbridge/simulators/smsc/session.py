@@ -4,7 +4,12 @@ Why a protocol class and not streams: the simulator must not be the bottleneck
 of a 100,000 submit_sm/s benchmark. ``data_received`` frames every complete
 PDU in the buffer, answers them all and writes the answers once per read-loop
 turn; submit_sm bodies are only checked on the hot path and decoded later, when
-a receipt is due or a test reads ``SmscSimulator.submitted``.
+a receipt is due or a test reads ``SmscCore.submitted``.
+
+The session keeps only what belongs to one connection (its buffers, sequence
+numbers, bind state and unanswered deliver_sm); binds, stored messages,
+receipts and the fault knobs are :class:`~msgbridge.simulators.smsc.core.SmscCore`'s,
+reached through its public methods.
 """
 
 from __future__ import annotations
