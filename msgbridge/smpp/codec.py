@@ -135,7 +135,9 @@ def pdu(command_id: int, status: int, sequence: int, body: bytes = b"") -> bytes
     return HEADER.pack(HEADER_LEN + len(body), command_id, status, sequence) + body
 
 
-def frames(buffer: bytearray | bytes, max_length: int = MAX_PDU_LENGTH) -> tuple[list[tuple[int, int, int, bytes]], int]:
+def frames(
+    buffer: bytearray | bytes, max_length: int = MAX_PDU_LENGTH
+) -> tuple[list[tuple[int, int, int, bytes]], int]:
     """Split complete PDUs off the front of ``buffer``.
 
     Returns ``([(command_id, status, sequence, body), ...], consumed)``; the
@@ -165,7 +167,6 @@ def cstr(value: str | bytes, max_len: int | None = None) -> bytes:
     if max_len is not None and len(raw) + 1 > max_len:
         raise CodecError(f"C-string {raw[:20]!r}... longer than {max_len - 1}", ESME_RINVPARLEN)
     return raw + b"\x00"
-
 
 
 def read_cstr(body: bytes, pos: int, max_len: int = 256) -> tuple[bytes, int]:
@@ -410,6 +411,61 @@ def decode_sm(body: bytes) -> ShortMessage:
     )
 
 
+# The submit_sm/deliver_sm body up to registered_delivery as the decoders accept it (SMPP 3.4 §4.4.1):
+# each C-string field, the most octets it may take with its NUL, and the fixed octets after it.
+SM_CSTRINGS: tuple[tuple[str, int, int], ...] = (
+    ("service_type", 6, 2),  # then source_addr_ton, source_addr_npi
+    ("source_addr", 65, 2),  # then dest_addr_ton, dest_addr_npi
+    ("destination_addr", 65, 3),  # then esm_class, protocol_id, priority_flag
+    ("schedule_delivery_time", 17, 0),
+    ("validity_period", 17, 0),
+)
+# registered_delivery, replace_if_present_flag, data_coding, sm_default_msg_id, sm_length
+SM_FIXED_TAIL = 5
+
+
+def _registered_delivery_peeker(layout: tuple[tuple[str, int, int], ...]) -> Callable[[bytes], int]:
+    """Build the peek from :data:`SM_CSTRINGS`, its sizes bound as closure cells.
+
+    A loop over the layout costs about a tenth more than five unrolled scans
+    (some 80 ns per submit_sm); the unpacking below fails at import if the
+    layout stops having five C-strings, so the two cannot drift apart.
+    """
+    (s0, k0), (s1, k1), (s2, k2), (s3, k3), (s4, k4) = ((size, 1 + fixed) for _name, size, fixed in layout)
+    tail = SM_FIXED_TAIL
+    length_at = tail - 1  # sm_length closes the fixed octets
+
+    def peek_registered_delivery(body: bytes) -> int:
+        """Check a submit_sm body's layout and return registered_delivery, without building objects.
+
+        Raises CodecError exactly where :func:`decode_sm` would, so a body
+        accepted here always decodes later: what lets the simulator answer
+        100,000 submit_sm/s and decode only when a receipt or a test needs it.
+        """
+        index = body.index
+        try:
+            p = index(0, 0, s0) + k0
+            p = index(0, p, p + s1) + k1
+            p = index(0, p, p + s2) + k2
+            p = index(0, p, p + s3) + k3
+            p = index(0, p, p + s4) + k4
+        except ValueError:
+            raise CodecError("unterminated C-string in submit_sm") from None
+        if len(body) < p + tail:
+            raise CodecError("submit_sm body too short")
+        sm_end = p + tail + body[p + length_at]
+        if len(body) < sm_end:
+            raise CodecError("sm_length past the end of the PDU", ESME_RINVMSGLEN)
+        if sm_end < len(body):
+            read_tlvs(body, sm_end)
+        return body[p]
+
+    return peek_registered_delivery
+
+
+peek_registered_delivery = _registered_delivery_peeker(SM_CSTRINGS)
+
+
 def encode_message_id(message_id: str) -> bytes:
     """Body of submit_sm_resp / data_sm_resp (deliver_sm_resp carries an empty id)."""
     return cstr(message_id, 65)
@@ -473,7 +529,11 @@ def split_udh(data: bytes) -> tuple[Concat | None, bytes]:
 def sar_info(tlvs: dict[int, bytes]) -> Concat | None:
     """The SAR TLVs as a Concat; CodecError (ESME_RINVPARLEN) when one has the wrong size."""
     if TLV_SAR_MSG_REF_NUM in tlvs and TLV_SAR_TOTAL_SEGMENTS in tlvs and TLV_SAR_SEGMENT_SEQNUM in tlvs:
-        ref, total, seq = tlvs[TLV_SAR_MSG_REF_NUM], tlvs[TLV_SAR_TOTAL_SEGMENTS], tlvs[TLV_SAR_SEGMENT_SEQNUM]
+        ref, total, seq = (
+            tlvs[TLV_SAR_MSG_REF_NUM],
+            tlvs[TLV_SAR_TOTAL_SEGMENTS],
+            tlvs[TLV_SAR_SEGMENT_SEQNUM],
+        )
         if len(ref) != 2 or len(total) != 1 or len(seq) != 1:
             raise CodecError("SAR TLV of the wrong size", ESME_RINVPARLEN)
         return Concat(int.from_bytes(ref, "big"), total[0], seq[0])

@@ -143,7 +143,9 @@ def text_preview(view: SubmitView) -> str:
 def receipt_text(rid: str, outcome: str, submit_date: str, done_date: str, preview: str) -> str:
     """The de-facto receipt text; dates are ``YYMMDDhhmm`` strings (see :func:`smpp_date`)."""
     stat, _state, err = OUTCOMES[outcome]
-    return format_receipt(rid, 1, 1 if outcome == "delivered" else 0, submit_date, done_date, stat, err, preview)
+    return format_receipt(
+        rid, 1, 1 if outcome == "delivered" else 0, submit_date, done_date, stat, err, preview
+    )
 
 
 # message_state and network_error_code TLVs per outcome, encoded once

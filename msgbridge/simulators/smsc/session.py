@@ -4,7 +4,12 @@ Why a protocol class and not streams: the simulator must not be the bottleneck
 of a 100,000 submit_sm/s benchmark. ``data_received`` frames every complete
 PDU in the buffer, answers them all and writes the answers once per read-loop
 turn; submit_sm bodies are only checked on the hot path and decoded later, when
-a receipt is due or a test reads ``SmscSimulator.submitted``.
+a receipt is due or a test reads ``SmscCore.submitted``.
+
+The session keeps only what belongs to one connection (its buffers, sequence
+numbers, bind state and unanswered deliver_sm); binds, stored messages,
+receipts and the fault knobs are :class:`~msgbridge.simulators.smsc.core.SmscCore`'s,
+reached through its public methods.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
+from msgbridge.simulators.smsc.core import Delivery, ReceiptDue
 from msgbridge.simulators.smsc.receipts import OUTCOMES
 from msgbridge.smpp.codec import (
     BIND_COMMANDS,
@@ -32,13 +38,7 @@ from msgbridge.smpp.codec import (
     ESME_RINVBNDSTS,
     ESME_RINVCMDID,
     ESME_RINVCMDLEN,
-    ESME_RINVPASWD,
-    ESME_RINVSYSID,
-    ESME_RMSGQFUL,
     ESME_ROK,
-    ESME_RSYSERR,
-    ESME_RTHROTTLED,
-    ESME_RX_T_APPN,
     GENERIC_NACK,
     HEADER,
     QUERY_SM,
@@ -56,12 +56,12 @@ from msgbridge.smpp.codec import (
     encode_bind_resp,
     frames,
     pdu,
+    peek_registered_delivery,
     read_cstr,
-    read_tlvs,
 )
 
 if TYPE_CHECKING:
-    from msgbridge.simulators.smsc.server import SmscSimulator
+    from msgbridge.simulators.smsc.core import SmscCore
 
 log = logging.getLogger(__name__)
 
@@ -69,55 +69,16 @@ _pack_header = HEADER.pack
 _monotonic = time.monotonic
 _HEADER_LEN = 16
 
-# command_status values after which an SMSC keeps a deliver_sm and tries again (SMPP 3.4 §5.1.3)
-REDELIVER_STATUSES: frozenset[int] = frozenset({ESME_RX_T_APPN, ESME_RSYSERR, ESME_RMSGQFUL, ESME_RTHROTTLED})
 # known commands the simulator does not implement: answered with their resp and ESME_RINVCMDID
 UNSUPPORTED: frozenset[int] = frozenset({CANCEL_SM, REPLACE_SM, SUBMIT_MULTI, DATA_SM})
 MODES: dict[int, str] = {BIND_TRANSMITTER: "tx", BIND_RECEIVER: "rx"}  # anything else binds "trx"
 
 
-class Delivery:
-    """A deliver_sm on its way to the ESME: kept until deliver_sm_resp 0, resent after a drop."""
-
-    __slots__ = ("body", "future", "sent_at", "system_id")
-
-    def __init__(self, system_id: str, body: bytes, future: asyncio.Future[int] | None) -> None:
-        self.system_id = system_id
-        self.body = body
-        self.future = future
-        self.sent_at = 0.0
-
-
-def peek_registered_delivery(body: bytes) -> int:
-    """Check a submit_sm body's layout and return registered_delivery, without building objects.
-
-    Raises CodecError exactly where ``decode_sm`` would, so a body accepted here
-    always decodes later.
-    """
-    index = body.index
-    try:
-        p = index(b"\x00", 0, 6) + 3
-        p = index(b"\x00", p, p + 65) + 3
-        p = index(b"\x00", p, p + 65) + 4
-        p = index(b"\x00", p, p + 17) + 1
-        p = index(b"\x00", p, p + 17) + 1
-    except ValueError:
-        raise CodecError("unterminated C-string in submit_sm") from None
-    if len(body) < p + 5:
-        raise CodecError("submit_sm body too short")
-    sm_end = p + 5 + body[p + 4]
-    if len(body) < sm_end:
-        raise CodecError("sm_length past the end of the PDU", 0x01)
-    if sm_end < len(body):
-        read_tlvs(body, sm_end)
-    return body[p]
-
-
 class SmscSession(asyncio.Protocol):
-    """One ESME connection."""
+    """One ESME connection: it frames, answers and writes; everything it knows of other connections it asks ``core``."""
 
-    def __init__(self, sim: SmscSimulator) -> None:
-        self.sim = sim
+    def __init__(self, core: SmscCore) -> None:
+        self.core = core
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.system_id = ""
@@ -138,12 +99,11 @@ class SmscSession(asyncio.Protocol):
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sim._sessions.add(self)
-        self.sim.stats.connections += 1
+        self.core.connected(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.sim._session_gone(self)
+        self.core.disconnected(self)
 
     def data_received(self, data: bytes) -> None:
         buf = self.buffer
@@ -152,10 +112,10 @@ class SmscSession(asyncio.Protocol):
             pdus, used = frames(buf)
         except CodecError as exc:
             # The stream cannot be resynchronised: nack with sequence 0 and close (Kannel does the same).
-            self.sim.stats.malformed_received += 1
-            self.sim.stats.generic_nack_sent += 1
+            self.core.stats.malformed_received += 1
+            self.core.stats.generic_nack_sent += 1
             log.warning("closing %s: %s", self.system_id or "unbound connection", exc)
-            self._close_after(pdu(GENERIC_NACK, ESME_RINVCMDLEN, 0))
+            self.close(pdu(GENERIC_NACK, ESME_RINVCMDLEN, 0))
             return
         if used:
             del buf[:used]
@@ -173,20 +133,21 @@ class SmscSession(asyncio.Protocol):
         self._wbuf.append(data)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            asyncio.get_running_loop().call_soon(self.flush)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         self._flush_scheduled = False
         if self._wbuf and self.transport is not None and not self.closed:
             self.transport.write(b"".join(self._wbuf))
         self._wbuf.clear()
 
-    def _write_now(self, data: bytes) -> None:
+    def write_now(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
             self.transport.write(data)
 
-    def _close_after(self, data: bytes = b"") -> None:
-        self._flush()
+    def close(self, data: bytes = b"") -> None:
+        """Send what is queued, then ``data``, then close."""
+        self.flush()
         if self.transport is not None and not self.closed:
             if data:
                 self.transport.write(data)
@@ -210,20 +171,20 @@ class SmscSession(asyncio.Protocol):
     # --- the read loop -----------------------------------------------------
 
     def _handle(self, pdus: list[tuple[int, int, int, bytes]]) -> None:
-        sim = self.sim
-        stats = sim.stats
+        core = self.core
+        stats = core.stats
         out: list[bytes] = []
         late: list[bytes] = []
-        receipts: list[tuple[str, int, bytes, float]] = []
+        receipts: list[ReceiptDue] = []
         drop = False
         close = False
         now = time.time()
+        accept = core.accept
         for command_id, status, seq, body in pdus:
             if drop:
                 break
-            if self.mode and sim.drop_every:
-                sim._received += 1
-                drop = sim._received % sim.drop_every == 0
+            if self.mode and core.drop_every:
+                drop = core.drop_due()
             if command_id == SUBMIT_SM:
                 stats.submit_sm += 1
                 if self.mode not in ("tx", "trx"):
@@ -239,26 +200,21 @@ class SmscSession(asyncio.Protocol):
                         out.append(_pack_header(_HEADER_LEN, SUBMIT_SM_RESP, exc.status, seq))
                     continue
                 if not drop:
-                    refusal = sim._refusal()
+                    refusal = core.refusal()
                     if refusal:
                         out.append(_pack_header(_HEADER_LEN, SUBMIT_SM_RESP, refusal, seq))
                         continue
-                number = sim._next_id
-                sim._next_id = number + 1
-                message_id = f"{number:X}" if sim._hex_ids else str(number)
-                stats.submit_sm_ok += 1
-                if sim.record:
-                    sim._raw.append((self.system_id, message_id, body))
+                message_id = accept(self.system_id, body)
                 if registered & 0x03:
-                    receipts.append((message_id, number, body, now))
+                    receipts.append((message_id, core.next_number - 1, body, now))
                 if drop:
                     break
-                if sim.malformed_every and stats.submit_sm_ok % sim.malformed_every == 0:
+                if core.malformed_every and stats.submit_sm_ok % core.malformed_every == 0:
                     stats.malformed_sent += 1
-                    out.append(sim._malformed(seq))  # just ahead of its own answer
+                    out.append(core.malformed_pdu(seq))  # just ahead of its own answer
                 resp = _pack_header(_HEADER_LEN + len(message_id) + 1, SUBMIT_SM_RESP, 0, seq)
                 resp += message_id.encode() + b"\x00"
-                if sim.late_every and stats.submit_sm_ok % sim.late_every == 0:
+                if core.late_every and stats.submit_sm_ok % core.late_every == 0:
                     stats.late += 1
                     late.append(resp)
                 else:
@@ -297,97 +253,75 @@ class SmscSession(asyncio.Protocol):
                 out.append(_pack_header(_HEADER_LEN, GENERIC_NACK, ESME_RINVCMDID, seq))
 
         if receipts:
-            sim._schedule_receipts(self.system_id, receipts)
+            core.schedule_receipts(self.system_id, receipts)
         if drop:
             stats.dropped += 1
             # answers already collected in this turn may or may not reach the peer
             if out:
-                self._write_now(b"".join(out))
+                self.write_now(b"".join(out))
             self.abort()
             return
-        latency = sim.latency_ms / 1000.0
+        latency = core.latency_ms / 1000.0
         data = b"".join(out)
         just_bound, self._just_bound = self._just_bound, False
         if latency > 0:
             if data or close or just_bound:
-                sim._later(
-                    asyncio.get_running_loop().call_later(latency, self._emit, data, close, just_bound)
-                )
+                core.call_later(latency, self._emit, data, close, just_bound)
         else:
             if close:
-                self._close_after(data)
+                self.close(data)
             elif self._wbuf:
                 self.queue(data)  # behind what this loop turn already queued (receipts, MO)
             elif data:
-                self._write_now(data)  # one turn's answers are one write already
+                self.write_now(data)  # one turn's answers are one write already
             if just_bound:  # waiting receipts and MO go out after the bind answer, never before it
-                sim._bound(self)
+                core.bound(self)
         if late:
-            if sim.hold_late:
-                sim._held.append((self, b"".join(late)))
+            if core.hold_late:
+                core.hold(self, b"".join(late))
             else:
-                loop = asyncio.get_running_loop()
-                sim._later(loop.call_later(latency + sim.late_ms / 1000.0, self._write_now, b"".join(late)))
+                core.call_later(latency + core.late_ms / 1000.0, self.write_now, b"".join(late))
 
     def _emit(self, data: bytes, close: bool, just_bound: bool) -> None:
         """The delayed half of a read-loop turn when latency is injected."""
         if data:
-            self._write_now(data)
+            self.write_now(data)
         if just_bound:
-            self.sim._bound(self)
+            self.core.bound(self)
         if close:
-            self._close_after()
+            self.close()
 
     def _on_bind(self, command_id: int, seq: int, body: bytes) -> bytes:
-        sim = self.sim
+        core = self.core
         resp_id = command_id | RESPONSE_BIT
         # a refusal still names the SMSC: some clients (smpp34) cannot parse a header-only bind_resp
-        refused = encode_bind_resp(sim.system_id, with_version=False)
+        refused = encode_bind_resp(core.system_id, with_version=False)
         if self.mode:
-            sim.stats.bind_failures += 1
+            core.stats.bind_failures += 1
             return pdu(resp_id, ESME_RALYBND, seq, refused)
         try:
             bind = decode_bind(body)
         except CodecError:
-            sim.stats.bind_failures += 1
-            sim.stats.malformed_received += 1
+            core.stats.bind_failures += 1
+            core.stats.malformed_received += 1
             return pdu(resp_id, ESME_RBINDFAIL, seq, refused)
-        status = ESME_ROK
-        if sim.users is not None:
-            password = sim.users.get(bind.system_id)
-            if password is None:
-                status = ESME_RINVSYSID
-            elif password != bind.password:
-                status = ESME_RINVPASWD
-        if status == ESME_ROK and sim.max_binds and sim._bound_count(bind.system_id) >= sim.max_binds:
-            status = ESME_RBINDFAIL
+        status = core.bind_status(bind.system_id, bind.password)
         if status != ESME_ROK:
-            sim.stats.bind_failures += 1
+            core.stats.bind_failures += 1
             return pdu(resp_id, status, seq, refused)
         self.system_id = bind.system_id
         self.mode = MODES.get(command_id, "trx")
-        sim.stats.binds += 1
+        core.stats.binds += 1
         self._just_bound = True
-        return pdu(resp_id, ESME_ROK, seq, encode_bind_resp(sim.system_id))
+        return pdu(resp_id, ESME_ROK, seq, encode_bind_resp(core.system_id))
 
     def _on_deliver_resp(self, status: int, seq: int) -> None:
         delivery = self.unacked.pop(seq, None)
-        if delivery is None:
-            return
-        sim = self.sim
-        if status == ESME_ROK:
-            sim.stats.deliver_sm_resp += 1
-            if delivery.future is not None and not delivery.future.done():
-                delivery.future.set_result(status)
-        elif status in REDELIVER_STATUSES:
-            sim._redeliver_later(delivery)
-        else:
-            sim.stats.deliver_sm_refused += 1
-            if delivery.future is not None and not delivery.future.done():
-                delivery.future.set_result(status)
+        if delivery is not None:
+            self.core.answered(delivery, status)
 
     def _on_query(self, seq: int, body: bytes) -> bytes:
-        self.sim.stats.query_sm += 1
+        self.core.stats.query_sm += 1
         if self.mode not in ("tx", "trx"):
             return pdu(QUERY_SM_RESP, ESME_RINVBNDSTS, seq)
         try:
@@ -395,7 +329,7 @@ class SmscSession(asyncio.Protocol):
         except CodecError:
             return pdu(QUERY_SM_RESP, ESME_RINVCMDLEN, seq)
         message_id = raw_id.decode("latin-1")
-        state = self.sim._states.get(message_id)
+        state = self.core.message_state(message_id)
         if state is None:
             return pdu(QUERY_SM_RESP, 0x67, seq)  # ESME_RQUERYFAIL
         outcome, done = state

@@ -192,7 +192,7 @@ async def test_the_check_itself_catches_lies(smsc: SmscSimulator) -> None:
     ):
         with pytest.raises(AssertionError):
             check(messages, forged, smsc)
-    smsc._raw.append(smsc._raw[0])  # the simulator holds a SUBMITTED message twice
+    smsc.record_submitted(*smsc.accepted[0])  # the simulator holds a SUBMITTED message twice
     with pytest.raises(AssertionError):
         check(messages, results, smsc)
 

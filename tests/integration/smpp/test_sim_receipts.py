@@ -52,7 +52,7 @@ ID_CASES = [
 async def test_receipt_id_spellings(
     smsc: SmscSimulator, raw_esme, id_format: str, receipt_format: str, style: str, resp_id: str, rid: str
 ) -> None:
-    smsc._next_id = NUMBER
+    smsc.next_number = NUMBER
     smsc.id_format = id_format
     smsc.receipt_id_format = receipt_format
     smsc.receipt_id_style = style
