@@ -411,21 +411,32 @@ def decode_sm(body: bytes) -> ShortMessage:
     )
 
 
-# The submit_sm/deliver_sm body up to registered_delivery as the decoders accept it (SMPP 3.4 §4.4.1):
-# each C-string field, the most octets it may take with its NUL, and the fixed octets after it.
-SM_CSTRINGS: tuple[tuple[str, int, int], ...] = (
-    ("service_type", 6, 2),  # then source_addr_ton, source_addr_npi
-    ("source_addr", 65, 2),  # then dest_addr_ton, dest_addr_npi
-    ("destination_addr", 65, 3),  # then esm_class, protocol_id, priority_flag
-    ("schedule_delivery_time", 17, 0),
-    ("validity_period", 17, 0),
-)
-# registered_delivery, replace_if_present_flag, data_coding, sm_default_msg_id, sm_length
-SM_FIXED_TAIL = 5
+# C-strings the decoders read longer than SM_LAYOUT lets the encoder write: addresses up to 65 octets,
+# as data_sm carries them (SMPP 3.4 §4.7.1), so a long address is read rather than refused.
+SM_READ_LIMITS: dict[str, int] = {"source_addr": 65, "destination_addr": 65}
+
+
+def sm_cstrings(layout: tuple[tuple[str, int], ...] = SM_LAYOUT) -> tuple[tuple[str, int, int], ...]:
+    """(C-string field, most octets read with its NUL, one-octet fields after it up to the next C-string)."""
+    out: list[tuple[str, int, int]] = []
+    for name, size in layout:
+        if size:
+            out.append((name, SM_READ_LIMITS.get(name, size), 0))
+        elif out:
+            last, limit, fixed = out[-1]
+            out[-1] = (last, limit, fixed + 1)
+    # the one-octet fields after the last C-string are SM_FIXED_TAIL, read apart
+    last, limit, _fixed = out[-1]
+    out[-1] = (last, limit, 0)
+    return tuple(out)
+
+
+_LAST_CSTRING = max(i for i, (_name, size) in enumerate(SM_LAYOUT) if size)
+SM_FIXED_TAIL = len(SM_LAYOUT) - _LAST_CSTRING  # the one-octet fields after the last C-string, and sm_length
 
 
 def _registered_delivery_peeker(layout: tuple[tuple[str, int, int], ...]) -> Callable[[bytes], int]:
-    """Build the peek from :data:`SM_CSTRINGS`, its sizes bound as closure cells.
+    """Build the peek from :data:`SM_LAYOUT` (through :func:`sm_cstrings`), its sizes bound as closure cells.
 
     A loop over the layout costs about a tenth more than five unrolled scans
     (some 80 ns per submit_sm); the unpacking below fails at import if the
@@ -463,7 +474,7 @@ def _registered_delivery_peeker(layout: tuple[tuple[str, int, int], ...]) -> Cal
     return peek_registered_delivery
 
 
-peek_registered_delivery = _registered_delivery_peeker(SM_CSTRINGS)
+peek_registered_delivery = _registered_delivery_peeker(sm_cstrings())
 
 
 def encode_message_id(message_id: str) -> bytes:
