@@ -518,12 +518,12 @@ def campaign_run(
                     if _bad_input(exc):
                         raise
                     error = exc
-            return report, dispatcher.stats, await store.counts(cname), error
+            return report, dispatcher.stats, await store.counts(cname), await store.held_elsewhere(cname), error
 
-    report, stats, counts, error = _run(go(), fast=True)
+    report, stats, counts, elsewhere, error = _run(go(), fast=True)
     resends = transport.resends
     # The campaign's code, unless this run was stopped: then the process says so (130), and so does --json.
-    code = ExitCode.INTERRUPTED if stats.interrupted else exit_code(counts, skipped=report.skipped)
+    code = ExitCode.INTERRUPTED if stats.interrupted else exit_code(counts, skipped=report.skipped, elsewhere=elsewhere)
     by = tally(counts)
     if as_json:
         _echo_json(
@@ -545,12 +545,13 @@ def campaign_run(
                 "counts": {s.value: n for s, n in counts.items()},
                 "totals": {o.name.lower(): n for o, n in by.items()},
                 "in_doubt_total": by[Outcome.IN_DOUBT],
+                "in_flight_elsewhere": elsewhere,
                 "error": f"{error.code.value}: {error}" if error is not None else None,
                 "exit_code": int(code),
             }
         )
     else:
-        _print_run_summary(cname, model.transport, report, stats, resends, counts, code)
+        _print_run_summary(cname, model.transport, report, stats, resends, counts, code, elsewhere)
     if error is not None:
         click.echo(f"error: {error.code.value}: {printable(error)}", err=True)
     _exit(code)
@@ -564,6 +565,7 @@ def _print_run_summary(
     resends: int,
     counts: dict[DeliveryStatus, int],
     code: ExitCode,
+    elsewhere: int = 0,
 ) -> None:
     """What ``campaign run`` says without ``--json``: the campaign's counts, this run, what is left to do."""
     by = tally(counts)
@@ -595,6 +597,12 @@ def _print_run_summary(
             f"{maybe:,} messages in doubt in total (this run and earlier ones): they may have been sent "
             f"without an answer; they are not resent unless you run again with --resend-maybe "
             f"(which may send some twice).",
+            soft_wrap=True,
+        )
+    if elsewhere:
+        console.print(
+            f"{elsewhere:,} queued messages are claimed by another run of this campaign that is still live: "
+            f"it sends them (they are not resent from here).",
             soft_wrap=True,
         )
     if stats.interrupted:

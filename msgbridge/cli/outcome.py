@@ -59,13 +59,16 @@ def tally(counts: Mapping[DeliveryStatus, int]) -> dict[Outcome, int]:
     return out
 
 
-def exit_code(counts: Mapping[DeliveryStatus, int], *, skipped: int = 0) -> ExitCode:
+def exit_code(counts: Mapping[DeliveryStatus, int], *, skipped: int = 0, elsewhere: int = 0) -> ExitCode:
     """The exit code for a campaign (or one message) whose messages are in ``counts``.
 
-    ``skipped`` is the bad rows that never became messages.
+    ``skipped`` is the bad rows that never became messages. ``elsewhere`` is
+    the QUEUED ones another live run of the campaign has claimed: not unsent
+    (that run sends them), not settled either, so like in-doubt ones they say
+    "look before you send again" (3), never "some were refused" (1).
     """
     by = tally(counts)
-    if by[Outcome.IN_DOUBT]:
+    if by[Outcome.IN_DOUBT] or elsewhere:
         return ExitCode.IN_DOUBT
     if not by[Outcome.ACCEPTED]:
         return ExitCode.NOTHING_SENT

@@ -224,6 +224,10 @@ class Store(ABC):
         """MAYBE_SUBMITTED messages: how many were left by owners that are gone, how many live ones hold."""
         raise NotImplementedError
 
+    async def held_elsewhere(self, campaign: str | None = None, origin: str | None = None) -> int:
+        """QUEUED messages another live run has claimed: in flight there, so neither unsent nor ours to send."""
+        raise NotImplementedError
+
     async def next_due(self, *, campaign: str | None = None, origin: str | None = None) -> float | None:
         """When the earliest unowned QUEUED message becomes due (a retry waiting out its backoff), or None."""
         raise NotImplementedError

@@ -478,6 +478,16 @@ class SqlStore(Store):
             counts[bool(is_held)] += n
         return DoubtCounts(left=counts[False], held=counts[True])
 
+    async def held_elsewhere(self, campaign: str | None = None, origin: str | None = None) -> int:
+        c = self._reader()
+        held, owners = await self._held(c, "claimed_by", mine=False)
+        scope, params = _scope(campaign, origin)
+        rows = await c.fetch(
+            f"SELECT COUNT(*) FROM messages WHERE status = ?{scope} AND claimed_by IS NOT NULL AND ({held})",
+            [_QUEUED, *params, *owners],
+        )
+        return int(rows[0][0]) if rows else 0
+
     async def next_due(self, *, campaign: str | None = None, origin: str | None = None) -> float | None:
         c = self._reader()
         held, owners = await self._held(c, "claimed_by", mine=True)

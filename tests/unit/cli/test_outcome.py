@@ -59,6 +59,13 @@ def test_exit_code_cases(counts: dict[S, int], skipped: int, code: ExitCode) -> 
     assert exit_code(counts, skipped=skipped) is code
 
 
+def test_queued_messages_another_live_run_holds_are_not_unsent() -> None:
+    # Two runs of one campaign: the one that ends first sees the other's claims still QUEUED.
+    assert exit_code({S.SUBMITTED: 5, S.QUEUED: 5}) is ExitCode.SOME_REFUSED
+    assert exit_code({S.SUBMITTED: 5, S.QUEUED: 5}, elsewhere=5) is ExitCode.IN_DOUBT
+    assert exit_code({S.SUBMITTED: 5}, elsewhere=0) is ExitCode.OK
+
+
 def test_codes_are_distinct_and_tally_has_every_outcome() -> None:
     assert len({int(c) for c in ExitCode}) == len(ExitCode)
     assert tally({S.DELIVERED: 2, S.SUBMITTED: 1, S.FAILED: 4}) == {

@@ -159,7 +159,9 @@ async def test_doubt_counts_tell_a_live_owner_from_a_gone_one(stores: Callable[[
         await a.open()
         ids = await a.enqueue(entries(6))
         claimed = sorted(ids_of(await a.claim(4)))
+        assert await b.held_elsewhere() == 4 and await a.held_elsewhere() == 0
         await a.mark_in_doubt(claimed[:3])
+        assert await b.held_elsewhere() == 1  # the fourth is claimed, not yet written
         assert await b.doubt_counts() == DoubtCounts(left=0, held=3)
         # a live owner's claims are not b's to resend, written (in doubt) or not
         assert ids_of(await b.claim(10, include_maybe=True)) == set(ids) - set(claimed)

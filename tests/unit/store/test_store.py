@@ -105,6 +105,8 @@ async def test_claim_owns_without_doubt_and_the_mark_is_durable(store: Store, tm
     assert all(r.status is S.QUEUED and r.attempts == 1 for r in claimed)
     async with reopen(store, tmp_path) as other:  # a second connection (another process)
         assert await other.counts("c1") == {S.QUEUED: 10}
+        assert await other.held_elsewhere("c1") == 4  # claimed by a live run: in flight there, not unsent
+        assert await other.held_elsewhere("c2") == 0
         assert len(await other.claim(100, campaign="c1")) == 6  # never what a live owner holds
         await other.release([])  # harmless
     await store.mark_in_doubt([r.message.id for r in claimed[:3]])
@@ -113,6 +115,7 @@ async def test_claim_owns_without_doubt_and_the_mark_is_durable(store: Store, tm
         assert await other.doubt_counts("c1") == DoubtCounts(left=0, held=3)
         assert await other.in_doubt(10) == []  # in flight in a live run, not left behind
     assert await store.doubt_counts("c1") == DoubtCounts(left=3, held=0)
+    assert await store.held_elsewhere("c1") == 0  # its own claims are not another run's
     again = await store.claim(100, campaign="c1")
     assert {r.message.id for r in again}.isdisjoint({r.message.id for r in claimed})
     assert len(again) == 6
