@@ -5,6 +5,13 @@ one store call (one transaction) per message, measured in the same run on the
 same kind of file.
 
     python benchmarks/store_throughput.py [--messages 20000] [--baseline 2000] [--batch 500] [--repeat 3]
+        [--postgres DSN] [--bytes-against REF] [--page-size N] [--synchronous S] [--autocheckpoint N]
+
+It also prints the size of the SQLite file per message once the campaign is
+over (every message DELIVERED, the WAL checkpointed into the file), and where
+those bytes are (dbstat: table and index pages). ``--bytes-against REF``
+measures the same campaign with the store of git revision REF (checked out in a
+temporary worktree, run in a subprocess) and prints the ratio of the two.
 
 Only time inside store calls is counted. Native ids are handed out in increasing order, as SMSCs and providers
 usually do. The machine is shared and noisy: each configuration runs
@@ -16,6 +23,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
+import os
+import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -23,19 +35,88 @@ from pathlib import Path
 
 from msgbridge.core.message import DeliveryReceipt, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
-from msgbridge.store.base import OutboxEntry, Store
+from msgbridge.store.base import CampaignRecord, OutboxEntry, Store
 from msgbridge.store.sqlite import SqliteStore
 
 LINK = "bench://local"
+# What campaign preparation renders each message from (the campaign record keeps it once).
+TEMPLATE = "Hello {name}, your code is {code}"
 
 
 def outbox(n: int, campaign: str) -> list[OutboxEntry]:
     out = []
     for i in range(n):
         phone = f"+7701{i:07d}"
-        msg = Message(to=phone, text=f"Hello {i}, your code is {i * 7 % 10000:04d}", campaign=campaign)
+        text = TEMPLATE.format(name=f"Client{i}", code=f"{i * 7 % 10000:04d}")
+        msg = Message(to=phone, text=text, sender="ACME", campaign=campaign)
         out.append(OutboxEntry(message=msg, idempotency_key=f"{campaign}:{phone}", row=i + 2))
     return out
+
+
+def file_bytes(path: Path) -> tuple[int, dict[str, int]]:
+    """The database file's size once its WAL is copied back, and its bytes by table or index (dbstat)."""
+    db = sqlite3.connect(path)
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        parts = dict(
+            db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
+        )
+    finally:
+        db.close()
+    return path.stat().st_size, parts
+
+
+def sqlite_store(path: Path, args: argparse.Namespace) -> Store:
+    """A SqliteStore with the settings given on the command line (those this revision knows)."""
+    settings: dict[str, object] = {}
+    if args.synchronous:
+        settings["synchronous"] = args.synchronous
+    for name in ("page_size", "autocheckpoint", "cache_kib"):
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
+    return SqliteStore(path, **settings)  # type: ignore[arg-type]
+
+
+async def measure_bytes(n: int, batch: int, args: argparse.Namespace) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bytes.db"
+        await campaign(sqlite_store(path, args), n, batch)
+        size, parts = file_bytes(path)
+    return {"messages": n, "bytes": size, "parts": parts}
+
+
+def measure_bytes_at(ref: str, n: int, batch: int) -> dict[str, object]:
+    """``measure_bytes`` run with the store of git revision ``ref``: this script, that revision's package."""
+    repo = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(
+            ["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), ref],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            out = subprocess.run(
+                [sys.executable, __file__, "--bytes-only", "--messages", str(n), "--batch", str(batch)],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=tmp,
+                env={**os.environ, "PYTHONPATH": str(tree)},
+            ).stdout
+        finally:
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], check=True)
+    return dict(json.loads(out.splitlines()[-1]))
+
+
+def print_bytes(label: str, found: dict[str, object], base: float | None) -> float:
+    n, size = int(found["messages"]), int(found["bytes"])  # type: ignore[call-overload]
+    per = size / n
+    ratio = f"{per / base:.2f}x" if base else "1.00x"
+    print(f"{label:<40}{n:>10,}{size:>14,}{per:>10.0f}{ratio:>9}")
+    parts: dict[str, int] = found["parts"]  # type: ignore[assignment]
+    print("    " + ", ".join(f"{name} {b / n:.0f}" for name, b in parts.items() if b / n >= 1))
+    return per
 
 
 async def campaign(store: Store, n: int, batch: int) -> float:
@@ -50,6 +131,7 @@ async def campaign(store: Store, n: int, batch: int) -> float:
     # Stores from before claims were owned mark in doubt in claim() itself.
     mark_in_doubt = getattr(store, "mark_in_doubt", None)
     async with store:
+        await store.save_campaign(CampaignRecord("bench", TEMPLATE, "ACME", "bench://local", time.time(), {}))
         for i in range(0, n, batch):
             t0 = time.perf_counter()
             await store.enqueue(entries[i : i + batch])
@@ -96,13 +178,31 @@ async def main() -> None:
     parser.add_argument(
         "--postgres", metavar="DSN", help="also measure the PostgreSQL store (a scratch schema)"
     )
+    parser.add_argument(
+        "--bytes-against", metavar="REF", help="git revision whose store file size is the baseline"
+    )
+    parser.add_argument(
+        "--bytes-messages", type=int, default=None, help="messages for the size (default --messages)"
+    )
+    parser.add_argument("--bytes-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--synchronous", help="SQLite synchronous (default the store's: NORMAL)")
+    parser.add_argument("--page-size", type=int, help="SQLite page_size for new files")
+    parser.add_argument("--autocheckpoint", type=int, help="SQLite wal_autocheckpoint (pages)")
+    parser.add_argument("--cache-kib", type=int, help="SQLite cache size (KiB)")
     args = parser.parse_args()
+    sized = args.bytes_messages or args.messages
+    if args.bytes_only:
+        print(json.dumps(await measure_bytes(sized, args.batch, args)))
+        return
     naive = batched = pg = float("inf")
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeat):
-            naive = min(naive, await campaign(SqliteStore(Path(tmp) / f"naive{i}.db"), args.baseline, 1))
+            naive = min(
+                naive, await campaign(sqlite_store(Path(tmp) / f"naive{i}.db", args), args.baseline, 1)
+            )
             batched = min(
-                batched, await campaign(SqliteStore(Path(tmp) / f"batched{i}.db"), args.messages, args.batch)
+                batched,
+                await campaign(sqlite_store(Path(tmp) / f"batched{i}.db", args), args.messages, args.batch),
             )
             if args.postgres:
                 pg = min(pg, await campaign(await scratch_postgres(args.postgres), args.messages, args.batch))
@@ -112,6 +212,14 @@ async def main() -> None:
     print(row(f"sqlite, batched ({args.batch} per call)", args.messages, batched, base_rate))
     if args.postgres:
         print(row(f"postgresql, batched ({args.batch} per call)", args.messages, pg, base_rate))
+    print()
+    print(f"{'store file after the campaign':<40}{'messages':>10}{'bytes':>14}{'B/msg':>10}{'ratio':>9}")
+    base = None
+    if args.bytes_against:
+        base = print_bytes(
+            f"sqlite at {args.bytes_against}", measure_bytes_at(args.bytes_against, sized, args.batch), None
+        )
+    print_bytes("sqlite, this tree", await measure_bytes(sized, args.batch, args), base)
 
 
 async def scratch_postgres(dsn: str) -> Store:
