@@ -43,7 +43,7 @@ from msgbridge.core.errors import ConfigError
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import redact
 from msgbridge.store.dialect import RECEIPTS, SCHEMA, Bulk, Conn
-from msgbridge.store.schema import POSTGRES_1_TO_2, POSTGRES_TYPES, statements, tables
+from msgbridge.store.schema import POSTGRES_1_TO_2, POSTGRES_TYPES, statements, step_2_to_3, tables
 from msgbridge.store.sql import SqlStore
 
 # Owner tokens whose store is open: the advisory locks (two-key form, objsubid 2) held in this database.
@@ -246,8 +246,12 @@ class PostgresStore(SqlStore):
     def _types_ddl(self) -> str:
         return tables(POSTGRES_TYPES)
 
+    def _step_2_to_3(self) -> str:
+        return step_2_to_3(POSTGRES_TYPES)
+
     async def _upgrade(self, c: Conn, version: int) -> None:
-        assert version == 1
+        if version != 1:
+            return
         for statement in statements(POSTGRES_1_TO_2):
             await c.execute(statement)
 

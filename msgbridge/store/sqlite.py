@@ -39,7 +39,14 @@ from typing import Any
 
 from msgbridge.store.dialect import Bulk, Conn
 from msgbridge.store.owners import LEASE_SECONDS, OWNERS_SCHEMA, RENEW_EVERY, OwnerRow, new_token, split_live
-from msgbridge.store.schema import SQLITE_1_TO_2, SQLITE_TYPES, SQLITE_V1_LATE_COLUMNS, statements, tables
+from msgbridge.store.schema import (
+    SQLITE_1_TO_2,
+    SQLITE_TYPES,
+    SQLITE_V1_LATE_COLUMNS,
+    statements,
+    step_2_to_3,
+    tables,
+)
 from msgbridge.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
@@ -259,8 +266,12 @@ class SqliteStore(SqlStore):
     def _types_ddl(self) -> str:
         return tables(SQLITE_TYPES) + OWNERS_SCHEMA
 
+    def _step_2_to_3(self) -> str:
+        return step_2_to_3(SQLITE_TYPES)
+
     async def _upgrade(self, c: Conn, version: int) -> None:
-        assert version == 1
+        if version != 1:
+            return
         present = {r[1] for r in await c.fetch("PRAGMA table_info(messages)")}
         for column in SQLITE_V1_LATE_COLUMNS:
             if column not in present:
