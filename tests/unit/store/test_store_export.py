@@ -57,7 +57,9 @@ async def campaign(store: Store, name: str, n: int) -> list[str]:
         ids += await store.enqueue(entries[i : i + 500])
     while claimed := await store.claim(500, campaign=name):
         await store.mark_in_doubt([r.message.id for r in claimed])
-        refused = ErrorInfo(code=ErrorCode.INVALID_DESTINATION, native_code=11, native_message="bad destination")
+        refused = ErrorInfo(
+            code=ErrorCode.INVALID_DESTINATION, native_code=11, native_message="bad destination"
+        )
         results = [
             SendResult(message_id=r.message.id, status=S.REJECTED, error=refused)
             if int(r.message.to[-7:]) % 3 == 0
