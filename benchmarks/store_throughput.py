@@ -5,13 +5,15 @@ one store call (one transaction) per message, measured in the same run on the
 same kind of file.
 
     python benchmarks/store_throughput.py [--messages 20000] [--baseline 2000] [--batch 500] [--repeat 3]
-        [--postgres DSN] [--bytes-against REF] [--page-size N] [--synchronous S] [--autocheckpoint N]
+        [--postgres DSN] [--against REF] [--bytes-messages N] [--page-size N] [--synchronous S]
+        [--autocheckpoint N] [--cache-kib N]
 
 It also prints the size of the SQLite file per message once the campaign is
 over (every message DELIVERED, the WAL checkpointed into the file), and where
-those bytes are (dbstat: table and index pages). ``--bytes-against REF``
-measures the same campaign with the store of git revision REF (checked out in a
-temporary worktree, run in a subprocess) and prints the ratio of the two.
+those bytes are (dbstat: table and index pages). ``--against REF`` measures
+the batched campaigns and the file with the store of git revision REF too
+(checked out in a temporary worktree, run in a subprocess), in the same run:
+its rows are printed above this tree's, and the file size as a ratio.
 
 Only time inside store calls is counted. Native ids are handed out in increasing order, as SMSCs and providers
 usually do. The machine is shared and noisy: each configuration runs
@@ -32,6 +34,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from msgbridge.core.message import DeliveryReceipt, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
@@ -85,30 +88,6 @@ async def measure_bytes(n: int, batch: int, args: argparse.Namespace) -> dict[st
     return {"messages": n, "bytes": size, "parts": parts}
 
 
-def measure_bytes_at(ref: str, n: int, batch: int) -> dict[str, object]:
-    """``measure_bytes`` run with the store of git revision ``ref``: this script, that revision's package."""
-    repo = Path(__file__).resolve().parent.parent
-    with tempfile.TemporaryDirectory() as tmp:
-        tree = Path(tmp) / "tree"
-        subprocess.run(
-            ["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), ref],
-            check=True,
-            capture_output=True,
-        )
-        try:
-            out = subprocess.run(
-                [sys.executable, __file__, "--bytes-only", "--messages", str(n), "--batch", str(batch)],
-                check=True,
-                capture_output=True,
-                text=True,
-                cwd=tmp,
-                env={**os.environ, "PYTHONPATH": str(tree)},
-            ).stdout
-        finally:
-            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], check=True)
-    return dict(json.loads(out.splitlines()[-1]))
-
-
 def print_bytes(label: str, found: dict[str, object], base: float | None) -> float:
     n, size = int(found["messages"]), int(found["bytes"])  # type: ignore[call-overload]
     per = size / n
@@ -119,15 +98,19 @@ def print_bytes(label: str, found: dict[str, object], base: float | None) -> flo
     return per
 
 
-async def campaign(store: Store, n: int, batch: int) -> float:
-    """Seconds spent in store calls for one campaign of ``n`` messages in batches of ``batch``.
+PHASES = ("enqueue", "claim", "results", "receipts")
+
+
+async def campaign(store: Store, n: int, batch: int) -> dict[str, float]:
+    """Seconds spent in each kind of store call (``PHASES``) for one campaign of ``n`` messages in batches
+    of ``batch``; "claim" includes mark_in_doubt.
 
     Only the store calls are timed: the results and receipts a transport would
     hand over are built between them, outside the clock.
     """
     entries = outbox(n, "bench")
     native = itertools.count(10**9)
-    spent = 0.0
+    spent = dict.fromkeys(PHASES, 0.0)
     # Stores from before claims were owned mark in doubt in claim() itself.
     mark_in_doubt = getattr(store, "mark_in_doubt", None)
     async with store:
@@ -135,13 +118,13 @@ async def campaign(store: Store, n: int, batch: int) -> float:
         for i in range(0, n, batch):
             t0 = time.perf_counter()
             await store.enqueue(entries[i : i + batch])
-            spent += time.perf_counter() - t0
+            spent["enqueue"] += time.perf_counter() - t0
         while True:
             t0 = time.perf_counter()
             claimed = await store.claim(batch, campaign="bench")
             if claimed and mark_in_doubt is not None:  # what the dispatcher does before the write
                 await mark_in_doubt([r.message.id for r in claimed])
-            spent += time.perf_counter() - t0
+            spent["claim"] += time.perf_counter() - t0
             if not claimed:
                 break
             results = [
@@ -156,17 +139,62 @@ async def campaign(store: Store, n: int, batch: int) -> float:
             ]
             t0 = time.perf_counter()
             await store.record_results(results, link=LINK)
+            t1 = time.perf_counter()
             await store.record_receipts(receipts)
-            spent += time.perf_counter() - t0
+            spent["results"] += t1 - t0
+            spent["receipts"] += time.perf_counter() - t1
         counts = await store.counts("bench")
     if counts != {DeliveryStatus.DELIVERED: n}:
         raise SystemExit(f"store lost messages: {counts}")
     return spent
 
 
-def row(label: str, n: int, seconds: float, base_rate: float) -> str:
+def best(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The fastest run of each phase (the machine is shared: the best is the least disturbed)."""
+    return {phase: min(r[phase] for r in runs) for phase in PHASES}
+
+
+def row(label: str, n: int, phases: dict[str, float], base_rate: float) -> str:
+    seconds = sum(phases.values())
     rate = n / seconds
-    return f"{label:<40}{n:>10,}{rate:>12,.0f}{seconds / n * 1e6:>10.0f}{rate / base_rate:>8.1f}x"
+    rates = "".join(f"{n / phases[p]:>10,.0f}" for p in PHASES)
+    return f"{label:<40}{n:>10,}{rate:>12,.0f}{seconds / n * 1e6:>10.0f}{rate / base_rate:>8.1f}x{rates}"
+
+
+async def batched_runs(args: argparse.Namespace, tmp: str) -> dict[str, dict[str, float]]:
+    """Best phases of the batched campaign, SQLite (and PostgreSQL with ``--postgres``), ``--repeat`` runs."""
+    runs: dict[str, list[dict[str, float]]] = {"sqlite": [], "postgres": []}
+    for i in range(args.repeat):
+        store = sqlite_store(Path(tmp) / f"batched{i}.db", args)
+        runs["sqlite"].append(await campaign(store, args.messages, args.batch))
+        if args.postgres:
+            runs["postgres"].append(
+                await campaign(await scratch_postgres(args.postgres), args.messages, args.batch)
+            )
+    return {kind: best(r) for kind, r in runs.items() if r}
+
+
+def at_revision(ref: str, argv: list[str]) -> str:
+    """This script's output with the msgbridge package of git revision ``ref`` (a temporary worktree)."""
+    repo = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(
+            ["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), ref],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            return subprocess.run(
+                [sys.executable, __file__, *argv],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=tmp,
+                env={**os.environ, "PYTHONPATH": str(tree)},
+            ).stdout
+        finally:
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], check=True)
 
 
 async def main() -> None:
@@ -179,46 +207,55 @@ async def main() -> None:
         "--postgres", metavar="DSN", help="also measure the PostgreSQL store (a scratch schema)"
     )
     parser.add_argument(
-        "--bytes-against", metavar="REF", help="git revision whose store file size is the baseline"
+        "--against", metavar="REF", help="git revision measured the same way, in the same run"
     )
     parser.add_argument(
         "--bytes-messages", type=int, default=None, help="messages for the size (default --messages)"
     )
-    parser.add_argument("--bytes-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--json-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--synchronous", help="SQLite synchronous (default the store's: NORMAL)")
     parser.add_argument("--page-size", type=int, help="SQLite page_size for new files")
     parser.add_argument("--autocheckpoint", type=int, help="SQLite wal_autocheckpoint (pages)")
     parser.add_argument("--cache-kib", type=int, help="SQLite cache size (KiB)")
     args = parser.parse_args()
     sized = args.bytes_messages or args.messages
-    if args.bytes_only:
-        print(json.dumps(await measure_bytes(sized, args.batch, args)))
+    if args.json_only:  # what --against reads from a run at another revision
+        with tempfile.TemporaryDirectory() as tmp:
+            found = {
+                "batched": await batched_runs(args, tmp),
+                "bytes": await measure_bytes(sized, args.batch, args),
+            }
+        print(json.dumps(found))
         return
-    naive = batched = pg = float("inf")
+    before: dict[str, Any] = {}
+    if args.against:
+        argv = ["--json-only", "--messages", str(args.messages), "--batch", str(args.batch),
+                "--repeat", str(args.repeat), "--bytes-messages", str(sized)]  # fmt: skip
+        argv += ["--postgres", args.postgres] if args.postgres else []
+        before = json.loads(at_revision(args.against, argv).splitlines()[-1])
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(args.repeat):
-            naive = min(
-                naive, await campaign(sqlite_store(Path(tmp) / f"naive{i}.db", args), args.baseline, 1)
-            )
-            batched = min(
-                batched,
-                await campaign(sqlite_store(Path(tmp) / f"batched{i}.db", args), args.messages, args.batch),
-            )
-            if args.postgres:
-                pg = min(pg, await campaign(await scratch_postgres(args.postgres), args.messages, args.batch))
-    base_rate = args.baseline / naive
-    print(f"{'config':<40}{'messages':>10}{'msgs/s':>12}{'µs/msg':>10}{'ratio':>9}")
+        naive = best(
+            [
+                await campaign(sqlite_store(Path(tmp) / f"naive{i}.db", args), args.baseline, 1)
+                for i in range(args.repeat)
+            ]
+        )
+        batched = await batched_runs(args, tmp)
+    base_rate = args.baseline / sum(naive.values())
+    print(
+        f"{'config':<40}{'messages':>10}{'msgs/s':>12}{'µs/msg':>10}{'ratio':>9}"
+        + "".join(f"{p:>10}" for p in PHASES)
+    )
     print(row("sqlite, one transaction per message", args.baseline, naive, base_rate))
-    print(row(f"sqlite, batched ({args.batch} per call)", args.messages, batched, base_rate))
-    if args.postgres:
-        print(row(f"postgresql, batched ({args.batch} per call)", args.messages, pg, base_rate))
+    for kind, phases in batched.items():
+        label = f"{'sqlite' if kind == 'sqlite' else 'postgresql'}, batched ({args.batch} per call)"
+        if kind in before.get("batched", {}):
+            print(row(f"{label} at {args.against}", args.messages, before["batched"][kind], base_rate))
+        print(row(label, args.messages, phases, base_rate))
+    print("(the last four columns: msg/s of each kind of store call; claim includes mark_in_doubt)")
     print()
     print(f"{'store file after the campaign':<40}{'messages':>10}{'bytes':>14}{'B/msg':>10}{'ratio':>9}")
-    base = None
-    if args.bytes_against:
-        base = print_bytes(
-            f"sqlite at {args.bytes_against}", measure_bytes_at(args.bytes_against, sized, args.batch), None
-        )
+    base = print_bytes(f"sqlite at {args.against}", before["bytes"], None) if before else None
     print_bytes("sqlite, this tree", await measure_bytes(sized, args.batch, args), base)
 
 
