@@ -11,6 +11,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +44,13 @@ async def sql(store: SqlStore, statement: str) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in await store._reader().fetch(statement)]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
-    """A store of schema version 1, loaded from its backend's fixture, not opened yet."""
+@asynccontextmanager
+async def loaded(version: int, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
+    """A store of schema ``version``, loaded from its backend's fixture (``request.param``), not opened yet."""
     if request.param == "sqlite":
-        path = tmp_path / "v1.db"
+        path = tmp_path / f"v{version}.db"
         with sqlite3.connect(path) as db:
-            db.executescript((FIXTURES / "v1_sqlite.sql").read_text())
+            db.executescript((FIXTURES / f"v{version}_sqlite.sql").read_text())
         db.close()
         yield SqliteStore(path)
         return
@@ -58,16 +59,23 @@ async def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     from msgbridge.store.postgres import PostgresStore
 
     dsn = request.getfixturevalue("pg_dsn")
-    schema = f"v1_{uuid.uuid4().hex[:12]}"
+    schema = f"v{version}_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(f'CREATE SCHEMA "{schema}"; SET search_path = "{schema}"')
-        await conn.execute((FIXTURES / "v1_postgres_schema.sql").read_text())
-        await conn.execute((FIXTURES / "v1_postgres.sql").read_text())
+        await conn.execute((FIXTURES / f"v{version}_postgres_schema.sql").read_text())
+        await conn.execute((FIXTURES / f"v{version}_postgres.sql").read_text())
         yield PostgresStore(dsn, schema=schema)
     finally:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
+    """A store of schema version 1, loaded from its backend's fixture, not opened yet."""
+    async with loaded(1, request, tmp_path) as store:
+        yield store
 
 
 async def test_a_version_1_store_opens_with_its_data_intact(old_store: SqlStore) -> None:
@@ -194,28 +202,8 @@ async def v2_store(
 ) -> AsyncIterator[tuple[SqlStore, dict[str, Any]]]:
     """A store of schema version 2 from its backend's fixture (not opened yet), and what that code read from it."""
     expected = json.loads((FIXTURES / f"v2_{request.param}_expected.json").read_text())
-    if request.param == "sqlite":
-        path = tmp_path / "v2.db"
-        with sqlite3.connect(path) as db:
-            db.executescript((FIXTURES / "v2_sqlite.sql").read_text())
-        db.close()
-        yield SqliteStore(path), expected
-        return
-    import asyncpg
-
-    from msgbridge.store.postgres import PostgresStore
-
-    dsn = request.getfixturevalue("pg_dsn")
-    schema = f"v2_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"; SET search_path = "{schema}"')
-        await conn.execute((FIXTURES / "v2_postgres_schema.sql").read_text())
-        await conn.execute((FIXTURES / "v2_postgres.sql").read_text())
-        yield PostgresStore(dsn, schema=schema), expected
-    finally:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await conn.close()
+    async with loaded(2, request, tmp_path) as store:
+        yield store, expected
 
 
 async def test_a_version_2_store_reads_back_as_that_code_read_it(
