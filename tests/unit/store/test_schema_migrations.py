@@ -136,18 +136,21 @@ async def test_a_version_1_store_opens_with_its_data_intact(old_store: SqlStore)
         ]
 
 
+async def parked_receipt_matches_m4(store: SqlStore) -> None:
+    """m4 was left in doubt with a receipt parked for n4: its result naming n4 matches that receipt."""
+    await store.record_results([SendResult(message_id="m4", status=S.SUBMITTED, native_id="n4")], link=LINK)
+    m4 = await store.get("m4")
+    assert m4 is not None and m4.status is S.DELIVERED
+    assert [(h[1], h[2]) for h in m4.history][-2:] == [
+        (S.SUBMITTED, "result"),
+        (S.DELIVERED, "receipt DELIVRD"),
+    ]
+
+
 async def test_a_version_1_store_goes_on_where_it_stopped(old_store: SqlStore) -> None:
     """The receipt it parked matches the result that names it; its queue is claimed; its parts merge."""
     async with old_store as store:
-        await store.record_results(
-            [SendResult(message_id="m4", status=S.SUBMITTED, native_id="n4")], link=LINK
-        )
-        m4 = await store.get("m4")
-        assert m4 is not None and m4.status is S.DELIVERED
-        assert [(h[1], h[2]) for h in m4.history][-2:] == [
-            (S.SUBMITTED, "result"),
-            (S.DELIVERED, "receipt DELIVRD"),
-        ]
+        await parked_receipt_matches_m4(store)
         assert sorted(r.message.id for r in await store.claim(10, campaign="spring")) == ["m2", "m5"]
         from msgbridge.core.message import DeliveryReceipt
 
@@ -251,15 +254,7 @@ async def test_a_version_2_store_goes_on_where_it_stopped(v2_store: tuple[SqlSto
         ]
         assert await store.enqueue(again) == list(expected["messages"])
         assert await sql(store, "SELECT COUNT(*) FROM messages") == [(8,)]
-        await store.record_results(
-            [SendResult(message_id="m4", status=S.SUBMITTED, native_id="n4")], link=LINK
-        )
-        m4 = await store.get("m4")
-        assert m4 is not None and m4.status is S.DELIVERED
-        assert [(h[1], h[2]) for h in m4.history][-2:] == [
-            (S.SUBMITTED, "result"),
-            (S.DELIVERED, "receipt DELIVRD"),
-        ]
+        await parked_receipt_matches_m4(store)
         assert [r.message.id for r in await store.claim(10, campaign="spring")] == ["m5"]
         assert [r.message.id for r in await store.claim(10, campaign="spring", now=3e9)] == ["m2"]
         await store.record_receipts([DeliveryReceipt(native_id="n1b", status=S.DELIVERED, link=LINK)])
