@@ -5,15 +5,16 @@ one store call (one transaction) per message, measured in the same run on the
 same kind of file.
 
     python benchmarks/store_throughput.py [--messages 20000] [--baseline 2000] [--batch 500] [--repeat 3]
-        [--postgres DSN] [--against REF] [--bytes-messages N] [--page-size N] [--synchronous S]
+        [--postgres DSN] [--against REF] [--breakdown] [--page-size N] [--synchronous S]
         [--autocheckpoint N] [--cache-kib N]
 
-It also prints the size of the SQLite file per message once the campaign is
-over (every message DELIVERED, the WAL checkpointed into the file), and where
-those bytes are (dbstat: table and index pages). ``--against REF`` measures
-the batched campaigns and the file with the store of git revision REF too
-(checked out in a temporary worktree, run in a subprocess), in the same run:
-its rows are printed above this tree's, and the file size as a ratio.
+Each row also has the msg/s of each kind of store call, and the size of the
+SQLite file per message once the campaign is over (every message DELIVERED,
+the WAL checkpointed into the file); ``--breakdown`` adds where those bytes
+are (dbstat: table and index pages). ``--against REF`` measures the batched
+campaigns with the store of git revision REF too (checked out in a temporary
+worktree, run in a subprocess), in the same run: its rows are printed above
+this tree's, and "B ratio" is the file size against its file.
 
 Only time inside store calls is counted. Native ids are handed out in increasing order, as SMSCs and providers
 usually do. The machine is shared and noisy: each configuration runs
@@ -80,24 +81,6 @@ def sqlite_store(path: Path, args: argparse.Namespace) -> Store:
     return SqliteStore(path, **settings)  # type: ignore[arg-type]
 
 
-async def measure_bytes(n: int, batch: int, args: argparse.Namespace) -> dict[str, object]:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bytes.db"
-        await campaign(sqlite_store(path, args), n, batch)
-        size, parts = file_bytes(path)
-    return {"messages": n, "bytes": size, "parts": parts}
-
-
-def print_bytes(label: str, found: dict[str, object], base: float | None) -> float:
-    n, size = int(found["messages"]), int(found["bytes"])  # type: ignore[call-overload]
-    per = size / n
-    ratio = f"{per / base:.2f}x" if base else "1.00x"
-    print(f"{label:<40}{n:>10,}{size:>14,}{per:>10.0f}{ratio:>9}")
-    parts: dict[str, int] = found["parts"]  # type: ignore[assignment]
-    print("    " + ", ".join(f"{name} {b / n:.0f}" for name, b in parts.items() if b / n >= 1))
-    return per
-
-
 PHASES = ("enqueue", "claim", "results", "receipts")
 
 
@@ -149,29 +132,40 @@ async def campaign(store: Store, n: int, batch: int) -> dict[str, float]:
     return spent
 
 
-def best(runs: list[dict[str, float]]) -> dict[str, float]:
-    """The fastest run of each phase (the machine is shared: the best is the least disturbed)."""
-    return {phase: min(r[phase] for r in runs) for phase in PHASES}
+def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest run of each phase (the machine is shared: the best is the least disturbed), and the
+    file size of the first."""
+    return {**runs[0], **{phase: min(r[phase] for r in runs) for phase in PHASES}}
 
 
-def row(label: str, n: int, phases: dict[str, float], base_rate: float) -> str:
-    seconds = sum(phases.values())
+async def measured(kind: str, n: int, batch: int, args: argparse.Namespace, tmp: str) -> dict[str, Any]:
+    """``--repeat`` campaigns of one configuration: the best phases, and (SQLite) the file's bytes."""
+    runs = []
+    for _ in range(args.repeat):
+        if kind == "postgres":
+            runs.append({**await campaign(await scratch_postgres(args.postgres), n, batch), "bytes": None})
+            continue
+        path = Path(tempfile.mkdtemp(dir=tmp)) / "store.db"
+        phases = await campaign(sqlite_store(path, args), n, batch)
+        size, parts = file_bytes(path)
+        runs.append({**phases, "bytes": size / n, "parts": {name: b / n for name, b in parts.items()}})
+    return best(runs)
+
+
+async def batched(args: argparse.Namespace, tmp: str) -> dict[str, dict[str, Any]]:
+    out = {"sqlite": await measured("sqlite", args.messages, args.batch, args, tmp)}
+    if args.postgres:
+        out["postgres"] = await measured("postgres", args.messages, args.batch, args, tmp)
+    return out
+
+
+def row(label: str, n: int, found: dict[str, Any], base_rate: float, base_bytes: float) -> str:
+    seconds = sum(found[p] for p in PHASES)
     rate = n / seconds
-    rates = "".join(f"{n / phases[p]:>10,.0f}" for p in PHASES)
-    return f"{label:<40}{n:>10,}{rate:>12,.0f}{seconds / n * 1e6:>10.0f}{rate / base_rate:>8.1f}x{rates}"
-
-
-async def batched_runs(args: argparse.Namespace, tmp: str) -> dict[str, dict[str, float]]:
-    """Best phases of the batched campaign, SQLite (and PostgreSQL with ``--postgres``), ``--repeat`` runs."""
-    runs: dict[str, list[dict[str, float]]] = {"sqlite": [], "postgres": []}
-    for i in range(args.repeat):
-        store = sqlite_store(Path(tmp) / f"batched{i}.db", args)
-        runs["sqlite"].append(await campaign(store, args.messages, args.batch))
-        if args.postgres:
-            runs["postgres"].append(
-                await campaign(await scratch_postgres(args.postgres), args.messages, args.batch)
-            )
-    return {kind: best(r) for kind, r in runs.items() if r}
+    rates = "".join(f"{n / found[p]:>10,.0f}" for p in PHASES)
+    size = found["bytes"]
+    sized = f"{size:>8.0f}{size / base_bytes:>8.2f}x" if size else f"{'-':>8}{'-':>9}"
+    return f"{label:<44}{n:>9,}{rate:>10,.0f}{seconds / n * 1e6:>8.0f}{rates}{sized}{rate / base_rate:>8.1f}x"
 
 
 def at_revision(ref: str, argv: list[str]) -> str:
@@ -209,54 +203,47 @@ async def main() -> None:
     parser.add_argument(
         "--against", metavar="REF", help="git revision measured the same way, in the same run"
     )
-    parser.add_argument(
-        "--bytes-messages", type=int, default=None, help="messages for the size (default --messages)"
-    )
+    parser.add_argument("--breakdown", action="store_true", help="also the file's bytes by table and index")
     parser.add_argument("--json-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--synchronous", help="SQLite synchronous (default the store's: NORMAL)")
     parser.add_argument("--page-size", type=int, help="SQLite page_size for new files")
     parser.add_argument("--autocheckpoint", type=int, help="SQLite wal_autocheckpoint (pages)")
     parser.add_argument("--cache-kib", type=int, help="SQLite cache size (KiB)")
     args = parser.parse_args()
-    sized = args.bytes_messages or args.messages
-    if args.json_only:  # what --against reads from a run at another revision
-        with tempfile.TemporaryDirectory() as tmp:
-            found = {
-                "batched": await batched_runs(args, tmp),
-                "bytes": await measure_bytes(sized, args.batch, args),
-            }
-        print(json.dumps(found))
-        return
-    before: dict[str, Any] = {}
-    if args.against:
-        argv = ["--json-only", "--messages", str(args.messages), "--batch", str(args.batch),
-                "--repeat", str(args.repeat), "--bytes-messages", str(sized)]  # fmt: skip
-        argv += ["--postgres", args.postgres] if args.postgres else []
-        before = json.loads(at_revision(args.against, argv).splitlines()[-1])
     with tempfile.TemporaryDirectory() as tmp:
-        naive = best(
-            [
-                await campaign(sqlite_store(Path(tmp) / f"naive{i}.db", args), args.baseline, 1)
-                for i in range(args.repeat)
-            ]
-        )
-        batched = await batched_runs(args, tmp)
-    base_rate = args.baseline / sum(naive.values())
+        if args.json_only:  # what --against reads from a run at another revision
+            print(json.dumps(await batched(args, tmp)))
+            return
+        before: dict[str, Any] = {}
+        if args.against:
+            argv = ["--json-only", "--messages", str(args.messages), "--batch", str(args.batch),
+                    "--repeat", str(args.repeat)]  # fmt: skip
+            argv += ["--postgres", args.postgres] if args.postgres else []
+            before = json.loads(at_revision(args.against, argv).splitlines()[-1])
+        naive = await measured("sqlite", args.baseline, 1, args, tmp)
+        now = await batched(args, tmp)
+    base_rate = args.baseline / sum(naive[p] for p in PHASES)
+    # Bytes against the other revision's batched SQLite file where there is one, else the baseline's file.
+    base_bytes = before["sqlite"]["bytes"] if before else naive["bytes"]
     print(
-        f"{'config':<40}{'messages':>10}{'msgs/s':>12}{'µs/msg':>10}{'ratio':>9}"
+        f"{'config':<44}{'messages':>9}{'msgs/s':>10}{'µs/msg':>8}"
         + "".join(f"{p:>10}" for p in PHASES)
+        + f"{'B/msg':>8}{'B ratio':>9}{'ratio':>9}"
     )
-    print(row("sqlite, one transaction per message", args.baseline, naive, base_rate))
-    for kind, phases in batched.items():
+    print(row("sqlite, one transaction per message", args.baseline, naive, base_rate, base_bytes))
+    shown = []
+    for kind, found in now.items():
         label = f"{'sqlite' if kind == 'sqlite' else 'postgresql'}, batched ({args.batch} per call)"
-        if kind in before.get("batched", {}):
-            print(row(f"{label} at {args.against}", args.messages, before["batched"][kind], base_rate))
-        print(row(label, args.messages, phases, base_rate))
-    print("(the last four columns: msg/s of each kind of store call; claim includes mark_in_doubt)")
-    print()
-    print(f"{'store file after the campaign':<40}{'messages':>10}{'bytes':>14}{'B/msg':>10}{'ratio':>9}")
-    base = print_bytes(f"sqlite at {args.against}", before["bytes"], None) if before else None
-    print_bytes("sqlite, this tree", await measure_bytes(sized, args.batch, args), base)
+        if kind in before:
+            shown.append((f"{label} at {args.against}", before[kind]))
+            print(row(shown[-1][0], args.messages, before[kind], base_rate, base_bytes))
+        shown.append((label, found))
+        print(row(label, args.messages, found, base_rate, base_bytes))
+    if args.breakdown:
+        print("\nbytes per message by table and index (dbstat):")
+        for label, found in shown:
+            if found.get("parts"):
+                print(f"  {label}: " + ", ".join(f"{k} {v:.0f}" for k, v in found["parts"].items() if v >= 1))
 
 
 async def scratch_postgres(dsn: str) -> Store:

@@ -9,10 +9,10 @@ key (``campaign:``), so those are kept once and named by a small number:
 - ``templates``: campaign templates, each text once. A message rendered from
   its campaign's template keeps only what was filled in (``fills``: the
   values between the template's literal pieces, joined by U+001F); any other
-  text is kept whole. What is kept is checked to give the text back exactly
-  before it is written, so a text that does not fit its template (a value
-  that happens to contain a literal piece, a template changed since) is kept
-  whole rather than wrongly;
+  text is kept whole. The values are what a full match of the pieces leaves
+  between them, so joining pieces and values gives the text back exactly
+  whatever the values hold (a literal piece, a brace); a text that does not
+  match (another template, a value holding U+001F) is kept whole;
 - the idempotency key is ``(key_prefix, key_rest)``: the word before the
   first ``:`` (0 for a key without one) and the rest. For a campaign's
   ``campaign:E.164`` the rest is the phone, so ``phone`` is left NULL
@@ -60,11 +60,12 @@ class Template:
         m = self.pattern.fullmatch(text)
         if m is None:
             return None
+        # A full match is the text as pieces and values in turn, so ``text()`` gives it back, unless a value
+        # holds the separator (then it could not be split again).
         values = m.groups()
         if any(SEPARATOR in v for v in values):
             return None
-        kept = SEPARATOR.join(values)
-        return kept if self.text(kept) == text else None
+        return SEPARATOR.join(values)
 
     def text(self, fills: str) -> str:
         if len(self.pieces) == 1:

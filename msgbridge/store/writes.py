@@ -15,6 +15,7 @@ INSERT_MESSAGES = Bulk(
     "ON CONFLICT DO NOTHING",
     (_T, _I, _T, _I, _T, _I, _T, _I, _T, _T, "int4", _T, _F, _F, _F),
     (0,),
+    copy=True,
 )
 # The step 2 -> 3: every column, as the old row had it.
 COPY_MESSAGES = Bulk(
