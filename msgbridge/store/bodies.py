@@ -9,10 +9,10 @@ key (``campaign:``), so those are kept once and named by a small number:
 - ``templates``: campaign templates, each text once. A message rendered from
   its campaign's template keeps only what was filled in (``fills``: the
   values between the template's literal pieces, joined by U+001F); any other
-  text is kept whole. The values are what a full match of the pieces leaves
-  between them, so joining pieces and values gives the text back exactly
-  whatever the values hold (a literal piece, a brace); a text that does not
-  match (another template, a value holding U+001F) is kept whole;
+  text is kept whole. The values are what lies between the pieces, so
+  joining pieces and values gives the text back exactly whatever the values
+  hold (a literal piece, a brace); a text that cannot be split so (another
+  template, a value holding U+001F) is kept whole;
 - the idempotency key is ``(key_prefix, key_rest)``: the word before the
   first ``:`` (0 for a key without one) and the rest. For a campaign's
   ``campaign:E.164`` the rest is the phone, so ``phone`` is left NULL
@@ -37,9 +37,9 @@ _HOLE = re.compile(r"\{\{|\}\}|\{[A-Za-z_][A-Za-z0-9_.-]*\}")
 
 
 class Template:
-    """A template's literal pieces, and the pattern that finds what a text filled in between them."""
+    """A template's literal pieces, and what a text filled in between them."""
 
-    __slots__ = ("pattern", "pieces")
+    __slots__ = ("pieces",)
 
     def __init__(self, text: str) -> None:
         pieces, piece, at = [], "", 0
@@ -53,16 +53,30 @@ class Template:
                 piece = ""
         pieces.append(piece + text[at:])
         self.pieces: tuple[str, ...] = tuple(pieces)
-        self.pattern = re.compile("(.*?)".join(map(re.escape, pieces)), re.DOTALL)
 
     def fills(self, text: str) -> str | None:
-        """What ``text`` filled into this template, or None when it is not this template filled in."""
-        m = self.pattern.fullmatch(text)
-        if m is None:
+        """What ``text`` filled into this template, or None when it is not this template filled in.
+
+        The first piece must start the text and the last end it; each one between is taken where it is
+        first found. Linear in the text (no backtracking), and the values are what lies between the
+        pieces, so pieces and values in turn are the text. A text it cannot split so, or a value holding
+        the separator, is None (kept whole).
+        """
+        pieces = self.pieces
+        first, last = pieces[0], pieces[-1]
+        if len(pieces) == 1:
+            return "" if text == first else None
+        end = len(text) - len(last)
+        if end < len(first) or not text.startswith(first) or not text.endswith(last):
             return None
-        # A full match is the text as pieces and values in turn, so ``text()`` gives it back, unless a value
-        # holds the separator (then it could not be split again).
-        values = m.groups()
+        values, at = [], len(first)
+        for piece in pieces[1:-1]:
+            found = text.find(piece, at, end)
+            if found < 0:
+                return None
+            values.append(text[at:found])
+            at = found + len(piece)
+        values.append(text[at:end])
         if any(SEPARATOR in v for v in values):
             return None
         return SEPARATOR.join(values)

@@ -13,7 +13,9 @@ store; what is PostgreSQL's own is what several processes at once need:
   by neither, and never matched;
 - batches travel as arrays (``unnest``/``ANY``): one statement for a whole
   batch (:class:`PostgresConn` turns the shared statements into that form),
-  one transaction per call;
+  one transaction per call; the outbox's INSERT goes as a COPY into a
+  temporary table and one INSERT from it (``Bulk.copy``), which measured
+  faster than the arrays;
 - a claim is stamped with its store's owner token, and each open store holds
   a session advisory lock on that token. A claimed message stays QUEUED
   (owned, not in doubt) until ``mark_in_doubt``; ``claim`` never takes what

@@ -203,6 +203,8 @@ class SqlStore(Store):
             else:
                 out[text] = found
         if missing:
+            # Sorted: two writers adding the same new words wait for each other in one order (PostgreSQL).
+            missing.sort()
             await c.bulk(INSERT_WORD, [(t,) for t in missing])
             for id_, text in await c.fetch_in("SELECT id, text FROM words WHERE text {in}", missing):
                 out[text] = self._fresh[("w", text)] = int(id_)
@@ -301,7 +303,7 @@ class SqlStore(Store):
     def _row(self, r: Sequence[Any]) -> MessageRow:
         """A MessageRow from a row whose ``link`` is the ``link_id`` (resolved by ``_texts`` before)."""
         link = r[5]
-        return MessageRow(*r[:5], self._words[link] if link is not None else None, *r[6:_ROW])
+        return MessageRow._make([*r[:5], self._words[link] if link is not None else None, *r[6:_ROW]])
 
     # -- schema --------------------------------------------------------------
 

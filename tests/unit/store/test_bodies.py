@@ -67,3 +67,10 @@ async def test_every_kind_of_message_reads_back_as_it_was_written(tmp_path: Path
         claimed = await store.claim(10)
         assert sorted(r.message.id for r in claimed) == sorted(ids)
         assert {r.message.id: r.message for r in claimed} == {m.id: m for m, _ in messages}
+
+
+def test_a_text_that_does_not_fit_costs_time_linear_in_its_length() -> None:
+    """Many holes and a piece repeated all through the text: split left to right, no backtracking."""
+    shape = Template("{a} {b} {c} {d} {e} {f} {g} {h}!")
+    assert shape.fills("x " * 5000 + "?") is None
+    assert shape.fills("x " * 5000 + "!") == SEPARATOR.join(["x"] * 7 + ["x " * 4993])
