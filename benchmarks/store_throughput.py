@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +154,12 @@ async def measured(kind: str, n: int, batch: int, args: argparse.Namespace, tmp:
     return best(runs)
 
 
+def keep(best_so_far: dict[str, Any], found: dict[str, Any]) -> None:
+    """Fold one round's results (by backend) into the best so far."""
+    for kind, result in found.items():
+        best_so_far[kind] = best([best_so_far[kind], result]) if kind in best_so_far else result
+
+
 async def batched(args: argparse.Namespace, tmp: str) -> dict[str, dict[str, Any]]:
     out = {"sqlite": await measured("sqlite", args.messages, args.batch, args, tmp)}
     if args.postgres:
@@ -168,8 +176,9 @@ def row(label: str, n: int, found: dict[str, Any], base_rate: float, base_bytes:
     return f"{label:<44}{n:>9,}{rate:>10,.0f}{seconds / n * 1e6:>8.0f}{rates}{sized}{rate / base_rate:>8.1f}x"
 
 
-def at_revision(ref: str, argv: list[str]) -> str:
-    """This script's output with the msgbridge package of git revision ``ref`` (a temporary worktree)."""
+@contextlib.contextmanager
+def revision(ref: str) -> Iterator[Callable[[list[str]], str]]:
+    """A runner of this script with the msgbridge package of git revision ``ref`` (a temporary worktree)."""
     repo = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
@@ -178,15 +187,20 @@ def at_revision(ref: str, argv: list[str]) -> str:
             check=True,
             capture_output=True,
         )
-        try:
+
+        def run(argv: list[str]) -> str:
+            env = {**os.environ, "PYTHONPATH": str(tree)}
             return subprocess.run(
                 [sys.executable, __file__, *argv],
                 check=True,
                 capture_output=True,
                 text=True,
                 cwd=tmp,
-                env={**os.environ, "PYTHONPATH": str(tree)},
+                env=env,
             ).stdout
+
+        try:
+            yield run
         finally:
             subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], check=True)
 
@@ -215,13 +229,27 @@ async def main() -> None:
             print(json.dumps(await batched(args, tmp)))
             return
         before: dict[str, Any] = {}
-        if args.against:
-            argv = ["--json-only", "--messages", str(args.messages), "--batch", str(args.batch),
-                    "--repeat", str(args.repeat)]  # fmt: skip
-            argv += ["--postgres", args.postgres] if args.postgres else []
-            before = json.loads(at_revision(args.against, argv).splitlines()[-1])
+        now: dict[str, Any] = {}
+        # One round of each at a time, alternating, so a change in the machine's load falls on both.
+        with contextlib.ExitStack() as stack:
+            other = stack.enter_context(revision(args.against)) if args.against else None
+            rounds, args.repeat = args.repeat, 1
+            for _ in range(rounds):
+                if other is not None:
+                    argv = [
+                        "--json-only",
+                        "--messages",
+                        str(args.messages),
+                        "--batch",
+                        str(args.batch),
+                        "--repeat",
+                        "1",
+                    ]
+                    argv += ["--postgres", args.postgres] if args.postgres else []
+                    keep(before, json.loads(other(argv).splitlines()[-1]))
+                keep(now, await batched(args, tmp))
+            args.repeat = rounds
         naive = await measured("sqlite", args.baseline, 1, args, tmp)
-        now = await batched(args, tmp)
     base_rate = args.baseline / sum(naive[p] for p in PHASES)
     # Bytes against the other revision's batched SQLite file where there is one, else the baseline's file.
     base_bytes = before["sqlite"]["bytes"] if before else naive["bytes"]
