@@ -8,7 +8,9 @@ same kind of file.
         [--postgres DSN] [--against REF] [--breakdown] [--page-size N] [--synchronous S]
         [--autocheckpoint N] [--cache-kib N]
 
-Each row also has the msg/s of each kind of store call, and the size of the
+Each row also has the CPU time per message inside the store calls (the
+calling thread's: what the machine's load does not inflate; a PostgreSQL
+server's own is not in it), the msg/s of each kind of store call, and the size of the
 SQLite file per message once the campaign is over (every message DELIVERED,
 the WAL checkpointed into the file); ``--breakdown`` adds where those bytes
 are (dbstat: table and index pages). ``--against REF`` measures the batched
@@ -96,20 +98,23 @@ async def campaign(store: Store, n: int, batch: int) -> dict[str, float]:
     entries = outbox(n, "bench")
     native = itertools.count(10**9)
     spent = dict.fromkeys(PHASES, 0.0)
+    cpu = 0.0  # this thread's CPU time inside the store calls: what the machine's load does not inflate
     # Stores from before claims were owned mark in doubt in claim() itself.
     mark_in_doubt = getattr(store, "mark_in_doubt", None)
     async with store:
         await store.save_campaign(CampaignRecord("bench", TEMPLATE, "ACME", "bench://local", time.time(), {}))
         for i in range(0, n, batch):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             await store.enqueue(entries[i : i + batch])
             spent["enqueue"] += time.perf_counter() - t0
+            cpu += time.thread_time() - c0
         while True:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             claimed = await store.claim(batch, campaign="bench")
             if claimed and mark_in_doubt is not None:  # what the dispatcher does before the write
                 await mark_in_doubt([r.message.id for r in claimed])
             spent["claim"] += time.perf_counter() - t0
+            cpu += time.thread_time() - c0
             if not claimed:
                 break
             results = [
@@ -122,22 +127,23 @@ async def campaign(store: Store, n: int, batch: int) -> dict[str, float]:
                 DeliveryReceipt(native_id=r.native_id or "", status=DeliveryStatus.DELIVERED, link=LINK)
                 for r in results
             ]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             await store.record_results(results, link=LINK)
             t1 = time.perf_counter()
             await store.record_receipts(receipts)
             spent["results"] += t1 - t0
             spent["receipts"] += time.perf_counter() - t1
+            cpu += time.thread_time() - c0
         counts = await store.counts("bench")
     if counts != {DeliveryStatus.DELIVERED: n}:
         raise SystemExit(f"store lost messages: {counts}")
-    return spent
+    return {**spent, "cpu": cpu}
 
 
 def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The fastest run of each phase (the machine is shared: the best is the least disturbed), and the
     file size of the first."""
-    return {**runs[0], **{phase: min(r[phase] for r in runs) for phase in PHASES}}
+    return {**runs[0], **{phase: min(r[phase] for r in runs) for phase in (*PHASES, "cpu")}}
 
 
 async def measured(kind: str, n: int, batch: int, args: argparse.Namespace, tmp: str) -> dict[str, Any]:
@@ -173,7 +179,8 @@ def row(label: str, n: int, found: dict[str, Any], base_rate: float, base_bytes:
     rates = "".join(f"{n / found[p]:>10,.0f}" for p in PHASES)
     size = found["bytes"]
     sized = f"{size:>8.0f}{size / base_bytes:>8.2f}x" if size else f"{'-':>8}{'-':>9}"
-    return f"{label:<44}{n:>9,}{rate:>10,.0f}{seconds / n * 1e6:>8.0f}{rates}{sized}{rate / base_rate:>8.1f}x"
+    cpu = found["cpu"] / n * 1e6
+    return f"{label:<44}{n:>9,}{rate:>10,.0f}{seconds / n * 1e6:>8.0f}{cpu:>8.0f}{rates}{sized}{rate / base_rate:>8.1f}x"
 
 
 @contextlib.contextmanager
@@ -254,7 +261,7 @@ async def main() -> None:
     # Bytes against the other revision's batched SQLite file where there is one, else the baseline's file.
     base_bytes = before["sqlite"]["bytes"] if before else naive["bytes"]
     print(
-        f"{'config':<44}{'messages':>9}{'msgs/s':>10}{'µs/msg':>8}"
+        f"{'config':<44}{'messages':>9}{'msgs/s':>10}{'µs/msg':>8}{'cpu µs':>8}"
         + "".join(f"{p:>10}" for p in PHASES)
         + f"{'B/msg':>8}{'B ratio':>9}{'ratio':>9}"
     )
