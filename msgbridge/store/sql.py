@@ -131,6 +131,10 @@ class SqlStore(Store):
         self._fresh: dict[tuple[str, str], int] = {}
         self._words: dict[int, str] = {}
         self._templates: dict[int, str] = {}
+        # Each campaign's template as last read, for enqueue to keep only what fills it in. Another
+        # process may change it (``--append`` with a new template): rows written against the old one
+        # still name it and read back right; they are only not as short as they could be.
+        self._campaign_templates: dict[str, str | None] = {}
 
     # -- what a backend supplies -------------------------------------------
 
@@ -237,9 +241,12 @@ class SqlStore(Store):
         campaigns = {m.campaign for m, _ in entries if m.campaign is not None}
         made: dict[str, Any] = {}
         for name in campaigns:
-            rows = await c.fetch("SELECT template FROM campaigns WHERE name = ?", [name])
-            if rows:
-                made[name] = (await self._template_id(c, rows[0][0]), template(rows[0][0]))
+            if name not in self._campaign_templates:
+                rows = await c.fetch("SELECT template FROM campaigns WHERE name = ?", [name])
+                self._campaign_templates[name] = rows[0][0] if rows else None
+            text = self._campaign_templates[name]
+            if text is not None:
+                made[name] = (await self._template_id(c, text), template(text))
         keys = [split_key(key) for _, key in entries]
         ids = await self._word_id(
             c, [*campaigns, *(m.sender for m, _ in entries), *(head for head, _ in keys)]
@@ -383,6 +390,7 @@ class SqlStore(Store):
     # -- campaigns -----------------------------------------------------------
 
     async def save_campaign(self, record: CampaignRecord) -> None:
+        self._campaign_templates.pop(record.name, None)
         async with self._tx() as c:
             await c.execute(
                 f"INSERT INTO campaigns ({CAMPAIGN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
