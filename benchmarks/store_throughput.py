@@ -30,16 +30,14 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from revisions import revision
 
 from msgbridge.core.message import DeliveryReceipt, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
@@ -183,35 +181,6 @@ def row(label: str, n: int, found: dict[str, Any], base_rate: float, base_bytes:
     return f"{label:<44}{n:>9,}{rate:>10,.0f}{seconds / n * 1e6:>8.0f}{cpu:>8.0f}{rates}{sized}{rate / base_rate:>8.1f}x"
 
 
-@contextlib.contextmanager
-def revision(ref: str) -> Iterator[Callable[[list[str]], str]]:
-    """A runner of this script with the msgbridge package of git revision ``ref`` (a temporary worktree)."""
-    repo = Path(__file__).resolve().parent.parent
-    with tempfile.TemporaryDirectory() as tmp:
-        tree = Path(tmp) / "tree"
-        subprocess.run(
-            ["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), ref],
-            check=True,
-            capture_output=True,
-        )
-
-        def run(argv: list[str]) -> str:
-            env = {**os.environ, "PYTHONPATH": str(tree)}
-            return subprocess.run(
-                [sys.executable, __file__, *argv],
-                check=True,
-                capture_output=True,
-                text=True,
-                cwd=tmp,
-                env=env,
-            ).stdout
-
-        try:
-            yield run
-        finally:
-            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], check=True)
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
@@ -239,7 +208,7 @@ async def main() -> None:
         now: dict[str, Any] = {}
         # One round of each at a time, alternating, so a change in the machine's load falls on both.
         with contextlib.ExitStack() as stack:
-            other = stack.enter_context(revision(args.against)) if args.against else None
+            other = stack.enter_context(revision(args.against, __file__)) if args.against else None
             rounds, args.repeat = args.repeat, 1
             for _ in range(rounds):
                 if other is not None:
