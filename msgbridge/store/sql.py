@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from msgbridge.core.errors import ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
-from msgbridge.core.status import AWAITING_RECEIPT, FINAL, DeliveryStatus
+from msgbridge.core.status import AWAITING_RECEIPT, DeliveryStatus
 from msgbridge.store.base import (
     CampaignRecord,
     DoubtCounts,
@@ -29,7 +29,7 @@ from msgbridge.store.base import (
     Store,
     StoreError,
 )
-from msgbridge.store.bodies import BODY_COLUMNS, BodyRow, extras_from, extras_of, split_key, template
+from msgbridge.store.bodies import BODY_COLUMNS, split_key
 from msgbridge.store.dialect import RECEIPTS, SCHEMA, Conn
 from msgbridge.store.plans import Item, Place, claimable_statuses, plan_receipts, plan_results
 from msgbridge.store.rows import (
@@ -40,31 +40,28 @@ from msgbridge.store.rows import (
     STATUS_BY_VALUE,
     CampaignRow,
     InboundRow,
-    MessageRow,
     ParkedRow,
     error_columns,
     message_columns,
-    message_of,
     micros,
     parked_params,
     trail_entries,
     trail_tail,
-    v2_trail_entries,
 )
-from msgbridge.store.schema import AFTER_2_TO_3, VERSION, fold_history, statements
+from msgbridge.store.schema import VERSION, statements
+from msgbridge.store.steps import history_onto_trail, outbox_to_v3
+from msgbridge.store.texts import Texts
 from msgbridge.store.writes import (
-    COPY_MESSAGES,
     INSERT_INBOUND,
     INSERT_MESSAGES,
-    INSERT_WORD,
     MATCH_PARKED,
     PARK_RECEIPTS,
-    PREPEND_TRAIL,
     RECEIPT_UPDATE,
     REQUEUE_UPDATE,
     RESULT_UPDATE,
     SEGMENT_STATUS,
     SEGMENT_UPSERT,
+    due_after,
 )
 
 log = logging.getLogger(__name__)
@@ -77,18 +74,9 @@ AWAITING = sorted(AWAITING_RECEIPT)
 WRITTEN_CACHE = 200_000
 
 _M = message_columns("m.")
-_ROW = len(MessageRow._fields)
 # Rows shaped (MessageRow..., BodyRow...): a record's row and its message.
 _SELECT_MESSAGES = f"SELECT {_M}, {BODY_COLUMNS} FROM messages m"
 _WORD = "(SELECT id FROM words WHERE text = ?)"
-_OPEN = (_QUEUED, _MAYBE)
-
-
-def _due(status: DeliveryStatus, now: float) -> tuple[int, float | None]:
-    """``writes._DUE``'s two values after a change to ``status``: (keep it, else this)."""
-    if status in _OPEN:
-        return 1, None
-    return 0, (None if status in FINAL else now)
 
 
 def _scope(campaign: str | None, origin: str | None, prefix: str = "") -> tuple[str, list[Any]]:
@@ -124,17 +112,7 @@ class SqlStore(Store):
         # process skips reading and re-validating every body it has just written.
         self._written: dict[str, Message] = {}
         self._last_us = 0
-        # ``words`` and ``templates`` by text (ids committed, so known to every later transaction) and by
-        # id; what a transaction made goes into ``_fresh`` until it commits (see ``_write``).
-        self._word_ids: dict[str, int] = {}
-        self._template_ids: dict[str, int] = {}
-        self._fresh: dict[tuple[str, str], int] = {}
-        self._words: dict[int, str] = {}
-        self._templates: dict[int, str] = {}
-        # Each campaign's template as last read, for enqueue to keep only what fills it in. Another
-        # process may change it (``--append`` with a new template): rows written against the old one
-        # still name it and read back right; they are only not as short as they could be.
-        self._campaign_templates: dict[str, str | None] = {}
+        self.texts = Texts()
 
     # -- what a backend supplies -------------------------------------------
 
@@ -186,131 +164,9 @@ class SqlStore(Store):
             async with self._tx(serial) as c:
                 yield c
         except BaseException:
-            self._fresh.clear()
+            self.texts.forget()
             raise
-        for (kind, text), id_ in self._fresh.items():
-            (self._word_ids if kind == "w" else self._template_ids)[text] = id_
-        self._fresh.clear()
-
-    # -- words and templates (see bodies.py) --------------------------------
-
-    async def _word_id(self, c: Conn, texts: Iterable[str | None]) -> dict[str | None, int | None]:
-        """The ``words`` id of each text, made inside ``c``'s transaction where it is new."""
-        out: dict[str | None, int | None] = {None: None}
-        missing = []
-        for text in set(texts):
-            if text is None:
-                continue
-            found = self._word_ids.get(text) or self._fresh.get(("w", text))
-            if found is None:
-                missing.append(text)
-            else:
-                out[text] = found
-        if missing:
-            # Sorted: two writers adding the same new words wait for each other in one order (PostgreSQL).
-            missing.sort()
-            await c.bulk(INSERT_WORD, [(t,) for t in missing])
-            for id_, text in await c.fetch_in("SELECT id, text FROM words WHERE text {in}", missing):
-                out[text] = self._fresh[("w", text)] = int(id_)
-        return out
-
-    async def _template_id(self, c: Conn, text: str) -> int:
-        found = self._template_ids.get(text) or self._fresh.get(("t", text))
-        if found is None:
-            rows = await c.fetch("SELECT MIN(id) FROM templates WHERE text = ?", [text])
-            if rows and rows[0][0] is not None:
-                found = int(rows[0][0])
-            else:  # two writers may both add it (PostgreSQL): two ids for one text, either reads back right
-                rows = await c.fetch("INSERT INTO templates (text) VALUES (?) RETURNING id", [text])
-                found = int(rows[0][0])
-            self._fresh[("t", text)] = found
-        return found
-
-    async def _texts(
-        self, c: Conn, words: Iterable[int | None], templates: Iterable[int | None] = ()
-    ) -> None:
-        """Make sure ``_words`` and ``_templates`` hold these ids (ids never change, so they stay valid)."""
-        if any(w is not None and w not in self._words for w in words):
-            self._words.update((int(i), t) for i, t in await c.fetch("SELECT id, text FROM words"))
-        if any(t is not None and t not in self._templates for t in templates):
-            self._templates.update((int(i), t) for i, t in await c.fetch("SELECT id, text FROM templates"))
-
-    async def _body_columns(self, c: Conn, entries: Sequence[tuple[Message, str]]) -> list[tuple[Any, ...]]:
-        """(id, key_prefix, key_rest, campaign_id, phone, template_id, text, sender_id, reference, extras) of
-        each (message, idempotency key): see bodies.py."""
-        campaigns = {m.campaign for m, _ in entries if m.campaign is not None}
-        made: dict[str, Any] = {}
-        for name in campaigns:
-            if name not in self._campaign_templates:
-                rows = await c.fetch("SELECT template FROM campaigns WHERE name = ?", [name])
-                self._campaign_templates[name] = rows[0][0] if rows else None
-            text = self._campaign_templates[name]
-            if text is not None:
-                made[name] = (await self._template_id(c, text), template(text))
-        keys = [split_key(key) for _, key in entries]
-        ids = await self._word_id(
-            c, [*campaigns, *(m.sender for m, _ in entries), *(head for head, _ in keys)]
-        )
-        out = []
-        for (m, _), (head, rest) in zip(entries, keys, strict=True):
-            template_id, text = None, m.text
-            if m.campaign in made:
-                found_id, shape = made[m.campaign]
-                fills = shape.fills(m.text)
-                if fills is not None:
-                    template_id, text = found_id, fills
-            out.append(
-                (
-                    m.id,
-                    ids[head] if head is not None else 0,
-                    rest,
-                    ids[m.campaign],
-                    None if m.to == rest else m.to,
-                    template_id,
-                    text,
-                    ids[m.sender],
-                    m.reference,
-                    extras_of(m),
-                )
-            )
-        return out
-
-    def _message(self, body: BodyRow) -> Message:
-        """The message a row's body columns hold (after ``_texts`` for its ids)."""
-        text = body.text
-        if body.template_id is not None:
-            text = template(self._templates[body.template_id]).text(text)
-        return Message(
-            id=body.id,
-            to=body.phone if body.phone is not None else body.key_rest,
-            text=text,
-            sender=self._words[body.sender_id] if body.sender_id is not None else None,
-            reference=body.reference,
-            campaign=self._words[body.campaign_id] if body.campaign_id is not None else None,
-            **extras_from(body.extras),
-        )
-
-    async def _records(
-        self, c: Conn, rows: Sequence[Sequence[Any]], known: dict[str, Message] | None = None
-    ) -> list[MessageRecord]:
-        """Records of rows shaped (MessageRow with ``link_id`` for ``link``, BodyRow...)."""
-        bodies = [BodyRow(*r[_ROW:]) for r in rows]
-        await self._texts(
-            c,
-            [r[5] for r in rows] + [b.sender_id for b in bodies] + [b.campaign_id for b in bodies],
-            [b.template_id for b in bodies],
-        )
-        out = []
-        for r, body in zip(rows, bodies, strict=True):
-            row = self._row(r)
-            m = known.get(row.id) if known else None
-            out.append(row.record(m if m is not None else self._message(body)))
-        return out
-
-    def _row(self, r: Sequence[Any]) -> MessageRow:
-        """A MessageRow from a row whose ``link`` is the ``link_id`` (resolved by ``_texts`` before)."""
-        link = r[5]
-        return MessageRow._make([*r[:5], self._words[link] if link is not None else None, *r[6:_ROW]])
+        self.texts.keep()
 
     # -- schema --------------------------------------------------------------
 
@@ -338,59 +194,18 @@ class SqlStore(Store):
             log.info("store schema: version %d -> %d", version, version + 1)
             await self._upgrade(c, version)
             if version == 1 and await c.has_table("history"):
-                await self._history_onto_trail(c)
+                await history_onto_trail(c, self.history_order)
             if version == 2:
-                await self._outbox_to_v3(c)
+                await outbox_to_v3(c, self.texts, self._step_2_to_3())
         for statement in statements(self._types_ddl()):
             await c.execute(statement)
         await c.execute("DELETE FROM schema_version")
         await c.execute("INSERT INTO schema_version (version) VALUES (?)", [VERSION])
 
-    async def _outbox_to_v3(self, c: Conn) -> None:
-        """Step 2 -> 3: every message into the new outbox, its body as columns, its trail in short lines."""
-        for statement in statements(self._step_2_to_3()):
-            await c.execute(statement)
-        after = ""
-        while True:
-            rows = await c.fetch(
-                "SELECT m.id, m.idempotency_key, m.campaign, m.reference, m.csv_row, m.status, m.attempts, "
-                "m.native_id, m.native_ids, m.link, m.segments, m.error_code, m.error_native_code, m.error_text, "
-                "m.error_retry_after, m.next_attempt_at, m.created_at, m.updated_at, m.trail, m.claimed_by, b.body "
-                "FROM messages m JOIN bodies b ON b.id = m.id WHERE m.id > ? ORDER BY m.id LIMIT 2000",
-                [after],
-            )
-            if not rows:
-                break
-            after = rows[-1][0]
-            bodies = await self._body_columns(c, [(message_of(r[20]), r[1]) for r in rows])
-            links = await self._word_id(c, [r[9] for r in rows])
-            copied = []
-            for r, body in zip(rows, bodies, strict=True):
-                status = _STATUS[r[5]]
-                keep, due = _due(status, r[17])
-                trail = "".join(
-                    f"{micros(at) - micros(r[16])}{trail_tail(s, note)}"
-                    for at, s, note in v2_trail_entries(r[18])
-                )
-                copied.append(
-                    (*body, r[4], r[5], r[6], r[7], r[8], links[r[9]], *r[10:15], r[15] if keep else due, r[16],
-                     r[17], trail or None, r[19])
-                )  # fmt: skip
-            await c.bulk(COPY_MESSAGES, copied)
-        for statement in statements(AFTER_2_TO_3):
-            await c.execute(statement)
-
-    async def _history_onto_trail(self, c: Conn) -> None:
-        rows = await c.fetch(
-            f"SELECT message_id, at, status, note FROM history ORDER BY message_id, {self.history_order}"
-        )
-        await c.bulk(PREPEND_TRAIL, fold_history(rows))
-        await c.execute("DROP TABLE history")
-
     # -- campaigns -----------------------------------------------------------
 
     async def save_campaign(self, record: CampaignRecord) -> None:
-        self._campaign_templates.pop(record.name, None)
+        self.texts.campaign_changed(record.name)
         async with self._tx() as c:
             await c.execute(
                 f"INSERT INTO campaigns ({CAMPAIGN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
@@ -410,7 +225,7 @@ class SqlStore(Store):
             return []
         now = time.time()
         async with self._write() as c:
-            bodies = await self._body_columns(c, [(e.message, e.idempotency_key) for e in entries])
+            bodies = await self.texts.body_columns(c, [(e.message, e.idempotency_key) for e in entries])
             rows = [(*b, e.row, _QUEUED, 0.0, now, now) for b, e in zip(bodies, entries, strict=True)]
             # No trail entry for "enqueued": created_at is that entry (see get()).
             if await c.bulk(INSERT_MESSAGES, rows) == len(entries):
@@ -464,7 +279,7 @@ class SqlStore(Store):
                 statement, args = c.split_in(sql.replace("{in}", " AND id {in}"), list(ids), head)[0]
                 rows = await c.fetch(statement, [*args, limit])
             known = {r[0]: m for r in rows if (m := self._written.pop(r[0], None)) is not None}
-            records = await self._records(c, rows, known)
+            records = await self.texts.records(c, rows, known)
         records.sort(key=lambda r: r.message.id)
         return records
 
@@ -513,12 +328,12 @@ class SqlStore(Store):
         async with self._write(RECEIPTS) as c:
             current = await self._statuses(c, {r.message_id for r in results})
             plan = plan_results(results, current, link=link, now=now)
-            link_id = (await self._word_id(c, [link]))[link]
+            link_id = (await self.texts.word_ids(c, [link]))[link]
             # plan.history has one entry per update, in the same order.
             await c.bulk(
                 RESULT_UPDATE,
                 [
-                    (*u[:3], link_id, *u[4:-1], *_due(status, now), at_us, trail_tail(status, note), u[-1])
+                    (*u[:3], link_id, *u[4:-1], *due_after(status, now), at_us, trail_tail(status, note), u[-1])
                     for u, (_, _, status, note) in zip(plan.updates, plan.history, strict=True)
                 ],
             )
@@ -583,9 +398,9 @@ class SqlStore(Store):
             "SELECT id, link_id, native_id, status FROM messages WHERE native_ids IS NULL AND native_id {in}",
             ids,
         )
-        await self._texts(c, [link_id for _, link_id, _, _ in found])
+        await self.texts.load(c, [link_id for _, link_id, _, _ in found])
         for message_id, link_id, native_id, status in found:
-            link = self._words[link_id] if link_id is not None else ""
+            link = self.texts.words[link_id] if link_id is not None else ""
             where.setdefault(native_id, []).append((message_id, None, link))
             current[message_id] = _STATUS[status]
         for message_id, seq, link, native_id in await c.fetch_in(
@@ -611,7 +426,7 @@ class SqlStore(Store):
         await c.bulk(
             RECEIPT_UPDATE,
             [
-                (s, *error_columns(e)[:3], now, *_due(s, now), at_us, trail_tail(s, f"receipt {n}"), m)
+                (s, *error_columns(e)[:3], now, *due_after(s, now), at_us, trail_tail(s, f"receipt {n}"), m)
                 for m, (s, e, n) in plan.messages.items()
             ],
         )
@@ -626,7 +441,7 @@ class SqlStore(Store):
         )
         if not rows:
             return None
-        [record] = await self._records(c, [rows[0][:-1]])
+        [record] = await self.texts.records(c, [rows[0][:-1]])
         history = ((record.created_at, _QUEUED, "enqueued"), *trail_entries(rows[0][-1], record.created_at))
         record.history = history
         return record
@@ -691,7 +506,7 @@ class SqlStore(Store):
             f"AND (m.claimed_by IS NULL OR NOT ({held})) ORDER BY m.id LIMIT ?",
             [_MAYBE, *params, *owners, limit],
         )
-        return await self._records(c, rows)
+        return await self.texts.records(c, rows)
 
     async def doubt_counts(self, campaign: str | None = None, origin: str | None = None) -> DoubtCounts:
         c = self._reader()

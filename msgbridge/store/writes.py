@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from msgbridge.core.status import FINAL, DeliveryStatus
 from msgbridge.store.dialect import Bulk
 from msgbridge.store.rows import APPEND_TRAIL, INBOUND_COLUMNS
 
@@ -30,6 +31,15 @@ COPY_MESSAGES = Bulk(
 # ``due`` after a status change: kept (a retry time) while QUEUED or MAYBE_SUBMITTED, the time of the
 # change while a receipt is awaited (the order pollers ask in), NULL once final. ``?`` 1: keep it.
 _DUE = "due = CASE WHEN ? = 1 THEN COALESCE(due, 0) ELSE ? END"
+
+
+def due_after(status: DeliveryStatus, now: float) -> tuple[int, float | None]:
+    """``_DUE``'s two values after a change to ``status``: (1 to keep it, else this)."""
+    if status in (DeliveryStatus.QUEUED, DeliveryStatus.MAYBE_SUBMITTED):
+        return 1, None
+    return 0, (None if status in FINAL else now)
+
+
 RESULT_UPDATE = Bulk(
     "UPDATE messages SET status = ?, native_id = COALESCE(?, native_id), native_ids = COALESCE(?, native_ids), "
     "link_id = ?, segments = ?, error_code = ?, error_native_code = ?, error_text = ?, error_retry_after = ?, "
