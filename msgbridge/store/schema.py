@@ -35,10 +35,32 @@ class Types:
     token: str  # the type of an owner token (``messages.claimed_by``)
     compact: str  # a table suffix for a table of (key, value) only
     by_campaign: str  # the columns of ``messages_campaign`` (SQLite's indexes end with the rowid anyway)
+    row_key: str  # ``messages.n``: SQLite's rowid; a plain number in PostgreSQL, where ``id`` is the key
+    id_key: str  # ``messages.id``: UNIQUE beside the rowid, or PostgreSQL's primary key
+    messages_with: str  # storage options of ``messages``
 
 
-SQLITE_TYPES = Types(serial="INTEGER", token="TEXT", compact=" WITHOUT ROWID", by_campaign="campaign_id")
-POSTGRES_TYPES = Types(serial="BIGSERIAL", token="INTEGER", compact="", by_campaign="campaign_id, n")
+SQLITE_TYPES = Types(
+    serial="INTEGER",
+    token="TEXT",
+    compact=" WITHOUT ROWID",
+    by_campaign="campaign_id",
+    row_key="INTEGER PRIMARY KEY",
+    id_key="UNIQUE",
+    messages_with="",
+)
+# PostgreSQL writes a new row version for every UPDATE, and one entry in every index for it unless the
+# version fits on the same page and no indexed column changed (a HOT update): room left on each page lets
+# a claim (owner, attempts, time) be one, and ``n`` has no index of its own to pay for.
+POSTGRES_TYPES = Types(
+    serial="BIGSERIAL",
+    token="INTEGER",
+    compact="",
+    by_campaign="campaign_id, n",
+    row_key="BIGSERIAL",
+    id_key="PRIMARY KEY",
+    messages_with=" WITH (fillfactor = 80)",
+)
 
 CAMPAIGNS = """
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -66,8 +88,8 @@ CREATE TABLE IF NOT EXISTS templates (
 # SQLite's rowid (no key stored twice); the message id is looked up through its UNIQUE index.
 MESSAGES = """
 CREATE TABLE IF NOT EXISTS {name} (
-    n {t.serial} PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
+    n {t.row_key},
+    id TEXT NOT NULL {t.id_key},
     key_prefix INTEGER NOT NULL,
     key_rest TEXT NOT NULL,
     campaign_id INTEGER,
@@ -94,7 +116,7 @@ CREATE TABLE IF NOT EXISTS {name} (
     trail TEXT,
     claimed_by {t.token},
     UNIQUE (key_prefix, key_rest)
-);
+){t.messages_with};
 """
 
 TABLES = (
