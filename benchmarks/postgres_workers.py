@@ -9,7 +9,11 @@ workers have something to overlap; the ratio is against one worker measured
 in the same run.
 
     python benchmarks/postgres_workers.py [--dsn DSN] [--messages 4000] [--workers 1,2,3,4]
-        [--latency-ms 50] [--max-batch 10] [--repeat 2]
+        [--latency-ms 50] [--max-batch 10] [--repeat 2] [--against REF]
+
+``--against REF`` measures git revision REF's store and dispatcher the same
+way (``revisions.py``), a round of each in turn, and prints its rows first;
+the ratios are then against its first row.
 
 Without ``--dsn`` a throwaway PostgreSQL cluster is started (``tests/pg_server.py``).
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -25,6 +30,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
+from revisions import revision
 
 from msgbridge.adapters.base import open_transport
 from msgbridge.core.message import Message
@@ -100,20 +106,41 @@ async def measure(dsn: str, messages: int, workers: int, url: str) -> float:
             await conn.close()
 
 
+async def one_round(args: argparse.Namespace, dsn: str, url: str, best: dict[int, float]) -> None:
+    for w in [int(w) for w in args.workers.split(",")]:
+        seconds = await measure(dsn, args.messages, w, url)
+        best[w] = min(best.get(w, float("inf")), seconds)
+
+
+def table(label: str, messages: int, best: dict[int, float], base: float) -> None:
+    for w, seconds in best.items():
+        rate = messages / seconds
+        print(f"{label + str(w):<24}{messages:>10,}{seconds:>10.2f}{rate:>10,.0f}{rate / base:>7.1f}x")
+
+
 async def bench(args: argparse.Namespace, dsn: str) -> None:
     url = f"memory://bench?latency_ms={args.latency_ms}&max_batch={args.max_batch}&dlr_delay_ms=1"
-    counts = [int(w) for w in args.workers.split(",")]
     best: dict[int, float] = {}
-    for _ in range(args.repeat):
-        for w in counts:
-            seconds = await measure(dsn, args.messages, w, url)
-            best[w] = min(best.get(w, float("inf")), seconds)
-    base = args.messages / best[counts[0]]
+    before: dict[int, float] = {}
+    with contextlib.ExitStack() as stack:
+        other = stack.enter_context(revision(args.against, __file__)) if args.against else None
+        for _ in range(args.repeat):  # a round of each in turn: a change in the load falls on both
+            if other is not None:
+                argv = ["--json-only", "--dsn", dsn, "--messages", str(args.messages), "--workers", args.workers,
+                        "--latency-ms", str(args.latency_ms), "--max-batch", str(args.max_batch), "--repeat", "1"]  # fmt: skip
+                for w, seconds in json.loads(other(argv).splitlines()[-1]).items():
+                    before[int(w)] = min(before.get(int(w), float("inf")), seconds)
+            await one_round(args, dsn, url, best)
+    if args.json_only:
+        print(json.dumps(best))
+        return
+    first = int(args.workers.split(",")[0])
+    base = args.messages / (before or best)[first]
     print(f"transport: {url}")
-    print(f"{'workers':<10}{'messages':>10}{'seconds':>10}{'msgs/s':>10}{'ratio':>8}")
-    for w in counts:
-        rate = args.messages / best[w]
-        print(f"{w:<10}{args.messages:>10,}{best[w]:>10.2f}{rate:>10,.0f}{rate / base:>7.1f}x")
+    print(f"{'workers':<24}{'messages':>10}{'seconds':>10}{'msgs/s':>10}{'ratio':>8}")
+    if before:
+        table(f"at {args.against}: ", args.messages, before, base)
+    table("this tree: " if before else "", args.messages, best, base)
 
 
 def main() -> None:
@@ -124,6 +151,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=50.0, help="time one send() call takes")
     parser.add_argument("--max-batch", type=int, default=10, help="messages per send() call")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--against", metavar="REF", help="git revision measured the same way, in the same run")
+    parser.add_argument("--json-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.dsn:
         asyncio.run(bench(args, args.dsn))

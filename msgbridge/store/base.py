@@ -73,6 +73,24 @@ class MessageRecord:
     history: tuple[tuple[float, DeliveryStatus, str], ...] = field(default=())
 
 
+@dataclass(frozen=True, slots=True)
+class ExportRecord:
+    """One recipient of a campaign as ``campaign export`` writes it; ``cursor`` pages on from it."""
+
+    cursor: int
+    csv_row: int | None
+    phone: str
+    message_id: str
+    native_id: str | None
+    status: DeliveryStatus
+    error_code: str | None
+    error_native_code: str | None  # JSON, as the peer gave it
+    error_text: str | None
+    segments: int
+    created_at: float
+    updated_at: float
+
+
 @dataclass(frozen=True)
 class CampaignRecord:
     name: str
@@ -230,6 +248,12 @@ class Store(ABC):
 
     async def next_due(self, *, campaign: str | None = None, origin: str | None = None) -> float | None:
         """When the earliest unowned QUEUED message becomes due (a retry waiting out its backoff), or None."""
+        raise NotImplementedError
+
+    async def export_page(
+        self, campaign: str, *, status: DeliveryStatus | None = None, after: int = 0, limit: int = 1000
+    ) -> list[ExportRecord]:
+        """Up to ``limit`` of the campaign's messages after cursor ``after`` (0: from the first), in queue order."""
         raise NotImplementedError
 
     # inbound

@@ -35,6 +35,9 @@ class Bulk:
     sql: str
     types: tuple[str, ...]
     key: tuple[int, ...]
+    # An ``INSERT ... ON CONFLICT DO NOTHING`` PostgreSQL may run as a COPY into a temporary table and one
+    # INSERT from it (measured faster than arrays for the outbox's batches: docs/store-and-dispatch.md).
+    copy: bool = False
 
 
 class Conn(ABC):

@@ -13,7 +13,9 @@ store; what is PostgreSQL's own is what several processes at once need:
   by neither, and never matched;
 - batches travel as arrays (``unnest``/``ANY``): one statement for a whole
   batch (:class:`PostgresConn` turns the shared statements into that form),
-  one transaction per call;
+  one transaction per call; the outbox's INSERT goes as a COPY into a
+  temporary table and one INSERT from it (``Bulk.copy``), which measured
+  faster than the arrays;
 - a claim is stamped with its store's owner token, and each open store holds
   a session advisory lock on that token. A claimed message stays QUEUED
   (owned, not in doubt) until ``mark_in_doubt``; ``claim`` never takes what
@@ -38,12 +40,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
+from asyncpg.pool import PoolConnectionProxy  # type: ignore[import-untyped]
 
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import redact
 from msgbridge.store.dialect import RECEIPTS, SCHEMA, Bulk, Conn
-from msgbridge.store.schema import POSTGRES_1_TO_2, POSTGRES_TYPES, statements, tables
+from msgbridge.store.schema import POSTGRES_1_TO_2, POSTGRES_TYPES, statements, step_2_to_3, tables
 from msgbridge.store.sql import SqlStore
 
 # Owner tokens whose store is open: the advisory locks (two-key form, objsubid 2) held in this database.
@@ -78,6 +81,23 @@ def over_arrays(statement: Bulk) -> str:
     sql = _MARK.sub(lambda _: f"u.c{next(n)}", statement.sql)
     head, tail = sql.split(" WHERE ", 1)
     return f"{head} FROM unnest({arrays}) AS u({names}) WHERE {tail}"
+
+
+@functools.lru_cache(maxsize=16)
+def copy_plan(statement: Bulk) -> tuple[str, str, list[str], str]:
+    """(CREATE of a temporary table for ``statement``'s rows, its name, the columns, the INSERT from it)."""
+    m = re.match(r"INSERT INTO (\w+) \(([^)]*)\) VALUES \([^)]*\)(.*)", statement.sql)
+    assert m is not None, statement.sql
+    table, names, tail = m.group(1), m.group(2), m.group(3)
+    temp = f"msgbridge_copy_{table}"
+    # Only the columns, no constraint or default: what the INSERT from it applies.
+    create = f"CREATE TEMP TABLE IF NOT EXISTS {temp} ON COMMIT DELETE ROWS AS SELECT {names} FROM {table} WITH NO DATA"
+    return (
+        create,
+        temp,
+        [n.strip() for n in names.split(",")],
+        f"INSERT INTO {table} ({names}) SELECT {names} FROM {temp}{tail}",
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -137,6 +157,13 @@ class PostgresConn(Conn):
         return _count(await self.conn.execute(numbered(sql), *map(_plain, params)))
 
     async def bulk(self, statement: Bulk, rows: Sequence[Sequence[Any]]) -> int:
+        if statement.copy and rows and isinstance(self.conn, asyncpg.Connection | PoolConnectionProxy):
+            create, temp, names, insert = copy_plan(statement)
+            await self.conn.execute(create)
+            await self.conn.copy_records_to_table(
+                temp, records=[tuple(map(_plain, r)) for r in rows], columns=names
+            )
+            return _count(await self.conn.execute(insert))
         changed = 0
         for part in rounds(statement, rows) if rows else ():
             arrays = [[_plain(v) for v in column] for column in zip(*part, strict=True)]
@@ -173,7 +200,10 @@ class PostgresStore(SqlStore):
     async def open(self) -> None:
         if self._pool is not None:
             return
-        settings = {"search_path": self.schema} if self.schema else None
+        # Notices are not errors: "already exists, skipping" of the COPY table is not worth a log line.
+        settings = {"client_min_messages": "warning"}
+        if self.schema:
+            settings["search_path"] = self.schema
         try:
             if self.schema:
                 conn = await asyncpg.connect(self.dsn)
@@ -246,8 +276,12 @@ class PostgresStore(SqlStore):
     def _types_ddl(self) -> str:
         return tables(POSTGRES_TYPES)
 
+    def _step_2_to_3(self) -> str:
+        return step_2_to_3(POSTGRES_TYPES)
+
     async def _upgrade(self, c: Conn, version: int) -> None:
-        assert version == 1
+        if version != 1:
+            return
         for statement in statements(POSTGRES_1_TO_2):
             await c.execute(statement)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any, NamedTuple
 
 from msgbridge.core.errors import ErrorCode, ErrorInfo
@@ -97,7 +98,12 @@ class MessageRow(NamedTuple):
         )
 
 
-MESSAGE_COLUMNS = columns(MessageRow)
+def message_columns(prefix: str = "") -> str:
+    """MessageRow's SELECT list: ``messages`` keeps the link as a ``words`` id (``link_id``)."""
+    return ", ".join(prefix + ("link_id" if name == "link" else name) for name in MessageRow._fields)
+
+
+MESSAGE_COLUMNS = message_columns()
 
 
 def message_of(body: str | Message) -> Message:
@@ -105,33 +111,88 @@ def message_of(body: str | Message) -> Message:
 
 
 # -- the trail: a message's status changes on its own row -------------------
-# One JSON line [at, status, note] per change, appended by the UPDATE that changes the status: that
-# UPDATE rewrites the row anyway, whereas a row of its own per change was a b-tree insert at a random
-# place (message ids are random) and a page more for every commit to write.
+# One line per change, appended by the UPDATE that changes the status: that UPDATE rewrites the row
+# anyway, whereas a row of its own per change was a b-tree insert at a random place (message ids are
+# random) and a page more for every commit to write. Since schema version 3 a line is short:
+#
+#     <microseconds since created_at><status letter><note>\n
+#
+# the note written as "" for "result", "r<x>" for "receipt <x>" and "=<note>" for anything else, with
+# backslash and newline escaped, so lines never split. (Version 2 wrote ``[at, "STATUS", "note"]`` JSON
+# lines: ``v2_trail_entries`` reads them for the migration.)
 
-APPEND_TRAIL = "trail = COALESCE(trail, '') || ?"
+APPEND_TRAIL = (
+    "trail = COALESCE(trail, '') || CAST(? - CAST(round(created_at * 1000000) AS BIGINT) AS TEXT) || ?"
+)
 
-# Keyed by the members, which are str: a status read back as text finds its entry too.
-_STATUS_JSON: dict[str, str] = {s: f'"{s.value}",' for s in DeliveryStatus}
-# Notes repeat ("result", "receipt DELIVRD", ...): their JSON is kept rather than made per message.
-_note_json = functools.lru_cache(maxsize=4096)(json.dumps)
+# The letters are stored: append only, never change one.
+STATUS_LETTER: dict[DeliveryStatus, str] = {
+    DeliveryStatus.QUEUED: "Q",
+    DeliveryStatus.SUBMITTED: "S",
+    DeliveryStatus.MAYBE_SUBMITTED: "M",
+    DeliveryStatus.ACCEPTED: "A",
+    DeliveryStatus.DELIVERED: "D",
+    DeliveryStatus.PARTIALLY_DELIVERED: "P",
+    DeliveryStatus.UNDELIVERABLE: "U",
+    DeliveryStatus.REJECTED: "R",
+    DeliveryStatus.EXPIRED: "E",
+    DeliveryStatus.DELETED: "X",
+    DeliveryStatus.CANCELED: "C",
+    DeliveryStatus.FAILED: "F",
+    DeliveryStatus.UNKNOWN: "K",
+}
+_BY_LETTER = {letter: status for status, letter in STATUS_LETTER.items()}
+_LINE = re.compile(r"(-?\d+)([A-Z])(.*)")
 
 
-def trail_head(at: float) -> str:
-    """The start of every line written at ``at``: made once per batch, not per message."""
-    return f"[{at!r},"
+def micros(at: float) -> int:
+    return round(at * 1_000_000)
 
 
-def trail_line(head: str, status: DeliveryStatus, note: str) -> str:
-    """One line of ``messages.trail``; JSON escapes any newline in the note, so lines never split."""
-    return f"{head}{_STATUS_JSON[status]}{_note_json(note)}]\n"
+@functools.lru_cache(maxsize=4096)
+def _note_text(note: str) -> str:
+    if note == "result":
+        return ""
+    escaped = note.replace("\\", "\\\\").replace("\n", "\\n")
+    return "r" + escaped[8:] if note.startswith("receipt ") else "=" + escaped
 
 
-def trail_entries(text: str | None) -> list[tuple[float, DeliveryStatus, str]]:
+def _note_of(text: str) -> str:
+    if not text:
+        return "result"
+    note = re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), text[1:])
+    return "receipt " + note if text[0] == "r" else note
+
+
+def trail_tail(status: DeliveryStatus, note: str) -> str:
+    """A trail line less its time (which the UPDATE writes, relative to the row's created_at)."""
+    return f"{STATUS_LETTER[status]}{_note_text(note)}\n"
+
+
+def trail_line(at_us: int, created_at: float, status: DeliveryStatus, note: str) -> str:
+    """A whole line, as the UPDATE that appends one writes it."""
+    return f"{at_us - micros(created_at)}{trail_tail(status, note)}"
+
+
+def trail_entries(text: str | None, created_at: float) -> list[tuple[float, DeliveryStatus, str]]:
+    out = []
+    base = micros(created_at)
+    # split, not splitlines: a note may hold a form feed or U+2028, which only splitlines splits at.
+    for line in (text or "").split("\n")[:-1]:
+        m = _LINE.fullmatch(line)
+        if m is None:
+            raise ValueError(f"not a trail line: {line!r}")
+        delta, letter, note = m.groups()
+        out.append(((base + int(delta)) / 1_000_000, _BY_LETTER[letter], _note_of(note)))
+    return out
+
+
+def v2_trail_entries(text: str | None) -> list[tuple[float, DeliveryStatus, str]]:
+    """A schema-version-2 trail (JSON lines), for the migration."""
     out = []
     for line in (text or "").splitlines():
         at, status, note = json.loads(line)
-        out.append((at, _STATUS[status], note))
+        out.append((float(at), _STATUS.get(status, DeliveryStatus.UNKNOWN), str(note)))
     return out
 
 

@@ -17,13 +17,14 @@ databases written by it, are the tests' fixtures (``tests/unit/store/fixtures``)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from msgbridge.core.status import DeliveryStatus
-from msgbridge.store.rows import STATUS_BY_VALUE, trail_head, trail_line
+from msgbridge.store.rows import STATUS_BY_VALUE
 
-VERSION = 2
+VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,35 @@ class Types:
     serial: str  # an integer key the database numbers itself
     token: str  # the type of an owner token (``messages.claimed_by``)
     compact: str  # a table suffix for a table of (key, value) only
+    by_campaign: str  # the columns of ``messages_campaign`` (SQLite's indexes end with the rowid anyway)
+    row_key: str  # ``messages.n``: SQLite's rowid; a plain number in PostgreSQL, where ``id`` is the key
+    id_key: str  # ``messages.id``: UNIQUE beside the rowid, or PostgreSQL's primary key
+    messages_with: str  # storage options of ``messages``
 
 
-SQLITE_TYPES = Types(serial="INTEGER", token="TEXT", compact=" WITHOUT ROWID")
-POSTGRES_TYPES = Types(serial="BIGSERIAL", token="INTEGER", compact="")
+SQLITE_TYPES = Types(
+    serial="INTEGER",
+    token="TEXT",
+    compact=" WITHOUT ROWID",
+    by_campaign="campaign_id",
+    row_key="INTEGER PRIMARY KEY",
+    id_key="UNIQUE",
+    messages_with="",
+)
+# PostgreSQL writes a new row version for every UPDATE, and one entry in every index for it unless the
+# version fits on the same page and no indexed column changed (a HOT update): room left on each page lets
+# a claim (owner, attempts, time) be one, and ``n`` has no index of its own to pay for.
+POSTGRES_TYPES = Types(
+    serial="BIGSERIAL",
+    token="INTEGER",
+    compact="",
+    by_campaign="campaign_id, n",
+    row_key="BIGSERIAL",
+    id_key="PRIMARY KEY",
+    messages_with=" WITH (fillfactor = 80)",
+)
 
-TABLES = """
-CREATE TABLE IF NOT EXISTS schema_version (
-    version INTEGER NOT NULL
-);
+CAMPAIGNS = """
 CREATE TABLE IF NOT EXISTS campaigns (
     name TEXT PRIMARY KEY,
     template TEXT NOT NULL,
@@ -50,40 +71,75 @@ CREATE TABLE IF NOT EXISTS campaigns (
     created_at DOUBLE PRECISION NOT NULL,
     options TEXT NOT NULL DEFAULT '{{}}'
 );
-CREATE TABLE IF NOT EXISTS messages (
-    id TEXT PRIMARY KEY,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    campaign TEXT,
+"""
+# Texts many rows repeat, each kept once (see bodies.py); ids are never reused or changed.
+WORDS = """
+CREATE TABLE IF NOT EXISTS words (
+    id {t.serial} PRIMARY KEY,
+    text TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS templates (
+    id {t.serial} PRIMARY KEY,
+    text TEXT NOT NULL
+);
+"""
+
+# The outbox, one row per message (``{name}``: the migration builds it beside the old one). ``n`` is
+# SQLite's rowid (no key stored twice); the message id is looked up through its UNIQUE index.
+MESSAGES = """
+CREATE TABLE IF NOT EXISTS {name} (
+    n {t.row_key},
+    id TEXT NOT NULL {t.id_key},
+    key_prefix INTEGER NOT NULL,
+    key_rest TEXT NOT NULL,
+    campaign_id INTEGER,
+    phone TEXT,
+    template_id INTEGER,
+    text TEXT NOT NULL,
+    sender_id INTEGER,
     reference TEXT,
+    extras TEXT,
     csv_row INTEGER,
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     native_id TEXT,
     native_ids TEXT,
-    link TEXT,
+    link_id INTEGER,
     segments INTEGER NOT NULL DEFAULT 1,
     error_code TEXT,
     error_native_code TEXT,
     error_text TEXT,
     error_retry_after DOUBLE PRECISION,
-    next_attempt_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+    due DOUBLE PRECISION,
     created_at DOUBLE PRECISION NOT NULL,
     updated_at DOUBLE PRECISION NOT NULL,
     trail TEXT,
-    claimed_by {t.token}
+    claimed_by {t.token},
+    UNIQUE (key_prefix, key_rest)
+){t.messages_with};
+"""
+
+TABLES = (
+    """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER NOT NULL
 );
--- Every index costs each status change a write: keep to the ones a hot path reads.
-CREATE INDEX IF NOT EXISTS messages_due ON messages (status, campaign, next_attempt_at);
+"""
+    + CAMPAIGNS
+    + WORDS
+    + MESSAGES.replace("{name}", "messages")
+    + """
+-- Every index costs each status change a write: keep to the ones a query needs.
+-- Messages not final yet (``due`` is NULL once they are): what claims, settling and pollers look for.
+-- A final message leaves it, so a finished campaign costs it nothing.
+CREATE INDEX IF NOT EXISTS messages_open ON messages (status, campaign_id, due) WHERE due IS NOT NULL;
+-- A campaign's messages in the order they were queued: counts and exports. Never changes after the
+-- INSERT, so it costs status changes nothing.
+CREATE INDEX IF NOT EXISTS messages_campaign ON messages ({t.by_campaign}) WHERE campaign_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference) WHERE reference IS NOT NULL;
 -- Receipts of single-part messages match here, (link, native_id) with native_id first; multi-part
 -- messages match through ``segments``.
-CREATE INDEX IF NOT EXISTS messages_native ON messages (native_id, link) WHERE native_id IS NOT NULL;
--- The message itself, written once: kept out of ``messages`` so the status updates that rewrite a
--- whole row there rewrite a narrow one.
-CREATE TABLE IF NOT EXISTS bodies (
-    id TEXT PRIMARY KEY,
-    body TEXT NOT NULL
-){t.compact};
+CREATE INDEX IF NOT EXISTS messages_native ON messages (native_id, link_id) WHERE native_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS segments (
     message_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -120,16 +176,35 @@ CREATE TABLE IF NOT EXISTS inbound (
 );
 CREATE INDEX IF NOT EXISTS inbound_received ON inbound (received_at);
 """
+)
 
 
 def tables(types: Types) -> str:
     return TABLES.format(t=types)
 
 
+def step_2_to_3(types: Types) -> str:
+    """The new tables of version 3, the outbox beside the old one (``sql.py`` copies the rows over)."""
+    return (CAMPAIGNS + WORDS + MESSAGES.replace("{name}", "messages_v3")).format(t=types)
+
+
+# After the copy: the version-2 outbox goes, the new one takes its name (its indexes are made by TABLES).
+AFTER_2_TO_3 = """
+DROP TABLE messages;
+DROP TABLE bodies;
+ALTER TABLE messages_v3 RENAME TO messages;
+"""
+
+
 def statements(script: str) -> list[str]:
     """A script as single statements: run one by one inside a transaction (no DDL here has a ``;`` inside)."""
     lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def v2_trail_line(at: float, status: DeliveryStatus, note: str) -> str:
+    """A trail line as schema version 2 wrote it (JSON), which the step 2 -> 3 reads again."""
+    return json.dumps([at, status.value, note]) + "\n"
 
 
 def fold_history(rows: Sequence[Sequence[object]]) -> list[tuple[str, str]]:
@@ -142,9 +217,7 @@ def fold_history(rows: Sequence[Sequence[object]]) -> list[tuple[str, str]]:
     lines: dict[str, list[str]] = {}
     for message_id, at, status, note in rows:
         assert isinstance(at, int | float)
-        entry = trail_line(
-            trail_head(float(at)), STATUS_BY_VALUE.get(str(status), DeliveryStatus.UNKNOWN), str(note)
-        )
+        entry = v2_trail_line(float(at), STATUS_BY_VALUE.get(str(status), DeliveryStatus.UNKNOWN), str(note))
         lines.setdefault(str(message_id), []).append(entry)
     return [("".join(text), message_id) for message_id, text in lines.items()]
 

@@ -11,17 +11,25 @@ which ``claimed_by`` values belong to a live owner (:meth:`SqlStore._held`).
 from __future__ import annotations
 
 import logging
-import math
 import time
 from abc import abstractmethod
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, ClassVar
 
 from msgbridge.core.errors import ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.status import AWAITING_RECEIPT, DeliveryStatus
-from msgbridge.store.base import CampaignRecord, DoubtCounts, MessageRecord, OutboxEntry, Store, StoreError
+from msgbridge.store.base import (
+    CampaignRecord,
+    DoubtCounts,
+    ExportRecord,
+    MessageRecord,
+    OutboxEntry,
+    Store,
+    StoreError,
+)
+from msgbridge.store.bodies import BODY_COLUMNS, split_key
 from msgbridge.store.dialect import RECEIPTS, SCHEMA, Conn
 from msgbridge.store.plans import Item, Place, claimable_statuses, plan_receipts, plan_results
 from msgbridge.store.rows import (
@@ -32,29 +40,28 @@ from msgbridge.store.rows import (
     STATUS_BY_VALUE,
     CampaignRow,
     InboundRow,
-    MessageRow,
     ParkedRow,
-    columns,
     error_columns,
-    message_of,
+    message_columns,
+    micros,
     parked_params,
     trail_entries,
-    trail_head,
-    trail_line,
+    trail_tail,
 )
-from msgbridge.store.schema import VERSION, fold_history, statements
+from msgbridge.store.schema import VERSION, statements
+from msgbridge.store.steps import history_onto_trail, outbox_to_v3
+from msgbridge.store.texts import Texts
 from msgbridge.store.writes import (
-    INSERT_BODIES,
     INSERT_INBOUND,
     INSERT_MESSAGES,
     MATCH_PARKED,
     PARK_RECEIPTS,
-    PREPEND_TRAIL,
     RECEIPT_UPDATE,
     REQUEUE_UPDATE,
     RESULT_UPDATE,
     SEGMENT_STATUS,
     SEGMENT_UPSERT,
+    due_after,
 )
 
 log = logging.getLogger(__name__)
@@ -66,20 +73,29 @@ AWAITING = sorted(AWAITING_RECEIPT)
 # Most enqueued messages kept in memory for claim() to hand back without a read.
 WRITTEN_CACHE = 200_000
 
-_M = columns(MessageRow, "m.")
-# Rows shaped (MessageRow..., body): a record's row and its message.
-_SELECT_MESSAGES = f"SELECT {_M}, b.body FROM messages m JOIN bodies b ON b.id = m.id"
+_M = message_columns("m.")
+# Rows shaped (MessageRow..., BodyRow...): a record's row and its message.
+_SELECT_MESSAGES = f"SELECT {_M}, {BODY_COLUMNS} FROM messages m"
+_WORD = "(SELECT id FROM words WHERE text = ?)"
 
 
 def _scope(campaign: str | None, origin: str | None, prefix: str = "") -> tuple[str, list[Any]]:
     """The ``AND ...`` that limits a query to a campaign and to keys starting with ``origin``."""
     sql, params = "", list[Any]()
     if campaign is not None:
-        sql += f" AND {prefix}campaign = ?"
+        sql += f" AND {prefix}campaign_id = {_WORD}"
         params.append(campaign)
     if origin is not None:
-        sql += f" AND substr({prefix}idempotency_key, 1, ?) = ?"
-        params += [len(origin), origin]
+        head, rest = split_key(origin)
+        if head is not None:
+            sql += f" AND {prefix}key_prefix = {_WORD} AND substr({prefix}key_rest, 1, ?) = ?"
+            params += [head, len(rest), rest]
+        else:  # a key without ':' starting with it, or one whose word before the ':' does
+            sql += (
+                f" AND (({prefix}key_prefix = 0 AND substr({prefix}key_rest, 1, ?) = ?) OR {prefix}key_prefix IN "
+                "(SELECT id FROM words WHERE substr(text, 1, ?) = ?))"
+            )
+            params += [len(origin), origin, len(origin), origin]
     return sql, params
 
 
@@ -95,7 +111,8 @@ class SqlStore(Store):
         # Messages this process enqueued, by id, until claimed: a campaign prepared and sent by one
         # process skips reading and re-validating every body it has just written.
         self._written: dict[str, Message] = {}
-        self._last_at = 0.0
+        self._last_us = 0
+        self.texts = Texts()
 
     # -- what a backend supplies -------------------------------------------
 
@@ -127,20 +144,36 @@ class SqlStore(Store):
     def _types_ddl(self) -> str:
         """``schema.tables`` in this backend's words."""
 
+    @abstractmethod
+    def _step_2_to_3(self) -> str:
+        """``schema.step_2_to_3`` in this backend's words."""
+
     def _clock(self) -> float:
-        """time.time(), but strictly later than the last call's: trail entries of two calls never share ``at``."""
-        now = time.time()
-        if now <= self._last_at:
-            now = math.nextafter(self._last_at, math.inf)
-        self._last_at = now
-        return now
+        """time.time(), but a microsecond or more later than the last call's: trail entries (kept to the
+        microsecond) of two calls never share ``at``."""
+        now = micros(time.time())
+        if now <= self._last_us:
+            now = self._last_us + 1
+        self._last_us = now
+        return now / 1_000_000
+
+    @asynccontextmanager
+    async def _write(self, serial: str | None = None) -> AsyncIterator[Conn]:
+        """``_tx``, and the words and templates it made known once it has committed (forgotten if not)."""
+        try:
+            async with self._tx(serial) as c:
+                yield c
+        except BaseException:
+            self.texts.forget()
+            raise
+        self.texts.keep()
 
     # -- schema --------------------------------------------------------------
 
     async def _ensure_schema(self) -> None:
         """At open: the tables, as ``schema.VERSION`` has them. A current database costs one read."""
         if await self._found_version(self._reader()) != VERSION:
-            async with self._tx(SCHEMA) as c:
+            async with self._write(SCHEMA) as c:
                 await self._migrate(c)
 
     async def _found_version(self, c: Conn) -> int:
@@ -161,22 +194,18 @@ class SqlStore(Store):
             log.info("store schema: version %d -> %d", version, version + 1)
             await self._upgrade(c, version)
             if version == 1 and await c.has_table("history"):
-                await self._history_onto_trail(c)
+                await history_onto_trail(c, self.history_order)
+            if version == 2:
+                await outbox_to_v3(c, self.texts, self._step_2_to_3())
         for statement in statements(self._types_ddl()):
             await c.execute(statement)
         await c.execute("DELETE FROM schema_version")
         await c.execute("INSERT INTO schema_version (version) VALUES (?)", [VERSION])
 
-    async def _history_onto_trail(self, c: Conn) -> None:
-        rows = await c.fetch(
-            f"SELECT message_id, at, status, note FROM history ORDER BY message_id, {self.history_order}"
-        )
-        await c.bulk(PREPEND_TRAIL, fold_history(rows))
-        await c.execute("DROP TABLE history")
-
     # -- campaigns -----------------------------------------------------------
 
     async def save_campaign(self, record: CampaignRecord) -> None:
+        self.texts.campaign_changed(record.name)
         async with self._tx() as c:
             await c.execute(
                 f"INSERT INTO campaigns ({CAMPAIGN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
@@ -195,35 +224,25 @@ class SqlStore(Store):
         if not entries:
             return []
         now = time.time()
-        rows = [
-            (
-                e.message.id,
-                e.idempotency_key,
-                e.message.campaign,
-                e.message.reference,
-                e.row,
-                _QUEUED,
-                now,
-                now,
-            )
-            for e in entries
-        ]
-        async with self._tx() as c:
+        async with self._write() as c:
+            bodies = await self.texts.body_columns(c, [(e.message, e.idempotency_key) for e in entries])
+            rows = [(*b, e.row, _QUEUED, 0.0, now, now) for b, e in zip(bodies, entries, strict=True)]
+            # No trail entry for "enqueued": created_at is that entry (see get()).
             if await c.bulk(INSERT_MESSAGES, rows) == len(entries):
                 ids = [e.message.id for e in entries]
                 new = list(entries)
             else:
-                keys = list({e.idempotency_key for e in entries})
-                by_key: dict[str, str] = {
-                    key: message_id
-                    for key, message_id in await c.fetch_in(
-                        "SELECT idempotency_key, id FROM messages WHERE idempotency_key {in}", keys
-                    )
-                }
-                ids = [by_key[e.idempotency_key] for e in entries]
-                new = [e for e in entries if by_key[e.idempotency_key] == e.message.id]
-            # No trail entry for "enqueued": created_at is that entry (see get()).
-            await c.bulk(INSERT_BODIES, [(e.message.id, e.message.model_dump_json()) for e in new])
+                by_key: dict[tuple[int, str], str] = {}
+                for prefix in {b[1] for b in bodies}:
+                    rests = list({b[2] for b in bodies if b[1] == prefix})
+                    for rest, message_id in await c.fetch_in(
+                        "SELECT key_rest, id FROM messages WHERE key_prefix = ? AND key_rest {in}",
+                        rests,
+                        [prefix],
+                    ):
+                        by_key[(prefix, rest)] = message_id
+                ids = [by_key[(b[1], b[2])] for b in bodies]
+                new = [e for e, i in zip(entries, ids, strict=True) if i == e.message.id]
         if len(self._written) + len(new) > WRITTEN_CACHE:
             self._written.clear()
         self._written.update((e.message.id, e.message) for e in new)
@@ -244,13 +263,13 @@ class SqlStore(Store):
         at = time.time() if now is None else now
         statuses = claimable_statuses(include_maybe)
         scope, params = _scope(campaign, origin)
-        where = f"status IN ({', '.join('?' * len(statuses))}) AND next_attempt_at <= ?{scope}"
+        where = f"status IN ({', '.join('?' * len(statuses))}) AND due <= ?{scope}"
         async with self._tx() as c:
             held, owners = await self._claiming(c)
             sql = (
                 "UPDATE messages SET claimed_by = ?, attempts = attempts + 1, updated_at = ? WHERE id IN "
                 f"(SELECT id FROM messages WHERE {where} AND (claimed_by IS NULL OR NOT ({held})){{in}} "
-                f"ORDER BY next_attempt_at LIMIT ?{c.skip_locked}) RETURNING {MESSAGE_COLUMNS}"
+                f"ORDER BY due LIMIT ?{c.skip_locked}) RETURNING {MESSAGE_COLUMNS}, {BODY_COLUMNS}"
             )
             head = [self.token, at, *statuses, at, *params, *owners]
             if ids is None:
@@ -259,17 +278,10 @@ class SqlStore(Store):
                 # The first chunk only: a claim hands back at most one batch.
                 statement, args = c.split_in(sql.replace("{in}", " AND id {in}"), list(ids), head)[0]
                 rows = await c.fetch(statement, [*args, limit])
-            records = [MessageRow(*r) for r in rows]
-            known = {r.id: m for r in records if (m := self._written.pop(r.id, None)) is not None}
-            missing = [r.id for r in records if r.id not in known]
-            bodies: dict[str, str] = {}
-            if missing:
-                bodies = dict(await c.fetch_in("SELECT id, body FROM bodies WHERE id {in}", missing))  # type: ignore[arg-type]
-        records.sort(key=lambda r: r.id)
-        return [
-            r.record(m) if (m := known.get(r.id)) is not None else r.record(message_of(bodies[r.id]))
-            for r in records
-        ]
+            known = {r[0]: m for r in rows if (m := self._written.pop(r[0], None)) is not None}
+            records = await self.texts.records(c, rows, known)
+        records.sort(key=lambda r: r.message.id)
+        return records
 
     async def mark_in_doubt(self, message_ids: Sequence[str]) -> None:
         if not message_ids:
@@ -312,15 +324,16 @@ class SqlStore(Store):
         if not results:
             return
         now = self._clock()
-        head = trail_head(now)
-        async with self._tx(RECEIPTS) as c:
+        at_us = micros(now)
+        async with self._write(RECEIPTS) as c:
             current = await self._statuses(c, {r.message_id for r in results})
             plan = plan_results(results, current, link=link, now=now)
+            link_id = (await self.texts.word_ids(c, [link]))[link]
             # plan.history has one entry per update, in the same order.
             await c.bulk(
                 RESULT_UPDATE,
                 [
-                    (*u[:-1], trail_line(head, status, note), u[-1])
+                    (*u[:3], link_id, *u[4:-1], *due_after(status, now), at_us, trail_tail(status, note), u[-1])
                     for u, (_, _, status, note) in zip(plan.updates, plan.history, strict=True)
                 ],
             )
@@ -336,11 +349,11 @@ class SqlStore(Store):
             return
         now = self._clock()
         err = error_columns(error)
-        entry = trail_line(trail_head(now), _QUEUED, "requeued" + (f": {error}" if error else ""))
+        at_us, tail = micros(now), trail_tail(_QUEUED, "requeued" + (f": {error}" if error else ""))
         async with self._tx() as c:
             current = await self._statuses(c, set(message_ids))
             movable = [i for i in message_ids if current.get(i) in (_QUEUED, _MAYBE)]
-            await c.bulk(REQUEUE_UPDATE, [(_QUEUED, not_before, *err, now, entry, i) for i in movable])
+            await c.bulk(REQUEUE_UPDATE, [(_QUEUED, not_before, *err, now, at_us, tail, i) for i in movable])
 
     # -- receipts --------------------------------------------------------------
 
@@ -381,10 +394,13 @@ class SqlStore(Store):
         where: dict[str, list[Place]] = {}
         current: dict[str, DeliveryStatus] = {}
         ids = list({r.native_id for _, r in receipts})
-        for message_id, link, native_id, status in await c.fetch_in(
-            "SELECT id, link, native_id, status FROM messages WHERE native_ids IS NULL AND native_id {in}",
+        found = await c.fetch_in(
+            "SELECT id, link_id, native_id, status FROM messages WHERE native_ids IS NULL AND native_id {in}",
             ids,
-        ):
+        )
+        await self.texts.load(c, [link_id for _, link_id, _, _ in found])
+        for message_id, link_id, native_id, status in found:
+            link = self.texts.words[link_id] if link_id is not None else ""
             where.setdefault(native_id, []).append((message_id, None, link))
             current[message_id] = _STATUS[status]
         for message_id, seq, link, native_id in await c.fetch_in(
@@ -406,11 +422,11 @@ class SqlStore(Store):
 
         plan = plan_receipts(receipts, where, current, segs)
         await c.bulk(SEGMENT_STATUS, [(s, m, q) for (m, q), s in plan.segments.items()])
-        head = trail_head(now)
+        at_us = micros(now)
         await c.bulk(
             RECEIPT_UPDATE,
             [
-                (s, *error_columns(e)[:3], now, trail_line(head, s, f"receipt {n}"), m)
+                (s, *error_columns(e)[:3], now, *due_after(s, now), at_us, trail_tail(s, f"receipt {n}"), m)
                 for m, (s, e, n) in plan.messages.items()
             ],
         )
@@ -419,16 +435,41 @@ class SqlStore(Store):
     # -- reads -----------------------------------------------------------------
 
     async def get(self, message_id: str) -> MessageRecord | None:
-        rows = await self._reader().fetch(
-            f"SELECT {_M}, b.body, m.trail FROM messages m JOIN bodies b ON b.id = m.id WHERE m.id = ?",
-            [message_id],
+        c = self._reader()
+        rows = await c.fetch(
+            f"SELECT {_M}, {BODY_COLUMNS}, m.trail FROM messages m WHERE m.id = ?", [message_id]
         )
         if not rows:
             return None
-        *columns_, body, trail = rows[0]
-        row = MessageRow(*columns_)
-        history = ((row.created_at, _QUEUED, "enqueued"), *trail_entries(trail))
-        return row.record(message_of(body), history)
+        [record] = await self.texts.records(c, [rows[0][:-1]])
+        history = ((record.created_at, _QUEUED, "enqueued"), *trail_entries(rows[0][-1], record.created_at))
+        record.history = history
+        return record
+
+    async def export_page(
+        self, campaign: str, *, status: DeliveryStatus | None = None, after: int = 0, limit: int = 1000
+    ) -> list[ExportRecord]:
+        """One page of a campaign's messages in the order they were queued, those after cursor ``after``.
+
+        Keyset pagination on the row number (``messages_campaign``): each page costs the same however far
+        into the campaign it is, and the caller holds one page at a time.
+        """
+        c = self._reader()
+        sql = (
+            "SELECT n, csv_row, COALESCE(phone, key_rest), id, native_id, status, error_code, error_native_code, "
+            f"error_text, segments, created_at, updated_at FROM messages WHERE campaign_id = {_WORD} AND n > ?"
+        )
+        params: list[Any] = [campaign, after]
+        if status is not None:
+            sql += f" AND {c.unindexed('status')} = ?"
+            params.append(status)
+        rows = await c.fetch(sql + " ORDER BY n LIMIT ?", [*params, limit])
+        return [
+            ExportRecord(
+                int(r[0]), r[1], r[2], r[3], r[4], _STATUS[r[5]], r[6], r[7], r[8], r[9], r[10], r[11]
+            )
+            for r in rows
+        ]
 
     async def find_by_reference(self, reference: str) -> MessageRecord | None:
         rows = await self._reader().fetch(
@@ -445,10 +486,11 @@ class SqlStore(Store):
 
     async def pending_native_ids(self, link: str, limit: int) -> list[str]:
         # Oldest update first: a message a poll just touched goes to the back of the line.
+        # ``due`` is the time of the last update while a receipt is awaited (see writes._DUE).
         rows = await self._reader().fetch(
-            "SELECT native_id FROM messages WHERE link = ? AND native_id IS NOT NULL "
-            f"AND status IN ({', '.join('?' * len(AWAITING))}) ORDER BY updated_at LIMIT ?",
-            [link, *AWAITING, limit],
+            f"SELECT native_id FROM messages WHERE status IN ({', '.join('?' * len(AWAITING))}) "
+            f"AND due IS NOT NULL AND link_id = {_WORD} AND native_id IS NOT NULL ORDER BY due LIMIT ?",
+            [*AWAITING, link, limit],
         )
         return [native_id for (native_id,) in rows]
 
@@ -460,11 +502,11 @@ class SqlStore(Store):
         held, owners = await self._held(c, "m.claimed_by", mine=False)
         scope, params = _scope(campaign, origin, "m.")
         rows = await c.fetch(
-            f"{_SELECT_MESSAGES} WHERE m.status = ?{scope} AND (m.claimed_by IS NULL OR NOT ({held})) "
-            "ORDER BY m.id LIMIT ?",
+            f"{_SELECT_MESSAGES} WHERE m.status = ? AND m.due IS NOT NULL{scope} "
+            f"AND (m.claimed_by IS NULL OR NOT ({held})) ORDER BY m.id LIMIT ?",
             [_MAYBE, *params, *owners, limit],
         )
-        return [MessageRow(*r[:-1]).record(message_of(r[-1])) for r in rows]
+        return await self.texts.records(c, rows)
 
     async def doubt_counts(self, campaign: str | None = None, origin: str | None = None) -> DoubtCounts:
         c = self._reader()
@@ -472,7 +514,8 @@ class SqlStore(Store):
         scope, params = _scope(campaign, origin)
         counts = {True: 0, False: 0}
         for is_held, n in await c.fetch(
-            f"SELECT claimed_by IS NOT NULL AND ({held}), COUNT(*) FROM messages WHERE status = ?{scope} GROUP BY 1",
+            f"SELECT claimed_by IS NOT NULL AND ({held}), COUNT(*) FROM messages WHERE status = ? "
+            f"AND due IS NOT NULL{scope} GROUP BY 1",
             [*owners, _MAYBE, *params],
         ):
             counts[bool(is_held)] += n
@@ -483,7 +526,8 @@ class SqlStore(Store):
         held, owners = await self._held(c, "claimed_by", mine=False)
         scope, params = _scope(campaign, origin)
         rows = await c.fetch(
-            f"SELECT COUNT(*) FROM messages WHERE status = ?{scope} AND claimed_by IS NOT NULL AND ({held})",
+            f"SELECT COUNT(*) FROM messages WHERE status = ? AND due IS NOT NULL{scope} "
+            f"AND claimed_by IS NOT NULL AND ({held})",
             [_QUEUED, *params, *owners],
         )
         return int(rows[0][0]) if rows else 0
@@ -493,7 +537,7 @@ class SqlStore(Store):
         held, owners = await self._held(c, "claimed_by", mine=True)
         scope, params = _scope(campaign, origin)
         rows = await c.fetch(
-            f"SELECT MIN(next_attempt_at) FROM messages WHERE status = ?{scope} "
+            f"SELECT MIN(due) FROM messages WHERE status = ? AND due IS NOT NULL{scope} "
             f"AND (claimed_by IS NULL OR NOT ({held}))",
             [_QUEUED, *params, *owners],
         )

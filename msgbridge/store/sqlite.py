@@ -39,13 +39,25 @@ from typing import Any
 
 from msgbridge.store.dialect import Bulk, Conn
 from msgbridge.store.owners import LEASE_SECONDS, OWNERS_SCHEMA, RENEW_EVERY, OwnerRow, new_token, split_live
-from msgbridge.store.schema import SQLITE_1_TO_2, SQLITE_TYPES, SQLITE_V1_LATE_COLUMNS, statements, tables
+from msgbridge.store.schema import (
+    SQLITE_1_TO_2,
+    SQLITE_TYPES,
+    SQLITE_V1_LATE_COLUMNS,
+    statements,
+    step_2_to_3,
+    tables,
+)
 from msgbridge.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
 
 # Seconds between background WAL checkpoints (see _Checkpointer).
 CHECKPOINT_INTERVAL = 0.25
+# The file's page size (new files), SQLite's own checkpoint threshold (WAL pages) and its page cache:
+# measured with benchmarks/store_throughput.py, figures in docs/store-and-dispatch.md.
+PAGE_SIZE = 4096
+AUTOCHECKPOINT = 10_000
+CACHE_KIB = 65_536
 # SQLite's bound-parameter limit is 32766 since 3.32; stay far below it.
 CHUNK = 900
 
@@ -156,12 +168,22 @@ class SqliteStore(SqlStore):
         *,
         synchronous: str = "NORMAL",
         checkpoint_interval: float = CHECKPOINT_INTERVAL,
+        page_size: int = PAGE_SIZE,
+        autocheckpoint: int = AUTOCHECKPOINT,
+        cache_kib: int = CACHE_KIB,
     ) -> None:
-        """``checkpoint_interval`` seconds between background WAL checkpoints; 0 leaves them to SQLite."""
+        """``checkpoint_interval`` seconds between background WAL checkpoints; 0 leaves them to SQLite.
+
+        ``page_size`` applies to a new file only; ``autocheckpoint`` is SQLite's ``wal_autocheckpoint``
+        (pages), ``cache_kib`` its page cache. The defaults were measured (docs/store-and-dispatch.md).
+        """
         super().__init__()
         self.path = os.fspath(path)
         self.synchronous = synchronous
         self.checkpoint_interval = checkpoint_interval
+        self.page_size = page_size
+        self.autocheckpoint = autocheckpoint
+        self.cache_kib = cache_kib
         self._db: sqlite3.Connection | None = None
         self._conn: SqliteConn | None = None
         self._checkpointer: _Checkpointer | None = None
@@ -194,16 +216,18 @@ class SqliteStore(SqlStore):
         os.makedirs(parent, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
         try:
+            # Before WAL mode: a new file takes its page size from its first write.
+            db.execute(f"PRAGMA page_size={int(self.page_size)}")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={self.synchronous}")
             db.execute("PRAGMA foreign_keys=OFF")
             db.execute("PRAGMA temp_store=MEMORY")
-            db.execute("PRAGMA cache_size=-65536")
+            db.execute(f"PRAGMA cache_size=-{int(self.cache_kib)}")
             # Checkpoint less often: a page rewritten by several batches is copied back once. With the
             # background checkpointer, what this one still copies (in a COMMIT, on the loop) is only what
             # arrived since that one's last round; it is still needed, as only a checkpoint by the writer
             # itself reliably lets the next write start the WAL over.
-            db.execute("PRAGMA wal_autocheckpoint=10000")
+            db.execute(f"PRAGMA wal_autocheckpoint={int(self.autocheckpoint)}")
         except BaseException:
             db.close()
             raise
@@ -259,8 +283,12 @@ class SqliteStore(SqlStore):
     def _types_ddl(self) -> str:
         return tables(SQLITE_TYPES) + OWNERS_SCHEMA
 
+    def _step_2_to_3(self) -> str:
+        return step_2_to_3(SQLITE_TYPES)
+
     async def _upgrade(self, c: Conn, version: int) -> None:
-        assert version == 1
+        if version != 1:
+            return
         present = {r[1] for r in await c.fetch("PRAGMA table_info(messages)")}
         for column in SQLITE_V1_LATE_COLUMNS:
             if column not in present:

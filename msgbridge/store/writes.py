@@ -2,23 +2,50 @@
 
 from __future__ import annotations
 
+from msgbridge.core.status import FINAL, DeliveryStatus
 from msgbridge.store.dialect import Bulk
 from msgbridge.store.rows import APPEND_TRAIL, INBOUND_COLUMNS
 
 _T = "text"
+_F = "float8"
+_I = "int8"
+# What enqueue writes; the rest of a row starts at its default.
 INSERT_MESSAGES = Bulk(
-    "INSERT INTO messages (id, idempotency_key, campaign, reference, csv_row, status, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    (_T, _T, _T, _T, "int4", _T, "float8", "float8"),
+    "INSERT INTO messages (id, key_prefix, key_rest, campaign_id, phone, template_id, text, sender_id, reference, "
+    "extras, csv_row, status, due, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT DO NOTHING",
+    (_T, _I, _T, _I, _T, _I, _T, _I, _T, _T, "int4", _T, _F, _F, _F),
     (0,),
+    copy=True,
 )
-INSERT_BODIES = Bulk("INSERT INTO bodies (id, body) VALUES (?, ?)", (_T, _T), (0,))
+# The step 2 -> 3: every column, as the old row had it.
+COPY_MESSAGES = Bulk(
+    "INSERT INTO messages_v3 (id, key_prefix, key_rest, campaign_id, phone, template_id, text, sender_id, reference, "
+    "extras, csv_row, status, attempts, native_id, native_ids, link_id, segments, error_code, error_native_code, "
+    "error_text, error_retry_after, due, created_at, updated_at, trail, claimed_by) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    (_T, _I, _T, _I, _T, _I, _T, _I, _T, _T, "int4", _T, "int4", _T, _T, _I, "int4", _T, _T, _T, _F, _F, _F, _F,
+     _T, "int4"),
+    (),
+)  # fmt: skip
+# ``due`` after a status change: kept (a retry time) while QUEUED or MAYBE_SUBMITTED, the time of the
+# change while a receipt is awaited (the order pollers ask in), NULL once final. ``?`` 1: keep it.
+_DUE = "due = CASE WHEN ? = 1 THEN COALESCE(due, 0) ELSE ? END"
+
+
+def due_after(status: DeliveryStatus, now: float) -> tuple[int, float | None]:
+    """``_DUE``'s two values after a change to ``status``: (1 to keep it, else this)."""
+    if status in (DeliveryStatus.QUEUED, DeliveryStatus.MAYBE_SUBMITTED):
+        return 1, None
+    return 0, (None if status in FINAL else now)
+
+
 RESULT_UPDATE = Bulk(
     "UPDATE messages SET status = ?, native_id = COALESCE(?, native_id), native_ids = COALESCE(?, native_ids), "
-    "link = ?, segments = ?, error_code = ?, error_native_code = ?, error_text = ?, error_retry_after = ?, "
-    f"updated_at = ?, claimed_by = NULL, {APPEND_TRAIL} WHERE id = ?",
-    (_T, _T, _T, _T, "int4", _T, _T, _T, "float8", "float8", _T, _T),
-    (11,),
+    "link_id = ?, segments = ?, error_code = ?, error_native_code = ?, error_text = ?, error_retry_after = ?, "
+    f"updated_at = ?, claimed_by = NULL, {_DUE}, {APPEND_TRAIL} WHERE id = ?",
+    (_T, _T, _T, _I, "int4", _T, _T, _T, _F, _F, "int4", _F, _I, _T, _T),
+    (14,),
 )
 SEGMENT_UPSERT = Bulk(
     "INSERT INTO segments (message_id, seq, link, native_id, status) VALUES (?, ?, ?, ?, ?) "
@@ -28,11 +55,11 @@ SEGMENT_UPSERT = Bulk(
     (0, 1),
 )
 REQUEUE_UPDATE = Bulk(
-    "UPDATE messages SET status = ?, next_attempt_at = ?, error_code = COALESCE(?, error_code), "
+    "UPDATE messages SET status = ?, due = ?, error_code = COALESCE(?, error_code), "
     "error_native_code = COALESCE(?, error_native_code), error_text = COALESCE(?, error_text), "
     f"error_retry_after = ?, updated_at = ?, claimed_by = NULL, {APPEND_TRAIL} WHERE id = ?",
-    (_T, "float8", _T, _T, _T, "float8", "float8", _T, _T),
-    (8,),
+    (_T, _F, _T, _T, _T, _F, _F, _I, _T, _T),
+    (9,),
 )
 SEGMENT_STATUS = Bulk(
     "UPDATE segments SET status = ? WHERE message_id = ? AND seq = ?", (_T, _T, "int4"), (1, 2)
@@ -40,9 +67,9 @@ SEGMENT_STATUS = Bulk(
 RECEIPT_UPDATE = Bulk(
     "UPDATE messages SET status = ?, error_code = COALESCE(?, error_code), "
     "error_native_code = COALESCE(?, error_native_code), error_text = COALESCE(?, error_text), "
-    f"updated_at = ?, {APPEND_TRAIL} WHERE id = ?",
-    (_T, _T, _T, _T, "float8", _T, _T),
-    (6,),
+    f"updated_at = ?, {_DUE}, {APPEND_TRAIL} WHERE id = ?",
+    (_T, _T, _T, _T, _F, "int4", _F, _I, _T, _T),
+    (9,),
 )
 PARK_RECEIPTS = Bulk(
     "INSERT INTO receipts (link, native_id, status, native_status, error, message_hint, received_at, matched) "
@@ -57,3 +84,4 @@ INSERT_INBOUND = Bulk(
     (0,),
 )
 PREPEND_TRAIL = Bulk("UPDATE messages SET trail = ? || COALESCE(trail, '') WHERE id = ?", (_T, _T), (1,))
+INSERT_WORD = Bulk("INSERT INTO words (text) VALUES (?) ON CONFLICT DO NOTHING", (_T,), ())

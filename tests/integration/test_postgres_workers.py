@@ -39,6 +39,7 @@ from msgbridge.dispatch.dispatcher import Dispatcher
 from msgbridge.simulators.smsc import SmscSimulator
 from msgbridge.store.base import OutboxEntry
 from msgbridge.store.postgres import PostgresStore
+from msgbridge.store.rows import trail_entries
 
 CAMPAIGN = "shared"
 START_TIMEOUT = 60.0
@@ -175,11 +176,12 @@ async def one_send_result_each(store: PostgresStore, messages: int) -> None:
     Counted by note, not status: a receipt that overtakes its send result leaves the result's
     history entry saying DELIVERED.
     """
-    rows = await store.pool.fetch(
-        "SELECT m.id AS message_id, COUNT(*) AS n FROM messages m, regexp_split_to_table(m.trail, E'\\n') AS line "
-        "WHERE line <> '' AND (line::json ->> 2) = 'result' GROUP BY m.id"
-    )
-    assert len(rows) == messages and all(r["n"] == 1 for r in rows)
+    rows = [
+        (r["id"], sum(note == "result" for _, _, note in trail_entries(r["trail"], r["created_at"])))
+        for r in await store.pool.fetch("SELECT id, trail, created_at FROM messages")
+    ]
+    rows = [(message_id, n) for message_id, n in rows if n]
+    assert len(rows) == messages and all(n == 1 for _, n in rows)
 
 
 # -- memory:// workers -----------------------------------------------------

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from msgbridge.cli.outcome import ExitCode
 from msgbridge.core.message import Campaign, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.simulators.smsc.process import SimulatorProcess
+from msgbridge.store.sqlite import SqliteStore
 
 
 def write_csv(path: Path, rows: Sequence[str], header: str = "phone,name") -> Path:
@@ -308,8 +307,14 @@ def test_delivery_status_values_are_printed_as_names() -> None:
 
 
 def stored_texts(tmp_path: Path) -> list[str]:
-    with sqlite3.connect(tmp_path / "msgbridge.db") as db:
-        return [json.loads(body)["text"] for (body,) in db.execute("SELECT body FROM bodies")]
+    """The texts of the stored messages, in id order, read back through the store."""
+
+    async def read() -> list[str]:
+        async with SqliteStore(tmp_path / "msgbridge.db") as store:
+            ids = [i for (i,) in store.db.execute("SELECT id FROM messages ORDER BY id")]
+            return [r.message.text for i in ids if (r := await store.get(i)) is not None]
+
+    return asyncio.run(read())
 
 
 def test_a_stray_quote_does_not_swallow_the_rest_of_the_file(msgbridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -181,7 +181,7 @@ async def test_stores_opening_one_new_database_at_once_make_its_tables_once(pg_d
                 stores = [PostgresStore(pg_dsn.rsplit("/", 1)[0] + f"/{database}") for _ in range(6)]
                 try:
                     await asyncio.gather(*(s.open() for s in stores))
-                    assert await stores[0].pool.fetch("SELECT version FROM schema_version") == [(2,)]
+                    assert await stores[0].pool.fetch("SELECT version FROM schema_version") == [(3,)]
                 finally:
                     await asyncio.gather(*(s.close() for s in stores))
             finally:
