@@ -51,16 +51,9 @@ class Logins:
 
     async def plain(self, server: SMTP, args: list[str]) -> AuthResult:
         """AUTH PLAIN, the credentials on the command line or after an empty challenge."""
-        if len(args) == 1:
-            blob = await server.challenge_auth("")
-            if blob is MISSING:
-                return AuthResult(success=False, handled=True)
-        else:
-            try:
-                blob = b64decode(args[1].encode(), validate=True)
-            except (binascii.Error, ValueError):
-                await server.push(AUTH_SYNTAX)
-                return AuthResult(success=False, handled=True)
+        blob = await _first_response(server, args, "")
+        if blob is None:
+            return AuthResult(success=False, handled=True)
         fields = blob.split(b"\0")
         if len(fields) != 3:
             await server.push(AUTH_SYNTAX)
@@ -69,16 +62,9 @@ class Logins:
 
     async def login(self, server: SMTP, args: list[str]) -> AuthResult:
         """AUTH LOGIN: the login (given or asked for), then the password asked for."""
-        if len(args) == 1:
-            login = await server.challenge_auth(server.AuthLoginUsernameChallenge)
-            if login is MISSING:
-                return AuthResult(success=False, handled=True)
-        else:
-            try:
-                login = b64decode(args[1].encode(), validate=True)
-            except (binascii.Error, ValueError):
-                await server.push(AUTH_SYNTAX)
-                return AuthResult(success=False, handled=True)
+        login = await _first_response(server, args, server.AuthLoginUsernameChallenge)
+        if login is None:
+            return AuthResult(success=False, handled=True)
         password = await server.challenge_auth(server.AuthLoginPasswordChallenge)
         if password is MISSING:
             return AuthResult(success=False, handled=True)
@@ -144,3 +130,19 @@ class Logins:
         if server.transport is not None:
             server.transport.close()
         return True
+
+
+async def _first_response(server: SMTP, args: list[str], challenge: str) -> bytes | None:
+    """The client's first response: given on the AUTH line (RFC 4954's initial response) or asked for.
+
+    None when there is none to use: the client cancelled the exchange, or sent
+    something that is not base64 (answered here with ``501``).
+    """
+    if len(args) == 1:
+        got = await server.challenge_auth(challenge)
+        return None if got is MISSING else got
+    try:
+        return b64decode(args[1].encode(), validate=True)
+    except (binascii.Error, ValueError):
+        await server.push(AUTH_SYNTAX)
+        return None
