@@ -24,40 +24,28 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import timeit
+import typing
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field, create_model
 
-from msgbridge.core.errors import ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, SendResult
 from msgbridge.core.status import DeliveryStatus
 
 
-class PydanticResult(BaseModel):
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-    message_id: str
-    status: DeliveryStatus
-    native_id: str | None = None
-    native_ids: tuple[str, ...] = ()
-    segments: int = 1
-    error: ErrorInfo | None = None
-    warnings: tuple[str, ...] = ()
-    raw: dict[str, object] | None = None
-
-
-class PydanticReceipt(BaseModel):
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-    native_id: str
-    status: DeliveryStatus
-    native_status: str = ""
-    error: ErrorInfo | None = None
-    message_id: str | None = None
-    link: str = ""
-    received_at: float = Field(default=0.0)
-    raw: dict[str, object] | None = None
+def pydantic_twin(kind: type[Any]) -> Any:
+    """A frozen pydantic model with ``kind``'s fields and defaults: the record as it was before."""
+    hints = typing.get_type_hints(kind)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(kind):
+        if f.default_factory is not dataclasses.MISSING:
+            fields[f.name] = (hints[f.name], Field(default_factory=f.default_factory))
+        elif f.default is not dataclasses.MISSING:
+            fields[f.name] = (hints[f.name], f.default)
+        else:
+            fields[f.name] = (hints[f.name], ...)
+    return create_model(f"Pydantic{kind.__name__}", __config__=ConfigDict(frozen=True), **fields)
 
 
 def unfrozen(kind: type[Any]) -> Any:
@@ -69,13 +57,24 @@ def unfrozen(kind: type[Any]) -> Any:
     return dataclasses.make_dataclass(f"Unfrozen{kind.__name__}", fields, slots=True)
 
 
+PydanticResult = pydantic_twin(SendResult)
+PydanticReceipt = pydantic_twin(DeliveryReceipt)
 UnfrozenResult = unfrozen(SendResult)
 UnfrozenReceipt = unfrozen(DeliveryReceipt)
 
 _new = object.__new__
 _set = object.__setattr__
-_RESULT_SET = frozenset({"message_id", "status", "native_id", "native_ids", "segments"})
-_RECEIPT_SET = frozenset(PydanticReceipt.model_fields)
+
+
+def hand_built(model: Any, values: dict[str, object], fields_set: frozenset[str]) -> Any:
+    """A pydantic model instance made without validation, the way the SMPP transport made them before."""
+    r = _new(model)
+    _set(r, "__dict__", dict(values))
+    _set(r, "__pydantic_fields_set__", set(fields_set))
+    _set(r, "__pydantic_extra__", None)
+    _set(r, "__pydantic_private__", None)
+    return r
+
 
 SUBMITTED = DeliveryStatus.SUBMITTED
 DELIVERED = DeliveryStatus.DELIVERED
@@ -83,60 +82,44 @@ IDS = ("0A1B2C",)
 RAW: dict[str, object] = {"id": "0A1B2C"}
 
 
-def hand_built_result() -> PydanticResult:
-    r = _new(PydanticResult)
-    _set(
-        r,
-        "__dict__",
-        {
-            "message_id": "m1",
-            "status": SUBMITTED,
-            "native_id": IDS[-1],
-            "native_ids": IDS,
-            "segments": 1,
-            "error": None,
-            "warnings": (),
-            "raw": None,
-        },
-    )
-    _set(r, "__pydantic_fields_set__", set(_RESULT_SET))
-    _set(r, "__pydantic_extra__", None)
-    _set(r, "__pydantic_private__", None)
-    return r
-
-
-def hand_built_receipt() -> PydanticReceipt:
-    r = _new(PydanticReceipt)
-    _set(
-        r,
-        "__dict__",
-        {
-            "native_id": "0A1B2C",
-            "status": DELIVERED,
-            "native_status": "DELIVRD",
-            "error": None,
-            "message_id": "m1",
-            "link": "L",
-            "received_at": 1.0,
-            "raw": RAW,
-        },
-    )
-    _set(r, "__pydantic_fields_set__", set(_RECEIPT_SET))
-    _set(r, "__pydantic_extra__", None)
-    _set(r, "__pydantic_private__", None)
-    return r
+RESULT_VALUES: dict[str, object] = {
+    "message_id": "m1",
+    "status": SUBMITTED,
+    "native_id": IDS[-1],
+    "native_ids": IDS,
+    "segments": 1,
+    "error": None,
+    "warnings": (),
+    "raw": None,
+}
+RESULT_SET = frozenset({"message_id", "status", "native_id", "native_ids", "segments"})
+RECEIPT_VALUES: dict[str, object] = {
+    "native_id": "0A1B2C",
+    "status": DELIVERED,
+    "native_status": "DELIVRD",
+    "error": None,
+    "message_id": "m1",
+    "link": "L",
+    "received_at": 1.0,
+    "raw": RAW,
+}
+RECEIPT_SET = frozenset(RECEIPT_VALUES)
 
 
 CASES: dict[str, list[tuple[str, Callable[[], object]]]] = {
     "SendResult": [
         (
             "pydantic, validated (baseline)",
-            lambda: PydanticResult(message_id="m1", status=SUBMITTED, native_id=IDS[-1], native_ids=IDS, segments=1),
+            lambda: PydanticResult(
+                message_id="m1", status=SUBMITTED, native_id=IDS[-1], native_ids=IDS, segments=1
+            ),
         ),
-        ("pydantic, hand-built (before)", hand_built_result),
+        ("pydantic, hand-built (before)", lambda: hand_built(PydanticResult, RESULT_VALUES, RESULT_SET)),
         (
             "dataclass, keywords",
-            lambda: SendResult(message_id="m1", status=SUBMITTED, native_id=IDS[-1], native_ids=IDS, segments=1),
+            lambda: SendResult(
+                message_id="m1", status=SUBMITTED, native_id=IDS[-1], native_ids=IDS, segments=1
+            ),
         ),
         ("dataclass, positional (now)", lambda: SendResult("m1", SUBMITTED, IDS[-1], IDS, 1)),
         ("dataclass not frozen, positional", lambda: UnfrozenResult("m1", SUBMITTED, IDS[-1], IDS, 1)),
@@ -155,7 +138,7 @@ CASES: dict[str, list[tuple[str, Callable[[], object]]]] = {
                 raw=RAW,
             ),
         ),
-        ("pydantic, hand-built (before)", hand_built_receipt),
+        ("pydantic, hand-built (before)", lambda: hand_built(PydanticReceipt, RECEIPT_VALUES, RECEIPT_SET)),
         (
             "dataclass, keywords",
             lambda: DeliveryReceipt(
@@ -182,7 +165,9 @@ CASES: dict[str, list[tuple[str, Callable[[], object]]]] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=1_000_000, help="constructions per timing")
     parser.add_argument("--repeat", type=int, default=5, help="timings per line; the best is shown")
     args = parser.parse_args()
