@@ -16,7 +16,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check msgbridge tests benchmarks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy msgbridge/core
+	$(BIN)/mypy msgbridge
 
 pytest: $(STAMP)
 	$(BIN)/pytest

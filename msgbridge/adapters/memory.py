@@ -280,7 +280,7 @@ class MemoryTransport(Transport):
                 self._timers.discard(handle)
             stamp = time.time()
             for r in receipts:
-                self._queue.put_nowait(r.model_copy(update={"received_at": stamp}))
+                self._queue.put_nowait(replace(r, received_at=stamp))
 
         handle = loop.call_later(self.dlr_delay, emit)
         self._timers.add(handle)

@@ -475,7 +475,7 @@ def campaign_run(
     )
     show_bar = not (as_json or quiet)
 
-    async def go() -> tuple[PrepareReport, DispatchStats, dict[DeliveryStatus, int], MessagingError | None]:
+    async def go() -> tuple[PrepareReport, DispatchStats, dict[DeliveryStatus, int], int, MessagingError | None]:
         error: MessagingError | None = None
         async with open_store(_store_dsn(ctx, config)) as store:
             report = await prepare_campaign(

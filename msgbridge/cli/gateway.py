@@ -23,7 +23,7 @@ import sys
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -59,7 +59,15 @@ def resolve_via(via: str, config_path: str | None) -> str:
     return url
 
 
-class Seconds(click.ParamType):
+if TYPE_CHECKING:
+    # Recent click types ParamType by the value it converts to; the click 8.1 that pyproject.toml
+    # allows is not generic, so the subscript exists for the type checker only.
+    _FloatParam = click.ParamType[float, Any]
+else:
+    _FloatParam = click.ParamType
+
+
+class Seconds(_FloatParam):
     """A finite, non-negative number of seconds (``nan`` and ``inf`` would disable a limit unseen)."""
 
     name = "seconds"

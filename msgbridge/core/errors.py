@@ -8,9 +8,8 @@ native code and text travel beside it so nothing the provider said is lost.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
-
-from pydantic import BaseModel, ConfigDict
 
 
 class ErrorCode(StrEnum):
@@ -66,10 +65,13 @@ RETRYABLE: frozenset[ErrorCode] = frozenset(
 OUTCOME_UNKNOWN: frozenset[ErrorCode] = frozenset({ErrorCode.TIMEOUT})
 
 
-class ErrorInfo(BaseModel):
-    """Our code, plus exactly what the peer said."""
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """Our code, plus exactly what the peer said.
 
-    model_config = ConfigDict(frozen=True)
+    A plain frozen dataclass like the records that carry it (see ``msgbridge.core.message``);
+    ``msgbridge.core.records`` reads and writes it as JSON.
+    """
 
     code: ErrorCode
     native_code: str | int | None = None

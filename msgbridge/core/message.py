@@ -1,13 +1,24 @@
 """The messages, results and receipts every transport exchanges with the core.
 
-Immutable pydantic models: a Message is written to the store before it is
+Everything here is immutable: a Message is written to the store before it is
 sent, and nothing downstream may change it behind the store's back.
+
+What a caller hands in (``Message``, ``Recipient``, ``Campaign``) is a pydantic
+model, validated where it enters. What the transports make by the message on
+the hot path (``SendResult``, ``DeliveryReceipt``, ``InboundMessage``) is a plain
+frozen, slotted dataclass: every value in it was made by our own code, so
+validating it again would only cost time, once per message and receipt. Build
+them positionally where it counts: keyword arguments make a construction about
+a quarter dearer. Pydantic still sees them at the edges: ``msgbridge.core.records`` serialises,
+validates and describes them (JSON schema) through ``pydantic.TypeAdapter``.
+To change one, ``dataclasses.replace(result, status=...)``.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -65,7 +76,8 @@ class Campaign(BaseModel):
     options: dict[str, str] = Field(default_factory=dict)
 
 
-class SendResult(BaseModel):
+@dataclass(frozen=True, slots=True)
+class SendResult:
     """What the transport learnt from handing over one message.
 
     ``status`` is SUBMITTED (or ACCEPTED where the peer says so) on success,
@@ -75,8 +87,6 @@ class SendResult(BaseModel):
     (SMPP); ``native_id`` is the id receipts will name for the whole message
     (the last segment's for SMPP, the provider's message id for HTTP).
     """
-
-    model_config = ConfigDict(frozen=True)
 
     message_id: str
     status: DeliveryStatus
@@ -92,10 +102,9 @@ class SendResult(BaseModel):
         return self.error is None
 
 
-class DeliveryReceipt(BaseModel):
+@dataclass(frozen=True, slots=True)
+class DeliveryReceipt:
     """A status report about something we sent, pushed or polled."""
-
-    model_config = ConfigDict(frozen=True)
 
     native_id: str
     status: DeliveryStatus
@@ -104,20 +113,20 @@ class DeliveryReceipt(BaseModel):
     message_id: str | None = None
     # Which link it came from: native ids are only unique per provider/link.
     link: str = ""
-    received_at: float = Field(default_factory=time.time)
+    received_at: float = field(default_factory=time.time)
     raw: dict[str, object] | None = None
 
 
-class InboundMessage(BaseModel):
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
     """A mobile-originated message (or an inbound mail turned into one)."""
 
-    model_config = ConfigDict(frozen=True)
-
-    id: str = Field(default_factory=new_id)
+    # Keyword-only, so the fields every inbound message names come first without defaults.
+    id: str = field(default_factory=new_id, kw_only=True)
     source: str
     destination: str
     text: str
     link: str = ""
-    received_at: float = Field(default_factory=time.time)
+    received_at: float = field(default_factory=time.time)
     parts: int = 1
     raw: dict[str, object] | None = None

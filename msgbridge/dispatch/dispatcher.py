@@ -30,7 +30,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from msgbridge.adapters.base import (
     AcknowledgesReceipts,
@@ -370,7 +370,7 @@ class Dispatcher:
         except UnsupportedFeature:
             return False
         results = [
-            res.model_copy(update={"message_id": by_ref[ref].message.id, "status": DeliveryStatus.SUBMITTED})
+            replace(res, message_id=by_ref[ref].message.id, status=DeliveryStatus.SUBMITTED)
             for ref, res in found.items()
             if ref in by_ref
         ]
@@ -557,16 +557,16 @@ class Dispatcher:
             return
         self.stats.count_error(error.code)
         if error.code.outcome_unknown or res.status is DeliveryStatus.MAYBE_SUBMITTED:
-            outcomes.append(res.model_copy(update={"status": DeliveryStatus.MAYBE_SUBMITTED}))
+            outcomes.append(replace(res, status=DeliveryStatus.MAYBE_SUBMITTED))
             self.stats.in_doubt += 1
         elif (refusal := self._wait_refused(error)) is not None:
-            outcomes.append(res.model_copy(update={"status": DeliveryStatus.FAILED, "error": refusal}))
+            outcomes.append(replace(res, status=DeliveryStatus.FAILED, error=refusal))
             self.stats.failed += 1
         elif error.retryable and rec.attempts < self.max_attempts:
             retry.append((rec, error))
         else:
             if not res.status.is_final:
-                res = res.model_copy(update={"status": DeliveryStatus.FAILED})
+                res = replace(res, status=DeliveryStatus.FAILED)
             outcomes.append(res)
             self.stats.failed += 1
 
@@ -584,7 +584,7 @@ class Dispatcher:
             f"max_retry_wait={self.max_retry_wait:g} s: not retried"
         )
         text = f"{error.native_message}; {asked}" if error.native_message else asked
-        return error.model_copy(update={"code": ErrorCode.THROTTLED, "native_message": text})
+        return replace(error, code=ErrorCode.THROTTLED, native_message=text)
 
     async def _requeue(self, retry: list[tuple[MessageRecord, ErrorInfo]]) -> None:
         """Requeue in one store call per attempt number: one backoff delay per group, not per message."""

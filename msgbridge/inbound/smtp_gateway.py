@@ -21,67 +21,56 @@ What it promises a sending mail server:
   each with a ``421`` first.
 
 The SMTP dialogue itself (line parsing, SIZE, STARTTLS, pipelining) is
-aiosmtpd's; this module holds the hooks that decide. AUTH PLAIN and LOGIN are
-implemented here rather than through aiosmtpd's ``authenticator`` callback:
-that callback is not awaited (an ``async def`` one makes aiosmtpd 1.4 answer
-235 to a wrong password), and the scrypt check is run in a worker thread so a
-login does not stall every other session.
+aiosmtpd's; this module holds the hooks that decide and the server that caps
+connections and times sessions out. AUTH (PLAIN, LOGIN, lock-outs) is in
+``logins``, the replies in ``replies``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import binascii
 import hashlib
 import ipaddress
 import logging
 import ssl
 import time
-import weakref
-from base64 import b64decode
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from msgbridge.core.encoding import info, split
 from msgbridge.core.message import Message
 from msgbridge.core.ratelimit import TokenBucket
-from msgbridge.core.terminal import printable
 from msgbridge.inbound import mailtext
 from msgbridge.inbound.group_commit import GroupCommit
-from msgbridge.inbound.limits import AuthPolicy, ConnectionCount, ConnectionPolicy, FailureLog, client_key
+from msgbridge.inbound.limits import AuthPolicy, ConnectionCount, ConnectionPolicy, client_key
+from msgbridge.inbound.logins import Logins, peer_host
 from msgbridge.inbound.recipients import Refused, phone_for
-from msgbridge.inbound.users import User, dummy_hash, verify_password
+from msgbridge.inbound.replies import (
+    AUTH_REQUIRED,
+    IDLE_TIMEOUT,
+    INTERNAL_ERROR,
+    LOGIN_TIMEOUT,
+    NO_TEXT,
+    NOT_ALLOWED,
+    OK_RECIPIENT,
+    OK_SENDER,
+    RATE_LIMITED,
+    STORE_FAILED,
+    TOO_MANY_CONNECTIONS,
+    TOO_MANY_RECIPIENTS,
+    UNDECODABLE,
+)
+from msgbridge.inbound.users import User
 from msgbridge.store.base import OutboxEntry, Store
 
 log = logging.getLogger(__name__)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Replies, in one place so the docs and tests can name them.
-OK_SENDER = "250 2.1.0 OK"
-OK_RECIPIENT = "250 2.1.5 OK"
-AUTH_REQUIRED = "530 5.7.0 Authentication required"
-NOT_ALLOWED = "550 5.7.1 Not authorised: log in or send from an allowed address"
-TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
-RATE_LIMITED = "450 4.7.1 Rate limit exceeded, try again later"
-NO_TEXT = "550 5.6.0 No text to send as SMS"
-STORE_FAILED = "451 4.3.0 Temporary local problem, try again later"
-INTERNAL_ERROR = "451 4.3.0 Internal error, try again later"
-UNDECODABLE = "554 5.6.0 Cannot decode the text"
-AUTH_SYNTAX = "501 5.5.2 Cannot decode response"
-TOO_MANY_AUTH_FAILURES = "421 4.7.0 Too many authentication failures"
-# RFC 4954: 454 4.7.0 "Temporary authentication failure"; the client may try again later.
-LOCKED_OUT = "454 4.7.0 Too many failed logins, try again later"
-TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
-IDLE_TIMEOUT = "421 4.4.2 Idle too long, closing connection"
-LOGIN_TIMEOUT = "421 4.7.0 Not logged in in time, closing connection"
-
-MAX_AUTH_FAILURES = 3
-MAX_CONCURRENT_AUTH = 4  # password checks running at once (each is ~50 ms of CPU and 16 MiB)
 MAX_BUCKETS = 10_000
 
 
@@ -142,20 +131,14 @@ class GatewayHandler:
         self.commit = GroupCommit(store)
         self.clock: Callable[[], float] = time.time
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
-        self._auth_failures: weakref.WeakKeyDictionary[SMTP, int] = weakref.WeakKeyDictionary()
-        self._auth_slots = asyncio.Semaphore(MAX_CONCURRENT_AUTH)
-        self.failures = FailureLog(config.auth)
+        self.logins = Logins(lambda: self.config.users, config.auth)
+        self.failures = self.logins.failures
         self.accepted_mails = 0
 
     # -- identity -------------------------------------------------------------
 
-    @staticmethod
-    def _peer_host(session: Session | None) -> str:
-        peer: Any = session.peer if session is not None else None
-        return str(peer[0]) if isinstance(peer, tuple) and peer else ""
-
     def _allowlisted(self, session: Session) -> bool:
-        return self.allowlisted(self._peer_host(session))
+        return self.allowlisted(peer_host(session))
 
     def allowlisted(self, host: str) -> bool:
         try:
@@ -173,7 +156,7 @@ class GatewayHandler:
         login = self._login(session)
         if login is not None:
             return f"user:{login}"
-        return f"ip:{self._peer_host(session)}|{envelope.mail_from or ''}"
+        return f"ip:{peer_host(session)}|{envelope.mail_from or ''}"
 
     def _sender_id(self, session: Session) -> str | None:
         login = self._login(session)
@@ -297,101 +280,13 @@ class GatewayHandler:
         log.exception("smtp gateway: error in session", exc_info=error)
         return INTERNAL_ERROR
 
-    # -- AUTH -----------------------------------------------------------------------
+    # -- AUTH: aiosmtpd finds the mechanisms by these names; ``logins`` decides -----
 
     async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
-        if len(args) == 1:
-            blob = await server.challenge_auth("")
-            if blob is MISSING:
-                return AuthResult(success=False, handled=True)
-        else:
-            try:
-                blob = b64decode(args[1].encode(), validate=True)
-            except (binascii.Error, ValueError):
-                await server.push(AUTH_SYNTAX)
-                return AuthResult(success=False, handled=True)
-        fields = blob.split(b"\0")
-        if len(fields) != 3:
-            await server.push(AUTH_SYNTAX)
-            return AuthResult(success=False, handled=True)
-        return await self._check(server, fields[1], fields[2])
+        return await self.logins.plain(server, args)
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
-        if len(args) == 1:
-            login = await server.challenge_auth(server.AuthLoginUsernameChallenge)
-            if login is MISSING:
-                return AuthResult(success=False, handled=True)
-        else:
-            try:
-                login = b64decode(args[1].encode(), validate=True)
-            except (binascii.Error, ValueError):
-                await server.push(AUTH_SYNTAX)
-                return AuthResult(success=False, handled=True)
-        password = await server.challenge_auth(server.AuthLoginPasswordChallenge)
-        if password is MISSING:
-            return AuthResult(success=False, handled=True)
-        return await self._check(server, login, password)
-
-    async def _check(self, server: SMTP, login: bytes, password: bytes) -> AuthResult:
-        name = login.decode("utf-8", errors="replace")
-        host = self._peer_host(server.session)
-        keys = (f"ip:{client_key(host)}", f"login:{name}")
-        # Each earlier failure for this address or login makes this attempt wait longer,
-        # whichever connection it comes on; bounded by the policy's max_delay.
-        wait = max(self.failures.wait_for(key) for key in keys)
-        if wait > 0:
-            await asyncio.sleep(wait)
-        if self._locked(keys):
-            return await self._refuse_locked(server, name, host)
-        user = self.config.users.get(name)
-        stored = user.password_hash if user is not None else dummy_hash()
-        async with (
-            self._auth_slots
-        ):  # a flood of logins queues here instead of eating every core and 16 MiB each
-            ok = await asyncio.to_thread(verify_password, stored, password) and user is not None
-        if self._locked(keys):  # locked by a parallel guess while this one was checked
-            return await self._refuse_locked(server, name, host)
-        if ok:
-            for key in keys:
-                self.failures.clear(key)
-            log.info("smtp gateway: %s logged in from %s", name, host)
-            # auth_data holds the login only; the password is not kept in the session.
-            return AuthResult(success=True, handled=False, auth_data=name)
-        log.warning("smtp gateway: failed login %r from %s", name, host)
-        for key in keys:
-            if self.failures.fail(key):
-                log.warning(
-                    "smtp gateway: %s locked out for %.0f s after %d failed logins",
-                    printable(key),  # the login part is the client's bytes
-                    self.config.auth.lockout,
-                    self.config.auth.max_failures,
-                )
-        if await self._session_failure(server):
-            return AuthResult(success=False, handled=True)
-        return AuthResult(success=False, handled=False)  # aiosmtpd answers 535 5.7.8
-
-    def _locked(self, keys: Sequence[str]) -> bool:
-        return any(self.failures.locked_for(key) > 0 for key in keys)
-
-    async def _refuse_locked(self, server: SMTP, name: str, host: str) -> AuthResult:
-        """During a lock-out every password is refused, the right one too, and none is checked."""
-        # info, not warning: a guesser hammering a lock would otherwise flood the log it was announced in
-        log.info("smtp gateway: login %r from %s refused: locked out", name, host)
-        if not await self._session_failure(server):
-            await server.push(LOCKED_OUT)
-        return AuthResult(success=False, handled=True)
-
-    async def _session_failure(self, server: SMTP) -> bool:
-        """Count a failure on this connection; at the limit answer 421, close it and return True."""
-        failures = self._auth_failures.get(server, 0) + 1
-        self._auth_failures[server] = failures
-        if failures < MAX_AUTH_FAILURES:
-            return False
-        self._auth_failures.pop(server, None)
-        await server.push(TOO_MANY_AUTH_FAILURES)
-        if server.transport is not None:
-            server.transport.close()
-        return True
+        return await self.logins.login(server, args)
 
 
 class _Session(SMTP):

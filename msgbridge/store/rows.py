@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any, NamedTuple
 
+from msgbridge.core import records
 from msgbridge.core.errors import ErrorCode, ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message
 from msgbridge.core.status import DeliveryStatus
@@ -57,7 +58,7 @@ def error_from(
 
 def error_json(error: ErrorInfo | None) -> str | None:
     """A parked receipt's error, whole (``receipts.error``)."""
-    return error.model_dump_json() if error is not None else None
+    return records.dump_json(error) if error is not None else None
 
 
 # -- messages ----------------------------------------------------------------
@@ -217,7 +218,7 @@ class ParkedRow(NamedTuple):
             native_id=self.native_id,
             status=_STATUS[self.status],
             native_status=self.native_status,
-            error=ErrorInfo.model_validate_json(self.error) if self.error else None,
+            error=records.load_json(ErrorInfo, self.error) if self.error else None,
             message_id=self.message_hint,
             received_at=self.received_at,
         )

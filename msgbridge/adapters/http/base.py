@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import ClassVar
 
@@ -85,7 +85,7 @@ class Screened:
     def finish(self, results: list[SendResult]) -> list[SendResult]:
         """``results`` (one per message, in order) with the warnings of fields left out added."""
         for index, extra in self.warnings.items():
-            results[index] = results[index].model_copy(update={"warnings": results[index].warnings + extra})
+            results[index] = replace(results[index], warnings=results[index].warnings + extra)
         return results
 
 

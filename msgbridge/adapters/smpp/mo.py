@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from msgbridge.core.encoding import decode_gsm7
 from msgbridge.core.message import InboundMessage
@@ -186,7 +186,7 @@ class Reassembler:
             msg = self._message(source, destination, data, pending.data_coding, len(pending.parts), ref)
             missing = sorted(set(range(1, total + 1)) - set(pending.parts))
             out.append(
-                msg.model_copy(update={"raw": {**(msg.raw or {}), "incomplete": True, "missing": missing}})
+                replace(msg, raw={**(msg.raw or {}), "incomplete": True, "missing": missing})
             )
         return out
 

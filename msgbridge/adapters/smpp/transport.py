@@ -552,42 +552,17 @@ class _SendBatch:
         )
 
 
-_FIELDS_SET = frozenset({"message_id", "status", "native_id", "native_ids", "segments"})
-_new = object.__new__
-_set = object.__setattr__
-
-
 def submitted(message_id: str, ids: tuple[str, ...]) -> SendResult:
-    """A SUBMITTED SendResult built without re-validating values made right here.
+    """A SUBMITTED SendResult with one native id per segment.
 
-    Validation costs about 2 µs per message; at 100,000 messages/s that is a
-    fifth of the CPU budget. Equal to ``SendResult(...)`` with the same fields
-    (a test checks it), and used only for this one shape. An SMSC that answers
-    with an empty message_id gives the message no native id (receipts cannot
-    name it), rather than one shared empty id.
+    Positional, because keywords cost a quarter of a construction on this path.
+    An SMSC that answers with an empty message_id gives the message no native
+    id (receipts cannot name it), rather than one shared empty id.
     """
     segments = len(ids)
     if "" in ids:
         ids = tuple(i for i in ids if i)
-    r = _new(SendResult)
-    _set(
-        r,
-        "__dict__",
-        {
-            "message_id": message_id,
-            "status": DeliveryStatus.SUBMITTED,
-            "native_id": ids[-1] if ids else None,
-            "native_ids": ids,
-            "segments": segments,
-            "error": None,
-            "warnings": (),
-            "raw": None,
-        },
-    )
-    _set(r, "__pydantic_fields_set__", set(_FIELDS_SET))
-    _set(r, "__pydantic_extra__", None)
-    _set(r, "__pydantic_private__", None)
-    return r
+    return SendResult(message_id, DeliveryStatus.SUBMITTED, ids[-1] if ids else None, ids, segments)
 
 
 class SmppTransport(Transport):

@@ -17,7 +17,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from hypothesis import given, settings
@@ -184,7 +184,7 @@ async def test_the_check_itself_catches_lies(smsc: SmscSimulator) -> None:
         status=DeliveryStatus.FAILED,
         error=ErrorInfo(code=ErrorCode.PERMANENT_FAILURE, native_code=None, native_message="x"),
     )
-    wrong_id = results[2].model_copy(update={"native_ids": ("NOT-AN-ID",)})
+    wrong_id = replace(results[2], native_ids=("NOT-AN-ID",))
     for forged in (
         [*results[:1], failed, *results[2:]],
         [*results[:2], wrong_id, *results[3:]],

@@ -21,7 +21,7 @@ import pytest
 from smtp_helpers import GATEWAY_DOMAIN, eventually, user_line
 
 from msgbridge.inbound.limits import AuthPolicy, ConnectionPolicy
-from msgbridge.inbound.smtp_gateway import LOCKED_OUT
+from msgbridge.inbound.replies import LOCKED_OUT
 from msgbridge.inbound.users import parse_users
 
 PHONE = "+77011234567"

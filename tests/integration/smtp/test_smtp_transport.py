@@ -13,7 +13,8 @@ import pytest
 from smtp_helpers import RecordingHandler, authenticator
 
 from msgbridge.adapters.base import open_transport
-from msgbridge.adapters.smtp.transport import DEFAULT_PORTS, SmtpTransport
+from msgbridge.adapters.smtp.config import DEFAULT_PORTS
+from msgbridge.adapters.smtp.transport import SmtpTransport
 from msgbridge.core.errors import AuthError, ConfigError, ErrorCode
 from msgbridge.core.message import Channel, Message
 from msgbridge.core.status import DeliveryStatus

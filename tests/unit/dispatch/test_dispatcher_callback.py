@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,7 @@ async def test_each_answer_ends_as_the_dispatcher_rules_say(store: SqliteStore) 
     def answer(m: Message) -> SendResult:
         tries[m.to] = tries.get(m.to, 0) + 1
         if m.to == phone(1):  # refused for good
-            return refused(m, ErrorCode.INVALID_DESTINATION).model_copy(update={"status": S.REJECTED})
+            return replace(refused(m, ErrorCode.INVALID_DESTINATION), status=S.REJECTED)
         if m.to == phone(2) and tries[m.to] == 1:  # throttled once, then taken
             return refused(m, ErrorCode.THROTTLED)
         if m.to == phone(3):  # the answer was lost: it may have been sent

@@ -13,6 +13,7 @@ import base64
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, NoReturn
 
 import httpx
@@ -134,7 +135,7 @@ class BsgClient(HttpTransport):
                 if error.code in (ErrorCode.AUTH_FAILED, ErrorCode.ACCESS_DENIED, ErrorCode.INVALID_ARGUMENT):
                     raise AuthError(
                         f"bsg login refused: {error}",
-                        error.model_copy(update={"code": ErrorCode.AUTH_FAILED}),
+                        replace(error, code=ErrorCode.AUTH_FAILED),
                     )
                 raise TransportError(f"bsg login failed: {error}", error)
             self.logins += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 from msgbridge.adapters.base import Capabilities
 from msgbridge.adapters.http.bsg.campaigns import BsgCampaigns
@@ -124,7 +125,7 @@ class BsgTransport(BsgGroups, BsgCampaigns):
             if campaign_id in self._stopped:
                 # Still waiting in a stopped campaign = never handed over: canceled.
                 found = [
-                    r.model_copy(update={"status": DeliveryStatus.CANCELED})
+                    replace(r, status=DeliveryStatus.CANCELED)
                     if r.status is DeliveryStatus.QUEUED
                     else r
                     for r in found

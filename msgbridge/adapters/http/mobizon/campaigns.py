@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from msgbridge.adapters.base import ProviderCampaignResult
 from msgbridge.adapters.http.mobizon.client import MobizonClient
@@ -259,7 +259,7 @@ class MobizonCampaigns(MobizonClient):
             )
             # nothing is sent until campaign/send, so a failed create leaves every message unsent
             if err.code.outcome_unknown:
-                err = err.model_copy(update={"code": ErrorCode.TEMPORARY_FAILURE})
+                err = replace(err, code=ErrorCode.TEMPORARY_FAILURE)
             return outcome(
                 "",
                 "refused",
@@ -325,9 +325,9 @@ class MobizonCampaigns(MobizonClient):
                     or reply.server_error
                 )
                 status = DeliveryStatus.MAYBE_SUBMITTED if doubtful else DeliveryStatus.FAILED
-                final.append(r.model_copy(update={"status": status, "error": send_error}))
+                final.append(replace(r, status=status, error=send_error))
             elif r.status is DeliveryStatus.QUEUED:
-                final.append(r.model_copy(update={"status": DeliveryStatus.SUBMITTED}))
+                final.append(replace(r, status=DeliveryStatus.SUBMITTED))
             else:
                 final.append(r)
         phase = ""

@@ -21,7 +21,7 @@ Things about SMSC.ru that shape this module:
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import ClassVar
 
@@ -368,7 +368,7 @@ class SmscPayload(Payload):
         parsed = read_reply(reply, "status")
         why = reply.error if parsed is None else error_info(parsed, {**ERRORS, **STATUS_ERRORS})
         if why is not None and why.code is ErrorCode.THROTTLED and why.native_code == 9:
-            why = why.model_copy(update={"retry_after": STATUS_LIMIT_WINDOW})
+            why = replace(why, retry_after=STATUS_LIMIT_WINDOW)
         if parsed is None or why is not None:
             return why or ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_message="no status reply")
         return parse_status(parsed, native_ids, link)
