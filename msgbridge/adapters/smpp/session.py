@@ -139,7 +139,11 @@ class Session(asyncio.Protocol):
         self.stats = SessionStats()
         # In-flight submit_sm by sequence -> (batch, slot); late tokens are the batches' late_token(slot).
         self.window: Window[tuple[Batch, int], Callable[[str], None]] = Window(
-            config.window, config.response_timeout, config.throttle_pause, config.throttle_pause_cap
+            config.window,
+            config.response_timeout,
+            config.throttle_pause,
+            config.throttle_pause_cap,
+            late_of=late_token,
         )
         self.bound = asyncio.Event()
         self.fatal: MessagingErrorLike | None = None
@@ -369,9 +373,8 @@ class Session(asyncio.Protocol):
         why = self.last_error or "closed by peer"
         reason = f"link lost before submit_sm_resp ({why})"
         self.stats.lost_in_flight += len(inflight)
-        for seq, (batch, slot) in inflight.items():
+        for batch, slot in inflight.values():
             batch.unknown(slot, reason)
-            self._remember_late(seq, batch, slot)
         for fut, command_id in self._requests.values():
             if not fut.done():
                 fut.set_exception(TransportError(f"link lost before {answer_name(command_id)} ({why})"))
@@ -534,9 +537,6 @@ class Session(asyncio.Protocol):
                 return
             late(message_id)
 
-    def _remember_late(self, seq: int, batch: Batch, slot: int) -> None:
-        self.window.keep_late(seq, batch.late_token(slot))
-
     def _slow_down(self) -> None:
         pause = self.window.throttled(time.monotonic())
         if pause is not None:
@@ -679,14 +679,18 @@ class Session(asyncio.Protocol):
         expired = self.window.expire(now, self._seq)
         if expired:
             reason = f"no submit_sm_resp within {self.config.response_timeout:g}s"
-            for seq, (batch, slot) in expired:
+            for _seq, (batch, slot) in expired:
                 batch.unknown(slot, reason)
-                self._remember_late(seq, batch, slot)
             self.stats.timeouts += len(expired)
             log.warning("%s: %d submit_sm unanswered past the response timeout", self.name, len(expired))
             if now - self._last_rx >= self.config.response_timeout:
                 self._abort("SMSC silent past the response timeout")
             self._wake()
+
+
+def late_token(entry: tuple[Batch, int]) -> Callable[[str], None]:
+    """What the window keeps for a given-up submit_sm: its batch's token for that slot."""
+    return entry[0].late_token(entry[1])
 
 
 def answer_name(command_id: int) -> str:

@@ -5,9 +5,11 @@
 
 ``send()`` encodes every segment of every message straight to submit_sm
 bytes, spreads the messages over the binds (all segments of one message on
-one bind, in order) and pumps them through each bind's window. Outcomes come
-back per segment and are folded into one SendResult per message, whose
-``native_ids`` are the normalised segment ids the store keys receipts on.
+one bind, in order) and hands each bind's share to its pump (``pump.py``,
+``BindPump``), which writes it through that bind's window. Outcomes come
+back per segment into the batch (``batch.py``) and are folded into one
+SendResult per message, whose ``native_ids`` are the normalised segment ids
+the store keys receipts on.
 
 With ``before_write`` (the dispatcher's hook, see ``BeforeWrite``) each bind
 awaits it before every write of submit_sm, with the ids of exactly what that
@@ -15,8 +17,8 @@ write carries (at most the room left in its window), so a message is in doubt
 only once its PDU may be on the socket; the hook also gets the single-segment
 messages accepted since its last call (in any send() call in progress), to
 record them at once. Writes from the response path (``Session._refill``) are
-off then: every write goes through the hook. One lock per bind keeps two
-send() calls from marking the same room.
+off then: every write goes through the hook. One lock per bind (in its pump)
+keeps two send() calls from marking the same room.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import asyncio
 import itertools
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import ClassVar
 
@@ -41,9 +42,10 @@ from msgbridge.adapters.smpp.operations import smpp_relative as smpp_relative  #
 from msgbridge.adapters.smpp.operations import smpp_time as smpp_time
 from msgbridge.adapters.smpp.options import MODES as MODES
 from msgbridge.adapters.smpp.options import SMPP_OPTIONS, SmppOptions, check_c_octet_string
+from msgbridge.adapters.smpp.pump import BindPump
 from msgbridge.adapters.smpp.receipts import ReceiptError, parse_receipt
 from msgbridge.adapters.smpp.session import Session, SessionConfig
-from msgbridge.core.errors import AuthError, ConfigError, ErrorCode, ErrorInfo, TransportError
+from msgbridge.core.errors import AuthError, ConfigError, ErrorInfo, TransportError
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.ratelimit import Backoff, TokenBucket
 from msgbridge.core.url import TransportURL
@@ -95,7 +97,7 @@ class SmppTransport(Transport):
         self._refs = itertools.count(int(time.time() * 1000) & 0xFFFF)
         self._rr = 0
         self._open_lock: asyncio.Lock | None = None
-        self._write_locks: list[asyncio.Lock] = []
+        self._pumps: list[BindPump] = []
         # send() calls in progress with a before_write hook: any write reports what all of them had answered.
         self._hooked: set[_SendBatch] = set()
         self._opened = False
@@ -185,7 +187,10 @@ class SmppTransport(Transport):
                         session.keep_binding()
             self.sessions = sessions
             self.tx_sessions = [s for s in sessions if s.can_submit]
-            self._write_locks = [asyncio.Lock() for _ in self.tx_sessions]
+            self._pumps = [
+                BindPump(s, i, self._bucket, self.options.reconnect_wait, self._hooked)
+                for i, s in enumerate(self.tx_sessions)
+            ]
             self._housekeeper = asyncio.create_task(self._housekeeping(), name="smpp-housekeeping")
             self._opened = True
 
@@ -366,115 +371,11 @@ class SmppTransport(Transport):
     async def _run_batch(self, batch: _SendBatch) -> None:
         if not batch.remaining:
             return
-        pumps = [self._pump(i, batch) for i in range(len(self.tx_sessions)) if batch.outstanding[i]]
+        pumps = [p.run(batch) for p in self._pumps if batch.outstanding[p.index]]
         if len(pumps) == 1:
             await pumps[0]
         else:
             await asyncio.gather(*pumps)
-
-    async def _pump(self, index: int, batch: _SendBatch) -> None:
-        """Feed one bind's share of the batch through its window until every slot has an outcome."""
-        session = self.tx_sessions[index]
-        queue = batch.queues[index]
-        bucket = self._bucket
-        feed = bucket is None and batch.hook is None
-        if feed:
-            session.add_feed(batch, queue)
-        try:
-            await self._pump_loop(session, index, batch, queue, bucket)
-        finally:
-            if feed:
-                session.remove_feed(batch, queue)
-
-    async def _pump_loop(
-        self, session: Session, index: int, batch: _SendBatch, queue: deque[int], bucket: TokenBucket | None
-    ) -> None:
-        outstanding = batch.outstanding
-        down_since: float | None = None
-        while outstanding[index] > 0:
-            if session.fatal is not None or session.closing:
-                info = (
-                    session.fatal.info
-                    if session.fatal is not None
-                    else ErrorInfo(
-                        code=ErrorCode.NETWORK_ERROR, native_message="transport closed before sending"
-                    )
-                )
-                while queue:
-                    batch.fail(queue.popleft(), info)
-                if outstanding[index] > 0:
-                    await session.wait_window(0.1)
-                continue
-            if queue:
-                if batch.hook is not None and await self._write_marked(session, index, batch, queue, bucket):
-                    down_since = None
-                    continue
-                room = 0 if batch.hook is not None else session.room()
-                if room > 0:
-                    down_since = None
-                    n = min(room, len(queue))
-                    if bucket is not None:
-                        n = min(n, max(1, int(bucket.burst)))
-                        await bucket.acquire(n)
-                        n = min(n, session.room(), len(queue))
-                        if n <= 0:
-                            continue
-                    session.submit(batch, [queue.popleft() for _ in range(n)])
-                    continue
-                if not session.bound.is_set():
-                    now = time.monotonic()
-                    down_since = down_since or now
-                    if now - down_since > self.options.reconnect_wait:
-                        info = ErrorInfo(
-                            code=ErrorCode.NETWORK_ERROR,
-                            native_message=f"bind down for {self.options.reconnect_wait:g}s "
-                            f"({session.last_error}); not sent",
-                        )
-                        while queue:
-                            batch.fail(queue.popleft(), info)
-                        continue
-                    await session.wait_window(0.25)
-                    continue
-                pause = session.pause_left()
-                await session.wait_window(pause if pause > 0 else 1.0)
-            else:
-                await session.wait_window(1.0)
-
-    async def _write_marked(
-        self, session: Session, index: int, batch: _SendBatch, queue: deque[int], bucket: TokenBucket | None
-    ) -> bool:
-        """Write what the window has room for, after the hook has marked exactly that; False if nothing was."""
-        assert batch.hook is not None
-        async with self._write_locks[index]:
-            n = min(session.room(), len(queue))
-            if n <= 0:
-                return False
-            if bucket is not None:
-                n = min(n, max(1, int(bucket.burst)))
-                await bucket.acquire(n)
-                n = min(n, session.room(), len(queue))
-                if n <= 0:
-                    return False
-            slots = [queue.popleft() for _ in range(n)]
-            try:
-                answered = [r for b in self._hooked for r in b.take_answered()]
-                await batch.hook(batch.message_ids_of(slots), answered)
-            except Exception as exc:
-                # Not marked, so never written: this call's messages end as not sent.
-                info = ErrorInfo(code=ErrorCode.TEMPORARY_FAILURE, native_message=f"not sent: {exc}")
-                for slot in slots:
-                    batch.fail(slot, info)
-                while queue:
-                    batch.fail(queue.popleft(), info)
-                return True
-            room = session.room()
-            if room < n:  # the link went down while marking: the rest waits for the reconnect
-                queue.extendleft(reversed(slots[max(room, 0) :]))
-                slots = slots[: max(room, 0)]
-            if not slots:
-                return False
-            session.submit(batch, slots)
-            return True
 
     # --- introspection -------------------------------------------------------
 
