@@ -132,28 +132,48 @@ def pdu(command_id: int, status: int, sequence: int, body: bytes = b"") -> bytes
     return HEADER.pack(HEADER_LEN + len(body), command_id, status, sequence) + body
 
 
-def frames(
+def frame_spans(
     buffer: bytearray | bytes, max_length: int = MAX_PDU_LENGTH
-) -> tuple[list[tuple[int, int, int, bytes]], int]:
-    """Split complete PDUs off the front of ``buffer``.
+) -> tuple[list[tuple[int, int, int, int, int]], int, int | None]:
+    """The one framing loop: where the complete PDUs at the front of ``buffer`` lie, without copying them.
 
-    Returns ``([(command_id, status, sequence, body), ...], consumed)``; the
-    caller drops ``consumed`` bytes. Raises :class:`CodecError` on a length
-    outside ``[16, max_length]`` — the stream cannot be resynchronised after that.
+    Returns ``([(command_id, status, sequence, body_start, body_stop), ...],
+    consumed, bad_length)``. ``bad_length`` is the first ``command_length``
+    outside ``[16, max_length]`` (None if there is none): the PDUs before it
+    are listed, nothing after it is, and the stream cannot be resynchronised.
+    Spans rather than bodies let the client slice a submit_sm_resp's
+    message_id straight out of its buffer, nearly all of its traffic.
     """
-    out: list[tuple[int, int, int, bytes]] = []
+    out: list[tuple[int, int, int, int, int]] = []
+    append = out.append
     pos = 0
     end = len(buffer)
     unpack = HEADER.unpack_from
     while end - pos >= HEADER_LEN:
         length, command_id, status, sequence = unpack(buffer, pos)
         if length < HEADER_LEN or length > max_length:
-            raise CodecError(f"command_length {length} outside [{HEADER_LEN}, {max_length}]")
-        if end - pos < length:
+            return out, pos, length
+        stop = pos + length
+        if stop > end:
             break
-        out.append((command_id, status, sequence, bytes(buffer[pos + HEADER_LEN : pos + length])))
-        pos += length
-    return out, pos
+        append((command_id, status, sequence, pos + HEADER_LEN, stop))
+        pos = stop
+    return out, pos, None
+
+
+def frames(
+    buffer: bytearray | bytes, max_length: int = MAX_PDU_LENGTH
+) -> tuple[list[tuple[int, int, int, bytes]], int]:
+    """Split complete PDUs off the front of ``buffer`` (:func:`frame_spans`, with their bodies copied).
+
+    Returns ``([(command_id, status, sequence, body), ...], consumed)``; the
+    caller drops ``consumed`` bytes. Raises :class:`CodecError` on a length
+    outside ``[16, max_length]`` — the stream cannot be resynchronised after that.
+    """
+    spans, consumed, bad = frame_spans(buffer, max_length)
+    if bad is not None:
+        raise CodecError(f"command_length {bad} outside [{HEADER_LEN}, {max_length}]")
+    return [(command_id, status, seq, bytes(buffer[a:b])) for command_id, status, seq, a, b in spans], consumed
 
 
 # --- primitive fields --------------------------------------------------------

@@ -44,7 +44,7 @@ from msgbridge.smpp.status import SLOW_DOWN, StatusClass, error_info, lookup
 log = logging.getLogger(__name__)
 
 _HEADER_PACK = codec.HEADER.pack
-_HEADER_UNPACK_FROM = codec.HEADER.unpack_from
+_FRAME_SPANS = codec.frame_spans
 _SUBMIT_SM = codec.SUBMIT_SM
 _SUBMIT_SM_RESP = codec.SUBMIT_SM_RESP
 
@@ -384,44 +384,36 @@ class Session(asyncio.Protocol):
         self._wake()
 
     def data_received(self, data: bytes) -> None:
-        # Framing is inlined (rather than codec.frames) because submit_sm_resp is
-        # nearly all the traffic: its message_id is sliced straight out of the buffer.
+        # submit_sm_resp is nearly all the traffic: its message_id is sliced straight out of the buffer.
         self._last_rx = time.monotonic()
         buf = self._buffer
         buf += data
-        end = len(buf)
-        pos = 0
+        spans, used, bad = _FRAME_SPANS(buf)
         out: list[bytes] = []
         freed = False
         window = self.window
         complete = window.inflight.pop  # Window.complete without a Python call: one per answer
-        unpack = _HEADER_UNPACK_FROM
-        while end - pos >= 16:
-            length, command_id, status, seq = unpack(buf, pos)
-            if length < 16 or length > codec.MAX_PDU_LENGTH:
-                self._framing_error(length)
-                return
-            stop = pos + length
-            if stop > end:
-                break
+        for command_id, status, seq, start, stop in spans:
             if command_id == _SUBMIT_SM_RESP:
                 entry = complete(seq, None)
                 if entry is None:
-                    self._orphan(seq, status, bytes(buf[pos + 16 : stop]))
+                    self._orphan(seq, status, bytes(buf[start:stop]))
                 elif status == 0:
                     freed = True
-                    nul = buf.find(0, pos + 16, stop)
-                    entry[0].accepted(entry[1], buf[pos + 16 : nul if nul >= 0 else stop].decode("latin-1"))
+                    nul = buf.find(0, start, stop)
+                    entry[0].accepted(entry[1], buf[start : nul if nul >= 0 else stop].decode("latin-1"))
                     if window.recovering:
                         window.clean()
                 else:
                     freed = True
                     self._submit_failed(entry[0], entry[1], status)
             else:
-                freed |= self._other(command_id, status, seq, bytes(buf[pos + 16 : stop]), out)
-            pos = stop
-        if pos:
-            del buf[:pos]
+                freed |= self._other(command_id, status, seq, bytes(buf[start:stop]), out)
+        if bad is not None:
+            self._framing_error(bad)
+            return
+        if used:
+            del buf[:used]
         if out:
             self._write(b"".join(out))
         if freed:
