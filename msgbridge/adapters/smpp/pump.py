@@ -90,9 +90,7 @@ class BindPump:
                 down_since = None
                 n = min(room, len(queue))
                 if bucket is not None:
-                    n = min(n, max(1, int(bucket.burst)))
-                    await bucket.acquire(n)
-                    n = min(n, session.room(), len(queue))
+                    n = await self._tokens(bucket, n, queue)
                     if n <= 0:
                         continue
                 session.submit(batch, [queue.popleft() for _ in range(n)])
@@ -113,6 +111,12 @@ class BindPump:
             pause = session.pause_left()
             await session.wait_window(pause if pause > 0 else 1.0)
 
+    async def _tokens(self, bucket: TokenBucket, n: int, queue: deque[int]) -> int:
+        """Take tps tokens for up to ``n`` PDUs (at most a burst); how many may go once they are taken."""
+        n = min(n, max(1, int(bucket.burst)))
+        await bucket.acquire(n)
+        return min(n, self.session.room(), len(queue))
+
     async def _write_marked(self, batch: _SendBatch, queue: deque[int]) -> bool:
         """Write what the window has room for, after the hook has marked exactly that; False if nothing was."""
         assert batch.hook is not None
@@ -123,9 +127,7 @@ class BindPump:
             if n <= 0:
                 return False
             if bucket is not None:
-                n = min(n, max(1, int(bucket.burst)))
-                await bucket.acquire(n)
-                n = min(n, session.room(), len(queue))
+                n = await self._tokens(bucket, n, queue)
                 if n <= 0:
                     return False
             slots = [queue.popleft() for _ in range(n)]
