@@ -1,4 +1,8 @@
-"""One SMPP bind: connect, bind, pipeline submit_sm through a window, keep the link alive, reconnect.
+"""One SMPP bind's traffic: frame what comes in, answer it, pipeline submit_sm through the window.
+
+Connecting, binding, enquire_link and reconnecting are ``binding.py``
+(:class:`~msgbridge.adapters.smpp.binding.Binding`, mixed in here); when to
+write and when to wait is the bind's pump (``pump.py``).
 
 Shape (SMPP 3.4 §2.2-2.8, sessions and windowing): one asyncio Protocol per connection whose
 ``data_received`` is the only reader; requests are keyed by sequence number;
@@ -31,29 +35,24 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, cast
 
 from msgbridge.adapters.smpp.acks import Ack
+from msgbridge.adapters.smpp.binding import BIND_COMMAND as BIND_COMMAND
+from msgbridge.adapters.smpp.binding import Binding, answer_name
+from msgbridge.adapters.smpp.binding import SessionConfig as SessionConfig
 from msgbridge.adapters.smpp.window import MAX_SEQ, Window, seq_before
 from msgbridge.core.errors import AuthError, ErrorCode, ErrorInfo, TransportError
-from msgbridge.core.ratelimit import Backoff
 from msgbridge.smpp import codec
-from msgbridge.smpp.status import SLOW_DOWN, StatusClass, error_info, lookup
+from msgbridge.smpp.status import SLOW_DOWN, StatusClass, lookup
 
 log = logging.getLogger(__name__)
 
 _HEADER_PACK = codec.HEADER.pack
-_HEADER_UNPACK_FROM = codec.HEADER.unpack_from
+_FRAME_SPANS = codec.frame_spans
 _SUBMIT_SM = codec.SUBMIT_SM
 _SUBMIT_SM_RESP = codec.SUBMIT_SM_RESP
-
-BIND_COMMAND: dict[str, int] = {
-    "trx": codec.BIND_TRANSCEIVER,
-    "tx": codec.BIND_TRANSMITTER,
-    "rx": codec.BIND_RECEIVER,
-}
-
 
 class Batch(Protocol):
     """What a session reports submit_sm outcomes to (implemented by the transport's send batch)."""
@@ -77,28 +76,6 @@ class Batch(Protocol):
         them does not keep whole batches (and their PDUs) alive.
         """
         ...
-
-
-@dataclass(frozen=True)
-class SessionConfig:
-    host: str
-    port: int
-    system_id: str
-    password: str
-    system_type: str = ""
-    mode: str = "trx"  # trx | tx | rx
-    window: int = 10
-    enquire_interval: float = 30.0
-    response_timeout: float = 30.0
-    bind_timeout: float = 10.0
-    connect_timeout: float = 10.0
-    throttle_pause: float = 1.0  # first pause after 0x58/0x14, doubling up to throttle_pause_cap
-    throttle_pause_cap: float = 30.0
-    reconnect: Backoff = field(default_factory=lambda: Backoff(base=0.5, cap=30.0))
-    max_nacks: int = 10  # consecutive generic_nacks before dropping the link
-    addr_ton: int = 0
-    addr_npi: int = 0
-    address_range: str = ""
 
 
 @dataclass(slots=True)
@@ -129,8 +106,13 @@ class SessionStats:
 DeliverHandler = Callable[["Session", codec.ShortMessage, Ack], int | None]
 
 
-class Session(asyncio.Protocol):
-    """A bind slot that survives reconnects: the Protocol object is reused for each new connection."""
+class Session(Binding, asyncio.Protocol):
+    """A bind slot that survives reconnects: the Protocol object is reused for each new connection.
+
+    Getting the bind up and keeping it up (connect, bind, reconnect with
+    backoff, enquire_link, close) is :class:`~msgbridge.adapters.smpp.binding.Binding`;
+    this class is what goes over it: framing, answers, submit_sm through the window.
+    """
 
     def __init__(self, config: SessionConfig, name: str, on_deliver: DeliverHandler | None = None) -> None:
         self.config = config
@@ -139,7 +121,11 @@ class Session(asyncio.Protocol):
         self.stats = SessionStats()
         # In-flight submit_sm by sequence -> (batch, slot); late tokens are the batches' late_token(slot).
         self.window: Window[tuple[Batch, int], Callable[[str], None]] = Window(
-            config.window, config.response_timeout, config.throttle_pause, config.throttle_pause_cap
+            config.window,
+            config.response_timeout,
+            config.throttle_pause,
+            config.throttle_pause_cap,
+            late_of=late_token,
         )
         self.bound = asyncio.Event()
         self.fatal: MessagingErrorLike | None = None
@@ -178,171 +164,6 @@ class Session(asyncio.Protocol):
         """How many submit_sm may be unanswered now (below the configured size after throttling)."""
         return self.window.effective
 
-    async def start(self) -> None:
-        """Connect and bind once (raising on failure), then keep the link up in the background."""
-        loop = asyncio.get_running_loop()
-        self._first_bind = loop.create_future()
-        self._runner = asyncio.create_task(self._run(), name=f"smpp-{self.name}")
-        self._runner.add_done_callback(self._runner_done)
-        try:
-            await self._first_bind
-        except BaseException:
-            self.closing = True
-            self._runner.cancel()
-            raise
-
-    def keep_binding(self) -> None:
-        """After a failed first bind (not refused credentials): keep trying in the background, with backoff.
-
-        For a transport with several binds whose others came up: this one joins
-        them once the SMSC lets it (an SMSC allowing fewer binds than asked).
-        """
-        if self.fatal is not None or (self._runner is not None and not self._runner.done()):
-            return
-        self.closing = False
-        self._first_bind = None
-        self._runner = asyncio.create_task(self._run(attempt=1), name=f"smpp-{self.name}")
-
-    async def _run(self, attempt: int = 0) -> None:
-        if attempt:
-            await asyncio.sleep(self.config.reconnect.delay(attempt))
-        while not self.closing:
-            try:
-                await self._connect_and_bind()
-            except AuthError as exc:
-                self.fatal = exc
-                self.last_error = str(exc)
-                log.error("%s: %s; not reconnecting: the SMSC refuses these credentials", self.name, exc)
-                self._resolve_first(exc)
-                self._wake()
-                return
-            except (TimeoutError, OSError, TransportError) as exc:
-                self.stats.bind_failures += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                if self._first_bind is not None and not self._first_bind.done():
-                    cfg = self.config
-                    reason = str(exc) if isinstance(exc, TransportError) else self.last_error
-                    # a refusal keeps its command_status; anything else is told by the message
-                    refusal = isinstance(exc, TransportError) and exc.info.native_code is not None
-                    self._resolve_first(
-                        TransportError(
-                            f"cannot bind to {cfg.host}:{cfg.port} as {cfg.system_id!r}: {reason}",
-                            exc.info if isinstance(exc, TransportError) and refusal else None,
-                        )
-                    )
-                    return
-                attempt += 1
-                delay = self.config.reconnect.delay(attempt)
-                log.warning("%s: bind failed (%s); retrying in %.1fs", self.name, self.last_error, delay)
-                await asyncio.sleep(delay)
-                continue
-            attempt = 0
-            self._resolve_first(None)
-            lost = self._lost
-            assert lost is not None
-            await lost
-            if self.closing:
-                return
-            attempt += 1
-            delay = self.config.reconnect.delay(attempt)
-            log.warning("%s: link lost (%s); reconnecting in %.2fs", self.name, self.last_error, delay)
-            await asyncio.sleep(delay)
-
-    def _runner_done(self, task: asyncio.Task[None]) -> None:
-        """A bug that ends the runner must not leave ``start`` waiting forever: it fails the first bind."""
-        if task.cancelled() or task.exception() is None:
-            return
-        exc = task.exception()
-        log.error("%s: session ended: %s: %s", self.name, type(exc).__name__, exc)
-        self._resolve_first(
-            TransportError(f"cannot bind to {self.config.host}:{self.config.port}: {type(exc).__name__}: {exc}")
-        )
-
-    def _resolve_first(self, exc: BaseException | None) -> None:
-        fut = self._first_bind
-        if fut is not None and not fut.done():
-            if exc is None:
-                fut.set_result(None)
-            else:
-                fut.set_exception(exc)
-
-    async def _connect_and_bind(self) -> None:
-        loop = asyncio.get_running_loop()
-        cfg = self.config
-        self._lost = loop.create_future()
-        self.stats.connects += 1
-        try:
-            await asyncio.wait_for(
-                loop.create_connection(lambda: self, cfg.host, cfg.port), timeout=cfg.connect_timeout
-            )
-        except TimeoutError:
-            raise TimeoutError(f"no TCP connection within {cfg.connect_timeout:g} s") from None
-        bind = codec.Bind(
-            cfg.system_id,
-            cfg.password,
-            cfg.system_type,
-            codec.INTERFACE_VERSION,
-            cfg.addr_ton,
-            cfg.addr_npi,
-            cfg.address_range,
-        )
-        command = BIND_COMMAND[cfg.mode]
-        try:
-            status, _ = await asyncio.wait_for(
-                self.request(command, codec.encode_bind(bind)), cfg.bind_timeout
-            )
-        except TimeoutError:
-            self._abort("no bind response")
-            raise TimeoutError(f"no {answer_name(command)} within bind_timeout={cfg.bind_timeout:g} s") from None
-        except TransportError:
-            self._abort("no bind response")
-            raise
-        if status not in (codec.ESME_ROK, codec.ESME_RALYBND):
-            row = lookup(status)
-            info = error_info(status, context=f"bind as {cfg.system_id!r}")
-            self._abort(f"bind refused: {row.name}")
-            if row.cls is StatusClass.STOP:
-                raise AuthError(f"bind refused with {row.name}", info)
-            raise TransportError(f"bind refused with {row.name}", info)
-        self.stats.binds += 1
-        self.window.reset()
-        self.bound.set()
-        self._timer = asyncio.create_task(self._keepalive(), name=f"smpp-{self.name}-timer")
-        log.info("%s: bound to %s:%d as %s (%s)", self.name, cfg.host, cfg.port, cfg.system_id, cfg.mode)
-        self._wake()
-
-    async def drain(self, grace: float = 5.0) -> None:
-        """Stop taking work and wait up to ``grace`` seconds for the submit_sm answers still due."""
-        self.closing = True
-        deadline = time.monotonic() + grace
-        while self.window.inflight and self._transport is not None and time.monotonic() < deadline:
-            await self.wait_window(deadline - time.monotonic())
-
-    async def close(self, grace: float = 5.0) -> None:
-        """Unbind, wait briefly for answers still due, then close."""
-        self.closing = True
-        if self._transport is not None and self.bound.is_set():
-            try:
-                await self.drain(grace)
-                await asyncio.wait_for(self.request(codec.UNBIND), timeout=min(max(grace, 0.5), 2.0))
-            except (TimeoutError, TransportError, OSError):
-                pass
-        self._abort("closed")
-        for task in (self._runner, self._timer):
-            if task is not None and not task.done():
-                task.cancel()
-        for task in (self._runner, self._timer):
-            if task is not None:
-                try:
-                    await task
-                except (asyncio.CancelledError, Exception):
-                    pass
-
-    def _abort(self, reason: str) -> None:
-        if self._transport is not None:
-            self.last_error = reason
-            self._transport.abort()
-
     # --- asyncio.Protocol ----------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -369,9 +190,8 @@ class Session(asyncio.Protocol):
         why = self.last_error or "closed by peer"
         reason = f"link lost before submit_sm_resp ({why})"
         self.stats.lost_in_flight += len(inflight)
-        for seq, (batch, slot) in inflight.items():
+        for batch, slot in inflight.values():
             batch.unknown(slot, reason)
-            self._remember_late(seq, batch, slot)
         for fut, command_id in self._requests.values():
             if not fut.done():
                 fut.set_exception(TransportError(f"link lost before {answer_name(command_id)} ({why})"))
@@ -381,44 +201,36 @@ class Session(asyncio.Protocol):
         self._wake()
 
     def data_received(self, data: bytes) -> None:
-        # Framing is inlined (rather than codec.frames) because submit_sm_resp is
-        # nearly all the traffic: its message_id is sliced straight out of the buffer.
+        # submit_sm_resp is nearly all the traffic: its message_id is sliced straight out of the buffer.
         self._last_rx = time.monotonic()
         buf = self._buffer
         buf += data
-        end = len(buf)
-        pos = 0
+        spans, used, bad = _FRAME_SPANS(buf)
         out: list[bytes] = []
         freed = False
         window = self.window
         complete = window.inflight.pop  # Window.complete without a Python call: one per answer
-        unpack = _HEADER_UNPACK_FROM
-        while end - pos >= 16:
-            length, command_id, status, seq = unpack(buf, pos)
-            if length < 16 or length > codec.MAX_PDU_LENGTH:
-                self._framing_error(length)
-                return
-            stop = pos + length
-            if stop > end:
-                break
+        for command_id, status, seq, start, stop in spans:
             if command_id == _SUBMIT_SM_RESP:
                 entry = complete(seq, None)
                 if entry is None:
-                    self._orphan(seq, status, bytes(buf[pos + 16 : stop]))
+                    self._orphan(seq, status, bytes(buf[start:stop]))
                 elif status == 0:
                     freed = True
-                    nul = buf.find(0, pos + 16, stop)
-                    entry[0].accepted(entry[1], buf[pos + 16 : nul if nul >= 0 else stop].decode("latin-1"))
+                    nul = buf.find(0, start, stop)
+                    entry[0].accepted(entry[1], buf[start : nul if nul >= 0 else stop].decode("latin-1"))
                     if window.recovering:
                         window.clean()
                 else:
                     freed = True
                     self._submit_failed(entry[0], entry[1], status)
             else:
-                freed |= self._other(command_id, status, seq, bytes(buf[pos + 16 : stop]), out)
-            pos = stop
-        if pos:
-            del buf[:pos]
+                freed |= self._other(command_id, status, seq, bytes(buf[start:stop]), out)
+        if bad is not None:
+            self._framing_error(bad)
+            return
+        if used:
+            del buf[:used]
         if out:
             self._write(b"".join(out))
         if freed:
@@ -533,9 +345,6 @@ class Session(asyncio.Protocol):
             except codec.CodecError:
                 return
             late(message_id)
-
-    def _remember_late(self, seq: int, batch: Batch, slot: int) -> None:
-        self.window.keep_late(seq, batch.late_token(slot))
 
     def _slow_down(self) -> None:
         pause = self.window.throttled(time.monotonic())
@@ -652,36 +461,13 @@ class Session(asyncio.Protocol):
 
     # --- timers --------------------------------------------------------------
 
-    async def _keepalive(self) -> None:
-        """Response timeouts and enquire_link, checked a few times per timeout period."""
-        cfg = self.config
-        tick = max(0.05, min(1.0, cfg.response_timeout / 4, cfg.enquire_interval / 4))
-        while self._transport is not None:
-            await asyncio.sleep(tick)
-            now = time.monotonic()
-            self._expire(now)
-            idle = now - max(self._last_rx, self._last_tx)
-            if idle >= cfg.enquire_interval and self.bound.is_set():
-                self.stats.enquire_link_sent += 1
-                try:
-                    await asyncio.wait_for(self.request(codec.ENQUIRE_LINK), cfg.response_timeout)
-                except TimeoutError:
-                    log.warning(
-                        "%s: no enquire_link_resp in %.1fs; reconnecting", self.name, cfg.response_timeout
-                    )
-                    self._abort("enquire_link timed out")
-                    return
-                except TransportError:
-                    return
-
     def _expire(self, now: float) -> None:
         """Give up on submit_sm unanswered past the response timeout: outcome unknown."""
         expired = self.window.expire(now, self._seq)
         if expired:
             reason = f"no submit_sm_resp within {self.config.response_timeout:g}s"
-            for seq, (batch, slot) in expired:
+            for _seq, (batch, slot) in expired:
                 batch.unknown(slot, reason)
-                self._remember_late(seq, batch, slot)
             self.stats.timeouts += len(expired)
             log.warning("%s: %d submit_sm unanswered past the response timeout", self.name, len(expired))
             if now - self._last_rx >= self.config.response_timeout:
@@ -689,9 +475,9 @@ class Session(asyncio.Protocol):
             self._wake()
 
 
-def answer_name(command_id: int) -> str:
-    """``bind_transceiver_resp`` for bind_transceiver: what a request waits for, in error messages."""
-    return codec.COMMAND_NAMES.get(command_id & ~codec.RESPONSE_BIT, f"0x{command_id:08X}") + "_resp"
+def late_token(entry: tuple[Batch, int]) -> Callable[[str], None]:
+    """What the window keeps for a given-up submit_sm: its batch's token for that slot."""
+    return entry[0].late_token(entry[1])
 
 
 # The names the sequence arithmetic had here before it moved to the window module.

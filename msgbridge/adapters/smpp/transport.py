@@ -5,9 +5,11 @@
 
 ``send()`` encodes every segment of every message straight to submit_sm
 bytes, spreads the messages over the binds (all segments of one message on
-one bind, in order) and pumps them through each bind's window. Outcomes come
-back per segment and are folded into one SendResult per message, whose
-``native_ids`` are the normalised segment ids the store keys receipts on.
+one bind, in order) and hands each bind's share to its pump (``pump.py``,
+``BindPump``), which writes it through that bind's window. Outcomes come
+back per segment into the batch (``batch.py``) and are folded into one
+SendResult per message, whose ``native_ids`` are the normalised segment ids
+the store keys receipts on.
 
 With ``before_write`` (the dispatcher's hook, see ``BeforeWrite``) each bind
 awaits it before every write of submit_sm, with the ids of exactly what that
@@ -15,8 +17,8 @@ write carries (at most the room left in its window), so a message is in doubt
 only once its PDU may be on the socket; the hook also gets the single-segment
 messages accepted since its last call (in any send() call in progress), to
 record them at once. Writes from the response path (``Session._refill``) are
-off then: every write goes through the hook. One lock per bind keeps two
-send() calls from marking the same room.
+off then: every write goes through the hook. One lock per bind (in its pump)
+keeps two send() calls from marking the same room.
 """
 
 from __future__ import annotations
@@ -25,544 +27,36 @@ import asyncio
 import itertools
 import logging
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
-from typing import ClassVar, Generic, TypeVar
+from collections.abc import AsyncIterator, Sequence
+from typing import ClassVar
 
 from msgbridge.adapters.base import BeforeWrite, Capabilities, Transport
 from msgbridge.adapters.smpp.acks import Ack, PendingAcks
+from msgbridge.adapters.smpp.batch import _OK, _SendBatch
+from msgbridge.adapters.smpp.batch import submitted as submitted  # re-exported, as before
 from msgbridge.adapters.smpp.correlation import Correlator
+from msgbridge.adapters.smpp.mailbox import Mailbox as Mailbox
 from msgbridge.adapters.smpp.mo import Reassembler
-from msgbridge.adapters.smpp.operations import CODINGS, LONG_MODES, SubmitEncoder
+from msgbridge.adapters.smpp.operations import SubmitEncoder
 from msgbridge.adapters.smpp.operations import smpp_relative as smpp_relative  # re-exported, as before
 from msgbridge.adapters.smpp.operations import smpp_time as smpp_time
-from msgbridge.adapters.smpp.receipts import IdBase, ReceiptError, parse_receipt, resp_key
-from msgbridge.adapters.smpp.session import Session, SessionConfig, timeout_info
-from msgbridge.core import options as opt
-from msgbridge.core.errors import AuthError, ConfigError, ErrorCode, ErrorInfo, TransportError
+from msgbridge.adapters.smpp.options import MODES as MODES
+from msgbridge.adapters.smpp.options import SMPP_OPTIONS, SmppOptions, check_c_octet_string
+from msgbridge.adapters.smpp.pump import BindPump
+from msgbridge.adapters.smpp.receipts import ReceiptError, parse_receipt
+from msgbridge.adapters.smpp.session import Session, SessionConfig
+from msgbridge.core.errors import AuthError, ConfigError, ErrorInfo, TransportError
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
-from msgbridge.core.options import OptionSet, OptionValues
 from msgbridge.core.ratelimit import Backoff, TokenBucket
-from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import TransportURL
 from msgbridge.smpp import codec
-from msgbridge.smpp.status import error_info, failed_status
+from msgbridge.smpp.status import failed_status
 
 log = logging.getLogger(__name__)
-
-MODES = ("trx", "tx+rx", "tx")
-
-# Slot states in a batch
-_PENDING, _OK, _REFUSED, _UNKNOWN = 0, 1, 2, 3
 
 # At close, how long receipts already handed over may take to be stored (and so acknowledged) before the
 # binds go: the dispatcher stores what the close releases within a few milliseconds.
 RECEIPT_LINGER = 2.0
-
-
-@dataclass(frozen=True)
-class SmppOptions:
-    binds: int = 1
-    window: int = 10
-    tps: float = 0.0
-    system_type: str = ""
-    service_type: str = ""
-    dlr: bool = True
-    long: str = "udh8"
-    coding: str = "auto"
-    mode: str = "trx"
-    id_base: IdBase = IdBase.AUTO
-    source: str = ""
-    enquire_interval: float = 30.0
-    response_timeout: float = 30.0
-    bind_timeout: float = 10.0
-    throttle_pause: float = 1.0
-    max_resend: int = 20
-    reconnect_wait: float = 30.0  # how long send() waits for a lost bind to come back
-    receipt_park: float = 10.0
-    receipt_index: int = 500_000  # recent segment ids kept in memory (the store keeps them all)
-    mo_timeout: float = 1800.0
-    default_coding: str = "gsm7"  # what data_coding 0 means on this link for MO
-    mo: str = "listen"  # listen: take MO only while inbound() is being read; always: take and queue it
-    queue_size: int = 1_000_000
-
-    @classmethod
-    def from_url(cls, url: TransportURL) -> SmppOptions:
-        return cls.from_values(SMPP_OPTIONS.read(url))
-
-    @classmethod
-    def from_values(cls, o: OptionValues) -> SmppOptions:
-        return cls(
-            binds=o.get_int("binds"),
-            window=o.get_int("window"),
-            tps=o.get_float("tps"),
-            system_type=o.get_str("system_type"),
-            service_type=o.get_str("service_type"),
-            dlr=o.get_bool("dlr"),
-            long=o.get_str("long"),
-            coding=o.get_str("coding"),
-            mode=o.get_str("mode"),
-            id_base=IdBase(o.get_str("id_base")),
-            source=o.get_str("from"),
-            enquire_interval=o.get_float("enquire_link"),
-            response_timeout=o.get_float("timeout"),
-            bind_timeout=o.get_float("bind_timeout"),
-            throttle_pause=o.get_float("throttle_pause"),
-            max_resend=o.get_int("max_resend"),
-            reconnect_wait=o.get_float("reconnect_wait"),
-            receipt_park=o.get_float("receipt_park"),
-            receipt_index=o.get_int("receipt_index"),
-            mo_timeout=o.get_float("mo_timeout"),
-            default_coding="latin1" if o.get_str("dc0") == "latin1" else "gsm7",
-            mo=o.get_str("mo"),
-        )
-
-
-# SMPP 3.4 §4.1.1 (bind_transmitter): system_id "Var. max 16", password "Var. max 9", system_type
-# "Var. max 13", all C-Octet Strings; §4.4.1 (submit_sm): service_type "Var. max 6". §3.1: "C-Octet String:
-# A series of ASCII characters terminated with the NULL character"; the maximum includes the NUL.
-C_OCTET_SIZES: dict[str, int] = {"system_id": 16, "password": 9, "system_type": 13, "service_type": 6}
-ASCII_TEXT = r"[\x20-\x7e]*"  # printable ASCII: what a C-Octet String may hold
-HOUR = 3600.0
-SMPP_OPTIONS = OptionSet(
-    opt.integer(
-        "binds",
-        1,
-        1,
-        64,
-        "connections (binds) to open; messages are spread round-robin over the binds that are up (a "
-        "reconnecting bind gets work only when none is up), all segments of one message on one bind, in order",
-    ),
-    opt.choice(
-        "mode",
-        "trx",
-        MODES,
-        "`trx`: bind_transceiver; `tx+rx`: a bind_transmitter and a bind_receiver per bind; `tx`: transmitter "
-        "only (no receipts or MO here)",
-    ),
-    opt.integer("window", 10, 1, 10_000, "submit_sm in flight per bind"),
-    opt.number("tps", 0.0, 0, 1_000_000, "submit_sm per second for the whole transport, shared by all binds (token bucket); 0: no cap"),
-    opt.text(
-        "system_type",
-        "",
-        "sent in the bind (ASCII: a C-Octet String of 13 octets with its NUL)",
-        pattern=ASCII_TEXT,
-        max_length=C_OCTET_SIZES["system_type"] - 1,
-    ),
-    opt.text(
-        "service_type",
-        "",
-        "sent in every submit_sm (ASCII: a C-Octet String of 6 octets with its NUL)",
-        pattern=ASCII_TEXT,
-        max_length=C_OCTET_SIZES["service_type"] - 1,
-    ),
-    opt.text("from", "", "default sender when a message has none", aliases=("source",), max_length=64),
-    opt.flag("dlr", True, "request receipts (`registered_delivery=1`, final outcome)"),
-    opt.choice(
-        "long",
-        "udh8",
-        LONG_MODES,
-        "long messages: `udh8` (8-bit reference UDH, 153/134/67 per segment), `udh16` (16-bit reference, "
-        "152/133/66), `sar` (SAR TLVs, the SMSC builds the UDH), `payload` (one submit_sm with `message_payload`)",
-    ),
-    opt.choice(
-        "coding",
-        "auto",
-        CODINGS,
-        "`auto`: GSM-7 (data_coding 0, unpacked) if every character is in GSM 03.38, else UCS-2 (8); `gsm`: "
-        "GSM-7 only, other text refused (INVALID_ARGUMENT); `latin1`: Latin-1 (3) where possible, else UCS-2; "
-        "`ucs2`: always UCS-2",
-    ),
-    opt.choice("dc0", "gsm", ("gsm", "latin1"), "what data_coding 0 means in MO from this SMSC"),
-    opt.choice("id_base", IdBase.AUTO.value, tuple(b.value for b in IdBase), "how receipts spell ids, see [Correlation](#correlation)"),
-    opt.number("enquire_link", 30.0, 0.05, HOUR, "seconds of silence before an enquire_link"),
-    opt.number("timeout", 30.0, 0.01, HOUR, "seconds to wait for a response (submit_sm_resp, enquire_link_resp)"),
-    opt.number("bind_timeout", 10.0, 0.01, HOUR, "seconds to wait for a bind response"),
-    opt.number("throttle_pause", 1.0, 0.001, 60, "first pause after ESME_RTHROTTLED / ESME_RMSGQFUL, doubling to 30 s"),
-    opt.integer("max_resend", 20, 0, 1000, "resends of one throttled PDU before it is returned as THROTTLED (retryable)"),
-    opt.number(
-        "reconnect_wait",
-        30.0,
-        0,
-        24 * HOUR,
-        "how long a send waits for a lost bind to come back before its unsent messages fail NETWORK_ERROR "
-        "(retryable, never sent)",
-    ),
-    opt.number("receipt_park", 10.0, 0, HOUR, "seconds a receipt for an unknown id waits for its submit_sm_resp"),
-    opt.integer(
-        "receipt_index",
-        500_000,
-        1,
-        100_000_000,
-        "recent segment ids kept in memory to name a receipt's message (about 300 bytes each); older ones are "
-        "matched by the store alone",
-    ),
-    opt.number(
-        "mo_timeout",
-        1800.0,
-        1,
-        7 * 24 * HOUR,
-        "seconds before an incomplete concatenated MO is delivered as it is (marked incomplete)",
-    ),
-    opt.choice(
-        "mo",
-        "listen",
-        ("listen", "always"),
-        "`listen`: acknowledge MO only while something reads `inbound()`, otherwise answer ESME_RX_T_APPN so the "
-        "SMSC keeps it and delivers it again later; `always`: acknowledge and queue it in memory",
-    ),
-)
-
-
-
-def check_c_octet_string(name: str, value: str) -> None:
-    """Refuse, at URL parse time, a bind or submit field the codec could not encode.
-
-    Such a value used to reach the codec inside the session, where the error
-    left the first bind unresolved and the command hung. The message names the
-    field and its limit, never the value (the password is one of them).
-    """
-    size = C_OCTET_SIZES[name]
-    if not value.isascii() or "\x00" in value:
-        raise ConfigError(
-            f"smpp:// {name} must be ASCII without NUL characters (SMPP 3.4: a C-Octet String is ASCII)"
-        )
-    if len(value) > size - 1:
-        raise ConfigError(
-            f"smpp:// {name} is {len(value)} characters; SMPP 3.4 allows at most {size - 1} "
-            f"(a C-Octet String of {size} octets with its NUL)"
-        )
-
-
-T = TypeVar("T")
-
-
-class Mailbox(Generic[T]):
-    """An unbounded-by-default FIFO that one reader iterates until it is closed.
-
-    Lighter than asyncio.Queue (no per-item future bookkeeping): receipts
-    arrive at up to 100,000/s and each put costs only a deque append; the
-    reader is woken once per batch of items, not once per item.
-    """
-
-    def __init__(self, maxsize: int = 0) -> None:
-        self.maxsize = maxsize
-        self._items: deque[T] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._closed = False
-        self.readers = 0  # iterations in progress
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
-    def full(self) -> bool:
-        return bool(self.maxsize) and len(self._items) >= self.maxsize
-
-    def put_many(self, items: Sequence[T]) -> bool:
-        """Append ``items``; False (and nothing appended) when the channel is full or closed."""
-        if self._closed or (self.maxsize and len(self._items) + len(items) > self.maxsize):
-            return False
-        self._items.extend(items)
-        w = self._waiter
-        if w is not None and not w.done():
-            w.set_result(None)
-        return True
-
-    def close(self) -> None:
-        self._closed = True
-        w = self._waiter
-        if w is not None and not w.done():
-            w.set_result(None)
-
-    async def __aiter__(self) -> AsyncIterator[T]:
-        items = self._items
-        self.readers += 1
-        try:
-            while True:
-                while items:
-                    yield items.popleft()
-                if self._closed:
-                    return
-                self._waiter = asyncio.get_running_loop().create_future()
-                try:
-                    await self._waiter
-                finally:
-                    self._waiter = None
-        finally:
-            self.readers -= 1
-
-
-class _LateAnswer:
-    """A submit_sm_resp that comes after its message was given up as MAYBE_SUBMITTED: register its id.
-
-    Then the receipt for it names the message, and the store settles the
-    message from its doubt. Holds only the ids, not the send batch.
-    """
-
-    __slots__ = ("correlator", "id_base", "message_id", "segment", "sink", "total")
-
-    def __init__(
-        self,
-        correlator: Correlator,
-        sink: Callable[[list[DeliveryReceipt]], None],
-        id_base: IdBase,
-        message_id: str,
-        segment: int,
-        total: int,
-    ) -> None:
-        self.correlator = correlator
-        self.sink = sink
-        self.id_base = id_base
-        self.message_id = message_id
-        self.segment = segment
-        self.total = total
-
-    def __call__(self, native_id: str) -> None:
-        key = resp_key(native_id, self.id_base)
-        released = self.correlator.add(key, self.message_id, self.segment, self.total)
-        if released:
-            self.sink(released)
-        log.info(
-            "late submit_sm_resp: message %s segment %d was accepted as %s",
-            self.message_id,
-            self.segment + 1,
-            key,
-        )
-
-
-class _SendBatch:
-    """The segments of one send() call and their outcomes; sessions report into it by slot number.
-
-    Flat lists indexed by slot instead of one object per segment: at 100,000
-    segments/s every allocation on this path shows up in the CPU budget.
-    """
-
-    __slots__ = (
-        "answered",
-        "attempts",
-        "bodies",
-        "correlator",
-        "first",
-        "hook",
-        "id_base",
-        "ids",
-        "infos",
-        "max_resend",
-        "message_ids",
-        "msg_of",
-        "outstanding",
-        "owner",
-        "queues",
-        "remaining",
-        "sink",
-        "states",
-        "totals",
-        "track",
-    )
-
-    def __init__(self, transport: SmppTransport, sessions: int) -> None:
-        self.correlator = transport.correlator
-        self.sink = transport._push_receipts
-        self.id_base = transport.options.id_base
-        self.max_resend = transport.options.max_resend
-        # Without receipts there is nothing to correlate: skip the index on the hot path.
-        self.track = transport.options.dlr
-        self.bodies: list[bytes] = []
-        self.msg_of: list[int] = []
-        self.first: list[int] = []  # per slot: its message's first slot
-        self.totals: list[int] = []
-        self.owner: list[int] = []  # per slot: index of the session sending it
-        self.states: list[int] = []
-        self.ids: list[str] = []
-        self.infos: list[ErrorInfo | None] = []
-        self.attempts: list[int] = []
-        self.message_ids: dict[int, str] = {}
-        self.outstanding = [0] * sessions
-        self.queues: list[deque[int]] = [deque() for _ in range(sessions)]
-        self.remaining = 0
-        self.hook: BeforeWrite | None = None
-        # Single-segment slots accepted since the hook last ran (None: not collected).
-        self.answered: list[int] | None = None
-
-    def add(self, message_index: int, message_id: str, bodies: list[bytes], owner: int) -> None:
-        start = len(self.bodies)
-        n = len(bodies)
-        self.message_ids[message_index] = message_id
-        self.bodies.extend(bodies)
-        if n == 1:
-            self.msg_of.append(message_index)
-            self.first.append(start)
-            self.totals.append(1)
-            self.owner.append(owner)
-            self.states.append(_PENDING)
-            self.ids.append("")
-            self.infos.append(None)
-            self.attempts.append(0)
-            self.queues[owner].append(start)
-        else:
-            self.msg_of.extend([message_index] * n)
-            self.first.extend([start] * n)
-            self.totals.extend([n] * n)
-            self.owner.extend([owner] * n)
-            self.states.extend([_PENDING] * n)
-            self.ids.extend([""] * n)
-            self.infos.extend([None] * n)
-            self.attempts.extend([0] * n)
-            self.queues[owner].extend(range(start, start + n))
-        self.outstanding[owner] += n
-        self.remaining += n
-
-    def add_singles(self, bodies: list[bytes], message_ids: list[str], owners: list[int]) -> None:
-        """Every message one segment: slot number == message index, lists built in bulk."""
-        n = len(bodies)
-        self.bodies = bodies
-        self.message_ids = dict(enumerate(message_ids))
-        self.msg_of = list(range(n))
-        self.first = self.msg_of
-        self.totals = [1] * n
-        self.owner = owners
-        self.states = [_PENDING] * n
-        self.ids = [""] * n
-        self.infos = [None] * n
-        self.attempts = [0] * n
-        if len(self.queues) == 1:
-            self.queues[0].extend(range(n))
-            self.outstanding[0] += n
-        else:
-            for slot, owner in enumerate(owners):
-                self.queues[owner].append(slot)
-                self.outstanding[owner] += 1
-        self.remaining += n
-
-    def body(self, slot: int) -> bytes:
-        return self.bodies[slot]
-
-    def message_ids_of(self, slots: Sequence[int]) -> list[str]:
-        mids, msg_of = self.message_ids, self.msg_of
-        return list(dict.fromkeys(mids[msg_of[s]] for s in slots))
-
-    def take_answered(self) -> list[SendResult]:
-        """Results of the single-segment messages accepted since the last call (see ``answered``)."""
-        done = self.answered
-        if not done:
-            return []
-        self.answered = []
-        mids, ids = self.message_ids, self.ids
-        return [submitted(mids[s], (ids[s],)) for s in done]
-
-    def _settle(self, slot: int) -> None:
-        self.outstanding[self.owner[slot]] -= 1
-        self.remaining -= 1
-
-    def accepted(self, slot: int, message_id: str) -> None:
-        states = self.states
-        if states[slot] != _PENDING:
-            return
-        states[slot] = _OK
-        if self.id_base is IdBase.RESP_HEX:
-            key = resp_key(message_id, IdBase.RESP_HEX)
-        else:
-            key = message_id.strip().upper().lstrip("0") or resp_key(message_id, IdBase.SAME)
-        self.ids[slot] = key
-        if self.answered is not None:
-            self.answered.append(slot)
-        if self.track and key:
-            first = self.first[slot]
-            released = self.correlator.add(
-                key, self.message_ids[self.msg_of[slot]], slot - first, self.totals[slot]
-            )
-            if released:
-                self.sink(released)
-        self.outstanding[self.owner[slot]] -= 1
-        self.remaining -= 1
-
-    def refused(self, slot: int, status: int) -> None:
-        self.fail(slot, error_info(status))
-
-    def fail(self, slot: int, info: ErrorInfo) -> None:
-        if self.states[slot] != _PENDING:
-            return
-        self.states[slot] = _REFUSED
-        self.infos[slot] = info
-        self._settle(slot)
-
-    def unknown(self, slot: int, reason: str) -> None:
-        if self.states[slot] != _PENDING:
-            return
-        self.states[slot] = _UNKNOWN
-        self.infos[slot] = timeout_info(reason)
-        self._settle(slot)
-
-    def late_token(self, slot: int) -> Callable[[str], None]:
-        return _LateAnswer(
-            self.correlator,
-            self.sink,
-            self.id_base,
-            self.message_ids[self.msg_of[slot]],
-            slot - self.first[slot],
-            self.totals[slot],
-        )
-
-    def again(self, slot: int) -> bool:
-        if self.states[slot] != _PENDING:
-            return False
-        self.attempts[slot] += 1
-        if self.attempts[slot] > self.max_resend:
-            return False
-        self.queues[self.owner[slot]].appendleft(slot)
-        return True
-
-    def result(self, index: int, message: Message, slots: range) -> SendResult:
-        start, stop = slots.start, slots.stop
-        if stop - start == 1 and self.states[start] == _OK:
-            return submitted(message.id, (self.ids[start],))
-        n = stop - start
-        ids = tuple(self.ids[s] for s in slots if self.states[s] == _OK)
-        if len(ids) == n:
-            return submitted(message.id, ids)
-        refused = [self.infos[s] for s in slots if self.states[s] == _REFUSED]
-        if refused:
-            info = refused[0]
-            assert info is not None
-            if ids:
-                info = ErrorInfo(
-                    code=ErrorCode.PARTIAL,
-                    native_code=info.native_code,
-                    native_message=f"{len(ids)} of {n} segments accepted; {info.native_message}",
-                )
-            status = failed_status(info)
-        else:
-            info = next(self.infos[s] for s in slots if self.states[s] == _UNKNOWN)
-            assert info is not None
-            status = DeliveryStatus.MAYBE_SUBMITTED
-        ids = tuple(i for i in ids if i)
-        return SendResult(
-            message_id=message.id,
-            status=status,
-            native_id=ids[-1] if ids else None,
-            native_ids=ids,
-            segments=n,
-            error=info,
-        )
-
-
-def submitted(message_id: str, ids: tuple[str, ...]) -> SendResult:
-    """A SUBMITTED SendResult with one native id per segment.
-
-    Positional, because keywords cost a quarter of a construction on this path.
-    An SMSC that answers with an empty message_id gives the message no native
-    id (receipts cannot name it), rather than one shared empty id.
-    """
-    segments = len(ids)
-    if "" in ids:
-        ids = tuple(i for i in ids if i)
-    return SendResult(message_id, DeliveryStatus.SUBMITTED, ids[-1] if ids else None, ids, segments)
 
 
 class SmppTransport(Transport):
@@ -603,7 +97,7 @@ class SmppTransport(Transport):
         self._refs = itertools.count(int(time.time() * 1000) & 0xFFFF)
         self._rr = 0
         self._open_lock: asyncio.Lock | None = None
-        self._write_locks: list[asyncio.Lock] = []
+        self._pumps: list[BindPump] = []
         # send() calls in progress with a before_write hook: any write reports what all of them had answered.
         self._hooked: set[_SendBatch] = set()
         self._opened = False
@@ -693,7 +187,10 @@ class SmppTransport(Transport):
                         session.keep_binding()
             self.sessions = sessions
             self.tx_sessions = [s for s in sessions if s.can_submit]
-            self._write_locks = [asyncio.Lock() for _ in self.tx_sessions]
+            self._pumps = [
+                BindPump(s, i, self._bucket, self.options.reconnect_wait, self._hooked)
+                for i, s in enumerate(self.tx_sessions)
+            ]
             self._housekeeper = asyncio.create_task(self._housekeeping(), name="smpp-housekeeping")
             self._opened = True
 
@@ -874,115 +371,11 @@ class SmppTransport(Transport):
     async def _run_batch(self, batch: _SendBatch) -> None:
         if not batch.remaining:
             return
-        pumps = [self._pump(i, batch) for i in range(len(self.tx_sessions)) if batch.outstanding[i]]
+        pumps = [p.run(batch) for p in self._pumps if batch.outstanding[p.index]]
         if len(pumps) == 1:
             await pumps[0]
         else:
             await asyncio.gather(*pumps)
-
-    async def _pump(self, index: int, batch: _SendBatch) -> None:
-        """Feed one bind's share of the batch through its window until every slot has an outcome."""
-        session = self.tx_sessions[index]
-        queue = batch.queues[index]
-        bucket = self._bucket
-        feed = bucket is None and batch.hook is None
-        if feed:
-            session.add_feed(batch, queue)
-        try:
-            await self._pump_loop(session, index, batch, queue, bucket)
-        finally:
-            if feed:
-                session.remove_feed(batch, queue)
-
-    async def _pump_loop(
-        self, session: Session, index: int, batch: _SendBatch, queue: deque[int], bucket: TokenBucket | None
-    ) -> None:
-        outstanding = batch.outstanding
-        down_since: float | None = None
-        while outstanding[index] > 0:
-            if session.fatal is not None or session.closing:
-                info = (
-                    session.fatal.info
-                    if session.fatal is not None
-                    else ErrorInfo(
-                        code=ErrorCode.NETWORK_ERROR, native_message="transport closed before sending"
-                    )
-                )
-                while queue:
-                    batch.fail(queue.popleft(), info)
-                if outstanding[index] > 0:
-                    await session.wait_window(0.1)
-                continue
-            if queue:
-                if batch.hook is not None and await self._write_marked(session, index, batch, queue, bucket):
-                    down_since = None
-                    continue
-                room = 0 if batch.hook is not None else session.room()
-                if room > 0:
-                    down_since = None
-                    n = min(room, len(queue))
-                    if bucket is not None:
-                        n = min(n, max(1, int(bucket.burst)))
-                        await bucket.acquire(n)
-                        n = min(n, session.room(), len(queue))
-                        if n <= 0:
-                            continue
-                    session.submit(batch, [queue.popleft() for _ in range(n)])
-                    continue
-                if not session.bound.is_set():
-                    now = time.monotonic()
-                    down_since = down_since or now
-                    if now - down_since > self.options.reconnect_wait:
-                        info = ErrorInfo(
-                            code=ErrorCode.NETWORK_ERROR,
-                            native_message=f"bind down for {self.options.reconnect_wait:g}s "
-                            f"({session.last_error}); not sent",
-                        )
-                        while queue:
-                            batch.fail(queue.popleft(), info)
-                        continue
-                    await session.wait_window(0.25)
-                    continue
-                pause = session.pause_left()
-                await session.wait_window(pause if pause > 0 else 1.0)
-            else:
-                await session.wait_window(1.0)
-
-    async def _write_marked(
-        self, session: Session, index: int, batch: _SendBatch, queue: deque[int], bucket: TokenBucket | None
-    ) -> bool:
-        """Write what the window has room for, after the hook has marked exactly that; False if nothing was."""
-        assert batch.hook is not None
-        async with self._write_locks[index]:
-            n = min(session.room(), len(queue))
-            if n <= 0:
-                return False
-            if bucket is not None:
-                n = min(n, max(1, int(bucket.burst)))
-                await bucket.acquire(n)
-                n = min(n, session.room(), len(queue))
-                if n <= 0:
-                    return False
-            slots = [queue.popleft() for _ in range(n)]
-            try:
-                answered = [r for b in self._hooked for r in b.take_answered()]
-                await batch.hook(batch.message_ids_of(slots), answered)
-            except Exception as exc:
-                # Not marked, so never written: this call's messages end as not sent.
-                info = ErrorInfo(code=ErrorCode.TEMPORARY_FAILURE, native_message=f"not sent: {exc}")
-                for slot in slots:
-                    batch.fail(slot, info)
-                while queue:
-                    batch.fail(queue.popleft(), info)
-                return True
-            room = session.room()
-            if room < n:  # the link went down while marking: the rest waits for the reconnect
-                queue.extendleft(reversed(slots[max(room, 0) :]))
-                slots = slots[: max(room, 0)]
-            if not slots:
-                return False
-            session.submit(batch, slots)
-            return True
 
     # --- introspection -------------------------------------------------------
 

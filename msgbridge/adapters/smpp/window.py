@@ -14,8 +14,14 @@ The rules (SMPP 3.4 §2.2-2.8 leave them to the ESME):
   first, doubling per consecutive burst up to ``pause_cap``;
 - after throttling, each window's worth of clean answers grows ``effective``
   back by one slot, and ends the streak of doubling pauses;
-- a PDU unanswered past ``timeout`` is given up (its outcome unknown); a
-  token kept for it takes the message_id if the answer comes late anyway.
+- a PDU unanswered past ``timeout``, or in flight when the link is lost, is
+  given up (its outcome unknown); with ``late_of`` the window keeps a token
+  for it (``late_of(entry)``), which takes the message_id if the answer
+  comes late anyway.
+
+What is *not* here: when to write or wait, the bucket and the hook
+(:mod:`~msgbridge.adapters.smpp.pump`, one per bind), and framing
+(:mod:`~msgbridge.adapters.smpp.session`).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class Window(Generic[E, L]):
         "effective",
         "inflight",
         "late_kept",
+        "late_of",
         "pause",
         "pause_cap",
         "pause_until",
@@ -57,6 +64,7 @@ class Window(Generic[E, L]):
         pause: float = 1.0,
         pause_cap: float = 30.0,
         late_kept: int = LATE_KEPT,
+        late_of: Callable[[E], L] | None = None,
     ) -> None:
         self.size = max(1, size)
         self.effective = self.size
@@ -64,6 +72,7 @@ class Window(Generic[E, L]):
         self.pause = pause
         self.pause_cap = pause_cap
         self.late_kept = late_kept
+        self.late_of = late_of  # the token to keep for a given-up entry; None: keep none
         # Read by the owner's response path (``len``, membership); changed only through the methods here.
         self.inflight: dict[int, E] = {}
         self._deadlines: deque[tuple[float, int]] = deque()
@@ -141,12 +150,18 @@ class Window(Generic[E, L]):
             # every sequence written up to last_seq in that write shares its deadline
             for seq in [s for s in inflight if seq_before(s, last_seq, current_seq)]:
                 expired.append((seq, inflight.pop(seq)))
+        if expired and self.late_of is not None:
+            for seq, entry in expired:
+                self.keep_late(seq, self.late_of(entry))
         return expired
 
     def lose_all(self) -> dict[int, E]:
         """The link is gone: everything in flight, given up at once."""
         inflight, self.inflight = self.inflight, {}
         self._deadlines.clear()
+        if self.late_of is not None:
+            for seq, entry in inflight.items():
+                self.keep_late(seq, self.late_of(entry))
         return inflight
 
     # --- late answers --------------------------------------------------------

@@ -29,16 +29,17 @@ Counting rules for the ``*_every`` knobs (each counts across all connections):
 from __future__ import annotations
 
 import asyncio
-import bisect
-import itertools
 import logging
 import random
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from msgbridge.simulators.smsc.link import Delivery as Delivery
+from msgbridge.simulators.smsc.link import Link as Link
+from msgbridge.simulators.smsc.link import ReceiptDue as ReceiptDue
 from msgbridge.simulators.smsc.malformed import MALFORMED
 from msgbridge.simulators.smsc.mo import mo_bodies
 from msgbridge.simulators.smsc.receipts import (
@@ -48,6 +49,7 @@ from msgbridge.simulators.smsc.receipts import (
     RECEIPT_ID_FORMATS,
     RECEIPT_ID_STYLES,
     RECEIPT_MODES,
+    outcome_picker,
     receipt_body,
     receipt_id,
     smpp_date,
@@ -75,40 +77,6 @@ DEFAULT_DLR_MIX: dict[str, float] = {"delivered": 1.0}
 NOT_FINAL: frozenset[str] = frozenset({"enroute", "accepted"})
 # command_status values after which an SMSC keeps a deliver_sm and tries again (SMPP 3.4 §5.1.3)
 REDELIVER_STATUSES: frozenset[int] = frozenset({ESME_RX_T_APPN, ESME_RSYSERR, ESME_RMSGQFUL, ESME_RTHROTTLED})
-
-# (message_id, id number, submit_sm body, arrival time as time.time()) of one accepted submit_sm wanting a receipt
-ReceiptDue = tuple[str, int, bytes, float]
-
-
-class Delivery:
-    """A deliver_sm on its way to the ESME: kept until deliver_sm_resp 0, resent after a drop."""
-
-    __slots__ = ("body", "future", "sent_at", "system_id")
-
-    def __init__(self, system_id: str, body: bytes, future: asyncio.Future[int] | None) -> None:
-        self.system_id = system_id
-        self.body = body
-        self.future = future
-        self.sent_at = 0.0
-
-
-class Link(Protocol):
-    """What the core needs of one connection (an :class:`~msgbridge.simulators.smsc.session.SmscSession`)."""
-
-    system_id: str
-    mode: str  # "", "tx", "rx" or "trx"
-    closed: bool
-    last_enquire: float
-    unacked: dict[int, Delivery]  # deliver_sm sent and not yet answered, by sequence, oldest first
-
-    def next_sequence(self) -> int: ...
-    def queue(self, data: bytes) -> None: ...
-    def flush(self) -> None: ...
-    def write_now(self, data: bytes) -> None: ...
-    def send_deliver(self, delivery: Delivery) -> None: ...
-    def close(self, data: bytes = b"") -> None: ...
-    def abort(self) -> None: ...
-
 
 class SmscCore:
     """A fault-injecting SMSC's state. See the module docstring for how the knobs count."""
@@ -469,24 +437,8 @@ class SmscCore:
         self.call_later(self.redeliver_delay_ms / 1000.0, self.deliver, delivery)
 
     def _outcome_picker(self) -> Callable[[bytes], str]:
-        """Outcome by destination override, else drawn from ``dlr_mix``; built once per receipt batch."""
-        fixed = {k.encode("latin-1"): v for k, v in self.dlr_by_destination.items()}
-        names = list(self.dlr_mix)
-        cumulative = list(itertools.accumulate(self.dlr_mix[n] for n in names))
-        total = cumulative[-1]
-        rand = self.rng.random
-        only = names[0] if len(names) == 1 else None
-
-        def pick(destination: bytes) -> str:
-            if fixed:
-                chosen = fixed.get(destination)
-                if chosen is not None:
-                    return chosen
-            if only is not None:
-                return only
-            return names[min(bisect.bisect_right(cumulative, rand() * total), len(names) - 1)]
-
-        return pick
+        """Outcome by destination override, else drawn from ``dlr_mix`` (receipts.outcome_picker), per batch."""
+        return outcome_picker(self.dlr_by_destination, self.dlr_mix, self.rng)
 
     def schedule_receipts(self, system_id: str, batch: list[ReceiptDue]) -> None:
         """Receipts for one read-loop turn's accepted submit_sm: after ``dlr_delay_ms``, or before the answers."""

@@ -8,6 +8,10 @@ produce each variant so the client's correlation is tested against all of them.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import random
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import NamedTuple
 
@@ -187,3 +191,26 @@ def receipt_body(
             extra,
         )
     )
+
+
+def outcome_picker(
+    dlr_by_destination: Mapping[str, str], dlr_mix: Mapping[str, float], rng: random.Random
+) -> Callable[[bytes], str]:
+    """Outcome by destination override, else drawn from ``dlr_mix``; built once per receipt batch."""
+    fixed = {k.encode("latin-1"): v for k, v in dlr_by_destination.items()}
+    names = list(dlr_mix)
+    cumulative = list(itertools.accumulate(dlr_mix[n] for n in names))
+    total = cumulative[-1]
+    rand = rng.random
+    only = names[0] if len(names) == 1 else None
+
+    def pick(destination: bytes) -> str:
+        if fixed:
+            chosen = fixed.get(destination)
+            if chosen is not None:
+                return chosen
+        if only is not None:
+            return only
+        return names[min(bisect.bisect_right(cumulative, rand() * total), len(names) - 1)]
+
+    return pick

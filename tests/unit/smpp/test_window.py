@@ -115,6 +115,21 @@ def test_late_tokens_are_taken_once_and_the_oldest_forgotten() -> None:
     assert w.late(3) == "three"
 
 
+def test_given_up_entries_leave_their_late_token_with_the_window() -> None:
+    """Expired or lost with the link: either way an answer that comes anyway finds its token."""
+    w: Window[str, str] = Window(4, 1.0, late_of=str.upper)
+    w.offer({1: "a"}, 1, 0.0)
+    w.offer({2: "b", 3: "c"}, 3, 0.5)
+    assert w.expire(1.0, 3) == [(1, "a")]
+    assert (w.late(1), w.late(2)) == ("A", None)
+    assert w.lose_all() == {2: "b", 3: "c"}
+    assert (w.late(3), w.late(2), w.late(2)) == ("C", "B", None)
+    plain: Window[str, str] = Window(4, 1.0)  # no late_of: nothing kept
+    plain.offer({1: "a"}, 1, 0.0)
+    assert plain.expire(1.0, 1) == [(1, "a")]
+    assert plain.late(1) is None
+
+
 @given(st.integers(1, MAX_SEQ), st.integers(0, 1000), st.integers(0, 1000))
 def test_seq_before_follows_write_order_across_the_wrap(start: int, a: int, b: int) -> None:
     """Writing goes start, start+1, ... wrapping from MAX_SEQ to 1; the current is the last written."""
