@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from msgbridge.core import records
 from msgbridge.core.errors import ErrorCode, ErrorInfo
 from msgbridge.core.message import SendResult
 from msgbridge.core.status import DeliveryStatus as S
@@ -222,7 +223,7 @@ async def test_a_version_2_store_reads_back_as_that_code_read_it(
             assert (rec.status.value, rec.attempts, rec.native_id, list(rec.native_ids), rec.link, rec.segments) == (
                 want["status"], want["attempts"], want["native_id"], want["native_ids"], want["link"], want["segments"]
             )  # fmt: skip
-            error = json.loads(rec.last_error.model_dump_json()) if rec.last_error else None
+            error = records.dump(rec.last_error) if rec.last_error else None
             assert error == want["last_error"]
             assert (rec.created_at, rec.updated_at) == (want["created_at"], want["updated_at"])
             assert [[s.value, note] for _, s, note in rec.history] == [h[1:] for h in want["history"]]
