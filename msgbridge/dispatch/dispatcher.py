@@ -45,6 +45,7 @@ from msgbridge.core.message import Campaign, DeliveryReceipt, SendResult
 from msgbridge.core.ratelimit import Backoff, TokenBucket, describe_wait
 from msgbridge.core.status import AWAITING_RECEIPT, DeliveryStatus
 from msgbridge.dispatch.polling import Poller, policy_for
+from msgbridge.dispatch.writes import Interrupted, MarkBudget, ResultWriter, WriteHook
 from msgbridge.store.base import MessageRecord, Store
 
 log = logging.getLogger(__name__)
@@ -54,45 +55,13 @@ DEFAULT_CLAIM = 500
 MIN_CLAIM = 10
 CHUNK_SECONDS = 0.5
 SETTLE_PAGE = 500
+# While a producer is still queueing (``send_pending(producing=...)``), how often an idle worker looks again.
+PRODUCING_POLL = 0.05
 # After a stop request, how long what is in flight may take to be answered before sending is cancelled.
 STOP_GRACE = 10.0
 # How long pushed receipts gather before they are committed together: a peer that waits for our
 # acknowledgement (acknowledged only once stored) gets it within a few milliseconds, in few transactions.
 RECEIPT_COMMIT_DELAY = 0.005
-
-
-class Interrupted(Exception):
-    """Raised by the write hook once a stop was requested: the transport writes nothing more."""
-
-
-class _Writes:
-    """One chunk's write hook (see ``BeforeWrite``): marks messages in doubt just before they are written.
-
-    ``marked`` is what may have been written (and so is MAYBE_SUBMITTED until
-    its result is recorded). Answers the transport hands over early, for this
-    chunk or another one in flight, are recorded at once and noted in the
-    dispatcher's ``recorded`` set, so their chunk does not write them twice.
-    """
-
-    __slots__ = ("dispatcher", "marked")
-
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        self.dispatcher = dispatcher
-        self.marked: set[str] = set()
-
-    async def __call__(self, message_ids: Sequence[str], answered: Sequence[SendResult] = ()) -> None:
-        d = self.dispatcher
-        if answered:
-            # Recorded before the next group is marked: in doubt stays what is in flight, not what was answered.
-            await d.store.record_results(answered, link=d.transport.link)
-            d.recorded.update(r.message_id for r in answered)
-        if d.stopping:
-            raise Interrupted("stop requested: not written")
-        marked = self.marked
-        new = [i for i in message_ids if i not in marked]
-        if new:
-            await d.store.mark_in_doubt(new)
-            marked.update(new)
 
 
 @dataclass
@@ -160,7 +129,9 @@ class Dispatcher:
         self.backoff = backoff
         # The longest wait a peer may ask of us (Retry-After): the transport's own setting (HTTP
         # ?max_retry_wait=) unless the caller gives one. A longer ask ends the message THROTTLED.
-        self.max_retry_wait = float(max_retry_wait if max_retry_wait is not None else transport.max_retry_wait)
+        self.max_retry_wait = float(
+            max_retry_wait if max_retry_wait is not None else transport.max_retry_wait
+        )
         self.progress = progress
         self.receipt_batch = receipt_batch
         self.poll_interval = poll_interval
@@ -190,10 +161,13 @@ class Dispatcher:
             transport if isinstance(transport, AcknowledgesReceipts) else None
         )
         self._warned_in_doubt = False
-        self.poller: Poller | None = None  # made on the first poll, then kept: it holds each message's schedule
+        self.poller: Poller | None = (
+            None  # made on the first poll, then kept: it holds each message's schedule
+        )
         self.stopping = False
         self.stop_grace = STOP_GRACE
-        self.recorded: set[str] = set()  # results recorded early by a write hook, until their chunk ends
+        self.results = ResultWriter(store, transport.link)
+        self.marks = MarkBudget(store, self.results, lambda: self.stopping)
         self._in_hand: set[str] = set()  # named messages another worker of this dispatcher is sending
         self._stop = asyncio.Event()
         # A run for named messages (``send``): a failure that stops it fails them rather than leaving them
@@ -233,7 +207,11 @@ class Dispatcher:
         for sig in signals:
             try:
                 loop.add_signal_handler(sig, first, sig)
-            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no such signal here
+            except (
+                NotImplementedError,
+                RuntimeError,
+                ValueError,
+            ):  # not the main thread, or no such signal here
                 continue
             installed.append(sig)
         try:
@@ -249,18 +227,22 @@ class Dispatcher:
         *,
         message_ids: Sequence[str] | None = None,
         origin: str | None = None,
+        producing: asyncio.Event | None = None,
     ) -> DispatchStats:
         """Send everything queued (for ``campaign``, only ``message_ids``, or of ``origin``) until nothing is due.
 
         ``origin`` is an idempotency-key prefix: the SMTP gateway sends only
         what it queued itself (``smtp:``), never a campaign's or a ``send``'s.
+        ``producing``: while it is given and not set, more is still being
+        queued, so a worker that finds nothing due looks again shortly instead
+        of finishing (sending starts while a campaign is still prepared).
         """
         self._fail_on_stop = message_ids is not None
         if self.stopping:
             return self.stats
         await self.settle(campaign, resend=include_maybe, message_ids=message_ids, origin=origin)
         workers = [
-            asyncio.create_task(self._worker(campaign, message_ids, origin), name=f"dispatch-{i}")
+            asyncio.create_task(self._worker(campaign, message_ids, origin, producing), name=f"dispatch-{i}")
             for i in range(self.concurrency)
         ]
         everything = asyncio.gather(*workers)
@@ -282,8 +264,11 @@ class Dispatcher:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            await self._flush_receipts()
-            self.stats.send_seconds = self.stats.elapsed
+            try:
+                await self.results.close()
+            finally:
+                await self._flush_receipts()
+                self.stats.send_seconds = self.stats.elapsed
         return self.stats
 
     async def fail_unsent(self, message_ids: Sequence[str], error: ErrorInfo, *, keep: bool = False) -> None:
@@ -387,30 +372,67 @@ class Dispatcher:
         )
         return True
 
+    async def _claim(
+        self, campaign: str | None, message_ids: Sequence[str] | None, origin: str | None
+    ) -> list[MessageRecord]:
+        return await self.store.claim(self.claim_size, campaign=campaign, ids=message_ids, origin=origin)
+
     async def _worker(
-        self, campaign: str | None, message_ids: Sequence[str] | None, origin: str | None = None
+        self,
+        campaign: str | None,
+        message_ids: Sequence[str] | None,
+        origin: str | None = None,
+        producing: asyncio.Event | None = None,
     ) -> None:
-        while not self.stopping:
-            batch = await self.store.claim(self.claim_size, campaign=campaign, ids=message_ids, origin=origin)
-            if not batch:
-                due = await self.store.next_due(campaign=campaign, origin=origin)
-                if due is None or (message_ids is not None and not await self._any_queued(message_ids)):
-                    return
-                # A retry is waiting out its backoff: wake when it is due (or soon, to see others' requeues).
-                await asyncio.sleep(min(max(0.0, due - time.time()), 0.25) or 0.01)
-                continue
-            self.stats.claimed += len(batch)
-            started = time.monotonic()
-            if message_ids is not None:
-                self._in_hand.update(r.message.id for r in batch)
-            try:
-                await self._send_chunk(batch)
-            finally:
-                self._in_hand.difference_update(r.message.id for r in batch)
-            self._adapt(len(batch), time.monotonic() - started)
-            await self._flush_receipts()
-            if self.progress is not None:
-                self.progress(self.stats)
+        """Claim and send chunks until nothing is due; the next chunk is claimed while this one is in flight."""
+        ahead: asyncio.Task[list[MessageRecord]] | None = None
+        try:
+            while not self.stopping:
+                if ahead is not None:
+                    batch, ahead = await ahead, None
+                else:
+                    batch = await self._claim(campaign, message_ids, origin)
+                if not batch:
+                    due = await self.store.next_due(campaign=campaign, origin=origin)
+                    if due is None or (message_ids is not None and not await self._any_queued(message_ids)):
+                        if producing is None or producing.is_set():
+                            return
+                        # More is being queued: look again shortly (or as soon as the producer is done).
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(producing.wait(), PRODUCING_POLL)
+                        continue
+                    # A retry is waiting out its backoff: wake when it is due (or soon, to see others' requeues).
+                    await asyncio.sleep(min(max(0.0, due - time.time()), 0.25) or 0.01)
+                    continue
+                self.stats.claimed += len(batch)
+                if message_ids is None:
+                    ahead = asyncio.create_task(
+                        self._claim(campaign, message_ids, origin), name="claim-ahead"
+                    )
+                started = time.monotonic()
+                if message_ids is not None:
+                    self._in_hand.update(r.message.id for r in batch)
+                try:
+                    await self._send_chunk(batch)
+                finally:
+                    self._in_hand.difference_update(r.message.id for r in batch)
+                self.results.check()
+                self._adapt(len(batch), time.monotonic() - started)
+                if self.progress is not None:
+                    self.progress(self.stats)
+        finally:
+            if ahead is not None:
+                await self._give_back(ahead)
+
+    async def _give_back(self, ahead: asyncio.Task[list[MessageRecord]]) -> None:
+        """A chunk claimed ahead and never sent (a stop, an error): back to the queue as it was."""
+        if not ahead.done():
+            ahead.cancel()
+        try:
+            batch = await ahead
+        except (asyncio.CancelledError, Exception):
+            return  # never claimed (or its transaction rolled back)
+        await self.store.release([r.message.id for r in batch])
 
     def _adapt(self, sent: int, seconds: float) -> None:
         if self.fixed_claim or self.tps or sent <= 0:
@@ -432,8 +454,8 @@ class Dispatcher:
     async def _send_chunk(self, batch: list[MessageRecord]) -> None:
         outcomes: list[SendResult] = []
         retry: list[tuple[MessageRecord, ErrorInfo]] = []
-        writes = _Writes(self)
         grouped = self.transport.writes_in_groups
+        writes = WriteHook(self.marks, [r.message.id for r in batch], lookahead=grouped)
         try:
             for start in range(0, len(batch), self.send_size):
                 if self.stopping:
@@ -479,22 +501,26 @@ class Dispatcher:
         finally:
             # Whatever happened, what we learnt is written: an exception from the transport leaves the
             # messages it may have written MAYBE_SUBMITTED (they were marked so), never QUEUED.
-            recorded = self.recorded
-            await self.store.record_results(
-                [o for o in outcomes if o.message_id not in recorded] if recorded else outcomes,
-                link=self.transport.link,
-            )
+            # Recorded by the results writer, in order after what the write hook handed it early.
+            recorded = self.marks.recorded
+            self.results.add([o for o in outcomes if o.message_id not in recorded] if recorded else outcomes)
+            unwritten = set(await writes.finish())
+            written = writes.written
             if self.stopping:
                 # Not written because of the stop: given back below as they were, with no backoff.
-                retry = [(rec, err) for rec, err in retry if rec.message.id in writes.marked]
+                retry = [(rec, err) for rec, err in retry if rec.message.id in written]
             await self._requeue(retry)
             handled = {o.message_id for o in outcomes} | {rec.message.id for rec, _ in retry}
-            back = [r.message.id for r in batch if r.message.id not in handled and r.message.id not in recorded]
+            back = [
+                r.message.id for r in batch if r.message.id not in handled and r.message.id not in recorded
+            ]
             if recorded:
                 recorded.difference_update(r.message.id for r in batch)
-            # Only rows still QUEUED and ours change: anything marked in doubt stays so.
-            await self.store.release(back)
-            self.stats.released += sum(1 for i in back if i not in writes.marked)
+            # Marked ahead, never written: not in doubt, queued again at once.
+            await self.store.requeue([i for i in back if i in unwritten], not_before=0.0, error=None)
+            # Only rows still QUEUED and ours change: anything written stays in doubt.
+            await self.store.release([i for i in back if i not in unwritten])
+            self.stats.released += sum(1 for i in back if i not in written)
 
     def _pace(self, throttled: bool) -> None:
         """Under a TPS cap, halve the rate when the peer throttles and win it back a quarter at a time."""

@@ -1,0 +1,215 @@
+"""What the dispatcher writes to the store while messages are in flight, kept off the send path.
+
+Two promises shape this module (docs/reliability.md):
+
+- a message is MAYBE_SUBMITTED, durably, before its request may be written.
+  ``WriteHook`` keeps that promise without making every write wait for a
+  commit: while one group is in flight it marks the next few messages of its
+  chunk ahead (at most half a write group over all chunks), so the next write
+  usually finds its messages already marked. What was marked ahead and never
+  written is queued again when the chunk ends (``WriteHook.finish``); after a
+  kill it is in doubt, which is why the lead is bounded;
+- answers are recorded soon after they arrive. ``ResultWriter`` records them
+  in one task, in the order they were handed over, batching whatever piled up
+  during the previous commit, so the transport's pump never waits for a
+  results transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+
+from msgbridge.core.message import SendResult
+from msgbridge.store.base import Store
+
+
+# Most results recorded in one transaction (see ResultWriter._run).
+RESULT_SLICE = 100
+
+
+class Interrupted(Exception):
+    """Raised by the write hook once a stop was requested: the transport writes nothing more."""
+
+
+class ResultWriter:
+    """Records send results in batches, in one task, in the order they were added.
+
+    ``add`` never waits; ``flush`` waits until everything added so far is
+    committed and raises the store's error if a commit failed (the run stops
+    then: what was not recorded stays MAYBE_SUBMITTED, as after a kill).
+    """
+
+    def __init__(self, store: Store, link: str) -> None:
+        self.store = store
+        self.link = link
+        self._pending: list[SendResult] = []
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self.error: Exception | None = None
+
+    def add(self, results: Sequence[SendResult]) -> None:
+        if not results:
+            return
+        self._pending.extend(results)
+        if self.error is not None:
+            return  # kept: the run is stopping with that error
+        self._idle.clear()
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="result-writer")
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                # A slice at a time, yielding between them: a SQLite commit holds the event loop, and a long
+                # one would hold back the writes of every bind (answers pile up, the window empties).
+                batch, self._pending = self._pending[:RESULT_SLICE], self._pending[RESULT_SLICE:]
+                try:
+                    await self.store.record_results(batch, link=self.link)
+                except Exception as exc:
+                    self._pending[:0] = batch
+                    self.error = exc
+                    self._idle.set()
+                    return
+                except asyncio.CancelledError:
+                    self._pending[:0] = batch  # not known to be committed: the final flush writes it
+                    raise
+                if self._pending:
+                    await asyncio.sleep(0)
+            self._idle.set()
+
+    def check(self) -> None:
+        """Raise the error of a failed commit, once (what it did not record is kept for the next flush)."""
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    async def flush(self) -> None:
+        self.check()
+        if self._pending and (self._task is None or self._task.done()):
+            self._idle.clear()
+            self._wake.set()
+            self._task = asyncio.create_task(self._run(), name="result-writer")
+        await self._idle.wait()
+        self.check()
+
+    async def close(self) -> None:
+        """Record what is pending, then stop the task (on an error, what is left is not recorded)."""
+        try:
+            await self.flush()
+        finally:
+            if self._task is not None:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+                self._task = None
+
+
+class MarkBudget:
+    """What every chunk's hook shares: the results writer, early results, and the lead of marks."""
+
+    __slots__ = ("ahead", "group", "recorded", "results", "stopping", "store")
+
+    def __init__(self, store: Store, results: ResultWriter, stopping: Callable[[], bool]) -> None:
+        self.store = store
+        self.results = results
+        self.recorded: set[str] = set()  # results handed over early by a write hook, until their chunk ends
+        self.stopping = stopping
+        self.group = 0  # the largest write group seen: a window's room
+        self.ahead = 0  # messages marked ahead and not written yet, over all chunks
+
+    @property
+    def lead(self) -> int:
+        """How many messages may be marked ahead in all: half a write group."""
+        return self.group // 2
+
+
+class WriteHook:
+    """One chunk's ``BeforeWrite``: every message it lets be written is marked in doubt first.
+
+    ``written`` is what may have been written (and so is MAYBE_SUBMITTED
+    until its result is recorded). ``marked`` also holds what was marked
+    ahead. Answers the transport hands over early, for this chunk or another
+    one in flight, go to the results writer and are noted in ``recorded``, so
+    their chunk does not record them twice.
+    """
+
+    __slots__ = ("_ahead", "lookahead", "marked", "order", "pos", "shared", "written")
+
+    def __init__(self, shared: MarkBudget, order: Sequence[str], *, lookahead: bool = True) -> None:
+        self.shared = shared
+        self.order = order  # the chunk's messages in the order the transport writes them
+        # Only for a transport that says when it writes (writes_in_groups); another one marks each request.
+        self.lookahead = lookahead
+        self.pos = 0
+        self.marked: set[str] = set()
+        self.written: set[str] = set()
+        self._ahead: asyncio.Task[None] | None = None
+
+    async def __call__(self, message_ids: Sequence[str], answered: Sequence[SendResult] = ()) -> None:
+        s = self.shared
+        if answered:
+            s.results.add(answered)
+            s.recorded.update(r.message_id for r in answered)
+            s.results.check()
+        if s.stopping():
+            raise Interrupted("stop requested: not written")
+        written, marked = self.written, self.marked
+        new = [i for i in message_ids if i not in written]
+        if not new:
+            return
+        s.group = max(s.group, len(new))
+        if self._ahead is not None:
+            ahead, self._ahead = self._ahead, None
+            await ahead
+        unmarked = [i for i in new if i not in marked]
+        if unmarked:
+            await s.store.mark_in_doubt(unmarked)
+            marked.update(unmarked)
+        s.ahead -= len(new) - len(unmarked)
+        written.update(new)
+        if self.lookahead:
+            self._mark_ahead()
+
+    def _mark_ahead(self) -> None:
+        """While this group is in flight, mark the next ones, once the lead is down to half."""
+        s = self.shared
+        lead = s.lead
+        if s.ahead > lead // 2 or s.stopping():
+            return
+        want = lead - s.ahead
+        order, marked, pos = self.order, self.marked, self.pos
+        nxt: list[str] = []
+        while pos < len(order) and len(nxt) < want:
+            mid = order[pos]
+            pos += 1
+            if mid not in marked:
+                nxt.append(mid)
+        self.pos = pos
+        if nxt:
+            s.ahead += len(nxt)
+            self._ahead = asyncio.create_task(self._mark(nxt), name="mark-ahead")
+
+    async def _mark(self, message_ids: list[str]) -> None:
+        try:
+            await self.shared.store.mark_in_doubt(message_ids)
+        except BaseException:
+            self.shared.ahead -= len(message_ids)
+            raise
+        self.marked.update(message_ids)
+
+    async def finish(self) -> list[str]:
+        """The chunk is done: the messages marked ahead and never written (to be queued again)."""
+        if self._ahead is not None:
+            ahead, self._ahead = self._ahead, None
+            with contextlib.suppress(Exception):
+                await ahead
+        unwritten = [i for i in self.marked if i not in self.written]
+        self.shared.ahead -= len(unwritten)
+        return unwritten
