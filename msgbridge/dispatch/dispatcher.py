@@ -167,6 +167,7 @@ class Dispatcher:
         self.stopping = False
         self.stop_grace = STOP_GRACE
         self.results = ResultWriter(store, transport.link)
+        self._writing: asyncio.Event | None = None  # set once the last chunk to start has written everything
         self.marks = MarkBudget(store, self.results, lambda: self.stopping)
         self._in_hand: set[str] = set()  # named messages another worker of this dispatcher is sending
         self._stop = asyncio.Event()
@@ -456,7 +457,15 @@ class Dispatcher:
         retry: list[tuple[MessageRecord, ErrorInfo]] = []
         grouped = self.transport.writes_in_groups
         writes = WriteHook(self.marks, [r.message.id for r in batch], lookahead=grouped)
+        previous: asyncio.Event | None = None
+        if grouped:
+            # Chunks write one after the other (the next starts once this one's messages are all written, while
+            # they are still in flight): the window stays full and the marks made ahead are the ones written.
+            previous, self._writing = self._writing, writes.all_written
         try:
+            if previous is not None:
+                await previous.wait()
+            writes.start()
             for start in range(0, len(batch), self.send_size):
                 if self.stopping:
                     break  # the rest of the chunk is given back below
@@ -498,6 +507,9 @@ class Dispatcher:
                 for rec, res in zip(part, results, strict=True):
                     self._classify(rec, res, outcomes, retry)
                 self._pace(any(r.error is not None and r.error.code is ErrorCode.THROTTLED for r in results))
+            if grouped:
+                # The answers that ended this chunk woke the next chunk's writes too: let them go first.
+                await asyncio.sleep(0)
         finally:
             # Whatever happened, what we learnt is written: an exception from the transport leaves the
             # messages it may have written MAYBE_SUBMITTED (they were marked so), never QUEUED.
@@ -709,9 +721,14 @@ class Dispatcher:
     async def _commit_receipts(self) -> None:
         """Commit what the reader gathered a few milliseconds after the first of them arrived."""
         due = self._receipts_due
+        wrote = self.marks.wrote
         while True:
             await due.wait()
-            await asyncio.sleep(RECEIPT_COMMIT_DELAY)
+            # Within the delay, right after the next write if one comes: a commit holds the event loop, and
+            # one just after a write overlaps the wait for its answers instead of holding back the next write.
+            wrote.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wrote.wait(), RECEIPT_COMMIT_DELAY)
             due.clear()
             try:
                 await self._flush_receipts()

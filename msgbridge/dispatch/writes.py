@@ -5,8 +5,8 @@ Two promises shape this module (docs/reliability.md):
 - a message is MAYBE_SUBMITTED, durably, before its request may be written.
   ``WriteHook`` keeps that promise without making every write wait for a
   commit: while one group is in flight it marks the next few messages of its
-  chunk ahead (at most half a write group over all chunks), so the next write
-  usually finds its messages already marked. What was marked ahead and never
+  chunk ahead (with the answers not yet recorded, at most one write group over
+  all chunks), so the next write usually finds its messages already marked. What was marked ahead and never
   written is queued again when the chunk ends (``WriteHook.finish``); after a
   kill it is in doubt, which is why the lead is bounded;
 - answers are recorded soon after they arrive. ``ResultWriter`` records them
@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 
 from msgbridge.core.message import SendResult
 from msgbridge.store.base import Store
-
 
 # Most results recorded in one transaction (see ResultWriter._run).
 RESULT_SLICE = 100
@@ -49,7 +48,18 @@ class ResultWriter:
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
+        self._committing = 0
         self.error: Exception | None = None
+
+    @property
+    def pending(self) -> int:
+        """Results handed over and not committed yet."""
+        return len(self._pending) + self._committing
+
+    async def drained(self) -> None:
+        """Wait until what was handed over is committed (or a commit failed); never raises that error."""
+        if self.pending and self.error is None and self._task is not None and not self._task.done():
+            await self._idle.wait()
 
     def add(self, results: Sequence[SendResult]) -> None:
         if not results:
@@ -70,16 +80,20 @@ class ResultWriter:
                 # A slice at a time, yielding between them: a SQLite commit holds the event loop, and a long
                 # one would hold back the writes of every bind (answers pile up, the window empties).
                 batch, self._pending = self._pending[:RESULT_SLICE], self._pending[RESULT_SLICE:]
+                self._committing = len(batch)
                 try:
                     await self.store.record_results(batch, link=self.link)
                 except Exception as exc:
+                    self._committing = 0
                     self._pending[:0] = batch
                     self.error = exc
                     self._idle.set()
                     return
                 except asyncio.CancelledError:
+                    self._committing = 0
                     self._pending[:0] = batch  # not known to be committed: the final flush writes it
                     raise
+                self._committing = 0
                 if self._pending:
                     await asyncio.sleep(0)
             self._idle.set()
@@ -114,7 +128,7 @@ class ResultWriter:
 class MarkBudget:
     """What every chunk's hook shares: the results writer, early results, and the lead of marks."""
 
-    __slots__ = ("ahead", "group", "recorded", "results", "stopping", "store")
+    __slots__ = ("ahead", "group", "recorded", "results", "stopping", "store", "wrote")
 
     def __init__(self, store: Store, results: ResultWriter, stopping: Callable[[], bool]) -> None:
         self.store = store
@@ -123,11 +137,17 @@ class MarkBudget:
         self.stopping = stopping
         self.group = 0  # the largest write group seen: a window's room
         self.ahead = 0  # messages marked ahead and not written yet, over all chunks
+        # Set as a group is let through: what else must hold the event loop is best done right after a write.
+        self.wrote = asyncio.Event()
 
-    @property
-    def lead(self) -> int:
-        """How many messages may be marked ahead in all: half a write group."""
-        return self.group // 2
+    def room(self) -> int:
+        """How many more may be marked ahead now.
+
+        Marked ahead plus answered-but-not-recorded stays within one write
+        group, so after a kill at most the windows in flight plus one group
+        are in doubt (docs/reliability.md).
+        """
+        return self.group - self.ahead - self.results.pending
 
 
 class WriteHook:
@@ -137,10 +157,12 @@ class WriteHook:
     until its result is recorded). ``marked`` also holds what was marked
     ahead. Answers the transport hands over early, for this chunk or another
     one in flight, go to the results writer and are noted in ``recorded``, so
-    their chunk does not record them twice.
+    their chunk does not record them twice. ``all_written`` is set once every
+    message of the chunk was let through (or the chunk ended): the next chunk
+    starts writing then, so writes come in the order marks were made ahead.
     """
 
-    __slots__ = ("_ahead", "lookahead", "marked", "order", "pos", "shared", "written")
+    __slots__ = ("_ahead", "all_written", "lookahead", "marked", "order", "pos", "shared", "written")
 
     def __init__(self, shared: MarkBudget, order: Sequence[str], *, lookahead: bool = True) -> None:
         self.shared = shared
@@ -150,7 +172,12 @@ class WriteHook:
         self.pos = 0
         self.marked: set[str] = set()
         self.written: set[str] = set()
+        self.all_written = asyncio.Event()
         self._ahead: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Mark the first messages ahead while the previous chunk's last groups are in flight."""
+        self._mark_ahead()
 
     async def __call__(self, message_ids: Sequence[str], answered: Sequence[SendResult] = ()) -> None:
         s = self.shared
@@ -174,16 +201,30 @@ class WriteHook:
             marked.update(unmarked)
         s.ahead -= len(new) - len(unmarked)
         written.update(new)
-        if self.lookahead:
-            self._mark_ahead()
+        if len(written) >= len(self.order):
+            self.all_written.set()
+        s.wrote.set()
+        self._mark_ahead()
 
     def _mark_ahead(self) -> None:
-        """While this group is in flight, mark the next ones, once the lead is down to half."""
+        """While this group is in flight, mark the next ones, once the lead is down to half a group."""
         s = self.shared
-        lead = s.lead
-        if s.ahead > lead // 2 or s.stopping():
+        if (
+            self.lookahead
+            and self._ahead is None
+            and self.pos < len(self.order)
+            and s.ahead <= s.group // 2
+            and not s.stopping()
+        ):
+            self._ahead = asyncio.create_task(self._mark_next(), name="mark-ahead")
+
+    async def _mark_next(self) -> None:
+        s = self.shared
+        # Answers first: marking more while they wait would let in doubt grow past one group.
+        await s.results.drained()
+        want = s.room()
+        if want <= 0 or s.stopping():
             return
-        want = lead - s.ahead
         order, marked, pos = self.order, self.marked, self.pos
         nxt: list[str] = []
         while pos < len(order) and len(nxt) < want:
@@ -192,20 +233,19 @@ class WriteHook:
             if mid not in marked:
                 nxt.append(mid)
         self.pos = pos
-        if nxt:
-            s.ahead += len(nxt)
-            self._ahead = asyncio.create_task(self._mark(nxt), name="mark-ahead")
-
-    async def _mark(self, message_ids: list[str]) -> None:
+        if not nxt:
+            return
+        s.ahead += len(nxt)
         try:
-            await self.shared.store.mark_in_doubt(message_ids)
+            await s.store.mark_in_doubt(nxt)
         except BaseException:
-            self.shared.ahead -= len(message_ids)
+            s.ahead -= len(nxt)  # not marked: each is marked when it is written
             raise
-        self.marked.update(message_ids)
+        marked.update(nxt)
 
     async def finish(self) -> list[str]:
         """The chunk is done: the messages marked ahead and never written (to be queued again)."""
+        self.all_written.set()
         if self._ahead is not None:
             ahead, self._ahead = self._ahead, None
             with contextlib.suppress(Exception):
