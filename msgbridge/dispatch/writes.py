@@ -24,9 +24,6 @@ from collections.abc import Callable, Sequence
 from msgbridge.core.message import SendResult
 from msgbridge.store.base import Store
 
-# Most results recorded in one transaction (see ResultWriter._run).
-RESULT_SLICE = 100
-
 
 class Interrupted(Exception):
     """Raised by the write hook once a stop was requested: the transport writes nothing more."""
@@ -77,25 +74,20 @@ class ResultWriter:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
-                # A slice at a time, yielding between them: a SQLite commit holds the event loop, and a long
-                # one would hold back the writes of every bind (answers pile up, the window empties).
-                batch, self._pending = self._pending[:RESULT_SLICE], self._pending[RESULT_SLICE:]
+                batch, self._pending = self._pending, []
                 self._committing = len(batch)
                 try:
                     await self.store.record_results(batch, link=self.link)
                 except Exception as exc:
-                    self._committing = 0
                     self._pending[:0] = batch
                     self.error = exc
                     self._idle.set()
                     return
                 except asyncio.CancelledError:
-                    self._committing = 0
                     self._pending[:0] = batch  # not known to be committed: the final flush writes it
                     raise
-                self._committing = 0
-                if self._pending:
-                    await asyncio.sleep(0)
+                finally:
+                    self._committing = 0
             self._idle.set()
 
     def check(self) -> None:
@@ -162,7 +154,17 @@ class WriteHook:
     starts writing then, so writes come in the order marks were made ahead.
     """
 
-    __slots__ = ("_ahead", "all_written", "lookahead", "marked", "order", "pos", "shared", "written")
+    __slots__ = (
+        "_ahead",
+        "_marking",
+        "all_written",
+        "lookahead",
+        "marked",
+        "order",
+        "pos",
+        "shared",
+        "written",
+    )
 
     def __init__(self, shared: MarkBudget, order: Sequence[str], *, lookahead: bool = True) -> None:
         self.shared = shared
@@ -174,6 +176,7 @@ class WriteHook:
         self.written: set[str] = set()
         self.all_written = asyncio.Event()
         self._ahead: asyncio.Task[None] | None = None
+        self._marking = False  # the task in _ahead has begun its commit (else it waits for answers)
 
     def start(self) -> None:
         """Mark the first messages ahead while the previous chunk's last groups are in flight."""
@@ -194,7 +197,13 @@ class WriteHook:
         s.group = max(s.group, len(new))
         if self._ahead is not None:
             ahead, self._ahead = self._ahead, None
-            await ahead
+            if self._marking:
+                await ahead
+            else:
+                # Still waiting for answers to be recorded: this group is marked now instead, not later.
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ahead
         unmarked = [i for i in new if i not in marked]
         if unmarked:
             await s.store.mark_in_doubt(unmarked)
@@ -236,11 +245,15 @@ class WriteHook:
         if not nxt:
             return
         s.ahead += len(nxt)
+        self._marking = True
         try:
             await s.store.mark_in_doubt(nxt)
         except BaseException:
             s.ahead -= len(nxt)  # not marked: each is marked when it is written
+            self.pos = min(self.pos, order.index(nxt[0]))
             raise
+        finally:
+            self._marking = False
         marked.update(nxt)
 
     async def finish(self) -> list[str]:
