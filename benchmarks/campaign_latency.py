@@ -17,50 +17,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from smpp_campaign import transport_alone, write_recipients  # beside this file
 
 from msgbridge.simulators.smsc.process import SimulatorProcess
 
 TARGET = 0.90  # of window / latency
 
 
-async def transport_alone(port: int, window: int, count: int) -> float:
-    """msg/s of ``count`` messages through smpp:// alone, two send() calls in flight as the dispatcher keeps."""
-    from msgbridge.adapters.base import open_transport
-    from msgbridge.core.message import Message
-
-    url = f"smpp://u:p@127.0.0.1:{port}?window={window}&binds=1&dlr=0"
-    per_call = window * 5
-    async with open_transport(url) as t:
-        await t.send([Message(to="+77011234567", sender="Shop", text="warm up")])
-        left = [count]
-
-        async def sender() -> None:
-            while left[0] > 0:
-                n = min(per_call, left[0])
-                left[0] -= n
-                batch = [Message(to=f"+7701{i:07d}", sender="Shop", text="Hello customer") for i in range(n)]
-                await t.send(batch)
-
-        started = time.perf_counter()
-        await asyncio.gather(sender(), sender())
-        return count / (time.perf_counter() - started)
-
-
 def campaign(port: int, window: int, count: int, workdir: Path) -> dict[str, object]:
     """``msgbridge campaign run`` of ``count`` recipients as a subprocess; its ``--json`` report."""
     csv_path = workdir / "recipients.csv"
-    with csv_path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["phone", "name"])
-        writer.writerows([f"+7701{i:07d}", f"customer {i}"] for i in range(count))
+    write_recipients(csv_path, count)
     cmd = [
         sys.executable, "-m", "msgbridge", "--store", str(workdir / "campaign.db"), "campaign", "run",
         "--via", f"smpp://u:p@127.0.0.1:{port}?window={window}&binds=1", "--csv", str(csv_path),
@@ -82,7 +56,7 @@ def main() -> None:
     bound = args.window / (args.latency_ms / 1000.0)
     sim = SimulatorProcess("--users", "u:p", "--latency-ms", str(args.latency_ms), "--no-record", "--uvloop")
     try:
-        alone = asyncio.run(transport_alone(sim.port, args.window, args.count))
+        alone, _ = asyncio.run(transport_alone(sim.port, args.window, 1, args.count))
         with tempfile.TemporaryDirectory() as tmp:
             report = campaign(sim.port, args.window, args.count, Path(tmp))
     finally:

@@ -205,10 +205,15 @@ class WriteHook:
                 with contextlib.suppress(asyncio.CancelledError):
                     await ahead
         unmarked = [i for i in new if i not in marked]
+        consumed = len(new) - len(unmarked)
+        if s.results.pending + s.ahead - consumed > s.group:
+            # More answers waiting to be recorded than this write takes from the marks made ahead: recorded
+            # first, so what is in doubt beyond the windows in flight stays within one group.
+            await s.results.drained()
         if unmarked:
             await s.store.mark_in_doubt(unmarked)
             marked.update(unmarked)
-        s.ahead -= len(new) - len(unmarked)
+        s.ahead -= consumed
         written.update(new)
         if len(written) >= len(self.order):
             self.all_written.set()
