@@ -399,7 +399,11 @@ class Dispatcher:
                     self.outcomes.classify(rec, res, outcomes, retry)
                 self._pace(any(r.error is not None and r.error.code is ErrorCode.THROTTLED for r in results))
             if grouped:
-                # The answers that ended this chunk woke the next chunk's writes too: let them go first.
+                # The answers that ended this chunk woke the next chunk's writes too: let them go first, once
+                # the results writer holds these answers (so they count against the marks made ahead).
+                early = [o for o in outcomes if o.message_id not in self.marks.recorded]
+                self.results.add(early)
+                self.marks.recorded.update(o.message_id for o in early)
                 await asyncio.sleep(0)
         finally:
             # Whatever happened, what we learnt is written: an exception from the transport leaves the
