@@ -41,7 +41,6 @@ import time
 from collections.abc import Iterator, Sequence
 
 from msgbridge.adapters.base import (
-    ProviderCampaigns,
     Transport,
 )
 from msgbridge.core.errors import ErrorCode, ErrorInfo, MessagingError
@@ -49,7 +48,7 @@ from msgbridge.core.message import Campaign, SendResult
 from msgbridge.core.ratelimit import Backoff, TokenBucket
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.outcomes import Outcomes
-from msgbridge.dispatch.polling import Poller
+from msgbridge.dispatch.provider import send_provider_campaign
 from msgbridge.dispatch.receipts import ReceiptCollector
 from msgbridge.dispatch.settle import Settler
 from msgbridge.dispatch.stats import DispatchStats as DispatchStats  # re-exported, as before
@@ -137,6 +136,14 @@ class Dispatcher:
             poll_interval=poll_interval,
             wrote=self.marks.wrote,
         )
+        # What the settler and the receipt collector do, called on the dispatcher as before.
+        self.settle = self.settler.settle
+        self.fail_unsent = self.settler.fail_unsent
+        self.start_receipts = self.receipts.start_receipts
+        self.collect_receipts = self.receipts.collect_receipts
+        self.awaiting = self.receipts.awaiting
+        self.stop_receipts = self.receipts.stop_receipts
+        self.close_transport = self.receipts.close_transport
         self._in_hand: set[str] = set()  # named messages another worker of this dispatcher is sending
         self._stop = asyncio.Event()
         # A run for named messages (``send``): a failure that stops it fails them rather than leaving them
@@ -248,21 +255,6 @@ class Dispatcher:
                 await self.receipts.flush()
                 self.stats.send_seconds = self.stats.elapsed
         return self.stats
-
-    async def fail_unsent(self, message_ids: Sequence[str], error: ErrorInfo, *, keep: bool = False) -> None:
-        """A command that failed before sending these: FAILED with ``error``, or (``keep``) left QUEUED."""
-        await self.settler.fail_unsent(message_ids, error, keep=keep)
-
-    async def settle(
-        self,
-        campaign: str | None = None,
-        *,
-        resend: bool = False,
-        message_ids: Sequence[str] | None = None,
-        origin: str | None = None,
-    ) -> None:
-        """Resolve messages a previous run left MAYBE_SUBMITTED, before anything new is sent (``Settler``)."""
-        await self.settler.settle(campaign, resend=resend, message_ids=message_ids, origin=origin)
 
     async def _claim(
         self, campaign: str | None, message_ids: Sequence[str] | None, origin: str | None
@@ -444,87 +436,8 @@ class Dispatcher:
             self.bucket.rate = min(float(self.tps), self.bucket.rate * 1.25)
 
     async def send_provider_campaign(self, campaign: Campaign) -> DispatchStats:
-        """Hand the whole queued campaign to the provider's own campaign API, where the transport has one.
-
-        Kept simple: everything queued for the campaign is claimed, given to
-        ``transport.run_campaign(campaign, messages)`` in one call, and its
-        per-recipient results recorded like any send; retryable refusals are
-        requeued for a normal per-message run. A transport that is not a
-        ``ProviderCampaigns`` is sent to message by message.
-        """
-        transport = self.transport
-        if not isinstance(transport, ProviderCampaigns):
-            log.info("%s:// has no campaign API; sending message by message", self.transport.scheme)
-            return await self.send_pending(campaign.name)
-        await self.settle(campaign.name)
-        claimed: list[MessageRecord] = []
-        while batch := await self.store.claim(DEFAULT_CLAIM, campaign=campaign.name):
-            claimed.extend(batch)
-        if not claimed:
-            return self.stats
-        self.stats.claimed += len(claimed)
-        self.stats.batches += 1
-        outcomes: list[SendResult] = []
-        retry: list[tuple[MessageRecord, ErrorInfo]] = []
-        try:
-            await self.store.mark_in_doubt([r.message.id for r in claimed])
-            result = await transport.run_campaign(campaign, [r.message for r in claimed])
-            results = list(result.results)
-            if len(results) != len(claimed):
-                raise MessagingError(
-                    f"{self.transport.scheme}:// campaign returned {len(results)} results for {len(claimed)} messages",
-                    code=ErrorCode.PROTOCOL_ERROR,
-                )
-            log.info("provider campaign %s: %s", result.campaign_id, result.status)
-            for rec, res in zip(claimed, results, strict=True):
-                self.outcomes.classify(rec, res, outcomes, retry)
-        except MessagingError as exc:
-            self.outcomes.on_send_error(claimed, exc, outcomes, retry)
-            if not exc.code.retryable and not exc.code.outcome_unknown:
-                raise
-        finally:
-            for start in range(0, len(outcomes), DEFAULT_CLAIM):
-                await self.store.record_results(
-                    outcomes[start : start + DEFAULT_CLAIM], link=self.transport.link
-                )
-            await self.outcomes.requeue(retry)
-            if self.progress is not None:
-                self.progress(self.stats)
-            self.stats.send_seconds = self.stats.elapsed
-        return self.stats
-
-    # -- receipts (ReceiptCollector) -------------------------------------
-
-    def start_receipts(self) -> None:
-        """Start consuming pushed receipts (idempotent); they are committed every few milliseconds."""
-        self.receipts.start_receipts()
-
-    async def collect_receipts(
-        self,
-        timeout: float = 30.0,  # noqa: ASYNC109 -- a deadline for waiting on receipts, part of the contract
-        until_final: bool = True,
-        *,
-        campaign: str | None = None,
-        message_ids: Sequence[str] | None = None,
-    ) -> DispatchStats:
-        """Write receipts to the store until none is awaited (``until_final``) or ``timeout`` passes."""
-        await self.receipts.collect_receipts(timeout, until_final, campaign=campaign, message_ids=message_ids)
-        return self.stats
-
-    async def awaiting(self, campaign: str | None = None, message_ids: Sequence[str] | None = None) -> int:
-        """How many messages still expect a receipt."""
-        return await self.receipts.awaiting(campaign, message_ids)
-
-    async def stop_receipts(self) -> None:
-        await self.receipts.stop_receipts()
-
-    async def close_transport(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 -- bounds the final drain
-        """Close the transport while reading its receipts to the end, and write them to the store."""
-        await self.receipts.close_transport(timeout)
-
-    @property
-    def poller(self) -> Poller | None:
-        return self.receipts.poller
+        """Hand the whole queued campaign to the provider's own campaign API (``dispatch/provider.py``)."""
+        return await send_provider_campaign(self, campaign)
 
     async def run(
         self,
