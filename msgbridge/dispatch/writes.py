@@ -46,6 +46,9 @@ class ResultWriter:
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self._committing = 0
+        self._added = 0  # results handed over so far
+        self._done = 0  # of which committed (or given up on a failed commit)
+        self._committed = asyncio.Event()  # set (and replaced) after each commit
         self.error: Exception | None = None
 
     @property
@@ -54,14 +57,25 @@ class ResultWriter:
         return len(self._pending) + self._committing
 
     async def drained(self) -> None:
-        """Wait until what was handed over is committed (or a commit failed); never raises that error."""
-        if self.pending and self.error is None and self._task is not None and not self._task.done():
-            await self._idle.wait()
+        """Wait until what was handed over so far is committed (or a commit failed); never raises that error.
+
+        Later additions are not waited for: a write that waits for these answers does not wait for the
+        ones that arrive meanwhile.
+        """
+        target = self._added
+        while self._done < target and self.error is None and self._task is not None and not self._task.done():
+            await self._committed.wait()
+
+    def _pulse(self, n: int) -> None:
+        self._done += n
+        self._committed.set()
+        self._committed = asyncio.Event()
 
     def add(self, results: Sequence[SendResult]) -> None:
         if not results:
             return
         self._pending.extend(results)
+        self._added += len(results)
         if self.error is not None:
             return  # kept: the run is stopping with that error
         self._idle.clear()
@@ -82,12 +96,14 @@ class ResultWriter:
                     self._pending[:0] = batch
                     self.error = exc
                     self._idle.set()
+                    self._pulse(0)
                     return
                 except asyncio.CancelledError:
                     self._pending[:0] = batch  # not known to be committed: the final flush writes it
                     raise
                 finally:
                     self._committing = 0
+                self._pulse(len(batch))
             self._idle.set()
 
     def check(self) -> None:
