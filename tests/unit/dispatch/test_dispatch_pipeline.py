@@ -55,3 +55,21 @@ async def test_without_producing_the_run_ends_when_nothing_is_due(store: SqliteS
     async with open_transport("memory://?dlr=no") as t:
         stats = await asyncio.wait_for(Dispatcher(store, t).send_pending("c"), 10)
     assert stats.submitted == 5
+
+
+async def test_a_lone_worker_claims_ahead_and_a_stop_gives_that_chunk_back(store: SqliteStore) -> None:
+    await enqueue(store, 0, 300)
+    async with open_transport("memory://?dlr=no&latency_ms=20&max_batch=50") as t:
+        d = Dispatcher(store, t, concurrency=1, batch_size=50)
+        sending = asyncio.create_task(d.send_pending("c"))
+        for _ in range(500):
+            if d.stats.submitted >= 50:
+                break
+            await asyncio.sleep(0.005)
+        d.request_stop()
+        first = await asyncio.wait_for(sending, 10)
+        assert first.submitted < 300
+        # What the first run claimed ahead and never sent is free again: a second run sends all the rest.
+        second = await asyncio.wait_for(Dispatcher(store, t, concurrency=1).send_pending("c"), 20)
+    assert first.submitted + second.submitted == 300
+    assert await store.counts("c") == {S.SUBMITTED: 300}
