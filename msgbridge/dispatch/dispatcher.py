@@ -56,6 +56,8 @@ CHUNK_SECONDS = 0.5
 SETTLE_PAGE = 500
 # After a stop request, how long what is in flight may take to be answered before sending is cancelled.
 STOP_GRACE = 10.0
+# While a campaign is still being queued, how long a worker that found nothing waits before claiming again.
+PRODUCING_WAIT = 0.02
 # How long pushed receipts gather before they are committed together: a peer that waits for our
 # acknowledgement (acknowledged only once stored) gets it within a few milliseconds, in few transactions.
 RECEIPT_COMMIT_DELAY = 0.005
@@ -249,18 +251,22 @@ class Dispatcher:
         *,
         message_ids: Sequence[str] | None = None,
         origin: str | None = None,
+        producing: asyncio.Event | None = None,
     ) -> DispatchStats:
         """Send everything queued (for ``campaign``, only ``message_ids``, or of ``origin``) until nothing is due.
 
         ``origin`` is an idempotency-key prefix: the SMTP gateway sends only
         what it queued itself (``smtp:``), never a campaign's or a ``send``'s.
+        ``producing``, while given and not set, says more is being queued (a
+        campaign still being prepared): a worker that finds nothing due waits
+        briefly and claims again instead of finishing.
         """
         self._fail_on_stop = message_ids is not None
         if self.stopping:
             return self.stats
         await self.settle(campaign, resend=include_maybe, message_ids=message_ids, origin=origin)
         workers = [
-            asyncio.create_task(self._worker(campaign, message_ids, origin), name=f"dispatch-{i}")
+            asyncio.create_task(self._worker(campaign, message_ids, origin, producing), name=f"dispatch-{i}")
             for i in range(self.concurrency)
         ]
         everything = asyncio.gather(*workers)
@@ -388,10 +394,18 @@ class Dispatcher:
         return True
 
     async def _worker(
-        self, campaign: str | None, message_ids: Sequence[str] | None, origin: str | None = None
+        self,
+        campaign: str | None,
+        message_ids: Sequence[str] | None,
+        origin: str | None = None,
+        producing: asyncio.Event | None = None,
     ) -> None:
         while not self.stopping:
             batch = await self.store.claim(self.claim_size, campaign=campaign, ids=message_ids, origin=origin)
+            if not batch and producing is not None and not producing.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(producing.wait(), PRODUCING_WAIT)
+                continue
             if not batch:
                 due = await self.store.next_due(campaign=campaign, origin=origin)
                 if due is None or (message_ids is not None and not await self._any_queued(message_ids)):
