@@ -13,7 +13,7 @@ It prints the wall time and peak RSS of that process (``wait4``'s ``ru_maxrss``:
 not the simulator), the same at ``--small`` rows to show memory does not grow with the row count, the store
 file's bytes per message, and checks that every recipient ended DELIVERED. Preparation alone (CSV to outbox,
 no sending) is measured in this process with ``--phone-check strict`` and ``possible``. Targets
-(docs/campaigns.md): RSS <= 300 MB, wall <= 90 s at 1,000,000 rows, <= 300 bytes per message, preparation
+(the campaign-at-scale issue; docs/store-and-dispatch.md describes the streaming): RSS <= 300 MB, wall <= 90 s at 1,000,000 rows, <= 300 bytes per message, preparation
 >= 30,000 rows/s strict and >= 100,000 possible.
 """
 
