@@ -28,6 +28,7 @@ unless the caller asks to append to the existing campaign.
 from __future__ import annotations
 
 import csv
+import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -131,8 +132,20 @@ class PrepareReport:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
 
+def message_ids(n: int) -> list[str]:
+    """``n`` ids of ``core.message.new_id``'s form (creation time in ns, hex, then 12 random hex digits),
+    with one read of the random source for all of them: uuid4 per message was a fifth of preparing one."""
+    noise = os.urandom(6 * n).hex()
+    return [f"{time.time_ns():x}{noise[12 * i : 12 * i + 12]}" for i in range(n)]
+
+
 def build_row(
-    campaign: Campaign, row: Row, *, region: str | None, phone_check: PhoneCheck
+    campaign: Campaign,
+    row: Row,
+    *,
+    region: str | None,
+    phone_check: PhoneCheck,
+    message_id: str | None = None,
 ) -> tuple[OutboxEntry, TextInfo] | RowProblem:
     """The outbox entry and measured text for one recipient row, or why it cannot be sent.
 
@@ -160,7 +173,11 @@ def build_row(
         if line is not None:
             reason = reason.removeprefix(f"row {line}: ")
         return RowProblem(line, phone, exc.code, reason)
-    message = Message(to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
+    message = (
+        Message(to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
+        if message_id is None
+        else Message(id=message_id, to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
+    )
     return OutboxEntry(message=message, idempotency_key=f"{campaign.name}:{e164}", row=line), measured
 
 
@@ -179,8 +196,9 @@ def build_chunk(
     problems: list[RowProblem] = []
     repeats: list[RowRepeat] = []
     first_row: dict[str, int | None] = {}
-    for row in rows:
-        built = build_row(campaign, row, region=region, phone_check=phone_check)
+    rows = list(rows)
+    for row, mid in zip(rows, message_ids(len(rows)), strict=True):
+        built = build_row(campaign, row, region=region, phone_check=phone_check, message_id=mid)
         if isinstance(built, RowProblem):
             problems.append(built)
             continue
