@@ -7,6 +7,7 @@ The campaign itself (streaming preparation while sending, resume, strict validat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -365,22 +366,18 @@ def _template(template: str | None, template_file: str | None) -> str:
 
 
 def _print_problems(report: PrepareReport, problems_path: str | None) -> None:
+    """The first SHOW_PROBLEMS bad rows and repeats, and how many more the problems file holds."""
     console = err_console()
-    where = problems_path or "--problems FILE"
-    for problem in report.problems[:SHOW_PROBLEMS]:
-        console.print(f"skipped {printable(problem)}", style="yellow", markup=False, highlight=False)
-    if report.skipped > SHOW_PROBLEMS:
-        console.print(
-            f"... and {report.skipped - SHOW_PROBLEMS:,} more skipped rows (see {markup(where)})",
-            style="yellow",
-        )
-    for repeat in report.repeats[:SHOW_PROBLEMS]:
-        console.print(f"repeated {repeat}", style="yellow", markup=False, highlight=False)
-    if report.repeated > SHOW_PROBLEMS:
-        console.print(
-            f"... and {report.repeated - SHOW_PROBLEMS:,} more repeated phones (see {markup(where)})",
-            style="yellow",
-        )
+    where = markup(problems_path or "--problems FILE")
+    shown: tuple[tuple[str, Sequence[object], int, str], ...] = (
+        ("skipped", report.problems, report.skipped, "skipped rows"),
+        ("repeated", report.repeats, report.repeated, "repeated phones"),
+    )
+    for word, items, total, what in shown:
+        for item in items[:SHOW_PROBLEMS]:
+            console.print(f"{word} {printable(item)}", style="yellow", markup=False, highlight=False)
+        if total > SHOW_PROBLEMS:
+            console.print(f"... and {total - SHOW_PROBLEMS:,} more {what} (see {where})", style="yellow")
 
 
 @campaign.command("status")
