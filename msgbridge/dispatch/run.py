@@ -47,7 +47,7 @@ from msgbridge.store.base import Store
 # How far preparation may run ahead of sending (messages queued and not yet claimed), and how often a held
 # producer looks again. Ahead of the claims, a message costs memory (the store keeps what this process wrote
 # until it is claimed); behind them, the dispatcher waits for work.
-AHEAD = 5_000
+AHEAD = 10_000
 PACE_WAIT = 0.01
 
 
