@@ -389,6 +389,8 @@ async def write_rows(
             started += time.monotonic() - held
     report.seconds = time.monotonic() - started
     report.done = True
+    if progress is not None:
+        progress(report)
 
 
 async def _save(store: Store, campaign: Campaign) -> None:
