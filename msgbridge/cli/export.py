@@ -21,7 +21,8 @@ from typing import TextIO
 
 import click
 
-from msgbridge.cli.commands import _config, _existing_store, _run, _store_dsn, campaign
+from msgbridge.cli.campaigns import campaign
+from msgbridge.cli.common import config_of, existing_store, run_command, store_dsn
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.store.base import ExportRecord, Store
@@ -110,11 +111,11 @@ def _status(value: str | None) -> DeliveryStatus | None:
 @click.pass_context
 def campaign_export(ctx: click.Context, name: str, status_name: str | None, csv_path: str | None) -> None:
     """One CSV row per recipient: line, phone, ids, status, error, segments, times."""
-    config = _config(ctx)
+    config = config_of(ctx)
     status = _status(status_name)
 
     async def go() -> int:
-        async with _existing_store(_store_dsn(ctx, config)) as store:
+        async with existing_store(store_dsn(ctx, config)) as store:
             if await store.get_campaign(name) is None:
                 raise ConfigError(f"no campaign named {name!r} in this store")
             if csv_path is None:
@@ -122,6 +123,6 @@ def campaign_export(ctx: click.Context, name: str, status_name: str | None, csv_
             with _open_csv(csv_path) as out:
                 return await write_export(store, name, out, status=status)
 
-    written = _run(go())
+    written = run_command(go())
     if csv_path is not None:
         click.echo(f"{written:,} rows written to {csv_path}", err=True)

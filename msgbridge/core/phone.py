@@ -17,8 +17,8 @@ idempotency key ``campaign + E.164`` does not change when a re-run uses another 
 
 Speed: plain international digit strings are answered from tables built out of phonenumbers' own
 metadata (msgbridge/core/phonetable.py); everything else goes through ``phonenumbers`` as before.
-Answers are memoised: the result is a pure function of (text handed to the parser, region, level),
-so an LRU keyed by exactly that is exact.
+The parser's answers are memoised: the result is a pure function of (text handed to the parser, region,
+level), so an LRU keyed by exactly that is exact.
 """
 
 from __future__ import annotations
@@ -101,9 +101,9 @@ def _slow(candidate: str, region: str | None, check: PhoneCheck) -> tuple[str | 
     return e164, ""
 
 
-@lru_cache(maxsize=CACHE_SIZE)
-def _verdict(candidate: str, region: str | None, check: PhoneCheck) -> tuple[str | None, str]:
-    return _fast(candidate, check) or _slow(candidate, region, check)
+# Only the parser's answers are memoised: the tables answer in microseconds, and a campaign's numbers are
+# each seen once, so memoising those too would fill the LRU (tens of MB) for nothing.
+_verdict = lru_cache(maxsize=CACHE_SIZE)(_slow)
 
 
 def normalize(raw: str, default_region: str | None = None, check: PhoneCheck = PhoneCheck.STRICT) -> str:
@@ -111,7 +111,8 @@ def normalize(raw: str, default_region: str | None = None, check: PhoneCheck = P
     text = (raw or "").strip()
     if not text:
         raise InvalidDestination("empty phone number")
-    e164, why = _verdict(_candidate(text, default_region), default_region, check)
+    candidate = _candidate(text, default_region)
+    e164, why = _fast(candidate, check) or _verdict(candidate, default_region, check)
     if e164 is None:
         raise InvalidDestination(f"invalid phone number {raw!r}" + (f": {why}" if why else ""))
     return e164

@@ -1,12 +1,23 @@
-"""Turning a campaign (template + recipients) into queued messages.
+"""Turning a campaign (template + recipients) into queued messages, a chunk at a time.
 
-Every recipient row is rendered, its phone normalised to E.164 and its text
-measured before anything is written; rows that cannot be sent are reported
-with their CSV line and skipped (or, in strict mode, stop the campaign before
-anything is queued). The idempotency key is ``campaign + E.164``, so preparing
-the same campaign again (a re-run after a crash) queues nothing twice; a phone
-repeated within the file is sent once and reported as a repeat of its first
-line.
+Recipient rows stream through: each chunk is validated (phone normalised to
+E.164), rendered, measured and written to the outbox before the next is read,
+so nothing holds every recipient and sending can begin while the rest is
+prepared. Rows that cannot be sent are reported with their CSV line and
+skipped; the report keeps counts and the first KEEP_PROBLEMS of them, and a
+ProblemSink takes every one. Strict mode validates every row in a first pass
+and refuses before anything is queued.
+
+The idempotency key is ``campaign + E.164``, so preparing the same campaign
+again (a re-run after a crash) queues nothing twice. A phone repeated within
+the file is sent once and reported as a repeat of its first line, without a
+map of every phone: within a chunk a dict of that chunk's phones tells; across
+chunks the store's key says "already queued", and the CSV line stored with
+the queued row (``Store.csv_rows``) tells a repeat (an earlier line of this
+file) from a row an earlier run queued (its own line, or none). The one case
+this reads wrong is ``--append`` of another file whose earlier line held the
+same phone: reported as a repeat rather than "from before"; it is sent once
+either way.
 
 Because a re-run resumes by name, a name that already belongs to a campaign
 with another template, sender or transport would quietly send nothing new
@@ -16,20 +27,29 @@ unless the caller asks to append to the existing campaign.
 
 from __future__ import annotations
 
+import csv
+import os
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import IO
 from urllib.parse import urlsplit
 
 from msgbridge.core.encoding import TextInfo, info
 from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
-from msgbridge.core.message import Campaign, Message, Recipient
+from msgbridge.core.message import Campaign, Message
 from msgbridge.core.phone import PhoneCheck, normalize
 from msgbridge.core.template import check, render
 from msgbridge.dispatch.csvsource import CsvData
 from msgbridge.store.base import CampaignRecord, OutboxEntry, Store
 
 ENQUEUE_CHUNK = 1000
+KEEP_PROBLEMS = 1000  # bad rows and repeats a report holds; the rest are counted (and go to a ProblemSink)
+
+# One recipient as preparation reads it: CSV line (None for recipients given without one), phone as
+# written, fields, and the problem of a malformed record (None when it is well formed).
+Row = tuple[int | None, str, Mapping[str, str], str | None]
 
 
 @dataclass(frozen=True)
@@ -44,24 +64,6 @@ class RowProblem:
         return f"{where}: {self.reason}"
 
 
-@dataclass
-class PrepareReport:
-    campaign: str
-    rows: int = 0
-    queued: int = 0  # newly written to the outbox
-    already: int = 0  # in the outbox from an earlier run (or a repeated phone): not queued again
-    segments: int = 0  # over the newly queued messages
-    encodings: Counter[str] = field(default_factory=Counter)
-    problems: list[RowProblem] = field(default_factory=list)
-    message_ids: list[str] = field(default_factory=list)
-
-    repeats: list[RowRepeat] = field(default_factory=list)  # same phone as an earlier line of this file
-
-    @property
-    def skipped(self) -> int:
-        return len(self.problems)
-
-
 @dataclass(frozen=True)
 class RowRepeat:
     line: int | None
@@ -74,17 +76,152 @@ class RowRepeat:
         return f"{where}: {self.phone} is already on {first}; sent once"
 
 
-def recipients_from_csv(data: CsvData) -> tuple[list[Recipient], list[RowProblem]]:
-    """Recipients for every well-formed record; malformed ones become problems."""
-    recipients: list[Recipient] = []
+class ProblemSink:
+    """Every bad row and repeat, as CSV (line, phone, kind, code, reason), for ``--problems FILE``."""
+
+    HEADER = ("line", "phone", "kind", "code", "reason")
+
+    def __init__(self, out: IO[str]) -> None:
+        self._writer = csv.writer(out)
+        self._writer.writerow(self.HEADER)
+
+    def problem(self, p: RowProblem) -> None:
+        self._writer.writerow(
+            (p.line if p.line is not None else "", p.phone, "skipped", p.code.value, p.reason)
+        )
+
+    def repeat(self, r: RowRepeat) -> None:
+        first = f"line {r.first_line}" if r.first_line is not None else "an earlier recipient"
+        line = r.line if r.line is not None else ""
+        self._writer.writerow((line, r.phone, "repeated", "", f"already on {first}; sent once"))
+
+
+@dataclass
+class PrepareReport:
+    campaign: str
+    rows: int = 0
+    queued: int = 0  # newly written to the outbox
+    already: int = 0  # in the outbox from an earlier run: not queued again
+    segments: int = 0  # over the newly queued messages
+    encodings: Counter[str] = field(default_factory=Counter)
+    skipped: int = 0  # bad rows, all of them
+    repeated: int = 0  # same phone as an earlier line of this file, all of them
+    problems: list[RowProblem] = field(default_factory=list)  # the first KEEP_PROBLEMS bad rows
+    repeats: list[RowRepeat] = field(default_factory=list)  # the first KEEP_PROBLEMS repeats
+    seconds: float = 0.0  # spent preparing (both passes in strict mode)
+    done: bool = False  # every row has been read
+    sink: ProblemSink | None = field(default=None, repr=False, compare=False)
+
+    def add_problem(self, problem: RowProblem) -> None:
+        self.skipped += 1
+        if len(self.problems) < KEEP_PROBLEMS:
+            self.problems.append(problem)
+        if self.sink is not None:
+            self.sink.problem(problem)
+
+    def add_repeat(self, repeat: RowRepeat) -> None:
+        self.repeated += 1
+        if len(self.repeats) < KEEP_PROBLEMS:
+            self.repeats.append(repeat)
+        if self.sink is not None:
+            self.sink.repeat(repeat)
+
+    @property
+    def rate(self) -> float:
+        """Rows prepared per second."""
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+def message_ids(n: int) -> list[str]:
+    """``n`` ids of ``core.message.new_id``'s form (creation time in ns, hex, then 12 random hex digits),
+    with one read of the random source for all of them: uuid4 per message was a fifth of preparing one."""
+    noise = os.urandom(6 * n).hex()
+    return [f"{time.time_ns():x}{noise[12 * i : 12 * i + 12]}" for i in range(n)]
+
+
+def build_row(
+    campaign: Campaign,
+    row: Row,
+    *,
+    region: str | None,
+    phone_check: PhoneCheck,
+    message_id: str | None = None,
+) -> tuple[OutboxEntry, TextInfo] | RowProblem:
+    """The outbox entry and measured text for one recipient row, or why it cannot be sent.
+
+    A row is judged on its own (phone, text): whether its phone repeats an earlier row is decided after,
+    so a strict validation pass (which has no store to ask) finds exactly the problems the writing pass does.
+    """
+    line, phone, fields, malformed = row
+    if malformed is not None:
+        return RowProblem(line, phone, ErrorCode.INVALID_ARGUMENT, malformed)
+    try:
+        e164 = normalize(phone, region, phone_check)
+        text = render(campaign.template, {**fields, "phone": e164}, row=line)
+        if not text.strip():
+            raise MessagingError(
+                "the text is empty once the template is filled in", code=ErrorCode.INVALID_ARGUMENT
+            )
+        measured = info(text)
+        if measured.too_long:
+            raise MessagingError(
+                f"text needs {measured.segments} segments, more than a message may have",
+                code=ErrorCode.MESSAGE_TOO_LONG,
+            )
+    except MessagingError as exc:
+        reason = str(exc)
+        if line is not None:
+            reason = reason.removeprefix(f"row {line}: ")
+        return RowProblem(line, phone, exc.code, reason)
+    message = (
+        Message(to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
+        if message_id is None
+        else Message(id=message_id, to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
+    )
+    return OutboxEntry(message=message, idempotency_key=f"{campaign.name}:{e164}", row=line), measured
+
+
+def build_chunk(
+    campaign: Campaign,
+    rows: Iterable[Row],
+    *,
+    region: str | None = None,
+    phone_check: PhoneCheck = PhoneCheck.STRICT,
+) -> tuple[list[tuple[OutboxEntry, TextInfo]], list[RowProblem], list[RowRepeat]]:
+    """(entry, measured text) for each sendable row, a problem for each other one, and the repeats among them.
+
+    Only a row that can be sent makes a later one with its phone a repeat.
+    """
+    out: list[tuple[OutboxEntry, TextInfo]] = []
     problems: list[RowProblem] = []
-    for row in data.rows:
-        phone = row.fields.get(data.phone_column, "")
-        if row.problem is not None:
-            problems.append(RowProblem(row.line, phone, ErrorCode.INVALID_ARGUMENT, row.problem))
+    repeats: list[RowRepeat] = []
+    first_row: dict[str, int | None] = {}
+    rows = list(rows)
+    for row, mid in zip(rows, message_ids(len(rows)), strict=True):
+        built = build_row(campaign, row, region=region, phone_check=phone_check, message_id=mid)
+        if isinstance(built, RowProblem):
+            problems.append(built)
             continue
-        recipients.append(Recipient(phone=phone, fields=row.fields, row=row.line))
-    return recipients, problems
+        to = built[0].message.to
+        if to in first_row:
+            repeats.append(RowRepeat(row[0], first_row[to], to))
+            continue
+        first_row[to] = row[0]
+        out.append(built)
+    return out, problems, repeats
+
+
+def rows_of(data: CsvData) -> Iterable[Row]:
+    """The recipient rows of a CSV file: one per record, malformed ones with their problem."""
+    column = data.phone_column
+    for r in data.rows:
+        yield r.line, r.fields.get(column, ""), r.fields, r.problem
+
+
+def recipient_rows(campaign: Campaign) -> Iterable[Row]:
+    """The rows of a campaign whose recipients are given in memory (an API caller's, a test's)."""
+    for rec in campaign.recipients:
+        yield rec.row, rec.phone, rec.fields, None
 
 
 def build_messages(
@@ -94,42 +231,16 @@ def build_messages(
     repeats: list[RowRepeat] | None = None,
     phone_check: PhoneCheck = PhoneCheck.STRICT,
 ) -> tuple[list[tuple[OutboxEntry, TextInfo]], list[RowProblem]]:
-    """(entry, encoding) for each sendable recipient, and a problem for each other one.
+    """(entry, encoding) for each sendable recipient of an in-memory campaign, and a problem for each other.
 
     A recipient whose phone an earlier one already has is left out and added to ``repeats``.
     """
-    out: list[tuple[OutboxEntry, TextInfo]] = []
-    problems: list[RowProblem] = []
-    first_row: dict[str, int | None] = {}
-    for rec in campaign.recipients:
-        try:
-            e164 = normalize(rec.phone, region, phone_check)
-            if e164 in first_row:
-                if repeats is not None:
-                    repeats.append(RowRepeat(rec.row, first_row[e164], e164))
-                continue
-            text = render(campaign.template, {**rec.fields, "phone": e164}, row=rec.row)
-            if not text.strip():
-                raise MessagingError(
-                    "the text is empty once the template is filled in", code=ErrorCode.INVALID_ARGUMENT
-                )
-            measured = info(text)
-            if measured.too_long:
-                raise MessagingError(
-                    f"text needs {measured.segments} segments, more than a message may have",
-                    code=ErrorCode.MESSAGE_TOO_LONG,
-                )
-        except MessagingError as exc:
-            reason = str(exc)
-            if rec.row is not None:
-                reason = reason.removeprefix(f"row {rec.row}: ")
-            problems.append(RowProblem(rec.row, rec.phone, exc.code, reason))
-            continue
-        first_row[e164] = rec.row  # only a row that is sent makes later ones repeats
-        message = Message(to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
-        entry = OutboxEntry(message=message, idempotency_key=f"{campaign.name}:{e164}", row=rec.row)
-        out.append((entry, measured))
-    return out, problems
+    built, problems, found = build_chunk(
+        campaign, recipient_rows(campaign), region=region, phone_check=phone_check
+    )
+    if repeats is not None:
+        repeats.extend(found)
+    return built, problems
 
 
 def transport_identity(transport: str | None) -> str | None:
@@ -187,31 +298,102 @@ async def check_name(store: Store, campaign: Campaign) -> None:
         )
 
 
-async def prepare_campaign(
-    store: Store,
+def _chunks(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:
+    chunk: list[Row] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def validate_rows(
     campaign: Campaign,
+    rows: Iterable[Row],
+    report: PrepareReport,
     *,
     region: str | None = None,
-    strict: bool = False,
-    extra_problems: list[RowProblem] | None = None,
-    append: bool = False,
     phone_check: PhoneCheck = PhoneCheck.STRICT,
-) -> PrepareReport:
-    """Validate every recipient, then write the campaign and its messages to the outbox.
+) -> None:
+    """Strict mode's first pass: every row judged, nothing written; raises if any cannot be sent."""
+    check(campaign.template)
+    started = time.monotonic()
+    for row in rows:
+        built = build_row(campaign, row, region=region, phone_check=phone_check)
+        if isinstance(built, RowProblem):
+            report.add_problem(built)
+    report.seconds += time.monotonic() - started
+    if report.skipped:
+        first = report.problems[0]
+        more = f" (and {report.skipped - 1} more)" if report.skipped > 1 else ""
+        raise ConfigError(f"campaign {campaign.name!r} not started: {first}{more}")
 
-    ``append`` lets a campaign name that exists with another template, sender or transport take these
-    recipients (with this template); without it that is an error, since a resume must be the same campaign.
+
+async def write_rows(
+    store: Store,
+    campaign: Campaign,
+    rows: Iterable[Row],
+    report: PrepareReport,
+    *,
+    region: str | None = None,
+    phone_check: PhoneCheck = PhoneCheck.STRICT,
+    chunk_size: int = ENQUEUE_CHUNK,
+    progress: Callable[[PrepareReport], None] | None = None,
+    stopping: Callable[[], bool] | None = None,
+    pace: Callable[[PrepareReport], Awaitable[None]] | None = None,
+) -> None:
+    """Write the campaign and its rows to the outbox, a chunk at a time (the writing pass).
+
+    The campaign record is written with the first chunk, so a file with no data line leaves no campaign.
+    Between chunks ``pace`` is awaited (a dispatcher claims what is queued meanwhile; it may hold the
+    producer back so that it runs only so far ahead); ``stopping`` ends it early.
     """
     check(campaign.template)
-    if not append:
-        await check_name(store, campaign)
-    report = PrepareReport(campaign=campaign.name, rows=len(campaign.recipients) + len(extra_problems or []))
-    built, problems = build_messages(campaign, region=region, repeats=report.repeats, phone_check=phone_check)
-    report.problems = sorted([*(extra_problems or []), *problems], key=lambda p: p.line or 0)
-    if strict and report.problems:
-        first = report.problems[0]
-        more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
-        raise ConfigError(f"campaign {campaign.name!r} not started: {first}{more}")
+    saved = False
+    # Rows per second count the time spent preparing, not the time ``pace`` held the producer back.
+    started = time.monotonic() - report.seconds
+    for chunk in _chunks(rows, chunk_size):
+        if stopping is not None and stopping():
+            break
+        report.rows += len(chunk)
+        built, problems, repeats = build_chunk(campaign, chunk, region=region, phone_check=phone_check)
+        for problem in problems:
+            report.add_problem(problem)
+        for repeat in repeats:
+            report.add_repeat(repeat)
+        if not saved:
+            await _save(store, campaign)
+            saved = True
+        ids = await store.enqueue([entry for entry, _ in built])
+        known = [(entry, got) for (entry, _), got in zip(built, ids, strict=True) if got != entry.message.id]
+        lines = await store.csv_rows([got for _, got in known]) if known else {}
+        for (entry, measured), got in zip(built, ids, strict=True):
+            if got == entry.message.id:
+                report.queued += 1
+                report.encodings[measured.encoding.value] += 1
+                report.segments += measured.segments
+                continue
+            first = lines.get(got)
+            if first is not None and entry.row is not None and first < entry.row:
+                report.add_repeat(RowRepeat(entry.row, first, entry.message.to))
+            else:
+                report.already += 1
+        report.seconds = time.monotonic() - started
+        if progress is not None:
+            progress(report)
+        if pace is not None:
+            held = time.monotonic()
+            await pace(report)
+            started += time.monotonic() - held
+    report.seconds = time.monotonic() - started
+    report.done = True
+    if progress is not None:
+        progress(report)
+
+
+async def _save(store: Store, campaign: Campaign) -> None:
     await store.save_campaign(
         CampaignRecord(
             name=campaign.name,
@@ -222,15 +404,30 @@ async def prepare_campaign(
             options=dict(campaign.options),
         )
     )
-    for start in range(0, len(built), ENQUEUE_CHUNK):
-        chunk = built[start : start + ENQUEUE_CHUNK]
-        ids = await store.enqueue([entry for entry, _ in chunk])
-        for (entry, measured), got in zip(chunk, ids, strict=True):
-            report.message_ids.append(got)
-            if got == entry.message.id:
-                report.queued += 1
-                report.encodings[measured.encoding.value] += 1
-                report.segments += measured.segments
-            else:
-                report.already += 1
+
+
+async def prepare_campaign(
+    store: Store,
+    campaign: Campaign,
+    *,
+    region: str | None = None,
+    strict: bool = False,
+    rows: Callable[[], Iterable[Row]] | None = None,
+    append: bool = False,
+    phone_check: PhoneCheck = PhoneCheck.STRICT,
+) -> PrepareReport:
+    """Validate and write a whole campaign to the outbox: the recipients of ``campaign``, or ``rows()``.
+
+    ``rows`` is called once per pass (twice in strict mode), so it can re-open a file. ``append`` lets a
+    campaign name that exists with another template, sender or transport take these recipients (with this
+    template); without it that is an error, since a resume must be the same campaign.
+    """
+    source = rows or (lambda: recipient_rows(campaign))
+    check(campaign.template)
+    if not append:
+        await check_name(store, campaign)
+    report = PrepareReport(campaign=campaign.name)
+    if strict:
+        validate_rows(campaign, source(), report, region=region, phone_check=phone_check)
+    await write_rows(store, campaign, source(), report, region=region, phone_check=phone_check)
     return report

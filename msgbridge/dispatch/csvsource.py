@@ -23,6 +23,7 @@ import io
 import re
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -189,17 +190,54 @@ def _open_quote(cells: list[str]) -> list[str]:
     return [c.split("\n", 1)[0].split("\r", 1)[0] for c in cells]
 
 
-def read_csv(
+class CsvStream:
+    """An open recipients file: its header, and its records read one at a time (once).
+
+    What ``campaign run`` prepares from: the file is never held whole, so a campaign of any size reads in
+    the memory of one record. ``rows()`` raises, once the file ends, if it had no data line at all.
+    """
+
+    def __init__(
+        self, name: str, lines: _Lines, columns: tuple[str, ...], phone_column: str, delimiter: str, span: int
+    ) -> None:
+        self.path = name
+        self.columns = columns
+        self.phone_column = phone_column
+        self.encoding = lines.encoding
+        self._lines = lines
+        self._delimiter = delimiter
+        self._span = span
+
+    def rows(self) -> Iterator[CsvRow]:
+        name, lines, columns = self.path, self._lines, self.columns
+        seen = 0
+        try:
+            while (record := _next_record(lines, self._delimiter, self._span)) is not None:
+                row = _row(record, columns, self._span > 1)
+                if row is not None:
+                    seen += 1
+                    yield row
+        except UnicodeDecodeError as exc:  # a decoder that refuses even with surrogateescape (UTF-16 halves)
+            raise ConfigError(f"{name}: the file is not valid {self.encoding} ({exc.reason})") from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read CSV {name}: {exc.strerror or exc}") from exc
+        if not seen:
+            raise ConfigError(f"{name}: no recipients: the file has a header and no data lines")
+
+
+@contextmanager
+def open_csv(
     path: str | Path,
     *,
     phone_column: str = "phone",
     encoding: str = "utf-8-sig",
     allow_multiline: bool = False,
-) -> CsvData:
-    """Read a recipients file; the phone column is found case-insensitively, names are stripped of spaces.
+) -> Iterator[CsvStream]:
+    """Open a recipients file and read its header; the phone column is found case-insensitively.
 
-    ``allow_multiline`` accepts quoted fields that span lines (up to MAX_RECORD_LINES); without it such a
-    record is a bad row, since an SMS built from it would carry a line break the user did not ask for.
+    Header problems (no phone column, a repeated column, not text) are raised here, before any record is
+    read. ``allow_multiline`` accepts quoted fields that span lines (up to MAX_RECORD_LINES); without it such
+    a record is a bad row, since an SMS built from it would carry a line break the user did not ask for.
     """
     name = str(path)
     try:
@@ -221,12 +259,43 @@ def read_csv(
         raw.close()
         raise
     with text:
+        lines = _Lines(name, text, used)
         try:
-            return _read(name, _Lines(name, text, used), phone_column, used, allow_multiline)
-        except UnicodeDecodeError as exc:  # a decoder that refuses even with surrogateescape (UTF-16 halves)
+            delimiter, columns = _header(name, lines, phone_column)
+        except UnicodeDecodeError as exc:
             raise ConfigError(f"{name}: the file is not valid {used} ({exc.reason})") from exc
         except OSError as exc:
             raise ConfigError(f"cannot read CSV {name}: {exc.strerror or exc}") from exc
+        wanted = phone_column.strip().lower()
+        found = [c for c in columns if c.lower() == wanted]
+        if not found:
+            shown = ", ".join(repr(c) for c in columns if c) or "(none)"
+            raise ConfigError(
+                f"{name}: no {phone_column!r} column; the header has {shown} (choose one with --phone-column)"
+            )
+        span = MAX_RECORD_LINES if allow_multiline else 1
+        yield CsvStream(name, lines, columns, found[0], delimiter, span)
+
+
+def read_csv(
+    path: str | Path,
+    *,
+    phone_column: str = "phone",
+    encoding: str = "utf-8-sig",
+    allow_multiline: bool = False,
+) -> CsvData:
+    """A whole (small) recipients file in memory; ``open_csv`` reads one of any size record by record."""
+    with open_csv(
+        path, phone_column=phone_column, encoding=encoding, allow_multiline=allow_multiline
+    ) as csv_:
+        rows = tuple(csv_.rows())
+        return CsvData(
+            path=csv_.path,
+            columns=csv_.columns,
+            phone_column=csv_.phone_column,
+            rows=rows,
+            encoding=csv_.encoding,
+        )
 
 
 def _header(name: str, lines: _Lines, phone_column: str) -> tuple[str, tuple[str, ...]]:
@@ -261,34 +330,21 @@ def _header(name: str, lines: _Lines, phone_column: str) -> tuple[str, tuple[str
     return delimiter, columns
 
 
-def _read(name: str, lines: _Lines, phone_column: str, encoding: str, allow_multiline: bool) -> CsvData:
-    delimiter, columns = _header(name, lines, phone_column)
-    wanted = phone_column.strip().lower()
-    found = [c for c in columns if c.lower() == wanted]
-    if not found:
-        shown = ", ".join(repr(c) for c in columns if c) or "(none)"
-        raise ConfigError(
-            f"{name}: no {phone_column!r} column; the header has {shown} (choose one with --phone-column)"
+def _row(record: _Record, columns: tuple[str, ...], allow_multiline: bool) -> CsvRow | None:
+    """The recipient row of one record (None for a blank line), with its problem if it is malformed."""
+    cells = record.cells if record.closed else _open_quote(record.cells)
+    if record.closed and not "".join(cells).strip():
+        return None
+    problem = None
+    if not record.closed:
+        more = (
+            f"within {MAX_RECORD_LINES} lines (a field may span lines with --allow-multiline, up to that)"
+            if allow_multiline
+            else "on this line (a stray quote? a field spanning lines needs --allow-multiline)"
         )
-    span = MAX_RECORD_LINES if allow_multiline else 1
-    rows: list[CsvRow] = []
-    while (record := _next_record(lines, delimiter, span)) is not None:
-        cells = record.cells if record.closed else _open_quote(record.cells)
-        if record.closed and not "".join(cells).strip():
-            continue
-        problem = None
-        if not record.closed:
-            more = (
-                f"within {MAX_RECORD_LINES} lines (a field may span lines with --allow-multiline, up to that)"
-                if allow_multiline
-                else "on this line (a stray quote? a field spanning lines needs --allow-multiline)"
-            )
-            problem = f"a quote opens a field that is not closed {more}"
-        elif len(cells) > len(columns):
-            problem = f"{len(cells)} fields but the header has {len(columns)}"
-        # A short record lacks its last fields (None in a template: an error naming the row), not blanks.
-        fields = {col: cells[i].strip() for i, col in enumerate(columns) if col and i < len(cells)}
-        rows.append(CsvRow(line=record.line, fields=fields, problem=problem))
-    if not rows:
-        raise ConfigError(f"{name}: no recipients: the file has a header and no data lines")
-    return CsvData(path=name, columns=columns, phone_column=found[0], rows=tuple(rows), encoding=encoding)
+        problem = f"a quote opens a field that is not closed {more}"
+    elif len(cells) > len(columns):
+        problem = f"{len(cells)} fields but the header has {len(columns)}"
+    # A short record lacks its last fields (None in a template: an error naming the row), not blanks.
+    fields = {col: cells[i].strip() for i, col in enumerate(columns) if col and i < len(cells)}
+    return CsvRow(line=record.line, fields=fields, problem=problem)

@@ -222,6 +222,15 @@ class Store(ABC):
     @abstractmethod
     async def get(self, message_id: str) -> MessageRecord | None: ...
 
+    async def csv_rows(self, message_ids: Sequence[str]) -> dict[str, int | None]:
+        """The CSV line each message was queued from (``OutboxEntry.row``), for those the store knows.
+
+        ``campaign run`` reads it for a phone its key says is queued already: a line of this file before
+        the current one is a repeat within the file, anything else was queued by an earlier run. A store
+        that does not keep the line returns {} and every such phone counts as queued before.
+        """
+        return {}
+
     @abstractmethod
     async def find_by_reference(self, reference: str) -> MessageRecord | None: ...
 

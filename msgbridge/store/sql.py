@@ -471,6 +471,14 @@ class SqlStore(Store):
             for r in rows
         ]
 
+    async def csv_rows(self, message_ids: Sequence[str]) -> dict[str, int | None]:
+        if not message_ids:
+            return {}
+        rows = await self._reader().fetch_in(
+            "SELECT id, csv_row FROM messages WHERE id {in}", list(dict.fromkeys(message_ids))
+        )
+        return {str(mid): row for mid, row in rows}
+
     async def find_by_reference(self, reference: str) -> MessageRecord | None:
         rows = await self._reader().fetch(
             "SELECT id FROM messages WHERE reference = ? ORDER BY created_at DESC LIMIT 1", [reference]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -145,11 +146,17 @@ def statuses(store: Path) -> dict[str, int]:
             return {}
 
 
-def kill_resume_smpp(tmp_path: Path, kills: int, recipients: int, seed: int) -> dict[str, object]:
+KillPoint = Callable[[dict[str, int]], bool]  # from the store's counts by status: kill now?
+
+
+def kill_resume_smpp(
+    tmp_path: Path, kills: int, recipients: int, seed: int, points: Sequence[KillPoint] = ()
+) -> dict[str, object]:
     """Run a campaign, SIGKILL it at a random point ``kills`` times, re-run it to the end, then resend.
 
-    Returns what was measured: the in-doubt count after each kill, and duplicates before and after
-    ``--resend-maybe`` (accepted submit_sm less distinct numbers, from the simulator's own counters).
+    ``points`` (one per kill) say when to kill instead of a random count of messages sent. Returns what
+    was measured: the store's counts and the in-doubt count after each kill, and duplicates before and
+    after ``--resend-maybe`` (accepted submit_sm less distinct numbers, from the simulator's own counters).
     """
     import random
 
@@ -167,23 +174,30 @@ def kill_resume_smpp(tmp_path: Path, kills: int, recipients: int, seed: int) -> 
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     after_kill: list[int] = []
+    killed_at: list[dict[str, int]] = []
     try:
-        for _ in range(kills):
+        for k in range(kills):
             before = statuses(store) if store.exists() else {}
             done_before = sum(n for s, n in before.items() if s != "QUEUED")
             left = recipients - done_before
             target = done_before + rng.randint(max(1, left // 40), max(2, left // 8))
+
+            def sent_enough(counts: dict[str, int], target: int = target) -> bool:
+                return sum(n for s, n in counts.items() if s != "QUEUED") >= target
+
+            due = points[k] if k < len(points) else sent_enough
             run = subprocess.Popen([*cmd, "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             deadline = time.monotonic() + 120
             while True:
                 assert run.poll() is None, f"run ended before the kill: {run.stderr.read()!r}"  # type: ignore[union-attr]
                 assert time.monotonic() < deadline, "no progress within 120 s"
-                if store.exists() and sum(n for s, n in statuses(store).items() if s != "QUEUED") >= target:
+                if store.exists() and due(statuses(store)):
                     break
                 time.sleep(0.002)
             run.send_signal(signal.SIGKILL)
             run.communicate(timeout=30)
-            after_kill.append(statuses(store).get("MAYBE_SUBMITTED", 0))
+            killed_at.append(statuses(store))
+            after_kill.append(killed_at[-1].get("MAYBE_SUBMITTED", 0))
         rerun = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True, timeout=300)
         final = json.loads(rerun.stdout)["counts"]
         # exit 3 while the campaign still has messages in doubt (docs/reliability.md#exit-codes)
@@ -197,6 +211,7 @@ def kill_resume_smpp(tmp_path: Path, kills: int, recipients: int, seed: int) -> 
     finally:
         end = sim.stop()
     return {
+        "killed_at": killed_at,
         "in_doubt_after_kill": after_kill,
         "in_doubt_after_rerun": final.get("MAYBE_SUBMITTED", 0),
         "counts_after_rerun": final,
@@ -231,6 +246,41 @@ def test_sigkill_of_an_smpp_campaign_leaves_only_what_may_have_been_written_in_d
     result = kill_resume_smpp(tmp_path, kills=2, recipients=10_000, seed=seed)
     print(f"seed={seed} {json.dumps(result)}")
     check_kill_resume(result, kills=2, recipients=10_000)
+
+
+def test_sigkill_while_preparing_then_while_sending_a_100k_campaign(tmp_path: Path) -> None:
+    """Preparation streams while sending: killed with part of the file queued (twice: as soon as sending has
+    begun, then once 10,000 more are sent), then once every row is queued and sending goes on."""
+    recipients = 100_000
+    sent_at_first_kill: list[int] = []
+
+    def done(counts: dict[str, int]) -> int:
+        return sum(n for s, n in counts.items() if s != "QUEUED")
+
+    def preparing(counts: dict[str, int]) -> bool:
+        if sum(counts.values()) >= 10_000 and done(counts) > 0:
+            sent_at_first_kill.append(done(counts))
+            return True
+        return False
+
+    def sending(counts: dict[str, int]) -> bool:
+        return done(counts) >= sent_at_first_kill[0] + 10_000
+
+    def all_queued(counts: dict[str, int]) -> bool:
+        return sum(counts.values()) == recipients
+
+    seed = int.from_bytes(os.urandom(2), "big")
+    result = kill_resume_smpp(
+        tmp_path, kills=3, recipients=recipients, seed=seed, points=[preparing, sending, all_queued]
+    )
+    print(f"seed={seed} {json.dumps(result)}")
+    killed_at = result["killed_at"]
+    assert isinstance(killed_at, list)
+    # The first two kills came while the file was still being read and sending had begun; the third with
+    # every row queued and some not yet sent.
+    assert all(sum(k.values()) < recipients and done(k) > 0 for k in killed_at[:2]), killed_at
+    assert sum(killed_at[2].values()) == recipients and killed_at[2].get("QUEUED", 0) > 0, killed_at
+    check_kill_resume(result, kills=3, recipients=recipients)
 
 
 @pytest.mark.slow

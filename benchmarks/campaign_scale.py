@@ -1,0 +1,153 @@
+"""A campaign at scale through the CLI: wall time, peak memory, preparation rate and store size.
+
+    python benchmarks/campaign_scale.py                  # 1,000,000 rows (and 100,000 for the memory ratio)
+    python benchmarks/campaign_scale.py --rows 200000 --small 20000 --no-prep --json   # what the test runs
+
+The script writes a ``phone,name`` CSV, starts ``msgbridge sim smsc --no-record --dlr-delay-ms 10`` in its
+own process and runs, as a subprocess of its own, the command a user would::
+
+    msgbridge campaign run --via 'smpp://u:p@127.0.0.1:P?window=200&binds=2' --template 'Hi {name}' \\
+        --wait-receipts 30 --csv FILE --json
+
+It prints the wall time and peak RSS of that process (``wait4``'s ``ru_maxrss``: the campaign process alone,
+not the simulator), the same at ``--small`` rows to show memory does not grow with the row count, the store
+file's bytes per message, and checks that every recipient ended DELIVERED. Preparation alone (CSV to outbox,
+no sending) is measured in this process with ``--phone-check strict`` and ``possible``. Targets
+(the campaign-at-scale issue; docs/store-and-dispatch.md describes the streaming): RSS <= 300 MB, wall <= 90 s at 1,000,000 rows, <= 300 bytes per message, preparation
+>= 30,000 rows/s strict and >= 100,000 possible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from msgbridge.core.message import Campaign
+from msgbridge.core.phone import PhoneCheck
+from msgbridge.dispatch.campaign import PrepareReport, write_rows
+from msgbridge.dispatch.run import RunRequest, csv_rows
+from msgbridge.simulators.smsc.process import SimulatorProcess
+from msgbridge.store.sqlite import SqliteStore
+
+TEMPLATE = "Hi {name}"
+TARGETS = {"rss_mb": 300.0, "wall_s": 90.0, "bytes_per_message": 300.0, "strict": 30_000.0, "possible": 100_000.0}
+
+
+def write_csv(path: Path, rows: int) -> Path:
+    with path.open("w", encoding="utf-8") as f:
+        f.write("phone,name\n")
+        for start in range(0, rows, 100_000):
+            f.write("".join(f"+7701{i:07d},P{i}\n" for i in range(start, min(rows, start + 100_000))))
+    return path
+
+
+def store_bytes(store: Path) -> int:
+    return sum(p.stat().st_size for p in store.parent.glob(store.name + "*"))
+
+
+def run_campaign(work: Path, rows: int, port: int, wait_receipts: float, via_options: str = "") -> dict[str, Any]:
+    """One ``campaign run`` subprocess over a fresh CSV and store: wall, peak RSS, its --json report."""
+    csv_file = write_csv(work / f"people-{rows}.csv", rows)
+    store = work / f"store-{rows}.db"
+    cmd = [
+        sys.executable, "-m", "msgbridge", "--store", str(store), "campaign", "run",
+        "--via", f"smpp://u:p@127.0.0.1:{port}?window=200&binds=2{via_options}", "--csv", str(csv_file),
+        "--template", TEMPLATE, "--wait-receipts", str(wait_receipts), "--json",
+    ]  # fmt: skip
+    out = (work / f"out-{rows}.json").open("w+", encoding="utf-8")
+    err = (work / f"err-{rows}.txt").open("w+", encoding="utf-8")
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out.seek(0)
+    err.seek(0)
+    text = out.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"campaign run exited {proc.returncode}: {err.read()[-2000:]}")
+    report = json.loads(text)
+    counts = report["counts"]
+    return {
+        "rows": rows,
+        "wall_s": round(wall, 2),
+        "rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux: kilobytes
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "prep_rows_per_s": round(report["rows"] / report["prepare_seconds"]) if report["prepare_seconds"] else 0,
+        "send_msg_per_s": round(report["dispatch"]["submitted"] / max(report["dispatch"]["send_seconds"], 1e-9)),
+        "bytes_per_message": round(store_bytes(store) / rows, 1),
+        "delivered": counts.get("DELIVERED", 0),
+        "all_delivered": counts == {"DELIVERED": rows},
+    }
+
+
+async def prepare_only(work: Path, rows: int, check: PhoneCheck) -> float:
+    """Rows per second from CSV to outbox (read, validate, render, measure, write), nothing sent."""
+    csv_file = work / f"prep-{rows}.csv"
+    if not csv_file.exists():
+        write_csv(csv_file, rows)
+    request = RunRequest(name=f"prep-{check.value}", template=TEMPLATE, csv_path=str(csv_file), transport_label=None)
+    campaign = Campaign(name=request.name, template=TEMPLATE)
+    report = PrepareReport(campaign=campaign.name)
+    async with SqliteStore(work / f"prep-{check.value}.db") as store:
+        with csv_rows(request) as source:
+            started = time.perf_counter()
+            await write_rows(store, campaign, source, report, phone_check=check)
+            seconds = time.perf_counter() - started
+    assert report.queued == rows, report
+    return rows / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=100_000, help="the second, smaller run (memory ratio)")
+    parser.add_argument("--prep-rows", type=int, default=200_000, help="rows for the preparation-only rates")
+    parser.add_argument("--no-prep", action="store_true", help="skip the preparation-only rates")
+    parser.add_argument("--wait-receipts", type=float, default=30.0)
+    parser.add_argument("--via-options", default="", help="more smpp:// URL options, e.g. '&receipt_index=50000'")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    result: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="campaign-scale-") as tmp:
+        work = Path(tmp)
+        with SimulatorProcess("--users", "u:p", "--no-record", "--dlr-delay-ms", "10") as sim:
+            result["small"] = run_campaign(work, args.small, sim.port, args.wait_receipts, args.via_options)
+            result["large"] = run_campaign(work, args.rows, sim.port, args.wait_receipts, args.via_options)
+        if not args.no_prep:
+            for check in (PhoneCheck.STRICT, PhoneCheck.POSSIBLE):
+                result[f"prep_{check.value}_rows_per_s"] = round(asyncio.run(prepare_only(work, args.prep_rows, check)))
+    result["rss_growth_mb"] = round(result["large"]["rss_mb"] - result["small"]["rss_mb"], 1)
+    if args.json:
+        print(json.dumps(result))
+        return
+    for key in ("small", "large"):
+        r = result[key]
+        print(
+            f"{r['rows']:>9,} rows: wall {r['wall_s']:7.2f} s  peak RSS {r['rss_mb']:7.1f} MB  cpu {r['cpu_s']:6.1f} s  "
+            f"prep {r['prep_rows_per_s']:>8,} rows/s (while sending)  send {r['send_msg_per_s']:>7,} msg/s  "
+            f"store {r['bytes_per_message']:6.1f} B/msg  delivered {r['delivered']:,} ({'all' if r['all_delivered'] else 'NOT all'})"
+        )
+    large = result["large"]
+    print(f"RSS growth {args.small:,} -> {args.rows:,} rows: {result['rss_growth_mb']:+.1f} MB")
+    print(f"target RSS <= {TARGETS['rss_mb']:.0f} MB: {large['rss_mb'] / TARGETS['rss_mb']:.2f}x of it")
+    print(f"target wall <= {TARGETS['wall_s']:.0f} s: {large['wall_s'] / TARGETS['wall_s']:.2f}x of it")
+    print(f"target store <= {TARGETS['bytes_per_message']:.0f} B/msg: {large['bytes_per_message'] / TARGETS['bytes_per_message']:.2f}x of it")
+    for check in ("strict", "possible"):
+        rate = result.get(f"prep_{check}_rows_per_s")
+        if rate:
+            print(f"prep alone --phone-check {check}: {rate:,} rows/s ({rate / TARGETS[check]:.2f}x the {TARGETS[check]:,.0f} target)")
+    if not (result["small"]["all_delivered"] and large["all_delivered"]):
+        raise SystemExit("not every recipient was DELIVERED")
+
+
+if __name__ == "__main__":
+    main()
