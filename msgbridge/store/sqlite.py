@@ -57,7 +57,7 @@ CHECKPOINT_INTERVAL = 0.25
 # measured with benchmarks/store_throughput.py, figures in docs/store-and-dispatch.md.
 PAGE_SIZE = 4096
 AUTOCHECKPOINT = 10_000
-CACHE_KIB = 65_536
+CACHE_KIB = 16_384
 # SQLite's bound-parameter limit is 32766 since 3.32; stay far below it.
 CHUNK = 900
 
