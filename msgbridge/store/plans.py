@@ -43,31 +43,36 @@ def plan_results(
 ) -> ResultPlan:
     plan = ResultPlan()
     statuses = dict(current)
+    # Runs once per message sent: the appends are bound once, not looked up per row.
+    updates, history, native_ids = plan.updates.append, plan.history.append, plan.native_ids.extend
     for r in results:
-        before = statuses.get(r.message_id)
+        message_id = r.message_id
+        before = statuses.get(message_id)
         if before is None:
-            log.warning("send result for unknown message %s ignored", r.message_id)
+            log.warning("send result for unknown message %s ignored", message_id)
             continue
         status = merge(before, r.status)
         error = r.error
-        ids = r.native_ids or ((r.native_id,) if r.native_id else ())
-        plan.updates.append(
+        native_id = r.native_id
+        ids = r.native_ids or ((native_id,) if native_id else ())
+        many = len(ids) > 1
+        updates(
             (
                 status,
-                r.native_id or (ids[-1] if ids else None),
-                json.dumps(list(ids)) if len(ids) > 1 else None,
+                native_id or (ids[-1] if ids else None),
+                json.dumps(list(ids)) if many else None,
                 link,
                 max(r.segments, len(ids), 1),
                 *error_columns(error),
                 now,
-                r.message_id,
+                message_id,
             )
         )
-        if len(ids) > 1:
-            plan.segments.extend((r.message_id, seq, link, nid, status) for seq, nid in enumerate(ids))
-        plan.native_ids.extend(ids)
-        plan.history.append((r.message_id, now, status, "result" if error is None else f"result: {error}"))
-        statuses[r.message_id] = status
+        if many:
+            plan.segments.extend((message_id, seq, link, nid, status) for seq, nid in enumerate(ids))
+        native_ids(ids)
+        history((message_id, now, status, "result" if error is None else f"result: {error}"))
+        statuses[message_id] = status
     return plan
 
 

@@ -399,15 +399,21 @@ class SqlStore(Store):
             ids,
         )
         await self.texts.load(c, [link_id for _, link_id, _, _ in found])
-        for message_id, link_id, native_id, status in found:
-            link = self.texts.words[link_id] if link_id is not None else ""
-            where.setdefault(native_id, []).append((message_id, None, link))
+        words = self.texts.words
+        for message_id, link_id, native_id, status in found:  # one pass per receipt: kept lean
+            place = (message_id, None, words[link_id] if link_id is not None else "")
+            places = where.get(native_id)
+            if places is None:
+                where[native_id] = [place]
+            else:
+                places.append(place)
             current[message_id] = _STATUS[status]
+        multipart: set[str] = set()
         for message_id, seq, link, native_id in await c.fetch_in(
             "SELECT message_id, seq, link, native_id FROM segments WHERE native_id {in}", ids
         ):
             where.setdefault(native_id, []).append((message_id, seq, link))
-        multipart = {m for places in where.values() for m, seq, _ in places if seq is not None}
+            multipart.add(message_id)
         hinted = {r.message_id for _, r in receipts if r.message_id and r.native_id not in where}
         if c.lock:  # read again, locked in id order: the statuses read above may change until then
             current = await self._statuses(c, multipart | hinted | current.keys())
