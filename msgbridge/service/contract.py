@@ -1,0 +1,190 @@
+"""What a front (the HTTP API, the Python client, later a Kannel or SMPP front) may ask of the running gateway.
+
+The fronts know this Protocol and its records only, never the dispatcher or the store's tables, so the
+runtime can change how it sends without a front changing, and a front's tests state exactly what they use.
+Everything here is plain data: a front turns it into its own wire shapes (pydantic models for HTTP).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo
+from msgbridge.core.message import InboundMessage
+from msgbridge.core.phone import PhoneCheck
+from msgbridge.core.status import DeliveryStatus
+from msgbridge.dispatch.campaign import PrepareReport, Row
+from msgbridge.store.base import ExportRecord, MessageRecord
+
+# The idempotency-key prefix of everything a front queues through the runtime; the rest of the key is
+# ``<transport>:<scope>:<reference>`` (or ``<transport>:id:<message id>`` without a reference), so each
+# transport's lane claims only its own messages (``Store.claim(origin=...)``) and a reference repeated under
+# the same scope (an API key) finds the first submission.
+ORIGIN = "api:"
+
+MAX_BATCH = 10_000  # the most messages one accept() call (one POST /v1/messages) may carry
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One message as a front received it, before any check: the runtime validates and normalises."""
+
+    to: str  # E.164, or national with ``region``
+    text: str
+    sender: str | None = None
+    reference: str | None = None  # the caller's id: the same reference under the same scope is queued once
+    transport: str | None = None  # a configured transport name; None: the default one
+    region: str | None = None
+    callback_url: str | None = None  # kept with the message (issue 14 delivers the callbacks)
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One thing wrong with one submission: ``index`` in the batch, the field by its wire name."""
+
+    index: int
+    field: str  # "to", "text", "sender", "transport", ...
+    code: ErrorCode  # INVALID_ARGUMENT; INVALID_DESTINATION for a bad phone, INVALID_SENDER for a bad sender
+    message: str
+
+
+class InvalidSubmission(ConfigError):
+    """Raised by :meth:`Gateway.accept` before anything is queued: every problem of the batch, by index."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        self.errors = tuple(errors)
+        first = self.errors[0] if self.errors else None
+        text = f"{len(self.errors)} invalid submission(s)" + (
+            f"; first: [{first.index}].{first.field}: {first.message}" if first else ""
+        )
+        super().__init__(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A submission durably in the outbox (the commit has returned), or the one its reference named."""
+
+    id: str
+    status: DeliveryStatus  # QUEUED when new; the current status when ``duplicate``
+    transport: str
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSubmission:
+    name: str
+    template: str
+    transport: str | None = None  # a configured name; None: the default one
+    sender: str | None = None
+    region: str | None = None
+    phone_check: PhoneCheck = PhoneCheck.STRICT
+    strict: bool = False  # refuse the whole campaign if any row is bad (rows are read twice: give a re-iterable)
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignView:
+    name: str
+    template: str
+    transport: str | None
+    created_at: float
+    counts: Mapping[DeliveryStatus, int]  # every message of the campaign by status
+    total: int
+    done: int  # in a final status
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """A cumulative histogram since start, Prometheus-style: ``counts[i]`` observations ``<= bounds[i]``."""
+
+    bounds: tuple[float, ...]
+    counts: tuple[int, ...]
+    total: int
+    sum: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransportHealth:
+    """One configured transport as ``GET /v1/transports``, ``/readyz`` and ``/metrics`` show it. Counters are
+    cumulative since this process started; nothing in here may hold a secret (names and schemes only)."""
+
+    name: str
+    scheme: str
+    up: bool  # open and usable now (SMPP: at least one bind up)
+    binds_up: int | None  # SMPP only
+    binds: int | None
+    in_flight: int  # requests written and not yet answered
+    throttled: bool  # the peer is throttling us right now
+    throttle_events: int
+    sent: Mapping[DeliveryStatus, int]  # results recorded by this process, by the status they gave
+    receipts_matched: int
+    receipts_parked: int  # received before their message's send result, or for no message we know
+    last_error: ErrorInfo | None
+    last_error_at: float | None
+    submit_latency: Latency  # seconds from handing a message to the transport until its answer
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A status change or an inbound message, as :meth:`Gateway.events` yields them (in-process, live only)."""
+
+    type: Literal["message.status", "message.inbound"]
+    occurred_at: float
+    message_id: str | None = None
+    status: DeliveryStatus | None = None
+    reference: str | None = None
+    campaign: str | None = None
+    to: str | None = None
+    error: ErrorInfo | None = None
+    inbound: InboundMessage | None = None
+
+
+class Gateway(Protocol):
+    """The running gateway: transports open, the outbox drained, receipts matched whenever they arrive."""
+
+    @property
+    def transport_names(self) -> Sequence[str]: ...  # configured names, the default first
+
+    def ready(self) -> bool: ...  # the store is open and at least one transport is up
+
+    async def accept(self, items: Sequence[Submission], *, scope: str = "") -> list[Accepted]:
+        """Validate all, then queue all in one commit shared with concurrent callers (group commit); the
+        lanes are woken. Raises InvalidSubmission (nothing queued) or StoreError. At most MAX_BATCH items."""
+        ...
+
+    async def message(self, message_id: str) -> MessageRecord | None: ...
+
+    async def start_campaign(self, campaign: CampaignSubmission, rows: Iterable[Row]) -> PrepareReport:
+        """Stream ``rows`` into the outbox (a reused name raises ConfigError) and return once every row is
+        queued or reported; the transport's lane sends meanwhile and afterwards."""
+        ...
+
+    async def campaign(self, name: str) -> CampaignView | None: ...
+
+    async def campaign_messages(
+        self, name: str, *, status: DeliveryStatus | None = None, after: int | None = None, limit: int = 100
+    ) -> list[ExportRecord]:
+        """One page in order; the next page starts ``after`` the last record's ``cursor``."""
+        ...
+
+    async def cancel_campaign(self, name: str) -> int:
+        """Queued messages of the campaign become CANCELED (never sent); returns how many. Unknown: ConfigError."""
+        ...
+
+    async def inbox(self, *, after: int | None = None, limit: int = 100) -> tuple[list[InboundMessage], int | None]:
+        """One page of MO messages, oldest first, and the cursor of the next page (None: no more)."""
+        ...
+
+    async def queue_depth(self) -> Mapping[DeliveryStatus, int]: ...  # the whole store by status
+
+    def health(self) -> list[TransportHealth]: ...
+
+    def events(self) -> AsyncIterator[Event]: ...  # from now on, until the runtime closes
+
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 -- the deadline is the point
+        """Stop claiming, let what is in flight be answered up to ``timeout``, record receipts meanwhile, give
+        back what was never written (QUEUED; what may have been written stays MAYBE_SUBMITTED), close."""
+        ...
