@@ -71,7 +71,7 @@ class CsvData:
 def _codec_name(name: str, encoding: str) -> str:
     try:
         return codecs.lookup(encoding).name
-    except LookupError as exc:
+    except (LookupError, ValueError) as exc:  # ValueError: a name Python cannot even look up (a NUL in it)
         raise ConfigError(f"unknown text encoding {encoding!r}") from exc
 
 

@@ -97,6 +97,12 @@ def test_choose_encoding_leaves_ordinary_text_alone() -> None:
         choose_encoding("x", b"", "nope")
 
 
+def test_an_encoding_name_python_cannot_look_up_is_a_clear_error_too() -> None:
+    # codecs.lookup raises ValueError, not LookupError, for a name with a NUL in it
+    with pytest.raises(ConfigError, match="unknown text encoding"):
+        choose_encoding("x", b"phone\n", "utf\x008")
+
+
 def test_dev_zero_and_binary_files_end_with_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="/dev/zero: line 1 contains NUL bytes"):
         read_csv("/dev/zero")
