@@ -31,7 +31,6 @@ store; what is PostgreSQL's own is what several processes at once need:
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 import secrets
@@ -207,7 +206,7 @@ class PostgresStore(SqlStore):
         self._owner_space = space - 2**32 if space >= 2**31 else space
         self._owner: asyncpg.Connection | None = None
         self.token = 0
-        self._wakers: set[asyncio.Event] = set()  # the events of this store's open watch() generators
+        self._listeners: set[Listener] = set()  # this store's watch() iterators still listening
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -260,8 +259,8 @@ class PostgresStore(SqlStore):
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
-        for wake in list(self._wakers):  # each watch() ends at its next step
-            wake.set()
+        for listener in list(self._listeners):  # each watch() ends, its connection closed
+            await listener.aclose()
         if self._owner is not None:
             await self._owner.close()
             self._owner = None
@@ -293,7 +292,7 @@ class PostgresStore(SqlStore):
     def watch(self) -> Wakeups:
         """LISTEN on a connection of its own (``wakeups.Listener``); the store must be open."""
         _ = self.pool  # not open: raise now, not at the first step
-        return Listener(self.dsn, self.schema or "", wakers=self._wakers, closed=lambda: self._pool is None)
+        return Listener(self.dsn, self.schema or "", listeners=self._listeners)
 
     # -- schema ----------------------------------------------------------
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -39,15 +38,15 @@ class Listener:
     (``asyncio.wait_for``, its slow poll as the fallback), and a generator cancelled while waiting is
     finished for good, where this one is only interrupted: its connection and the wake-up it holds stay
     for the next wait. The first step listens and returns at once; each later one returns once per burst
-    of notifications whose payload is ``payload``; iteration ends when ``closed()`` says the store has
-    closed (the store sets the event of each listener it made then) or after :meth:`aclose`.
+    of notifications whose payload is ``payload``; iteration ends after :meth:`aclose`, which the store
+    calls for each listener still in ``listeners`` when it closes, so no connection outlives the store
+    even when the task that iterated was cancelled rather than closing it.
     """
 
-    def __init__(self, dsn: str, payload: str, *, wakers: set[asyncio.Event], closed: Callable[[], bool]) -> None:
+    def __init__(self, dsn: str, payload: str, *, listeners: set[Listener]) -> None:
         self.dsn = dsn
         self.payload = payload
-        self._wakers = wakers
-        self._closed = closed
+        self._listeners = listeners
         self._wake = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
         self._ended = False
@@ -75,8 +74,7 @@ class Listener:
         return self
 
     async def __anext__(self) -> None:
-        if self._ended or self._closed():
-            await self.aclose()
+        if self._ended:
             raise StopAsyncIteration
         if not self._started:
             try:
@@ -84,13 +82,15 @@ class Listener:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 raise StoreError(f"cannot listen on {redact(self.dsn)}: {exc}") from exc
             self._started = True
-            self._wakers.add(self._wake)
+            self._listeners.add(self)
+            if self._ended:  # closed while connecting
+                await self.aclose()
+                raise StopAsyncIteration
             return
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if self._ended or self._closed():
-                await self.aclose()
+            if self._ended:
                 raise StopAsyncIteration
             if self._conn is not None and not self._conn.is_closed():
                 return
@@ -106,13 +106,17 @@ class Listener:
             asyncio.get_running_loop().call_later(self._delay, self._wake.set)
             self._delay = min(self._delay * 2, RETRY_MOST)
             return False
+        if self._ended:  # closed while connecting
+            await self.aclose()
+            return False
         log.info("outbox notifications: listening again")
         self._delay = RETRY_FIRST
         return True
 
     async def aclose(self) -> None:
         self._ended = True
-        self._wakers.discard(self._wake)
+        self._wake.set()  # a step waiting now ends
+        self._listeners.discard(self)
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):

@@ -8,6 +8,8 @@ if one does come.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -142,3 +144,41 @@ async def test_a_dropped_listener_listens_again_and_wakes(
 async def test_watch_needs_an_open_store(stores: Callable[[str], PostgresStore]) -> None:
     with pytest.raises(RuntimeError, match="not open"):
         stores("a").watch()
+
+
+async def listening_backends(dsn: str) -> int:
+    admin = await asyncpg.connect(dsn)
+    try:
+        return int(
+            await admin.fetchval(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()"
+            )
+        )
+    finally:
+        await admin.close()
+
+
+async def test_a_watch_whose_task_was_cancelled_is_closed_with_the_store(
+    stores: Callable[[str], PostgresStore], pg_dsn: str
+) -> None:
+    """A lane's watching task is cancelled at shutdown, never closing its iterator: the store's close does."""
+    before = await listening_backends(pg_dsn)
+    store = stores("a")
+    await store.open()
+    listening = asyncio.Event()
+
+    async def drain() -> None:
+        async for _ in store.watch():
+            listening.set()
+
+    task = asyncio.create_task(drain())
+    await asyncio.wait_for(listening.wait(), WAIT)
+    assert await listening_backends(pg_dsn) == before + 1
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await store.close()
+    deadline = time.monotonic() + WAIT  # a backend leaves pg_stat_activity a moment after its client closed
+    while await listening_backends(pg_dsn) != before:
+        assert time.monotonic() < deadline, "the listening connection outlived its store"
+        await asyncio.sleep(0.05)
