@@ -64,6 +64,7 @@ STATUS_CODES: dict[int, ErrorCode] = {
     422: ErrorCode.INVALID_ARGUMENT,
     429: ErrorCode.THROTTLED,
     500: ErrorCode.TEMPORARY_FAILURE,
+    501: ErrorCode.UNSUPPORTED,
     503: ErrorCode.TEMPORARY_FAILURE,
 }
 
@@ -74,7 +75,7 @@ ERROR_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_DESTINATION: 422,
     ErrorCode.INVALID_SENDER: 422,
     ErrorCode.MESSAGE_TOO_LONG: 422,
-    ErrorCode.UNSUPPORTED: 422,
+    ErrorCode.UNSUPPORTED: 501,  # this gateway (its store, its transport) cannot do it at all
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.DUPLICATE: 409,
     ErrorCode.ACCESS_DENIED: 403,
@@ -225,6 +226,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (422, "a field is invalid; each one is named"),
         (429, "the key's rate is used up; see Retry-After"),
         (500, "an internal error (logged)"),
+        (501, "this gateway's store or transport cannot do that"),
         (503, "draining for shutdown, or the store is unavailable"),
     )
 }

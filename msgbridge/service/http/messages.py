@@ -110,7 +110,8 @@ async def post_messages(
     except InvalidSubmission as exc:
         fields = submission_fields(exc.errors, batch=batch)
         first = f"; first: {fields[0].field}: {fields[0].message}" if fields else ""
-        raise ApiError(422, f"{len(fields)} invalid field(s){first}; nothing was queued", fields=fields) from None
+        code = fields[0].code if fields else None
+        raise ApiError(422, f"{len(fields)} invalid field(s){first}; nothing was queued", code=code, fields=fields) from None
     if batch:
         return JSONResponse({"messages": [accepted_json(a) for a in accepted]}, status_code=202)
     return JSONResponse(accepted_json(accepted[0]), status_code=202)
