@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from msgbridge.cli.serve import _Server
 from msgbridge.config import ServeSettings
@@ -36,6 +37,7 @@ class Api:
     client: httpx.AsyncClient
     runtime: Runtime
     gate: Gate
+    app: FastAPI
     tokens: dict[str, str]  # key name -> the key
 
     def auth(self, name: str = "full") -> dict[str, str]:
@@ -84,7 +86,7 @@ async def api(
     async with runtime:
         assert await runtime.wait_ready()
         async with http_server(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
-            yield Api(url=url, client=client, runtime=runtime, gate=gate, tokens=tokens)
+            yield Api(url=url, client=client, runtime=runtime, gate=gate, app=app, tokens=tokens)
 
 
 async def until(predicate: Callable[[], Awaitable[bool]], seconds: float = 20.0, what: str = "condition") -> None:
