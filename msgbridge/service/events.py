@@ -98,6 +98,11 @@ class Subscription:
             raise StopAsyncIteration
         return item
 
+    @property
+    def ended(self) -> bool:
+        """Nothing more will come (the hub closed, or this subscriber was dropped); what is queued is read."""
+        return bool(self._items) and isinstance(self._items[-1], _End)
+
     def get_nowait(self) -> Event | None:
         """The next event if one is queued (None otherwise); raises as iteration would once ended."""
         if not self._items:
@@ -198,4 +203,3 @@ class EventHub:
         for sub in list(self._subscribers):
             sub._end()
         self._subscribers.clear()
-

@@ -28,7 +28,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from typing import cast
 
 from msgbridge.adapters.base import InboundMessages, ReceiptPush, ReportsHealth, StatusPolling, Transport
@@ -231,14 +231,12 @@ class Lane:
 
     async def _watch_loop(self) -> None:
         """Wake on the store's notice that another process queued something (where the store can tell)."""
-        watch = cast(Callable[[], AsyncIterator[None]] | None, getattr(self.store, "watch", None))
-        if watch is None:
-            return
         while not self.stopping:
             try:
-                async for _ in watch():
-                    self._wake.set()
-                return
+                async with self.store.watch() as wakes:
+                    async for _ in wakes:
+                        self._wake.set()
+                return  # the store closed
             except NotImplementedError:
                 return  # SQLite: the idle look is the fallback
             except Exception as exc:

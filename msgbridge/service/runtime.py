@@ -305,18 +305,12 @@ class Runtime:
     async def cancel_campaign(self, name: str) -> int:
         if await self.store.get_campaign(name) is None:
             raise ConfigError(f"no campaign named {name!r}")
-        cancel = getattr(self.store, "cancel", None)
-        if cancel is None:
-            raise MessagingError("this store cannot cancel campaigns", code=ErrorCode.UNSUPPORTED)
-        return int(await cancel(name))
+        return await self.store.cancel(name)
 
     async def inbox(
         self, *, after: int | None = None, limit: int = 100
     ) -> tuple[list[InboundMessage], int | None]:
-        page = getattr(self.store, "inbound_page", None)
-        if page is None:
-            raise MessagingError("this store cannot page the inbox", code=ErrorCode.UNSUPPORTED)
-        rows = await page(after, limit)
+        rows = await self.store.inbound_page(after, limit)
         messages = [m for _, m in rows]
         nxt = rows[-1][0] if len(rows) >= limit and rows else None
         return messages, nxt
