@@ -159,6 +159,11 @@ CREATE INDEX IF NOT EXISTS messages_open ON messages (status, campaign_id, due) 
 -- A campaign's messages in the order they were queued: counts and exports. Never changes after the
 -- INSERT, so it costs status changes nothing.
 CREATE INDEX IF NOT EXISTS messages_campaign ON messages ({t.by_campaign}) WHERE campaign_id IS NOT NULL;
+-- The same by key prefix, for a lane that claims only what its origin queued (``claim(origin=...)``: a
+-- service's ``api:``, the SMTP gateway's ``smtp:``): without it such a claim reads every message that
+-- prefix ever had, sent or not, through the key's UNIQUE index, and sorts them, so a service slowed down
+-- with every message it had sent.
+CREATE INDEX IF NOT EXISTS messages_origin ON messages (key_prefix, status, due) WHERE due IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference) WHERE reference IS NOT NULL;
 -- Receipts of single-part messages match here, (link, native_id) with native_id first; multi-part
 -- messages match through ``segments``.

@@ -150,3 +150,40 @@ async def test_sqlite_has_no_wake_ups(tmp_path: Path) -> None:
     async with SqliteStore(tmp_path / "w.db") as store:
         with pytest.raises(NotImplementedError, match="poll"):
             store.watch()
+
+
+# -- a service's claims: by origin, however much it has sent ---------------------------------------
+
+
+async def claim_steps(tmp_path: Path, sent: int) -> int:
+    """SQLite VM steps of one origin claim of 10 fresh messages, with ``sent`` sent ones before them."""
+    async with SqliteStore(tmp_path / f"origin-{sent}.db", checkpoint_interval=0) as store:
+        def api(start: int, n: int) -> list[OutboxEntry]:
+            return [OutboxEntry(Message(to=f"+7701{i:07d}", text="hi"), f"api:sms:id:{i}") for i in range(start, start + n)]
+
+        await store.enqueue(api(0, sent))
+        claimed = await store.claim(sent, origin="api:sms:")
+        await store.record_results(
+            [SendResult(message_id=r.message.id, status=S.SUBMITTED, native_id=f"n{i}") for i, r in enumerate(claimed)],
+            link=LINK,
+        )
+        await store.enqueue(api(sent, 10))
+        steps = 0
+
+        def step() -> int:
+            nonlocal steps
+            steps += 1
+            return 0
+
+        store.db.set_progress_handler(step, 1)
+        try:
+            assert len(await store.claim(10, origin="api:sms:")) == 10
+        finally:
+            store.db.set_progress_handler(None, 1)
+        return steps
+
+
+async def test_an_origin_claim_reads_the_queue_not_everything_the_origin_sent(tmp_path: Path) -> None:
+    """A long-running service claims by its key prefix: what it has sent already must not be read again."""
+    few, many = await claim_steps(tmp_path, 100), await claim_steps(tmp_path, 3000)
+    assert many < few * 1.5, (few, many)
