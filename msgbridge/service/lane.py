@@ -27,8 +27,9 @@ import bisect
 import contextlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import cast
 
 from msgbridge.adapters.base import InboundMessages, ReceiptPush, ReportsHealth, StatusPolling, Transport
@@ -48,6 +49,8 @@ LATENCY_BOUNDS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 IDLE = 1.0  # seconds between looks at the outbox when nothing wakes the lane
 RECEIPT_ROUND = 3600.0  # one collect_receipts() call; the loop calls it again, forever
 OPEN_BACKOFF = Backoff(base=0.5, cap=30.0)
+NATIVE_INDEX = 100_000  # native ids remembered for naming receipts' messages in events
+EARLY_RECEIPTS = 10_000  # receipts kept for their event until the result naming their native id is recorded
 
 
 class Histogram:
@@ -114,6 +117,11 @@ class Lane:
         # seconds from the chunk's first request being handed to the transport until its last answer.
         self.latency = Histogram()
         self.sent: Counter[DeliveryStatus] = Counter()  # results recorded by this lane, by status
+        # Native id -> message id of what this lane sent lately: which message a receipt that names only the
+        # peer's id is about, for its event (the store matches receipts on its own, whenever they come).
+        self._native: OrderedDict[str, str] = OrderedDict()
+        # Receipts naming a native id no result has named yet: announced once that result is recorded.
+        self._early: OrderedDict[str, DeliveryReceipt] = OrderedDict()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._send_task: asyncio.Task[None] | None = None
@@ -127,16 +135,45 @@ class Lane:
 
     def _on_results(self, results: Sequence[SendResult]) -> None:
         sent = self.sent
+        native = self._native if self.hub is not None else None
         for r in results:
             sent[r.status] += 1
             if r.error is not None:
                 self._error(r.error)
+            if native is not None:
+                for nid in r.native_ids or ((r.native_id,) if r.native_id else ()):
+                    native[nid] = r.message_id
+        if native is not None:
+            while len(native) > NATIVE_INDEX:
+                native.popitem(last=False)
         if self.hub is not None:
             self.hub.results(results)
+            if self._early and native is not None:
+                # Receipts that overtook these results (the store parked and has now matched them).
+                early: list[DeliveryReceipt] = []
+                for r in results:
+                    for nid in r.native_ids or ((r.native_id,) if r.native_id else ()):
+                        receipt = self._early.pop(nid, None)
+                        if receipt is not None:
+                            early.append(replace(receipt, message_id=r.message_id))
+                self.hub.receipts(early)
 
     def _on_receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:
-        if self.hub is not None:
-            self.hub.receipts(receipts)
+        hub = self.hub
+        if hub is None or not hub.listening:
+            return
+        native, early = self._native, self._early
+        named: list[DeliveryReceipt] = []
+        for r in receipts:
+            if r.message_id is not None:
+                named.append(r)
+            elif r.native_id in native:
+                named.append(replace(r, message_id=native[r.native_id]))
+            else:
+                early[r.native_id] = r  # its result may not be recorded yet
+        while len(early) > EARLY_RECEIPTS:
+            early.popitem(last=False)
+        hub.receipts(named)
 
     def _on_chunk(self, messages: int, seconds: float) -> None:
         self.latency.observe(seconds)
