@@ -128,6 +128,7 @@ class Lane:
         # Receipts naming a native id no result has named yet: announced once that result is recorded.
         self._early: OrderedDict[str, DeliveryReceipt] = OrderedDict()
         self._wake = asyncio.Event()
+        self._stop = asyncio.Event()  # set by drain() and stop()
         self._tasks: list[asyncio.Task[None]] = []
         self._send_task: asyncio.Task[None] | None = None
         self._receipt_task: asyncio.Task[None] | None = None
@@ -252,17 +253,32 @@ class Lane:
             return
 
     async def _send_loop(self) -> None:
+        failures = 0
         while not self.stopping:
             self._wake.clear()
             try:
                 await self.dispatcher.send_pending(origin=self.origin)
-            except Exception as exc:
-                # The link may be down; the messages stay queued and the next round tries again.
+                failures = 0
+            except MessagingError as exc:
+                # The link may be down or refusing us; the messages stay queued and a later round tries again,
+                # backing off while it keeps failing.
                 self._failed(exc)
+                failures += 1
+                log.warning("%s: dispatch round failed: %s", self.name, exc)
+            except Exception as exc:
+                self._failed(exc)
+                failures += 1
                 log.exception("%s: dispatch round failed", self.name)
             self.rounds += 1
             if self.stopping:
                 return
+            if failures:
+                # Failing: neither an accept nor a due retry brings the next round forward, only the backoff.
+                wait = self.open_backoff.delay(failures)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=wait)
+                continue
             wait = self.idle
             with contextlib.suppress(NotImplementedError):
                 due = await self.store.next_due(origin=self.origin)
@@ -316,6 +332,7 @@ class Lane:
     async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 -- the deadline is the point
         """Stop claiming, let what is in flight be answered up to ``timeout``, store receipts meanwhile, close."""
         self.stopping = True
+        self._stop.set()
         self.dispatcher.stop_grace = max(0.0, timeout)
         self.dispatcher.request_stop()
         self._wake.set()
@@ -351,6 +368,7 @@ class Lane:
     async def stop(self) -> None:
         """Stop now: cancel the loops (what is in flight stays as the dispatcher leaves it), close the transport."""
         self.stopping = True
+        self._stop.set()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

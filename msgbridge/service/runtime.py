@@ -116,7 +116,10 @@ class Runtime:
         names: Sequence[str] | None = None,
         default: str | None = None,
         store: str | None = None,
-        **options: float,
+        tps: float | Mapping[str, float] | None = None,
+        concurrency: int = 4,
+        idle: float = IDLE,
+        drain_timeout: float = DRAIN_TIMEOUT,
     ) -> Runtime:
         """Every transport configured (or those ``names``), on the configured store unless ``store`` is given."""
         chosen = [n.lower() for n in names] if names else list(config.transports)
@@ -124,8 +127,16 @@ class Runtime:
             raise ConfigError(
                 "no transport configured (add [transports] to msgbridge.toml or set MSGBRIDGE_TRANSPORT_<NAME>)"
             )
-        transports = {n: config.resolve_via(n) for n in chosen}
-        return cls(store=store or config.store, transports=transports, default=default, **options)  # type: ignore[arg-type]
+        transports: dict[str, str | Transport] = {n: config.resolve_via(n) for n in chosen}
+        return cls(
+            store=store or config.store,
+            transports=transports,
+            default=default,
+            tps=tps,
+            concurrency=concurrency,
+            idle=idle,
+            drain_timeout=drain_timeout,
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
