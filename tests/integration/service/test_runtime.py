@@ -14,6 +14,7 @@ from msgbridge.core.status import DeliveryStatus
 from msgbridge.service.contract import Event, InvalidSubmission, Submission
 from msgbridge.service.runtime import NotAccepting, Runtime
 from msgbridge.simulators.smsc import SmscSimulator
+from msgbridge.store.sqlite import SqliteStore
 
 
 @pytest.fixture
@@ -106,6 +107,19 @@ async def test_drain_with_messages_in_flight_loses_nothing_and_sends_nothing_twi
     sent_before = Counter(s.short_message for s in sim.submitted)
     assert max(sent_before.values()) == 1
     assert len(sent_before) < n  # the drain did stop claiming
+    async with SqliteStore(db) as store:
+        left = await store.counts()
+        claimed = await store.held_elsewhere()
+    # Every message is queued again (never written), answered, or in doubt; nothing is lost or held.
+    assert sum(left.values()) == n and claimed == 0
+    assert set(left) <= {
+        DeliveryStatus.QUEUED,
+        DeliveryStatus.SUBMITTED,
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.MAYBE_SUBMITTED,
+    }
+    answered = left.get(DeliveryStatus.SUBMITTED, 0) + left.get(DeliveryStatus.DELIVERED, 0)
+    assert answered <= len(sent_before) <= answered + left.get(DeliveryStatus.MAYBE_SUBMITTED, 0)
 
     async with runtime(db, sim, window=10) as again:
         counts: dict[DeliveryStatus, int] = {}
