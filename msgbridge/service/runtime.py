@@ -199,7 +199,12 @@ class Runtime:
         self._closed = True
         self._accepting = False
         try:
-            await asyncio.gather(*(lane.drain(timeout) for lane in self.lanes.values()))
+            outcomes = await asyncio.gather(
+                *(lane.drain(timeout) for lane in self.lanes.values()), return_exceptions=True
+            )
+            for name, outcome in zip(self.lanes, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    log.error("%s: drain failed: %s", name, outcome)
         finally:
             self.hub.close()
             if self._store is not None:

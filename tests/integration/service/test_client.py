@@ -130,3 +130,12 @@ def sim_port() -> Iterator[int]:
     loop.call_soon_threadsafe(stop.set)
     thread.join(10)
     loop.close()
+
+
+async def test_a_configured_name_is_the_transport_and_its_key(tmp_path: Path) -> None:
+    config = Config(store=str(tmp_path / "configured.db"), transports={"alerts": "memory://"})
+    async with msgbridge.Client("ALERTS", config=config) as client:
+        assert client.runtime.transport_names == ("alerts",)
+        result = await client.send("+77011234567", "to the configured store")
+        assert result.status is DeliveryStatus.SUBMITTED
+    assert (tmp_path / "configured.db").exists()  # store=None: the configured store
