@@ -63,9 +63,9 @@ async def test_accepted_message_is_delivered_through_receipts(sim: SmscSimulator
 
 async def test_a_receipt_after_a_restart_finds_its_message(sim: SmscSimulator, tmp_path: Path) -> None:
     db = tmp_path / "rt.db"
-    sim.dlr_delay_ms = (
-        1500  # the receipt comes after this runtime has closed: the SMSC keeps it for the next bind
-    )
+    # The receipt comes after this runtime has closed (it takes well under a second to send and close):
+    # the SMSC keeps it for the next bind, which is the restarted runtime's.
+    sim.dlr_delay_ms = 4000
     async with runtime(db, sim) as rt:
         [acc] = await rt.accept([Submission(to="+77011234567", text="late receipt")])
 
