@@ -165,7 +165,16 @@ async def test_a_repeated_reference_returns_the_first_message(sim: SmscSimulator
             return await status_of(rt, other.id) is DeliveryStatus.DELIVERED
 
         await until(other_sent, what="the other scope's message")
-    assert len(sim.submitted) == 2
+        # Twice in one batch: one message, the second entry names the first.
+        twice = [Submission(to="+77011234567", text="twice", reference="order-2")] * 2
+        [one, two] = await rt.accept(twice, scope="k1")
+        assert two.id == one.id and two.duplicate and not one.duplicate
+
+        async def third_sent() -> bool:
+            return await status_of(rt, one.id) is DeliveryStatus.DELIVERED
+
+        await until(third_sent, what="the batch's one message")
+    assert len(sim.submitted) == 3
 
 
 async def test_an_invalid_batch_names_each_problem_and_queues_nothing(
