@@ -257,3 +257,26 @@ async def test_a_peer_down_at_start_is_retried_until_it_is_up(tmp_path: Path) ->
             await rt.drain(2.0)
     finally:
         await rt.drain(0.0)
+
+
+async def test_refused_credentials_keep_it_unready_and_say_why(sim: SmscSimulator, tmp_path: Path) -> None:
+    rt = Runtime(store=str(tmp_path / "rt.db"), transports={"sms": f"smpp://u:wrong@127.0.0.1:{sim.port}"})
+    await rt.start()
+    try:
+
+        async def refused() -> bool:
+            error = rt.health()[0].last_error
+            return error is not None and error.code is ErrorCode.AUTH_FAILED
+
+        await until(refused, what="the refused bind reported")
+        assert not rt.ready() and not await rt.wait_ready(0.2)
+        [acc] = await rt.accept([Submission(to="+77011234567", text="kept")])  # queued all the same
+    finally:
+        await rt.drain(1.0)
+    assert sim.submitted == []
+    async with runtime(tmp_path / "rt.db", sim) as fixed:
+
+        async def sent() -> bool:
+            return await status_of(fixed, acc.id) is DeliveryStatus.DELIVERED
+
+        await until(sent, what="sent once the credentials are right")
