@@ -39,7 +39,7 @@ from msgbridge.service.contract import (
 )
 from msgbridge.service.events import EventHub, Subscription
 from msgbridge.service.lane import IDLE, Lane
-from msgbridge.service.validation import check_batch
+from msgbridge.service.validation import check_batch, sender_problem
 from msgbridge.store import open_store
 from msgbridge.store.base import ExportRecord, MessageRecord, OutboxEntry, Store
 
@@ -269,6 +269,11 @@ class Runtime:
         if name is None:
             raise ConfigError(f"no transport named {campaign.transport!r} is configured")
         check_template(campaign.template)
+        if not campaign.name.strip() or not campaign.name.isprintable():
+            raise ConfigError(f"campaign name {campaign.name!r}: printable text, not empty")
+        why = sender_problem(campaign.sender) if campaign.sender is not None else None
+        if why is not None:
+            raise ConfigError(f"sender {campaign.sender!r}: {why}", code=ErrorCode.INVALID_SENDER)
         store = self.store
         if await store.get_campaign(campaign.name) is not None:
             raise ConfigError(f"campaign {campaign.name!r} already exists; give this one its own name")

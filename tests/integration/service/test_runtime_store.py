@@ -12,7 +12,7 @@ import pytest
 from runtime_helpers import until
 
 from msgbridge.adapters.memory import MemoryTransport
-from msgbridge.core.errors import ConfigError
+from msgbridge.core.errors import ConfigError, ErrorCode
 from msgbridge.core.message import InboundMessage, Message
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.service.contract import CampaignSubmission
@@ -34,6 +34,11 @@ async def test_a_campaign_started_here_is_keyed_for_its_lane_and_can_be_canceled
         assert report.queued == 200
         with pytest.raises(ConfigError):
             await rt.start_campaign(CampaignSubmission(name="promo", template="Hi {name}"), rows)
+        with pytest.raises(ConfigError) as bad:
+            await rt.start_campaign(
+                CampaignSubmission(name="other", template="Hi", sender="far too long a sender"), rows
+            )
+        assert bad.value.code is ErrorCode.INVALID_SENDER and await rt.campaign("other") is None
         transport = rt.lanes["slow"].transport
         assert isinstance(transport, MemoryTransport)
 
