@@ -11,6 +11,7 @@ from msgbridge.core.errors import ErrorCode, MessagingError
 from msgbridge.core.message import DeliveryReceipt, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.service.client import Client
+from msgbridge.service.contract import Event, InvalidSubmission, Submission
 from msgbridge.service.runtime import Runtime
 from msgbridge.service.sync import send
 
@@ -21,10 +22,13 @@ __all__ = [
     "DeliveryReceipt",
     "DeliveryStatus",
     "ErrorCode",
+    "Event",
+    "InvalidSubmission",
     "Message",
     "MessagingError",
     "Runtime",
     "SendResult",
+    "Submission",
     "__version__",
     "send",
 ]

@@ -26,19 +26,20 @@ from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
 from msgbridge.core.message import Campaign, InboundMessage, Message
 from msgbridge.core.status import FINAL, DeliveryStatus
 from msgbridge.core.template import check as check_template
-from msgbridge.dispatch.campaign import PrepareReport, Row, validate_rows, write_rows
+from msgbridge.dispatch.campaign import PrepareReport, Row, message_ids, validate_rows, write_rows
 from msgbridge.inbound.group_commit import GroupCommit
 from msgbridge.service.contract import (
     ORIGIN,
     Accepted,
     CampaignSubmission,
     CampaignView,
+    Gateway,
     Submission,
     TransportHealth,
 )
 from msgbridge.service.events import EventHub, Subscription
 from msgbridge.service.lane import IDLE, Lane
-from msgbridge.service.validation import check_batch
+from msgbridge.service.validation import check_batch, sender_problem
 from msgbridge.store import open_store
 from msgbridge.store.base import ExportRecord, MessageRecord, OutboxEntry, Store
 
@@ -116,7 +117,10 @@ class Runtime:
         names: Sequence[str] | None = None,
         default: str | None = None,
         store: str | None = None,
-        **options: float,
+        tps: float | Mapping[str, float] | None = None,
+        concurrency: int = 4,
+        idle: float = IDLE,
+        drain_timeout: float = DRAIN_TIMEOUT,
     ) -> Runtime:
         """Every transport configured (or those ``names``), on the configured store unless ``store`` is given."""
         chosen = [n.lower() for n in names] if names else list(config.transports)
@@ -124,8 +128,16 @@ class Runtime:
             raise ConfigError(
                 "no transport configured (add [transports] to msgbridge.toml or set MSGBRIDGE_TRANSPORT_<NAME>)"
             )
-        transports = {n: config.resolve_via(n) for n in chosen}
-        return cls(store=store or config.store, transports=transports, default=default, **options)  # type: ignore[arg-type]
+        transports: dict[str, str | Transport] = {n: config.resolve_via(n) for n in chosen}
+        return cls(
+            store=store or config.store,
+            transports=transports,
+            default=default,
+            tps=tps,
+            concurrency=concurrency,
+            idle=idle,
+            drain_timeout=drain_timeout,
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -187,7 +199,12 @@ class Runtime:
         self._closed = True
         self._accepting = False
         try:
-            await asyncio.gather(*(lane.drain(timeout) for lane in self.lanes.values()))
+            outcomes = await asyncio.gather(
+                *(lane.drain(timeout) for lane in self.lanes.values()), return_exceptions=True
+            )
+            for name, outcome in zip(self.lanes, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    log.error("%s: drain failed: %s", name, outcome)
         finally:
             self.hub.close()
             if self._store is not None:
@@ -213,17 +230,20 @@ class Runtime:
             raise NotAccepting("not accepting messages: the runtime is draining or not started")
         checked = check_batch(items, self._resolve)
         entries: list[OutboxEntry] = []
-        for c in checked:
+        for c, mid in zip(checked, message_ids(len(checked)), strict=True):
             item = c.submission
             metadata = dict(item.options)
             if item.callback_url is not None:
                 metadata["callback_url"] = item.callback_url
             message = Message(
-                to=c.to, text=item.text, sender=item.sender, reference=item.reference, metadata=metadata
+                id=mid,
+                to=c.to,
+                text=item.text,
+                sender=item.sender,
+                reference=item.reference,
+                metadata=metadata,
             )
-            entries.append(
-                OutboxEntry(message, submission_key(c.transport, scope, item.reference, message.id))
-            )
+            entries.append(OutboxEntry(message, submission_key(c.transport, scope, item.reference, mid)))
         ids = await self._commit.enqueue(entries) if entries else []
         out: list[Accepted] = []
         woken: set[str] = set()
@@ -249,6 +269,11 @@ class Runtime:
         if name is None:
             raise ConfigError(f"no transport named {campaign.transport!r} is configured")
         check_template(campaign.template)
+        if not campaign.name.strip() or not campaign.name.isprintable():
+            raise ConfigError(f"campaign name {campaign.name!r}: printable text, not empty")
+        why = sender_problem(campaign.sender) if campaign.sender is not None else None
+        if why is not None:
+            raise ConfigError(f"sender {campaign.sender!r}: {why}", code=ErrorCode.INVALID_SENDER)
         store = self.store
         if await store.get_campaign(campaign.name) is not None:
             raise ConfigError(f"campaign {campaign.name!r} already exists; give this one its own name")
@@ -347,3 +372,8 @@ class Runtime:
     def events(self) -> Subscription:
         """Every event from this call on (subscribed at once, before the first read) until the runtime closes."""
         return self.hub.subscribe()
+
+
+def as_gateway(runtime: Runtime) -> Gateway:
+    """``runtime`` as the fronts see it (and, for mypy, the proof that a Runtime is a Gateway)."""
+    return runtime
