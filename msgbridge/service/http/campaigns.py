@@ -15,7 +15,6 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path as FilePath
-from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import ValidationError
@@ -49,17 +48,12 @@ from msgbridge.service.http.transports import resolve, unknown_transports
 
 router = APIRouter(tags=["campaigns"], responses=ERRORS)
 
-FORM_SCHEMA: dict[str, Any] = {
-    "allOf": [{"$ref": "#/components/schemas/CsvUploadForm"}],
-    "properties": {"file": {"type": "string", "format": "binary"}},
-    "required": ["file"],
-}
 REQUEST_BODY = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/CampaignIn"}},
-            "multipart/form-data": {"schema": FORM_SCHEMA},
+            "multipart/form-data": {"schema": {"$ref": "#/components/schemas/CsvUpload"}},
         },
     }
 }
@@ -147,8 +141,7 @@ async def _csv_campaign(request: Request, key: ApiKey) -> CampaignStartedOut:
 
 
 @router.post("/v1/campaigns", status_code=202, response_model=CampaignStartedOut, openapi_extra=REQUEST_BODY,
-             responses={400: {"model": ERRORS[422]["model"], "description": "unknown transport"},
-                        409: {"model": ERRORS[422]["model"], "description": "the name is taken"},
+             responses={409: {"model": ERRORS[422]["model"], "description": "the name is taken"},
                         415: {"model": ERRORS[422]["model"], "description": "neither JSON nor multipart"}})  # fmt: skip
 async def post_campaign(request: Request, key: ApiKey = Depends(submitter)) -> CampaignStartedOut:
     """Start a campaign: JSON with ``recipients``, or ``multipart/form-data`` with the fields and a CSV ``file``."""
@@ -160,7 +153,7 @@ async def post_campaign(request: Request, key: ApiKey = Depends(submitter)) -> C
     raise ApiError(415, f"send application/json or multipart/form-data, not {kind[:64]!r}")
 
 
-@router.get("/v1/campaigns/{name}", response_model=CampaignOut, responses={404: ERRORS[422] | {"description": "unknown"}})
+@router.get("/v1/campaigns/{name}", response_model=CampaignOut)
 async def get_campaign(request: Request, name: str = NAME, key: ApiKey = Depends(api_key)) -> CampaignOut:
     """Counts by status and progress."""
     view = await service(request).gateway.campaign(name)
@@ -169,7 +162,7 @@ async def get_campaign(request: Request, name: str = NAME, key: ApiKey = Depends
     return from_view(view)
 
 
-@router.get("/v1/campaigns/{name}/messages", response_model=RecipientPage, responses={404: ERRORS[422] | {"description": "unknown"}})
+@router.get("/v1/campaigns/{name}/messages", response_model=RecipientPage)
 async def campaign_messages(
     request: Request,
     name: str = NAME,
@@ -187,7 +180,7 @@ async def campaign_messages(
     return RecipientPage(messages=[from_export(r) for r in page], next_cursor=following)
 
 
-@router.post("/v1/campaigns/{name}/cancel", response_model=CanceledOut, responses={404: ERRORS[422] | {"description": "unknown"}})
+@router.post("/v1/campaigns/{name}/cancel", response_model=CanceledOut)
 async def cancel_campaign(request: Request, name: str = NAME, key: ApiKey = Depends(submitter)) -> CanceledOut:
     """What is still queued becomes CANCELED and is never sent; what was handed over keeps its course."""
     gateway = service(request).gateway
