@@ -11,8 +11,10 @@ A subscriber that falls ``size`` events behind is dropped: its queue is emptied 
 re-read the store) instead of silently seeing a gap. Publishing with nobody subscribed costs one check.
 
 What an event says is what was recorded at that moment: a receipt's status as the receipt gave it (the
-store's merge rule may keep a later status), and a receipt that names no message this process knows (one
-for a message sent before a restart, matched by the store through its native id) yields no event.
+store's merge rule may keep a later status). A receipt names only the peer's id; the lane names its
+message from the results it recorded lately (a receipt that overtook its result is announced once the
+result is in). One for a message sent before a restart is matched by the store all the same, but yields
+no event.
 """
 
 from __future__ import annotations
@@ -97,6 +99,11 @@ class Subscription:
                 )
             raise StopAsyncIteration
         return item
+
+    @property
+    def ended(self) -> bool:
+        """Nothing more will come (the hub closed, or this subscriber was dropped); what is queued is read."""
+        return bool(self._items) and isinstance(self._items[-1], _End)
 
     def get_nowait(self) -> Event | None:
         """The next event if one is queued (None otherwise); raises as iteration would once ended."""
@@ -198,4 +205,3 @@ class EventHub:
         for sub in list(self._subscribers):
             sub._end()
         self._subscribers.clear()
-

@@ -27,8 +27,9 @@ import bisect
 import contextlib
 import logging
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import cast
 
 from msgbridge.adapters.base import InboundMessages, ReceiptPush, ReportsHealth, StatusPolling, Transport
@@ -46,8 +47,14 @@ log = logging.getLogger(__name__)
 # Upper bounds (seconds) of the submit latency histogram's buckets, Prometheus style (+Inf implied).
 LATENCY_BOUNDS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 IDLE = 1.0  # seconds between looks at the outbox when nothing wakes the lane
+# After a wake-up, how long more may arrive before the round starts: a burst of single-message accepts is
+# claimed as one chunk (one claim, one mark, one results commit) instead of a round each, and the claim
+# still follows the commit well within the 50 ms a service promises.
+GATHER = 0.005
 RECEIPT_ROUND = 3600.0  # one collect_receipts() call; the loop calls it again, forever
 OPEN_BACKOFF = Backoff(base=0.5, cap=30.0)
+NATIVE_INDEX = 100_000  # native ids remembered for naming receipts' messages in events
+EARLY_RECEIPTS = 10_000  # receipts kept for their event until the result naming their native id is recorded
 
 
 class Histogram:
@@ -101,6 +108,7 @@ class Lane:
         self.name = name or transport.scheme
         self.dispatcher = Dispatcher(store, transport, tps=tps, concurrency=concurrency)
         self.idle = idle
+        self.gather = GATHER
         self.receipts = receipts
         self.inbound = inbound and isinstance(transport, InboundMessages)
         self.hub = hub
@@ -114,7 +122,13 @@ class Lane:
         # seconds from the chunk's first request being handed to the transport until its last answer.
         self.latency = Histogram()
         self.sent: Counter[DeliveryStatus] = Counter()  # results recorded by this lane, by status
+        # Native id -> message id of what this lane sent lately: which message a receipt that names only the
+        # peer's id is about, for its event (the store matches receipts on its own, whenever they come).
+        self._native: OrderedDict[str, str] = OrderedDict()
+        # Receipts naming a native id no result has named yet: announced once that result is recorded.
+        self._early: OrderedDict[str, DeliveryReceipt] = OrderedDict()
         self._wake = asyncio.Event()
+        self._stop = asyncio.Event()  # set by drain() and stop()
         self._tasks: list[asyncio.Task[None]] = []
         self._send_task: asyncio.Task[None] | None = None
         self._receipt_task: asyncio.Task[None] | None = None
@@ -127,16 +141,45 @@ class Lane:
 
     def _on_results(self, results: Sequence[SendResult]) -> None:
         sent = self.sent
+        native = self._native if self.hub is not None else None
         for r in results:
             sent[r.status] += 1
             if r.error is not None:
                 self._error(r.error)
+            if native is not None:
+                for nid in r.native_ids or ((r.native_id,) if r.native_id else ()):
+                    native[nid] = r.message_id
+        if native is not None:
+            while len(native) > NATIVE_INDEX:
+                native.popitem(last=False)
         if self.hub is not None:
             self.hub.results(results)
+            if self._early and native is not None:
+                # Receipts that overtook these results (the store parked and has now matched them).
+                early: list[DeliveryReceipt] = []
+                for r in results:
+                    for nid in r.native_ids or ((r.native_id,) if r.native_id else ()):
+                        receipt = self._early.pop(nid, None)
+                        if receipt is not None:
+                            early.append(replace(receipt, message_id=r.message_id))
+                self.hub.receipts(early)
 
     def _on_receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:
-        if self.hub is not None:
-            self.hub.receipts(receipts)
+        hub = self.hub
+        if hub is None or not hub.listening:
+            return
+        native, early = self._native, self._early
+        named: list[DeliveryReceipt] = []
+        for r in receipts:
+            if r.message_id is not None:
+                named.append(r)
+            elif r.native_id in native:
+                named.append(replace(r, message_id=native[r.native_id]))
+            else:
+                early[r.native_id] = r  # its result may not be recorded yet
+        while len(early) > EARLY_RECEIPTS:
+            early.popitem(last=False)
+        hub.receipts(named)
 
     def _on_chunk(self, messages: int, seconds: float) -> None:
         self.latency.observe(seconds)
@@ -210,17 +253,32 @@ class Lane:
             return
 
     async def _send_loop(self) -> None:
+        failures = 0
         while not self.stopping:
             self._wake.clear()
             try:
                 await self.dispatcher.send_pending(origin=self.origin)
-            except Exception as exc:
-                # The link may be down; the messages stay queued and the next round tries again.
+                failures = 0
+            except MessagingError as exc:
+                # The link may be down or refusing us; the messages stay queued and a later round tries again,
+                # backing off while it keeps failing.
                 self._failed(exc)
+                failures += 1
+                log.warning("%s: dispatch round failed: %s", self.name, exc)
+            except Exception as exc:
+                self._failed(exc)
+                failures += 1
                 log.exception("%s: dispatch round failed", self.name)
             self.rounds += 1
             if self.stopping:
                 return
+            if failures:
+                # Failing: neither an accept nor a due retry brings the next round forward, only the backoff.
+                wait = self.open_backoff.delay(failures)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=wait)
+                continue
             wait = self.idle
             with contextlib.suppress(NotImplementedError):
                 due = await self.store.next_due(origin=self.origin)
@@ -228,17 +286,17 @@ class Lane:
                     wait = min(wait, max(0.01, due - time.time()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            if self.gather > 0:
+                await asyncio.sleep(self.gather)
 
     async def _watch_loop(self) -> None:
         """Wake on the store's notice that another process queued something (where the store can tell)."""
-        watch = cast(Callable[[], AsyncIterator[None]] | None, getattr(self.store, "watch", None))
-        if watch is None:
-            return
         while not self.stopping:
             try:
-                async for _ in watch():
-                    self._wake.set()
-                return
+                async with self.store.watch() as wakes:
+                    async for _ in wakes:
+                        self._wake.set()
+                return  # the store closed
             except NotImplementedError:
                 return  # SQLite: the idle look is the fallback
             except Exception as exc:
@@ -274,6 +332,7 @@ class Lane:
     async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 -- the deadline is the point
         """Stop claiming, let what is in flight be answered up to ``timeout``, store receipts meanwhile, close."""
         self.stopping = True
+        self._stop.set()
         self.dispatcher.stop_grace = max(0.0, timeout)
         self.dispatcher.request_stop()
         self._wake.set()
@@ -309,6 +368,7 @@ class Lane:
     async def stop(self) -> None:
         """Stop now: cancel the loops (what is in flight stays as the dispatcher leaves it), close the transport."""
         self.stopping = True
+        self._stop.set()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -26,13 +26,14 @@ from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
 from msgbridge.core.message import Campaign, InboundMessage, Message
 from msgbridge.core.status import FINAL, DeliveryStatus
 from msgbridge.core.template import check as check_template
-from msgbridge.dispatch.campaign import PrepareReport, Row, validate_rows, write_rows
+from msgbridge.dispatch.campaign import PrepareReport, Row, message_ids, validate_rows, write_rows
 from msgbridge.inbound.group_commit import GroupCommit
 from msgbridge.service.contract import (
     ORIGIN,
     Accepted,
     CampaignSubmission,
     CampaignView,
+    Gateway,
     Submission,
     TransportHealth,
 )
@@ -116,7 +117,10 @@ class Runtime:
         names: Sequence[str] | None = None,
         default: str | None = None,
         store: str | None = None,
-        **options: float,
+        tps: float | Mapping[str, float] | None = None,
+        concurrency: int = 4,
+        idle: float = IDLE,
+        drain_timeout: float = DRAIN_TIMEOUT,
     ) -> Runtime:
         """Every transport configured (or those ``names``), on the configured store unless ``store`` is given."""
         chosen = [n.lower() for n in names] if names else list(config.transports)
@@ -124,8 +128,16 @@ class Runtime:
             raise ConfigError(
                 "no transport configured (add [transports] to msgbridge.toml or set MSGBRIDGE_TRANSPORT_<NAME>)"
             )
-        transports = {n: config.resolve_via(n) for n in chosen}
-        return cls(store=store or config.store, transports=transports, default=default, **options)  # type: ignore[arg-type]
+        transports: dict[str, str | Transport] = {n: config.resolve_via(n) for n in chosen}
+        return cls(
+            store=store or config.store,
+            transports=transports,
+            default=default,
+            tps=tps,
+            concurrency=concurrency,
+            idle=idle,
+            drain_timeout=drain_timeout,
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -187,7 +199,12 @@ class Runtime:
         self._closed = True
         self._accepting = False
         try:
-            await asyncio.gather(*(lane.drain(timeout) for lane in self.lanes.values()))
+            outcomes = await asyncio.gather(
+                *(lane.drain(timeout) for lane in self.lanes.values()), return_exceptions=True
+            )
+            for name, outcome in zip(self.lanes, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    log.error("%s: drain failed: %s", name, outcome)
         finally:
             self.hub.close()
             if self._store is not None:
@@ -213,17 +230,21 @@ class Runtime:
             raise NotAccepting("not accepting messages: the runtime is draining or not started")
         checked = check_batch(items, self._resolve)
         entries: list[OutboxEntry] = []
-        for c in checked:
+        construct = Message.model_construct  # every field was checked above: no second validation
+        for c, mid in zip(checked, message_ids(len(checked)), strict=True):
             item = c.submission
             metadata = dict(item.options)
             if item.callback_url is not None:
                 metadata["callback_url"] = item.callback_url
-            message = Message(
-                to=c.to, text=item.text, sender=item.sender, reference=item.reference, metadata=metadata
+            message = construct(
+                id=mid,
+                to=c.to,
+                text=item.text,
+                sender=item.sender,
+                reference=item.reference,
+                metadata=metadata,
             )
-            entries.append(
-                OutboxEntry(message, submission_key(c.transport, scope, item.reference, message.id))
-            )
+            entries.append(OutboxEntry(message, submission_key(c.transport, scope, item.reference, mid)))
         ids = await self._commit.enqueue(entries) if entries else []
         out: list[Accepted] = []
         woken: set[str] = set()
@@ -305,18 +326,12 @@ class Runtime:
     async def cancel_campaign(self, name: str) -> int:
         if await self.store.get_campaign(name) is None:
             raise ConfigError(f"no campaign named {name!r}")
-        cancel = getattr(self.store, "cancel", None)
-        if cancel is None:
-            raise MessagingError("this store cannot cancel campaigns", code=ErrorCode.UNSUPPORTED)
-        return int(await cancel(name))
+        return await self.store.cancel(name)
 
     async def inbox(
         self, *, after: int | None = None, limit: int = 100
     ) -> tuple[list[InboundMessage], int | None]:
-        page = getattr(self.store, "inbound_page", None)
-        if page is None:
-            raise MessagingError("this store cannot page the inbox", code=ErrorCode.UNSUPPORTED)
-        rows = await page(after, limit)
+        rows = await self.store.inbound_page(after, limit)
         messages = [m for _, m in rows]
         nxt = rows[-1][0] if len(rows) >= limit and rows else None
         return messages, nxt
@@ -353,3 +368,8 @@ class Runtime:
     def events(self) -> Subscription:
         """Every event from this call on (subscribed at once, before the first read) until the runtime closes."""
         return self.hub.subscribe()
+
+
+def as_gateway(runtime: Runtime) -> Gateway:
+    """``runtime`` as the fronts see it (and, for mypy, the proof that a Runtime is a Gateway)."""
+    return runtime

@@ -103,12 +103,14 @@ def check_batch(items: Sequence[Submission], resolve: Callable[[str | None], str
             bad("text", ErrorCode.INVALID_ARGUMENT, "the text is empty")
         elif "\x00" in item.text:
             bad("text", ErrorCode.INVALID_ARGUMENT, "the text contains a NUL character")
-        elif info(item.text).too_long:
-            bad(
-                "text",
-                ErrorCode.MESSAGE_TOO_LONG,
-                f"needs {info(item.text).segments} segments, more than a message may have",
-            )
+        else:
+            measured = info(item.text)
+            if measured.too_long:
+                bad(
+                    "text",
+                    ErrorCode.MESSAGE_TOO_LONG,
+                    f"needs {measured.segments} segments, more than a message may have",
+                )
         if item.sender is not None:
             why = sender_problem(item.sender)
             if why is not None:
@@ -120,6 +122,10 @@ def check_batch(items: Sequence[Submission], resolve: Callable[[str | None], str
             why = url_problem(item.callback_url)
             if why is not None:
                 bad("callback_url", ErrorCode.INVALID_ARGUMENT, why)
+        if item.options and not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in item.options.items()
+        ):
+            bad("options", ErrorCode.INVALID_ARGUMENT, "option names and values are text")
         if len(errors) == before and transport is not None:
             out.append(Checked(item, to, transport))
     if errors:

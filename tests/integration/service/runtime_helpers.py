@@ -17,7 +17,9 @@ def sim_url(sim: SmscSimulator, **options: object) -> str:
     return f"smpp://u:p@127.0.0.1:{sim.port}?{query}"
 
 
-async def until(predicate: Callable[[], Awaitable[bool]], seconds: float = 20.0, what: str = "condition") -> None:
+async def until(
+    predicate: Callable[[], Awaitable[bool]], seconds: float = 20.0, what: str = "condition"
+) -> None:
     """Await ``predicate`` until it holds; fail after ``seconds`` (a deadline, not a speed assertion)."""
     deadline = time.monotonic() + seconds
     while not await predicate():

@@ -14,6 +14,7 @@ from msgbridge.core.status import DeliveryStatus
 from msgbridge.service.contract import Event, InvalidSubmission, Submission
 from msgbridge.service.runtime import NotAccepting, Runtime
 from msgbridge.simulators.smsc import SmscSimulator
+from msgbridge.store.sqlite import SqliteStore
 
 
 @pytest.fixture
@@ -38,7 +39,11 @@ async def test_accepted_message_is_delivered_through_receipts(sim: SmscSimulator
         [acc] = await rt.accept([Submission(to="+77011234567", text="hello", sender="Shop")])
         assert acc.status is DeliveryStatus.QUEUED and acc.transport == "sms" and not acc.duplicate
         rec = await rt.message(acc.id)
-        assert rec is not None and rec.status in (DeliveryStatus.QUEUED, DeliveryStatus.SUBMITTED, DeliveryStatus.DELIVERED)
+        assert rec is not None and rec.status in (
+            DeliveryStatus.QUEUED,
+            DeliveryStatus.SUBMITTED,
+            DeliveryStatus.DELIVERED,
+        )
 
         async def delivered() -> bool:
             return await status_of(rt, acc.id) is DeliveryStatus.DELIVERED
@@ -49,13 +54,18 @@ async def test_accepted_message_is_delivered_through_receipts(sim: SmscSimulator
         assert health.binds_up == health.binds == 1
         assert health.sent.get(DeliveryStatus.SUBMITTED) == 1
         assert health.receipts_matched == 1
-        assert health.submit_latency.total >= 1 and health.submit_latency.counts[-1] <= health.submit_latency.total
+        assert (
+            health.submit_latency.total >= 1
+            and health.submit_latency.counts[-1] <= health.submit_latency.total
+        )
     assert [s.destination for s in sim.submitted] == ["77011234567"]
 
 
 async def test_a_receipt_after_a_restart_finds_its_message(sim: SmscSimulator, tmp_path: Path) -> None:
     db = tmp_path / "rt.db"
-    sim.dlr_delay_ms = 1500  # the receipt comes after this runtime has closed: the SMSC keeps it for the next bind
+    sim.dlr_delay_ms = (
+        1500  # the receipt comes after this runtime has closed: the SMSC keeps it for the next bind
+    )
     async with runtime(db, sim) as rt:
         [acc] = await rt.accept([Submission(to="+77011234567", text="late receipt")])
 
@@ -97,6 +107,19 @@ async def test_drain_with_messages_in_flight_loses_nothing_and_sends_nothing_twi
     sent_before = Counter(s.short_message for s in sim.submitted)
     assert max(sent_before.values()) == 1
     assert len(sent_before) < n  # the drain did stop claiming
+    async with SqliteStore(db) as store:
+        left = await store.counts()
+        claimed = await store.held_elsewhere()
+    # Every message is queued again (never written), answered, or in doubt; nothing is lost or held.
+    assert sum(left.values()) == n and claimed == 0
+    assert set(left) <= {
+        DeliveryStatus.QUEUED,
+        DeliveryStatus.SUBMITTED,
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.MAYBE_SUBMITTED,
+    }
+    answered = left.get(DeliveryStatus.SUBMITTED, 0) + left.get(DeliveryStatus.DELIVERED, 0)
+    assert answered <= len(sent_before) <= answered + left.get(DeliveryStatus.MAYBE_SUBMITTED, 0)
 
     async with runtime(db, sim, window=10) as again:
         counts: dict[DeliveryStatus, int] = {}
@@ -104,8 +127,10 @@ async def test_drain_with_messages_in_flight_loses_nothing_and_sends_nothing_twi
         async def settled() -> bool:
             nonlocal counts
             counts = dict(await again.queue_depth())
-            return counts.get(DeliveryStatus.QUEUED, 0) == 0 and sum(counts.values()) == n and (
-                counts.get(DeliveryStatus.SUBMITTED, 0) == 0
+            return (
+                counts.get(DeliveryStatus.QUEUED, 0) == 0
+                and sum(counts.values()) == n
+                and (counts.get(DeliveryStatus.SUBMITTED, 0) == 0)
             )
 
         await until(settled, seconds=60, what="everything sent after the restart")
@@ -118,16 +143,22 @@ async def test_drain_with_messages_in_flight_loses_nothing_and_sends_nothing_twi
 
 async def test_a_repeated_reference_returns_the_first_message(sim: SmscSimulator, tmp_path: Path) -> None:
     async with runtime(tmp_path / "rt.db", sim) as rt:
-        [first] = await rt.accept([Submission(to="+77011234567", text="once", reference="order-1")], scope="k1")
+        [first] = await rt.accept(
+            [Submission(to="+77011234567", text="once", reference="order-1")], scope="k1"
+        )
 
         async def delivered() -> bool:
             return await status_of(rt, first.id) is DeliveryStatus.DELIVERED
 
         await until(delivered, what="DELIVERED")
-        [again] = await rt.accept([Submission(to="+77011234567", text="once", reference="order-1")], scope="k1")
+        [again] = await rt.accept(
+            [Submission(to="+77011234567", text="once", reference="order-1")], scope="k1"
+        )
         assert again.id == first.id and again.duplicate and again.status is DeliveryStatus.DELIVERED
         # Another scope (API key) has its own references.
-        [other] = await rt.accept([Submission(to="+77011234567", text="once", reference="order-1")], scope="k2")
+        [other] = await rt.accept(
+            [Submission(to="+77011234567", text="once", reference="order-1")], scope="k2"
+        )
         assert other.id != first.id and not other.duplicate
 
         async def other_sent() -> bool:
@@ -137,7 +168,9 @@ async def test_a_repeated_reference_returns_the_first_message(sim: SmscSimulator
     assert len(sim.submitted) == 2
 
 
-async def test_an_invalid_batch_names_each_problem_and_queues_nothing(sim: SmscSimulator, tmp_path: Path) -> None:
+async def test_an_invalid_batch_names_each_problem_and_queues_nothing(
+    sim: SmscSimulator, tmp_path: Path
+) -> None:
     async with runtime(tmp_path / "rt.db", sim) as rt:
         batch = [
             Submission(to="+77011234567", text="fine"),
@@ -199,7 +232,11 @@ async def test_a_peer_down_at_start_is_retried_until_it_is_up(tmp_path: Path) ->
 
         await until(failing, what="the failed open reported")
         [health] = rt.health()
-        assert not health.up and health.last_error is not None and health.last_error.code is ErrorCode.NETWORK_ERROR
+        assert (
+            not health.up
+            and health.last_error is not None
+            and health.last_error.code is ErrorCode.NETWORK_ERROR
+        )
         back = SmscSimulator(users=USERS, dlr_delay_ms=20, seed=5)
         async with back.serve("127.0.0.1", port):
             assert await rt.wait_ready(30)
