@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
@@ -45,7 +47,7 @@ class Serve:
         )  # fmt: skip
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
-        assert line.startswith("listening on http://"), line + self.stderr()
+        assert line.startswith(("listening on http://", "listening on https://")), line + self.stderr()
         self.url = line.split()[-1]
 
     def stderr(self) -> str:
@@ -212,3 +214,56 @@ def test_sigkill_after_202_loses_nothing(tmp_path: Path, smsc_up: bool) -> None:
     if not smsc_up:
         assert counts == {"DELIVERED": n} and counters["destinations"] == n
     print(json.dumps({"smsc_up": smsc_up, "in_doubt_after_kill": in_doubt, "end": counts}))
+
+
+def test_a_receipt_after_a_restart_of_serve_is_matched(tmp_path: Path) -> None:
+    """The receipt comes after the first server has stopped; the SMSC keeps it for the next bind, and the
+    restarted server matches it through the store."""
+    with SimulatorProcess("--users", "u:p", "--dlr-delay-ms", "2500") as sim:
+        config = write_config(tmp_path, sim.port)
+        token = create_key(tmp_path / "msgbridge-keys.toml", "app")[1]
+        auth = {"Authorization": f"Bearer {token}"}
+        db = tmp_path / "serve.db"
+        server = Serve(config)
+        try:
+            with httpx.Client(base_url=server.url, headers=auth, timeout=30) as client:
+                mid = client.post("/v1/messages", json={"to": "+77011234567", "text": "late"}).json()["id"]
+                wait_for(lambda: statuses(db).get("SUBMITTED") == 1, what="SUBMITTED")
+            server.proc.send_signal(signal.SIGTERM)
+            assert server.wait() == 0
+        finally:
+            server.kill()
+        assert statuses(db) == {"SUBMITTED": 1}  # stopped before the receipt
+        server = Serve(config)
+        try:
+            with httpx.Client(base_url=server.url, headers=auth, timeout=30) as client:
+                wait_for(lambda: client.get(f"/v1/messages/{mid}").json()["status"] == "DELIVERED", what="the late receipt")
+                assert client.get("/v1/transports").json()["transports"][0]["receipts_matched"] == 1
+            server.proc.send_signal(signal.SIGTERM)
+            assert server.wait() == 0
+        finally:
+            server.kill()
+
+
+def test_tls(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    config = write_config(tmp_path, free_port(), extra='tls_cert = "cert.pem"\ntls_key = "key.pem"\n')
+    create_key(tmp_path / "msgbridge-keys.toml", "app")
+    server = Serve(config)
+    try:
+        assert server.url.startswith("https://127.0.0.1:")
+        with httpx.Client(base_url=server.url, verify=ssl.create_default_context(cafile=str(cert))) as client:
+            assert client.get("/healthz").json() == {"status": "ok"}
+        with httpx.Client(base_url=server.url.replace("https://", "http://")) as plain, pytest.raises(httpx.HTTPError):
+            plain.get("/healthz")
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.wait() == 0
+    finally:
+        server.kill()
