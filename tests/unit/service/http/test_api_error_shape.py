@@ -7,7 +7,13 @@ from pydantic import ValidationError
 
 from msgbridge.core.errors import ErrorCode
 from msgbridge.service.contract import FieldError
-from msgbridge.service.http.errors import ERRORS, STATUS_CODES, field_path, submission_fields, validation_error
+from msgbridge.service.http.errors import (
+    ERRORS,
+    STATUS_CODES,
+    field_path,
+    submission_fields,
+    validation_error,
+)
 from msgbridge.service.http.models import BatchIn
 
 
