@@ -28,7 +28,7 @@ from msgbridge.dispatch.run import RunRequest, csv_rows
 from msgbridge.service.apikeys import ApiKey
 from msgbridge.service.contract import CampaignSubmission
 from msgbridge.service.http.auth import api_key, check_transports, submitter
-from msgbridge.service.http.errors import ERRORS, ApiError, FieldProblem, validation_error
+from msgbridge.service.http.errors import ERRORS, ApiError, ErrorBody, FieldProblem, validation_error
 from msgbridge.service.http.models import (
     MAX_PAGE,
     NAME_PATTERN,
@@ -117,9 +117,7 @@ async def _csv_campaign(request: Request, key: ApiKey) -> CampaignStartedOut:
         if not isinstance(upload, UploadFile):
             raise ApiError(422, "the form has no file part named 'file'",
                            fields=[FieldProblem(field="file", code=ErrorCode.INVALID_ARGUMENT, message="missing")])  # fmt: skip
-        values = {k: v for k, v in form.multi_items() if k != "file" and isinstance(v, str)}
-        if "strict" in values:
-            values["strict"] = values["strict"].strip().lower() in ("1", "true", "yes", "on")  # type: ignore[assignment]
+        values = {k: v for k, v in form.multi_items() if k != "file" and isinstance(v, str)}  # strict="true": pydantic reads it
         try:
             spec = CsvUploadForm.model_validate(values)
         except ValidationError as exc:
@@ -141,8 +139,8 @@ async def _csv_campaign(request: Request, key: ApiKey) -> CampaignStartedOut:
 
 
 @router.post("/v1/campaigns", status_code=202, response_model=CampaignStartedOut, openapi_extra=REQUEST_BODY,
-             responses={409: {"model": ERRORS[422]["model"], "description": "the name is taken"},
-                        415: {"model": ERRORS[422]["model"], "description": "neither JSON nor multipart"}})  # fmt: skip
+             responses={409: {"model": ErrorBody, "description": "the name is taken"},
+                        415: {"model": ErrorBody, "description": "neither JSON nor multipart"}})  # fmt: skip
 async def post_campaign(request: Request, key: ApiKey = Depends(submitter)) -> CampaignStartedOut:
     """Start a campaign: JSON with ``recipients``, or ``multipart/form-data`` with the fields and a CSV ``file``."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()

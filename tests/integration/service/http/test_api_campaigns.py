@@ -69,6 +69,16 @@ async def test_csv_upload_is_read_like_campaign_run(sim: SmscSimulator, tmp_path
         await campaign_done(a, "upload", 2)
         page = (await a.client.get("/v1/campaigns/upload/messages", headers=a.auth())).json()
         assert [m["csv_row"] for m in page["messages"]] == [2, 3]
+        strict = {"template": "Dear {name}", "strict": "true"}
+        r = await a.client.post("/v1/campaigns", headers=a.auth(), files={"file": ("people.csv", csv)},
+                                data={**strict, "name": "strict-bad"})  # fmt: skip
+        assert r.status_code == 422 and "line 4" in r.json()["error"]["message"], r.text
+        assert (await a.client.get("/v1/campaigns/strict-bad", headers=a.auth())).status_code == 404
+        good = b"phone,name\n+77011230003,Cy\n"
+        r = await a.client.post("/v1/campaigns", headers=a.auth(), files={"file": ("good.csv", good)},
+                                data={**strict, "name": "strict-good"})  # fmt: skip
+        assert r.status_code == 202 and r.json()["queued"] == 1, r.text  # read twice: checked, then queued
+        await campaign_done(a, "strict-good", 1)
         r = await a.client.post("/v1/campaigns", headers=a.auth(), files={"file": ("x.csv", b"tel\n1\n")},
                                 data={"name": "nophone", "template": "t"})  # fmt: skip
         assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "file"
@@ -80,7 +90,7 @@ async def test_csv_upload_is_read_like_campaign_run(sim: SmscSimulator, tmp_path
                                 data={"name": "denied", "template": "t"})  # fmt: skip
         assert r.status_code == 403
         assert (await a.client.get("/v1/campaigns/denied", headers=a.auth())).status_code == 404
-    assert sorted(s.destination for s in sim.submitted) == ["77011230001", "77011230002"]
+    assert sorted(s.destination for s in sim.submitted) == ["77011230001", "77011230002", "77011230003"]
 
 
 async def test_cancel_leaves_the_rest_unsent(sim: SmscSimulator, tmp_path: Path) -> None:
