@@ -131,8 +131,8 @@ async def serve(config: Config, settings: ServeSettings, *, access_log: bool) ->
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
-    await runtime.start()
     try:
+        await runtime.start()
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not serving.done():  # noqa: ASYNC110 -- uvicorn sets a flag, no event
             await asyncio.sleep(0.01)

@@ -13,6 +13,7 @@ reading), then FastAPI's routing with the error handlers that give every refusal
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI
@@ -48,6 +49,17 @@ DESCRIPTION = (
 )
 
 
+def upload_form(fields: dict[str, Any]) -> dict[str, Any]:
+    """The multipart form of a CSV upload: the form model's text fields (no ``options``, which a form cannot
+    carry), and the ``file`` part."""
+    form = copy.deepcopy(fields)
+    form["title"] = "CsvUpload"
+    form["properties"].pop("options", None)
+    form["properties"]["file"] = {"type": "string", "format": "binary", "description": "the recipients CSV"}
+    form["required"] = [*form.get("required", []), "file"]
+    return form
+
+
 def create_app(gateway: Gateway, *, keys: KeyRing, settings: ServeSettings, gate: Gate | None = None) -> FastAPI:
     """The app over ``gateway``; ``gate`` lets the server close it for a drain (a fresh one by default)."""
     gate = gate or Gate()
@@ -78,7 +90,9 @@ def create_app(gateway: Gateway, *, keys: KeyRing, settings: ServeSettings, gate
             _, defs = models_json_schema(
                 [(m, "validation") for m in HAND_PARSED], ref_template="#/components/schemas/{model}"
             )
-            document.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            schemas = dict(defs.get("$defs", {}))
+            schemas["CsvUpload"] = upload_form(schemas["CsvUploadForm"])
+            document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -17,11 +17,14 @@ from msgbridge.service.apikeys import ApiKey
 from msgbridge.service.http.errors import ApiError, FieldProblem
 from msgbridge.service.http.state import service
 
+# The dependencies are coroutines: FastAPI runs a plain ``def`` dependency in a worker thread, a hand-off
+# per request that costs more than the key check itself.
+
 bearer = HTTPBearer(auto_error=False, description="An API key from `msgbridge apikey create NAME`.")
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def api_key(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> ApiKey:
+async def api_key(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> ApiKey:
     """The caller's key; 401 when there is none or it is not one of ours."""
     if credentials is None:
         raise ApiError(401, "an API key is required: Authorization: Bearer KEY", headers=CHALLENGE)
@@ -31,7 +34,7 @@ def api_key(request: Request, credentials: HTTPAuthorizationCredentials | None =
     return key
 
 
-def submitter(request: Request, key: ApiKey = Depends(api_key)) -> ApiKey:
+async def submitter(request: Request, key: ApiKey = Depends(api_key)) -> ApiKey:
     """A key that may submit now: its rate is charged one request, or 429 with Retry-After."""
     wait = service(request).keys.admit(key)
     if wait is not None:

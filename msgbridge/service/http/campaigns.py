@@ -15,7 +15,6 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path as FilePath
-from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import ValidationError
@@ -29,7 +28,7 @@ from msgbridge.dispatch.run import RunRequest, csv_rows
 from msgbridge.service.apikeys import ApiKey
 from msgbridge.service.contract import CampaignSubmission
 from msgbridge.service.http.auth import api_key, check_transports, submitter
-from msgbridge.service.http.errors import ERRORS, ApiError, FieldProblem, validation_error
+from msgbridge.service.http.errors import ERRORS, ApiError, ErrorBody, FieldProblem, validation_error
 from msgbridge.service.http.models import (
     MAX_PAGE,
     NAME_PATTERN,
@@ -49,17 +48,12 @@ from msgbridge.service.http.transports import resolve, unknown_transports
 
 router = APIRouter(tags=["campaigns"], responses=ERRORS)
 
-FORM_SCHEMA: dict[str, Any] = {
-    "allOf": [{"$ref": "#/components/schemas/CsvUploadForm"}],
-    "properties": {"file": {"type": "string", "format": "binary"}},
-    "required": ["file"],
-}
 REQUEST_BODY = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/CampaignIn"}},
-            "multipart/form-data": {"schema": FORM_SCHEMA},
+            "multipart/form-data": {"schema": {"$ref": "#/components/schemas/CsvUpload"}},
         },
     }
 }
@@ -123,9 +117,7 @@ async def _csv_campaign(request: Request, key: ApiKey) -> CampaignStartedOut:
         if not isinstance(upload, UploadFile):
             raise ApiError(422, "the form has no file part named 'file'",
                            fields=[FieldProblem(field="file", code=ErrorCode.INVALID_ARGUMENT, message="missing")])  # fmt: skip
-        values = {k: v for k, v in form.multi_items() if k != "file" and isinstance(v, str)}
-        if "strict" in values:
-            values["strict"] = values["strict"].strip().lower() in ("1", "true", "yes", "on")  # type: ignore[assignment]
+        values = {k: v for k, v in form.multi_items() if k != "file" and isinstance(v, str)}  # strict="true": pydantic reads it
         try:
             spec = CsvUploadForm.model_validate(values)
         except ValidationError as exc:
@@ -147,9 +139,8 @@ async def _csv_campaign(request: Request, key: ApiKey) -> CampaignStartedOut:
 
 
 @router.post("/v1/campaigns", status_code=202, response_model=CampaignStartedOut, openapi_extra=REQUEST_BODY,
-             responses={400: {"model": ERRORS[422]["model"], "description": "unknown transport"},
-                        409: {"model": ERRORS[422]["model"], "description": "the name is taken"},
-                        415: {"model": ERRORS[422]["model"], "description": "neither JSON nor multipart"}})  # fmt: skip
+             responses={409: {"model": ErrorBody, "description": "the name is taken"},
+                        415: {"model": ErrorBody, "description": "neither JSON nor multipart"}})  # fmt: skip
 async def post_campaign(request: Request, key: ApiKey = Depends(submitter)) -> CampaignStartedOut:
     """Start a campaign: JSON with ``recipients``, or ``multipart/form-data`` with the fields and a CSV ``file``."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -160,7 +151,7 @@ async def post_campaign(request: Request, key: ApiKey = Depends(submitter)) -> C
     raise ApiError(415, f"send application/json or multipart/form-data, not {kind[:64]!r}")
 
 
-@router.get("/v1/campaigns/{name}", response_model=CampaignOut, responses={404: ERRORS[422] | {"description": "unknown"}})
+@router.get("/v1/campaigns/{name}", response_model=CampaignOut)
 async def get_campaign(request: Request, name: str = NAME, key: ApiKey = Depends(api_key)) -> CampaignOut:
     """Counts by status and progress."""
     view = await service(request).gateway.campaign(name)
@@ -169,7 +160,7 @@ async def get_campaign(request: Request, name: str = NAME, key: ApiKey = Depends
     return from_view(view)
 
 
-@router.get("/v1/campaigns/{name}/messages", response_model=RecipientPage, responses={404: ERRORS[422] | {"description": "unknown"}})
+@router.get("/v1/campaigns/{name}/messages", response_model=RecipientPage)
 async def campaign_messages(
     request: Request,
     name: str = NAME,
@@ -187,7 +178,7 @@ async def campaign_messages(
     return RecipientPage(messages=[from_export(r) for r in page], next_cursor=following)
 
 
-@router.post("/v1/campaigns/{name}/cancel", response_model=CanceledOut, responses={404: ERRORS[422] | {"description": "unknown"}})
+@router.post("/v1/campaigns/{name}/cancel", response_model=CanceledOut)
 async def cancel_campaign(request: Request, name: str = NAME, key: ApiKey = Depends(submitter)) -> CanceledOut:
     """What is still queued becomes CANCELED and is never sent; what was handed over keeps its course."""
     gateway = service(request).gateway

@@ -220,8 +220,10 @@ class CatchAll:
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in (
+        (400, "an unknown transport, or a body that cannot be read"),
         (401, "no key or an unknown key"),
         (403, "the key may not use this transport"),
+        (404, "no such message, campaign or route"),
         (413, "the body is larger than [serve] max_body / max_upload"),
         (422, "a field is invalid; each one is named"),
         (429, "the key's rate is used up; see Retry-After"),

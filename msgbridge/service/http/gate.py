@@ -1,7 +1,7 @@
 """Whether the API takes new requests, and how many it is still answering.
 
-On SIGTERM ``msgbridge serve`` closes the gate: every new request (but ``/healthz`` and ``/metrics``,
-which a supervisor and a scraper still need) is answered 503 with Retry-After, while the requests
+On SIGTERM ``msgbridge serve`` closes the gate: every new request (but the probes and ``/metrics``,
+which a supervisor, a load balancer and a scraper still need) is answered 503 with Retry-After, while the requests
 already inside run to their end. :meth:`Gate.idle` is how the server waits for them before the
 runtime drains, so a message whose POST is being committed gets its 202 (or its error) and is never
 cut off between the commit and the answer.
@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from msgbridge.core.errors import ErrorCode
 from msgbridge.service.http.errors import error_response
 
-ALWAYS_OPEN = frozenset({"/healthz", "/metrics"})
+ALWAYS_OPEN = frozenset({"/healthz", "/readyz", "/metrics"})  # /readyz says "draining" itself
 RETRY_AFTER = "5"  # seconds: another instance, or this one restarted, is expected to answer by then
 
 

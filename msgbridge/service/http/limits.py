@@ -17,6 +17,9 @@ def _too_large(limit: int) -> str:
     return f"request body larger than {limit:,} bytes"
 
 
+UPLOAD_PATHS = frozenset({"/v1/campaigns"})  # where a multipart body is an upload (to a temporary file)
+
+
 class BodyLimit:
     def __init__(self, app: ASGIApp, *, max_body: int, max_upload: int) -> None:
         self.app = app
@@ -24,6 +27,10 @@ class BodyLimit:
         self.max_upload = max_upload
 
     def limit_for(self, scope: Scope) -> int:
+        """The upload limit for a multipart body to an upload path; ``max_body`` for everything else (a
+        route that reads its body into memory never gets the larger limit by naming another content type)."""
+        if scope["path"] not in UPLOAD_PATHS:
+            return self.max_body
         for name, value in scope.get("headers", ()):
             if name == b"content-type":
                 return self.max_upload if value[:19].lower() == b"multipart/form-data" else self.max_body

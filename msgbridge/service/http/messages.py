@@ -80,7 +80,6 @@ def parse(body: bytes) -> tuple[list[MessageIn], bool]:
     status_code=202,
     response_model=AcceptedOut | BatchOut,
     openapi_extra=REQUEST_BODY,
-    responses={400: {"model": ERRORS[422]["model"], "description": "unknown transport"}},
 )
 async def post_messages(
     request: Request, key: ApiKey = Depends(submitter), idempotency_key: str | None = IDEMPOTENCY_HEADER

@@ -110,7 +110,7 @@ class CsvUploadForm(CampaignSpec):
     """The multipart form of a CSV upload: the campaign's fields, the file's reading options, and ``file``."""
 
     phone_column: str = Field(default="phone", min_length=1, max_length=128)
-    encoding: str = Field(default="utf-8-sig", min_length=1, max_length=32)
+    encoding: str = Field(default="utf-8-sig", pattern=r"^[A-Za-z0-9_.-]{1,32}$", examples=["utf-8-sig", "cp1251"])
 
 
 class ProblemOut(BaseModel):

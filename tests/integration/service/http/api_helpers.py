@@ -73,13 +73,18 @@ def make_keys(path: Path) -> dict[str, str]:
 
 @asynccontextmanager
 async def api(
-    tmp_path: Path, sim: SmscSimulator, settings: ServeSettings | None = None, store: str | None = None
+    tmp_path: Path,
+    sim: SmscSimulator,
+    settings: ServeSettings | None = None,
+    store: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> AsyncIterator[Api]:
+    """The API over a runtime with transports ``sms`` (the simulator), ``backup`` (memory://) and ``extra``."""
     keys_path = tmp_path / "keys.toml"
     tokens = make_keys(keys_path) if not keys_path.exists() else {}
     runtime = Runtime(
         store=store or str(tmp_path / "api.db"),
-        transports={"sms": sim_url(sim), "backup": "memory://?dlr_delay_ms=5"},
+        transports={"sms": sim_url(sim), "backup": "memory://?dlr_delay_ms=5", **(extra or {})},
     )
     gate = Gate()
     app = create_app(runtime, keys=KeyRing.load(keys_path), settings=settings or ServeSettings(), gate=gate)

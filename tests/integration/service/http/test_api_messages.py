@@ -30,7 +30,7 @@ async def test_one_message_is_queued_then_delivered(sim: SmscSimulator, tmp_path
         await until(delivered, what="DELIVERED over HTTP")
         got = (await a.client.get(f"/v1/messages/{body['id']}", headers=a.auth())).json()
         assert got["native_id"] and got["segments"] == 1 and got["last_error"] is None
-        assert [h["status"] for h in got["history"]][0] == "QUEUED" and got["history"][-1]["status"] == "DELIVERED"
+        assert got["history"][0]["status"] == "QUEUED" and got["history"][-1]["status"] == "DELIVERED"
     assert [s.destination for s in sim.submitted] == ["77011234567"]
 
 

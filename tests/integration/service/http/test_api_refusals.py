@@ -67,6 +67,9 @@ async def test_bad_bodies(sim: SmscSimulator, tmp_path: Path) -> None:
         upload = {"file": ("r.csv", b"phone\n" + b"+77011234567\n" * 1000)}
         r = await a.client.post("/v1/campaigns", data={"name": "c", "template": "t"}, files=upload, headers=h)
         assert_shape(r, 413, "INVALID_ARGUMENT")
+        multipart = {**h, "Content-Type": "multipart/form-data; boundary=x"}
+        r = await a.client.post("/v1/messages", content=b"-" * 5000, headers=multipart)  # not an upload path
+        assert_shape(r, 413, "INVALID_ARGUMENT")
         r = await a.client.post("/v1/campaigns", content=b"x", headers={**h, "Content-Type": "text/plain"})
         assert_shape(r, 415, "UNSUPPORTED")
         assert_shape(await a.client.get("/v1/nothing", headers=h), 404, "NOT_FOUND")
@@ -82,7 +85,8 @@ async def test_draining_answers_503_but_health_and_metrics(sim: SmscSimulator, t
         r = await a.client.post("/v1/messages", json=MSG, headers=a.auth())
         assert_shape(r, 503, "TEMPORARY_FAILURE")
         assert r.headers["retry-after"]
-        assert (await a.client.get("/readyz")).status_code == 503
+        ready = await a.client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["draining"] is True
         assert (await a.client.get("/healthz")).json() == {"status": "ok"}
         assert (await a.client.get("/metrics")).status_code == 200
     assert sim.submitted == []
