@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -107,17 +106,6 @@ class ServeProcess:
         self.proc.wait()
         self._reader.join(5)
 
-    def wait_output(self, pattern: str, timeout: float) -> str | None:
-        """The first output line matching ``pattern`` within ``timeout`` seconds, or None."""
-        wanted = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.output):
-                if wanted.search(line):
-                    return line
-            time.sleep(0.05)
-        return None
-
     def __enter__(self) -> ServeProcess:
         return self
 
@@ -128,7 +116,7 @@ class ServeProcess:
 
 
 def msgbridge_command(config: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
-    """Run one ``msgbridge --config CONFIG ARGS...`` command; its stdout (ConfigError-like failure raises)."""
+    """Run one ``msgbridge --config CONFIG ARGS...`` command and return its stdout; RuntimeError if it fails."""
     done = subprocess.run(
         [sys.executable, "-m", "msgbridge", "--config", str(config), *args],
         capture_output=True,
