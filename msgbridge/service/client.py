@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -27,6 +28,7 @@ from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import split
 from msgbridge.dispatch.campaign import PrepareReport, Row
+from msgbridge.dispatch.run import RunRequest, csv_rows
 from msgbridge.service.contract import CampaignSubmission, CampaignView, Submission
 from msgbridge.service.events import EventsLost, Subscription
 from msgbridge.service.runtime import Runtime
@@ -252,8 +254,10 @@ class Client:
         self,
         name: str,
         template: str,
-        recipients: Iterable[Row] | Iterable[Mapping[str, str]],
+        recipients: Iterable[Row] | Iterable[Mapping[str, str]] = (),
         *,
+        csv: str | None = None,
+        phone_column: str = "phone",
         sender: str | None = None,
         region: str | None = None,
         phone_check: PhoneCheck = PhoneCheck.STRICT,
@@ -264,11 +268,41 @@ class Client:
         """Queue a campaign (``template`` filled from each recipient's fields) and have this transport send it.
 
         ``recipients`` are mappings with a ``phone`` field (``{"phone": "+7701...", "name": "Ann"}``) or
-        rows as ``dispatch.campaign`` reads them. Returns once every recipient is queued or reported, or,
-        with ``wait``, once nothing is left to send (with ``wait_receipts``: nothing awaits a receipt either)
-        or ``wait`` seconds have passed.
+        rows as ``dispatch.campaign`` reads them; or ``csv`` names a CSV file (a header row, the phone in
+        ``phone_column``), read a chunk at a time as ``msgbridge campaign run`` reads it. Returns once every
+        recipient is queued or reported, or, with ``wait``, once nothing is left to send (with
+        ``wait_receipts``: nothing awaits a receipt either) or ``wait`` seconds have passed.
         """
-        rows = (_row(r) for r in recipients)
+        with ExitStack() as files:
+            if csv is not None:
+                request = RunRequest(
+                    name=name,
+                    template=template,
+                    csv_path=csv,
+                    transport_label=self.name,
+                    phone_column=phone_column,
+                )
+                rows: Iterable[Row] = files.enter_context(csv_rows(request))
+                if strict:
+                    rows = list(rows)  # strict reads the rows twice
+            else:
+                rows = [_row(r) for r in recipients] if strict else (_row(r) for r in recipients)
+            return await self._campaign(
+                name, template, rows, sender, region, phone_check, strict, wait, wait_receipts
+            )
+
+    async def _campaign(
+        self,
+        name: str,
+        template: str,
+        rows: Iterable[Row],
+        sender: str | None,
+        region: str | None,
+        phone_check: PhoneCheck,
+        strict: bool,
+        wait: float,
+        wait_receipts: bool,
+    ) -> CampaignRun:
         submission = CampaignSubmission(
             name=name,
             template=template,

@@ -39,7 +39,7 @@ from msgbridge.service.contract import (
 )
 from msgbridge.service.events import EventHub, Subscription
 from msgbridge.service.lane import IDLE, Lane
-from msgbridge.service.validation import check_batch
+from msgbridge.service.validation import check_batch, sender_problem
 from msgbridge.store import open_store
 from msgbridge.store.base import ExportRecord, MessageRecord, OutboxEntry, Store
 
@@ -230,13 +230,12 @@ class Runtime:
             raise NotAccepting("not accepting messages: the runtime is draining or not started")
         checked = check_batch(items, self._resolve)
         entries: list[OutboxEntry] = []
-        construct = Message.model_construct  # every field was checked above: no second validation
         for c, mid in zip(checked, message_ids(len(checked)), strict=True):
             item = c.submission
             metadata = dict(item.options)
             if item.callback_url is not None:
                 metadata["callback_url"] = item.callback_url
-            message = construct(
+            message = Message(
                 id=mid,
                 to=c.to,
                 text=item.text,
@@ -270,6 +269,11 @@ class Runtime:
         if name is None:
             raise ConfigError(f"no transport named {campaign.transport!r} is configured")
         check_template(campaign.template)
+        if not campaign.name.strip() or not campaign.name.isprintable():
+            raise ConfigError(f"campaign name {campaign.name!r}: printable text, not empty")
+        why = sender_problem(campaign.sender) if campaign.sender is not None else None
+        if why is not None:
+            raise ConfigError(f"sender {campaign.sender!r}: {why}", code=ErrorCode.INVALID_SENDER)
         store = self.store
         if await store.get_campaign(campaign.name) is not None:
             raise ConfigError(f"campaign {campaign.name!r} already exists; give this one its own name")

@@ -28,6 +28,7 @@ from msgbridge.smpp.codec import (
     tlv_u8,
 )
 from msgbridge.smpp.receipt_text import STAT_WORDS, format_receipt
+from msgbridge.smpp.sm import SM_FIXED_TAIL, SM_LAYOUT, sm_cstrings
 
 # outcome name -> (message_state TLV value, GSM network error code)
 _STATES: dict[str, tuple[int, int]] = {
@@ -108,29 +109,65 @@ class SubmitView(NamedTuple):
     payload: bytes
 
 
-def submit_view(body: bytes) -> SubmitView:
-    """Slice a submit_sm body (already checked on arrival) into what a receipt needs."""
-    index = body.index
-    try:
-        p = index(b"\x00", 0, 6) + 1
-        source_tn = body[p : p + 2]
-        e = index(b"\x00", p + 2, p + 67)
-        source = body[p + 2 : e]
-        p = e + 1
-        dest_tn = body[p : p + 2]
-        e = index(b"\x00", p + 2, p + 67)
-        destination = body[p + 2 : e]
-        esm = body[e + 1]
-        p = index(b"\x00", e + 4, e + 21) + 1
-        p = index(b"\x00", p, p + 17) + 1
-        registered, coding, sm_len = body[p], body[p + 2], body[p + 4]
-    except (ValueError, IndexError):
-        raise CodecError("submit_sm body too short") from None
-    p += 5
-    payload = body[p : p + sm_len]
-    if not sm_len and p < len(body):
-        payload = read_tlvs(body, p).get(TLV_MESSAGE_PAYLOAD, b"")
-    return SubmitView(source_tn, source, dest_tn, destination, esm, registered, coding, payload)
+def _fixed_before(name: str) -> int:
+    """How many one-octet fields of SM_LAYOUT sit between the C-string before ``name`` and ``name``."""
+    at = [field for field, _size in SM_LAYOUT].index(name)
+    start = at
+    while SM_LAYOUT[start - 1][1] == 0:
+        start -= 1
+    return at - start
+
+
+def _submit_viewer() -> Callable[[bytes], SubmitView]:
+    """Build :func:`submit_view` from SM_LAYOUT (through ``sm_cstrings``), as the session's peek is built.
+
+    The offsets are bound as closure cells, so the view costs what the hand-unrolled slicing did, and the
+    unpacking below fails at import if the layout stops having its five C-strings in this order.
+    """
+    layout = sm_cstrings()  # (field, most octets read with its NUL, one-octet fields after it)
+    order = ("service_type", "source_addr", "destination_addr", "schedule_delivery_time", "validity_period")
+    if tuple(name for name, _size, _fixed in layout) != order:
+        raise ImportError(f"submit_view expects the C-strings {order} in SM_LAYOUT")
+    (_, s0, f0), (_, s1, f1), (_, s2, f2), (_, s3, f3), (_, s4, _f4) = layout
+    esm_at = 1 + _fixed_before("esm_class")  # from destination_addr's NUL
+    registered_at = _fixed_before("registered_delivery")  # from just after validity_period's NUL
+    coding_at = _fixed_before("data_coding")
+    length_at = SM_FIXED_TAIL - 1
+    tail = SM_FIXED_TAIL
+    after_dest = 1 + f2  # destination_addr's NUL and the fixed octets up to schedule_delivery_time
+    after_schedule = 1 + f3
+
+    def submit_view(body: bytes) -> SubmitView:
+        """Slice a submit_sm body (already checked on arrival) into what a receipt needs."""
+        index = body.index
+        try:
+            p = index(0, 0, s0) + 1
+            q = p + f0
+            source_tn_npi = body[p:q]
+            e = index(0, q, q + s1)
+            source = body[q:e]
+            p = e + 1
+            q = p + f1
+            dest_tn_npi = body[p:q]
+            e = index(0, q, q + s2)
+            destination = body[q:e]
+            esm = body[e + esm_at]
+            p = e + after_dest
+            p = index(0, p, p + s3) + after_schedule
+            p = index(0, p, p + s4) + 1
+            registered, coding, sm_len = body[p + registered_at], body[p + coding_at], body[p + length_at]
+        except (ValueError, IndexError):
+            raise CodecError("submit_sm body too short") from None
+        p += tail
+        payload = body[p : p + sm_len]
+        if not sm_len and p < len(body):
+            payload = read_tlvs(body, p).get(TLV_MESSAGE_PAYLOAD, b"")
+        return SubmitView(source_tn_npi, source, dest_tn_npi, destination, esm, registered, coding, payload)
+
+    return submit_view
+
+
+submit_view = _submit_viewer()
 
 
 def text_preview(view: SubmitView) -> str:

@@ -139,3 +139,22 @@ async def test_a_configured_name_is_the_transport_and_its_key(tmp_path: Path) ->
         result = await client.send("+77011234567", "to the configured store")
         assert result.status is DeliveryStatus.SUBMITTED
     assert (tmp_path / "configured.db").exists()  # store=None: the configured store
+
+
+async def test_run_campaign_from_a_csv_file(tmp_path: Path) -> None:
+    csv = tmp_path / "people.csv"
+    csv.write_text(
+        "phone,name\n+77010000001,Ann\n+77010000002,Bob\nnot-a-phone,Eve\n+77010000001,Ann again\n"
+    )
+    async with msgbridge.Client(
+        "memory://?dlr_delay_ms=1", store=str(tmp_path / "c.db"), config=NO_CONFIG
+    ) as client:
+        run = await client.run_campaign("from-file", "Hi {name}", csv=str(csv), wait=30, wait_receipts=True)
+        assert (run.report.queued, run.report.skipped, run.report.repeated) == (2, 1, 1)
+        assert [p.line for p in run.report.problems] == [4]
+        assert run.view.counts == {DeliveryStatus.DELIVERED: 2}
+        bad = tmp_path / "bad.csv"
+        bad.write_text("number\n+77010000003\n")
+        with pytest.raises(msgbridge.MessagingError):
+            await client.run_campaign("bad-header", "Hi", csv=str(bad))
+        assert await client.runtime.campaign("bad-header") is None

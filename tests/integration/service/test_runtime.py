@@ -63,9 +63,9 @@ async def test_accepted_message_is_delivered_through_receipts(sim: SmscSimulator
 
 async def test_a_receipt_after_a_restart_finds_its_message(sim: SmscSimulator, tmp_path: Path) -> None:
     db = tmp_path / "rt.db"
-    sim.dlr_delay_ms = (
-        1500  # the receipt comes after this runtime has closed: the SMSC keeps it for the next bind
-    )
+    # The receipt comes after this runtime has closed (it takes well under a second to send and close):
+    # the SMSC keeps it for the next bind, which is the restarted runtime's.
+    sim.dlr_delay_ms = 4000
     async with runtime(db, sim) as rt:
         [acc] = await rt.accept([Submission(to="+77011234567", text="late receipt")])
 
@@ -165,7 +165,16 @@ async def test_a_repeated_reference_returns_the_first_message(sim: SmscSimulator
             return await status_of(rt, other.id) is DeliveryStatus.DELIVERED
 
         await until(other_sent, what="the other scope's message")
-    assert len(sim.submitted) == 2
+        # Twice in one batch: one message, the second entry names the first.
+        twice = [Submission(to="+77011234567", text="twice", reference="order-2")] * 2
+        [one, two] = await rt.accept(twice, scope="k1")
+        assert two.id == one.id and two.duplicate and not one.duplicate
+
+        async def third_sent() -> bool:
+            return await status_of(rt, one.id) is DeliveryStatus.DELIVERED
+
+        await until(third_sent, what="the batch's one message")
+    assert len(sim.submitted) == 3
 
 
 async def test_an_invalid_batch_names_each_problem_and_queues_nothing(
@@ -248,3 +257,26 @@ async def test_a_peer_down_at_start_is_retried_until_it_is_up(tmp_path: Path) ->
             await rt.drain(2.0)
     finally:
         await rt.drain(0.0)
+
+
+async def test_refused_credentials_keep_it_unready_and_say_why(sim: SmscSimulator, tmp_path: Path) -> None:
+    rt = Runtime(store=str(tmp_path / "rt.db"), transports={"sms": f"smpp://u:wrong@127.0.0.1:{sim.port}"})
+    await rt.start()
+    try:
+
+        async def refused() -> bool:
+            error = rt.health()[0].last_error
+            return error is not None and error.code is ErrorCode.AUTH_FAILED
+
+        await until(refused, what="the refused bind reported")
+        assert not rt.ready() and not await rt.wait_ready(0.2)
+        [acc] = await rt.accept([Submission(to="+77011234567", text="kept")])  # queued all the same
+    finally:
+        await rt.drain(1.0)
+    assert sim.submitted == []
+    async with runtime(tmp_path / "rt.db", sim) as fixed:
+
+        async def sent() -> bool:
+            return await status_of(fixed, acc.id) is DeliveryStatus.DELIVERED
+
+        await until(sent, what="sent once the credentials are right")

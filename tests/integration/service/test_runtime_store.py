@@ -12,7 +12,7 @@ import pytest
 from runtime_helpers import until
 
 from msgbridge.adapters.memory import MemoryTransport
-from msgbridge.core.errors import ConfigError
+from msgbridge.core.errors import ConfigError, ErrorCode
 from msgbridge.core.message import InboundMessage, Message
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.service.contract import CampaignSubmission
@@ -34,6 +34,11 @@ async def test_a_campaign_started_here_is_keyed_for_its_lane_and_can_be_canceled
         assert report.queued == 200
         with pytest.raises(ConfigError):
             await rt.start_campaign(CampaignSubmission(name="promo", template="Hi {name}"), rows)
+        with pytest.raises(ConfigError) as bad:
+            await rt.start_campaign(
+                CampaignSubmission(name="other", template="Hi", sender="far too long a sender"), rows
+            )
+        assert bad.value.code is ErrorCode.INVALID_SENDER and await rt.campaign("other") is None
         transport = rt.lanes["slow"].transport
         assert isinstance(transport, MemoryTransport)
 
@@ -112,3 +117,39 @@ async def test_on_postgresql_another_process_queueing_wakes_the_lane(pg_dsn: str
 
             await until(sent, seconds=30, what="claimed after the other process's commit")
         assert time.monotonic() - queued_at < 600
+
+
+async def test_two_runtimes_on_one_postgresql_share_the_outbox_and_each_others_receipts(
+    pg_dsn: str, pg_schema: str
+) -> None:
+    from runtime_helpers import USERS, sim_url
+
+    from msgbridge.service.contract import Submission
+    from msgbridge.simulators.smsc import SmscSimulator
+
+    sim = SmscSimulator(users=USERS, dlr_delay_ms=50, seed=11)
+    async with sim.serve("127.0.0.1", 0):
+        url = sim_url(sim)
+        a = Runtime(store=PostgresStore(pg_dsn, schema=pg_schema), transports={"sms": url})
+        b = Runtime(store=PostgresStore(pg_dsn, schema=pg_schema), transports={"sms": url})
+        async with a, b:
+            assert await a.wait_ready() and await b.wait_ready()
+            ids = [
+                x.id
+                for x in await a.accept([Submission(to=f"+7701100{i:04d}", text=f"a{i}") for i in range(150)])
+            ]
+            ids += [
+                x.id
+                for x in await b.accept([Submission(to=f"+7701200{i:04d}", text=f"b{i}") for i in range(150)])
+            ]
+
+            async def all_delivered() -> bool:
+                return (await a.queue_depth()).get(DeliveryStatus.DELIVERED, 0) == 300
+
+            await until(all_delivered, seconds=60, what="every message delivered")
+            matched = [h.receipts_matched for h in (*a.health(), *b.health())]
+    texts = [s.short_message for s in sim.submitted]
+    assert len(texts) == len(set(texts)) == 300  # each sent once, by one of the two
+    # The SMSC hands receipts to the binds in turn, whichever bind sent the message: both runtimes stored
+    # receipts, and all 300 matched (those stored before their send result was are matched by it, later).
+    assert min(matched) > 0 and sum(matched) <= 300
