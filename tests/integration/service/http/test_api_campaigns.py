@@ -143,6 +143,8 @@ async def test_transports_and_metrics(sim: SmscSimulator, tmp_path: Path) -> Non
         sms = next(t for t in transports if t["name"] == "sms")
         assert sms["up"] and sms["binds_up"] == 1 and sms["receipts_matched"] == 1
         assert sms["sent"] == {"SUBMITTED": 1} and sms["submit_latency"]["total"] == 1
+        for made_up in ("/v1/a", "/v1/b", "/wp-login.php"):
+            assert (await a.client.get(made_up)).status_code == 404
         text = (await a.client.get("/metrics")).text
     for line in (
         'msgbridge_messages_total{status="SUBMITTED",transport="sms"} 1.0',
@@ -153,7 +155,8 @@ async def test_transports_and_metrics(sim: SmscSimulator, tmp_path: Path) -> Non
         'msgbridge_submit_latency_seconds_count{transport="sms"} 1.0',
         'msgbridge_http_requests_total{code="202",route="/v1/messages"} 1.0',
         'msgbridge_http_requests_total{code="200",route="/v1/transports"} 1.0',
+        'msgbridge_http_requests_total{code="404",route="unmatched"} 3.0',  # one series, whatever the paths
     ):
         assert line in text, line
-    assert "msgbridge_http_request_duration_seconds_bucket" in text
+    assert "msgbridge_http_request_duration_seconds_bucket" in text and "wp-login" not in text
     assert "# TYPE msgbridge_submit_latency_seconds histogram" in text
