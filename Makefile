@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow lint typecheck pytest clean bench
+.PHONY: demo serve-demo test test-slow lint typecheck pytest clean bench
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,10 @@ test-slow: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m msgbridge.demo
+
+# The same campaign through `msgbridge serve` and its HTTP API.
+serve-demo: $(STAMP)
+	$(BIN)/python -m msgbridge.demo --serve
 
 clean:
 	rm -rf $(VENV) msgbridge.db demo-out

@@ -9,10 +9,27 @@
     sms = "smpp://user:secret@smsc.example:2775?window=10"
     kz = "mobizon://KEY@api.mobizon.kz"
 
+    [serve]                          # msgbridge serve
+    listen = "127.0.0.1:8080"
+    tls_cert = "cert.pem"            # optional; both or neither
+    tls_key = "key.pem"
+    drain_timeout = 30               # seconds SIGTERM waits for in-flight sends
+    max_body = "16MB"                # largest JSON request body
+    max_upload = "256MB"             # largest CSV upload (POST /v1/campaigns, multipart)
+
+    [apikeys]
+    file = "msgbridge-keys.toml"     # default: next to this file
+
 The environment wins over the file, so a deployment keeps secrets out of it:
 ``MSGBRIDGE_STORE`` and ``MSGBRIDGE_TRANSPORT_<NAME>`` (``MSGBRIDGE_TRANSPORT_SMS``
-defines or replaces the transport named ``sms``). ``--via NAME`` on the command
-line picks a named transport; ``--via URL`` uses the URL itself.
+defines or replaces the transport named ``sms``); ``MSGBRIDGE_SERVE_<KEY>``
+(``MSGBRIDGE_SERVE_LISTEN``, ``..._DRAIN_TIMEOUT``, ...) and ``MSGBRIDGE_APIKEYS_FILE``
+for the two service sections. ``--via NAME`` on the command line picks a named
+transport; ``--via URL`` uses the URL itself.
+
+Relative paths under ``[serve]`` and ``[apikeys]`` are read from the config
+file's directory, so the service finds its key file and certificates whatever
+directory it is started from; paths from the environment are taken as given.
 """
 
 from __future__ import annotations
@@ -30,6 +47,38 @@ DEFAULT_STORE = "msgbridge.db"
 ENV_CONFIG = "MSGBRIDGE_CONFIG"
 ENV_STORE = "MSGBRIDGE_STORE"
 ENV_TRANSPORT_PREFIX = "MSGBRIDGE_TRANSPORT_"
+ENV_SERVE_PREFIX = "MSGBRIDGE_SERVE_"
+ENV_APIKEYS_FILE = "MSGBRIDGE_APIKEYS_FILE"
+DEFAULT_KEYS_FILE = "msgbridge-keys.toml"
+DEFAULT_LISTEN = "127.0.0.1:8080"
+DEFAULT_DRAIN_TIMEOUT = 30.0
+# A batch of 10,000 messages of a few hundred characters each fits in 16 MiB; a CSV of a million rows in 256.
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+DEFAULT_MAX_UPLOAD = 256 * 1024 * 1024
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8080`` for IPv6; port 0: any free port) -> (host, port)."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"listen address must be HOST:PORT, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """``[serve]``: where ``msgbridge serve`` listens and what it accepts."""
+
+    listen: str = DEFAULT_LISTEN
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT
+    max_body: int = DEFAULT_MAX_BODY  # bytes of one request body (JSON)
+    max_upload: int = DEFAULT_MAX_UPLOAD  # bytes of one multipart CSV upload
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return parse_listen(self.listen)
 
 
 @dataclass(frozen=True)
@@ -37,6 +86,8 @@ class Config:
     store: str = DEFAULT_STORE
     transports: dict[str, str] = field(default_factory=dict)
     source: str | None = None  # the file read, if any
+    serve: ServeSettings = field(default_factory=ServeSettings)
+    apikeys_file: str = DEFAULT_KEYS_FILE
 
     def resolve_via(self, via: str) -> str:
         """A transport URL from ``--via``: a URL as given, or the URL configured under that name."""
@@ -99,4 +150,84 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
             store = value
         elif key.startswith(ENV_TRANSPORT_PREFIX) and value:
             transports[key[len(ENV_TRANSPORT_PREFIX) :].lower()] = value
-    return Config(store=store, transports=transports, source=source)
+    base = file.parent if source else Path()
+    serve = _serve_settings(data.get("serve", {}), environ, source, base)
+    keys = _keys_file(data.get("apikeys", {}), environ, source, base)
+    return Config(store=store, transports=transports, source=source, serve=serve, apikeys_file=keys)
+
+
+def _beside(base: Path, value: str) -> str:
+    return str(base / value) if not Path(value).is_absolute() else value
+
+
+# The keys [serve] knows; each may come from the file (a TOML value) or the environment (a string).
+_SERVE_KEYS: tuple[str, ...] = ("listen", "tls_cert", "tls_key", "drain_timeout", "max_body", "max_upload")
+
+
+def _serve_settings(section: object, environ: Mapping[str, str], source: str | None, base: Path) -> ServeSettings:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: [serve] must be a table")
+    unknown = sorted(set(section) - set(_SERVE_KEYS))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) in [serve]: {', '.join(unknown)} (known: {', '.join(_SERVE_KEYS)})")
+    values: dict[str, tuple[object, str]] = {k: (v, f"{source}: [serve] {k}") for k, v in section.items()}
+    for key in _SERVE_KEYS:
+        env_value = environ.get(ENV_SERVE_PREFIX + key.upper())
+        if env_value:
+            values[key] = (env_value, f"{ENV_SERVE_PREFIX}{key.upper()}")
+    settings: dict[str, object] = {}
+    for key, (value, where) in values.items():
+        from_file = not where.startswith(ENV_SERVE_PREFIX)
+        if key in ("listen", "tls_cert", "tls_key"):
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{where} must be a non-empty string")
+            if key == "listen":
+                parse_listen(value)
+            settings[key] = _beside(base, value) if from_file and key != "listen" else value
+        elif key == "drain_timeout":
+            settings[key] = _seconds(value, where)
+        else:
+            settings[key] = _size(value, where)
+    result = ServeSettings(**settings)  # type: ignore[arg-type]
+    if (result.tls_cert is None) != (result.tls_key is None):
+        raise ConfigError("[serve] tls_cert and tls_key go together: give both or neither")
+    return result
+
+
+def _seconds(value: object, where: str) -> float:
+    try:
+        seconds = float(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else -1.0
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ConfigError(f"{where} must be a number of seconds >= 0, got {value!r}")
+    return seconds
+
+
+def _size(value: object, where: str) -> int:
+    """A byte count: a number, or ``"16MB"``/``"512KB"`` (binary multiples, as the SMTP gateway reads them)."""
+    from msgbridge.inbound.smtp_gateway import parse_size  # the SMTP gateway's rule; imported on use only
+
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_size(value)
+        except ValueError:
+            pass
+    raise ConfigError(f"{where} must be a size such as 16MB, 512KB or a number of bytes, got {value!r}")
+
+
+def _keys_file(section: object, environ: Mapping[str, str], source: str | None, base: Path) -> str:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: [apikeys] must be a table")
+    unknown = sorted(set(section) - {"file"})
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) in [apikeys]: {', '.join(unknown)} (known: file)")
+    env_value = environ.get(ENV_APIKEYS_FILE)
+    if env_value:
+        return env_value
+    value = section.get("file", DEFAULT_KEYS_FILE)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{source}: [apikeys] file must be a non-empty string")
+    return _beside(base, value)

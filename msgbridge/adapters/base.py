@@ -188,6 +188,30 @@ class InboundMessages(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class LinkHealth:
+    """How a long-open transport's link is doing now, for a service's health and metrics.
+
+    Counters are since the transport was opened; ``last_error`` is text the transport already logs (never a
+    credential).
+    """
+
+    up: bool  # usable now (SMPP: at least one bind that can submit is bound)
+    binds_up: int | None = None  # SMPP: binds bound now, of ``binds``
+    binds: int | None = None
+    in_flight: int = 0  # requests written and not yet answered
+    throttled: bool = False  # the peer is throttling us now (a pause or a shrunk window)
+    throttle_events: int = 0
+    last_error: str | None = None
+
+
+@runtime_checkable
+class ReportsHealth(Protocol):
+    """Can say how its link is doing (SMPP: binds up, window in flight, throttling)."""
+
+    def health(self) -> LinkHealth: ...
+
+
 @dataclass(frozen=True)
 class ProviderCampaignResult:
     """What a provider-side campaign run returns: the provider's campaign and one result per recipient.

@@ -20,7 +20,6 @@ from rich.table import Column, Table
 from msgbridge.adapters.base import FEATURES, Transport, features, open_transport, registry
 from msgbridge.cli.campaigns import campaign
 from msgbridge.cli.common import (
-    bad_input,
     config_of,
     echo_json,
     existing_store,
@@ -33,15 +32,12 @@ from msgbridge.cli.common import (
 from msgbridge.cli.outcome import ExitCode, exit_code
 from msgbridge.core.encoding import info as text_info
 from msgbridge.core.encoding import split
-from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
-from msgbridge.core.message import Message
+from msgbridge.core.errors import ConfigError, ErrorCode
 from msgbridge.core.options import OptionSet
-from msgbridge.core.phone import normalize
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.terminal import markup, printable
-from msgbridge.dispatch.dispatcher import Dispatcher
-from msgbridge.store import open_store
-from msgbridge.store.base import MessageRecord, OutboxEntry
+from msgbridge.service.usecases import SendRequest, check_send, send_one
+from msgbridge.store.base import MessageRecord
 
 __all__ = ["campaign", "register"]
 
@@ -87,34 +83,11 @@ def send(
     reference = text_arg("--reference", reference)
     if not text.strip():
         raise ConfigError("--text is empty: there is nothing to send")
+    request = SendRequest(to=to, text=text, sender=sender, region=region, reference=reference, wait=wait)
+    check_send(request)  # a bad phone is refused before the transport URL is read
     transport = open_transport(config.resolve_via(via))
-    message = Message(to=normalize(to, region), text=text, sender=sender, reference=reference)
-    key = f"ref:{reference}" if reference else f"send:{message.id}"
-
-    async def go() -> tuple[MessageRecord, MessagingError | None]:
-        error: MessagingError | None = None
-        async with open_store(store_dsn(ctx, config)) as store:
-            [mid] = await store.enqueue([OutboxEntry(message=message, idempotency_key=key)])
-            dispatcher = Dispatcher(store, transport)
-            try:
-                async with transport:
-                    try:
-                        await dispatcher.run(None, wait_receipts=wait, message_ids=[mid])
-                    finally:
-                        await dispatcher.close_transport()
-            except MessagingError as exc:
-                # Reported as failed, so it is failed, unless a reference names it for a retry.
-                await dispatcher.fail_unsent(
-                    [mid], exc.info, keep=reference is not None and exc.code.retryable
-                )
-                if bad_input(exc):
-                    raise
-                error = exc
-            rec = await store.get(mid)
-            assert rec is not None
-            return rec, error
-
-    rec, error = run_command(go())
+    outcome = run_command(send_one(store_dsn(ctx, config), transport, request))
+    rec, error = outcome.record, outcome.error
     code = exit_code({rec.status: 1})
     failed = code is not ExitCode.OK
     if as_json:

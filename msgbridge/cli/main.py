@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "msgbridge.cli.sim_smsc",  # sim smsc
     "msgbridge.cli.sim_http",  # sim http
     "msgbridge.cli.gateway",  # gateway smtp
+    "msgbridge.cli.apikey",  # apikey create|list|revoke
+    "msgbridge.cli.serve",  # serve
 )
 
 

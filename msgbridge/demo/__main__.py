@@ -9,7 +9,8 @@ By default it starts the SMSC simulator (``msgbridge sim smsc``) in a
 background process, sends 10,000 messages through ``smpp://`` over a real
 socket, collects the delivery receipts, prints the simulator's own counters
 and stops it. ``--via memory`` runs without any socket; ``--via URL`` uses any
-transport.
+transport. ``--serve`` runs ``msgbridge serve`` instead and posts the campaign
+over its HTTP API (``msgbridge.demo.service``; ``make serve-demo``).
 """
 
 from __future__ import annotations
@@ -127,7 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--recipients", type=int, default=None, help="default 10,000 for smpp, else 1,000")
     parser.add_argument("--wait-receipts", type=float, default=60.0)
+    parser.add_argument(
+        "--serve", action="store_true", help="run `msgbridge serve` and post the campaign over HTTP (1,000 recipients)"
+    )
     args = parser.parse_args(argv)
+    if args.serve:
+        from msgbridge.demo.service import run_serve_demo
+
+        with smsc_simulator() as port:
+            via = f"smpp://{SIM_USER}:{SIM_PASSWORD}@127.0.0.1:{port}?{SMPP_OPTIONS}"
+            return run_serve_demo(via, TEMPLATE, min(args.recipients or BUNDLED, BUNDLED), wait=args.wait_receipts)
     if args.via == "smpp":
         count = args.recipients or SMPP_RECIPIENTS
         with smsc_simulator() as port:

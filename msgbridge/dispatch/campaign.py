@@ -146,6 +146,7 @@ def build_row(
     region: str | None,
     phone_check: PhoneCheck,
     message_id: str | None = None,
+    key_prefix: str = "",
 ) -> tuple[OutboxEntry, TextInfo] | RowProblem:
     """The outbox entry and measured text for one recipient row, or why it cannot be sent.
 
@@ -178,7 +179,7 @@ def build_row(
         if message_id is None
         else Message(id=message_id, to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
     )
-    return OutboxEntry(message=message, idempotency_key=f"{campaign.name}:{e164}", row=line), measured
+    return OutboxEntry(message=message, idempotency_key=f"{key_prefix}{campaign.name}:{e164}", row=line), measured
 
 
 def build_chunk(
@@ -187,10 +188,12 @@ def build_chunk(
     *,
     region: str | None = None,
     phone_check: PhoneCheck = PhoneCheck.STRICT,
+    key_prefix: str = "",
 ) -> tuple[list[tuple[OutboxEntry, TextInfo]], list[RowProblem], list[RowRepeat]]:
     """(entry, measured text) for each sendable row, a problem for each other one, and the repeats among them.
 
-    Only a row that can be sent makes a later one with its phone a repeat.
+    Only a row that can be sent makes a later one with its phone a repeat. ``key_prefix`` goes in front of
+    every idempotency key (a service's lane claims its campaigns by that prefix).
     """
     out: list[tuple[OutboxEntry, TextInfo]] = []
     problems: list[RowProblem] = []
@@ -198,7 +201,9 @@ def build_chunk(
     first_row: dict[str, int | None] = {}
     rows = list(rows)
     for row, mid in zip(rows, message_ids(len(rows)), strict=True):
-        built = build_row(campaign, row, region=region, phone_check=phone_check, message_id=mid)
+        built = build_row(
+            campaign, row, region=region, phone_check=phone_check, message_id=mid, key_prefix=key_prefix
+        )
         if isinstance(built, RowProblem):
             problems.append(built)
             continue
@@ -343,12 +348,14 @@ async def write_rows(
     progress: Callable[[PrepareReport], None] | None = None,
     stopping: Callable[[], bool] | None = None,
     pace: Callable[[PrepareReport], Awaitable[None]] | None = None,
+    key_prefix: str = "",
 ) -> None:
     """Write the campaign and its rows to the outbox, a chunk at a time (the writing pass).
 
     The campaign record is written with the first chunk, so a file with no data line leaves no campaign.
     Between chunks ``pace`` is awaited (a dispatcher claims what is queued meanwhile; it may hold the
-    producer back so that it runs only so far ahead); ``stopping`` ends it early.
+    producer back so that it runs only so far ahead); ``stopping`` ends it early. ``key_prefix`` goes in
+    front of every idempotency key: a service's campaigns are ``api:<transport>:c:<campaign>:<e164>``.
     """
     check(campaign.template)
     saved = False
@@ -358,7 +365,9 @@ async def write_rows(
         if stopping is not None and stopping():
             break
         report.rows += len(chunk)
-        built, problems, repeats = build_chunk(campaign, chunk, region=region, phone_check=phone_check)
+        built, problems, repeats = build_chunk(
+            campaign, chunk, region=region, phone_check=phone_check, key_prefix=key_prefix
+        )
         for problem in problems:
             report.add_problem(problem)
         for repeat in repeats:

@@ -38,7 +38,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from msgbridge.adapters.base import (
     Transport,
@@ -149,6 +149,8 @@ class Dispatcher:
         # A run for named messages (``send``): a failure that stops it fails them rather than leaving them
         # queued for whatever process sends next.
         self._fail_on_stop = False
+        # Told (messages, seconds) after each chunk is sent and answered: a service's submit latency histogram.
+        self.on_chunk: Callable[[int, float], None] | None = None
 
     @property
     def progress(self) -> ProgressCallback | None:
@@ -306,6 +308,8 @@ class Dispatcher:
                     self._in_hand.difference_update(r.message.id for r in batch)
                 self.results.check()
                 self._adapt(len(batch), time.monotonic() - started)
+                if self.on_chunk is not None:
+                    self.on_chunk(len(batch), time.monotonic() - started)
                 if self.progress is not None:
                     self.progress(self.stats)
         finally:

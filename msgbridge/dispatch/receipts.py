@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from msgbridge.adapters.base import AcknowledgesReceipts, ReceiptPush, StatusPolling, Transport
 from msgbridge.core.errors import MessagingError
@@ -61,6 +61,8 @@ class ReceiptCollector:
             transport if isinstance(transport, AcknowledgesReceipts) else None
         )
         self.poller: Poller | None = None  # made on the first poll, then kept: it holds each message's schedule
+        # Told each batch of pushed receipts once it is committed (a service's status events); must not block.
+        self.on_receipts: Callable[[Sequence[DeliveryReceipt]], None] | None = None
 
     def start_receipts(self) -> None:
         """Start consuming pushed receipts (idempotent); they are committed every few milliseconds.
@@ -119,6 +121,8 @@ class ReceiptCollector:
             raise
         if self._acks is not None:
             self._acks.receipts_stored(batch)
+        if self.on_receipts is not None:
+            self.on_receipts(batch)
 
     async def _poll_once(self) -> None:
         """Ask about the pending messages that are due; the poller keeps each provider's limits."""

@@ -50,6 +50,8 @@ class ResultWriter:
         self._done = 0  # of which committed (or given up on a failed commit)
         self._committed = asyncio.Event()  # set (and replaced) after each commit
         self.error: Exception | None = None
+        # Told each batch once it is committed (a service's status events); must not block or raise.
+        self.on_results: Callable[[Sequence[SendResult]], None] | None = None
 
     @property
     def pending(self) -> int:
@@ -104,6 +106,8 @@ class ResultWriter:
                 finally:
                     self._committing = 0
                 self._pulse(len(batch))
+                if self.on_results is not None:
+                    self.on_results(batch)
             self._idle.set()
 
     def check(self) -> None:

@@ -124,7 +124,9 @@ class TransportHealth:
     receipts_parked: int  # received before their message's send result, or for no message we know
     last_error: ErrorInfo | None
     last_error_at: float | None
-    submit_latency: Latency  # seconds from handing a message to the transport until its answer
+    # One observation per chunk the dispatcher sent: seconds from handing its first message to the transport
+    # until its last answer (a chunk is what one claim took, up to a window's worth or half a second of work).
+    submit_latency: Latency
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from msgbridge.core.errors import ErrorInfo, MessagingError
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
@@ -107,6 +107,20 @@ class DoubtCounts:
 
     left: int  # by a run that is gone (killed, crashed) or by this one: to settle
     held: int  # by another run that is still live: in flight there, never touched here
+
+
+class Wakeups(Protocol):
+    """What :meth:`Store.watch` returns: an async iterator of wake-ups that is its own async context manager."""
+
+    def __aiter__(self) -> Wakeups: ...
+
+    async def __anext__(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> Wakeups: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
 
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -265,9 +279,52 @@ class Store(ABC):
         """Up to ``limit`` of the campaign's messages after cursor ``after`` (0: from the first), in queue order."""
         raise NotImplementedError
 
+    @abstractmethod
+    async def cancel(self, campaign: str) -> int:
+        """The campaign's QUEUED messages no live owner holds become CANCELED (final, never sent); returns
+        how many.
+
+        A retry waiting out its backoff is QUEUED too, so it is canceled. What a live owner has claimed is
+        left alone, and so is MAYBE_SUBMITTED: its request may be on the wire already, and its result or
+        receipt settles it. A message another store is changing at this very moment (a row locked in
+        PostgreSQL) is left as well rather than waited for; a second call takes it if it is still queued.
+        """
+
     # inbound
     @abstractmethod
     async def add_inbound(self, messages: Sequence[InboundMessage]) -> None: ...
 
     @abstractmethod
     async def list_inbound(self, limit: int = 100) -> list[InboundMessage]: ...
+
+    @abstractmethod
+    async def inbound_page(self, after: int | None, limit: int) -> list[tuple[int, InboundMessage]]:
+        """Up to ``limit`` inbound messages stored after cursor ``after`` (None: from the first), oldest
+        first, each with its cursor; the next page starts after the last one's.
+
+        The cursor is the order rows were stored in (keyset pagination, like :meth:`export_page`): each
+        page costs the same however far in, and a message stored while a reader pages on comes after
+        the ones it has seen, never before them.
+        """
+
+    # wake-ups
+    def watch(self) -> Wakeups:
+        """Wake-ups for a process that drains the outbox, from other processes on the same store.
+
+        An async iterator, also an async context manager (``async with store.watch() as wakes``), to
+        iterate from one task and close when done. Its first step returns as soon as it listens (whatever
+        was queued before that is for the caller to look for then); each later one once per burst of
+        notifications: several arriving while the caller handles one wake-up give one more, not one each.
+        A step may be waited for with a bound (``asyncio.wait_for``): cancelled, it loses nothing. The
+        iteration ends when the store closes. A wake-up says "look now", never what changed: the caller
+        claims as it would after a poll, so a lost one costs only latency, and a caller polls as well, at
+        a slow pace, whatever this does.
+
+        What notifies: :meth:`enqueue` when it queued anything new, :meth:`release` (messages given back,
+        claimable now), :meth:`requeue` when the retry is due already (``not_before`` has passed); a
+        retry due later is found by the caller's own :meth:`next_due`.
+
+        Raises NotImplementedError where the backend has no notifications (SQLite: a process wakes its own
+        lanes in-process when it queues, and another process's queueing is found by polling).
+        """
+        raise NotImplementedError(f"{type(self).__name__} sends no notifications: poll the outbox")

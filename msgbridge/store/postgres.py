@@ -45,9 +45,19 @@ from asyncpg.pool import PoolConnectionProxy  # type: ignore[import-untyped]
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import redact
+from msgbridge.store.base import Wakeups
 from msgbridge.store.dialect import RECEIPTS, SCHEMA, Bulk, Conn
-from msgbridge.store.schema import POSTGRES_1_TO_2, POSTGRES_TYPES, statements, step_2_to_3, tables
+from msgbridge.store.rows import INBOUND_COLUMNS
+from msgbridge.store.schema import (
+    POSTGRES_1_TO_2,
+    POSTGRES_TYPES,
+    statements,
+    step_2_to_3,
+    step_3_to_4,
+    tables,
+)
 from msgbridge.store.sql import SqlStore
+from msgbridge.store.wakeups import CHANNEL, NOTIFY, Listener
 
 # Owner tokens whose store is open: the advisory locks (two-key form, objsubid 2) held in this database.
 _LIVE_OWNERS = (
@@ -196,6 +206,7 @@ class PostgresStore(SqlStore):
         self._owner_space = space - 2**32 if space >= 2**31 else space
         self._owner: asyncpg.Connection | None = None
         self.token = 0
+        self._listeners: set[Listener] = set()  # this store's watch() iterators still listening
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -248,6 +259,8 @@ class PostgresStore(SqlStore):
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+        for listener in list(self._listeners):  # each watch() ends, its connection closed
+            await listener.aclose()
         if self._owner is not None:
             await self._owner.close()
             self._owner = None
@@ -271,6 +284,16 @@ class PostgresStore(SqlStore):
     def _reader(self) -> PostgresConn:
         return PostgresConn(self.pool)
 
+    # -- wake-ups (see wakeups.py) ---------------------------------------
+
+    async def _wake(self, c: Conn) -> None:
+        await c.execute(NOTIFY, [CHANNEL, self.schema or ""])
+
+    def watch(self) -> Wakeups:
+        """LISTEN on a connection of its own (``wakeups.Listener``); the store must be open."""
+        _ = self.pool  # not open: raise now, not at the first step
+        return Listener(self.dsn, self.schema or "", listeners=self._listeners)
+
     # -- schema ----------------------------------------------------------
 
     def _types_ddl(self) -> str:
@@ -278,6 +301,9 @@ class PostgresStore(SqlStore):
 
     def _step_2_to_3(self) -> str:
         return step_2_to_3(POSTGRES_TYPES)
+
+    def _step_3_to_4(self) -> str:
+        return step_3_to_4(POSTGRES_TYPES, INBOUND_COLUMNS)
 
     async def _upgrade(self, c: Conn, version: int) -> None:
         if version != 1:

@@ -13,6 +13,10 @@ PostgreSQL the body in ``messages.body`` and status changes as rows of
 own) and then the shared part (``history`` rows onto the trail); the tables a
 version-1 database lacks are then made as ``TABLES`` has them. Its DDL, and
 databases written by it, are the tests' fixtures (``tests/unit/store/fixtures``).
+
+Version 4 gives inbound messages a number of their own (``inbound.n``), the
+cursor ``Store.inbound_page`` pages by; step 3 -> 4 builds that table again
+(``step_3_to_4``), the same for both backends.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.store.rows import STATUS_BY_VALUE
 
-VERSION = 3
+VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Types:
     row_key: str  # ``messages.n``: SQLite's rowid; a plain number in PostgreSQL, where ``id`` is the key
     id_key: str  # ``messages.id``: UNIQUE beside the rowid, or PostgreSQL's primary key
     messages_with: str  # storage options of ``messages``
+    ordered_key: str  # ``inbound.n``: the order rows came in, which an inbox page is read by (a cursor)
 
 
 SQLITE_TYPES = Types(
@@ -48,6 +53,7 @@ SQLITE_TYPES = Types(
     row_key="INTEGER PRIMARY KEY",
     id_key="UNIQUE",
     messages_with="",
+    ordered_key="INTEGER PRIMARY KEY",
 )
 # PostgreSQL writes a new row version for every UPDATE, and one entry in every index for it unless the
 # version fits on the same page and no indexed column changed (a HOT update): room left on each page lets
@@ -60,6 +66,7 @@ POSTGRES_TYPES = Types(
     row_key="BIGSERIAL",
     id_key="PRIMARY KEY",
     messages_with=" WITH (fillfactor = 80)",
+    ordered_key="BIGSERIAL UNIQUE",
 )
 
 CAMPAIGNS = """
@@ -119,6 +126,22 @@ CREATE TABLE IF NOT EXISTS {name} (
 ){t.messages_with};
 """
 
+# Inbound (MO) messages, numbered in the order they were stored: ``n`` is the cursor an inbox is paged
+# by (SQLite's rowid, never renumbered as an implicit one may be by VACUUM; a serial in PostgreSQL).
+INBOUND = """
+CREATE TABLE IF NOT EXISTS {name} (
+    n {t.ordered_key},
+    id TEXT NOT NULL {t.id_key},
+    source TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    text TEXT NOT NULL,
+    link TEXT NOT NULL,
+    received_at DOUBLE PRECISION NOT NULL,
+    parts INTEGER NOT NULL,
+    raw TEXT
+);
+"""
+
 TABLES = (
     """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -136,6 +159,11 @@ CREATE INDEX IF NOT EXISTS messages_open ON messages (status, campaign_id, due) 
 -- A campaign's messages in the order they were queued: counts and exports. Never changes after the
 -- INSERT, so it costs status changes nothing.
 CREATE INDEX IF NOT EXISTS messages_campaign ON messages ({t.by_campaign}) WHERE campaign_id IS NOT NULL;
+-- The same by key prefix, for a lane that claims only what its origin queued (``claim(origin=...)``: a
+-- service's ``api:``, the SMTP gateway's ``smtp:``): without it such a claim reads every message that
+-- prefix ever had, sent or not, through the key's UNIQUE index, and sorts them, so a service slowed down
+-- with every message it had sent.
+CREATE INDEX IF NOT EXISTS messages_origin ON messages (key_prefix, status, due) WHERE due IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference) WHERE reference IS NOT NULL;
 -- Receipts of single-part messages match here, (link, native_id) with native_id first; multi-part
 -- messages match through ``segments``.
@@ -164,16 +192,9 @@ CREATE TABLE IF NOT EXISTS receipts (
     matched BOOLEAN NOT NULL
 );
 CREATE INDEX IF NOT EXISTS receipts_parked ON receipts (native_id) WHERE NOT matched;
-CREATE TABLE IF NOT EXISTS inbound (
-    id TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    destination TEXT NOT NULL,
-    text TEXT NOT NULL,
-    link TEXT NOT NULL,
-    received_at DOUBLE PRECISION NOT NULL,
-    parts INTEGER NOT NULL,
-    raw TEXT
-);
+"""
+    + INBOUND.replace("{name}", "inbound")
+    + """
 CREATE INDEX IF NOT EXISTS inbound_received ON inbound (received_at);
 """
 )
@@ -194,6 +215,17 @@ DROP TABLE messages;
 DROP TABLE bodies;
 ALTER TABLE messages_v3 RENAME TO messages;
 """
+
+
+def step_3_to_4(types: Types, columns: str) -> str:
+    """Version 4 numbers inbound messages (``INBOUND``): the table is built again beside the old one and
+    filled oldest first, so the numbers of rows stored before follow the order they were received in.
+    ``columns`` are the ones both versions have (``rows.INBOUND_COLUMNS``)."""
+    return INBOUND.replace("{name}", "inbound_v4").format(t=types) + (
+        f"INSERT INTO inbound_v4 ({columns}) SELECT {columns} FROM inbound ORDER BY received_at, id;\n"
+        "DROP TABLE inbound;\n"
+        "ALTER TABLE inbound_v4 RENAME TO inbound;\n"
+    )
 
 
 def statements(script: str) -> list[str]:

@@ -33,6 +33,7 @@ from msgbridge.store.bodies import BODY_COLUMNS, split_key
 from msgbridge.store.dialect import RECEIPTS, SCHEMA, Conn
 from msgbridge.store.plans import Item, Place, claimable_statuses, plan_receipts, plan_results
 from msgbridge.store.rows import (
+    APPEND_TRAIL,
     CAMPAIGN_COLUMNS,
     INBOUND_COLUMNS,
     MESSAGE_COLUMNS,
@@ -69,6 +70,7 @@ log = logging.getLogger(__name__)
 _STATUS = STATUS_BY_VALUE
 _QUEUED = DeliveryStatus.QUEUED
 _MAYBE = DeliveryStatus.MAYBE_SUBMITTED
+_CANCELED = DeliveryStatus.CANCELED
 AWAITING = sorted(AWAITING_RECEIPT)
 # Most enqueued messages kept in memory for claim() to hand back without a read.
 WRITTEN_CACHE = 200_000
@@ -148,6 +150,14 @@ class SqlStore(Store):
     def _step_2_to_3(self) -> str:
         """``schema.step_2_to_3`` in this backend's words."""
 
+    @abstractmethod
+    def _step_3_to_4(self) -> str:
+        """``schema.step_3_to_4`` in this backend's words."""
+
+    async def _wake(self, c: Conn) -> None:
+        """Inside a transaction that made messages claimable now: tell other processes at its commit
+        (see :meth:`Store.watch`). A backend without notifications does nothing; they poll."""
+
     def _clock(self) -> float:
         """time.time(), but a microsecond or more later than the last call's: trail entries (kept to the
         microsecond) of two calls never share ``at``."""
@@ -197,6 +207,9 @@ class SqlStore(Store):
                 await history_onto_trail(c, self.history_order)
             if version == 2:
                 await outbox_to_v3(c, self.texts, self._step_2_to_3())
+            if version == 3 and await c.has_table("inbound"):  # (a file older than MO has none: made below)
+                for statement in statements(self._step_3_to_4()):
+                    await c.execute(statement)
         for statement in statements(self._types_ddl()):
             await c.execute(statement)
         await c.execute("DELETE FROM schema_version")
@@ -243,6 +256,8 @@ class SqlStore(Store):
                         by_key[(prefix, rest)] = message_id
                 ids = [by_key[(b[1], b[2])] for b in bodies]
                 new = [e for e, i in zip(entries, ids, strict=True) if i == e.message.id]
+            if new:
+                await self._wake(c)
         if len(self._written) + len(new) > WRITTEN_CACHE:
             self._written.clear()
         self._written.update((e.message.id, e.message) for e in new)
@@ -302,13 +317,16 @@ class SqlStore(Store):
         if not message_ids:
             return
         async with self._tx() as c:
+            given_back = 0
             for sql, args in c.split_in(
                 "UPDATE messages SET claimed_by = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 "
                 "ELSE 0 END WHERE claimed_by = ? AND status = ? AND id {in}",
                 list(message_ids),
                 [self.token, _QUEUED],
             ):
-                await c.execute(sql, args)
+                given_back += await c.execute(sql, args)
+            if given_back:
+                await self._wake(c)
 
     async def _statuses(self, c: Conn, message_ids: Iterable[str]) -> dict[str, DeliveryStatus]:
         """Current statuses; where the backend locks, the rows are locked, in id order, for the transaction."""
@@ -354,6 +372,20 @@ class SqlStore(Store):
             current = await self._statuses(c, set(message_ids))
             movable = [i for i in message_ids if current.get(i) in (_QUEUED, _MAYBE)]
             await c.bulk(REQUEUE_UPDATE, [(_QUEUED, not_before, *err, now, at_us, tail, i) for i in movable])
+            if movable and not_before <= now:
+                await self._wake(c)
+
+    async def cancel(self, campaign: str) -> int:
+        now = self._clock()
+        async with self._tx() as c:
+            held, owners = await self._held(c, "claimed_by", mine=True)
+            rows = await c.fetch(
+                f"UPDATE messages SET status = ?, due = NULL, claimed_by = NULL, updated_at = ?, {APPEND_TRAIL} "
+                f"WHERE id IN (SELECT id FROM messages WHERE status = ? AND due IS NOT NULL AND campaign_id = {_WORD} "
+                f"AND (claimed_by IS NULL OR NOT ({held})){c.skip_locked}) RETURNING id",
+                [_CANCELED, now, micros(now), trail_tail(_CANCELED, "canceled"), _QUEUED, campaign, *owners],
+            )
+        return len(rows)
 
     # -- receipts --------------------------------------------------------------
 
@@ -563,7 +595,9 @@ class SqlStore(Store):
     async def add_inbound(self, messages: Sequence[InboundMessage]) -> None:
         if not messages:
             return
-        async with self._tx() as c:
+        # Serialised with receipts: a number (``inbound.n``) is taken and committed under one lock, so the
+        # numbers commit in order and a reader paging by them never passes one that commits later.
+        async with self._tx(RECEIPTS) as c:
             await c.bulk(INSERT_INBOUND, [InboundRow.of(m) for m in messages])
 
     async def list_inbound(self, limit: int = 100) -> list[InboundMessage]:
@@ -571,3 +605,10 @@ class SqlStore(Store):
             f"SELECT {INBOUND_COLUMNS} FROM inbound ORDER BY received_at DESC, id DESC LIMIT ?", [limit]
         )
         return [InboundRow(*r).message() for r in rows]
+
+    async def inbound_page(self, after: int | None, limit: int) -> list[tuple[int, InboundMessage]]:
+        rows = await self._reader().fetch(
+            f"SELECT n, {INBOUND_COLUMNS} FROM inbound WHERE n > ? ORDER BY n LIMIT ?",
+            [0 if after is None else after, limit],
+        )
+        return [(int(r[0]), InboundRow(*r[1:]).message()) for r in rows]

@@ -39,12 +39,14 @@ from typing import Any
 
 from msgbridge.store.dialect import Bulk, Conn
 from msgbridge.store.owners import LEASE_SECONDS, OWNERS_SCHEMA, RENEW_EVERY, OwnerRow, new_token, split_live
+from msgbridge.store.rows import INBOUND_COLUMNS
 from msgbridge.store.schema import (
     SQLITE_1_TO_2,
     SQLITE_TYPES,
     SQLITE_V1_LATE_COLUMNS,
     statements,
     step_2_to_3,
+    step_3_to_4,
     tables,
 )
 from msgbridge.store.sql import SqlStore
@@ -285,6 +287,9 @@ class SqliteStore(SqlStore):
 
     def _step_2_to_3(self) -> str:
         return step_2_to_3(SQLITE_TYPES)
+
+    def _step_3_to_4(self) -> str:
+        return step_3_to_4(SQLITE_TYPES, INBOUND_COLUMNS)
 
     async def _upgrade(self, c: Conn, version: int) -> None:
         if version != 1:

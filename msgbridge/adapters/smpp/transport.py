@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import ClassVar
 
-from msgbridge.adapters.base import BeforeWrite, Capabilities, Transport
+from msgbridge.adapters.base import BeforeWrite, Capabilities, LinkHealth, Transport
 from msgbridge.adapters.smpp.acks import Ack, PendingAcks
 from msgbridge.adapters.smpp.batch import _OK, _SendBatch
 from msgbridge.adapters.smpp.batch import submitted as submitted  # re-exported, as before
@@ -383,6 +383,24 @@ class SmppTransport(Transport):
     def resends(self) -> int:
         """submit_sm PDUs sent again after a throttle answer (ESME_RTHROTTLED, ESME_RMSGQFUL), all binds."""
         return sum(s.stats.resent for s in self.sessions)
+
+    def health(self) -> LinkHealth:
+        """Binds up, submit_sm in flight and throttling now (``adapters.base.ReportsHealth``)."""
+        sessions = self.sessions
+        modes = 2 if self.options.mode == "tx+rx" else 1
+        up = [s for s in sessions if s.bound.is_set()]
+        down = [s.last_error for s in sessions if not s.bound.is_set() and s.last_error]
+        return LinkHealth(
+            up=any(s.can_submit for s in up),
+            binds_up=len(up),
+            binds=len(sessions) or self.options.binds * modes,
+            in_flight=sum(s.inflight for s in self.tx_sessions),
+            throttled=any(
+                s.pause_left() > 0 or s.effective_window < s.config.window for s in self.tx_sessions
+            ),
+            throttle_events=sum(s.stats.throttled for s in sessions),
+            last_error=down[0] if down else None,
+        )
 
     def stats(self) -> dict[str, object]:
         """Counters across binds, for the CLI and benchmarks."""

@@ -17,6 +17,7 @@ from msgbridge.core.status import DeliveryStatus as S
 from msgbridge.dispatch.dispatcher import Dispatcher
 from msgbridge.store.base import DoubtCounts, MessageRecord, OutboxEntry
 from msgbridge.store.postgres import PostgresStore
+from msgbridge.store.schema import VERSION
 
 LINK = "memory://local"
 
@@ -181,7 +182,7 @@ async def test_stores_opening_one_new_database_at_once_make_its_tables_once(pg_d
                 stores = [PostgresStore(pg_dsn.rsplit("/", 1)[0] + f"/{database}") for _ in range(6)]
                 try:
                     await asyncio.gather(*(s.open() for s in stores))
-                    assert await stores[0].pool.fetch("SELECT version FROM schema_version") == [(3,)]
+                    assert await stores[0].pool.fetch("SELECT version FROM schema_version") == [(VERSION,)]
                 finally:
                     await asyncio.gather(*(s.close() for s in stores))
             finally:

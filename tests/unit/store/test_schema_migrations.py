@@ -22,6 +22,7 @@ from msgbridge.core.errors import ErrorCode, ErrorInfo
 from msgbridge.core.message import SendResult
 from msgbridge.core.status import DeliveryStatus as S
 from msgbridge.store import StoreError
+from msgbridge.store.schema import VERSION
 from msgbridge.store.sql import SqlStore
 from msgbridge.store.sqlite import SqliteStore
 
@@ -81,7 +82,7 @@ async def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
 
 async def test_a_version_1_store_opens_with_its_data_intact(old_store: SqlStore) -> None:
     async with old_store as store:
-        assert await sql(store, "SELECT version FROM schema_version") == [(3,)]
+        assert await sql(store, "SELECT version FROM schema_version") == [(VERSION,)]
         assert await store.counts("spring") == {
             S.ACCEPTED: 1,
             S.DELIVERED: 1,
@@ -164,7 +165,7 @@ async def test_opening_again_changes_nothing(old_store: SqlStore) -> None:
     async with old_store as store:
         tables = await sql(store, "SELECT COUNT(*) FROM messages")
     async with old_store as store:
-        assert await sql(store, "SELECT version FROM schema_version") == [(3,)]
+        assert await sql(store, "SELECT version FROM schema_version") == [(VERSION,)]
         assert await sql(store, "SELECT COUNT(*) FROM messages") == tables
         m3 = await store.get("m3")
         assert m3 is not None and [h[2] for h in m3.history] == ["enqueued", "from history"]  # folded once
@@ -215,7 +216,7 @@ async def test_a_version_2_store_reads_back_as_that_code_read_it(
 ) -> None:
     old, expected = v2_store
     async with old as store:
-        assert await sql(store, "SELECT version FROM schema_version") == [(3,)]
+        assert await sql(store, "SELECT version FROM schema_version") == [(VERSION,)]
         for message_id, want in expected["messages"].items():
             rec = await store.get(message_id)
             assert rec is not None

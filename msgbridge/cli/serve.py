@@ -1,0 +1,193 @@
+"""``msgbridge serve``: the gateway as a long-running service with its HTTP API.
+
+It opens every configured transport once and keeps it open (the runtime's lanes), and serves the HTTP
+API (``msgbridge.service.http``) on ``[serve] listen`` with uvicorn. Once the socket is bound it prints
+one line, ``listening on http://HOST:PORT`` (the real port with ``--listen HOST:0``), so scripts and tests
+can start it and read the address.
+
+SIGTERM (or SIGINT) drains: new requests get 503 at once, requests already inside finish (a POST being
+committed still gets its 202), then the runtime stops claiming, lets what is in flight be answered up
+to ``--drain-timeout``, stores the receipts that come meanwhile, gives back what was never written, and
+the process exits 0. What is left is QUEUED or MAYBE_SUBMITTED in the store, for the next start.
+
+``--check`` validates the configuration (store DSN, transport URLs, the API key file, the listen
+address, the TLS files) without opening anything, and exits 0 or 2 with the problem named.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import ssl
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+import uvicorn
+
+from msgbridge.cli.common import run_command
+from msgbridge.cli.listening import bind_error
+from msgbridge.config import Config, ServeSettings, load_config, parse_listen
+from msgbridge.core.errors import ConfigError
+from msgbridge.core.url import encode_credentials
+from msgbridge.service.apikeys import KeyRing
+from msgbridge.service.http import create_app
+from msgbridge.service.http.gate import Gate
+from msgbridge.service.runtime import Runtime
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal handling: ``serve`` drains the runtime first, then stops it
+    (uvicorn would close at once and re-raise the signal, so the process would not exit 0)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def check_store(dsn: str) -> str:
+    """What the store DSN names, or ConfigError; nothing is opened."""
+    if dsn.startswith(("postgres://", "postgresql://")):
+        parts = urlsplit(encode_credentials(dsn))
+        try:
+            parts.port  # noqa: B018 -- raises on a port that is not a number
+        except ValueError as exc:
+            raise ConfigError(f"store DSN has a bad port: {exc}") from None
+        if not parts.hostname and "host=" not in (parts.query or ""):
+            raise ConfigError("store DSN names no host (postgresql://user:password@host:5432/db)")
+        return f"PostgreSQL on {parts.hostname or 'the host in the query'}"
+    path = Path(dsn.removeprefix("sqlite:///"))
+    if not path.parent.is_dir():
+        raise ConfigError(f"store {path}: directory {path.parent} does not exist")
+    return f"SQLite file {path}"
+
+
+def tls_context(settings: ServeSettings) -> ssl.SSLContext | None:
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load TLS certificate {settings.tls_cert} / key {settings.tls_key}: {exc}") from None
+    return context
+
+
+def check_config(config: Config, settings: ServeSettings) -> list[str]:
+    """Every check of ``--check``; the lines to print when all pass, else the first ConfigError."""
+    from msgbridge.adapters.base import open_transport, redact_for
+
+    if not config.transports:
+        raise ConfigError("no transport configured (add [transports] to msgbridge.toml or set MSGBRIDGE_TRANSPORT_<NAME>)")
+    lines = [f"store: {check_store(config.store)}"]
+    for name, url in config.transports.items():
+        try:
+            transport = open_transport(url)
+        except ConfigError as exc:
+            raise ConfigError(f"transport {name!r}: {exc}") from None
+        lines.append(f"transport {name}: {redact_for(transport, url)}")
+    keys = KeyRing.load(config.apikeys_file)
+    lines.append(f"API keys: {len(keys.keys)} in {config.apikeys_file}")
+    host, port = parse_listen(settings.listen)
+    scheme = "https" if tls_context(settings) is not None else "http"
+    lines.append(f"listen: {scheme}://{_shown(host)}:{port}; drain timeout {settings.drain_timeout:g} s")
+    return lines
+
+
+def _shown(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        raise bind_error(host, port, exc) from None
+
+
+async def serve(config: Config, settings: ServeSettings, *, access_log: bool) -> None:
+    host, port = parse_listen(settings.listen)
+    context = tls_context(settings)
+    keys = KeyRing.load(config.apikeys_file)
+    runtime = Runtime.from_config(config, drain_timeout=settings.drain_timeout)
+    sock = bind(host, port)
+    gate = Gate()
+    app = create_app(runtime, keys=keys, settings=settings, gate=gate)
+    server_config = uvicorn.Config(
+        app, log_config=None, access_log=access_log, lifespan="off", server_header=False,
+        ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key, timeout_graceful_shutdown=5,
+    )  # fmt: skip
+    server = _Server(server_config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await runtime.start()
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not serving.done():  # noqa: ASYNC110 -- uvicorn sets a flag, no event
+            await asyncio.sleep(0.01)
+        if serving.done():
+            serving.result()  # uvicorn could not start: its error
+            raise ConfigError("the HTTP server stopped while starting")
+        bound = sock.getsockname()
+        scheme = "https" if context is not None else "http"
+        click.echo(f"listening on {scheme}://{_shown(host)}:{bound[1]}", nl=True)
+        sys.stdout.flush()
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        started = time.monotonic()
+        gate.close()
+        click.echo(f"draining: {gate.inside} request(s) being answered, up to {settings.drain_timeout:g} s", err=True)
+        await gate.idle(settings.drain_timeout)
+        await runtime.drain(max(0.0, settings.drain_timeout - (time.monotonic() - started)))
+        server.should_exit = True
+        await serving
+    finally:
+        await runtime.drain(0.0)  # a no-op after a drain; closes what a failed start left open
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+        sock.close()
+    click.echo("stopped", err=True)
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("serve")
+    @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                  help="msgbridge.toml to read (as the global --config)")  # fmt: skip
+    @click.option("--listen", default=None, help="HOST:PORT to serve on (default [serve] listen, 127.0.0.1:8080; port 0: any free)")
+    @click.option("--drain-timeout", type=float, default=None, help="seconds SIGTERM waits for in-flight sends (default [serve])")
+    @click.option("--check", is_flag=True, help="validate the configuration and exit (0: fine, 2: the problem is printed)")
+    @click.pass_context
+    def serve_command(
+        ctx: click.Context, config_path: str | None, listen: str | None, drain_timeout: float | None, check: bool
+    ) -> None:
+        """Run the gateway with its HTTP API until SIGTERM: binds kept open, the outbox drained, receipts matched."""
+        root = ctx.find_root().obj or {}
+        config = load_config(config_path or root.get("config_path"))
+        if root.get("store_dsn"):
+            config = replace(config, store=str(root["store_dsn"]))
+        settings = config.serve
+        if listen is not None:
+            parse_listen(listen)
+            settings = replace(settings, listen=listen)
+        if drain_timeout is not None:
+            if not 0 <= drain_timeout < float("inf"):
+                raise click.BadParameter("must be a number of seconds >= 0", param_hint="--drain-timeout")
+            settings = replace(settings, drain_timeout=drain_timeout)
+        if check:
+            for line in check_config(config, settings):
+                click.echo(line)
+            click.echo("configuration OK")
+            return
+        run_command(serve(config, settings, access_log=int(root.get("verbose") or 0) > 0), fast=True)

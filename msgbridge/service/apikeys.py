@@ -1,0 +1,252 @@
+"""API keys of the HTTP API: a TOML file of SHA-256 hashes, read by ``msgbridge serve``.
+
+A key is ``mbk_`` and 32 random bytes (base64url); it is printed once, by
+``msgbridge apikey create``, and only its hash is written::
+
+    [keys.shop]
+    sha256 = "3f1c..."          # of the whole key, hex
+    hint = "mbk_Qx7a"           # the first characters, so a listing tells keys apart
+    transports = ["sms"]        # empty: every configured transport
+    rate = 20.0                 # requests per second on the submitting endpoints; absent: no limit
+    created_at = 1764720000.0
+
+Why a fast hash: a slow one (scrypt, bcrypt) makes guessing a *password* from a stolen hash expensive,
+because passwords are few enough to enumerate. A key here is 256 random bits: no amount of hashing speed
+brings that search within reach, so SHA-256 is as safe as scrypt for it, and costs a microsecond per
+request instead of the tens of milliseconds (and megabytes) that would cap the API at a few dozen
+requests a second. The presented key's hash is compared with every stored hash by ``hmac.compare_digest``,
+none skipped, so the time taken says nothing about how close a guess came.
+
+The key's name is the scope under which a ``reference`` is idempotent (``Gateway.accept(scope=...)``), so
+names are restricted to letters, digits, ``.``, ``_`` and ``-`` (no ``:``, which separates the parts of an
+idempotency key). A running ``serve`` notices a changed file within :data:`RELOAD_SECONDS`, so a revoked key
+stops working without a restart.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import math
+import os
+import re
+import secrets
+import time
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from msgbridge.core.errors import ConfigError
+from msgbridge.core.ratelimit import TokenBucket
+
+TOKEN_PREFIX = "mbk_"
+TOKEN_BYTES = 32
+HINT_CHARS = 8  # of the key shown by `apikey list`: the prefix and 4 random characters (24 of 256 bits)
+NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+RELOAD_SECONDS = 1.0  # how often a running server looks whether the key file changed
+HEADER = "# msgbridge API keys: SHA-256 hashes only (`msgbridge apikey create NAME` adds one).\n"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    name: str
+    sha256: str  # hex digest of the whole key
+    hint: str
+    transports: tuple[str, ...] = ()  # empty: every transport
+    rate: float | None = None  # requests per second on POST endpoints
+    created_at: float = 0.0
+
+    def may_use(self, transport: str) -> bool:
+        return not self.transports or transport in self.transports
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).decode().rstrip("=")
+
+
+def check_name(name: str) -> str:
+    if not NAME.fullmatch(name):
+        raise ConfigError(
+            f"API key name {name!r} must be 1-64 letters, digits, '.', '_' or '-' (it names the key in logs)"
+        )
+    return name
+
+
+def parse_keys(text: str, source: str) -> dict[str, ApiKey]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"API key file {source} is not valid TOML: {exc}") from exc
+    table = data.get("keys", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"API key file {source}: [keys] must be a table")
+    keys: dict[str, ApiKey] = {}
+    for name, entry in table.items():
+        where = f"API key file {source}: key {name!r}"
+        if not isinstance(entry, dict) or not NAME.fullmatch(name):
+            raise ConfigError(f"{where} must be a table [keys.NAME] with a name of letters, digits, . _ -")
+        sha = entry.get("sha256")
+        transports = entry.get("transports", [])
+        rate = entry.get("rate")
+        if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
+            raise ConfigError(f"{where}: sha256 must be 64 hex digits")
+        if not isinstance(transports, list) or not all(isinstance(t, str) for t in transports):
+            raise ConfigError(f"{where}: transports must be a list of names")
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < math.inf):
+            raise ConfigError(f"{where}: rate must be a positive number of requests per second")
+        created = entry.get("created_at", 0.0)
+        keys[name] = ApiKey(
+            name=name,
+            sha256=sha,
+            hint=str(entry.get("hint", "")),
+            transports=tuple(t.lower() for t in transports),
+            rate=float(rate) if rate is not None else None,
+            created_at=float(created) if isinstance(created, int | float) else 0.0,
+        )
+    return keys
+
+
+def format_keys(keys: Iterable[ApiKey]) -> str:
+    """The file's text; strings are written as JSON strings, which TOML reads as basic strings."""
+    out = [HEADER]
+    for key in keys:
+        out.append(f"\n[keys.{key.name}]\n")
+        out.append(f"sha256 = {json.dumps(key.sha256)}\nhint = {json.dumps(key.hint)}\n")
+        out.append(f"transports = [{', '.join(json.dumps(t) for t in key.transports)}]\n")
+        if key.rate is not None:
+            out.append(f"rate = {key.rate!r}\n")
+        out.append(f"created_at = {key.created_at!r}\n")
+    return "".join(out)
+
+
+def read_keys(path: str | Path, *, missing_ok: bool = True) -> dict[str, ApiKey]:
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if missing_ok:
+            return {}
+        raise ConfigError(
+            f"no API key file at {file}; create a key with `msgbridge apikey create NAME`"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read API key file {file}: {getattr(exc, 'strerror', None) or exc}") from exc
+    return parse_keys(text, str(file))
+
+
+def write_keys(path: str | Path, keys: Iterable[ApiKey]) -> None:
+    """Replace the file atomically (a reader never sees half of it), readable by its owner only."""
+    file = Path(path)
+    temp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(format_keys(keys))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, file)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write API key file {file}: {exc.strerror or exc}") from exc
+
+
+def create_key(
+    path: str | Path, name: str, *, transports: Sequence[str] = (), rate: float | None = None
+) -> tuple[ApiKey, str]:
+    """Add a key; returns it and the key itself, which exists nowhere else from then on."""
+    check_name(name)
+    if rate is not None and not 0 < rate < math.inf:
+        raise ConfigError("--rate must be a positive number of requests per second")
+    keys = read_keys(path)
+    if name in keys:
+        raise ConfigError(f"an API key named {name!r} exists already; revoke it first or choose another name")
+    token = new_token()
+    key = ApiKey(
+        name=name,
+        sha256=digest(token),
+        hint=token[:HINT_CHARS],
+        transports=tuple(dict.fromkeys(t.lower() for t in transports)),
+        rate=rate,
+        created_at=round(time.time(), 3),
+    )
+    keys[name] = key
+    write_keys(path, keys.values())
+    return key, token
+
+
+def revoke_key(path: str | Path, name: str) -> None:
+    keys = read_keys(path, missing_ok=False)
+    if keys.pop(name, None) is None:
+        raise ConfigError(f"no API key named {name!r} in {path}")
+    write_keys(path, keys.values())
+
+
+class KeyRing:
+    """The keys a server accepts, with each key's rate bucket; re-read when the file changes."""
+
+    def __init__(self, keys: Iterable[ApiKey] = (), *, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self._keys: tuple[ApiKey, ...] = tuple(keys)
+        self._buckets: dict[str, TokenBucket] = {}
+        self._stamp: tuple[int, int] | None = self._file_stamp()
+        self._checked = time.monotonic()
+
+    @classmethod
+    def load(cls, path: str | Path) -> KeyRing:
+        """The ring of the key file at ``path``, which must exist (a server without keys refuses everyone)."""
+        return cls(read_keys(path, missing_ok=False).values(), path=path)
+
+    @property
+    def keys(self) -> tuple[ApiKey, ...]:
+        return self._keys
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        """The key ``token`` is, or None; every stored hash is compared, in constant time each."""
+        self._maybe_reload()
+        presented = digest(token).encode()
+        found: ApiKey | None = None
+        for key in self._keys:
+            if hmac.compare_digest(presented, key.sha256.encode()):
+                found = key
+        return found
+
+    def admit(self, key: ApiKey) -> float | None:
+        """Take one request from the key's rate: None when admitted, else the seconds to wait (Retry-After)."""
+        if key.rate is None:
+            return None
+        bucket = self._buckets.get(key.name)
+        if bucket is None or bucket.rate != key.rate:
+            bucket = self._buckets[key.name] = TokenBucket(key.rate, burst=max(1.0, key.rate))
+        if bucket.try_acquire():
+            return None
+        return 1.0 / key.rate  # a refused request found less than one token; one refills within this
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def _maybe_reload(self) -> None:
+        if self.path is None or time.monotonic() - self._checked < RELOAD_SECONDS:
+            return
+        self._checked = time.monotonic()
+        stamp = self._file_stamp()
+        if stamp == self._stamp:
+            return
+        try:
+            keys = read_keys(self.path)
+        except ConfigError:
+            return  # a half-edited or unreadable file: keep the keys last read rather than refuse everyone
+        self._stamp = stamp
+        self._keys = tuple(keys.values())

@@ -1,0 +1,281 @@
+"""The HTTP API's wire shapes: pydantic models, from which FastAPI writes the OpenAPI document.
+
+Requests are checked here for shape only (types, lengths, unknown fields refused); what a value means
+(is it a phone number, is the sender allowed, does the text fit) is the runtime's check, reported in the
+same error shape. Responses are built from the contract's records by the ``from_*`` functions, so the
+mapping from our records to the wire lives in this one module. The examples are made up and hold no key.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from msgbridge.core.errors import ErrorCode, ErrorInfo
+from msgbridge.core.message import InboundMessage
+from msgbridge.core.phone import PhoneCheck
+from msgbridge.core.status import DeliveryStatus
+from msgbridge.dispatch.campaign import PrepareReport
+from msgbridge.service.contract import MAX_BATCH, Accepted, CampaignView, TransportHealth
+from msgbridge.store.base import ExportRecord, MessageRecord
+
+MAX_TEXT = 40_800  # 255 segments of 160 characters: the longest SMS any peer takes
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # transport and campaign names
+MAX_PAGE = 1000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=MAX_TEXT)
+
+
+class MessageIn(Strict):
+    to: str = Field(min_length=1, max_length=64, examples=["+77011234567"])
+    text: str = Field(max_length=MAX_TEXT, examples=["Your code is 1234"])
+    sender: str | None = Field(default=None, max_length=64, examples=["Shop"])
+    reference: str | None = Field(
+        default=None, min_length=1, max_length=256, examples=["order-1001"],
+        description="Your id for the message: the same reference under the same API key is queued once.",
+    )  # fmt: skip
+    transport: str | None = Field(default=None, max_length=128, examples=["sms"], description="Default: the first configured.")
+    region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$", examples=["KZ"], description="For national numbers.")
+    callback_url: str | None = Field(default=None, max_length=2048, examples=["https://app.example/sms-status"])
+    options: dict[str, str] = Field(default_factory=dict, max_length=64)
+
+
+class BatchIn(Strict):
+    messages: list[MessageIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class AcceptedOut(BaseModel):
+    id: str
+    status: DeliveryStatus
+    transport: str
+    duplicate: bool = Field(description="The reference named an earlier message: this is its id and current status.")
+
+
+class BatchOut(BaseModel):
+    messages: list[AcceptedOut]
+
+
+class ErrorOut(BaseModel):
+    code: ErrorCode
+    native_code: str | int | None = None
+    native_message: str = ""
+
+
+class HistoryOut(BaseModel):
+    at: float
+    status: DeliveryStatus
+    note: str
+
+
+class MessageOut(BaseModel):
+    id: str
+    to: str
+    text: str
+    sender: str | None
+    reference: str | None
+    campaign: str | None
+    status: DeliveryStatus
+    native_id: str | None
+    native_ids: list[str]
+    segments: int
+    attempts: int
+    created_at: float
+    updated_at: float
+    last_error: ErrorOut | None
+    history: list[HistoryOut]
+
+
+class RecipientIn(Strict):
+    phone: str = Field(min_length=1, max_length=64, examples=["+77011234567"])
+    fields: dict[str, str] = Field(default_factory=dict, max_length=256, examples=[{"name": "Aigerim"}])
+
+
+class CampaignSpec(Strict):
+    name: str = Field(pattern=NAME_PATTERN, examples=["spring-sale"])
+    template: str = Field(min_length=1, max_length=MAX_TEXT, examples=["Hello {name}, 20% off today"])
+    transport: str | None = Field(default=None, max_length=128, examples=["sms"])
+    sender: str | None = Field(default=None, max_length=64)
+    region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    phone_check: PhoneCheck = PhoneCheck.STRICT
+    strict: bool = Field(default=False, description="Refuse the whole campaign if any recipient is bad.")
+    options: dict[str, str] = Field(default_factory=dict, max_length=64)
+
+
+class CampaignIn(CampaignSpec):
+    recipients: list[RecipientIn] = Field(min_length=1)
+
+
+class CsvUploadForm(CampaignSpec):
+    """The multipart form of a CSV upload: the campaign's fields, the file's reading options, and ``file``."""
+
+    phone_column: str = Field(default="phone", min_length=1, max_length=128)
+    encoding: str = Field(default="utf-8-sig", pattern=r"^[A-Za-z0-9_.-]{1,32}$", examples=["utf-8-sig", "cp1251"])
+
+
+class ProblemOut(BaseModel):
+    line: int | None
+    phone: str
+    code: ErrorCode
+    reason: str
+
+
+class CampaignStartedOut(BaseModel):
+    name: str
+    rows: int
+    queued: int
+    already: int = Field(description="Recipients already queued by an earlier submission: not queued again.")
+    skipped: int
+    repeated: int
+    segments: int
+    problems: list[ProblemOut] = Field(description="The first bad rows (all are counted in skipped).")
+
+
+class CampaignOut(BaseModel):
+    name: str
+    template: str
+    transport: str | None
+    created_at: float
+    counts: dict[DeliveryStatus, int]
+    total: int
+    done: int
+    progress: float = Field(description="done / total, 0..1")
+
+
+class RecipientResultOut(BaseModel):
+    cursor: int
+    csv_row: int | None
+    phone: str
+    message_id: str
+    native_id: str | None
+    status: DeliveryStatus
+    error_code: str | None
+    error_native_code: str | None
+    error_text: str | None
+    segments: int
+    updated_at: float
+
+
+class RecipientPage(BaseModel):
+    messages: list[RecipientResultOut]
+    next_cursor: int | None = Field(description="Pass as ?cursor= for the next page; null: no more.")
+
+
+class CanceledOut(BaseModel):
+    name: str
+    canceled: int
+
+
+class InboundOut(BaseModel):
+    id: str
+    source: str
+    destination: str
+    text: str
+    link: str
+    received_at: float
+    parts: int
+
+
+class InboxPage(BaseModel):
+    messages: list[InboundOut]
+    next_cursor: int | None
+
+
+class LatencyOut(BaseModel):
+    bounds: list[float]
+    counts: list[int]
+    total: int
+    sum: float
+
+
+class TransportOut(BaseModel):
+    name: str
+    scheme: str
+    up: bool
+    binds_up: int | None
+    binds: int | None
+    in_flight: int
+    throttled: bool
+    throttle_events: int
+    sent: dict[DeliveryStatus, int]
+    receipts_matched: int
+    receipts_parked: int
+    last_error: ErrorOut | None
+    last_error_at: float | None
+    submit_latency: LatencyOut
+
+
+class TransportsOut(BaseModel):
+    transports: list[TransportOut]
+
+
+class HealthOut(BaseModel):
+    status: str = "ok"
+
+
+class ReadyOut(BaseModel):
+    ready: bool
+    draining: bool
+    transports: dict[str, bool]
+
+
+def accepted_json(a: Accepted) -> dict[str, object]:
+    """One accepted message as its JSON object: built directly, a batch of 10,000 is built on the hot path."""
+    return {"id": a.id, "status": a.status.value, "transport": a.transport, "duplicate": a.duplicate}
+
+
+def from_error(e: ErrorInfo | None) -> ErrorOut | None:
+    if e is None:
+        return None
+    return ErrorOut(code=e.code, native_code=e.native_code, native_message=e.native_message)
+
+
+def from_record(r: MessageRecord) -> MessageOut:
+    m = r.message
+    return MessageOut(
+        id=m.id, to=m.to, text=m.text, sender=m.sender, reference=m.reference, campaign=m.campaign,
+        status=r.status, native_id=r.native_id, native_ids=list(r.native_ids), segments=r.segments,
+        attempts=r.attempts, created_at=r.created_at, updated_at=r.updated_at, last_error=from_error(r.last_error),
+        history=[HistoryOut(at=at, status=s, note=note) for at, s, note in r.history],
+    )  # fmt: skip
+
+
+def from_report(r: PrepareReport) -> CampaignStartedOut:
+    return CampaignStartedOut(
+        name=r.campaign, rows=r.rows, queued=r.queued, already=r.already, skipped=r.skipped,
+        repeated=r.repeated, segments=r.segments,
+        problems=[ProblemOut(line=p.line, phone=p.phone, code=p.code, reason=p.reason) for p in r.problems[:100]],
+    )  # fmt: skip
+
+
+def from_view(v: CampaignView) -> CampaignOut:
+    return CampaignOut(
+        name=v.name, template=v.template, transport=v.transport, created_at=v.created_at,
+        counts=dict(v.counts), total=v.total, done=v.done, progress=(v.done / v.total) if v.total else 0.0,
+    )  # fmt: skip
+
+
+def from_export(r: ExportRecord) -> RecipientResultOut:
+    return RecipientResultOut(
+        cursor=r.cursor, csv_row=r.csv_row, phone=r.phone, message_id=r.message_id, native_id=r.native_id,
+        status=r.status, error_code=r.error_code, error_native_code=r.error_native_code,
+        error_text=r.error_text, segments=r.segments, updated_at=r.updated_at,
+    )  # fmt: skip
+
+
+def from_inbound(m: InboundMessage) -> InboundOut:
+    return InboundOut(
+        id=m.id, source=m.source, destination=m.destination, text=m.text, link=m.link,
+        received_at=m.received_at, parts=m.parts,
+    )  # fmt: skip
+
+
+def from_health(h: TransportHealth) -> TransportOut:
+    lat = h.submit_latency
+    return TransportOut(
+        name=h.name, scheme=h.scheme, up=h.up, binds_up=h.binds_up, binds=h.binds, in_flight=h.in_flight,
+        throttled=h.throttled, throttle_events=h.throttle_events, sent=dict(h.sent),
+        receipts_matched=h.receipts_matched, receipts_parked=h.receipts_parked,
+        last_error=from_error(h.last_error), last_error_at=h.last_error_at,
+        submit_latency=LatencyOut(bounds=list(lat.bounds), counts=list(lat.counts), total=lat.total, sum=lat.sum),
+    )  # fmt: skip

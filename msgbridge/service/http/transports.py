@@ -1,0 +1,41 @@
+"""``GET /v1/transports``: each configured transport's health; and the one rule naming a transport."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, Depends, Request
+
+from msgbridge.core.errors import ErrorCode
+from msgbridge.service.apikeys import ApiKey
+from msgbridge.service.http.auth import api_key
+from msgbridge.service.http.errors import ERRORS, ApiError, FieldProblem
+from msgbridge.service.http.models import TransportsOut, from_health
+from msgbridge.service.http.state import service
+
+router = APIRouter(tags=["transports"], responses=ERRORS)
+
+
+def resolve(names: Sequence[str], wanted: str | None) -> str | None:
+    """The configured transport ``wanted`` names (None: the default, the first), or None if unknown."""
+    if wanted is None:
+        return names[0] if names else None
+    lowered = wanted.lower()
+    return lowered if lowered in names else None
+
+
+def unknown_transports(names: Sequence[str], wanted: Sequence[tuple[str, str | None]]) -> None:
+    """400 naming each ``(field, name)`` that is not a configured transport."""
+    bad = [
+        FieldProblem(field=f, code=ErrorCode.INVALID_ARGUMENT, message=f"unknown transport (configured: {', '.join(names)})")
+        for f, w in wanted
+        if resolve(names, w) is None
+    ]
+    if bad:
+        raise ApiError(400, f"unknown transport; configured: {', '.join(names) or 'none'}", fields=bad)
+
+
+@router.get("/v1/transports", response_model=TransportsOut)
+async def transports(request: Request, key: ApiKey = Depends(api_key)) -> TransportsOut:
+    """Every configured transport: up, binds, in flight, throttled, last error, receipts matched/parked."""
+    return TransportsOut(transports=[from_health(h) for h in service(request).gateway.health()])

@@ -1,0 +1,379 @@
+"""The running gateway: the store open, every transport open in its lane, receipts stored whenever they come.
+
+:class:`Runtime` implements :class:`~msgbridge.service.contract.Gateway`, which is all a front (the HTTP API,
+the Python :class:`~msgbridge.service.client.Client`) sees. ``accept()`` checks a whole batch first and
+queues it in one commit shared with concurrent callers (``GroupCommit``), so an answer means the messages
+are durably in the outbox; then the lane of each transport concerned is woken and claims them at once.
+
+Keys: a submission is queued under ``api:<transport>:<scope>:<reference>`` (or ``api:<transport>:id:<id>``
+without a reference), a campaign started here under ``api:<transport>:c:<campaign>:<e164>``; each lane
+claims origin ``api:<transport>:``. So a retried reference finds its first message, a restart resumes
+exactly what this service queued, and the CLI's own campaigns and sends (other keys) are never taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Self
+
+from msgbridge.adapters.base import ReportsHealth, Transport, open_transport
+from msgbridge.config import Config
+from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
+from msgbridge.core.message import Campaign, InboundMessage, Message
+from msgbridge.core.status import FINAL, DeliveryStatus
+from msgbridge.core.template import check as check_template
+from msgbridge.dispatch.campaign import PrepareReport, Row, message_ids, validate_rows, write_rows
+from msgbridge.inbound.group_commit import GroupCommit
+from msgbridge.service.contract import (
+    ORIGIN,
+    Accepted,
+    CampaignSubmission,
+    CampaignView,
+    Gateway,
+    Submission,
+    TransportHealth,
+)
+from msgbridge.service.events import EventHub, Subscription
+from msgbridge.service.lane import IDLE, Lane
+from msgbridge.service.validation import check_batch, sender_problem
+from msgbridge.store import open_store
+from msgbridge.store.base import ExportRecord, MessageRecord, OutboxEntry, Store
+
+log = logging.getLogger(__name__)
+
+DRAIN_TIMEOUT = 10.0  # what ``async with Runtime(...)`` gives in-flight requests on exit
+
+
+class NotAccepting(MessagingError):
+    """The runtime is draining or closed: nothing new is queued (a front answers 503)."""
+
+    default_code = ErrorCode.TEMPORARY_FAILURE
+
+
+def lane_origin(transport: str) -> str:
+    """The idempotency-key prefix the lane of ``transport`` claims."""
+    return f"{ORIGIN}{transport}:"
+
+
+def submission_key(transport: str, scope: str, reference: str | None, message_id: str) -> str:
+    if reference is not None:
+        return f"{lane_origin(transport)}{scope}:{reference}"
+    return f"{lane_origin(transport)}id:{message_id}"
+
+
+def campaign_prefix(transport: str) -> str:
+    """What goes in front of ``<campaign>:<e164>`` for a campaign started through the runtime."""
+    return f"{lane_origin(transport)}c:"
+
+
+class Runtime:
+    """The gateway as a long-running service (``async with Runtime(store=..., transports={...}) as rt``).
+
+    ``transports`` maps configured names to URLs (or to Transport instances not yet opened); ``default``
+    is the one a submission without a transport goes to (the first name when not given). ``tps`` caps each
+    lane's rate; ``concurrency`` is each dispatcher's number of workers.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: str | Store | None = None,
+        transports: Mapping[str, str | Transport],
+        default: str | None = None,
+        tps: float | Mapping[str, float] | None = None,
+        concurrency: int = 4,
+        idle: float = IDLE,
+        drain_timeout: float = DRAIN_TIMEOUT,
+    ) -> None:
+        if not transports:
+            raise ConfigError("a runtime needs at least one transport")
+        names = [n.lower() for n in transports]
+        chosen = (default or names[0]).lower()
+        if chosen not in names:
+            raise ConfigError(f"default transport {default!r} is not among {', '.join(names)}")
+        self._names = [chosen, *(n for n in names if n != chosen)]
+        self._specs = {n.lower(): spec for n, spec in transports.items()}
+        self._store_spec = store
+        self._tps = tps
+        self.concurrency = concurrency
+        self.idle = idle
+        self.drain_timeout = drain_timeout
+        self.hub = EventHub()
+        self.lanes: dict[str, Lane] = {}
+        self._store: Store | None = None
+        self._commit: GroupCommit | None = None
+        self._accepting = False
+        self._closed = False
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        *,
+        names: Sequence[str] | None = None,
+        default: str | None = None,
+        store: str | None = None,
+        tps: float | Mapping[str, float] | None = None,
+        concurrency: int = 4,
+        idle: float = IDLE,
+        drain_timeout: float = DRAIN_TIMEOUT,
+    ) -> Runtime:
+        """Every transport configured (or those ``names``), on the configured store unless ``store`` is given."""
+        chosen = [n.lower() for n in names] if names else list(config.transports)
+        if not chosen:
+            raise ConfigError(
+                "no transport configured (add [transports] to msgbridge.toml or set MSGBRIDGE_TRANSPORT_<NAME>)"
+            )
+        transports: dict[str, str | Transport] = {n: config.resolve_via(n) for n in chosen}
+        return cls(
+            store=store or config.store,
+            transports=transports,
+            default=default,
+            tps=tps,
+            concurrency=concurrency,
+            idle=idle,
+            drain_timeout=drain_timeout,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise NotAccepting("the runtime is not started")
+        return self._store
+
+    async def start(self) -> None:
+        """Open the store and start every lane; transports open in the background (see :meth:`ready`)."""
+        transports = {
+            n: spec if isinstance(spec, Transport) else open_transport(spec)
+            for n, spec in self._specs.items()
+        }  # bad URLs refused before the store is touched
+        store = self._store_spec if isinstance(self._store_spec, Store) else open_store(self._store_spec)
+        await store.open()
+        self._store = store
+        self._commit = GroupCommit(store)
+        for name in self._names:
+            tps = self._tps.get(name) if isinstance(self._tps, Mapping) else self._tps
+            lane = Lane(
+                store,
+                transports[name],
+                origin=lane_origin(name),
+                name=name,
+                tps=tps,
+                concurrency=self.concurrency,
+                idle=self.idle,
+                inbound=True,
+                hub=self.hub,
+            )
+            self.lanes[name] = lane
+            lane.start()
+        self._accepting = True
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.drain(self.drain_timeout)
+
+    async def wait_ready(self, timeout: float = 10.0) -> bool:  # noqa: ASYNC109 -- a bounded wait is the point
+        """Wait until :meth:`ready` (True) or ``timeout`` passes (False)."""
+        deadline = time.monotonic() + timeout
+        while not self.ready():
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 -- the deadline is the point
+        """Stop accepting and claiming; in flight answered up to ``timeout``; receipts stored; all closed."""
+        if self._closed:
+            return
+        self._closed = True
+        self._accepting = False
+        try:
+            outcomes = await asyncio.gather(
+                *(lane.drain(timeout) for lane in self.lanes.values()), return_exceptions=True
+            )
+            for name, outcome in zip(self.lanes, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    log.error("%s: drain failed: %s", name, outcome)
+        finally:
+            self.hub.close()
+            if self._store is not None:
+                await self._store.close()
+
+    # -- Gateway ------------------------------------------------------------------------------------
+
+    @property
+    def transport_names(self) -> Sequence[str]:
+        return tuple(self._names)
+
+    def ready(self) -> bool:
+        return self._accepting and self._store is not None and any(lane.up for lane in self.lanes.values())
+
+    def _resolve(self, name: str | None) -> str | None:
+        if name is None:
+            return self._names[0]
+        lowered = name.lower()
+        return lowered if lowered in self._specs else None
+
+    async def accept(self, items: Sequence[Submission], *, scope: str = "") -> list[Accepted]:
+        if not self._accepting or self._commit is None:
+            raise NotAccepting("not accepting messages: the runtime is draining or not started")
+        checked = check_batch(items, self._resolve)
+        entries: list[OutboxEntry] = []
+        for c, mid in zip(checked, message_ids(len(checked)), strict=True):
+            item = c.submission
+            metadata = dict(item.options)
+            if item.callback_url is not None:
+                metadata["callback_url"] = item.callback_url
+            message = Message(
+                id=mid,
+                to=c.to,
+                text=item.text,
+                sender=item.sender,
+                reference=item.reference,
+                metadata=metadata,
+            )
+            entries.append(OutboxEntry(message, submission_key(c.transport, scope, item.reference, mid)))
+        ids = await self._commit.enqueue(entries) if entries else []
+        out: list[Accepted] = []
+        woken: set[str] = set()
+        for c, entry, mid in zip(checked, entries, ids, strict=True):
+            if mid == entry.message.id:
+                out.append(Accepted(id=mid, status=DeliveryStatus.QUEUED, transport=c.transport))
+                woken.add(c.transport)
+                continue
+            rec = await self.store.get(mid)
+            status = rec.status if rec is not None else DeliveryStatus.QUEUED
+            out.append(Accepted(id=mid, status=status, transport=c.transport, duplicate=True))
+        for name in woken:
+            self.lanes[name].wake()
+        return out
+
+    async def message(self, message_id: str) -> MessageRecord | None:
+        return await self.store.get(message_id)
+
+    async def start_campaign(self, campaign: CampaignSubmission, rows: Iterable[Row]) -> PrepareReport:
+        if not self._accepting:
+            raise NotAccepting("not accepting campaigns: the runtime is draining or not started")
+        name = self._resolve(campaign.transport)
+        if name is None:
+            raise ConfigError(f"no transport named {campaign.transport!r} is configured")
+        check_template(campaign.template)
+        if not campaign.name.strip() or not campaign.name.isprintable():
+            raise ConfigError(f"campaign name {campaign.name!r}: printable text, not empty")
+        why = sender_problem(campaign.sender) if campaign.sender is not None else None
+        if why is not None:
+            raise ConfigError(f"sender {campaign.sender!r}: {why}", code=ErrorCode.INVALID_SENDER)
+        store = self.store
+        if await store.get_campaign(campaign.name) is not None:
+            raise ConfigError(f"campaign {campaign.name!r} already exists; give this one its own name")
+        model = Campaign(
+            name=campaign.name,
+            template=campaign.template,
+            sender=campaign.sender,
+            transport=name,
+            options=dict(campaign.options),
+        )
+        report = PrepareReport(campaign=campaign.name)
+        if campaign.strict:
+            rows = list(rows) if iter(rows) is rows else rows  # read twice: a one-shot iterator is kept
+            validate_rows(model, rows, report, region=campaign.region, phone_check=campaign.phone_check)
+        lane = self.lanes[name]
+
+        async def pace(_: PrepareReport) -> None:
+            lane.wake()  # each chunk is sent while the next is prepared
+
+        await write_rows(
+            store,
+            model,
+            rows,
+            report,
+            region=campaign.region,
+            phone_check=campaign.phone_check,
+            pace=pace,
+            stopping=lambda: not self._accepting,
+            key_prefix=campaign_prefix(name),
+        )
+        lane.wake()
+        return report
+
+    async def campaign(self, name: str) -> CampaignView | None:
+        record = await self.store.get_campaign(name)
+        if record is None:
+            return None
+        counts = await self.store.counts(name)
+        return CampaignView(
+            name=record.name,
+            template=record.template,
+            transport=record.transport,
+            created_at=record.created_at,
+            counts=counts,
+            total=sum(counts.values()),
+            done=sum(n for status, n in counts.items() if status in FINAL),
+        )
+
+    async def campaign_messages(
+        self, name: str, *, status: DeliveryStatus | None = None, after: int | None = None, limit: int = 100
+    ) -> list[ExportRecord]:
+        return await self.store.export_page(name, status=status, after=after or 0, limit=limit)
+
+    async def cancel_campaign(self, name: str) -> int:
+        if await self.store.get_campaign(name) is None:
+            raise ConfigError(f"no campaign named {name!r}")
+        return await self.store.cancel(name)
+
+    async def inbox(
+        self, *, after: int | None = None, limit: int = 100
+    ) -> tuple[list[InboundMessage], int | None]:
+        rows = await self.store.inbound_page(after, limit)
+        messages = [m for _, m in rows]
+        nxt = rows[-1][0] if len(rows) >= limit and rows else None
+        return messages, nxt
+
+    async def queue_depth(self) -> Mapping[DeliveryStatus, int]:
+        return await self.store.counts()
+
+    def health(self) -> list[TransportHealth]:
+        return [self._health(name, lane) for name, lane in self.lanes.items()]
+
+    def _health(self, name: str, lane: Lane) -> TransportHealth:
+        transport = lane.transport
+        stats = lane.dispatcher.stats
+        link = transport.health() if isinstance(transport, ReportsHealth) and lane.opened else None
+        last_error = lane.last_error
+        last_error_at = lane.last_error_at
+        return TransportHealth(
+            name=name,
+            scheme=transport.scheme,
+            up=lane.up,
+            binds_up=link.binds_up if link is not None else None,
+            binds=link.binds if link is not None else None,
+            in_flight=link.in_flight if link is not None else 0,
+            throttled=link.throttled if link is not None else False,
+            throttle_events=(link.throttle_events if link is not None else 0) + stats.slowed,
+            sent=dict(lane.sent),
+            receipts_matched=stats.receipts_matched,
+            receipts_parked=max(0, stats.receipts - stats.receipts_matched),
+            last_error=last_error,
+            last_error_at=last_error_at,
+            submit_latency=lane.latency.snapshot(),
+        )
+
+    def events(self) -> Subscription:
+        """Every event from this call on (subscribed at once, before the first read) until the runtime closes."""
+        return self.hub.subscribe()
+
+
+def as_gateway(runtime: Runtime) -> Gateway:
+    """``runtime`` as the fronts see it (and, for mypy, the proof that a Runtime is a Gateway)."""
+    return runtime

@@ -1,0 +1,133 @@
+"""Checking a front's submissions before anything is queued: every problem found, by index and field.
+
+A batch is all or nothing: one bad phone refuses the whole call with every problem listed
+(:class:`~msgbridge.service.contract.InvalidSubmission`), so a caller fixes its batch once instead of
+learning about its errors one retry at a time, and nothing is half queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from msgbridge.core.encoding import info
+from msgbridge.core.errors import ErrorCode, MessagingError
+from msgbridge.core.phone import normalize
+from msgbridge.service.contract import MAX_BATCH, FieldError, InvalidSubmission, Submission
+
+MAX_ALPHA_SENDER = 11  # GSM 03.38 alphanumeric originator: at most 11 characters
+MAX_NUMERIC_SENDER = 20  # SMPP source_addr: up to 20 digits
+MAX_REFERENCE = 200
+MAX_URL = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """One submission that passed: the phone in E.164 and the transport resolved to a configured name."""
+
+    submission: Submission
+    to: str
+    transport: str
+
+
+def _printable(text: str) -> bool:
+    return text.isprintable()
+
+
+def sender_problem(sender: str) -> str | None:
+    """Why ``sender`` cannot be an SMS originator (None when it can)."""
+    s = sender.strip()
+    if not s:
+        return "empty sender"
+    digits = s[1:] if s.startswith("+") else s
+    if digits.isdigit():
+        return None if len(digits) <= MAX_NUMERIC_SENDER else f"more than {MAX_NUMERIC_SENDER} digits"
+    if not s.isascii() or not _printable(s):
+        return "an alphanumeric sender is printable ASCII only"
+    if len(s) > MAX_ALPHA_SENDER:
+        return f"an alphanumeric sender has at most {MAX_ALPHA_SENDER} characters"
+    return None
+
+
+def url_problem(url: str) -> str | None:
+    if len(url) > MAX_URL:
+        return f"longer than {MAX_URL} characters"
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "expected an http:// or https:// URL with a host"
+    return None
+
+
+def check_batch(items: Sequence[Submission], resolve: Callable[[str | None], str | None]) -> list[Checked]:
+    """Every submission checked; raises InvalidSubmission listing all problems, or returns them all.
+
+    ``resolve`` turns a submission's transport (None: the default) into a configured name, or None when no
+    transport by that name is configured.
+    """
+    if len(items) > MAX_BATCH:
+        raise InvalidSubmission(
+            [
+                FieldError(
+                    MAX_BATCH,
+                    "messages",
+                    ErrorCode.INVALID_ARGUMENT,
+                    f"at most {MAX_BATCH} messages per call, got {len(items)}",
+                )
+            ]
+        )
+    errors: list[FieldError] = []
+    out: list[Checked] = []
+    for i, item in enumerate(items):
+        before = len(errors)
+
+        def bad(field: str, code: ErrorCode, message: str, i: int = i) -> None:
+            errors.append(FieldError(i, field, code, message))
+
+        transport = resolve(item.transport)
+        if transport is None:
+            bad(
+                "transport",
+                ErrorCode.INVALID_ARGUMENT,
+                f"no transport named {item.transport!r} is configured",
+            )
+        to = ""
+        try:
+            to = normalize(item.to, item.region)
+        except MessagingError as exc:
+            bad("to", exc.code, str(exc))
+        if not item.text.strip():
+            bad("text", ErrorCode.INVALID_ARGUMENT, "the text is empty")
+        elif "\x00" in item.text:
+            bad("text", ErrorCode.INVALID_ARGUMENT, "the text contains a NUL character")
+        else:
+            measured = info(item.text)
+            if measured.too_long:
+                bad(
+                    "text",
+                    ErrorCode.MESSAGE_TOO_LONG,
+                    f"needs {measured.segments} segments, more than a message may have",
+                )
+        if item.sender is not None:
+            why = sender_problem(item.sender)
+            if why is not None:
+                bad("sender", ErrorCode.INVALID_SENDER, why)
+        if item.reference is not None:
+            if not item.reference or len(item.reference) > MAX_REFERENCE or not _printable(item.reference):
+                bad("reference", ErrorCode.INVALID_ARGUMENT, f"1 to {MAX_REFERENCE} printable characters")
+        if item.callback_url is not None:
+            why = url_problem(item.callback_url)
+            if why is not None:
+                bad("callback_url", ErrorCode.INVALID_ARGUMENT, why)
+        if item.options and not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in item.options.items()
+        ):
+            bad("options", ErrorCode.INVALID_ARGUMENT, "option names and values are text")
+        if len(errors) == before and transport is not None:
+            out.append(Checked(item, to, transport))
+    if errors:
+        raise InvalidSubmission(errors)
+    return out

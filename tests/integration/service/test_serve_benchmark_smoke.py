@@ -1,0 +1,27 @@
+"""benchmarks/serve_http.py still runs end to end (tiny sizes: a smoke test, not a measurement)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_serve_benchmark_runs_and_prints_its_ratios() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "serve_http.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert [line.split(" ", 1)[0] for line in lines] == ["config", "(a)", "(b)", "(a,", "(c)"]
+    for line in (lines[1], lines[2], lines[4]):
+        assert re.search(r": \d+\.\d\dx; target .* (met|MISSED): \d+\.\d\dx", line), line
+    # Every message the CLI baseline sent was delivered: the comparison is of two complete runs.
+    found = re.search(r"\(([\d,]+) messages, ([\d,]+) DELIVERED\)", lines[4])
+    assert found is not None and found.group(1) == found.group(2)
