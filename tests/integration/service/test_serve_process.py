@@ -47,7 +47,9 @@ class Serve:
         )  # fmt: skip
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
-        assert line.startswith(("listening on http://", "listening on https://")), line + self.stderr()
+        if not line.startswith(("listening on http://", "listening on https://")):
+            self.kill()  # never left running behind a failed test
+            raise AssertionError(line + self.stderr())
         self.url = line.split()[-1]
 
     def stderr(self) -> str:
