@@ -11,6 +11,8 @@ record of every submit_sm is what says whether anything was sent twice.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 import uuid
 from collections import Counter
@@ -61,6 +63,11 @@ class Instance:
     async def drain(self) -> None:
         await self.http.aclose()
         assert await asyncio.to_thread(self.serve.stop) == 0
+
+    def freeze(self) -> None:
+        """SIGSTOP: the process runs no further, yet its PostgreSQL sessions (and advisory locks) stay, so
+        what it holds can be read exactly before it is killed."""
+        os.kill(self.serve.proc.pid, signal.SIGSTOP)
 
     async def kill(self) -> None:
         self.serve.kill()
@@ -194,6 +201,8 @@ async def test_killing_one_instance_mid_load_leaves_its_claims_to_the_other(
             return (await store.counts()).get(S.DELIVERED, 0) >= total // 3
 
         await until(a_third_delivered, 120, "a third delivered")
+        # Frozen first: a snapshot of a running A would count claims it marks in doubt right after.
+        a.freeze()
         owners_before = await live_owners(database)
         held = await claims(database)
         await a.kill()
