@@ -42,6 +42,7 @@ from msgbridge.core.message import Campaign, Message
 from msgbridge.core.phone import PhoneCheck, normalize
 from msgbridge.core.template import check, render
 from msgbridge.dispatch.csvsource import CsvData
+from msgbridge.dispatch.heap import fewer_collections
 from msgbridge.store.base import CampaignRecord, OutboxEntry, Store
 
 ENQUEUE_CHUNK = 1000
@@ -351,6 +352,24 @@ async def write_rows(
     producer back so that it runs only so far ahead); ``stopping`` ends it early.
     """
     check(campaign.template)
+    with fewer_collections():
+        await _write_rows(
+            store, campaign, rows, report, region, phone_check, chunk_size, progress, stopping, pace
+        )
+
+
+async def _write_rows(
+    store: Store,
+    campaign: Campaign,
+    rows: Iterable[Row],
+    report: PrepareReport,
+    region: str | None,
+    phone_check: PhoneCheck,
+    chunk_size: int,
+    progress: Callable[[PrepareReport], None] | None,
+    stopping: Callable[[], bool] | None,
+    pace: Callable[[PrepareReport], Awaitable[None]] | None,
+) -> None:
     saved = False
     # Rows per second count the time spent preparing, not the time ``pace`` held the producer back.
     started = time.monotonic() - report.seconds

@@ -41,6 +41,7 @@ from msgbridge.dispatch.campaign import (
 )
 from msgbridge.dispatch.csvsource import open_csv
 from msgbridge.dispatch.dispatcher import Dispatcher, DispatchStats
+from msgbridge.dispatch.heap import fewer_collections
 from msgbridge.store import open_store
 from msgbridge.store.base import Store
 
@@ -133,6 +134,7 @@ async def run_campaign(
     check_template(request.template)
     campaign = request.campaign()
     with ExitStack() as files:
+        files.enter_context(fewer_collections())
         first = files.enter_context(csv_rows(request))  # header checked before a store is created
         sink = None
         if request.problems_path is not None:
