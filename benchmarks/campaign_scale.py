@@ -107,7 +107,10 @@ async def prepare_only(work: Path, rows: int, check: PhoneCheck) -> float:
     request = RunRequest(name=f"prep-{check.value}", template=TEMPLATE, csv_path=str(csv_file), transport_label=None)
     campaign = Campaign(name=request.name, template=TEMPLATE)
     report = PrepareReport(campaign=campaign.name)
-    async with SqliteStore(work / f"prep-{check.value}.db") as store:
+    db = work / f"prep-{check.value}.db"
+    for old in db.parent.glob(db.name + "*"):
+        old.unlink()
+    async with SqliteStore(db) as store:
         with csv_rows(request) as source:
             started = time.perf_counter()
             await write_rows(store, campaign, source, report, phone_check=check)
