@@ -31,7 +31,7 @@ import csv
 import os
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO
 from urllib.parse import urlsplit
@@ -51,6 +51,10 @@ KEEP_PROBLEMS = 1000  # bad rows and repeats a report holds; the rest are counte
 # One recipient as preparation reads it: CSV line (None for recipients given without one), phone as
 # written, fields, and the problem of a malformed record (None when it is well formed).
 Row = tuple[int | None, str, Mapping[str, str], str | None]
+# A row ready for the outbox: its entry, the text's encoding and its segments.
+Prepared = tuple[OutboxEntry, str, int]
+# A chunk as it is written: rows read, the prepared ones, the bad ones, the repeats within it.
+BuiltChunk = tuple[int, list["Prepared"], list["RowProblem"], list["RowRepeat"]]
 
 
 @dataclass(frozen=True)
@@ -179,7 +183,12 @@ def build_row(
         if message_id is None
         else Message(id=message_id, to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
     )
-    return OutboxEntry(message=message, idempotency_key=f"{campaign.name}:{e164}", row=line), measured
+    return OutboxEntry(message=message, idempotency_key=idempotency_key(campaign.name, e164), row=line), measured
+
+
+def idempotency_key(campaign: str, e164: str) -> str:
+    """A campaign message's outbox key: one per campaign and recipient, so a re-run queues nothing twice."""
+    return f"{campaign}:{e164}"
 
 
 def build_chunk(
@@ -299,7 +308,7 @@ async def check_name(store: Store, campaign: Campaign) -> None:
         )
 
 
-def _chunks(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:
+def chunks(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:
     chunk: list[Row] = []
     for row in rows:
         chunk.append(row)
@@ -344,28 +353,36 @@ async def write_rows(
     progress: Callable[[PrepareReport], None] | None = None,
     stopping: Callable[[], bool] | None = None,
     pace: Callable[[PrepareReport], Awaitable[None]] | None = None,
+    built: AsyncIterable[BuiltChunk] | None = None,
 ) -> None:
     """Write the campaign and its rows to the outbox, a chunk at a time (the writing pass).
+
+    ``built``: the chunks of ``rows`` as ``build_chunk`` made them elsewhere (prepworker.py), to be
+    written as they come instead of building them here.
 
     The campaign record is written with the first chunk, so a file with no data line leaves no campaign.
     Between chunks ``pace`` is awaited (a dispatcher claims what is queued meanwhile; it may hold the
     producer back so that it runs only so far ahead); ``stopping`` ends it early.
     """
     check(campaign.template)
+    source = built if built is not None else _built_here(campaign, rows, chunk_size, region, phone_check)
     with fewer_collections():
-        await _write_rows(
-            store, campaign, rows, report, region, phone_check, chunk_size, progress, stopping, pace
-        )
+        await _write_rows(store, campaign, source, report, progress, stopping, pace)
+
+
+async def _built_here(
+    campaign: Campaign, rows: Iterable[Row], size: int, region: str | None, phone_check: PhoneCheck
+) -> AsyncIterator[BuiltChunk]:
+    for chunk in chunks(rows, size):
+        built, problems, repeats = build_chunk(campaign, chunk, region=region, phone_check=phone_check)
+        yield len(chunk), [(e, m.encoding.value, m.segments) for e, m in built], problems, repeats
 
 
 async def _write_rows(
     store: Store,
     campaign: Campaign,
-    rows: Iterable[Row],
+    source: AsyncIterable[BuiltChunk],
     report: PrepareReport,
-    region: str | None,
-    phone_check: PhoneCheck,
-    chunk_size: int,
     progress: Callable[[PrepareReport], None] | None,
     stopping: Callable[[], bool] | None,
     pace: Callable[[PrepareReport], Awaitable[None]] | None,
@@ -373,11 +390,10 @@ async def _write_rows(
     saved = False
     # Rows per second count the time spent preparing, not the time ``pace`` held the producer back.
     started = time.monotonic() - report.seconds
-    for chunk in _chunks(rows, chunk_size):
+    async for count, built, problems, repeats in source:
         if stopping is not None and stopping():
             break
-        report.rows += len(chunk)
-        built, problems, repeats = build_chunk(campaign, chunk, region=region, phone_check=phone_check)
+        report.rows += count
         for problem in problems:
             report.add_problem(problem)
         for repeat in repeats:
@@ -385,14 +401,14 @@ async def _write_rows(
         if not saved:
             await _save(store, campaign)
             saved = True
-        ids = await store.enqueue([entry for entry, _ in built])
-        known = [(entry, got) for (entry, _), got in zip(built, ids, strict=True) if got != entry.message.id]
+        ids = await store.enqueue([entry for entry, _, _ in built])
+        known = [(entry, got) for (entry, _, _), got in zip(built, ids, strict=True) if got != entry.message.id]
         lines = await store.csv_rows([got for _, got in known]) if known else {}
-        for (entry, measured), got in zip(built, ids, strict=True):
+        for (entry, encoding, segments), got in zip(built, ids, strict=True):
             if got == entry.message.id:
                 report.queued += 1
-                report.encodings[measured.encoding.value] += 1
-                report.segments += measured.segments
+                report.encodings[encoding] += 1
+                report.segments += segments
                 continue
             first = lines.get(got)
             if first is not None and entry.row is not None and first < entry.row:

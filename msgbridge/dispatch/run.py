@@ -32,6 +32,7 @@ from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.template import check as check_template
 from msgbridge.dispatch.campaign import (
+    ENQUEUE_CHUNK,
     PrepareReport,
     ProblemSink,
     Row,
@@ -42,6 +43,7 @@ from msgbridge.dispatch.campaign import (
 from msgbridge.dispatch.csvsource import open_csv
 from msgbridge.dispatch.dispatcher import Dispatcher, DispatchStats
 from msgbridge.dispatch.heap import fewer_collections
+from msgbridge.dispatch.prepworker import Job, PreparingProcess, use_for
 from msgbridge.store import open_store
 from msgbridge.store.base import Store
 
@@ -74,6 +76,9 @@ class RunRequest:
     concurrency: int = 4
     mode: str = "messages"  # or "provider"
     problems_path: str | None = None  # every bad row and repeat, as CSV
+    # Where the writing pass builds its rows: "auto" (a child process for a large file, prepworker.py),
+    # "here" or "child".
+    preparer: str = "auto"
     options: dict[str, str] = field(default_factory=dict)
 
     def campaign(self, recipients: tuple[Recipient, ...] = ()) -> Campaign:
@@ -204,11 +209,9 @@ async def _send(
         )
         campaign = request.campaign(tuple(recipients))
 
-    producing = asyncio.Event()
-    producer: asyncio.Task[None] | None = None
-    if request.mode != "provider":
-        producer = asyncio.create_task(
-            write_rows(
+    async def produce() -> None:
+        if not apart(request):
+            await write_rows(
                 store,
                 campaign,
                 rows,
@@ -218,9 +221,24 @@ async def _send(
                 progress=prepared,
                 stopping=lambda: dispatcher.stopping,
                 pace=pace,
-            ),
-            name="prepare",
-        )
+            )
+            return
+        async with PreparingProcess(job(request, ENQUEUE_CHUNK)) as child:
+            await write_rows(
+                store,
+                campaign,
+                (),
+                report,
+                progress=prepared,
+                stopping=lambda: dispatcher.stopping,
+                pace=pace,
+                built=child.chunks(),
+            )
+
+    producing = asyncio.Event()
+    producer: asyncio.Task[None] | None = None
+    if request.mode != "provider":
+        producer = asyncio.create_task(produce(), name="prepare")
 
         def produced(task: asyncio.Task[None]) -> None:
             producing.set()
@@ -259,6 +277,28 @@ async def _send(
         counts=await store.counts(campaign.name),
         elsewhere=await store.held_elsewhere(campaign.name),
         error=error,
+    )
+
+
+def apart(request: RunRequest) -> bool:
+    """Whether the writing pass builds its rows in a child process (prepworker.py)."""
+    if request.preparer not in ("auto", "here", "child"):
+        raise ConfigError(f"preparer must be auto, here or child, not {request.preparer!r}")
+    return request.preparer == "child" or (request.preparer == "auto" and use_for(request.csv_path))
+
+
+def job(request: RunRequest, chunk_size: int) -> Job:
+    return Job(
+        csv_path=request.csv_path,
+        phone_column=request.phone_column,
+        encoding=request.encoding,
+        allow_multiline=request.allow_multiline,
+        name=request.name,
+        template=request.template,
+        sender=request.sender,
+        region=request.region,
+        phone_check=request.phone_check,
+        chunk_size=chunk_size,
     )
 
 
