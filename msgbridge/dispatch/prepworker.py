@@ -144,17 +144,29 @@ class PreparingProcess:
         if proc is None:
             return
         self._proc = None
-        if proc.returncode is None:
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                self._stdin_of(proc).write(_STOP)
-                self._stdin_of(proc).close()
-            try:
-                await asyncio.wait_for(proc.wait(), CLOSE_WAIT)
-            except (TimeoutError, asyncio.CancelledError):
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
-                raise
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            self._stdin_of(proc).write(_STOP)
+            self._stdin_of(proc).close()
+        try:
+            await asyncio.wait_for(self._finish(proc), CLOSE_WAIT)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await self._finish(proc)
+        except asyncio.CancelledError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            raise
+
+    @staticmethod
+    async def _finish(proc: asyncio.subprocess.Process) -> None:
+        """Wait for the child to end. What it built after the parent stopped taking chunks is read and
+        dropped: a child blocked writing into a full pipe would never end, and asyncio's ``wait`` returns
+        only once the pipe has been read to its end."""
+        assert proc.stdout is not None
+        while await proc.stdout.read(1 << 16):
+            pass
+        await proc.wait()
 
     def _stdin(self) -> asyncio.StreamWriter:
         assert self._proc is not None

@@ -115,3 +115,25 @@ def test_only_a_large_file_goes_to_a_child(tmp_path: Path) -> None:
     assert use_for(str(large))
     with pytest.raises(ConfigError, match="preparer must be"):
         asyncio.run(run(tmp_path, small, "elsewhere", PhoneCheck.STRICT, "bad"))
+
+
+def test_leaving_early_ends_the_child_and_it_built_only_its_credit(tmp_path: Path) -> None:
+    """A stop (or a parent that is gone) ends the child at its next chunk; nothing it built was written."""
+    from msgbridge.dispatch.prepworker import CREDIT, PreparingProcess
+    from msgbridge.dispatch.run import job
+
+    csv_file = mixed(tmp_path / "people.csv", 20 * ENQUEUE_CHUNK)
+    request = RunRequest(name="early", template="Hi {name}", csv_path=str(csv_file), transport_label=None)
+
+    async def first_chunk() -> tuple[int, int | None]:
+        async with PreparingProcess(job(request, ENQUEUE_CHUNK)) as child:
+            proc = child._proc
+            assert proc is not None
+            async for count, built, _, _ in child.chunks():
+                assert count == ENQUEUE_CHUNK and built
+                break
+        return proc.pid, proc.returncode
+
+    pid, code = asyncio.run(first_chunk())
+    assert code == 0, f"child {pid} did not end by itself when told to stop"
+    assert CREDIT < 20
