@@ -28,7 +28,6 @@ import asyncio
 import importlib.util
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -180,8 +179,6 @@ def main() -> None:
         if has_child():
             for c in (PhoneCheck.STRICT, PhoneCheck.POSSIBLE):
                 rates[f"{c.value}_child"] = round(asyncio.run(prepare_only(work, args.prep_rows, c, child=True)))
-            # The children of this process are the preparing processes alone: their peak RSS.
-            rates["child_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
         print(json.dumps(rates))
         return
     if args.against:
@@ -252,8 +249,6 @@ def compare(args: argparse.Namespace) -> None:
                     )
                     for label, got in rates.items():
                         child = got.get(f"{check}_child")
-                        if check == "strict" and got.get("child_rss_mb"):
-                            print(f"round {n + 1} {label}: the preparing child's peak RSS {got['child_rss_mb']} MB")
                         if child:
                             print(
                                 f"round {n + 1} prep alone, rows built in a child, --phone-check {check}: {label} "
