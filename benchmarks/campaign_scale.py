@@ -9,10 +9,14 @@ own process and runs, as a subprocess of its own, the command a user would::
     msgbridge campaign run --via 'smpp://u:p@127.0.0.1:P?window=200&binds=2' --template 'Hi {name}' \\
         --wait-receipts 30 --csv FILE --json
 
-It prints the wall time and peak RSS of that process (``wait4``'s ``ru_maxrss``: the campaign process alone,
-not the simulator), the same at ``--small`` rows to show memory does not grow with the row count, the store
-file's bytes per message, and checks that every recipient ended DELIVERED. Preparation alone (CSV to outbox,
-no sending) is measured in this process with ``--phone-check strict`` and ``possible``. Targets
+It prints the wall time and peak RSS of that process (``wait4``'s ``ru_maxrss``: the largest of the campaign
+process and its preparing child, which is the campaign process; not the simulator), the same at ``--small``
+rows to show memory does not grow with the row count, the store file's bytes per message, and checks that
+every recipient ended DELIVERED. Preparation alone (CSV to outbox, no sending) is measured in this process
+with ``--phone-check strict`` and ``possible``, with the rows built here and built in a child process as
+``campaign run`` does for a large file (msgbridge/dispatch/prepworker.py).
+``--against REF`` runs the large campaign and preparation alone with revision REF's package and with this
+tree's in turn (``--rounds N`` of each), against one simulator, and prints this tree's ratios. Targets
 (the campaign-at-scale issue; docs/store-and-dispatch.md describes the streaming): RSS <= 300 MB, wall <= 90 s at 1,000,000 rows, <= 300 bytes per message, preparation
 >= 30,000 rows/s strict and >= 100,000 possible.
 """
@@ -21,14 +25,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from revisions import worktree
 
 from msgbridge.core.message import Campaign
 from msgbridge.core.phone import PhoneCheck
@@ -53,10 +61,18 @@ def store_bytes(store: Path) -> int:
     return sum(p.stat().st_size for p in store.parent.glob(store.name + "*"))
 
 
-def run_campaign(work: Path, rows: int, port: int, wait_receipts: float, via_options: str = "") -> dict[str, Any]:
-    """One ``campaign run`` subprocess over a fresh CSV and store: wall, peak RSS, its --json report."""
-    csv_file = write_csv(work / f"people-{rows}.csv", rows)
+def run_campaign(
+    work: Path, rows: int, port: int, wait_receipts: float, via_options: str = "", env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One ``campaign run`` subprocess over a fresh CSV and store: wall, peak RSS, its --json report.
+
+    ``env`` (a PYTHONPATH naming another revision's tree) runs that revision's package instead."""
+    csv_file = work / f"people-{rows}.csv"
+    if not csv_file.exists():
+        write_csv(csv_file, rows)
     store = work / f"store-{rows}.db"
+    for old in store.parent.glob(store.name + "*"):
+        old.unlink()
     cmd = [
         sys.executable, "-m", "msgbridge", "--store", str(store), "campaign", "run",
         "--via", f"smpp://u:p@127.0.0.1:{port}?window=200&binds=2{via_options}", "--csv", str(csv_file),
@@ -65,7 +81,7 @@ def run_campaign(work: Path, rows: int, port: int, wait_receipts: float, via_opt
     out = (work / f"out-{rows}.json").open("w+", encoding="utf-8")
     err = (work / f"err-{rows}.txt").open("w+", encoding="utf-8")
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+    proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -89,21 +105,58 @@ def run_campaign(work: Path, rows: int, port: int, wait_receipts: float, via_opt
     }
 
 
-async def prepare_only(work: Path, rows: int, check: PhoneCheck) -> float:
-    """Rows per second from CSV to outbox (read, validate, render, measure, write), nothing sent."""
+async def prepare_only(work: Path, rows: int, check: PhoneCheck, *, child: bool = False) -> float:
+    """Rows per second from CSV to outbox (read, validate, render, measure, write), nothing sent.
+
+    ``child``: the rows built in a child process, as ``campaign run`` does for a large file
+    (msgbridge/dispatch/prepworker.py; its start-up counted)."""
     csv_file = work / f"prep-{rows}.csv"
     if not csv_file.exists():
         write_csv(csv_file, rows)
     request = RunRequest(name=f"prep-{check.value}", template=TEMPLATE, csv_path=str(csv_file), transport_label=None)
     campaign = Campaign(name=request.name, template=TEMPLATE)
     report = PrepareReport(campaign=campaign.name)
-    async with SqliteStore(work / f"prep-{check.value}.db") as store:
-        with csv_rows(request) as source:
+    db = work / f"prep-{check.value}.db"
+    for old in db.parent.glob(db.name + "*"):
+        old.unlink()
+    async with SqliteStore(db) as store:
+        if child:
+            from msgbridge.dispatch.campaign import ENQUEUE_CHUNK
+            from msgbridge.dispatch.prepworker import PreparingProcess
+            from msgbridge.dispatch.run import job
+
             started = time.perf_counter()
-            await write_rows(store, campaign, source, report, phone_check=check)
+            async with PreparingProcess(job(replace(request, phone_check=check), ENQUEUE_CHUNK)) as worker:
+                await write_rows(store, campaign, (), report, built=worker.chunks())
             seconds = time.perf_counter() - started
+        else:
+            with csv_rows(request) as source:
+                started = time.perf_counter()
+                await write_rows(store, campaign, source, report, phone_check=check)
+                seconds = time.perf_counter() - started
     assert report.queued == rows, report
     return rows / seconds
+
+
+def has_child() -> bool:
+    """Whether the package imported has the child-process preparation (older revisions do not)."""
+    return importlib.util.find_spec("msgbridge.dispatch.prepworker") is not None
+
+
+def prep_rates(work: Path, rows: int, env: dict[str, str] | None) -> dict[str, int]:
+    """Preparation alone at both checks, in a subprocess of this script (``--prep-only``) with ``env``."""
+    cmd = [sys.executable, __file__, "--prep-only", "--prep-rows", str(rows), "--work", str(work)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    rates: dict[str, int] = json.loads(out)
+    return rates
+
+
+def line(r: dict[str, Any], label: str = "") -> str:
+    return (
+        f"{label}{r['rows']:>9,} rows: wall {r['wall_s']:7.2f} s  peak RSS {r['rss_mb']:7.1f} MB  cpu {r['cpu_s']:6.1f} s  "
+        f"prep {r['prep_rows_per_s']:>8,} rows/s (while sending)  send {r['send_msg_per_s']:>7,} msg/s  "
+        f"store {r['bytes_per_message']:6.1f} B/msg  delivered {r['delivered']:,} ({'all' if r['all_delivered'] else 'NOT all'})"
+    )
 
 
 def main() -> None:
@@ -114,8 +167,23 @@ def main() -> None:
     parser.add_argument("--no-prep", action="store_true", help="skip the preparation-only rates")
     parser.add_argument("--wait-receipts", type=float, default=30.0)
     parser.add_argument("--via-options", default="", help="more smpp:// URL options, e.g. '&receipt_index=50000'")
+    parser.add_argument("--against", metavar="REF", help="git revision measured the same way, a round of each in turn")
+    parser.add_argument("--rounds", type=int, default=1, help="with --against: rounds of each")
+    parser.add_argument("--prep-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    if args.prep_only:
+        work = Path(args.work)
+        rates = {c.value: round(asyncio.run(prepare_only(work, args.prep_rows, c))) for c in (PhoneCheck.STRICT, PhoneCheck.POSSIBLE)}
+        if has_child():
+            for c in (PhoneCheck.STRICT, PhoneCheck.POSSIBLE):
+                rates[f"{c.value}_child"] = round(asyncio.run(prepare_only(work, args.prep_rows, c, child=True)))
+        print(json.dumps(rates))
+        return
+    if args.against:
+        compare(args)
+        return
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="campaign-scale-") as tmp:
         work = Path(tmp)
@@ -125,27 +193,70 @@ def main() -> None:
         if not args.no_prep:
             for check in (PhoneCheck.STRICT, PhoneCheck.POSSIBLE):
                 result[f"prep_{check.value}_rows_per_s"] = round(asyncio.run(prepare_only(work, args.prep_rows, check)))
+                result[f"prep_{check.value}_child_rows_per_s"] = round(
+                    asyncio.run(prepare_only(work, args.prep_rows, check, child=True))
+                )
     result["rss_growth_mb"] = round(result["large"]["rss_mb"] - result["small"]["rss_mb"], 1)
     if args.json:
         print(json.dumps(result))
         return
     for key in ("small", "large"):
-        r = result[key]
-        print(
-            f"{r['rows']:>9,} rows: wall {r['wall_s']:7.2f} s  peak RSS {r['rss_mb']:7.1f} MB  cpu {r['cpu_s']:6.1f} s  "
-            f"prep {r['prep_rows_per_s']:>8,} rows/s (while sending)  send {r['send_msg_per_s']:>7,} msg/s  "
-            f"store {r['bytes_per_message']:6.1f} B/msg  delivered {r['delivered']:,} ({'all' if r['all_delivered'] else 'NOT all'})"
-        )
+        print(line(result[key]))
     large = result["large"]
     print(f"RSS growth {args.small:,} -> {args.rows:,} rows: {result['rss_growth_mb']:+.1f} MB")
     print(f"target RSS <= {TARGETS['rss_mb']:.0f} MB: {large['rss_mb'] / TARGETS['rss_mb']:.2f}x of it")
     print(f"target wall <= {TARGETS['wall_s']:.0f} s: {large['wall_s'] / TARGETS['wall_s']:.2f}x of it")
     print(f"target store <= {TARGETS['bytes_per_message']:.0f} B/msg: {large['bytes_per_message'] / TARGETS['bytes_per_message']:.2f}x of it")
     for check in ("strict", "possible"):
-        rate = result.get(f"prep_{check}_rows_per_s")
-        if rate:
-            print(f"prep alone --phone-check {check}: {rate:,} rows/s ({rate / TARGETS[check]:.2f}x the {TARGETS[check]:,.0f} target)")
+        for where, key in (("here", f"prep_{check}_rows_per_s"), ("child", f"prep_{check}_child_rows_per_s")):
+            rate = result.get(key)
+            if rate:
+                print(f"prep alone ({where}) --phone-check {check}: {rate:,} rows/s ({rate / TARGETS[check]:.2f}x the {TARGETS[check]:,.0f} target)")
     if not (result["small"]["all_delivered"] and large["all_delivered"]):
+        raise SystemExit("not every recipient was DELIVERED")
+
+
+def compare(args: argparse.Namespace) -> None:
+    """``--against REF``: the large run (and preparation alone) of REF and of this tree in turn, one
+    simulator for all; each line is one run, the ratios are this tree's over REF's, round by round."""
+    this_env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    all_delivered = True
+    with tempfile.TemporaryDirectory(prefix="campaign-scale-") as tmp, worktree(args.against) as tree:
+        work = Path(tmp)
+        ref_env = {**os.environ, "PYTHONPATH": str(tree)}
+        with SimulatorProcess("--users", "u:p", "--no-record", "--dlr-delay-ms", "10") as sim:
+            for n in range(args.rounds):
+                got = {}
+                for label, env in ((args.against, ref_env), ("this", this_env)):
+                    got[label] = r = run_campaign(work, args.rows, sim.port, args.wait_receipts, args.via_options, env)
+                    all_delivered = all_delivered and r["all_delivered"]
+                    print(line(r, f"round {n + 1} {label:>8}: "), flush=True)
+                before, after = got[args.against], got["this"]
+                print(
+                    f"round {n + 1} this/{args.against}: wall {after['wall_s'] / before['wall_s']:.2f}x  "
+                    f"RSS {after['rss_mb'] / before['rss_mb']:.2f}x  cpu {after['cpu_s'] / before['cpu_s']:.2f}x",
+                    flush=True,
+                )
+        if not args.no_prep:
+            for n in range(args.rounds):
+                rates = {label: prep_rates(work, args.prep_rows, env) for label, env in ((args.against, ref_env), ("this", this_env))}
+                for check in ("strict", "possible"):
+                    b, a = rates[args.against][check], rates["this"][check]
+                    print(
+                        f"round {n + 1} prep alone --phone-check {check}: {args.against} {b:,} rows/s, this {a:,} rows/s "
+                        f"({a / b:.2f}x; {a / TARGETS[check]:.2f}x the {TARGETS[check]:,.0f} target)",
+                        flush=True,
+                    )
+                    for label, got in rates.items():
+                        child = got.get(f"{check}_child")
+                        if child:
+                            print(
+                                f"round {n + 1} prep alone, rows built in a child, --phone-check {check}: {label} "
+                                f"{child:,} rows/s ({child / b:.2f}x {args.against} here; "
+                                f"{child / TARGETS[check]:.2f}x the {TARGETS[check]:,.0f} target)",
+                                flush=True,
+                            )
+    if not all_delivered:
         raise SystemExit("not every recipient was DELIVERED")
 
 

@@ -21,21 +21,28 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @contextlib.contextmanager
-def revision(ref: str, script: str) -> Iterator[Callable[[list[str]], str]]:
-    """A runner of ``script`` (a path) with revision ``ref``'s package: argv in, standard output back."""
+def worktree(ref: str) -> Iterator[Path]:
+    """A temporary checkout of revision ``ref``: put it first on PYTHONPATH to import its package."""
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
         subprocess.run(
             ["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), ref], check=True, capture_output=True
         )
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=True)
+
+
+@contextlib.contextmanager
+def revision(ref: str, script: str) -> Iterator[Callable[[list[str]], str]]:
+    """A runner of ``script`` (a path) with revision ``ref``'s package: argv in, standard output back."""
+    with worktree(ref) as tree:
 
         def run(argv: list[str]) -> str:
             env = {**os.environ, "PYTHONPATH": str(tree)}
             return subprocess.run(
-                [sys.executable, script, *argv], check=True, capture_output=True, text=True, cwd=tmp, env=env
+                [sys.executable, script, *argv], check=True, capture_output=True, text=True, cwd=tree.parent, env=env
             ).stdout
 
-        try:
-            yield run
-        finally:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=True)
+        yield run

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 # GSM 03.38 basic table, index = septet value. 0x1B is the escape to the
 # extension table and has no character of its own.
@@ -147,8 +148,35 @@ class TextInfo:
         return self.segments > MAX_SEGMENTS
 
 
+def _uniform(text: str, encoding: Encoding) -> bool:
+    """Whether every character of ``text`` costs one unit in ``encoding`` (no extension or astral ones)."""
+    if encoding is Encoding.GSM7:
+        return _GSM_EXTENSION_CHARS.isdisjoint(text)
+    if encoding is Encoding.UCS2:
+        return not text or ord(max(text)) <= 0xFFFF
+    return True
+
+
+_GSM_EXTENSION_CHARS = frozenset(GSM_EXTENSION)
+
+
+@lru_cache(maxsize=1024)
+def _uniform_info(characters: int, encoding: Encoding, ref16: bool) -> TextInfo:
+    """``info`` of a text of ``characters`` one-unit characters: segments fill to the limit, so they are
+    counted by division (what ``split`` would cut), and the answer is one per length."""
+    limits = LIMITS[encoding]
+    if characters <= limits.single:
+        segments, per = 1, limits.single
+    else:
+        per = limits.multi_16bit_ref if ref16 else limits.multi_8bit_ref
+        segments = -(-characters // per)
+    return TextInfo(characters=characters, encoding=encoding, units=characters, segments=segments, per_segment=per)
+
+
 def info(text: str, encoding: Encoding | None = None, *, ref16: bool = False) -> TextInfo:
     enc = encoding or choose_encoding(text)
+    if _uniform(text, enc):
+        return _uniform_info(len(text), enc, ref16)
     parts = split(text, enc, ref16=ref16)
     limits = LIMITS[enc]
     per = limits.single if len(parts) == 1 else (limits.multi_16bit_ref if ref16 else limits.multi_8bit_ref)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 from msgbridge.core.errors import TemplateError
 
@@ -51,7 +52,46 @@ def check(template: str) -> None:
             raise _stray(template, m)
 
 
+@lru_cache(maxsize=64)
+def _parts(template: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(literal pieces, field names between them) of a well-formed template, read once: a campaign renders
+    one template for every row. None for a template with a stray brace (``render`` names it)."""
+    pieces, names, piece, at = [], [], "", 0
+    for m in _TOKEN.finditer(template):
+        piece += template[at : m.start()]
+        at = m.end()
+        token = m.group(0)
+        if token in ("{{", "}}"):
+            piece += token[0]
+        elif m.group(1) is None:
+            return None
+        else:
+            pieces.append(piece)
+            names.append(m.group(1))
+            piece = ""
+    pieces.append(piece + template[at:])
+    return tuple(pieces), tuple(names)
+
+
 def render(template: str, values: Mapping[str, object], *, row: int | str | None = None) -> str:
+    parts = _parts(template)
+    if parts is None:
+        return _render_each(template, values, row=row)
+    pieces, names = parts
+    out = [pieces[0]]
+    for name, piece in zip(names, pieces[1:]):  # noqa: B905 -- one more piece than names
+        value = values.get(name)
+        if value is None:
+            where = f"row {row}: " if row is not None else ""
+            raise TemplateError(f"{where}template field {{{name}}} has no value")
+        out.append(value if type(value) is str else str(value))
+        out.append(piece)
+    return "".join(out)
+
+
+def _render_each(template: str, values: Mapping[str, object], *, row: int | str | None = None) -> str:
+    """Token by token, raising at the first stray brace (a template ``check`` would refuse)."""
+
     def sub(m: re.Match[str]) -> str:
         token = m.group(0)
         if token == "{{":

@@ -31,7 +31,7 @@ import csv
 import os
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO
 from urllib.parse import urlsplit
@@ -42,6 +42,7 @@ from msgbridge.core.message import Campaign, Message
 from msgbridge.core.phone import PhoneCheck, normalize
 from msgbridge.core.template import check, render
 from msgbridge.dispatch.csvsource import CsvData
+from msgbridge.dispatch.heap import fewer_collections
 from msgbridge.store.base import CampaignRecord, OutboxEntry, Store
 
 ENQUEUE_CHUNK = 1000
@@ -50,6 +51,10 @@ KEEP_PROBLEMS = 1000  # bad rows and repeats a report holds; the rest are counte
 # One recipient as preparation reads it: CSV line (None for recipients given without one), phone as
 # written, fields, and the problem of a malformed record (None when it is well formed).
 Row = tuple[int | None, str, Mapping[str, str], str | None]
+# A row ready for the outbox: its entry, the text's encoding and its segments.
+Prepared = tuple[OutboxEntry, str, int]
+# A chunk as it is written: rows read, the prepared ones, the bad ones, the repeats within it.
+BuiltChunk = tuple[int, list["Prepared"], list["RowProblem"], list["RowRepeat"]]
 
 
 @dataclass(frozen=True)
@@ -179,7 +184,14 @@ def build_row(
         if message_id is None
         else Message(id=message_id, to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
     )
-    return OutboxEntry(message=message, idempotency_key=f"{key_prefix}{campaign.name}:{e164}", row=line), measured
+    key = idempotency_key(campaign.name, e164, key_prefix)
+    return OutboxEntry(message=message, idempotency_key=key, row=line), measured
+
+
+def idempotency_key(campaign: str, e164: str, prefix: str = "") -> str:
+    """A campaign message's outbox key: one per campaign and recipient, so a re-run queues nothing twice.
+    ``prefix``: a service's campaigns are ``api:<transport>:c:<campaign>:<e164>``."""
+    return f"{prefix}{campaign}:{e164}"
 
 
 def build_chunk(
@@ -303,7 +315,7 @@ async def check_name(store: Store, campaign: Campaign) -> None:
         )
 
 
-def _chunks(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:
+def chunks(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:
     chunk: list[Row] = []
     for row in rows:
         chunk.append(row)
@@ -349,8 +361,12 @@ async def write_rows(
     stopping: Callable[[], bool] | None = None,
     pace: Callable[[PrepareReport], Awaitable[None]] | None = None,
     key_prefix: str = "",
+    built: AsyncIterable[BuiltChunk] | None = None,
 ) -> None:
     """Write the campaign and its rows to the outbox, a chunk at a time (the writing pass).
+
+    ``built``: the chunks of ``rows`` as ``build_chunk`` made them elsewhere (prepworker.py), to be
+    written as they come instead of building them here.
 
     The campaign record is written with the first chunk, so a file with no data line leaves no campaign.
     Between chunks ``pace`` is awaited (a dispatcher claims what is queued meanwhile; it may hold the
@@ -358,16 +374,46 @@ async def write_rows(
     front of every idempotency key: a service's campaigns are ``api:<transport>:c:<campaign>:<e164>``.
     """
     check(campaign.template)
-    saved = False
-    # Rows per second count the time spent preparing, not the time ``pace`` held the producer back.
-    started = time.monotonic() - report.seconds
-    for chunk in _chunks(rows, chunk_size):
-        if stopping is not None and stopping():
-            break
-        report.rows += len(chunk)
+    source = (
+        built
+        if built is not None
+        else _built_here(campaign, rows, chunk_size, region, phone_check, key_prefix)
+    )
+    with fewer_collections():
+        await _write_rows(store, campaign, source, report, progress, stopping, pace)
+
+
+async def _built_here(
+    campaign: Campaign,
+    rows: Iterable[Row],
+    size: int,
+    region: str | None,
+    phone_check: PhoneCheck,
+    key_prefix: str,
+) -> AsyncIterator[BuiltChunk]:
+    for chunk in chunks(rows, size):
         built, problems, repeats = build_chunk(
             campaign, chunk, region=region, phone_check=phone_check, key_prefix=key_prefix
         )
+        yield len(chunk), [(e, m.encoding.value, m.segments) for e, m in built], problems, repeats
+
+
+async def _write_rows(
+    store: Store,
+    campaign: Campaign,
+    source: AsyncIterable[BuiltChunk],
+    report: PrepareReport,
+    progress: Callable[[PrepareReport], None] | None,
+    stopping: Callable[[], bool] | None,
+    pace: Callable[[PrepareReport], Awaitable[None]] | None,
+) -> None:
+    saved = False
+    # Rows per second count the time spent preparing, not the time ``pace`` held the producer back.
+    started = time.monotonic() - report.seconds
+    async for count, built, problems, repeats in source:
+        if stopping is not None and stopping():
+            break
+        report.rows += count
         for problem in problems:
             report.add_problem(problem)
         for repeat in repeats:
@@ -375,14 +421,16 @@ async def write_rows(
         if not saved:
             await _save(store, campaign)
             saved = True
-        ids = await store.enqueue([entry for entry, _ in built])
-        known = [(entry, got) for (entry, _), got in zip(built, ids, strict=True) if got != entry.message.id]
+        ids = await store.enqueue([entry for entry, _, _ in built])
+        known = [
+            (entry, got) for (entry, _, _), got in zip(built, ids, strict=True) if got != entry.message.id
+        ]
         lines = await store.csv_rows([got for _, got in known]) if known else {}
-        for (entry, measured), got in zip(built, ids, strict=True):
+        for (entry, encoding, segments), got in zip(built, ids, strict=True):
             if got == entry.message.id:
                 report.queued += 1
-                report.encodings[measured.encoding.value] += 1
-                report.segments += measured.segments
+                report.encodings[encoding] += 1
+                report.segments += segments
                 continue
             first = lines.get(got)
             if first is not None and entry.row is not None and first < entry.row:

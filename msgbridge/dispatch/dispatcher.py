@@ -47,6 +47,7 @@ from msgbridge.core.errors import ErrorCode, ErrorInfo, MessagingError
 from msgbridge.core.message import Campaign, SendResult
 from msgbridge.core.ratelimit import Backoff, TokenBucket
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.dispatch.heap import fewer_collections
 from msgbridge.dispatch.outcomes import Outcomes
 from msgbridge.dispatch.provider import send_provider_campaign
 from msgbridge.dispatch.receipts import ReceiptCollector
@@ -227,6 +228,17 @@ class Dispatcher:
         self._fail_on_stop = message_ids is not None
         if self.stopping:
             return self.stats
+        with fewer_collections():
+            return await self._send_pending(campaign, include_maybe, message_ids, origin, producing)
+
+    async def _send_pending(
+        self,
+        campaign: str | None,
+        include_maybe: bool,
+        message_ids: Sequence[str] | None,
+        origin: str | None,
+        producing: asyncio.Event | None,
+    ) -> DispatchStats:
         await self.settle(campaign, resend=include_maybe, message_ids=message_ids, origin=origin)
         workers = [
             asyncio.create_task(self._worker(campaign, message_ids, origin, producing), name=f"dispatch-{i}")

@@ -69,6 +69,9 @@ class Template:
         end = len(text) - len(last)
         if end < len(first) or not text.startswith(first) or not text.endswith(last):
             return None
+        if len(pieces) == 2:  # one hole (the common template): the value is what lies between
+            value = text[len(first) : end]
+            return None if SEPARATOR in value else value
         values, at = [], len(first)
         for piece in pieces[1:-1]:
             found = text.find(piece, at, end)

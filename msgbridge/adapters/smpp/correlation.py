@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -73,7 +73,11 @@ class Correlator:
         self.max_ids = max_ids
         self.clock = clock
         self.stats = CorrelatorStats()
-        self._index: OrderedDict[str, tuple[str, int, int]] = OrderedDict()
+        # Segment key -> message id (a one-part message's, the common case) or (message id, seq, total);
+        # ``_order`` holds each key once, oldest first. A third of an OrderedDict of tuples: at the
+        # default 500,000 ids that is about 50 MB less of a large campaign's memory.
+        self._index: dict[str, str | tuple[str, int, int]] = {}
+        self._order: deque[str] = deque()
         self._parked: dict[str, list[_Parked]] = {}
         self._park_queue: deque[_Parked] = deque()
         # Called with every receipt emitted for a tagged parsed receipt (see ``receipt``), whenever it is
@@ -94,9 +98,11 @@ class Correlator:
     def add(self, key: str, message_id: str, seq: int, total: int) -> list[DeliveryReceipt]:
         """Register one segment's key (as soon as its submit_sm_resp arrives); returns receipts it releases."""
         index = self._index
-        index[key] = (message_id, seq, total)
+        if key not in index:  # a key seen again keeps its place, as in an OrderedDict
+            self._order.append(key)
+        index[key] = message_id if total == 1 else (message_id, seq, total)
         if len(index) > self.max_ids:
-            index.popitem(last=False)
+            del index[self._order.popleft()]
         if not self._parked:
             return []
         waiting = self._parked.pop(key, None)
@@ -111,7 +117,11 @@ class Correlator:
         return released
 
     def lookup(self, key: str) -> tuple[str, int, int] | None:
-        return self._index.get(key)
+        """(message id, segment number, segment count) of a key sent on this link, if still indexed."""
+        hit = self._index.get(key)
+        if hit is None or isinstance(hit, tuple):
+            return hit
+        return hit, 0, 1
 
     def receipt(self, parsed: ParsedReceipt, *, park: bool = True, tag: object = None) -> list[DeliveryReceipt]:
         """Emit the receipt if its id is known; otherwise park it (or emit it unmatched).
@@ -120,14 +130,14 @@ class Correlator:
         """
         now = time.time()
         key = receipt_key(parsed.message_id, self.base)
-        hit = self._index.get(key)
+        hit = self.lookup(key)
         if hit is not None:
             self.stats.matched += 1
             return [self._emit(key, parsed, hit, now, tag)]
         candidates = [key]
         if self.base is IdBase.AUTO:
             for base, alt in alternatives(key):
-                hit = self._index.get(alt)
+                hit = self.lookup(alt)
                 if hit is not None:
                     self._learn(base)
                     self.stats.matched += 1

@@ -148,7 +148,7 @@ SMPP_OPTIONS = OptionSet(
         500_000,
         1,
         100_000_000,
-        "recent segment ids kept in memory to name a receipt's message (about 300 bytes each); older ones are "
+        "recent segment ids kept in memory to name a receipt's message (about 180 bytes each); older ones are "
         "matched by the store alone",
     ),
     opt.number(

@@ -164,3 +164,28 @@ def test_surrogate_pair_at_a_boundary_moves_whole() -> None:
     text = "ж" * 66 + "😀" + "ж" * 10  # the emoji would need units 67-68 of the first part
     parts = split(text)
     assert parts[0] == "ж" * 66 and parts[1].startswith("😀")
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=any_text, ref16=st.booleans(), latin1=st.booleans())
+def test_info_agrees_with_split_whatever_the_text(text: str, ref16: bool, latin1: bool) -> None:
+    """``info`` counts one-unit texts by division and caches by length: it must say what cutting says."""
+    enc = choose_encoding(text, allow_latin1=latin1)
+    parts = split(text, enc, ref16=ref16)
+    got = info(text, enc, ref16=ref16)
+    limits = LIMITS[enc]
+    assert got.segments == len(parts)
+    assert got.units == units(text, enc)
+    assert got.characters == len(text)
+    assert got.encoding is enc
+    assert got.per_segment == (
+        limits.single if len(parts) == 1 else limits.multi_16bit_ref if ref16 else limits.multi_8bit_ref
+    )
+    assert info(text, ref16=ref16) == info(text, choose_encoding(text), ref16=ref16)
+
+
+@pytest.mark.parametrize("n", [0, 1, 160, 161, 306, 307, 459, 460])
+def test_info_at_gsm_segment_boundaries(n: int) -> None:
+    text = "a" * n
+    assert info(text).segments == len(split(text))
+    assert info(text + "€").segments == len(split(text + "€"))

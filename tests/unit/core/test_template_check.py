@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from msgbridge.core.errors import ErrorCode, TemplateError
 from msgbridge.core.template import check, fields, render
@@ -53,3 +55,31 @@ def test_balanced_templates_pass(template: str, text: str) -> None:
 
 def test_fields_ignore_stray_braces() -> None:
     assert fields("{a} { {b} }") == ["a", "b"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.lists(
+        st.one_of(st.sampled_from(["{a}", "{b.c}", "{{", "}}", "{phone}"]), st.text(alphabet="xy ,!{}", max_size=4)),
+        max_size=8,
+    ),
+    missing=st.booleans(),
+)
+def test_rendering_from_the_pieces_read_once_equals_rendering_token_by_token(parts: list[str], missing: bool) -> None:
+    """``render`` reads a template's pieces once (cached); the token-by-token form is the reference."""
+    from msgbridge.core.template import _render_each
+
+    template = "".join(parts)
+    values: dict[str, object] = {"a": "A{b}", "b.c": 7, "phone": None if missing else "+7701"}
+    try:
+        expected: str | Exception = _render_each(template, values, row=3)
+    except TemplateError as exc:
+        expected = exc
+    try:
+        got: str | Exception = render(template, values, row=3)
+    except TemplateError as exc:
+        got = exc
+    if isinstance(expected, Exception):
+        assert isinstance(got, TemplateError) and str(got) == str(expected)
+    else:
+        assert got == expected

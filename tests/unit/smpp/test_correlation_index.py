@@ -129,3 +129,26 @@ def test_emitted_receipt_equals_a_keyword_one_and_survives_json() -> None:
     assert fast == slow
     assert records.dump(fast) == records.dump(slow)
     assert records.load_json(DeliveryReceipt, records.dump_json(fast)) == slow
+
+
+def test_index_keeps_segments_and_drops_oldest_first() -> None:
+    """One-part messages are kept as their id alone, parts as (id, seq, total): both read back the same,
+    and a key seen again keeps its place in the eviction order (as the OrderedDict before it did)."""
+    c = Correlator("L", max_ids=4)
+    c.sent("single", ["S"])
+    c.sent("multi", ["M1", "M2"])
+    c.add("S", "single", 0, 1)  # again: still the oldest
+    assert c.lookup("S") == ("single", 0, 1)
+    assert c.lookup("M2") == ("multi", 1, 2)
+    c.add("X", "x", 0, 1)
+    assert len(c) == 4
+    c.add("Y", "y", 0, 1)
+    assert c.lookup("S") is None and c.lookup("M1") is not None
+    assert [c.lookup(k) for k in ("M1", "M2", "X", "Y")] == [
+        ("multi", 0, 2),
+        ("multi", 1, 2),
+        ("x", 0, 1),
+        ("y", 0, 1),
+    ]
+    [r] = c.receipt(rcpt("M2", D.DELIVERED, "DELIVRD"))
+    assert (r.message_id, r.raw["segment"], r.raw["segments"]) == ("multi", 2, 2)

@@ -18,7 +18,14 @@ CASES = [
     ("plain", ["plain", "plainx", ""]),
     ("{a}, {a}!", ["x, y!", "x, , !", "x!"]),
     ("Code {c} for {n}", ["Code 1 for 2 for 3", "Code  for ", f"Code {SEPARATOR} for x"]),
+    ("Hi {name}", ["Hi Ann", "Hi ", "Hi", f"Hi a{SEPARATOR}b", "Hi {name}"]),
+    ("{name}!", ["Ann!", "!", "Ann", f"{SEPARATOR}!"]),
 ]
+
+
+def test_a_value_holding_the_separator_is_kept_whole() -> None:
+    for template, text in (("Hi {name}", f"Hi a{SEPARATOR}b"), ("{a} {b}", f"x {SEPARATOR}")):
+        assert Template(template).fills(text) is None
 
 
 @pytest.mark.parametrize(("template", "texts"), CASES)
