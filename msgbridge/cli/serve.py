@@ -40,6 +40,7 @@ from msgbridge.core.url import encode_credentials
 from msgbridge.service.apikeys import KeyRing
 from msgbridge.service.http import create_app
 from msgbridge.service.http.gate import Gate
+from msgbridge.service.http.protocol import http_protocol
 from msgbridge.service.runtime import Runtime
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -146,7 +147,7 @@ async def serve(config: Config, settings: ServeSettings, *, access_log: bool) ->
     app = create_app(runtime, keys=keys, settings=settings, gate=gate)
     server_config = uvicorn.Config(
         app, log_config=None, access_log=access_log, lifespan="off", server_header=False,
-        ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key, timeout_graceful_shutdown=5,
+        ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key, timeout_graceful_shutdown=5, http=http_protocol(),
     )  # fmt: skip
     server = _Server(server_config)
     stop = asyncio.Event()
