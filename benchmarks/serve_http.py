@@ -3,6 +3,7 @@
     python benchmarks/serve_http.py                  # (a), (b), and (c) sustained for 60 s
     python benchmarks/serve_http.py --seconds 20     # a shorter (c)
     python benchmarks/serve_http.py --quick          # tiny sizes (the smoke test)
+    python benchmarks/serve_http.py --accept-only    # (a) and (b) accepting only, nothing sent
 
 (a) batch POSTs of 1,000 messages (``POST /v1/messages``), a few connections at once: messages durably
     accepted per second (each 202 comes after the outbox commit), against ``Store.enqueue`` of the same
@@ -377,6 +378,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
             f"{rps / SINGLE_TARGET:.2f}x, p99 {P99_TARGET_MS / p99:.2f}x"
         )
         await asyncio.to_thread(serve.stop)
+        serve = None
+        if args.accept_only:
+            return 0
 
         # The same, while the service sends what it accepts to the SMSC (receipts and all): as in use.
         serve = await start_serve(
@@ -434,6 +438,7 @@ def main() -> int:
     parser.add_argument("--dlr-delay-ms", type=float, default=100.0)
     parser.add_argument("--uvloop", action=argparse.BooleanOptionalAction, default=True, help="the load generator's loop")
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw", help="(b)'s client (see Connection)")
+    parser.add_argument("--accept-only", action="store_true", help="(a) and (b) accepting only; nothing sent")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a measurement")
     args = parser.parse_args()
     if args.quick:

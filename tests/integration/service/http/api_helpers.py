@@ -20,6 +20,7 @@ from msgbridge.config import ServeSettings
 from msgbridge.service.apikeys import KeyRing, create_key
 from msgbridge.service.http import create_app
 from msgbridge.service.http.gate import Gate
+from msgbridge.service.http.protocol import http_protocol
 from msgbridge.service.runtime import Runtime
 from msgbridge.simulators.smsc import SmscSimulator
 
@@ -46,9 +47,10 @@ class Api:
 
 @asynccontextmanager
 async def http_server(app: object) -> AsyncIterator[str]:
-    """``app`` served by uvicorn on 127.0.0.1, a free port, in this event loop; yields the base URL."""
+    """``app`` served by uvicorn on 127.0.0.1, a free port, in this event loop, with the HTTP protocol
+    ``serve`` runs; yields the base URL."""
     sock = socket.create_server(("127.0.0.1", 0))
-    server = _Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))  # type: ignore[arg-type]
+    server = _Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", http=http_protocol()))  # type: ignore[arg-type]
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
