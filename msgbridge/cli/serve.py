@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import signal
 import socket
 import ssl
@@ -37,6 +36,7 @@ from msgbridge.cli.listening import bind_error
 from msgbridge.config import Config, ServeSettings, load_config, parse_listen
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.url import encode_credentials
+from msgbridge.dispatch import heap
 from msgbridge.service.apikeys import KeyRing
 from msgbridge.service.http import create_app
 from msgbridge.service.http.gate import Gate
@@ -108,27 +108,6 @@ def _shown(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-# Allocations between two young collections (CPython's default is 700): with 50 requests in flight, a young
-# collection at every few hundred objects finds each request's objects alive and promotes them, and
-# what is promoted piles up until a full collection runs.
-YOUNG_THRESHOLD = 20_000
-
-
-def settle_heap() -> None:
-    """Move everything allocated while starting into the collector's permanent generation, and collect the
-    young generation less often.
-
-    What ``serve`` holds from its start to its end (modules, the app and its OpenAPI models, phone
-    metadata, the store's statements) is a heap of a few hundred thousand objects that a full collection
-    would walk every time: measured at 90-120 ms each, a stall of every request in flight, about twice a
-    second under single-message load (the p99 of the accept latency). Frozen, they are never walked.
-    """
-    gc.collect()
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
-
-
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
@@ -156,7 +135,7 @@ async def serve(config: Config, settings: ServeSettings, *, access_log: bool) ->
         loop.add_signal_handler(sig, stop.set)
     try:
         await runtime.start()
-        settle_heap()
+        heap.settle()
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not serving.done():  # noqa: ASYNC110 -- uvicorn sets a flag, no event
             await asyncio.sleep(0.01)

@@ -16,6 +16,11 @@ out of the collector's way (``gc.freeze``) and the young generation's
 threshold is raised. Cycles are still collected, only less often: the
 garbage a cycle holds waits for at most YOUNG_THRESHOLD more allocations,
 a bounded amount whatever the campaign's size.
+
+A process that runs until it is stopped (``msgbridge serve``) settles the
+heap once for good instead (:func:`settle`): what it loaded while starting
+(modules, the app and its OpenAPI models, phone metadata) is frozen, and the
+campaigns and lanes it runs leave the collector as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +33,23 @@ YOUNG_THRESHOLD = 20_000
 
 _depth = 0  # uses open now (several campaigns may run at once on one loop)
 _saved: tuple[int, int, int] = gc.get_threshold()
+_settled = False  # settle() has run: the pace is this process's for good
+
+
+def settle(young: int = YOUNG_THRESHOLD) -> None:
+    """Freeze what is alive now and collect the young generation every ``young`` allocations, from now on.
+
+    Measured in ``serve`` before this: a full collection walked the start-up heap (a few hundred thousand
+    objects) in 90-120 ms, about twice a second under single-message load, stalling every request in
+    flight (the p99 of the accept latency); and with 50 requests in flight, a young collection every 700
+    allocations found each request's objects alive and promoted them until a full collection ran.
+    """
+    global _settled
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(max(young, YOUNG_THRESHOLD), older, oldest)
+    _settled = True
 
 
 @contextmanager
@@ -38,6 +60,9 @@ def fewer_collections(young: int = YOUNG_THRESHOLD) -> Iterator[None]:
     restores them.
     """
     global _depth, _saved
+    if _settled:  # a service has set the pace for the whole process
+        yield
+        return
     if _depth == 0:
         _saved = gc.get_threshold()
         gc.freeze()

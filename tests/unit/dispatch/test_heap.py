@@ -41,3 +41,21 @@ def test_an_error_inside_restores_the_settings() -> None:
     except RuntimeError:
         pass
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_a_settled_process_keeps_its_pace_through_campaigns() -> None:
+    # What serve does once started: the campaigns and lanes it runs leave the collector as settle() set it.
+    from msgbridge.dispatch import heap
+
+    before = gc.get_threshold()
+    try:
+        heap.settle()
+        settled = gc.get_threshold()
+        assert settled[0] == YOUNG_THRESHOLD and gc.get_freeze_count() > 0
+        with fewer_collections():
+            pass
+        assert gc.get_threshold() == settled and gc.get_freeze_count() > 0
+    finally:
+        heap._settled = False
+        gc.set_threshold(*before)
+        gc.unfreeze()
