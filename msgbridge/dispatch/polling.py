@@ -281,6 +281,7 @@ class Poller:
         *,
         clock: Clock = time.monotonic,
         refresh: float = 1.0,
+        on_receipts: Callable[[Sequence[DeliveryReceipt]], None] | None = None,
     ) -> None:
         if not isinstance(transport, StatusPolling):
             raise UnsupportedFeature(f"{transport.scheme}:// cannot be polled for status")
@@ -291,6 +292,8 @@ class Poller:
         self.refresh = min(refresh, policy.max_interval)
         self.counts = PollCounts()
         self._synced: float | None = None
+        # Told of every batch once the store has it (a service's events), as pushed receipts are.
+        self.on_receipts = on_receipts
 
     async def poll(self) -> PollCounts:
         """One round; returns what this round did."""
@@ -329,6 +332,8 @@ class Poller:
             return
         round_.receipts += len(receipts)
         round_.matched += await self.store.record_receipts(receipts)
+        if self.on_receipts is not None:
+            self.on_receipts(receipts)
         for receipt in receipts:
             if receipt.status.is_final:
                 self.schedule.done(receipt.native_id)

@@ -124,10 +124,16 @@ class ReceiptCollector:
         if self.on_receipts is not None:
             self.on_receipts(batch)
 
+    def _polled(self, receipts: Sequence[DeliveryReceipt]) -> None:
+        if self.on_receipts is not None:  # read at call time: a lane sets it after this collector is made
+            self.on_receipts(receipts)
+
     async def _poll_once(self) -> None:
         """Ask about the pending messages that are due; the poller keeps each provider's limits."""
         if self.poller is None:
-            self.poller = Poller(self.store, self.transport, policy_for(self.transport, self.poll_interval))
+            self.poller = Poller(
+                self.store, self.transport, policy_for(self.transport, self.poll_interval), on_receipts=self._polled
+            )
         done = await self.poller.poll()
         self.stats.receipts += done.receipts
         self.stats.receipts_matched += done.matched

@@ -1,7 +1,7 @@
 """Live status changes and inbound messages, fanned out in-process to whoever listens.
 
 The runtime publishes here from the places where the facts are recorded: a batch of send results once its
-commit has returned (``ResultWriter.on_results``), a batch of pushed receipts once stored
+commit has returned (``ResultWriter.on_results``), a batch of receipts, pushed or polled, once stored
 (``ReceiptCollector.on_receipts``), an MO message once stored. So an event never announces something the
 store does not hold yet; the store stays the record, events are the notification.
 

@@ -225,6 +225,25 @@ async def test_events_report_status_changes_and_inbound_messages(sim: SmscSimula
         await stream.aclose()
 
 
+async def test_events_report_receipts_a_polled_transport_was_asked_for(tmp_path: Path) -> None:
+    # memory://?poll=yes pushes no receipt: its statuses come from the poller, which must announce them too.
+    transports = {"polled": "memory://?poll=yes&dlr_delay_ms=20"}
+    async with Runtime(store=str(tmp_path / "rt.db"), transports=transports) as rt:
+        assert await rt.wait_ready()
+        stream = rt.events()
+        [acc] = await rt.accept([Submission(to="+77011234567", text="poll me")])
+        seen: list[Event] = []
+        async for event in stream:
+            seen.append(event)
+            if event.status is not None and event.status.is_final:
+                break
+        assert [(e.message_id, e.status) for e in seen] == [
+            (acc.id, DeliveryStatus.SUBMITTED),
+            (acc.id, DeliveryStatus.DELIVERED),
+        ]
+        await stream.aclose()
+
+
 async def test_a_peer_down_at_start_is_retried_until_it_is_up(tmp_path: Path) -> None:
     sim = SmscSimulator(users=USERS, dlr_delay_ms=20, seed=4)
     async with sim.serve("127.0.0.1", 0):
