@@ -125,6 +125,20 @@ def csv_rows(request: RunRequest) -> Iterator[Iterable[Row]]:
         yield ((r.line, r.fields.get(column, ""), r.fields, r.problem) for r in source.rows())
 
 
+class CsvRows:
+    """A CSV file's rows, read again from the file at each iteration (a strict campaign reads them twice),
+    so memory holds a chunk, never the file; header problems are raised at construction."""
+
+    def __init__(self, request: RunRequest) -> None:
+        self.request = request
+        with csv_rows(request):  # header problems: raised here, before anything is queued
+            pass
+
+    def __iter__(self) -> Iterator[Row]:
+        with csv_rows(self.request) as rows:
+            yield from rows
+
+
 def bad_input(exc: MessagingError) -> bool:
     """Errors that mean "fix the command", as opposed to a peer that could not be used."""
     return exc.code is ErrorCode.INVALID_ARGUMENT

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -28,7 +27,7 @@ from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import split
 from msgbridge.dispatch.campaign import PrepareReport, Row
-from msgbridge.dispatch.run import RunRequest, csv_rows
+from msgbridge.dispatch.run import CsvRows, RunRequest
 from msgbridge.service.contract import CampaignSubmission, CampaignView, Submission
 from msgbridge.service.events import EventsLost, Subscription
 from msgbridge.service.runtime import Runtime
@@ -273,23 +272,15 @@ class Client:
         recipient is queued or reported, or, with ``wait``, once nothing is left to send (with
         ``wait_receipts``: nothing awaits a receipt either) or ``wait`` seconds have passed.
         """
-        with ExitStack() as files:
-            if csv is not None:
-                request = RunRequest(
-                    name=name,
-                    template=template,
-                    csv_path=csv,
-                    transport_label=self.name,
-                    phone_column=phone_column,
-                )
-                rows: Iterable[Row] = files.enter_context(csv_rows(request))
-                if strict:
-                    rows = list(rows)  # strict reads the rows twice
-            else:
-                rows = [_row(r) for r in recipients] if strict else (_row(r) for r in recipients)
-            return await self._campaign(
-                name, template, rows, sender, region, phone_check, strict, wait, wait_receipts
+        rows: Iterable[Row]
+        if csv is not None:
+            request = RunRequest(
+                name=name, template=template, csv_path=csv, transport_label=self.name, phone_column=phone_column
             )
+            rows = CsvRows(request)  # re-read from the file by a strict campaign's second pass
+        else:
+            rows = [_row(r) for r in recipients] if strict else (_row(r) for r in recipients)
+        return await self._campaign(name, template, rows, sender, region, phone_check, strict, wait, wait_receipts)
 
     async def _campaign(
         self,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path as FilePath
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -24,7 +24,7 @@ from starlette.datastructures import UploadFile
 from msgbridge.core.errors import ConfigError, ErrorCode
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.campaign import Row
-from msgbridge.dispatch.run import RunRequest, csv_rows
+from msgbridge.dispatch.run import CsvRows, RunRequest
 from msgbridge.service.apikeys import ApiKey
 from msgbridge.service.contract import CampaignSubmission
 from msgbridge.service.http.auth import api_key, check_transports, submitter
@@ -60,19 +60,6 @@ REQUEST_BODY = {
 NAME = Path(pattern=NAME_PATTERN, max_length=128)
 COPY_CHUNK = 1024 * 1024
 MAX_FORM_FIELDS = 32
-
-
-class CsvRows:
-    """The uploaded file's rows, re-readable (a strict campaign reads them twice); header checked at once."""
-
-    def __init__(self, request: RunRequest) -> None:
-        self.request = request
-        with csv_rows(request):  # header problems: raised here, before anything is queued
-            pass
-
-    def __iter__(self) -> Iterator[Row]:
-        with csv_rows(self.request) as rows:
-            yield from rows
 
 
 def _not_found(name: str) -> ApiError:
