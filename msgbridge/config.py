@@ -20,11 +20,19 @@
     [apikeys]
     file = "msgbridge-keys.toml"     # default: next to this file
 
+    [webhooks]                       # delivering status events to callback URLs (README "Webhooks")
+    secret = "whsec_..."             # signs events of keys without their own; a list while rotating
+    max_age = 86400                  # seconds an event is retried before it is given up
+    concurrency_per_url = 4          # requests in flight to one receiver (scheme://host:port)
+    timeout = 10                     # seconds for one request, first byte out to the answer read
+    breaker_failures = 5             # consecutive failures that open a receiver's circuit
+    breaker_cooldown = 30            # seconds an open circuit waits before one probe
+
 The environment wins over the file, so a deployment keeps secrets out of it:
 ``MSGBRIDGE_STORE`` and ``MSGBRIDGE_TRANSPORT_<NAME>`` (``MSGBRIDGE_TRANSPORT_SMS``
 defines or replaces the transport named ``sms``); ``MSGBRIDGE_SERVE_<KEY>``
 (``MSGBRIDGE_SERVE_LISTEN``, ``..._DRAIN_TIMEOUT``, ...) and ``MSGBRIDGE_APIKEYS_FILE``
-for the two service sections. ``--via NAME`` on the command line picks a named
+for the two service sections, ``MSGBRIDGE_WEBHOOKS_<KEY>`` for ``[webhooks]``. ``--via NAME`` on the command line picks a named
 transport; ``--via URL`` uses the URL itself.
 
 Relative paths under ``[serve]`` and ``[apikeys]`` are read from the config
@@ -49,6 +57,7 @@ ENV_STORE = "MSGBRIDGE_STORE"
 ENV_TRANSPORT_PREFIX = "MSGBRIDGE_TRANSPORT_"
 ENV_SERVE_PREFIX = "MSGBRIDGE_SERVE_"
 ENV_APIKEYS_FILE = "MSGBRIDGE_APIKEYS_FILE"
+ENV_WEBHOOKS_PREFIX = "MSGBRIDGE_WEBHOOKS_"
 DEFAULT_KEYS_FILE = "msgbridge-keys.toml"
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_DRAIN_TIMEOUT = 30.0
@@ -82,12 +91,25 @@ class ServeSettings:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """``[webhooks]``: how status events are delivered (``msgbridge.webhooks``)."""
+
+    secrets: tuple[str, ...] = ()  # the default signing secret(s); empty: events of keys without one go unsigned
+    max_age: float = 86400.0
+    concurrency_per_url: int = 4
+    timeout: float = 10.0
+    breaker_failures: int = 5
+    breaker_cooldown: float = 30.0
+
+
+@dataclass(frozen=True)
 class Config:
     store: str = DEFAULT_STORE
     transports: dict[str, str] = field(default_factory=dict)
     source: str | None = None  # the file read, if any
     serve: ServeSettings = field(default_factory=ServeSettings)
     apikeys_file: str = DEFAULT_KEYS_FILE
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     def resolve_via(self, via: str) -> str:
         """A transport URL from ``--via``: a URL as given, or the URL configured under that name."""
@@ -153,7 +175,10 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
     base = file.parent if source else Path()
     serve = _serve_settings(data.get("serve", {}), environ, source, base)
     keys = _keys_file(data.get("apikeys", {}), environ, source, base)
-    return Config(store=store, transports=transports, source=source, serve=serve, apikeys_file=keys)
+    webhooks = _webhook_settings(data.get("webhooks", {}), environ, source)
+    return Config(
+        store=store, transports=transports, source=source, serve=serve, apikeys_file=keys, webhooks=webhooks
+    )
 
 
 def _beside(base: Path, value: str) -> str:
@@ -231,3 +256,42 @@ def _keys_file(section: object, environ: Mapping[str, str], source: str | None, 
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{source}: [apikeys] file must be a non-empty string")
     return _beside(base, value)
+
+
+# [webhooks]: key -> how its value is read (from the file: a TOML value; from the environment: a string).
+_WEBHOOK_KEYS: tuple[str, ...] = (
+    "secret", "max_age", "concurrency_per_url", "timeout", "breaker_failures", "breaker_cooldown",
+)  # fmt: skip
+
+
+def _webhook_settings(section: object, environ: Mapping[str, str], source: str | None) -> WebhookSettings:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: [webhooks] must be a table")
+    unknown = sorted(set(section) - set(_WEBHOOK_KEYS))
+    if unknown:
+        known = ", ".join(_WEBHOOK_KEYS)
+        raise ConfigError(f"{source}: unknown key(s) in [webhooks]: {', '.join(unknown)} (known: {known})")
+    values: dict[str, tuple[object, str]] = {k: (v, f"{source}: [webhooks] {k}") for k, v in section.items()}
+    for key in _WEBHOOK_KEYS:
+        env_value = environ.get(ENV_WEBHOOKS_PREFIX + key.upper())
+        if env_value:
+            values[key] = (env_value, f"{ENV_WEBHOOKS_PREFIX}{key.upper()}")
+    settings: dict[str, object] = {}
+    for key, (value, where) in values.items():
+        if key == "secret":
+            items = value.split(",") if isinstance(value, str) and where.startswith(ENV_WEBHOOKS_PREFIX) else value
+            items = [items] if isinstance(items, str) else items
+            if not isinstance(items, list) or not items or not all(isinstance(i, str) and i.strip() for i in items):
+                raise ConfigError(f"{where} must be a non-empty string, or a list of them while rotating")
+            settings["secrets"] = tuple(i.strip() for i in items)
+        elif key in ("concurrency_per_url", "breaker_failures"):
+            text = str(value).strip() if not isinstance(value, bool) else ""
+            if not text.isdigit() or int(text) < 1:
+                raise ConfigError(f"{where} must be a whole number >= 1, got {value!r}")
+            settings[key] = int(text)
+        else:
+            seconds = _seconds(value, where)
+            if key in ("max_age", "timeout") and seconds <= 0:
+                raise ConfigError(f"{where} must be a number of seconds > 0, got {value!r}")
+            settings[key] = seconds
+    return WebhookSettings(**settings)  # type: ignore[arg-type]

@@ -9,12 +9,14 @@ A key is ``mbk_`` and 32 random bytes (base64url); it is printed once, by
     transports = ["sms"]        # empty: every configured transport
     rate = 20.0                 # requests per second on the submitting endpoints; absent: no limit
     created_at = 1764720000.0
+    webhook_secret = "whsec_..."  # signs the status events of this key's messages (README "Webhooks")
 
 Why a fast hash: a slow one (scrypt, bcrypt) makes guessing a *password* from a stolen hash expensive,
 because passwords are few enough to enumerate. A key here is 256 random bits: no amount of hashing speed
 brings that search within reach, so SHA-256 is as safe as scrypt for it, and costs a microsecond per
 request instead of the tens of milliseconds (and megabytes) that would cap the API at a few dozen
-requests a second. The presented key's hash is compared with every stored hash by ``hmac.compare_digest``,
+requests a second. The webhook secret is kept as it is, not hashed: the gateway signs with it, and a
+receiver verifies with the same secret. The presented key's hash is compared with every stored hash by ``hmac.compare_digest``,
 none skipped, so the time taken says nothing about how close a guess came.
 
 The key's name is the scope under which a ``reference`` is idempotent (``Gateway.accept(scope=...)``), so
@@ -44,6 +46,7 @@ from msgbridge.core.ratelimit import TokenBucket
 
 TOKEN_PREFIX = "mbk_"
 TOKEN_BYTES = 32
+WEBHOOK_SECRET_PREFIX = "whsec_"
 HINT_CHARS = 8  # of the key shown by `apikey list`: the prefix and 4 random characters (24 of 256 bits)
 NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 RELOAD_SECONDS = 1.0  # how often a running server looks whether the key file changed
@@ -58,6 +61,7 @@ class ApiKey:
     transports: tuple[str, ...] = ()  # empty: every transport
     rate: float | None = None  # requests per second on POST endpoints
     created_at: float = 0.0
+    webhook_secret: str | None = None  # signs its messages' callbacks; None: the [webhooks] secret does
 
     def may_use(self, transport: str) -> bool:
         return not self.transports or transport in self.transports
@@ -69,6 +73,10 @@ def digest(token: str) -> str:
 
 def new_token() -> str:
     return TOKEN_PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).decode().rstrip("=")
+
+
+def new_webhook_secret() -> str:
+    return WEBHOOK_SECRET_PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).decode().rstrip("=")
 
 
 def check_name(name: str) -> str:
@@ -102,6 +110,9 @@ def parse_keys(text: str, source: str) -> dict[str, ApiKey]:
         if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < math.inf):
             raise ConfigError(f"{where}: rate must be a positive number of requests per second")
         created = entry.get("created_at", 0.0)
+        webhook_secret = entry.get("webhook_secret")
+        if webhook_secret is not None and (not isinstance(webhook_secret, str) or not webhook_secret):
+            raise ConfigError(f"{where}: webhook_secret must be a non-empty string")
         keys[name] = ApiKey(
             name=name,
             sha256=sha,
@@ -109,6 +120,7 @@ def parse_keys(text: str, source: str) -> dict[str, ApiKey]:
             transports=tuple(t.lower() for t in transports),
             rate=float(rate) if rate is not None else None,
             created_at=float(created) if isinstance(created, int | float) else 0.0,
+            webhook_secret=webhook_secret,
         )
     return keys
 
@@ -123,6 +135,8 @@ def format_keys(keys: Iterable[ApiKey]) -> str:
         if key.rate is not None:
             out.append(f"rate = {key.rate!r}\n")
         out.append(f"created_at = {key.created_at!r}\n")
+        if key.webhook_secret is not None:
+            out.append(f"webhook_secret = {json.dumps(key.webhook_secret)}\n")
     return "".join(out)
 
 
@@ -175,6 +189,7 @@ def create_key(
         transports=tuple(dict.fromkeys(t.lower() for t in transports)),
         rate=rate,
         created_at=round(time.time(), 3),
+        webhook_secret=new_webhook_secret(),
     )
     keys[name] = key
     write_keys(path, keys.values())
