@@ -222,6 +222,11 @@ class KeyRing:
     def keys(self) -> tuple[ApiKey, ...]:
         return self._keys
 
+    def current(self) -> tuple[ApiKey, ...]:
+        """The keys, re-read first if the file changed (as :meth:`authenticate` does)."""
+        self._maybe_reload()
+        return self._keys
+
     def authenticate(self, token: str) -> ApiKey | None:
         """The key ``token`` is, or None; every stored hash is compared, in constant time each."""
         self._maybe_reload()

@@ -57,6 +57,11 @@ class Breaker:
         circuit.probing = True
         return None
 
+    def open_until(self, origin: str) -> float | None:
+        """When ``origin``'s open circuit (or pause) ends; None when closed. Looks only: grants no probe."""
+        circuit = self._circuits.get(origin)
+        return circuit.open_until if circuit is not None else None
+
     def is_open(self, origin: str) -> bool:
         circuit = self._circuits.get(origin)
         return circuit is not None and circuit.open_until is not None
