@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -34,20 +35,28 @@ class Receiver:
     mode: str = "up"  # up | fail | slow | throttle | gone
     delay: float = 0.5
     retry_after: str = "1"
+    script: deque[str] = field(default_factory=deque)  # modes for the next requests, before ``mode``
     requests: list[Request] = field(default_factory=list)
+    answered: list[tuple[float, int]] = field(default_factory=list)  # (when, status) of every answer
     events: list[Arrival] = field(default_factory=list)
     server: HttpServer | None = None
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle(self, request: Request) -> Response:
+        response = await self._answer(request)
+        self.answered.append((time.time(), response.status))
+        return response
+
+    async def _answer(self, request: Request) -> Response:
         self.requests.append(request)
-        if self.mode == "fail":
+        mode = self.script.popleft() if self.script else self.mode
+        if mode == "fail":
             return Response(500, b'{"error":"receiver broken"}' + b"x" * 4000)
-        if self.mode == "throttle":
+        if mode == "throttle":
             return Response(429, b"slow down", [("Retry-After", self.retry_after)])
-        if self.mode == "gone":
+        if mode == "gone":
             return Response(410, b"no such hook")
-        if self.mode == "slow":
+        if mode == "slow":
             await asyncio.sleep(self.delay)
         verified = True
         if self.secret is not None:

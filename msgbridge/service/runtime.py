@@ -42,6 +42,7 @@ from msgbridge.service.lane import IDLE, Lane
 from msgbridge.service.validation import check_batch, sender_problem
 from msgbridge.store import open_store
 from msgbridge.store.base import ExportRecord, MessageRecord, OutboxEntry, Store
+from msgbridge.webhooks.worker import WebhookWorker, WorkerFactory, configured, default_worker
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class Runtime:
         concurrency: int = 4,
         idle: float = IDLE,
         drain_timeout: float = DRAIN_TIMEOUT,
+        webhooks: WorkerFactory = default_worker,
     ) -> None:
         if not transports:
             raise ConfigError("a runtime needs at least one transport")
@@ -108,6 +110,8 @@ class Runtime:
         self._commit: GroupCommit | None = None
         self._accepting = False
         self._closed = False
+        self._webhooks = webhooks  # makes the callback worker once the store is open
+        self.webhooks: WebhookWorker | None = None
 
     @classmethod
     def from_config(
@@ -137,6 +141,7 @@ class Runtime:
             concurrency=concurrency,
             idle=idle,
             drain_timeout=drain_timeout,
+            webhooks=configured(config),
         )
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -172,6 +177,8 @@ class Runtime:
             )
             self.lanes[name] = lane
             lane.start()
+        self.webhooks = self._webhooks(store, self.hub)
+        self.webhooks.start()
         self._accepting = True
 
     async def __aenter__(self) -> Self:
@@ -198,6 +205,7 @@ class Runtime:
             return
         self._closed = True
         self._accepting = False
+        deadline = time.monotonic() + timeout
         try:
             outcomes = await asyncio.gather(
                 *(lane.drain(timeout) for lane in self.lanes.values()), return_exceptions=True
@@ -205,6 +213,8 @@ class Runtime:
             for name, outcome in zip(self.lanes, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     log.error("%s: drain failed: %s", name, outcome)
+            if self.webhooks is not None:  # after the lanes: their last results' events may still go out
+                await self.webhooks.stop(max(0.0, deadline - time.monotonic()))
         finally:
             self.hub.close()
             if self._store is not None:

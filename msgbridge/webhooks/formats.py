@@ -57,7 +57,12 @@ class JsonFormat:
         return self.signed(event, target, (secret,) if secret else ())
 
     def signed(
-        self, event: StoredEvent, target: CallbackTarget, secrets: Sequence[bytes], *, now: float | None = None
+        self,
+        event: StoredEvent,
+        target: CallbackTarget,
+        secrets: Sequence[bytes],
+        *,
+        now: float | None = None,
     ) -> CallbackRequest:
         """The request signed with every one of ``secrets`` (none: unsigned)."""
         body = json.dumps(event_json(event), ensure_ascii=False, separators=(",", ":")).encode()

@@ -140,7 +140,9 @@ class Sender:
             return Answer(None, error=f"{name}: {exc}" if str(exc) else name)
 
     async def _exchange(self, request: CallbackRequest) -> Answer:
-        built = self._client.build_request(request.method, request.url, headers=request.headers, content=request.body)
+        built = self._client.build_request(
+            request.method, request.url, headers=request.headers, content=request.body
+        )
         response = await self._client.send(built, stream=True)
         try:
             kept = bytearray()
@@ -156,4 +158,3 @@ class Sender:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-

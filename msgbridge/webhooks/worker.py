@@ -32,8 +32,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from msgbridge.config import WebhookSettings
+from msgbridge.config import Config, WebhookSettings
 from msgbridge.core.callbacks import address_problem
+from msgbridge.service.apikeys import KeyRing, read_keys
 from msgbridge.service.events import EventHub, EventsLost, Subscription
 from msgbridge.store.base import DELIVERED, FAILED, PENDING, SKIPPED, EventOutcome, Store, StoredEvent
 from msgbridge.webhooks.breaker import Breaker
@@ -87,6 +88,7 @@ class WebhookWorker:
         hub: EventHub | None = None,
         formats: Mapping[str, CallbackFormat] | None = None,
         poll: float = POLL,
+        policy: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
@@ -99,7 +101,7 @@ class WebhookWorker:
         self.poll = poll
         self.clock = clock
         self.rng = rng or random.Random()
-        self.policy = RetryPolicy(max_age=s.max_age)
+        self.policy = policy or RetryPolicy(max_age=s.max_age)
         self.breaker = Breaker(failures=s.breaker_failures, cooldown=s.breaker_cooldown, probe_wait=s.timeout)
         self.lease = max(MIN_LEASE, 4 * s.timeout + RECORD_MARGIN)
         self.sender = Sender(timeout=s.timeout, refuse=None if allow_private else address_problem)
@@ -175,7 +177,7 @@ class WebhookWorker:
 
     async def _sleep(self, sub: Subscription | None) -> Subscription | None:
         """Until woken (hub, an outcome recorded, stop) or ``poll`` seconds; returns the subscription to go on with."""
-        waits = [asyncio.ensure_future(self._wake.wait())]
+        waits: list[asyncio.Future[object]] = [asyncio.ensure_future(self._wake.wait())]
         if sub is not None:
             waits.append(asyncio.ensure_future(sub.wait()))
         try:
@@ -261,7 +263,9 @@ class WebhookWorker:
         secrets = self.secrets.for_key(target.key)
         if not secrets and not self._warned_unsigned:
             self._warned_unsigned = True
-            log.warning("webhooks: no [webhooks] secret configured: events without a key's secret go unsigned")
+            log.warning(
+                "webhooks: no [webhooks] secret configured: events without a key's secret go unsigned"
+            )
         if isinstance(fmt, JsonFormat):
             return fmt.signed(event, target, secrets, now=self.clock())
         message = None
@@ -303,7 +307,9 @@ class WebhookWorker:
             self.stats.delivered += 1
         elif state == FAILED:
             self.stats.failed += 1
-            log.warning("webhooks: event %s to %s given up: %s", event.id, event.target and event.target.url, error)
+            log.warning(
+                "webhooks: event %s to %s given up: %s", event.id, event.target and event.target.url, error
+            )
         elif state == SKIPPED:
             self.stats.skipped += 1
         self._inflight.add(event.n)
@@ -335,3 +341,27 @@ class WebhookWorker:
                 self._wake.set()  # a message's next event may be claimable now
             if self._stopping and not self._outcomes and self.queues.held == 0:
                 return
+
+
+# What a runtime calls to make its worker, once its store is open and its hub exists.
+WorkerFactory = Callable[[Store, EventHub | None], WebhookWorker]
+
+
+def default_worker(store: Store, hub: EventHub | None) -> WebhookWorker:
+    """The worker of a runtime given no configuration: default settings, unsigned, public addresses only."""
+    return WebhookWorker(store, hub=hub)
+
+
+def configured(config: Config) -> WorkerFactory:
+    """Workers as ``config`` describes them: ``[webhooks]`` and the key file's secrets."""
+    ring = KeyRing(read_keys(config.apikeys_file).values(), path=config.apikeys_file)
+
+    def make(store: Store, hub: EventHub | None) -> WebhookWorker:
+        return WebhookWorker(
+            store,
+            settings=config.webhooks,
+            secrets=WebhookSecrets(config.webhooks.secrets, ring),
+            hub=hub,
+        )
+
+    return make

@@ -13,7 +13,12 @@ from msgbridge.core.errors import ConfigError
 def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert load_config(env={}).webhooks == WebhookSettings(
-        secrets=(), max_age=86400.0, concurrency_per_url=4, timeout=10.0, breaker_failures=5, breaker_cooldown=30.0
+        secrets=(),
+        max_age=86400.0,
+        concurrency_per_url=4,
+        timeout=10.0,
+        breaker_failures=5,
+        breaker_cooldown=30.0,
     )
 
 

@@ -38,7 +38,11 @@ async def test_only_the_first_kilobyte_of_a_body_is_kept() -> None:
 
 @pytest.mark.parametrize(
     ("header", "low", "high"),
-    [("7", 7.0, 7.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0, 0.0), ("Fri, 01 Jan 2100 00:00:00 GMT", 2e9, 4e9)],
+    [
+        ("7", 7.0, 7.0),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0, 0.0),
+        ("Fri, 01 Jan 2100 00:00:00 GMT", 2e9, 4e9),
+    ],
 )
 async def test_retry_after_is_read_as_seconds_or_a_date(header: str, low: float, high: float) -> None:
     async with receiver(mode="throttle", retry_after=header) as r:
