@@ -116,6 +116,8 @@ class WebhookWorker:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._warned_unsigned = False
+        self._claimed_nothing = False  # the last claim found nothing due
+        self._settled = asyncio.Event()  # set after each claim and each recorded batch
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -126,6 +128,21 @@ class WebhookWorker:
     def wake(self) -> None:
         """Claim now rather than at the next poll (something was committed)."""
         self._wake.set()
+
+    async def settle(self, timeout: float) -> bool:  # noqa: ASYNC109 -- a bounded wait is the point
+        """Until a claim finds nothing due and nothing is held or unrecorded (True), or ``timeout`` (False).
+
+        What a short-lived process (``campaign run``) waits for before it stops: the events of its last
+        status changes, delivered while it is still there when their receivers answer.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not (self._claimed_nothing and self.queues.held == 0 and not self._inflight):
+                    self._settled.clear()
+                    self._wake.set()
+                    await self._settled.wait()
+                return True
+        return False
 
     async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 -- the drain's bound is the point
         """Stop claiming; let what is being sent finish up to ``timeout``; record outcomes; close.
@@ -169,6 +186,8 @@ class WebhookWorker:
                     for event in events:
                         self._take(event)
                     claimed = len(events)
+                    self._claimed_nothing = not events
+                    self._settled.set()
                 if claimed < CLAIM_BATCH or free <= claimed:
                     sub = await self._sleep(sub)
         finally:
@@ -336,9 +355,11 @@ class WebhookWorker:
                     self._have_outcomes.set()
                     continue
                 self.stats.recorded += len(batch)
+                self._claimed_nothing = False  # what these unblock is for the next claim to find
                 for outcome in batch:
                     self._inflight.discard(outcome.n)
                 self._wake.set()  # a message's next event may be claimable now
+                self._settled.set()
             if self._stopping and not self._outcomes and self.queues.held == 0:
                 return
 
