@@ -8,6 +8,7 @@ A key is ``mbk_`` and 32 random bytes (base64url); it is printed once, by
     hint = "mbk_Qx7a"           # the first characters, so a listing tells keys apart
     transports = ["sms"]        # empty: every configured transport
     rate = 20.0                 # requests per second on the submitting endpoints; absent: no limit
+    callback_url = "https://shop.example/sms-events"   # where its messages' events go unless they say
     created_at = 1764720000.0
     webhook_secret = "whsec_..."  # signs the status events of this key's messages (README "Webhooks")
 
@@ -41,6 +42,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from msgbridge.core.callbacks import callback_problem
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.ratelimit import TokenBucket
 
@@ -62,6 +64,7 @@ class ApiKey:
     rate: float | None = None  # requests per second on POST endpoints
     created_at: float = 0.0
     webhook_secret: str | None = None  # signs its messages' callbacks; None: the [webhooks] secret does
+    callback_url: str | None = None  # the default callback of what is sent with this key
 
     def may_use(self, transport: str) -> bool:
         return not self.transports or transport in self.transports
@@ -113,6 +116,11 @@ def parse_keys(text: str, source: str) -> dict[str, ApiKey]:
         webhook_secret = entry.get("webhook_secret")
         if webhook_secret is not None and (not isinstance(webhook_secret, str) or not webhook_secret):
             raise ConfigError(f"{where}: webhook_secret must be a non-empty string")
+        callback = entry.get("callback_url")
+        if callback is not None:
+            why = callback_problem(callback, allow_private=True) if isinstance(callback, str) else "not a string"
+            if why is not None:
+                raise ConfigError(f"{where}: callback_url: {why}")
         keys[name] = ApiKey(
             name=name,
             sha256=sha,
@@ -121,6 +129,7 @@ def parse_keys(text: str, source: str) -> dict[str, ApiKey]:
             rate=float(rate) if rate is not None else None,
             created_at=float(created) if isinstance(created, int | float) else 0.0,
             webhook_secret=webhook_secret,
+            callback_url=callback,
         )
     return keys
 
@@ -137,6 +146,8 @@ def format_keys(keys: Iterable[ApiKey]) -> str:
         out.append(f"created_at = {key.created_at!r}\n")
         if key.webhook_secret is not None:
             out.append(f"webhook_secret = {json.dumps(key.webhook_secret)}\n")
+        if key.callback_url is not None:
+            out.append(f"callback_url = {json.dumps(key.callback_url)}\n")
     return "".join(out)
 
 
@@ -226,6 +237,13 @@ class KeyRing:
         """The keys, re-read first if the file changed (as :meth:`authenticate` does)."""
         self._maybe_reload()
         return self._keys
+    def callback_url(self, name: str) -> str | None:
+        """The default callback URL of the key named ``name`` (None: it has none, or no such key)."""
+        self._maybe_reload()
+        for key in self._keys:
+            if key.name == name:
+                return key.callback_url
+        return None
 
     def authenticate(self, token: str) -> ApiKey | None:
         """The key ``token`` is, or None; every stored hash is compared, in constant time each."""

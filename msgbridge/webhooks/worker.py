@@ -368,21 +368,24 @@ class WebhookWorker:
 WorkerFactory = Callable[[Store, EventHub | None], WebhookWorker]
 
 
-def default_worker(store: Store, hub: EventHub | None) -> WebhookWorker:
-    """The worker of a runtime given no configuration: default settings, unsigned, public addresses only."""
-    return WebhookWorker(store, hub=hub)
-
-
-def configured(config: Config) -> WorkerFactory:
-    """Workers as ``config`` describes them: ``[webhooks]`` and the key file's secrets."""
-    ring = KeyRing(read_keys(config.apikeys_file).values(), path=config.apikeys_file)
+def worker_factory(
+    settings: WebhookSettings, *, ring: KeyRing | None = None, allow_private: bool = False
+) -> WorkerFactory:
+    """Workers with ``settings``, the secrets of ``ring``'s keys, and the ``[events]`` address rule."""
 
     def make(store: Store, hub: EventHub | None) -> WebhookWorker:
         return WebhookWorker(
             store,
-            settings=config.webhooks,
-            secrets=WebhookSecrets(config.webhooks.secrets, ring),
+            settings=settings,
+            secrets=WebhookSecrets(settings.secrets, ring),
+            allow_private=allow_private,
             hub=hub,
         )
 
     return make
+
+
+def configured(config: Config) -> WorkerFactory:
+    """Workers as ``config`` describes them: ``[webhooks]``, the key file's secrets, ``[events]``'s address rule."""
+    ring = KeyRing(read_keys(config.apikeys_file).values(), path=config.apikeys_file)
+    return worker_factory(config.webhooks, ring=ring, allow_private=config.events.allow_private_callbacks)
