@@ -52,6 +52,10 @@ MAX_HELD = 20_000  # events in memory (queued or being sent), over every origin
 DEPTH_PER_ORIGIN = 2_000  # of which one origin may hold
 MIN_LEASE = 5.0
 RECORD_MARGIN = 2.0  # seconds kept between a request's deadline and its lease's end, to record the outcome
+# Each claim and each recorded batch is a commit; at one per outcome the commits, not the requests, would
+# set the pace. So outcomes are gathered for this long before they are recorded, and claims made at most
+# this often unless the last one came back full: a message's next event waits up to about twice this.
+GATHER = 0.05
 SHORT_WAIT = 1.0  # an origin blocked for less than this is waited for in its queue, not rescheduled
 DEFER_JITTER = 1.0  # seconds spread over events put back behind an open circuit
 
@@ -190,6 +194,8 @@ class WebhookWorker:
                     self._settled.set()
                 if claimed < CLAIM_BATCH or free <= claimed:
                     sub = await self._sleep(sub)
+                    if not self._stopping:
+                        await asyncio.sleep(GATHER)  # whatever else is committed meanwhile comes in this claim
         finally:
             if sub is not None:
                 sub.close()
@@ -341,6 +347,8 @@ class WebhookWorker:
         """Outcomes in batches: whatever queued while the previous batch was being committed."""
         while True:
             await self._have_outcomes.wait()
+            if not self._stopping and len(self._outcomes) < CLAIM_BATCH:
+                await asyncio.sleep(GATHER)  # more outcomes, one commit
             self._have_outcomes.clear()
             if self._outcomes:
                 batch, self._outcomes = self._outcomes, []
