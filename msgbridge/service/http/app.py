@@ -44,7 +44,8 @@ except Exception:  # not installed (a source checkout on sys.path)
 HAND_PARSED: tuple[type[BaseModel], ...] = (MessageIn, BatchIn, CampaignIn, CsvUploadForm)
 DESCRIPTION = (
     "Send SMS through the configured transports, read statuses, campaigns and inbound messages. "
-    "Every /v1 route takes `Authorization: Bearer KEY` (a key from `msgbridge apikey create`). "
+    "Every /v1 route takes `Authorization: Bearer KEY` (a key from `msgbridge apikey create`), but for "
+    "the provider pushes (`/v1/providers/{transport}/callback`), verified by the provider's signature instead. "
     "Every refusal has one shape: `{\"error\": {\"code\", \"message\", \"fields\"}}`."
 )
 
