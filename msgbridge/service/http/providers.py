@@ -14,6 +14,7 @@ once it is in the store, and a store that cannot be written answers 503, which t
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
@@ -23,10 +24,16 @@ from msgbridge.service.http.state import service
 
 log = logging.getLogger("msgbridge.service.http")
 
-router = APIRouter(tags=["providers"], responses={k: v for k, v in ERRORS.items() if k in (400, 403, 404, 503)})
+PATH = "/v1/providers/{transport}/callback"
+# What a recorded push is answered: the provider's own acknowledgement (Mobizon: any 2xx; SMSC.ru: "OK").
+ANSWERED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "recorded (or a retry of a push already recorded)", "content": {"text/plain": {"schema": {"type": "string"}}}},
+}
+NOT_ANSWERED: dict[int | str, dict[str, Any]] = {k: v for k, v in ERRORS.items() if k in (400, 403, 404, 413, 503)}
+
+router = APIRouter(tags=["providers"])
 
 
-@router.api_route("/v1/providers/{transport}/callback", methods=["GET", "POST"])
 async def provider_callback(transport: str, request: Request) -> Response:
     """A provider's push about messages sent through ``transport`` (configure this URL at the provider)."""
     gateway = service(request).gateway
@@ -48,10 +55,16 @@ async def provider_callback(transport: str, request: Request) -> Response:
     except PushRefused as exc:
         log.warning("%s: provider push refused: %s", transport, exc)
         raise ApiError(exc.status, str(exc), code=exc.code) from None
-    await gateway.provider_push(found_name(transport), push.receipts, push.inbound, push_id=push.push_id)
+    await gateway.provider_push(transport.lower(), push.receipts, push.inbound, push_id=push.push_id)
     return Response(push.reply.body, status_code=push.reply.status, media_type=push.reply.media_type)
 
 
-def found_name(transport: str) -> str:
-    """Configured names are lower-case; the URL may spell one otherwise."""
-    return transport.lower()
+for method in ("POST", "GET"):
+    router.add_api_route(
+        PATH,
+        provider_callback,
+        methods=[method],
+        operation_id=f"provider_callback_{method.lower()}",
+        response_class=Response,
+        responses={**ANSWERED, **NOT_ANSWERED},
+    )

@@ -6,7 +6,7 @@ Documented (Mobizon's webhook documentation, ``mobizon/mobizon-api-docs``):
   "webhookId", "attempt", "data": {"campaignId", "messageId", "segNum", "statusUpdateTs", "status", "to"},
   "sign"}``, one event per whole message, final statuses only;
 - ``sign = sha1(eventId|attempt|eventCreateTs|secretKey)``, checked by :func:`verify_webhook`;
-- "A 2xx within 5 s acknowledges it"; otherwise up to 10 retries with the same ``eventId``.
+- "A 2xx within 5 s acknowledges it"; otherwise up to 10 retries with the same ``eventId`` (we answer 200 ``OK``).
 
 Our reading: ``secretKey`` is the webhook's secret from the account, given to us as the transport URL's
 ``push_secret``; an event of another ``eventType`` is acknowledged and ignored (a non-2xx would only make
@@ -21,7 +21,7 @@ from msgbridge.adapters.http.mobizon.webhooks import receipt_from_webhook, verif
 from msgbridge.adapters.pushes import Push, PushRefused, PushReply, PushRequest, push_secret
 
 # "A 2xx within 5 s acknowledges it": what we answer once the receipt is stored.
-ACK = PushReply(200, '{"ok":true}', "application/json")
+ACK = PushReply(200, "OK", "text/plain")
 
 
 class MobizonPushes:
