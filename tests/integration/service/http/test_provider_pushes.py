@@ -351,3 +351,32 @@ async def test_an_smsc_inbound_message_in_windows_1251_is_stored(tmp_path: Path)
         assert [(m.source, m.destination, m.text) for m in messages] == [("79161234567", "79000000001", text)]
         event = await events.__anext__()
         assert event.type == "message.inbound" and event.inbound is not None and event.inbound.text == text
+
+
+async def test_smsc_calls_by_get_and_what_is_refused(tmp_path: Path) -> None:
+    async with pushes(tmp_path) as p:
+        mid = await p.send("sc")
+        sms_id, phone = (await p.native_id(mid)).split(":")
+        events = p.runtime.events()
+        crc_only = {**{k: v for k, v in smsc_call(sms_id, phone, 1).items() if k != "md5"}, "crc32": "12345678"}
+        no_status = {k: v for k, v in smsc_call(sms_id, phone, 1).items() if k not in ("status", "md5")}
+        answers = [
+            await p.client.get(p.callback("sc", urlencode(crc_only))),  # a CRC proves nothing about the secret
+            await p.client.get(p.callback("sc", f"secret={SC_SECRET}&charset=cp866&" + urlencode(no_status))),
+            await p.client.get(p.callback("sc", f"secret={SC_SECRET}&" + urlencode(no_status))),
+        ]
+        assert [a.status_code for a in answers] == [403, 400, 400]
+        assert DeliveryStatus.DELIVERED not in queued_statuses(events, {mid})
+        by_get = await p.client.get(p.callback("sc", urlencode(smsc_call(sms_id, phone, 1, hash_name="sha1"))))
+        assert (by_get.status_code, by_get.text) == (200, "OK")
+        await status_event(events, mid, DeliveryStatus.DELIVERED)
+
+
+async def test_a_mobizon_event_of_another_type_is_acknowledged_and_ignored(tmp_path: Path) -> None:
+    async with pushes(tmp_path) as p:
+        mid = await p.send("mz")
+        event = {**mobizon_event(await p.native_id(mid), "DELIVRD"), "eventType": "campaign-status"}
+        answer = await p.client.post(p.callback("mz"), json=event)
+        assert (answer.status_code, answer.text) == (200, "OK")  # a refusal would only be retried ten times
+        rec = await p.runtime.message(mid)
+        assert rec is not None and rec.status is not DeliveryStatus.DELIVERED
