@@ -30,6 +30,10 @@ EXAMPLE_URLS: dict[str, str] = {
 }
 
 
+# The emulators that can push statuses to a callback URL, as their providers document.
+PUSHING: tuple[str, ...] = ("smsc", "mobizon")
+
+
 def build_emulator(provider: str, knobs: dict[str, Any]) -> Emulator:
     if provider not in PROVIDERS:
         raise click.BadParameter(f"unknown provider {provider!r}; known: {', '.join(PROVIDERS)}")
@@ -90,6 +94,13 @@ async def _run(emulator: Emulator, host: str, port: int, example: str) -> None:
 )
 @click.option("--rate-limit", default=None, type=float, help="requests per second before throttling answers")
 @click.option("--seed", default=0, show_default=True, type=int, help="seed for the outcome draw")
+@click.option(
+    "--push-url",
+    default=None,
+    help="mobizon/smsc: push statuses to this callback URL after each send, as the provider does "
+    "(e.g. http://127.0.0.1:8080/v1/providers/NAME/callback)",
+)
+@click.option("--push-secret", default="", help="the secret the pushes are signed with (the transport's push_secret)")
 def sim_http(
     provider: str,
     host: str,
@@ -101,6 +112,8 @@ def sim_http(
     final_after: float,
     rate_limit: float | None,
     seed: int,
+    push_url: str | None,
+    push_secret: str,
 ) -> None:
     """Run an emulator of a provider's HTTP API (Selzy, BSG, SMSC.ru, Mobizon) until Ctrl-C."""
     try:
@@ -116,6 +129,10 @@ def sim_http(
         "rate_limit": rate_limit,
         "seed": seed,
     }
+    if push_url:
+        if provider not in PUSHING:
+            raise click.BadParameter(f"only {', '.join(PUSHING)} push", param_hint="--push-url")
+        knobs.update(push_url=push_url, push_secret=push_secret)
     pairs: dict[str, str] = {}
     for item in logins:
         login, sep, password = item.partition(":")

@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from msgbridge.adapters.base import Transport
 from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo
-from msgbridge.core.message import InboundMessage
+from msgbridge.core.message import DeliveryReceipt, InboundMessage
 from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.campaign import PrepareReport, Row
@@ -201,6 +202,20 @@ class Gateway(Protocol):
         ...
 
     async def event_backlog(self) -> EventBacklog: ...  # events still to deliver, and given up on
+
+    def transport(self, name: str) -> Transport | None: ...  # the configured transport so named (None: unknown)
+
+    async def provider_push(
+        self,
+        transport: str,
+        receipts: Sequence[DeliveryReceipt],
+        inbound: Sequence[InboundMessage],
+        *,
+        push_id: str | None = None,
+    ) -> None:
+        """Record what a provider pushed to ``transport`` (receipts matched or parked, MO stored), then announce
+        it; a ``push_id`` already recorded lately (the provider's retry of one push) is recorded no second time."""
+        ...
 
     async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 -- the deadline is the point
         """Stop claiming, let what is in flight be answered up to ``timeout``, record receipts meanwhile, give

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Self
@@ -30,7 +31,7 @@ from msgbridge.adapters.base import ReportsHealth, Transport, open_transport
 from msgbridge.config import Config, EventSettings, WebhookSettings
 from msgbridge.core.callbacks import CallbackTarget, RowCallbacks, target_problem
 from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
-from msgbridge.core.message import Campaign, InboundMessage, Message
+from msgbridge.core.message import Campaign, DeliveryReceipt, InboundMessage, Message
 from msgbridge.core.status import FINAL, DeliveryStatus
 from msgbridge.core.template import check as check_template
 from msgbridge.dispatch.campaign import PrepareReport, Row, message_ids, validate_rows, write_rows
@@ -55,6 +56,7 @@ from msgbridge.webhooks.worker import WebhookWorker, WorkerFactory, configured, 
 log = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT = 10.0  # what ``async with Runtime(...)`` gives in-flight requests on exit
+PUSHES_REMEMBERED = 10_000  # provider push ids kept to tell a provider's retry of a recorded push
 
 
 class NotAccepting(MessagingError):
@@ -128,6 +130,7 @@ class Runtime:
         self._closed = False
         self._webhooks = webhooks  # makes the callback worker once the store is open (None: default settings)
         self.webhooks: WebhookWorker | None = None
+        self._pushed: OrderedDict[tuple[str, str], None] = OrderedDict()  # (transport, push id) recorded
 
     @classmethod
     def from_config(
@@ -449,6 +452,48 @@ class Runtime:
     def events(self) -> Subscription:
         """Every event from this call on (subscribed at once, before the first read) until the runtime closes."""
         return self.hub.subscribe()
+
+    def transport(self, name: str) -> Transport | None:
+        lane = self.lanes.get(name.lower())
+        return lane.transport if lane is not None else None
+
+    async def provider_push(
+        self,
+        transport: str,
+        receipts: Sequence[DeliveryReceipt],
+        inbound: Sequence[InboundMessage],
+        *,
+        push_id: str | None = None,
+    ) -> None:
+        """As a lane records what its transport pushes: receipts through the store's merge rule (one for a
+        native id no result names yet is parked and matched when that result is recorded, as an early SMPP
+        receipt is), counted in the lane's health and announced through the lane's hook; MO stored, then
+        announced. Only once all is stored is ``push_id`` remembered, so a push that failed is taken again."""
+        name = transport.lower()
+        lane = self.lanes.get(name)
+        if lane is None:
+            raise ConfigError(f"no transport named {transport!r} is configured")
+        key = (name, push_id) if push_id is not None else None
+        if key is not None and key in self._pushed:
+            self._pushed.move_to_end(key)
+            log.debug("%s: push %s already recorded", name, push_id)
+            return
+        store = self.store
+        if receipts:
+            matched = await store.record_receipts(receipts)
+            stats = lane.dispatcher.stats
+            stats.receipts += len(receipts)
+            stats.receipts_matched += matched
+            hook = lane.dispatcher.receipts.on_receipts
+            if hook is not None:
+                hook(receipts)
+        if inbound:
+            await store.add_inbound(inbound)
+            self.hub.inbound(inbound)
+        if key is not None:
+            self._pushed[key] = None
+            while len(self._pushed) > PUSHES_REMEMBERED:
+                self._pushed.popitem(last=False)
 
 
 def as_gateway(runtime: Runtime) -> Gateway:

@@ -1,7 +1,8 @@
 """An option declared ``private`` is hidden like the password: printed, logged, stored and listed.
 
-No built-in option is a credential today (the credentials are the URL's user
-and password); a transport that takes one as an option, a webhook token say,
+The only built-in option that is a credential is ``push_secret`` (what the
+provider pushes of Mobizon and SMSC.ru are verified with; the other credentials
+are the URL's user and password); a transport that takes one as an option, a webhook token say,
 declares it ``private=True`` and every place that shows a URL hides it.
 """
 
@@ -35,8 +36,9 @@ class Tokened(MemoryTransport):
 def test_the_declaration_names_its_private_options() -> None:
     assert Tokened.private_options() == {"token", "webhook_token"}
     assert MemoryTransport.private_options() == frozenset()
-    for scheme in registry.BUILTIN:  # no built-in option is a credential
-        assert registry.get(scheme).private_options() == frozenset()
+    for scheme in registry.BUILTIN:  # the only built-in credential option: the secret provider pushes carry
+        expected = {"push_secret"} if scheme in ("mobizon", "smsc") else set()
+        assert registry.get(scheme).private_options() == expected
 
 
 def test_a_printed_url_hides_the_value_and_keeps_it_for_use() -> None:

@@ -25,7 +25,7 @@ from starlette.middleware import Middleware
 from msgbridge.config import ServeSettings
 from msgbridge.service.apikeys import KeyRing
 from msgbridge.service.contract import Gateway
-from msgbridge.service.http import campaigns, errors, events, inbox, messages, probes, transports
+from msgbridge.service.http import campaigns, errors, events, inbox, messages, probes, providers, transports
 from msgbridge.service.http.errors import CatchAll
 from msgbridge.service.http.gate import Gate, GateMiddleware
 from msgbridge.service.http.limits import BodyLimit
@@ -44,7 +44,8 @@ except Exception:  # not installed (a source checkout on sys.path)
 HAND_PARSED: tuple[type[BaseModel], ...] = (MessageIn, BatchIn, CampaignIn, CsvUploadForm)
 DESCRIPTION = (
     "Send SMS through the configured transports, read statuses, campaigns and inbound messages. "
-    "Every /v1 route takes `Authorization: Bearer KEY` (a key from `msgbridge apikey create`). "
+    "Every /v1 route takes `Authorization: Bearer KEY` (a key from `msgbridge apikey create`), but for "
+    "the provider pushes (`/v1/providers/{transport}/callback`), verified by the provider's signature instead. "
     "Every refusal has one shape: `{\"error\": {\"code\", \"message\", \"fields\"}}`."
 )
 
@@ -79,7 +80,7 @@ def create_app(gateway: Gateway, *, keys: KeyRing, settings: ServeSettings, gate
     )
     app.state.service = Service(gateway=gateway, keys=keys, settings=settings, metrics=metrics, gate=gate)
     errors.install(app)
-    for module in (messages, campaigns, inbox, events, transports, probes):
+    for module in (messages, campaigns, inbox, events, transports, probes, providers):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

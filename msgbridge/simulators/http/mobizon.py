@@ -10,19 +10,32 @@ arrive in the query string as in every example of the documents (or, for the key
 "server": requests whose Host header is not that domain get code 13 with the
 domain in ``data`` (tests reach the "other server" by sending that Host
 header to this same emulator). Rate limiting answers code 30.
+
+With ``push_url`` it also is the account's webhook: once a message sent by sendSmsMessage reaches its final
+status (``final_after``), an ``sms-delivery-report`` is POSTed there as Mobizon's webhook documentation
+shows it (``eventId``, ``eventType``, ``eventCreateTs``, ``webhookId``, ``attempt``, ``data`` and ``sign =
+sha1(eventId|attempt|eventCreateTs|secretKey)`` with ``push_secret``), final statuses only, tried again
+with the same ``eventId`` while it is not answered 2xx (up to ``push_retries`` times, ``push_interval``
+seconds longer each time: Mobizon's own are 10 and 60 s).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from msgbridge.core.encoding import info as text_info
 from msgbridge.core.template import fields as template_fields
+from msgbridge.simulators.http.push import Pusher
 from msgbridge.simulators.http.server import Emulator, Request, Response, json_response
 
 DEFAULT_DOMAIN = "api.mobizon.kz"
@@ -99,9 +112,15 @@ class MobizonEmulator(Emulator):
         balance: float = 1000.0,
         price: float = 1.0,
         wall_clock: Callable[[], float] = time.time,
+        push_url: str | None = None,
+        push_secret: str = "",
+        push_retries: int = 10,
+        push_interval: float = 60.0,
         **knobs: Any,
     ) -> None:
         super().__init__(**knobs)
+        self.pusher = Pusher(push_url, retries=push_retries, interval=push_interval) if push_url else None
+        self.push_secret = push_secret
         self.key_domains: dict[str, str] = dict(key_domains or {})
         self.moderation = moderation
         self.background_adds = background_adds
@@ -222,6 +241,8 @@ class MobizonEmulator(Emulator):
         campaign.messages.append(record.id)
         self.campaigns[campaign.id] = campaign
         self.messages[record.id] = record
+        if self.pusher is not None and record.sent_at is not None:
+            self.pusher.schedule([(self.final_after, self._delivery_report(record))])
         return envelope(
             0, {"campaignId": campaign.id, "messageId": record.id, "status": 1 if self.moderation else 2}
         )
@@ -250,6 +271,36 @@ class MobizonEmulator(Emulator):
                 }
             )
         return envelope(0, out)
+
+    def _delivery_report(self, record: SmsRecord) -> Callable[[int], httpx.Request]:
+        """The ``sms-delivery-report`` of ``record``'s final status; one ``eventId`` for every attempt."""
+        event_id = uuid.uuid4().hex
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.wall_clock()))
+        assert self.pusher is not None
+        url = self.pusher.url
+
+        def build(attempt: int) -> httpx.Request:
+            sign_base = f"{event_id}|{attempt}|{created}|{self.push_secret}"
+            event = {
+                "eventId": event_id,
+                "eventType": "sms-delivery-report",
+                "eventCreateTs": created,
+                "webhookId": 1,
+                "attempt": attempt,
+                "data": {
+                    "campaignId": record.campaign_id,
+                    "messageId": record.id,
+                    "segNum": record.segments,
+                    "statusUpdateTs": created,
+                    "status": OUTCOME_STATUS[self.outcome(str(record.id))],
+                    "to": record.phone,
+                },
+                "sign": hashlib.sha1(sign_base.encode("utf-8")).hexdigest(),
+            }
+            body = json.dumps(event).encode("utf-8")
+            return httpx.Request("POST", url, content=body, headers={"Content-Type": "application/json"})
+
+        return build
 
     # -- campaign module
 

@@ -12,6 +12,15 @@ limit: error 9 for "более пяти запросов на получение
 сообщения или более одного массового запроса в течение минуты" (more than five
 requests naming one message, or more than one naming several, within a
 minute). ``status_refused`` counts those answers.
+
+With ``push_url`` it also calls the client's status handler, as SMSC.ru documents it: "after each receipt
+of the delivery status of a message", so each (id, phone) is pushed twice, status 0 (handed to the
+operator) at ``accept_after`` and its final status at ``final_after``, with ``id``, ``phone``, ``status``,
+``time``, ``ts`` and ``err``. The handler URL's own parameters are obeyed as the documents describe them:
+``charset`` (windows-1251 by default), ``fmt=3`` (a JSON body instead of a form) and ``md5``/``sha1``
+(that hash added, over ``id:phone:status:<push_secret>``). A call not answered 2xx is tried again up to
+``push_retries`` times, ``push_interval`` seconds longer each time (SMSC.ru publishes no retry schedule:
+these are the emulator's).
 """
 
 from __future__ import annotations
@@ -23,9 +32,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
+import httpx
+
 from msgbridge.core.encoding import info as text_info
+from msgbridge.simulators.http.push import Pusher
 from msgbridge.simulators.http.server import Emulator, Request, Response, text_response
 
 ERROR_TEXTS: dict[int, str] = {
@@ -102,9 +115,15 @@ class SmscEmulator(Emulator):
         duplicate_window: float = 60.0,
         wall_clock: Callable[[], float] = time.time,
         status_limits: bool = True,
+        push_url: str | None = None,
+        push_secret: str = "",
+        push_retries: int = 3,
+        push_interval: float = 60.0,
         **knobs: Any,
     ) -> None:
         super().__init__(**knobs)
+        self.pusher = Pusher(push_url, retries=push_retries, interval=push_interval) if push_url else None
+        self.push_secret = push_secret
         self.status_limits = status_limits
         self.status_refused = 0  # error-9 answers on status.php
         self._status_times: dict[tuple[str, str], deque[float]] = {}
@@ -198,6 +217,15 @@ class SmscEmulator(Emulator):
         self.balance -= cost
         for phone in good:
             self.sent[(str(sms_id), phone)] = Sent(sms_id, phone, now, segments)
+            if self.pusher is not None:
+                sent = self.sent[(str(sms_id), phone)]
+                final, err = OUTCOME_STATUS[self.outcome(f"{sms_id}:{phone}")]
+                self.pusher.schedule(
+                    [
+                        (self.accept_after, self._status_call(sent, 0, 0)),
+                        (max(0.0, self.final_after - self.accept_after), self._status_call(sent, final, err)),
+                    ]
+                )
         self.sends.append(
             {k: v[0] for k, v in {**request.query, **request.form}.items() if k not in ("psw", "apikey")}
         )
@@ -221,6 +249,37 @@ class SmscEmulator(Emulator):
         if fmt == 2:
             return _xml("result", {k: v for k, v in row.items() if k != "phones"})
         return _json(row)
+
+    def _status_call(self, sent: Sent, status: int, err: int) -> Callable[[int], httpx.Request]:
+        """The handler call reporting ``status`` of ``sent``, shaped by the handler URL's own parameters."""
+        assert self.pusher is not None
+        url = self.pusher.url
+        asked = {k: v[0] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
+        codec = {"utf-8": "utf-8", "koi8-r": "koi8-r"}.get(asked.get("charset", "").lower(), "cp1251")
+
+        def build(attempt: int) -> httpx.Request:
+            ts = int(self.wall_clock())
+            fields: dict[str, str] = {
+                "id": str(sent.sms_id),
+                "phone": sent.phone,
+                "status": str(status),
+                "time": time.strftime("%d.%m.%Y %H:%M:%S", time.gmtime(ts)),
+                "ts": str(ts),
+                "err": str(err),
+            }
+            base = f"{fields['id']}:{fields['phone']}:{fields['status']}:{self.push_secret}".encode()
+            for name, digest in (("md5", hashlib.md5), ("sha1", hashlib.sha1)):
+                if name in asked:
+                    fields[name] = digest(base).hexdigest()
+            if asked.get("fmt") == "3":
+                body = json.dumps(fields).encode("utf-8")
+                return httpx.Request("POST", url, content=body, headers={"Content-Type": "application/json"})
+            form = urlencode(fields, encoding=codec).encode("ascii")
+            return httpx.Request(
+                "POST", url, content=form, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            )
+
+        return build
 
     # -- status.php
 

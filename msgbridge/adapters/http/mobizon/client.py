@@ -28,6 +28,7 @@ from msgbridge.adapters.http.mobizon.payload import (
 )
 from msgbridge.adapters.http.mobizon.tables import DEFAULT_HOST
 from msgbridge.adapters.http.payload import Call
+from msgbridge.adapters.pushes import PUSH_OPTIONS
 from msgbridge.core import options as opt
 from msgbridge.core.errors import ErrorInfo
 from msgbridge.core.options import OptionSet
@@ -66,7 +67,7 @@ class MobizonClient(HttpTransport):
         opt.integer("concurrency", 4, 1, 64, "parallel `sendSmsMessage` calls inside one `send()`"),
         opt.number("task_poll", 1.0, 0.001, 60, "seconds between `taskqueue/getStatus` calls (the documented limit is 1 request/s)"),
         opt.number("task_timeout", 600.0, 1, 86_400, "how long to follow a background task"),
-    )
+    ) + PUSH_OPTIONS
 
     # Code-13 answers, remembered per API key (by hash) for the life of the process.
     _homes: ClassVar[dict[str, str]] = {}

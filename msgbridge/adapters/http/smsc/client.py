@@ -17,6 +17,7 @@ from msgbridge.adapters.http.payload import Call
 from msgbridge.adapters.http.smsc.payload import SmscConfig, SmscPayload, _post
 from msgbridge.adapters.http.smsc.replies import error_info, parse_reply
 from msgbridge.adapters.http.smsc.tables import BACKUP_HOSTS, DEFAULT_HOST, MAX_CONCURRENT_REQUESTS
+from msgbridge.adapters.pushes import PUSH_OPTIONS
 from msgbridge.core import options as opt
 from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo
 from msgbridge.core.options import OptionSet
@@ -49,7 +50,7 @@ class SmscClient(HttpTransport):
             "comma list of fallback base URLs; none when `base_url` is given",
             shown_default="`https://www2.smsc.ru`",
         ),
-    )
+    ) + PUSH_OPTIONS
 
     def __init__(self, url: TransportURL, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
