@@ -39,9 +39,10 @@ from msgbridge.service.contract import (
 )
 from msgbridge.service.events import EventHub, Subscription
 from msgbridge.service.lane import IDLE, Lane
+from msgbridge.service.throughput import Throughput
 from msgbridge.service.validation import check_batch, sender_problem
 from msgbridge.store import open_store
-from msgbridge.store.base import ExportRecord, MessageRecord, OutboxEntry, Store
+from msgbridge.store.base import CampaignRecord, ExportRecord, MessageRecord, OutboxEntry, Store
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class Runtime:
         self.idle = idle
         self.drain_timeout = drain_timeout
         self.hub = EventHub()
+        self.meter = Throughput()
         self.lanes: dict[str, Lane] = {}
         self._store: Store | None = None
         self._commit: GroupCommit | None = None
@@ -171,6 +173,7 @@ class Runtime:
                 hub=self.hub,
             )
             self.lanes[name] = lane
+            self.meter.attach(lane.dispatcher)
             lane.start()
         self._accepting = True
 
@@ -309,9 +312,13 @@ class Runtime:
 
     async def campaign(self, name: str) -> CampaignView | None:
         record = await self.store.get_campaign(name)
-        if record is None:
-            return None
-        counts = await self.store.counts(name)
+        return await self._view(record) if record is not None else None
+
+    async def campaigns(self, limit: int = 20) -> list[CampaignView]:
+        return [await self._view(record) for record in await self.store.list_campaigns(limit)]
+
+    async def _view(self, record: CampaignRecord) -> CampaignView:
+        counts = await self.store.counts(record.name)
         return CampaignView(
             name=record.name,
             template=record.template,
@@ -368,6 +375,9 @@ class Runtime:
             last_error_at=last_error_at,
             submit_latency=lane.latency.snapshot(),
         )
+
+    def throughput(self) -> list[tuple[float, int, int]]:
+        return self.meter.series()
 
     def events(self) -> Subscription:
         """Every event from this call on (subscribed at once, before the first read) until the runtime closes."""

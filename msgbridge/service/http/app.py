@@ -25,7 +25,7 @@ from starlette.middleware import Middleware
 from msgbridge.config import ServeSettings
 from msgbridge.service.apikeys import KeyRing
 from msgbridge.service.contract import Gateway
-from msgbridge.service.http import campaigns, errors, inbox, messages, probes, transports
+from msgbridge.service.http import campaigns, dashboard, errors, inbox, messages, probes, transports
 from msgbridge.service.http.errors import CatchAll
 from msgbridge.service.http.gate import Gate, GateMiddleware
 from msgbridge.service.http.limits import BodyLimit
@@ -81,6 +81,7 @@ def create_app(gateway: Gateway, *, keys: KeyRing, settings: ServeSettings, gate
     errors.install(app)
     for module in (messages, campaigns, inbox, transports, probes):
         app.include_router(module.router)
+    dashboard.install(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
