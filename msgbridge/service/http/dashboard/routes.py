@@ -35,11 +35,15 @@ PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # "no-referrer" would make the login form's Origin "null"
     "Cache-Control": "no-store",
 }
 # What each static file is served as, by its suffix; a file of another suffix is not served.
-MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+MEDIA_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 STATIC: dict[str, tuple[bytes, str]] = {
     p.name: (p.read_bytes(), MEDIA_TYPES[p.suffix])
     for p in sorted((HERE / "static").iterdir())

@@ -70,24 +70,29 @@ function drawTransports(transports) {
   }));
 }
 
-function drawChart(throughput) {
-  const chart = document.getElementById("chart");
-  const { sent, receipts } = throughput;
+const MINUTE = 60;
+
+function drawSeries(chart, sent, receipts, top) {
+  // One chart: results as a filled area, receipts as a line, both scaled to ``top`` per second.
   const height = 160;
-  const top = Math.max(1, ...sent, ...receipts);
-  const y = (v) => (height - 4 - (v / top) * (height - 12)).toFixed(1);
+  const y = (v) => (height - 2 - (v / top) * (height - 8)).toFixed(1);
   const line = (values) => values.map((v, i) => `${i},${y(v)}`).join(" ");
   const area = `0,${height} ${line(sent)} ${sent.length - 1},${height}`;
-  const nodes = [
+  chart.replaceChildren(
     svg("polygon", { points: area, class: "sent" }),
     svg("polyline", { points: line(receipts), class: "receipts" }),
-    svg("text", { x: 4, y: 12, class: "axis" }),
-  ];
-  nodes[2].textContent = `${top}/s`;
-  chart.replaceChildren(...nodes);
+  );
   chart.dataset.sent = String(sum(sent));
   chart.dataset.receipts = String(sum(receipts));
   chart.dataset.points = String(sent.length);
+}
+
+function drawChart(throughput) {
+  const { sent, receipts } = throughput;
+  const top = Math.max(1, ...sent, ...receipts);
+  drawSeries(document.getElementById("chart"), sent, receipts, top);
+  drawSeries(document.getElementById("chart-minute"), sent.slice(-MINUTE), receipts.slice(-MINUTE), top);
+  setText("chart-top", top === 1 && !sum(sent) && !sum(receipts) ? 0 : top);
   setText("rate", throughput.sent_per_second.toFixed(1));
   setText("sent-window", sum(sent));
   setText("receipts-window", sum(receipts));
@@ -152,6 +157,12 @@ function drawCampaigns(campaigns) {
 
 function drawErrors(errors) {
   const body = document.querySelector("#errors tbody");
+  if (!errors.length) {
+    const none = el("td", "No error since the server started.", "empty");
+    none.colSpan = 5;
+    body.replaceChildren(row([none]));
+    return;
+  }
   body.replaceChildren(...errors.map((e) => row([
     clock(e.at), e.transport, e.error.code, e.error.native_code || "", e.error.native_message || "",
   ])));
