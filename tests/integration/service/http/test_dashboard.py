@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import socket
+import ssl
+import subprocess
 from http.cookies import SimpleCookie
 from pathlib import Path
 
 import httpx
-from api_helpers import Api, api, until
+import pytest
+import uvicorn
+from api_helpers import Api, api, make_keys, until
 
+from msgbridge.cli.serve import _Server
+from msgbridge.config import ServeSettings
 from msgbridge.core.status import DeliveryStatus
-from msgbridge.service.apikeys import revoke_key
+from msgbridge.service.apikeys import KeyRing, revoke_key
+from msgbridge.service.http import create_app
 from msgbridge.service.http.dashboard.sessions import COOKIE
+from msgbridge.service.runtime import Runtime
 from msgbridge.simulators.smsc import SmscSimulator
 
 
@@ -159,3 +170,41 @@ async def test_state_json_matches_the_api(sim: SmscSimulator, tmp_path: Path) ->
             assert state["key"] == "full"
         finally:
             await browser.aclose()
+
+
+async def test_over_tls_the_cookie_is_secure(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    await asyncio.to_thread(
+        subprocess.run,
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    tokens = make_keys(tmp_path / "keys.toml")
+    runtime = Runtime(store=str(tmp_path / "tls.db"), transports={"sms": "memory://"})
+    app = create_app(runtime, keys=KeyRing.load(tmp_path / "keys.toml"), settings=ServeSettings())
+    sock = socket.create_server(("127.0.0.1", 0))
+    server = _Server(
+        uvicorn.Config(app, log_config=None, lifespan="off", ssl_certfile=str(cert), ssl_keyfile=str(key))
+    )
+    async with runtime:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        try:
+            async def started() -> bool:
+                return bool(server.started)
+
+            await until(started, what="the TLS server up")
+            url = f"https://127.0.0.1:{sock.getsockname()[1]}"
+            trust = ssl.create_default_context(cafile=str(cert))
+            async with httpx.AsyncClient(base_url=url, verify=trust) as client:
+                r = await client.post("/login", data={"key": tokens["full"]}, headers={"Origin": url})
+                assert r.status_code == 303
+                morsel = set_cookie(r)[COOKIE]
+                assert morsel["secure"] is True and morsel["httponly"] is True and morsel["samesite"] == "strict"
+                assert (await client.get("/dashboard/state.json")).json()["key"] == "full"
+        finally:
+            server.should_exit = True
+            await task
+            sock.close()
