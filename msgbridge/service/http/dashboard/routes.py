@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 from string import Template
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -77,11 +78,12 @@ def render(name: str, status: int = 200, **values: str) -> HTMLResponse:
 
 
 def same_origin(request: Request) -> bool:
-    """False when the browser names another origin than this server's (a cross-site form post)."""
+    """False when the browser names another host than this server's (a cross-site form post). The host
+    alone is compared: behind a proxy that ends TLS the scheme the server sees is not the browser's."""
     origin = request.headers.get("origin")
     if origin is None:
         return True  # not a browser's cross-site request: browsers send Origin on every POST
-    return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
+    return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
 def home() -> RedirectResponse:

@@ -85,14 +85,21 @@ async def test_bad_keys_and_foreign_origins_are_refused_without_a_cookie(sim: Sm
             assert r.status_code == 401 and "unknown or revoked API key" in r.text, form
             assert "set-cookie" not in r.headers
             assert_page_headers(r)
-        r = await a.client.post("/login", data={"key": a.tokens["full"]}, headers={"Origin": "https://evil.example"})
-        assert r.status_code == 403 and "set-cookie" not in r.headers
+        for foreign in ("https://evil.example", "null", a.url.replace("127.0.0.1", "127.0.0.2")):
+            r = await a.client.post("/login", data={"key": a.tokens["full"]}, headers={"Origin": foreign})
+            assert r.status_code == 403 and "set-cookie" not in r.headers, foreign
+        r = await a.client.post("/logout", headers={"Origin": "https://evil.example"})
+        assert r.status_code == 403
         r = await a.client.get("/dashboard/state.json")
         assert r.status_code == 401 and r.json()["error"]["code"] == "AUTH_FAILED"
         r = await get_with_cookie(a, "/dashboard/state.json", "made-up")
         assert r.status_code == 401
         r = await a.client.get("/dashboard/state.json", headers=a.auth())
         assert r.status_code == 401  # a bearer key is for /v1; the page reads through its session only
+        behind_proxy = a.url.replace("http://", "https://")  # a proxy ended TLS: the host is what counts
+        async with httpx.AsyncClient(base_url=a.url) as browser:
+            r = await browser.post("/login", data={"key": a.tokens["full"]}, headers={"Origin": behind_proxy})
+            assert r.status_code == 303 and COOKIE in r.headers["set-cookie"]
 
 
 async def test_logout_and_revocation_end_the_session(sim: SmscSimulator, tmp_path: Path) -> None:
