@@ -14,6 +14,8 @@ when the server speaks TLS.
 from __future__ import annotations
 
 import html
+import time
+from collections.abc import Callable
 from pathlib import Path
 from string import Template
 from urllib.parse import urlsplit
@@ -22,8 +24,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from msgbridge.service.apikeys import ApiKey
+from msgbridge.service.contract import Gateway
 from msgbridge.service.http.dashboard.sessions import COOKIE, Sessions
-from msgbridge.service.http.dashboard.state import BacklogSource, build_state
+from msgbridge.service.http.dashboard.state import BacklogSource, DashboardOut, build_state
 from msgbridge.service.http.errors import ApiError
 from msgbridge.service.http.state import service
 
@@ -50,17 +53,36 @@ STATIC: dict[str, tuple[bytes, str]] = {
     for p in sorted((HERE / "static").iterdir())
     if p.suffix in MEDIA_TYPES
 }
+REUSE = 0.5  # seconds a built state document is served again (the page polls every second)
 TEMPLATES = {name: Template((HERE / "templates" / f"{name}.html").read_text("utf-8")) for name in ("login", "page")}
 
 router = APIRouter(include_in_schema=False)
 
 
 class Dashboard:
-    """The dashboard's own state in ``app.state.dashboard``: its sessions, and where the backlog comes from."""
+    """The dashboard's own state in ``app.state.dashboard``: its sessions, where the backlog comes from, and
+    the state document last built, served again for :data:`REUSE` seconds so that any number of open pages
+    cost the store no more reads than two would."""
 
-    def __init__(self, *, backlog: BacklogSource | None = None, sessions: Sessions | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        backlog: BacklogSource | None = None,
+        sessions: Sessions | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.backlog = backlog
         self.sessions = sessions or Sessions()
+        self.clock = clock
+        self._built: DashboardOut | None = None
+        self._built_at = 0.0
+
+    async def state(self, gateway: Gateway, key: str) -> DashboardOut:
+        now = self.clock()
+        if self._built is None or now - self._built_at >= REUSE:
+            self._built = await build_state(gateway, key=key, backlog=self.backlog)
+            self._built_at = now
+        return self._built if self._built.key == key else self._built.model_copy(update={"key": key})
 
 
 def dashboard(request: Request) -> Dashboard:
@@ -137,7 +159,7 @@ async def state(request: Request) -> JSONResponse:
     key = signed_in(request)
     if key is None:
         raise ApiError(401, "not signed in: log in at / with an API key", headers=PAGE_HEADERS)
-    body = await build_state(service(request).gateway, key=key.name, backlog=dashboard(request).backlog)
+    body = await dashboard(request).state(service(request).gateway, key.name)
     return JSONResponse(body.model_dump(mode="json"), headers=PAGE_HEADERS)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.service.contract import CampaignSubmission
+from msgbridge.service.http.dashboard.routes import REUSE, Dashboard
 from msgbridge.service.http.dashboard.state import RATE_SECONDS, build_state, throughput_out
 from msgbridge.service.runtime import Runtime
 
@@ -67,3 +68,15 @@ def test_the_rate_is_the_mean_of_the_last_complete_seconds() -> None:
     out = throughput_out(series)
     assert out.start == 0.0 and out.sent_per_second == (11 + (RATE_SECONDS - 1)) / RATE_SECONDS
     assert out.receipts[-2] == 2
+
+
+async def test_open_pages_share_one_build_for_a_moment(tmp_path: Path) -> None:
+    now = [100.0]
+    board = Dashboard(clock=lambda: now[0])
+    async with Runtime(store=str(tmp_path / "s.db"), transports={"sms": "memory://"}) as runtime:
+        first = await board.state(runtime, "ops")
+        assert await board.state(runtime, "ops") is first
+        other = await board.state(runtime, "audit")
+        assert other.key == "audit" and other.generated_at == first.generated_at  # the same build, its own key
+        now[0] += REUSE
+        assert (await board.state(runtime, "ops")) is not first
