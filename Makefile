@@ -3,8 +3,10 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
+BROWSER := $(VENV)/.chromium
 
-.PHONY: demo serve-demo test test-slow lint typecheck pytest clean bench
+.PHONY: demo serve-demo test test-slow lint typecheck pytest clean bench screenshot
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -12,13 +14,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
+# Debian's chromium for the dashboard's browser test (playwright drives it; no browser is ever downloaded).
+# Installed when missing and we are root or may sudo; otherwise that one test skips, naming the package.
+$(BROWSER): | $(STAMP)
+	@if [ -x $(CHROMIUM) ]; then touch $@; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium && touch $@; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium && touch $@; \
+	else echo "note: $(CHROMIUM) is missing and cannot be installed here (not root, no sudo): the dashboard's browser test skips; install Debian's 'chromium' package to run it"; fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check msgbridge tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy msgbridge
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(BROWSER)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -33,6 +45,10 @@ demo: $(STAMP)
 # The same campaign through `msgbridge serve` and its HTTP API.
 serve-demo: $(STAMP)
 	$(BIN)/python -m msgbridge.demo --serve
+
+# docs/dashboard.png: the dashboard during a running campaign, taken by its browser test.
+screenshot: $(STAMP) $(BROWSER)
+	DASHBOARD_SCREENSHOT=docs/dashboard.png $(BIN)/pytest -p no:cacheprovider tests/integration/service/http/test_dashboard_browser.py
 
 clean:
 	rm -rf $(VENV) msgbridge.db demo-out

@@ -255,6 +255,11 @@ class KeyRing:
                 found = key
         return found
 
+    def named(self, name: str) -> ApiKey | None:
+        """The key called ``name`` as the file says now (a dashboard session ends with its key's revocation)."""
+        self._maybe_reload()
+        return next((key for key in self._keys if key.name == name), None)
+
     def admit(self, key: ApiKey) -> float | None:
         """Take one request from the key's rate: None when admitted, else the seconds to wait (Retry-After)."""
         if key.rate is None:

@@ -175,6 +175,8 @@ class Gateway(Protocol):
 
     async def campaign(self, name: str) -> CampaignView | None: ...
 
+    async def campaigns(self, limit: int = 20) -> list[CampaignView]: ...  # the newest first
+
     async def campaign_messages(
         self, name: str, *, status: DeliveryStatus | None = None, after: int | None = None, limit: int = 100
     ) -> list[ExportRecord]:
@@ -192,6 +194,10 @@ class Gateway(Protocol):
     async def queue_depth(self) -> Mapping[DeliveryStatus, int]: ...  # the whole store by status
 
     def health(self) -> list[TransportHealth]: ...
+
+    def throughput(self) -> Sequence[tuple[float, int, int]]:
+        """Per second over the last 15 minutes, oldest first: (second, results recorded, receipts stored)."""
+        ...
 
     def events(self) -> AsyncIterator[Event]: ...  # from now on, until the runtime closes
 

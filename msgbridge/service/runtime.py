@@ -48,9 +48,18 @@ from msgbridge.service.contract import (
 )
 from msgbridge.service.events import EventHub, Subscription
 from msgbridge.service.lane import IDLE, Lane
+from msgbridge.service.throughput import Throughput
 from msgbridge.service.validation import check_batch, own_target, sender_problem
 from msgbridge.store import open_store
-from msgbridge.store.base import EventBacklog, ExportRecord, MessageRecord, OutboxEntry, Store, StoredEvent
+from msgbridge.store.base import (
+    CampaignRecord,
+    EventBacklog,
+    ExportRecord,
+    MessageRecord,
+    OutboxEntry,
+    Store,
+    StoredEvent,
+)
 from msgbridge.webhooks.worker import WebhookWorker, WorkerFactory, configured, worker_factory
 
 log = logging.getLogger(__name__)
@@ -123,6 +132,7 @@ class Runtime:
         self._transport_callbacks = {n.lower(): url for n, url in (transport_callbacks or {}).items()}
         self._keys = keys
         self.hub = EventHub()
+        self.meter = Throughput()
         self.lanes: dict[str, Lane] = {}
         self._store: Store | None = None
         self._commit: GroupCommit | None = None
@@ -201,6 +211,7 @@ class Runtime:
                 hub=self.hub,
             )
             self.lanes[name] = lane
+            self.meter.attach(lane.dispatcher)
             lane.start()
         make = self._webhooks or worker_factory(
             WebhookSettings(), ring=self._keys, allow_private=self.event_settings.allow_private_callbacks
@@ -381,9 +392,13 @@ class Runtime:
 
     async def campaign(self, name: str) -> CampaignView | None:
         record = await self.store.get_campaign(name)
-        if record is None:
-            return None
-        counts = await self.store.counts(name)
+        return await self._view(record) if record is not None else None
+
+    async def campaigns(self, limit: int = 20) -> list[CampaignView]:
+        return [await self._view(record) for record in await self.store.list_campaigns(limit)]
+
+    async def _view(self, record: CampaignRecord) -> CampaignView:
+        counts = await self.store.counts(record.name)
         return CampaignView(
             name=record.name,
             template=record.template,
@@ -448,6 +463,8 @@ class Runtime:
 
     async def event_backlog(self) -> EventBacklog:
         return await self.store.event_backlog()
+    def throughput(self) -> list[tuple[float, int, int]]:
+        return self.meter.series()
 
     def events(self) -> Subscription:
         """Every event from this call on (subscribed at once, before the first read) until the runtime closes."""

@@ -239,6 +239,10 @@ class Store(ABC):
     @abstractmethod
     async def get_campaign(self, name: str) -> CampaignRecord | None: ...
 
+    @abstractmethod
+    async def list_campaigns(self, limit: int) -> list[CampaignRecord]:
+        """The ``limit`` campaigns created last, the newest first."""
+
     # outbox
     @abstractmethod
     async def enqueue(self, entries: Sequence[OutboxEntry]) -> list[str]:

@@ -237,6 +237,12 @@ class SqlStore(Store):
         rows = await self._reader().fetch(f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE name = ?", [name])
         return CampaignRow(*rows[0]).record() if rows else None
 
+    async def list_campaigns(self, limit: int) -> list[CampaignRecord]:
+        rows = await self._reader().fetch(
+            f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns ORDER BY created_at DESC, name LIMIT ?", [limit]
+        )
+        return [CampaignRow(*row).record() for row in rows]
+
     # -- outbox --------------------------------------------------------------
 
     async def enqueue(self, entries: Sequence[OutboxEntry]) -> list[str]:

@@ -25,7 +25,17 @@ from starlette.middleware import Middleware
 from msgbridge.config import ServeSettings
 from msgbridge.service.apikeys import KeyRing
 from msgbridge.service.contract import Gateway
-from msgbridge.service.http import campaigns, errors, events, inbox, messages, probes, providers, transports
+from msgbridge.service.http import (
+    campaigns,
+    dashboard,
+    errors,
+    events,
+    inbox,
+    messages,
+    probes,
+    providers,
+    transports,
+)
 from msgbridge.service.http.errors import CatchAll
 from msgbridge.service.http.gate import Gate, GateMiddleware
 from msgbridge.service.http.limits import BodyLimit
@@ -82,6 +92,7 @@ def create_app(gateway: Gateway, *, keys: KeyRing, settings: ServeSettings, gate
     errors.install(app)
     for module in (messages, campaigns, inbox, events, transports, probes, providers):
         app.include_router(module.router)
+    dashboard.install(app, backlog=gateway.event_backlog)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
