@@ -136,7 +136,7 @@ async def test_the_dashboard_shows_a_running_campaign_live(slow_sim: SmscSimulat
                 assert await page.get_attribute("#chart", "data-sent") == str(sum(state["throughput"]["sent"]))
                 assert await page.text_content("#receipts-matched") == str(state["receipts"]["matched"])
                 assert await page.text_content("#receipts-parked") == str(state["receipts"]["parked"])
-                assert await page.text_content("#backlog-pending") == "n/a"
+                assert await page.text_content("#backlog-pending") == str(state["backlog"]["pending"])
                 assert problems == []  # no script error, no CSP refusal
             finally:
                 await browser.close()
