@@ -13,8 +13,8 @@
     delivers; after ``--warmup`` seconds the receiver stops listening for ``--outage`` seconds, then listens
     again. The drain time is from then until every event that occurred before it is delivered (the store's
     oldest pending event is younger than the moment it came back), production going on all along. Printed
-    beside it: the backlog, and the drain time (a) predicts for it (backlog / (the rate (a) measured for
-    that many URLs - ``--rate``)).
+    beside it: the rate the producer reached (it shares this process with the worker), the backlog, and the
+    drain time (a) predicts for it (backlog / (the rate (a) measured for that many URLs - the rate made)).
 
 The receiver runs in its own process (asyncio on uvloop, a minimal HTTP/1.1 responder answering 200 to
 every request), so it takes none of the worker's CPU; the worker and the producer share this one.
@@ -226,6 +226,7 @@ async def drain(
                 await asyncio.sleep(tick)
 
         producing = asyncio.create_task(produce())
+        began = time.perf_counter()
         try:
             await asyncio.sleep(warmup)
             receiver.down()
@@ -243,7 +244,7 @@ async def drain(
             stop.set()
             await producing
             await w.stop(0)
-    return drained, backlog
+    return drained, backlog, producer.made / (time.perf_counter() - began)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -263,17 +264,16 @@ async def main(args: argparse.Namespace) -> None:
               f"ratio {ours / base:.2f}x")  # fmt: skip
     receiver = ReceiverProcess(args.drain_urls)
     try:
-        drained, backlog = await drain(receiver, receiver.urls, args.rate, args.warmup, args.outage, workdir)
+        drained, backlog, made = await drain(
+            receiver, receiver.urls, args.rate, args.warmup, args.outage, workdir
+        )
     finally:
         receiver.close()
     measured = rates.get(args.drain_urls)
-    predicted = (
-        f"{backlog / (measured - args.rate):.1f} s"
-        if measured is not None and measured > args.rate
-        else "n/a"
-    )
-    print(f"(b) {args.outage:g} s outage at {args.rate:,} msg/s to {args.drain_urls} URL(s): backlog {backlog:,} events, "
-          f"drained in {drained:.1f} s after the receiver came back (predicted from (a): {predicted})")  # fmt: skip
+    predicted = f"{backlog / (measured - made):.1f} s" if measured is not None and measured > made else "n/a"
+    print(f"(b) {args.outage:g} s outage at {args.rate:,} msg/s asked ({made:,.0f} msg/s made) to {args.drain_urls} URL(s): "
+          f"backlog {backlog:,} events, drained in {drained:.1f} s after the receiver came back "
+          f"(predicted from (a): {predicted})")  # fmt: skip
 
 
 def parse() -> argparse.Namespace:

@@ -13,12 +13,12 @@ crash after a receiver answered and before its outcome is recorded delivers that
 dedupes on ``event_id``), and the lease (``lease``, a few timeouts) is how long such an event waits before
 another claim takes it.
 
-What the worker holds in memory is bounded (:data:`MAX_HELD`, :data:`DEPTH_PER_ORIGIN`): an event that does
-not fit stays leased in the store and is claimed again when its lease ends; one whose lease would end
-before it can be sent and recorded is let go the same way, never sent on an expired lease.
+What the worker holds in memory is bounded (:data:`MAX_HELD`): it claims only while it holds fewer. An event
+whose lease would end before it can be sent and recorded is let go (it stays leased in the store and the
+next claim after the lease takes it), never sent on an expired lease.
 
 Wake-ups: the runtime's event hub (a status change committed in this process) and each recorded outcome
-(the message's next event may be due) start a claim at once; otherwise the store is polled every
+(the message's next event may be due) start a claim within :data:`GATHER`; otherwise the store is polled every
 :data:`POLL` seconds, which is what finds events another process wrote.
 """
 
@@ -48,8 +48,12 @@ log = logging.getLogger(__name__)
 
 POLL = 0.2  # seconds between claims when nothing woke the worker
 CLAIM_BATCH = 500
-MAX_HELD = 20_000  # events in memory (queued or being sent), over every origin
-DEPTH_PER_ORIGIN = 2_000  # of which one origin may hold
+# Events in memory (queued or being sent), over every origin: claims stop at this many. Enough for a few
+# seconds of requests, far less than a lease's worth, so a busy receiver's events are sent well before
+# their leases end; a receiver that hangs holds at most this many until its circuit opens and they are
+# put back.
+MAX_HELD = 2_000
+DEPTH_PER_ORIGIN = MAX_HELD
 MIN_LEASE = 5.0
 RECORD_MARGIN = 2.0  # seconds kept between a request's deadline and its lease's end, to record the outcome
 # Each claim and each recorded batch is a commit; at one per outcome the commits, not the requests, would
