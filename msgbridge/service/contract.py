@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
+from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo
 from msgbridge.core.message import InboundMessage
 from msgbridge.core.phone import PhoneCheck
@@ -40,6 +41,7 @@ class Submission:
     region: str | None = None
     callback_url: str | None = None  # kept with the message (issue 14 delivers the callbacks)
     options: Mapping[str, str] = field(default_factory=dict)
+    callback: CallbackTarget | None = None
     validity: timedelta | None = None  # Message.validity: how long the SMSC may keep trying
     scheduled_at: datetime | None = None  # Message.scheduled_at: handed to the transport (SMPP schedule_delivery_time)
 

@@ -235,6 +235,8 @@ class Runtime:
             metadata = dict(item.options)
             if item.callback_url is not None:
                 metadata["callback_url"] = item.callback_url
+            if item.callback is not None:
+                metadata["callback"] = item.callback.dumps()
             message = Message(
                 id=mid,
                 to=c.to,

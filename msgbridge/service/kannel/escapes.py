@@ -95,14 +95,14 @@ def fill(template: str, values: Mapping[str, str] | Filler, *, final: bool, meta
             group_end = template.find("#", pos + 2)
             name_end = template.find("#", group_end + 1) if group_end >= 0 else -1
             if name_end >= 0:
-                value = url_encode(meta_value(meta_data, template[pos + 2 : group_end], template[group_end + 1 : name_end]))
-                out.append(value if final else value.replace("%", "%%"))
+                meta = url_encode(meta_value(meta_data, template[pos + 2 : group_end], template[group_end + 1 : name_end]))
+                out.append(meta if final else meta.replace("%", "%%"))
                 pos = name_end + 1
                 continue
-        value = lookup(code) if code != "#" else None
-        if value is None:
+        filled = lookup(code) if code != "#" else None
+        if filled is None:
             out.append(template[pos : pos + 2])
         else:
-            out.append(value if final else value.replace("%", "%%"))
+            out.append(filled if final else filled.replace("%", "%%"))
         pos += 2
     return "".join(out)

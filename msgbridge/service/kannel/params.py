@@ -56,6 +56,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
+from msgbridge.core.callbacks import callback_problem
 from msgbridge.service.kannel.replies import Refused, jasmin, kannel
 
 # -- raw arguments ---------------------------------------------------------------------------------------
@@ -237,7 +238,9 @@ def check_kannel(req: KannelRequest, username: str) -> SendSms:
     if account and (len(account) > ACCOUNT_MAX_LEN or any(c in account for c in "[]\n\r")):
         raise Refused(kannel("account"))
     dlr_url = utf8(args.get("dlr-url")) or None
-    if dlr_url is not None and not dlr_url.lower().startswith(("http://", "https://")):
+    if dlr_url is not None and (
+        not dlr_url.lower().startswith(("http://", "https://")) or callback_problem(dlr_url, allow_private=True)
+    ):  # Kannel checks the scheme only; a URL with no host or with credentials is refused here too
         raise Refused(kannel("dlr_url"))
     numbers: dict[str, int | None] = {}
     for name, (low, high, reply) in KANNEL_RANGES.items():
@@ -415,6 +418,8 @@ def check_jasmin(args: Mapping[str, str]) -> JasminSend:
     if values.get("validity-period") is not None and int(values["validity-period"]) == 0:
         raise Refused(jasmin("invalid_value", name="validity-period", value="0"))
     dlr = values["dlr"] == "yes" and bool(values.get("dlr-url"))
+    if dlr and callback_problem(values["dlr-url"], allow_private=True) is not None:
+        raise Refused(jasmin("invalid_value", name="dlr-url", value=values["dlr-url"]))
     validity = values.get("validity-period")
     return JasminSend(
         username=values["username"],

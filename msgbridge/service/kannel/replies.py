@@ -46,7 +46,7 @@ class Reply(NamedTuple):
     source: str  # where the text is quoted from
 
 
-KANNEL: dict[str, Reply] = {
+KANNEL_REPLIES: dict[str, Reply] = {
     "accepted": Reply(202, "0: Accepted for delivery", KANNEL_GUIDE),
     "queued": Reply(202, "3: Queued for later delivery", KANNEL_GUIDE),
     "temporary": Reply(503, "Temporal failure, try again later.", KANNEL_GUIDE),
@@ -99,8 +99,8 @@ def _filled(reply: Reply, fields: dict[str, str]) -> str:
 
 
 def kannel(row: str, /, *, headers: dict[str, str] | None = None, **fields: str) -> PlainTextResponse:
-    """Kannel's answer ``row`` (a key of :data:`KANNEL`) with its ``{fields}`` filled in."""
-    reply = KANNEL[row]
+    """Kannel's answer ``row`` (a key of :data:`KANNEL_REPLIES`) with its ``{fields}`` filled in."""
+    reply = KANNEL_REPLIES[row]
     return PlainTextResponse(
         _filled(reply, fields), status_code=reply.status, media_type="text/html",
         headers={**KANNEL_HEADERS, **(headers or {})},

@@ -119,7 +119,7 @@ def test_the_guides_example_buffered_then_delivered() -> None:
 def test_each_mask_bit_fills_the_url(bit: int, status: DeliveryStatus, kw: dict[str, object], reply: str) -> None:
     url = kannel_url(ALL, status, bit, **kw)
     assert url is not None
-    query = dict(parse_qsl(urlsplit(url).query))
+    query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
     assert query["type"] == str(bit)
     assert query["reply"] == reply
     assert query["fid"] == ("" if kw.get("native_id", "5f3a") is None else "5f3a")
@@ -163,10 +163,10 @@ def jasmin_request(status: DeliveryStatus, level: int, method: str = "POST", **k
     if method == "GET":
         parts = urlsplit(got.url)
         assert got.body == b"" and parts.fragment == "" and got.url.startswith("http://app.example/dlr?app=1&")
-        return dict(parse_qsl(parts.query))
+        return dict(parse_qsl(parts.query, keep_blank_values=True))
     assert got.url == "http://app.example/dlr?app=1"
     assert got.headers["Content-Type"] == "application/x-www-form-urlencoded"
-    return dict(parse_qsl(got.body.decode()))
+    return dict(parse_qsl(got.body.decode(), keep_blank_values=True))
 
 
 def test_jasmin_level_1_is_the_submit_result() -> None:
