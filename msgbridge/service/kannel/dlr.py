@@ -165,14 +165,10 @@ def smsc_reply(event: StoredEvent, message: MessageRecord | None, report: int) -
     return " ".join(f"{k}:{v}" for k, v in fields.items())
 
 
-def words(text: str) -> list[str]:
-    return text.split()
-
-
 def kannel_escapes(event: StoredEvent, message: MessageRecord | None, report: int) -> dict[str, str]:
     """The escapes known when a report comes (the others were filled at submit time, see escapes.py)."""
     reply = smsc_reply(event, message, report)
-    parts = words(reply)
+    parts = reply.split()
     to = event.to or (message.message.to if message is not None else "") or ""
     sender = (message.message.sender if message is not None else None) or ""
     sent = message.message if message is not None else None
@@ -208,6 +204,7 @@ class KannelFormat:
     """A Kannel ``dlr-url``: fetched with GET, the report's escapes filled in, for the mask's types only."""
 
     name = "kannel"
+    needs_message = True  # the SMSC's id, the sender, the text: read from the message
 
     def request(
         self, event: StoredEvent, message: MessageRecord | None, target: CallbackTarget, secret: bytes | None
@@ -263,6 +260,7 @@ class JasminFormat:
     """A Jasmin DLR: level 1 and/or 2 as the target's mask (``dlr-level``) asks, GET or POST."""
 
     name = "jasmin"
+    needs_message = True
 
     def request(
         self, event: StoredEvent, message: MessageRecord | None, target: CallbackTarget, secret: bytes | None

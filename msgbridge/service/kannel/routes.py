@@ -24,12 +24,11 @@ from starlette.responses import Response
 
 from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.errors import ErrorCode
-from msgbridge.service.apikeys import ApiKey
-from msgbridge.service.contract import Accepted, FieldError, InvalidSubmission, Submission
-from msgbridge.service.http.state import Service, service
+from msgbridge.service.contract import FieldError, InvalidSubmission, Submission
+from msgbridge.service.http.state import service
 from msgbridge.service.http.transports import resolve
 from msgbridge.service.kannel.dlr import with_connector
-from msgbridge.service.kannel.escapes import SUBMIT_TIME, fill, url_encode
+from msgbridge.service.kannel.escapes import fill, url_encode
 from msgbridge.service.kannel.params import (
     SendSms,
     check_jasmin,
@@ -54,10 +53,9 @@ def retry_after(wait: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(wait)))}
 
 
-def submit_time_url(send: SendSms, transport: str) -> str:
-    """The dlr-url with the escapes known now filled in (the report fills the rest, see escapes.py)."""
-    assert send.dlr_url is not None
-    known = {
+def submit_time_values(send: SendSms, dlr_url: str, transport: str) -> dict[str, str]:
+    """The escapes known when the message is submitted (escapes.SUBMIT_TIME), as Kannel fills them."""
+    return {
         "i": url_encode(transport),
         "n": url_encode(send.username),
         "c": str(send.coding),
@@ -68,11 +66,14 @@ def submit_time_url(send: SendSms, transport: str) -> str:
         "o": url_encode(send.account or ""),
         "O": KANNEL_DCS[send.coding],
         "D": "",
-        "R": url_encode(send.dlr_url),
+        "R": url_encode(dlr_url),
         "#": "",
     }
-    assert set(known) == SUBMIT_TIME
-    return fill(send.dlr_url, known, final=False)
+
+
+def submit_time_url(send: SendSms, dlr_url: str, transport: str) -> str:
+    """The dlr-url with the escapes known now filled in (the report fills the rest, see escapes.py)."""
+    return fill(dlr_url, submit_time_values(send, dlr_url, transport), final=False)
 
 
 KANNEL_FIELDS = {"text": "Text", "sender": "Sender", "reference": "Reference", "options": "Options"}
@@ -91,10 +92,6 @@ def kannel_refusal(errors: tuple[FieldError, ...], send: SendSms) -> Response:
     if first.field == "text":
         return kannel("text_too_long" if first.code is ErrorCode.MESSAGE_TOO_LONG else "empty_text")
     return kannel("misformed", field=KANNEL_FIELDS.get(first.field, first.field.capitalize()))
-
-
-async def queue(svc: Service, items: list[Submission], key: ApiKey) -> list[Accepted]:
-    return await svc.gateway.accept(items, scope=key.name)
 
 
 @router.api_route(SENDSMS, methods=["GET", "POST"])
@@ -119,9 +116,8 @@ async def sendsms(request: Request) -> Response:
         return kannel("not_routable")  # Kannel: the bearerbox has no SMSC for it (ack_failed)
     callback = None
     if send.dlr_url is not None:
-        callback = CallbackTarget(
-            url=submit_time_url(send, transport), format="kannel", mask=send.dlr_mask, method="GET", key=key.name
-        )
+        url = submit_time_url(send, send.dlr_url, transport)
+        callback = CallbackTarget(url=url, format="kannel", mask=send.dlr_mask, method="GET", key=key.name)
     now = datetime.now(UTC)
     items = [
         Submission(
@@ -136,7 +132,7 @@ async def sendsms(request: Request) -> Response:
         for number in send.to
     ]
     try:
-        await queue(svc, items, key)
+        await svc.gateway.accept(items, scope=key.name)
     except InvalidSubmission as exc:
         return kannel_refusal(exc.errors, send)
     except NotAccepting:
@@ -186,11 +182,11 @@ async def send(request: Request) -> Response:
         scheduled_at=scheduled,
     )
     try:
-        accepted = await queue(svc, [item], key)
+        accepted = await svc.gateway.accept([item], scope=key.name)
     except InvalidSubmission as exc:
         first = exc.errors[0]
-        name = JASMIN_NAMES.get(first.field, first.field)
-        return jasmin("invalid_value", name=name, value=first.message)
+        given = {"to": sent.to, "sender": sent.sender or "", "callback": sent.dlr_url or "", "callback_url": sent.dlr_url or ""}
+        return jasmin("invalid_value", name=JASMIN_NAMES.get(first.field, first.field), value=given.get(first.field, first.message))
     except NotAccepting:
         return jasmin("unavailable", why="not accepting messages now, try again later")
     except StoreError:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from msgbridge.service.kannel.escapes import SUBMIT_TIME, fill, meta_value, url_encode
+from msgbridge.service.kannel.params import SendSms
+from msgbridge.service.kannel.routes import submit_time_url, submit_time_values
 
 
 def test_url_encoding_keeps_what_kannel_keeps_and_writes_space_as_plus() -> None:
@@ -34,3 +36,15 @@ def test_meta_data_parameters_are_read_by_group_and_name() -> None:
     assert meta_value(meta, "smpp", "missing") == ""
     assert fill("x=%#smpp#other#&y=%d", {"#": ""}, final=True, meta_data=meta) == "x=1&y=%d"
     assert "#" in SUBMIT_TIME and "d" not in SUBMIT_TIME
+
+
+
+def test_the_front_fills_exactly_the_submit_time_escapes() -> None:
+    send = SendSms(
+        username="shop", to=("77011234567",), text="x", sender=None, coding=2, charset="UTF-16BE", validity=None,
+        deferred=None, smsc=None, dlr_mask=31, dlr_url=None, account="ö",
+    )  # fmt: skip
+    assert set(submit_time_values(send, "http://h/", "sms")) == SUBMIT_TIME
+    url = submit_time_url(send, "http://h/?i=%i&n=%n&c=%c&C=%C&O=%O&o=%o&m=%m&d=%d&R=%R", "sms")
+    assert url.startswith("http://h/?i=sms&n=shop&c=2&C=UTF-16BE&O=08&o=%%C3%%B6&m=-1&d=%d&R=http%%3A%%2F%%2Fh%%2F%%3Fi%%3D%%25i")
+    assert fill(url, {"d": "1"}, final=True).endswith("&d=1&R=" + url_encode("http://h/?i=%i&n=%n&c=%c&C=%C&O=%O&o=%o&m=%m&d=%d&R=%R"))
