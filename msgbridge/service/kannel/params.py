@@ -139,6 +139,9 @@ KANNEL_UNSUPPORTED: dict[str, str] = {
     "binfo": "BInfo",
     "meta-data": "Meta-Data",
 }
+# Of those, the ones whose value 0 asks for what msgbridge sends anyway (no compression, PID 0, the 0X form
+# of the DCS, no reply path): an application that sends them explicitly is not refused.
+KANNEL_ZERO_IS_DEFAULT = frozenset({"compress", "pid", "alt-dcs", "rpi"})
 
 # Each integer variable's allowed range as smsbox_req_handle checks it, and the reply naming it.
 KANNEL_RANGES: dict[str, tuple[int, int, str]] = {
@@ -202,7 +205,7 @@ async def read_kannel(request: Request) -> KannelRequest:
             text, post = body, True
         else:
             raise Refused(kannel("invalid_content_type"))
-    resolved = {KANNEL_ALIASES.get(k, k): v for k, v in args.items() if k not in KANNEL_ALIASES}
+    resolved = {k: v for k, v in args.items() if k not in KANNEL_ALIASES}
     for old, new in KANNEL_ALIASES.items():  # the current spelling wins over the deprecated one
         if old in args and new not in resolved:
             resolved[new] = args[old]
@@ -249,7 +252,8 @@ def check_kannel(req: KannelRequest, username: str) -> SendSms:
             raise Refused(kannel(reply))
         numbers[name] = value
     for name, field in KANNEL_UNSUPPORTED.items():
-        if args.get(name):
+        raw = args.get(name)
+        if raw and not (name in KANNEL_ZERO_IS_DEFAULT and cgi_int(raw) == 0):
             raise Refused(kannel("unsupported", field=field))
     coding = numbers["coding"]
     if coding is None or coding < 0:

@@ -197,6 +197,8 @@ async def test_every_kannel_reply_row(sim: SmscSimulator, tmp_path: Path) -> Non
         await check("unsupported", await get(sendsms(a, **ok, mclass="0")), field="MClass")
         await check("unsupported", await get(sendsms(a, **ok, coding="1")), field="Coding=1 (8-bit data)")
         await check("unsupported", await get(sendsms(a, **ok, priority="2")), field="Priority above 0")
+        await check("unsupported", await get(sendsms(a, **ok, pid="127")), field="PID")
+        await check("accepted", await get(sendsms(a, **ok, pid="0", compress="0", priority="0")))  # what is sent anyway
         await check("dlr_url", await get(sendsms(a, **ok, **{"dlr-mask": "1", "dlr-url": "ftp://x/y"})))
         await check("dlr_url", await get(sendsms(a, **ok, **{"dlr-mask": "1", "dlr-url": "http:///dlr?type=%d"})))
         await check("dlr_mask", await get(sendsms(a, **ok, **{"dlr-mask": "64"})))
