@@ -14,6 +14,7 @@ from msgbridge.service.client import Client
 from msgbridge.service.contract import Event, InvalidSubmission, Submission
 from msgbridge.service.runtime import Runtime
 from msgbridge.service.sync import send
+from msgbridge.webhooks.signing import InvalidSignature, verify_signature
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,7 @@ __all__ = [
     "DeliveryStatus",
     "ErrorCode",
     "Event",
+    "InvalidSignature",
     "InvalidSubmission",
     "Message",
     "MessagingError",
@@ -31,4 +33,5 @@ __all__ = [
     "Submission",
     "__version__",
     "send",
+    "verify_signature",
 ]

@@ -9,6 +9,15 @@
     sms = "smpp://user:secret@smsc.example:2775?window=10"
     kz = "mobizon://KEY@api.mobizon.kz"
 
+    [transports.mail]                # the table form, for a transport with a default callback
+    url = "smtp://relay.example:587"
+    callback_url = "https://app.example/events"
+
+    [events]                         # status events kept in the store, delivered to callbacks
+    record = "callbacks"             # "all": every status change, for GET /v1/events, callback or not
+    allow_private_callbacks = false  # true: callbacks may call private/loopback addresses
+    inbound_url = "https://app.example/mo"   # where MO messages go as message.inbound events
+
     [serve]                          # msgbridge serve
     listen = "127.0.0.1:8080"
     tls_cert = "cert.pem"            # optional; both or neither
@@ -20,11 +29,19 @@
     [apikeys]
     file = "msgbridge-keys.toml"     # default: next to this file
 
+    [webhooks]                       # delivering status events to callback URLs (README "Webhooks")
+    secret = "whsec_..."             # signs events of keys without their own; a list while rotating
+    max_age = 86400                  # seconds an event is retried before it is given up
+    concurrency_per_url = 4          # requests in flight to one receiver (scheme://host:port)
+    timeout = 10                     # seconds for one request, first byte out to the answer read
+    breaker_failures = 5             # consecutive failures that open a receiver's circuit
+    breaker_cooldown = 30            # seconds an open circuit waits before one probe
+
 The environment wins over the file, so a deployment keeps secrets out of it:
 ``MSGBRIDGE_STORE`` and ``MSGBRIDGE_TRANSPORT_<NAME>`` (``MSGBRIDGE_TRANSPORT_SMS``
 defines or replaces the transport named ``sms``); ``MSGBRIDGE_SERVE_<KEY>``
 (``MSGBRIDGE_SERVE_LISTEN``, ``..._DRAIN_TIMEOUT``, ...) and ``MSGBRIDGE_APIKEYS_FILE``
-for the two service sections. ``--via NAME`` on the command line picks a named
+for the two service sections, ``MSGBRIDGE_WEBHOOKS_<KEY>`` for ``[webhooks]``. ``--via NAME`` on the command line picks a named
 transport; ``--via URL`` uses the URL itself.
 
 Relative paths under ``[serve]`` and ``[apikeys]`` are read from the config
@@ -49,6 +66,7 @@ ENV_STORE = "MSGBRIDGE_STORE"
 ENV_TRANSPORT_PREFIX = "MSGBRIDGE_TRANSPORT_"
 ENV_SERVE_PREFIX = "MSGBRIDGE_SERVE_"
 ENV_APIKEYS_FILE = "MSGBRIDGE_APIKEYS_FILE"
+ENV_WEBHOOKS_PREFIX = "MSGBRIDGE_WEBHOOKS_"
 DEFAULT_KEYS_FILE = "msgbridge-keys.toml"
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_DRAIN_TIMEOUT = 30.0
@@ -81,6 +99,34 @@ class ServeSettings:
         return parse_listen(self.listen)
 
 
+RECORD_CHOICES = ("callbacks", "all")
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    """``[events]``: which status changes are kept as events, and where callbacks may go."""
+
+    record: str = "callbacks"  # "callbacks": of messages with a target; "all": every one
+    allow_private_callbacks: bool = False
+    inbound_url: str | None = None
+
+    @property
+    def record_all(self) -> bool:
+        return self.record == "all"
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """``[webhooks]``: how status events are delivered (``msgbridge.webhooks``)."""
+
+    secrets: tuple[str, ...] = ()  # the default signing secret(s); empty: events of keys without one go unsigned
+    max_age: float = 86400.0
+    concurrency_per_url: int = 4
+    timeout: float = 10.0
+    breaker_failures: int = 5
+    breaker_cooldown: float = 30.0
+
+
 @dataclass(frozen=True)
 class Config:
     store: str = DEFAULT_STORE
@@ -88,6 +134,9 @@ class Config:
     source: str | None = None  # the file read, if any
     serve: ServeSettings = field(default_factory=ServeSettings)
     apikeys_file: str = DEFAULT_KEYS_FILE
+    events: EventSettings = field(default_factory=EventSettings)
+    transport_callbacks: dict[str, str] = field(default_factory=dict)  # a transport's default callback URL
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     def resolve_via(self, via: str) -> str:
         """A transport URL from ``--via``: a URL as given, or the URL configured under that name."""
@@ -137,10 +186,15 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         store = value
 
     transports: dict[str, str] = {}
+    callbacks: dict[str, str] = {}
     section = data.get("transports", {})
     if not isinstance(section, dict):
         raise ConfigError(f'{source}: [transports] must be a table of name = "url"')
     for name, url in section.items():
+        if isinstance(url, dict):
+            url, callback = _transport_table(url, f"{source}: [transports.{name}]")
+            if callback is not None:
+                callbacks[name.lower()] = callback
         if not isinstance(url, str):
             raise ConfigError(f"{source}: transport {name!r} must be a URL string")
         transports[name.lower()] = url
@@ -153,7 +207,58 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
     base = file.parent if source else Path()
     serve = _serve_settings(data.get("serve", {}), environ, source, base)
     keys = _keys_file(data.get("apikeys", {}), environ, source, base)
-    return Config(store=store, transports=transports, source=source, serve=serve, apikeys_file=keys)
+    events = _event_settings(data.get("events", {}), source)
+    webhooks = _webhook_settings(data.get("webhooks", {}), environ, source)
+    return Config(
+        store=store,
+        transports=transports,
+        source=source,
+        serve=serve,
+        apikeys_file=keys,
+        events=events,
+        transport_callbacks=callbacks,
+        webhooks=webhooks,
+    )
+
+
+def _callback_url(value: object, where: str) -> str:
+    """A callback URL the operator configured: checked for its form (the operator may name private hosts)."""
+    from msgbridge.core.callbacks import callback_problem
+
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a URL string")
+    why = callback_problem(value, allow_private=True)
+    if why is not None:
+        raise ConfigError(f"{where}: {why}")
+    return value
+
+
+def _transport_table(table: dict[str, object], where: str) -> tuple[object, str | None]:
+    """``[transports.NAME]``: (its ``url``, its ``callback_url`` or None)."""
+    unknown = sorted(set(table) - {"url", "callback_url"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: url, callback_url)")
+    callback = table.get("callback_url")
+    return table.get("url"), _callback_url(callback, f"{where} callback_url") if callback is not None else None
+
+
+def _event_settings(section: object, source: str | None) -> EventSettings:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: [events] must be a table")
+    known = ("record", "allow_private_callbacks", "inbound_url")
+    unknown = sorted(set(section) - set(known))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) in [events]: {', '.join(unknown)} (known: {', '.join(known)})")
+    record = section.get("record", "callbacks")
+    if record not in RECORD_CHOICES:
+        raise ConfigError(f'{source}: [events] record must be "callbacks" or "all", got {record!r}')
+    allow = section.get("allow_private_callbacks", False)
+    if not isinstance(allow, bool):
+        raise ConfigError(f"{source}: [events] allow_private_callbacks must be true or false")
+    inbound = section.get("inbound_url")
+    if inbound is not None:
+        inbound = _callback_url(inbound, f"{source}: [events] inbound_url")
+    return EventSettings(record=str(record), allow_private_callbacks=allow, inbound_url=inbound)
 
 
 def _beside(base: Path, value: str) -> str:
@@ -231,3 +336,42 @@ def _keys_file(section: object, environ: Mapping[str, str], source: str | None, 
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{source}: [apikeys] file must be a non-empty string")
     return _beside(base, value)
+
+
+# [webhooks]: key -> how its value is read (from the file: a TOML value; from the environment: a string).
+_WEBHOOK_KEYS: tuple[str, ...] = (
+    "secret", "max_age", "concurrency_per_url", "timeout", "breaker_failures", "breaker_cooldown",
+)  # fmt: skip
+
+
+def _webhook_settings(section: object, environ: Mapping[str, str], source: str | None) -> WebhookSettings:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: [webhooks] must be a table")
+    unknown = sorted(set(section) - set(_WEBHOOK_KEYS))
+    if unknown:
+        known = ", ".join(_WEBHOOK_KEYS)
+        raise ConfigError(f"{source}: unknown key(s) in [webhooks]: {', '.join(unknown)} (known: {known})")
+    values: dict[str, tuple[object, str]] = {k: (v, f"{source}: [webhooks] {k}") for k, v in section.items()}
+    for key in _WEBHOOK_KEYS:
+        env_value = environ.get(ENV_WEBHOOKS_PREFIX + key.upper())
+        if env_value:
+            values[key] = (env_value, f"{ENV_WEBHOOKS_PREFIX}{key.upper()}")
+    settings: dict[str, object] = {}
+    for key, (value, where) in values.items():
+        if key == "secret":
+            items = value.split(",") if isinstance(value, str) and where.startswith(ENV_WEBHOOKS_PREFIX) else value
+            items = [items] if isinstance(items, str) else items
+            if not isinstance(items, list) or not items or not all(isinstance(i, str) and i.strip() for i in items):
+                raise ConfigError(f"{where} must be a non-empty string, or a list of them while rotating")
+            settings["secrets"] = tuple(i.strip() for i in items)
+        elif key in ("concurrency_per_url", "breaker_failures"):
+            text = str(value).strip() if not isinstance(value, bool) else ""
+            if not text.isdigit() or int(text) < 1:
+                raise ConfigError(f"{where} must be a whole number >= 1, got {value!r}")
+            settings[key] = int(text)
+        else:
+            seconds = _seconds(value, where)
+            if key in ("max_age", "timeout") and seconds <= 0:
+                raise ConfigError(f"{where} must be a number of seconds > 0, got {value!r}")
+            settings[key] = seconds
+    return WebhookSettings(**settings)  # type: ignore[arg-type]

@@ -40,6 +40,7 @@ def register(cli: click.Group) -> None:
             "send it as 'Authorization: Bearer KEY'. It is not shown again.",
             err=True,
         )
+        click.echo(f"webhook secret (verifies this key's callbacks): {key.webhook_secret}", err=True)
 
     @apikey.command("list")
     @click.option("--json", "as_json", is_flag=True, help="one JSON object per key")

@@ -37,6 +37,7 @@ from msgbridge.core.terminal import markup, printable
 from msgbridge.dispatch.campaign import PrepareReport
 from msgbridge.dispatch.dispatcher import DispatchStats
 from msgbridge.dispatch.run import RunRequest, RunResult, run_campaign
+from msgbridge.webhooks.worker import configured
 
 SHOW_PROBLEMS = 10
 # A template longer than this cannot be an SMS (255 segments of 160 characters is 40,800): refuse a
@@ -234,7 +235,7 @@ def campaign_run(
 
     async def go() -> RunResult:
         with _Bar(not (as_json or quiet)) as bar:
-            return await run_campaign(store_dsn(ctx, config), transport, request, bar)
+            return await run_campaign(store_dsn(ctx, config), transport, request, bar, webhooks=configured(config))
 
     result = run_command(go(), fast=True)
     report, stats, counts, elsewhere, error = (

@@ -23,7 +23,7 @@ import contextlib
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from msgbridge.adapters.base import Transport
 from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
@@ -46,6 +46,9 @@ from msgbridge.dispatch.heap import fewer_collections
 from msgbridge.dispatch.prepworker import Job, PreparingProcess, use_for
 from msgbridge.store import open_store
 from msgbridge.store.base import Store
+
+if TYPE_CHECKING:
+    from msgbridge.webhooks.worker import WorkerFactory
 
 # How far preparation may run ahead of sending (messages queued and not yet claimed), and how often a held
 # producer looks again. Ahead of the claims, a message costs memory (the store keeps what this process wrote
@@ -145,9 +148,15 @@ def bad_input(exc: MessagingError) -> bool:
 
 
 async def run_campaign(
-    store_dsn: str, transport: Transport, request: RunRequest, progress: RunProgress | None = None
+    store_dsn: str,
+    transport: Transport,
+    request: RunRequest,
+    progress: RunProgress | None = None,
+    webhooks: WorkerFactory | None = None,
 ) -> RunResult:
     """Prepare and send one campaign; what the store holds at the end decides its outcome.
+
+    ``webhooks`` makes the callback worker that delivers the store's events while the campaign runs.
 
     Bad input (template, CSV header, a strict refusal, a reused name) is raised as ConfigError before
     anything is queued. A peer that cannot be used is returned as ``error`` once preparation has finished.
@@ -171,7 +180,15 @@ async def run_campaign(
             if request.strict:
                 validate_rows(campaign, first, report, region=request.region, phone_check=request.phone_check)
                 first = files.enter_context(csv_rows(request))
-            return await _send(store, transport, request, campaign, first, report, progress)
+            worker = webhooks(store, None) if webhooks is not None else None
+            if worker is not None:
+                worker.start()
+            try:
+                return await _send(store, transport, request, campaign, first, report, progress)
+            finally:
+                if worker is not None:  # the last statuses' events, if their receivers answer in time
+                    await worker.settle(worker.settings.timeout)
+                    await worker.stop(worker.settings.timeout)
 
 
 async def _send(

@@ -8,13 +8,16 @@ A key is ``mbk_`` and 32 random bytes (base64url); it is printed once, by
     hint = "mbk_Qx7a"           # the first characters, so a listing tells keys apart
     transports = ["sms"]        # empty: every configured transport
     rate = 20.0                 # requests per second on the submitting endpoints; absent: no limit
+    callback_url = "https://shop.example/sms-events"   # where its messages' events go unless they say
     created_at = 1764720000.0
+    webhook_secret = "whsec_..."  # signs the status events of this key's messages (README "Webhooks")
 
 Why a fast hash: a slow one (scrypt, bcrypt) makes guessing a *password* from a stolen hash expensive,
 because passwords are few enough to enumerate. A key here is 256 random bits: no amount of hashing speed
 brings that search within reach, so SHA-256 is as safe as scrypt for it, and costs a microsecond per
 request instead of the tens of milliseconds (and megabytes) that would cap the API at a few dozen
-requests a second. The presented key's hash is compared with every stored hash by ``hmac.compare_digest``,
+requests a second. The webhook secret is kept as it is, not hashed: the gateway signs with it, and a
+receiver verifies with the same secret. The presented key's hash is compared with every stored hash by ``hmac.compare_digest``,
 none skipped, so the time taken says nothing about how close a guess came.
 
 The key's name is the scope under which a ``reference`` is idempotent (``Gateway.accept(scope=...)``), so
@@ -43,11 +46,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from msgbridge.core.callbacks import callback_problem
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.ratelimit import TokenBucket
 
 TOKEN_PREFIX = "mbk_"
 TOKEN_BYTES = 32
+WEBHOOK_SECRET_PREFIX = "whsec_"
 HINT_CHARS = 8  # of the key shown by `apikey list`: the prefix and 4 random characters (24 of 256 bits)
 NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 RELOAD_SECONDS = 1.0  # how often a running server looks whether the key file changed
@@ -62,6 +67,8 @@ class ApiKey:
     transports: tuple[str, ...] = ()  # empty: every transport
     rate: float | None = None  # requests per second on POST endpoints
     created_at: float = 0.0
+    webhook_secret: str | None = None  # signs its messages' callbacks; None: the [webhooks] secret does
+    callback_url: str | None = None  # the default callback of what is sent with this key
 
     def may_use(self, transport: str) -> bool:
         return not self.transports or transport in self.transports
@@ -73,6 +80,10 @@ def digest(token: str) -> str:
 
 def new_token() -> str:
     return TOKEN_PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).decode().rstrip("=")
+
+
+def new_webhook_secret() -> str:
+    return WEBHOOK_SECRET_PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).decode().rstrip("=")
 
 
 def check_name(name: str) -> str:
@@ -106,6 +117,14 @@ def parse_keys(text: str, source: str) -> dict[str, ApiKey]:
         if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < math.inf):
             raise ConfigError(f"{where}: rate must be a positive number of requests per second")
         created = entry.get("created_at", 0.0)
+        webhook_secret = entry.get("webhook_secret")
+        if webhook_secret is not None and (not isinstance(webhook_secret, str) or not webhook_secret):
+            raise ConfigError(f"{where}: webhook_secret must be a non-empty string")
+        callback = entry.get("callback_url")
+        if callback is not None:
+            why = callback_problem(callback, allow_private=True) if isinstance(callback, str) else "not a string"
+            if why is not None:
+                raise ConfigError(f"{where}: callback_url: {why}")
         keys[name] = ApiKey(
             name=name,
             sha256=sha,
@@ -113,6 +132,8 @@ def parse_keys(text: str, source: str) -> dict[str, ApiKey]:
             transports=tuple(t.lower() for t in transports),
             rate=float(rate) if rate is not None else None,
             created_at=float(created) if isinstance(created, int | float) else 0.0,
+            webhook_secret=webhook_secret,
+            callback_url=callback,
         )
     return keys
 
@@ -127,6 +148,10 @@ def format_keys(keys: Iterable[ApiKey]) -> str:
         if key.rate is not None:
             out.append(f"rate = {key.rate!r}\n")
         out.append(f"created_at = {key.created_at!r}\n")
+        if key.webhook_secret is not None:
+            out.append(f"webhook_secret = {json.dumps(key.webhook_secret)}\n")
+        if key.callback_url is not None:
+            out.append(f"callback_url = {json.dumps(key.callback_url)}\n")
     return "".join(out)
 
 
@@ -179,6 +204,7 @@ def create_key(
         transports=tuple(dict.fromkeys(t.lower() for t in transports)),
         rate=rate,
         created_at=round(time.time(), 3),
+        webhook_secret=new_webhook_secret(),
     )
     keys[name] = key
     write_keys(path, keys.values())
@@ -210,6 +236,18 @@ class KeyRing:
     @property
     def keys(self) -> tuple[ApiKey, ...]:
         return self._keys
+
+    def current(self) -> tuple[ApiKey, ...]:
+        """The keys, re-read first if the file changed (as :meth:`authenticate` does)."""
+        self._maybe_reload()
+        return self._keys
+    def callback_url(self, name: str) -> str | None:
+        """The default callback URL of the key named ``name`` (None: it has none, or no such key)."""
+        self._maybe_reload()
+        for key in self._keys:
+            if key.name == name:
+                return key.callback_url
+        return None
 
     def authenticate(self, token: str) -> ApiKey | None:
         """The key ``token`` is, or None; every stored hash is compared, in constant time each."""
