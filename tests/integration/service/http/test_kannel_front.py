@@ -11,14 +11,23 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import httpx
-from api_helpers import Api, api, until
+from api_helpers import Api, api, http_server, make_keys, sim_url, until
+from webhook_receiver import receiver
 
+from msgbridge.config import EventSettings, ServeSettings
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.service.apikeys import KeyRing
+from msgbridge.service.events import EventHub
+from msgbridge.service.http import create_app
+from msgbridge.service.http.gate import Gate
 from msgbridge.service.kannel.dlr import JASMIN, KANNEL
 from msgbridge.service.kannel.replies import JASMIN_REPLIES, KANNEL_REPLIES
+from msgbridge.service.runtime import Runtime
 from msgbridge.simulators.smsc import SmscSimulator
 from msgbridge.smpp.sm import decode_sm
-from msgbridge.store.base import StoredEvent
+from msgbridge.store.base import Store, StoredEvent
+from msgbridge.webhooks.formats import FORMATS
+from msgbridge.webhooks.worker import WebhookWorker
 
 DLR_TEMPLATE = "http://93.184.215.14/dlr?myId=123456&type=%d&smsc=%i&user=%n&to=%p&from=%P&fid=%F&mid=%I&T=%T&reply=%A"
 
@@ -299,3 +308,48 @@ async def test_every_jasmin_reply_row(sim: SmscSimulator, tmp_path: Path) -> Non
         await a.runtime.drain(5)
         await check("unavailable", await get(send_url(a, **JASMIN_OK)), why="not accepting messages now, try again later")
     assert seen == set(table)
+
+
+def with_fronts_formats(store: Store, hub: EventHub | None) -> WebhookWorker:
+    """The delivery worker with the two formats of the fronts beside msgbridge's own, callbacks to 127.0.0.1."""
+    return WebhookWorker(store, allow_private=True, hub=hub, formats={**FORMATS, KANNEL.name: KANNEL, JASMIN.name: JASMIN})  # type: ignore[dict-item]
+
+
+async def test_the_dlr_url_and_the_jasmin_dlr_are_called(sim: SmscSimulator, tmp_path: Path) -> None:
+    """End to end: the reports reach a real receiver through the runtime's durable callback worker."""
+    keys_path = tmp_path / "keys.toml"
+    tokens = make_keys(keys_path)
+    runtime = Runtime(
+        store=str(tmp_path / "e2e.db"), transports={"sms": sim_url(sim)}, webhooks=with_fronts_formats,
+        events=EventSettings(allow_private_callbacks=True),
+    )  # fmt: skip
+    app = create_app(runtime, keys=KeyRing.load(keys_path), settings=ServeSettings(), gate=Gate())
+    async with receiver() as hook, runtime:
+        assert await runtime.wait_ready()
+        async with http_server(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+            template = f"{hook.url}/dlr?myId=123456&type=%d&smsc=%i&to=%p&mid=%I&fid=%F&reply=%A"
+            query = urlencode({"username": "full", "password": tokens["full"], "to": "77011234567",
+                               "text": "Hello world", "dlr-mask": "31", "dlr-url": template})  # fmt: skip
+            r = await client.get(f"/cgi-bin/sendsms?{query}")
+            assert (r.status_code, r.text) == (202, "0: Accepted for delivery")
+            form = {"username": "full", "password": tokens["full"], "to": "+77011234568", "content": "Hi",
+                    "dlr-url": f"{hook.url}/jasmin", "dlr-level": "3", "dlr-method": "POST"}  # fmt: skip
+            r = await client.post("/send", data=form)
+            assert r.status_code == 200 and r.text.startswith('Success "')
+            jasmin_id = r.text.removeprefix('Success "').removesuffix('"')
+
+            async def four() -> bool:
+                return len(hook.requests) >= 4
+
+            await until(four, what="two Kannel reports and two Jasmin DLRs")
+    kannel_calls = [q for q in hook.requests if q.path == "/dlr"]
+    assert all(q.method == "GET" for q in kannel_calls)
+    assert [q.query["type"] for q in kannel_calls] == [["8"], ["1"]]  # in order: smsc submit, then delivered
+    for q in kannel_calls:
+        assert q.query["myId"] == ["123456"] and q.query["smsc"] == ["sms"] and q.query["to"] == ["+77011234567"]
+    assert kannel_calls[0].query["reply"] == ["ACK/"] and "stat:DELIVRD" in kannel_calls[1].query["reply"][0]
+    jasmin_calls = [q for q in hook.requests if q.path == "/jasmin"]
+    assert [(q.method, q.form["level"], q.form["message_status"]) for q in jasmin_calls] == [
+        ("POST", ["1"], ["ESME_ROK"]), ("POST", ["2"], ["DELIVRD"])
+    ]
+    assert all(q.form["id"] == [jasmin_id] and q.form["connector"] == ["sms"] for q in jasmin_calls)
