@@ -24,6 +24,10 @@ The key's name is the scope under which a ``reference`` is idempotent (``Gateway
 names are restricted to letters, digits, ``.``, ``_`` and ``-`` (no ``:``, which separates the parts of an
 idempotency key). A running ``serve`` notices a changed file within :data:`RELOAD_SECONDS`, so a revoked key
 stops working without a restart.
+
+Fronts that speak another gateway's protocol (Kannel's sendsms, Jasmin's send) authenticate with a
+username and a password: the username is the key's name and the password is the key itself
+(:meth:`KeyRing.login`), so such a client needs no account of its own and a revoked key stops it too.
 """
 
 from __future__ import annotations
@@ -259,6 +263,13 @@ class KeyRing:
         """The key called ``name`` as the file says now (a dashboard session ends with its key's revocation)."""
         self._maybe_reload()
         return next((key for key in self._keys if key.name == name), None)
+
+    def login(self, username: str, password: str) -> ApiKey | None:
+        """The key named ``username`` whose key is ``password``, or None (username/password fronts)."""
+        key = self.authenticate(password)
+        if key is None or not hmac.compare_digest(key.name.encode(), username.encode("utf-8", "surrogateescape")):
+            return None
+        return key
 
     def admit(self, key: ApiKey) -> float | None:
         """Take one request from the key's rate: None when admitted, else the seconds to wait (Retry-After)."""

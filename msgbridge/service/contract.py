@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from msgbridge.adapters.base import Transport
@@ -44,6 +45,8 @@ class Submission:
     callback_url: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
     callback: CallbackTarget | None = None
+    validity: timedelta | None = None  # Message.validity: how long the SMSC may keep trying
+    scheduled_at: datetime | None = None  # Message.scheduled_at: handed to the transport (SMPP schedule_delivery_time)
 
 
 @dataclass(frozen=True, slots=True)

@@ -294,6 +294,8 @@ class Runtime:
                 sender=item.sender,
                 reference=item.reference,
                 metadata=metadata,
+                validity=item.validity,
+                scheduled_at=item.scheduled_at,
             )
             entries.append(OutboxEntry(message, submission_key(c.transport, scope, item.reference, mid)))
         ids = await self._commit.enqueue(entries) if entries else []

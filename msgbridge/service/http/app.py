@@ -41,6 +41,7 @@ from msgbridge.service.http.gate import Gate, GateMiddleware
 from msgbridge.service.http.limits import BodyLimit
 from msgbridge.service.http.models import BatchIn, CampaignIn, CsvUploadForm, MessageIn
 from msgbridge.service.http.state import Service
+from msgbridge.service.kannel import routes as kannel_routes
 from msgbridge.service.metrics import Metrics, RequestMetrics
 
 try:
@@ -90,7 +91,7 @@ def create_app(gateway: Gateway, *, keys: KeyRing, settings: ServeSettings, gate
     )
     app.state.service = Service(gateway=gateway, keys=keys, settings=settings, metrics=metrics, gate=gate)
     errors.install(app)
-    for module in (messages, campaigns, inbox, events, transports, probes, providers):
+    for module in (messages, campaigns, inbox, events, transports, probes, providers, kannel_routes):
         app.include_router(module.router)
     dashboard.install(app, backlog=gateway.event_backlog)
 
