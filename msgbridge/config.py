@@ -119,7 +119,9 @@ class EventSettings:
 class WebhookSettings:
     """``[webhooks]``: how status events are delivered (``msgbridge.webhooks``)."""
 
-    secrets: tuple[str, ...] = ()  # the default signing secret(s); empty: events of keys without one go unsigned
+    secrets: tuple[
+        str, ...
+    ] = ()  # the default signing secret(s); empty: events of keys without one go unsigned
     max_age: float = 86400.0
     concurrency_per_url: int = 4
     timeout: float = 10.0
@@ -239,7 +241,9 @@ def _transport_table(table: dict[str, object], where: str) -> tuple[object, str 
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: url, callback_url)")
     callback = table.get("callback_url")
-    return table.get("url"), _callback_url(callback, f"{where} callback_url") if callback is not None else None
+    return table.get("url"), _callback_url(
+        callback, f"{where} callback_url"
+    ) if callback is not None else None
 
 
 def _event_settings(section: object, source: str | None) -> EventSettings:
@@ -248,7 +252,9 @@ def _event_settings(section: object, source: str | None) -> EventSettings:
     known = ("record", "allow_private_callbacks", "inbound_url")
     unknown = sorted(set(section) - set(known))
     if unknown:
-        raise ConfigError(f"{source}: unknown key(s) in [events]: {', '.join(unknown)} (known: {', '.join(known)})")
+        raise ConfigError(
+            f"{source}: unknown key(s) in [events]: {', '.join(unknown)} (known: {', '.join(known)})"
+        )
     record = section.get("record", "callbacks")
     if record not in RECORD_CHOICES:
         raise ConfigError(f'{source}: [events] record must be "callbacks" or "all", got {record!r}')
@@ -269,12 +275,16 @@ def _beside(base: Path, value: str) -> str:
 _SERVE_KEYS: tuple[str, ...] = ("listen", "tls_cert", "tls_key", "drain_timeout", "max_body", "max_upload")
 
 
-def _serve_settings(section: object, environ: Mapping[str, str], source: str | None, base: Path) -> ServeSettings:
+def _serve_settings(
+    section: object, environ: Mapping[str, str], source: str | None, base: Path
+) -> ServeSettings:
     if not isinstance(section, dict):
         raise ConfigError(f"{source}: [serve] must be a table")
     unknown = sorted(set(section) - set(_SERVE_KEYS))
     if unknown:
-        raise ConfigError(f"{source}: unknown key(s) in [serve]: {', '.join(unknown)} (known: {', '.join(_SERVE_KEYS)})")
+        raise ConfigError(
+            f"{source}: unknown key(s) in [serve]: {', '.join(unknown)} (known: {', '.join(_SERVE_KEYS)})"
+        )
     values: dict[str, tuple[object, str]] = {k: (v, f"{source}: [serve] {k}") for k, v in section.items()}
     for key in _SERVE_KEYS:
         env_value = environ.get(ENV_SERVE_PREFIX + key.upper())
@@ -301,7 +311,9 @@ def _serve_settings(section: object, environ: Mapping[str, str], source: str | N
 
 def _seconds(value: object, where: str) -> float:
     try:
-        seconds = float(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else -1.0
+        seconds = (
+            float(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else -1.0
+        )
     except ValueError:
         seconds = -1.0
     if not 0 <= seconds < float("inf"):
@@ -359,9 +371,17 @@ def _webhook_settings(section: object, environ: Mapping[str, str], source: str |
     settings: dict[str, object] = {}
     for key, (value, where) in values.items():
         if key == "secret":
-            items = value.split(",") if isinstance(value, str) and where.startswith(ENV_WEBHOOKS_PREFIX) else value
+            items = (
+                value.split(",")
+                if isinstance(value, str) and where.startswith(ENV_WEBHOOKS_PREFIX)
+                else value
+            )
             items = [items] if isinstance(items, str) else items
-            if not isinstance(items, list) or not items or not all(isinstance(i, str) and i.strip() for i in items):
+            if (
+                not isinstance(items, list)
+                or not items
+                or not all(isinstance(i, str) and i.strip() for i in items)
+            ):
                 raise ConfigError(f"{where} must be a non-empty string, or a list of them while rotating")
             settings["secrets"] = tuple(i.strip() for i in items)
         elif key in ("concurrency_per_url", "breaker_failures"):

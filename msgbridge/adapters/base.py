@@ -92,7 +92,11 @@ class Transport(ABC):
 
     @classmethod
     def from_url(cls, url: str | TransportURL) -> Transport:
-        parsed = url if isinstance(url, TransportURL) else TransportURL.parse(url, user_is_secret=cls.user_is_secret)
+        parsed = (
+            url
+            if isinstance(url, TransportURL)
+            else TransportURL.parse(url, user_is_secret=cls.user_is_secret)
+        )
         return cls(parsed)
 
     @property

@@ -102,7 +102,12 @@ class MemoryTransport(Transport):
     capabilities = Capabilities(max_batch=1000, status_poll=1000)
 
     declared_options = OptionSet(
-        opt.text("mix", None, "outcome weights by DeliveryStatus name, e.g. `delivered:0.9,expired:0.1`", shown_default="`delivered:1`"),
+        opt.text(
+            "mix",
+            None,
+            "outcome weights by DeliveryStatus name, e.g. `delivered:0.9,expired:0.1`",
+            shown_default="`delivered:1`",
+        ),
         opt.number("dlr_delay_ms", 10.0, 0, DAY_MS, "delay before a receipt is pushed"),
         opt.flag("dlr", True, "push receipts at all (no: messages stay SUBMITTED)"),
         opt.flag("poll", False, "push nothing; answer `status()` polls instead"),
@@ -116,13 +121,40 @@ class MemoryTransport(Transport):
             "append every accepted message (reference or id, native ids, phone) to this file, flushed before "
             "`send()` returns; `lookup()` reads it, which is how a re-run settles what a killed run left in doubt",
         ),
-        opt.text("fail", None, "comma-separated destinations refused with `fail_code` (default INVALID_DESTINATION), REJECTED"),
-        opt.integer("fail_every", 0, 0, 10**9, "every N-th message is refused with `fail_code` (default TEMPORARY_FAILURE), FAILED"),
-        opt.integer("fail_times", -1, -1, 10**9, "stop `fail_every` after this many failures (-1: never)", shown_default="unlimited"),
-        opt.choice("fail_code", None, tuple(c.value.lower() for c in ErrorCode), "the ErrorCode of injected failures"),
+        opt.text(
+            "fail",
+            None,
+            "comma-separated destinations refused with `fail_code` (default INVALID_DESTINATION), REJECTED",
+        ),
+        opt.integer(
+            "fail_every",
+            0,
+            0,
+            10**9,
+            "every N-th message is refused with `fail_code` (default TEMPORARY_FAILURE), FAILED",
+        ),
+        opt.integer(
+            "fail_times",
+            -1,
+            -1,
+            10**9,
+            "stop `fail_every` after this many failures (-1: never)",
+            shown_default="unlimited",
+        ),
+        opt.choice(
+            "fail_code", None, tuple(c.value.lower() for c in ErrorCode), "the ErrorCode of injected failures"
+        ),
         opt.number("retry_after", 0.0, 0, 10**9, "retry-after seconds carried by those failures (0: none)"),
-        opt.integer("lost_every", 0, 0, 10**9, "every N-th message is accepted (and journaled) but answered with TIMEOUT"),
-        opt.integer("down_times", 0, 0, 10**9, "the first N `send()` calls raise a NETWORK_ERROR (nothing sent)"),
+        opt.integer(
+            "lost_every",
+            0,
+            0,
+            10**9,
+            "every N-th message is accepted (and journaled) but answered with TIMEOUT",
+        ),
+        opt.integer(
+            "down_times", 0, 0, 10**9, "the first N `send()` calls raise a NETWORK_ERROR (nothing sent)"
+        ),
     )
 
     def __new__(cls, url: TransportURL) -> Self:

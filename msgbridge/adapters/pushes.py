@@ -81,7 +81,9 @@ class PushRequest:
             return {}
         if "json" in self.content_type or self.body.lstrip()[:1] == b"{":
             data = self.json(encoding)
-            return {k: "" if v is None else str(v) for k, v in data.items() if not isinstance(v, (dict, list))}
+            return {
+                k: "" if v is None else str(v) for k, v in data.items() if not isinstance(v, (dict, list))
+            }
         text = self.body.decode("latin-1")
         return dict(parse_qsl(text, keep_blank_values=True, encoding=encoding))
 
@@ -90,7 +92,9 @@ class PushRequest:
         try:
             data = json.loads(self.body.decode(encoding))
         except (UnicodeDecodeError, ValueError) as exc:
-            raise PushRefused(f"the body is not JSON: {exc}", status=400, code=ErrorCode.INVALID_ARGUMENT) from None
+            raise PushRefused(
+                f"the body is not JSON: {exc}", status=400, code=ErrorCode.INVALID_ARGUMENT
+            ) from None
         if not isinstance(data, dict):
             raise PushRefused("the body is not a JSON object", status=400, code=ErrorCode.INVALID_ARGUMENT)
         return data

@@ -22,8 +22,12 @@ def register(cli: click.Group) -> None:
 
     @apikey.command("create")
     @click.argument("name")
-    @click.option("--transport", "transports", multiple=True, help="a transport the key may use (repeat; default all)")
-    @click.option("--rate", type=float, default=None, help="requests per second the key may POST (default unlimited)")
+    @click.option(
+        "--transport", "transports", multiple=True, help="a transport the key may use (repeat; default all)"
+    )
+    @click.option(
+        "--rate", type=float, default=None, help="requests per second the key may POST (default unlimited)"
+    )
     @click.pass_context
     def create(ctx: click.Context, name: str, transports: tuple[str, ...], rate: float | None) -> None:
         """Create key NAME and print it (once: only its hash is stored)."""

@@ -110,7 +110,9 @@ class _Bar:
         if stats.receipts and self.receipts is None and self.total > 0:
             self.receipts = progress.add_task("receipts", total=max(self.total, 1), note="")
         if self.receipts is not None:
-            progress.update(self.receipts, total=max(self.total, 1), completed=min(stats.receipts_matched, self.total))
+            progress.update(
+                self.receipts, total=max(self.total, 1), completed=min(stats.receipts_matched, self.total)
+            )
 
 
 @campaign.command("run")
@@ -235,7 +237,9 @@ def campaign_run(
 
     async def go() -> RunResult:
         with _Bar(not (as_json or quiet)) as bar:
-            return await run_campaign(store_dsn(ctx, config), transport, request, bar, webhooks=configured(config))
+            return await run_campaign(
+                store_dsn(ctx, config), transport, request, bar, webhooks=configured(config)
+            )
 
     result = run_command(go(), fast=True)
     report, stats, counts, elsewhere, error = (

@@ -253,4 +253,5 @@ def register(cli: click.Group) -> None:
     for command in _COMMANDS:
         cli.add_command(command)
 
+
 import msgbridge.cli.export  # noqa: E402, F401  (adds ``campaign export`` to the group above)

@@ -78,7 +78,9 @@ async def _list(dsn: str, since: float | None, message_id: str | None, limit: in
     async with existing_store(dsn) as store:
         after: int | None = None
         while shown < limit:
-            page = await store.events_page(after, min(PAGE, limit - shown), message_id=message_id, since=since)
+            page = await store.events_page(
+                after, min(PAGE, limit - shown), message_id=message_id, since=since
+            )
             if not page:
                 break
             for e in page:

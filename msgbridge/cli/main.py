@@ -30,7 +30,9 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 @click.group()
 @click.version_option(package_name="msgbridge")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="msgbridge.toml to read")
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None, help="msgbridge.toml to read"
+)
 @click.option("--store", "store_dsn", default=None, help="store file or DSN (default ./msgbridge.db)")
 @click.option("-v", "--verbose", count=True, help="log more (repeat for debug)")
 @click.pass_context

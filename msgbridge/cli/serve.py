@@ -79,7 +79,9 @@ def tls_context(settings: ServeSettings) -> ssl.SSLContext | None:
     try:
         context.load_cert_chain(settings.tls_cert, settings.tls_key)
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"cannot load TLS certificate {settings.tls_cert} / key {settings.tls_key}: {exc}") from None
+        raise ConfigError(
+            f"cannot load TLS certificate {settings.tls_cert} / key {settings.tls_key}: {exc}"
+        ) from None
     return context
 
 
@@ -88,7 +90,9 @@ def check_config(config: Config, settings: ServeSettings) -> list[str]:
     from msgbridge.adapters.base import open_transport, redact_for
 
     if not config.transports:
-        raise ConfigError("no transport configured (add [transports] to msgbridge.toml or set MSGBRIDGE_TRANSPORT_<NAME>)")
+        raise ConfigError(
+            "no transport configured (add [transports] to msgbridge.toml or set MSGBRIDGE_TRANSPORT_<NAME>)"
+        )
     lines = [f"store: {check_store(config.store)}"]
     for name, url in config.transports.items():
         try:
@@ -151,7 +155,9 @@ async def serve(config: Config, settings: ServeSettings, *, access_log: bool) ->
         stopping.cancel()
         started = time.monotonic()
         gate.close()
-        click.echo(f"draining: {gate.inside} request(s) being answered, up to {settings.drain_timeout:g} s", err=True)
+        click.echo(
+            f"draining: {gate.inside} request(s) being answered, up to {settings.drain_timeout:g} s", err=True
+        )
         await gate.idle(settings.drain_timeout)
         await runtime.drain(max(0.0, settings.drain_timeout - (time.monotonic() - started)))
         server.should_exit = True
@@ -168,12 +174,29 @@ def register(cli: click.Group) -> None:
     @cli.command("serve")
     @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
                   help="msgbridge.toml to read (as the global --config)")  # fmt: skip
-    @click.option("--listen", default=None, help="HOST:PORT to serve on (default [serve] listen, 127.0.0.1:8080; port 0: any free)")
-    @click.option("--drain-timeout", type=float, default=None, help="seconds SIGTERM waits for in-flight sends (default [serve])")
-    @click.option("--check", is_flag=True, help="validate the configuration and exit (0: fine, 2: the problem is printed)")
+    @click.option(
+        "--listen",
+        default=None,
+        help="HOST:PORT to serve on (default [serve] listen, 127.0.0.1:8080; port 0: any free)",
+    )
+    @click.option(
+        "--drain-timeout",
+        type=float,
+        default=None,
+        help="seconds SIGTERM waits for in-flight sends (default [serve])",
+    )
+    @click.option(
+        "--check",
+        is_flag=True,
+        help="validate the configuration and exit (0: fine, 2: the problem is printed)",
+    )
     @click.pass_context
     def serve_command(
-        ctx: click.Context, config_path: str | None, listen: str | None, drain_timeout: float | None, check: bool
+        ctx: click.Context,
+        config_path: str | None,
+        listen: str | None,
+        drain_timeout: float | None,
+        check: bool,
     ) -> None:
         """Run the gateway with its HTTP API until SIGTERM: binds kept open, the outbox drained, receipts matched."""
         root = ctx.find_root().obj or {}

@@ -100,7 +100,9 @@ async def _run(emulator: Emulator, host: str, port: int, example: str) -> None:
     help="mobizon/smsc: push statuses to this callback URL after each send, as the provider does "
     "(e.g. http://127.0.0.1:8080/v1/providers/NAME/callback)",
 )
-@click.option("--push-secret", default="", help="the secret the pushes are signed with (the transport's push_secret)")
+@click.option(
+    "--push-secret", default="", help="the secret the pushes are signed with (the transport's push_secret)"
+)
 def sim_http(
     provider: str,
     host: str,

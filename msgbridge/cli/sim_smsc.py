@@ -36,7 +36,9 @@ def _report(sim: SmscSimulator) -> dict[str, float]:
     counters["cpu_user_seconds"] = usage.ru_utime
     counters["cpu_system_seconds"] = usage.ru_stime
     counters["max_rss_kib"] = usage.ru_maxrss
-    if sim.record:  # how many numbers got at least one accepted submit_sm: submit_sm_ok less this is duplicates
+    if (
+        sim.record
+    ):  # how many numbers got at least one accepted submit_sm: submit_sm_ok less this is duplicates
         counters["destinations"] = len({s.destination for s in sim.submitted})
     return counters
 

@@ -37,7 +37,9 @@ class CallbackTarget:
     format: str = "json"  # "json": msgbridge's signed event (webhooks); "kannel": dlr-url; "jasmin": dlr-url
     mask: int | None = None  # kannel dlr-mask bits / jasmin dlr-level; None: every event
     method: str = "POST"  # "GET" or "POST"
-    key: str | None = None  # the API key name whose webhook secret signs it (None: the [webhooks] default secret)
+    key: str | None = (
+        None  # the API key name whose webhook secret signs it (None: the [webhooks] default secret)
+    )
 
     def dumps(self) -> str:
         """Compact canonical JSON (sorted keys, defaults left out): one text per distinct target, so the

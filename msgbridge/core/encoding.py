@@ -170,7 +170,9 @@ def _uniform_info(characters: int, encoding: Encoding, ref16: bool) -> TextInfo:
     else:
         per = limits.multi_16bit_ref if ref16 else limits.multi_8bit_ref
         segments = -(-characters // per)
-    return TextInfo(characters=characters, encoding=encoding, units=characters, segments=segments, per_segment=per)
+    return TextInfo(
+        characters=characters, encoding=encoding, units=characters, segments=segments, per_segment=per
+    )
 
 
 def info(text: str, encoding: Encoding | None = None, *, ref16: bool = False) -> TextInfo:

@@ -35,7 +35,9 @@ REDACTED = "***"
 HIDDEN = "<hidden>"
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
-_HOST = re.compile(r"[\w.~\-]*")  # letters (IDN too), digits and . _ ~ -: a misplaced piece of password with other characters fails
+_HOST = re.compile(
+    r"[\w.~\-]*"
+)  # letters (IDN too), digits and . _ ~ -: a misplaced piece of password with other characters fails
 _IPV6 = re.compile(r"\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9._~\-]+)?\]")
 _OPTION_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
@@ -95,7 +97,9 @@ def split(url: str) -> Split:
 
 
 def _bad(scheme: str, what: str) -> ConfigError:
-    return ConfigError(f"malformed {scheme}:// URL: {what} (the rest of the URL is not shown: it may hold a secret)")
+    return ConfigError(
+        f"malformed {scheme}:// URL: {what} (the rest of the URL is not shown: it may hold a secret)"
+    )
 
 
 def _host_port(scheme: str, hostport: str) -> tuple[str | None, int | None]:
@@ -113,7 +117,9 @@ def _host_port(scheme: str, hostport: str) -> tuple[str | None, int | None]:
     port_text = rest[1:]
     if not port_text:
         return host.lower() or None, None
-    if not (port_text.isascii() and port_text.isdigit() and len(port_text) <= 5 and 0 < int(port_text) <= 65535):
+    if not (
+        port_text.isascii() and port_text.isdigit() and len(port_text) <= 5 and 0 < int(port_text) <= 65535
+    ):
         raise _bad(scheme, "the port is not a number from 1 to 65535")
     return host.lower() or None, int(port_text)
 

@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipients", type=int, default=None, help="default 10,000 for smpp, else 1,000")
     parser.add_argument("--wait-receipts", type=float, default=60.0)
     parser.add_argument(
-        "--serve", action="store_true", help="run `msgbridge serve` and post the campaign over HTTP (1,000 recipients)"
+        "--serve",
+        action="store_true",
+        help="run `msgbridge serve` and post the campaign over HTTP (1,000 recipients)",
     )
     args = parser.parse_args(argv)
     if args.serve:
@@ -137,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
 
         with smsc_simulator() as port:
             via = f"smpp://{SIM_USER}:{SIM_PASSWORD}@127.0.0.1:{port}?{SMPP_OPTIONS}"
-            return run_serve_demo(via, TEMPLATE, min(args.recipients or BUNDLED, BUNDLED), wait=args.wait_receipts)
+            return run_serve_demo(
+                via, TEMPLATE, min(args.recipients or BUNDLED, BUNDLED), wait=args.wait_receipts
+            )
     if args.via == "smpp":
         count = args.recipients or SMPP_RECIPIENTS
         with smsc_simulator() as port:

@@ -132,4 +132,3 @@ def msgbridge_command(config: Path, *args: str, env: Mapping[str, str] | None = 
 def create_api_key(config: Path, name: str, *options: str) -> str:
     """``msgbridge apikey create NAME``: the key it prints (once)."""
     return msgbridge_command(config, "apikey", "create", name, *options).strip()
-

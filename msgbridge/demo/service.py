@@ -22,7 +22,16 @@ import httpx
 from msgbridge.demo.serve import ServeProcess, create_api_key, write_config
 
 CAMPAIGN = "demo"
-SHOWN = ("DELIVERED", "UNDELIVERABLE", "EXPIRED", "REJECTED", "SUBMITTED", "ACCEPTED", "QUEUED", "MAYBE_SUBMITTED")
+SHOWN = (
+    "DELIVERED",
+    "UNDELIVERABLE",
+    "EXPIRED",
+    "REJECTED",
+    "SUBMITTED",
+    "ACCEPTED",
+    "QUEUED",
+    "MAYBE_SUBMITTED",
+)
 
 
 def bundled_recipients(count: int) -> list[dict[str, Any]]:
@@ -43,8 +52,12 @@ def summary_table(counts: dict[str, int], total: int) -> list[str]:
 def run_serve_demo(smpp_url: str, template: str, recipients: int, *, wait: float) -> int:
     """Serve with ``smpp_url`` as its one transport, post the campaign, print what HTTP reads back."""
     with tempfile.TemporaryDirectory(prefix="msgbridge-serve-demo-") as tmp:
-        config = write_config(Path(tmp) / "msgbridge.toml", store=str(Path(tmp) / "demo.db"), transports={"sms": smpp_url})
-        click.echo(f"msgbridge serve demo: {recipients:,} recipients over the HTTP API, config {config.name} in a temporary directory")
+        config = write_config(
+            Path(tmp) / "msgbridge.toml", store=str(Path(tmp) / "demo.db"), transports={"sms": smpp_url}
+        )
+        click.echo(
+            f"msgbridge serve demo: {recipients:,} recipients over the HTTP API, config {config.name} in a temporary directory"
+        )
         key = create_api_key(config, "demo")
         click.echo(f"$ msgbridge apikey create demo   -> {key[:8]}… (printed once; only its hash is kept)")
         serve = ServeProcess(config)
@@ -66,7 +79,12 @@ def drive(url: str, key: str, template: str, recipients: int, wait: float) -> in
                 click.echo("error: the service did not become ready (is the SMSC up?)", err=True)
                 return 1
             time.sleep(0.1)
-        body = {"name": CAMPAIGN, "template": template, "sender": "msgbridge", "recipients": bundled_recipients(recipients)}
+        body = {
+            "name": CAMPAIGN,
+            "template": template,
+            "sender": "msgbridge",
+            "recipients": bundled_recipients(recipients),
+        }
         started = time.monotonic()
         answer = http.post("/v1/campaigns", json=body)
         if answer.status_code != 202:
@@ -83,19 +101,25 @@ def drive(url: str, key: str, template: str, recipients: int, wait: float) -> in
             time.sleep(0.25)
             view = http.get(f"/v1/campaigns/{CAMPAIGN}").json()
         seconds = time.monotonic() - started
-        click.echo(f"GET /v1/campaigns/{CAMPAIGN} -> {view['done']:,} of {view['total']:,} final after {seconds:.1f} s:")
+        click.echo(
+            f"GET /v1/campaigns/{CAMPAIGN} -> {view['done']:,} of {view['total']:,} final after {seconds:.1f} s:"
+        )
         for line in summary_table(view["counts"], view["total"]):
             click.echo(line)
         page = http.get(f"/v1/campaigns/{CAMPAIGN}/messages", params={"limit": 3}).json()
         click.echo(f"GET /v1/campaigns/{CAMPAIGN}/messages?limit=3 -> next_cursor {page['next_cursor']}:")
         for m in page["messages"]:
-            click.echo(f"  {m['phone']}  {m['status']:<14} native id {m['native_id']}  {m['segments']} segment(s)")
+            click.echo(
+                f"  {m['phone']}  {m['status']:<14} native id {m['native_id']}  {m['segments']} segment(s)"
+            )
         for t in http.get("/v1/transports").json()["transports"]:
             click.echo(
                 f"GET /v1/transports -> {t['name']} ({t['scheme']}): up {t['up']}, binds {t['binds_up']}/{t['binds']}, "
                 f"sent {sum(t['sent'].values()):,}, receipts matched {t['receipts_matched']:,}"
             )
         if view["done"] < view["total"]:
-            click.echo(f"error: {view['total'] - view['done']:,} messages not final within {wait:g} s", err=True)
+            click.echo(
+                f"error: {view['total'] - view['done']:,} messages not final within {wait:g} s", err=True
+            )
             return 1
     return 0

@@ -411,7 +411,12 @@ async def _built_here(
 ) -> AsyncIterator[BuiltChunk]:
     for chunk in chunks(rows, size):
         built, problems, repeats = build_chunk(
-            campaign, chunk, region=region, phone_check=phone_check, key_prefix=key_prefix, callbacks=callbacks
+            campaign,
+            chunk,
+            region=region,
+            phone_check=phone_check,
+            key_prefix=key_prefix,
+            callbacks=callbacks,
         )
         yield len(chunk), [(e, m.encoding.value, m.segments) for e, m in built], problems, repeats
 

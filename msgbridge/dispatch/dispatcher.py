@@ -125,7 +125,11 @@ class Dispatcher:
         self._writing: asyncio.Event | None = None  # set once the last chunk to start has written everything
         self.marks = MarkBudget(store, self.results, lambda: self.stopping)
         self.outcomes = Outcomes(
-            store, self.stats, max_attempts=self.max_attempts, backoff=backoff, max_retry_wait=self.max_retry_wait
+            store,
+            self.stats,
+            max_attempts=self.max_attempts,
+            backoff=backoff,
+            max_retry_wait=self.max_retry_wait,
         )
         self.settler = Settler(store, transport, self.stats)
         self.receipts = ReceiptCollector(

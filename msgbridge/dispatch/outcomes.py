@@ -27,7 +27,13 @@ class Outcomes:
     """Sorts results and send errors into what to record and what to retry; requeues the retries."""
 
     def __init__(
-        self, store: Store, stats: DispatchStats, *, max_attempts: int, backoff: Backoff, max_retry_wait: float
+        self,
+        store: Store,
+        stats: DispatchStats,
+        *,
+        max_attempts: int,
+        backoff: Backoff,
+        max_retry_wait: float,
     ) -> None:
         self.store = store
         self.stats = stats

@@ -102,7 +102,10 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> None:
 def _serve(job: Job, campaign: Campaign, inp: IO[bytes], out: IO[bytes]) -> None:
     try:
         with open_csv(
-            job.csv_path, phone_column=job.phone_column, encoding=job.encoding, allow_multiline=job.allow_multiline
+            job.csv_path,
+            phone_column=job.phone_column,
+            encoding=job.encoding,
+            allow_multiline=job.allow_multiline,
         ) as source:
             column = source.phone_column
             rows = ((r.line, r.fields.get(column, ""), r.fields, r.problem) for r in source.rows())

@@ -60,7 +60,9 @@ class ReceiptCollector:
         self._acks: AcknowledgesReceipts | None = (
             transport if isinstance(transport, AcknowledgesReceipts) else None
         )
-        self.poller: Poller | None = None  # made on the first poll, then kept: it holds each message's schedule
+        self.poller: Poller | None = (
+            None  # made on the first poll, then kept: it holds each message's schedule
+        )
         # Told each batch of pushed receipts once it is committed (a service's status events); must not block.
         self.on_receipts: Callable[[Sequence[DeliveryReceipt]], None] | None = None
 
@@ -132,7 +134,10 @@ class ReceiptCollector:
         """Ask about the pending messages that are due; the poller keeps each provider's limits."""
         if self.poller is None:
             self.poller = Poller(
-                self.store, self.transport, policy_for(self.transport, self.poll_interval), on_receipts=self._polled
+                self.store,
+                self.transport,
+                policy_for(self.transport, self.poll_interval),
+                on_receipts=self._polled,
             )
         done = await self.poller.poll()
         self.stats.receipts += done.receipts

@@ -30,9 +30,7 @@ SUBJECT_POLICIES = ("ignore", "prepend", "fallback")
 # Whitespace controls that ``collapse`` turns into spaces and line breaks; every other C0, DEL and C1 goes.
 WHITESPACE_CONTROLS = "\t\n\r\x0b\x0c"
 _STRIP: dict[int, None] = {
-    code: None
-    for code in (*range(0x20), *range(0x7F, 0xA0))
-    if chr(code) not in WHITESPACE_CONTROLS
+    code: None for code in (*range(0x20), *range(0x7F, 0xA0)) if chr(code) not in WHITESPACE_CONTROLS
 }
 # A base64 part whose decoded text is more than this share control characters is binary, not text.
 MAX_CONTROL_SHARE = 0.05
@@ -40,6 +38,7 @@ MAX_CONTROL_SHARE = 0.05
 
 class Undecodable(ValueError):
     """The mail's text part cannot be decoded to text; the mail is refused, not sent as garbage."""
+
 
 # Footers that phones and webmail append; cut from the first one down.
 FOOTERS: tuple[re.Pattern[str], ...] = (

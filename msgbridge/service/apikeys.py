@@ -83,7 +83,9 @@ def new_token() -> str:
 
 
 def new_webhook_secret() -> str:
-    return WEBHOOK_SECRET_PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).decode().rstrip("=")
+    return WEBHOOK_SECRET_PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).decode().rstrip(
+        "="
+    )
 
 
 def check_name(name: str) -> str:
@@ -114,7 +116,9 @@ def parse_keys(text: str, source: str) -> dict[str, ApiKey]:
             raise ConfigError(f"{where}: sha256 must be 64 hex digits")
         if not isinstance(transports, list) or not all(isinstance(t, str) for t in transports):
             raise ConfigError(f"{where}: transports must be a list of names")
-        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < math.inf):
+        if rate is not None and (
+            isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < math.inf
+        ):
             raise ConfigError(f"{where}: rate must be a positive number of requests per second")
         created = entry.get("created_at", 0.0)
         webhook_secret = entry.get("webhook_secret")
@@ -122,7 +126,11 @@ def parse_keys(text: str, source: str) -> dict[str, ApiKey]:
             raise ConfigError(f"{where}: webhook_secret must be a non-empty string")
         callback = entry.get("callback_url")
         if callback is not None:
-            why = callback_problem(callback, allow_private=True) if isinstance(callback, str) else "not a string"
+            why = (
+                callback_problem(callback, allow_private=True)
+                if isinstance(callback, str)
+                else "not a string"
+            )
             if why is not None:
                 raise ConfigError(f"{where}: callback_url: {why}")
         keys[name] = ApiKey(
@@ -166,7 +174,9 @@ def read_keys(path: str | Path, *, missing_ok: bool = True) -> dict[str, ApiKey]
             f"no API key file at {file}; create a key with `msgbridge apikey create NAME`"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read API key file {file}: {getattr(exc, 'strerror', None) or exc}") from exc
+        raise ConfigError(
+            f"cannot read API key file {file}: {getattr(exc, 'strerror', None) or exc}"
+        ) from exc
     return parse_keys(text, str(file))
 
 
@@ -241,6 +251,7 @@ class KeyRing:
         """The keys, re-read first if the file changed (as :meth:`authenticate` does)."""
         self._maybe_reload()
         return self._keys
+
     def callback_url(self, name: str) -> str | None:
         """The default callback URL of the key named ``name`` (None: it has none, or no such key)."""
         self._maybe_reload()
@@ -267,7 +278,9 @@ class KeyRing:
     def login(self, username: str, password: str) -> ApiKey | None:
         """The key named ``username`` whose key is ``password``, or None (username/password fronts)."""
         key = self.authenticate(password)
-        if key is None or not hmac.compare_digest(key.name.encode(), username.encode("utf-8", "surrogateescape")):
+        if key is None or not hmac.compare_digest(
+            key.name.encode(), username.encode("utf-8", "surrogateescape")
+        ):
             return None
         return key
 

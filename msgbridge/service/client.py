@@ -275,12 +275,18 @@ class Client:
         rows: Iterable[Row]
         if csv is not None:
             request = RunRequest(
-                name=name, template=template, csv_path=csv, transport_label=self.name, phone_column=phone_column
+                name=name,
+                template=template,
+                csv_path=csv,
+                transport_label=self.name,
+                phone_column=phone_column,
             )
             rows = CsvRows(request)  # re-read from the file by a strict campaign's second pass
         else:
             rows = [_row(r) for r in recipients] if strict else (_row(r) for r in recipients)
-        return await self._campaign(name, template, rows, sender, region, phone_check, strict, wait, wait_receipts)
+        return await self._campaign(
+            name, template, rows, sender, region, phone_check, strict, wait, wait_receipts
+        )
 
     async def _campaign(
         self,

@@ -46,7 +46,9 @@ class Submission:
     options: Mapping[str, str] = field(default_factory=dict)
     callback: CallbackTarget | None = None
     validity: timedelta | None = None  # Message.validity: how long the SMSC may keep trying
-    scheduled_at: datetime | None = None  # Message.scheduled_at: handed to the transport (SMPP schedule_delivery_time)
+    scheduled_at: datetime | None = (
+        None  # Message.scheduled_at: handed to the transport (SMPP schedule_delivery_time)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,9 @@ class CampaignSubmission:
     sender: str | None = None
     region: str | None = None
     phone_check: PhoneCheck = PhoneCheck.STRICT
-    strict: bool = False  # refuse the whole campaign if any row is bad (rows are read twice: give a re-iterable)
+    strict: bool = (
+        False  # refuse the whole campaign if any row is bad (rows are read twice: give a re-iterable)
+    )
     options: Mapping[str, str] = field(default_factory=dict)
     callback_url: str | None = None  # every recipient's (a CSV column ``callback_url`` overrides it per row)
 
@@ -190,7 +194,9 @@ class Gateway(Protocol):
         """Queued messages of the campaign become CANCELED (never sent); returns how many. Unknown: ConfigError."""
         ...
 
-    async def inbox(self, *, after: int | None = None, limit: int = 100) -> tuple[list[InboundMessage], int | None]:
+    async def inbox(
+        self, *, after: int | None = None, limit: int = 100
+    ) -> tuple[list[InboundMessage], int | None]:
         """One page of MO messages, oldest first, and the cursor of the next page (None: no more)."""
         ...
 
@@ -212,7 +218,9 @@ class Gateway(Protocol):
 
     async def event_backlog(self) -> EventBacklog: ...  # events still to deliver, and given up on
 
-    def transport(self, name: str) -> Transport | None: ...  # the configured transport so named (None: unknown)
+    def transport(
+        self, name: str
+    ) -> Transport | None: ...  # the configured transport so named (None: unknown)
 
     async def provider_push(
         self,

@@ -32,7 +32,11 @@ REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 # Every metric family the gateway collector yields: name (without _total), type, help.
 FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("msgbridge_messages", "counter", "Send results recorded by this process, by transport and status."),
-    ("msgbridge_submit_latency_seconds", "histogram", "Seconds from handing a message to the transport to its answer."),
+    (
+        "msgbridge_submit_latency_seconds",
+        "histogram",
+        "Seconds from handing a message to the transport to its answer.",
+    ),
     ("msgbridge_window_in_flight", "gauge", "Requests written to the transport and not answered yet."),
     ("msgbridge_throttle_events", "counter", "Times the peer throttled us."),
     ("msgbridge_throttled", "gauge", "1 while the peer is throttling us."),

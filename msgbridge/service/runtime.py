@@ -370,7 +370,12 @@ class Runtime:
         if campaign.strict:
             rows = list(rows) if iter(rows) is rows else rows  # read twice: a one-shot iterator is kept
             validate_rows(
-                model, rows, report, region=campaign.region, phone_check=campaign.phone_check, callbacks=callbacks
+                model,
+                rows,
+                report,
+                region=campaign.region,
+                phone_check=campaign.phone_check,
+                callbacks=callbacks,
             )
         lane = self.lanes[name]
 
@@ -465,6 +470,7 @@ class Runtime:
 
     async def event_backlog(self) -> EventBacklog:
         return await self.store.event_backlog()
+
     def throughput(self) -> list[tuple[float, int, int]]:
         return self.meter.series()
 

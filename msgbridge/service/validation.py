@@ -130,7 +130,9 @@ def check_batch(
                 bad("reference", ErrorCode.INVALID_ARGUMENT, f"1 to {MAX_REFERENCE} printable characters")
         target = own_target(item, scope)
         if item.callback is not None and item.callback_url is not None:
-            bad("callback_url", ErrorCode.INVALID_ARGUMENT, "give callback_url or a callback target, not both")
+            bad(
+                "callback_url", ErrorCode.INVALID_ARGUMENT, "give callback_url or a callback target, not both"
+            )
         elif target is not None:
             why = callback_problem(target)
             if why is not None:

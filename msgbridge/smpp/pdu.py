@@ -173,7 +173,9 @@ def frames(
     spans, consumed, bad = frame_spans(buffer, max_length)
     if bad is not None:
         raise CodecError(f"command_length {bad} outside [{HEADER_LEN}, {max_length}]")
-    return [(command_id, status, seq, bytes(buffer[a:b])) for command_id, status, seq, a, b in spans], consumed
+    return [
+        (command_id, status, seq, bytes(buffer[a:b])) for command_id, status, seq, a, b in spans
+    ], consumed
 
 
 # --- primitive fields --------------------------------------------------------

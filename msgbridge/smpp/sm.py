@@ -278,8 +278,8 @@ def build_decoder(
 
 
 decode_sm = build_decoder("decode_sm", SM_LAYOUT, sm_length=True, what="submit_sm/deliver_sm")
-decode_sm.__doc__ = "A submit_sm or deliver_sm body as a ShortMessage (SMPP 3.4 §4.4.1, §4.6.1), by SM_LAYOUT."
-decode_data_sm = build_decoder("decode_data_sm", DATA_SM_LAYOUT, sm_length=False, what="data_sm")
-decode_data_sm.__doc__ = (
-    "data_sm from the SMSC (MO or receipt) as a ShortMessage (SMPP 3.4 §4.7.1); its text is in message_payload."
+decode_sm.__doc__ = (
+    "A submit_sm or deliver_sm body as a ShortMessage (SMPP 3.4 §4.4.1, §4.6.1), by SM_LAYOUT."
 )
+decode_data_sm = build_decoder("decode_data_sm", DATA_SM_LAYOUT, sm_length=False, what="data_sm")
+decode_data_sm.__doc__ = "data_sm from the SMSC (MO or receipt) as a ShortMessage (SMPP 3.4 §4.7.1); its text is in message_payload."

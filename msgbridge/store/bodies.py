@@ -123,7 +123,9 @@ def extras_of(m: Message) -> str | None:
     if m.scheduled_at is not None:
         out["scheduled_at"] = m.scheduled_at.isoformat()
     if m.metadata:
-        metadata = {k: v for k, v in m.metadata.items() if k != CALLBACK} if CALLBACK in m.metadata else m.metadata
+        metadata = (
+            {k: v for k, v in m.metadata.items() if k != CALLBACK} if CALLBACK in m.metadata else m.metadata
+        )
         if metadata:
             out["metadata"] = metadata
     return json.dumps(out) if out else None

@@ -373,7 +373,15 @@ class SqlStore(Store):
             await c.bulk(
                 RESULT_UPDATE,
                 [
-                    (*u[:3], link_id, *u[4:-1], *due_after(status, now), at_us, trail_tail(status, note), u[-1])
+                    (
+                        *u[:3],
+                        link_id,
+                        *u[4:-1],
+                        *due_after(status, now),
+                        at_us,
+                        trail_tail(status, note),
+                        u[-1],
+                    )
                     for u, (_, _, status, note) in zip(plan.updates, plan.history, strict=True)
                 ],
             )
@@ -385,7 +393,8 @@ class SqlStore(Store):
                     [
                         events.status_event(m, status, None, events.result_error(u), targets.get(m), now)
                         for u, (m, _, status, _) in zip(plan.updates, plan.history, strict=True)
-                        if (m in targets or self.record_all_events) and (status != current[m] or status is _MAYBE)
+                        if (m in targets or self.record_all_events)
+                        and (status != current[m] or status is _MAYBE)
                     ],
                 )
             if plan.native_ids and await c.fetch("SELECT 1 FROM receipts WHERE NOT matched LIMIT 1"):

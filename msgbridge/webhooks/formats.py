@@ -14,35 +14,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Sequence
 
 from msgbridge.core.callbacks import CallbackTarget
+from msgbridge.service.kannel.dlr import JASMIN, KANNEL
 from msgbridge.store.base import MessageRecord, StoredEvent
 from msgbridge.webhooks.payload import event_json
+from msgbridge.webhooks.request import CallbackFormat, CallbackRequest
 from msgbridge.webhooks.signing import HEADER, sign
 
 EVENT_ID_HEADER = "Msgbridge-Event-Id"
 USER_AGENT = "msgbridge-webhooks/1"
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackRequest:
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    body: bytes
-
-
-class CallbackFormat(Protocol):
-    name: str
-
-    def request(
-        self, event: StoredEvent, message: MessageRecord | None, target: CallbackTarget, secret: bytes | None
-    ) -> CallbackRequest | None:
-        """The request for ``event`` to ``target``; None: this event is not wanted (a mask said no)."""
-        ...
 
 
 class JsonFormat:
@@ -74,4 +56,6 @@ class JsonFormat:
 
 JSON = JsonFormat()
 
-FORMATS: dict[str, CallbackFormat] = {JSON.name: JSON}
+FORMATS: dict[str, CallbackFormat] = {fmt.name: fmt for fmt in (JSON, KANNEL, JASMIN)}
+
+__all__ = ["FORMATS", "JSON", "CallbackFormat", "CallbackRequest", "JsonFormat"]

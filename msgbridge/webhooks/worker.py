@@ -199,7 +199,9 @@ class WebhookWorker:
                 if claimed < CLAIM_BATCH or free <= claimed:
                     sub = await self._sleep(sub)
                     if not self._stopping:
-                        await asyncio.sleep(GATHER)  # whatever else is committed meanwhile comes in this claim
+                        await asyncio.sleep(
+                            GATHER
+                        )  # whatever else is committed meanwhile comes in this claim
         finally:
             if sub is not None:
                 sub.close()
@@ -298,7 +300,7 @@ class WebhookWorker:
         if isinstance(fmt, JsonFormat):
             return fmt.signed(event, target, secrets, now=self.clock())
         message = None
-        if event.message_id is not None and getattr(fmt, "needs_message", True):
+        if event.message_id is not None and fmt.needs_message:
             message = await self.store.get(event.message_id)
         return fmt.request(event, message, target, secrets[0] if secrets else None)
 

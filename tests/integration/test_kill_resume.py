@@ -186,7 +186,9 @@ def kill_resume_smpp(
                 return sum(n for s, n in counts.items() if s != "QUEUED") >= target
 
             due = points[k] if k < len(points) else sent_enough
-            run = subprocess.Popen([*cmd, "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            run = subprocess.Popen(
+                [*cmd, "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
             deadline = time.monotonic() + 120
             while True:
                 assert run.poll() is None, f"run ended before the kill: {run.stderr.read()!r}"  # type: ignore[union-attr]
@@ -358,7 +360,9 @@ def test_resend_maybe_while_another_run_is_live_sends_nothing_twice(tmp_path: Pa
             assert first.poll() is None, first.communicate()
             assert time.monotonic() < deadline, "no progress within 60 s"
             time.sleep(0.01)
-        second = subprocess.run([*cmd, "--resend-maybe"], env=env, capture_output=True, text=True, timeout=120)
+        second = subprocess.run(
+            [*cmd, "--resend-maybe"], env=env, capture_output=True, text=True, timeout=120
+        )
         _, err = first.communicate(timeout=120)
         assert first.returncode == 0, err
         # 3 when it ended while the live run still had PDUs in flight: those count as in doubt for the campaign

@@ -38,7 +38,9 @@ def sim() -> Iterator[SimulatorProcess]:
 async def queue(store: SqliteStore, n: int) -> None:
     await store.enqueue(
         [
-            OutboxEntry(message=Message(to=f"+7701{i:07d}", text="hi", campaign="c"), idempotency_key=f"c:{i}")
+            OutboxEntry(
+                message=Message(to=f"+7701{i:07d}", text="hi", campaign="c"), idempotency_key=f"c:{i}"
+            )
             for i in range(n)
         ]
     )
@@ -70,7 +72,9 @@ async def test_in_doubt_stays_within_the_window_plus_one_group(sim: SimulatorPro
     assert sum(marks) == 400  # every message marked once, ahead or at its write
 
 
-async def test_a_stop_leaves_nothing_in_doubt_marked_ahead_included(sim: SimulatorProcess, tmp_path: Path) -> None:
+async def test_a_stop_leaves_nothing_in_doubt_marked_ahead_included(
+    sim: SimulatorProcess, tmp_path: Path
+) -> None:
     async with SqliteStore(tmp_path / "s.db") as store:
         await queue(store, 400)
         async with open_transport(f"smpp://u:p@127.0.0.1:{sim.port}?window={WINDOW}&dlr=0") as t:

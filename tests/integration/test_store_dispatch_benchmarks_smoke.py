@@ -14,13 +14,20 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize(
     ("script", "args", "rows"),
     [
-        ("store_throughput.py", ["--messages", "300", "--baseline", "30", "--batch", "100", "--repeat", "1"], 2),
+        (
+            "store_throughput.py",
+            ["--messages", "300", "--baseline", "30", "--batch", "100", "--repeat", "1"],
+            2,
+        ),
         ("dispatch_throughput.py", ["--messages", "200", "--baseline", "20", "--repeat", "1"], 2),
     ],
 )
 def test_benchmark_runs(script: str, args: list[str], rows: int) -> None:
     out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True, timeout=120
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()

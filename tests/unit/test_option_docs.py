@@ -55,7 +55,9 @@ def test_the_readme_example_urls_are_read_by_their_declarations() -> None:
             assert open_transport(url).scheme == scheme
 
 
-def test_a_changed_example_shows_in_the_readme_as_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_changed_example_shows_in_the_readme_as_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     readme = tmp_path / optiondocs.README
     readme.write_text((ROOT / optiondocs.README).read_text(encoding="utf-8"), encoding="utf-8")
     before = optiondocs.render(readme.read_text(encoding="utf-8"))

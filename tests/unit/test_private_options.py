@@ -47,12 +47,17 @@ def test_a_printed_url_hides_the_value_and_keeps_it_for_use() -> None:
     assert TOKEN not in repr(t)
     assert t.settings.get_text("token") == TOKEN
     assert t.url.reveal() == f"tokened://host?token={TOKEN}&dlr_delay_ms=5"
-    assert redact_for(t, f"tokened://u:pw@host?webhook_token={TOKEN}") == "tokened://u:***@host?webhook_token=***"
+    assert (
+        redact_for(t, f"tokened://u:pw@host?webhook_token={TOKEN}")
+        == "tokened://u:***@host?webhook_token=***"
+    )
 
 
 def test_a_library_logging_the_value_shows_stars() -> None:
     Tokened.from_url(f"tokened://host?token={TOKEN}")
-    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, f"POST https://hooks.example/{TOKEN}", (), None)
+    record = logging.LogRecord(
+        "httpx", logging.INFO, __file__, 1, f"POST https://hooks.example/{TOKEN}", (), None
+    )
     SecretFilter().filter(record)
     assert TOKEN not in record.getMessage() and "***" in record.getMessage()
 
@@ -60,7 +65,9 @@ def test_a_library_logging_the_value_shows_stars() -> None:
 def test_the_option_tables_say_it_is_hidden() -> None:
     [token] = [o for o in Tokened.declared_options or () if o.name == "token"]
     assert "(private: shown as `***`)" in (Tokened.declared_options or OptionSet()).markdown()
-    assert {o["name"]: o["private"] for o in (Tokened.declared_options or OptionSet()).describe()}["token"] is True
+    assert {o["name"]: o["private"] for o in (Tokened.declared_options or OptionSet()).describe()}[
+        "token"
+    ] is True
     assert token.described().startswith("the webhook token")
 
 

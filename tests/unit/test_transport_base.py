@@ -17,7 +17,9 @@ class Recording(Transport):
 
     scheme = "recording"
 
-    def __init__(self, url: TransportURL, refuse: BaseException | None = None, close_fails: bool = False) -> None:
+    def __init__(
+        self, url: TransportURL, refuse: BaseException | None = None, close_fails: bool = False
+    ) -> None:
         super().__init__(url)
         self.refuse = refuse
         self.close_fails = close_fails

@@ -220,7 +220,9 @@ def test_transports_command_lists_the_declared_options() -> None:
     for scheme in BUILTIN:
         listed = {o["name"]: o for o in data[scheme]["options"]}
         assert set(listed) == {o.name for o in declared(scheme)}
-    assert data["smpp"]["options"][2]["name"] == "window" and data["smpp"]["options"][2]["range"] == "1 to 10000"
+    assert (
+        data["smpp"]["options"][2]["name"] == "window" and data["smpp"]["options"][2]["range"] == "1 to 10000"
+    )
     text = CliRunner().invoke(cli, ["transports", "--options"], terminal_width=250)
     assert text.exit_code == 0, text.output
     for scheme in BUILTIN:

@@ -118,7 +118,9 @@ class HttpTransport(HttpClient):
                 screened.refused[index] = unsupported_result(message, self.scheme, fields)
                 continue
             screened.ready[index] = without(message, fields)
-            screened.warnings[index] = tuple(f"{name} not sent: {self.scheme}:// cannot carry it" for name in fields)
+            screened.warnings[index] = tuple(
+                f"{name} not sent: {self.scheme}:// cannot carry it" for name in fields
+            )
         return screened
 
     async def screened_campaign(
@@ -180,7 +182,9 @@ class HttpTransport(HttpClient):
         results.update(done)
         return screened.finish([results[i] for i in range(len(messages))])
 
-    async def send_batch(self, messages: Sequence[Message], indexes: Sequence[int]) -> list[tuple[int, SendResult]]:
+    async def send_batch(
+        self, messages: Sequence[Message], indexes: Sequence[int]
+    ) -> list[tuple[int, SendResult]]:
         """One batch's calls: a failed exchange fails every message, a parsed answer gives each its own.
 
         Messages the payload hands back as not taken (``None``) are sent again, up to ``send_rounds``

@@ -55,9 +55,6 @@ REQUEST_WRITE_EVENTS: frozenset[str] = frozenset(
 )
 
 
-
-
-
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most ``size`` items (provider batch limits)."""
     if size <= 0:
@@ -66,11 +63,14 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-
 HTTP_OPTIONS = OptionSet(
-    opt.text("base_url", None, "where requests go; point it at an emulator", shown_default="`https://<host>`"),
+    opt.text(
+        "base_url", None, "where requests go; point it at an emulator", shown_default="`https://<host>`"
+    ),
     opt.number("timeout", 30.0, 0.01, 3600, "seconds for the whole request, first byte out to last byte in"),
-    opt.number("connect_timeout", None, 0.01, 3600, "seconds to connect", shown_default="10 (`timeout` if less)"),
+    opt.number(
+        "connect_timeout", None, 0.01, 3600, "seconds to connect", shown_default="10 (`timeout` if less)"
+    ),
     opt.integer("connections", 10, 1, 1000, "connection pool size"),
     opt.integer("attempts", 3, 1, 100, "tries for a call that is safe to repeat"),
     opt.number("retry_base", 0.5, 0.001, 60, "first backoff delay (exponential, full jitter, cap 30 s)"),

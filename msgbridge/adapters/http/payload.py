@@ -101,11 +101,15 @@ def failed_result(message: Message, error: ErrorInfo, *, in_doubt: bool = False)
     retries it when the code is retryable).
     """
     unreadable_ok = (
-        error.code is ErrorCode.PROTOCOL_ERROR and isinstance(error.native_code, int) and 200 <= error.native_code < 300
+        error.code is ErrorCode.PROTOCOL_ERROR
+        and isinstance(error.native_code, int)
+        and 200 <= error.native_code < 300
     )
     doubtful = in_doubt or error.code.outcome_unknown or unreadable_ok
     return SendResult(
-        message_id=message.id, status=DeliveryStatus.MAYBE_SUBMITTED if doubtful else DeliveryStatus.FAILED, error=error
+        message_id=message.id,
+        status=DeliveryStatus.MAYBE_SUBMITTED if doubtful else DeliveryStatus.FAILED,
+        error=error,
     )
 
 
@@ -154,7 +158,9 @@ class Payload(ABC):
         for index in indexes:
             groups.setdefault(self.group_key(messages[index]), []).append(index)
         size = self.max_batch
-        return [group[start : start + size] for group in groups.values() for start in range(0, len(group), size)]
+        return [
+            group[start : start + size] for group in groups.values() for start in range(0, len(group), size)
+        ]
 
     @abstractmethod
     def build_send(self, batch: Sequence[Message]) -> Call:
@@ -172,7 +178,9 @@ class Payload(ABC):
         """The call that asks about ``native_ids`` (at most ``status_batch``)."""
         raise NotImplementedError(f"{type(self).__name__} polls through its transport")
 
-    def parse_status(self, reply: Reply, native_ids: Sequence[str], link: str) -> list[DeliveryReceipt] | ErrorInfo:
+    def parse_status(
+        self, reply: Reply, native_ids: Sequence[str], link: str
+    ) -> list[DeliveryReceipt] | ErrorInfo:
         """Receipts for the ids the answer names, or why the poll failed."""
         raise NotImplementedError(f"{type(self).__name__} polls through its transport")
 

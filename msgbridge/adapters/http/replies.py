@@ -47,7 +47,6 @@ HTTP_STATUS: dict[int, ErrorCode] = {
 HTTP_ALWAYS_ERRORS: frozenset[int] = frozenset({401, 403, 404, 405, 408})
 
 
-
 # Deepest JSON nesting accepted. The providers' answers nest four or five levels; a body nested
 # deeper is not an answer, and parsing or printing it unchecked would exhaust the stack.
 MAX_JSON_DEPTH = 64

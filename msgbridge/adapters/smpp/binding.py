@@ -161,7 +161,9 @@ class Binding:
         exc = task.exception()
         log.error("%s: session ended: %s: %s", self.name, type(exc).__name__, exc)
         self._resolve_first(
-            TransportError(f"cannot bind to {self.config.host}:{self.config.port}: {type(exc).__name__}: {exc}")
+            TransportError(
+                f"cannot bind to {self.config.host}:{self.config.port}: {type(exc).__name__}: {exc}"
+            )
         )
 
     def _resolve_first(self, exc: BaseException | None) -> None:
@@ -179,7 +181,8 @@ class Binding:
         self.stats.connects += 1
         try:
             await asyncio.wait_for(
-                loop.create_connection(lambda: cast(asyncio.Protocol, self), cfg.host, cfg.port), timeout=cfg.connect_timeout
+                loop.create_connection(lambda: cast(asyncio.Protocol, self), cfg.host, cfg.port),
+                timeout=cfg.connect_timeout,
             )
         except TimeoutError:
             raise TimeoutError(f"no TCP connection within {cfg.connect_timeout:g} s") from None
@@ -199,7 +202,9 @@ class Binding:
             )
         except TimeoutError:
             self._abort("no bind response")
-            raise TimeoutError(f"no {answer_name(command)} within bind_timeout={cfg.bind_timeout:g} s") from None
+            raise TimeoutError(
+                f"no {answer_name(command)} within bind_timeout={cfg.bind_timeout:g} s"
+            ) from None
         except TransportError:
             self._abort("no bind response")
             raise

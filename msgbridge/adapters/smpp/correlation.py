@@ -123,7 +123,9 @@ class Correlator:
             return hit
         return hit, 0, 1
 
-    def receipt(self, parsed: ParsedReceipt, *, park: bool = True, tag: object = None) -> list[DeliveryReceipt]:
+    def receipt(
+        self, parsed: ParsedReceipt, *, park: bool = True, tag: object = None
+    ) -> list[DeliveryReceipt]:
         """Emit the receipt if its id is known; otherwise park it (or emit it unmatched).
 
         ``tag`` (not None) travels with the receipt to ``on_emit``, whenever it is emitted.

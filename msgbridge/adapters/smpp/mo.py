@@ -185,9 +185,7 @@ class Reassembler:
             data = b"".join(pending.parts[i] for i in sorted(pending.parts))
             msg = self._message(source, destination, data, pending.data_coding, len(pending.parts), ref)
             missing = sorted(set(range(1, total + 1)) - set(pending.parts))
-            out.append(
-                replace(msg, raw={**(msg.raw or {}), "incomplete": True, "missing": missing})
-            )
+            out.append(replace(msg, raw={**(msg.raw or {}), "incomplete": True, "missing": missing}))
         return out
 
     def _message(

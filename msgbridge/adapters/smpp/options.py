@@ -95,7 +95,13 @@ SMPP_OPTIONS = OptionSet(
         "only (no receipts or MO here)",
     ),
     opt.integer("window", 10, 1, 10_000, "submit_sm in flight per bind"),
-    opt.number("tps", 0.0, 0, 1_000_000, "submit_sm per second for the whole transport, shared by all binds (token bucket); 0: no cap"),
+    opt.number(
+        "tps",
+        0.0,
+        0,
+        1_000_000,
+        "submit_sm per second for the whole transport, shared by all binds (token bucket); 0: no cap",
+    ),
     opt.text(
         "system_type",
         "",
@@ -128,12 +134,31 @@ SMPP_OPTIONS = OptionSet(
         "`ucs2`: always UCS-2",
     ),
     opt.choice("dc0", "gsm", ("gsm", "latin1"), "what data_coding 0 means in MO from this SMSC"),
-    opt.choice("id_base", IdBase.AUTO.value, tuple(b.value for b in IdBase), "how receipts spell ids, see [Correlation](#correlation)"),
+    opt.choice(
+        "id_base",
+        IdBase.AUTO.value,
+        tuple(b.value for b in IdBase),
+        "how receipts spell ids, see [Correlation](#correlation)",
+    ),
     opt.number("enquire_link", 30.0, 0.05, HOUR, "seconds of silence before an enquire_link"),
-    opt.number("timeout", 30.0, 0.01, HOUR, "seconds to wait for a response (submit_sm_resp, enquire_link_resp)"),
+    opt.number(
+        "timeout", 30.0, 0.01, HOUR, "seconds to wait for a response (submit_sm_resp, enquire_link_resp)"
+    ),
     opt.number("bind_timeout", 10.0, 0.01, HOUR, "seconds to wait for a bind response"),
-    opt.number("throttle_pause", 1.0, 0.001, 60, "first pause after ESME_RTHROTTLED / ESME_RMSGQFUL, doubling to 30 s"),
-    opt.integer("max_resend", 20, 0, 1000, "resends of one throttled PDU before it is returned as THROTTLED (retryable)"),
+    opt.number(
+        "throttle_pause",
+        1.0,
+        0.001,
+        60,
+        "first pause after ESME_RTHROTTLED / ESME_RMSGQFUL, doubling to 30 s",
+    ),
+    opt.integer(
+        "max_resend",
+        20,
+        0,
+        1000,
+        "resends of one throttled PDU before it is returned as THROTTLED (retryable)",
+    ),
     opt.number(
         "reconnect_wait",
         30.0,
@@ -142,7 +167,9 @@ SMPP_OPTIONS = OptionSet(
         "how long a send waits for a lost bind to come back before its unsent messages fail NETWORK_ERROR "
         "(retryable, never sent)",
     ),
-    opt.number("receipt_park", 10.0, 0, HOUR, "seconds a receipt for an unknown id waits for its submit_sm_resp"),
+    opt.number(
+        "receipt_park", 10.0, 0, HOUR, "seconds a receipt for an unknown id waits for its submit_sm_resp"
+    ),
     opt.integer(
         "receipt_index",
         500_000,
@@ -166,7 +193,6 @@ SMPP_OPTIONS = OptionSet(
         "SMSC keeps it and delivers it again later; `always`: acknowledge and queue it in memory",
     ),
 )
-
 
 
 def check_c_octet_string(name: str, value: str) -> None:

@@ -72,7 +72,9 @@ class BindPump:
                 info = (
                     session.fatal.info
                     if session.fatal is not None
-                    else ErrorInfo(code=ErrorCode.NETWORK_ERROR, native_message="transport closed before sending")
+                    else ErrorInfo(
+                        code=ErrorCode.NETWORK_ERROR, native_message="transport closed before sending"
+                    )
                 )
                 while queue:
                     batch.fail(queue.popleft(), info)

@@ -60,6 +60,7 @@ MESSAGE_STATE_TABLE: dict[int, tuple[str, DeliveryStatus]] = {
 
 NETWORK_TYPES: dict[int, str] = {1: "ANSI-136", 2: "IS-95", 3: "GSM"}
 
+
 @dataclass(slots=True)
 class ParsedReceipt:
     """A receipt as the SMSC wrote it; ``message_id`` is raw (not normalised)."""

@@ -54,6 +54,7 @@ _FRAME_SPANS = codec.frame_spans
 _SUBMIT_SM = codec.SUBMIT_SM
 _SUBMIT_SM_RESP = codec.SUBMIT_SM_RESP
 
+
 class Batch(Protocol):
     """What a session reports submit_sm outcomes to (implemented by the transport's send batch)."""
 

@@ -216,7 +216,11 @@ class SmppTransport(Transport):
             await self.acks.drained(RECEIPT_LINGER)
             refused = self.acks.refuse_all(codec.ESME_RX_T_APPN)
             if refused:
-                log.warning("%s: %d receipts not stored by close: left with the SMSC to deliver again", self.link, refused)
+                log.warning(
+                    "%s: %d receipts not stored by close: left with the SMSC to deliver again",
+                    self.link,
+                    refused,
+                )
         await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
 
     async def _housekeeping(self) -> None:
@@ -333,7 +337,9 @@ class SmppTransport(Transport):
                 self._hooked.discard(batch)
         return await self._send(messages, senders, batch)
 
-    async def _send(self, messages: Sequence[Message], senders: list[int], batch: _SendBatch) -> list[SendResult]:
+    async def _send(
+        self, messages: Sequence[Message], senders: list[int], batch: _SendBatch
+    ) -> list[SendResult]:
         encode = self.encoder.encode
         plans = [encode(m) for m in messages]
         k = len(senders)

@@ -232,9 +232,7 @@ class SmtpTransport(Transport):
             return await self._rcpt_and_data(slot, client, tx)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _rcpt_and_data(
-        self, slot: _Slot, client: aiosmtplib.SMTP, tx: Transaction
-    ) -> list[SendResult]:
+    async def _rcpt_and_data(self, slot: _Slot, client: aiosmtplib.SMTP, tx: Transaction) -> list[SendResult]:
         out: dict[int, SendResult] = {}
         accepted: list[int] = []
         try:

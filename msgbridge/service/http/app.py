@@ -57,7 +57,7 @@ DESCRIPTION = (
     "Send SMS through the configured transports, read statuses, campaigns and inbound messages. "
     "Every /v1 route takes `Authorization: Bearer KEY` (a key from `msgbridge apikey create`), but for "
     "the provider pushes (`/v1/providers/{transport}/callback`), verified by the provider's signature instead. "
-    "Every refusal has one shape: `{\"error\": {\"code\", \"message\", \"fields\"}}`."
+    'Every refusal has one shape: `{"error": {"code", "message", "fields"}}`.'
 )
 
 
@@ -72,7 +72,9 @@ def upload_form(fields: dict[str, Any]) -> dict[str, Any]:
     return form
 
 
-def create_app(gateway: Gateway, *, keys: KeyRing, settings: ServeSettings, gate: Gate | None = None) -> FastAPI:
+def create_app(
+    gateway: Gateway, *, keys: KeyRing, settings: ServeSettings, gate: Gate | None = None
+) -> FastAPI:
     """The app over ``gateway``; ``gate`` lets the server close it for a drain (a fresh one by default)."""
     gate = gate or Gate()
     metrics = Metrics(gateway)

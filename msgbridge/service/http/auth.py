@@ -24,7 +24,9 @@ bearer = HTTPBearer(auto_error=False, description="An API key from `msgbridge ap
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-async def api_key(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> ApiKey:
+async def api_key(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+) -> ApiKey:
     """The caller's key; 401 when there is none or it is not one of ours."""
     if credentials is None:
         raise ApiError(401, "an API key is required: Authorization: Bearer KEY", headers=CHALLENGE)

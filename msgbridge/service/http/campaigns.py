@@ -66,7 +66,9 @@ def _not_found(name: str) -> ApiError:
     return ApiError(404, f"no campaign {name!r}")
 
 
-async def _start(request: Request, spec: CampaignSpec, rows: Iterable[Row], key: ApiKey) -> CampaignStartedOut:
+async def _start(
+    request: Request, spec: CampaignSpec, rows: Iterable[Row], key: ApiKey
+) -> CampaignStartedOut:
     svc = service(request)
     names = svc.gateway.transport_names
     unknown_transports(names, [("transport", spec.transport)])
@@ -104,7 +106,9 @@ async def _csv_campaign(request: Request, key: ApiKey) -> CampaignStartedOut:
         if not isinstance(upload, UploadFile):
             raise ApiError(422, "the form has no file part named 'file'",
                            fields=[FieldProblem(field="file", code=ErrorCode.INVALID_ARGUMENT, message="missing")])  # fmt: skip
-        values = {k: v for k, v in form.multi_items() if k != "file" and isinstance(v, str)}  # strict="true": pydantic reads it
+        values = {
+            k: v for k, v in form.multi_items() if k != "file" and isinstance(v, str)
+        }  # strict="true": pydantic reads it
         try:
             spec = CsvUploadForm.model_validate(values)
         except ValidationError as exc:
@@ -121,7 +125,9 @@ async def _csv_campaign(request: Request, key: ApiKey) -> CampaignStartedOut:
                 rows = CsvRows(run)
             except ConfigError as exc:
                 text = str(exc).replace(str(path), upload.filename or "the upload")
-                raise ApiError(422, text, fields=[FieldProblem(field="file", code=exc.code, message=text)]) from None
+                raise ApiError(
+                    422, text, fields=[FieldProblem(field="file", code=exc.code, message=text)]
+                ) from None
             return await _start(request, spec, rows, key)
 
 
@@ -166,7 +172,9 @@ async def campaign_messages(
 
 
 @router.post("/v1/campaigns/{name}/cancel", response_model=CanceledOut)
-async def cancel_campaign(request: Request, name: str = NAME, key: ApiKey = Depends(submitter)) -> CanceledOut:
+async def cancel_campaign(
+    request: Request, name: str = NAME, key: ApiKey = Depends(submitter)
+) -> CanceledOut:
     """What is still queued becomes CANCELED and is never sent; what was handed over keeps its course."""
     gateway = service(request).gateway
     view = await gateway.campaign(name)

@@ -136,30 +136,48 @@ def field_path(loc: Iterable[int | str]) -> str:
     return out or "body"
 
 
-def validation_fields(errors: Iterable[Mapping[str, Any]], prefix: Sequence[int | str] = ()) -> list[FieldProblem]:
+def validation_fields(
+    errors: Iterable[Mapping[str, Any]], prefix: Sequence[int | str] = ()
+) -> list[FieldProblem]:
     """pydantic's error list as our field problems (its messages name no value, so nothing sent is echoed)."""
     return [
-        FieldProblem(field=field_path([*prefix, *e.get("loc", ())]), code=ErrorCode.INVALID_ARGUMENT, message=str(e.get("msg", "invalid")))
+        FieldProblem(
+            field=field_path([*prefix, *e.get("loc", ())]),
+            code=ErrorCode.INVALID_ARGUMENT,
+            message=str(e.get("msg", "invalid")),
+        )
         for e in errors
     ]
 
 
-def validation_error(exc: ValidationError | RequestValidationError, prefix: Sequence[int | str] = ()) -> ApiError:
+def validation_error(
+    exc: ValidationError | RequestValidationError, prefix: Sequence[int | str] = ()
+) -> ApiError:
     fields = validation_fields(exc.errors(), prefix)
-    return ApiError(422, f"{len(fields)} invalid field(s); first: {fields[0].field}: {fields[0].message}" if fields else "invalid request", fields=fields)
+    return ApiError(
+        422,
+        f"{len(fields)} invalid field(s); first: {fields[0].field}: {fields[0].message}"
+        if fields
+        else "invalid request",
+        fields=fields,
+    )
 
 
 def submission_fields(errors: Iterable[FieldError], *, batch: bool) -> list[FieldProblem]:
     """The runtime's per-message problems by their path in the body: ``messages[i].field`` or ``field``."""
     return [
-        FieldProblem(field=f"messages[{e.index}].{e.field}" if batch else e.field, code=e.code, message=e.message)
+        FieldProblem(
+            field=f"messages[{e.index}].{e.field}" if batch else e.field, code=e.code, message=e.message
+        )
         for e in errors
     ]
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ApiError):
-        return error_response(exc.status_code, exc.message, code=exc.code, fields=exc.fields, headers=exc.headers)
+        return error_response(
+            exc.status_code, exc.message, code=exc.code, fields=exc.fields, headers=exc.headers
+        )
     assert isinstance(exc, StarletteHTTPException)
     text = exc.detail if isinstance(exc.detail, str) else "request refused"
     return error_response(exc.status_code, text, headers=exc.headers)

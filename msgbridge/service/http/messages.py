@@ -66,7 +66,11 @@ def parse(body: bytes) -> tuple[list[MessageIn], bool]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(422, f"the body is not JSON: {exc}", fields=[FieldProblem(field="body", code=ErrorCode.INVALID_ARGUMENT, message="not JSON")]) from None
+        raise ApiError(
+            422,
+            f"the body is not JSON: {exc}",
+            fields=[FieldProblem(field="body", code=ErrorCode.INVALID_ARGUMENT, message="not JSON")],
+        ) from None
     try:
         if isinstance(data, dict) and "messages" in data:
             return BatchIn.model_validate(data).messages, True
@@ -98,9 +102,15 @@ async def post_messages(
                        fields=[FieldProblem(field="reference", code=ErrorCode.INVALID_ARGUMENT, message="differs from Idempotency-Key")])  # fmt: skip
     submissions = [
         Submission(
-            to=m.to, text=m.text, sender=m.sender,
-            reference=m.reference or (idempotency_key and (f"{idempotency_key}#{i}" if batch else idempotency_key)),
-            transport=chosen[i], region=m.region, callback_url=m.callback_url, options=m.options,
+            to=m.to,
+            text=m.text,
+            sender=m.sender,
+            reference=m.reference
+            or (idempotency_key and (f"{idempotency_key}#{i}" if batch else idempotency_key)),
+            transport=chosen[i],
+            region=m.region,
+            callback_url=m.callback_url,
+            options=m.options,
         )
         for i, m in enumerate(items)
     ]
@@ -110,7 +120,9 @@ async def post_messages(
         fields = submission_fields(exc.errors, batch=batch)
         first = f"; first: {fields[0].field}: {fields[0].message}" if fields else ""
         code = fields[0].code if fields else None
-        raise ApiError(422, f"{len(fields)} invalid field(s){first}; nothing was queued", code=code, fields=fields) from None
+        raise ApiError(
+            422, f"{len(fields)} invalid field(s){first}; nothing was queued", code=code, fields=fields
+        ) from None
     if batch:
         return JSONResponse({"messages": [accepted_json(a) for a in accepted]}, status_code=202)
     return JSONResponse(accepted_json(accepted[0]), status_code=202)

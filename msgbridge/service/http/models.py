@@ -35,9 +35,15 @@ class MessageIn(Strict):
         default=None, min_length=1, max_length=256, examples=["order-1001"],
         description="Your id for the message: the same reference under the same API key is queued once.",
     )  # fmt: skip
-    transport: str | None = Field(default=None, max_length=128, examples=["sms"], description="Default: the first configured.")
-    region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$", examples=["KZ"], description="For national numbers.")
-    callback_url: str | None = Field(default=None, max_length=2048, examples=["https://app.example/sms-status"])
+    transport: str | None = Field(
+        default=None, max_length=128, examples=["sms"], description="Default: the first configured."
+    )
+    region: str | None = Field(
+        default=None, pattern=r"^[A-Za-z]{2}$", examples=["KZ"], description="For national numbers."
+    )
+    callback_url: str | None = Field(
+        default=None, max_length=2048, examples=["https://app.example/sms-status"]
+    )
     options: dict[str, str] = Field(default_factory=dict, max_length=64)
 
 
@@ -49,7 +55,9 @@ class AcceptedOut(BaseModel):
     id: str
     status: DeliveryStatus
     transport: str
-    duplicate: bool = Field(description="The reference named an earlier message: this is its id and current status.")
+    duplicate: bool = Field(
+        description="The reference named an earlier message: this is its id and current status."
+    )
 
 
 class BatchOut(BaseModel):
@@ -101,7 +109,9 @@ class CampaignSpec(Strict):
     strict: bool = Field(default=False, description="Refuse the whole campaign if any recipient is bad.")
     options: dict[str, str] = Field(default_factory=dict, max_length=64)
     callback_url: str | None = Field(
-        default=None, max_length=2048, description="Every recipient's status events go here (a CSV column "
+        default=None,
+        max_length=2048,
+        description="Every recipient's status events go here (a CSV column "
         "`callback_url` overrides it per row).",
     )
 
@@ -114,7 +124,9 @@ class CsvUploadForm(CampaignSpec):
     """The multipart form of a CSV upload: the campaign's fields, the file's reading options, and ``file``."""
 
     phone_column: str = Field(default="phone", min_length=1, max_length=128)
-    encoding: str = Field(default="utf-8-sig", pattern=r"^[A-Za-z0-9_.-]{1,32}$", examples=["utf-8-sig", "cp1251"])
+    encoding: str = Field(
+        default="utf-8-sig", pattern=r"^[A-Za-z0-9_.-]{1,32}$", examples=["utf-8-sig", "cp1251"]
+    )
 
 
 class ProblemOut(BaseModel):
@@ -215,7 +227,9 @@ class EventOut(BaseModel):
     error: EventErrorOut | None
     segments: int | None
     occurred_at: str = Field(description="ISO 8601, UTC", examples=["2026-12-03T08:26:33.123Z"])
-    inbound: EventInboundOut | None = Field(default=None, description="message.inbound only (absent otherwise)")
+    inbound: EventInboundOut | None = Field(
+        default=None, description="message.inbound only (absent otherwise)"
+    )
 
 
 class EventPage(BaseModel):

@@ -22,7 +22,9 @@ async def healthz() -> HealthOut:
     return HealthOut()
 
 
-@router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut, "description": "not ready"}})
+@router.get(
+    "/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut, "description": "not ready"}}
+)
 async def readyz(request: Request) -> JSONResponse:
     svc = service(request)
     ready = svc.gateway.ready() and not svc.gate.draining

@@ -74,6 +74,8 @@ def http_protocol() -> type[asyncio.Protocol] | str:
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             # Duck-typed: what uvicorn calls on its transport is here or passed through to the socket's.
-            self.transport = cast(asyncio.Transport, CoalescingTransport(transport, asyncio.get_running_loop()))
+            self.transport = cast(
+                asyncio.Transport, CoalescingTransport(transport, asyncio.get_running_loop())
+            )
 
     return OneWriteHttpProtocol

@@ -27,9 +27,14 @@ log = logging.getLogger("msgbridge.service.http")
 PATH = "/v1/providers/{transport}/callback"
 # What a recorded push is answered: the provider's own acknowledgement (Mobizon: any 2xx; SMSC.ru: "OK").
 ANSWERED: dict[int | str, dict[str, Any]] = {
-    200: {"description": "recorded (or a retry of a push already recorded)", "content": {"text/plain": {"schema": {"type": "string"}}}},
+    200: {
+        "description": "recorded (or a retry of a push already recorded)",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
 }
-NOT_ANSWERED: dict[int | str, dict[str, Any]] = {k: v for k, v in ERRORS.items() if k in (400, 403, 404, 413, 503)}
+NOT_ANSWERED: dict[int | str, dict[str, Any]] = {
+    k: v for k, v in ERRORS.items() if k in (400, 403, 404, 413, 503)
+}
 
 router = APIRouter(tags=["providers"])
 
@@ -40,7 +45,9 @@ async def provider_callback(transport: str, request: Request) -> Response:
     found = gateway.transport(transport)
     receiver = receiver_for(found.scheme) if found is not None else None
     if found is None or receiver is None:
-        raise ApiError(404, f"transport {transport!r} takes no provider pushes (unknown, or its provider pushes none)")
+        raise ApiError(
+            404, f"transport {transport!r} takes no provider pushes (unknown, or its provider pushes none)"
+        )
     if request.method not in receiver.methods:
         raise ApiError(404, f"{found.scheme} pushes with {', '.join(sorted(receiver.methods))} only")
     body = await request.body()

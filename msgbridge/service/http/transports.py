@@ -27,7 +27,11 @@ def resolve(names: Sequence[str], wanted: str | None) -> str | None:
 def unknown_transports(names: Sequence[str], wanted: Sequence[tuple[str, str | None]]) -> None:
     """400 naming each ``(field, name)`` that is not a configured transport."""
     bad = [
-        FieldProblem(field=f, code=ErrorCode.INVALID_ARGUMENT, message=f"unknown transport (configured: {', '.join(names)})")
+        FieldProblem(
+            field=f,
+            code=ErrorCode.INVALID_ARGUMENT,
+            message=f"unknown transport (configured: {', '.join(names)})",
+        )
         for f, w in wanted
         if resolve(names, w) is None
     ]

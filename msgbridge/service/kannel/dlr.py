@@ -41,9 +41,6 @@ The formats carry no signature: neither gateway signs its reports (``secret`` is
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from msgbridge.core.callbacks import CallbackTarget
@@ -52,23 +49,7 @@ from msgbridge.core.status import DeliveryStatus
 from msgbridge.service.kannel.escapes import fill, url_encode
 from msgbridge.smpp.status import STATUS_TABLE
 from msgbridge.store.base import MessageRecord, StoredEvent
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackRequest:
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    body: bytes
-
-
-class CallbackFormat(Protocol):
-    name: str
-
-    def request(
-        self, event: StoredEvent, message: MessageRecord | None, target: CallbackTarget, secret: bytes | None
-    ) -> CallbackRequest | None: ...
-
+from msgbridge.webhooks.request import CallbackFormat, CallbackRequest
 
 S = DeliveryStatus
 DELIVERED, UNDELIVERED, BUFFERED, SMSC_SUBMIT, SMSC_REJECT = 1, 2, 4, 8, 16
@@ -193,7 +174,9 @@ def kannel_escapes(event: StoredEvent, message: MessageRecord | None, report: in
         "Q": url_encode("+" + sender[2:]) if sender.startswith("00") else url_encode(sender),
         "t": time.strftime("%Y-%m-%d+%H:%M:%S", time.gmtime(event.occurred_at)),
         "T": str(int(event.occurred_at)),
-        "B": url_encode(str(event.error.native_code)) if event.error and event.error.native_code is not None else "",
+        "B": url_encode(str(event.error.native_code))
+        if event.error and event.error.native_code is not None
+        else "",
         "v": str(int((created + validity - event.occurred_at) // 60)) if validity is not None else "",
         "V": str(int((deferred - event.occurred_at) // 60)) if deferred is not None else "",
         "f": "",  # the SMSC's own number: only a GSM modem (Kannel's AT driver) reports it
@@ -289,7 +272,9 @@ class JasminFormat:
         if target.method == "GET":
             parts = urlsplit(url)
             query = f"{parts.query}&{encoded}" if parts.query else encoded
-            return CallbackRequest("GET", urlunsplit(parts._replace(query=query)), {"Accept": "text/plain"}, b"")
+            return CallbackRequest(
+                "GET", urlunsplit(parts._replace(query=query)), {"Accept": "text/plain"}, b""
+            )
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/plain"}
         return CallbackRequest("POST", url, headers, encoded.encode())
 

@@ -95,7 +95,9 @@ def fill(template: str, values: Mapping[str, str] | Filler, *, final: bool, meta
             group_end = template.find("#", pos + 2)
             name_end = template.find("#", group_end + 1) if group_end >= 0 else -1
             if name_end >= 0:
-                meta = url_encode(meta_value(meta_data, template[pos + 2 : group_end], template[group_end + 1 : name_end]))
+                meta = url_encode(
+                    meta_value(meta_data, template[pos + 2 : group_end], template[group_end + 1 : name_end])
+                )
                 out.append(meta if final else meta.replace("%", "%%"))
                 pos = name_end + 1
                 continue

@@ -98,7 +98,12 @@ def utf8(raw: bytes | None) -> str | None:
 # -- Kannel ----------------------------------------------------------------------------------------------
 
 # Deprecated spellings smsbox still reads (smsbox.c: "<dlrurl> field used and deprecated").
-KANNEL_ALIASES: dict[str, str] = {"user": "username", "pass": "password", "dlrurl": "dlr-url", "dlrmask": "dlr-mask"}
+KANNEL_ALIASES: dict[str, str] = {
+    "user": "username",
+    "pass": "password",
+    "dlrurl": "dlr-url",
+    "dlrmask": "dlr-mask",
+}
 
 # Table 7-11 "X-Kannel Headers": the POST spelling of each variable (the text is the request body).
 X_KANNEL: dict[str, str] = {
@@ -199,9 +204,15 @@ async def read_kannel(request: Request) -> KannelRequest:
             args = {**query, **cgi_args(body)}
             text, charset, post = args.get("text"), utf8(args.get("charset")), False
         elif kind in ("text/plain", "application/octet-stream"):
-            args = {X_KANNEL[h.lower()]: v.encode("latin-1") for h, v in request.headers.items() if h.lower() in X_KANNEL}
+            args = {
+                X_KANNEL[h.lower()]: v.encode("latin-1")
+                for h, v in request.headers.items()
+                if h.lower() in X_KANNEL
+            }
             if kind == "application/octet-stream" and "coding" not in args:
-                args["coding"] = str(CODING_8BIT).encode()  # Table 7-11: "On application/octet-stream, defaults to 8 bits"
+                args["coding"] = str(
+                    CODING_8BIT
+                ).encode()  # Table 7-11: "On application/octet-stream, defaults to 8 bits"
             text, post = body, True
         else:
             raise Refused(kannel("invalid_content_type"))
@@ -226,7 +237,9 @@ def receivers(req: KannelRequest) -> tuple[str, ...]:
     numbers = tuple(raw.decode("utf-8", "replace").split())
     denied = [n for n in numbers if not SENDSMS_CHARS.issuperset(n)]
     if denied or not numbers:
-        raise Refused(kannel("denied", receivers=" Denied receivers are: " + " ".join(denied) if denied else ""))
+        raise Refused(
+            kannel("denied", receivers=" Denied receivers are: " + " ".join(denied) if denied else "")
+        )
     return numbers
 
 
@@ -242,7 +255,8 @@ def check_kannel(req: KannelRequest, username: str) -> SendSms:
         raise Refused(kannel("account"))
     dlr_url = utf8(args.get("dlr-url")) or None
     if dlr_url is not None and (
-        not dlr_url.lower().startswith(("http://", "https://")) or callback_problem(dlr_url, allow_private=True)
+        not dlr_url.lower().startswith(("http://", "https://"))
+        or callback_problem(dlr_url, allow_private=True)
     ):  # Kannel checks the scheme only; a URL with no host or with credentials is refused here too
         raise Refused(kannel("dlr_url"))
     numbers: dict[str, int | None] = {}
@@ -403,11 +417,25 @@ def check_jasmin(args: Mapping[str, str]) -> JasminSend:
     if "content" in values and "hex-content" in values:
         raise Refused(jasmin("both_contents"))
     if values.get("custom_tlvs") not in (None, "", "[]"):
-        raise Refused(jasmin("unsupported", name="custom_tlvs", value=values["custom_tlvs"], why="TLVs are not sent by this gateway"))
+        raise Refused(
+            jasmin(
+                "unsupported",
+                name="custom_tlvs",
+                value=values["custom_tlvs"],
+                why="TLVs are not sent by this gateway",
+            )
+        )
     coding = int(values["coding"])
     charset = JASMIN_CODINGS.get(coding)
     if charset is None:
-        raise Refused(jasmin("unsupported", name="coding", value=str(coding), why="only text codings 0, 1, 3 and 8 are sent"))
+        raise Refused(
+            jasmin(
+                "unsupported",
+                name="coding",
+                value=str(coding),
+                why="only text codings 0, 1, 3 and 8 are sent",
+            )
+        )
     try:
         if "hex-content" in values:
             data = bytes.fromhex(values["hex-content"])

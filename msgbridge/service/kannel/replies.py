@@ -83,11 +83,15 @@ JASMIN_REPLIES: dict[str, Reply] = {
     "invalid_value": Reply(400, 'Error "Argument [{name}] has an invalid value: [{value}]."', JASMIN),
     "missing_argument": Reply(400, 'Error "Mandatory argument [{name}] is not found."', JASMIN),
     "no_content": Reply(400, 'Error "content or hex-content not present."', JASMIN),
-    "both_contents": Reply(400, 'Error "content and hex-content cannot be used both in same request."', JASMIN),
+    "both_contents": Reply(
+        400, 'Error "content and hex-content cannot be used both in same request."', JASMIN
+    ),
     "authentication": Reply(403, 'Error "Authentication failure for username:{username}"', JASMIN),
     "throughput": Reply(403, 'Error "User throughput exceeded"', JASMIN),
     "no_route": Reply(412, 'Error "No route found"', JASMIN),
-    "unsupported": Reply(400, 'Error "Argument [{name}] has an unsupported value: [{value}]: {why}."', MSGBRIDGE),
+    "unsupported": Reply(
+        400, 'Error "Argument [{name}] has an unsupported value: [{value}]: {why}."', MSGBRIDGE
+    ),
     "refused": Reply(400, 'Error "{why}"', MSGBRIDGE),
     "server": Reply(500, 'Error "{why}"', MSGBRIDGE),
     "unavailable": Reply(503, 'Error "{why}"', MSGBRIDGE),

@@ -143,7 +143,13 @@ async def sendsms(request: Request) -> Response:
     return kannel("accepted" if up.get(transport) else "queued")
 
 
-JASMIN_NAMES = {"to": "to", "text": "content", "sender": "from", "callback": "dlr-url", "callback_url": "dlr-url"}
+JASMIN_NAMES = {
+    "to": "to",
+    "text": "content",
+    "sender": "from",
+    "callback": "dlr-url",
+    "callback_url": "dlr-url",
+}
 
 
 @router.api_route(JASMIN_SEND, methods=["GET", "POST"])
@@ -185,8 +191,17 @@ async def send(request: Request) -> Response:
         accepted = await svc.gateway.accept([item], scope=key.name)
     except InvalidSubmission as exc:
         first = exc.errors[0]
-        given = {"to": sent.to, "sender": sent.sender or "", "callback": sent.dlr_url or "", "callback_url": sent.dlr_url or ""}
-        return jasmin("invalid_value", name=JASMIN_NAMES.get(first.field, first.field), value=given.get(first.field, first.message))
+        given = {
+            "to": sent.to,
+            "sender": sent.sender or "",
+            "callback": sent.dlr_url or "",
+            "callback_url": sent.dlr_url or "",
+        }
+        return jasmin(
+            "invalid_value",
+            name=JASMIN_NAMES.get(first.field, first.field),
+            value=given.get(first.field, first.message),
+        )
     except NotAccepting:
         return jasmin("unavailable", why="not accepting messages now, try again later")
     except StoreError:

@@ -76,7 +76,9 @@ MAX_TEXT = 1000
 STATUS_PER_MESSAGE = 5
 STATUS_MASS = 1
 STATUS_WINDOW = 60.0
-STATUS_LIMIT_TEXT = "more than five status requests for one message, or more than one mass request, within a minute"
+STATUS_LIMIT_TEXT = (
+    "more than five status requests for one message, or more than one mass request, within a minute"
+)
 
 
 @dataclass

@@ -78,6 +78,7 @@ NOT_FINAL: frozenset[str] = frozenset({"enroute", "accepted"})
 # command_status values after which an SMSC keeps a deliver_sm and tries again (SMPP 3.4 §5.1.3)
 REDELIVER_STATUSES: frozenset[int] = frozenset({ESME_RX_T_APPN, ESME_RSYSERR, ESME_RMSGQFUL, ESME_RTHROTTLED})
 
+
 class SmscCore:
     """A fault-injecting SMSC's state. See the module docstring for how the knobs count."""
 

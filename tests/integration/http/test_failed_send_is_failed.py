@@ -36,7 +36,9 @@ async def test_a_bsg_send_with_a_refused_login_is_failed(serve_emulator, tmp_pat
         assert await store.claim(10) == []
 
 
-async def test_the_send_command_with_a_refused_login_leaves_a_failed_message(serve_emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_the_send_command_with_a_refused_login_leaves_a_failed_message(
+    serve_emulator, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     server = await serve_emulator(create_emulator(api_keys=["right_key"]))
     store = tmp_path / "msgbridge.db"
     via = f"bsg://wrong_key@one-api.bsg.world?base_url={server.url}&sender=Shop"

@@ -144,9 +144,7 @@ async def test_a_refused_wrong_server_is_decided_on_the_first_answer(
     emu = create_emulator(api_keys=["k"], key_domains={"k": domain})
     server = await serve_emulator(emu)
     async with SqliteStore(tmp_path / "w.db") as store:
-        await store.enqueue(
-            [OutboxEntry(Message(to=p, text="x", campaign="w"), f"w:{p}") for p in phones(6)]
-        )
+        await store.enqueue([OutboxEntry(Message(to=p, text="x", campaign="w"), f"w:{p}") for p in phones(6)])
         async with transport(server, key="k") as t:
             stats = await Dispatcher(store, t, max_attempts=5).run("w")
             again = await t.send([Message(to=phones(1)[0], text="later")])
@@ -425,7 +423,9 @@ async def test_short_links_by_flag_and_by_call(serve_emulator: ServeFn) -> None:
     assert refused.value.code is ErrorCode.INVALID_ARGUMENT
 
 
-async def test_code_30_on_a_status_poll_is_a_refusal_the_poller_backs_off_from(serve_emulator: ServeFn) -> None:
+async def test_code_30_on_a_status_poll_is_a_refusal_the_poller_backs_off_from(
+    serve_emulator: ServeFn,
+) -> None:
     emu = create_emulator()
     server = await serve_emulator(emu)
     async with transport(server) as t:

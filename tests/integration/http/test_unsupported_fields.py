@@ -127,7 +127,9 @@ async def test_another_channel_is_refused_whatever_the_switch(name: str, policy:
     assert results[0].status is DeliveryStatus.REJECTED
     assert results[0].error is not None and results[0].error.code is ErrorCode.UNSUPPORTED
     assert results[0].error.native_code == "channel"
-    assert results[0].error.native_message.startswith(f"channel, subject: {name}:// cannot carry email messages")
+    assert results[0].error.native_message.startswith(
+        f"channel, subject: {name}:// cannot carry email messages"
+    )
     assert results[1].status is DeliveryStatus.SUBMITTED
     assert emulator.requests[endpoint] == 1
 
@@ -135,7 +137,12 @@ async def test_another_channel_is_refused_whatever_the_switch(name: str, policy:
 @pytest.mark.parametrize("name", sorted(PROVIDERS))
 async def test_the_metadata_msgbridge_keeps_for_itself_refuses_nothing(name: str) -> None:
     """What the SMTP gateway (msgbridge/inbound/smtp_gateway.py) records on every message it queues."""
-    local = {"via": "smtp", "smtp_identity": "ops", "smtp_mail_from": "ops@example.com", "smtp_message_id": "<1@x>"}
+    local = {
+        "via": "smtp",
+        "smtp_identity": "ops",
+        "smtp_mail_from": "ops@example.com",
+        "smtp_message_id": "<1@x>",
+    }
     message = plain(0).model_copy(update={"metadata": local, "campaign": "alerts"})
     async with provider(name) as (transport, _, _):
         (result,) = await transport.send([message])
@@ -146,7 +153,9 @@ async def test_the_metadata_msgbridge_keeps_for_itself_refuses_nothing(name: str
 @pytest.mark.parametrize("name", ["selzy", "mobizon"])
 async def test_a_provider_campaign_refuses_the_recipient_not_the_campaign(name: str) -> None:
     phones = [f"+7701{4000000 + i:07d}" for i in range(3)]
-    campaign = Campaign(name="fields", template="hello", recipients=tuple(Recipient(phone=p) for p in phones), sender="Shop")
+    campaign = Campaign(
+        name="fields", template="hello", recipients=tuple(Recipient(phone=p) for p in phones), sender="Shop"
+    )
     messages = [Message(to=p, text="hello", campaign="fields") for p in phones]
     messages[1] = messages[1].model_copy(update={"html": "<b>hello</b>"})
     async with provider(name) as (transport, _, _):

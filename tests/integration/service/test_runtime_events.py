@@ -32,11 +32,16 @@ async def test_record_all_keeps_every_change_and_mo_goes_to_the_inbound_target(
     sim: SmscSimulator, tmp_path: Path
 ) -> None:
     settings = EventSettings(record="all", inbound_url=MO, allow_private_callbacks=True)
-    async with Runtime(store=str(tmp_path / "rt.db"), transports={"sms": sim_url(sim)}, events=settings) as rt:
+    async with Runtime(
+        store=str(tmp_path / "rt.db"), transports={"sms": sim_url(sim)}, events=settings
+    ) as rt:
         assert await rt.wait_ready()
         assert rt.store.record_all_events and rt.store.inbound_target == CallbackTarget(MO)
         plain, kannel = await rt.accept(
-            [Submission(to="+77011234567", text="no target"), Submission(to="+77011234568", text="k", callback=KANNEL)]
+            [
+                Submission(to="+77011234567", text="no target"),
+                Submission(to="+77011234568", text="k", callback=KANNEL),
+            ]
         )
         record = await rt.message(kannel.id)
         assert record is not None and CallbackTarget.loads(record.message.metadata["callback"]) == KANNEL
@@ -61,7 +66,10 @@ async def test_record_all_keeps_every_change_and_mo_goes_to_the_inbound_target(
         assert mo.target == CallbackTarget(MO) and mo.inbound is not None and mo.inbound.text == "STOP"
         backlog = await rt.event_backlog()
         assert (backlog.pending, backlog.failed) == (3, 0)  # nothing delivers them in this test
-        assert [e.message_id for e in await rt.events_page(None, 100, message_id=plain.id)] == [plain.id, plain.id]
+        assert [e.message_id for e in await rt.events_page(None, 100, message_id=plain.id)] == [
+            plain.id,
+            plain.id,
+        ]
 
 
 async def test_a_submission_names_one_target_and_a_private_one_only_when_allowed(
@@ -70,11 +78,15 @@ async def test_a_submission_names_one_target_and_a_private_one_only_when_allowed
     async with Runtime(store=str(tmp_path / "rt.db"), transports={"sms": sim_url(sim)}) as rt:
         with pytest.raises(InvalidSubmission) as both:
             await rt.accept([Submission(to="+77011234567", text="x", callback_url=MO, callback=KANNEL)])
-        assert [(e.field, e.code) for e in both.value.errors] == [("callback_url", ErrorCode.INVALID_ARGUMENT)]
+        assert [(e.field, e.code) for e in both.value.errors] == [
+            ("callback_url", ErrorCode.INVALID_ARGUMENT)
+        ]
         with pytest.raises(InvalidSubmission) as private:
             await rt.accept([Submission(to="+77011234567", text="x", callback=KANNEL)])
         assert "loopback" in private.value.errors[0].message
         with pytest.raises(InvalidSubmission) as unknown:
-            await rt.accept([Submission(to="+77011234567", text="x", callback=CallbackTarget(MO, format="xml"))])
+            await rt.accept(
+                [Submission(to="+77011234567", text="x", callback=CallbackTarget(MO, format="xml"))]
+            )
         assert "format" in unknown.value.errors[0].message
         assert await rt.events_page(None, 10) == [] and await rt.queue_depth() == {}

@@ -102,7 +102,9 @@ def test_check_validates_and_names_the_problem(tmp_path: Path) -> None:
         )  # fmt: skip
 
     missing = check()
-    assert missing.returncode == 2 and "no API key file" in missing.stderr and "Traceback" not in missing.stderr
+    assert (
+        missing.returncode == 2 and "no API key file" in missing.stderr and "Traceback" not in missing.stderr
+    )
     create_key(tmp_path / "msgbridge-keys.toml", "app")
     ok = check()
     assert ok.returncode == 0, ok.stderr
@@ -112,7 +114,9 @@ def test_check_validates_and_names_the_problem(tmp_path: Path) -> None:
     config.write_text(config.read_text(encoding="utf-8").replace("window=20", "windw=20"), encoding="utf-8")
     bad = check()
     assert bad.returncode == 2 and "transport 'sms'" in bad.stderr and "windw" in bad.stderr
-    config.write_text(config.read_text(encoding="utf-8") + 'tls_cert = "nope.pem"\ntls_key = "nope.key"\n', encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8") + 'tls_cert = "nope.pem"\ntls_key = "nope.key"\n', encoding="utf-8"
+    )
     assert check().returncode == 2
 
 
@@ -162,9 +166,10 @@ def test_sigterm_finishes_in_flight_then_exits_and_a_restart_sends_the_rest(tmp_
 
                 def all_delivered() -> bool:
                     got = [client.get(f"/v1/messages/{mid}").json()["status"] for mid in ids]
-                    return all(s in ("DELIVERED", "SUBMITTED") for s in got) and statuses(
-                        tmp_path / "serve.db"
-                    ).get("QUEUED", 0) == 0
+                    return (
+                        all(s in ("DELIVERED", "SUBMITTED") for s in got)
+                        and statuses(tmp_path / "serve.db").get("QUEUED", 0) == 0
+                    )
 
                 wait_for(all_delivered, what="the rest sent after the restart")
             server.proc.send_signal(signal.SIGTERM)
@@ -243,7 +248,10 @@ def test_a_receipt_after_a_restart_of_serve_is_matched(tmp_path: Path) -> None:
         server = Serve(config)
         try:
             with httpx.Client(base_url=server.url, headers=auth, timeout=30) as client:
-                wait_for(lambda: client.get(f"/v1/messages/{mid}").json()["status"] == "DELIVERED", what="the late receipt")
+                wait_for(
+                    lambda: client.get(f"/v1/messages/{mid}").json()["status"] == "DELIVERED",
+                    what="the late receipt",
+                )
                 assert client.get("/v1/transports").json()["transports"][0]["receipts_matched"] == 1
             server.proc.send_signal(signal.SIGTERM)
             assert server.wait() == 0
@@ -267,7 +275,10 @@ def test_tls(tmp_path: Path) -> None:
         assert server.url.startswith("https://127.0.0.1:")
         with httpx.Client(base_url=server.url, verify=ssl.create_default_context(cafile=str(cert))) as client:
             assert client.get("/healthz").json() == {"status": "ok"}
-        with httpx.Client(base_url=server.url.replace("https://", "http://")) as plain, pytest.raises(httpx.HTTPError):
+        with (
+            httpx.Client(base_url=server.url.replace("https://", "http://")) as plain,
+            pytest.raises(httpx.HTTPError),
+        ):
             plain.get("/healthz")
         server.proc.send_signal(signal.SIGTERM)
         assert server.wait() == 0

@@ -42,7 +42,9 @@ async def test_serve_takes_smsc_status_calls_into_the_api(tmp_path: Path) -> Non
             emulator.pusher = Pusher(f"{proc.url}/v1/providers/sms/callback?md5=1", retries=3, interval=0.1)
             async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
                 auth = {"Authorization": f"Bearer {key}"}
-                sent = await client.post("/v1/messages", json={"to": "+79161234567", "text": "hi"}, headers=auth)
+                sent = await client.post(
+                    "/v1/messages", json={"to": "+79161234567", "text": "hi"}, headers=auth
+                )
                 assert sent.status_code == 202, sent.text
                 message_id = sent.json()["id"]
                 deadline = time.monotonic() + 30
@@ -98,6 +100,8 @@ async def test_sim_http_push_url_sends_signed_mobizon_webhooks() -> None:
 
 
 def test_push_url_is_for_the_providers_that_push() -> None:
-    result = CliRunner().invoke(cli, ["sim", "http", "--provider", "selzy", "--push-url", "http://127.0.0.1:1/x"])
+    result = CliRunner().invoke(
+        cli, ["sim", "http", "--provider", "selzy", "--push-url", "http://127.0.0.1:1/x"]
+    )
     assert result.exit_code != 0
     assert "--push-url" in result.output

@@ -168,7 +168,9 @@ async def claims(dsn: str) -> dict[str, int]:
     """QUEUED messages some store has claimed: message id -> the owner token."""
     conn = await asyncpg.connect(dsn)
     try:
-        rows = await conn.fetch("SELECT id, claimed_by FROM messages WHERE status = 'QUEUED' AND claimed_by IS NOT NULL")
+        rows = await conn.fetch(
+            "SELECT id, claimed_by FROM messages WHERE status = 'QUEUED' AND claimed_by IS NOT NULL"
+        )
     finally:
         await conn.close()
     return {r["id"]: r["claimed_by"] for r in rows}
@@ -230,7 +232,9 @@ async def test_killing_one_instance_mid_load_leaves_its_claims_to_the_other(
             assert record is not None
             if record.status is S.DELIVERED:
                 assert submits(sim)[record.message.to.lstrip("+")] == 1
-        taken_over = [m for m in left_queued if (r := await store.get(m)) is not None and r.status is S.DELIVERED]
+        taken_over = [
+            m for m in left_queued if (r := await store.get(m)) is not None and r.status is S.DELIVERED
+        ]
         assert taken_over
         # Nothing sent twice outside MAYBE_SUBMITTED: a destination submitted twice was left in doubt.
         for destination, n in submits(sim).items():

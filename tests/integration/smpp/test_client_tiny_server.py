@@ -102,13 +102,19 @@ async def test_a_bind_timeout_says_what_timed_out_and_after_how_long() -> None:
 async def test_a_framing_error_during_the_bind_names_the_bind_and_the_framing_error() -> None:
     def garbage(command_id: int, seq: int, body: bytes) -> bytes | None:
         # a header whose command_length (5) is shorter than the header itself
-        return codec.HEADER.pack(5, command_id | codec.RESPONSE_BIT, 0, seq) if command_id in codec.BIND_COMMANDS else None
+        return (
+            codec.HEADER.pack(5, command_id | codec.RESPONSE_BIT, 0, seq)
+            if command_id in codec.BIND_COMMANDS
+            else None
+        )
 
     async with tiny_smsc(garbage) as port:
         t = open_transport(f"smpp://u:p@127.0.0.1:{port}?mode=tx")
         with pytest.raises(TransportError) as info:
             await t.open()
     message = str(info.value)
-    assert message.startswith(f"cannot bind to 127.0.0.1:{port} as 'u': link lost before bind_transmitter_resp")
+    assert message.startswith(
+        f"cannot bind to 127.0.0.1:{port} as 'u': link lost before bind_transmitter_resp"
+    )
     assert "framing error: command_length 5 outside [16, " in message
     assert "submit_sm" not in message

@@ -57,7 +57,9 @@ async def test_deliver_sm_resp_waits_for_the_store_commit(smsc: SmscSimulator, t
             store.gate.set()  # results are recorded as usual ...
             await dispatcher.send_pending()
             store.gate.clear()  # ... and from now on the receipt commits wait
-            await eventually(lambda: transport.receipts_received == COUNT, what="every receipt in the transport")
+            await eventually(
+                lambda: transport.receipts_received == COUNT, what="every receipt in the transport"
+            )
             await eventually(lambda: store.waiting > 0, what="a receipt commit under way")
             await asyncio.sleep(0.1)  # time enough for an answer to leave, were it going to
             assert smsc.stats.deliver_sm_resp == 0  # in memory is not stored: the SMSC still has them all

@@ -141,7 +141,8 @@ async def test_the_gateway_sends_only_what_it_queued(tmp_path: Path) -> None:
     others = await store.enqueue(
         [
             OutboxEntry(
-                message=Message(to="+77010000001", text="campaign", campaign="promo"), idempotency_key="promo:1"
+                message=Message(to="+77010000001", text="campaign", campaign="promo"),
+                idempotency_key="promo:1",
             ),
             OutboxEntry(message=Message(to="+77010000002", text="a failed send"), idempotency_key="send:x"),
         ]

@@ -53,10 +53,14 @@ def test_problems_file_has_every_bad_row_the_report_the_first(msgbridge, tmp_pat
     assert f"... and {bad - 10:,} more skipped rows (see --problems FILE)" in human.err
 
 
-def test_strict_refuses_a_bad_row_after_the_first_chunk_before_anything_is_queued(msgbridge, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_strict_refuses_a_bad_row_after_the_first_chunk_before_anything_is_queued(
+    msgbridge, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     rows = 3 * ENQUEUE_CHUNK
     f = people(tmp_path / "p.csv", rows, bad_every=rows)  # only the last row is bad
-    r = msgbridge("campaign", "run", "--via", "memory://", "--csv", str(f), "--template", "Hi {name}", "--strict")
+    r = msgbridge(
+        "campaign", "run", "--via", "memory://", "--csv", str(f), "--template", "Hi {name}", "--strict"
+    )
     assert r.code == ExitCode.BAD_INPUT
     assert f"not started: line {rows + 1}: invalid phone number 'nope'" in r.err
     assert queued(tmp_path / "msgbridge.db") == 0
@@ -82,6 +86,9 @@ def test_a_repeat_chunks_apart_is_a_repeat_and_stays_one_on_a_rerun(msgbridge, t
         {"line": rows + 1, "first_line": 3, "phone": "+77010000001"},  # across chunks: the store's line
     ]
     with problems.open(encoding="utf-8", newline="") as fh:
-        assert [(p["line"], p["kind"]) for p in csv.DictReader(fh)] == [("7", "repeated"), (str(rows + 1), "repeated")]
+        assert [(p["line"], p["kind"]) for p in csv.DictReader(fh)] == [
+            ("7", "repeated"),
+            (str(rows + 1), "repeated"),
+        ]
     again = msgbridge(*args).json()
     assert (again["queued"], again["already_queued"], again["repeated_total"]) == (0, rows - 2, 2)

@@ -98,13 +98,17 @@ async def test_campaign_run_with_an_smpp_system_id_over_15_fails_at_once(
     tmp_path: Path, csv_file: Path, smsc: SmscSimulator
 ) -> None:
     via = f"smpp://abcdefghijklmnopq:p@127.0.0.1:{smsc.server.port}"
-    proc = await arun(tmp_path, "campaign", "run", "--via", via, "--csv", str(csv_file), "--template", "Hi {name}")
+    proc = await arun(
+        tmp_path, "campaign", "run", "--via", via, "--csv", str(csv_file), "--template", "Hi {name}"
+    )
     line = one_line_error(proc, ErrorCode.INVALID_ARGUMENT)
     assert "system_id" in line and "at most 15" in line
     assert smsc.stats.connections == 0
 
 
-async def test_gateway_with_a_bad_smpp_via_exits_instead_of_listening(tmp_path: Path, smsc: SmscSimulator) -> None:
+async def test_gateway_with_a_bad_smpp_via_exits_instead_of_listening(
+    tmp_path: Path, smsc: SmscSimulator
+) -> None:
     proc = await arun(
         tmp_path,
         "gateway",
@@ -146,7 +150,9 @@ def test_a_bad_url_error_shows_no_part_of_the_password(tmp_path: Path, via: str)
 
 def test_a_password_with_an_at_sign_is_hidden_everywhere(tmp_path: Path, csv_file: Path) -> None:
     via = "memory://q:ab@XYZ99@local?dlr_delay_ms=1"
-    proc = run(tmp_path, "campaign", "run", "--via", via, "--csv", str(csv_file), "--template", "Hi", "--quiet")
+    proc = run(
+        tmp_path, "campaign", "run", "--via", via, "--csv", str(csv_file), "--template", "Hi", "--quiet"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "XYZ99" not in proc.stdout + proc.stderr
     assert "memory://q:***@local" in proc.stdout
@@ -165,7 +171,12 @@ async def test_the_store_never_holds_a_secret_even_when_given_one(tmp_path: Path
     async with SqliteStore(str(path)) as store:
         await store.save_campaign(
             CampaignRecord(
-                name="c", template="t", sender=None, transport="smpp://u:TOPSECRET@h:1", created_at=0.0, options={}
+                name="c",
+                template="t",
+                sender=None,
+                transport="smpp://u:TOPSECRET@h:1",
+                created_at=0.0,
+                options={},
             )
         )
     with sqlite3.connect(path) as db:
@@ -217,7 +228,12 @@ async def test_mobizon_key_in_query_never_reaches_the_verbose_log(tmp_path: Path
     try:
         assert sim.stdout is not None
         await asyncio.wait_for(sim.stdout.readline(), LIMIT)
-        url = (await asyncio.wait_for(sim.stdout.readline(), LIMIT)).decode().strip().removeprefix("transport URL: ")
+        url = (
+            (await asyncio.wait_for(sim.stdout.readline(), LIMIT))
+            .decode()
+            .strip()
+            .removeprefix("transport URL: ")
+        )
         assert key in url
         for verbose in ("-v", "-vv"):
             proc = await asyncio.create_subprocess_exec(

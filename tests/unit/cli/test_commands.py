@@ -523,7 +523,9 @@ def test_an_interrupted_campaign_run_says_the_code_it_exits_with(
         assert "(exit 130)." in r.out and "interrupted: " in r.out
     # the campaign itself is not finished; run again, it sends the rest and says so
     again = msgbridge(*args[:-1] if as_json else args, "--json")
-    assert not InterruptedMemory.armed and again.code == ExitCode.OK and again.json()["exit_code"] == ExitCode.OK
+    assert (
+        not InterruptedMemory.armed and again.code == ExitCode.OK and again.json()["exit_code"] == ExitCode.OK
+    )
 
 
 def test_exit_codes_of_send(msgbridge) -> None:  # type: ignore[no-untyped-def]

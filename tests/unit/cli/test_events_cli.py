@@ -70,7 +70,10 @@ def test_replay_makes_them_pending_again(msgbridge: Callable[..., Run], tmp_path
     asyncio.run(fill(db))
     replayed = msgbridge("--store", str(db), "events", "replay", "--since", "1h", "--message", "m1")
     assert replayed.code == 0 and "2 event(s) pending delivery again" in replayed.out
-    states = [json.loads(x)["delivery"]["state"] for x in msgbridge("--store", str(db), "events", "list", "--json").out.splitlines()]
+    states = [
+        json.loads(x)["delivery"]["state"]
+        for x in msgbridge("--store", str(db), "events", "list", "--json").out.splitlines()
+    ]
     assert states == ["pending", "pending", "pending"]
     bad = msgbridge("--store", str(db), "events", "replay", "--since", "yesterday")
     assert bad.code == 2 and "--since" in bad.err

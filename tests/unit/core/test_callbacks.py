@@ -22,12 +22,16 @@ from msgbridge.service.apikeys import create_key, parse_keys, read_keys
 def test_a_target_is_stored_as_compact_canonical_json_and_read_back() -> None:
     plain = CallbackTarget("https://app.example/hook")
     assert plain.dumps() == '{"url":"https://app.example/hook"}'
-    full = CallbackTarget("http://app.example/dlr?s=%d&id=%i", format="kannel", mask=31, method="GET", key="shop")
+    full = CallbackTarget(
+        "http://app.example/dlr?s=%d&id=%i", format="kannel", mask=31, method="GET", key="shop"
+    )
     assert full.dumps() == (
         '{"format":"kannel","key":"shop","mask":31,"method":"GET","url":"http://app.example/dlr?s=%d&id=%i"}'
     )
     assert CallbackTarget.loads(full.dumps()) == full and CallbackTarget.loads(plain.dumps()) == plain
-    assert CallbackTarget.loads('{"method": "POST", "url": "https://app.example/hook"}').dumps() == plain.dumps()
+    assert (
+        CallbackTarget.loads('{"method": "POST", "url": "https://app.example/hook"}').dumps() == plain.dumps()
+    )
     for bad in ('["x"]', '{"href": "x"}', '{"url": "x", "colour": 1}', '{"url": "x", "mask": "31"}'):
         with pytest.raises(ValueError):
             CallbackTarget.loads(bad)
@@ -48,7 +52,10 @@ def test_addresses_inside_are_refused(address: str, what: str) -> None:
 
 
 def test_public_addresses_and_urls_pass() -> None:
-    assert address_problem("93.184.216.34") is None and address_problem("2606:2800:220:1:248:1893:25c8:1946") is None
+    assert (
+        address_problem("93.184.216.34") is None
+        and address_problem("2606:2800:220:1:248:1893:25c8:1946") is None
+    )
     assert callback_problem("https://93.184.216.34:8443/hook?x=1", allow_private=False) is None
 
 
@@ -83,7 +90,9 @@ def test_a_rows_url_is_checked_without_resolving_and_the_campaigns_target_fills_
     target, why = rule.target({"callback_url": "http://10.0.0.1/r"})
     assert target is None and why is not None and why.startswith("callback_url: ") and "private" in why
     assert RowCallbacks(default=None).target({"callback_url": " "}) == (None, None)
-    assert literal_problem("http://no-such-host.invalid/", allow_private=False) is None  # resolved at delivery
+    assert (
+        literal_problem("http://no-such-host.invalid/", allow_private=False) is None
+    )  # resolved at delivery
 
 
 def test_events_config_and_transport_tables(tmp_path: Path) -> None:
@@ -95,7 +104,9 @@ def test_events_config_and_transport_tables(tmp_path: Path) -> None:
     )
     cfg = load_config(str(f), env={})
     assert cfg.transports == {"sms": "memory://", "mail": "smtp://relay:25"}
-    assert cfg.transport_callbacks == {"mail": "http://10.0.0.5/events"}  # the operator's: private is theirs to name
+    assert cfg.transport_callbacks == {
+        "mail": "http://10.0.0.5/events"
+    }  # the operator's: private is theirs to name
     assert cfg.events.record_all and cfg.events.allow_private_callbacks
     assert cfg.events.inbound_url == "https://app.example/mo"
     assert not load_config(env={}).events.record_all

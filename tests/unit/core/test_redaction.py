@@ -43,12 +43,12 @@ def test_every_parsed_secret_is_hidden_in_plain_and_encoded_form() -> None:
 
 
 def test_the_filter_rewrites_args_and_exception_text() -> None:
-    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, "HTTP Request: %s %s", ("POST", "/x?apiKey=K9q"), None)
+    record = logging.LogRecord(
+        "httpx", logging.INFO, __file__, 1, "HTTP Request: %s %s", ("POST", "/x?apiKey=K9q"), None
+    )
     try:
         raise RuntimeError("failed for /x?psw=P9q")
     except RuntimeError:
-
-
         record.exc_info = sys.exc_info()
     assert SecretFilter().filter(record) is True
     assert record.getMessage() == "HTTP Request: POST /x?apiKey=***"
@@ -64,7 +64,9 @@ async def test_httpx_request_log_is_filtered(caplog: pytest.LogCaptureFixture) -
 
     caplog.set_level(logging.INFO, logger="httpx")
     async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
-        await client.post("https://api.mobizon.kz/service/message/sendsmsmessage", params={"apiKey": "KEYq7w"})
+        await client.post(
+            "https://api.mobizon.kz/service/message/sendsmsmessage", params={"apiKey": "KEYq7w"}
+        )
     lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
     assert lines and all("KEYq7w" not in line for line in lines)
     assert "apiKey=***" in lines[0]

@@ -60,12 +60,16 @@ def test_fields_ignore_stray_braces() -> None:
 @settings(max_examples=300, deadline=None)
 @given(
     parts=st.lists(
-        st.one_of(st.sampled_from(["{a}", "{b.c}", "{{", "}}", "{phone}"]), st.text(alphabet="xy ,!{}", max_size=4)),
+        st.one_of(
+            st.sampled_from(["{a}", "{b.c}", "{{", "}}", "{phone}"]), st.text(alphabet="xy ,!{}", max_size=4)
+        ),
         max_size=8,
     ),
     missing=st.booleans(),
 )
-def test_rendering_from_the_pieces_read_once_equals_rendering_token_by_token(parts: list[str], missing: bool) -> None:
+def test_rendering_from_the_pieces_read_once_equals_rendering_token_by_token(
+    parts: list[str], missing: bool
+) -> None:
     """``render`` reads a template's pieces once (cached); the token-by-token form is the reference."""
     from msgbridge.core.template import _render_each
 

@@ -94,8 +94,8 @@ def test_dsn_credentials_are_encoded_for_the_driver() -> None:
 # (the strategies encode it; the cases above show what an unencoded one does).
 WORDS = st.from_regex(r"SEC[A-Z]{4,6}", fullmatch=True)
 SEPARATORS = st.sampled_from(list("/@:#&=+;,!$'()*[] ~"))
-secrets = st.lists(st.one_of(WORDS, SEPARATORS), min_size=1, max_size=6).map("".join).filter(
-    lambda s: "SEC" in s
+secrets = (
+    st.lists(st.one_of(WORDS, SEPARATORS), min_size=1, max_size=6).map("".join).filter(lambda s: "SEC" in s)
 )
 users = st.from_regex(r"[a-z][a-z0-9._@-]{0,10}", fullmatch=True)
 hosts = st.one_of(
@@ -106,7 +106,9 @@ hosts = st.one_of(
 )
 ports = st.one_of(st.none(), st.integers(1, 65535))
 paths = st.one_of(st.just(""), st.from_regex(r"/[a-z0-9/._-]{0,10}", fullmatch=True))
-values = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x44F, exclude_characters="S"), max_size=12)
+values = st.text(
+    alphabet=st.characters(min_codepoint=32, max_codepoint=0x44F, exclude_characters="S"), max_size=12
+)
 option_names = st.sampled_from(["window", "timeout", "sender", "from", "mode", "widnow", "bogus", "tls", "x"])
 options = st.dictionaries(option_names, values, max_size=3)
 SCHEMES = ["smpp", "smtp", "selzy", "bsg", "smsc", "mobizon", "memory"]
@@ -200,7 +202,9 @@ DAMAGE = st.sampled_from(["port-word", "host-space", "bad-option", "long-number"
     port=ports,
     damage=DAMAGE,
 )
-def test_no_secret_in_any_error(scheme: str, user: str, secret: str, host: str, port: int | None, damage: str) -> None:
+def test_no_secret_in_any_error(
+    scheme: str, user: str, secret: str, host: str, port: int | None, damage: str
+) -> None:
     url = build(scheme, user, secret, host, port, "", {}, encode=False)
     if damage == "question-mark":  # an unencoded '?' right after the first marker word
         word = words_of(secret)[0]
@@ -225,7 +229,9 @@ def test_no_secret_in_any_error(scheme: str, user: str, secret: str, host: str, 
 
 @settings(max_examples=100, deadline=None)
 @given(user=users, secret=secrets, host=hosts.filter(bool), port=ports)
-def test_an_encoded_dsn_reads_whole_with_the_standard_parser(user: str, secret: str, host: str, port: int | None) -> None:
+def test_an_encoded_dsn_reads_whole_with_the_standard_parser(
+    user: str, secret: str, host: str, port: int | None
+) -> None:
     """What the PostgreSQL driver does with the DSN (urllib's rules) gives back the password as typed."""
     dsn = build("postgres", user, secret, host, port, "/db", {}, encode=False)
     parts = urlsplit(encode_credentials(dsn))

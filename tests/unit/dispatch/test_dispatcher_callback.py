@@ -154,7 +154,9 @@ async def test_without_lookup_what_is_in_doubt_stays_so(
 ) -> None:
     await fill(store, 2)
     lost = CallbackTransport(
-        lambda m: SendResult(message_id=m.id, status=S.MAYBE_SUBMITTED, error=ErrorInfo(code=ErrorCode.TIMEOUT))
+        lambda m: SendResult(
+            message_id=m.id, status=S.MAYBE_SUBMITTED, error=ErrorInfo(code=ErrorCode.TIMEOUT)
+        )
     )
     await Dispatcher(store, lost).send_pending("c")
     assert await store.counts("c") == {S.MAYBE_SUBMITTED: 2}

@@ -196,7 +196,12 @@ def test_request_shape_follows_the_documents_key_in_the_query_string() -> None:
 
 def test_request_key_in_body_on_request() -> None:
     request = mobizon.api_request(
-        "https://api.mobizon.kz", "SECRETKEY", "message", "sendSmsMessage", {"recipient": "7701"}, key_in="body"
+        "https://api.mobizon.kz",
+        "SECRETKEY",
+        "message",
+        "sendSmsMessage",
+        {"recipient": "7701"},
+        key_in="body",
     )
     assert dict(request.url.params) == {"output": "json", "api": "v1"}
     assert "SECRETKEY" not in str(request.url)

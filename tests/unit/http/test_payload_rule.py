@@ -45,16 +45,28 @@ def test_the_refusal_names_every_field_and_the_switch() -> None:
     assert result.status is DeliveryStatus.REJECTED
     assert result.error is not None and result.error.code is ErrorCode.UNSUPPORTED
     assert result.error.native_code == "subject"
-    assert result.error.native_message == "subject, html: demo:// cannot carry this field; unsupported=ignore sends without it"
+    assert (
+        result.error.native_message
+        == "subject, html: demo:// cannot carry this field; unsupported=ignore sends without it"
+    )
     assert "unsupported=ignore" not in str(unsupported_result(m, "demo", ["channel"]).error)
 
 
 def test_a_failed_send_is_in_doubt_only_when_it_may_have_been_taken() -> None:
     m = Message(to="+77011234567", text="x")
     assert failed_result(m, ErrorInfo(code=ErrorCode.TIMEOUT)).status is DeliveryStatus.MAYBE_SUBMITTED
-    assert failed_result(m, ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_code=200)).status is DeliveryStatus.MAYBE_SUBMITTED
-    assert failed_result(m, ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_code=400)).status is DeliveryStatus.FAILED
-    assert failed_result(m, ErrorInfo(code=ErrorCode.TEMPORARY_FAILURE), in_doubt=True).status is DeliveryStatus.MAYBE_SUBMITTED
+    assert (
+        failed_result(m, ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_code=200)).status
+        is DeliveryStatus.MAYBE_SUBMITTED
+    )
+    assert (
+        failed_result(m, ErrorInfo(code=ErrorCode.PROTOCOL_ERROR, native_code=400)).status
+        is DeliveryStatus.FAILED
+    )
+    assert (
+        failed_result(m, ErrorInfo(code=ErrorCode.TEMPORARY_FAILURE), in_doubt=True).status
+        is DeliveryStatus.MAYBE_SUBMITTED
+    )
 
 
 class ByText(Payload):

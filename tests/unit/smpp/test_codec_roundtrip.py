@@ -194,14 +194,16 @@ def test_data_sm_decodes_the_fields_of_its_layout(m: codec.ShortMessage) -> None
         parts.append(codec.cstr(value, size) if size else bytes((value,)))
     body = b"".join(parts) + b"".join(codec.tlv(tag, v) for tag, v in m.tlvs.items())
     sm = codec.decode_data_sm(body)
-    assert [getattr(sm, name) for name in codec.DATA_SM_FIELDS] == [getattr(m, n) for n in codec.DATA_SM_FIELDS]
+    assert [getattr(sm, name) for name in codec.DATA_SM_FIELDS] == [
+        getattr(m, n) for n in codec.DATA_SM_FIELDS
+    ]
     assert (sm.short_message, sm.tlvs, sm.protocol_id, sm.validity_period) == (b"", m.tlvs, 0, "")
 
 
 def test_decoders_follow_the_declared_layout() -> None:
     """The decoders are generated from the layouts: every field of each, in order, and nothing else."""
     source = codec.decoder_source("d", codec.SM_LAYOUT, sm_length=True, what="submit_sm")
-    assert [line.split(" = ")[0].strip()[2:] for line in source.splitlines() if line.strip().startswith("v_")] == [
-        name for name, _ in codec.SM_LAYOUT
-    ]
+    assert [
+        line.split(" = ")[0].strip()[2:] for line in source.splitlines() if line.strip().startswith("v_")
+    ] == [name for name, _ in codec.SM_LAYOUT]
     assert tuple(name for name, _ in codec.DATA_SM_LAYOUT) == codec.DATA_SM_FIELDS

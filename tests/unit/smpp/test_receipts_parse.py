@@ -172,6 +172,13 @@ def test_the_receipt_text_the_simulator_writes_is_read_in_one_pass() -> None:
         text = format_receipt("1A2B", 1, 1, "2501010000", "2501010001", word, 1027, "hi there")
         m = STANDARD.match(text)
         assert m is not None, text
-        assert m.group("id", "sub", "dlvrd", "stat", "err", "text") == ("1A2B", "001", "001", word, "027", "hi there")
+        assert m.group("id", "sub", "dlvrd", "stat", "err", "text") == (
+            "1A2B",
+            "001",
+            "001",
+            word,
+            "027",
+            "hi there",
+        )
         # the stat word and the message_state of one state mean the same to the reader
         assert STAT_TABLE[word] is MESSAGE_STATE_TABLE[state][1]

@@ -44,14 +44,21 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 def entries(n: int, campaign: str = "c1") -> list[OutboxEntry]:
     return [
-        OutboxEntry(Message(to=f"+7701{i:07d}", text=f"hi {i}", campaign=campaign), f"{campaign}:+7701{i:07d}")
+        OutboxEntry(
+            Message(to=f"+7701{i:07d}", text=f"hi {i}", campaign=campaign), f"{campaign}:+7701{i:07d}"
+        )
         for i in range(n)
     ]
 
 
 def inbound(i: int, received_at: float) -> InboundMessage:
     return InboundMessage(
-        id=f"i{i}", source=f"+7702{i:07d}", destination="ACME", text=f"reply {i}", link=LINK, received_at=received_at
+        id=f"i{i}",
+        source=f"+7702{i:07d}",
+        destination="ACME",
+        text=f"reply {i}",
+        link=LINK,
+        received_at=received_at,
     )
 
 
@@ -64,7 +71,9 @@ async def status_of(store: Store, message_id: str) -> S:
     return record.status
 
 
-async def test_cancel_takes_the_queued_and_leaves_what_is_claimed_or_in_doubt(stores: Callable[[], Store]) -> None:
+async def test_cancel_takes_the_queued_and_leaves_what_is_claimed_or_in_doubt(
+    stores: Callable[[], Store],
+) -> None:
     async with stores() as a, stores() as b:
         ids = await a.enqueue(entries(7))
         other = await a.enqueue(entries(2, campaign="c2"))
@@ -75,7 +84,9 @@ async def test_cancel_takes_the_queued_and_leaves_what_is_claimed_or_in_doubt(st
         [retry] = await a.claim(1, campaign="c1")
         await a.requeue([retry.message.id], not_before=4e9, error=ErrorInfo(code=ErrorCode.THROTTLED))
         [answered] = await a.claim(1, campaign="c1")
-        await a.record_results([SendResult(message_id=answered.message.id, status=S.SUBMITTED, native_id="n1")], link=LINK)
+        await a.record_results(
+            [SendResult(message_id=answered.message.id, status=S.SUBMITTED, native_id="n1")], link=LINK
+        )
         claimed = {mine.message.id, theirs.message.id, doubt.message.id, answered.message.id}
         queued = [i for i in ids if i not in claimed]
         assert retry.message.id in queued and len(queued) == 3
@@ -118,7 +129,9 @@ async def test_cancel_of_an_unknown_campaign_changes_nothing(stores: Callable[[]
 # -- the inbox, page by page -------------------------------------------------------------
 
 
-async def test_inbound_pages_run_in_the_order_stored_and_go_on_after_the_last(stores: Callable[[], Store]) -> None:
+async def test_inbound_pages_run_in_the_order_stored_and_go_on_after_the_last(
+    stores: Callable[[], Store],
+) -> None:
     async with stores() as a:
         # received_at out of step with the order they are stored in: the cursor follows storage.
         await a.add_inbound([inbound(0, 300.0), inbound(1, 100.0)])
@@ -158,13 +171,20 @@ async def test_sqlite_has_no_wake_ups(tmp_path: Path) -> None:
 async def claim_steps(tmp_path: Path, sent: int) -> int:
     """SQLite VM steps of one origin claim of 10 fresh messages, with ``sent`` sent ones before them."""
     async with SqliteStore(tmp_path / f"origin-{sent}.db", checkpoint_interval=0) as store:
+
         def api(start: int, n: int) -> list[OutboxEntry]:
-            return [OutboxEntry(Message(to=f"+7701{i:07d}", text="hi"), f"api:sms:id:{i}") for i in range(start, start + n)]
+            return [
+                OutboxEntry(Message(to=f"+7701{i:07d}", text="hi"), f"api:sms:id:{i}")
+                for i in range(start, start + n)
+            ]
 
         await store.enqueue(api(0, sent))
         claimed = await store.claim(sent, origin="api:sms:")
         await store.record_results(
-            [SendResult(message_id=r.message.id, status=S.SUBMITTED, native_id=f"n{i}") for i, r in enumerate(claimed)],
+            [
+                SendResult(message_id=r.message.id, status=S.SUBMITTED, native_id=f"n{i}")
+                for i, r in enumerate(claimed)
+            ],
             link=LINK,
         )
         await store.enqueue(api(sent, 10))

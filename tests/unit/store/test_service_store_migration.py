@@ -59,14 +59,22 @@ async def test_a_version_3_store_numbers_its_inbox_oldest_first(v3_store: SqlSto
         # Stored i1, i2, i3; i2 was received first, so it is first once numbered.
         assert [m.id for _, m in page] == ["i2", "i1", "i3"]
         by_id = {m.id: m for _, m in page}
-        assert (by_id["i1"].text, by_id["i1"].raw, by_id["i1"].received_at) == ("STOP", {"k": 1}, 1764700200.0)
+        assert (by_id["i1"].text, by_id["i1"].raw, by_id["i1"].received_at) == (
+            "STOP",
+            {"k": 1},
+            1764700200.0,
+        )
         assert (by_id["i3"].parts, by_id["i3"].text) == (2, "long " * 40)
         assert [m.id for m in await store.list_inbound(10)] == ["i3", "i1", "i2"]  # as before: newest first
         # New ones come after, a duplicate id stays where it was.
         await store.add_inbound(
             [
-                InboundMessage(id="i4", source="+1", destination="ACME", text="new", link="l", received_at=1.0),
-                InboundMessage(id="i1", source="+1", destination="ACME", text="again", link="l", received_at=2.0),
+                InboundMessage(
+                    id="i4", source="+1", destination="ACME", text="new", link="l", received_at=1.0
+                ),
+                InboundMessage(
+                    id="i1", source="+1", destination="ACME", text="again", link="l", received_at=2.0
+                ),
             ]
         )
         after = await store.inbound_page(page[-1][0], 10)

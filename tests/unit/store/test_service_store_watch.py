@@ -58,7 +58,9 @@ async def woken(wakes: Wakeups, within: float = WAIT) -> bool:
     return True
 
 
-async def test_a_queueing_elsewhere_wakes_the_watcher_once_per_burst(stores: Callable[[str], PostgresStore]) -> None:
+async def test_a_queueing_elsewhere_wakes_the_watcher_once_per_burst(
+    stores: Callable[[str], PostgresStore],
+) -> None:
     async with stores("a") as drainer, stores("a") as api:
         async with drainer.watch() as wakes:
             assert await woken(wakes)  # listening: look at what was there before
@@ -75,7 +77,9 @@ async def test_a_queueing_elsewhere_wakes_the_watcher_once_per_burst(stores: Cal
             assert not await woken(wakes, QUIET)
 
 
-async def test_given_back_and_due_retries_wake_later_retries_do_not(stores: Callable[[str], PostgresStore]) -> None:
+async def test_given_back_and_due_retries_wake_later_retries_do_not(
+    stores: Callable[[str], PostgresStore],
+) -> None:
     async with stores("a") as drainer, stores("a") as other:
         await other.enqueue(entries(4))
         claimed = [r.message.id for r in await other.claim(4)]

@@ -63,7 +63,9 @@ async def held_elsewhere(path: Path, *, host: str, pid: int, lease_until: float)
         ("pid running on this host", owners.HOST, True),
     ],
 )
-async def test_an_owner_is_live_by_its_lease_and_pid(tmp_path: Path, why: str, host: str, alive: bool) -> None:
+async def test_an_owner_is_live_by_its_lease_and_pid(
+    tmp_path: Path, why: str, host: str, alive: bool
+) -> None:
     path = tmp_path / "o.db"
     pid = gone_pid() if (host == owners.HOST and not alive) else 1  # pid 1 always runs
     lease = time.time() + 60 if (alive or host == owners.HOST) else time.time() - 1
@@ -112,7 +114,10 @@ CREATE TABLE bodies (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
 
 async def test_a_file_from_before_claim_owners_is_upgraded(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    old = [Message(to="+77010000001", text="a", campaign="c"), Message(to="+77010000002", text="b", campaign="c")]
+    old = [
+        Message(to="+77010000001", text="a", campaign="c"),
+        Message(to="+77010000002", text="b", campaign="c"),
+    ]
     with sqlite3.connect(path) as db:
         db.executescript(OLD_SCHEMA)
         for m, status in zip(old, ("MAYBE_SUBMITTED", "QUEUED"), strict=True):

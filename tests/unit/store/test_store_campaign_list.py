@@ -11,7 +11,14 @@ async def test_the_newest_campaigns_come_first_and_limit_counts(store: Store) ->
     assert await store.list_campaigns(10) == []
     for i, name in enumerate(["spring", "summer", "autumn"]):
         await store.save_campaign(
-            CampaignRecord(name=name, template=f"t{i}", sender=None, transport="sms", created_at=100.0 + i, options={"k": "v"})
+            CampaignRecord(
+                name=name,
+                template=f"t{i}",
+                sender=None,
+                transport="sms",
+                created_at=100.0 + i,
+                options={"k": "v"},
+            )
         )
     listed = await store.list_campaigns(10)
     assert [c.name for c in listed] == ["autumn", "summer", "spring"]

@@ -21,7 +21,9 @@ from msgbridge.store.sqlite import SqliteStore
 
 LINK = "smpp://smsc.example:2775"
 HOOK = CallbackTarget("https://app.example/hook")
-OTHER = CallbackTarget("https://other.example/dlr?id=%i&s=%d", format="kannel", mask=3, method="GET", key="shop")
+OTHER = CallbackTarget(
+    "https://other.example/dlr?id=%i&s=%d", format="kannel", mask=3, method="GET", key="shop"
+)
 
 
 async def drop_schema(dsn: str, schema: str) -> None:
@@ -51,7 +53,12 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 def message(i: int, target: CallbackTarget | None = HOOK, campaign: str | None = None) -> Message:
     metadata = {"callback": target.dumps()} if target is not None else {}
     return Message(
-        id=f"m{i:03d}", to=f"+7701{i:07d}", text=f"hi {i}", reference=f"ref{i}", campaign=campaign, metadata=metadata
+        id=f"m{i:03d}",
+        to=f"+7701{i:07d}",
+        text=f"hi {i}",
+        reference=f"ref{i}",
+        campaign=campaign,
+        metadata=metadata,
     )
 
 
@@ -79,7 +86,9 @@ def shape(events: list[StoredEvent]) -> list[tuple[str | None, S | None]]:
 # -- what writes an event -------------------------------------------------------------------
 
 
-async def test_results_and_receipts_of_messages_with_a_target_are_events(stores: Callable[[], SqlStore]) -> None:
+async def test_results_and_receipts_of_messages_with_a_target_are_events(
+    stores: Callable[[], SqlStore],
+) -> None:
     async with stores() as store:
         await queued(store, message(1, campaign="spring"), message(2, target=None))
         await sent(store, ["m001", "m002"])
@@ -89,7 +98,9 @@ async def test_results_and_receipts_of_messages_with_a_target_are_events(stores:
                 DeliveryReceipt("n-m002", S.DELIVERED, "DELIVRD", link=LINK),
             ]
         )
-        await store.record_receipts([DeliveryReceipt("n-m001", S.DELIVERED, "DELIVRD", link=LINK)])  # no change
+        await store.record_receipts(
+            [DeliveryReceipt("n-m001", S.DELIVERED, "DELIVRD", link=LINK)]
+        )  # no change
         events = await everything(store)
         assert shape(events) == [("m001", S.SUBMITTED), ("m001", S.DELIVERED)]
         submitted, delivered = events
@@ -131,27 +142,39 @@ async def test_a_failure_an_outcome_in_doubt_and_a_cancel_are_events_the_mark_be
         assert shape(events) == [
             ("m001", S.REJECTED), ("m002", S.MAYBE_SUBMITTED), ("m003", S.CANCELED), ("m004", S.CANCELED),
         ]  # fmt: skip
-        assert events[0].error == ErrorInfo(code=ErrorCode.INVALID_DESTINATION, native_code=11, native_message="bad dest")
+        assert events[0].error == ErrorInfo(
+            code=ErrorCode.INVALID_DESTINATION, native_code=11, native_message="bad dest"
+        )
         # The message left in doubt is settled later: that is its next event.
-        await store.record_results([SendResult(message_id="m002", status=S.SUBMITTED, native_id="x")], link=LINK)
+        await store.record_results(
+            [SendResult(message_id="m002", status=S.SUBMITTED, native_id="x")], link=LINK
+        )
         assert shape(await store.events_page(events[-1].n, 10)) == [("m002", S.SUBMITTED)]
 
 
-async def test_a_parked_receipt_matched_later_is_an_event_after_the_result(stores: Callable[[], SqlStore]) -> None:
+async def test_a_parked_receipt_matched_later_is_an_event_after_the_result(
+    stores: Callable[[], SqlStore],
+) -> None:
     async with stores() as store:
         await queued(store, message(1))
-        assert await store.record_receipts([DeliveryReceipt("n-m001", S.DELIVERED, "DELIVRD", link=LINK)]) == 0
+        assert (
+            await store.record_receipts([DeliveryReceipt("n-m001", S.DELIVERED, "DELIVRD", link=LINK)]) == 0
+        )
         assert await everything(store) == []
         await sent(store, ["m001"])
         assert shape(await everything(store)) == [("m001", S.SUBMITTED), ("m001", S.DELIVERED)]
 
 
-async def test_every_change_is_recorded_when_asked_without_anything_to_deliver(stores: Callable[[], SqlStore]) -> None:
+async def test_every_change_is_recorded_when_asked_without_anything_to_deliver(
+    stores: Callable[[], SqlStore],
+) -> None:
     async with stores() as store:
         store.record_all_events = True
         await queued(store, message(1, target=None), message(2))
         await sent(store, ["m001", "m002"])
-        await store.add_inbound([InboundMessage(id="i1", source="+1", destination="ACME", text="YES", link=LINK)])
+        await store.add_inbound(
+            [InboundMessage(id="i1", source="+1", destination="ACME", text="YES", link=LINK)]
+        )
         events = await everything(store)
         assert [(e.message_id, e.type, e.target, e.state) for e in events] == [
             ("m001", "message.status", None, None),
@@ -162,15 +185,28 @@ async def test_every_change_is_recorded_when_asked_without_anything_to_deliver(s
         assert [e.n for e in claimed] == [events[1].n]  # only what has somewhere to go
 
 
-async def test_inbound_messages_are_events_for_the_inbound_target_once_each(stores: Callable[[], SqlStore]) -> None:
+async def test_inbound_messages_are_events_for_the_inbound_target_once_each(
+    stores: Callable[[], SqlStore],
+) -> None:
     async with stores() as store:
-        mo = InboundMessage(id="i1", source="+77010000009", destination="ACME", text="STOP", link=LINK, raw={"k": 1})
+        mo = InboundMessage(
+            id="i1", source="+77010000009", destination="ACME", text="STOP", link=LINK, raw={"k": 1}
+        )
         await store.add_inbound([mo])  # no inbound target: no event
         store.inbound_target = OTHER
-        await store.add_inbound([mo, InboundMessage(id="i2", source="+2", destination="ACME", text="A", link=LINK)])
-        await store.add_inbound([InboundMessage(id="i2", source="+2", destination="ACME", text="again", link=LINK)])
+        await store.add_inbound(
+            [mo, InboundMessage(id="i2", source="+2", destination="ACME", text="A", link=LINK)]
+        )
+        await store.add_inbound(
+            [InboundMessage(id="i2", source="+2", destination="ACME", text="again", link=LINK)]
+        )
         [event] = await everything(store)
-        assert (event.type, event.message_id, event.target, event.state) == ("message.inbound", "i2", OTHER, "pending")
+        assert (event.type, event.message_id, event.target, event.state) == (
+            "message.inbound",
+            "i2",
+            OTHER,
+            "pending",
+        )
         assert event.inbound is not None and event.inbound.text == "A" and event.status is None
         assert event.reference is None and event.to is None and event.segments is None
 
@@ -181,14 +217,20 @@ async def test_inbound_messages_are_events_for_the_inbound_target_once_each(stor
 async def fail_on(store: SqlStore, table: str, when: str) -> None:
     """A trigger refusing every ``when`` (INSERT/UPDATE) of ``table``: the transaction doing it must fail whole."""
     if isinstance(store, SqliteStore):
-        store.db.execute(f"CREATE TRIGGER boom BEFORE {when} ON {table} BEGIN SELECT RAISE(ABORT, 'boom'); END")
+        store.db.execute(
+            f"CREATE TRIGGER boom BEFORE {when} ON {table} BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )
         return
     c = store._reader()
-    await c.execute("CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$ LANGUAGE plpgsql")
+    await c.execute(
+        "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$ LANGUAGE plpgsql"
+    )
     await c.execute(f"CREATE TRIGGER boom BEFORE {when} ON {table} FOR EACH ROW EXECUTE FUNCTION boom()")
 
 
-async def test_a_status_change_whose_event_cannot_be_written_is_not_made(stores: Callable[[], SqlStore]) -> None:
+async def test_a_status_change_whose_event_cannot_be_written_is_not_made(
+    stores: Callable[[], SqlStore],
+) -> None:
     async with stores() as store:
         await queued(store, message(1, campaign="c"), message(2, campaign="c"))
         await sent(store, ["m001"])
@@ -237,13 +279,18 @@ async def test_pages_by_cursor_by_message_and_since(stores: Callable[[], SqlStor
             pages.append(page)
             after = page[-1].n
         assert [e for p in pages for e in p] == whole and [len(p) for p in pages] == [3, 3, 3, 3, 2]
-        assert shape(await store.events_page(None, 10, message_id="m002")) == [("m002", S.SUBMITTED), ("m002", S.DELIVERED)]
+        assert shape(await store.events_page(None, 10, message_id="m002")) == [
+            ("m002", S.SUBMITTED),
+            ("m002", S.DELIVERED),
+        ]
         later = whole[10].occurred_at
         assert await store.events_page(None, 100, since=later) == whole[10:]
         assert await store.events_page(whole[11].n, 100, since=later) == whole[12:]
 
 
-async def test_the_cursor_follows_commit_order_under_concurrent_writers(stores: Callable[[], SqlStore]) -> None:
+async def test_the_cursor_follows_commit_order_under_concurrent_writers(
+    stores: Callable[[], SqlStore],
+) -> None:
     """A reader paging while two stores record results never finds an event behind its cursor later."""
     async with stores() as a, stores() as b, stores() as reader:
         batches = [[message(i * 10 + j) for j in range(10)] for i in range(12)]
@@ -304,7 +351,11 @@ async def test_a_claim_takes_the_earliest_pending_event_of_each_message_and_targ
         assert shape(second) == [("m001", S.DELIVERED)]  # m002's DELIVERED waits behind its SUBMITTED retry
         [retry] = await store.events_page(m2.n - 1, 1)
         assert (retry.state, retry.attempts, retry.next_at) == ("pending", 1, now + 60)
-        assert retry.last_error is not None and retry.last_error.startswith("HTTP 500: xxx") and len(retry.last_error) <= 1100
+        assert (
+            retry.last_error is not None
+            and retry.last_error.startswith("HTTP 500: xxx")
+            and len(retry.last_error) <= 1100
+        )
         await store.events_done([EventOutcome(second[0].n, "skipped", None, None)])
         later = await store.claim_events(10, now=now + 61, lease=30)
         assert shape(later) == [("m002", S.SUBMITTED)] and later[0].attempts == 1
@@ -351,14 +402,19 @@ async def test_replay_makes_delivered_events_pending_again_and_the_backlog_count
         assert (backlog.pending, backlog.failed, backlog.oldest_pending_at) == (2, 0, events[0].occurred_at)
         claimed = await store.claim_events(10, now=now, lease=30)
         await store.events_done(
-            [EventOutcome(claimed[0].n, "delivered", None, None), EventOutcome(claimed[1].n, "failed", None, "no")]
+            [
+                EventOutcome(claimed[0].n, "delivered", None, None),
+                EventOutcome(claimed[1].n, "failed", None, "no"),
+            ]
         )
         assert (await store.event_backlog()).pending == 0 and (await store.event_backlog()).failed == 1
         assert await store.replay_events(since=events[0].occurred_at, message_id="m002") == 1
         assert await store.replay_events(since=now + 100) == 0
         assert await store.replay_events(since=0) == 2  # the one without a target has nothing to deliver
         again = await store.claim_events(10, now=now + 1e6, lease=30)
-        assert shape(again) == [("m001", S.SUBMITTED), ("m002", S.SUBMITTED)] and {e.attempts for e in again} == {0}
+        assert shape(again) == [("m001", S.SUBMITTED), ("m002", S.SUBMITTED)] and {
+            e.attempts for e in again
+        } == {0}
 
 
 # -- the cost where nobody asked for events --------------------------------------------------------
@@ -371,8 +427,12 @@ async def test_without_targets_no_statement_touches_the_events(tmp_path: Path) -
         store.db.set_trace_callback(statements.append)
         try:
             await sent(store, [f"m{i:03d}" for i in range(20)])
-            await store.record_receipts([DeliveryReceipt(f"n-m{i:03d}", S.DELIVERED, link=LINK) for i in range(20)])
-            await store.add_inbound([InboundMessage(id="i1", source="+1", destination="A", text="x", link=LINK)])
+            await store.record_receipts(
+                [DeliveryReceipt(f"n-m{i:03d}", S.DELIVERED, link=LINK) for i in range(20)]
+            )
+            await store.add_inbound(
+                [InboundMessage(id="i1", source="+1", destination="A", text="x", link=LINK)]
+            )
             assert await store.cancel("nothing") == 0
         finally:
             store.db.set_trace_callback(None)

@@ -45,7 +45,6 @@ def refresh_request(base_url: str, token: str) -> httpx.Request:
     return httpx.Request("POST", f"{base_url}/api/auth/refresh", headers={"Authorization": f"Bearer {token}"})
 
 
-
 def token_expiry(token: str) -> float | None:
     """The JWT's ``exp`` (unix seconds), read without verifying: we only need to know when to refresh."""
     try:
@@ -55,7 +54,6 @@ def token_expiry(token: str) -> float | None:
     except (IndexError, ValueError, KeyError, TypeError):
         return None
     return expires if math.isfinite(expires) else None
-
 
 
 def invalid_config(field: str, text: str) -> MessagingError:
@@ -92,7 +90,9 @@ class BsgClient(HttpTransport):
     declared_options = HTTP_OPTIONS + OptionSet(
         opt.text("sender", None, "sender name, unless the message sets its own"),
         opt.integer("tariff_code", None, 0, 9, "`tariff_code` of every campaign (the account's tariff, 0-9)"),
-        opt.number("token_ttl", 3600.0, 1, 30 * 86_400, "seconds a bearer token is used before it is renewed"),
+        opt.number(
+            "token_ttl", 3600.0, 1, 30 * 86_400, "seconds a bearer token is used before it is renewed"
+        ),
         opt.integer("concurrency", 4, 1, 64, "requests in flight inside one `send()` or status poll"),
     )
 

@@ -45,7 +45,6 @@ def groups_request(cfg: BsgConfig, token: str, *args: Any, **kwargs: Any) -> htt
     return request_of(cfg.base_url, token, groups_call(cfg, *args, **kwargs))
 
 
-
 class BsgGroups(BsgClient):
     """send_groups on a bsg:// transport."""
 
@@ -69,4 +68,3 @@ class BsgGroups(BsgClient):
         call = groups_call(self.cfg, groups, name, text, validity=validity_hours, when=scheduled_at)
         reply = await self.exchange(call, send=True)
         return campaign_or_raise(reply, "send-groups")
-

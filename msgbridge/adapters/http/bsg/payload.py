@@ -231,7 +231,6 @@ class BsgConfig:
     tariff_code: int | None = None
 
 
-
 def _options(cfg: BsgConfig, first: Message) -> dict[str, Any]:
     out: dict[str, Any] = {}
     hours = validity_hours(first)
@@ -287,7 +286,6 @@ def request_of(base_url: str, token: str, call: Call) -> httpx.Request:
     return httpx.Request(verb, base_url + path, json=call.params, headers=_auth(token))
 
 
-
 def messages_request(
     cfg: BsgConfig,
     token: str,
@@ -301,7 +299,9 @@ def messages_request(
     return request_of(cfg.base_url, token, Call("GET /api/messages", params))
 
 
-def page_params(*, campaign_id: str | None, ref: str | None, offset: int, limit: int = PAGE_LIMIT) -> dict[str, str]:
+def page_params(
+    *, campaign_id: str | None, ref: str | None, offset: int, limit: int = PAGE_LIMIT
+) -> dict[str, str]:
     """The query of one ``GET /api/messages`` page, by campaign or by reference."""
     params: dict[str, str] = {"page[limit]": str(limit), "page[offset]": str(offset)}
     if campaign_id is not None:
@@ -403,7 +403,6 @@ def parse_messages(data: Any, link: str) -> tuple[list[DeliveryReceipt], int] | 
     return receipts, len(items)
 
 
-
 def failure(reply: Reply) -> ErrorInfo | None:
     """The HTTP-level failure if any (it keeps Retry-After), else the provider's words (a 422's field errors)."""
     if reply.error is not None:
@@ -452,7 +451,9 @@ class BsgPayload(Payload):
         if not per_item:
             return [failed_result(m, error) for m in batch]
         return [
-            SendResult(message_id=m.id, status=DeliveryStatus.REJECTED, error=per_item[k]) if k in per_item else None
+            SendResult(message_id=m.id, status=DeliveryStatus.REJECTED, error=per_item[k])
+            if k in per_item
+            else None
             for k, m in enumerate(batch)
         ]
 
@@ -465,7 +466,9 @@ def accepted(batch: Sequence[Message], data: Any) -> list[SendResult]:
     parsed = parse_campaign(data)
     if isinstance(parsed, ErrorInfo):
         # HTTP 200 without a campaign id: the campaign may exist; do not guess.
-        return [SendResult(message_id=m.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=parsed) for m in batch]
+        return [
+            SendResult(message_id=m.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=parsed) for m in batch
+        ]
     campaign_id = str(parsed["id"])
     raw = {"campaign_id": campaign_id, "campaign_status": parsed.get("status")}
     return [

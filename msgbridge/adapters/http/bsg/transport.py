@@ -45,7 +45,9 @@ class BsgTransport(BsgGroups, BsgCampaigns):
     # A 422 names the refused items and BSG took none of the campaign: the rest go again.
     send_rounds = 3
 
-    async def send_batch(self, messages: Sequence[Message], indexes: Sequence[int]) -> list[tuple[int, SendResult]]:
+    async def send_batch(
+        self, messages: Sequence[Message], indexes: Sequence[int]
+    ) -> list[tuple[int, SendResult]]:
         """One campaign; an item refused because its reference_id is taken was sent before (the
         reference is the idempotency key): it is looked up and reported SUBMITTED under the id it
         already has, not failed.
@@ -54,7 +56,9 @@ class BsgTransport(BsgGroups, BsgCampaigns):
         duplicates = [
             i
             for i, r in out
-            if r.status is DeliveryStatus.REJECTED and r.error is not None and r.error.code is ErrorCode.DUPLICATE
+            if r.status is DeliveryStatus.REJECTED
+            and r.error is not None
+            and r.error.code is ErrorCode.DUPLICATE
         ]
         if not duplicates:
             return out
@@ -125,9 +129,7 @@ class BsgTransport(BsgGroups, BsgCampaigns):
             if campaign_id in self._stopped:
                 # Still waiting in a stopped campaign = never handed over: canceled.
                 found = [
-                    replace(r, status=DeliveryStatus.CANCELED)
-                    if r.status is DeliveryStatus.QUEUED
-                    else r
+                    replace(r, status=DeliveryStatus.CANCELED) if r.status is DeliveryStatus.QUEUED else r
                     for r in found
                 ]
             return found

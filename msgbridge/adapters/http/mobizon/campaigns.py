@@ -174,7 +174,6 @@ def template_fields(campaign: Campaign, messages: Sequence[Message]) -> list[dic
     return out
 
 
-
 class MobizonCampaigns(MobizonClient):
     """run_campaign and campaign_status on a mobizon:// transport."""
 
@@ -198,7 +197,9 @@ class MobizonCampaigns(MobizonClient):
         own UNSUPPORTED result (the unsupported-field rule, ``unsupported=`` in the URL)."""
         return await self.screened_campaign(campaign, recipients, self._run_campaign)
 
-    async def _run_campaign(self, campaign: Campaign, recipients: Sequence[Message]) -> ProviderCampaignResult:
+    async def _run_campaign(
+        self, campaign: Campaign, recipients: Sequence[Message]
+    ) -> ProviderCampaignResult:
         """create -> addRecipients (<= 500 a call, one at a time: the campaign is locked) -> send.
 
         Identical texts go as a bulk campaign; texts that ``campaign.template``

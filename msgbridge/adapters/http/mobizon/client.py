@@ -50,24 +50,34 @@ class MobizonClient(HttpTransport):
     default_host = DEFAULT_HOST
     user_is_secret = True
     payload: MobizonPayload
-    declared_options = HTTP_OPTIONS + OptionSet(
-        opt.text("sender", None, "`from`, unless the message sets its own"),
-        opt.flag(
-            "shorten_links",
-            False,
-            "`params[shortenLinks]=1` / `data[shortenLinks]=1` (the provider shortens URLs in the text)",
-        ),
-        opt.choice(
-            "key_in",
-            "query",
-            ("body", "query"),
-            "`query` (the documents' form) puts `apiKey` in the query string, as the official client does (msgbridge's log filter "
-            "hides it from httpx's request log; other proxies and servers may still record it)",
-        ),
-        opt.integer("concurrency", 4, 1, 64, "parallel `sendSmsMessage` calls inside one `send()`"),
-        opt.number("task_poll", 1.0, 0.001, 60, "seconds between `taskqueue/getStatus` calls (the documented limit is 1 request/s)"),
-        opt.number("task_timeout", 600.0, 1, 86_400, "how long to follow a background task"),
-    ) + PUSH_OPTIONS
+    declared_options = (
+        HTTP_OPTIONS
+        + OptionSet(
+            opt.text("sender", None, "`from`, unless the message sets its own"),
+            opt.flag(
+                "shorten_links",
+                False,
+                "`params[shortenLinks]=1` / `data[shortenLinks]=1` (the provider shortens URLs in the text)",
+            ),
+            opt.choice(
+                "key_in",
+                "query",
+                ("body", "query"),
+                "`query` (the documents' form) puts `apiKey` in the query string, as the official client does (msgbridge's log filter "
+                "hides it from httpx's request log; other proxies and servers may still record it)",
+            ),
+            opt.integer("concurrency", 4, 1, 64, "parallel `sendSmsMessage` calls inside one `send()`"),
+            opt.number(
+                "task_poll",
+                1.0,
+                0.001,
+                60,
+                "seconds between `taskqueue/getStatus` calls (the documented limit is 1 request/s)",
+            ),
+            opt.number("task_timeout", 600.0, 1, 86_400, "how long to follow a background task"),
+        )
+        + PUSH_OPTIONS
+    )
 
     # Code-13 answers, remembered per API key (by hash) for the life of the process.
     _homes: ClassVar[dict[str, str]] = {}
@@ -134,7 +144,9 @@ class MobizonClient(HttpTransport):
             if isinstance(env, Envelope) and env.code == 13 and not switched:
                 domain = wrong_server_domain(env)
                 if not domain or not acceptable_domain(domain):
-                    log.warning("mobizon: not following a wrong-server answer to %r: not a Mobizon API host", domain)
+                    log.warning(
+                        "mobizon: not following a wrong-server answer to %r: not a Mobizon API host", domain
+                    )
                     self._refused = refused_server(env, domain)
                     return Reply(request=reply.request, response=reply.response, error=self._refused)
                 # concurrent calls may all learn this at once; each retries once on the new domain

@@ -29,4 +29,3 @@ class MobizonLinks(MobizonClient):
             )
             raise MessagingError("mobizon: link/create gave no link", info)
         return str(short)
-

@@ -245,8 +245,7 @@ def refused_server(env: Envelope, domain: str | None) -> ErrorInfo:
         native_code=env.code,
         native_message=truncate(
             f"wrong server: the account is served elsewhere ({where}); the API key is not sent there"
-            " (point base_url at it if it is yours)"
-            + (f": {env.message}" if env.message else "")
+            " (point base_url at it if it is yours)" + (f": {env.message}" if env.message else "")
         ),
     )
 
@@ -305,7 +304,6 @@ def parse_status(reply: Envelope | ErrorInfo, link: str = "") -> list[DeliveryRe
     return out
 
 
-
 def answered_unreadably(reply: Reply, error: ErrorInfo) -> bool:
     """A 2xx whose body we could not read (empty, truncated, not an envelope): the request took effect or not."""
     return (
@@ -313,7 +311,6 @@ def answered_unreadably(reply: Reply, error: ErrorInfo) -> bool:
         and reply.response.status_code < 300
         and error.code is ErrorCode.PROTOCOL_ERROR
     )
-
 
 
 def read_envelope(reply: Reply) -> Envelope | ErrorInfo:
@@ -343,7 +340,10 @@ class MobizonPayload(Payload):
 
     def build_send(self, batch: Sequence[Message]) -> Call:
         (message,) = batch
-        return Call("message/sendSmsMessage", send_params(message, sender=self.sender, shorten_links=self.shorten_links))
+        return Call(
+            "message/sendSmsMessage",
+            send_params(message, sender=self.sender, shorten_links=self.shorten_links),
+        )
 
     def parse_send(self, reply: Reply, batch: Sequence[Message]) -> list[SendResult | None]:
         env = parse_envelope(reply.data)
@@ -355,7 +355,9 @@ class MobizonPayload(Payload):
     def build_status(self, native_ids: Sequence[str]) -> Call:
         return Call("message/getSMSStatus", status_params(native_ids))
 
-    def parse_status(self, reply: Reply, native_ids: Sequence[str], link: str) -> list[DeliveryReceipt] | ErrorInfo:
+    def parse_status(
+        self, reply: Reply, native_ids: Sequence[str], link: str
+    ) -> list[DeliveryReceipt] | ErrorInfo:
         env = read_envelope(reply)
         if isinstance(env, ErrorInfo):
             return env

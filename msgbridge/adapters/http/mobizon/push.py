@@ -32,7 +32,9 @@ class MobizonPushes:
     def read(self, request: PushRequest, transport: Transport) -> Push:
         payload = request.json()
         if not verify_webhook(payload, push_secret(transport)):
-            raise PushRefused("the webhook's sign does not match (sha1 of eventId|attempt|eventCreateTs|secret)")
+            raise PushRefused(
+                "the webhook's sign does not match (sha1 of eventId|attempt|eventCreateTs|secret)"
+            )
         event_id = payload.get("eventId")
         receipt = receipt_from_webhook(payload, transport.link)
         return Push(

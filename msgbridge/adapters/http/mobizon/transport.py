@@ -30,4 +30,3 @@ class MobizonTransport(MobizonCampaigns, MobizonLinks):
             raise MessagingError(f"mobizon: balance refused: {err}", err)
         data = env.data if isinstance(env.data, dict) else {}
         return f"{data.get('balance', '')} {data.get('currency', '')}".strip()
-

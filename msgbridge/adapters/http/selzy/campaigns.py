@@ -88,7 +88,6 @@ def create_campaign_request(cfg: SelzyConfig, message_id: str, start_time: datet
     return api_request(cfg, "createCampaign", args)
 
 
-
 class SelzyCampaigns(SelzyLists):
     """run_campaign, its status and stats, and cancel, on a selzy:// transport."""
 
@@ -97,7 +96,9 @@ class SelzyCampaigns(SelzyLists):
         own UNSUPPORTED result (the unsupported-field rule, ``unsupported=`` in the URL)."""
         return await self.screened_campaign(campaign, recipients, self._run_campaign)
 
-    async def _run_campaign(self, campaign: Campaign, recipients: Sequence[Message]) -> ProviderCampaignResult:
+    async def _run_campaign(
+        self, campaign: Campaign, recipients: Sequence[Message]
+    ) -> ProviderCampaignResult:
         """Send a campaign through Selzy's own list + message + campaign objects.
 
         A fresh list per run (named after the campaign and its recipients) so
@@ -259,4 +260,3 @@ class SelzyCampaigns(SelzyLists):
         if error is not None:
             raise_for(error, "getCampaignCommonStats")
         return result_dict(data, "getCampaignCommonStats")
-

@@ -36,11 +36,25 @@ class SelzyClient(HttpTransport):
     payload: SelzyPayload
     declared_options = HTTP_OPTIONS + OptionSet(
         opt.choice("lang", "en", tuple(sorted(LANGS)), "language of the API's answers (`/{lang}/api/...`)"),
-        opt.text("platform", "msgbridge", "`platform` sent with every call: Latin letters and digits only", pattern=r"[A-Za-z0-9]+", max_length=64),
+        opt.text(
+            "platform",
+            "msgbridge",
+            "`platform` sent with every call: Latin letters and digits only",
+            pattern=r"[A-Za-z0-9]+",
+            max_length=64,
+        ),
         opt.text("sender", None, "sender name, unless the message sets its own"),
         opt.integer("concurrency", 4, 1, 64, "`sendSms` calls in flight inside one `send()`"),
-        opt.number("stats_ttl", 5.0, 0, 3600, "seconds a campaign's delivery stats are cached between status polls"),
-        opt.text("text_field", "sms_text", "the list field that carries a personalised text: lower-case letters, digits and _", pattern=r"[a-z][a-z0-9_]*", max_length=64),
+        opt.number(
+            "stats_ttl", 5.0, 0, 3600, "seconds a campaign's delivery stats are cached between status polls"
+        ),
+        opt.text(
+            "text_field",
+            "sms_text",
+            "the list field that carries a personalised text: lower-case letters, digits and _",
+            pattern=r"[a-z][a-z0-9_]*",
+            max_length=64,
+        ),
     )
 
     def __init__(self, url: TransportURL, **kwargs: Any) -> None:

@@ -34,7 +34,6 @@ def import_request(
     return api_request(cfg, "importContacts", args)
 
 
-
 class SelzyLists(SelzyClient):
     """getLists/createList, getFields/createField and importContacts on a selzy:// transport."""
 

@@ -15,7 +15,6 @@ Two ways to send:
   ``createCampaign``; status by ``getCampaignDeliveryStats``.
 """
 
-
 from __future__ import annotations
 
 import re
@@ -129,7 +128,9 @@ class SelzyConfig:
 
 
 def config_from_options(o: OptionValues, base_url: str, api_key: str) -> SelzyConfig:
-    return SelzyConfig(base_url=base_url, api_key=api_key, lang=o.get_str("lang"), platform=o.get_str("platform"))
+    return SelzyConfig(
+        base_url=base_url, api_key=api_key, lang=o.get_str("lang"), platform=o.get_str("platform")
+    )
 
 
 def api_request(
@@ -315,7 +316,6 @@ def parse_check(data: Any, sms_id: str, link: str) -> DeliveryReceipt | ErrorInf
     )
 
 
-
 class SelzyPayload(Payload):
     """sendSms for up to 150 numbers sharing sender and text; checkSms for one id.
 
@@ -346,7 +346,9 @@ class SelzyPayload(Payload):
     def build_status(self, native_ids: Sequence[str]) -> Call:
         return check_call(native_ids[0])
 
-    def parse_status(self, reply: Reply, native_ids: Sequence[str], link: str) -> list[DeliveryReceipt] | ErrorInfo:
+    def parse_status(
+        self, reply: Reply, native_ids: Sequence[str], link: str
+    ) -> list[DeliveryReceipt] | ErrorInfo:
         parsed = parse_check(reply.data, native_ids[0], link) if reply.error is None else reply.error
         return parsed if isinstance(parsed, ErrorInfo) else [parsed]
 

@@ -40,17 +40,21 @@ class SmscClient(HttpTransport):
     user_is_secret = True
 
     payload: SmscPayload
-    declared_options = HTTP_OPTIONS + OptionSet(
-        opt.text("sender", None, "Sender ID (`sender=`), unless the message sets its own"),
-        opt.integer("max_phones", 100, 1, 1000, "phones per `send.php` request"),
-        opt.integer("status_batch", 100, 1, 1000, "(id, phone) pairs per `status.php` request"),
-        opt.text(
-            "backup_url",
-            None,
-            "comma list of fallback base URLs; none when `base_url` is given",
-            shown_default="`https://www2.smsc.ru`",
-        ),
-    ) + PUSH_OPTIONS
+    declared_options = (
+        HTTP_OPTIONS
+        + OptionSet(
+            opt.text("sender", None, "Sender ID (`sender=`), unless the message sets its own"),
+            opt.integer("max_phones", 100, 1, 1000, "phones per `send.php` request"),
+            opt.integer("status_batch", 100, 1, 1000, "(id, phone) pairs per `status.php` request"),
+            opt.text(
+                "backup_url",
+                None,
+                "comma list of fallback base URLs; none when `base_url` is given",
+                shown_default="`https://www2.smsc.ru`",
+            ),
+        )
+        + PUSH_OPTIONS
+    )
 
     def __init__(self, url: TransportURL, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
@@ -75,7 +79,7 @@ class SmscClient(HttpTransport):
         self._active = 0  # index into config.base_urls that last worked
         self._in_flight = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
 
-    # -- one exchange, with host fallback
+        # -- one exchange, with host fallback
         self.payload = SmscPayload(self.config)
 
     async def exchange(self, call: Call, *, send: bool) -> Reply:

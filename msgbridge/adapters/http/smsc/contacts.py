@@ -52,8 +52,6 @@ def parse_contacts(reply: SmscReply) -> ContactResult:
     return ContactResult(ok=True, items=tuple(dict(r) for r in reply.rows))
 
 
-
-
 class SmscContacts(SmscClient):
     """add/list/delete contacts and groups on an smsc:// transport."""
 

@@ -144,7 +144,6 @@ def balance_request(cfg: SmscConfig, base_url: str | None = None) -> httpx.Reque
     return _post(cfg, "balance", {"fmt": "3"}, base_url)
 
 
-
 def native_id(sms_id: str | int, phone: str) -> str:
     return f"{sms_id}:{digits(phone)}"
 
@@ -154,7 +153,6 @@ def split_native_id(value: str) -> tuple[str, str]:
     if not sep or not sms_id or not phone:
         raise ConfigError(f"not an SMSC.ru message id (expected ID:PHONE): {value!r}")
     return sms_id, phone
-
 
 
 def _int(value: object, default: int = 0) -> int:
@@ -277,7 +275,6 @@ def parse_balance(reply: SmscReply) -> str | ErrorInfo:
     return str(value)
 
 
-
 def group_key(msg: Message) -> tuple[str, str | None, timedelta | None, datetime | None]:
     """Messages that may share one request: same text, sender, validity and schedule."""
     return (msg.text, msg.sender, msg.validity, msg.scheduled_at)
@@ -318,8 +315,6 @@ def plan_batches(messages: Sequence[Message], max_phones: int) -> list[list[int]
     return order
 
 
-
-
 class SmscPayload(Payload):
     """``send.php`` for one text to many phones (``op=1``: a line per phone); ``status.php`` for many pairs.
 
@@ -358,13 +353,17 @@ class SmscPayload(Payload):
             # the provider answered but we cannot read it: it may have sent; do not resend blindly
             error = reply.error if parsed is None else error_info(parsed)
             assert error is not None
-            return [SendResult(message_id=m.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=error) for m in batch]
+            return [
+                SendResult(message_id=m.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=error) for m in batch
+            ]
         return list(parse_send(parsed, batch))
 
     def build_status(self, native_ids: Sequence[str]) -> Call:
         return Call("status", status_params(native_ids))
 
-    def parse_status(self, reply: Reply, native_ids: Sequence[str], link: str) -> list[DeliveryReceipt] | ErrorInfo:
+    def parse_status(
+        self, reply: Reply, native_ids: Sequence[str], link: str
+    ) -> list[DeliveryReceipt] | ErrorInfo:
         parsed = read_reply(reply, "status")
         why = reply.error if parsed is None else error_info(parsed, {**ERRORS, **STATUS_ERRORS})
         if why is not None and why.code is ErrorCode.THROTTLED and why.native_code == 9:

@@ -106,7 +106,9 @@ class SmscPushes:
         sms_id, status = fields.get("id", ""), fields.get("status", "")
         if not sms_id or not digits(phone) or not status.lstrip("-").isdigit():
             raise PushRefused(
-                "a status call needs id, phone and a numeric status", status=400, code=ErrorCode.INVALID_ARGUMENT
+                "a status call needs id, phone and a numeric status",
+                status=400,
+                code=ErrorCode.INVALID_ARGUMENT,
             )
         receipt = receipt_from_row(fields, native_id(sms_id, phone), transport.link)
         return Push(receipts=(receipt,), push_id=_push_id("st", fields), reply=ACK)

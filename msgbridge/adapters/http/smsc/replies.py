@@ -197,8 +197,6 @@ def error_info(reply: SmscReply, table: Mapping[int, ErrorCode] = ERRORS) -> Err
     )
 
 
-
-
 def read_reply(reply: Reply, op: str) -> SmscReply | None:
     """The SMSC reply in an exchange; None when the HTTP layer failed it (a 5xx, 429, a proxy page)
     or the body could not be read as text: then ``reply.error`` says why."""

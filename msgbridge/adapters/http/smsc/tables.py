@@ -99,4 +99,3 @@ FMT1_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 NATIVE_TEXT_LIMIT = 500
-

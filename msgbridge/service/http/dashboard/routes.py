@@ -54,7 +54,9 @@ STATIC: dict[str, tuple[bytes, str]] = {
     if p.suffix in MEDIA_TYPES
 }
 REUSE = 0.5  # seconds a built state document is served again (the page polls every second)
-TEMPLATES = {name: Template((HERE / "templates" / f"{name}.html").read_text("utf-8")) for name in ("login", "page")}
+TEMPLATES = {
+    name: Template((HERE / "templates" / f"{name}.html").read_text("utf-8")) for name in ("login", "page")
+}
 
 router = APIRouter(include_in_schema=False)
 
@@ -126,7 +128,11 @@ async def login(request: Request) -> Response:
         return render("login", 403, problem="this form may be sent from this server's own page only")
     form = await request.form()
     token = form.get("key")
-    key = service(request).keys.authenticate(token.strip()) if isinstance(token, str) and token.strip() else None
+    key = (
+        service(request).keys.authenticate(token.strip())
+        if isinstance(token, str) and token.strip()
+        else None
+    )
     if key is None:
         return render("login", 401, problem="unknown or revoked API key")
     response = home()

@@ -114,7 +114,9 @@ async def build_state(
         ),
         errors=errors,
         backlog=(
-            BacklogOut(pending=events.pending, failed=events.failed, oldest_pending_at=events.oldest_pending_at)
+            BacklogOut(
+                pending=events.pending, failed=events.failed, oldest_pending_at=events.oldest_pending_at
+            )
             if events is not None
             else None
         ),

@@ -50,7 +50,9 @@ async def http_server(app: object) -> AsyncIterator[str]:
     """``app`` served by uvicorn on 127.0.0.1, a free port, in this event loop, with the HTTP protocol
     ``serve`` runs; yields the base URL."""
     sock = socket.create_server(("127.0.0.1", 0))
-    server = _Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", http=http_protocol()))  # type: ignore[arg-type]
+    server = _Server(
+        uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", http=http_protocol())
+    )  # type: ignore[arg-type]
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
@@ -96,7 +98,9 @@ async def api(
             yield Api(url=url, client=client, runtime=runtime, gate=gate, app=app, tokens=tokens)
 
 
-async def until(predicate: Callable[[], Awaitable[bool]], seconds: float = 20.0, what: str = "condition") -> None:
+async def until(
+    predicate: Callable[[], Awaitable[bool]], seconds: float = 20.0, what: str = "condition"
+) -> None:
     """Await ``predicate`` until it holds; fail after ``seconds`` (a deadline, not a speed assertion)."""
     deadline = time.monotonic() + seconds
     while not await predicate():

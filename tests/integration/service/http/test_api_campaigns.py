@@ -20,12 +20,19 @@ async def campaign_done(a: Api, name: str, total: int) -> None:
 async def test_json_campaign_counts_and_pages(sim: SmscSimulator, tmp_path: Path) -> None:
     async with api(tmp_path, sim) as a:
         recipients = [{"phone": f"+7701123{i:04d}", "fields": {"name": f"N{i}"}} for i in range(25)]
-        body = {"name": "spring", "template": "Hi {name}", "recipients": [*recipients, {"phone": "bad"}, recipients[0]]}
+        body = {
+            "name": "spring",
+            "template": "Hi {name}",
+            "recipients": [*recipients, {"phone": "bad"}, recipients[0]],
+        }
         r = await a.client.post("/v1/campaigns", json=body, headers=a.auth())
         assert r.status_code == 202, r.text
         started = r.json()
         assert (started["rows"], started["queued"], started["skipped"], started["repeated"]) == (27, 25, 1, 1)
-        assert started["problems"][0]["code"] == "INVALID_DESTINATION" and started["problems"][0]["phone"] == "bad"
+        assert (
+            started["problems"][0]["code"] == "INVALID_DESTINATION"
+            and started["problems"][0]["phone"] == "bad"
+        )
         again = await a.client.post("/v1/campaigns", json=body, headers=a.auth())
         assert again.status_code == 409 and again.json()["error"]["code"] == "DUPLICATE"
         await campaign_done(a, "spring", 25)
@@ -35,7 +42,9 @@ async def test_json_campaign_counts_and_pages(sim: SmscSimulator, tmp_path: Path
         cursor = None
         while True:
             params = {"limit": "10", **({"cursor": str(cursor)} if cursor is not None else {})}
-            page = (await a.client.get("/v1/campaigns/spring/messages", params=params, headers=a.auth())).json()
+            page = (
+                await a.client.get("/v1/campaigns/spring/messages", params=params, headers=a.auth())
+            ).json()
             seen += [m["phone"] for m in page["messages"]]
             cursor = page["next_cursor"]
             if cursor is None:
@@ -116,7 +125,9 @@ async def test_inbox_pages(sim: SmscSimulator, tmp_path: Path) -> None:
 
         await until(three, what="three MO messages")
         first = (await a.client.get("/v1/inbox?limit=2", headers=a.auth())).json()
-        rest = (await a.client.get(f"/v1/inbox?limit=2&cursor={first['next_cursor']}", headers=a.auth())).json()
+        rest = (
+            await a.client.get(f"/v1/inbox?limit=2&cursor={first['next_cursor']}", headers=a.auth())
+        ).json()
         assert [m["text"] for m in first["messages"] + rest["messages"]] == ["reply 0", "reply 1", "reply 2"]
 
 

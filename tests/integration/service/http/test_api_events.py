@@ -74,7 +74,9 @@ async def all_events(a: Api, **params: Any) -> list[dict[str, Any]]:
         cursor = page["next_cursor"]
 
 
-async def test_events_of_a_message_read_as_its_callbacks_would_post_them(sim: SmscSimulator, tmp_path: Path) -> None:
+async def test_events_of_a_message_read_as_its_callbacks_would_post_them(
+    sim: SmscSimulator, tmp_path: Path
+) -> None:
     async with events_api(tmp_path, sim) as a:
         r = await a.client.post(
             "/v1/messages", headers=a.auth(),
@@ -98,7 +100,12 @@ async def test_events_of_a_message_read_as_its_callbacks_would_post_them(sim: Sm
         )  # fmt: skip
         assert submitted["event_id"].startswith("evt_") and submitted["event_id"] != done["event_id"]
         assert submitted["occurred_at"].endswith("Z") and submitted["occurred_at"] <= done["occurred_at"]
-        assert (done["native_status"], done["error"], done["segments"], done["campaign"]) == ("DELIVRD", None, 1, None)
+        assert (done["native_status"], done["error"], done["segments"], done["campaign"]) == (
+            "DELIVRD",
+            None,
+            1,
+            None,
+        )
         only = await a.client.get("/v1/events", params={"message_id": mid, "limit": 1}, headers=a.auth())
         assert only.json()["events"] == [submitted]
         unauthorised = await a.client.get("/v1/events")
@@ -109,14 +116,20 @@ async def test_a_message_without_its_own_target_gets_its_keys_then_its_transport
     sim: SmscSimulator, tmp_path: Path
 ) -> None:
     async with events_api(tmp_path, sim) as a:
-        by_key = await a.client.post("/v1/messages", headers=a.auth(), json={"to": "+77011234567", "text": "a"})
+        by_key = await a.client.post(
+            "/v1/messages", headers=a.auth(), json={"to": "+77011234567", "text": "a"}
+        )
         # The key "backup-only" has no default: its messages on transport backup get the transport's.
         by_transport = await a.client.post(
-            "/v1/messages", headers=a.auth("backup-only"), json={"to": "+77011234568", "text": "b", "transport": "backup"}
+            "/v1/messages",
+            headers=a.auth("backup-only"),
+            json={"to": "+77011234568", "text": "b", "transport": "backup"},
         )
         assert by_key.status_code == by_transport.status_code == 202, (by_key.text, by_transport.text)
         assert await target_of(a, by_key.json()["id"]) == CallbackTarget(KEY_DEFAULT, key="full")
-        assert await target_of(a, by_transport.json()["id"]) == CallbackTarget(BACKUP_DEFAULT, key="backup-only")
+        assert await target_of(a, by_transport.json()["id"]) == CallbackTarget(
+            BACKUP_DEFAULT, key="backup-only"
+        )
 
 
 async def test_private_and_credentialed_callback_urls_are_refused_and_nothing_is_queued(
@@ -133,7 +146,9 @@ async def test_private_and_credentialed_callback_urls_are_refused_and_nothing_is
             ("ftp://93.184.216.34/hook", "http"),
         ]:
             r = await a.client.post(
-                "/v1/messages", headers=a.auth(), json={"to": "+77011234567", "text": "x", "callback_url": url}
+                "/v1/messages",
+                headers=a.auth(),
+                json={"to": "+77011234567", "text": "x", "callback_url": url},
             )
             assert r.status_code == 422, (url, r.text)
             [problem] = r.json()["error"]["fields"]
@@ -141,7 +156,9 @@ async def test_private_and_credentialed_callback_urls_are_refused_and_nothing_is
         assert sum((await a.runtime.queue_depth()).values()) == 0
 
 
-async def test_a_campaigns_rows_carry_the_campaign_target_or_their_own(sim: SmscSimulator, tmp_path: Path) -> None:
+async def test_a_campaigns_rows_carry_the_campaign_target_or_their_own(
+    sim: SmscSimulator, tmp_path: Path
+) -> None:
     async with events_api(tmp_path, sim) as a:
         recipients = [
             {"phone": "+77011230001", "fields": {"name": "Ann"}},
@@ -153,10 +170,15 @@ async def test_a_campaigns_rows_carry_the_campaign_target_or_their_own(sim: Smsc
         assert r.status_code in (200, 201, 202), r.text
         report = r.json()
         assert report["queued"] == 2 and report["skipped"] == 1
-        assert "callback_url" in report["problems"][0]["reason"] and "private" in report["problems"][0]["reason"]
+        assert (
+            "callback_url" in report["problems"][0]["reason"] and "private" in report["problems"][0]["reason"]
+        )
         page = await a.client.get("/v1/campaigns/spring/messages", headers=a.auth())
         targets = {m["phone"]: await target_of(a, m["message_id"]) for m in page.json()["messages"]}
-        assert targets == {"+77011230001": CallbackTarget(CAMPAIGN, key="full"), "+77011230002": CallbackTarget(ROW, key="full")}
+        assert targets == {
+            "+77011230001": CallbackTarget(CAMPAIGN, key="full"),
+            "+77011230002": CallbackTarget(ROW, key="full"),
+        }
 
         async def both_delivered() -> bool:
             events = await all_events(a)

@@ -34,7 +34,9 @@ from msgbridge.simulators.smsc import SmscSimulator
 def no_internal_error(ctx: Any, response: Any, case: Any) -> bool | None:
     """No 500, and no 5xx but the documented ones: 501 (this store cannot do it), 503 (draining)."""
     if response.status_code >= 500 and response.status_code not in (501, 503):
-        raise AssertionError(f"{response.status_code} from {case.method} {case.formatted_path}: {response.text[:300]}")
+        raise AssertionError(
+            f"{response.status_code} from {case.method} {case.formatted_path}: {response.text[:300]}"
+        )
     return None
 
 

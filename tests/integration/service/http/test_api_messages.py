@@ -17,7 +17,9 @@ async def status_of(a: Api, mid: str) -> str:
 
 async def test_one_message_is_queued_then_delivered(sim: SmscSimulator, tmp_path: Path) -> None:
     async with api(tmp_path, sim) as a:
-        r = await a.client.post("/v1/messages", headers=a.auth(), json={"to": "+77011234567", "text": "hello", "sender": "Shop"})
+        r = await a.client.post(
+            "/v1/messages", headers=a.auth(), json={"to": "+77011234567", "text": "hello", "sender": "Shop"}
+        )
         assert r.status_code == 202, r.text
         body = r.json()
         assert body["status"] == "QUEUED" and body["transport"] == "sms" and body["duplicate"] is False
@@ -41,7 +43,11 @@ async def test_a_batch_is_one_commit_and_a_bad_item_refuses_all(sim: SmscSimulat
         assert r.status_code == 202, r.text
         ids = [m["id"] for m in r.json()["messages"]]
         assert len(set(ids)) == 50 and all(m["status"] == "QUEUED" for m in r.json()["messages"])
-        bad = [*batch[:3], {"to": "not a phone", "text": "x"}, {"to": "+77011230001", "text": "y", "transport": "backup"}]
+        bad = [
+            *batch[:3],
+            {"to": "not a phone", "text": "x"},
+            {"to": "+77011230001", "text": "y", "transport": "backup"},
+        ]
         before = sum((await a.runtime.queue_depth()).values())
         r = await a.client.post("/v1/messages", headers=a.auth(), json={"messages": bad})
         assert r.status_code == 422, r.text
@@ -57,7 +63,9 @@ async def test_a_batch_is_one_commit_and_a_bad_item_refuses_all(sim: SmscSimulat
     assert len(sim.submitted) == 50
 
 
-async def test_idempotency_key_and_reference_return_the_first_result(sim: SmscSimulator, tmp_path: Path) -> None:
+async def test_idempotency_key_and_reference_return_the_first_result(
+    sim: SmscSimulator, tmp_path: Path
+) -> None:
     async with api(tmp_path, sim) as a:
         msg = {"to": "+77011234567", "text": "once"}
         first = await a.client.post("/v1/messages", headers={**a.auth(), "Idempotency-Key": "k1"}, json=msg)
@@ -69,7 +77,9 @@ async def test_idempotency_key_and_reference_return_the_first_result(sim: SmscSi
         other_key = await a.client.post("/v1/messages", headers={**a.auth("backup-only"), "Idempotency-Key": "k1"},
                                         json={**msg, "transport": "backup"})  # fmt: skip
         assert other_key.status_code == 202 and other_key.json()["id"] != first.json()["id"]  # scoped per key
-        clash = await a.client.post("/v1/messages", headers={**a.auth(), "Idempotency-Key": "k2"}, json={**msg, "reference": "k3"})
+        clash = await a.client.post(
+            "/v1/messages", headers={**a.auth(), "Idempotency-Key": "k2"}, json={**msg, "reference": "k3"}
+        )
         assert clash.status_code == 422 and clash.json()["error"]["fields"][0]["field"] == "reference"
         batch = {"messages": [msg, {**msg, "to": "+77011234568"}]}
         b1 = await a.client.post("/v1/messages", headers={**a.auth(), "Idempotency-Key": "b"}, json=batch)

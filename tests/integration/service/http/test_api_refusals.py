@@ -32,30 +32,60 @@ async def test_keys_transports_and_rates(sim: SmscSimulator, tmp_path: Path) -> 
         r = await a.client.post("/v1/messages", json=MSG, headers={"Authorization": "Bearer mbk_made-up"})
         assert_shape(r, 401, "AUTH_FAILED")
         assert r.headers["www-authenticate"] == "Bearer" and "mbk_made-up" not in r.text
-        assert_shape(await a.client.get("/v1/transports", headers={"Authorization": "Basic dTpw"}), 401, "AUTH_FAILED")
-        error = assert_shape(await a.client.post("/v1/messages", json=MSG, headers=a.auth("backup-only")), 403, "ACCESS_DENIED")
-        assert error["fields"] == [{"field": "transport", "code": "ACCESS_DENIED", "message": "this API key may not use transport 'sms'"}]
-        ok = await a.client.post("/v1/messages", json={**MSG, "transport": "BACKUP"}, headers=a.auth("backup-only"))
+        assert_shape(
+            await a.client.get("/v1/transports", headers={"Authorization": "Basic dTpw"}), 401, "AUTH_FAILED"
+        )
+        error = assert_shape(
+            await a.client.post("/v1/messages", json=MSG, headers=a.auth("backup-only")), 403, "ACCESS_DENIED"
+        )
+        assert error["fields"] == [
+            {
+                "field": "transport",
+                "code": "ACCESS_DENIED",
+                "message": "this API key may not use transport 'sms'",
+            }
+        ]
+        ok = await a.client.post(
+            "/v1/messages", json={**MSG, "transport": "BACKUP"}, headers=a.auth("backup-only")
+        )
         assert ok.status_code == 202 and ok.json()["transport"] == "backup"
-        error = assert_shape(await a.client.post("/v1/messages", json={**MSG, "transport": "nope"}, headers=a.auth()), 400, "INVALID_ARGUMENT")
+        error = assert_shape(
+            await a.client.post("/v1/messages", json={**MSG, "transport": "nope"}, headers=a.auth()),
+            400,
+            "INVALID_ARGUMENT",
+        )
         assert error["fields"][0]["field"] == "transport"  # type: ignore[index]
         assert (await a.client.post("/v1/messages", json=MSG, headers=a.auth("slow"))).status_code == 202
         limited = await a.client.post("/v1/messages", json=MSG, headers=a.auth("slow"))
         assert_shape(limited, 429, "THROTTLED")
         assert int(limited.headers["retry-after"]) >= 1
-        assert (await a.client.get("/v1/transports", headers=a.auth("slow"))).status_code == 200  # reads are not rated
+        assert (
+            await a.client.get("/v1/transports", headers=a.auth("slow"))
+        ).status_code == 200  # reads are not rated
 
 
 async def test_bad_bodies(sim: SmscSimulator, tmp_path: Path) -> None:
     settings = ServeSettings(max_body=4096, max_upload=8192)
     async with api(tmp_path, sim, settings=settings) as a:
         h = a.auth()
-        assert_shape(await a.client.post("/v1/messages", content=b"{not json", headers=h), 422, "INVALID_ARGUMENT")
-        error = assert_shape(await a.client.post("/v1/messages", json={"messages": [MSG, {"to": 5}]}, headers=h), 422, "INVALID_ARGUMENT")
+        assert_shape(
+            await a.client.post("/v1/messages", content=b"{not json", headers=h), 422, "INVALID_ARGUMENT"
+        )
+        error = assert_shape(
+            await a.client.post("/v1/messages", json={"messages": [MSG, {"to": 5}]}, headers=h),
+            422,
+            "INVALID_ARGUMENT",
+        )
         assert {f["field"] for f in error["fields"]} == {"messages[1].to", "messages[1].text"}  # type: ignore[attr-defined]
-        error = assert_shape(await a.client.post("/v1/messages", json={**MSG, "colour": "red"}, headers=h), 422, "INVALID_ARGUMENT")
+        error = assert_shape(
+            await a.client.post("/v1/messages", json={**MSG, "colour": "red"}, headers=h),
+            422,
+            "INVALID_ARGUMENT",
+        )
         assert error["fields"][0]["field"] == "colour"  # type: ignore[index]
-        assert_shape(await a.client.post("/v1/messages", json={"messages": []}, headers=h), 422, "INVALID_ARGUMENT")
+        assert_shape(
+            await a.client.post("/v1/messages", json={"messages": []}, headers=h), 422, "INVALID_ARGUMENT"
+        )
         big = {"to": "+77011234567", "text": "x" * 5000}
         assert_shape(await a.client.post("/v1/messages", json=big, headers=h), 413, "INVALID_ARGUMENT")
 
@@ -63,7 +93,9 @@ async def test_bad_bodies(sim: SmscSimulator, tmp_path: Path) -> None:
             for _ in range(100):
                 yield b" " * 1024
 
-        assert_shape(await a.client.post("/v1/messages", content=chunks(), headers=h), 413, "INVALID_ARGUMENT")
+        assert_shape(
+            await a.client.post("/v1/messages", content=chunks(), headers=h), 413, "INVALID_ARGUMENT"
+        )
         upload = {"file": ("r.csv", b"phone\n" + b"+77011234567\n" * 1000)}
         r = await a.client.post("/v1/campaigns", data={"name": "c", "template": "t"}, files=upload, headers=h)
         assert_shape(r, 413, "INVALID_ARGUMENT")
@@ -80,7 +112,11 @@ async def test_bad_bodies(sim: SmscSimulator, tmp_path: Path) -> None:
 
 async def test_draining_answers_503_but_health_and_metrics(sim: SmscSimulator, tmp_path: Path) -> None:
     async with api(tmp_path, sim) as a:
-        assert (await a.client.get("/readyz")).json() == {"ready": True, "draining": False, "transports": {"sms": True, "backup": True}}
+        assert (await a.client.get("/readyz")).json() == {
+            "ready": True,
+            "draining": False,
+            "transports": {"sms": True, "backup": True},
+        }
         a.gate.close()
         r = await a.client.post("/v1/messages", json=MSG, headers=a.auth())
         assert_shape(r, 503, "TEMPORARY_FAILURE")
@@ -118,7 +154,9 @@ async def test_no_secret_in_answers_document_metrics_or_logs(
             seen = [
                 await a.client.post("/v1/messages", json=MSG, headers=a.auth()),
                 await a.client.post("/v1/messages", json=MSG, headers=a.auth("backup-only")),
-                await a.client.post("/v1/messages", json=MSG, headers={"Authorization": f"Bearer {a.tokens['full']}x"}),
+                await a.client.post(
+                    "/v1/messages", json=MSG, headers={"Authorization": f"Bearer {a.tokens['full']}x"}
+                ),
                 await a.client.get("/v1/transports", headers=a.auth()),
                 await a.client.get("/openapi.json"),
                 await a.client.get("/metrics"),

@@ -57,7 +57,11 @@ async def test_login_sets_a_strict_http_only_cookie_and_the_page_names_only_the_
 ) -> None:
     async with api(tmp_path, sim) as a:
         r = await a.client.get("/")
-        assert r.status_code == 200 and 'action="/login"' in r.text and COOKIE not in r.headers.get("set-cookie", "")
+        assert (
+            r.status_code == 200
+            and 'action="/login"' in r.text
+            and COOKIE not in r.headers.get("set-cookie", "")
+        )
         assert_page_headers(r)
         assert "<script>" not in r.text  # no inline script: the CSP would refuse it anyway
 
@@ -78,7 +82,9 @@ async def test_login_sets_a_strict_http_only_cookie_and_the_page_names_only_the_
         assert '<script src="/dashboard/static/dashboard.js" defer></script>' in page.text
 
 
-async def test_bad_keys_and_foreign_origins_are_refused_without_a_cookie(sim: SmscSimulator, tmp_path: Path) -> None:
+async def test_bad_keys_and_foreign_origins_are_refused_without_a_cookie(
+    sim: SmscSimulator, tmp_path: Path
+) -> None:
     async with api(tmp_path, sim) as a:
         for form in ({"key": "mbk_not-a-key"}, {"key": ""}, {}):
             r = await a.client.post("/login", data=form, headers={"Origin": a.url})
@@ -128,7 +134,9 @@ async def test_logout_and_revocation_end_the_session(sim: SmscSimulator, tmp_pat
             await second.aclose()
 
 
-async def test_static_files_have_their_types_and_unknown_ones_are_404(sim: SmscSimulator, tmp_path: Path) -> None:
+async def test_static_files_have_their_types_and_unknown_ones_are_404(
+    sim: SmscSimulator, tmp_path: Path
+) -> None:
     async with api(tmp_path, sim) as a:
         js = await a.client.get("/dashboard/static/dashboard.js")
         assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
@@ -167,7 +175,11 @@ async def test_state_json_matches_the_api(sim: SmscSimulator, tmp_path: Path) ->
             campaign = (await a.client.get("/v1/campaigns/spring", headers=a.auth())).json()
             assert state["campaigns"][0] == campaign
             transports = (await a.client.get("/v1/transports", headers=a.auth())).json()["transports"]
-            assert [t["name"] for t in state["transports"]] == [t["name"] for t in transports] == ["sms", "backup"]
+            assert (
+                [t["name"] for t in state["transports"]]
+                == [t["name"] for t in transports]
+                == ["sms", "backup"]
+            )
             assert state["transports"][0]["sent"] == transports[0]["sent"] == {"SUBMITTED": 20}
             assert sum(state["throughput"]["sent"]) == 20  # the chart counts every result recorded
             assert sum(state["throughput"]["receipts"]) == 20
@@ -200,6 +212,7 @@ async def test_over_tls_the_cookie_is_secure(tmp_path: Path) -> None:
     async with runtime:
         task = asyncio.create_task(server.serve(sockets=[sock]))
         try:
+
             async def started() -> bool:
                 return bool(server.started)
 
@@ -210,7 +223,9 @@ async def test_over_tls_the_cookie_is_secure(tmp_path: Path) -> None:
                 r = await client.post("/login", data={"key": tokens["full"]}, headers={"Origin": url})
                 assert r.status_code == 303
                 morsel = set_cookie(r)[COOKIE]
-                assert morsel["secure"] is True and morsel["httponly"] is True and morsel["samesite"] == "strict"
+                assert (
+                    morsel["secure"] is True and morsel["httponly"] is True and morsel["samesite"] == "strict"
+                )
                 assert (await client.get("/dashboard/state.json")).json()["key"] == "full"
         finally:
             server.should_exit = True

@@ -78,7 +78,9 @@ async def test_the_dashboard_shows_a_running_campaign_live(slow_sim: SmscSimulat
                 assert tokens["full"] not in await page.content()
                 sms_cells = await page.locator('#transports tr[data-transport="sms"] td').all_text_contents()
                 assert sms_cells[:4] == ["sms", "smpp", "up", "1/1"]  # name, scheme, up, binds up/binds
-                backup_cells = await page.locator('#transports tr[data-transport="backup"] td').all_text_contents()
+                backup_cells = await page.locator(
+                    '#transports tr[data-transport="backup"] td'
+                ).all_text_contents()
                 assert backup_cells[:3] == ["backup", "memory", "up"]
 
                 # Live: the campaign starts with the page open; its progress bar and the chart move as it sends.
@@ -127,13 +129,20 @@ async def test_the_dashboard_shows_a_running_campaign_live(slow_sim: SmscSimulat
                 v1 = (await api.get(f"/v1/campaigns/{CAMPAIGN}", headers=bearer)).json()
                 assert state["campaigns"][0] == v1 and v1["done"] == v1["total"] == RECIPIENTS
                 assert await campaign.get_attribute("data-total") == str(v1["total"])
-                assert await campaign.locator("progress").evaluate("p => [p.value, p.max]") == [RECIPIENTS, RECIPIENTS]
+                assert await campaign.locator("progress").evaluate("p => [p.value, p.max]") == [
+                    RECIPIENTS,
+                    RECIPIENTS,
+                ]
                 assert await campaign.locator("svg.mix rect.ok").count() == 1  # all DELIVERED: one colour
                 sms = state["transports"][0]
-                assert await page.get_attribute('#transports tr[data-transport="sms"]', "data-results") == str(
-                    sum(sms["sent"].values())
-                ) == str(RECIPIENTS)
-                assert await page.get_attribute("#chart", "data-sent") == str(sum(state["throughput"]["sent"]))
+                assert (
+                    await page.get_attribute('#transports tr[data-transport="sms"]', "data-results")
+                    == str(sum(sms["sent"].values()))
+                    == str(RECIPIENTS)
+                )
+                assert await page.get_attribute("#chart", "data-sent") == str(
+                    sum(state["throughput"]["sent"])
+                )
                 assert await page.text_content("#receipts-matched") == str(state["receipts"]["matched"])
                 assert await page.text_content("#receipts-parked") == str(state["receipts"]["parked"])
                 assert await page.text_content("#backlog-pending") == str(state["backlog"]["pending"])

@@ -29,7 +29,9 @@ from msgbridge.store.base import Store, StoredEvent
 from msgbridge.webhooks.formats import FORMATS
 from msgbridge.webhooks.worker import WebhookWorker
 
-DLR_TEMPLATE = "http://93.184.215.14/dlr?myId=123456&type=%d&smsc=%i&user=%n&to=%p&from=%P&fid=%F&mid=%I&T=%T&reply=%A"
+DLR_TEMPLATE = (
+    "http://93.184.215.14/dlr?myId=123456&type=%d&smsc=%i&user=%n&to=%p&from=%P&fid=%F&mid=%I&T=%T&reply=%A"
+)
 
 
 def closed_port() -> int:
@@ -76,7 +78,9 @@ async def reports(a: Api, to: str, final: DeliveryStatus) -> list[str]:
 
 async def test_the_guides_get_example_with_dlr_mask_31(sim: SmscSimulator, tmp_path: Path) -> None:
     async with front(tmp_path, sim) as a:
-        r = await a.client.get(sendsms(a, to="77011234567", text="Hello world", **{"dlr-mask": "31", "dlr-url": DLR_TEMPLATE}))
+        r = await a.client.get(
+            sendsms(a, to="77011234567", text="Hello world", **{"dlr-mask": "31", "dlr-url": DLR_TEMPLATE})
+        )
         assert (r.status_code, r.text) == (202, "0: Accepted for delivery")
         assert r.headers["content-type"].startswith("text/html") and r.headers["cache-control"] == "no-cache"
         urls = await reports(a, "+77011234567", DeliveryStatus.DELIVERED)
@@ -91,18 +95,28 @@ async def test_the_guides_get_example_with_dlr_mask_31(sim: SmscSimulator, tmp_p
             assert q["to"] == "+77011234567" and q["mid"] == mid and q["fid"] == record.native_id
         assert queries[0]["reply"] == "ACK/"
         assert "stat:DELIVRD" in queries[1]["reply"] and f"id:{record.native_id}" in queries[1]["reply"]
-        assert urls[1].startswith("http://93.184.215.14/dlr?myId=123456&type=1&smsc=sms&user=full&to=%2B77011234567&from=&")
+        assert urls[1].startswith(
+            "http://93.184.215.14/dlr?myId=123456&type=1&smsc=sms&user=full&to=%2B77011234567&from=&"
+        )
     assert [s.destination for s in sim.submitted] == ["77011234567"]
 
 
 async def test_a_mask_asks_only_for_its_reports(sim: SmscSimulator, tmp_path: Path) -> None:
     async with front(tmp_path, sim) as a:
         template = "http://93.184.215.14/dlr?type=%d"
-        r = await a.client.get(sendsms(a, to="77011234568", text="x", **{"dlr-mask": "1", "dlr-url": template}))
+        r = await a.client.get(
+            sendsms(a, to="77011234568", text="x", **{"dlr-mask": "1", "dlr-url": template})
+        )
         assert r.status_code == 202
-        assert await reports(a, "+77011234568", DeliveryStatus.DELIVERED) == ["http://93.184.215.14/dlr?type=1"]
-        r = await a.client.get(sendsms(a, to="77011234569", text="x", **{"dlr-mask": "8", "dlr-url": template}))
-        assert await reports(a, "+77011234569", DeliveryStatus.DELIVERED) == ["http://93.184.215.14/dlr?type=8"]
+        assert await reports(a, "+77011234568", DeliveryStatus.DELIVERED) == [
+            "http://93.184.215.14/dlr?type=1"
+        ]
+        r = await a.client.get(
+            sendsms(a, to="77011234569", text="x", **{"dlr-mask": "8", "dlr-url": template})
+        )
+        assert await reports(a, "+77011234569", DeliveryStatus.DELIVERED) == [
+            "http://93.184.215.14/dlr?type=8"
+        ]
         # No mask, or a mask without a report bit (32: intermediate only): no target kept at all.
         await a.client.get(sendsms(a, to="77011234570", text="x", **{"dlr-url": template}))
         await a.client.get(sendsms(a, to="77011234571", text="x", **{"dlr-mask": "32", "dlr-url": template}))
@@ -116,10 +130,14 @@ async def _delivered(a: Api, n: int) -> bool:
     return counts.get(DeliveryStatus.DELIVERED, 0) >= n
 
 
-async def test_several_receivers_post_forms_x_kannel_headers_and_charsets(sim: SmscSimulator, tmp_path: Path) -> None:
+async def test_several_receivers_post_forms_x_kannel_headers_and_charsets(
+    sim: SmscSimulator, tmp_path: Path
+) -> None:
     async with front(tmp_path, sim) as a:
         # "separate each entry with space (' ', '+' url-encoded)"
-        r = await a.client.get(f"/cgi-bin/sendsms?user=full&pass={quote(a.tokens['full'])}&to=77011230001+77011230002&text=two")
+        r = await a.client.get(
+            f"/cgi-bin/sendsms?user=full&pass={quote(a.tokens['full'])}&to=77011230001+77011230002&text=two"
+        )
         assert (r.status_code, r.text) == (202, "0: Accepted for delivery")
         # A form body is read as the query is.
         form = {"username": "full", "password": a.tokens["full"], "to": "77011230003", "text": "form"}
@@ -132,7 +150,9 @@ async def test_several_receivers_post_forms_x_kannel_headers_and_charsets(sim: S
         assert (r.status_code, r.text) == (202, "0: Accepted for delivery")
         # coding=2 without a charset: the text's bytes are UTF-16BE ("Defaults to ... UTF-16BE if coding is UCS-2").
         ucs2 = quote("Привет".encode("utf-16-be"))
-        r = await a.client.get(f"/cgi-bin/sendsms?username=full&password={quote(a.tokens['full'])}&to=77011230005&coding=2&text={ucs2}")
+        r = await a.client.get(
+            f"/cgi-bin/sendsms?username=full&password={quote(a.tokens['full'])}&to=77011230005&coding=2&text={ucs2}"
+        )
         assert (r.status_code, r.text) == (202, "0: Accepted for delivery")
         # charset=ISO-8859-1 on a GET
         latin = quote("Café".encode("latin-1"))
@@ -145,7 +165,9 @@ async def test_several_receivers_post_forms_x_kannel_headers_and_charsets(sim: S
     assert texts["77011230005"].short_message == "Привет".encode("utf-16-be")
 
 
-async def test_deferred_and_validity_reach_the_smsc_and_smsc_picks_the_transport(sim: SmscSimulator, tmp_path: Path) -> None:
+async def test_deferred_and_validity_reach_the_smsc_and_smsc_picks_the_transport(
+    sim: SmscSimulator, tmp_path: Path
+) -> None:
     async with front(tmp_path, sim) as a:
         r = await a.client.get(sendsms(a, to="77011234567", text="later", deferred="10", validity="90"))
         assert (r.status_code, r.text) == (202, "0: Accepted for delivery")
@@ -154,7 +176,9 @@ async def test_deferred_and_validity_reach_the_smsc_and_smsc_picks_the_transport
         await until(lambda: _delivered(a, 2), what="both delivered")
     (body,) = [b for _, _, b in sim.accepted]
     pdu = decode_sm(body)
-    assert pdu.schedule_delivery_time.endswith("000+") and pdu.validity_period == "000000013000000R"  # 90 minutes
+    assert (
+        pdu.schedule_delivery_time.endswith("000+") and pdu.validity_period == "000000013000000R"
+    )  # 90 minutes
     assert [s.destination for s in sim.submitted] == ["77011234567"]  # the other went to memory://
 
 
@@ -190,26 +214,49 @@ async def test_every_kannel_reply_row(sim: SmscSimulator, tmp_path: Path) -> Non
         await check("queued", await get(sendsms(a, **ok, smsc="down")))
         await check("not_routable", await get(sendsms(a, **ok, smsc="nowhere")))
         await check("not_routable", await get(sendsms(a, "backup-only", **ok)))  # the key may not use "sms"
-        await check("authorization", await get(f"/cgi-bin/sendsms?username=full&password={token}x&to=1&text=x"))
-        await check("authorization", await get(f"/cgi-bin/sendsms?username=slow&password={quote(token)}&to=1&text=x"))
+        await check(
+            "authorization", await get(f"/cgi-bin/sendsms?username=full&password={token}x&to=1&text=x")
+        )
+        await check(
+            "authorization", await get(f"/cgi-bin/sendsms?username=slow&password={quote(token)}&to=1&text=x")
+        )
         await check("missing_to", await get(sendsms(a, text="x")))
         await check("empty_to", await get(sendsms(a, to="", text="x")))
         post = {"X-Kannel-Username": "full", "X-Kannel-Password": token, "Content-Type": "text/plain"}
         await check("missing_to_post", await a.client.post("/cgi-bin/sendsms", content=b"x", headers=post))
-        await check("invalid_content_type", await a.client.post("/cgi-bin/sendsms", content=b"<x/>", headers={**post, "Content-Type": "text/xml"}))
-        await check("denied", await get(sendsms(a, to="7701abc", text="x")), receivers=" Denied receivers are: 7701abc")
-        await check("denied", await get(sendsms(a, to="77011234567 123", text="x")), receivers=" Denied receivers are: 123")
+        await check(
+            "invalid_content_type",
+            await a.client.post(
+                "/cgi-bin/sendsms", content=b"<x/>", headers={**post, "Content-Type": "text/xml"}
+            ),
+        )
+        await check(
+            "denied",
+            await get(sendsms(a, to="7701abc", text="x")),
+            receivers=" Denied receivers are: 7701abc",
+        )
+        await check(
+            "denied",
+            await get(sendsms(a, to="77011234567 123", text="x")),
+            receivers=" Denied receivers are: 123",
+        )
         await check("charset", await get(sendsms(a, **ok, charset="no-such-charset")))
-        await check("charset", await get(sendsms(a, to="77011234567", coding="2") + "&text=%04"))  # odd UTF-16BE
+        await check(
+            "charset", await get(sendsms(a, to="77011234567", coding="2") + "&text=%04")
+        )  # odd UTF-16BE
         await check("udh_misformed", await get(sendsms(a, **ok) + "&udh=%05%00%03"))
         await check("unsupported", await get(sendsms(a, **ok) + "&udh=%05%00%03%01%02%01"), field="UDH")
         await check("unsupported", await get(sendsms(a, **ok, mclass="0")), field="MClass")
         await check("unsupported", await get(sendsms(a, **ok, coding="1")), field="Coding=1 (8-bit data)")
         await check("unsupported", await get(sendsms(a, **ok, priority="2")), field="Priority above 0")
         await check("unsupported", await get(sendsms(a, **ok, pid="127")), field="PID")
-        await check("accepted", await get(sendsms(a, **ok, pid="0", compress="0", priority="0")))  # what is sent anyway
+        await check(
+            "accepted", await get(sendsms(a, **ok, pid="0", compress="0", priority="0"))
+        )  # what is sent anyway
         await check("dlr_url", await get(sendsms(a, **ok, **{"dlr-mask": "1", "dlr-url": "ftp://x/y"})))
-        await check("dlr_url", await get(sendsms(a, **ok, **{"dlr-mask": "1", "dlr-url": "http:///dlr?type=%d"})))
+        await check(
+            "dlr_url", await get(sendsms(a, **ok, **{"dlr-mask": "1", "dlr-url": "http:///dlr?type=%d"}))
+        )
         await check("dlr_mask", await get(sendsms(a, **ok, **{"dlr-mask": "64"})))
         await check("mclass", await get(sendsms(a, **ok, mclass="4")))
         await check("coding", await get(sendsms(a, **ok, coding="3")))
@@ -240,7 +287,13 @@ def send_url(a: Api, key: str = "full", **params: str) -> str:
 
 async def test_jasmin_send_with_a_dlr_at_both_levels(sim: SmscSimulator, tmp_path: Path) -> None:
     async with front(tmp_path, sim) as a:
-        r = await a.client.get(send_url(a, **JASMIN_OK, **{"dlr-url": "http://93.184.215.14/ack", "dlr-level": "3", "dlr-method": "GET"}))
+        r = await a.client.get(
+            send_url(
+                a,
+                **JASMIN_OK,
+                **{"dlr-url": "http://93.184.215.14/ack", "dlr-level": "3", "dlr-method": "GET"},
+            )
+        )
         assert r.status_code == 200 and r.text.startswith('Success "')
         mid = r.text.removeprefix('Success "').removesuffix('"')
         record = await a.runtime.message(mid)
@@ -282,7 +335,9 @@ async def test_every_jasmin_reply_row(sim: SmscSimulator, tmp_path: Path) -> Non
 
         async def check(row: str, r: httpx.Response, **fields: str) -> None:
             if row == "success":
-                assert r.status_code == 200 and r.text.startswith('Success "') and r.text.endswith('"'), r.text
+                assert r.status_code == 200 and r.text.startswith('Success "') and r.text.endswith('"'), (
+                    r.text
+                )
             else:
                 expect(r, table, row, **fields)
             seen.add(row)
@@ -291,8 +346,14 @@ async def test_every_jasmin_reply_row(sim: SmscSimulator, tmp_path: Path) -> Non
         await check("success", await get(send_url(a, **JASMIN_OK)))
         await check("no_arguments", await get("/send"))
         await check("unknown_argument", await get(send_url(a, **JASMIN_OK, colour="red")), name="colour")
-        await check("invalid_value", await get(send_url(a, **JASMIN_OK, priority="7")), name="priority", value="7")
-        await check("missing_argument", await get("/send?" + urlencode({"username": "full", **JASMIN_OK})), name="password")
+        await check(
+            "invalid_value", await get(send_url(a, **JASMIN_OK, priority="7")), name="priority", value="7"
+        )
+        await check(
+            "missing_argument",
+            await get("/send?" + urlencode({"username": "full", **JASMIN_OK})),
+            name="password",
+        )
         await check("no_content", await get(send_url(a, to="+77011234567")))
         await check("both_contents", await get(send_url(a, **JASMIN_OK, **{"hex-content": "48"})))
         wrong = "/send?" + urlencode({"username": "full", "password": a.tokens["full"] + "x", **JASMIN_OK})
@@ -300,19 +361,29 @@ async def test_every_jasmin_reply_row(sim: SmscSimulator, tmp_path: Path) -> Non
         await check("no_route", await get(send_url(a, "backup-only", **JASMIN_OK)))
         await check("unsupported", await get(send_url(a, **JASMIN_OK, coding="4")), name="coding", value="4",
                     why="only text codings 0, 1, 3 and 8 are sent")  # fmt: skip
-        await check("refused", await get(send_url(a, to="+77011234567", content=" ")), why="the content is empty")
+        await check(
+            "refused", await get(send_url(a, to="+77011234567", content=" ")), why="the content is empty"
+        )
         assert (await get(send_url(a, "slow", **JASMIN_OK))).status_code == 200
         await check("throughput", await get(send_url(a, "slow", **JASMIN_OK)))
         with read_only(a):
-            await check("server", await get(send_url(a, **JASMIN_OK)), why="the message could not be queued, try again later")
+            await check(
+                "server",
+                await get(send_url(a, **JASMIN_OK)),
+                why="the message could not be queued, try again later",
+            )
         await a.runtime.drain(5)
-        await check("unavailable", await get(send_url(a, **JASMIN_OK)), why="not accepting messages now, try again later")
+        await check(
+            "unavailable",
+            await get(send_url(a, **JASMIN_OK)),
+            why="not accepting messages now, try again later",
+        )
     assert seen == set(table)
 
 
 def with_fronts_formats(store: Store, hub: EventHub | None) -> WebhookWorker:
     """The delivery worker with the two formats of the fronts beside msgbridge's own, callbacks to 127.0.0.1."""
-    return WebhookWorker(store, allow_private=True, hub=hub, formats={**FORMATS, KANNEL.name: KANNEL, JASMIN.name: JASMIN})  # type: ignore[dict-item]
+    return WebhookWorker(store, allow_private=True, hub=hub, formats=FORMATS)
 
 
 async def test_the_dlr_url_and_the_jasmin_dlr_are_called(sim: SmscSimulator, tmp_path: Path) -> None:
@@ -346,10 +417,13 @@ async def test_the_dlr_url_and_the_jasmin_dlr_are_called(sim: SmscSimulator, tmp
     assert all(q.method == "GET" for q in kannel_calls)
     assert [q.query["type"] for q in kannel_calls] == [["8"], ["1"]]  # in order: smsc submit, then delivered
     for q in kannel_calls:
-        assert q.query["myId"] == ["123456"] and q.query["smsc"] == ["sms"] and q.query["to"] == ["+77011234567"]
+        assert (
+            q.query["myId"] == ["123456"] and q.query["smsc"] == ["sms"] and q.query["to"] == ["+77011234567"]
+        )
     assert kannel_calls[0].query["reply"] == ["ACK/"] and "stat:DELIVRD" in kannel_calls[1].query["reply"][0]
     jasmin_calls = [q for q in hook.requests if q.path == "/jasmin"]
     assert [(q.method, q.form["level"], q.form["message_status"]) for q in jasmin_calls] == [
-        ("POST", ["1"], ["ESME_ROK"]), ("POST", ["2"], ["DELIVRD"])
+        ("POST", ["1"], ["ESME_ROK"]),
+        ("POST", ["2"], ["DELIVRD"]),
     ]
     assert all(q.form["id"] == [jasmin_id] and q.form["connector"] == ["sms"] for q in jasmin_calls)

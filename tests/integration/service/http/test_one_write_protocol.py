@@ -63,7 +63,9 @@ async def test_pipelined_requests_on_one_connection() -> None:
         finally:
             writer.close()
         bodies = [part.split(b"\r\n\r\n", 1)[1][:20] for part in data.split(b"HTTP/1.1 ")[1:]]
-        assert [b.split(b"}")[0] + b"}" for b in bodies] == [f'{{"n":{i}}}'.encode() for i in (0, 1, 2, 3, 4, 99)]
+        assert [b.split(b"}")[0] + b"}" for b in bodies] == [
+            f'{{"n":{i}}}'.encode() for i in (0, 1, 2, 3, 4, 99)
+        ]
 
 
 class Recorded(asyncio.Transport):

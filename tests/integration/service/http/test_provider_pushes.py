@@ -102,12 +102,18 @@ class Pushes:
 
 
 @asynccontextmanager
-async def pushes(tmp_path: Path, *, final_after: float = 3600.0, accept_after: float | None = None) -> AsyncIterator[Pushes]:
+async def pushes(
+    tmp_path: Path, *, final_after: float = 3600.0, accept_after: float | None = None
+) -> AsyncIterator[Pushes]:
     """Emulators whose messages stay queued for ``accept_after`` s and in progress until ``final_after`` s
     (by default an hour: a poll only ever finds them queued, so what a test sees comes from its pushes)."""
     accept = final_after if accept_after is None else accept_after
-    mobizon = MobizonEmulator(api_keys=["mz-key"], final_after=final_after, accept_after=accept, push_secret=MZ_SECRET)
-    smsc = SmscEmulator(logins={"user": "secret"}, final_after=final_after, accept_after=accept, push_secret=SC_SECRET)
+    mobizon = MobizonEmulator(
+        api_keys=["mz-key"], final_after=final_after, accept_after=accept, push_secret=MZ_SECRET
+    )
+    smsc = SmscEmulator(
+        logins={"user": "secret"}, final_after=final_after, accept_after=accept, push_secret=SC_SECRET
+    )
     async with AsyncExitStack() as stack:
         mz: HttpServer = await stack.enter_async_context(serve(mobizon))
         sc: HttpServer = await stack.enter_async_context(serve(smsc))
@@ -139,7 +145,9 @@ async def _nothing() -> None:
 # -- what the providers' documents show ------------------------------------------------------------------
 
 
-def mobizon_event(message_id: str, status: str, *, event_id: str = "ev-1", attempt: int = 1, secret: str = MZ_SECRET) -> dict[str, object]:
+def mobizon_event(
+    message_id: str, status: str, *, event_id: str = "ev-1", attempt: int = 1, secret: str = MZ_SECRET
+) -> dict[str, object]:
     """An ``sms-delivery-report`` as Mobizon's webhook documentation shows it, signed
     ``sha1(eventId|attempt|eventCreateTs|secretKey)``."""
     created = "2026-12-03 08:00:00"
@@ -162,9 +170,18 @@ def mobizon_event(message_id: str, status: str, *, event_id: str = "ev-1", attem
     return event
 
 
-def smsc_call(sms_id: str, phone: str, status: int, err: int = 0, *, secret: str = SC_SECRET, hash_name: str = "md5") -> dict[str, str]:
+def smsc_call(
+    sms_id: str, phone: str, status: int, err: int = 0, *, secret: str = SC_SECRET, hash_name: str = "md5"
+) -> dict[str, str]:
     """A status handler call with SMSC.ru's fields and a hash over ``id:phone:status:<secret>``."""
-    fields = {"id": sms_id, "phone": phone, "status": str(status), "time": "03.12.2026 08:00:00", "ts": "1796284800", "err": str(err)}
+    fields = {
+        "id": sms_id,
+        "phone": phone,
+        "status": str(status),
+        "time": "03.12.2026 08:00:00",
+        "ts": "1796284800",
+        "err": str(err),
+    }
     digest = hashlib.md5 if hash_name == "md5" else hashlib.sha1
     fields[hash_name] = digest(f"{sms_id}:{phone}:{status}:{secret}".encode()).hexdigest()
     return fields
@@ -219,7 +236,9 @@ async def test_mobizon_webhook_reaches_the_store_and_is_acknowledged(tmp_path: P
 
 
 @pytest.mark.parametrize("handler_query", ["md5=1&charset=utf-8", "sha1=1&fmt=3", f"secret={SC_SECRET}"])
-async def test_smsc_status_calls_reach_the_store_and_are_answered_ok(tmp_path: Path, handler_query: str) -> None:
+async def test_smsc_status_calls_reach_the_store_and_are_answered_ok(
+    tmp_path: Path, handler_query: str
+) -> None:
     async with pushes(tmp_path, final_after=0.3, accept_after=0.05) as p:
         p.smsc.pusher = Pusher(p.callback("sc", handler_query), retries=2, interval=0.05)
         mid = await p.send("sc")
@@ -267,9 +286,13 @@ async def test_a_bad_signature_is_refused_and_nothing_is_recorded(tmp_path: Path
 async def test_unknown_transports_and_schemes_without_pushes_are_404(tmp_path: Path) -> None:
     async with pushes(tmp_path) as p:
         assert (await p.client.post(p.callback("nope"), json={})).status_code == 404
-        assert (await p.client.post(p.callback("mem"), json={})).status_code == 404  # memory:// pushes nothing
+        assert (
+            await p.client.post(p.callback("mem"), json={})
+        ).status_code == 404  # memory:// pushes nothing
         assert (await p.client.get(p.callback("mz"))).status_code == 404  # Mobizon POSTs only
-        unreadable = await p.client.post(p.callback("mz"), content=b"not json", headers={"Content-Type": "application/json"})
+        unreadable = await p.client.post(
+            p.callback("mz"), content=b"not json", headers={"Content-Type": "application/json"}
+        )
         assert unreadable.status_code == 400
 
 
@@ -300,7 +323,9 @@ async def test_a_retried_mobizon_event_is_recorded_once(tmp_path: Path) -> None:
         native = await p.native_id(mid)
         events = p.runtime.events()
         first = await p.client.post(p.callback("mz"), json=mobizon_event(native, "DELIVRD", event_id="ev-9"))
-        retry = await p.client.post(p.callback("mz"), json=mobizon_event(native, "DELIVRD", event_id="ev-9", attempt=2))
+        retry = await p.client.post(
+            p.callback("mz"), json=mobizon_event(native, "DELIVRD", event_id="ev-9", attempt=2)
+        )
         assert (first.status_code, retry.status_code) == (200, 200)
         await status_event(events, mid, DeliveryStatus.DELIVERED)
         assert DeliveryStatus.DELIVERED not in queued_statuses(events, {mid})  # the retry announced nothing
@@ -344,7 +369,13 @@ async def test_an_smsc_inbound_message_in_windows_1251_is_stored(tmp_path: Path)
     async with pushes(tmp_path) as p:
         events = p.runtime.events()
         text = "Привет, это ответ"
-        fields = {"phone": "79161234567", "to": "79000000001", "mes": text, "sms_id": "55", "sent": "1796284800"}
+        fields = {
+            "phone": "79161234567",
+            "to": "79000000001",
+            "mes": text,
+            "sms_id": "55",
+            "sent": "1796284800",
+        }
         answer = await p.client.post(p.callback("sc", f"secret={SC_SECRET}"), **form(fields, "cp1251"))
         assert (answer.status_code, answer.text) == (200, "OK")
         messages, _ = await p.runtime.inbox()
@@ -358,16 +389,23 @@ async def test_smsc_calls_by_get_and_what_is_refused(tmp_path: Path) -> None:
         mid = await p.send("sc")
         sms_id, phone = (await p.native_id(mid)).split(":")
         events = p.runtime.events()
-        crc_only = {**{k: v for k, v in smsc_call(sms_id, phone, 1).items() if k != "md5"}, "crc32": "12345678"}
+        crc_only = {
+            **{k: v for k, v in smsc_call(sms_id, phone, 1).items() if k != "md5"},
+            "crc32": "12345678",
+        }
         no_status = {k: v for k, v in smsc_call(sms_id, phone, 1).items() if k not in ("status", "md5")}
         answers = [
-            await p.client.get(p.callback("sc", urlencode(crc_only))),  # a CRC proves nothing about the secret
+            await p.client.get(
+                p.callback("sc", urlencode(crc_only))
+            ),  # a CRC proves nothing about the secret
             await p.client.get(p.callback("sc", f"secret={SC_SECRET}&charset=cp866&" + urlencode(no_status))),
             await p.client.get(p.callback("sc", f"secret={SC_SECRET}&" + urlencode(no_status))),
         ]
         assert [a.status_code for a in answers] == [403, 400, 400]
         assert DeliveryStatus.DELIVERED not in queued_statuses(events, {mid})
-        by_get = await p.client.get(p.callback("sc", urlencode(smsc_call(sms_id, phone, 1, hash_name="sha1"))))
+        by_get = await p.client.get(
+            p.callback("sc", urlencode(smsc_call(sms_id, phone, 1, hash_name="sha1")))
+        )
         assert (by_get.status_code, by_get.text) == (200, "OK")
         await status_event(events, mid, DeliveryStatus.DELIVERED)
 

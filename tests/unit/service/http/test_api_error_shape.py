@@ -40,7 +40,10 @@ def test_pydantic_and_runtime_errors_name_the_same_paths() -> None:
     assert err.status_code == 422 and {f.field for f in err.fields} == {"messages[1].to", "messages[1].text"}
     runtime = submission_fields([FieldError(1, "to", ErrorCode.INVALID_DESTINATION, "bad")], batch=True)
     assert [(f.field, f.code) for f in runtime] == [("messages[1].to", ErrorCode.INVALID_DESTINATION)]
-    assert submission_fields([FieldError(0, "sender", ErrorCode.INVALID_SENDER, "x")], batch=False)[0].field == "sender"
+    assert (
+        submission_fields([FieldError(0, "sender", ErrorCode.INVALID_SENDER, "x")], batch=False)[0].field
+        == "sender"
+    )
 
 
 def test_every_documented_status_has_a_code() -> None:

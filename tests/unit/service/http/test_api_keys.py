@@ -125,4 +125,8 @@ def test_cli_prints_the_key_once_on_stdout(tmp_path: Path) -> None:
     revoked = run("revoke", "shop")
     assert revoked.returncode == 0 and read_keys(keys_file) == {}
     again = run("revoke", "shop")
-    assert again.returncode == 2 and "no API key named 'shop'" in again.stderr and "Traceback" not in again.stderr
+    assert (
+        again.returncode == 2
+        and "no API key named 'shop'" in again.stderr
+        and "Traceback" not in again.stderr
+    )

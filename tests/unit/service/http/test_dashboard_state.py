@@ -31,13 +31,18 @@ async def settled(runtime: Runtime, name: str, total: int) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_state_holds_campaigns_newest_first_transports_throughput_and_the_backlog(tmp_path: Path) -> None:
-    runtime = Runtime(store=str(tmp_path / "s.db"), transports={"sms": "memory://?dlr_delay_ms=1", "mail": "memory://"})
+async def test_state_holds_campaigns_newest_first_transports_throughput_and_the_backlog(
+    tmp_path: Path,
+) -> None:
+    runtime = Runtime(
+        store=str(tmp_path / "s.db"), transports={"sms": "memory://?dlr_delay_ms=1", "mail": "memory://"}
+    )
     async with runtime:
         assert await runtime.wait_ready()
         for name, n in (("first", 3), ("second", 5)):
             await runtime.start_campaign(
-                CampaignSubmission(name=name, template="hi"), [(i + 1, f"+7701300{i:04d}", {}, None) for i in range(n)]
+                CampaignSubmission(name=name, template="hi"),
+                [(i + 1, f"+7701300{i:04d}", {}, None) for i in range(n)],
             )
             await settled(runtime, name, n)
             await asyncio.sleep(0.01)  # created_at apart
@@ -77,6 +82,8 @@ async def test_open_pages_share_one_build_for_a_moment(tmp_path: Path) -> None:
         first = await board.state(runtime, "ops")
         assert await board.state(runtime, "ops") is first
         other = await board.state(runtime, "audit")
-        assert other.key == "audit" and other.generated_at == first.generated_at  # the same build, its own key
+        assert (
+            other.key == "audit" and other.generated_at == first.generated_at
+        )  # the same build, its own key
         now[0] += REUSE
         assert (await board.state(runtime, "ops")) is not first

@@ -50,10 +50,10 @@ def test_file_values_relative_to_the_file_and_env_over_them(tmp_path: Path) -> N
     [
         ('[serve]\nlisten = "nohost"\n', "HOST:PORT"),
         ('[serve]\nlisten = "h:70000"\n', "HOST:PORT"),
-        ('[serve]\ndrain_timeout = -1\n', "seconds"),
+        ("[serve]\ndrain_timeout = -1\n", "seconds"),
         ('[serve]\ndrain_timeout = "nan"\n', "seconds"),
         ('[serve]\nmax_body = "lots"\n', "size"),
-        ('[serve]\nmax_body = 0\n', "size"),
+        ("[serve]\nmax_body = 0\n", "size"),
         ('[serve]\ntls_cert = "c.pem"\n', "both or neither"),
         ('[serve]\nlisten_on = "h:1"\n', "unknown key"),
         ("serve = 1\n", r"\[serve\] must be a table"),

@@ -41,7 +41,11 @@ def record(native_id: str | None = "5f3a", *, text: str = "Hello world from msgb
 
 
 def event(
-    status: DeliveryStatus, *, native_status: str | None = None, error: ErrorInfo | None = None, target: CallbackTarget | None = None
+    status: DeliveryStatus,
+    *,
+    native_status: str | None = None,
+    error: ErrorInfo | None = None,
+    target: CallbackTarget | None = None,
 ) -> StoredEvent:
     return StoredEvent(
         n=1, id="evt_01JEXAMPLE0000000000000000", type="message.status", occurred_at=DONE_AT, message_id="msg1",
@@ -116,7 +120,9 @@ def test_the_guides_example_buffered_then_delivered() -> None:
          "NACK/0x0000000b/ESME_RINVDSTADR: Invalid Destination Address"),
     ],
 )  # fmt: skip
-def test_each_mask_bit_fills_the_url(bit: int, status: DeliveryStatus, kw: dict[str, object], reply: str) -> None:
+def test_each_mask_bit_fills_the_url(
+    bit: int, status: DeliveryStatus, kw: dict[str, object], reply: str
+) -> None:
     url = kannel_url(ALL, status, bit, **kw)
     assert url is not None
     query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
@@ -154,15 +160,25 @@ def test_a_message_without_status_or_unknown_outcome_is_not_reported() -> None:
 # -- Jasmin ------------------------------------------------------------------------------------------
 
 
-def jasmin_request(status: DeliveryStatus, level: int, method: str = "POST", **kw: object) -> dict[str, str] | None:
-    target = CallbackTarget(url=with_connector("http://app.example/dlr?app=1", "sms"), format="jasmin", mask=level, method=method, key="shop")
+def jasmin_request(
+    status: DeliveryStatus, level: int, method: str = "POST", **kw: object
+) -> dict[str, str] | None:
+    target = CallbackTarget(
+        url=with_connector("http://app.example/dlr?app=1", "sms"),
+        format="jasmin",
+        mask=level,
+        method=method,
+        key="shop",
+    )
     native_id = kw.pop("native_id", "5f3a")
     got = JASMIN.request(event(status, target=target, **kw), record(native_id), target, None)  # type: ignore[arg-type]
     if got is None:
         return None
     if method == "GET":
         parts = urlsplit(got.url)
-        assert got.body == b"" and parts.fragment == "" and got.url.startswith("http://app.example/dlr?app=1&")
+        assert (
+            got.body == b"" and parts.fragment == "" and got.url.startswith("http://app.example/dlr?app=1&")
+        )
         return dict(parse_qsl(parts.query, keep_blank_values=True))
     assert got.url == "http://app.example/dlr?app=1"
     assert got.headers["Content-Type"] == "application/x-www-form-urlencoded"
@@ -170,10 +186,17 @@ def jasmin_request(status: DeliveryStatus, level: int, method: str = "POST", **k
 
 
 def test_jasmin_level_1_is_the_submit_result() -> None:
-    assert jasmin_request(S.SUBMITTED, 1) == {"id": "msg1", "level": "1", "connector": "sms", "message_status": "ESME_ROK"}
+    assert jasmin_request(S.SUBMITTED, 1) == {
+        "id": "msg1",
+        "level": "1",
+        "connector": "sms",
+        "message_status": "ESME_ROK",
+    }
     refused = jasmin_request(S.REJECTED, 1, native_id=None, error=error_info(0x0B))
     assert refused is not None and refused["message_status"] == "ESME_RINVDSTADR"
-    http_refusal = jasmin_request(S.FAILED, 1, native_id=None, error=ErrorInfo(ErrorCode.INSUFFICIENT_FUNDS, "402", "no money"))
+    http_refusal = jasmin_request(
+        S.FAILED, 1, native_id=None, error=ErrorInfo(ErrorCode.INSUFFICIENT_FUNDS, "402", "no money")
+    )
     assert http_refusal is not None and http_refusal["message_status"] == "ESME_RSUBMITFAIL"
     assert jasmin_request(S.DELIVERED, 1) is None  # a receipt is level 2
 

@@ -26,7 +26,10 @@ def test_the_submit_pass_leaves_report_escapes_and_percent_signs_for_the_final_p
     first = fill(template, {"i": "sms", "o": url_encode("Ä B")}, final=False)
     assert first == "http://h/dlr?smsc=sms&acct=%%C3%%84+B&type=%d&lit=%%d"
     # "%C3%84" holds "%C" (charset) and "%8": the final pass must read the filled value as text.
-    assert fill(first, {"d": "8", "C": "WRONG"}, final=True) == "http://h/dlr?smsc=sms&acct=%C3%84+B&type=8&lit=%d"
+    assert (
+        fill(first, {"d": "8", "C": "WRONG"}, final=True)
+        == "http://h/dlr?smsc=sms&acct=%C3%84+B&type=8&lit=%d"
+    )
 
 
 def test_meta_data_parameters_are_read_by_group_and_name() -> None:
@@ -38,7 +41,6 @@ def test_meta_data_parameters_are_read_by_group_and_name() -> None:
     assert "#" in SUBMIT_TIME and "d" not in SUBMIT_TIME
 
 
-
 def test_the_front_fills_exactly_the_submit_time_escapes() -> None:
     send = SendSms(
         username="shop", to=("77011234567",), text="x", sender=None, coding=2, charset="UTF-16BE", validity=None,
@@ -46,5 +48,9 @@ def test_the_front_fills_exactly_the_submit_time_escapes() -> None:
     )  # fmt: skip
     assert set(submit_time_values(send, "http://h/", "sms")) == SUBMIT_TIME
     url = submit_time_url(send, "http://h/?i=%i&n=%n&c=%c&C=%C&O=%O&o=%o&m=%m&d=%d&R=%R", "sms")
-    assert url.startswith("http://h/?i=sms&n=shop&c=2&C=UTF-16BE&O=08&o=%%C3%%B6&m=-1&d=%d&R=http%%3A%%2F%%2Fh%%2F%%3Fi%%3D%%25i")
-    assert fill(url, {"d": "1"}, final=True).endswith("&d=1&R=" + url_encode("http://h/?i=%i&n=%n&c=%c&C=%C&O=%O&o=%o&m=%m&d=%d&R=%R"))
+    assert url.startswith(
+        "http://h/?i=sms&n=shop&c=2&C=UTF-16BE&O=08&o=%%C3%%B6&m=-1&d=%d&R=http%%3A%%2F%%2Fh%%2F%%3Fi%%3D%%25i"
+    )
+    assert fill(url, {"d": "1"}, final=True).endswith(
+        "&d=1&R=" + url_encode("http://h/?i=%i&n=%n&c=%c&C=%C&O=%O&o=%o&m=%m&d=%d&R=%R")
+    )

@@ -13,7 +13,16 @@ from msgbridge.service.kannel.replies import Refused
 
 @pytest.mark.parametrize(
     ("raw", "value"),
-    [(b"31", 31), (b" 7", 7), (b"-1", -1), (b"+3", 3), (b"12abc", 12), (b"abc", None), (b"", None), (None, None)],
+    [
+        (b"31", 31),
+        (b" 7", 7),
+        (b"-1", -1),
+        (b"+3", 3),
+        (b"12abc", 12),
+        (b"abc", None),
+        (b"", None),
+        (None, None),
+    ],
 )
 def test_numbers_are_read_as_sscanf_reads_them(raw: bytes | None, value: int | None) -> None:
     assert cgi_int(raw) == value
@@ -55,14 +64,28 @@ def test_jasmin_refusals_in_send_py_order() -> None:
     assert refusal({}) == 'Error "Mandatory arguments not found, please refer to the HTTPAPI specifications."'
     assert refusal({**BASE, "colour": "red"}) == 'Error "Argument [colour] is unknown."'
     assert refusal({**BASE, "to": "77-01"}) == 'Error "Argument [to] has an invalid value: [77-01]."'
-    assert refusal({k: v for k, v in BASE.items() if k != "password"}) == 'Error "Mandatory argument [password] is not found."'
-    assert refusal({k: v for k, v in BASE.items() if k != "content"}) == 'Error "content or hex-content not present."'
-    assert refusal({**BASE, "hex-content": "48"}) == 'Error "content and hex-content cannot be used both in same request."'
-    assert refusal({**BASE, "coding": "4"}).startswith('Error "Argument [coding] has an unsupported value: [4]')
+    assert (
+        refusal({k: v for k, v in BASE.items() if k != "password"})
+        == 'Error "Mandatory argument [password] is not found."'
+    )
+    assert (
+        refusal({k: v for k, v in BASE.items() if k != "content"})
+        == 'Error "content or hex-content not present."'
+    )
+    assert (
+        refusal({**BASE, "hex-content": "48"})
+        == 'Error "content and hex-content cannot be used both in same request."'
+    )
+    assert refusal({**BASE, "coding": "4"}).startswith(
+        'Error "Argument [coding] has an unsupported value: [4]'
+    )
 
 
 def test_jasmin_content_is_decoded_from_its_coding() -> None:
-    ucs2 = {k: v for k, v in BASE.items() if k != "content"} | {"hex-content": "0623063106460628", "coding": "8"}
+    ucs2 = {k: v for k, v in BASE.items() if k != "content"} | {
+        "hex-content": "0623063106460628",
+        "coding": "8",
+    }
     assert check_jasmin(ucs2).text == "\u0623\u0631\u0646\u0628"  # the documentation's Arabic example
     raw = "\x06\x23\x06\x31\x06\x46\x06\x28"  # the same, sent as content
     assert check_jasmin({**BASE, "content": raw, "coding": "8"}).text == "\u0623\u0631\u0646\u0628"
