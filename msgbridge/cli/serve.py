@@ -176,7 +176,9 @@ async def start_smpp_front(config: Config, runtime: Runtime) -> SmppFront | None
     if settings is None:
         return None
     host, port = settings.address
-    front = SmppFront(runtime, AccountBook(settings.accounts), enquire_link=settings.enquire_link)
+    front = SmppFront(
+        runtime, AccountBook(settings.accounts), events=runtime.store, enquire_link=settings.enquire_link
+    )
     tls = tls_context(ServeSettings(tls_cert=settings.tls_cert, tls_key=settings.tls_key))
     await front.start(host, port, tls=tls)
     click.echo(f"smpp listening on {'smpps' if tls else 'smpp'}://{_shown(host)}:{front.port}", nl=True)

@@ -22,6 +22,7 @@ from msgbridge.core.errors import MessagingError
 from msgbridge.core.ratelimit import TokenBucket
 from msgbridge.service.contract import Gateway, InvalidSubmission
 from msgbridge.service.smppfront.accounts import Account, AccountBook
+from msgbridge.service.smppfront.receipts import EventStore, ReceiptPump
 from msgbridge.service.smppfront.session import SLOW_READER_SECONDS, FrontSession, status_of, submission_of
 from msgbridge.service.smppfront.status import COMMAND_STATUS
 from msgbridge.service.smppfront.submit import Whole
@@ -48,6 +49,9 @@ class FrontHealth:
     """What ``GET /v1/transports`` and ``/metrics`` show of the front."""
 
     sessions: int
+    receipts_sent: int  # deliver_sm written (resends included)
+    receipts_delivered: int  # events answered deliver_sm_resp OK
+    receipts_waiting: int  # deliver_sm written and not answered yet (the rest wait in the store's events)
     binds: dict[str, int]  # system_id -> binds up
     throttled: dict[str, int]  # system_id -> submit PDUs answered ESME_RTHROTTLED
     submitted: int
@@ -61,6 +65,7 @@ class SmppFront:
         gateway: Gateway,
         accounts: AccountBook,
         *,
+        events: EventStore | None = None,
         enquire_link: float = 30.0,
         system_id: str = SYSTEM_ID,
     ) -> None:
@@ -78,6 +83,7 @@ class SmppFront:
         self._housekeeper: asyncio.Task[None] | None = None
         self.host = ""
         self.port = 0
+        self.pump = ReceiptPump(self, events) if events is not None else None
 
     # --- lifecycle ---------------------------------------------------------
 
@@ -89,6 +95,8 @@ class SmppFront:
         sockname = self._server.sockets[0].getsockname()
         self.host, self.port = str(sockname[0]), int(sockname[1])
         self._housekeeper = loop.create_task(self._housekeeping())
+        if self.pump is not None:
+            self.pump.start()
         log.info("SMPP front listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
@@ -100,6 +108,8 @@ class SmppFront:
             self._housekeeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._housekeeper
+        if self.pump is not None:
+            await self.pump.stop()
         for session in list(self.sessions):
             if session.mode:
                 session.write(codec.pdu(codec.UNBIND, 0, session.next_sequence()))
@@ -114,9 +124,22 @@ class SmppFront:
 
     def disconnected(self, session: FrontSession) -> None:
         self.sessions.discard(session)
+        if session.unacked and self.pump is not None:
+            self.pump.dropped(list(session.unacked.values()))
+        session.unacked.clear()
 
     def bound(self, session: FrontSession) -> None:
         self.stats["binds"] += 1
+        if self.pump is not None and session.mode in ("rx", "trx"):
+            self.pump.wake.set()
+
+    def receivers(self) -> dict[str, list[FrontSession]]:
+        """The sessions receipts may go to, by account."""
+        out: dict[str, list[FrontSession]] = {}
+        for s in self.sessions:
+            if s.account is not None and s.mode in ("rx", "trx") and not s.closed:
+                out.setdefault(s.account.system_id, []).append(s)
+        return out
 
     def bind_count(self, system_id: str) -> int:
         return sum(1 for s in self.sessions if s.account is not None and s.account.system_id == system_id)
@@ -133,7 +156,9 @@ class SmppFront:
         self.throttles[system_id] += 1
 
     def deliver_answered(self, session: FrontSession, sequence: int, status: int) -> None:
-        session.unacked.pop(sequence, None)
+        flight = session.unacked.pop(sequence, None)
+        if flight is not None and self.pump is not None:
+            self.pump.answered(flight, sequence, status)
 
     # --- submit ------------------------------------------------------------
 
@@ -202,6 +227,9 @@ class SmppFront:
         binds: Counter[str] = Counter(s.account.system_id for s in self.sessions if s.account is not None)
         return FrontHealth(
             sessions=len(self.sessions),
+            receipts_sent=self.pump.sent if self.pump is not None else 0,
+            receipts_delivered=self.pump.delivered if self.pump is not None else 0,
+            receipts_waiting=sum(len(s.unacked) for s in self.sessions),
             binds=dict(binds),
             throttled=dict(self.throttles),
             submitted=self.stats["submitted"],

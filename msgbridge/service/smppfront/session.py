@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from msgbridge.service.contract import InvalidSubmission, Submission
 from msgbridge.service.smppfront.accounts import Account, check_password
+from msgbridge.service.smppfront.receipts import InFlight, target_for
 from msgbridge.service.smppfront.status import COMMAND_STATUS
 from msgbridge.service.smppfront.submit import Assembler, Part, Refused, Whole, decode_submit
 from msgbridge.smpp import codec
@@ -56,7 +57,7 @@ class FrontSession(asyncio.Protocol):
         self.paused_at: float | None = None
         self._seq = 0
         self.assembler = Assembler()
-        self.unacked: dict[int, object] = {}  # deliver_sm sequence -> what the receipt pump sent
+        self.unacked: dict[int, InFlight] = {}  # deliver_sm sequence -> the receipt it carries
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- asyncio.Protocol --------------------------------------------------
@@ -266,12 +267,17 @@ class FrontSession(asyncio.Protocol):
 
 
 def submission_of(whole: Whole, account: Account) -> Submission:
+    """``whole`` as the gateway takes it; its receipt target rides in ``metadata["callback"]``, which the
+    store keeps in a column of its own."""
+    target = target_for(account.system_id, whole.registered_delivery)
+    parts = len(whole.sequences)
     return Submission(
         to=whole.to,
         text=whole.text,
         sender=whole.sender,
-        reference=whole.reference,
+        reference=whole.reference if parts == 1 else f"{whole.reference}/{parts}",
         transport=account.transports[0] if account.transports else None,
+        options={"callback": target.dumps()} if target is not None else {},
     )
 
 

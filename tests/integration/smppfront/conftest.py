@@ -34,7 +34,7 @@ async def front(tmp_path: Path) -> AsyncIterator[Front]:
     create_account(accounts, "slow", password="secret", tps=2, window=5)
     runtime = Runtime(store=str(tmp_path / "front.db"), transports={"mem": "memory://"})
     await runtime.start()
-    server = SmppFront(runtime, AccountBook(accounts))
+    server = SmppFront(runtime, AccountBook(accounts), events=runtime.store)
     await server.start("127.0.0.1", 0)
     try:
         yield Front(runtime, server, accounts)
