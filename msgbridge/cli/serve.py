@@ -148,6 +148,8 @@ async def serve(config: Config, settings: ServeSettings, *, access_log: bool) ->
         scheme = "https" if context is not None else "http"
         front = await start_smpp_front(config, runtime)
         click.echo(f"listening on {scheme}://{_shown(host)}:{bound[1]}", nl=True)
+        if front is not None:
+            click.echo(f"smpp listening on {front.scheme}://{_shown(front.host)}:{front.port}", nl=True)
         sys.stdout.flush()
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -170,8 +172,8 @@ async def serve(config: Config, settings: ServeSettings, *, access_log: bool) ->
 
 
 async def start_smpp_front(config: Config, runtime: Runtime) -> SmppFront | None:
-    """The SMPP front on ``[smpp_front] listen`` when configured; prints ``smpp listening on smpp://HOST:PORT``
-    (or ``smpps://``) before the HTTP line, so a script reading the HTTP line knows both are up."""
+    """The SMPP front on ``[smpp_front] listen`` when configured (``serve`` prints ``smpp listening on
+    smpp://HOST:PORT``, or ``smpps://``, on the line after the HTTP one)."""
     settings = config.smpp_front
     if settings is None:
         return None
@@ -181,7 +183,6 @@ async def start_smpp_front(config: Config, runtime: Runtime) -> SmppFront | None
     )
     tls = tls_context(ServeSettings(tls_cert=settings.tls_cert, tls_key=settings.tls_key))
     await front.start(host, port, tls=tls)
-    click.echo(f"smpp listening on {'smpps' if tls else 'smpp'}://{_shown(host)}:{front.port}", nl=True)
     return front
 
 

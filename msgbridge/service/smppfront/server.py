@@ -83,6 +83,7 @@ class SmppFront:
         self._housekeeper: asyncio.Task[None] | None = None
         self.host = ""
         self.port = 0
+        self.scheme = "smpp"
         self.pump = ReceiptPump(self, events) if events is not None else None
 
     # --- lifecycle ---------------------------------------------------------
@@ -94,6 +95,7 @@ class SmppFront:
         )
         sockname = self._server.sockets[0].getsockname()
         self.host, self.port = str(sockname[0]), int(sockname[1])
+        self.scheme = "smpps" if tls is not None else "smpp"
         self._housekeeper = loop.create_task(self._housekeeping())
         if self.pump is not None:
             self.pump.start()
