@@ -9,6 +9,15 @@
     sms = "smpp://user:secret@smsc.example:2775?window=10"
     kz = "mobizon://KEY@api.mobizon.kz"
 
+    [transports.mail]                # the table form, for a transport with a default callback
+    url = "smtp://relay.example:587"
+    callback_url = "https://app.example/events"
+
+    [events]                         # status events kept in the store, delivered to callbacks
+    record = "callbacks"             # "all": every status change, for GET /v1/events, callback or not
+    allow_private_callbacks = false  # true: callbacks may call private/loopback addresses
+    inbound_url = "https://app.example/mo"   # where MO messages go as message.inbound events
+
     [serve]                          # msgbridge serve
     listen = "127.0.0.1:8080"
     tls_cert = "cert.pem"            # optional; both or neither
@@ -93,6 +102,22 @@ class ServeSettings:
         return parse_listen(self.listen)
 
 
+RECORD_CHOICES = ("callbacks", "all")
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    """``[events]``: which status changes are kept as events, and where callbacks may go."""
+
+    record: str = "callbacks"  # "callbacks": of messages with a target; "all": every one
+    allow_private_callbacks: bool = False
+    inbound_url: str | None = None
+
+    @property
+    def record_all(self) -> bool:
+        return self.record == "all"
+
+
 @dataclass(frozen=True)
 class SmppFrontSettings:
     """``[smpp_front]``: the SMPP server front of ``msgbridge serve`` (absent: serve speaks HTTP only)."""
@@ -116,6 +141,8 @@ class Config:
     source: str | None = None  # the file read, if any
     serve: ServeSettings = field(default_factory=ServeSettings)
     apikeys_file: str = DEFAULT_KEYS_FILE
+    events: EventSettings = field(default_factory=EventSettings)
+    transport_callbacks: dict[str, str] = field(default_factory=dict)  # a transport's default callback URL
     smpp_front: SmppFrontSettings | None = None
 
     def resolve_via(self, via: str) -> str:
@@ -166,10 +193,15 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         store = value
 
     transports: dict[str, str] = {}
+    callbacks: dict[str, str] = {}
     section = data.get("transports", {})
     if not isinstance(section, dict):
         raise ConfigError(f'{source}: [transports] must be a table of name = "url"')
     for name, url in section.items():
+        if isinstance(url, dict):
+            url, callback = _transport_table(url, f"{source}: [transports.{name}]")
+            if callback is not None:
+                callbacks[name.lower()] = callback
         if not isinstance(url, str):
             raise ConfigError(f"{source}: transport {name!r} must be a URL string")
         transports[name.lower()] = url
@@ -182,10 +214,58 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
     base = file.parent if source else Path()
     serve = _serve_settings(data.get("serve", {}), environ, source, base)
     keys = _keys_file(data.get("apikeys", {}), environ, source, base)
+    events = _event_settings(data.get("events", {}), source)
     front = _smpp_front(data.get("smpp_front"), environ, source, base)
     return Config(
-        store=store, transports=transports, source=source, serve=serve, apikeys_file=keys, smpp_front=front
+        store=store,
+        transports=transports,
+        source=source,
+        serve=serve,
+        apikeys_file=keys,
+        events=events,
+        transport_callbacks=callbacks,
+        smpp_front=front,
     )
+
+
+def _callback_url(value: object, where: str) -> str:
+    """A callback URL the operator configured: checked for its form (the operator may name private hosts)."""
+    from msgbridge.core.callbacks import callback_problem
+
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a URL string")
+    why = callback_problem(value, allow_private=True)
+    if why is not None:
+        raise ConfigError(f"{where}: {why}")
+    return value
+
+
+def _transport_table(table: dict[str, object], where: str) -> tuple[object, str | None]:
+    """``[transports.NAME]``: (its ``url``, its ``callback_url`` or None)."""
+    unknown = sorted(set(table) - {"url", "callback_url"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: url, callback_url)")
+    callback = table.get("callback_url")
+    return table.get("url"), _callback_url(callback, f"{where} callback_url") if callback is not None else None
+
+
+def _event_settings(section: object, source: str | None) -> EventSettings:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: [events] must be a table")
+    known = ("record", "allow_private_callbacks", "inbound_url")
+    unknown = sorted(set(section) - set(known))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) in [events]: {', '.join(unknown)} (known: {', '.join(known)})")
+    record = section.get("record", "callbacks")
+    if record not in RECORD_CHOICES:
+        raise ConfigError(f'{source}: [events] record must be "callbacks" or "all", got {record!r}')
+    allow = section.get("allow_private_callbacks", False)
+    if not isinstance(allow, bool):
+        raise ConfigError(f"{source}: [events] allow_private_callbacks must be true or false")
+    inbound = section.get("inbound_url")
+    if inbound is not None:
+        inbound = _callback_url(inbound, f"{source}: [events] inbound_url")
+    return EventSettings(record=str(record), allow_private_callbacks=allow, inbound_url=inbound)
 
 
 def _beside(base: Path, value: str) -> str:

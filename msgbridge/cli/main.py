@@ -19,6 +19,7 @@ from msgbridge.core.terminal import printable
 COMMAND_MODULES: tuple[str, ...] = (
     "msgbridge.cli.commands",  # send, status, transports, text, campaign
     "msgbridge.cli.inbox",  # inbox (MO messages)
+    "msgbridge.cli.events",  # events list|replay
     "msgbridge.cli.sim_smsc",  # sim smsc
     "msgbridge.cli.sim_http",  # sim http
     "msgbridge.cli.gateway",  # gateway smtp

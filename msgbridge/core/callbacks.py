@@ -17,6 +17,7 @@ import functools
 import ipaddress
 import json
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -146,3 +147,41 @@ def target_problem(target: CallbackTarget, *, allow_private: bool) -> str | None
     if target.mask is not None and not 0 <= target.mask < 2**16:
         return f"callback mask out of range: {target.mask}"
     return callback_problem(target.url, allow_private=allow_private)
+
+
+@dataclass(frozen=True, slots=True)
+class RowCallbacks:
+    """The callback rule of a campaign's rows: the campaign's target, or the row's own ``callback_url``.
+
+    A row's URL is checked for its form and literal address only, never resolved (a campaign has many rows,
+    and a name may resolve elsewhere by the time of delivery anyway: the worker checks the address it
+    connects to).
+    """
+
+    default: CallbackTarget | None
+    key: str | None = None  # the API key whose secret signs a row's own target
+    allow_private: bool = False
+    column: str = "callback_url"
+
+    def target(self, fields: Mapping[str, str]) -> tuple[str | None, str | None]:
+        """(the row's target as stored, ``CallbackTarget.dumps()``; why its URL cannot be one)."""
+        url = fields.get(self.column, "").strip()
+        if not url:
+            return (self.default.dumps() if self.default is not None else None), None
+        why = literal_problem(url, allow_private=self.allow_private)
+        if why is not None:
+            return None, f"{self.column}: {why}"
+        return CallbackTarget(url, key=self.key).dumps(), None
+
+
+def literal_problem(url: str, *, allow_private: bool) -> str | None:
+    """:func:`callback_problem` without resolving a name: the form, and the address if the host is one."""
+    why = callback_problem(url, allow_private=True)
+    if why is not None or allow_private:
+        return why
+    host = urlsplit(url).hostname or ""
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return "localhost is a loopback address" if host.rstrip(".").endswith("localhost") else None
+    return address_problem(host)
