@@ -25,7 +25,7 @@ from msgbridge.service.smppfront.accounts import Account, AccountBook
 from msgbridge.service.smppfront.receipts import EventStore, ReceiptPump
 from msgbridge.service.smppfront.session import SLOW_READER_SECONDS, FrontSession, status_of, submission_of
 from msgbridge.service.smppfront.status import COMMAND_STATUS
-from msgbridge.service.smppfront.submit import Whole
+from msgbridge.service.smppfront.submit import Recent, Whole
 from msgbridge.smpp import codec
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class SmppFront:
         self.system_id = system_id
         self.sessions: set[FrontSession] = set()
         self.resp_ids: dict[tuple[int, int], int] = {}
-        self.multi: dict[tuple[int, int], int] = {}
+        self.recent: dict[str, Recent] = {}  # by system_id
         self.stats: Counter[str] = Counter()
         self.throttles: Counter[str] = Counter()
         self._buckets: dict[str, TokenBucket] = {}
@@ -171,7 +171,16 @@ class SmppFront:
         scope = scope_of(account.system_id)
         statuses: list[int] = [codec.ESME_ROK] * len(wholes)
         ids: list[str] = [""] * len(wholes)
-        todo = list(range(len(wholes)))
+        now = time.time()
+        recent = self.recent.setdefault(account.system_id, Recent())
+        todo: list[int] = []
+        for i, whole in enumerate(wholes):
+            known = recent.get(abs(whole.sequences[0]), whole.digest, now)
+            if known is not None:
+                ids[i] = known  # a resend of what this process queued: answered with the same id
+                self.stats["resends"] += 1
+            else:
+                todo.append(i)
         while todo:
             batch = [submission_of(wholes[i], account) for i in todo]
             try:
@@ -190,6 +199,7 @@ class SmppFront:
                 break
             for i, acc in zip(todo, accepted, strict=True):
                 ids[i] = acc.id
+                recent.put(abs(wholes[i].sequences[0]), wholes[i].digest, acc.id, now)
             self.stats["submitted"] += len(todo)
             break
         out: list[bytes] = []

@@ -225,7 +225,6 @@ class FrontSession(asyncio.Protocol):
             # every destination is its own message; the resp carries the first id (no unsuccess_sme list)
             for p in decoded[1:]:
                 p.sequence = -seq  # answered through the first destination's part
-            self.front.multi[(id(self), seq)] = len(decoded)
         parts.extend(decoded)
 
     async def _submit(self, parts: list[Part]) -> None:
@@ -252,7 +251,6 @@ class FrontSession(asyncio.Protocol):
             if seq < 0:
                 continue
             resp = self.front.resp_ids.pop((id(self), seq), codec.SUBMIT_SM_RESP)
-            self.front.multi.pop((id(self), seq), None)
             self.in_window = max(0, self.in_window - 1)
             body = codec.encode_message_id(ids[i]) if status == codec.ESME_ROK else b""
             if resp == codec.SUBMIT_MULTI | codec.RESPONSE_BIT and status == codec.ESME_ROK:

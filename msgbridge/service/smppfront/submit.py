@@ -25,7 +25,6 @@ repeated text to the same number with a reused sequence number would be dropped 
 from __future__ import annotations
 
 import hashlib
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -137,6 +136,7 @@ class Whole:
     sequences: list[int]
     registered_delivery: int
     reference: str
+    digest: str  # of the whole: with the first sequence number, what names a resend (Recent)
 
 
 @dataclass(slots=True)
@@ -157,7 +157,7 @@ class Assembler:
         c = part.concat
         if c is None or c.total <= 1:
             return Whole(part.to, part.sender, text_of(part.data, part.data_coding), [part.sequence],
-                         part.registered_delivery, reference(part.sequence, part.digest, now))  # fmt: skip
+                         part.registered_delivery, reference(part.sequence, part.digest, now), part.digest)  # fmt: skip
         if not 1 <= c.seq <= c.total:
             raise Refused(codec.ESME_RINVMSGLEN, f"part {c.seq} of {c.total}")
         key = (part.to, part.sender, c.ref, c.total)
@@ -170,7 +170,7 @@ class Assembler:
         text = text_of(b"".join(p.data for p in parts), parts[0].data_coding)
         digest = hashlib.blake2b("".join(p.digest for p in parts).encode(), digest_size=6).hexdigest()
         return Whole(part.to, part.sender, text, [p.sequence for p in parts], parts[0].registered_delivery,
-                     reference(parts[0].sequence, digest, now))  # fmt: skip
+                     reference(parts[0].sequence, digest, now), digest)  # fmt: skip
 
     def expired(self, now: float) -> list[int]:
         """Sequence numbers of parts whose message did not complete in time (their sets are dropped)."""
@@ -187,18 +187,20 @@ def reference(sequence: int, digest: str, now: float) -> str:
 
 
 class Recent:
-    """Submissions of the last two resend windows, by (sequence, digest): a resend in the next bucket."""
+    """One account's submissions of the last resend window, by (sequence, digest) -> message id: what finds
+    a resend that arrives in the bucket after its original's (the store's key finds one in the same)."""
 
     def __init__(self) -> None:
-        self._ids: OrderedDict[tuple[int, str], tuple[float, list[str]]] = OrderedDict()
+        self._ids: OrderedDict[tuple[int, str], tuple[float, str]] = OrderedDict()
 
-    def get(self, sequence: int, digest: str, now: float) -> list[str] | None:
+    def get(self, sequence: int, digest: str, now: float) -> str | None:
         hit = self._ids.get((sequence, digest))
         if hit is None or now - hit[0] > RESEND_WINDOW:
             return None
         return hit[1]
 
-    def put(self, sequence: int, digest: str, ids: list[str], now: float | None = None) -> None:
-        self._ids[(sequence, digest)] = (time.time() if now is None else now, ids)
+    def put(self, sequence: int, digest: str, message_id: str, now: float) -> None:
+        self._ids[(sequence, digest)] = (now, message_id)
+        self._ids.move_to_end((sequence, digest))
         while len(self._ids) > RECENT_MAX:
             self._ids.popitem(last=False)

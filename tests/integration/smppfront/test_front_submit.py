@@ -11,6 +11,7 @@ from conftest import Front
 from msgbridge.adapters.base import open_transport
 from msgbridge.core.message import Message
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.service.smppfront.submit import Part
 from msgbridge.smpp import codec
 
 
@@ -101,3 +102,47 @@ async def test_above_the_tps_cap_submit_sm_is_throttled(front: Front) -> None:
     assert set(statuses.values()) <= {codec.ESME_ROK, codec.ESME_RTHROTTLED}
     assert front.front.health().throttled["slow"] == 10 - len(ok)
     writer.close()
+
+
+async def test_a_resent_submit_sm_is_queued_once_and_answered_with_the_same_id(front: Front) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", front.front.port)
+    writer.write(codec.pdu(codec.BIND_TRANSMITTER, 0, 1, codec.encode_bind(codec.Bind("acme", "secret"))))
+    length, _, status, _ = struct.unpack(">IIII", await reader.readexactly(16))
+    await reader.readexactly(length - 16)
+    assert status == codec.ESME_ROK
+    body = codec.encode_sm(
+        codec.ShortMessage(source_addr="Shop", destination_addr="77011234567", short_message=b"once")
+    )
+    ids = []
+    for _ in range(2):  # the same PDU, as an ESME resends it after a lost answer
+        writer.write(codec.pdu(codec.SUBMIT_SM, 0, 7, body))
+        length, command_id, status, seq = struct.unpack(">IIII", await reader.readexactly(16))
+        assert (command_id, status, seq) == (codec.SUBMIT_SM_RESP, codec.ESME_ROK, 7)
+        ids.append(codec.decode_message_id(await reader.readexactly(length - 16)))
+    writer.close()
+    assert ids[0] == ids[1]
+    counts = await front.runtime.queue_depth()
+    assert sum(counts.values()) == 1
+
+
+def test_a_resend_in_the_next_bucket_is_found_in_recent_memory() -> None:
+    from msgbridge.service.smppfront.submit import RESEND_WINDOW, Assembler, Recent
+
+    [part] = decode_submit_sm(b"again")
+    bucket_end = (10_000 + 1) * RESEND_WINDOW - 1
+    first = Assembler().add(part, bucket_end)
+    resend = Assembler().add(part, bucket_end + 2)
+    assert first is not None and resend is not None and first.reference != resend.reference
+    recent = Recent()
+    recent.put(first.sequences[0], first.digest, "m1", bucket_end)
+    assert recent.get(resend.sequences[0], resend.digest, bucket_end + 2) == "m1"
+    assert recent.get(resend.sequences[0], resend.digest, bucket_end + RESEND_WINDOW + 1) is None
+
+
+def decode_submit_sm(text: bytes) -> list[Part]:
+    from msgbridge.service.smppfront.submit import decode_submit
+
+    body = codec.encode_sm(
+        codec.ShortMessage(source_addr="Shop", destination_addr="77011234567", short_message=text)
+    )
+    return decode_submit(codec.SUBMIT_SM, body, 3)
