@@ -146,3 +146,40 @@ def decode_submit_sm(text: bytes) -> list[Part]:
         codec.ShortMessage(source_addr="Shop", destination_addr="77011234567", short_message=text)
     )
     return decode_submit(codec.SUBMIT_SM, body, 3)
+
+
+async def test_binds_per_account_are_capped(front: Front) -> None:
+    from msgbridge.service.smppfront.accounts import create_account
+
+    create_account(front.accounts, "one", password="secret", max_binds=1)
+    front.front.accounts.path = front.accounts
+    front.front.accounts._checked = 0.0  # read the file again now, as a running front does within a second
+    reader, writer = await asyncio.open_connection("127.0.0.1", front.front.port)
+    writer.write(codec.pdu(codec.BIND_TRANSCEIVER, 0, 1, codec.encode_bind(codec.Bind("one", "secret"))))
+    length, _, status, _ = struct.unpack(">IIII", await reader.readexactly(16))
+    await reader.readexactly(length - 16)
+    assert status == codec.ESME_ROK
+    assert await raw_bind(front, "one", "secret") == codec.ESME_RBINDFAIL
+    assert front.front.health().binds == {"one": 1}
+    writer.close()
+
+
+async def test_above_the_window_submit_sm_is_throttled_not_stalled(front: Front) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", front.front.port)
+    writer.write(codec.pdu(codec.BIND_TRANSMITTER, 0, 1, codec.encode_bind(codec.Bind("acme", "secret"))))
+    length, _, status, _ = struct.unpack(">IIII", await reader.readexactly(16))
+    await reader.readexactly(length - 16)
+    body = codec.encode_sm(
+        codec.ShortMessage(source_addr="Shop", destination_addr="77011234567", short_message=b"w")
+    )
+    n = 60  # the account's window is 20: one read of 60 PDUs leaves 40 above it
+    writer.write(b"".join(codec.pdu(codec.SUBMIT_SM, 0, seq, body) for seq in range(2, 2 + n)))
+    statuses = []
+    for _ in range(n):
+        length, command_id, status, _seq = struct.unpack(">IIII", await reader.readexactly(16))
+        await reader.readexactly(length - 16)
+        assert command_id == codec.SUBMIT_SM_RESP
+        statuses.append(status)
+    writer.close()
+    assert set(statuses) <= {codec.ESME_ROK, codec.ESME_RTHROTTLED}
+    assert 20 <= statuses.count(codec.ESME_ROK) < n and codec.ESME_RTHROTTLED in statuses
