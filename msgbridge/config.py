@@ -36,6 +36,14 @@
     timeout = 10                     # seconds for one request, first byte out to the answer read
     breaker_failures = 5             # consecutive failures that open a receiver's circuit
     breaker_cooldown = 30            # seconds an open circuit waits before one probe
+    [smpp_front]                     # serve also listens for SMPP (msgbridge/service/smppfront)
+    listen = "127.0.0.1:2775"
+    tls_cert = "cert.pem"            # optional; both or neither
+    tls_key = "key.pem"
+    accounts = "msgbridge-smpp-users.toml"   # `msgbridge smpp-user create` writes it; default: next to this file
+    enquire_link = 30                # seconds of silence before the front asks; 3 unanswered: the link is closed
+    [smpp_front.routes]              # MO destination prefixes -> account (besides the accounts' own --mo)
+    "7701" = "billing"
 
 The environment wins over the file, so a deployment keeps secrets out of it:
 ``MSGBRIDGE_STORE`` and ``MSGBRIDGE_TRANSPORT_<NAME>`` (``MSGBRIDGE_TRANSPORT_SMS``
@@ -73,6 +81,9 @@ DEFAULT_DRAIN_TIMEOUT = 30.0
 # A batch of 10,000 messages of a few hundred characters each fits in 16 MiB; a CSV of a million rows in 256.
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 DEFAULT_MAX_UPLOAD = 256 * 1024 * 1024
+DEFAULT_SMPP_LISTEN = "127.0.0.1:2775"
+DEFAULT_SMPP_ACCOUNTS = "msgbridge-smpp-users.toml"
+ENV_SMPP_FRONT_PREFIX = "MSGBRIDGE_SMPP_FRONT_"
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -130,6 +141,22 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class SmppFrontSettings:
+    """``[smpp_front]``: the SMPP server front of ``msgbridge serve`` (absent: serve speaks HTTP only)."""
+
+    listen: str = DEFAULT_SMPP_LISTEN
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    accounts: str = DEFAULT_SMPP_ACCOUNTS
+    enquire_link: float = 30.0
+    routes: dict[str, str] = field(default_factory=dict)  # MO destination prefix (digits) -> system_id
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return parse_listen(self.listen)
+
+
+@dataclass(frozen=True)
 class Config:
     store: str = DEFAULT_STORE
     transports: dict[str, str] = field(default_factory=dict)
@@ -139,6 +166,7 @@ class Config:
     events: EventSettings = field(default_factory=EventSettings)
     transport_callbacks: dict[str, str] = field(default_factory=dict)  # a transport's default callback URL
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    smpp_front: SmppFrontSettings | None = None
 
     def resolve_via(self, via: str) -> str:
         """A transport URL from ``--via``: a URL as given, or the URL configured under that name."""
@@ -211,6 +239,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
     keys = _keys_file(data.get("apikeys", {}), environ, source, base)
     events = _event_settings(data.get("events", {}), source)
     webhooks = _webhook_settings(data.get("webhooks", {}), environ, source)
+    front = _smpp_front(data.get("smpp_front"), environ, source, base)
     return Config(
         store=store,
         transports=transports,
@@ -220,6 +249,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         events=events,
         transport_callbacks=callbacks,
         webhooks=webhooks,
+        smpp_front=front,
     )
 
 
@@ -395,3 +425,52 @@ def _webhook_settings(section: object, environ: Mapping[str, str], source: str |
                 raise ConfigError(f"{where} must be a number of seconds > 0, got {value!r}")
             settings[key] = seconds
     return WebhookSettings(**settings)  # type: ignore[arg-type]
+
+
+_SMPP_FRONT_KEYS: tuple[str, ...] = ("listen", "tls_cert", "tls_key", "accounts", "enquire_link", "routes")
+
+
+def _smpp_front(
+    section: object, environ: Mapping[str, str], source: str | None, base: Path
+) -> SmppFrontSettings | None:
+    """``[smpp_front]``, or ``MSGBRIDGE_SMPP_FRONT_LISTEN`` alone: None when neither is there."""
+    env = {k: environ[ENV_SMPP_FRONT_PREFIX + k.upper()] for k in _SMPP_FRONT_KEYS[:5]
+           if environ.get(ENV_SMPP_FRONT_PREFIX + k.upper())}  # fmt: skip
+    if section is None and not env:
+        return None
+    section = {} if section is None else section
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: [smpp_front] must be a table")
+    unknown = sorted(set(section) - set(_SMPP_FRONT_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key(s) in [smpp_front]: {', '.join(unknown)} (known: {', '.join(_SMPP_FRONT_KEYS)})"
+        )
+    settings: dict[str, object] = {}
+    values = {k: (v, f"{source}: [smpp_front] {k}", True) for k, v in section.items() if k != "routes"}
+    values.update({k: (v, f"{ENV_SMPP_FRONT_PREFIX}{k.upper()}", False) for k, v in env.items()})
+    for key, (value, where, from_file) in values.items():
+        if key == "enquire_link":
+            seconds = _seconds(value, where)
+            if seconds <= 0:
+                raise ConfigError(f"{where} must be more than 0 seconds")
+            settings[key] = seconds
+            continue
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where} must be a non-empty string")
+        if key == "listen":
+            parse_listen(value)
+        settings[key] = _beside(base, value) if from_file and key != "listen" else value
+    if "accounts" not in settings:
+        settings["accounts"] = _beside(base, DEFAULT_SMPP_ACCOUNTS)
+    routes = section.get("routes", {})
+    if not isinstance(routes, dict) or not all(isinstance(v, str) for v in routes.values()):
+        raise ConfigError(f'{source}: [smpp_front.routes] must be a table of "PREFIX" = "SYSTEM_ID"')
+    for prefix in routes:
+        if not prefix.removeprefix("+").isdigit():
+            raise ConfigError(f"{source}: [smpp_front.routes] prefix {prefix!r} must be digits")
+    settings["routes"] = {p.removeprefix("+"): v for p, v in routes.items()}
+    result = SmppFrontSettings(**settings)  # type: ignore[arg-type]
+    if (result.tls_cert is None) != (result.tls_key is None):
+        raise ConfigError("[smpp_front] tls_cert and tls_key go together: give both or neither")
+    return result

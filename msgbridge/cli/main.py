@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "msgbridge.cli.gateway",  # gateway smtp
     "msgbridge.cli.apikey",  # apikey create|list|revoke
     "msgbridge.cli.serve",  # serve
+    "msgbridge.cli.smppuser",  # smpp-user create|list|remove
 )
 
 

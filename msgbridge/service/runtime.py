@@ -49,7 +49,13 @@ from msgbridge.service.contract import (
 from msgbridge.service.events import EventHub, Subscription
 from msgbridge.service.lane import IDLE, Lane
 from msgbridge.service.throughput import Throughput
-from msgbridge.service.validation import check_batch, own_target, sender_problem
+from msgbridge.service.validation import (
+    FRONT_FORMAT,
+    check_batch,
+    front_target_problem,
+    own_target,
+    sender_problem,
+)
 from msgbridge.store import open_store
 from msgbridge.store.base import (
     CampaignRecord,
@@ -278,7 +284,7 @@ class Runtime:
         if not self._accepting or self._commit is None:
             raise NotAccepting("not accepting messages: the runtime is draining or not started")
         named = {t for item in items if (t := own_target(item, scope)) is not None}
-        problems = await self._target_problems(named) if named else {}
+        problems = await self._target_problems(named, scope) if named else {}
         checked = check_batch(items, self._resolve, scope=scope, callback_problem=problems.__getitem__)
         entries: list[OutboxEntry] = []
         for c, mid in zip(checked, message_ids(len(checked)), strict=True):
@@ -313,12 +319,20 @@ class Runtime:
             self.lanes[name].wake()
         return out
 
-    async def _target_problems(self, targets: Iterable[CallbackTarget]) -> dict[CallbackTarget, str | None]:
-        """What is wrong with each target a caller named; a host name is resolved, in a thread."""
+    async def _target_problems(
+        self, targets: Iterable[CallbackTarget], scope: str
+    ) -> dict[CallbackTarget, str | None]:
+        """What is wrong with each target a caller named; a host name is resolved, in a thread. An ``smpp``
+        target is the SMPP front's: its URL is an account, not an address, so only the scope decides."""
         allow = self.event_settings.allow_private_callbacks
 
         def check() -> dict[CallbackTarget, str | None]:
-            return {t: target_problem(t, allow_private=allow) for t in targets}
+            return {
+                t: front_target_problem(t, scope)
+                if t.format == FRONT_FORMAT
+                else target_problem(t, allow_private=allow)
+                for t in targets
+            }
 
         return check() if allow else await asyncio.to_thread(check)
 
@@ -348,7 +362,7 @@ class Runtime:
             raise ConfigError(f"sender {campaign.sender!r}: {why}", code=ErrorCode.INVALID_SENDER)
         own = CallbackTarget(campaign.callback_url, key=scope or None) if campaign.callback_url else None
         if own is not None:
-            why = (await self._target_problems([own]))[own]
+            why = (await self._target_problems([own], scope))[own]
             if why is not None:
                 raise ConfigError(f"callback_url {campaign.callback_url!r}: {why}")
         callbacks = RowCallbacks(

@@ -60,6 +60,20 @@ def own_target(item: Submission, scope: str = "") -> CallbackTarget | None:
     return None
 
 
+FRONT_FORMAT = "smpp"  # receipts over an SMPP front's own binds; only that front names such a target
+FRONT_SCOPE = "smpp@"  # the front's scope prefix: API key names cannot hold "@", so no HTTP caller has it
+RESERVED_OPTIONS = frozenset({"callback"})  # kept by the store as the target: set through ``callback`` only
+
+
+def front_target_problem(target: CallbackTarget, scope: str) -> str | None:
+    """Why an ``smpp`` target may not be kept: only the SMPP front's account ``X`` (scope ``smpp@X``) names
+    ``smpp://X``, so no other caller can route another account's receipts, or its own, over a bind."""
+    system_id = scope.removeprefix(FRONT_SCOPE) if scope.startswith(FRONT_SCOPE) else None
+    if system_id is None or target.url != f"smpp://{system_id}":
+        return "callback format 'smpp' is the SMPP front's own"
+    return None
+
+
 def form_problem(target: CallbackTarget) -> str | None:
     """What is wrong with a target's form alone (no name resolved): for callers that resolve nothing."""
     return target_problem(target, allow_private=True)
@@ -141,6 +155,13 @@ def check_batch(
             isinstance(k, str) and isinstance(v, str) for k, v in item.options.items()
         ):
             bad("options", ErrorCode.INVALID_ARGUMENT, "option names and values are text")
+        elif item.options and RESERVED_OPTIONS & set(item.options):
+            names = ", ".join(sorted(RESERVED_OPTIONS & set(item.options)))
+            bad(
+                "options",
+                ErrorCode.INVALID_ARGUMENT,
+                f"option(s) {names} are reserved: name a callback target",
+            )
         if len(errors) == before and transport is not None:
             out.append(Checked(item, to, transport, target))
     if errors:

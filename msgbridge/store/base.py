@@ -387,10 +387,19 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def claim_events(self, limit: int, *, now: float, lease: float) -> list[StoredEvent]:
+    async def claim_events(
+        self,
+        limit: int,
+        *,
+        now: float,
+        lease: float,
+        formats: Sequence[str] | None = None,
+        urls: Sequence[str] | None = None,
+    ) -> list[StoredEvent]:
         """Pending events due at ``now``, at most one per (message, target): the lowest one not yet
         delivered, failed or skipped, so a later event never overtakes an earlier one. Each is leased to
-        this store until ``now + lease`` (another store's claim leaves it alone meanwhile)."""
+        this store until ``now + lease`` (another store's claim leaves it alone meanwhile). ``formats`` /
+        ``urls``: only targets of those formats / URLs (the SMPP front claims its own "smpp" ones)."""
 
     @abstractmethod
     async def events_done(self, outcomes: Sequence[EventOutcome]) -> None:

@@ -20,6 +20,7 @@ lowest event of a (message, target) still pending.
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -233,19 +234,63 @@ async def events_page(
 _CLAIMABLE = (
     "SELECT e.n FROM events e WHERE e.state = 'pending' AND e.next_at <= ? AND NOT EXISTS "
     "(SELECT 1 FROM events p WHERE p.message_id = e.message_id AND p.target_id = e.target_id "
-    "AND p.state = 'pending' AND p.n < e.n) ORDER BY e.next_at LIMIT ?"
+    "AND p.state = 'pending' AND p.n < e.n){targets} ORDER BY e.next_at LIMIT ?"
 )
 
 
+def target_filter(formats: Sequence[str] | None, urls: Sequence[str] | None) -> tuple[str, list[Any]]:
+    """SQL (and its parameters) keeping the claim to targets of ``formats`` and ``urls`` (None: any).
+
+    A target's text is canonical JSON with sorted keys (``CallbackTarget.dumps``): ``format`` comes first
+    when it is not the default ``json``, ``url`` always last, so each is a prefix or suffix compared
+    exactly (``substr``, in both backends' words), with no pattern characters to escape.
+    """
+    ors: list[list[str]] = []
+    params: list[Any] = []
+    if formats is not None:
+        conds = []
+        for f in formats:
+            if f == "json":
+                conds.append("substr(w.text, 1, 11) <> ?")
+                params.append('{"format":"')
+            else:
+                head = '{"format":' + json.dumps(f, ensure_ascii=False) + ","
+                conds.append(f"substr(w.text, 1, {len(head)}) = ?")
+                params.append(head)
+        ors.append(conds or ["1 = 0"])
+    if urls is not None:
+        conds = []
+        for u in urls:
+            tail = '"url":' + json.dumps(u, ensure_ascii=False) + "}"
+            conds.append(f"substr(w.text, length(w.text) - {len(tail) - 1}) = ?")
+            params.append(tail)
+        ors.append(conds or ["1 = 0"])
+    if not ors:
+        return "", []
+    where = " AND ".join("(" + " OR ".join(conds) + ")" for conds in ors)
+    return f" AND e.target_id IN (SELECT w.id FROM words w WHERE {where})", params
+
+
 async def claim_events(
-    c: Conn, texts: Texts, token: str | int, limit: int, *, now: float, lease: float
+    c: Conn,
+    texts: Texts,
+    token: str | int,
+    limit: int,
+    *,
+    now: float,
+    lease: float,
+    formats: Sequence[str] | None = None,
+    urls: Sequence[str] | None = None,
 ) -> list[StoredEvent]:
     """Inside a write transaction: lease up to ``limit`` claimable events to ``token`` until ``now + lease``,
-    then read them back by that lease (the stamp is this claim's own: a token and an instant)."""
+    then read them back by that lease (the stamp is this claim's own: a token and an instant). ``formats``
+    and ``urls`` keep it to those targets (:func:`target_filter`)."""
     until = now + lease
+    targets, target_params = target_filter(formats, urls)
+    claimable = _CLAIMABLE.format(targets=targets)
     taken = await c.fetch(
-        f"UPDATE events SET next_at = ?, leased_by = ? WHERE n IN ({_CLAIMABLE}{c.skip_locked}) RETURNING n",
-        [until, token, now, limit],
+        f"UPDATE events SET next_at = ?, leased_by = ? WHERE n IN ({claimable}{c.skip_locked}) RETURNING n",
+        [until, token, now, *target_params, limit],
     )
     if not taken:
         return []

@@ -688,11 +688,21 @@ class SqlStore(Store):
             self._reader(), self.texts, after, limit, message_id=message_id, since=since
         )
 
-    async def claim_events(self, limit: int, *, now: float, lease: float) -> list[StoredEvent]:
+    async def claim_events(
+        self,
+        limit: int,
+        *,
+        now: float,
+        lease: float,
+        formats: Sequence[str] | None = None,
+        urls: Sequence[str] | None = None,
+    ) -> list[StoredEvent]:
         if limit <= 0:
             return []
         async with self._tx() as c:
-            return await events.claim_events(c, self.texts, self.token, limit, now=now, lease=lease)
+            return await events.claim_events(
+                c, self.texts, self.token, limit, now=now, lease=lease, formats=formats, urls=urls
+            )
 
     async def events_done(self, outcomes: Sequence[EventOutcome]) -> None:
         if outcomes:

@@ -186,8 +186,11 @@ class WebhookWorker:
                 if free > 0:
                     try:
                         events = await self.store.claim_events(
-                            min(CLAIM_BATCH, free), now=self.clock(), lease=self.lease
-                        )
+                            min(CLAIM_BATCH, free),
+                            now=self.clock(),
+                            lease=self.lease,
+                            formats=tuple(self.formats),
+                        )  # only formats built here: the SMPP front claims its own
                     except Exception as exc:  # the store may be briefly unavailable: try at the next poll
                         log.warning("webhooks: claiming events failed: %s", exc)
                         events = []

@@ -90,3 +90,25 @@ async def test_a_submission_names_one_target_and_a_private_one_only_when_allowed
             )
         assert "format" in unknown.value.errors[0].message
         assert await rt.events_page(None, 10) == [] and await rt.queue_depth() == {}
+
+
+async def test_only_the_smpp_fronts_own_account_names_an_smpp_target_and_options_carry_none(
+    sim: SmscSimulator, tmp_path: Path
+) -> None:
+    front = CallbackTarget("smpp://billing", format="smpp", mask=1)
+    async with Runtime(store=str(tmp_path / "rt.db"), transports={"sms": sim_url(sim)}) as rt:
+        for scope in ("", "billing", "smpp@other"):  # no scope, an API key's, another front account's
+            with pytest.raises(InvalidSubmission) as refused:
+                await rt.accept([Submission(to="+77011234567", text="x", callback=front)], scope=scope)
+            assert "SMPP front's own" in refused.value.errors[0].message, scope
+        # A raw target in options would skip every check of the URL (an address the worker would call).
+        raw = CallbackTarget("http://169.254.169.254/latest", format="kannel", method="GET").dumps()
+        with pytest.raises(InvalidSubmission) as smuggled:
+            await rt.accept([Submission(to="+77011234567", text="x", options={"callback": raw})])
+        assert [(e.field, e.code) for e in smuggled.value.errors] == [("options", ErrorCode.INVALID_ARGUMENT)]
+        assert await rt.queue_depth() == {}
+        [ok] = await rt.accept(
+            [Submission(to="+77011234567", text="x", callback=front)], scope="smpp@billing"
+        )
+        record = await rt.message(ok.id)
+        assert record is not None and CallbackTarget.loads(record.message.metadata["callback"]) == front
