@@ -54,5 +54,3 @@ class DlrReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import urllib.parse
+from collections.abc import Iterator
 
 import pytest
-from kannel_box import KannelBox, KannelNotFound, SmscLink, find_boxes
-
 from front_peers import DlrReceiver, Target
+from kannel_box import KannelBox, KannelNotFound, SmscLink, find_boxes
 
 # Kannel's dlr-mask bits (user guide, "SMS Delivery Reports"): 1 delivery success, 2 delivery failure,
 # 4 message buffered, 8 smsc submit, 16 smsc reject.
@@ -16,7 +16,7 @@ DELIVERED, BUFFERED, SMSC_SUBMIT = 1, 4, 8
 
 
 @pytest.fixture
-def kannel(target: Target) -> KannelBox:
+def kannel(target: Target) -> Iterator[KannelBox]:
     try:
         find_boxes()
     except KannelNotFound as exc:
