@@ -54,3 +54,13 @@ class DlrReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def udh_parts(text: str, ref: int, size: int = 153) -> list[bytes]:
+    """``text`` (GSM-7 basic characters only) as concatenated parts, each behind an 8-bit reference UDH.
+
+    Written out here rather than taken from an ESME library so every client sends the same bytes.
+    """
+    data = text.encode("ascii")
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    return [bytes([5, 0, 3, ref, len(chunks), n]) + c for n, c in enumerate(chunks, 1)]
