@@ -9,6 +9,15 @@
     sms = "smpp://user:secret@smsc.example:2775?window=10"
     kz = "mobizon://KEY@api.mobizon.kz"
 
+    [transports.mail]                # the table form, for a transport with a default callback
+    url = "smtp://relay.example:587"
+    callback_url = "https://app.example/events"
+
+    [events]                         # status events kept in the store, delivered to callbacks
+    record = "callbacks"             # "all": every status change, for GET /v1/events, callback or not
+    allow_private_callbacks = false  # true: callbacks may call private/loopback addresses
+    inbound_url = "https://app.example/mo"   # where MO messages go as message.inbound events
+
     [serve]                          # msgbridge serve
     listen = "127.0.0.1:8080"
     tls_cert = "cert.pem"            # optional; both or neither
@@ -19,6 +28,15 @@
 
     [apikeys]
     file = "msgbridge-keys.toml"     # default: next to this file
+
+    [smpp_front]                     # serve also listens for SMPP (msgbridge/service/smppfront)
+    listen = "127.0.0.1:2775"
+    tls_cert = "cert.pem"            # optional; both or neither
+    tls_key = "key.pem"
+    accounts = "msgbridge-smpp-users.toml"   # `msgbridge smpp-user create` writes it; default: next to this file
+    enquire_link = 30                # seconds of silence before the front asks; 3 unanswered: the link is closed
+    [smpp_front.routes]              # MO destination prefixes -> account (besides the accounts' own --mo)
+    "7701" = "billing"
 
 The environment wins over the file, so a deployment keeps secrets out of it:
 ``MSGBRIDGE_STORE`` and ``MSGBRIDGE_TRANSPORT_<NAME>`` (``MSGBRIDGE_TRANSPORT_SMS``
@@ -55,6 +73,9 @@ DEFAULT_DRAIN_TIMEOUT = 30.0
 # A batch of 10,000 messages of a few hundred characters each fits in 16 MiB; a CSV of a million rows in 256.
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 DEFAULT_MAX_UPLOAD = 256 * 1024 * 1024
+DEFAULT_SMPP_LISTEN = "127.0.0.1:2775"
+DEFAULT_SMPP_ACCOUNTS = "msgbridge-smpp-users.toml"
+ENV_SMPP_FRONT_PREFIX = "MSGBRIDGE_SMPP_FRONT_"
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -81,6 +102,38 @@ class ServeSettings:
         return parse_listen(self.listen)
 
 
+RECORD_CHOICES = ("callbacks", "all")
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    """``[events]``: which status changes are kept as events, and where callbacks may go."""
+
+    record: str = "callbacks"  # "callbacks": of messages with a target; "all": every one
+    allow_private_callbacks: bool = False
+    inbound_url: str | None = None
+
+    @property
+    def record_all(self) -> bool:
+        return self.record == "all"
+
+
+@dataclass(frozen=True)
+class SmppFrontSettings:
+    """``[smpp_front]``: the SMPP server front of ``msgbridge serve`` (absent: serve speaks HTTP only)."""
+
+    listen: str = DEFAULT_SMPP_LISTEN
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    accounts: str = DEFAULT_SMPP_ACCOUNTS
+    enquire_link: float = 30.0
+    routes: dict[str, str] = field(default_factory=dict)  # MO destination prefix (digits) -> system_id
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return parse_listen(self.listen)
+
+
 @dataclass(frozen=True)
 class Config:
     store: str = DEFAULT_STORE
@@ -88,6 +141,9 @@ class Config:
     source: str | None = None  # the file read, if any
     serve: ServeSettings = field(default_factory=ServeSettings)
     apikeys_file: str = DEFAULT_KEYS_FILE
+    events: EventSettings = field(default_factory=EventSettings)
+    transport_callbacks: dict[str, str] = field(default_factory=dict)  # a transport's default callback URL
+    smpp_front: SmppFrontSettings | None = None
 
     def resolve_via(self, via: str) -> str:
         """A transport URL from ``--via``: a URL as given, or the URL configured under that name."""
@@ -137,10 +193,15 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         store = value
 
     transports: dict[str, str] = {}
+    callbacks: dict[str, str] = {}
     section = data.get("transports", {})
     if not isinstance(section, dict):
         raise ConfigError(f'{source}: [transports] must be a table of name = "url"')
     for name, url in section.items():
+        if isinstance(url, dict):
+            url, callback = _transport_table(url, f"{source}: [transports.{name}]")
+            if callback is not None:
+                callbacks[name.lower()] = callback
         if not isinstance(url, str):
             raise ConfigError(f"{source}: transport {name!r} must be a URL string")
         transports[name.lower()] = url
@@ -153,7 +214,58 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
     base = file.parent if source else Path()
     serve = _serve_settings(data.get("serve", {}), environ, source, base)
     keys = _keys_file(data.get("apikeys", {}), environ, source, base)
-    return Config(store=store, transports=transports, source=source, serve=serve, apikeys_file=keys)
+    events = _event_settings(data.get("events", {}), source)
+    front = _smpp_front(data.get("smpp_front"), environ, source, base)
+    return Config(
+        store=store,
+        transports=transports,
+        source=source,
+        serve=serve,
+        apikeys_file=keys,
+        events=events,
+        transport_callbacks=callbacks,
+        smpp_front=front,
+    )
+
+
+def _callback_url(value: object, where: str) -> str:
+    """A callback URL the operator configured: checked for its form (the operator may name private hosts)."""
+    from msgbridge.core.callbacks import callback_problem
+
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a URL string")
+    why = callback_problem(value, allow_private=True)
+    if why is not None:
+        raise ConfigError(f"{where}: {why}")
+    return value
+
+
+def _transport_table(table: dict[str, object], where: str) -> tuple[object, str | None]:
+    """``[transports.NAME]``: (its ``url``, its ``callback_url`` or None)."""
+    unknown = sorted(set(table) - {"url", "callback_url"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: url, callback_url)")
+    callback = table.get("callback_url")
+    return table.get("url"), _callback_url(callback, f"{where} callback_url") if callback is not None else None
+
+
+def _event_settings(section: object, source: str | None) -> EventSettings:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: [events] must be a table")
+    known = ("record", "allow_private_callbacks", "inbound_url")
+    unknown = sorted(set(section) - set(known))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) in [events]: {', '.join(unknown)} (known: {', '.join(known)})")
+    record = section.get("record", "callbacks")
+    if record not in RECORD_CHOICES:
+        raise ConfigError(f'{source}: [events] record must be "callbacks" or "all", got {record!r}')
+    allow = section.get("allow_private_callbacks", False)
+    if not isinstance(allow, bool):
+        raise ConfigError(f"{source}: [events] allow_private_callbacks must be true or false")
+    inbound = section.get("inbound_url")
+    if inbound is not None:
+        inbound = _callback_url(inbound, f"{source}: [events] inbound_url")
+    return EventSettings(record=str(record), allow_private_callbacks=allow, inbound_url=inbound)
 
 
 def _beside(base: Path, value: str) -> str:
@@ -231,3 +343,52 @@ def _keys_file(section: object, environ: Mapping[str, str], source: str | None, 
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{source}: [apikeys] file must be a non-empty string")
     return _beside(base, value)
+
+
+_SMPP_FRONT_KEYS: tuple[str, ...] = ("listen", "tls_cert", "tls_key", "accounts", "enquire_link", "routes")
+
+
+def _smpp_front(
+    section: object, environ: Mapping[str, str], source: str | None, base: Path
+) -> SmppFrontSettings | None:
+    """``[smpp_front]``, or ``MSGBRIDGE_SMPP_FRONT_LISTEN`` alone: None when neither is there."""
+    env = {k: environ[ENV_SMPP_FRONT_PREFIX + k.upper()] for k in _SMPP_FRONT_KEYS[:5]
+           if environ.get(ENV_SMPP_FRONT_PREFIX + k.upper())}  # fmt: skip
+    if section is None and not env:
+        return None
+    section = {} if section is None else section
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: [smpp_front] must be a table")
+    unknown = sorted(set(section) - set(_SMPP_FRONT_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key(s) in [smpp_front]: {', '.join(unknown)} (known: {', '.join(_SMPP_FRONT_KEYS)})"
+        )
+    settings: dict[str, object] = {}
+    values = {k: (v, f"{source}: [smpp_front] {k}", True) for k, v in section.items() if k != "routes"}
+    values.update({k: (v, f"{ENV_SMPP_FRONT_PREFIX}{k.upper()}", False) for k, v in env.items()})
+    for key, (value, where, from_file) in values.items():
+        if key == "enquire_link":
+            seconds = _seconds(value, where)
+            if seconds <= 0:
+                raise ConfigError(f"{where} must be more than 0 seconds")
+            settings[key] = seconds
+            continue
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where} must be a non-empty string")
+        if key == "listen":
+            parse_listen(value)
+        settings[key] = _beside(base, value) if from_file and key != "listen" else value
+    if "accounts" not in settings:
+        settings["accounts"] = _beside(base, DEFAULT_SMPP_ACCOUNTS)
+    routes = section.get("routes", {})
+    if not isinstance(routes, dict) or not all(isinstance(v, str) for v in routes.values()):
+        raise ConfigError(f'{source}: [smpp_front.routes] must be a table of "PREFIX" = "SYSTEM_ID"')
+    for prefix in routes:
+        if not prefix.removeprefix("+").isdigit():
+            raise ConfigError(f"{source}: [smpp_front.routes] prefix {prefix!r} must be digits")
+    settings["routes"] = {p.removeprefix("+"): v for p, v in routes.items()}
+    result = SmppFrontSettings(**settings)  # type: ignore[arg-type]
+    if (result.tls_cert is None) != (result.tls_key is None):
+        raise ConfigError("[smpp_front] tls_cert and tls_key go together: give both or neither")
+    return result

@@ -19,11 +19,13 @@ from msgbridge.core.terminal import printable
 COMMAND_MODULES: tuple[str, ...] = (
     "msgbridge.cli.commands",  # send, status, transports, text, campaign
     "msgbridge.cli.inbox",  # inbox (MO messages)
+    "msgbridge.cli.events",  # events list|replay
     "msgbridge.cli.sim_smsc",  # sim smsc
     "msgbridge.cli.sim_http",  # sim http
     "msgbridge.cli.gateway",  # gateway smtp
     "msgbridge.cli.apikey",  # apikey create|list|revoke
     "msgbridge.cli.serve",  # serve
+    "msgbridge.cli.smppuser",  # smpp-user create|list|remove
 )
 
 

@@ -42,6 +42,8 @@ from msgbridge.service.http import create_app
 from msgbridge.service.http.gate import Gate
 from msgbridge.service.http.protocol import http_protocol
 from msgbridge.service.runtime import Runtime
+from msgbridge.service.smppfront.accounts import AccountBook
+from msgbridge.service.smppfront.server import SmppFront
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -144,13 +146,18 @@ async def serve(config: Config, settings: ServeSettings, *, access_log: bool) ->
             raise ConfigError("the HTTP server stopped while starting")
         bound = sock.getsockname()
         scheme = "https" if context is not None else "http"
+        front = await start_smpp_front(config, runtime)
         click.echo(f"listening on {scheme}://{_shown(host)}:{bound[1]}", nl=True)
+        if front is not None:
+            click.echo(f"smpp listening on {front.scheme}://{_shown(front.host)}:{front.port}", nl=True)
         sys.stdout.flush()
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
         started = time.monotonic()
         gate.close()
+        if front is not None:
+            await front.stop()
         click.echo(f"draining: {gate.inside} request(s) being answered, up to {settings.drain_timeout:g} s", err=True)
         await gate.idle(settings.drain_timeout)
         await runtime.drain(max(0.0, settings.drain_timeout - (time.monotonic() - started)))
@@ -162,6 +169,21 @@ async def serve(config: Config, settings: ServeSettings, *, access_log: bool) ->
             loop.remove_signal_handler(sig)
         sock.close()
     click.echo("stopped", err=True)
+
+
+async def start_smpp_front(config: Config, runtime: Runtime) -> SmppFront | None:
+    """The SMPP front on ``[smpp_front] listen`` when configured (``serve`` prints ``smpp listening on
+    smpp://HOST:PORT``, or ``smpps://``, on the line after the HTTP one)."""
+    settings = config.smpp_front
+    if settings is None:
+        return None
+    host, port = settings.address
+    front = SmppFront(
+        runtime, AccountBook(settings.accounts), events=runtime.store, enquire_link=settings.enquire_link
+    )
+    tls = tls_context(ServeSettings(tls_cert=settings.tls_cert, tls_key=settings.tls_key))
+    await front.start(host, port, tls=tls)
+    return front
 
 
 def register(cli: click.Group) -> None:

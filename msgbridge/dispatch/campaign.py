@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 from typing import IO
 from urllib.parse import urlsplit
 
+from msgbridge.core.callbacks import RowCallbacks
 from msgbridge.core.encoding import TextInfo, info
 from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
-from msgbridge.core.message import Campaign, Message
+from msgbridge.core.message import Campaign, Message, new_id
 from msgbridge.core.phone import PhoneCheck, normalize
 from msgbridge.core.template import check, render
 from msgbridge.dispatch.csvsource import CsvData
@@ -152,15 +153,23 @@ def build_row(
     phone_check: PhoneCheck,
     message_id: str | None = None,
     key_prefix: str = "",
+    callbacks: RowCallbacks | None = None,
 ) -> tuple[OutboxEntry, TextInfo] | RowProblem:
     """The outbox entry and measured text for one recipient row, or why it cannot be sent.
 
     A row is judged on its own (phone, text): whether its phone repeats an earlier row is decided after,
     so a strict validation pass (which has no store to ask) finds exactly the problems the writing pass does.
+    With ``callbacks`` (a service's campaign) each message carries a callback target: the row's own
+    ``callback_url`` column, else the campaign's.
     """
     line, phone, fields, malformed = row
     if malformed is not None:
         return RowProblem(line, phone, ErrorCode.INVALID_ARGUMENT, malformed)
+    target = None
+    if callbacks is not None:
+        target, why = callbacks.target(fields)
+        if why is not None:
+            return RowProblem(line, phone, ErrorCode.INVALID_ARGUMENT, why)
     try:
         e164 = normalize(phone, region, phone_check)
         text = render(campaign.template, {**fields, "phone": e164}, row=line)
@@ -179,11 +188,15 @@ def build_row(
         if line is not None:
             reason = reason.removeprefix(f"row {line}: ")
         return RowProblem(line, phone, exc.code, reason)
-    message = (
-        Message(to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
-        if message_id is None
-        else Message(id=message_id, to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
-    )
+    if target is not None:
+        message = Message(
+            id=message_id or new_id(), to=e164, text=text, sender=campaign.sender, campaign=campaign.name,
+            metadata={"callback": target},
+        )  # fmt: skip
+    elif message_id is None:
+        message = Message(to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
+    else:
+        message = Message(id=message_id, to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
     key = idempotency_key(campaign.name, e164, key_prefix)
     return OutboxEntry(message=message, idempotency_key=key, row=line), measured
 
@@ -201,6 +214,7 @@ def build_chunk(
     region: str | None = None,
     phone_check: PhoneCheck = PhoneCheck.STRICT,
     key_prefix: str = "",
+    callbacks: RowCallbacks | None = None,
 ) -> tuple[list[tuple[OutboxEntry, TextInfo]], list[RowProblem], list[RowRepeat]]:
     """(entry, measured text) for each sendable row, a problem for each other one, and the repeats among them.
 
@@ -214,8 +228,9 @@ def build_chunk(
     rows = list(rows)
     for row, mid in zip(rows, message_ids(len(rows)), strict=True):
         built = build_row(
-            campaign, row, region=region, phone_check=phone_check, message_id=mid, key_prefix=key_prefix
-        )
+            campaign, row, region=region, phone_check=phone_check, message_id=mid, key_prefix=key_prefix,
+            callbacks=callbacks,
+        )  # fmt: skip
         if isinstance(built, RowProblem):
             problems.append(built)
             continue
@@ -333,12 +348,13 @@ def validate_rows(
     *,
     region: str | None = None,
     phone_check: PhoneCheck = PhoneCheck.STRICT,
+    callbacks: RowCallbacks | None = None,
 ) -> None:
     """Strict mode's first pass: every row judged, nothing written; raises if any cannot be sent."""
     check(campaign.template)
     started = time.monotonic()
     for row in rows:
-        built = build_row(campaign, row, region=region, phone_check=phone_check)
+        built = build_row(campaign, row, region=region, phone_check=phone_check, callbacks=callbacks)
         if isinstance(built, RowProblem):
             report.add_problem(built)
     report.seconds += time.monotonic() - started
@@ -362,6 +378,7 @@ async def write_rows(
     pace: Callable[[PrepareReport], Awaitable[None]] | None = None,
     key_prefix: str = "",
     built: AsyncIterable[BuiltChunk] | None = None,
+    callbacks: RowCallbacks | None = None,
 ) -> None:
     """Write the campaign and its rows to the outbox, a chunk at a time (the writing pass).
 
@@ -377,7 +394,7 @@ async def write_rows(
     source = (
         built
         if built is not None
-        else _built_here(campaign, rows, chunk_size, region, phone_check, key_prefix)
+        else _built_here(campaign, rows, chunk_size, region, phone_check, key_prefix, callbacks)
     )
     with fewer_collections():
         await _write_rows(store, campaign, source, report, progress, stopping, pace)
@@ -390,10 +407,11 @@ async def _built_here(
     region: str | None,
     phone_check: PhoneCheck,
     key_prefix: str,
+    callbacks: RowCallbacks | None = None,
 ) -> AsyncIterator[BuiltChunk]:
     for chunk in chunks(rows, size):
         built, problems, repeats = build_chunk(
-            campaign, chunk, region=region, phone_check=phone_check, key_prefix=key_prefix
+            campaign, chunk, region=region, phone_check=phone_check, key_prefix=key_prefix, callbacks=callbacks
         )
         yield len(chunk), [(e, m.encoding.value, m.segments) for e, m in built], problems, repeats
 

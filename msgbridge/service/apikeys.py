@@ -8,6 +8,7 @@ A key is ``mbk_`` and 32 random bytes (base64url); it is printed once, by
     hint = "mbk_Qx7a"           # the first characters, so a listing tells keys apart
     transports = ["sms"]        # empty: every configured transport
     rate = 20.0                 # requests per second on the submitting endpoints; absent: no limit
+    callback_url = "https://shop.example/sms-events"   # where its messages' events go unless they say
     created_at = 1764720000.0
 
 Why a fast hash: a slow one (scrypt, bcrypt) makes guessing a *password* from a stolen hash expensive,
@@ -39,6 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from msgbridge.core.callbacks import callback_problem
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.ratelimit import TokenBucket
 
@@ -58,6 +60,7 @@ class ApiKey:
     transports: tuple[str, ...] = ()  # empty: every transport
     rate: float | None = None  # requests per second on POST endpoints
     created_at: float = 0.0
+    callback_url: str | None = None  # the default callback of what is sent with this key
 
     def may_use(self, transport: str) -> bool:
         return not self.transports or transport in self.transports
@@ -102,6 +105,11 @@ def parse_keys(text: str, source: str) -> dict[str, ApiKey]:
         if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < math.inf):
             raise ConfigError(f"{where}: rate must be a positive number of requests per second")
         created = entry.get("created_at", 0.0)
+        callback = entry.get("callback_url")
+        if callback is not None:
+            why = callback_problem(callback, allow_private=True) if isinstance(callback, str) else "not a string"
+            if why is not None:
+                raise ConfigError(f"{where}: callback_url: {why}")
         keys[name] = ApiKey(
             name=name,
             sha256=sha,
@@ -109,6 +117,7 @@ def parse_keys(text: str, source: str) -> dict[str, ApiKey]:
             transports=tuple(t.lower() for t in transports),
             rate=float(rate) if rate is not None else None,
             created_at=float(created) if isinstance(created, int | float) else 0.0,
+            callback_url=callback,
         )
     return keys
 
@@ -123,6 +132,8 @@ def format_keys(keys: Iterable[ApiKey]) -> str:
         if key.rate is not None:
             out.append(f"rate = {key.rate!r}\n")
         out.append(f"created_at = {key.created_at!r}\n")
+        if key.callback_url is not None:
+            out.append(f"callback_url = {json.dumps(key.callback_url)}\n")
     return "".join(out)
 
 
@@ -206,6 +217,14 @@ class KeyRing:
     @property
     def keys(self) -> tuple[ApiKey, ...]:
         return self._keys
+
+    def callback_url(self, name: str) -> str | None:
+        """The default callback URL of the key named ``name`` (None: it has none, or no such key)."""
+        self._maybe_reload()
+        for key in self._keys:
+            if key.name == name:
+                return key.callback_url
+        return None
 
     def authenticate(self, token: str) -> ApiKey | None:
         """The key ``token`` is, or None; every stored hash is compared, in constant time each."""

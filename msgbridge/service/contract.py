@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo
 from msgbridge.core.message import InboundMessage
 from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.campaign import PrepareReport, Row
-from msgbridge.store.base import ExportRecord, MessageRecord
+from msgbridge.store.base import EventBacklog, ExportRecord, MessageRecord, StoredEvent
 
 # The idempotency-key prefix of everything a front queues through the runtime; the rest of the key is
 # ``<transport>:<scope>:<reference>`` (or ``<transport>:id:<message id>`` without a reference), so each
@@ -37,8 +38,11 @@ class Submission:
     reference: str | None = None  # the caller's id: the same reference under the same scope is queued once
     transport: str | None = None  # a configured transport name; None: the default one
     region: str | None = None
-    callback_url: str | None = None  # kept with the message (issue 14 delivers the callbacks)
+    # Where its status events go: a JSON callback (``callback_url``) or a target of any format (``callback``);
+    # not both. Neither: the API key's, else the transport's default, if configured.
+    callback_url: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
+    callback: CallbackTarget | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ class CampaignSubmission:
     phone_check: PhoneCheck = PhoneCheck.STRICT
     strict: bool = False  # refuse the whole campaign if any row is bad (rows are read twice: give a re-iterable)
     options: Mapping[str, str] = field(default_factory=dict)
+    callback_url: str | None = None  # every recipient's (a CSV column ``callback_url`` overrides it per row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +164,12 @@ class Gateway(Protocol):
 
     async def message(self, message_id: str) -> MessageRecord | None: ...
 
-    async def start_campaign(self, campaign: CampaignSubmission, rows: Iterable[Row]) -> PrepareReport:
+    async def start_campaign(
+        self, campaign: CampaignSubmission, rows: Iterable[Row], *, scope: str = ""
+    ) -> PrepareReport:
         """Stream ``rows`` into the outbox (a reused name raises ConfigError) and return once every row is
-        queued or reported; the transport's lane sends meanwhile and afterwards."""
+        queued or reported; the transport's lane sends meanwhile and afterwards. ``scope``: the API key it
+        came with (its default callback, and the secret signing the campaign's callbacks)."""
         ...
 
     async def campaign(self, name: str) -> CampaignView | None: ...
@@ -185,6 +193,14 @@ class Gateway(Protocol):
     def health(self) -> list[TransportHealth]: ...
 
     def events(self) -> AsyncIterator[Event]: ...  # from now on, until the runtime closes
+
+    async def events_page(
+        self, after: int | None, limit: int, *, message_id: str | None = None, since: float | None = None
+    ) -> list[StoredEvent]:
+        """Stored events after cursor ``after`` in commit order (see ``Store.events_page``)."""
+        ...
+
+    async def event_backlog(self) -> EventBacklog: ...  # events still to deliver, and given up on
 
     async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 -- the deadline is the point
         """Stop claiming, let what is in flight be answered up to ``timeout``, record receipts meanwhile, give

@@ -5,6 +5,12 @@ the Python :class:`~msgbridge.service.client.Client`) sees. ``accept()`` checks 
 queues it in one commit shared with concurrent callers (``GroupCommit``), so an answer means the messages
 are durably in the outbox; then the lane of each transport concerned is woken and claims them at once.
 
+Callbacks: a message carries the target its status events go to (``metadata["callback"]``, kept by the store
+in a column of its own): its own (``Submission.callback`` or ``callback_url``; a campaign row's
+``callback_url`` column), else the API key's default (``callback_url`` in the key file), the campaign's, or
+the transport's (``[transports.NAME] callback_url``). What a caller names is checked against SSRF here
+(``core.callbacks``), names resolved off the event loop; defaults are the operator's, checked for form.
+
 Keys: a submission is queued under ``api:<transport>:<scope>:<reference>`` (or ``api:<transport>:id:<id>``
 without a reference), a campaign started here under ``api:<transport>:c:<campaign>:<e164>``; each lane
 claims origin ``api:<transport>:``. So a retried reference finds its first message, a restart resumes
@@ -21,13 +27,15 @@ from types import TracebackType
 from typing import Self
 
 from msgbridge.adapters.base import ReportsHealth, Transport, open_transport
-from msgbridge.config import Config
+from msgbridge.config import Config, EventSettings
+from msgbridge.core.callbacks import CallbackTarget, RowCallbacks, target_problem
 from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
 from msgbridge.core.message import Campaign, InboundMessage, Message
 from msgbridge.core.status import FINAL, DeliveryStatus
 from msgbridge.core.template import check as check_template
 from msgbridge.dispatch.campaign import PrepareReport, Row, message_ids, validate_rows, write_rows
 from msgbridge.inbound.group_commit import GroupCommit
+from msgbridge.service.apikeys import KeyRing, read_keys
 from msgbridge.service.contract import (
     ORIGIN,
     Accepted,
@@ -39,9 +47,9 @@ from msgbridge.service.contract import (
 )
 from msgbridge.service.events import EventHub, Subscription
 from msgbridge.service.lane import IDLE, Lane
-from msgbridge.service.validation import check_batch, sender_problem
+from msgbridge.service.validation import check_batch, own_target, sender_problem
 from msgbridge.store import open_store
-from msgbridge.store.base import ExportRecord, MessageRecord, OutboxEntry, Store
+from msgbridge.store.base import EventBacklog, ExportRecord, MessageRecord, OutboxEntry, Store, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +83,9 @@ class Runtime:
 
     ``transports`` maps configured names to URLs (or to Transport instances not yet opened); ``default``
     is the one a submission without a transport goes to (the first name when not given). ``tps`` caps each
-    lane's rate; ``concurrency`` is each dispatcher's number of workers.
+    lane's rate; ``concurrency`` is each dispatcher's number of workers. ``events`` says which changes are
+    kept as events and where callbacks may go; ``transport_callbacks`` are the transports' default callback
+    URLs, ``keys`` the API keys whose ``callback_url`` is the default of what is sent with them.
     """
 
     def __init__(
@@ -88,6 +98,9 @@ class Runtime:
         concurrency: int = 4,
         idle: float = IDLE,
         drain_timeout: float = DRAIN_TIMEOUT,
+        events: EventSettings | None = None,
+        transport_callbacks: Mapping[str, str] | None = None,
+        keys: KeyRing | None = None,
     ) -> None:
         if not transports:
             raise ConfigError("a runtime needs at least one transport")
@@ -102,6 +115,9 @@ class Runtime:
         self.concurrency = concurrency
         self.idle = idle
         self.drain_timeout = drain_timeout
+        self.event_settings = events or EventSettings()
+        self._transport_callbacks = {n.lower(): url for n, url in (transport_callbacks or {}).items()}
+        self._keys = keys
         self.hub = EventHub()
         self.lanes: dict[str, Lane] = {}
         self._store: Store | None = None
@@ -137,6 +153,9 @@ class Runtime:
             concurrency=concurrency,
             idle=idle,
             drain_timeout=drain_timeout,
+            events=config.events,
+            transport_callbacks=config.transport_callbacks,
+            keys=KeyRing(read_keys(config.apikeys_file).values(), path=config.apikeys_file),
         )
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -155,6 +174,9 @@ class Runtime:
         }  # bad URLs refused before the store is touched
         store = self._store_spec if isinstance(self._store_spec, Store) else open_store(self._store_spec)
         await store.open()
+        settings = self.event_settings
+        store.record_all_events = settings.record_all
+        store.inbound_target = CallbackTarget(settings.inbound_url) if settings.inbound_url else None
         self._store = store
         self._commit = GroupCommit(store)
         for name in self._names:
@@ -228,13 +250,16 @@ class Runtime:
     async def accept(self, items: Sequence[Submission], *, scope: str = "") -> list[Accepted]:
         if not self._accepting or self._commit is None:
             raise NotAccepting("not accepting messages: the runtime is draining or not started")
-        checked = check_batch(items, self._resolve)
+        named = {t for item in items if (t := own_target(item, scope)) is not None}
+        problems = await self._target_problems(named) if named else {}
+        checked = check_batch(items, self._resolve, scope=scope, callback_problem=problems.__getitem__)
         entries: list[OutboxEntry] = []
         for c, mid in zip(checked, message_ids(len(checked)), strict=True):
             item = c.submission
             metadata = dict(item.options)
-            if item.callback_url is not None:
-                metadata["callback_url"] = item.callback_url
+            target = c.callback or self._default_target(scope, c.transport)
+            if target is not None:
+                metadata["callback"] = target.dumps()
             message = Message(
                 id=mid,
                 to=c.to,
@@ -259,10 +284,28 @@ class Runtime:
             self.lanes[name].wake()
         return out
 
+    async def _target_problems(self, targets: Iterable[CallbackTarget]) -> dict[CallbackTarget, str | None]:
+        """What is wrong with each target a caller named; a host name is resolved, in a thread."""
+        allow = self.event_settings.allow_private_callbacks
+
+        def check() -> dict[CallbackTarget, str | None]:
+            return {t: target_problem(t, allow_private=allow) for t in targets}
+
+        return check() if allow else await asyncio.to_thread(check)
+
+    def _default_target(self, scope: str, transport: str) -> CallbackTarget | None:
+        """The target of a message that names none: its API key's default, else its transport's."""
+        url = self._keys.callback_url(scope) if self._keys is not None and scope else None
+        if url is None:
+            url = self._transport_callbacks.get(transport)
+        return CallbackTarget(url, key=scope or None) if url else None
+
     async def message(self, message_id: str) -> MessageRecord | None:
         return await self.store.get(message_id)
 
-    async def start_campaign(self, campaign: CampaignSubmission, rows: Iterable[Row]) -> PrepareReport:
+    async def start_campaign(
+        self, campaign: CampaignSubmission, rows: Iterable[Row], *, scope: str = ""
+    ) -> PrepareReport:
         if not self._accepting:
             raise NotAccepting("not accepting campaigns: the runtime is draining or not started")
         name = self._resolve(campaign.transport)
@@ -274,6 +317,16 @@ class Runtime:
         why = sender_problem(campaign.sender) if campaign.sender is not None else None
         if why is not None:
             raise ConfigError(f"sender {campaign.sender!r}: {why}", code=ErrorCode.INVALID_SENDER)
+        own = CallbackTarget(campaign.callback_url, key=scope or None) if campaign.callback_url else None
+        if own is not None:
+            why = (await self._target_problems([own]))[own]
+            if why is not None:
+                raise ConfigError(f"callback_url {campaign.callback_url!r}: {why}")
+        callbacks = RowCallbacks(
+            default=own or self._default_target(scope, name),
+            key=scope or None,
+            allow_private=self.event_settings.allow_private_callbacks,
+        )
         store = self.store
         if await store.get_campaign(campaign.name) is not None:
             raise ConfigError(f"campaign {campaign.name!r} already exists; give this one its own name")
@@ -287,7 +340,9 @@ class Runtime:
         report = PrepareReport(campaign=campaign.name)
         if campaign.strict:
             rows = list(rows) if iter(rows) is rows else rows  # read twice: a one-shot iterator is kept
-            validate_rows(model, rows, report, region=campaign.region, phone_check=campaign.phone_check)
+            validate_rows(
+                model, rows, report, region=campaign.region, phone_check=campaign.phone_check, callbacks=callbacks
+            )
         lane = self.lanes[name]
 
         async def pace(_: PrepareReport) -> None:
@@ -303,6 +358,7 @@ class Runtime:
             pace=pace,
             stopping=lambda: not self._accepting,
             key_prefix=campaign_prefix(name),
+            callbacks=callbacks,
         )
         lane.wake()
         return report
@@ -368,6 +424,14 @@ class Runtime:
             last_error_at=last_error_at,
             submit_latency=lane.latency.snapshot(),
         )
+
+    async def events_page(
+        self, after: int | None, limit: int, *, message_id: str | None = None, since: float | None = None
+    ) -> list[StoredEvent]:
+        return await self.store.events_page(after, limit, message_id=message_id, since=since)
+
+    async def event_backlog(self) -> EventBacklog:
+        return await self.store.event_backlog()
 
     def events(self) -> Subscription:
         """Every event from this call on (subscribed at once, before the first read) until the runtime closes."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
+from msgbridge.core.callbacks import CallbackTarget, target_problem
 from msgbridge.core.encoding import info
 from msgbridge.core.errors import ErrorCode, MessagingError
 from msgbridge.core.phone import normalize
@@ -19,7 +19,6 @@ from msgbridge.service.contract import MAX_BATCH, FieldError, InvalidSubmission,
 MAX_ALPHA_SENDER = 11  # GSM 03.38 alphanumeric originator: at most 11 characters
 MAX_NUMERIC_SENDER = 20  # SMPP source_addr: up to 20 digits
 MAX_REFERENCE = 200
-MAX_URL = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +28,7 @@ class Checked:
     submission: Submission
     to: str
     transport: str
+    callback: CallbackTarget | None = None  # its own (the defaults are the runtime's to add)
 
 
 def _printable(text: str) -> bool:
@@ -50,23 +50,33 @@ def sender_problem(sender: str) -> str | None:
     return None
 
 
-def url_problem(url: str) -> str | None:
-    if len(url) > MAX_URL:
-        return f"longer than {MAX_URL} characters"
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        return str(exc)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "expected an http:// or https:// URL with a host"
+def own_target(item: Submission, scope: str = "") -> CallbackTarget | None:
+    """The target a submission names itself: ``callback``, or ``callback_url`` as a JSON callback signed with
+    the secret of the key it came with (``scope``)."""
+    if item.callback is not None:
+        return item.callback
+    if item.callback_url is not None:
+        return CallbackTarget(item.callback_url, key=scope or None)
     return None
 
 
-def check_batch(items: Sequence[Submission], resolve: Callable[[str | None], str | None]) -> list[Checked]:
+def form_problem(target: CallbackTarget) -> str | None:
+    """What is wrong with a target's form alone (no name resolved): for callers that resolve nothing."""
+    return target_problem(target, allow_private=True)
+
+
+def check_batch(
+    items: Sequence[Submission],
+    resolve: Callable[[str | None], str | None],
+    *,
+    scope: str = "",
+    callback_problem: Callable[[CallbackTarget], str | None] = form_problem,
+) -> list[Checked]:
     """Every submission checked; raises InvalidSubmission listing all problems, or returns them all.
 
     ``resolve`` turns a submission's transport (None: the default) into a configured name, or None when no
-    transport by that name is configured.
+    transport by that name is configured. ``callback_problem`` says what is wrong with a submission's own
+    callback target (the runtime's looks up what it resolved beforehand, off the event loop).
     """
     if len(items) > MAX_BATCH:
         raise InvalidSubmission(
@@ -118,8 +128,11 @@ def check_batch(items: Sequence[Submission], resolve: Callable[[str | None], str
         if item.reference is not None:
             if not item.reference or len(item.reference) > MAX_REFERENCE or not _printable(item.reference):
                 bad("reference", ErrorCode.INVALID_ARGUMENT, f"1 to {MAX_REFERENCE} printable characters")
-        if item.callback_url is not None:
-            why = url_problem(item.callback_url)
+        target = own_target(item, scope)
+        if item.callback is not None and item.callback_url is not None:
+            bad("callback_url", ErrorCode.INVALID_ARGUMENT, "give callback_url or a callback target, not both")
+        elif target is not None:
+            why = callback_problem(target)
             if why is not None:
                 bad("callback_url", ErrorCode.INVALID_ARGUMENT, why)
         if item.options and not all(
@@ -127,7 +140,7 @@ def check_batch(items: Sequence[Submission], resolve: Callable[[str | None], str
         ):
             bad("options", ErrorCode.INVALID_ARGUMENT, "option names and values are text")
         if len(errors) == before and transport is not None:
-            out.append(Checked(item, to, transport))
+            out.append(Checked(item, to, transport, target))
     if errors:
         raise InvalidSubmission(errors)
     return out

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.errors import ErrorInfo, MessagingError
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
@@ -109,6 +110,59 @@ class DoubtCounts:
     held: int  # by another run that is still live: in flight there, never touched here
 
 
+STATUS_EVENT = "message.status"
+INBOUND_EVENT = "message.inbound"
+# An event's delivery state (``StoredEvent.state``); None: recorded for GET /v1/events only.
+PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped"
+EVENT_STATES = (PENDING, DELIVERED, FAILED, SKIPPED)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A status change or an inbound message as the store keeps it: written in the transaction that made
+    the change, so there is no change without its event; delivered (at least once) from here."""
+
+    n: int  # the cursor: increasing in commit order (GET /v1/events?cursor= pages by it)
+    id: str  # event_id, "evt_" + 26 chars, unique, stable across redeliveries
+    type: str  # "message.status" | "message.inbound"
+    occurred_at: float
+    message_id: str | None  # the message (status) / the inbound message id (inbound)
+    status: DeliveryStatus | None
+    native_status: str | None
+    error: ErrorInfo | None
+    segments: int | None
+    reference: str | None  # read from the message row at read time (they never change)
+    campaign: str | None
+    to: str | None
+    inbound: InboundMessage | None
+    target: CallbackTarget | None  # None: recorded for GET /v1/events only, nothing to deliver
+    state: str | None  # "pending" | "delivered" | "failed" (gave up) | "skipped" (format/mask said no); None: no target
+    attempts: int
+    next_at: float | None  # when the worker may try it (pending only)
+    last_error: str | None  # the last attempt's outcome, e.g. "HTTP 500: <first 1 KB of the body>"
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    """What one delivery attempt of event ``n`` came to (:meth:`Store.events_done`).
+
+    ``state`` "pending": try again at ``next_at`` (attempts + 1); "delivered", "failed" (given up),
+    "skipped" (the target's format or mask wants no call for it) are final.
+    """
+
+    n: int
+    state: str
+    next_at: float | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventBacklog:
+    pending: int  # events with a target not delivered yet (retries waiting included)
+    failed: int  # given up on
+    oldest_pending_at: float | None  # when the oldest pending one occurred
+
+
 class Wakeups(Protocol):
     """What :meth:`Store.watch` returns: an async iterator of wake-ups that is its own async context manager."""
 
@@ -143,6 +197,13 @@ def _translating(method: F) -> F:
 class Store(ABC):
     # What the backend's driver raises; every public coroutine of a subclass turns them into StoreError.
     driver_errors: ClassVar[tuple[type[Exception], ...]] = ()
+    # Where inbound messages' events go (``[events] inbound_url``): set by the runtime before use. None: an
+    # inbound message gets an event only when every change is recorded (``record_all_events``).
+    inbound_target: CallbackTarget | None = None
+    # ``[events] record = "all"``: every status change gets an event, for GET /v1/events, even of messages
+    # with no target ("callbacks", the default: only those with one, so a store without callbacks pays
+    # nothing for them).
+    record_all_events: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -306,6 +367,46 @@ class Store(ABC):
         page costs the same however far in, and a message stored while a reader pages on comes after
         the ones it has seen, never before them.
         """
+
+    # events (written by record_results, record_receipts, cancel and add_inbound in their transactions)
+    @abstractmethod
+    async def events_page(
+        self, after: int | None, limit: int, *, message_id: str | None = None, since: float | None = None
+    ) -> list[StoredEvent]:
+        """Up to ``limit`` events after cursor ``after`` (None: from the first), in cursor order; those of
+        ``message_id`` only, or those that occurred at ``since`` or later, when given.
+
+        The cursor follows commit order: an event committed while a reader pages on comes after the ones
+        it has seen, never before them, so a receiver catching up by cursor misses none.
+        """
+
+    @abstractmethod
+    async def claim_events(
+        self,
+        limit: int,
+        *,
+        now: float,
+        lease: float,
+        formats: Sequence[str] | None = None,
+        urls: Sequence[str] | None = None,
+    ) -> list[StoredEvent]:
+        """Pending events due at ``now``, at most one per (message, target): the lowest one not yet
+        delivered, failed or skipped, so a later event never overtakes an earlier one. Each is leased to
+        this store until ``now + lease`` (another store's claim leaves it alone meanwhile). ``formats`` /
+        ``urls``: only targets of those formats / URLs (the SMPP front claims its own "smpp" ones)."""
+
+    @abstractmethod
+    async def events_done(self, outcomes: Sequence[EventOutcome]) -> None:
+        """Record delivery outcomes in one transaction; one whose lease another store has taken since (or
+        that a replay made pending again) is left as it is."""
+
+    @abstractmethod
+    async def replay_events(self, *, since: float, message_id: str | None = None) -> int:
+        """Events with a target that occurred at ``since`` or later (of ``message_id`` only, when given)
+        become pending again, due now, attempts from zero; returns how many."""
+
+    @abstractmethod
+    async def event_backlog(self) -> EventBacklog: ...
 
     # wake-ups
     def watch(self) -> Wakeups:

@@ -18,7 +18,10 @@ key (``campaign:``), so those are kept once and named by a small number:
   ``campaign:E.164`` the rest is the phone, so ``phone`` is left NULL
   ("the same as ``key_rest``");
 - the rarer fields (channel other than SMS, subject, html, validity,
-  scheduled_at, metadata) are one JSON object, ``extras``, NULL for an SMS.
+  scheduled_at, metadata) are one JSON object, ``extras``, NULL for an SMS;
+- the callback target (``metadata["callback"]``, a ``CallbackTarget`` as JSON)
+  is a word of its own (``callback_id``): many messages name one target, and
+  the events of a status change read it without parsing ``extras``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any, NamedTuple
 from msgbridge.core.message import Channel, Message
 
 SEPARATOR = "\x1f"
+CALLBACK = "callback"  # the metadata key a message carries its target in (``CallbackTarget.dumps()``)
 # A template's holes, as core/template.py writes them; ``{{`` and ``}}`` stand for one brace.
 _HOLE = re.compile(r"\{\{|\}\}|\{[A-Za-z_][A-Za-z0-9_.-]*\}")
 
@@ -119,7 +123,9 @@ def extras_of(m: Message) -> str | None:
     if m.scheduled_at is not None:
         out["scheduled_at"] = m.scheduled_at.isoformat()
     if m.metadata:
-        out["metadata"] = m.metadata
+        metadata = {k: v for k, v in m.metadata.items() if k != CALLBACK} if CALLBACK in m.metadata else m.metadata
+        if metadata:
+            out["metadata"] = metadata
     return json.dumps(out) if out else None
 
 
@@ -148,6 +154,7 @@ class BodyRow(NamedTuple):
     campaign_id: int | None
     reference: str | None
     extras: str | None
+    callback_id: int | None
 
 
 BODY_COLUMNS = ", ".join(BodyRow._fields)

@@ -56,6 +56,10 @@ class Conn(ABC):
     async def has_table(self, name: str) -> bool: ...
 
     @abstractmethod
+    async def columns(self, table: str) -> set[str]:
+        """The names of ``table``'s columns."""
+
+    @abstractmethod
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; how many rows it changed."""
 

@@ -163,6 +163,14 @@ class PostgresConn(Conn):
             )
         )
 
+    async def columns(self, table: str) -> set[str]:
+        rows = await self.conn.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = $1",
+            table,
+        )
+        return {str(r[0]) for r in rows}
+
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return _count(await self.conn.execute(numbered(sql), *map(_plain, params)))
 

@@ -17,6 +17,10 @@ databases written by it, are the tests' fixtures (``tests/unit/store/fixtures``)
 Version 4 gives inbound messages a number of their own (``inbound.n``), the
 cursor ``Store.inbound_page`` pages by; step 3 -> 4 builds that table again
 (``step_3_to_4``), the same for both backends.
+
+Version 5 keeps events (``EVENTS``: status changes and inbound messages, with their delivery state) and
+gives each message a callback target (``messages.callback_id``, a ``words`` id like ``sender_id``); step
+4 -> 5 adds that column where it is missing (``CALLBACK_COLUMN``), the events table is made by TABLES.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.store.rows import STATUS_BY_VALUE
 
-VERSION = 4
+VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ CREATE TABLE IF NOT EXISTS {name} (
     sender_id INTEGER,
     reference TEXT,
     extras TEXT,
+    callback_id INTEGER,
     csv_row INTEGER,
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -140,6 +145,37 @@ CREATE TABLE IF NOT EXISTS {name} (
     parts INTEGER NOT NULL,
     raw TEXT
 );
+"""
+
+# Events, numbered in commit order (``n``: the cursor GET /v1/events pages by, and the order a message's
+# events are delivered in). What a message row holds and never changes (reference, campaign, phone) is read
+# from it, and an inbound message's fields from ``inbound``; only what the change said is kept here.
+# ``target_id`` (a ``words`` id, the target's JSON) NULL: recorded for reading only, nothing to deliver.
+EVENTS = """
+CREATE TABLE IF NOT EXISTS events (
+    n {t.serial} PRIMARY KEY,
+    id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    occurred_at DOUBLE PRECISION NOT NULL,
+    status TEXT,
+    native_status TEXT,
+    error_code TEXT,
+    error_native_code TEXT,
+    error_text TEXT,
+    target_id INTEGER,
+    state TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at DOUBLE PRECISION,
+    last_error TEXT,
+    leased_by {t.token}
+);
+-- A message's events in order: GET /v1/events?message_id=, and the claim's "no earlier one pending".
+CREATE INDEX IF NOT EXISTS events_message ON events (message_id, n);
+CREATE INDEX IF NOT EXISTS events_occurred ON events (occurred_at);
+-- What the delivery worker claims, by when it is due; an event leaves it once delivered or given up.
+CREATE INDEX IF NOT EXISTS events_due ON events (next_at) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS events_failed ON events (n) WHERE state = 'failed';
 """
 
 TABLES = (
@@ -197,6 +233,7 @@ CREATE INDEX IF NOT EXISTS receipts_parked ON receipts (native_id) WHERE NOT mat
     + """
 CREATE INDEX IF NOT EXISTS inbound_received ON inbound (received_at);
 """
+    + EVENTS
 )
 
 
@@ -226,6 +263,10 @@ def step_3_to_4(types: Types, columns: str) -> str:
         "DROP TABLE inbound;\n"
         "ALTER TABLE inbound_v4 RENAME TO inbound;\n"
     )
+
+
+# Step 4 -> 5: the column a version-4 outbox lacks (one migrated from version 2 in the same run has it).
+CALLBACK_COLUMN = "ALTER TABLE messages ADD COLUMN callback_id INTEGER"
 
 
 def statements(script: str) -> list[str]:

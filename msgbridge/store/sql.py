@@ -20,13 +20,17 @@ from typing import Any, ClassVar
 from msgbridge.core.errors import ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.status import AWAITING_RECEIPT, DeliveryStatus
+from msgbridge.store import events
 from msgbridge.store.base import (
     CampaignRecord,
     DoubtCounts,
+    EventBacklog,
+    EventOutcome,
     ExportRecord,
     MessageRecord,
     OutboxEntry,
     Store,
+    StoredEvent,
     StoreError,
 )
 from msgbridge.store.bodies import BODY_COLUMNS, split_key
@@ -49,7 +53,7 @@ from msgbridge.store.rows import (
     trail_entries,
     trail_tail,
 )
-from msgbridge.store.schema import VERSION, statements
+from msgbridge.store.schema import CALLBACK_COLUMN, VERSION, statements
 from msgbridge.store.steps import history_onto_trail, outbox_to_v3
 from msgbridge.store.texts import Texts
 from msgbridge.store.writes import (
@@ -210,6 +214,8 @@ class SqlStore(Store):
             if version == 3 and await c.has_table("inbound"):  # (a file older than MO has none: made below)
                 for statement in statements(self._step_3_to_4()):
                     await c.execute(statement)
+            if version == 4 and "callback_id" not in await c.columns("messages"):
+                await c.execute(CALLBACK_COLUMN)
         for statement in statements(self._types_ddl()):
             await c.execute(statement)
         await c.execute("DELETE FROM schema_version")
@@ -328,15 +334,24 @@ class SqlStore(Store):
             if given_back:
                 await self._wake(c)
 
-    async def _statuses(self, c: Conn, message_ids: Iterable[str]) -> dict[str, DeliveryStatus]:
-        """Current statuses; where the backend locks, the rows are locked, in id order, for the transaction."""
+    async def _statuses(
+        self, c: Conn, message_ids: Iterable[str], targets: dict[str, int] | None = None
+    ) -> dict[str, DeliveryStatus]:
+        """Current statuses; where the backend locks, the rows are locked, in id order, for the transaction.
+        The callback target of each message that has one goes into ``targets`` (its event's, if any)."""
         wanted = list(message_ids)
         if not wanted:
             return {}
         rows = await c.fetch_in(
-            f"SELECT id, status FROM messages WHERE id {{in}} ORDER BY id{c.lock}", wanted
+            f"SELECT id, status, callback_id FROM messages WHERE id {{in}} ORDER BY id{c.lock}", wanted
         )
-        return {message_id: _STATUS[status] for message_id, status in rows}
+        if targets is not None:
+            targets.update((message_id, target) for message_id, _, target in rows if target is not None)
+        return {message_id: _STATUS[status] for message_id, status, _ in rows}
+
+    def _evented(self, targets: dict[str, int]) -> bool:
+        """Whether a change may need an event: every one is recorded, or some message has a target."""
+        return self.record_all_events or bool(targets)
 
     async def record_results(self, results: Sequence[SendResult], *, link: str) -> None:
         if not results:
@@ -344,7 +359,8 @@ class SqlStore(Store):
         now = self._clock()
         at_us = micros(now)
         async with self._write(RECEIPTS) as c:
-            current = await self._statuses(c, {r.message_id for r in results})
+            targets: dict[str, int] = {}
+            current = await self._statuses(c, {r.message_id for r in results}, targets)
             plan = plan_results(results, current, link=link, now=now)
             link_id = (await self.texts.word_ids(c, [link]))[link]
             # plan.history has one entry per update, in the same order.
@@ -356,6 +372,16 @@ class SqlStore(Store):
                 ],
             )
             await c.bulk(SEGMENT_UPSERT, plan.segments)
+            if self._evented(targets):
+                # MAYBE_SUBMITTED again is an outcome too: the mark before the write was no event.
+                await events.write_events(
+                    c,
+                    [
+                        events.status_event(m, status, None, events.result_error(u), targets.get(m), now)
+                        for u, (m, _, status, _) in zip(plan.updates, plan.history, strict=True)
+                        if (m in targets or self.record_all_events) and (status != current[m] or status is _MAYBE)
+                    ],
+                )
             if plan.native_ids and await c.fetch("SELECT 1 FROM receipts WHERE NOT matched LIMIT 1"):
                 # Later than ``now``: a message may get its result and a parked receipt in this one call.
                 await self._match_parked(c, plan.native_ids, self._clock())
@@ -377,13 +403,22 @@ class SqlStore(Store):
 
     async def cancel(self, campaign: str) -> int:
         now = self._clock()
-        async with self._tx() as c:
+        # Serialised with results and receipts: it may write events, whose numbers follow commit order.
+        async with self._tx(RECEIPTS) as c:
             held, owners = await self._held(c, "claimed_by", mine=True)
             rows = await c.fetch(
                 f"UPDATE messages SET status = ?, due = NULL, claimed_by = NULL, updated_at = ?, {APPEND_TRAIL} "
                 f"WHERE id IN (SELECT id FROM messages WHERE status = ? AND due IS NOT NULL AND campaign_id = {_WORD} "
-                f"AND (claimed_by IS NULL OR NOT ({held})){c.skip_locked}) RETURNING id",
+                f"AND (claimed_by IS NULL OR NOT ({held})){c.skip_locked}) RETURNING id, callback_id",
                 [_CANCELED, now, micros(now), trail_tail(_CANCELED, "canceled"), _QUEUED, campaign, *owners],
+            )
+            await events.write_events(
+                c,
+                [
+                    events.status_event(m, _CANCELED, None, (None, None, None), target, now)
+                    for m, target in sorted(rows, key=lambda r: str(r[0]))
+                    if target is not None or self.record_all_events
+                ],
             )
         return len(rows)
 
@@ -427,12 +462,14 @@ class SqlStore(Store):
         current: dict[str, DeliveryStatus] = {}
         ids = list({r.native_id for _, r in receipts})
         found = await c.fetch_in(
-            "SELECT id, link_id, native_id, status FROM messages WHERE native_ids IS NULL AND native_id {in}",
+            "SELECT id, link_id, native_id, status, callback_id FROM messages WHERE native_ids IS NULL "
+            "AND native_id {in}",
             ids,
         )
-        await self.texts.load(c, [link_id for _, link_id, _, _ in found])
+        await self.texts.load(c, [r[1] for r in found])
         words = self.texts.words
-        for message_id, link_id, native_id, status in found:  # one pass per receipt: kept lean
+        targets = {r[0]: r[4] for r in found if r[4] is not None}
+        for message_id, link_id, native_id, status, _ in found:  # one pass per receipt: kept lean
             place = (message_id, None, words[link_id] if link_id is not None else "")
             places = where.get(native_id)
             if places is None:
@@ -448,9 +485,9 @@ class SqlStore(Store):
             multipart.add(message_id)
         hinted = {r.message_id for _, r in receipts if r.message_id and r.native_id not in where}
         if c.lock:  # read again, locked in id order: the statuses read above may change until then
-            current = await self._statuses(c, multipart | hinted | current.keys())
+            current = await self._statuses(c, multipart | hinted | current.keys(), targets)
         else:
-            current.update(await self._statuses(c, (multipart | hinted) - current.keys()))
+            current.update(await self._statuses(c, (multipart | hinted) - current.keys(), targets))
         segs: dict[str, dict[int, DeliveryStatus]] = {}
         if multipart:
             for message_id, seq, status in await c.fetch_in(
@@ -468,6 +505,15 @@ class SqlStore(Store):
                 for m, (s, e, n) in plan.messages.items()
             ],
         )
+        if self._evented(targets):
+            await events.write_events(
+                c,
+                [
+                    events.status_event(m, s, n, events.receipt_error(e), targets.get(m), now)
+                    for m, (s, e, n) in plan.messages.items()
+                    if (m in targets or self.record_all_events) and s != current[m]
+                ],
+            )
         return plan.matched, plan.unmatched
 
     # -- reads -----------------------------------------------------------------
@@ -597,8 +643,13 @@ class SqlStore(Store):
             return
         # Serialised with receipts: a number (``inbound.n``) is taken and committed under one lock, so the
         # numbers commit in order and a reader paging by them never passes one that commits later.
-        async with self._tx(RECEIPTS) as c:
+        async with self._write(RECEIPTS) as c:
+            target = self.inbound_target
+            rows = []
+            if target is not None or self.record_all_events:
+                rows = await events.inbound_events(c, self.texts, messages, target, self._clock())
             await c.bulk(INSERT_INBOUND, [InboundRow.of(m) for m in messages])
+            await events.write_events(c, rows)
 
     async def list_inbound(self, limit: int = 100) -> list[InboundMessage]:
         rows = await self._reader().fetch(
@@ -612,3 +663,40 @@ class SqlStore(Store):
             [0 if after is None else after, limit],
         )
         return [(int(r[0]), InboundRow(*r[1:]).message()) for r in rows]
+
+    # -- events (events.py) ------------------------------------------------------
+
+    async def events_page(
+        self, after: int | None, limit: int, *, message_id: str | None = None, since: float | None = None
+    ) -> list[StoredEvent]:
+        return await events.events_page(
+            self._reader(), self.texts, after, limit, message_id=message_id, since=since
+        )
+
+    async def claim_events(
+        self,
+        limit: int,
+        *,
+        now: float,
+        lease: float,
+        formats: Sequence[str] | None = None,
+        urls: Sequence[str] | None = None,
+    ) -> list[StoredEvent]:
+        if limit <= 0:
+            return []
+        async with self._tx() as c:
+            return await events.claim_events(
+                c, self.texts, self.token, limit, now=now, lease=lease, formats=formats, urls=urls
+            )
+
+    async def events_done(self, outcomes: Sequence[EventOutcome]) -> None:
+        if outcomes:
+            async with self._tx() as c:
+                await c.bulk(events.EVENT_DONE, events.done_rows(outcomes, self.token))
+
+    async def replay_events(self, *, since: float, message_id: str | None = None) -> int:
+        async with self._tx() as c:
+            return await events.replay_events(c, since=since, message_id=message_id, now=time.time())
+
+    async def event_backlog(self) -> EventBacklog:
+        return await events.event_backlog(self._reader())

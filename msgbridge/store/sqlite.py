@@ -80,6 +80,9 @@ class SqliteConn(Conn):
     async def has_table(self, name: str) -> bool:
         return bool(await self.fetch("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]))
 
+    async def columns(self, table: str) -> set[str]:
+        return {str(r[1]) for r in await self.fetch(f"PRAGMA table_info({table})")}
+
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.db.execute(sql, params).rowcount
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.message import Message
 from msgbridge.store.base import MessageRecord
-from msgbridge.store.bodies import BodyRow, extras_from, extras_of, split_key, template
+from msgbridge.store.bodies import CALLBACK, BodyRow, extras_from, extras_of, split_key, template
 from msgbridge.store.dialect import Conn
 from msgbridge.store.rows import MessageRow
 from msgbridge.store.writes import INSERT_WORD
@@ -89,8 +90,8 @@ class Texts:
             self.templates.update((int(i), t) for i, t in await c.fetch("SELECT id, text FROM templates"))
 
     async def body_columns(self, c: Conn, entries: Sequence[tuple[Message, str]]) -> list[tuple[Any, ...]]:
-        """(id, key_prefix, key_rest, campaign_id, phone, template_id, text, sender_id, reference, extras) of
-        each (message, idempotency key): see bodies.py."""
+        """(id, key_prefix, key_rest, campaign_id, phone, template_id, text, sender_id, reference, extras,
+        callback_id) of each (message, idempotency key): see bodies.py."""
         campaigns = {m.campaign for m, _ in entries if m.campaign is not None}
         made: dict[str, Any] = {}
         for name in campaigns:
@@ -101,11 +102,16 @@ class Texts:
             if text is not None:
                 made[name] = (await self.template_id(c, text), template(text))
         keys = [split_key(key) for _, key in entries]
+        # A target in its canonical text, so one target is one word whatever spelling it came in.
+        targets = [
+            CallbackTarget.loads(t).dumps() if (t := m.metadata.get(CALLBACK)) is not None else None
+            for m, _ in entries
+        ]
         ids = await self.word_ids(
-            c, [*campaigns, *(m.sender for m, _ in entries), *(head for head, _ in keys)]
+            c, [*campaigns, *(m.sender for m, _ in entries), *(head for head, _ in keys), *targets]
         )
         out = []
-        for (m, _), (head, rest) in zip(entries, keys, strict=True):
+        for (m, _), (head, rest), target in zip(entries, keys, targets, strict=True):
             template_id, text = None, m.text
             if m.campaign in made:
                 found_id, shape = made[m.campaign]
@@ -124,6 +130,7 @@ class Texts:
                     ids[m.sender],
                     m.reference,
                     extras_of(m),
+                    ids[target],
                 )
             )
         return out
@@ -133,6 +140,9 @@ class Texts:
         text = body.text
         if body.template_id is not None:
             text = template(self.templates[body.template_id]).text(text)
+        extras = extras_from(body.extras)
+        if body.callback_id is not None:
+            extras["metadata"] = {**extras.get("metadata", {}), CALLBACK: self.words[body.callback_id]}
         return Message(
             id=body.id,
             to=body.phone if body.phone is not None else body.key_rest,
@@ -140,7 +150,7 @@ class Texts:
             sender=self.words[body.sender_id] if body.sender_id is not None else None,
             reference=body.reference,
             campaign=self.words[body.campaign_id] if body.campaign_id is not None else None,
-            **extras_from(body.extras),
+            **extras,
         )
 
     async def records(
@@ -150,7 +160,10 @@ class Texts:
         bodies = [BodyRow(*r[_ROW:]) for r in rows]
         await self.load(
             c,
-            [r[5] for r in rows] + [b.sender_id for b in bodies] + [b.campaign_id for b in bodies],
+            [r[5] for r in rows]
+            + [b.sender_id for b in bodies]
+            + [b.campaign_id for b in bodies]
+            + [b.callback_id for b in bodies],
             [b.template_id for b in bodies],
         )
         out = []

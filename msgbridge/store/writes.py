@@ -12,20 +12,20 @@ _I = "int8"
 # What enqueue writes; the rest of a row starts at its default.
 INSERT_MESSAGES = Bulk(
     "INSERT INTO messages (id, key_prefix, key_rest, campaign_id, phone, template_id, text, sender_id, reference, "
-    "extras, csv_row, status, due, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT DO NOTHING",
-    (_T, _I, _T, _I, _T, _I, _T, _I, _T, _T, "int4", _T, _F, _F, _F),
+    "extras, callback_id, csv_row, status, due, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    (_T, _I, _T, _I, _T, _I, _T, _I, _T, _T, _I, "int4", _T, _F, _F, _F),
     (0,),
     copy=True,
 )
 # The step 2 -> 3: every column, as the old row had it.
 COPY_MESSAGES = Bulk(
     "INSERT INTO messages_v3 (id, key_prefix, key_rest, campaign_id, phone, template_id, text, sender_id, reference, "
-    "extras, csv_row, status, attempts, native_id, native_ids, link_id, segments, error_code, error_native_code, "
-    "error_text, error_retry_after, due, created_at, updated_at, trail, claimed_by) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    (_T, _I, _T, _I, _T, _I, _T, _I, _T, _T, "int4", _T, "int4", _T, _T, _I, "int4", _T, _T, _T, _F, _F, _F, _F,
-     _T, "int4"),
+    "extras, callback_id, csv_row, status, attempts, native_id, native_ids, link_id, segments, error_code, "
+    "error_native_code, error_text, error_retry_after, due, created_at, updated_at, trail, claimed_by) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    (_T, _I, _T, _I, _T, _I, _T, _I, _T, _T, _I, "int4", _T, "int4", _T, _T, _I, "int4", _T, _T, _T, _F, _F, _F,
+     _F, _T, "int4"),
     (),
 )  # fmt: skip
 # ``due`` after a status change: kept (a retry time) while QUEUED or MAYBE_SUBMITTED, the time of the

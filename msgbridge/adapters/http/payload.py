@@ -34,7 +34,7 @@ OPTIONAL_FIELDS: tuple[str, ...] = ("subject", "html", "metadata", "validity", "
 
 # Metadata keys msgbridge sets for its own records, kept in our store and never meant for a provider:
 # the SMTP gateway's (msgbridge/inbound/smtp_gateway.py). They do not make a message UNSUPPORTED.
-LOCAL_METADATA: frozenset[str] = frozenset({"via", "smtp_identity", "smtp_mail_from", "smtp_message_id"})
+LOCAL_METADATA: frozenset[str] = frozenset({"via", "smtp_identity", "smtp_mail_from", "smtp_message_id", "callback"})
 
 REFUSE, IGNORE = "refuse", "ignore"
 UNSUPPORTED_OPTION = opt.choice(

@@ -25,7 +25,7 @@ from starlette.middleware import Middleware
 from msgbridge.config import ServeSettings
 from msgbridge.service.apikeys import KeyRing
 from msgbridge.service.contract import Gateway
-from msgbridge.service.http import campaigns, errors, inbox, messages, probes, transports
+from msgbridge.service.http import campaigns, errors, events, inbox, messages, probes, transports
 from msgbridge.service.http.errors import CatchAll
 from msgbridge.service.http.gate import Gate, GateMiddleware
 from msgbridge.service.http.limits import BodyLimit
@@ -79,7 +79,7 @@ def create_app(gateway: Gateway, *, keys: KeyRing, settings: ServeSettings, gate
     )
     app.state.service = Service(gateway=gateway, keys=keys, settings=settings, metrics=metrics, gate=gate)
     errors.install(app)
-    for module in (messages, campaigns, inbox, transports, probes):
+    for module in (messages, campaigns, inbox, events, transports, probes):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

@@ -76,10 +76,10 @@ async def _start(request: Request, spec: CampaignSpec, rows: Iterable[Row], key:
         raise ApiError(409, f"a campaign named {spec.name!r} exists already; choose another name")
     campaign = CampaignSubmission(
         name=spec.name, template=spec.template, transport=transport, sender=spec.sender, region=spec.region,
-        phone_check=spec.phone_check, strict=spec.strict, options=spec.options,
+        phone_check=spec.phone_check, strict=spec.strict, options=spec.options, callback_url=spec.callback_url,
     )  # fmt: skip
     try:
-        report = await svc.gateway.start_campaign(campaign, rows)
+        report = await svc.gateway.start_campaign(campaign, rows, scope=key.name)
     except ConfigError as exc:
         raise ApiError(422, str(exc), code=exc.code) from None
     return from_report(report)

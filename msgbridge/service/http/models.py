@@ -100,6 +100,10 @@ class CampaignSpec(Strict):
     phone_check: PhoneCheck = PhoneCheck.STRICT
     strict: bool = Field(default=False, description="Refuse the whole campaign if any recipient is bad.")
     options: dict[str, str] = Field(default_factory=dict, max_length=64)
+    callback_url: str | None = Field(
+        default=None, max_length=2048, description="Every recipient's status events go here (a CSV column "
+        "`callback_url` overrides it per row).",
+    )
 
 
 class CampaignIn(CampaignSpec):
@@ -179,6 +183,47 @@ class InboundOut(BaseModel):
 class InboxPage(BaseModel):
     messages: list[InboundOut]
     next_cursor: int | None
+
+
+class EventErrorOut(BaseModel):
+    code: ErrorCode
+    native_code: str | int | None
+    native_text: str
+
+
+class EventInboundOut(BaseModel):
+    id: str
+    source: str
+    destination: str
+    text: str
+    link: str
+    received_at: str = Field(description="ISO 8601, UTC")
+    parts: int
+
+
+class EventOut(BaseModel):
+    """One event, exactly as a JSON callback posts it (``msgbridge.webhooks.payload.event_json``)."""
+
+    event_id: str = Field(description="Unique and the same on every delivery: dedupe on it.")
+    type: str = Field(examples=["message.status", "message.inbound"])
+    message_id: str | None
+    reference: str | None
+    campaign: str | None
+    to: str | None
+    status: DeliveryStatus | None
+    native_status: str | None
+    error: EventErrorOut | None
+    segments: int | None
+    occurred_at: str = Field(description="ISO 8601, UTC", examples=["2026-12-03T08:26:33.123Z"])
+    inbound: EventInboundOut | None = Field(default=None, description="message.inbound only (absent otherwise)")
+
+
+class EventPage(BaseModel):
+    events: list[EventOut]
+    next_cursor: int = Field(
+        description="Pass as ?cursor= for the next page: the last event's cursor, or the one given when no "
+        "event is newer (poll again with it later)."
+    )
 
 
 class LatencyOut(BaseModel):

@@ -1,0 +1,252 @@
+"""Receipts back to the ESME: deliver_sm (esm_class 0x04) from the store's events, until deliver_sm_resp.
+
+Each message the front queues with registered_delivery asking for receipts carries
+``CallbackTarget(url="smpp://<system_id>", format="smpp", mask=<registered_delivery>)``, so the store writes
+an event for every status change in the transaction of the change (issue 14's events table). Nothing is
+held in memory: while no receiver of the account is bound the events wait in the store, across restarts.
+The :class:`ReceiptPump` claims pending "smpp" events of the accounts that have a receiver (or transceiver)
+bound, writes one deliver_sm per part id the ESME was given, and marks the event delivered when every part
+was answered deliver_sm_resp OK. A refused deliver_sm is tried again after :data:`RETRY_SECONDS`; one on a
+link that drops goes back to pending at once; one claimed by a process that died comes back when its lease
+(:data:`LEASE_SECONDS`) runs out. The webhooks worker must not claim "smpp" events (it claims other formats).
+
+registered_delivery (SMPP 3.4 §5.2.17): bits 0-1 = 1 a receipt for the final outcome, 2 for a failure
+only; bit 4 intermediate notifications (ENROUTE / ACCEPTD as the message is handed over).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from msgbridge.core.callbacks import CallbackTarget
+from msgbridge.core.status import DeliveryStatus
+from msgbridge.smpp import codec
+from msgbridge.smpp.addressing import address
+from msgbridge.smpp.receipt_text import STAT_WORDS, format_receipt
+from msgbridge.store.base import DELIVERED, PENDING, SKIPPED, EventOutcome, StoredEvent
+
+if TYPE_CHECKING:
+    from msgbridge.service.smppfront.server import SmppFront
+    from msgbridge.service.smppfront.session import FrontSession
+
+log = logging.getLogger(__name__)
+
+FORMAT = "smpp"
+LEASE_SECONDS = 60.0
+RETRY_SECONDS = 5.0
+IDLE_SECONDS = 0.2
+CLAIM = 500
+
+# DeliveryStatus -> message_state (SMPP 3.4 §5.2.28)
+MESSAGE_STATE: dict[DeliveryStatus, int] = {
+    DeliveryStatus.QUEUED: 1,
+    DeliveryStatus.SUBMITTED: 1,
+    DeliveryStatus.MAYBE_SUBMITTED: 1,
+    DeliveryStatus.ACCEPTED: 6,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.PARTIALLY_DELIVERED: 5,
+    DeliveryStatus.UNDELIVERABLE: 5,
+    DeliveryStatus.REJECTED: 8,
+    DeliveryStatus.EXPIRED: 3,
+    DeliveryStatus.DELETED: 4,
+    DeliveryStatus.CANCELED: 4,
+    DeliveryStatus.FAILED: 5,
+    DeliveryStatus.UNKNOWN: 7,
+}
+
+
+class EventStore(Protocol):
+    """The store's event methods the pump uses (``Store`` has them)."""
+
+    async def claim_events(
+        self,
+        limit: int,
+        *,
+        now: float,
+        lease: float,
+        formats: Sequence[str] | None = None,
+        urls: Sequence[str] | None = None,
+    ) -> list[StoredEvent]: ...
+
+    async def events_done(self, outcomes: Sequence[EventOutcome]) -> None: ...
+
+
+def target_for(system_id: str, registered_delivery: int) -> CallbackTarget | None:
+    """The target a message of ``system_id`` carries, or None when no receipt was asked for."""
+    if registered_delivery & 0x13 == 0:
+        return None
+    return CallbackTarget(url=f"smpp://{system_id}", format=FORMAT, mask=registered_delivery & 0x13)
+
+
+def wanted(status: DeliveryStatus, mask: int) -> bool:
+    """Whether registered_delivery ``mask`` asks for a receipt of ``status``."""
+    if status.is_final:
+        final = mask & 0x03
+        return final == 1 or (final == 2 and status is not DeliveryStatus.DELIVERED)
+    return bool(mask & 0x10) and status in (DeliveryStatus.SUBMITTED, DeliveryStatus.ACCEPTED)
+
+
+def parts_of(reference: str | None) -> int:
+    """The part count the front wrote into its reference (``.../N``; none: one part)."""
+    if reference and "/" in reference:
+        tail = reference.rsplit("/", 1)[1]
+        if tail.isdigit():
+            return int(tail)
+    return 1
+
+
+def _date(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%y%m%d%H%M")
+
+
+def deliver_bodies(event: StoredEvent, sender: str | None, text: str, submitted_at: float) -> list[bytes]:
+    """One deliver_sm body per part id of the event's message."""
+    assert event.message_id is not None and event.status is not None
+    n = parts_of(event.reference)
+    ids = [event.message_id] if n == 1 else [f"{event.message_id}.{k}" for k in range(1, n + 1)]
+    status = event.status
+    state = MESSAGE_STATE.get(status, 7)
+    err = 0
+    if event.error is not None and event.error.native_code is not None:
+        with contextlib.suppress(TypeError, ValueError):
+            err = int(str(event.error.native_code), 0)
+    to = event.to or ""
+    src_ton, src_npi, src = address(to)
+    dst_ton, dst_npi, dst = address(sender) if sender else (0, 0, "")
+    out = []
+    for mid in ids:
+        receipt = format_receipt(
+            mid, 1, 1 if status is DeliveryStatus.DELIVERED else 0, _date(submitted_at), _date(event.occurred_at),
+            STAT_WORDS[state], err, text[:20],
+        )  # fmt: skip
+        sm = codec.ShortMessage(
+            source_addr=src, source_addr_ton=src_ton, source_addr_npi=src_npi,
+            destination_addr=dst, dest_addr_ton=dst_ton, dest_addr_npi=dst_npi,
+            esm_class=codec.ESM_DELIVERY_RECEIPT, short_message=receipt.encode("ascii", "replace"),
+            tlvs={codec.TLV_RECEIPTED_MESSAGE_ID: codec.cstr(mid), codec.TLV_MESSAGE_STATE: bytes((state,))},
+        )  # fmt: skip
+        out.append(codec.encode_sm(sm))
+    return out
+
+
+@dataclass(slots=True)
+class InFlight:
+    """One event's deliver_sm on one link: done when every part is answered."""
+
+    n: int
+    waiting: set[int] = field(default_factory=set)
+    failed: bool = False
+
+
+class ReceiptPump:
+    def __init__(self, front: SmppFront, store: EventStore) -> None:
+        self.front = front
+        self.store = store
+        self.wake = asyncio.Event()
+        self.sent = 0
+        self.delivered = 0
+        self._task: asyncio.Task[None] | None = None
+        self._outcomes: list[EventOutcome] = []
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._flush()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                busy = await self.turn()
+            except Exception as exc:  # the store may be down for a while: keep trying, say why
+                log.warning("smpp receipts: %s", exc)
+                busy = False
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), IDLE_SECONDS)
+                self.wake.clear()
+
+    async def turn(self) -> bool:
+        """One claim and its deliver_sm written; True when it found work."""
+        await self._flush()
+        receivers = self.front.receivers()
+        if not receivers:
+            return False
+        events = await self.store.claim_events(
+            CLAIM,
+            now=time.time(),
+            lease=LEASE_SECONDS,
+            formats=(FORMAT,),
+            urls=[f"smpp://{s}" for s in receivers],
+        )
+        for event in events:
+            await self._deliver(event, receivers)
+        await self._flush()
+        return bool(events)
+
+    async def _deliver(self, event: StoredEvent, receivers: dict[str, list[FrontSession]]) -> None:
+        now = time.time()
+        target = event.target
+        system_id = target.url.removeprefix("smpp://") if target is not None else ""
+        links = [s for s in receivers.get(system_id, []) if not s.closed]
+        if event.status is None or event.message_id is None or target is None:
+            self._outcomes.append(EventOutcome(event.n, SKIPPED, None, "not a status event"))
+            return
+        if not wanted(event.status, target.mask or 0):
+            self._outcomes.append(EventOutcome(event.n, SKIPPED, None, f"registered_delivery {target.mask}"))
+            return
+        if not links:
+            self._outcomes.append(EventOutcome(event.n, PENDING, now + RETRY_SECONDS, "no receiver bound"))
+            return
+        record = await self.front.gateway.message(event.message_id)
+        sender = record.message.sender if record is not None else None
+        text = record.message.text if record is not None else ""
+        created = record.created_at if record is not None else event.occurred_at
+        link = min(links, key=lambda s: len(s.unacked))
+        flight = InFlight(event.n)
+        for body in deliver_bodies(event, sender, text, created):
+            seq = link.next_sequence()
+            flight.waiting.add(seq)
+            link.unacked[seq] = flight
+            link.write(codec.pdu(codec.DELIVER_SM, 0, seq, body))
+            self.sent += 1
+
+    def answered(self, flight: InFlight, sequence: int, status: int) -> None:
+        flight.waiting.discard(sequence)
+        if status != codec.ESME_ROK:
+            flight.failed = True
+        if flight.waiting:
+            return
+        if flight.failed:
+            self._outcomes.append(
+                EventOutcome(
+                    flight.n, PENDING, time.time() + RETRY_SECONDS, f"deliver_sm_resp 0x{status:08X}"
+                )
+            )
+        else:
+            self.delivered += 1
+            self._outcomes.append(EventOutcome(flight.n, DELIVERED, None, None))
+        self.wake.set()
+
+    def dropped(self, flights: Sequence[InFlight]) -> None:
+        """A link went away with these unanswered: pending again at once, for the next receiver."""
+        for n in sorted({f.n for f in flights}):
+            self._outcomes.append(EventOutcome(n, PENDING, time.time(), "the receiver's link dropped"))
+        self.wake.set()
+
+    async def _flush(self) -> None:
+        if self._outcomes:
+            outcomes, self._outcomes = self._outcomes, []
+            await self.store.events_done(outcomes)

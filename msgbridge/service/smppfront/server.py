@@ -1,0 +1,250 @@
+"""The SMPP front's listener and what its sessions share: accounts, binds, rate buckets, counters, keepalive.
+
+:class:`SmppFront` is started by ``msgbridge serve`` when ``[smpp_front]`` is configured, beside the HTTP
+API, on the same :class:`~msgbridge.service.contract.Gateway`. Its housekeeping timer sends enquire_link
+to a link silent for ``enquire_link`` seconds, closes one that left :data:`MISSED_ENQUIRES` of them
+unanswered (a half-open connection), drops a reader whose writes stayed paused too long and answers the
+parts of long messages whose siblings never came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from msgbridge.core.errors import MessagingError
+from msgbridge.core.ratelimit import TokenBucket
+from msgbridge.service.contract import Gateway, InvalidSubmission
+from msgbridge.service.smppfront.accounts import Account, AccountBook
+from msgbridge.service.smppfront.receipts import EventStore, ReceiptPump
+from msgbridge.service.smppfront.session import SLOW_READER_SECONDS, FrontSession, status_of, submission_of
+from msgbridge.service.smppfront.status import COMMAND_STATUS
+from msgbridge.service.smppfront.submit import Recent, Whole
+from msgbridge.smpp import codec
+
+log = logging.getLogger(__name__)
+
+SYSTEM_ID = "msgbridge"
+MISSED_ENQUIRES = 3
+HOUSEKEEPING_SECONDS = 0.5
+
+
+def scope_of(system_id: str) -> str:
+    """The accept scope of an account: ``@`` keeps it apart from every API key name (which cannot hold one)."""
+    return f"smpp@{system_id}"
+
+
+def part_ids(message_id: str, parts: int) -> list[str]:
+    return [message_id] if parts == 1 else [f"{message_id}.{k}" for k in range(1, parts + 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class FrontHealth:
+    """What ``GET /v1/transports`` and ``/metrics`` show of the front."""
+
+    sessions: int
+    receipts_sent: int  # deliver_sm written (resends included)
+    receipts_delivered: int  # events answered deliver_sm_resp OK
+    receipts_waiting: int  # deliver_sm written and not answered yet (the rest wait in the store's events)
+    binds: dict[str, int]  # system_id -> binds up
+    throttled: dict[str, int]  # system_id -> submit PDUs answered ESME_RTHROTTLED
+    submitted: int
+    bind_failures: int
+    generic_nack_sent: int
+
+
+class SmppFront:
+    def __init__(
+        self,
+        gateway: Gateway,
+        accounts: AccountBook,
+        *,
+        events: EventStore | None = None,
+        enquire_link: float = 30.0,
+        system_id: str = SYSTEM_ID,
+    ) -> None:
+        self.gateway = gateway
+        self.accounts = accounts
+        self.enquire_link = enquire_link
+        self.system_id = system_id
+        self.sessions: set[FrontSession] = set()
+        self.resp_ids: dict[tuple[int, int], int] = {}
+        self.recent: dict[str, Recent] = {}  # by system_id
+        self.stats: Counter[str] = Counter()
+        self.throttles: Counter[str] = Counter()
+        self._buckets: dict[str, TokenBucket] = {}
+        self._server: asyncio.Server | None = None
+        self._housekeeper: asyncio.Task[None] | None = None
+        self.host = ""
+        self.port = 0
+        self.scheme = "smpp"
+        self.pump = ReceiptPump(self, events) if events is not None else None
+
+    # --- lifecycle ---------------------------------------------------------
+
+    async def start(self, host: str, port: int, *, tls: ssl.SSLContext | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: FrontSession(self), host, port, ssl=tls, reuse_address=True, backlog=512
+        )
+        sockname = self._server.sockets[0].getsockname()
+        self.host, self.port = str(sockname[0]), int(sockname[1])
+        self.scheme = "smpps" if tls is not None else "smpp"
+        self._housekeeper = loop.create_task(self._housekeeping())
+        if self.pump is not None:
+            self.pump.start()
+        log.info("SMPP front listening on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        """Unbind every session and close the listener."""
+        if self._server is None:
+            return
+        self._server.close()
+        if self._housekeeper is not None:
+            self._housekeeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeper
+        if self.pump is not None:
+            await self.pump.stop()
+        for session in list(self.sessions):
+            if session.mode:
+                session.write(codec.pdu(codec.UNBIND, 0, session.next_sequence()))
+            session.close()
+        await self._server.wait_closed()
+        self._server = None
+
+    # --- what sessions report ----------------------------------------------
+
+    def connected(self, session: FrontSession) -> None:
+        self.sessions.add(session)
+
+    def disconnected(self, session: FrontSession) -> None:
+        self.sessions.discard(session)
+        if session.unacked and self.pump is not None:
+            self.pump.dropped(list(session.unacked.values()))
+        session.unacked.clear()
+
+    def bound(self, session: FrontSession) -> None:
+        self.stats["binds"] += 1
+        if self.pump is not None and session.mode in ("rx", "trx"):
+            self.pump.wake.set()
+
+    def receivers(self) -> dict[str, list[FrontSession]]:
+        """The sessions receipts may go to, by account."""
+        out: dict[str, list[FrontSession]] = {}
+        for s in self.sessions:
+            if s.account is not None and s.mode in ("rx", "trx") and not s.closed:
+                out.setdefault(s.account.system_id, []).append(s)
+        return out
+
+    def bind_count(self, system_id: str) -> int:
+        return sum(1 for s in self.sessions if s.account is not None and s.account.system_id == system_id)
+
+    def admit(self, account: Account) -> bool:
+        if account.tps is None:
+            return True
+        bucket = self._buckets.get(account.system_id)
+        if bucket is None or bucket.rate != account.tps:
+            bucket = self._buckets[account.system_id] = TokenBucket(account.tps, burst=max(1.0, account.tps))
+        return bucket.try_acquire()
+
+    def throttled(self, system_id: str) -> None:
+        self.throttles[system_id] += 1
+
+    def deliver_answered(self, session: FrontSession, sequence: int, status: int) -> None:
+        flight = session.unacked.pop(sequence, None)
+        if flight is not None and self.pump is not None:
+            self.pump.answered(flight, sequence, status)
+
+    # --- submit ------------------------------------------------------------
+
+    async def accept(self, session: FrontSession, wholes: Sequence[Whole]) -> list[bytes]:
+        """Queue ``wholes`` (one commit) and return their resps: OK with our ids, or why not."""
+        account = session.account
+        assert account is not None
+        scope = scope_of(account.system_id)
+        statuses: list[int] = [codec.ESME_ROK] * len(wholes)
+        ids: list[str] = [""] * len(wholes)
+        now = time.time()
+        recent = self.recent.setdefault(account.system_id, Recent())
+        todo: list[int] = []
+        for i, whole in enumerate(wholes):
+            known = recent.get(abs(whole.sequences[0]), whole.digest, now)
+            if known is not None:
+                ids[i] = known  # a resend of what this process queued: answered with the same id
+                self.stats["resends"] += 1
+            else:
+                todo.append(i)
+        while todo:
+            batch = [submission_of(wholes[i], account) for i in todo]
+            try:
+                accepted = await self.gateway.accept(batch, scope=scope)
+            except InvalidSubmission as exc:
+                bad = {e.index for e in exc.errors}
+                for j, i in enumerate(todo):
+                    if j in bad:
+                        statuses[i] = status_of(exc, j)
+                todo = [i for j, i in enumerate(todo) if j not in bad]
+                continue
+            except MessagingError as exc:
+                log.warning("%s: submit refused: %s", session.name, exc)
+                for i in todo:
+                    statuses[i] = COMMAND_STATUS[exc.code]
+                break
+            for i, acc in zip(todo, accepted, strict=True):
+                ids[i] = acc.id
+                recent.put(abs(wholes[i].sequences[0]), wholes[i].digest, acc.id, now)
+            self.stats["submitted"] += len(todo)
+            break
+        out: list[bytes] = []
+        for whole, status, mid in zip(wholes, statuses, ids, strict=True):
+            out += session._answer(
+                whole.sequences, status, part_ids(mid, len(whole.sequences)) if mid else []
+            )
+        return out
+
+    # --- keepalive ---------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            self.housekeep(time.monotonic(), time.time())
+
+    def housekeep(self, now: float, wall: float) -> None:
+        for s in list(self.sessions):
+            if s.paused_at is not None and now - s.paused_at > SLOW_READER_SECONDS:
+                log.warning(
+                    "dropping %s: it has not read what was written for %.0f s", s.name, now - s.paused_at
+                )
+                self.stats["slow_readers_dropped"] += 1
+                s.abort()
+                continue
+            if now - s.last_heard > self.enquire_link * (s.enquires_unanswered + 1):
+                if s.enquires_unanswered >= MISSED_ENQUIRES:
+                    log.warning("closing %s: %d enquire_link unanswered", s.name, s.enquires_unanswered)
+                    self.stats["half_open_closed"] += 1
+                    s.abort()
+                    continue
+                s.enquires_unanswered += 1
+                s.write(codec.pdu(codec.ENQUIRE_LINK, 0, s.next_sequence()))
+            s.expire_parts(wall)
+
+    def health(self) -> FrontHealth:
+        binds: Counter[str] = Counter(s.account.system_id for s in self.sessions if s.account is not None)
+        return FrontHealth(
+            sessions=len(self.sessions),
+            receipts_sent=self.pump.sent if self.pump is not None else 0,
+            receipts_delivered=self.pump.delivered if self.pump is not None else 0,
+            receipts_waiting=sum(len(s.unacked) for s in self.sessions),
+            binds=dict(binds),
+            throttled=dict(self.throttles),
+            submitted=self.stats["submitted"],
+            bind_failures=self.stats["bind_failures"],
+            generic_nack_sent=self.stats["generic_nack_sent"],
+        )

@@ -1,0 +1,1 @@
+"""Status and inbound events delivered to the callback URLs messages carry (webhooks out)."""

@@ -1,0 +1,51 @@
+"""SMPP in, HTTP out: a 3-part UDH message from an ESME reaches the Mobizon emulator as one text, and its
+receipt comes back over the bind as one deliver_sm per part id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from http_peers import PROVIDERS
+from test_front_receipts import take
+
+from msgbridge.adapters.base import open_transport
+from msgbridge.adapters.smpp.transport import SmppTransport
+from msgbridge.core.message import Message
+from msgbridge.core.status import DeliveryStatus
+from msgbridge.service.runtime import Runtime
+from msgbridge.service.smppfront.accounts import AccountBook, create_account
+from msgbridge.service.smppfront.server import SmppFront
+from msgbridge.simulators.http import mobizon
+from msgbridge.simulators.http.server import serve
+
+
+async def test_three_udh_parts_go_to_mobizon_as_one_text_and_the_receipt_comes_back(tmp_path: Path) -> None:
+    emulator = mobizon.create_emulator()
+    accounts = tmp_path / "users.toml"
+    create_account(accounts, "acme", password="secret", transports=["kz"])
+    text = "".join(f"part of a long text {i:03d} " for i in range(20))[:450]  # three GSM-7 segments of 153
+    async with serve(emulator) as server:
+        runtime = Runtime(
+            store=str(tmp_path / "front.db"), transports={"kz": PROVIDERS["mobizon"].url(server.url)}
+        )
+        await runtime.start()
+        front = SmppFront(runtime, AccountBook(accounts), events=runtime.store)
+        await front.start("127.0.0.1", 0)
+        try:
+            t = open_transport(f"smpp://acme:secret@127.0.0.1:{front.port}?mode=trx&long=udh8")
+            assert isinstance(t, SmppTransport)
+            await t.open()
+            try:
+                [result] = await t.send([Message(to="+77011234567", sender="Shop", text=text)])
+                assert result.status is DeliveryStatus.SUBMITTED and result.segments == 3, result
+                receipts = await take(t, 3, seconds=60)
+            finally:
+                await t.aclose()
+        finally:
+            await front.stop()
+            await runtime.drain(2.0)
+    [record] = emulator.messages.values()
+    assert record.text == text and record.phone.endswith("77011234567")
+    assert len(result.native_ids) == 3
+    assert sorted(str(r.native_id) for r in receipts) == sorted(result.native_ids)  # one per part id
+    assert all(r.status is DeliveryStatus.DELIVERED for r in receipts)

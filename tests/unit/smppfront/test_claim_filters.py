@@ -1,0 +1,76 @@
+"""``Store.claim_events(formats=..., urls=...)``: the SMPP front claims its own targets only, per account, and
+the other formats' worker none of them. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from msgbridge.core.callbacks import CallbackTarget
+from msgbridge.core.message import Message, SendResult
+from msgbridge.core.status import DeliveryStatus
+from msgbridge.service.smppfront.receipts import target_for
+from msgbridge.store.base import OutboxEntry
+from msgbridge.store.sql import SqlStore
+from msgbridge.store.sqlite import SqliteStore
+
+TARGETS: dict[str, CallbackTarget] = {
+    "json": CallbackTarget("https://app.example/hook"),
+    "kannel": CallbackTarget("https://k.example/dlr?id=%i", format="kannel", mask=3),
+    "acme": target_for("acme", 1),  # type: ignore[dict-item]
+    "acme2": target_for("acme2", 0x11),  # type: ignore[dict-item]
+}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[[], SqlStore]]:
+    if request.param == "sqlite":
+        yield lambda: SqliteStore(tmp_path / "c.db")
+        return
+    import asyncpg  # type: ignore[import-untyped]
+
+    from msgbridge.store.postgres import PostgresStore
+
+    dsn = request.getfixturevalue("pg_dsn")
+    schema = f"c_{uuid.uuid4().hex[:12]}"
+    yield lambda: PostgresStore(dsn, schema=schema)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+async def test_claims_keep_to_the_formats_and_urls_asked_for(new_store: Callable[[], SqlStore]) -> None:
+    async with new_store() as store:
+        messages = [Message(id=name, to="+77011234567", text="hi", metadata={"callback": t.dumps()})
+                    for name, t in TARGETS.items()]  # fmt: skip
+        await store.enqueue([OutboxEntry(m, f"k:{m.id}") for m in messages])
+        claimed = await store.claim(10)
+        await store.mark_in_doubt([r.message.id for r in claimed])
+        await store.record_results(
+            [
+                SendResult(message_id=m.id, status=DeliveryStatus.SUBMITTED, native_id=f"n-{m.id}")
+                for m in messages
+            ],
+            link="x",
+        )
+        clock = [time.time() + 1]
+
+        async def ids(**filters: object) -> set[str]:
+            """Claimed and given back at once (a lease that ends before the next claim's instant)."""
+            clock[0] += 1
+            events = await store.claim_events(10, now=clock[0], lease=0.5, **filters)  # type: ignore[arg-type]
+            return {str(e.message_id) for e in events}
+
+        assert await ids(formats=["smpp"], urls=["smpp://acme"]) == {"acme"}
+        assert await ids(formats=["smpp"], urls=["smpp://acme2", "smpp://acme"]) == {"acme", "acme2"}
+        assert await ids(formats=["smpp"], urls=["smpp://acm"]) == set()
+        assert await ids(formats=["smpp"], urls=[]) == set()
+        assert await ids(formats=["json", "kannel", "jasmin"]) == {"json", "kannel"}
+        assert await ids(formats=["smpp"]) == {"acme", "acme2"}
+        assert await ids() == set(TARGETS)
