@@ -1,12 +1,27 @@
-"""What the interop tests share: the server under test as the ESMEs see it, and a dlr-url receiver."""
+"""What the interop tests share: the SMPP server the independent ESMEs bind to, and a dlr-url receiver.
+
+``target`` is that server as a host, a port and an account, plus what it
+took; it runs twice: msgbridge's SMPP front (relaying to the SMSC simulator,
+whose receipts come back to the ESME) and, as the reference the ESMEs are
+known to work with, the SMSC simulator itself. Test modules import the
+fixtures (``target_fixture``, ``dlr_receiver_fixture``) to use them.
+"""
 
 from __future__ import annotations
 
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from msgbridge.service.runtime import Runtime
+from msgbridge.service.smppfront.accounts import AccountBook, create_account
+from msgbridge.service.smppfront.server import SmppFront
+from msgbridge.simulators.smsc import SmscSimulator
 
 
 @dataclass
@@ -15,8 +30,8 @@ class Target:
     port: int
     system_id: str
     password: str
-    submitted: Callable[[], list[bytes]]  # short_message of every submit_sm the server took, in order
-    message_ids: Callable[[], list[str]]  # the ids its submit_sm_resps carried, in the same order
+    submitted: Callable[[], list[bytes]]  # short_message of every submit_sm that reached the SMSC, in order
+    knows: Callable[[list[str]], Awaitable[bool]]  # whether these submit_sm_resp ids are the server's own
 
 
 class DlrReceiver:
@@ -64,3 +79,49 @@ def udh_parts(text: str, ref: int, size: int = 153) -> list[bytes]:
     data = text.encode("ascii")
     chunks = [data[i : i + size] for i in range(0, len(data), size)]
     return [bytes([5, 0, 3, ref, len(chunks), n]) + c for n, c in enumerate(chunks, 1)]
+
+
+@pytest.fixture(name="target", params=["front", "simulator"])
+async def target_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
+    """The front (account acme, relaying to the simulator), or the simulator alone (account u:p).
+
+    The simulator answers every submit_sm and sends a DELIVRD receipt 20 ms later (intermediate states
+    may come first).
+    """
+    sim = SmscSimulator(users={"u": "p"}, dlr_delay_ms=20, seed=1)
+    async with sim.serve("127.0.0.1", 0):
+
+        def submitted() -> list[bytes]:
+            return [s.short_message for s in sim.submitted]
+
+        if request.param == "simulator":
+
+            async def sim_knows(ids: list[str]) -> bool:
+                return ids == [s.message_id for s in sim.submitted]
+
+            yield Target("127.0.0.1", sim.port, "u", "p", submitted, sim_knows)
+            return
+        accounts = tmp_path / "smpp-users.toml"
+        create_account(accounts, "acme", password="secret", transports=["sim"], window=50)
+        runtime = Runtime(
+            store=str(tmp_path / "front.db"), transports={"sim": f"smpp://u:p@127.0.0.1:{sim.port}"}
+        )
+        await runtime.start()
+        front = SmppFront(runtime, AccountBook(accounts), events=runtime.store)
+        await front.start("127.0.0.1", 0)
+
+        async def front_knows(ids: list[str]) -> bool:
+            return all([await runtime.message(i.lower()) is not None for i in ids])
+
+        try:
+            yield Target("127.0.0.1", front.port, "acme", "secret", submitted, front_knows)
+        finally:
+            await front.stop()
+            await runtime.drain(2.0)
+
+
+@pytest.fixture(name="dlr_receiver")
+def dlr_receiver_fixture() -> Iterator[DlrReceiver]:
+    receiver = DlrReceiver()
+    yield receiver
+    receiver.close()

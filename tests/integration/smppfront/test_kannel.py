@@ -7,7 +7,7 @@ import urllib.parse
 from collections.abc import Iterator
 
 import pytest
-from front_peers import DlrReceiver, Target
+from front_peers import DlrReceiver, Target, dlr_receiver_fixture, target_fixture  # noqa: F401
 from kannel_box import KannelBox, KannelNotFound, SmscLink, find_boxes
 
 # Kannel's dlr-mask bits (user guide, "SMS Delivery Reports"): 1 delivery success, 2 delivery failure,
@@ -47,5 +47,5 @@ async def test_kannel_sendsms_reaches_the_server_and_its_receipt_calls_dlr_url(
     final = by_type[DELIVERED]
     assert final["ref"] == "k1" and final["to"].lstrip("+") == "77011234567"
     # the id the server answered with: Kannel matched the receipt to its submit_sm_resp by it
-    assert [final["id"]] == target.message_ids(), (final, target.message_ids())
+    assert await target.knows([final["id"]]), final
     assert "stat:DELIVRD" in urllib.parse.unquote(final["answer"]), final

@@ -7,7 +7,7 @@ import asyncio
 import smpplib.client
 import smpplib.command
 import smpplib.consts
-from front_peers import Target, udh_parts
+from front_peers import Target, dlr_receiver_fixture, target_fixture, udh_parts  # noqa: F401
 
 DEST = "77011234567"
 
@@ -52,7 +52,7 @@ async def run(target: Target, parts: list[bytes]) -> tuple[list[str], dict[str, 
 async def test_smpplib_single_message_and_its_receipt(target: Target) -> None:
     ids, receipts = await run(target, [b"hello from smpplib"])
     assert target.submitted() == [b"hello from smpplib"]
-    assert ids == target.message_ids()
+    assert await target.knows(ids)
     text, state = receipts[ids[0]]
     assert state == 2 and f"id:{ids[0]} " in text and "stat:DELIVRD" in text
 
