@@ -303,6 +303,16 @@ class Store(ABC):
     @abstractmethod
     async def get(self, message_id: str) -> MessageRecord | None: ...
 
+    async def get_many(self, message_ids: Sequence[str]) -> dict[str, MessageRecord]:
+        """The records of those of ``message_ids`` the store knows, by id: one query where the store can,
+        for a caller (an event pump) that needs a batch of messages at once."""
+        found: dict[str, MessageRecord] = {}
+        for message_id in dict.fromkeys(message_ids):
+            record = await self.get(message_id)
+            if record is not None:
+                found[message_id] = record
+        return found
+
     async def csv_rows(self, message_ids: Sequence[str]) -> dict[str, int | None]:
         """The CSV line each message was queued from (``OutboxEntry.row``), for those the store knows.
 

@@ -545,6 +545,22 @@ class SqlStore(Store):
         record.history = history
         return record
 
+    async def get_many(self, message_ids: Sequence[str]) -> dict[str, MessageRecord]:
+        if not message_ids:
+            return {}
+        c = self._reader()
+        rows = await c.fetch_in(
+            f"SELECT {_M}, {BODY_COLUMNS}, m.trail FROM messages m WHERE m.id {{in}}",
+            list(dict.fromkeys(message_ids)),
+        )
+        records = await self.texts.records(c, [row[:-1] for row in rows])
+        for record, row in zip(records, rows, strict=True):
+            record.history = (
+                (record.created_at, _QUEUED, "enqueued"),
+                *trail_entries(row[-1], record.created_at),
+            )
+        return {record.message.id: record for record in records}
+
     async def export_page(
         self, campaign: str, *, status: DeliveryStatus | None = None, after: int = 0, limit: int = 1000
     ) -> list[ExportRecord]:

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -31,7 +31,7 @@ from msgbridge.service.validation import FRONT_FORMAT
 from msgbridge.smpp import codec
 from msgbridge.smpp.addressing import address
 from msgbridge.smpp.receipt_text import STAT_WORDS, format_receipt
-from msgbridge.store.base import DELIVERED, PENDING, SKIPPED, EventOutcome, StoredEvent
+from msgbridge.store.base import DELIVERED, PENDING, SKIPPED, EventOutcome, MessageRecord, StoredEvent
 
 if TYPE_CHECKING:
     from msgbridge.service.smppfront.server import SmppFront
@@ -77,6 +77,8 @@ class EventStore(Protocol):
     ) -> list[StoredEvent]: ...
 
     async def events_done(self, outcomes: Sequence[EventOutcome]) -> None: ...
+
+    async def get_many(self, message_ids: Sequence[str]) -> dict[str, MessageRecord]: ...
 
 
 def target_for(system_id: str, registered_delivery: int) -> CallbackTarget | None:
@@ -192,12 +194,19 @@ class ReceiptPump:
             formats=(FORMAT,),
             urls=[f"smpp://{s}" for s in receivers],
         )
+        # One read for the claim's messages (sender, text, created): a read per event cost as much as the rest.
+        records = await self.store.get_many([e.message_id for e in events if e.message_id is not None])
         for event in events:
-            await self._deliver(event, receivers)
+            self._deliver(event, receivers, records)
         await self._flush()
         return bool(events)
 
-    async def _deliver(self, event: StoredEvent, receivers: dict[str, list[FrontSession]]) -> None:
+    def _deliver(
+        self,
+        event: StoredEvent,
+        receivers: dict[str, list[FrontSession]],
+        records: Mapping[str, MessageRecord],
+    ) -> None:
         now = time.time()
         target = event.target
         system_id = target.url.removeprefix("smpp://") if target is not None else ""
@@ -211,7 +220,7 @@ class ReceiptPump:
         if not links:
             self._outcomes.append(EventOutcome(event.n, PENDING, now + RETRY_SECONDS, "no receiver bound"))
             return
-        record = await self.front.gateway.message(event.message_id)
+        record = records.get(event.message_id)
         sender = record.message.sender if record is not None else None
         text = record.message.text if record is not None else ""
         created = record.created_at if record is not None else event.occurred_at

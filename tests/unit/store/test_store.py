@@ -188,6 +188,18 @@ async def test_results_then_receipts(store: Store) -> None:
     assert await store.pending_native_ids(LINK, 10) == ["n1"]
 
 
+async def test_get_many_reads_what_get_reads_in_one_call(store: Store) -> None:
+    ids = await store.enqueue(entries(3))
+    await store.claim(3)
+    await store.record_results([ok(ids[0], "n0"), ok(ids[1], "n1")], link=LINK)
+    await store.record_receipts([receipt("n0", S.DELIVERED)])
+    many = await store.get_many([ids[2], ids[0], "no-such-id", ids[0], ids[1]])
+    assert sorted(many) == sorted(ids)  # the unknown id left out, the repeated one read once
+    for message_id in ids:
+        assert many[message_id] == await store.get(message_id)
+    assert await store.get_many([]) == {}
+
+
 async def test_final_status_never_regresses(store: Store) -> None:
     ids = await store.enqueue(entries(1))
     await store.claim(1)
