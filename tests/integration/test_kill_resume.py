@@ -250,6 +250,7 @@ def test_sigkill_of_an_smpp_campaign_leaves_only_what_may_have_been_written_in_d
     check_kill_resume(result, kills=2, recipients=10_000)
 
 
+@pytest.mark.slow  # 40 s here; `make test-slow`
 def test_sigkill_while_preparing_then_while_sending_a_100k_campaign(tmp_path: Path) -> None:
     """Preparation streams while sending: killed with part of the file queued (twice: as soon as sending has
     begun, then once 10,000 more are sent), then once every row is queued and sending goes on."""
