@@ -109,10 +109,13 @@ async def inbound_events(
     messages: Sequence[InboundMessage],
     target_of: Callable[[InboundMessage], CallbackTarget | None],
     at: float,
+    *,
+    record_all: bool,
 ) -> list[tuple[Any, ...]]:
     """Rows for the inbound messages not stored before (a repeated id is no new message), read before
     they are inserted, inside the same transaction. ``target_of`` names each one's target (the store's
-    ``inbound_target_of``: one MO may go to an SMPP account, the next to ``[events] inbound_url``)."""
+    ``inbound_target_of``: one MO may go to an SMPP account, the next to ``[events] inbound_url``); one
+    with none gets a row only when every change is recorded (``record_all``)."""
     known = {
         str(r[0])
         for r in await c.fetch_in("SELECT id FROM inbound WHERE id {in}", list({m.id for m in messages}))
@@ -124,6 +127,8 @@ async def inbound_events(
             continue
         seen.add(m.id)
         target = target_of(m)
+        if target is None and not record_all:
+            continue
         fresh.append((m, target.dumps() if target is not None else None))
     ids = await texts.word_ids(c, [text for _, text in fresh])
     out = []

@@ -662,7 +662,12 @@ class SqlStore(Store):
             rows = []
             if self.inbound_target is not None or self.inbound_router is not None or self.record_all_events:
                 rows = await events.inbound_events(
-                    c, self.texts, messages, self.inbound_target_of, self._clock()
+                    c,
+                    self.texts,
+                    messages,
+                    self.inbound_target_of,
+                    self._clock(),
+                    record_all=self.record_all_events,
                 )
             await c.bulk(INSERT_INBOUND, [InboundRow.of(m) for m in messages])
             await events.write_events(c, rows)
