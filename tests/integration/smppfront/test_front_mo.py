@@ -7,14 +7,19 @@ import asyncio
 import struct
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from conftest import INBOUND_URL, MoFront
 
 from msgbridge.adapters.base import open_transport
 from msgbridge.adapters.smpp.mo import decode_payload
 from msgbridge.adapters.smpp.transport import SmppTransport
+from msgbridge.cli.serve import start_smpp_front
+from msgbridge.config import load_config
 from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.message import InboundMessage
+from msgbridge.service.runtime import Runtime
+from msgbridge.service.smppfront.accounts import create_account
 from msgbridge.service.smppfront.mo import front_target
 from msgbridge.smpp import codec
 from msgbridge.store.base import StoredEvent
@@ -197,3 +202,35 @@ async def silent(esme: Esme, seconds: float) -> bool:
     except TimeoutError:
         return True
     return False
+
+
+async def test_serve_routes_mo_by_its_config_and_account_file(tmp_path: Path) -> None:
+    """``start_smpp_front`` installs the router: ``[smpp_front.routes]`` and the accounts' own prefixes."""
+    create_account(tmp_path / "msgbridge-smpp-users.toml", "acme", password="secret", mo=["7701"])
+    create_account(tmp_path / "msgbridge-smpp-users.toml", "billing", password="secret")
+    path = tmp_path / "msgbridge.toml"
+    path.write_text(
+        '[transports]\nmem = "memory://"\n[smpp_front]\nlisten = "127.0.0.1:0"\n'
+        '[smpp_front.routes]\n"+7702" = "billing"\n',
+        encoding="utf-8",
+    )
+    config = load_config(str(path), env={})
+    runtime = Runtime(store=str(tmp_path / "serve.db"), transports={"mem": "memory://"})
+    await runtime.start()
+    front = await start_smpp_front(config, runtime)
+    try:
+        router = runtime.store.inbound_router
+        assert front is not None and router is not None
+        routed = {
+            to: router(InboundMessage(source="+77019998877", destination=to, text="x"))
+            for to in ("+77011234567", "77021234567", "88001234567")
+        }
+        assert routed == {
+            "+77011234567": front_target("acme"),
+            "77021234567": front_target("billing"),
+            "88001234567": None,
+        }
+    finally:
+        if front is not None:
+            await front.stop()
+        await runtime.drain(2.0)
