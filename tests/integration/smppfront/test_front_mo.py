@@ -234,3 +234,21 @@ async def test_serve_routes_mo_by_its_config_and_account_file(tmp_path: Path) ->
         if front is not None:
             await front.stop()
         await runtime.drain(2.0)
+
+
+async def test_an_mo_smpp_cannot_address_is_given_up_and_the_next_one_goes_through(mo_front: MoFront) -> None:
+    esme = await Esme.bind(mo_front, "acme")
+    try:
+        bad = InboundMessage(source="1" * 30, destination="77015550001", text="too long a sender")
+        await mo_front.runtime.store.add_inbound([bad])  # no SMSC sends this: put where the runtime puts MO
+        await until(lambda: _state(mo_front, "too long a sender", "failed"))
+        await mo_front.sim.send_mo(
+            system_id="u", source="77019998877", destination="77015550001", text="next"
+        )
+        seq, sm = await esme.deliver()
+        assert sm.short_message == b"next"
+        esme.answer(seq)
+    finally:
+        await esme.close()
+    failed = await mo_event(mo_front, "too long a sender")
+    assert failed.last_error is not None and "deliver_sm" in failed.last_error
