@@ -42,7 +42,9 @@
     tls_key = "key.pem"
     accounts = "msgbridge-smpp-users.toml"   # `msgbridge smpp-user create` writes it; default: next to this file
     enquire_link = 30                # seconds of silence before the front asks; 3 unanswered: the link is closed
-    [smpp_front.routes]              # MO destination prefixes -> account (besides the accounts' own --mo)
+    [smpp_front.routes]              # MO destination prefix -> account, besides the accounts' own --mo; the
+                                     # longest prefix wins, a route over an account's own of the same prefix
+                                     # (service/smppfront/mo.py); no match: [events] inbound_url
     "7701" = "billing"
 
 The environment wins over the file, so a deployment keeps secrets out of it:

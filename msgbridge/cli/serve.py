@@ -43,6 +43,7 @@ from msgbridge.service.http.gate import Gate
 from msgbridge.service.http.protocol import http_protocol
 from msgbridge.service.runtime import Runtime
 from msgbridge.service.smppfront.accounts import AccountBook
+from msgbridge.service.smppfront.mo import MoRouter
 from msgbridge.service.smppfront.server import SmppFront
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -184,9 +185,9 @@ async def start_smpp_front(config: Config, runtime: Runtime) -> SmppFront | None
     if settings is None:
         return None
     host, port = settings.address
-    front = SmppFront(
-        runtime, AccountBook(settings.accounts), events=runtime.store, enquire_link=settings.enquire_link
-    )
+    accounts = AccountBook(settings.accounts)
+    front = SmppFront(runtime, accounts, events=runtime.store, enquire_link=settings.enquire_link)
+    MoRouter(accounts, settings.routes).install(runtime.store)  # MO by destination prefix to the accounts
     tls = tls_context(ServeSettings(tls_cert=settings.tls_cert, tls_key=settings.tls_key))
     await front.start(host, port, tls=tls)
     return front

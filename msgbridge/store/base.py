@@ -202,6 +202,10 @@ class Store(ABC):
     # Where inbound messages' events go (``[events] inbound_url``): set by the runtime before use. None: an
     # inbound message gets an event only when every change is recorded (``record_all_events``).
     inbound_target: CallbackTarget | None = None
+    # Where one inbound message goes instead, when it says (the SMPP front routes MO by destination prefix to
+    # its accounts, ``service/smppfront/mo.py``): called inside ``add_inbound``'s transaction, so it must be
+    # quick and must not touch the store; None from it (or no router): ``inbound_target``.
+    inbound_router: Callable[[InboundMessage], CallbackTarget | None] | None = None
     # ``[events] record = "all"``: every status change gets an event, for GET /v1/events, even of messages
     # with no target ("callbacks", the default: only those with one, so a store without callbacks pays
     # nothing for them).
@@ -214,6 +218,14 @@ class Store(ABC):
                 continue
             if not value.__dict__.get("translated"):
                 setattr(cls, name, _translating(value))
+
+    def inbound_target_of(self, message: InboundMessage) -> CallbackTarget | None:
+        """The target of ``message``'s event: the router's when it names one, else ``inbound_target``."""
+        if self.inbound_router is not None:
+            routed = self.inbound_router(message)
+            if routed is not None:
+                return routed
+        return self.inbound_target
 
     def error_text(self, exc: Exception) -> str:
         """What a StoreError made from the driver's ``exc`` says: the driver's words, and where."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from msgbridge.core.callbacks import CallbackTarget
@@ -104,23 +104,36 @@ async def write_events(c: Conn, rows: Sequence[Sequence[Any]]) -> None:
 
 
 async def inbound_events(
-    c: Conn, texts: Texts, messages: Sequence[InboundMessage], target: CallbackTarget | None, at: float
+    c: Conn,
+    texts: Texts,
+    messages: Sequence[InboundMessage],
+    target_of: Callable[[InboundMessage], CallbackTarget | None],
+    at: float,
+    *,
+    record_all: bool,
 ) -> list[tuple[Any, ...]]:
     """Rows for the inbound messages not stored before (a repeated id is no new message), read before
-    they are inserted, inside the same transaction."""
+    they are inserted, inside the same transaction. ``target_of`` names each one's target (the store's
+    ``inbound_target_of``: one MO may go to an SMPP account, the next to ``[events] inbound_url``); one
+    with none gets a row only when every change is recorded (``record_all``)."""
     known = {
         str(r[0])
         for r in await c.fetch_in("SELECT id FROM inbound WHERE id {in}", list({m.id for m in messages}))
     }
-    target_id = None
-    if target is not None:
-        text = target.dumps()
-        target_id = (await texts.word_ids(c, [text]))[text]
-    out, seen = [], set(known)
+    fresh: list[tuple[InboundMessage, str | None]] = []
+    seen = set(known)
     for m in messages:
         if m.id in seen:
             continue
         seen.add(m.id)
+        target = target_of(m)
+        if target is None and not record_all:
+            continue
+        fresh.append((m, target.dumps() if target is not None else None))
+    ids = await texts.word_ids(c, [text for _, text in fresh])
+    out = []
+    for m, text in fresh:
+        target_id = ids[text]
         out.append(
             (
                 new_event_id(),

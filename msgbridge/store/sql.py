@@ -675,10 +675,16 @@ class SqlStore(Store):
         # Serialised with receipts: a number (``inbound.n``) is taken and committed under one lock, so the
         # numbers commit in order and a reader paging by them never passes one that commits later.
         async with self._write(RECEIPTS) as c:
-            target = self.inbound_target
             rows = []
-            if target is not None or self.record_all_events:
-                rows = await events.inbound_events(c, self.texts, messages, target, self._clock())
+            if self.inbound_target is not None or self.inbound_router is not None or self.record_all_events:
+                rows = await events.inbound_events(
+                    c,
+                    self.texts,
+                    messages,
+                    self.inbound_target_of,
+                    self._clock(),
+                    record_all=self.record_all_events,
+                )
             await c.bulk(INSERT_INBOUND, [InboundRow.of(m) for m in messages])
             await events.write_events(c, rows)
 

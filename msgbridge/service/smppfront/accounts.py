@@ -278,6 +278,9 @@ class AccountBook:
         self._accounts = {a.system_id: a for a in accounts}
         self._stamp = self._file_stamp()
         self._checked = time.monotonic()
+        # Bumped whenever the accounts are replaced, so what is derived from them (the MO prefix table,
+        # mo.py) is rebuilt only then and not per message.
+        self.generation = 0
         if self.path is not None:
             self._accounts = read_accounts(self.path)
 
@@ -312,3 +315,4 @@ class AccountBook:
             return  # a half-written file: keep what was read last
         self._stamp = stamp
         self._accounts = accounts
+        self.generation += 1

@@ -1,4 +1,4 @@
-"""Receipts back to the ESME: deliver_sm (esm_class 0x04) from the store's events, until deliver_sm_resp.
+"""Receipts and MO to the ESME: deliver_sm from the store's events, until deliver_sm_resp.
 
 Each message the front queues with registered_delivery asking for receipts carries
 ``CallbackTarget(url="smpp://<system_id>", format="smpp", mask=<registered_delivery>)``, so the store writes
@@ -9,6 +9,10 @@ bound, writes one deliver_sm per part id the ESME was given, and marks the event
 was answered deliver_sm_resp OK. A refused deliver_sm is tried again after :data:`RETRY_SECONDS`; one on a
 link that drops goes back to pending at once; one claimed by a process that died comes back when its lease
 (:data:`LEASE_SECONDS`) runs out. The webhooks worker must not claim "smpp" events (it claims other formats).
+
+MO routed to an account (mo.py) are ``message.inbound`` events of the same target, without a mask: the
+pump sends each as one deliver_sm with esm_class 0 (``mo_body``) and treats it exactly as a receipt, held,
+resent and marked the same way, so an account's receipts and MO share one claim, one window and one order.
 
 registered_delivery (SMPP 3.4 §5.2.17): bits 0-1 = 1 a receipt for the final outcome, 2 for a failure
 only; bit 4 intermediate notifications (ENROUTE / ACCEPTD as the message is handed over).
@@ -27,11 +31,21 @@ from typing import TYPE_CHECKING, Protocol
 
 from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.service.smppfront.mo import front_target, mo_body
 from msgbridge.service.validation import FRONT_FORMAT
 from msgbridge.smpp import codec
 from msgbridge.smpp.addressing import address
 from msgbridge.smpp.receipt_text import STAT_WORDS, format_receipt
-from msgbridge.store.base import DELIVERED, PENDING, SKIPPED, EventOutcome, MessageRecord, StoredEvent
+from msgbridge.store.base import (
+    DELIVERED,
+    FAILED,
+    INBOUND_EVENT,
+    PENDING,
+    SKIPPED,
+    EventOutcome,
+    MessageRecord,
+    StoredEvent,
+)
 
 if TYPE_CHECKING:
     from msgbridge.service.smppfront.server import SmppFront
@@ -85,7 +99,7 @@ def target_for(system_id: str, registered_delivery: int) -> CallbackTarget | Non
     """The target a message of ``system_id`` carries, or None when no receipt was asked for."""
     if registered_delivery & 0x13 == 0:
         return None
-    return CallbackTarget(url=f"smpp://{system_id}", format=FORMAT, mask=registered_delivery & 0x13)
+    return front_target(system_id, registered_delivery & 0x13)
 
 
 def wanted(status: DeliveryStatus, mask: int) -> bool:
@@ -146,6 +160,7 @@ class InFlight:
     n: int
     waiting: set[int] = field(default_factory=set)
     failed: bool = False
+    mo: bool = False  # an MO (counted apart from receipts), not a receipt
 
 
 class ReceiptPump:
@@ -153,8 +168,10 @@ class ReceiptPump:
         self.front = front
         self.store = store
         self.wake = asyncio.Event()
-        self.sent = 0
-        self.delivered = 0
+        self.sent = 0  # receipt deliver_sm written (resends included)
+        self.delivered = 0  # receipt events answered OK
+        self.mo_sent = 0  # MO deliver_sm written (resends included)
+        self.mo_delivered = 0  # MO events answered OK
         self._task: asyncio.Task[None] | None = None
         self._outcomes: list[EventOutcome] = []
 
@@ -211,27 +228,47 @@ class ReceiptPump:
         target = event.target
         system_id = target.url.removeprefix("smpp://") if target is not None else ""
         links = [s for s in receivers.get(system_id, []) if not s.closed]
-        if event.status is None or event.message_id is None or target is None:
-            self._outcomes.append(EventOutcome(event.n, SKIPPED, None, "not a status event"))
+        is_mo = event.type == INBOUND_EVENT
+        whole = (
+            event.inbound is not None if is_mo else event.status is not None and event.message_id is not None
+        )
+        if target is None or not whole:
+            self._outcomes.append(EventOutcome(event.n, SKIPPED, None, "not a status or inbound event"))
             return
-        if not wanted(event.status, target.mask or 0):
+        if event.status is not None and not is_mo and not wanted(event.status, target.mask or 0):
             self._outcomes.append(EventOutcome(event.n, SKIPPED, None, f"registered_delivery {target.mask}"))
             return
         if not links:
             self._outcomes.append(EventOutcome(event.n, PENDING, now + RETRY_SECONDS, "no receiver bound"))
             return
-        record = records.get(event.message_id)
-        sender = record.message.sender if record is not None else None
-        text = record.message.text if record is not None else ""
-        created = record.created_at if record is not None else event.occurred_at
+        try:
+            bodies = self._bodies(event, records)
+        except ValueError as exc:  # an MO address SMPP cannot carry: no resend would change that
+            self._outcomes.append(EventOutcome(event.n, FAILED, None, f"not sendable as deliver_sm: {exc}"))
+            return
         link = min(links, key=lambda s: len(s.unacked))
-        flight = InFlight(event.n)
-        for body in deliver_bodies(event, sender, text, created):
+        flight = InFlight(event.n, mo=is_mo)
+        for body in bodies:
             seq = link.next_sequence()
             flight.waiting.add(seq)
             link.unacked[seq] = flight
             link.write(codec.pdu(codec.DELIVER_SM, 0, seq, body))
-            self.sent += 1
+            if is_mo:
+                self.mo_sent += 1
+            else:
+                self.sent += 1
+
+    def _bodies(self, event: StoredEvent, records: Mapping[str, MessageRecord]) -> list[bytes]:
+        """The deliver_sm bodies of one event: the MO itself (mo.py), or one receipt per part id."""
+        if event.type == INBOUND_EVENT:
+            assert event.inbound is not None
+            return [mo_body(event.inbound)]
+        assert event.message_id is not None
+        record = records.get(event.message_id)
+        sender = record.message.sender if record is not None else None
+        text = record.message.text if record is not None else ""
+        created = record.created_at if record is not None else event.occurred_at
+        return deliver_bodies(event, sender, text, created)
 
     def answered(self, flight: InFlight, sequence: int, status: int) -> None:
         flight.waiting.discard(sequence)
@@ -246,7 +283,10 @@ class ReceiptPump:
                 )
             )
         else:
-            self.delivered += 1
+            if flight.mo:
+                self.mo_delivered += 1
+            else:
+                self.delivered += 1
             self._outcomes.append(EventOutcome(flight.n, DELIVERED, None, None))
         self.wake.set()
 

@@ -1,4 +1,5 @@
-"""Fixtures of the SMPP front tests: a runtime on ``memory://``, an account file and the front on port 0."""
+"""Fixtures of the SMPP front tests: a runtime on ``memory://``, an account file and the front on port 0;
+for MO, the same with the SMSC simulator as the runtime's transport and the front's MO routes installed."""
 
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from msgbridge.config import EventSettings
 from msgbridge.service.runtime import Runtime
 from msgbridge.service.smppfront.accounts import AccountBook, create_account
+from msgbridge.service.smppfront.mo import MoRouter
 from msgbridge.service.smppfront.server import SmppFront
+from msgbridge.simulators.smsc import SmscSimulator
+
+INBOUND_URL = "https://93.184.216.34/mo"  # [events] inbound_url of mo_front: nothing delivers to it here
 
 
 @dataclass
@@ -41,3 +47,35 @@ async def front(tmp_path: Path) -> AsyncIterator[Front]:
     finally:
         await server.stop()
         await runtime.drain(2.0)
+
+
+@dataclass
+class MoFront(Front):
+    sim: SmscSimulator  # the runtime's upstream, bound as "u": its send_mo is the MO that arrives
+
+
+@pytest.fixture
+async def mo_front(tmp_path: Path) -> AsyncIterator[MoFront]:
+    """acme receives MO to 7701... (its own --mo), billing to 7702... (``[smpp_front.routes]``); any other
+    MO goes to INBOUND_URL."""
+    sim = SmscSimulator(users={"u": "p"}, seed=5)
+    async with sim.serve("127.0.0.1", 0):
+        accounts = tmp_path / "smpp-users.toml"
+        create_account(accounts, "acme", password="secret", mo=["7701"])
+        create_account(accounts, "billing", password="secret")
+        runtime = Runtime(
+            store=str(tmp_path / "front.db"),
+            transports={"sim": f"smpp://u:p@127.0.0.1:{sim.port}?receipt_park=0.2"},
+            events=EventSettings(inbound_url=INBOUND_URL),
+        )
+        await runtime.start()
+        book = AccountBook(accounts)
+        server = SmppFront(runtime, book, events=runtime.store)
+        MoRouter(book, {"7702": "billing"}).install(runtime.store)
+        await server.start("127.0.0.1", 0)
+        try:
+            assert await runtime.wait_ready()
+            yield MoFront(runtime, server, accounts, sim)
+        finally:
+            await server.stop()
+            await runtime.drain(2.0)
