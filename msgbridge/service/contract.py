@@ -216,7 +216,9 @@ class Gateway(Protocol):
         """Stored events after cursor ``after`` in commit order (see ``Store.events_page``)."""
         ...
 
-    async def event_backlog(self) -> EventBacklog: ...  # events still to deliver, and given up on
+    async def event_backlog(
+        self, *, formats: Sequence[str] | None = None
+    ) -> EventBacklog: ...  # events still to deliver, and given up on (of ``formats`` only, when given)
 
     def transport(
         self, name: str
