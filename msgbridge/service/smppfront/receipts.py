@@ -151,8 +151,9 @@ class ReceiptPump:
         self.front = front
         self.store = store
         self.wake = asyncio.Event()
-        self.sent = 0
-        self.delivered = 0
+        self.sent = 0  # deliver_sm written
+        self.acked = 0  # deliver_sm_resp OK
+        self.delivered = 0  # events every part of which was acked
         self._task: asyncio.Task[None] | None = None
         self._outcomes: list[EventOutcome] = []
 
@@ -228,6 +229,8 @@ class ReceiptPump:
         flight.waiting.discard(sequence)
         if status != codec.ESME_ROK:
             flight.failed = True
+        else:
+            self.acked += 1
         if flight.waiting:
             return
         if flight.failed:

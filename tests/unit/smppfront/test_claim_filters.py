@@ -53,7 +53,10 @@ async def submitted_to_every_target(store: SqlStore) -> None:
     claimed = await store.claim(10)
     await store.mark_in_doubt([r.message.id for r in claimed])
     await store.record_results(
-        [SendResult(message_id=m.id, status=DeliveryStatus.SUBMITTED, native_id=f"n-{m.id}") for m in messages],
+        [
+            SendResult(message_id=m.id, status=DeliveryStatus.SUBMITTED, native_id=f"n-{m.id}")
+            for m in messages
+        ],
         link="x",
     )
 
