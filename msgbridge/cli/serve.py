@@ -10,6 +10,11 @@ committed still gets its 202), then the runtime stops claiming, lets what is in 
 to ``--drain-timeout``, stores the receipts that come meanwhile, gives back what was never written, and
 the process exits 0. What is left is QUEUED or MAYBE_SUBMITTED in the store, for the next start.
 
+With ``[smpp_front]`` the SMPP front listens too (``smpp listening on smpp://HOST:PORT`` on the next
+line), once the runtime is started and before uvicorn starts. A start that fails at any step after that
+(uvicorn's own startup included) closes the front's listener and the runtime, and exits non-zero with the
+reason; the front's port in use exits naming the address.
+
 ``--check`` validates the configuration (store DSN, transport URLs, the API key file, the listen
 address, the TLS files) without opening anything, and exits 0 or 2 with the problem named.
 """
