@@ -5,6 +5,10 @@ API, on the same :class:`~msgbridge.service.contract.Gateway`. Its housekeeping 
 to a link silent for ``enquire_link`` seconds, closes one that left :data:`MISSED_ENQUIRES` of them
 unanswered (a half-open connection), drops a reader whose writes stayed paused too long and answers the
 parts of long messages whose siblings never came.
+
+The counters are plain fields bumped by the sessions and the pump; :meth:`SmppFront.health` copies them
+into a :class:`~msgbridge.service.contract.FrontHealth` when ``GET /v1/transports`` or ``/metrics`` asks,
+so the submit path pays nothing for being watched.
 """
 
 from __future__ import annotations
@@ -204,7 +208,6 @@ class SmppFront:
             for i, acc in zip(todo, accepted, strict=True):
                 ids[i] = acc.id
                 recent.put(abs(wholes[i].sequences[0]), wholes[i].digest, acc.id, now)
-            self.stats["submitted"] += len(todo)
             self.submitted[account.system_id] += len(todo)
             break
         out: list[bytes] = []
