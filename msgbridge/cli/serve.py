@@ -10,6 +10,11 @@ committed still gets its 202), then the runtime stops claiming, lets what is in 
 to ``--drain-timeout``, stores the receipts that come meanwhile, gives back what was never written, and
 the process exits 0. What is left is QUEUED or MAYBE_SUBMITTED in the store, for the next start.
 
+With ``[smpp_front]`` the SMPP front listens too (``smpp listening on smpp://HOST:PORT`` on the next
+line), once the runtime is started and before uvicorn starts. A start that fails at any step after that
+(uvicorn's own startup included) closes the front's listener and the runtime, and exits non-zero with the
+reason; the front's port in use exits naming the address.
+
 ``--check`` validates the configuration (store DSN, transport URLs, the API key file, the listen
 address, the TLS files) without opening anything, and exits 0 or 2 with the problem named.
 """
@@ -23,8 +28,8 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -123,36 +128,58 @@ def bind(host: str, port: int) -> socket.socket:
         raise bind_error(host, port, exc) from None
 
 
+class HttpStartFailed(ConfigError):
+    """uvicorn gave up while starting (it exits the process, which would skip the front's shutdown)."""
+
+
+async def serve_http(server: uvicorn.Server, sock: socket.socket, address: str) -> None:
+    """uvicorn on ``sock``; its ``sys.exit`` on a failed startup becomes :class:`HttpStartFailed`, so
+    ``serve`` closes what it opened (the SMPP front's listener, the runtime) and exits with the reason."""
+    try:
+        await server.serve(sockets=[sock])
+    except SystemExit as exc:
+        raise HttpStartFailed(
+            f"the HTTP server on {address} could not start (uvicorn exit {exc.code})"
+        ) from None
+
+
 async def serve(config: Config, settings: ServeSettings, *, access_log: bool) -> None:
+    """Everything opened here is closed in ``finally``: a step that fails after the SMPP front started
+    (the HTTP server, a signal) leaves no listener behind, and the error reaches ``main`` as one line."""
     host, port = parse_listen(settings.listen)
     context = tls_context(settings)
+    scheme = "https" if context is not None else "http"
     keys = KeyRing.load(config.apikeys_file)
+    plan = front_plan(config)
     runtime = Runtime.from_config(config, drain_timeout=settings.drain_timeout)
     sock = bind(host, port)
     gate = Gate()
-    app = create_app(runtime, keys=keys, settings=settings, gate=gate)
-    server_config = uvicorn.Config(
-        app, log_config=None, access_log=access_log, lifespan="off", server_header=False,
-        ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key, timeout_graceful_shutdown=5, http=http_protocol(),
-    )  # fmt: skip
-    server = _Server(server_config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
+    front: SmppFront | None = None
     try:
         await runtime.start()
         heap.settle()
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        if plan is not None:
+            front = plan.build(runtime)  # the receipts pump reads the store, open from here on
+            await plan.listen(front)
+        app = create_app(runtime, keys=keys, settings=settings, gate=gate, front=front)
+        server_config = uvicorn.Config(
+            app, log_config=None, access_log=access_log, lifespan="off", server_header=False,
+            ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key, timeout_graceful_shutdown=5,
+            http=http_protocol(),
+        )  # fmt: skip
+        server = _Server(server_config)
+        address = f"{scheme}://{_shown(host)}:{sock.getsockname()[1]}"
+        serving = asyncio.create_task(serve_http(server, sock, address))
         while not server.started and not serving.done():  # noqa: ASYNC110 -- uvicorn sets a flag, no event
             await asyncio.sleep(0.01)
         if serving.done():
             serving.result()  # uvicorn could not start: its error
-            raise ConfigError("the HTTP server stopped while starting")
-        bound = sock.getsockname()
-        scheme = "https" if context is not None else "http"
-        front = await start_smpp_front(config, runtime)
-        click.echo(f"listening on {scheme}://{_shown(host)}:{bound[1]}", nl=True)
+            raise HttpStartFailed(f"the HTTP server on {address} stopped while starting")
+        click.echo(f"listening on {address}", nl=True)
         if front is not None:
             click.echo(f"smpp listening on {front.scheme}://{_shown(front.host)}:{front.port}", nl=True)
         sys.stdout.flush()
@@ -171,6 +198,8 @@ async def serve(config: Config, settings: ServeSettings, *, access_log: bool) ->
         server.should_exit = True
         await serving
     finally:
+        if front is not None:
+            await front.stop()  # a no-op after the drain's stop, or when its listen failed
         await runtime.drain(0.0)  # a no-op after a drain; closes what a failed start left open
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
@@ -178,19 +207,41 @@ async def serve(config: Config, settings: ServeSettings, *, access_log: bool) ->
     click.echo("stopped", err=True)
 
 
-async def start_smpp_front(config: Config, runtime: Runtime) -> SmppFront | None:
-    """The SMPP front on ``[smpp_front] listen`` when configured (``serve`` prints ``smpp listening on
+@dataclass(frozen=True)
+class FrontPlan:
+    """``[smpp_front]`` read before anything is opened (a bad accounts file or certificate fails first);
+    the front itself is built once the runtime's store is open, its receipts pump reads it."""
+
+    accounts: AccountBook
+    host: str
+    port: int
+    tls: ssl.SSLContext | None
+    enquire_link: float
+    routes: Mapping[str, str]
+
+    def build(self, runtime: Runtime) -> SmppFront:
+        """The front, and MO routed by destination prefix to its accounts (``smppfront.mo``)."""
+        MoRouter(self.accounts, self.routes).install(runtime.store)
+        return SmppFront(runtime, self.accounts, events=runtime.store, enquire_link=self.enquire_link)
+
+    async def listen(self, front: SmppFront) -> None:
+        """Listen; a port in use (or any refused listen) is a one-line error naming the address."""
+        try:
+            await front.start(self.host, self.port, tls=self.tls)
+        except OSError as exc:
+            error = bind_error(self.host, self.port, exc)
+            raise click.ClickException(f"SMPP front: {error.message}") from None
+
+
+def front_plan(config: Config) -> FrontPlan | None:
+    """The SMPP front of ``[smpp_front]`` when configured (``serve`` prints ``smpp listening on
     smpp://HOST:PORT``, or ``smpps://``, on the line after the HTTP one)."""
     settings = config.smpp_front
     if settings is None:
         return None
     host, port = settings.address
-    accounts = AccountBook(settings.accounts)
-    front = SmppFront(runtime, accounts, events=runtime.store, enquire_link=settings.enquire_link)
-    MoRouter(accounts, settings.routes).install(runtime.store)  # MO by destination prefix to the accounts
     tls = tls_context(ServeSettings(tls_cert=settings.tls_cert, tls_key=settings.tls_key))
-    await front.start(host, port, tls=tls)
-    return front
+    return FrontPlan(AccountBook(settings.accounts), host, port, tls, settings.enquire_link, settings.routes)
 
 
 def register(cli: click.Group) -> None:

@@ -143,6 +143,38 @@ class TransportHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class FrontHealth:
+    """The SMPP front as ``GET /v1/transports`` (its ``smpp_front`` block) and ``/metrics``
+    (``msgbridge_smpp_front_*``) show it. Counters are cumulative since the front started; the labels are
+    account names (system_id), bind types and command_status values, never a password."""
+
+    sessions: int  # connections open, bound or not
+    binds: Mapping[str, Mapping[str, int]]  # system_id -> bind type ("tx", "rx", "trx") -> binds up now
+    bind_failures: int  # binds refused (any reason: the ESME is not told which)
+    submitted: Mapping[str, int]  # system_id -> messages accepted into the outbox (resends not counted)
+    throttled: Mapping[
+        str, Mapping[str, int]
+    ]  # system_id -> "tps" / "window" -> PDUs answered ESME_RTHROTTLED
+    refused: Mapping[int, int]  # command_status -> submit PDUs refused so (the front's own throttles apart)
+    receipts_sent: int  # deliver_sm written (resends included)
+    receipts_acked: int  # deliver_sm answered deliver_sm_resp OK
+    receipts_delivered: int  # events done: every part of the receipt acked
+    receipts_waiting: int  # deliver_sm written and not answered yet (the rest are held in the store)
+    mo_sent: int  # MO deliver_sm written (resends included)
+    mo_delivered: int  # MO events answered deliver_sm_resp OK
+    slow_readers_dropped: int  # receivers dropped for not reading what was written
+    half_open_closed: int  # links closed after enquire_link went unanswered
+    generic_nack_sent: int
+
+
+class FrontMonitor(Protocol):
+    """What the HTTP app reads of a front (:class:`~msgbridge.service.smppfront.server.SmppFront` has it),
+    so the API does not depend on the front's package."""
+
+    def health(self) -> FrontHealth: ...
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """A status change or an inbound message, as :meth:`Gateway.events` yields them (in-process, live only)."""
 
@@ -216,7 +248,9 @@ class Gateway(Protocol):
         """Stored events after cursor ``after`` in commit order (see ``Store.events_page``)."""
         ...
 
-    async def event_backlog(self) -> EventBacklog: ...  # events still to deliver, and given up on
+    async def event_backlog(
+        self, *, formats: Sequence[str] | None = None
+    ) -> EventBacklog: ...  # events still to deliver, and given up on (of ``formats`` only, when given)
 
     def transport(
         self, name: str

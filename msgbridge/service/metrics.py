@@ -21,7 +21,8 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from msgbridge.core.status import DeliveryStatus
-from msgbridge.service.contract import Gateway, TransportHealth
+from msgbridge.service.contract import FrontMonitor, Gateway, TransportHealth
+from msgbridge.service.front_metrics import FrontCollector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNMATCHED = "unmatched"  # the route label of a request no route took (404s of made-up paths)
@@ -113,12 +114,15 @@ class GatewayCollector(Collector):
 
 
 class Metrics:
-    """One app's registry: the gateway's families and the request counters."""
+    """One app's registry: the gateway's families, the SMPP front's (with one) and the request counters."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, front: FrontMonitor | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.gateway_collector = GatewayCollector(gateway)
         self.registry.register(self.gateway_collector)
+        self.front_collector = FrontCollector(gateway, front) if front is not None else None
+        if self.front_collector is not None:
+            self.registry.register(self.front_collector)
         self.requests = Counter(
             "msgbridge_http_requests", "HTTP requests answered, by route and status code.",
             ["route", "code"], registry=self.registry,
@@ -130,6 +134,8 @@ class Metrics:
 
     async def render(self) -> bytes:
         await self.gateway_collector.refresh()
+        if self.front_collector is not None:
+            await self.front_collector.refresh()
         return generate_latest(self.registry)
 
     def observe(self, route: str, code: int, seconds: float) -> None:

@@ -482,8 +482,8 @@ class Runtime:
     ) -> list[StoredEvent]:
         return await self.store.events_page(after, limit, message_id=message_id, since=since)
 
-    async def event_backlog(self) -> EventBacklog:
-        return await self.store.event_backlog()
+    async def event_backlog(self, *, formats: Sequence[str] | None = None) -> EventBacklog:
+        return await self.store.event_backlog(formats=formats)
 
     def throughput(self) -> list[tuple[float, int, int]]:
         return self.meter.series()

@@ -434,7 +434,8 @@ class Store(ABC):
         become pending again, due now, attempts from zero; returns how many."""
 
     @abstractmethod
-    async def event_backlog(self) -> EventBacklog: ...
+    async def event_backlog(self, *, formats: Sequence[str] | None = None) -> EventBacklog:
+        """Events still to deliver and given up on; ``formats``: of those target formats only."""
 
     # wake-ups
     def watch(self) -> Wakeups:

@@ -337,9 +337,14 @@ async def replay_events(c: Conn, *, since: float, message_id: str | None, now: f
     return await c.execute(sql, params)
 
 
-async def event_backlog(c: Conn) -> EventBacklog:
-    pending = await c.fetch("SELECT COUNT(*), MIN(occurred_at) FROM events WHERE state = 'pending'")
-    failed = await c.fetch("SELECT COUNT(*) FROM events WHERE state = 'failed'")
+async def event_backlog(c: Conn, *, formats: Sequence[str] | None = None) -> EventBacklog:
+    """Pending and failed events; ``formats`` keeps the count to those targets (the SMPP front shows the
+    receipts held for it apart from the webhooks' backlog), as :func:`target_filter` keeps a claim."""
+    targets, params = target_filter(formats, None)
+    pending = await c.fetch(
+        f"SELECT COUNT(*), MIN(e.occurred_at) FROM events e WHERE e.state = 'pending'{targets}", params
+    )
+    failed = await c.fetch(f"SELECT COUNT(*) FROM events e WHERE e.state = 'failed'{targets}", params)
     count, oldest = pending[0] if pending else (0, None)
     return EventBacklog(
         pending=int(count or 0),

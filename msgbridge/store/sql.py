@@ -735,5 +735,5 @@ class SqlStore(Store):
         async with self._tx() as c:
             return await events.replay_events(c, since=since, message_id=message_id, now=time.time())
 
-    async def event_backlog(self) -> EventBacklog:
-        return await events.event_backlog(self._reader())
+    async def event_backlog(self, *, formats: Sequence[str] | None = None) -> EventBacklog:
+        return await events.event_backlog(self._reader(), formats=formats)

@@ -24,7 +24,7 @@ from starlette.middleware import Middleware
 
 from msgbridge.config import ServeSettings
 from msgbridge.service.apikeys import KeyRing
-from msgbridge.service.contract import Gateway
+from msgbridge.service.contract import FrontMonitor, Gateway
 from msgbridge.service.http import (
     campaigns,
     dashboard,
@@ -73,11 +73,17 @@ def upload_form(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_app(
-    gateway: Gateway, *, keys: KeyRing, settings: ServeSettings, gate: Gate | None = None
+    gateway: Gateway,
+    *,
+    keys: KeyRing,
+    settings: ServeSettings,
+    gate: Gate | None = None,
+    front: FrontMonitor | None = None,
 ) -> FastAPI:
-    """The app over ``gateway``; ``gate`` lets the server close it for a drain (a fresh one by default)."""
+    """The app over ``gateway``; ``gate`` lets the server close it for a drain (a fresh one by default);
+    ``front``: the SMPP front whose counters ``/v1/transports`` and ``/metrics`` show (it may start later)."""
     gate = gate or Gate()
-    metrics = Metrics(gateway)
+    metrics = Metrics(gateway, front)
     app = FastAPI(
         title="msgbridge",
         version=VERSION,
@@ -91,7 +97,9 @@ def create_app(
             Middleware(BodyLimit, max_body=settings.max_body, max_upload=settings.max_upload),
         ],
     )
-    app.state.service = Service(gateway=gateway, keys=keys, settings=settings, metrics=metrics, gate=gate)
+    app.state.service = Service(
+        gateway=gateway, keys=keys, settings=settings, metrics=metrics, gate=gate, front=front
+    )
     errors.install(app)
     for module in (messages, campaigns, inbox, events, transports, probes, providers, kannel_routes):
         app.include_router(module.router)

@@ -15,7 +15,8 @@ from msgbridge.core.message import InboundMessage
 from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.campaign import PrepareReport
-from msgbridge.service.contract import MAX_BATCH, Accepted, CampaignView, TransportHealth
+from msgbridge.service.contract import MAX_BATCH, Accepted, CampaignView, FrontHealth, TransportHealth
+from msgbridge.service.front_metrics import command_status
 from msgbridge.store.base import ExportRecord, MessageRecord
 
 MAX_TEXT = 40_800  # 255 segments of 160 characters: the longest SMS any peer takes
@@ -264,8 +265,34 @@ class TransportOut(BaseModel):
     submit_latency: LatencyOut
 
 
+class SmppFrontOut(BaseModel):
+    """The SMPP front's counters (cumulative since it started) and what it holds now."""
+
+    sessions: int = Field(description="connections open, bound or not")
+    binds: dict[str, dict[str, int]] = Field(description="binds up now: system_id -> tx / rx / trx -> count")
+    bind_failures: int
+    submitted: dict[str, int] = Field(description="messages accepted into the outbox, by system_id")
+    throttled: dict[str, dict[str, int]] = Field(
+        description="submits answered ESME_RTHROTTLED: system_id -> tps / window -> count"
+    )
+    refused: dict[str, int] = Field(description="other refused submits, by command_status (0x%08X)")
+    receipts_held: int = Field(description="receipt events pending in the store for the front's accounts")
+    receipts_sent: int = Field(description="deliver_sm written, resends included")
+    receipts_acked: int = Field(description="deliver_sm answered deliver_sm_resp OK")
+    receipts_delivered: int = Field(description="receipt events done (every part acked)")
+    receipts_waiting: int = Field(description="deliver_sm written, not answered yet")
+    mo_sent: int = Field(description="MO deliver_sm written to the accounts, resends included")
+    mo_delivered: int = Field(description="MO events answered deliver_sm_resp OK")
+    slow_readers_dropped: int
+    half_open_closed: int
+    generic_nack_sent: int
+
+
 class TransportsOut(BaseModel):
     transports: list[TransportOut]
+    smpp_front: SmppFrontOut | None = Field(
+        default=None, description="the SMPP front when `[smpp_front]` is configured, else null"
+    )
 
 
 class HealthOut(BaseModel):
@@ -326,6 +353,18 @@ def from_inbound(m: InboundMessage) -> InboundOut:
     return InboundOut(
         id=m.id, source=m.source, destination=m.destination, text=m.text, link=m.link,
         received_at=m.received_at, parts=m.parts,
+    )  # fmt: skip
+
+
+def from_front(h: FrontHealth, *, held: int) -> SmppFrontOut:
+    return SmppFrontOut(
+        sessions=h.sessions, binds={k: dict(v) for k, v in h.binds.items()}, bind_failures=h.bind_failures,
+        submitted=dict(h.submitted), throttled={k: dict(v) for k, v in h.throttled.items()},
+        refused={command_status(k): v for k, v in sorted(h.refused.items())}, receipts_held=held,
+        receipts_sent=h.receipts_sent, receipts_acked=h.receipts_acked, receipts_delivered=h.receipts_delivered,
+        receipts_waiting=h.receipts_waiting, mo_sent=h.mo_sent, mo_delivered=h.mo_delivered,
+        slow_readers_dropped=h.slow_readers_dropped,
+        half_open_closed=h.half_open_closed, generic_nack_sent=h.generic_nack_sent,
     )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from fastapi import Request
 
 from msgbridge.config import ServeSettings
 from msgbridge.service.apikeys import KeyRing
-from msgbridge.service.contract import Gateway
+from msgbridge.service.contract import FrontMonitor, Gateway
 from msgbridge.service.http.gate import Gate
 from msgbridge.service.metrics import Metrics
 
@@ -20,6 +20,7 @@ class Service:
     settings: ServeSettings
     metrics: Metrics
     gate: Gate
+    front: FrontMonitor | None = None  # the SMPP front, when serve runs one
 
 
 def service(request: Request) -> Service:

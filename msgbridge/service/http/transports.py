@@ -10,8 +10,9 @@ from msgbridge.core.errors import ErrorCode
 from msgbridge.service.apikeys import ApiKey
 from msgbridge.service.http.auth import api_key
 from msgbridge.service.http.errors import ERRORS, ApiError, FieldProblem
-from msgbridge.service.http.models import TransportsOut, from_health
+from msgbridge.service.http.models import TransportsOut, from_front, from_health
 from msgbridge.service.http.state import service
+from msgbridge.service.validation import FRONT_FORMAT
 
 router = APIRouter(tags=["transports"], responses=ERRORS)
 
@@ -41,5 +42,11 @@ def unknown_transports(names: Sequence[str], wanted: Sequence[tuple[str, str | N
 
 @router.get("/v1/transports", response_model=TransportsOut)
 async def transports(request: Request, key: ApiKey = Depends(api_key)) -> TransportsOut:
-    """Every configured transport: up, binds, in flight, throttled, last error, receipts matched/parked."""
-    return TransportsOut(transports=[from_health(h) for h in service(request).gateway.health()])
+    """Every configured transport: up, binds, in flight, throttled, last error, receipts matched/parked;
+    and the SMPP front (``smpp_front``, null without one): sessions, binds, submits, receipts."""
+    svc = service(request)
+    front = None
+    if svc.front is not None:
+        held = await svc.gateway.event_backlog(formats=(FRONT_FORMAT,))
+        front = from_front(svc.front.health(), held=held.pending)
+    return TransportsOut(transports=[from_health(h) for h in svc.gateway.health()], smpp_front=front)

@@ -169,7 +169,8 @@ class ReceiptPump:
         self.store = store
         self.wake = asyncio.Event()
         self.sent = 0  # receipt deliver_sm written (resends included)
-        self.delivered = 0  # receipt events answered OK
+        self.acked = 0  # receipt deliver_sm answered deliver_sm_resp OK
+        self.delivered = 0  # receipt events every part of which was acked
         self.mo_sent = 0  # MO deliver_sm written (resends included)
         self.mo_delivered = 0  # MO events answered OK
         self._task: asyncio.Task[None] | None = None
@@ -274,6 +275,8 @@ class ReceiptPump:
         flight.waiting.discard(sequence)
         if status != codec.ESME_ROK:
             flight.failed = True
+        elif not flight.mo:
+            self.acked += 1
         if flight.waiting:
             return
         if flight.failed:

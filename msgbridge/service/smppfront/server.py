@@ -5,6 +5,10 @@ API, on the same :class:`~msgbridge.service.contract.Gateway`. Its housekeeping 
 to a link silent for ``enquire_link`` seconds, closes one that left :data:`MISSED_ENQUIRES` of them
 unanswered (a half-open connection), drops a reader whose writes stayed paused too long and answers the
 parts of long messages whose siblings never came.
+
+The counters are plain fields bumped by the sessions and the pump; :meth:`SmppFront.health` copies them
+into a :class:`~msgbridge.service.contract.FrontHealth` when ``GET /v1/transports`` or ``/metrics`` asks,
+so the submit path pays nothing for being watched.
 """
 
 from __future__ import annotations
@@ -16,14 +20,19 @@ import ssl
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from msgbridge.core.errors import MessagingError
 from msgbridge.core.ratelimit import TokenBucket
-from msgbridge.service.contract import Gateway, InvalidSubmission
+from msgbridge.service.contract import FrontHealth, Gateway, InvalidSubmission
 from msgbridge.service.smppfront.accounts import Account, AccountBook
 from msgbridge.service.smppfront.receipts import EventStore, ReceiptPump
-from msgbridge.service.smppfront.session import SLOW_READER_SECONDS, FrontSession, status_of, submission_of
+from msgbridge.service.smppfront.session import (
+    SLOW_READER_SECONDS,
+    WRITE_HIGH,
+    FrontSession,
+    status_of,
+    submission_of,
+)
 from msgbridge.service.smppfront.status import COMMAND_STATUS
 from msgbridge.service.smppfront.submit import Recent, Whole
 from msgbridge.service.validation import FRONT_SCOPE
@@ -45,21 +54,6 @@ def part_ids(message_id: str, parts: int) -> list[str]:
     return [message_id] if parts == 1 else [f"{message_id}.{k}" for k in range(1, parts + 1)]
 
 
-@dataclass(frozen=True, slots=True)
-class FrontHealth:
-    """What ``GET /v1/transports`` and ``/metrics`` show of the front."""
-
-    sessions: int
-    receipts_sent: int  # deliver_sm written (resends included)
-    receipts_delivered: int  # events answered deliver_sm_resp OK
-    receipts_waiting: int  # deliver_sm written and not answered yet (the rest wait in the store's events)
-    binds: dict[str, int]  # system_id -> binds up
-    throttled: dict[str, int]  # system_id -> submit PDUs answered ESME_RTHROTTLED
-    submitted: int
-    bind_failures: int
-    generic_nack_sent: int
-
-
 class SmppFront:
     def __init__(
         self,
@@ -69,16 +63,24 @@ class SmppFront:
         events: EventStore | None = None,
         enquire_link: float = 30.0,
         system_id: str = SYSTEM_ID,
+        slow_reader: float = SLOW_READER_SECONDS,
+        write_high: int = WRITE_HIGH,
     ) -> None:
+        """``slow_reader`` (seconds a paused write may last) and ``write_high`` (octets buffered before the
+        transport pauses us) keep their defaults in service; a test lowers them to see a drop at once."""
         self.gateway = gateway
         self.accounts = accounts
         self.enquire_link = enquire_link
+        self.slow_reader = slow_reader
+        self.write_high = write_high
         self.system_id = system_id
         self.sessions: set[FrontSession] = set()
         self.resp_ids: dict[tuple[int, int], int] = {}
         self.recent: dict[str, Recent] = {}  # by system_id
         self.stats: Counter[str] = Counter()
-        self.throttles: Counter[str] = Counter()
+        self.throttles: Counter[tuple[str, str]] = Counter()  # (system_id, "tps" | "window")
+        self.submitted: Counter[str] = Counter()  # system_id -> messages accepted
+        self.refusals: Counter[int] = Counter()  # command_status -> submit PDUs refused so
         self._buckets: dict[str, TokenBucket] = {}
         self._server: asyncio.Server | None = None
         self._housekeeper: asyncio.Task[None] | None = None
@@ -155,8 +157,13 @@ class SmppFront:
             bucket = self._buckets[account.system_id] = TokenBucket(account.tps, burst=max(1.0, account.tps))
         return bucket.try_acquire()
 
-    def throttled(self, system_id: str) -> None:
-        self.throttles[system_id] += 1
+    def throttled(self, system_id: str, reason: str) -> None:
+        """A submit answered ESME_RTHROTTLED: ``reason`` "tps" (the account's rate) or "window" (the bind's)."""
+        self.throttles[(system_id, reason)] += 1
+
+    def refused(self, status: int, n: int = 1) -> None:
+        """``n`` submit PDUs answered ``status`` (not OK, not a throttle), counted by command_status."""
+        self.refusals[status] += n
 
     def deliver_answered(self, session: FrontSession, sequence: int, status: int) -> None:
         flight = session.unacked.pop(sequence, None)
@@ -201,7 +208,7 @@ class SmppFront:
             for i, acc in zip(todo, accepted, strict=True):
                 ids[i] = acc.id
                 recent.put(abs(wholes[i].sequences[0]), wholes[i].digest, acc.id, now)
-            self.stats["submitted"] += len(todo)
+            self.submitted[account.system_id] += len(todo)
             break
         out: list[bytes] = []
         for whole, status, mid in zip(wholes, statuses, ids, strict=True):
@@ -219,7 +226,7 @@ class SmppFront:
 
     def housekeep(self, now: float, wall: float) -> None:
         for s in list(self.sessions):
-            if s.paused_at is not None and now - s.paused_at > SLOW_READER_SECONDS:
+            if s.paused_at is not None and now - s.paused_at > self.slow_reader:
                 log.warning(
                     "dropping %s: it has not read what was written for %.0f s", s.name, now - s.paused_at
                 )
@@ -237,15 +244,28 @@ class SmppFront:
             s.expire_parts(wall)
 
     def health(self) -> FrontHealth:
-        binds: Counter[str] = Counter(s.account.system_id for s in self.sessions if s.account is not None)
+        binds: dict[str, Counter[str]] = {}
+        for s in self.sessions:
+            if s.account is not None and s.mode:
+                binds.setdefault(s.account.system_id, Counter())[s.mode] += 1
+        throttled: dict[str, dict[str, int]] = {}
+        for (system_id, reason), n in self.throttles.items():
+            throttled.setdefault(system_id, {})[reason] = n
+        pump = self.pump
         return FrontHealth(
             sessions=len(self.sessions),
-            receipts_sent=self.pump.sent if self.pump is not None else 0,
-            receipts_delivered=self.pump.delivered if self.pump is not None else 0,
-            receipts_waiting=sum(len(s.unacked) for s in self.sessions),
-            binds=dict(binds),
-            throttled=dict(self.throttles),
-            submitted=self.stats["submitted"],
+            binds={k: dict(v) for k, v in binds.items()},
             bind_failures=self.stats["bind_failures"],
+            submitted=dict(self.submitted),
+            throttled=throttled,
+            refused=dict(self.refusals),
+            receipts_sent=pump.sent if pump is not None else 0,
+            receipts_acked=pump.acked if pump is not None else 0,
+            receipts_delivered=pump.delivered if pump is not None else 0,
+            receipts_waiting=sum(len(s.unacked) for s in self.sessions),
+            mo_sent=pump.mo_sent if pump is not None else 0,
+            mo_delivered=pump.mo_delivered if pump is not None else 0,
+            slow_readers_dropped=self.stats["slow_readers_dropped"],
+            half_open_closed=self.stats["half_open_closed"],
             generic_nack_sent=self.stats["generic_nack_sent"],
         )

@@ -67,7 +67,7 @@ class FrontSession(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if peer else ""
         with contextlib.suppress(AttributeError, NotImplementedError):
-            transport.set_write_buffer_limits(high=WRITE_HIGH)  # type: ignore[attr-defined]
+            transport.set_write_buffer_limits(high=self.front.write_high)  # type: ignore[attr-defined]
         self.front.connected(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -208,15 +208,18 @@ class FrontSession(asyncio.Protocol):
         resp = _resp_id(command_id)
         account = self.account
         if account is None or self.mode not in ("tx", "trx"):
+            self.front.refused(codec.ESME_RINVBNDSTS)
             out.append(codec.pdu(resp, codec.ESME_RINVBNDSTS, seq))
             return
-        if self.in_window >= account.window or not self.front.admit(account):
-            self.front.throttled(account.system_id)
+        reason = "window" if self.in_window >= account.window else "" if self.front.admit(account) else "tps"
+        if reason:
+            self.front.throttled(account.system_id, reason)
             out.append(codec.pdu(resp, codec.ESME_RTHROTTLED, seq))
             return
         try:
             decoded = decode_submit(command_id, body, seq)
         except Refused as exc:
+            self.front.refused(exc.status)
             out.append(codec.pdu(resp, exc.status, seq))
             return
         self.in_window += 1
@@ -250,6 +253,8 @@ class FrontSession(asyncio.Protocol):
         for i, seq in enumerate(sequences):
             if seq < 0:
                 continue
+            if status != codec.ESME_ROK:
+                self.front.refused(status)
             resp = self.front.resp_ids.pop((id(self), seq), codec.SUBMIT_SM_RESP)
             self.in_window = max(0, self.in_window - 1)
             body = codec.encode_message_id(ids[i]) if status == codec.ESME_ROK else b""

@@ -14,7 +14,7 @@ from conftest import INBOUND_URL, MoFront
 from msgbridge.adapters.base import open_transport
 from msgbridge.adapters.smpp.mo import decode_payload
 from msgbridge.adapters.smpp.transport import SmppTransport
-from msgbridge.cli.serve import start_smpp_front
+from msgbridge.cli.serve import front_plan
 from msgbridge.config import load_config
 from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.message import InboundMessage
@@ -205,7 +205,7 @@ async def silent(esme: Esme, seconds: float) -> bool:
 
 
 async def test_serve_routes_mo_by_its_config_and_account_file(tmp_path: Path) -> None:
-    """``start_smpp_front`` installs the router: ``[smpp_front.routes]`` and the accounts' own prefixes."""
+    """Building the front from its plan installs the router: ``[smpp_front.routes]`` and the accounts' own prefixes."""
     create_account(tmp_path / "msgbridge-smpp-users.toml", "acme", password="secret", mo=["7701"])
     create_account(tmp_path / "msgbridge-smpp-users.toml", "billing", password="secret")
     path = tmp_path / "msgbridge.toml"
@@ -217,7 +217,10 @@ async def test_serve_routes_mo_by_its_config_and_account_file(tmp_path: Path) ->
     config = load_config(str(path), env={})
     runtime = Runtime(store=str(tmp_path / "serve.db"), transports={"mem": "memory://"})
     await runtime.start()
-    front = await start_smpp_front(config, runtime)
+    plan = front_plan(config)
+    assert plan is not None
+    front = plan.build(runtime)
+    await plan.listen(front)
     try:
         router = runtime.store.inbound_router
         assert front is not None and router is not None

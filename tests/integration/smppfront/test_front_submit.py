@@ -100,7 +100,8 @@ async def test_above_the_tps_cap_submit_sm_is_throttled(front: Front) -> None:
     ok = [s for s in statuses.values() if s == codec.ESME_ROK]
     assert 1 <= len(ok) <= 5 and codec.ESME_RTHROTTLED in statuses.values()
     assert set(statuses.values()) <= {codec.ESME_ROK, codec.ESME_RTHROTTLED}
-    assert front.front.health().throttled["slow"] == 10 - len(ok)
+    throttled = front.front.health().throttled["slow"]
+    assert throttled["tps"] >= 1 and sum(throttled.values()) == 10 - len(ok)
     writer.close()
 
 
@@ -160,7 +161,7 @@ async def test_binds_per_account_are_capped(front: Front) -> None:
     await reader.readexactly(length - 16)
     assert status == codec.ESME_ROK
     assert await raw_bind(front, "one", "secret") == codec.ESME_RBINDFAIL
-    assert front.front.health().binds == {"one": 1}
+    assert front.front.health().binds == {"one": {"trx": 1}}
     writer.close()
 
 
@@ -183,3 +184,6 @@ async def test_above_the_window_submit_sm_is_throttled_not_stalled(front: Front)
     writer.close()
     assert set(statuses) <= {codec.ESME_ROK, codec.ESME_RTHROTTLED}
     assert 20 <= statuses.count(codec.ESME_ROK) < n and codec.ESME_RTHROTTLED in statuses
+    health = front.front.health()
+    assert health.throttled["acme"] == {"window": statuses.count(codec.ESME_RTHROTTLED)}
+    assert health.submitted["acme"] == statuses.count(codec.ESME_ROK)

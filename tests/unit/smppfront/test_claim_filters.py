@@ -14,7 +14,7 @@ from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.message import Message, SendResult
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.service.smppfront.receipts import target_for
-from msgbridge.store.base import OutboxEntry
+from msgbridge.store.base import FAILED, EventOutcome, OutboxEntry
 from msgbridge.store.sql import SqlStore
 from msgbridge.store.sqlite import SqliteStore
 
@@ -45,20 +45,40 @@ async def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         await conn.close()
 
 
+async def submitted_to_every_target(store: SqlStore) -> None:
+    """One message per target of TARGETS, sent: one SUBMITTED event each."""
+    messages = [Message(id=name, to="+77011234567", text="hi", metadata={"callback": t.dumps()})
+                for name, t in TARGETS.items()]  # fmt: skip
+    await store.enqueue([OutboxEntry(m, f"k:{m.id}") for m in messages])
+    claimed = await store.claim(10)
+    await store.mark_in_doubt([r.message.id for r in claimed])
+    await store.record_results(
+        [
+            SendResult(message_id=m.id, status=DeliveryStatus.SUBMITTED, native_id=f"n-{m.id}")
+            for m in messages
+        ],
+        link="x",
+    )
+
+
+async def test_the_backlog_counts_the_formats_asked_for(new_store: Callable[[], SqlStore]) -> None:
+    """What the front shows as receipts held for it: its own format's pending events, not the webhooks'."""
+    async with new_store() as store:
+        await submitted_to_every_target(store)
+        assert (await store.event_backlog(formats=["smpp"])).pending == 2
+        assert (await store.event_backlog(formats=["json", "kannel"])).pending == 2
+        assert (await store.event_backlog(formats=["jasmin"])).pending == 0
+        assert (await store.event_backlog(formats=[])).pending == 0
+        assert (await store.event_backlog()).pending == len(TARGETS)
+        [acme] = await store.claim_events(10, now=time.time(), lease=60, urls=["smpp://acme"])
+        await store.events_done([EventOutcome(acme.n, FAILED, None, "no")])
+        held = await store.event_backlog(formats=["smpp"])
+        assert (held.pending, held.failed) == (1, 1)
+
+
 async def test_claims_keep_to_the_formats_and_urls_asked_for(new_store: Callable[[], SqlStore]) -> None:
     async with new_store() as store:
-        messages = [Message(id=name, to="+77011234567", text="hi", metadata={"callback": t.dumps()})
-                    for name, t in TARGETS.items()]  # fmt: skip
-        await store.enqueue([OutboxEntry(m, f"k:{m.id}") for m in messages])
-        claimed = await store.claim(10)
-        await store.mark_in_doubt([r.message.id for r in claimed])
-        await store.record_results(
-            [
-                SendResult(message_id=m.id, status=DeliveryStatus.SUBMITTED, native_id=f"n-{m.id}")
-                for m in messages
-            ],
-            link="x",
-        )
+        await submitted_to_every_target(store)
         clock = [time.time() + 1]
 
         async def ids(**filters: object) -> set[str]:
