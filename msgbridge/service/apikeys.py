@@ -37,7 +37,6 @@ import hashlib
 import hmac
 import json
 import math
-import os
 import re
 import secrets
 import time
@@ -49,6 +48,7 @@ from pathlib import Path
 from msgbridge.core.callbacks import callback_problem
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.ratelimit import TokenBucket
+from msgbridge.core.secretfile import write_private
 
 TOKEN_PREFIX = "mbk_"
 TOKEN_BYTES = 32
@@ -182,18 +182,7 @@ def read_keys(path: str | Path, *, missing_ok: bool = True) -> dict[str, ApiKey]
 
 def write_keys(path: str | Path, keys: Iterable[ApiKey]) -> None:
     """Replace the file atomically (a reader never sees half of it), readable by its owner only."""
-    file = Path(path)
-    temp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(format_keys(keys))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, file)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write API key file {file}: {exc.strerror or exc}") from exc
+    write_private(path, format_keys(keys), "API key file")
 
 
 def create_key(

@@ -27,7 +27,6 @@ import hmac
 import ipaddress
 import json
 import math
-import os
 import re
 import secrets
 import time
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from msgbridge.core.errors import ConfigError
+from msgbridge.core.secretfile import write_private
 
 SYSTEM_ID = re.compile(r"[A-Za-z0-9._-]{1,15}")
 MAX_PASSWORD = 8  # SMPP 3.4 §4.1.1: password, C-Octet String of at most 9 octets with its NUL
@@ -206,18 +206,7 @@ def read_accounts(path: str | Path) -> dict[str, Account]:
 
 def write_accounts(path: str | Path, accounts: Iterable[Account]) -> None:
     """Replace the file atomically, readable by its owner only."""
-    file = Path(path)
-    temp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(format_accounts(accounts))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, file)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write SMPP account file {file}: {exc.strerror or exc}") from exc
+    write_private(path, format_accounts(accounts), "SMPP account file")
 
 
 def create_account(
