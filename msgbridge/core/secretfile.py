@@ -7,6 +7,7 @@ credential file is never left world-readable, whichever command wrote it.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from msgbridge.core.errors import ConfigError
@@ -26,3 +27,36 @@ def write_private(path: str | Path, text: str, what: str) -> None:
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {what} {file}: {exc.strerror or exc}") from exc
+
+
+class FileWatch:
+    """Whether a file changed since it was last read, looked at most once per interval: a running server
+    re-reads a credential file within a second of an edit without a stat() per request."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.checked = time.monotonic()  # 0.0: look at the next call, whatever the interval
+        self._seen = self._stamp()
+        self._pending: tuple[int, int] | None = None
+
+    def _stamp(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def changed(self, every: float) -> bool:
+        """True when ``every`` seconds have passed since the last look and the file differs from what
+        :meth:`seen` recorded; call :meth:`seen` once its new content is read and kept."""
+        if self.path is None or time.monotonic() - self.checked < every:
+            return False
+        self.checked = time.monotonic()
+        self._pending = self._stamp()
+        return self._pending != self._seen
+
+    def seen(self) -> None:
+        """The content read after :meth:`changed` said so is kept (a file that did not parse is not)."""
+        self._seen = self._pending

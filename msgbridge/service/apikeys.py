@@ -48,7 +48,7 @@ from pathlib import Path
 from msgbridge.core.callbacks import callback_problem
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.ratelimit import TokenBucket
-from msgbridge.core.secretfile import write_private
+from msgbridge.core.secretfile import FileWatch, write_private
 
 TOKEN_PREFIX = "mbk_"
 TOKEN_BYTES = 32
@@ -224,8 +224,7 @@ class KeyRing:
         self.path = Path(path) if path is not None else None
         self._keys: tuple[ApiKey, ...] = tuple(keys)
         self._buckets: dict[str, TokenBucket] = {}
-        self._stamp: tuple[int, int] | None = self._file_stamp()
-        self._checked = time.monotonic()
+        self.watch = FileWatch(self.path)
 
     @classmethod
     def load(cls, path: str | Path) -> KeyRing:
@@ -284,25 +283,12 @@ class KeyRing:
             return None
         return 1.0 / key.rate  # a refused request found less than one token; one refills within this
 
-    def _file_stamp(self) -> tuple[int, int] | None:
-        if self.path is None:
-            return None
-        try:
-            st = self.path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
-
     def _maybe_reload(self) -> None:
-        if self.path is None or time.monotonic() - self._checked < RELOAD_SECONDS:
-            return
-        self._checked = time.monotonic()
-        stamp = self._file_stamp()
-        if stamp == self._stamp:
+        if self.path is None or not self.watch.changed(RELOAD_SECONDS):
             return
         try:
             keys = read_keys(self.path)
         except ConfigError:
             return  # a half-edited or unreadable file: keep the keys last read rather than refuse everyone
-        self._stamp = stamp
+        self.watch.seen()
         self._keys = tuple(keys.values())

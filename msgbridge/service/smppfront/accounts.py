@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from msgbridge.core.errors import ConfigError
-from msgbridge.core.secretfile import write_private
+from msgbridge.core.secretfile import FileWatch, write_private
 
 SYSTEM_ID = re.compile(r"[A-Za-z0-9._-]{1,15}")
 MAX_PASSWORD = 8  # SMPP 3.4 §4.1.1: password, C-Octet String of at most 9 octets with its NUL
@@ -265,8 +265,7 @@ class AccountBook:
     def __init__(self, path: str | Path | None = None, accounts: Iterable[Account] = ()) -> None:
         self.path = Path(path) if path is not None else None
         self._accounts = {a.system_id: a for a in accounts}
-        self._stamp = self._file_stamp()
-        self._checked = time.monotonic()
+        self.watch = FileWatch(self.path)
         # Bumped whenever the accounts are replaced, so what is derived from them (the MO prefix table,
         # mo.py) is rebuilt only then and not per message.
         self.generation = 0
@@ -282,26 +281,13 @@ class AccountBook:
         self._maybe_reload()
         return tuple(self._accounts.values())
 
-    def _file_stamp(self) -> tuple[int, int] | None:
-        if self.path is None:
-            return None
-        try:
-            st = self.path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
-
     def _maybe_reload(self) -> None:
-        if self.path is None or time.monotonic() - self._checked < RELOAD_SECONDS:
-            return
-        self._checked = time.monotonic()
-        stamp = self._file_stamp()
-        if stamp == self._stamp:
+        if self.path is None or not self.watch.changed(RELOAD_SECONDS):
             return
         try:
             accounts = read_accounts(self.path)
         except ConfigError:
             return  # a half-written file: keep what was read last
-        self._stamp = stamp
+        self.watch.seen()
         self._accounts = accounts
         self.generation += 1

@@ -154,7 +154,7 @@ async def test_binds_per_account_are_capped(front: Front) -> None:
 
     create_account(front.accounts, "one", password="secret", max_binds=1)
     front.front.accounts.path = front.accounts
-    front.front.accounts._checked = 0.0  # read the file again now, as a running front does within a second
+    front.front.accounts.watch.checked = 0.0  # read the file again now, as a running front does within a second
     reader, writer = await asyncio.open_connection("127.0.0.1", front.front.port)
     writer.write(codec.pdu(codec.BIND_TRANSCEIVER, 0, 1, codec.encode_bind(codec.Bind("one", "secret"))))
     length, _, status, _ = struct.unpack(">IIII", await reader.readexactly(16))
