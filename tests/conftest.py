@@ -5,6 +5,7 @@ Also the Hypothesis settings every property test starts from.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -26,3 +27,18 @@ if settings().deadline is not None:
 def pg_dsn() -> Iterator[str]:
     """A PostgreSQL DSN for the session (see ``pg_server.session_dsn``): tests isolate themselves in a schema."""
     yield from session_dsn()
+
+
+@pytest.fixture(autouse=True)
+def _collector_pace_restored() -> Iterator[None]:
+    """A test that runs ``serve`` in this process lets it settle the collector (``heap.settle``: a frozen
+    heap, a new threshold) for the rest of the process, as a service wants; tests run in any order, so the
+    pace is put back after each one."""
+    from msgbridge.dispatch import heap
+
+    before = gc.get_threshold()
+    yield
+    if heap._settled:
+        heap._settled = False
+        gc.set_threshold(*before)
+        gc.unfreeze()
