@@ -154,6 +154,7 @@ async def test_a_refused_poll_backs_off_and_the_receipt_still_arrives(
     assert emu.status_refused == 1 and poller.counts.refused == 1
 
 
+@pytest.mark.slow  # 15 s of real waiting; test_late_receipts_arrive_without_one_refusal covers late receipts on a fake clock
 async def test_a_200_recipient_campaign_gets_receipts_that_come_after_five_seconds(
     serve_emulator: ServeFn, tmp_path: Path
 ) -> None:

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
+@pytest.mark.slow  # 10 s; `make test-slow`
 def test_serve_benchmark_runs_and_prints_its_ratios() -> None:
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "serve_http.py"), "--quick"],
