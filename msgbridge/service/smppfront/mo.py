@@ -26,7 +26,7 @@ the ESME would otherwise have to reassemble parts the store never split.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 
 from msgbridge.adapters.smpp.operations import DATA_CODING
 from msgbridge.core.callbacks import CallbackTarget
@@ -44,11 +44,11 @@ def front_target(system_id: str, mask: int | None = None) -> CallbackTarget:
     return CallbackTarget(url=f"smpp://{system_id}", format=FRONT_FORMAT, mask=mask)
 
 
-def route_table(accounts: Iterable[Account], routes: Mapping[str, str]) -> dict[str, str]:
+def route_table(accounts: Collection[Account], routes: Mapping[str, str]) -> dict[str, str]:
     """prefix -> system_id, by rules 2-4 of the module docstring (rule 1 is :func:`resolve`'s)."""
     known = {a.system_id for a in accounts}
     table: dict[str, str] = {}
-    for account in sorted((a for a in accounts), key=lambda a: a.system_id, reverse=True):
+    for account in sorted(accounts, key=lambda a: a.system_id, reverse=True):
         for prefix in account.mo:
             table[prefix] = account.system_id  # reverse order: the first system_id is written last
     for prefix, system_id in routes.items():

@@ -210,38 +210,44 @@ class ReceiptPump:
             now=time.time(),
             lease=LEASE_SECONDS,
             formats=(FORMAT,),
-            urls=[f"smpp://{s}" for s in receivers],
+            urls=[front_target(s).url for s in receivers],
         )
-        # One read for the claim's messages (sender, text, created): a read per event cost as much as the rest.
-        records = await self.store.get_many([e.message_id for e in events if e.message_id is not None])
-        for event in events:
-            self._deliver(event, receivers, records)
+        sendable = [(e, links) for e in events if (links := self._links(e, receivers))]
+        # One read for the messages of the receipts that go out now (sender, text, created): a read per
+        # event cost as much as the rest, and a skipped or held event needs none.
+        records = await self.store.get_many(
+            [e.message_id for e, _ in sendable if e.type != INBOUND_EVENT and e.message_id is not None]
+        )
+        for event, links in sendable:
+            self._send(event, links, records)
         await self._flush()
         return bool(events)
 
-    def _deliver(
-        self,
-        event: StoredEvent,
-        receivers: dict[str, list[FrontSession]],
-        records: Mapping[str, MessageRecord],
-    ) -> None:
-        now = time.time()
+    def _links(self, event: StoredEvent, receivers: dict[str, list[FrontSession]]) -> list[FrontSession]:
+        """The open links ``event`` may go out on now; none: its outcome (skipped, held) is recorded."""
         target = event.target
-        system_id = target.url.removeprefix("smpp://") if target is not None else ""
-        links = [s for s in receivers.get(system_id, []) if not s.closed]
         is_mo = event.type == INBOUND_EVENT
         whole = (
             event.inbound is not None if is_mo else event.status is not None and event.message_id is not None
         )
         if target is None or not whole:
             self._outcomes.append(EventOutcome(event.n, SKIPPED, None, "not a status or inbound event"))
-            return
+            return []
         if event.status is not None and not is_mo and not wanted(event.status, target.mask or 0):
             self._outcomes.append(EventOutcome(event.n, SKIPPED, None, f"registered_delivery {target.mask}"))
-            return
+            return []
+        links = [s for s in receivers.get(target.url.removeprefix("smpp://"), []) if not s.closed]
         if not links:
-            self._outcomes.append(EventOutcome(event.n, PENDING, now + RETRY_SECONDS, "no receiver bound"))
-            return
+            self._outcomes.append(
+                EventOutcome(event.n, PENDING, time.time() + RETRY_SECONDS, "no receiver bound")
+            )
+        return links
+
+    def _send(
+        self, event: StoredEvent, links: list[FrontSession], records: Mapping[str, MessageRecord]
+    ) -> None:
+        """Write the event's deliver_sm on the least busy of ``links``."""
+        is_mo = event.type == INBOUND_EVENT
         try:
             bodies = self._bodies(event, records)
         except ValueError as exc:  # an MO address SMPP cannot carry: no resend would change that
