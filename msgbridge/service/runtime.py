@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -320,21 +320,20 @@ class Runtime:
         return out
 
     async def _target_problems(
-        self, targets: Iterable[CallbackTarget], scope: str
+        self, targets: Collection[CallbackTarget], scope: str
     ) -> dict[CallbackTarget, str | None]:
         """What is wrong with each target a caller named; a host name is resolved, in a thread. An ``smpp``
         target is the SMPP front's: its URL is an account, not an address, so only the scope decides."""
         allow = self.event_settings.allow_private_callbacks
+        problems = {t: front_target_problem(t, scope) for t in targets if t.format == FRONT_FORMAT}
+        addressed = [t for t in targets if t.format != FRONT_FORMAT]
 
         def check() -> dict[CallbackTarget, str | None]:
-            return {
-                t: front_target_problem(t, scope)
-                if t.format == FRONT_FORMAT
-                else target_problem(t, allow_private=allow)
-                for t in targets
-            }
+            return {t: target_problem(t, allow_private=allow) for t in addressed}
 
-        return check() if allow else await asyncio.to_thread(check)
+        if addressed:  # the SMPP front's own targets resolve nothing: no thread for each of its batches
+            problems.update(check() if allow else await asyncio.to_thread(check))
+        return problems
 
     def _default_target(self, scope: str, transport: str) -> CallbackTarget | None:
         """The target of a message that names none: its API key's default, else its transport's."""

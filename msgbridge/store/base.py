@@ -136,9 +136,8 @@ class StoredEvent:
     to: str | None
     inbound: InboundMessage | None
     target: CallbackTarget | None  # None: recorded for GET /v1/events only, nothing to deliver
-    state: (
-        str | None
-    )  # "pending" | "delivered" | "failed" (gave up) | "skipped" (format/mask said no); None: no target
+    # "pending" | "delivered" | "failed" (gave up) | "skipped" (format/mask said no); None: no target
+    state: str | None
     attempts: int
     next_at: float | None  # when the worker may try it (pending only)
     last_error: str | None  # the last attempt's outcome, e.g. "HTTP 500: <first 1 KB of the body>"
