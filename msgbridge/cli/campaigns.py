@@ -7,7 +7,7 @@ The campaign itself (streaming preparation while sending, resume, strict validat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ from msgbridge.cli.common import (
     text_arg,
 )
 from msgbridge.cli.outcome import ExitCode, Outcome, exit_code, tally
+from msgbridge.cli.planview import print_plan
+from msgbridge.config import Config
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.status import DeliveryStatus
@@ -36,6 +38,7 @@ from msgbridge.core.template import check as check_template
 from msgbridge.core.terminal import markup, printable
 from msgbridge.dispatch.campaign import PrepareReport
 from msgbridge.dispatch.dispatcher import DispatchStats
+from msgbridge.dispatch.plan import plan_campaign, plan_via
 from msgbridge.dispatch.run import RunRequest, RunResult, run_campaign
 from msgbridge.webhooks.worker import configured
 
@@ -115,38 +118,80 @@ class _Bar:
             )
 
 
+def _input_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options ``campaign run`` and ``campaign plan`` share: what is read, and how it is judged."""
+    options = [
+        click.option(
+            "--csv", "csv_path", required=True, type=click.Path(dir_okay=False), help="recipients, one per row"
+        ),
+        click.option("--template", default=None, help="message text with {column} placeholders"),
+        click.option(
+            "--template-file", type=click.Path(dir_okay=False), default=None, help="read the template from a file"
+        ),
+        click.option("--from", "sender", default=None, help="sender id"),
+        click.option(
+            "--name",
+            default=None,
+            help="campaign name (default: the CSV file name); re-running a name resumes it",
+        ),
+        click.option("--phone-column", default="phone", show_default=True),
+        click.option("--region", default=None, help="default region for national numbers, e.g. KZ"),
+        click.option("--encoding", default="utf-8-sig", show_default=True, help="CSV text encoding"),
+        click.option(
+            "--phone-check",
+            type=click.Choice([c.value for c in PhoneCheck]),
+            default=PhoneCheck.STRICT.value,
+            show_default=True,
+            help="strict: the number is in a range the numbering metadata knows (is_valid_number); "
+            "possible: only its length suits the country (ranges newer than the metadata); "
+            "none: only a known country code and at most 15 digits",
+        ),
+        click.option(
+            "--allow-multiline",
+            is_flag=True,
+            help="accept quoted CSV fields that span lines (the SMS gets the line breaks); "
+            "without it they are bad rows",
+        ),
+        click.option(
+            "--problems",
+            "problems_path",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="write every skipped and repeated row to this CSV file (the report shows the first ones)",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _plan_options(command: Callable[..., None]) -> Callable[..., None]:
+    """What only a plan asks for (``campaign plan``, ``campaign run --dry-run``)."""
+    options = [
+        click.option(
+            "--transliterate",
+            is_flag=True,
+            help="show what replacing typographic characters and Cyrillic letters by GSM-7 ones would save",
+        ),
+        click.option(
+            "--recipients-csv",
+            "recipients_path",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="write one row per planned message (line, phone, country, route, transport, encoding, "
+            "segments, price, currency)",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @campaign.command("run")
 @click.option("--via", required=True, help="transport URL, or a configured name")
-@click.option(
-    "--csv", "csv_path", required=True, type=click.Path(dir_okay=False), help="recipients, one per row"
-)
-@click.option("--template", default=None, help="message text with {column} placeholders")
-@click.option(
-    "--template-file", type=click.Path(dir_okay=False), default=None, help="read the template from a file"
-)
-@click.option("--from", "sender", default=None, help="sender id")
-@click.option(
-    "--name", default=None, help="campaign name (default: the CSV file name); re-running a name resumes it"
-)
+@_input_options
 @click.option("--tps", type=float, default=None, help="messages per second, at most")
-@click.option("--phone-column", default="phone", show_default=True)
-@click.option("--region", default=None, help="default region for national numbers, e.g. KZ")
-@click.option("--encoding", default="utf-8-sig", show_default=True, help="CSV text encoding")
 @click.option("--strict", is_flag=True, help="stop before sending anything if any row is bad")
-@click.option(
-    "--phone-check",
-    type=click.Choice([c.value for c in PhoneCheck]),
-    default=PhoneCheck.STRICT.value,
-    show_default=True,
-    help="strict: the number is in a range the numbering metadata knows (is_valid_number); "
-    "possible: only its length suits the country (ranges newer than the metadata); "
-    "none: only a known country code and at most 15 digits",
-)
-@click.option(
-    "--allow-multiline",
-    is_flag=True,
-    help="accept quoted CSV fields that span lines (the SMS gets the line breaks); without it they are bad rows",
-)
 @click.option(
     "--append",
     is_flag=True,
@@ -167,12 +212,11 @@ class _Bar:
     help="provider: use the provider's campaign API where the transport has one",
 )
 @click.option(
-    "--problems",
-    "problems_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="write every skipped and repeated row to this CSV file (the report shows the first ones)",
+    "--dry-run",
+    is_flag=True,
+    help="send nothing, write no outbox: print the plan (as campaign plan does) and exit",
 )
+@_plan_options
 @click.option("--json", "as_json", is_flag=True, help="print JSON (no progress bar)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @click.pass_context
@@ -197,6 +241,9 @@ def campaign_run(
     concurrency: int,
     mode: str,
     problems_path: str | None,
+    dry_run: bool,
+    transliterate: bool,
+    recipients_path: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -208,11 +255,25 @@ def campaign_run(
     config = config_of(ctx)
     sender = text_arg("--from", sender)
     name = text_arg("--name", name)
-    url = config.resolve_via(via)
-    transport = open_transport(url)
     text = _template(text_arg("--template", template), template_file)
     check_template(text)
     cname = name or Path(csv_path).stem
+    if dry_run:
+        _plan(
+            config,
+            via,
+            RunRequest(
+                name=cname, template=text, csv_path=csv_path, transport_label=via, sender=sender,
+                region=region, phone_column=phone_column, encoding=encoding, phone_check=PhoneCheck(phone_check),
+                allow_multiline=allow_multiline, problems_path=problems_path,
+            ),  # fmt: skip
+            transliterate=transliterate,
+            recipients_path=recipients_path,
+            as_json=as_json,
+        )
+        return
+    url = config.resolve_via(via)
+    transport = open_transport(url)
     request = RunRequest(
         name=cname,
         template=text,
@@ -288,6 +349,78 @@ def campaign_run(
     if error is not None:
         click.echo(f"error: {error.code.value}: {printable(error)}", err=True)
     exit_with(code)
+
+
+@campaign.command("plan")
+@click.option(
+    "--via",
+    default=None,
+    help="auto (the first matching route), route:NAME, a configured transport name or a URL "
+    "(default: auto when routes are configured)",
+)
+@_input_options
+@_plan_options
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@click.pass_context
+def campaign_plan(
+    ctx: click.Context,
+    via: str | None,
+    csv_path: str,
+    template: str | None,
+    template_file: str | None,
+    sender: str | None,
+    name: str | None,
+    phone_column: str,
+    region: str | None,
+    encoding: str,
+    phone_check: str,
+    allow_multiline: bool,
+    problems_path: str | None,
+    transliterate: bool,
+    recipients_path: str | None,
+    as_json: bool,
+) -> None:
+    """What ``campaign run`` would send, without sending or queuing anything: rows and bad rows, messages,
+    segments and price per route, transport and country, and which characters make texts UCS-2."""
+    config = config_of(ctx)
+    text = _template(text_arg("--template", template), template_file)
+    check_template(text)
+    request = RunRequest(
+        name=text_arg("--name", name) or Path(csv_path).stem, template=text, csv_path=csv_path,
+        transport_label=via, sender=text_arg("--from", sender), region=region, phone_column=phone_column,
+        encoding=encoding, phone_check=PhoneCheck(phone_check), allow_multiline=allow_multiline,
+        problems_path=problems_path,
+    )  # fmt: skip
+    _plan(config, via, request, transliterate=transliterate, recipients_path=recipients_path, as_json=as_json)
+
+
+def _plan(
+    config: Config,
+    via: str | None,
+    request: RunRequest,
+    *,
+    transliterate: bool,
+    recipients_path: str | None,
+    as_json: bool,
+) -> None:
+    """Plan ``request`` and print it: ``campaign plan`` and ``campaign run --dry-run``."""
+    planned_via = plan_via(via, config.routing, config.transports)
+    if recipients_path is None:
+        plan = plan_campaign(request, planned_via, transliterate=transliterate)
+    else:
+        try:
+            out = open(recipients_path, "w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {recipients_path}: {exc.strerror or exc}") from exc
+        with out:
+            plan = plan_campaign(request, planned_via, transliterate=transliterate, recipients=out)
+    if as_json:
+        echo_json(plan.to_json())
+        return
+    report = plan.report
+    if report.problems or report.repeats:
+        _print_problems(report, request.problems_path)
+    print_plan(plan)
 
 
 def _print_run_summary(

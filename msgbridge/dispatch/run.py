@@ -142,6 +142,17 @@ class CsvRows:
             yield from rows
 
 
+def problem_sink(files: ExitStack, path: str | None) -> ProblemSink | None:
+    """The ``--problems FILE`` writer, closed with ``files``; None without a path."""
+    if path is None:
+        return None
+    try:
+        out = files.enter_context(open(path, "w", encoding="utf-8", newline=""))
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return ProblemSink(out)
+
+
 def bad_input(exc: MessagingError) -> bool:
     """Errors that mean "fix the command", as opposed to a peer that could not be used."""
     return exc.code is ErrorCode.INVALID_ARGUMENT
@@ -166,14 +177,7 @@ async def run_campaign(
     with ExitStack() as files:
         files.enter_context(fewer_collections())
         first = files.enter_context(csv_rows(request))  # header checked before a store is created
-        sink = None
-        if request.problems_path is not None:
-            try:
-                out = files.enter_context(open(request.problems_path, "w", encoding="utf-8", newline=""))  # noqa: ASYNC230 -- local, like the CSV
-            except OSError as exc:
-                raise ConfigError(f"cannot write {request.problems_path}: {exc.strerror or exc}") from exc
-            sink = ProblemSink(out)
-        report = PrepareReport(campaign=campaign.name, sink=sink)
+        report = PrepareReport(campaign=campaign.name, sink=problem_sink(files, request.problems_path))
         async with open_store(store_dsn) as store:
             if not request.append:
                 await check_name(store, campaign)

@@ -1,0 +1,286 @@
+"""A campaign's plan: what ``campaign run`` would queue, where it would go and what it would cost, unsent.
+
+The plan reads the CSV with the run's own reader (:func:`msgbridge.dispatch.run.csv_rows`) and judges
+the rows with the run's own :func:`~msgbridge.dispatch.campaign.build_chunk`, in chunks of the run's
+size, so a row is bad, a phone a repeat, and a text so many segments exactly when the run would say so.
+Nothing is written to an outbox, no transport is opened, nothing is sent.
+
+Each message then gets what routing would give it: the route (``RoutingConfig.route_for`` with
+``--via auto``, the one named by ``route:NAME``, none with a plain transport), the transport that route
+tries first (``candidates(...)[0]``), the destination's country, and the price per segment of that
+transport for that number (``Prices.price``) times the segments. These are added up per route,
+transport and country, with the encodings (:class:`~msgbridge.core.encodingreport.EncodingTally`) and,
+on request, what transliteration would save. Memory holds counters and one chunk, never the recipients;
+``recipients`` (an open text file) gets one CSV row per message as it is planned.
+
+Two limits, both of a plan without a store:
+
+- A phone repeated more than a chunk (``ENQUEUE_CHUNK`` rows) after its first line is planned twice;
+  the run finds it by its outbox key and sends it once. Within a chunk the plan finds it as the run does.
+- A ``weighted`` route picks by a hash of the message id, and ids are made afresh by each pass: the plan's
+  split between that route's transports is the weights' split, not the one message by message the run
+  will make. Messages, segments and the per-route totals do not depend on it.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import Counter
+from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import IO
+
+from msgbridge.core.encoding import TextInfo
+from msgbridge.core.encodingreport import EncodingTally, describe, explain
+from msgbridge.core.errors import ConfigError
+from msgbridge.core.message import Message
+from msgbridge.core.template import check as check_template
+from msgbridge.dispatch.campaign import ENQUEUE_CHUNK, PrepareReport, build_chunk, chunks, transport_identity
+from msgbridge.dispatch.run import RunRequest, csv_rows, problem_sink
+from msgbridge.routing import numbers
+from msgbridge.routing.choose import candidates
+from msgbridge.routing.config import Route, RoutingConfig
+from msgbridge.routing.prices import Price, format_micros
+
+AUTO = "auto"
+ROUTE_PREFIX = "route:"
+NO_ROUTE = ""  # the route of a message sent through a plain transport, or one no route matches
+UNKNOWN_COUNTRY = "?"
+RECIPIENT_COLUMNS = ("line", "phone", "country", "route", "transport", "encoding", "segments", "price", "currency")
+
+
+@dataclass(frozen=True)
+class PlanVia:
+    """How ``--via`` sends each message: through the first matching route (``auto``), one named route
+    (``route:NAME``), or one transport (a configured name, or a URL shown as ``label``)."""
+
+    label: str
+    routing: RoutingConfig
+    route: Route | None = None
+    auto: bool = False
+    transport: str = ""  # the plain transport's name in the price tables ("" for a URL: unpriced)
+
+    @property
+    def routed(self) -> bool:
+        return self.auto or self.route is not None
+
+    def destination(self, message: Message) -> tuple[str, str]:
+        """(route name, transport) of ``message``; ("", "") when no route matches it."""
+        if not self.routed:
+            return NO_ROUTE, self.transport or self.label
+        route = self.route or self.routing.route_for(message)
+        if route is None:
+            return NO_ROUTE, ""
+        return route.name, candidates(route, message, self.routing.prices)[0]
+
+    def price(self, transport: str, e164: str) -> Price | None:
+        """The price per segment on ``transport`` (as ``destination`` named it); None for a URL."""
+        if not transport or not (self.routed or self.transport):
+            return None
+        return self.routing.prices.price(transport, e164)
+
+
+def plan_via(via: str | None, routing: RoutingConfig, transports: Iterable[str]) -> PlanVia:
+    """``--via`` as the plan reads it; ConfigError for an unknown route or transport name.
+
+    Without ``--via``: ``auto`` when routes are configured, else no transport at all (the plan then has
+    rows, segments and encodings, without prices).
+    """
+    names = {t.lower() for t in transports}
+    if via is None:
+        return PlanVia(AUTO, routing, auto=True) if routing.routes else PlanVia("", routing)
+    if via == AUTO:
+        if not routing.routes:
+            raise ConfigError("--via auto needs routes ([[routes]] in msgbridge.toml); none are configured")
+        return PlanVia(via, routing, auto=True)
+    if via.startswith(ROUTE_PREFIX):
+        return PlanVia(via, routing, route=routing.route(via.removeprefix(ROUTE_PREFIX)))
+    if "://" in via:
+        return PlanVia(transport_identity(via) or via, routing)
+    if via.lower() not in names:
+        shown = ", ".join(sorted(names)) or "none configured"
+        raise ConfigError(f"unknown transport name {via!r} (configured: {shown})")
+    return PlanVia(via, routing, transport=via.lower())
+
+
+@dataclass
+class GroupTally:
+    """Messages of one (route, transport, country): how many, their segments, their price per currency."""
+
+    messages: int = 0
+    segments: int = 0
+    price: Counter[str] = field(default_factory=Counter)  # currency -> micros
+    unpriced: int = 0  # messages whose transport has no price for the number
+
+
+@dataclass
+class CampaignPlan:
+    """What the plan found. ``report`` is the run's own report (rows, bad rows and repeats with their lines,
+    ``queued``: the messages the run would queue, their segments and encodings)."""
+
+    campaign: str
+    via: str
+    report: PrepareReport
+    groups: dict[tuple[str, str, str], GroupTally] = field(default_factory=dict)
+    encodings: EncodingTally = field(default_factory=EncodingTally)
+    transliterate: bool = False
+    saving: Counter[str] = field(default_factory=Counter)  # currency -> micros transliteration would save
+    unrouted: int = 0  # messages no route matches (the run cannot send them)
+
+    @property
+    def price(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for group in self.groups.values():
+            total.update(group.price)
+        return total
+
+    @property
+    def unpriced(self) -> int:
+        return sum(g.unpriced for g in self.groups.values())
+
+    def to_json(self) -> dict[str, object]:
+        report, enc = self.report, self.encodings
+        return {
+            "campaign": self.campaign,
+            "via": self.via,
+            "rows": report.rows,
+            "messages": report.queued,
+            "segments": report.segments,
+            "skipped": [
+                {"line": p.line, "phone": p.phone, "code": p.code.value, "reason": p.reason} for p in report.problems
+            ],
+            "skipped_total": report.skipped,
+            "repeated": [{"line": r.line, "first_line": r.first_line, "phone": r.phone} for r in report.repeats],
+            "repeated_total": report.repeated,
+            "unrouted": self.unrouted,
+            "groups": [
+                {
+                    "route": route,
+                    "transport": transport,
+                    "country": country,
+                    "messages": g.messages,
+                    "segments": g.segments,
+                    "price_micros": dict(sorted(g.price.items())),
+                    "unpriced": g.unpriced,
+                }
+                for (route, transport, country), g in sorted(self.groups.items())
+            ],
+            "price_micros": dict(sorted(self.price.items())),
+            "price": [format_micros(m, c) for c, m in sorted(self.price.items())],
+            "unpriced": self.unpriced,
+            "encodings": {
+                e.value: {"messages": n, "segments": enc.segments[e]} for e, n in sorted(enc.messages.items())
+            },
+            "forcing": [
+                {
+                    "char": ch,
+                    "code": f"U+{ord(ch):04X}",
+                    "shown": describe(ch),
+                    "rows": cost.rows,
+                    "alone": cost.alone,
+                    "segments": cost.segments,
+                    "gsm_segments": cost.gsm_segments,
+                }
+                for ch, cost in enc.costliest()
+            ],
+            "transliterated": {
+                "rows": enc.transliterated_rows,
+                "to_gsm7": enc.transliterated_to_gsm,
+                "segments": enc.transliterated_segments,
+                "segments_saved": enc.total_segments - enc.transliterated_segments,
+                "saving_micros": dict(sorted(self.saving.items())),
+                "saving": [format_micros(m, c) for c, m in sorted(self.saving.items())],
+            }
+            if self.transliterate
+            else None,
+            "prepare_seconds": round(report.seconds, 3),
+        }
+
+
+class _Planner:
+    """The per-message part of a plan: one call per message the run would queue."""
+
+    def __init__(self, plan: CampaignPlan, via: PlanVia, recipients: IO[str] | None) -> None:
+        self.plan = plan
+        self.via = via
+        self.writer = csv.writer(recipients) if recipients is not None else None
+        if self.writer is not None:
+            self.writer.writerow(RECIPIENT_COLUMNS)
+
+    def add(self, message: Message, measured: TextInfo, line: int | None) -> None:
+        plan, via = self.plan, self.via
+        route, transport = via.destination(message)
+        if not transport and via.routed:
+            plan.unrouted += 1
+        to = message.to
+        country = numbers.country(to) or UNKNOWN_COUNTRY
+        key = (route, transport, country)
+        group = plan.groups.get(key)
+        if group is None:
+            group = plan.groups[key] = GroupTally()
+        segments = measured.segments
+        group.messages += 1
+        group.segments += segments
+        per = via.price(transport, to)
+        if per is None:
+            group.unpriced += 1
+        else:
+            group.price[per.currency] += per.micros * segments
+        facts = explain(message.text, measured)
+        plan.encodings.add(facts)
+        if plan.transliterate and per is not None and facts.forcing:
+            plan.saving[per.currency] += per.micros * (segments - facts.transliterated)
+        if self.writer is not None:
+            self.writer.writerow(
+                (
+                    line if line is not None else "",
+                    to,
+                    country,
+                    route,
+                    transport,
+                    measured.encoding.value,
+                    segments,
+                    format_micros(per.micros * segments, "") if per is not None else "",
+                    per.currency if per is not None else "",
+                )
+            )
+
+
+def plan_campaign(
+    request: RunRequest,
+    via: PlanVia,
+    *,
+    transliterate: bool = False,
+    recipients: IO[str] | None = None,
+) -> CampaignPlan:
+    """Plan ``request`` as ``campaign run`` would prepare it; bad input raises ConfigError as the run does.
+
+    ``request.problems_path`` gets every bad row and repeat, as the run writes them.
+    """
+    check_template(request.template)
+    campaign = request.campaign()
+    with ExitStack() as files:
+        rows = files.enter_context(csv_rows(request))
+        report = PrepareReport(campaign=campaign.name, sink=problem_sink(files, request.problems_path))
+        plan = CampaignPlan(campaign=campaign.name, via=via.label, report=report, transliterate=transliterate)
+        planner = _Planner(plan, via, recipients)
+        started = time.monotonic()
+        for chunk in chunks(rows, ENQUEUE_CHUNK):
+            built, problems, repeats = build_chunk(
+                campaign, chunk, region=request.region, phone_check=request.phone_check
+            )
+            report.rows += len(chunk)
+            for problem in problems:
+                report.add_problem(problem)
+            for repeat in repeats:
+                report.add_repeat(repeat)
+            for entry, measured in built:
+                report.queued += 1
+                report.segments += measured.segments
+                report.encodings[measured.encoding.value] += 1
+                planner.add(entry.message, measured, entry.row)
+        report.seconds = time.monotonic() - started
+        report.done = True
+    return plan
