@@ -77,6 +77,17 @@ class Campaign(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class Attempt:
+    """An earlier attempt of one send on another transport (a routed transport's failover): which, how it
+    failed, when (``time.time()``)."""
+
+    transport: str
+    link: str
+    error: ErrorInfo | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class SendResult:
     """What the transport learnt from handing over one message.
 
@@ -86,6 +97,9 @@ class SendResult:
     ``native_ids`` holds one id per segment where the peer gives one each
     (SMPP); ``native_id`` is the id receipts will name for the whole message
     (the last segment's for SMPP, the provider's message id for HTTP).
+    ``link`` names the link the result came through where it is not the transport's own (a routed
+    transport's child): receipts for ``native_id`` come from that link. ``attempts`` are the attempts on
+    other transports that came before this result, in order.
     """
 
     message_id: str
@@ -96,6 +110,8 @@ class SendResult:
     error: ErrorInfo | None = None
     warnings: tuple[str, ...] = ()
     raw: dict[str, object] | None = None
+    link: str = ""
+    attempts: tuple[Attempt, ...] = ()
 
     @property
     def ok(self) -> bool:
