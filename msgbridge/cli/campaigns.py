@@ -30,7 +30,6 @@ from msgbridge.cli.common import (
 )
 from msgbridge.cli.outcome import ExitCode, Outcome, exit_code, tally
 from msgbridge.cli.planview import print_plan
-from msgbridge.config import Config
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.status import DeliveryStatus
@@ -252,28 +251,22 @@ def campaign_run(
     Exit codes (docs/reliability.md): 0 all accepted, 1 some refused/skipped/unsent, 2 bad input,
     3 some in doubt, 4 nothing sent; decided over the whole campaign in the store, not only this run.
     """
+    if dry_run:
+        ctx.invoke(
+            campaign_plan, via=via, csv_path=csv_path, template=template, template_file=template_file,
+            sender=sender, name=name, phone_column=phone_column, region=region, encoding=encoding,
+            phone_check=phone_check, allow_multiline=allow_multiline, problems_path=problems_path,
+            transliterate=transliterate, recipients_path=recipients_path, as_json=as_json,
+        )  # fmt: skip
+        return
     config = config_of(ctx)
     sender = text_arg("--from", sender)
     name = text_arg("--name", name)
+    url = config.resolve_via(via)
+    transport = open_transport(url)
     text = _template(text_arg("--template", template), template_file)
     check_template(text)
     cname = name or Path(csv_path).stem
-    if dry_run:
-        _plan(
-            config,
-            via,
-            RunRequest(
-                name=cname, template=text, csv_path=csv_path, transport_label=via, sender=sender,
-                region=region, phone_column=phone_column, encoding=encoding, phone_check=PhoneCheck(phone_check),
-                allow_multiline=allow_multiline, problems_path=problems_path,
-            ),  # fmt: skip
-            transliterate=transliterate,
-            recipients_path=recipients_path,
-            as_json=as_json,
-        )
-        return
-    url = config.resolve_via(via)
-    transport = open_transport(url)
     request = RunRequest(
         name=cname,
         template=text,
@@ -391,19 +384,6 @@ def campaign_plan(
         encoding=encoding, phone_check=PhoneCheck(phone_check), allow_multiline=allow_multiline,
         problems_path=problems_path,
     )  # fmt: skip
-    _plan(config, via, request, transliterate=transliterate, recipients_path=recipients_path, as_json=as_json)
-
-
-def _plan(
-    config: Config,
-    via: str | None,
-    request: RunRequest,
-    *,
-    transliterate: bool,
-    recipients_path: str | None,
-    as_json: bool,
-) -> None:
-    """Plan ``request`` and print it: ``campaign plan`` and ``campaign run --dry-run``."""
     planned_via = plan_via(via, config.routing, config.transports)
     if recipients_path is None:
         plan = plan_campaign(request, planned_via, transliterate=transliterate)
@@ -419,7 +399,7 @@ def _plan(
         return
     report = plan.report
     if report.problems or report.repeats:
-        _print_problems(report, request.problems_path)
+        _print_problems(report, problems_path)
     print_plan(plan)
 
 

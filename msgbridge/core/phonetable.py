@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import PhoneMetadata
@@ -174,12 +175,24 @@ def country(code: int) -> CountryTable | None:
 _KNOWN = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 
 
+# The recent answers of ``split``: a number is split by ``normalize`` and again by whatever asks its
+# country soon after (routing, a plan, a price table), a chunk of rows later at most. The answer is a pure
+# function of ``digits`` (the tables are built from constant metadata), so a memo keyed by them is exact;
+# a few thousand entries cover a chunk and stay under a megabyte.
+SPLIT_CACHE = 4096
+
+
+@lru_cache(maxsize=SPLIT_CACHE)
 def split(digits: str) -> tuple[CountryTable, str] | None:
     """(calling code table, national significant number) as ``parse("+" + digits)`` makes them.
 
     ``digits`` are ASCII digits. ``None`` when ``parse`` would fail or might strip a national prefix:
     then only ``phonenumbers`` can tell.
     """
+    return _split(digits)
+
+
+def _split(digits: str) -> tuple[CountryTable, str] | None:
     if len(digits) <= MIN_NSN or digits[0] == "0":
         return None
     for i in range(1, MAX_CC + 1):

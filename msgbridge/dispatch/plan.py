@@ -38,6 +38,7 @@ from msgbridge.core.errors import ConfigError
 from msgbridge.core.message import Message
 from msgbridge.core.template import check as check_template
 from msgbridge.dispatch.campaign import ENQUEUE_CHUNK, PrepareReport, build_chunk, chunks, transport_identity
+from msgbridge.dispatch.heap import fewer_collections
 from msgbridge.dispatch.run import RunRequest, csv_rows, problem_sink
 from msgbridge.routing import numbers
 from msgbridge.routing.choose import candidates
@@ -230,7 +231,7 @@ class _Planner:
             group.price[per.currency] += per.micros * segments
         facts = explain(message.text, measured)
         plan.encodings.add(facts)
-        if plan.transliterate and per is not None and facts.forcing:
+        if plan.transliterate and per is not None and facts.transliterated != segments:
             plan.saving[per.currency] += per.micros * (segments - facts.transliterated)
         if self.writer is not None:
             self.writer.writerow(
@@ -262,6 +263,7 @@ def plan_campaign(
     check_template(request.template)
     campaign = request.campaign()
     with ExitStack() as files:
+        files.enter_context(fewer_collections())  # as the run prepares (heap.py)
         rows = files.enter_context(csv_rows(request))
         report = PrepareReport(campaign=campaign.name, sink=problem_sink(files, request.problems_path))
         plan = CampaignPlan(campaign=campaign.name, via=via.label, report=report, transliterate=transliterate)

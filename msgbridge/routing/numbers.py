@@ -36,8 +36,23 @@ def _parsed(e164: str) -> phonenumbers.PhoneNumber | None:
         return None
 
 
+# The last answer of ``country``: one message's number is asked for by the route match, the cheapest
+# strategy's price lookups and a plan, in a row. A pure function of ``e164``: a one-entry memo is exact.
+_last_country: tuple[str, str | None] = ("", None)
+
+
 def country(e164: str) -> str | None:
     """The ISO 3166 alpha-2 region of ``e164`` (``"+77011234567"`` -> ``"KZ"``), None when unknown."""
+    global _last_country
+    last = _last_country
+    if last[0] == e164:
+        return last[1]
+    got = _country(e164)
+    _last_country = (e164, got)
+    return got
+
+
+def _country(e164: str) -> str | None:
     digits = e164.removeprefix("+")
     if digits.isascii() and digits.isdigit():
         got = phonetable.split(digits)
