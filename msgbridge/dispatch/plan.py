@@ -42,7 +42,7 @@ from msgbridge.dispatch.heap import fewer_collections
 from msgbridge.dispatch.run import RunRequest, csv_rows, problem_sink
 from msgbridge.routing import numbers
 from msgbridge.routing.choose import candidates
-from msgbridge.routing.config import Route, RoutingConfig
+from msgbridge.routing.config import Route, RoutingConfig, Strategy
 from msgbridge.routing.prices import Price, format_micros
 
 AUTO = "auto"
@@ -81,6 +81,53 @@ class PlanVia:
         if not transport or not (self.routed or self.transport):
             return None
         return self.routing.prices.price(transport, e164)
+
+
+# Most (leading digits, country) pairs whose decision a plan remembers: a price table of 7-digit prefixes
+# could make millions, and past this bound a new pair is decided without being kept.
+DECISIONS = 65_536
+
+
+class Decisions:
+    """Route, transport and price per segment of each message, remembered by what decides them.
+
+    In one campaign every message has the same sender, campaign, channel and tags; only ``to`` differs.
+    A route's match then depends on the number's leading digits (``prefixes``, as long as the longest),
+    its country, and its number type; the ``failover`` and ``cheapest`` orders and a price table on the
+    leading digits (``PriceTable.longest_prefix`` of them) and the country. So where no route matches on
+    number types and none splits by weight (which hashes the message id), the answer for one message is
+    the answer for every number with the same country and the same ``digits`` leading digits, and
+    remembering it by that pair is exact. Otherwise every message is decided on its own.
+    """
+
+    def __init__(self, via: PlanVia) -> None:
+        self.via = via
+        routes = via.routing.routes if via.auto else (via.route,) if via.route is not None else ()
+        cacheable = not any(
+            r.match.number_types or (r.strategy is Strategy.WEIGHTED and len(r.transports) > 1) for r in routes
+        )
+        self.digits: int | None = None
+        if cacheable:
+            lengths = [len(p) for r in routes for p in r.match.prefixes]
+            lengths += [t.longest_prefix for t in via.routing.prices.values()]
+            self.digits = max(lengths, default=0)
+        self.memo: dict[tuple[str, str | None], tuple[str, str, Price | None]] = {}
+
+    def decide(self, message: Message, country: str | None) -> tuple[str, str, Price | None]:
+        """(route name, transport, price per segment) of ``message``, whose number is in ``country``."""
+        if self.digits is None:
+            return self._decide(message)
+        key = (message.to[1 : 1 + self.digits], country)
+        got = self.memo.get(key)
+        if got is None:
+            got = self._decide(message)
+            if len(self.memo) < DECISIONS:
+                self.memo[key] = got
+        return got
+
+    def _decide(self, message: Message) -> tuple[str, str, Price | None]:
+        route, transport = self.via.destination(message)
+        return route, transport, self.via.price(transport, message.to)
 
 
 def plan_via(via: str | None, routing: RoutingConfig, transports: Iterable[str]) -> PlanVia:
@@ -206,17 +253,19 @@ class _Planner:
     def __init__(self, plan: CampaignPlan, via: PlanVia, recipients: IO[str] | None) -> None:
         self.plan = plan
         self.via = via
+        self.decisions = Decisions(via)
         self.writer = csv.writer(recipients) if recipients is not None else None
         if self.writer is not None:
             self.writer.writerow(RECIPIENT_COLUMNS)
 
     def add(self, message: Message, measured: TextInfo, line: int | None) -> None:
-        plan, via = self.plan, self.via
-        route, transport = via.destination(message)
-        if not transport and via.routed:
-            plan.unrouted += 1
+        plan = self.plan
         to = message.to
-        country = numbers.country(to) or UNKNOWN_COUNTRY
+        region = numbers.country(to)
+        route, transport, per = self.decisions.decide(message, region)
+        if not transport and self.via.routed:
+            plan.unrouted += 1
+        country = region or UNKNOWN_COUNTRY
         key = (route, transport, country)
         group = plan.groups.get(key)
         if group is None:
@@ -224,7 +273,6 @@ class _Planner:
         segments = measured.segments
         group.messages += 1
         group.segments += segments
-        per = via.price(transport, to)
         if per is None:
             group.unpriced += 1
         else:

@@ -102,6 +102,12 @@ class PriceTable:
                 return self._countries.get(region)
         return None
 
+    @property
+    def longest_prefix(self) -> int:
+        """Digits in its longest prefix: a number's price depends only on that many leading digits and
+        its country."""
+        return self._longest
+
     def __len__(self) -> int:
         return len(self._prefixes) + len(self._countries)
 
