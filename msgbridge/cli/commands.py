@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
-from msgbridge.adapters.base import FEATURES, Transport, features, open_transport, registry
+from msgbridge.adapters.base import FEATURES, Transport, features, registry
 from msgbridge.cli.campaigns import campaign
 from msgbridge.cli.common import (
     config_of,
@@ -36,6 +36,7 @@ from msgbridge.core.errors import ConfigError, ErrorCode
 from msgbridge.core.options import OptionSet
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.terminal import markup, printable
+from msgbridge.routing.open import open_via
 from msgbridge.service.usecases import SendRequest, check_send, send_one
 from msgbridge.store.base import MessageRecord
 
@@ -47,7 +48,10 @@ __all__ = ["campaign", "register"]
 
 @click.command()
 @click.option(
-    "--via", required=True, help="transport URL, or a name from msgbridge.toml / MSGBRIDGE_TRANSPORT_<NAME>"
+    "--via",
+    required=True,
+    help="transport URL, a name from msgbridge.toml / MSGBRIDGE_TRANSPORT_<NAME>, "
+    "auto (the first matching [[routes]] entry) or route:NAME (that route)",
 )
 @click.option("--to", "to", required=True, help="phone number (E.164, or national with --region)")
 @click.option("--text", required=True)
@@ -85,7 +89,7 @@ def send(
         raise ConfigError("--text is empty: there is nothing to send")
     request = SendRequest(to=to, text=text, sender=sender, region=region, reference=reference, wait=wait)
     check_send(request)  # a bad phone is refused before the transport URL is read
-    transport = open_transport(config.resolve_via(via))
+    transport = open_via(config, via)
     outcome = run_command(send_one(store_dsn(ctx, config), transport, request))
     rec, error = outcome.record, outcome.error
     code = exit_code({rec.status: 1})
