@@ -1,0 +1,165 @@
+"""``campaign plan`` and ``campaign run --dry-run``: the printed plan, and the plan against the real run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from msgbridge.cli.main import cli
+from msgbridge.core.errors import ConfigError
+
+CONFIG = """
+[transports]
+kz_smsc = "memory://kz"
+intl = "memory://intl"
+backup = "memory://backup"
+
+[[routes]]
+name = "kz"
+countries = ["KZ"]
+transports = ["kz_smsc", "intl"]
+
+[[routes]]
+name = "world"
+transports = ["intl", "backup"]
+strategy = "cheapest"
+
+[prices.kz_smsc]
+currency = "KZT"
+"7700" = 9.5
+"KZ" = 11
+
+[prices.intl]
+currency = "EUR"
+"7" = 0.03
+"49" = 0.075
+
+[prices.backup]
+currency = "EUR"
+"7" = 0.025
+"GB" = 0.04
+"""
+NOTES = ["your parcel is ready", "your parcel is ‘ready’", "посылка готова", "x" * 150, "посылка " * 10]
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for key in [k for k in os.environ if k.startswith("MSGBRIDGE_")]:
+        monkeypatch.delenv(key)
+    (tmp_path / "msgbridge.toml").write_text(CONFIG, encoding="utf-8")
+    return tmp_path
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["--config", "msgbridge.toml", "--store", "sqlite:///store.db", *args])
+
+
+def small_csv(path: Path) -> Path:
+    path.write_text(
+        "phone,name,note\n"
+        "+77011234567,Анна,hi\n"
+        "+77001234567,Bob,‘ok’\n"
+        "+491701234567,Zoe,hi\n"
+        "nope,Bad,hi\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_plan_prints_groups_encodings_and_the_saving(home: Path) -> None:
+    got = invoke(
+        "campaign", "plan", "--csv", str(small_csv(home / "r.csv")), "--template", "Hi {name}: {note}",
+        "--transliterate",
+    )  # fmt: skip
+    assert got.exit_code == 0, got.output
+    out = got.output
+    for row in (
+        ("kz", "kz_smsc", "KZ", "2", "2", "20.50 KZT"),
+        ("world", "intl", "DE", "1", "1", "0.075 EUR"),
+        ("total", "3", "3", "0.075 EUR + 20.50 KZT"),
+    ):
+        assert any(all(cell in line for cell in row) for line in out.splitlines()), (row, out)
+    assert "via auto" in out
+    assert "rows 4: 3 messages (3 segments), 1 skipped." in out
+    assert "skipped line 5: invalid phone number 'nope'" in out
+    assert "encodings: GSM-7 1 message, 1 segment; UCS-2 2 messages, 2 segments." in out
+    assert "‘ (U+2018 LEFT SINGLE QUOTATION MARK) in 1 row forces UCS-2 (0 of them only by it): " in out
+    assert "transliterated: 2 rows change, 2 of them to GSM-7; 3 segments would be 3 (0 fewer)." in out
+    assert "nothing was sent or queued" in out
+    assert not (home / "store.db").exists()
+
+
+def test_dry_run_prints_the_plan(home: Path) -> None:
+    path = str(small_csv(home / "r.csv"))
+    args = ("--csv", path, "--template", "Hi {name}: {note}", "--via", "auto", "--transliterate", "--json")
+    plan = invoke("campaign", "plan", *args)
+    dry = invoke("campaign", "run", "--dry-run", *args)
+    assert plan.exit_code == dry.exit_code == 0, plan.output + dry.output
+    planned, dried = json.loads(plan.stdout), json.loads(dry.stdout)
+    for got in (planned, dried):
+        got.pop("prepare_seconds")
+    assert planned == dried
+    assert planned["messages"] == 3 and planned["price"] == ["0.075 EUR", "20.50 KZT"]
+    assert not (home / "store.db").exists()
+
+
+def test_plan_refuses_an_unknown_route(home: Path) -> None:
+    got = invoke("campaign", "plan", "--csv", str(small_csv(home / "r.csv")), "--template", "x", "--via", "route:no")
+    # main() prints a ConfigError as one line and exits 2; the group itself raises it
+    assert isinstance(got.exception, ConfigError) and "unknown route 'no'" in str(got.exception)
+
+
+def mixed_csv(path: Path, rows: int) -> Path:
+    """KZ, RU, DE and GB numbers (a few invalid, a few repeated next to their first), texts of every kind."""
+    rng = random.Random(7)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["phone", "name", "note"])
+        last = "+77010000000"
+        for i in range(rows):
+            phone = rng.choice(
+                [f"+7701{i:07d}", f"+7700{i:07d}", f"+7916{i:07d}", f"+49151{i:08d}", f"+447400{i:06d}", "+4912"]
+            )
+            if rng.random() < 0.01:
+                phone = last  # a repeat within the chunk
+            last = phone
+            out.writerow([phone, rng.choice(["Анна", "Bob", "Zoë"]), rng.choice(NOTES)])
+    return path
+
+
+def stored(db: Path) -> dict[int, tuple[int, str]]:
+    """csv line -> (segments, link) of every message the run recorded."""
+    with sqlite3.connect(db) as c:
+        got = c.execute(
+            "SELECT m.csv_row, m.segments, w.text FROM messages m LEFT JOIN words w ON w.id = m.link_id"
+        ).fetchall()
+    return {int(line): (int(segments), str(link)) for line, segments, link in got}
+
+
+def test_the_plan_is_what_the_run_records(home: Path) -> None:
+    path = str(mixed_csv(home / "mixed.csv", 2500))
+    args = ("--csv", path, "--template", "Hi {name}: {note}", "--via", "auto", "--name", "mixed")
+    plan = invoke("campaign", "plan", *args, "--json", "--recipients-csv", "planned.csv")
+    assert plan.exit_code == 0, plan.output
+    planned = json.loads(plan.stdout)
+    run = invoke("campaign", "run", *args, "--json")
+    assert run.exit_code == 1, run.output  # some rows are bad
+    ran = json.loads(run.stdout)
+    assert ran["queued"] == planned["messages"] and ran["segments"] == planned["segments"]
+    assert ran["skipped_total"] == planned["skipped_total"] > 0
+    assert ran["repeated_total"] == planned["repeated_total"] > 0
+    assert ran["skipped"] == planned["skipped"]
+    with open(home / "planned.csv", encoding="utf-8", newline="") as f:
+        per_message = {int(r["line"]): r for r in csv.DictReader(f)}
+    links = {"kz_smsc": "memory://kz", "intl": "memory://intl", "backup": "memory://backup"}
+    recorded = stored(home / "store.db")
+    assert {line: (int(r["segments"]), links[r["transport"]]) for line, r in per_message.items()} == recorded
+    assert sum(g["segments"] for g in planned["groups"]) == sum(s for s, _ in recorded.values())
