@@ -175,7 +175,22 @@ def _uniform_info(characters: int, encoding: Encoding, ref16: bool) -> TextInfo:
     )
 
 
+# Measured texts remembered, up to this many of at most CACHE_CHARS characters (a few MB at worst). The
+# answer is a pure function of (text, encoding, ref16) over constant tables, so a cache keyed by exactly
+# those is exact; a campaign renders one template with few distinct values often enough to hit it on most
+# rows, and a longer text is measured each time so that the bound holds.
+CACHE_SIZE = 1024
+CACHE_CHARS = 1000
+
+
 def info(text: str, encoding: Encoding | None = None, *, ref16: bool = False) -> TextInfo:
+    """Encoding, units and segments of ``text`` (in ``encoding``, else the one ``choose_encoding`` picks)."""
+    if len(text) <= CACHE_CHARS:
+        return _remembered(text, encoding, ref16)
+    return _measure(text, encoding, ref16)
+
+
+def _measure(text: str, encoding: Encoding | None, ref16: bool) -> TextInfo:
     enc = encoding or choose_encoding(text)
     if _uniform(text, enc):
         return _uniform_info(len(text), enc, ref16)
@@ -189,6 +204,9 @@ def info(text: str, encoding: Encoding | None = None, *, ref16: bool = False) ->
         segments=len(parts),
         per_segment=per,
     )
+
+
+_remembered = lru_cache(maxsize=CACHE_SIZE)(_measure)
 
 
 def encode_gsm7(text: str) -> bytes:
