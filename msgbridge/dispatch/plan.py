@@ -35,9 +35,18 @@ from typing import IO
 from msgbridge.core.encoding import TextInfo
 from msgbridge.core.encodingreport import EncodingTally, describe, explain
 from msgbridge.core.errors import ConfigError
-from msgbridge.core.message import Message
+from msgbridge.core.message import Campaign, Message
+from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.template import check as check_template
-from msgbridge.dispatch.campaign import ENQUEUE_CHUNK, PrepareReport, build_chunk, chunks, transport_identity
+from msgbridge.dispatch.campaign import (
+    ENQUEUE_CHUNK,
+    PrepareReport,
+    ProblemSink,
+    Row,
+    build_chunk,
+    chunks,
+    transport_identity,
+)
 from msgbridge.dispatch.heap import fewer_collections
 from msgbridge.dispatch.run import RunRequest, csv_rows, problem_sink
 from msgbridge.routing import numbers
@@ -309,28 +318,50 @@ def plan_campaign(
     ``request.problems_path`` gets every bad row and repeat, as the run writes them.
     """
     check_template(request.template)
-    campaign = request.campaign()
     with ExitStack() as files:
         files.enter_context(fewer_collections())  # as the run prepares (heap.py)
         rows = files.enter_context(csv_rows(request))
-        report = PrepareReport(campaign=campaign.name, sink=problem_sink(files, request.problems_path))
-        plan = CampaignPlan(campaign=campaign.name, via=via.label, report=report, transliterate=transliterate)
-        planner = _Planner(plan, via, recipients)
-        started = time.monotonic()
-        for chunk in chunks(rows, ENQUEUE_CHUNK):
-            built, problems, repeats = build_chunk(
-                campaign, chunk, region=request.region, phone_check=request.phone_check
-            )
-            report.rows += len(chunk)
-            for problem in problems:
-                report.add_problem(problem)
-            for repeat in repeats:
-                report.add_repeat(repeat)
-            for entry, measured in built:
-                report.queued += 1
-                report.segments += measured.segments
-                report.encodings[measured.encoding.value] += 1
-                planner.add(entry.message, measured, entry.row)
-        report.seconds = time.monotonic() - started
-        report.done = True
+        return plan_rows(
+            request.campaign(),
+            rows,
+            via,
+            region=request.region,
+            phone_check=request.phone_check,
+            transliterate=transliterate,
+            recipients=recipients,
+            sink=problem_sink(files, request.problems_path),
+        )
+
+
+def plan_rows(
+    campaign: Campaign,
+    rows: Iterable[Row],
+    via: PlanVia,
+    *,
+    region: str | None = None,
+    phone_check: PhoneCheck = PhoneCheck.STRICT,
+    transliterate: bool = False,
+    recipients: IO[str] | None = None,
+    sink: ProblemSink | None = None,
+) -> CampaignPlan:
+    """Plan a campaign's rows from any source (a CSV, an API caller's recipients), chunk by chunk as
+    ``write_rows`` builds them."""
+    report = PrepareReport(campaign=campaign.name, sink=sink)
+    plan = CampaignPlan(campaign=campaign.name, via=via.label, report=report, transliterate=transliterate)
+    planner = _Planner(plan, via, recipients)
+    started = time.monotonic()
+    for chunk in chunks(rows, ENQUEUE_CHUNK):
+        built, problems, repeats = build_chunk(campaign, chunk, region=region, phone_check=phone_check)
+        report.rows += len(chunk)
+        for problem in problems:
+            report.add_problem(problem)
+        for repeat in repeats:
+            report.add_repeat(repeat)
+        for entry, measured in built:
+            report.queued += 1
+            report.segments += measured.segments
+            report.encodings[measured.encoding.value] += 1
+            planner.add(entry.message, measured, entry.row)
+    report.seconds = time.monotonic() - started
+    report.done = True
     return plan
