@@ -14,6 +14,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from msgbridge.adapters.base import redact_for
 from msgbridge.cli.common import (
@@ -31,6 +32,7 @@ from msgbridge.cli.common import (
 from msgbridge.cli.outcome import ExitCode, Outcome, exit_code, tally
 from msgbridge.cli.planview import print_plan
 from msgbridge.core.errors import ConfigError
+from msgbridge.core.money import amount
 from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.template import check as check_template
@@ -40,6 +42,7 @@ from msgbridge.dispatch.dispatcher import DispatchStats
 from msgbridge.dispatch.plan import plan_campaign, plan_via
 from msgbridge.dispatch.run import RunRequest, RunResult, run_campaign
 from msgbridge.routing.open import open_via
+from msgbridge.store.base import CostTotal
 from msgbridge.webhooks.worker import configured
 
 SHOW_PROBLEMS = 10
@@ -502,6 +505,21 @@ def _print_problems(report: PrepareReport, problems_path: str | None) -> None:
             console.print(f"... and {total - SHOW_PROBLEMS:,} more {what} (see {where})", style="yellow")
 
 
+def cost_table(costs: Sequence[CostTotal]) -> Table:
+    """Expected price and actual cost per currency, each with how many messages it covers (a provider
+    that reports nothing leaves its messages out of the cost, which is not a cost of 0)."""
+    table = Table("currency", "expected price", "messages", "actual cost", "messages", title="price and cost")
+    for t in costs:
+        table.add_row(
+            markup(t.currency),
+            amount(t.price) if t.priced else "-",
+            f"{t.priced:,}",
+            amount(t.cost) if t.costed else "-",
+            f"{t.costed:,}",
+        )
+    return table
+
+
 @campaign.command("status")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
@@ -510,11 +528,11 @@ def campaign_status(ctx: click.Context, name: str, as_json: bool) -> None:
     """Counts by delivery status for one campaign."""
     config = config_of(ctx)
 
-    async def go() -> tuple[Any, dict[DeliveryStatus, int]]:
+    async def go() -> tuple[Any, dict[DeliveryStatus, int], list[CostTotal]]:
         async with existing_store(store_dsn(ctx, config)) as store:
-            return await store.get_campaign(name), await store.counts(name)
+            return await store.get_campaign(name), await store.counts(name), await store.cost_totals(name)
 
-    record, counts = run_command(go())
+    record, counts, costs = run_command(go())
     if record is None:
         raise ConfigError(f"no campaign named {name!r} in this store")
     if as_json:
@@ -527,9 +545,12 @@ def campaign_status(ctx: click.Context, name: str, as_json: bool) -> None:
                 "created_at": record.created_at,
                 "options": record.options,
                 "counts": {s.value: n for s, n in counts.items()},
+                "costs": [t.as_json() for t in costs],
             }
         )
         return
     console = Console()
     console.print(counts_table(f"campaign {markup(record.name)}", counts))
+    if costs:
+        console.print(cost_table(costs))
     console.print(f"via {printable(record.transport or '?')}", markup=False, highlight=False, soft_wrap=True)

@@ -3,7 +3,8 @@
 What a campaign did, per recipient, for a spreadsheet or another system:
 the CSV line it came from, the phone, our message id and the provider's,
 the status, the error (our code, the provider's code and text), segments,
-and when it was queued and last changed. ``campaign status NAME`` stays
+when it was queued and last changed, and the expected price and actual cost
+(exact decimals, each with its currency; empty where none is known). ``campaign status NAME`` stays
 the summary.
 
 The rows are read a page at a time (``Store.export_page``, keyset-paginated
@@ -24,6 +25,7 @@ import click
 from msgbridge.cli.campaigns import campaign
 from msgbridge.cli.common import config_of, existing_store, run_command, store_dsn
 from msgbridge.core.errors import ConfigError
+from msgbridge.core.money import amount
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.store.base import ExportRecord, Store
 
@@ -39,6 +41,10 @@ HEADER = (
     "segments",
     "created_at",
     "updated_at",
+    "price",
+    "price_currency",
+    "cost",
+    "cost_currency",
 )
 PAGE = 1000
 
@@ -68,7 +74,13 @@ def csv_fields(r: ExportRecord) -> list[object]:
         r.segments,
         _when(r.created_at),
         _when(r.updated_at),
+        *_money(r.price),
+        *_money(r.cost),
     ]
+
+
+def _money(value: tuple[int, str] | None) -> tuple[str, str]:
+    return ("", "") if value is None else (amount(value[0]), value[1])
 
 
 async def write_export(
@@ -110,7 +122,7 @@ def _status(value: str | None) -> DeliveryStatus | None:
 )
 @click.pass_context
 def campaign_export(ctx: click.Context, name: str, status_name: str | None, csv_path: str | None) -> None:
-    """One CSV row per recipient: line, phone, ids, status, error, segments, times."""
+    """One CSV row per recipient: line, phone, ids, status, error, segments, times, price and cost."""
     config = config_of(ctx)
     status = _status(status_name)
 

@@ -56,6 +56,10 @@ Row = tuple[int | None, str, Mapping[str, str], str | None]
 Prepared = tuple[OutboxEntry, str, int]
 # A chunk as it is written: rows read, the prepared ones, the bad ones, the repeats within it.
 BuiltChunk = tuple[int, list["Prepared"], list["RowProblem"], list["RowRepeat"]]
+# A message's expected price from the message and its segments: (micros for all of them, currency), or None
+# where nothing is known. Called in this process just before the write (chunks built in a child process
+# too), so it may be any callable, e.g. one over ``msgbridge.routing.prices.Prices``.
+PriceHook = Callable[[Message, int], tuple[int, str] | None]
 
 
 @dataclass(frozen=True)
@@ -379,6 +383,7 @@ async def write_rows(
     key_prefix: str = "",
     built: AsyncIterable[BuiltChunk] | None = None,
     callbacks: RowCallbacks | None = None,
+    price: PriceHook | None = None,
 ) -> None:
     """Write the campaign and its rows to the outbox, a chunk at a time (the writing pass).
 
@@ -389,6 +394,7 @@ async def write_rows(
     Between chunks ``pace`` is awaited (a dispatcher claims what is queued meanwhile; it may hold the
     producer back so that it runs only so far ahead); ``stopping`` ends it early. ``key_prefix`` goes in
     front of every idempotency key: a service's campaigns are ``api:<transport>:c:<campaign>:<e164>``.
+    ``price`` gives each message the expected price it is queued with (``OutboxEntry.price``).
     """
     check(campaign.template)
     source = (
@@ -397,7 +403,7 @@ async def write_rows(
         else _built_here(campaign, rows, chunk_size, region, phone_check, key_prefix, callbacks)
     )
     with fewer_collections():
-        await _write_rows(store, campaign, source, report, progress, stopping, pace)
+        await _write_rows(store, campaign, source, report, progress, stopping, pace, price)
 
 
 async def _built_here(
@@ -429,6 +435,7 @@ async def _write_rows(
     progress: Callable[[PrepareReport], None] | None,
     stopping: Callable[[], bool] | None,
     pace: Callable[[PrepareReport], Awaitable[None]] | None,
+    price: PriceHook | None = None,
 ) -> None:
     saved = False
     # Rows per second count the time spent preparing, not the time ``pace`` held the producer back.
@@ -444,6 +451,8 @@ async def _write_rows(
         if not saved:
             await _save(store, campaign)
             saved = True
+        if price is not None:
+            built = [(priced(e, price(e.message, segments)), enc, segments) for e, enc, segments in built]
         ids = await store.enqueue([entry for entry, _, _ in built])
         known = [
             (entry, got) for (entry, _, _), got in zip(built, ids, strict=True) if got != entry.message.id
@@ -473,6 +482,10 @@ async def _write_rows(
         progress(report)
 
 
+def priced(entry: OutboxEntry, price: tuple[int, str] | None) -> OutboxEntry:
+    return entry if price is None else OutboxEntry(entry.message, entry.idempotency_key, entry.row, price)
+
+
 async def _save(store: Store, campaign: Campaign) -> None:
     await store.save_campaign(
         CampaignRecord(
@@ -495,6 +508,7 @@ async def prepare_campaign(
     rows: Callable[[], Iterable[Row]] | None = None,
     append: bool = False,
     phone_check: PhoneCheck = PhoneCheck.STRICT,
+    price: PriceHook | None = None,
 ) -> PrepareReport:
     """Validate and write a whole campaign to the outbox: the recipients of ``campaign``, or ``rows()``.
 
@@ -509,5 +523,5 @@ async def prepare_campaign(
     report = PrepareReport(campaign=campaign.name)
     if strict:
         validate_rows(campaign, source(), report, region=region, phone_check=phone_check)
-    await write_rows(store, campaign, source(), report, region=region, phone_check=phone_check)
+    await write_rows(store, campaign, source(), report, region=region, phone_check=phone_check, price=price)
     return report

@@ -34,6 +34,7 @@ from msgbridge.core.template import check as check_template
 from msgbridge.dispatch.campaign import (
     ENQUEUE_CHUNK,
     PrepareReport,
+    PriceHook,
     ProblemSink,
     Row,
     check_name,
@@ -85,6 +86,8 @@ class RunRequest:
     # docs/store-and-dispatch.md).
     preparer: str = "here"
     options: dict[str, str] = field(default_factory=dict)
+    # Each message's expected price, recorded with it (``campaign.PriceHook``); None: none recorded.
+    price: PriceHook | None = None
 
     def campaign(self, recipients: tuple[Recipient, ...] = ()) -> Campaign:
         return Campaign(
@@ -243,6 +246,7 @@ async def _send(
             region=request.region,
             phone_check=request.phone_check,
             progress=prepared,
+            price=request.price,
         )
         campaign = request.campaign(tuple(recipients))
 
@@ -258,6 +262,7 @@ async def _send(
                 progress=prepared,
                 stopping=lambda: dispatcher.stopping,
                 pace=pace,
+                price=request.price,
             )
             return
         async with PreparingProcess(job(request, ENQUEUE_CHUNK)) as child:
@@ -270,6 +275,7 @@ async def _send(
                 stopping=lambda: dispatcher.stopping,
                 pace=pace,
                 built=child.chunks(),
+                price=request.price,
             )
 
     producing = asyncio.Event()

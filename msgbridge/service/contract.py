@@ -19,7 +19,7 @@ from msgbridge.core.message import DeliveryReceipt, InboundMessage
 from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.campaign import PrepareReport, Row
-from msgbridge.store.base import EventBacklog, ExportRecord, MessageRecord, StoredEvent
+from msgbridge.store.base import CostTotal, EventBacklog, ExportRecord, MessageRecord, StoredEvent
 
 # The idempotency-key prefix of everything a front queues through the runtime; the rest of the key is
 # ``<transport>:<scope>:<reference>`` (or ``<transport>:id:<message id>`` without a reference), so each
@@ -107,6 +107,8 @@ class CampaignView:
     counts: Mapping[DeliveryStatus, int]  # every message of the campaign by status
     total: int
     done: int  # in a final status
+    # Expected price and actual cost per currency (``Store.cost_totals``); None where not read (a listing).
+    costs: tuple[CostTotal, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -412,14 +412,16 @@ class Runtime:
 
     async def campaign(self, name: str) -> CampaignView | None:
         record = await self.store.get_campaign(name)
-        return await self._view(record) if record is not None else None
+        # With its costs here, not in a listing: the totals read the campaign's rows once more.
+        return await self._view(record, costs=True) if record is not None else None
 
     async def campaigns(self, limit: int = 20) -> list[CampaignView]:
         return [await self._view(record) for record in await self.store.list_campaigns(limit)]
 
-    async def _view(self, record: CampaignRecord) -> CampaignView:
+    async def _view(self, record: CampaignRecord, *, costs: bool = False) -> CampaignView:
         counts = await self.store.counts(record.name)
         return CampaignView(
+            costs=tuple(await self.store.cost_totals(record.name)) if costs else None,
             name=record.name,
             template=record.template,
             transport=record.transport,

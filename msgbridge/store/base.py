@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.errors import ErrorInfo, MessagingError
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
+from msgbridge.core.money import amount
 from msgbridge.core.status import DeliveryStatus
 
 
@@ -54,6 +55,8 @@ class OutboxEntry:
     message: Message
     idempotency_key: str
     row: int | None = None
+    # The expected price, (micros for all its segments, currency): recorded on the message's row.
+    price: tuple[int, str] | None = None
 
 
 # A history note of an earlier attempt on another transport (``SendResult.attempts``), before the result's.
@@ -110,6 +113,36 @@ class ExportRecord:
     segments: int
     created_at: float
     updated_at: float
+    price: tuple[int, str] | None = None  # expected, (micros, currency)
+    cost: tuple[int, str] | None = None  # what the provider said it charged
+
+
+@dataclass(frozen=True, slots=True)
+class CostTotal:
+    """What a campaign's messages cost in one currency, in millionths of it (exact sums).
+
+    ``price`` is the expected price of the ``priced`` messages queued with one; ``cost`` what providers
+    said they charged for the ``costed`` ones whose answer says (a provider that reports nothing leaves
+    ``costed`` at 0, which is not a cost of 0).
+    """
+
+    currency: str
+    price: int
+    priced: int
+    cost: int
+    costed: int
+
+    def as_json(self) -> dict[str, object]:
+        """Exact decimals for people, micros for programs (integers: sums stay exact); null for none known."""
+        return {
+            "currency": self.currency,
+            "price": amount(self.price) if self.priced else None,
+            "price_micros": self.price if self.priced else None,
+            "priced": self.priced,
+            "cost": amount(self.cost) if self.costed else None,
+            "cost_micros": self.cost if self.costed else None,
+            "costed": self.costed,
+        }
 
 
 @dataclass(frozen=True)
@@ -358,6 +391,10 @@ class Store(ABC):
 
     @abstractmethod
     async def counts(self, campaign: str | None = None) -> dict[DeliveryStatus, int]: ...
+
+    @abstractmethod
+    async def cost_totals(self, campaign: str) -> list[CostTotal]:
+        """The campaign's expected price and actual cost, one entry per currency either is in, by currency."""
 
     @abstractmethod
     async def pending_native_ids(self, link: str, limit: int) -> list[str]:

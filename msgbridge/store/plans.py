@@ -42,6 +42,8 @@ class ResultPlan:
     # Trail lines of earlier attempts, each at its own time, appended before the result's own line:
     # (at in microseconds, trail tail, message_id)
     attempts: list[tuple[int, str, str]] = field(default_factory=list)
+    # (micros, currency, message_id) of the results that say what they cost
+    costs: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 def plan_results(
@@ -70,6 +72,8 @@ def plan_results(
             plan.links.add(via)
         else:
             via = link
+        if r.cost is not None:
+            plan.costs.append((*r.cost, message_id))
         if r.attempts:
             plan.attempts.extend(
                 (micros(a.at), trail_tail(before, attempt_note(a.transport, a.error)), message_id)

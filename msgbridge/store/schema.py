@@ -21,6 +21,12 @@ cursor ``Store.inbound_page`` pages by; step 3 -> 4 builds that table again
 Version 5 keeps events (``EVENTS``: status changes and inbound messages, with their delivery state) and
 gives each message a callback target (``messages.callback_id``, a ``words`` id like ``sender_id``); step
 4 -> 5 adds that column where it is missing (``CALLBACK_COLUMN``), the events table is made by TABLES.
+
+Version 6 keeps what a message costs: ``price`` (expected, for all its segments, when it was queued) and
+``cost`` (what the provider said it charged), each in millionths of its currency (integers: sums are exact),
+and each currency as a ``words`` id. Two currency columns, not one: a provider reports in its account's
+currency, which need not be the price table's. Step 5 -> 6 adds the columns a version-5 outbox lacks
+(``PRICE_COLUMNS``).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from dataclasses import dataclass
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.store.rows import STATUS_BY_VALUE
 
-VERSION = 5
+VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,10 @@ CREATE TABLE IF NOT EXISTS {name} (
     updated_at DOUBLE PRECISION NOT NULL,
     trail TEXT,
     claimed_by {t.token},
+    price BIGINT,
+    price_currency_id INTEGER,
+    cost BIGINT,
+    cost_currency_id INTEGER,
     UNIQUE (key_prefix, key_rest)
 ){t.messages_with};
 """
@@ -267,6 +277,13 @@ def step_3_to_4(types: Types, columns: str) -> str:
 
 # Step 4 -> 5: the column a version-4 outbox lacks (one migrated from version 2 in the same run has it).
 CALLBACK_COLUMN = "ALTER TABLE messages ADD COLUMN callback_id INTEGER"
+# Step 5 -> 6: (column, type) a version-5 outbox lacks; all NULL on the rows it holds (no price was known).
+PRICE_COLUMNS = (
+    ("price", "BIGINT"),
+    ("price_currency_id", "INTEGER"),
+    ("cost", "BIGINT"),
+    ("cost_currency_id", "INTEGER"),
+)
 
 
 def statements(script: str) -> list[str]:

@@ -23,6 +23,7 @@ from msgbridge.core.status import AWAITING_RECEIPT, DeliveryStatus
 from msgbridge.store import events
 from msgbridge.store.base import (
     CampaignRecord,
+    CostTotal,
     DoubtCounts,
     EventBacklog,
     EventOutcome,
@@ -53,11 +54,12 @@ from msgbridge.store.rows import (
     trail_entries,
     trail_tail,
 )
-from msgbridge.store.schema import CALLBACK_COLUMN, VERSION, statements
+from msgbridge.store.schema import CALLBACK_COLUMN, PRICE_COLUMNS, VERSION, statements
 from msgbridge.store.steps import history_onto_trail, outbox_to_v3
 from msgbridge.store.texts import Texts
 from msgbridge.store.writes import (
     ATTEMPT_TRAIL,
+    COST_UPDATE,
     INSERT_INBOUND,
     INSERT_MESSAGES,
     MATCH_PARKED,
@@ -104,6 +106,14 @@ def _scope(campaign: str | None, origin: str | None, prefix: str = "") -> tuple[
             )
             params += [len(origin), origin, len(origin), origin]
     return sql, params
+
+
+_NO_PRICE = (None, None)
+
+
+def _price(price: tuple[int, str] | None, ids: dict[str | None, int | None]) -> tuple[int | None, int | None]:
+    """``messages.price`` and ``price_currency_id`` of an entry's price."""
+    return _NO_PRICE if price is None else (price[0], ids[price[1]])
 
 
 class SqlStore(Store):
@@ -217,6 +227,11 @@ class SqlStore(Store):
                     await c.execute(statement)
             if version == 4 and "callback_id" not in await c.columns("messages"):
                 await c.execute(CALLBACK_COLUMN)
+            if version == 5:
+                have = await c.columns("messages")
+                for name, kind in PRICE_COLUMNS:
+                    if name not in have:
+                        await c.execute(f"ALTER TABLE messages ADD COLUMN {name} {kind}")
         for statement in statements(self._types_ddl()):
             await c.execute(statement)
         await c.execute("DELETE FROM schema_version")
@@ -252,7 +267,11 @@ class SqlStore(Store):
         now = time.time()
         async with self._write() as c:
             bodies = await self.texts.body_columns(c, [(e.message, e.idempotency_key) for e in entries])
-            rows = [(*b, e.row, _QUEUED, 0.0, now, now) for b, e in zip(bodies, entries, strict=True)]
+            currencies = await self.texts.word_ids(c, [e.price[1] for e in entries if e.price is not None])
+            rows = [
+                (*b, e.row, _QUEUED, 0.0, now, now, *_price(e.price, currencies))
+                for b, e in zip(bodies, entries, strict=True)
+            ]
             # No trail entry for "enqueued": created_at is that entry (see get()).
             if await c.bulk(INSERT_MESSAGES, rows) == len(entries):
                 ids = [e.message.id for e in entries]
@@ -369,7 +388,7 @@ class SqlStore(Store):
             targets: dict[str, int] = {}
             current = await self._statuses(c, {r.message_id for r in results}, targets)
             plan = plan_results(results, current, link=link, now=now)
-            link_ids = await self.texts.word_ids(c, [link, *plan.links])
+            link_ids = await self.texts.word_ids(c, [link, *plan.links, *(cur for _, cur, _ in plan.costs)])
             if plan.attempts:
                 await c.bulk(ATTEMPT_TRAIL, plan.attempts)
             # plan.history has one entry per update, in the same order.
@@ -389,6 +408,8 @@ class SqlStore(Store):
                 ],
             )
             await c.bulk(SEGMENT_UPSERT, plan.segments)
+            if plan.costs:
+                await c.bulk(COST_UPDATE, [(n, link_ids[cur], m) for n, cur, m in plan.costs])
             if self._evented(targets):
                 # MAYBE_SUBMITTED again is an outcome too: the mark before the write was no event.
                 await events.write_events(
@@ -575,16 +596,32 @@ class SqlStore(Store):
         c = self._reader()
         sql = (
             "SELECT n, csv_row, COALESCE(phone, key_rest), id, native_id, status, error_code, error_native_code, "
-            f"error_text, segments, created_at, updated_at FROM messages WHERE campaign_id = {_WORD} AND n > ?"
+            "error_text, segments, created_at, updated_at, price, price_currency_id, cost, cost_currency_id "
+            f"FROM messages WHERE campaign_id = {_WORD} AND n > ?"
         )
         params: list[Any] = [campaign, after]
         if status is not None:
             sql += f" AND {c.unindexed('status')} = ?"
             params.append(status)
         rows = await c.fetch(sql + " ORDER BY n LIMIT ?", [*params, limit])
+        await self.texts.load(c, [r[13] for r in rows] + [r[15] for r in rows])
+        words = self.texts.words
         return [
             ExportRecord(
-                int(r[0]), r[1], r[2], r[3], r[4], _STATUS[r[5]], r[6], r[7], r[8], r[9], r[10], r[11]
+                int(r[0]),
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                _STATUS[r[5]],
+                r[6],
+                r[7],
+                r[8],
+                r[9],
+                r[10],
+                r[11],
+                None if r[12] is None else (int(r[12]), words[r[13]]),
+                None if r[14] is None else (int(r[14]), words[r[15]]),
             )
             for r in rows
         ]
@@ -609,6 +646,25 @@ class SqlStore(Store):
             f"SELECT status, COUNT(*) FROM messages WHERE 1 = 1{scope} GROUP BY status", params
         )
         return {_STATUS[status]: n for status, n in rows}
+
+    async def cost_totals(self, campaign: str) -> list[CostTotal]:
+        c = self._reader()
+        # One pass over the campaign's rows (``messages_campaign``), grouped by both currencies, folded here.
+        totals: dict[int, list[int]] = {}
+        for price_in, cost_in, price, priced, cost, costed in await c.fetch(
+            "SELECT price_currency_id, cost_currency_id, SUM(price), COUNT(price), SUM(cost), COUNT(cost) "
+            f"FROM messages WHERE campaign_id = {_WORD} GROUP BY price_currency_id, cost_currency_id",
+            [campaign],
+        ):
+            for currency_id, total, n, at in ((price_in, price, priced, 0), (cost_in, cost, costed, 2)):
+                if n:
+                    entry = totals.setdefault(int(currency_id), [0, 0, 0, 0])
+                    entry[at] += int(total)
+                    entry[at + 1] += int(n)
+        await self.texts.load(c, totals)
+        return sorted(
+            (CostTotal(self.texts.words[i], *t) for i, t in totals.items()), key=lambda t: t.currency
+        )
 
     async def pending_native_ids(self, link: str, limit: int) -> list[str]:
         # Oldest update first: a message a poll just touched goes to the back of the line.

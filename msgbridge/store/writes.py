@@ -12,9 +12,9 @@ _I = "int8"
 # What enqueue writes; the rest of a row starts at its default.
 INSERT_MESSAGES = Bulk(
     "INSERT INTO messages (id, key_prefix, key_rest, campaign_id, phone, template_id, text, sender_id, reference, "
-    "extras, callback_id, csv_row, status, due, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    (_T, _I, _T, _I, _T, _I, _T, _I, _T, _T, _I, "int4", _T, _F, _F, _F),
+    "extras, callback_id, csv_row, status, due, created_at, updated_at, price, price_currency_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    (_T, _I, _T, _I, _T, _I, _T, _I, _T, _T, _I, "int4", _T, _F, _F, _F, _I, _I),
     (0,),
     copy=True,
 )
@@ -49,6 +49,9 @@ RESULT_UPDATE = Bulk(
 )
 # An earlier attempt's trail line, at its own time, before the result's (``RESULT_UPDATE``) in one call.
 ATTEMPT_TRAIL = Bulk(f"UPDATE messages SET {APPEND_TRAIL} WHERE id = ?", (_I, _T, _T), (2,))
+# What the provider said it charged (``SendResult.cost``), for the results that say: most say nothing,
+# and their UPDATE (``RESULT_UPDATE``) carries no cost columns for them.
+COST_UPDATE = Bulk("UPDATE messages SET cost = ?, cost_currency_id = ? WHERE id = ?", (_I, _I, _T), (2,))
 SEGMENT_UPSERT = Bulk(
     "INSERT INTO segments (message_id, seq, link, native_id, status) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (message_id, seq) DO UPDATE SET link = excluded.link, native_id = excluded.native_id, "

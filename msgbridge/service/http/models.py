@@ -17,7 +17,7 @@ from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.campaign import PrepareReport
 from msgbridge.service.contract import MAX_BATCH, Accepted, CampaignView, FrontHealth, TransportHealth
 from msgbridge.service.front_metrics import command_status
-from msgbridge.store.base import ExportRecord, MessageRecord
+from msgbridge.store.base import CostTotal, ExportRecord, MessageRecord
 
 MAX_TEXT = 40_800  # 255 segments of 160 characters: the longest SMS any peer takes
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # transport and campaign names
@@ -148,6 +148,16 @@ class CampaignStartedOut(BaseModel):
     problems: list[ProblemOut] = Field(description="The first bad rows (all are counted in skipped).")
 
 
+class CostOut(BaseModel):
+    currency: str
+    price: str | None = Field(description="expected price of the priced messages, an exact decimal")
+    price_micros: int | None = Field(description="the same in millionths of the currency")
+    priced: int = Field(description="messages queued with an expected price in this currency")
+    cost: str | None = Field(description="what providers said they charged, an exact decimal")
+    cost_micros: int | None
+    costed: int = Field(description="messages whose provider reported a cost (others are not a cost of 0)")
+
+
 class CampaignOut(BaseModel):
     name: str
     template: str
@@ -157,6 +167,9 @@ class CampaignOut(BaseModel):
     total: int
     done: int
     progress: float = Field(description="done / total, 0..1")
+    costs: list[CostOut] | None = Field(
+        default=None, description="per currency; in GET /v1/campaigns/{name} only (null in a listing)"
+    )
 
 
 class RecipientResultOut(BaseModel):
@@ -338,7 +351,12 @@ def from_view(v: CampaignView) -> CampaignOut:
     return CampaignOut(
         name=v.name, template=v.template, transport=v.transport, created_at=v.created_at,
         counts=dict(v.counts), total=v.total, done=v.done, progress=(v.done / v.total) if v.total else 0.0,
+        costs=None if v.costs is None else [from_cost(t) for t in v.costs],
     )  # fmt: skip
+
+
+def from_cost(t: CostTotal) -> CostOut:
+    return CostOut.model_validate(t.as_json())
 
 
 def from_export(r: ExportRecord) -> RecipientResultOut:

@@ -53,7 +53,7 @@ async def rows(store: SqlStore, statement: str) -> list[tuple[Any, ...]]:
 
 async def test_a_version_3_store_numbers_its_inbox_oldest_first(v3_store: SqlStore) -> None:
     async with v3_store as store:
-        assert VERSION == 5
+        assert VERSION == 6
         assert await rows(store, "SELECT version FROM schema_version") == [(VERSION,)]
         page = await store.inbound_page(None, 10)
         # Stored i1, i2, i3; i2 was received first, so it is first once numbered.

@@ -474,7 +474,7 @@ async def v4_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 async def test_a_version_4_store_gets_events_and_callback_targets(v4_store: SqlStore) -> None:
     async with v4_store as store:
-        assert [tuple(r) for r in await store._reader().fetch("SELECT version FROM schema_version")] == [(5,)]
+        assert [tuple(r) for r in await store._reader().fetch("SELECT version FROM schema_version")] == [(6,)]
         assert await everything(store) == []  # nothing happened before is made up
         m1 = await store.get("m1")
         assert m1 is not None and m1.status is S.DELIVERED and m1.message.text == "Hi Bob"

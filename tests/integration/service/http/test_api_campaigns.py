@@ -162,3 +162,27 @@ async def test_transports_and_metrics(sim: SmscSimulator, tmp_path: Path) -> Non
         assert line in text, line
     assert "msgbridge_http_request_duration_seconds_bucket" in text and "wp-login" not in text
     assert "# TYPE msgbridge_submit_latency_seconds histogram" in text
+
+
+async def test_a_campaign_shows_its_price_and_cost(sim: SmscSimulator, tmp_path: Path) -> None:
+    from msgbridge.core.message import Message, SendResult
+    from msgbridge.core.status import DeliveryStatus
+    from msgbridge.store.base import CampaignRecord, OutboxEntry
+
+    async with api(tmp_path, sim) as a:
+        store = a.runtime.store
+        await store.save_campaign(CampaignRecord("priced", "Hi", None, "sms", 0.0, {}))
+        ids = await store.enqueue(
+            [
+                OutboxEntry(Message(to=f"+770112300{i:02d}", text="Hi", campaign="priced"), f"priced:{i}", None, p)
+                for i, p in enumerate([(18_000, "KZT"), (36_000, "KZT"), None])
+            ]
+        )
+        await store.record_results(
+            [SendResult(ids[0], DeliveryStatus.SUBMITTED, "n0", cost=(21_500, "EUR"))], link="https://api.example"
+        )
+        view = (await a.client.get("/v1/campaigns/priced", headers=a.auth())).json()
+        assert view["costs"] == [
+            {"currency": "EUR", "price": None, "price_micros": None, "priced": 0, "cost": "0.0215", "cost_micros": 21_500, "costed": 1},
+            {"currency": "KZT", "price": "0.054", "price_micros": 54_000, "priced": 2, "cost": None, "cost_micros": None, "costed": 0},
+        ]  # fmt: skip

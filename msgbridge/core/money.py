@@ -1,0 +1,22 @@
+"""Amounts of money as the store keeps them: integers in millionths of the currency unit (micros).
+
+Prices and costs are summed over campaigns of millions of messages; integers keep those sums exact where
+floats would drift. These turn them into text only at the edges (CSV, terminal, JSON for people).
+"""
+
+from __future__ import annotations
+
+MICROS = 1_000_000
+
+
+def amount(micros: int) -> str:
+    """``micros`` as an exact decimal, at least two places and no trailing zeros past them: 36000 -> "0.036"."""
+    sign = "-" if micros < 0 else ""
+    whole, frac = divmod(abs(micros), MICROS)
+    digits = f"{frac:06d}".rstrip("0").ljust(2, "0")
+    return f"{sign}{whole}.{digits}"
+
+
+def money(micros: int, currency: str) -> str:
+    """ "12.345 EUR" """
+    return f"{amount(micros)} {currency}"
