@@ -223,9 +223,10 @@ class RoutedTransport(Transport):
                 chosen, _ = self._pick(item, allowed, now)
             if chosen is not None:
                 groups.setdefault(chosen, []).append(item)
-            else:
-                self._forget_temporary(item)
-                results[item.index] = self._none_left(item, allowed, now)
+                continue
+            if skipped:
+                self._forget_temporary(item)  # the next send starts over on every candidate
+            results[item.index] = self._none_left(item, allowed, now)
         return groups
 
     def _pick(self, item: _Pending, allowed: dict[str, float | None], now: float) -> tuple[str | None, bool]:
@@ -363,7 +364,7 @@ class RoutedTransport(Transport):
             attempts = tuple(item.attempts[:-1])
             return replace(answer, attempts=attempts)
         link = answer.link or self.children[name].link
-        if answer.ok and answer.error is None:
+        if answer.error is None:
             for native in (answer.native_id, *answer.native_ids):
                 if native:
                     _bounded_put(self._native, native, name)
@@ -446,8 +447,6 @@ class RoutedTransport(Transport):
             ups.append(usable)
         return LinkHealth(
             up=any(ups),
-            binds_up=sum(ups),
-            binds=len(ups),
             in_flight=in_flight,
             throttled=throttled,
             throttle_events=events,
