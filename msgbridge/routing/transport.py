@@ -18,7 +18,10 @@ result is judged by the message's route (docs/routing.md has the table):
 - anything else, or nothing left to try, is the result (with the attempts before it).
 
 A child that raises ``MessagingError`` for a whole batch gives every message of it that error, judged
-by the same rules (``ErrorCode.outcome_unknown``: MAYBE_SUBMITTED, never moved on by default).
+by the same rules (``ErrorCode.outcome_unknown``: MAYBE_SUBMITTED, never moved on by default). Only
+when every message of the call ended refused that way by every child it went to, with an error a retry
+cannot heal (AUTH_FAILED ...), does ``send()`` raise it, as a single transport would: nothing was
+written, and the dispatcher stops the run and gives the messages back instead of failing them for good.
 
 ``writes_in_groups`` stays False: the dispatcher marks every message MAYBE_SUBMITTED before ``send()``,
 so a crash in the middle of a failover leaves the messages in doubt, never sent twice without a trace.
@@ -88,6 +91,9 @@ class _Pending:
     next: int = 0  # index into ``order`` of the next candidate to consider
     attempts: list[Attempt] = field(default_factory=list)
     last: SendResult | None = None  # the latest failed result, the answer when nothing is left to try
+    answers: int = 0  # answers it had from children
+    refusals: int = 0  # of which a whole batch refused before anything was written (a raised error)
+    refused_by: MessagingError | None = None  # the latest such error
 
 
 class RoutedTransport(Transport):
@@ -184,18 +190,40 @@ class RoutedTransport(Transport):
                 results[i] = SendResult(message.id, DeliveryStatus.FAILED, error=self._unrouted(message))
                 continue
             active.append(_Pending(i, message, route, candidates(route, message, self.routing.prices)))
+        routed = list(active)
         while active:
             groups = self._group(active, results)
             calls = [self._call(name, items) for name, items in groups.items()]
             answered = await asyncio.gather(*calls)
             active = []
-            for name, items, answers in answered:
+            for name, items, answers, refused in answered:
                 for item, answer in zip(items, answers, strict=True):
+                    item.answers += 1
+                    if refused is not None:
+                        item.refusals += 1
+                        item.refused_by = refused
                     if self._judge(name, item, answer):
                         active.append(item)
                     else:
                         results[item.index] = self._final(item, name, answer)
-        return [r for r in results if r is not None]
+        out = [r for r in results if r is not None]
+        self._raise_if_refused(routed, out)
+        return out
+
+    @staticmethod
+    def _raise_if_refused(routed: list[_Pending], out: list[SendResult]) -> None:
+        """Where every child the messages went to refused its whole batch before writing anything, with
+        an error that another try cannot heal (AUTH_FAILED, ACCOUNT_BLOCKED, ...), raise it as one
+        transport would: the dispatcher stops the run and gives the messages back instead of failing
+        them for good (fix the credentials, run again). Never when anything may have been written."""
+        if not out or len(routed) != len(out):
+            return
+        if not all(item.answers and item.refusals == item.answers for item in routed):
+            return
+        refused = routed[0].refused_by
+        if refused is None or refused.code.retryable or refused.code.outcome_unknown:
+            return
+        raise refused
 
     def _unrouted(self, message: Message) -> ErrorInfo:
         names = ", ".join(r.name for r in self.routing.routes)
@@ -223,9 +251,10 @@ class RoutedTransport(Transport):
                 chosen, _ = self._pick(item, allowed, now)
             if chosen is not None:
                 groups.setdefault(chosen, []).append(item)
-            else:
-                self._forget_temporary(item)
-                results[item.index] = self._none_left(item, allowed, now)
+                continue
+            if skipped:
+                self._forget_temporary(item)  # the next send starts over on every candidate
+            results[item.index] = self._none_left(item, allowed, now)
         return groups
 
     def _pick(self, item: _Pending, allowed: dict[str, float | None], now: float) -> tuple[str | None, bool]:
@@ -263,7 +292,9 @@ class RoutedTransport(Transport):
         )
         return SendResult(item.message.id, DeliveryStatus.FAILED, error=error)
 
-    async def _call(self, name: str, items: list[_Pending]) -> tuple[str, list[_Pending], list[SendResult]]:
+    async def _call(
+        self, name: str, items: list[_Pending]
+    ) -> tuple[str, list[_Pending], list[SendResult], MessagingError | None]:
         """Send ``items`` through child ``name`` (in its batch size), rate-capped per route."""
         child = self.children[name]
         await self._pace(items)
@@ -271,12 +302,16 @@ class RoutedTransport(Transport):
         answers: list[SendResult] = []
         failed = False
         finished = False
+        refused: MessagingError | None = None  # set while every part was refused as a whole
+        every_part_refused = True
         try:
             for start in range(0, len(items), size):
                 part = [item.message for item in items[start : start + size]]
-                got, broke = await self._send_part(name, child, part)
+                got, broke, whole = await self._send_part(name, child, part)
                 answers.extend(got)
                 failed = failed or broke
+                every_part_refused = every_part_refused and whole is not None
+                refused = whole if every_part_refused else None
             finished = True
         finally:
             if not finished:
@@ -286,13 +321,14 @@ class RoutedTransport(Transport):
             self.breaker.failed(name, now)
         else:
             self.breaker.succeeded(name, now)
-        return name, items, answers
+        return name, items, answers, refused
 
     async def _send_part(
         self, name: str, child: Transport, part: list[Message]
-    ) -> tuple[list[SendResult], bool]:
-        """The child's results for ``part`` (a raised error made into one per message), and whether the
-        call counts as a connection-level failure."""
+    ) -> tuple[list[SendResult], bool, MessagingError | None]:
+        """The child's results for ``part`` (a raised error made into one per message), whether the call
+        counts as a connection-level failure, and the error when the child refused it as a whole (raised
+        an error that says nothing was sent)."""
         try:
             results = await child.send(part)
             if len(results) != len(part):
@@ -305,13 +341,14 @@ class RoutedTransport(Transport):
             status = DeliveryStatus.MAYBE_SUBMITTED if exc.code.outcome_unknown else DeliveryStatus.FAILED
             if exc.code is ErrorCode.PROTOCOL_ERROR:
                 status = DeliveryStatus.MAYBE_SUBMITTED  # it answered nonsense: what it did is unknown
-            return [SendResult(m.id, status, error=exc.info) for m in part], exc.code not in _PEER_ANSWERED
+            results = [SendResult(m.id, status, error=exc.info) for m in part]
+            return results, exc.code not in _PEER_ANSWERED, exc if status is DeliveryStatus.FAILED else None
         except Exception as exc:
             log.exception("transport %s: send of %d messages raised", name, len(part))
             error = ErrorInfo(ErrorCode.PROTOCOL_ERROR, type(exc).__name__, f"{name} raised: {exc}")
-            return [SendResult(m.id, DeliveryStatus.MAYBE_SUBMITTED, error=error) for m in part], True
+            return [SendResult(m.id, DeliveryStatus.MAYBE_SUBMITTED, error=error) for m in part], True, None
         broke = any(r.error is not None and r.error.code in CONNECTION_LEVEL for r in results)
-        return results, broke
+        return results, broke, None
 
     async def _pace(self, items: list[_Pending]) -> None:
         """The per-route rate caps: messages, or segments, of each capped route in this call."""
@@ -363,7 +400,7 @@ class RoutedTransport(Transport):
             attempts = tuple(item.attempts[:-1])
             return replace(answer, attempts=attempts)
         link = answer.link or self.children[name].link
-        if answer.ok and answer.error is None:
+        if answer.error is None:
             for native in (answer.native_id, *answer.native_ids):
                 if native:
                     _bounded_put(self._native, native, name)
@@ -446,8 +483,6 @@ class RoutedTransport(Transport):
             ups.append(usable)
         return LinkHealth(
             up=any(ups),
-            binds_up=sum(ups),
-            binds=len(ups),
             in_flight=in_flight,
             throttled=throttled,
             throttle_events=events,

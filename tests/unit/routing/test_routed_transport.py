@@ -361,3 +361,27 @@ async def test_a_second_reader_after_a_cancelled_one_still_sees_the_end() -> Non
         await first.aclose()
     rest = [x async for x in r.receipts()]  # ends: a closed, b pushes nothing
     assert len(rest) == 1
+
+
+async def test_every_child_refusing_its_whole_batch_for_good_raises_as_one_transport_would() -> None:
+    from msgbridge.core.errors import AuthError
+
+    a, b = Fake("a", raises=AuthError("bad password")), Fake("b", raises=AuthError("bad key"))
+    with pytest.raises(MessagingError) as caught:
+        await routed({"a": a, "b": b}).send(msgs(2))
+    assert caught.value.code is ErrorCode.AUTH_FAILED and "bad key" in str(caught.value)
+    assert len(a.calls) == len(b.calls) == 2  # one message per call (max_batch 1), each tried on both
+
+
+async def test_a_refusal_is_data_when_anything_else_was_sent_or_answered() -> None:
+    from msgbridge.core.errors import AuthError
+
+    routes = (Route("kz", ("a",), RouteMatch(countries=("KZ",))), Route("rest", ("b",)))
+    a, b = Fake("a", raises=AuthError("bad password")), memory("b")
+    results = await routed({"a": a, "b": b}, *routes).send([*msgs(1), *msgs(1, to="+12015550123")])
+    assert results[0].error is not None and results[0].error.code is ErrorCode.AUTH_FAILED
+    assert results[1].status is S.SUBMITTED
+    # a retryable refusal stays data too: the dispatcher requeues it
+    down = Fake("a", raises=TransportError("refused"))
+    (result,) = await routed({"a": down}).send(msgs(1))
+    assert result.error is not None and result.error.code is ErrorCode.NETWORK_ERROR
