@@ -280,6 +280,7 @@ def campaign_run(
         csv_path=csv_path,
         transport_label=via if "://" not in via else redact_for(transport, via),
         sender=sender,
+        price=plan_via(via, config.routing, config.transports).expected_price,
         tps=tps,
         region=region,
         phone_column=phone_column,

@@ -36,6 +36,7 @@ from msgbridge.core.encoding import TextInfo
 from msgbridge.core.encodingreport import EncodingTally, describe, explain
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.message import Campaign, Message
+from msgbridge.core.money import amount
 from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.template import check as check_template
 from msgbridge.dispatch.campaign import (
@@ -90,6 +91,17 @@ class PlanVia:
         if not transport or not (self.routed or self.transport):
             return None
         return self.routing.prices.price(transport, e164)
+
+    def expected_price(self, message: Message, segments: int) -> tuple[int, str] | None:
+        """What ``campaign run`` records as the message's expected price (``RunRequest.price``): the price
+        per segment of the transport it is planned on, times its segments; the plan adds up the same."""
+        _, transport = self.destination(message)
+        return total(self.price(transport, message.to), segments)
+
+
+def total(per: Price | None, segments: int) -> tuple[int, str] | None:
+    """(micros, currency) of ``segments`` segments at ``per`` each."""
+    return (per.micros * segments, per.currency) if per is not None else None
 
 
 # Most (leading digits, country) pairs whose decision a plan remembers: a price table of 7-digit prefixes
@@ -282,10 +294,11 @@ class _Planner:
         segments = measured.segments
         group.messages += 1
         group.segments += segments
-        if per is None:
+        priced = total(per, segments)
+        if priced is None:
             group.unpriced += 1
         else:
-            group.price[per.currency] += per.micros * segments
+            group.price[priced[1]] += priced[0]
         facts = explain(message.text, measured)
         plan.encodings.add(facts)
         if plan.transliterate and per is not None and facts.transliterated != segments:
@@ -300,8 +313,8 @@ class _Planner:
                     transport,
                     measured.encoding.value,
                     segments,
-                    format_micros(per.micros * segments, "") if per is not None else "",
-                    per.currency if per is not None else "",
+                    amount(priced[0]) if priced is not None else "",
+                    priced[1] if priced is not None else "",
                 )
             )
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from msgbridge.cli.main import cli
 from msgbridge.core.errors import ConfigError
+from msgbridge.core.money import amount
 
 CONFIG = """
 [transports]
@@ -135,13 +136,17 @@ def mixed_csv(path: Path, rows: int) -> Path:
     return path
 
 
-def stored(db: Path) -> dict[int, tuple[int, str]]:
-    """csv line -> (segments, link) of every message the run recorded."""
+def stored(db: Path) -> dict[int, tuple[int, str, str, str]]:
+    """csv line -> (segments, link, expected price, its currency) of every message the run recorded."""
     with sqlite3.connect(db) as c:
         got = c.execute(
-            "SELECT m.csv_row, m.segments, w.text FROM messages m LEFT JOIN words w ON w.id = m.link_id"
+            "SELECT m.csv_row, m.segments, w.text, m.price, cur.text FROM messages m "
+            "LEFT JOIN words w ON w.id = m.link_id LEFT JOIN words cur ON cur.id = m.price_currency_id"
         ).fetchall()
-    return {int(line): (int(segments), str(link)) for line, segments, link in got}
+    return {
+        int(line): (int(segments), str(link), amount(price) if price is not None else "", currency or "")
+        for line, segments, link, price, currency in got
+    }
 
 
 def test_the_plan_is_what_the_run_records(home: Path) -> None:
@@ -161,5 +166,10 @@ def test_the_plan_is_what_the_run_records(home: Path) -> None:
         per_message = {int(r["line"]): r for r in csv.DictReader(f)}
     links = {"kz_smsc": "memory://kz", "intl": "memory://intl", "backup": "memory://backup"}
     recorded = stored(home / "store.db")
-    assert {line: (int(r["segments"]), links[r["transport"]]) for line, r in per_message.items()} == recorded
-    assert sum(g["segments"] for g in planned["groups"]) == sum(s for s, _ in recorded.values())
+    assert {
+        line: (int(r["segments"]), links[r["transport"]], r["price"], r["currency"]) for line, r in per_message.items()
+    } == recorded
+    assert len({link for _, link, _, _ in recorded.values()}) == 3  # every transport had some
+    status = invoke("campaign", "status", "mixed", "--json")
+    totals = {t["currency"]: t["price_micros"] for t in json.loads(status.stdout)["costs"]}
+    assert totals == planned["price_micros"] and set(totals) == {"EUR", "KZT"}
