@@ -82,10 +82,11 @@ def print_plan(plan: CampaignPlan, console: Console | None = None) -> None:
         )
         + "."
     )
-    for ch, cost in enc.costliest()[:SHOW_CHARACTERS]:
-        say(f"  {printable(char_line(ch, cost))}")
-    if len(enc.chars) > SHOW_CHARACTERS:
-        say(f"  ... and {len(enc.chars) - SHOW_CHARACTERS:,} more characters (--json lists them all)")
+    groups = enc.costliest(grouped=True)
+    for group, cost in groups[:SHOW_CHARACTERS]:
+        say(f"  {printable(char_line(group, cost, enc.members(group)))}")
+    if len(groups) > SHOW_CHARACTERS:
+        say(f"  ... and {len(groups) - SHOW_CHARACTERS:,} more (--json lists every character)")
     if plan.transliterate:
         before, after = enc.total_segments, enc.transliterated_segments
         saving = f", {money(plan.saving)} less" if plan.saving else ""

@@ -77,6 +77,17 @@ def describe(ch: str) -> str:
     return f"{shown} ({code})" if shown else code
 
 
+def char_group(ch: str) -> str:
+    """The group a forcing character is reported in: a letter by its script (the first word of its Unicode
+    name: ``CYRILLIC``, ``GREEK``, ``LATIN``), since a Cyrillic text forces UCS-2 by every letter at once and
+    twenty lines of one cause say less than one; anything else (a quote, a dash, an emoji) on its own."""
+    if unicodedata.category(ch).startswith("L"):
+        name = unicodedata.name(ch, "")
+        if name:
+            return name.split(" ", 1)[0]
+    return ch
+
+
 @dataclass
 class CharCost:
     """One character over a campaign: the rows it forced UCS-2 in, the segments those rows take, and the
@@ -110,6 +121,7 @@ class EncodingTally:
         self._messages: Counter[Encoding] = Counter()
         self._segments: Counter[Encoding] = Counter()
         self._chars: dict[str, CharCost] = {}
+        self._groups: dict[str, CharCost] = {}
         self._rows = 0  # rows the transliteration changes (UCS-2 ones)
         self._to_gsm = 0  # of those, the rows it makes GSM-7
         self._transliterated = 0  # segments of every row, transliterated
@@ -130,15 +142,8 @@ class EncodingTally:
                 continue
             self._rows += n
             self._to_gsm += n * facts.transliterated_gsm
-            alone = n if len(facts.forcing) == 1 else 0
-            for ch in facts.forcing:
-                cost = self._chars.get(ch)
-                if cost is None:
-                    cost = self._chars[ch] = CharCost()
-                cost.rows += n
-                cost.segments += n * facts.segments
-                cost.gsm_segments += n * facts.gsm_segments
-                cost.alone += alone
+            _count(self._chars, facts.forcing, facts, n)
+            _count(self._groups, tuple(dict.fromkeys(map(char_group, facts.forcing))), facts, n)
         self._pending.clear()
 
     @property
@@ -155,6 +160,12 @@ class EncodingTally:
     def chars(self) -> dict[str, CharCost]:
         self.fold()
         return self._chars
+
+    @property
+    def groups(self) -> dict[str, CharCost]:
+        """The same by :func:`char_group`: a script's letters count a row once."""
+        self.fold()
+        return self._groups
 
     @property
     def transliterated_rows(self) -> int:
@@ -175,15 +186,45 @@ class EncodingTally:
     def total_segments(self) -> int:
         return sum(self.segments.values())
 
-    def costliest(self) -> list[tuple[str, CharCost]]:
-        """The forcing characters, the ones whose rows lose most segments first (then by rows, code point)."""
-        return sorted(self.chars.items(), key=lambda kv: (-kv[1].extra, -kv[1].rows, kv[0]))
+    def costliest(self, *, grouped: bool = False) -> list[tuple[str, CharCost]]:
+        """The forcing characters (``grouped``: their groups), the ones whose rows lose most segments first
+        (then by rows, then by name)."""
+        items = (self.groups if grouped else self.chars).items()
+        return sorted(items, key=lambda kv: (-kv[1].extra, -kv[1].rows, kv[0]))
+
+    def members(self, group: str) -> list[str]:
+        """The forcing characters of ``group``, by code point."""
+        return sorted(ch for ch in self.chars if char_group(ch) == group)
 
 
-def char_line(ch: str, cost: CharCost) -> str:
-    """``‘ (U+2018 LEFT SINGLE QUOTATION MARK) in 4,210 rows forces UCS-2: 8,420 segments instead of 4,210``."""
-    alone = "" if cost.alone == cost.rows else f" ({cost.alone:,} of them only by it)"
+def _count(into: dict[str, CharCost], keys: tuple[str, ...], facts: TextEncoding, n: int) -> None:
+    alone = n if len(keys) == 1 else 0
+    for key in keys:
+        cost = into.get(key)
+        if cost is None:
+            cost = into[key] = CharCost()
+        cost.rows += n
+        cost.segments += n * facts.segments
+        cost.gsm_segments += n * facts.gsm_segments
+        cost.alone += alone
+
+
+SHOW_MEMBERS = 8
+
+
+def char_line(ch: str, cost: CharCost, members: list[str] | None = None) -> str:
+    """``‘ (U+2018 LEFT SINGLE QUOTATION MARK) in 4,210 rows forces UCS-2: 8,420 segments instead of 4,210``;
+    for a script's group, ``Cyrillic letters (33: А Б В ...) in ...``."""
+    if len(ch) == 1:
+        what, verb, it = describe(ch), "forces", "it"
+    else:
+        shown = " ".join(members or [])
+        if members is not None and len(members) > SHOW_MEMBERS:
+            shown = " ".join(members[:SHOW_MEMBERS]) + " ..."
+        count = f"{len(members)}: " if members is not None else ""
+        what, verb, it = f"{ch.capitalize()} letters ({count}{shown})", "force", "them"
+    alone = "" if cost.alone == cost.rows else f" ({cost.alone:,} of them only by {it})"
     return (
-        f"{describe(ch)} in {cost.rows:,} row{'s' if cost.rows != 1 else ''} forces UCS-2{alone}: "
+        f"{what} in {cost.rows:,} row{'s' if cost.rows != 1 else ''} {verb} UCS-2{alone}: "
         f"{cost.segments:,} segment{'s' if cost.segments != 1 else ''} instead of {cost.gsm_segments:,}"
     )

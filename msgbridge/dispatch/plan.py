@@ -254,6 +254,17 @@ class CampaignPlan:
                 }
                 for ch, cost in enc.costliest()
             ],
+            "forcing_groups": [
+                {
+                    "group": group,
+                    "chars": "".join(enc.members(group)),
+                    "rows": cost.rows,
+                    "alone": cost.alone,
+                    "segments": cost.segments,
+                    "gsm_segments": cost.gsm_segments,
+                }
+                for group, cost in enc.costliest(grouped=True)
+            ],
             "transliterated": {
                 "rows": enc.transliterated_rows,
                 "to_gsm7": enc.transliterated_to_gsm,

@@ -7,6 +7,7 @@ from msgbridge.core.encodingreport import (
     CharCost,
     EncodingTally,
     TextEncoding,
+    char_group,
     char_line,
     describe,
     explain,
@@ -116,4 +117,19 @@ def test_tally_per_character() -> None:
     assert char_line("Ж", tally.chars["Ж"]) == (
         "Ж (U+0416 CYRILLIC CAPITAL LETTER ZHE) in 1 row forces UCS-2 (0 of them only by it): "
         "1 segment instead of 1"
+    )
+
+
+def test_letters_are_grouped_by_script_other_characters_alone() -> None:
+    assert [char_group(c) for c in "Жжλë‘😀"] == ["CYRILLIC", "CYRILLIC", "GREEK", "LATIN", "‘", "😀"]
+    tally = EncodingTally()
+    for text in ("Жук ‘a’", "Привет", "plain", "‘x"):
+        tally.add(explain(text))
+    # A row counts once for its script however many of its letters it has.
+    assert tally.groups["CYRILLIC"] == CharCost(rows=2, segments=2, gsm_segments=2, alone=1)
+    assert tally.groups["‘"] == CharCost(rows=2, segments=2, gsm_segments=2, alone=1)
+    assert tally.members("CYRILLIC") == sorted(set("ЖукПривет"))
+    assert char_line("CYRILLIC", tally.groups["CYRILLIC"], tally.members("CYRILLIC")) == (
+        "Cyrillic letters (9: Ж П в е и к р т ...) in 2 rows force UCS-2 (1 of them only by them): "
+        "2 segments instead of 2"
     )
