@@ -19,6 +19,7 @@ from msgbridge.core.message import DeliveryReceipt, InboundMessage
 from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.campaign import PrepareReport, Row
+from msgbridge.dispatch.plan import CampaignPlan
 from msgbridge.store.base import CostTotal, EventBacklog, ExportRecord, MessageRecord, StoredEvent
 
 # The idempotency-key prefix of everything a front queues through the runtime; the rest of the key is
@@ -212,6 +213,11 @@ class Gateway(Protocol):
         """Stream ``rows`` into the outbox (a reused name raises ConfigError) and return once every row is
         queued or reported; the transport's lane sends meanwhile and afterwards. ``scope``: the API key it
         came with (its default callback, and the secret signing the campaign's callbacks)."""
+        ...
+
+    async def plan_campaign(self, campaign: CampaignSubmission, rows: Iterable[Row]) -> CampaignPlan:
+        """What ``start_campaign`` would queue, where it would go and what it would cost
+        (:mod:`msgbridge.dispatch.plan`); nothing is written or sent."""
         ...
 
     async def campaign(self, name: str) -> CampaignView | None: ...

@@ -35,7 +35,9 @@ from msgbridge.core.message import Campaign, DeliveryReceipt, InboundMessage, Me
 from msgbridge.core.status import FINAL, DeliveryStatus
 from msgbridge.core.template import check as check_template
 from msgbridge.dispatch.campaign import PrepareReport, Row, message_ids, validate_rows, write_rows
+from msgbridge.dispatch.plan import CampaignPlan, plan_rows, plan_via
 from msgbridge.inbound.group_commit import GroupCommit
+from msgbridge.routing.config import RoutingConfig
 from msgbridge.service.apikeys import KeyRing, read_keys
 from msgbridge.service.contract import (
     ORIGIN,
@@ -120,6 +122,7 @@ class Runtime:
         events: EventSettings | None = None,
         transport_callbacks: Mapping[str, str] | None = None,
         keys: KeyRing | None = None,
+        routing: RoutingConfig | None = None,
     ) -> None:
         if not transports:
             raise ConfigError("a runtime needs at least one transport")
@@ -137,6 +140,8 @@ class Runtime:
         self.event_settings = events or EventSettings()
         self._transport_callbacks = {n.lower(): url for n, url in (transport_callbacks or {}).items()}
         self._keys = keys
+        # Price tables (and routes) of the configuration: a campaign's expected prices, and its plan.
+        self.routing = routing or RoutingConfig()
         self.hub = EventHub()
         self.meter = Throughput()
         self.lanes: dict[str, Lane] = {}
@@ -180,6 +185,7 @@ class Runtime:
             events=config.events,
             transport_callbacks=config.transport_callbacks,
             keys=KeyRing(read_keys(config.apikeys_file).values(), path=config.apikeys_file),
+            routing=config.routing,
         )
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -406,9 +412,24 @@ class Runtime:
             stopping=lambda: not self._accepting,
             key_prefix=campaign_prefix(name),
             callbacks=callbacks,
+            price=plan_via(name, self.routing, self._specs).expected_price,
         )
         lane.wake()
         return report
+
+    async def plan_campaign(self, campaign: CampaignSubmission, rows: Iterable[Row]) -> CampaignPlan:
+        """The rows judged as ``start_campaign`` judges them, then routed and priced as it would record
+        them; in a thread, since nothing here waits on the loop. A row's own ``callback_url`` is not
+        checked (that needs the callback checks' lookups): a bad one is a bad row only when it is sent."""
+        name = self._resolve(campaign.transport)
+        if name is None:
+            raise ConfigError(f"no transport named {campaign.transport!r} is configured")
+        check_template(campaign.template)
+        model = Campaign(name=campaign.name, template=campaign.template, sender=campaign.sender, transport=name)
+        via = plan_via(name, self.routing, self._specs)
+        return await asyncio.to_thread(
+            plan_rows, model, rows, via, region=campaign.region, phone_check=campaign.phone_check
+        )
 
     async def campaign(self, name: str) -> CampaignView | None:
         record = await self.store.get_campaign(name)

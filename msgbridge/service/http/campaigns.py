@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.responses import JSONResponse
 
 from msgbridge.core.errors import ConfigError, ErrorCode
 from msgbridge.core.status import DeliveryStatus
@@ -67,27 +68,29 @@ def _not_found(name: str) -> ApiError:
 
 
 async def _start(
-    request: Request, spec: CampaignSpec, rows: Iterable[Row], key: ApiKey
-) -> CampaignStartedOut:
+    request: Request, spec: CampaignSpec, rows: Iterable[Row], key: ApiKey, dry_run: bool
+) -> CampaignStartedOut | JSONResponse:
     svc = service(request)
     names = svc.gateway.transport_names
     unknown_transports(names, [("transport", spec.transport)])
     transport = resolve(names, spec.transport) or ""
     check_transports(key, [("transport", transport)])
-    if await svc.gateway.campaign(spec.name) is not None:
+    if not dry_run and await svc.gateway.campaign(spec.name) is not None:
         raise ApiError(409, f"a campaign named {spec.name!r} exists already; choose another name")
     campaign = CampaignSubmission(
         name=spec.name, template=spec.template, transport=transport, sender=spec.sender, region=spec.region,
         phone_check=spec.phone_check, strict=spec.strict, options=spec.options, callback_url=spec.callback_url,
     )  # fmt: skip
     try:
+        if dry_run:  # the plan ``msgbridge campaign plan --json`` prints (docs/plan.md); nothing queued
+            return JSONResponse((await svc.gateway.plan_campaign(campaign, rows)).to_json())
         report = await svc.gateway.start_campaign(campaign, rows, scope=key.name)
     except ConfigError as exc:
         raise ApiError(422, str(exc), code=exc.code) from None
     return from_report(report)
 
 
-async def _json_campaign(request: Request, key: ApiKey) -> CampaignStartedOut:
+async def _json_campaign(request: Request, key: ApiKey, dry_run: bool) -> CampaignStartedOut | JSONResponse:
     try:
         data = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError):
@@ -97,10 +100,10 @@ async def _json_campaign(request: Request, key: ApiKey) -> CampaignStartedOut:
     except ValidationError as exc:
         raise validation_error(exc) from None
     rows: list[Row] = [(i, r.phone, r.fields, None) for i, r in enumerate(spec.recipients)]
-    return await _start(request, spec, rows, key)
+    return await _start(request, spec, rows, key, dry_run)
 
 
-async def _csv_campaign(request: Request, key: ApiKey) -> CampaignStartedOut:
+async def _csv_campaign(request: Request, key: ApiKey, dry_run: bool) -> CampaignStartedOut | JSONResponse:
     async with request.form(max_files=1, max_fields=MAX_FORM_FIELDS) as form:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
@@ -128,19 +131,27 @@ async def _csv_campaign(request: Request, key: ApiKey) -> CampaignStartedOut:
                 raise ApiError(
                     422, text, fields=[FieldProblem(field="file", code=exc.code, message=text)]
                 ) from None
-            return await _start(request, spec, rows, key)
+            return await _start(request, spec, rows, key, dry_run)
 
 
 @router.post("/v1/campaigns", status_code=202, response_model=CampaignStartedOut, openapi_extra=REQUEST_BODY,
              responses={409: {"model": ErrorBody, "description": "the name is taken"},
                         415: {"model": ErrorBody, "description": "neither JSON nor multipart"}})  # fmt: skip
-async def post_campaign(request: Request, key: ApiKey = Depends(submitter)) -> CampaignStartedOut:
-    """Start a campaign: JSON with ``recipients``, or ``multipart/form-data`` with the fields and a CSV ``file``."""
+async def post_campaign(
+    request: Request,
+    key: ApiKey = Depends(submitter),
+    dry_run: bool = Query(False, description="answer the campaign's plan (200) instead of starting it"),
+) -> CampaignStartedOut | JSONResponse:
+    """Start a campaign: JSON with ``recipients``, or ``multipart/form-data`` with the fields and a CSV ``file``.
+
+    With ``dry_run=true`` nothing is queued or sent: the answer (200) is the plan ``msgbridge campaign plan
+    --json`` prints for the same rows: messages, segments and expected price per transport and country,
+    bad rows with their lines, and the characters that make texts UCS-2."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
-        return await _csv_campaign(request, key)
+        return await _csv_campaign(request, key, dry_run)
     if kind in ("application/json", ""):
-        return await _json_campaign(request, key)
+        return await _json_campaign(request, key, dry_run)
     raise ApiError(415, f"send application/json or multipart/form-data, not {kind[:64]!r}")
 
 

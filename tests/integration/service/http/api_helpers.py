@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from msgbridge.cli.serve import _Server
 from msgbridge.config import ServeSettings
+from msgbridge.routing.config import RoutingConfig
 from msgbridge.service.apikeys import KeyRing, create_key
 from msgbridge.service.http import create_app
 from msgbridge.service.http.gate import Gate
@@ -82,13 +83,16 @@ async def api(
     settings: ServeSettings | None = None,
     store: str | None = None,
     extra: dict[str, str] | None = None,
+    routing: RoutingConfig | None = None,
 ) -> AsyncIterator[Api]:
-    """The API over a runtime with transports ``sms`` (the simulator), ``backup`` (memory://) and ``extra``."""
+    """The API over a runtime with transports ``sms`` (the simulator), ``backup`` (memory://) and ``extra``;
+    ``routing``: its price tables (and routes)."""
     keys_path = tmp_path / "keys.toml"
     tokens = make_keys(keys_path) if not keys_path.exists() else {}
     runtime = Runtime(
         store=store or str(tmp_path / "api.db"),
         transports={"sms": sim_url(sim), "backup": "memory://?dlr_delay_ms=5", **(extra or {})},
+        routing=routing,
     )
     gate = Gate()
     app = create_app(runtime, keys=KeyRing.load(keys_path), settings=settings or ServeSettings(), gate=gate)

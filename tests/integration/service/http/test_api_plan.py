@@ -1,0 +1,77 @@
+"""``POST /v1/campaigns?dry_run=true``: the plan ``campaign plan --json`` prints, over the real server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from api_helpers import api
+from click.testing import CliRunner
+
+from msgbridge.cli.main import cli
+from msgbridge.routing.config import read_routing
+from msgbridge.simulators.smsc import SmscSimulator
+
+PRICES = {
+    "prices": {
+        "sms": {"currency": "KZT", "7700": 9.5, "KZ": 11},
+        "backup": {"currency": "EUR", "7": 0.025, "49": 0.075},
+    }
+}
+CSV = (
+    "phone,name\n+77011230001,Анна\n+77001230002,‘Bo’\n+491701234567,Jonas\nnot-a-phone,X\n+77011230001,Again\n"
+)
+
+
+def cli_plan(tmp_path: Path) -> dict[str, object]:
+    """The same rows through ``campaign plan --json`` with the same price table."""
+    (tmp_path / "people.csv").write_text(CSV, encoding="utf-8")
+    (tmp_path / "msgbridge.toml").write_text(
+        '[transports]\nbackup = "memory://"\n\n[prices.backup]\ncurrency = "EUR"\n"7" = 0.025\n"49" = 0.075\n',
+        encoding="utf-8",
+    )
+    got = CliRunner().invoke(
+        cli,
+        ["--config", str(tmp_path / "msgbridge.toml"), "campaign", "plan", "--csv", str(tmp_path / "people.csv"),
+         "--template", "Hi {name}", "--via", "backup", "--name", "promo", "--json"],
+    )  # fmt: skip
+    assert got.exit_code == 0, got.output
+    plan: dict[str, object] = json.loads(got.stdout)
+    return plan
+
+
+async def test_dry_run_answers_the_plan_and_queues_nothing(sim: SmscSimulator, tmp_path: Path) -> None:
+    routing = read_routing(PRICES, base=tmp_path, transports=["sms", "backup"])
+    async with api(tmp_path, sim, routing=routing) as a:
+        body = {"name": "promo", "template": "Hi {name}", "transport": "backup"}
+        r = await a.client.post(
+            "/v1/campaigns?dry_run=true", headers=a.auth(), data=body,
+            files={"file": ("people.csv", CSV.encode(), "text/csv")},
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        plan = r.json()
+        assert (plan["rows"], plan["messages"], plan["skipped_total"], plan["repeated_total"]) == (5, 3, 1, 1)
+        assert plan["skipped"][0]["line"] == 5 and plan["repeated"] == [
+            {"line": 6, "first_line": 2, "phone": "+77011230001"}
+        ]
+        assert plan["price"] == ["0.125 EUR"]  # 2 segments at 0.025 on +7, 1 at 0.075 on +49
+        assert [g["group"] for g in plan["forcing_groups"]] == ["CYRILLIC", "‘", "’"]
+        expected = cli_plan(tmp_path)
+        for got in (plan, expected):
+            got.pop("prepare_seconds")
+        assert plan == expected  # the API's plan is the command's
+        assert await a.runtime.campaign("promo") is None  # nothing queued: the name is still free
+        sms = await a.client.post(
+            "/v1/campaigns?dry_run=true", headers=a.auth(),
+            json={"name": "promo", "template": "Hi {name}", "transport": "sms",
+                  "recipients": [{"phone": "+77011230001", "fields": {"name": "A"}},
+                                 {"phone": "+77001230002", "fields": {"name": "B"}}]},
+        )  # fmt: skip
+        assert sms.status_code == 200, sms.text
+        assert sms.json()["price_micros"] == {"KZT": 20_500_000}
+        started = await a.client.post(
+            "/v1/campaigns", headers=a.auth(), data=body, files={"file": ("people.csv", CSV.encode(), "text/csv")}
+        )
+        assert started.status_code == 202, started.text
+        view = (await a.client.get("/v1/campaigns/promo", headers=a.auth())).json()
+        assert [c["price_micros"] for c in view["costs"]] == [125_000]  # what the plan said, recorded
