@@ -74,14 +74,15 @@ def print_plan(plan: CampaignPlan, console: Console | None = None) -> None:
     )
     if plan.unrouted:
         say(f"{_plural(plan.unrouted, 'message')} match no route: the run cannot send them.")
-    say(
-        "encodings: "
-        + "; ".join(
-            f"{ENCODING_NAMES[e]} {_plural(n, 'message')}, {_plural(enc.segments[e], 'segment')}"
-            for e, n in sorted(enc.messages.items())
+    if enc.messages:
+        say(
+            "encodings: "
+            + "; ".join(
+                f"{ENCODING_NAMES[e]} {_plural(n, 'message')}, {_plural(enc.segments[e], 'segment')}"
+                for e, n in sorted(enc.messages.items())
+            )
+            + "."
         )
-        + "."
-    )
     groups = enc.costliest(grouped=True)
     for group, cost in groups[:SHOW_CHARACTERS]:
         say(f"  {printable(char_line(group, cost, enc.members(group)))}")
@@ -89,9 +90,16 @@ def print_plan(plan: CampaignPlan, console: Console | None = None) -> None:
         say(f"  ... and {len(groups) - SHOW_CHARACTERS:,} more (--json lists every character)")
     if plan.transliterate:
         before, after = enc.total_segments, enc.transliterated_segments
-        saving = f", {money(plan.saving)} less" if plan.saving else ""
+        # Longer replacements (``щ`` -> ``shch``, ``…`` -> ``...``) can add a segment where the text stays
+        # UCS-2 or was near a limit: then it says "more".
+        change = f"{before - after:,} fewer" if after <= before else f"{after - before:,} more"
+        saving = "".join(
+            f", {format_micros(abs(m), c)} {'less' if m > 0 else 'more'}"
+            for c, m in sorted(plan.saving.items())
+            if m
+        )
         say(
             f"transliterated: {_plural(enc.transliterated_rows, 'row')} change, {enc.transliterated_to_gsm:,} of "
-            f"them to GSM-7; {before:,} segments would be {after:,} ({before - after:,} fewer{saving})."
+            f"them to GSM-7; {_plural(before, 'segment')} would be {after:,} ({change}{saving})."
         )
     say(f"planned in {report.seconds:.2f} s ({report.rate:,.0f} rows/s); nothing was sent or queued.")

@@ -173,3 +173,15 @@ def test_the_plan_is_what_the_run_records(home: Path) -> None:
     status = invoke("campaign", "status", "mixed", "--json")
     totals = {t["currency"]: t["price_micros"] for t in json.loads(status.stdout)["costs"]}
     assert totals == planned["price_micros"] and set(totals) == {"EUR", "KZT"}
+
+
+def test_a_plan_of_bad_rows_only_and_a_costlier_transliteration(home: Path) -> None:
+    (home / "bad.csv").write_text("phone,name\nnope,A\n", encoding="utf-8")
+    bad = invoke("campaign", "plan", "--csv", "bad.csv", "--template", "Hi {name}")
+    assert bad.exit_code == 0, bad.output
+    assert "rows 1: 0 messages (0 segments), 1 skipped." in bad.output and "encodings:" not in bad.output
+    # 70 Cyrillic letters fill one UCS-2 segment; as Latin "shch" each they take two GSM-7 segments.
+    (home / "long.csv").write_text("phone,name\n+77011234567," + "щ" * 69 + "\n", encoding="utf-8")
+    long = invoke("campaign", "plan", "--csv", "long.csv", "--template", "{name}.", "--transliterate")
+    assert long.exit_code == 0, long.output
+    assert "1 segment would be 2 (1 more, 11.00 KZT more)." in long.output
