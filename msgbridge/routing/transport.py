@@ -295,10 +295,13 @@ class RoutedTransport(Transport):
     async def _call(
         self, name: str, items: list[_Pending]
     ) -> tuple[str, list[_Pending], list[SendResult], MessagingError | None]:
-        """Send ``items`` through child ``name`` (in its batch size), rate-capped per route."""
+        """Send ``items`` through child ``name`` in its batch size, or, under a route's rate cap, in slices
+        of a tenth of a second's worth, each waiting for its tokens (messages or segments)."""
         child = self.children[name]
-        await self._pace(items)
         size = max(1, child.capabilities.max_batch)
+        caps = [item.route.rate for item in items if item.route.rate is not None]
+        if caps:  # about a tenth of a second's worth per call, so the cap shapes the flow, not its bursts
+            size = min(size, max(1, int(min(caps) / 10)))
         answers: list[SendResult] = []
         failed = False
         finished = False
@@ -306,6 +309,8 @@ class RoutedTransport(Transport):
         every_part_refused = True
         try:
             for start in range(0, len(items), size):
+                if caps:
+                    await self._pace(items[start : start + size])
                 part = [item.message for item in items[start : start + size]]
                 got, broke, whole = await self._send_part(name, child, part)
                 answers.extend(got)

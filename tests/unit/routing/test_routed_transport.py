@@ -335,11 +335,14 @@ async def test_rate_caps_count_messages_or_segments() -> None:
 
     a = memory("a")
     long = "x" * 200  # 2 GSM segments
-    for unit, expected in ((RateUnit.MESSAGES, 3.0), (RateUnit.SEGMENTS, 6.0)):
-        r = routed({"a": a}, Route("r", ("a",), rate=10, rate_unit=unit))
+    for unit, per_message in ((RateUnit.MESSAGES, 1.0), (RateUnit.SEGMENTS, 2.0)):
+        asked.clear()
+        r = routed({"a": a}, Route("r", ("a",), rate=20, rate_unit=unit))
         r._buckets["r"] = Bucket()  # type: ignore[assignment]
-        await r.send([Message(to="+77011234567", text=long) for _ in range(3)])
-        assert asked[-1] == expected
+        await r.send([Message(to="+77011234567", text=long) for _ in range(5)])
+        # a tenth of a second's worth (2 messages) per call, each call's tokens asked before it
+        assert asked == [2 * per_message, 2 * per_message, per_message]
+        assert a.batch_sizes[-3:] == [2, 2, 1]
 
 
 def test_routes_must_find_their_transports() -> None:
