@@ -25,6 +25,8 @@ written, and the dispatcher stops the run and gives the messages back instead of
 
 ``writes_in_groups`` stays False: the dispatcher marks every message MAYBE_SUBMITTED before ``send()``,
 so a crash in the middle of a failover leaves the messages in doubt, never sent twice without a trace.
+Where every child is a ``ReferenceLookup`` the routed transport is one too (``lookup`` asks them all),
+so a re-run settles what a killed run left in doubt.
 
 Circuit breaker (``msgbridge.core.breaker``, one key per child): a call that raised (other than a
 throttle) or answered any message with a connection-level code (NETWORK_ERROR, AUTH_FAILED,
@@ -40,11 +42,13 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Self, cast
 
 from msgbridge.adapters.base import (
     Capabilities,
     LinkHealth,
     ReceiptPush,
+    ReferenceLookup,
     ReportsHealth,
     StatusPolling,
     Transport,
@@ -99,6 +103,21 @@ class _Pending:
 class RoutedTransport(Transport):
     scheme = "routed"
     summary = "routes each message to one of several transports ([[routes]]), with failover and breakers"
+
+    def __new__(
+        cls,
+        children: Mapping[str, Transport],
+        routing: RoutingConfig,
+        *,
+        route: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Self:
+        """An instance that can look references up (a ReferenceLookup) only where every child can: an
+        answer "not sent" from children that cannot be asked would send a message twice."""
+        kind: type[RoutedTransport] = cls
+        if children and all(isinstance(c, ReferenceLookup) for c in children.values()):
+            kind = _RoutedWithLookup if cls is RoutedTransport else cls
+        return cast(Self, super().__new__(kind))
 
     def __init__(
         self,
@@ -500,3 +519,22 @@ class RoutedTransport(Transport):
 
     def __repr__(self) -> str:
         return f"<RoutedTransport {self.link} {', '.join(self.children)}>"
+
+
+class _RoutedWithLookup(RoutedTransport):
+    """Every child is a ReferenceLookup: a re-run settles what a killed run left in doubt by asking them."""
+
+    async def lookup(self, references: Sequence[str]) -> dict[str, SendResult]:
+        """What any child accepted under each reference (the first child in the route table's order that
+        knows it), with that child's link; raises where a child cannot be asked, as each child does."""
+        names = list(self.children)
+        answers = await asyncio.gather(
+            *(cast(ReferenceLookup, self.children[n]).lookup(references) for n in names)
+        )
+        found: dict[str, SendResult] = {}
+        for name, answer in zip(names, answers, strict=True):
+            link = self.children[name].link
+            for ref, result in answer.items():
+                if ref not in found:
+                    found[ref] = replace(result, link=result.link or link)
+        return found

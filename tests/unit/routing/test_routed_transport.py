@@ -388,3 +388,26 @@ async def test_a_refusal_is_data_when_anything_else_was_sent_or_answered() -> No
     down = Fake("a", raises=TransportError("refused"))
     (result,) = await routed({"a": down}).send(msgs(1))
     assert result.error is not None and result.error.code is ErrorCode.NETWORK_ERROR
+
+
+async def test_lookup_where_every_child_can_be_asked(tmp_path: Any) -> None:
+    from msgbridge.adapters.base import ReferenceLookup
+
+    a = open_transport(f"memory://a?dlr=no&journal={tmp_path}/a.jsonl&fail_every=2&fail_code=network_error")
+    b = open_transport(f"memory://b?dlr=no&journal={tmp_path}/b.jsonl")
+    r = routed({"a": a, "b": b})
+    assert isinstance(r, ReferenceLookup)
+    batch = [Message(to="+77011234567", text="hi", reference=f"ref-{i}") for i in range(4)]
+    sent = {m.reference: res for m, res in zip(batch, await r.send(batch), strict=True)}
+    found = await r.lookup([*sent, "never"])
+    assert set(found) == set(sent)
+    for ref, res in found.items():
+        assert (res.link, res.native_id) == (sent[ref].link, sent[ref].native_id)
+    assert {res.link for res in found.values()} == {"memory://a", "memory://b"}
+
+
+def test_no_lookup_unless_every_child_can_be_asked(tmp_path: Any) -> None:
+    from msgbridge.adapters.base import ReferenceLookup
+
+    a = open_transport(f"memory://a?journal={tmp_path}/a.jsonl")
+    assert not isinstance(routed({"a": a, "b": memory("b")}), ReferenceLookup)
