@@ -45,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from typing import Self, cast
 
 from msgbridge.adapters.base import (
+    AcknowledgesReceipts,
     Capabilities,
     LinkHealth,
     ReceiptPush,
@@ -449,6 +450,20 @@ class RoutedTransport(Transport):
                 self._ended += 1
                 continue
             yield item
+
+    def hold_receipt_acks(self) -> None:
+        """Passed on to every child that acknowledges receipts (SMPP: deliver_sm_resp), so each receipt is
+        acknowledged to its SMSC only once the store has it, as with that child alone."""
+        for child in self.children.values():
+            if isinstance(child, AcknowledgesReceipts):
+                child.hold_receipt_acks()
+
+    def receipts_stored(self, receipts: Sequence[DeliveryReceipt]) -> None:
+        """Each acknowledging child answers the receipts of this batch that it owes (it knows its own, the
+        very objects it handed out, and passes over the others)."""
+        for child in self.children.values():
+            if isinstance(child, AcknowledgesReceipts):
+                child.receipts_stored(receipts)
 
     async def _pump(self, child: ReceiptPush) -> None:
         assert self._receipts is not None
