@@ -149,3 +149,87 @@ async def test_a_timeout_on_the_primary_stays_maybe_submitted_and_is_not_failed_
     for mid in ids.values():
         rec = await store.get(mid)
         assert rec is not None and rec.last_error is not None and rec.last_error.code.value == "TIMEOUT"
+
+
+async def test_the_primarys_circuit_opens_when_it_stops_and_closes_when_it_is_back(
+    sims: tuple[SmscSimulator, SmscSimulator],
+) -> None:
+    from msgbridge.core.breaker import CircuitState
+
+    primary, secondary = sims
+    port = primary.port
+    now = [1000.0]
+    options = "window=10&timeout=2&bind_timeout=1&reconnect_wait=0.3&dlr=no"
+    children = {
+        "primary": open_transport(url(primary, options)),
+        "secondary": open_transport(url(secondary, options)),
+    }
+    routing = RoutingConfig(
+        routes=(Route("sms", ("primary", "secondary")),), breaker=BreakerSettings(failures=1, cooldown=60)
+    )
+
+    def batch(n: int) -> list[Message]:
+        return [Message(to="+77011234567", sender="Test", text=f"<{i:05d}>") for i in range(n)]
+
+    async with RoutedTransport(children, routing, clock=lambda: now[0]) as t:
+        links = {name: child.link for name, child in t.children.items()}
+        assert {r.link for r in await t.send(batch(5))} == {links["primary"]}
+        await primary.stop()
+        child = t.children["primary"]
+        for _ in range(2000):  # the client sees the unbind (a submit written before it is in doubt)
+            if not child.health().up:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.01)
+        moved = await t.send(batch(5))
+        assert {r.link for r in moved} == {links["secondary"]}
+        assert all([a.transport for a in r.attempts] == ["primary"] for r in moved)
+        assert t.circuits()[0].state is CircuitState.OPEN
+        skipped = await t.send(batch(5))  # open: not even tried
+        assert {r.link for r in skipped} == {links["secondary"]} and all(not r.attempts for r in skipped)
+        async with primary.serve("127.0.0.1", port):
+            for _ in range(2000):  # the client binds again on its own (at most 20 s)
+                if child.health().up:  # type: ignore[attr-defined]
+                    break
+                await asyncio.sleep(0.01)
+            now[0] += 61  # past the cool-down: the next call is the probe
+            assert t.circuits()[0].state is CircuitState.HALF_OPEN
+            back = await t.send(batch(5))
+            assert {r.link for r in back} == {links["primary"]} and all(r.status is S.SUBMITTED for r in back)
+            info = t.circuits()[0]
+            assert (info.state, info.failures, info.opened) == (CircuitState.CLOSED, 0, 1)
+    assert len(secondary.submitted) == 10
+
+
+async def test_receipts_through_a_route_are_acknowledged_to_each_smsc_only_once_stored(
+    sims: tuple[SmscSimulator, SmscSimulator],
+) -> None:
+    from msgbridge.adapters.base import AcknowledgesReceipts
+    from msgbridge.routing.config import Strategy
+
+    primary, secondary = sims
+    options = "window=10&timeout=2"
+    children = {
+        "primary": open_transport(url(primary, options)),
+        "secondary": open_transport(url(secondary, options)),
+    }
+    route = Route("sms", ("primary", "secondary"), strategy=Strategy.WEIGHTED, weights=(1, 1))
+    async with RoutedTransport(children, RoutingConfig(routes=(route,))) as t:
+        assert isinstance(t, AcknowledgesReceipts)
+        t.hold_receipt_acks()
+        sent = await t.send([Message(to="+77011234567", sender="Test", text=f"<{i:05d}>") for i in range(20)])
+        assert {r.link for r in sent} == {c.link for c in t.children.values()}
+        got = []
+        async for receipt in t.receipts():
+            got.append(receipt)
+            if len(got) == 20:
+                break
+        await asyncio.sleep(0.1)  # time for an answer that should not come
+        assert primary.stats.deliver_sm_resp == secondary.stats.deliver_sm_resp == 0
+        t.receipts_stored(got)
+        for _ in range(2000):
+            if primary.stats.deliver_sm_resp + secondary.stats.deliver_sm_resp == 20:
+                break
+            await asyncio.sleep(0.01)
+        assert primary.stats.deliver_sm_resp == len(held(primary))
+        assert secondary.stats.deliver_sm_resp == len(held(secondary))
+        assert primary.stats.deliver_sm_resp + secondary.stats.deliver_sm_resp == 20
