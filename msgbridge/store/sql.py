@@ -536,6 +536,10 @@ class SqlStore(Store):
 
         plan = plan_receipts(receipts, where, current, segs)
         await c.bulk(SEGMENT_STATUS, [(s, m, q) for (m, q), s in plan.segments.items()])
+        costs = [(r.cost, m) for (_, r), m in plan.matched if r.cost is not None]
+        if costs:  # (a parked receipt keeps no cost: providers that report one are polled, never parked)
+            currencies = await self.texts.word_ids(c, [cost[1] for cost, _ in costs])
+            await c.bulk(COST_UPDATE, [(cost[0], currencies[cost[1]], m) for cost, m in costs])
         at_us = micros(now)
         await c.bulk(
             RECEIPT_UPDATE,
