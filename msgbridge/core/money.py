@@ -36,3 +36,11 @@ def micros_of(value: object) -> int | None:
     if not exact.is_finite():
         return None
     return int((exact * MICROS).to_integral_value(ROUND_HALF_EVEN))
+
+
+def cost_of(value: object, currency: object) -> tuple[int, str] | None:
+    """``(micros, currency)`` from a provider's amount and currency code; None unless both are readable."""
+    micros = micros_of(value)
+    if micros is None or not isinstance(currency, str) or not currency.strip():
+        return None
+    return micros, currency.strip().upper()

@@ -35,7 +35,7 @@ from msgbridge.adapters.http.replies import Reply, truncate
 from msgbridge.core.encoding import is_gsm7
 from msgbridge.core.errors import ErrorCode, ErrorInfo
 from msgbridge.core.message import Channel, DeliveryReceipt, Message, SendResult
-from msgbridge.core.money import micros_of
+from msgbridge.core.money import cost_of
 from msgbridge.core.status import DeliveryStatus
 
 # --------------------------------------------------------------------------- tables (every row tested)
@@ -409,12 +409,7 @@ def amount_of(amount: Any) -> tuple[int, str] | None:
     """What a message cost, from its ``GET /api/messages`` item: "Each `data[]` item: `id`, ..., `status`,
     `amount{value,currency}`, ...". The campaign's send answer names no price (``{"data":{"id", "name",
     ..., "statistics"}}``), so a BSG message's cost arrives with its status, not with its send result."""
-    if not isinstance(amount, dict):
-        return None
-    micros, currency = micros_of(amount.get("value")), amount.get("currency")
-    if micros is None or not isinstance(currency, str) or not currency.strip():
-        return None
-    return micros, currency.strip().upper()
+    return cost_of(amount.get("value"), amount.get("currency")) if isinstance(amount, dict) else None
 
 
 def failure(reply: Reply) -> ErrorInfo | None:
