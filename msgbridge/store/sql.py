@@ -267,11 +267,18 @@ class SqlStore(Store):
         now = time.time()
         async with self._write() as c:
             bodies = await self.texts.body_columns(c, [(e.message, e.idempotency_key) for e in entries])
-            currencies = await self.texts.word_ids(c, [e.price[1] for e in entries if e.price is not None])
-            rows = [
-                (*b, e.row, _QUEUED, 0.0, now, now, *_price(e.price, currencies))
-                for b, e in zip(bodies, entries, strict=True)
-            ]
+            currencies = {e.price[1] for e in entries if e.price is not None}
+            if currencies:
+                ids_of = await self.texts.word_ids(c, currencies)
+                rows = [
+                    (*b, e.row, _QUEUED, 0.0, now, now, *_price(e.price, ids_of))
+                    for b, e in zip(bodies, entries, strict=True)
+                ]
+            else:  # (the common case: nothing priced, no call per row)
+                rows = [
+                    (*b, e.row, _QUEUED, 0.0, now, now, None, None)
+                    for b, e in zip(bodies, entries, strict=True)
+                ]
             # No trail entry for "enqueued": created_at is that entry (see get()).
             if await c.bulk(INSERT_MESSAGES, rows) == len(entries):
                 ids = [e.message.id for e in entries]
