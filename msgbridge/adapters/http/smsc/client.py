@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +29,6 @@ from msgbridge.core.options import OptionSet
 from msgbridge.core.url import TransportURL
 
 log = logging.getLogger(__name__)
-CURRENCY = re.compile(r"[A-Z]{3}")  # ISO 4217
 
 
 class SmscClient(HttpTransport):
@@ -56,7 +54,9 @@ class SmscClient(HttpTransport):
             opt.text(
                 "currency",
                 DEFAULT_CURRENCY,
-                "currency of the cost a send answer reports (the answer names none): the account's",
+                "currency of the cost a send answer reports (the answer names none): the account's, "
+                "a three-letter code",
+                pattern="[A-Za-z]{3}",
             ),
             opt.text(
                 "backup_url",
@@ -74,8 +74,6 @@ class SmscClient(HttpTransport):
             raise ConfigError("smsc:// needs LOGIN:PASSWORD@ or APIKEY@ in the URL")
         o = self.settings
         currency = (o.get_text("currency") or DEFAULT_CURRENCY).upper()
-        if not CURRENCY.fullmatch(currency):
-            raise ConfigError(f"smsc:// currency must be a three-letter code such as RUB or KZT, not {currency!r}")
         backups = o.get_text("backup_url")
         if backups:
             extra = tuple(b.strip().rstrip("/") for b in backups.split(",") if b.strip())
