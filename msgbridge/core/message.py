@@ -164,6 +164,8 @@ class DeliveryReceipt:
     link: str = ""
     received_at: float = field(default_factory=time.time)
     raw: dict[str, object] | None = None
+    # What the provider says the message cost, (micros, currency), where its status report says so (BSG).
+    cost: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@ floats would drift. These turn them into text only at the edges (CSV, terminal, 
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
 MICROS = 1_000_000
 
 
@@ -20,3 +22,25 @@ def amount(micros: int) -> str:
 def money(micros: int, currency: str) -> str:
     """ "12.345 EUR" """
     return f"{amount(micros)} {currency}"
+
+
+def micros_of(value: object) -> int | None:
+    """A provider's amount (``"1.40"``, ``0.02``, ``3``) in micros, rounded half-even at the sixth place;
+    None for anything that is not a finite number (an absent or garbled field is no cost of 0)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        exact = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    if not exact.is_finite():
+        return None
+    return int((exact * MICROS).to_integral_value(ROUND_HALF_EVEN))
+
+
+def cost_of(value: object, currency: object) -> tuple[int, str] | None:
+    """``(micros, currency)`` from a provider's amount and currency code; None unless both are readable."""
+    micros = micros_of(value)
+    if micros is None or not isinstance(currency, str) or not currency.strip():
+        return None
+    return micros, currency.strip().upper()

@@ -267,11 +267,18 @@ class SqlStore(Store):
         now = time.time()
         async with self._write() as c:
             bodies = await self.texts.body_columns(c, [(e.message, e.idempotency_key) for e in entries])
-            currencies = await self.texts.word_ids(c, [e.price[1] for e in entries if e.price is not None])
-            rows = [
-                (*b, e.row, _QUEUED, 0.0, now, now, *_price(e.price, currencies))
-                for b, e in zip(bodies, entries, strict=True)
-            ]
+            currencies = {e.price[1] for e in entries if e.price is not None}
+            if currencies:
+                ids_of = await self.texts.word_ids(c, currencies)
+                rows = [
+                    (*b, e.row, _QUEUED, 0.0, now, now, *_price(e.price, ids_of))
+                    for b, e in zip(bodies, entries, strict=True)
+                ]
+            else:  # (the common case: nothing priced, no call per row)
+                rows = [
+                    (*b, e.row, _QUEUED, 0.0, now, now, None, None)
+                    for b, e in zip(bodies, entries, strict=True)
+                ]
             # No trail entry for "enqueued": created_at is that entry (see get()).
             if await c.bulk(INSERT_MESSAGES, rows) == len(entries):
                 ids = [e.message.id for e in entries]
@@ -536,6 +543,10 @@ class SqlStore(Store):
 
         plan = plan_receipts(receipts, where, current, segs)
         await c.bulk(SEGMENT_STATUS, [(s, m, q) for (m, q), s in plan.segments.items()])
+        costs = [(r.cost, m) for (_, r), m in plan.matched if r.cost is not None]
+        if costs:  # (a parked receipt keeps no cost: providers that report one are polled, never parked)
+            currencies = await self.texts.word_ids(c, [cost[1] for cost, _ in costs])
+            await c.bulk(COST_UPDATE, [(cost[0], currencies[cost[1]], m) for cost, m in costs])
         at_us = micros(now)
         await c.bulk(
             RECEIPT_UPDATE,

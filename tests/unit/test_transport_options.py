@@ -40,6 +40,7 @@ TEXT_SAMPLES: dict[str, str] = {
     "platform": "msgbridge2",
     "text_field": "sms_text",
     "from": "Shop",
+    "currency": "KZT",
 }
 BUILTIN = sorted(registry.BUILTIN)
 

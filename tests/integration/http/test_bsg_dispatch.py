@@ -12,7 +12,7 @@ from msgbridge.dispatch.dispatcher import Dispatcher
 from msgbridge.simulators.http.bsg import create_emulator
 from msgbridge.simulators.http.server import serve
 from msgbridge.store import open_store
-from msgbridge.store.base import OutboxEntry
+from msgbridge.store.base import CostTotal, OutboxEntry
 
 KEY = "live_dispatch"
 
@@ -52,6 +52,8 @@ async def test_lost_answer_is_settled_by_lookup_and_not_resent(tmp_path: Path) -
         assert emulator.requests["POST /api/campaigns/sms/send"] == 1
         records = [await store.get(i) for i in ids]
         assert all(r is not None and r.status is DeliveryStatus.DELIVERED for r in records)
+        # What each cost came with its status (the emulator's 0.02 EUR a message).
+        assert await store.cost_totals("c1") == [CostTotal("EUR", price=0, priced=0, cost=600_000, costed=30)]
 
 
 async def test_request_that_never_arrived_is_sent_after_lookup(tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ async def test_send_batches_150_per_call_and_groups_by_text(selzy) -> None:  # t
     assert emulator.requests["sendSms"] == 3 + 1  # 150 + 150 + 1, and the other text
     assert [r.message_id for r in results] == [m.id for m in messages]
     assert all(r.status is DeliveryStatus.SUBMITTED and r.native_id for r in results)
+    assert {r.cost for r in results} == {(20_000, "USD")}  # what the emulator's sendSms answers say
     assert len({r.native_id for r in results}) == len(messages)
     assert len(emulator.sms) == len(messages)
     assert emulator.key_in_url == 0

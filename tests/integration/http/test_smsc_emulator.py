@@ -136,6 +136,21 @@ async def test_identical_request_within_a_minute_is_a_duplicate(serve_emulator: 
     assert emu.requests["send"] == 2  # not retried
 
 
+async def test_each_send_says_what_it_cost_in_the_accounts_currency(serve_emulator: ServeFn) -> None:
+    emu = create_emulator(price=1.25)
+    server = await serve_emulator(emu)
+    async with transport(server, extra="currency=kzt") as t:
+        results = await t.send(
+            [Message(to=p, text="x") for p in phones(2)] + [Message(to=phones(1, 5)[0], text="ы" * 80)]
+        )
+    # One request per text; the two-part Cyrillic one costs two parts.
+    assert [r.cost for r in results] == [(1_250_000, "KZT"), (1_250_000, "KZT"), (2_500_000, "KZT")]
+    assert all(s["cost"] == "2" for s in emu.sends)
+    async with transport(server) as t:
+        [result] = await t.send([Message(to=phones(1, 9)[0], text="y")])
+    assert result.cost == (1_250_000, "RUB")  # SMSC.ru's answer names no currency: the default
+
+
 async def test_insufficient_funds(serve_emulator: ServeFn) -> None:
     emu = create_emulator(balance=1.0)
     server = await serve_emulator(emu)
@@ -184,6 +199,7 @@ async def test_parser_reads_what_the_emulator_writes_in_each_format(
         params = {**smsc.send_params(phones(2), "hello"), "fmt": str(fmt)}
         sent = smsc.parse_reply((await client.send(smsc._post(cfg, "send", params))).text, fmt, op="send")
         assert sent.ok and str(sent.first()["cnt"]) == "2"
+        assert sent.first()["cost"] == "3.00"  # cost=2 (send_params asks for it): two phones at 1.50
         sms_id = str(sent.first()["id"])
         ids = [smsc.native_id(sms_id, p) for p in phones(2)]
         status_req = smsc.status_request(cfg, ids)

@@ -288,3 +288,25 @@ def test_url_options() -> None:
     assert "live_KEY" not in str(t.url) and "live_KEY" not in repr(t)
     with pytest.raises(ConfigError):
         bsg.BsgTransport.from_url("bsg://KEY@one-api.bsg.world?tariff_code=12")
+
+
+@pytest.mark.parametrize(
+    ("amount", "cost"),
+    [
+        ({"value": 0.0105, "currency": "EUR"}, (10_500, "EUR")),
+        ({"value": "0.02", "currency": " eur "}, (20_000, "EUR")),
+        ({"value": 0, "currency": "USD"}, (0, "USD")),  # free is a cost, of 0
+        ({"value": None, "currency": "EUR"}, None),
+        ({"value": "n/a", "currency": "EUR"}, None),
+        ({"value": 0.02}, None),
+        ({"value": 0.02, "currency": ""}, None),
+        (0.02, None),
+        (None, None),
+    ],
+)
+def test_a_messages_amount_is_its_cost(amount: object, cost: tuple[int, str] | None) -> None:
+    item = {"id": 1, "campaign_id": 7, "reference_id": "abc", "status": "delivered", "amount": amount}
+    parsed = bsg.parse_messages({"data": [item]}, "bsg://x")
+    assert not isinstance(parsed, bsg.ErrorInfo)
+    [receipt], _ = parsed
+    assert receipt.cost == cost

@@ -203,6 +203,7 @@ def test_parse_single_result_keeps_sms_id_opaque_and_warnings() -> None:
     assert result.status is DeliveryStatus.SUBMITTED
     assert result.native_id == "2376678.79092020303"
     assert result.warnings == ("probably not a mobile phone",)
+    assert result.cost == (20_000, "USD")  # the answer's price and currency
 
 
 def test_parse_multi_result_matches_by_phone_with_per_number_errors() -> None:
@@ -217,6 +218,7 @@ def test_parse_multi_result_matches_by_phone_with_per_number_errors() -> None:
     assert first.error is not None
     assert first.error.code is ErrorCode.INVALID_DESTINATION
     assert second.native_id == "11"
+    assert (first.cost, second.cost) == (None, None)  # no price given: none known, not 0
 
 
 def test_parse_missing_number_is_maybe_submitted_not_lost() -> None:

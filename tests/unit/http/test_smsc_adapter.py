@@ -154,6 +154,7 @@ def test_send_request_shape_and_credentials_in_body() -> None:
         "fmt": "3",
         "charset": "utf-8",
         "op": "1",
+            "cost": "2",
         "sender": "Shop",
     }
 
@@ -382,3 +383,57 @@ def test_duplicate_send_is_in_doubt_not_retried_and_missing_id_is_protocol_error
     bad = smsc.parse_send(smsc.parse_reply('{"cnt": 1}'), [msg("+77011234561")])
     assert bad[0].status is DeliveryStatus.MAYBE_SUBMITTED
     assert bad[0].error is not None and bad[0].error.code is ErrorCode.PROTOCOL_ERROR
+
+
+# --------------------------------------------------------------------------- what a send cost
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text"),
+    [
+        (0, "OK - 3 SMS, ID - 77, COST - 4.01"),
+        (1, "77,3,4.01"),
+        (2, "<result><id>77</id><cnt>3</cnt><cost>4.01</cost></result>"),
+        (3, '{"id": 77, "cnt": 3, "cost": "4.01"}'),
+    ],
+)
+def test_the_requests_cost_is_split_over_its_phones_and_adds_up(fmt: int, text: str) -> None:
+    reply = smsc.parse_reply(text, fmt, op="send")
+    results = smsc.parse_send(reply, [msg("+77011234561"), msg("+77011234562"), msg("+77011234563")], "KZT")
+    assert [r.cost for r in results] == [(1_336_667, "KZT"), (1_336_667, "KZT"), (1_336_666, "KZT")]
+    assert sum(r.cost[0] for r in results if r.cost) == 4_010_000
+
+
+def test_a_phones_own_cost_in_the_op1_list_is_taken_and_a_refused_phone_has_none() -> None:
+    reply = smsc.parse_reply(
+        '{"id": 9, "cnt": 2, "cost": "4.90", "phones": [{"phone": "77011234561", "cost": "1.40"},'
+        ' {"phone": "12", "error": "7"}, {"phone": "4915112345678", "cost": "3.5"}]}'
+    )
+    results = smsc.parse_send(reply, [msg("+77011234561"), msg("+12"), msg("+4915112345678")])
+    assert [r.cost for r in results] == [(1_400_000, "RUB"), None, (3_500_000, "RUB")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"id": 9, "cnt": 2}',  # cost not asked for, or not answered
+        '{"id": 9, "cnt": 2, "cost": "n/a"}',
+        '{"id": 9, "cnt": 2, "cost": null}',
+    ],
+)
+def test_no_readable_cost_is_none_not_zero(text: str) -> None:
+    results = smsc.parse_send(smsc.parse_reply(text), [msg("+77011234561"), msg("+77011234562")])
+    assert [r.cost for r in results] == [None, None]
+
+
+def test_the_currency_option_is_read_and_checked() -> None:
+    from msgbridge.adapters.base import open_transport
+    from msgbridge.adapters.http.smsc import SmscTransport
+    from msgbridge.core.errors import ConfigError
+
+    default = open_transport("smsc://user:pw@smsc.ru")
+    assert isinstance(default, SmscTransport) and default.config.currency == "RUB"
+    kz = open_transport("smsc://user:pw@smsc.kz?currency=kzt")
+    assert isinstance(kz, SmscTransport) and kz.config.currency == "KZT"
+    with pytest.raises(ConfigError, match="option currency"):
+        open_transport("smsc://user:pw@smsc.ru?currency=roubles")

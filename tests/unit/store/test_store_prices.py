@@ -165,3 +165,26 @@ async def test_a_version_5_store_gets_prices_and_goes_on(v5_store: SqlStore) -> 
             CostTotal("EUR", 40_000, 1, 15_000, 1),
             CostTotal("KZT", 20_000, 1, 0, 0),
         ]
+
+
+async def test_a_receipts_cost_is_recorded_where_the_provider_reports_it_with_the_status(
+    store: Store,
+) -> None:
+    ids = await store.enqueue(entries(3))
+    await store.claim(10)
+    await store.record_results([SendResult(i, S.SUBMITTED, f"n{k}") for k, i in enumerate(ids)], link=LINK)
+    await store.record_receipts(
+        [
+            DeliveryReceipt("n0", S.ACCEPTED, "sent", link=LINK, cost=(20_000, "EUR")),
+            DeliveryReceipt("n1", S.DELIVERED, "delivered", link=LINK),
+            DeliveryReceipt("unknown", S.DELIVERED, "delivered", link=LINK, cost=(1, "EUR")),  # parked
+        ]
+    )
+    # A later receipt without one keeps it.
+    await store.record_receipts([DeliveryReceipt("n0", S.DELIVERED, "delivered", link=LINK)])
+    assert [(c, cur) for _, _, _, c, cur in await columns(store, ids)] == [
+        (20_000, "EUR"),
+        (None, None),
+        (None, None),
+    ]
+    assert await store.cost_totals("c1") == [CostTotal("EUR", 0, 0, 20_000, 1)]

@@ -35,6 +35,7 @@ from msgbridge.adapters.http.replies import Reply, truncate
 from msgbridge.core.encoding import is_gsm7
 from msgbridge.core.errors import ErrorCode, ErrorInfo
 from msgbridge.core.message import Channel, DeliveryReceipt, Message, SendResult
+from msgbridge.core.money import cost_of
 from msgbridge.core.status import DeliveryStatus
 
 # --------------------------------------------------------------------------- tables (every row tested)
@@ -398,9 +399,17 @@ def parse_messages(data: Any, link: str) -> tuple[list[DeliveryReceipt], int] | 
                 native_status=native,
                 link=link,
                 raw={k: item[k] for k in ("id", "phone", "delivered_at", "send_at") if k in item},
+                cost=amount_of(item.get("amount")),
             )
         )
     return receipts, len(items)
+
+
+def amount_of(amount: Any) -> tuple[int, str] | None:
+    """What a message cost, from its ``GET /api/messages`` item: "Each `data[]` item: `id`, ..., `status`,
+    `amount{value,currency}`, ...". The campaign's send answer names no price (``{"data":{"id", "name",
+    ..., "statistics"}}``), so a BSG message's cost arrives with its status, not with its send result."""
+    return cost_of(amount.get("value"), amount.get("currency")) if isinstance(amount, dict) else None
 
 
 def failure(reply: Reply) -> ErrorInfo | None:

@@ -29,6 +29,7 @@ from msgbridge.adapters.http.payload import Call, Payload
 from msgbridge.adapters.http.replies import Reply, truncate
 from msgbridge.core.errors import ErrorCode, ErrorInfo
 from msgbridge.core.message import Channel, DeliveryReceipt, Message, SendResult
+from msgbridge.core.money import cost_of
 from msgbridge.core.options import OptionValues
 from msgbridge.core.status import DeliveryStatus
 
@@ -300,6 +301,8 @@ def _one_result(message: Message, item: Any, warnings: tuple[str, ...]) -> SendR
         native_id=native,
         warnings=warnings,
         raw=dict(item),
+        # sendSms "Result: `{currency, price, sms_id}` for one number, an array of those for several".
+        cost=cost_of(item.get("price"), item.get("currency")),
     )
 
 

@@ -16,7 +16,12 @@ from msgbridge.adapters.http.base import HTTP_OPTIONS, HttpTransport, Reply
 from msgbridge.adapters.http.payload import Call
 from msgbridge.adapters.http.smsc.payload import SmscConfig, SmscPayload, _post
 from msgbridge.adapters.http.smsc.replies import error_info, parse_reply
-from msgbridge.adapters.http.smsc.tables import BACKUP_HOSTS, DEFAULT_HOST, MAX_CONCURRENT_REQUESTS
+from msgbridge.adapters.http.smsc.tables import (
+    BACKUP_HOSTS,
+    DEFAULT_CURRENCY,
+    DEFAULT_HOST,
+    MAX_CONCURRENT_REQUESTS,
+)
 from msgbridge.adapters.pushes import PUSH_OPTIONS
 from msgbridge.core import options as opt
 from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo
@@ -31,7 +36,7 @@ class SmscClient(HttpTransport):
 
     URL options beyond the shared ones: ``sender``, ``max_phones`` (phones per
     send request, default 100), ``status_batch`` (pairs per status call,
-    default 100), ``backup_url`` (comma list of fallback base URLs; default
+    default 100), ``currency`` (of the reported cost, default RUB), ``backup_url`` (comma list of fallback base URLs; default
     ``https://www2.smsc.ru`` unless ``base_url`` is given).
     """
 
@@ -47,6 +52,13 @@ class SmscClient(HttpTransport):
             opt.integer("max_phones", 100, 1, 1000, "phones per `send.php` request"),
             opt.integer("status_batch", 100, 1, 1000, "(id, phone) pairs per `status.php` request"),
             opt.text(
+                "currency",
+                DEFAULT_CURRENCY,
+                "currency of the cost a send answer reports (the answer names none): the account's, "
+                "a three-letter code",
+                pattern="[A-Za-z]{3}",
+            ),
+            opt.text(
                 "backup_url",
                 None,
                 "comma list of fallback base URLs; none when `base_url` is given",
@@ -61,6 +73,7 @@ class SmscClient(HttpTransport):
         if url.secret is None or not url.secret:
             raise ConfigError("smsc:// needs LOGIN:PASSWORD@ or APIKEY@ in the URL")
         o = self.settings
+        currency = (o.get_text("currency") or DEFAULT_CURRENCY).upper()
         backups = o.get_text("backup_url")
         if backups:
             extra = tuple(b.strip().rstrip("/") for b in backups.split(",") if b.strip())
@@ -75,6 +88,7 @@ class SmscClient(HttpTransport):
             sender=o.get_text("sender"),
             max_phones=o.get_int("max_phones"),
             status_batch=o.get_int("status_batch"),
+            currency=currency,
         )
         self._active = 0  # index into config.base_urls that last worked
         self._in_flight = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)

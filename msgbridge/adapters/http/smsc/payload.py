@@ -16,6 +16,9 @@ Things about SMSC.ru that shape this module:
   contacts API, so there are two error tables (``tables.py``).
 - Credentials travel in the POST body (``login`` + ``psw``, or ``apikey``),
   never in the URL.
+- Every send asks what it cost (``cost=2``); the answer gives an amount and no
+  currency, so the account's currency is an option (``currency``, RUB unless
+  set: SMSC.ru bills in roubles; an smsc.kz or smsc.ua account in its own).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from msgbridge.adapters.http.payload import Call, Payload
 from msgbridge.adapters.http.replies import Reply
 from msgbridge.adapters.http.smsc.replies import SmscReply, _opt_str, _truncate, error_info, read_reply
 from msgbridge.adapters.http.smsc.tables import (
+    DEFAULT_CURRENCY,
     DEFAULT_HOST,
     DELIVERY_ERRORS,
     ERRORS,
@@ -40,6 +44,7 @@ from msgbridge.adapters.http.smsc.tables import (
 )
 from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, Message, SendResult
+from msgbridge.core.money import micros_of
 from msgbridge.core.phone import digits
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import Secret
@@ -57,6 +62,7 @@ class SmscConfig:
     sender: str | None = None
     max_phones: int = 100
     status_batch: int = 100
+    currency: str = DEFAULT_CURRENCY  # of the ``cost`` in send answers, which name none
 
     def auth(self) -> dict[str, str]:
         if self.login:
@@ -103,6 +109,8 @@ def send_params(
         "charset": "utf-8",
         # op=1 asks for a line per phone, so one bad number among many is reported alone.
         "op": "1",
+        # "`cost`: 0 send; 1 cost only; 2 send + cost; 3 send + cost + balance": send, and say what it cost.
+        "cost": "2",
     }
     if sender:
         params["sender"] = sender
@@ -162,8 +170,30 @@ def _int(value: object, default: int = 0) -> int:
         return default
 
 
-def parse_send(reply: SmscReply, messages: Sequence[Message]) -> list[SendResult]:
-    """One SendResult per message of one multi-phone request.
+def costs_of(
+    row: Mapping[str, object], per_phone: Mapping[str, Mapping[str, object]], sent: Sequence[str]
+) -> dict[str, int]:
+    """What each sent phone (digits) cost, in micros; {} when the answer says nothing readable.
+
+    "Success: `{"id":<id>,"cnt":<parts>}`, plus `cost`/`balance` when `cost` is 2 or 3" (send.php, fmt=3):
+    ``cost`` is the whole request's. Where the ``op=1`` list gives each phone its own ``cost`` that is
+    taken (phones of one request may go to countries priced apart); otherwise the request's total is
+    split evenly, the odd micros to the first phones, so the parts add up to what was charged.
+    """
+    own = {p: micros_of(per_phone.get(p, {}).get("cost")) for p in sent}
+    if sent and all(v is not None for v in own.values()):
+        return {p: v for p, v in own.items() if v is not None}
+    total = micros_of(row.get("cost"))
+    if total is None or not sent:
+        return {}
+    share, odd = divmod(total, len(sent))
+    return {p: share + (1 if k < odd else 0) for k, p in enumerate(sent)}
+
+
+def parse_send(
+    reply: SmscReply, messages: Sequence[Message], currency: str = DEFAULT_CURRENCY
+) -> list[SendResult]:
+    """One SendResult per message of one multi-phone request, each with its cost in ``currency``.
 
     With ``op=1`` the reply lists each phone; a phone with an ``error`` is
     refused alone while the others go out. Without that list every phone
@@ -195,8 +225,10 @@ def parse_send(reply: SmscReply, messages: Sequence[Message]) -> list[SendResult
             if isinstance(item, dict):
                 per_phone[digits(str(item.get("phone", "")))] = item
     total = _int(row.get("cnt"), len(messages))
-    sent = sum(1 for m in messages if "error" not in per_phone.get(digits(m.to), {})) or 1
+    went = [digits(m.to) for m in messages if "error" not in per_phone.get(digits(m.to), {})]
+    sent = len(went) or 1
     segments = max(1, total // sent)
+    costs = costs_of(row, per_phone, went)
     results: list[SendResult] = []
     for m in messages:
         item = per_phone.get(digits(m.to), {})
@@ -212,6 +244,7 @@ def parse_send(reply: SmscReply, messages: Sequence[Message]) -> list[SendResult
             )
             continue
         nid = native_id(sms_id, m.to)
+        cost = costs.get(digits(m.to))
         results.append(
             SendResult(
                 message_id=m.id,
@@ -220,6 +253,7 @@ def parse_send(reply: SmscReply, messages: Sequence[Message]) -> list[SendResult
                 native_ids=(nid,),
                 segments=segments,
                 raw={"id": sms_id, "cnt": total, **({"phone": dict(item)} if item else {})},
+                cost=None if cost is None else (cost, currency),
             )
         )
     return results
@@ -356,7 +390,7 @@ class SmscPayload(Payload):
             return [
                 SendResult(message_id=m.id, status=DeliveryStatus.MAYBE_SUBMITTED, error=error) for m in batch
             ]
-        return list(parse_send(parsed, batch))
+        return list(parse_send(parsed, batch, self.cfg.currency))
 
     def build_status(self, native_ids: Sequence[str]) -> Call:
         return Call("status", status_params(native_ids))

@@ -11,6 +11,8 @@ from msgbridge.core.errors import ErrorCode
 from msgbridge.core.status import DeliveryStatus
 
 DEFAULT_HOST = "smsc.ru"
+# The currency of a send answer's ``cost`` (it names none): smsc.ru accounts are billed in roubles.
+DEFAULT_CURRENCY = "RUB"
 # The official library falls back to these when the main host fails.
 BACKUP_HOSTS: tuple[str, ...] = ("www2.smsc.ru",)
 

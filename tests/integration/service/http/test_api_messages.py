@@ -100,3 +100,26 @@ async def test_unknown_message_and_bad_ids(sim: SmscSimulator, tmp_path: Path) -
         assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
         r = await a.client.get("/v1/messages/" + "x" * 65, headers=a.auth())
         assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "message_id"
+
+
+async def test_a_routed_sends_attempts_are_in_its_history(sim: SmscSimulator, tmp_path: Path) -> None:
+    from msgbridge.core.errors import ErrorCode, ErrorInfo
+    from msgbridge.core.message import Attempt, Message, SendResult
+    from msgbridge.core.status import DeliveryStatus
+    from msgbridge.store.base import OutboxEntry
+
+    async with api(tmp_path, sim) as a:
+        store = a.runtime.store
+        [mid] = await store.enqueue([OutboxEntry(Message(to="+77011234567", text="hi"), "routed:1")])
+        down = ErrorInfo(code=ErrorCode.NETWORK_ERROR, native_code=None, native_message="refused")
+        tries = (Attempt("kz_smsc", "smpp://a:2775", down, 1796590000.0),)
+        await store.record_results(
+            [SendResult(mid, DeliveryStatus.SUBMITTED, "n1", link="smpp://b:2775", attempts=tries)], link="route:kz"
+        )
+        got = (await a.client.get(f"/v1/messages/{mid}", headers=a.auth())).json()
+        assert [(h["status"], h["note"]) for h in got["history"]] == [
+            ("QUEUED", "enqueued"),
+            ("QUEUED", "attempt via kz_smsc: NETWORK_ERROR: refused"),
+            ("SUBMITTED", "result"),
+        ]
+        assert got["history"][1]["at"] == 1796590000.0
