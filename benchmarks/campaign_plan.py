@@ -8,7 +8,13 @@ by the run's reader and every phone put through ``normalize``, timed in the same
 what planning adds to that.
 
     python benchmarks/campaign_plan.py --rows 100000
-    python benchmarks/campaign_plan.py --rows 100000 --profile   # cProfile of one plan, top 25
+    python benchmarks/campaign_plan.py --rows 100000 --profile       # cProfile of one plan, top 25
+    python benchmarks/campaign_plan.py --rows 100000 --against-run   # then the real run, compared
+
+``--against-run`` sends the same file with ``msgbridge campaign run --via auto`` over three memory
+transports into a fresh store and compares every recorded message (segments, the transport it went
+through, its expected price) with the plan's ``--recipients-csv``, and the store's price totals with
+the plan's.
 
 Target (issue 16): at least 50,000 rows/s for the plan.
 """
@@ -20,13 +26,19 @@ import cProfile
 import csv
 import pstats
 import random
+import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
+import tomllib
+from collections import Counter
 from pathlib import Path
 
 import phonenumbers
 
 from msgbridge.core.errors import InvalidDestination
+from msgbridge.core.money import amount
 from msgbridge.core.phone import normalize
 from msgbridge.dispatch.plan import CampaignPlan, PlanVia, plan_campaign, plan_via
 from msgbridge.dispatch.run import RunRequest, csv_rows
@@ -42,17 +54,45 @@ NOTES = [
     "code 4321 – valid 10 min…",  # en dash, ellipsis
 ]
 TEMPLATE = "Hello {name}, {note}. Reply STOP to opt out."
-CONFIG = {
-    "routes": [
-        {"name": "kz", "countries": ["KZ"], "transports": ["kz_smsc", "intl"]},
-        {"name": "cheap", "transports": ["intl", "backup"], "strategy": "cheapest"},
-    ],
-    "prices": {
-        "kz_smsc": {"currency": "KZT", "7700": 9.5, "7701": 10, "KZ": 11},
-        "intl": {"currency": "EUR", "7": 0.03, "49": 0.075, "44": 0.04, "1": 0.009, "33": 0.06, "998": 0.1},
-        "backup": {"currency": "EUR", "7": 0.025, "49": 0.08, "GB": 0.035, "UZ": 0.09},
-    },
-}
+CONFIG = """
+[transports]
+kz_smsc = "memory://kz"
+intl = "memory://intl"
+backup = "memory://backup"
+
+[[routes]]
+name = "kz"
+countries = ["KZ"]
+transports = ["kz_smsc", "intl"]
+
+[[routes]]
+name = "cheap"
+transports = ["intl", "backup"]
+strategy = "cheapest"
+
+[prices.kz_smsc]
+currency = "KZT"
+"7700" = 9.5
+"7701" = 10
+"KZ" = 11
+
+[prices.intl]
+currency = "EUR"
+"7" = 0.03
+"49" = 0.075
+"44" = 0.04
+"1" = 0.009
+"33" = 0.06
+"998" = 0.1
+
+[prices.backup]
+currency = "EUR"
+"7" = 0.025
+"49" = 0.08
+"GB" = 0.035
+"UZ" = 0.09
+"""
+TRANSPORTS = ["kz_smsc", "intl", "backup"]
 
 
 def numbers(n: int, rng: random.Random) -> list[str]:
@@ -105,18 +145,67 @@ def planned(request: RunRequest, via: PlanVia) -> tuple[float, CampaignPlan]:
     return time.perf_counter() - started, plan
 
 
+def against_run(folder: Path, request: RunRequest, plan: CampaignPlan) -> None:
+    """Send the same file with ``msgbridge campaign run --via auto`` over the memory transports, then compare
+    what the store recorded per message (segments, transport, expected price) with the plan's own CSV."""
+    (folder / "msgbridge.toml").write_text(CONFIG, encoding="utf-8")
+    planned_csv = folder / "planned.csv"
+    with planned_csv.open("w", encoding="utf-8", newline="") as out:
+        routing = read_routing(tomllib.loads(CONFIG), base=folder, transports=TRANSPORTS)
+        plan_campaign(request, plan_via("auto", routing, TRANSPORTS), recipients=out)
+    store = folder / "run.db"
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "msgbridge", "--config", str(folder / "msgbridge.toml"), "--store", str(store),
+         "campaign", "run", "--via", "auto", "--csv", request.csv_path, "--template", request.template,
+         "--name", request.name, "--json", "--concurrency", "8"],
+        check=False, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    ran = time.perf_counter() - started
+    links = {"kz_smsc": "memory://kz", "intl": "memory://intl", "backup": "memory://backup"}
+    with planned_csv.open(encoding="utf-8", newline="") as f:
+        planned = {
+            int(r["line"]): (int(r["segments"]), links[r["transport"]], r["price"], r["currency"])
+            for r in csv.DictReader(f)
+        }
+    with sqlite3.connect(store) as db:
+        rows = db.execute(
+            "SELECT m.csv_row, m.segments, w.text, m.price, cur.text FROM messages m "
+            "LEFT JOIN words w ON w.id = m.link_id LEFT JOIN words cur ON cur.id = m.price_currency_id"
+        ).fetchall()
+    recorded = {
+        int(line): (int(segments), str(link), amount(price) if price is not None else "", currency or "")
+        for line, segments, link, price, currency in rows
+    }
+    totals: Counter[str] = Counter()
+    for _, _, _, price, currency in rows:
+        if price is not None:
+            totals[currency] += price
+    differ = sum(1 for line in planned.keys() | recorded.keys() if planned.get(line) != recorded.get(line))
+    print(
+        f"  against the run ({ran:.1f} s): {len(recorded):,} messages recorded, {len(planned):,} planned, "
+        f"{differ:,} differ in segments, transport or price; recorded totals "
+        f"{'equal' if totals == plan.price else 'DIFFER from'} the plan's ({', '.join(plan.to_json()['price'])})"  # type: ignore[arg-type]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds of each (the best is reported)")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one plan")
+    parser.add_argument(
+        "--against-run",
+        action="store_true",
+        help="then send the file with campaign run (memory transports) and compare the store with the plan",
+    )
     args = parser.parse_args()
     rng = random.Random(16)
     with tempfile.TemporaryDirectory(prefix="plan-bench-") as folder:
         path = Path(folder) / "recipients.csv"
         write_csv(path, args.rows, rng)
-        routing: RoutingConfig = read_routing(CONFIG, base=Path(folder), transports=["kz_smsc", "intl", "backup"])
-        via = plan_via("auto", routing, ["kz_smsc", "intl", "backup"])
+        routing: RoutingConfig = read_routing(tomllib.loads(CONFIG), base=Path(folder), transports=TRANSPORTS)
+        via = plan_via("auto", routing, TRANSPORTS)
         request = RunRequest(name="bench", template=TEMPLATE, csv_path=str(path), transport_label="auto")
         if args.profile:
             profile = cProfile.Profile()
@@ -129,6 +218,12 @@ def main() -> None:
             plans.append(planned(request, via))
         base = min(bases)
         took, plan = min(plans, key=lambda got: got[0])
+        report_speed(plan, base, took)
+        if args.against_run:
+            against_run(Path(folder), request, plan)
+
+
+def report_speed(plan: CampaignPlan, base: float, took: float) -> None:
     report = plan.report
     rows = report.rows
     print(
