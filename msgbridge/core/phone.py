@@ -101,8 +101,9 @@ def _slow(candidate: str, region: str | None, check: PhoneCheck) -> tuple[str | 
     return e164, ""
 
 
-# Only the parser's answers are memoised: the tables answer in microseconds, and a campaign's numbers are
-# each seen once, so memoising those too would fill the LRU (tens of MB) for nothing.
+# Only the parser's answers are memoised here: the tables answer in microseconds, and a campaign's numbers
+# are each seen once, so memoising those too would fill the LRU (tens of MB) for nothing. (phonetable.split
+# keeps its last few thousand answers, for the country lookups that follow within a chunk.)
 _verdict = lru_cache(maxsize=CACHE_SIZE)(_slow)
 
 
