@@ -13,11 +13,11 @@ Two tables, as data:
   word processor's "smart quotes" replaced. Every quotation mark, low, high or angled (guillemets, the
   Russian quotes), becomes ``'`` or ``"`` by its number of strokes, since ``<<`` would read as markup.
 - ``CYRILLIC``: Russian, Ukrainian and Belarusian letters to Latin as in ICAO Doc 9303 part 3 (machine
-  readable travel documents), the table Russian passports have used since 2013: ASCII only, one fixed
+  readable travel documents), the table Russian international passports use: ASCII only, one fixed
   spelling per letter (``ж`` → ``zh``, ``щ`` → ``shch``, ``ъ`` → ``ie``, ``ь`` dropped). In running text a
   capital letter keeps only its first Latin letter capital (``Щ`` → ``Shch``), as in a capitalised word.
-  Letters ICAO does not list (the Kazakh ``ә ғ қ ң ө ұ ү һ``, Serbian and Macedonian ones) are left as they
-  are: the text stays UCS-2 and the report names them.
+  Letters the table does not carry (the Kazakh ``ә ғ қ ң ө ұ ү һ``, which ICAO does not list; the Serbian
+  and Macedonian ones) are left as they are: the text stays UCS-2 and the report names them.
 
 Every replacement is made of GSM 03.38 basic-table characters only (one septet each), so a text whose
 every non-GSM character has a row here becomes GSM-7.
