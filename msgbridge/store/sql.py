@@ -395,7 +395,8 @@ class SqlStore(Store):
             targets: dict[str, int] = {}
             current = await self._statuses(c, {r.message_id for r in results}, targets)
             plan = plan_results(results, current, link=link, now=now)
-            link_ids = await self.texts.word_ids(c, [link, *plan.links, *(cur for _, cur, _ in plan.costs)])
+            # The links the results went out on, and the currencies of their costs.
+            word = await self.texts.word_ids(c, [link, *plan.links, *(cur for _, cur, _ in plan.costs)])
             if plan.attempts:
                 await c.bulk(ATTEMPT_TRAIL, plan.attempts)
             # plan.history has one entry per update, in the same order.
@@ -404,7 +405,7 @@ class SqlStore(Store):
                 [
                     (
                         *u[:3],
-                        link_ids[u[3]],
+                        word[u[3]],
                         *u[4:-1],
                         *due_after(status, now),
                         at_us,
@@ -416,7 +417,7 @@ class SqlStore(Store):
             )
             await c.bulk(SEGMENT_UPSERT, plan.segments)
             if plan.costs:
-                await c.bulk(COST_UPDATE, [(n, link_ids[cur], m) for n, cur, m in plan.costs])
+                await c.bulk(COST_UPDATE, [(n, word[cur], m) for n, cur, m in plan.costs])
             if self._evented(targets):
                 # MAYBE_SUBMITTED again is an outcome too: the mark before the write was no event.
                 await events.write_events(
