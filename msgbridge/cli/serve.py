@@ -217,12 +217,19 @@ class FrontPlan:
     port: int
     tls: ssl.SSLContext | None
     enquire_link: float
+    slow_reader: float
     routes: Mapping[str, str]
 
     def build(self, runtime: Runtime) -> SmppFront:
         """The front, and MO routed by destination prefix to its accounts (``smppfront.mo``)."""
         MoRouter(self.accounts, self.routes).install(runtime.store)
-        return SmppFront(runtime, self.accounts, events=runtime.store, enquire_link=self.enquire_link)
+        return SmppFront(
+            runtime,
+            self.accounts,
+            events=runtime.store,
+            enquire_link=self.enquire_link,
+            slow_reader=self.slow_reader,
+        )
 
     async def listen(self, front: SmppFront) -> None:
         """Listen; a port in use (or any refused listen) is a one-line error naming the address."""
@@ -241,7 +248,9 @@ def front_plan(config: Config) -> FrontPlan | None:
         return None
     host, port = settings.address
     tls = tls_context(ServeSettings(tls_cert=settings.tls_cert, tls_key=settings.tls_key))
-    return FrontPlan(AccountBook(settings.accounts), host, port, tls, settings.enquire_link, settings.routes)
+    return FrontPlan(
+        AccountBook(settings.accounts), host, port, tls, settings.enquire_link, settings.slow_reader, settings.routes
+    )
 
 
 def register(cli: click.Group) -> None:
