@@ -145,10 +145,20 @@ def status(ctx: click.Context, message_id: str, as_json: bool) -> None:
     )
     if rec.last_error is not None:
         console.print(f"last error {markup(rec.last_error)}")
+    tried = rec.tried()
+    if tried:
+        attempts = Table("#", "time (UTC)", "transport", "outcome", title="tried before the result")
+        for n, (at, transport, said) in enumerate(tried, 1):
+            attempts.add_row(str(n), _utc(at), markup(transport), markup(said or "-"))
+        console.print(attempts)
     table = Table("time (UTC)", "status", "note")
     for at, st, note in rec.history:
-        table.add_row(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)), st.value, markup(note))
+        table.add_row(_utc(at), st.value, markup(note))
     console.print(table)
+
+
+def _utc(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))
 
 
 # -- transports / text ---------------------------------------------------------
