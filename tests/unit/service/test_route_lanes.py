@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from msgbridge.adapters.base import Transport, open_transport
+from msgbridge.cli.serve import check_config
+from msgbridge.config import ServeSettings, load_config
 from msgbridge.core.breaker import CircuitState
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.message import Message
 from msgbridge.routing.config import BreakerSettings, Route, RouteMatch, RoutingConfig
+from msgbridge.service.apikeys import create_key
 from msgbridge.service.routes import RouteTable, circuits
 from msgbridge.service.runtime import Runtime
 
@@ -76,3 +81,15 @@ def test_the_runtime_sends_what_names_no_transport_to_auto_and_lists_routes_afte
     assert Runtime(transports=PLAIN).default_transport == "sms"
     with pytest.raises(ConfigError, match="not among"):
         Runtime(transports=PLAIN, routing=ROUTING, default="route:nowhere")
+
+
+def test_serve_check_lists_the_routes_and_refuses_a_transport_named_auto(tmp_path: Path) -> None:
+    create_key(tmp_path / "msgbridge-keys.toml", "ops")
+    config_file = tmp_path / "msgbridge.toml"
+    base = '[transports]\nsms = "memory://"\n{extra}\n[[routes]]\nname = "main"\ntransports = ["sms"]\n'
+    config_file.write_text(base.format(extra=""))
+    lines = check_config(load_config(str(config_file)), ServeSettings())
+    assert "route main (route:main): failover over sms" in lines
+    config_file.write_text(base.format(extra='auto = "memory://"'))
+    with pytest.raises(ConfigError, match="transport 'auto': with \\[\\[routes\\]\\] configured"):
+        check_config(load_config(str(config_file)), ServeSettings())
