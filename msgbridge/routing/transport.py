@@ -18,10 +18,15 @@ result is judged by the message's route (docs/routing.md has the table):
 - anything else, or nothing left to try, is the result (with the attempts before it).
 
 A child that raises ``MessagingError`` for a whole batch gives every message of it that error, judged
-by the same rules (``ErrorCode.outcome_unknown``: MAYBE_SUBMITTED, never moved on by default).
+by the same rules (``ErrorCode.outcome_unknown``: MAYBE_SUBMITTED, never moved on by default). Only
+when every message of the call ended refused that way by every child it went to, with an error a retry
+cannot heal (AUTH_FAILED ...), does ``send()`` raise it, as a single transport would: nothing was
+written, and the dispatcher stops the run and gives the messages back instead of failing them for good.
 
 ``writes_in_groups`` stays False: the dispatcher marks every message MAYBE_SUBMITTED before ``send()``,
 so a crash in the middle of a failover leaves the messages in doubt, never sent twice without a trace.
+Where every child is a ``ReferenceLookup`` the routed transport is one too (``lookup`` asks them all),
+so a re-run settles what a killed run left in doubt.
 
 Circuit breaker (``msgbridge.core.breaker``, one key per child): a call that raised (other than a
 throttle) or answered any message with a connection-level code (NETWORK_ERROR, AUTH_FAILED,
@@ -37,11 +42,13 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Self, cast
 
 from msgbridge.adapters.base import (
     Capabilities,
     LinkHealth,
     ReceiptPush,
+    ReferenceLookup,
     ReportsHealth,
     StatusPolling,
     Transport,
@@ -88,11 +95,29 @@ class _Pending:
     next: int = 0  # index into ``order`` of the next candidate to consider
     attempts: list[Attempt] = field(default_factory=list)
     last: SendResult | None = None  # the latest failed result, the answer when nothing is left to try
+    answers: int = 0  # answers it had from children
+    refusals: int = 0  # of which a whole batch refused before anything was written (a raised error)
+    refused_by: MessagingError | None = None  # the latest such error
 
 
 class RoutedTransport(Transport):
     scheme = "routed"
     summary = "routes each message to one of several transports ([[routes]]), with failover and breakers"
+
+    def __new__(
+        cls,
+        children: Mapping[str, Transport],
+        routing: RoutingConfig,
+        *,
+        route: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Self:
+        """An instance that can look references up (a ReferenceLookup) only where every child can: an
+        answer "not sent" from children that cannot be asked would send a message twice."""
+        kind: type[RoutedTransport] = cls
+        if children and all(isinstance(c, ReferenceLookup) for c in children.values()):
+            kind = _RoutedWithLookup if cls is RoutedTransport else cls
+        return cast(Self, super().__new__(kind))
 
     def __init__(
         self,
@@ -194,18 +219,40 @@ class RoutedTransport(Transport):
                 results[i] = SendResult(message.id, DeliveryStatus.FAILED, error=self._unrouted(message))
                 continue
             active.append(_Pending(i, message, route, candidates(route, message, self.routing.prices)))
+        routed = list(active)
         while active:
             groups = self._group(active, results)
             calls = [self._call(name, items) for name, items in groups.items()]
             answered = await asyncio.gather(*calls)
             active = []
-            for name, items, answers in answered:
+            for name, items, answers, refused in answered:
                 for item, answer in zip(items, answers, strict=True):
+                    item.answers += 1
+                    if refused is not None:
+                        item.refusals += 1
+                        item.refused_by = refused
                     if self._judge(name, item, answer):
                         active.append(item)
                     else:
                         results[item.index] = self._final(item, name, answer)
-        return [r for r in results if r is not None]
+        out = [r for r in results if r is not None]
+        self._raise_if_refused(routed, out)
+        return out
+
+    @staticmethod
+    def _raise_if_refused(routed: list[_Pending], out: list[SendResult]) -> None:
+        """Where every child the messages went to refused its whole batch before writing anything, with
+        an error that another try cannot heal (AUTH_FAILED, ACCOUNT_BLOCKED, ...), raise it as one
+        transport would: the dispatcher stops the run and gives the messages back instead of failing
+        them for good (fix the credentials, run again). Never when anything may have been written."""
+        if not out or len(routed) != len(out):
+            return
+        if not all(item.answers and item.refusals == item.answers for item in routed):
+            return
+        refused = routed[0].refused_by
+        if refused is None or refused.code.retryable or refused.code.outcome_unknown:
+            return
+        raise refused
 
     def _unrouted(self, message: Message) -> ErrorInfo:
         names = ", ".join(r.name for r in self.routing.routes)
@@ -233,9 +280,10 @@ class RoutedTransport(Transport):
                 chosen, _ = self._pick(item, allowed, now)
             if chosen is not None:
                 groups.setdefault(chosen, []).append(item)
-            else:
-                self._forget_temporary(item)
-                results[item.index] = self._none_left(item, allowed, now)
+                continue
+            if skipped:
+                self._forget_temporary(item)  # the next send starts over on every candidate
+            results[item.index] = self._none_left(item, allowed, now)
         return groups
 
     def _pick(self, item: _Pending, allowed: dict[str, float | None], now: float) -> tuple[str | None, bool]:
@@ -273,20 +321,31 @@ class RoutedTransport(Transport):
         )
         return SendResult(item.message.id, DeliveryStatus.FAILED, error=error)
 
-    async def _call(self, name: str, items: list[_Pending]) -> tuple[str, list[_Pending], list[SendResult]]:
-        """Send ``items`` through child ``name`` (in its batch size), rate-capped per route."""
+    async def _call(
+        self, name: str, items: list[_Pending]
+    ) -> tuple[str, list[_Pending], list[SendResult], MessagingError | None]:
+        """Send ``items`` through child ``name`` in its batch size, or, under a route's rate cap, in slices
+        of a tenth of a second's worth, each waiting for its tokens (messages or segments)."""
         child = self.children[name]
-        await self._pace(items)
         size = max(1, child.capabilities.max_batch)
+        caps = [item.route.rate for item in items if item.route.rate is not None]
+        if caps:  # about a tenth of a second's worth per call, so the cap shapes the flow, not its bursts
+            size = min(size, max(1, int(min(caps) / 10)))
         answers: list[SendResult] = []
         failed = False
         finished = False
+        refused: MessagingError | None = None  # set while every part was refused as a whole
+        every_part_refused = True
         try:
             for start in range(0, len(items), size):
+                if caps:
+                    await self._pace(items[start : start + size])
                 part = [item.message for item in items[start : start + size]]
-                got, broke = await self._send_part(name, child, part)
+                got, broke, whole = await self._send_part(name, child, part)
                 answers.extend(got)
                 failed = failed or broke
+                every_part_refused = every_part_refused and whole is not None
+                refused = whole if every_part_refused else None
             finished = True
         finally:
             if not finished:
@@ -296,13 +355,14 @@ class RoutedTransport(Transport):
             self.breaker.failed(name, now)
         else:
             self.breaker.succeeded(name, now)
-        return name, items, answers
+        return name, items, answers, refused
 
     async def _send_part(
         self, name: str, child: Transport, part: list[Message]
-    ) -> tuple[list[SendResult], bool]:
-        """The child's results for ``part`` (a raised error made into one per message), and whether the
-        call counts as a connection-level failure."""
+    ) -> tuple[list[SendResult], bool, MessagingError | None]:
+        """The child's results for ``part`` (a raised error made into one per message), whether the call
+        counts as a connection-level failure, and the error when the child refused it as a whole (raised
+        an error that says nothing was sent)."""
         try:
             results = await child.send(part)
             if len(results) != len(part):
@@ -315,13 +375,14 @@ class RoutedTransport(Transport):
             status = DeliveryStatus.MAYBE_SUBMITTED if exc.code.outcome_unknown else DeliveryStatus.FAILED
             if exc.code is ErrorCode.PROTOCOL_ERROR:
                 status = DeliveryStatus.MAYBE_SUBMITTED  # it answered nonsense: what it did is unknown
-            return [SendResult(m.id, status, error=exc.info) for m in part], exc.code not in _PEER_ANSWERED
+            results = [SendResult(m.id, status, error=exc.info) for m in part]
+            return results, exc.code not in _PEER_ANSWERED, exc if status is DeliveryStatus.FAILED else None
         except Exception as exc:
             log.exception("transport %s: send of %d messages raised", name, len(part))
             error = ErrorInfo(ErrorCode.PROTOCOL_ERROR, type(exc).__name__, f"{name} raised: {exc}")
-            return [SendResult(m.id, DeliveryStatus.MAYBE_SUBMITTED, error=error) for m in part], True
+            return [SendResult(m.id, DeliveryStatus.MAYBE_SUBMITTED, error=error) for m in part], True, None
         broke = any(r.error is not None and r.error.code in CONNECTION_LEVEL for r in results)
-        return results, broke
+        return results, broke, None
 
     async def _pace(self, items: list[_Pending]) -> None:
         """The per-route rate caps: messages, or segments, of each capped route in this call."""
@@ -373,7 +434,7 @@ class RoutedTransport(Transport):
             attempts = tuple(item.attempts[:-1])
             return replace(answer, attempts=attempts)
         link = answer.link or self.children[name].link
-        if answer.ok and answer.error is None:
+        if answer.error is None:
             for native in (answer.native_id, *answer.native_ids):
                 if native:
                     _bounded_put(self._native, native, name)
@@ -456,8 +517,6 @@ class RoutedTransport(Transport):
             ups.append(usable)
         return LinkHealth(
             up=any(ups),
-            binds_up=sum(ups),
-            binds=len(ups),
             in_flight=in_flight,
             throttled=throttled,
             throttle_events=events,
@@ -470,3 +529,22 @@ class RoutedTransport(Transport):
 
     def __repr__(self) -> str:
         return f"<RoutedTransport {self.link} {', '.join(self.children)}>"
+
+
+class _RoutedWithLookup(RoutedTransport):
+    """Every child is a ReferenceLookup: a re-run settles what a killed run left in doubt by asking them."""
+
+    async def lookup(self, references: Sequence[str]) -> dict[str, SendResult]:
+        """What any child accepted under each reference (the first child in the route table's order that
+        knows it), with that child's link; raises where a child cannot be asked, as each child does."""
+        names = list(self.children)
+        answers = await asyncio.gather(
+            *(cast(ReferenceLookup, self.children[n]).lookup(references) for n in names)
+        )
+        found: dict[str, SendResult] = {}
+        for name, answer in zip(names, answers, strict=True):
+            link = self.children[name].link
+            for ref, result in answer.items():
+                if ref not in found:
+                    found[ref] = replace(result, link=result.link or link)
+        return found

@@ -63,3 +63,18 @@ def test_bad_vias(config: Config) -> None:
         open_via(config, "route:")
     with pytest.raises(ConfigError, match=r"--via auto needs \[\[routes\]\]"):
         open_via(Config(), "auto")
+
+
+async def test_the_python_client_sends_via_a_route(tmp_path: Path) -> None:
+    from msgbridge.service.client import Client
+
+    f = tmp_path / "msgbridge.toml"
+    f.write_text(
+        '[transports]\ndown = "memory://down?down_times=100&dlr=no"\nup = "memory://up?dlr=no"\n'
+        '[[routes]]\nname = "both"\ntransports = ["down", "up"]\n',
+        encoding="utf-8",
+    )
+    config = load_config(str(f), env={})
+    async with Client("route:both", str(tmp_path / "c.db"), config=config) as client:
+        result = await client.send("+77011234567", "hi", wait=5)
+    assert result.status.value == "SUBMITTED"

@@ -107,3 +107,23 @@ def test_the_polled_parts_are_the_children_that_poll() -> None:
     t = routed(Route("r", ("a", "p", "push")), a=memory("a"), p=polled, push=open_transport("memory://push"))
     assert polled_parts(t) == [polled]
     assert polled_parts(polled) == [polled] and polled_parts(memory("x")) == []
+
+
+async def test_bad_credentials_everywhere_stop_the_run_and_leave_the_messages_queued(
+    store: SqliteStore,
+) -> None:
+    from msgbridge.core.errors import AuthError
+
+    await fill(store, 5)
+    bad_a = memory("a")
+    bad_b = memory("b")
+
+    async def refuse(messages: Sequence[Message]) -> list[SendResult]:
+        raise AuthError("login refused")
+
+    bad_a.send = refuse  # type: ignore[method-assign]
+    bad_b.send = refuse  # type: ignore[method-assign]
+    async with routed(Route("r", ("a", "b")), a=bad_a, b=bad_b) as t:
+        with pytest.raises(AuthError):
+            await Dispatcher(store, t, backoff=FAST).run("c")
+    assert await store.counts("c") == {S.QUEUED: 5}

@@ -335,11 +335,14 @@ async def test_rate_caps_count_messages_or_segments() -> None:
 
     a = memory("a")
     long = "x" * 200  # 2 GSM segments
-    for unit, expected in ((RateUnit.MESSAGES, 3.0), (RateUnit.SEGMENTS, 6.0)):
-        r = routed({"a": a}, Route("r", ("a",), rate=10, rate_unit=unit))
+    for unit, per_message in ((RateUnit.MESSAGES, 1.0), (RateUnit.SEGMENTS, 2.0)):
+        asked.clear()
+        r = routed({"a": a}, Route("r", ("a",), rate=20, rate_unit=unit))
         r._buckets["r"] = Bucket()  # type: ignore[assignment]
-        await r.send([Message(to="+77011234567", text=long) for _ in range(3)])
-        assert asked[-1] == expected
+        await r.send([Message(to="+77011234567", text=long) for _ in range(5)])
+        # a tenth of a second's worth (2 messages) per call, each call's tokens asked before it
+        assert asked == [2 * per_message, 2 * per_message, per_message]
+        assert a.batch_sizes[-3:] == [2, 2, 1]
 
 
 def test_routes_must_find_their_transports() -> None:
@@ -361,3 +364,50 @@ async def test_a_second_reader_after_a_cancelled_one_still_sees_the_end() -> Non
         await first.aclose()
     rest = [x async for x in r.receipts()]  # ends: a closed, b pushes nothing
     assert len(rest) == 1
+
+
+async def test_every_child_refusing_its_whole_batch_for_good_raises_as_one_transport_would() -> None:
+    from msgbridge.core.errors import AuthError
+
+    a, b = Fake("a", raises=AuthError("bad password")), Fake("b", raises=AuthError("bad key"))
+    with pytest.raises(MessagingError) as caught:
+        await routed({"a": a, "b": b}).send(msgs(2))
+    assert caught.value.code is ErrorCode.AUTH_FAILED and "bad key" in str(caught.value)
+    assert len(a.calls) == len(b.calls) == 2  # one message per call (max_batch 1), each tried on both
+
+
+async def test_a_refusal_is_data_when_anything_else_was_sent_or_answered() -> None:
+    from msgbridge.core.errors import AuthError
+
+    routes = (Route("kz", ("a",), RouteMatch(countries=("KZ",))), Route("rest", ("b",)))
+    a, b = Fake("a", raises=AuthError("bad password")), memory("b")
+    results = await routed({"a": a, "b": b}, *routes).send([*msgs(1), *msgs(1, to="+12015550123")])
+    assert results[0].error is not None and results[0].error.code is ErrorCode.AUTH_FAILED
+    assert results[1].status is S.SUBMITTED
+    # a retryable refusal stays data too: the dispatcher requeues it
+    down = Fake("a", raises=TransportError("refused"))
+    (result,) = await routed({"a": down}).send(msgs(1))
+    assert result.error is not None and result.error.code is ErrorCode.NETWORK_ERROR
+
+
+async def test_lookup_where_every_child_can_be_asked(tmp_path: Any) -> None:
+    from msgbridge.adapters.base import ReferenceLookup
+
+    a = open_transport(f"memory://a?dlr=no&journal={tmp_path}/a.jsonl&fail_every=2&fail_code=network_error")
+    b = open_transport(f"memory://b?dlr=no&journal={tmp_path}/b.jsonl")
+    r = routed({"a": a, "b": b})
+    assert isinstance(r, ReferenceLookup)
+    batch = [Message(to="+77011234567", text="hi", reference=f"ref-{i}") for i in range(4)]
+    sent = {m.reference: res for m, res in zip(batch, await r.send(batch), strict=True)}
+    found = await r.lookup([*sent, "never"])
+    assert set(found) == set(sent)
+    for ref, res in found.items():
+        assert (res.link, res.native_id) == (sent[ref].link, sent[ref].native_id)
+    assert {res.link for res in found.values()} == {"memory://a", "memory://b"}
+
+
+def test_no_lookup_unless_every_child_can_be_asked(tmp_path: Any) -> None:
+    from msgbridge.adapters.base import ReferenceLookup
+
+    a = open_transport(f"memory://a?journal={tmp_path}/a.jsonl")
+    assert not isinstance(routed({"a": a, "b": memory("b")}), ReferenceLookup)
