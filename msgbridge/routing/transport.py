@@ -111,6 +111,8 @@ class RoutedTransport(Transport):
         *,
         route: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        close_children: bool = True,
+        breaker: Breaker | None = None,
     ) -> Self:
         """An instance that can look references up (a ReferenceLookup) only where every child can: an
         answer "not sent" from children that cannot be asked would send a message twice."""
