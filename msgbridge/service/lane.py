@@ -338,8 +338,16 @@ class Lane:
 
     # -- stopping ------------------------------------------------------------------------------------
 
-    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 -- the deadline is the point
-        """Stop claiming, let what is in flight be answered up to ``timeout``, store receipts meanwhile, close."""
+    async def drain(
+        self,
+        timeout: float,  # noqa: ASYNC109 -- the deadline is the point
+        *,
+        before_close: asyncio.Future[list[BaseException | None]] | None = None,
+    ) -> None:
+        """Stop claiming, let what is in flight be answered up to ``timeout``, store receipts meanwhile, close.
+
+        ``before_close``: what must end before the transport closes, its receipts still read meanwhile
+        (the drain of the routed lanes that send through it)."""
         self.stopping = True
         self._stop.set()
         self.dispatcher.stop_grace = max(0.0, timeout)
@@ -352,6 +360,8 @@ class Lane:
             done, _ = await asyncio.wait({send}, timeout=timeout + 1.0)
             if not done:
                 send.cancel()
+        if before_close is not None:
+            await asyncio.wait({before_close}, timeout=timeout + 2.0)
         for task in self._tasks:
             if task is not self._mo_task and task is not send and not task.done():
                 task.cancel()

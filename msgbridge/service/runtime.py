@@ -287,18 +287,20 @@ class Runtime:
         self._accepting = False
         deadline = time.monotonic() + timeout
         try:
-            # The routed lanes first: what they have in flight goes out through the plain lanes' transports,
-            # which close once their own lanes drain.
-            routed = {n: lane for n, lane in self.lanes.items() if n in self.routed}
-            plain = {n: lane for n, lane in self.lanes.items() if n not in self.routed}
-            for lanes in (routed, plain):
-                left = max(0.0, deadline - time.monotonic())
-                outcomes = await asyncio.gather(
-                    *(lane.drain(left) for lane in lanes.values()), return_exceptions=True
-                )
-                for name, outcome in zip(lanes, outcomes, strict=True):
-                    if isinstance(outcome, BaseException):
-                        log.error("%s: drain failed: %s", name, outcome)
+            # Every lane stops claiming at once; the plain lanes close their transports only once the routed
+            # lanes, which send through them, have had their in-flight answered.
+            routed = [n for n in self.lanes if n in self.routed]
+            plain = [n for n in self.lanes if n not in self.routed]
+            sending = asyncio.ensure_future(
+                asyncio.gather(*(self.lanes[n].drain(timeout) for n in routed), return_exceptions=True)
+            )
+            closing = await asyncio.gather(
+                *(self.lanes[n].drain(timeout, before_close=sending) for n in plain), return_exceptions=True
+            )
+            outcomes = [*await sending, *closing]
+            for name, outcome in zip([*routed, *plain], outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    log.error("%s: drain failed: %s", name, outcome)
             if self.webhooks is not None:  # after the lanes: their last results' events may still go out
                 await self.webhooks.stop(max(0.0, deadline - time.monotonic()))
         finally:
