@@ -41,10 +41,11 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Self, cast
 
 from msgbridge.adapters.base import (
+    AcknowledgesReceipts,
     Capabilities,
     LinkHealth,
     ReceiptPush,
@@ -77,6 +78,24 @@ _PEER_ANSWERED: frozenset[ErrorCode] = frozenset({ErrorCode.THROTTLED, ErrorCode
 MAX_TRACKED = 200_000
 
 
+_RESULT_FIELDS = tuple(f.name for f in fields(SendResult))
+_set = object.__setattr__
+
+
+def relinked(result: SendResult, link: str, attempts: tuple[Attempt, ...]) -> SendResult:
+    """``replace(result, link=link, attempts=attempts)`` at a tenth of its cost: a field-by-field copy.
+
+    Every message a routed transport sends gets one; ``dataclasses.replace`` (which rebuilds the keyword
+    arguments and calls ``__init__``) measured as the largest single cost of routing a message.
+    """
+    copy = object.__new__(SendResult)
+    for name in _RESULT_FIELDS:
+        _set(copy, name, getattr(result, name))
+    _set(copy, "link", link)
+    _set(copy, "attempts", attempts)
+    return copy
+
+
 def _bounded_put(table: OrderedDict[str, object], key: str, value: object) -> None:
     table[key] = value
     table.move_to_end(key)
@@ -84,7 +103,7 @@ def _bounded_put(table: OrderedDict[str, object], key: str, value: object) -> No
         table.popitem(last=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     """One message of a send() call while it is being routed."""
 
@@ -167,7 +186,10 @@ class RoutedTransport(Transport):
         )
         self.max_retry_wait = max(c.max_retry_wait for c in kids)
         self._buckets: dict[str, TokenBucket] = {}
-        self._native: OrderedDict[str, object] = OrderedDict()  # native id -> child name
+        self._links = {name: child.link for name, child in self.children.items()}
+        # native id -> child name, for status(): kept only where a child can be polled
+        self._polled = any(isinstance(c, StatusPolling) for c in kids)
+        self._native: OrderedDict[str, object] = OrderedDict()
         self._temporary: OrderedDict[str, object] = OrderedDict()  # "child\0message id" -> count
         self._receipts: asyncio.Queue[DeliveryReceipt | None] | None = None
         self._pumps: list[asyncio.Task[None]] = []
@@ -308,6 +330,8 @@ class RoutedTransport(Transport):
             self._temporary.pop(self._temporary_key(name, item.message), None)
 
     def _exhausted(self, name: str, item: _Pending) -> bool:
+        if not self._temporary:
+            return False
         count = self._temporary.get(self._temporary_key(name, item.message))
         return isinstance(count, int) and count > item.route.temporary_retries
 
@@ -435,12 +459,12 @@ class RoutedTransport(Transport):
         if name is None:  # the last failed attempt, already carrying its link
             attempts = tuple(item.attempts[:-1])
             return replace(answer, attempts=attempts)
-        link = answer.link or self.children[name].link
-        if answer.error is None:
+        link = answer.link or self._links[name]
+        if answer.error is None and self._polled:
             for native in (answer.native_id, *answer.native_ids):
                 if native:
                     _bounded_put(self._native, native, name)
-        return replace(answer, link=link, attempts=tuple(item.attempts))
+        return relinked(answer, link, tuple(item.attempts) if item.attempts else ())
 
     # -- receipts and status --------------------------------------------------------------------------
 
@@ -461,6 +485,20 @@ class RoutedTransport(Transport):
                 self._ended += 1
                 continue
             yield item
+
+    def hold_receipt_acks(self) -> None:
+        """Passed on to every child that acknowledges receipts (SMPP: deliver_sm_resp), so each receipt is
+        acknowledged to its SMSC only once the store has it, as with that child alone."""
+        for child in self.children.values():
+            if isinstance(child, AcknowledgesReceipts):
+                child.hold_receipt_acks()
+
+    def receipts_stored(self, receipts: Sequence[DeliveryReceipt]) -> None:
+        """Each acknowledging child answers the receipts of this batch that it owes (it knows its own, the
+        very objects it handed out, and passes over the others)."""
+        for child in self.children.values():
+            if isinstance(child, AcknowledgesReceipts):
+                child.receipts_stored(receipts)
 
     async def _pump(self, child: ReceiptPush) -> None:
         assert self._receipts is not None

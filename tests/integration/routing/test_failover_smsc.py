@@ -198,3 +198,38 @@ async def test_the_primarys_circuit_opens_when_it_stops_and_closes_when_it_is_ba
             info = t.circuits()[0]
             assert (info.state, info.failures, info.opened) == (CircuitState.CLOSED, 0, 1)
     assert len(secondary.submitted) == 10
+
+
+async def test_receipts_through_a_route_are_acknowledged_to_each_smsc_only_once_stored(
+    sims: tuple[SmscSimulator, SmscSimulator],
+) -> None:
+    from msgbridge.adapters.base import AcknowledgesReceipts
+    from msgbridge.routing.config import Strategy
+
+    primary, secondary = sims
+    options = "window=10&timeout=2"
+    children = {
+        "primary": open_transport(url(primary, options)),
+        "secondary": open_transport(url(secondary, options)),
+    }
+    route = Route("sms", ("primary", "secondary"), strategy=Strategy.WEIGHTED, weights=(1, 1))
+    async with RoutedTransport(children, RoutingConfig(routes=(route,))) as t:
+        assert isinstance(t, AcknowledgesReceipts)
+        t.hold_receipt_acks()
+        sent = await t.send([Message(to="+77011234567", sender="Test", text=f"<{i:05d}>") for i in range(20)])
+        assert {r.link for r in sent} == {c.link for c in t.children.values()}
+        got = []
+        async for receipt in t.receipts():
+            got.append(receipt)
+            if len(got) == 20:
+                break
+        await asyncio.sleep(0.1)  # time for an answer that should not come
+        assert primary.stats.deliver_sm_resp == secondary.stats.deliver_sm_resp == 0
+        t.receipts_stored(got)
+        for _ in range(2000):
+            if primary.stats.deliver_sm_resp + secondary.stats.deliver_sm_resp == 20:
+                break
+            await asyncio.sleep(0.01)
+        assert primary.stats.deliver_sm_resp == len(held(primary))
+        assert secondary.stats.deliver_sm_resp == len(held(secondary))
+        assert primary.stats.deliver_sm_resp + secondary.stats.deliver_sm_resp == 20

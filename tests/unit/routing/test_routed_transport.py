@@ -411,3 +411,17 @@ def test_no_lookup_unless_every_child_can_be_asked(tmp_path: Any) -> None:
 
     a = open_transport(f"memory://a?journal={tmp_path}/a.jsonl")
     assert not isinstance(routed({"a": a, "b": memory("b")}), ReferenceLookup)
+
+
+def test_relinked_is_replace() -> None:
+    from dataclasses import replace
+
+    from msgbridge.core.errors import ErrorInfo
+    from msgbridge.core.message import Attempt
+    from msgbridge.routing.transport import relinked
+
+    result = SendResult(
+        "m", S.SUBMITTED, "n2", ("n1", "n2"), 2, ErrorInfo(ErrorCode.PARTIAL), ("w",), {"k": 1}, "old", ()
+    )
+    attempts = (Attempt("a", "memory://a", None, 1.0),)
+    assert relinked(result, "memory://b", attempts) == replace(result, link="memory://b", attempts=attempts)
