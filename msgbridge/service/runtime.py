@@ -41,7 +41,7 @@ from msgbridge.core.template import check as check_template
 from msgbridge.dispatch.campaign import PrepareReport, Row, message_ids, validate_rows, write_rows
 from msgbridge.inbound.group_commit import GroupCommit
 from msgbridge.routing.config import RoutingConfig
-from msgbridge.routing.transport import RoutedTransport
+from msgbridge.routing.transport import AUTO, RoutedTransport
 from msgbridge.service.apikeys import KeyRing, read_keys
 from msgbridge.service.contract import (
     ORIGIN,
@@ -137,7 +137,7 @@ class Runtime:
         names = [n.lower() for n in transports]
         self.route_table = RouteTable(routing or RoutingConfig(), names)
         every = [*names, *self.route_table.names]
-        chosen = (default or (every[len(names)] if self.route_table else names[0])).lower()
+        chosen = (default or (AUTO if self.route_table else names[0])).lower()
         if chosen not in every:
             raise ConfigError(f"default transport {default!r} is not among {', '.join(every)}")
         self._default = chosen
