@@ -214,3 +214,23 @@ async def test_a_key_limited_to_one_transport_may_not_use_a_route_over_two(
             r = await post(allowed)
             assert r.status_code == 202, (allowed, r.text)
             assert r.json()["transport"] == allowed
+
+
+async def test_a_campaign_naming_no_transport_goes_by_the_routes(
+    sim: SmscSimulator, secondary: SmscSimulator, tmp_path: Path
+) -> None:
+    async with routed(tmp_path, sim.port, secondary.port) as api:
+        recipients = [{"phone": f"+7701123456{i}", "fields": {"n": str(i)}} for i in range(3)]
+        body = {"name": "spring", "template": "spring-{n}", "recipients": recipients}
+        r = await api.client.post("/v1/campaigns", json=body, headers=api.auth())
+        assert r.status_code == 202, r.text
+        assert r.json()["queued"] == 3
+
+        async def done() -> bool:
+            view = (await api.client.get("/v1/campaigns/spring", headers=api.auth())).json()
+            return bool(view["counts"].get("DELIVERED") == 3)
+
+        await until(done, what="the campaign delivered")
+        view = (await api.client.get("/v1/campaigns/spring", headers=api.auth())).json()
+        assert view["transport"] == "auto"
+        assert sorted(texts_at(sim)) == ["spring-0", "spring-1", "spring-2"] and texts_at(secondary) == []
