@@ -49,6 +49,41 @@
                                      # (service/smppfront/mo.py); no match: [events] inbound_url
     "7701" = "billing"
 
+    [[routes]]                       # evaluated in order, first match wins (docs/routing.md); --via auto
+    name = "kz"                      # --via route:kz sends every message through this one
+    prefixes = ["7700", "7701"]      # match keys, each optional, all given must match (any of its values):
+    countries = ["KZ"]               #   E.164 digit prefixes, ISO countries, "mobile"/"fixed",
+    number_types = ["mobile"]        #   senders, campaigns (fnmatch), tags (metadata "tags"),
+    senders = ["ACME"]               #   channels ("sms"/"email")
+    campaigns = ["promo-*"]
+    tags = ["otp"]
+    channels = ["sms"]
+    transports = ["kz_smsc", "mobizon"]   # names from [transports]
+    strategy = "failover"            # "failover" (in order) | "weighted" (weights, sticky per message) | "cheapest"
+    weights = [70, 30]               # weighted only, one per transport
+    failover_on = ["NETWORK_ERROR", "AUTH_FAILED"]   # default: the codes known to be a non-send
+    failover_on_timeout = false      # true: TIMEOUT/MAYBE_SUBMITTED move on too (may send twice)
+    temporary_retries = 2            # TEMPORARY_FAILURE answers on one transport before moving on
+    rate = 100                       # optional cap for the route, per second ...
+    rate_unit = "segments"           # ... in "messages" (default) or "segments"
+    [[routes]]
+    name = "default"                 # no match keys: every message
+    transports = ["sms"]
+
+    [breaker]                        # a circuit per transport of a route
+    failures = 5                     # consecutive connection-level failures that open it
+    error_rate = 0.5                 # or this share of failed calls ...
+    window = 30                      # ... over this many seconds, with at least min_calls calls
+    min_calls = 20
+    cooldown = 30                    # seconds open before one half-open probe
+
+    [prices.sms]                     # a transport's price per segment; the longest digit prefix wins, a
+    currency = "EUR"                 #   country code applies where no prefix matches
+    file = "prices-sms.csv"          # optional CSV: prefix,price[,currency]; the inline entries win
+    "7" = 0.02
+    "7701" = 0.015
+    "KZ" = 0.018
+
 The environment wins over the file, so a deployment keeps secrets out of it:
 ``MSGBRIDGE_STORE`` and ``MSGBRIDGE_TRANSPORT_<NAME>`` (``MSGBRIDGE_TRANSPORT_SMS``
 defines or replaces the transport named ``sms``); ``MSGBRIDGE_SERVE_<KEY>``
@@ -56,7 +91,7 @@ defines or replaces the transport named ``sms``); ``MSGBRIDGE_SERVE_<KEY>``
 for the two service sections, ``MSGBRIDGE_WEBHOOKS_<KEY>`` for ``[webhooks]``. ``--via NAME`` on the command line picks a named
 transport; ``--via URL`` uses the URL itself.
 
-Relative paths under ``[serve]`` and ``[apikeys]`` are read from the config
+Relative paths under ``[serve]``, ``[apikeys]`` and ``[prices.NAME]`` (``file``) are read from the config
 file's directory, so the service finds its key file and certificates whatever
 directory it is started from; paths from the environment are taken as given.
 """
@@ -70,6 +105,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from msgbridge.core.errors import ConfigError
+from msgbridge.routing.config import RoutingConfig, read_routing
 
 DEFAULT_FILE = "msgbridge.toml"
 DEFAULT_STORE = "msgbridge.db"
@@ -172,6 +208,7 @@ class Config:
     transport_callbacks: dict[str, str] = field(default_factory=dict)  # a transport's default callback URL
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     smpp_front: SmppFrontSettings | None = None
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
 
     def resolve_via(self, via: str) -> str:
         """A transport URL from ``--via``: a URL as given, or the URL configured under that name."""
@@ -245,6 +282,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
     events = _event_settings(data.get("events", {}), source)
     webhooks = _webhook_settings(data.get("webhooks", {}), environ, source)
     front = _smpp_front(data.get("smpp_front"), environ, source, base)
+    routing = read_routing(data, base=base, transports=transports, source=source)
     return Config(
         store=store,
         transports=transports,
@@ -255,6 +293,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         transport_callbacks=callbacks,
         webhooks=webhooks,
         smpp_front=front,
+        routing=routing,
     )
 
 

@@ -192,6 +192,24 @@ class InboundMessages(Protocol):
         ...
 
 
+@runtime_checkable
+class ComposedOf(Protocol):
+    """Made of other transports, each with its own link (a routed transport, ``msgbridge.routing``).
+
+    Its results name the part they came through (``SendResult.link``), so what waits for a polled
+    receipt is found by the part's link and polled through the part, with the part's own limits.
+    """
+
+    def parts(self) -> Sequence[Transport]: ...
+
+
+def polled_parts(transport: Transport) -> list[Transport]:
+    """What the dispatcher polls for receipts: the transport, or the parts of a composed one, that can be
+    polled and do not push."""
+    parts = transport.parts() if isinstance(transport, ComposedOf) else [transport]
+    return [p for p in parts if isinstance(p, StatusPolling) and not isinstance(p, ReceiptPush)]
+
+
 @dataclass(frozen=True, slots=True)
 class LinkHealth:
     """How a long-open transport's link is doing now, for a service's health and metrics.

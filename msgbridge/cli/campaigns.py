@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from msgbridge.adapters.base import open_transport, redact_for
+from msgbridge.adapters.base import redact_for
 from msgbridge.cli.common import (
     config_of,
     counts_table,
@@ -37,6 +37,7 @@ from msgbridge.core.terminal import markup, printable
 from msgbridge.dispatch.campaign import PrepareReport
 from msgbridge.dispatch.dispatcher import DispatchStats
 from msgbridge.dispatch.run import RunRequest, RunResult, run_campaign
+from msgbridge.routing.open import open_via
 from msgbridge.webhooks.worker import configured
 
 SHOW_PROBLEMS = 10
@@ -116,7 +117,11 @@ class _Bar:
 
 
 @campaign.command("run")
-@click.option("--via", required=True, help="transport URL, or a configured name")
+@click.option(
+    "--via",
+    required=True,
+    help="transport URL, a configured name, auto (the first matching [[routes]] entry) or route:NAME (that route)",
+)
 @click.option(
     "--csv", "csv_path", required=True, type=click.Path(dir_okay=False), help="recipients, one per row"
 )
@@ -208,8 +213,7 @@ def campaign_run(
     config = config_of(ctx)
     sender = text_arg("--from", sender)
     name = text_arg("--name", name)
-    url = config.resolve_via(via)
-    transport = open_transport(url)
+    transport = open_via(config, via)
     text = _template(text_arg("--template", template), template_file)
     check_template(text)
     cname = name or Path(csv_path).stem
@@ -217,7 +221,7 @@ def campaign_run(
         name=cname,
         template=text,
         csv_path=csv_path,
-        transport_label=via if "://" not in via else redact_for(transport, url),
+        transport_label=via if "://" not in via else redact_for(transport, via),
         sender=sender,
         tps=tps,
         region=region,

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
-from msgbridge.adapters.base import FEATURES, Transport, features, open_transport, registry
+from msgbridge.adapters.base import FEATURES, Transport, features, registry
+from msgbridge.cli import health as health_check
 from msgbridge.cli.campaigns import campaign
 from msgbridge.cli.common import (
     config_of,
@@ -36,6 +37,7 @@ from msgbridge.core.errors import ConfigError, ErrorCode
 from msgbridge.core.options import OptionSet
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.terminal import markup, printable
+from msgbridge.routing.open import open_via
 from msgbridge.service.usecases import SendRequest, check_send, send_one
 from msgbridge.store.base import MessageRecord
 
@@ -47,7 +49,10 @@ __all__ = ["campaign", "register"]
 
 @click.command()
 @click.option(
-    "--via", required=True, help="transport URL, or a name from msgbridge.toml / MSGBRIDGE_TRANSPORT_<NAME>"
+    "--via",
+    required=True,
+    help="transport URL, a name from msgbridge.toml / MSGBRIDGE_TRANSPORT_<NAME>, "
+    "auto (the first matching [[routes]] entry) or route:NAME (that route)",
 )
 @click.option("--to", "to", required=True, help="phone number (E.164, or national with --region)")
 @click.option("--text", required=True)
@@ -85,7 +90,7 @@ def send(
         raise ConfigError("--text is empty: there is nothing to send")
     request = SendRequest(to=to, text=text, sender=sender, region=region, reference=reference, wait=wait)
     check_send(request)  # a bad phone is refused before the transport URL is read
-    transport = open_transport(config.resolve_via(via))
+    transport = open_via(config, via)
     outcome = run_command(send_one(store_dsn(ctx, config), transport, request))
     rec, error = outcome.record, outcome.error
     code = exit_code({rec.status: 1})
@@ -141,10 +146,20 @@ def status(ctx: click.Context, message_id: str, as_json: bool) -> None:
     )
     if rec.last_error is not None:
         console.print(f"last error {markup(rec.last_error)}")
+    tried = rec.tried()
+    if tried:
+        attempts = Table("#", "time (UTC)", "transport", "outcome", title="tried before the result")
+        for n, (at, transport, said) in enumerate(tried, 1):
+            attempts.add_row(str(n), _utc(at), markup(transport), markup(said or "-"))
+        console.print(attempts)
     table = Table("time (UTC)", "status", "note")
     for at, st, note in rec.history:
-        table.add_row(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)), st.value, markup(note))
+        table.add_row(_utc(at), st.value, markup(note))
     console.print(table)
+
+
+def _utc(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))
 
 
 # -- transports / text ---------------------------------------------------------
@@ -153,8 +168,45 @@ def status(ctx: click.Context, message_id: str, as_json: bool) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @click.option("--options", "show_options", is_flag=True, help="also list each transport's URL options")
-def transports(as_json: bool, show_options: bool) -> None:
-    """The transport schemes this installation knows, what each can do and the URL options it reads."""
+@click.option(
+    "--health",
+    is_flag=True,
+    help="open each transport in msgbridge.toml and say whether it is up (exit 1 when one is not)",
+)
+@click.option(
+    "--server",
+    default=None,
+    metavar="URL",
+    help="with --health: ask a running msgbridge serve (its transports, circuits and routes) instead",
+)
+@click.option(
+    "--key", envvar="MSGBRIDGE_API_KEY", default=None, help="API key for --server (or MSGBRIDGE_API_KEY)"
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=health_check.DEFAULT_TIMEOUT,
+    show_default=True,
+    help="with --health: seconds each transport may take to open (or the server to answer)",
+)
+@click.pass_context
+def transports(
+    ctx: click.Context,
+    as_json: bool,
+    show_options: bool,
+    health: bool,
+    server: str | None,
+    key: str | None,
+    timeout: float,
+) -> None:
+    """The transport schemes this installation knows, what each can do and the URL options it reads;
+    with --health, whether each configured transport is up (or, with --server, how a running serve has them)."""
+    if server is not None and not health:
+        raise click.UsageError("--server goes with --health")
+    if health:
+        config = config_of(ctx) if server is None else None
+        health_check.report(config, server=server, key=key, timeout=timeout, as_json=as_json)
+        return
     found = registry.available()
     if as_json:
         out: dict[str, Any] = {}

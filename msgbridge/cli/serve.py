@@ -46,6 +46,7 @@ from msgbridge.service.apikeys import KeyRing
 from msgbridge.service.http import create_app
 from msgbridge.service.http.gate import Gate
 from msgbridge.service.http.protocol import http_protocol
+from msgbridge.service.routes import RouteTable
 from msgbridge.service.runtime import Runtime
 from msgbridge.service.smppfront.accounts import AccountBook
 from msgbridge.service.smppfront.mo import MoRouter
@@ -108,6 +109,9 @@ def check_config(config: Config, settings: ServeSettings) -> list[str]:
         except ConfigError as exc:
             raise ConfigError(f"transport {name!r}: {exc}") from None
         lines.append(f"transport {name}: {redact_for(transport, url)}")
+    table = RouteTable(config.routing, list(config.transports))  # the names the routed lanes need
+    for route in table.infos():
+        lines.append(f"route {route.name} ({route.lane}): {route.strategy} over {', '.join(route.transports)}")
     keys = KeyRing.load(config.apikeys_file)
     lines.append(f"API keys: {len(keys.keys)} in {config.apikeys_file}")
     host, port = parse_listen(settings.listen)

@@ -18,14 +18,41 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from msgbridge.core.errors import ErrorInfo
 from msgbridge.core.status import DeliveryStatus
+
+T = TypeVar("T")
+
+
+def quick_init(cls: type[T]) -> type[T]:
+    """A frozen dataclass's ``__init__`` that sets each slot through one bound ``object.__setattr__``.
+
+    The one ``dataclass`` writes looks ``object.__setattr__`` up again for every field; for a
+    record built per message that is most of its cost (``SendResult``: 1.9 µs against 1.4 µs with
+    eleven fields). Same signature, defaults and order; plain defaults only (no factories).
+    """
+    names, params = [], []
+    defaults: dict[str, object] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        assert f.default_factory is MISSING and f.init and not f.kw_only, f.name
+        names.append(f.name)
+        if f.default is MISSING:
+            params.append(f.name)
+        else:
+            defaults[f"_d_{f.name}"] = f.default
+            params.append(f"{f.name}=_d_{f.name}")
+    body = "".join(f"    _set(self, {n!r}, {n})\n" for n in names)
+    scope: dict[str, object] = {"_set": object.__setattr__, **defaults}
+    exec(f"def __init__(self, {', '.join(params)}):\n{body}", scope)
+    type.__setattr__(cls, "__init__", scope["__init__"])
+    return cls
 
 
 def new_id() -> str:
@@ -77,6 +104,22 @@ class Campaign(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class Attempt:
+    """One earlier try of a send on another transport, before the one its ``SendResult`` is about.
+
+    A routed transport (``msgbridge.routing``) moves a message on to the next transport only when the
+    outcome on this one is known to be a non-send; the store keeps each such try on the message's
+    history, so ``msgbridge status ID`` shows where it went before it was sent.
+    """
+
+    transport: str  # the transport's name in the route
+    link: str  # the link it went out on (``SendResult.link`` of that try)
+    error: ErrorInfo | None
+    at: float  # time.time() when its outcome was known
+
+
+@quick_init
+@dataclass(frozen=True, slots=True)
 class SendResult:
     """What the transport learnt from handing over one message.
 
@@ -86,6 +129,9 @@ class SendResult:
     ``native_ids`` holds one id per segment where the peer gives one each
     (SMPP); ``native_id`` is the id receipts will name for the whole message
     (the last segment's for SMPP, the provider's message id for HTTP).
+    ``link`` names the link the result came through where it is not the transport's own (a routed
+    transport's child): receipts for ``native_id`` come from that link. ``attempts`` are the attempts on
+    other transports that came before this result, in order.
     """
 
     message_id: str
@@ -96,6 +142,9 @@ class SendResult:
     error: ErrorInfo | None = None
     warnings: tuple[str, ...] = ()
     raw: dict[str, object] | None = None
+    link: str = ""
+    attempts: tuple[Attempt, ...] = ()
+    cost: tuple[int, str] | None = None
 
     @property
     def ok(self) -> bool:

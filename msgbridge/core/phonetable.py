@@ -104,6 +104,7 @@ class CountryTable:
     national_prefix: re.Pattern[str] | None  # the main region's national_prefix_for_parsing
     possible_lengths: frozenset[int]  # general and local-only lengths of the main region
     regions: tuple[RegionTable, ...]  # in COUNTRY_CODE_TO_REGION_CODE order
+    names: tuple[str, ...] = ()  # the ISO region of each of ``regions``
 
     @classmethod
     def build(cls, code: int) -> CountryTable | None:
@@ -118,6 +119,7 @@ class CountryTable:
             main.general_desc.possible_length_local_only
         )
         tables: list[RegionTable] = []
+        kept: list[str] = []
         for name in names:
             md = PhoneMetadata.metadata_for_region_or_calling_code(code, name)
             if md is None:
@@ -128,7 +130,8 @@ class CountryTable:
             if table is None:
                 return None
             tables.append(table)
-        return cls(code, f"+{code}", re.compile(npp) if npp else None, lengths, tuple(tables))
+            kept.append(name)
+        return cls(code, f"+{code}", re.compile(npp) if npp else None, lengths, tuple(tables), tuple(kept))
 
     def is_valid(self, nsn: str) -> bool:
         """``is_valid_number`` for this calling code and national significant number."""
@@ -141,6 +144,19 @@ class CountryTable:
             elif region.has_type(nsn):
                 return True
         return False
+
+    def region(self, nsn: str) -> str | None:
+        """``region_code_for_number``: the only region, else the first whose leading digits match, else the
+        first for which the number is valid; None where none is (phonenumbers says None too)."""
+        if len(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[self.code]) == 1:
+            return self.names[0]
+        for name, region in zip(self.names, self.regions, strict=True):
+            if region.leading_digits is not None:
+                if region.leading_digits.match(nsn):
+                    return name
+            elif region.has_type(nsn):
+                return name
+        return None
 
 
 _TABLES: dict[int, CountryTable | None] = {}

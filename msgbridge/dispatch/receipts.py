@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from msgbridge.adapters.base import AcknowledgesReceipts, ReceiptPush, StatusPolling, Transport
+from msgbridge.adapters.base import AcknowledgesReceipts, ReceiptPush, Transport, polled_parts
 from msgbridge.core.errors import MessagingError
 from msgbridge.core.message import DeliveryReceipt
 from msgbridge.core.status import AWAITING_RECEIPT
@@ -60,9 +60,9 @@ class ReceiptCollector:
         self._acks: AcknowledgesReceipts | None = (
             transport if isinstance(transport, AcknowledgesReceipts) else None
         )
-        self.poller: Poller | None = (
-            None  # made on the first poll, then kept: it holds each message's schedule
-        )
+        # Made on the first poll, then kept: each holds its messages' schedule. One per polled part of a
+        # composed transport (``adapters.base.polled_parts``), each under its own provider's limits.
+        self.pollers: list[Poller] | None = None
         # Told each batch of pushed receipts once it is committed (a service's status events); must not block.
         self.on_receipts: Callable[[Sequence[DeliveryReceipt]], None] | None = None
 
@@ -132,16 +132,15 @@ class ReceiptCollector:
 
     async def _poll_once(self) -> None:
         """Ask about the pending messages that are due; the poller keeps each provider's limits."""
-        if self.poller is None:
-            self.poller = Poller(
-                self.store,
-                self.transport,
-                policy_for(self.transport, self.poll_interval),
-                on_receipts=self._polled,
-            )
-        done = await self.poller.poll()
-        self.stats.receipts += done.receipts
-        self.stats.receipts_matched += done.matched
+        if self.pollers is None:
+            self.pollers = [
+                Poller(self.store, part, policy_for(part, self.poll_interval), on_receipts=self._polled)
+                for part in polled_parts(self.transport)
+            ]
+        for poller in self.pollers:
+            done = await poller.poll()
+            self.stats.receipts += done.receipts
+            self.stats.receipts_matched += done.matched
 
     async def awaiting(self, campaign: str | None = None, message_ids: Sequence[str] | None = None) -> int:
         """How many messages still expect a receipt."""
@@ -165,12 +164,12 @@ class ReceiptCollector:
         """Write receipts to the store until none is awaited (``until_final``) or ``timeout`` passes.
 
         Pushed receipts are consumed where the transport pushes them; status is
-        polled only where it cannot push but can be polled, by ``self.poller``,
+        polled only where it cannot push but can be polled, by ``self.pollers``,
         which asks about each message only when it is due and within the
         provider's documented limits.
         """
         self.start_receipts()
-        poll = isinstance(self.transport, StatusPolling) and not isinstance(self.transport, ReceiptPush)
+        poll = bool(polled_parts(self.transport))
         deadline = time.monotonic() + timeout
         while True:
             await self.flush()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
+from msgbridge.adapters.base import Transport
 from msgbridge.config import Config, load_config
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.message import SendResult
@@ -28,6 +29,7 @@ from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.url import split
 from msgbridge.dispatch.campaign import PrepareReport, Row
 from msgbridge.dispatch.run import CsvRows, RunRequest
+from msgbridge.routing.open import open_via, routed_via
 from msgbridge.service.contract import CampaignSubmission, CampaignView, Submission
 from msgbridge.service.events import EventsLost, Subscription
 from msgbridge.service.runtime import Runtime
@@ -54,8 +56,9 @@ def transport_name(via: str) -> str:
 class Client:
     """One transport, opened once, over a durable store (see the module's docstring).
 
-    ``via`` is a transport URL (``smpp://user:pass@host:2775``, ``memory://``) or a name configured in
-    ``msgbridge.toml`` / ``MSGBRIDGE_TRANSPORT_<NAME>``. ``store`` is a path or DSN; None: the configured
+    ``via`` is a transport URL (``smpp://user:pass@host:2775``, ``memory://``), a name configured in
+    ``msgbridge.toml`` / ``MSGBRIDGE_TRANSPORT_<NAME>``, ``auto`` or ``route:NAME`` (its ``[[routes]]``,
+    docs/routing.md). ``store`` is a path or DSN; None: the configured
     store. A URL's messages are keyed under its scheme: give two peers of one scheme configured names.
     """
 
@@ -76,10 +79,11 @@ class Client:
         self.name = transport_name(via)
         self.sender = sender
         self.region = region
-        url = self.config.resolve_via(via)
+        routed, _ = routed_via(via)
+        spec: str | Transport = open_via(self.config, via) if routed else self.config.resolve_via(via)
         self.runtime = Runtime(
             store=store if store is not None else self.config.store,
-            transports={self.name: url},
+            transports={self.name: spec},
             tps=tps,
             concurrency=concurrency,
             drain_timeout=drain_timeout,

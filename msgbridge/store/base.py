@@ -56,6 +56,22 @@ class OutboxEntry:
     row: int | None = None
 
 
+# A history note of an earlier attempt on another transport (``SendResult.attempts``), before the result's.
+ATTEMPT = "attempt via "
+
+
+def attempt_note(transport: str, error: ErrorInfo | None) -> str:
+    return f"{ATTEMPT}{transport}: {error}" if error is not None else f"{ATTEMPT}{transport}"
+
+
+def attempt_of(note: str) -> tuple[str, str] | None:
+    """(transport, what it said) of an attempt's note; None for any other note."""
+    if not note.startswith(ATTEMPT):
+        return None
+    transport, _, said = note[len(ATTEMPT) :].partition(": ")
+    return transport, said
+
+
 @dataclass(slots=True)
 class MessageRecord:
     """A message as the store holds it. Built for every message a claim hands out, so a plain slotted
@@ -72,6 +88,10 @@ class MessageRecord:
     created_at: float
     updated_at: float
     history: tuple[tuple[float, DeliveryStatus, str], ...] = field(default=())
+
+    def tried(self) -> list[tuple[float, str, str]]:
+        """Attempts on other transports before a result, from the history: (at, transport, what it said)."""
+        return [(at, *found) for at, _, note in self.history if (found := attempt_of(note)) is not None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ from typing import Any
 from msgbridge.core.errors import ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, SendResult
 from msgbridge.core.status import DeliveryStatus, aggregate, merge
-from msgbridge.store.rows import error_columns
+from msgbridge.store.base import attempt_note
+from msgbridge.store.rows import error_columns, micros, trail_tail
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,19 @@ class ResultPlan:
     # (message_id, at, status, note)
     history: list[tuple[str, float, DeliveryStatus, str]] = field(default_factory=list)
     native_ids: list[str] = field(default_factory=list)
+    # Links results name besides the call's own (``SendResult.link``: a routed transport's children).
+    links: set[str] = field(default_factory=set)
+    # Trail lines of earlier attempts, each at its own time, appended before the result's own line:
+    # (at in microseconds, trail tail, message_id)
+    attempts: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 def plan_results(
     results: Sequence[SendResult], current: Mapping[str, DeliveryStatus], *, link: str, now: float
 ) -> ResultPlan:
+    """Each result's row update. Native ids and parts are keyed by the result's own link where it names
+    one (``result.link or link``), so a receipt arriving on that link matches; earlier attempts become
+    trail lines with the status the message had meanwhile (an attempt changes no status)."""
     plan = ResultPlan()
     statuses = dict(current)
     # Runs once per message sent: the appends are bound once, not looked up per row.
@@ -56,12 +65,22 @@ def plan_results(
         native_id = r.native_id
         ids = r.native_ids or ((native_id,) if native_id else ())
         many = len(ids) > 1
+        via = r.link
+        if via:
+            plan.links.add(via)
+        else:
+            via = link
+        if r.attempts:
+            plan.attempts.extend(
+                (micros(a.at), trail_tail(before, attempt_note(a.transport, a.error)), message_id)
+                for a in r.attempts
+            )
         updates(
             (
                 status,
                 native_id or (ids[-1] if ids else None),
                 json.dumps(list(ids)) if many else None,
-                link,
+                via,
                 max(r.segments, len(ids), 1),
                 *error_columns(error),
                 now,
@@ -69,7 +88,7 @@ def plan_results(
             )
         )
         if many:
-            plan.segments.extend((message_id, seq, link, nid, status) for seq, nid in enumerate(ids))
+            plan.segments.extend((message_id, seq, via, nid, status) for seq, nid in enumerate(ids))
         native_ids(ids)
         history((message_id, now, status, "result" if error is None else f"result: {error}"))
         statuses[message_id] = status

@@ -57,6 +57,7 @@ from msgbridge.store.schema import CALLBACK_COLUMN, VERSION, statements
 from msgbridge.store.steps import history_onto_trail, outbox_to_v3
 from msgbridge.store.texts import Texts
 from msgbridge.store.writes import (
+    ATTEMPT_TRAIL,
     INSERT_INBOUND,
     INSERT_MESSAGES,
     MATCH_PARKED,
@@ -368,14 +369,16 @@ class SqlStore(Store):
             targets: dict[str, int] = {}
             current = await self._statuses(c, {r.message_id for r in results}, targets)
             plan = plan_results(results, current, link=link, now=now)
-            link_id = (await self.texts.word_ids(c, [link]))[link]
+            link_ids = await self.texts.word_ids(c, [link, *plan.links])
+            if plan.attempts:
+                await c.bulk(ATTEMPT_TRAIL, plan.attempts)
             # plan.history has one entry per update, in the same order.
             await c.bulk(
                 RESULT_UPDATE,
                 [
                     (
                         *u[:3],
-                        link_id,
+                        link_ids[u[3]],
                         *u[4:-1],
                         *due_after(status, now),
                         at_us,

@@ -47,6 +47,8 @@ RESULT_UPDATE = Bulk(
     (_T, _T, _T, _I, "int4", _T, _T, _T, _F, _F, "int4", _F, _I, _T, _T),
     (14,),
 )
+# An earlier attempt's trail line, at its own time, before the result's (``RESULT_UPDATE``) in one call.
+ATTEMPT_TRAIL = Bulk(f"UPDATE messages SET {APPEND_TRAIL} WHERE id = ?", (_I, _T, _T), (2,))
 SEGMENT_UPSERT = Bulk(
     "INSERT INTO segments (message_id, seq, link, native_id, status) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (message_id, seq) DO UPDATE SET link = excluded.link, native_id = excluded.native_id, "

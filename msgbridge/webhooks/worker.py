@@ -33,11 +33,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from msgbridge.config import Config, WebhookSettings
+from msgbridge.core.breaker import Breaker
 from msgbridge.core.callbacks import address_problem
 from msgbridge.service.apikeys import KeyRing, read_keys
 from msgbridge.service.events import EventHub, EventsLost, Subscription
 from msgbridge.store.base import DELIVERED, FAILED, PENDING, SKIPPED, EventOutcome, Store, StoredEvent
-from msgbridge.webhooks.breaker import Breaker
 from msgbridge.webhooks.formats import FORMATS, CallbackFormat, CallbackRequest, JsonFormat
 from msgbridge.webhooks.keys import WebhookSecrets
 from msgbridge.webhooks.limiter import OriginQueues, origin_of

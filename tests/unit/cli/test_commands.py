@@ -590,3 +590,35 @@ def test_campaign_phone_check_levels(msgbridge, tmp_path: Path) -> None:  # type
         )  # fmt: skip
         queued[level] = r.json()["queued"]
     assert queued == {"strict": 2, "possible": 3, "none": 4}
+
+
+ROUTED_TOML = """
+[transports]
+down = "memory://down?down_times=100&dlr=no"
+up = "memory://up?dlr=no"
+
+[[routes]]
+name = "both"
+transports = ["down", "up"]
+"""
+
+
+def test_send_via_auto_and_a_named_route(msgbridge, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "msgbridge.toml").write_text(ROUTED_TOML, encoding="utf-8")
+    for via in ("auto", "route:both"):
+        r = msgbridge("send", "--via", via, "--to", "+77011234567", "--text", "hi", "--json")
+        assert r.code == 0, r.err
+        assert r.json()["status"] == "SUBMITTED"
+    r = msgbridge("send", "--via", "route:nope", "--to", "+77011234567", "--text", "hi")
+    assert r.code == 2 and "unknown route 'nope' (configured: both)" in r.err
+
+
+def test_campaign_run_via_a_route(msgbridge, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "msgbridge.toml").write_text(ROUTED_TOML, encoding="utf-8")
+    (tmp_path / "people.csv").write_text("phone,name\n" + "\n".join(PEOPLE) + "\n", encoding="utf-8")
+    r = msgbridge(
+        "campaign", "run", "--via", "route:both", "--csv", "people.csv", "--template", "Hi {name}", "--json"
+    )
+    assert r.code == 0, r.output
+    help_text = msgbridge("campaign", "run", "--help").out
+    assert "route:NAME" in help_text and "auto" in help_text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from msgbridge.webhooks.breaker import Breaker
+from msgbridge.core.breaker import Breaker
 
 A = "http://a.example:80"
 B = "http://b.example:80"
