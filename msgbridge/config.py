@@ -42,6 +42,8 @@
     tls_key = "key.pem"
     accounts = "msgbridge-smpp-users.toml"   # `msgbridge smpp-user create` writes it; default: next to this file
     enquire_link = 30                # seconds of silence before the front asks; 3 unanswered: the link is closed
+    slow_reader = 10                 # seconds a session's writes may stay paused (its reader not draining)
+                                     # before it is dropped; what it had not acknowledged stays in the store
     [smpp_front.routes]              # MO destination prefix -> account, besides the accounts' own --mo; the
                                      # longest prefix wins, a route over an account's own of the same prefix
                                      # (service/smppfront/mo.py); no match: [events] inbound_url
@@ -187,6 +189,7 @@ class SmppFrontSettings:
     tls_key: str | None = None
     accounts: str = DEFAULT_SMPP_ACCOUNTS
     enquire_link: float = 30.0
+    slow_reader: float = 10.0  # seconds a paused write may last before the session is dropped
     routes: dict[str, str] = field(default_factory=dict)  # MO destination prefix (digits) -> system_id
 
     @property
@@ -468,14 +471,17 @@ def _webhook_settings(section: object, environ: Mapping[str, str], source: str |
     return WebhookSettings(**settings)  # type: ignore[arg-type]
 
 
-_SMPP_FRONT_KEYS: tuple[str, ...] = ("listen", "tls_cert", "tls_key", "accounts", "enquire_link", "routes")
+_SMPP_FRONT_KEYS: tuple[str, ...] = (
+    "listen", "tls_cert", "tls_key", "accounts", "enquire_link", "slow_reader", "routes"
+)  # fmt: skip
+_SMPP_FRONT_SECONDS = ("enquire_link", "slow_reader")
 
 
 def _smpp_front(
     section: object, environ: Mapping[str, str], source: str | None, base: Path
 ) -> SmppFrontSettings | None:
     """``[smpp_front]``, or ``MSGBRIDGE_SMPP_FRONT_LISTEN`` alone: None when neither is there."""
-    env = {k: environ[ENV_SMPP_FRONT_PREFIX + k.upper()] for k in _SMPP_FRONT_KEYS[:5]
+    env = {k: environ[ENV_SMPP_FRONT_PREFIX + k.upper()] for k in _SMPP_FRONT_KEYS[:-1]
            if environ.get(ENV_SMPP_FRONT_PREFIX + k.upper())}  # fmt: skip
     if section is None and not env:
         return None
@@ -491,7 +497,7 @@ def _smpp_front(
     values = {k: (v, f"{source}: [smpp_front] {k}", True) for k, v in section.items() if k != "routes"}
     values.update({k: (v, f"{ENV_SMPP_FRONT_PREFIX}{k.upper()}", False) for k, v in env.items()})
     for key, (value, where, from_file) in values.items():
-        if key == "enquire_link":
+        if key in _SMPP_FRONT_SECONDS:
             seconds = _seconds(value, where)
             if seconds <= 0:
                 raise ConfigError(f"{where} must be more than 0 seconds")

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 from msgbridge.adapters.base import FEATURES, Transport, features, registry
+from msgbridge.cli import health as health_check
 from msgbridge.cli.campaigns import campaign
 from msgbridge.cli.common import (
     config_of,
@@ -167,8 +168,45 @@ def _utc(at: float) -> str:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @click.option("--options", "show_options", is_flag=True, help="also list each transport's URL options")
-def transports(as_json: bool, show_options: bool) -> None:
-    """The transport schemes this installation knows, what each can do and the URL options it reads."""
+@click.option(
+    "--health",
+    is_flag=True,
+    help="open each transport in msgbridge.toml and say whether it is up (exit 1 when one is not)",
+)
+@click.option(
+    "--server",
+    default=None,
+    metavar="URL",
+    help="with --health: ask a running msgbridge serve (its transports, circuits and routes) instead",
+)
+@click.option(
+    "--key", envvar="MSGBRIDGE_API_KEY", default=None, help="API key for --server (or MSGBRIDGE_API_KEY)"
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=health_check.DEFAULT_TIMEOUT,
+    show_default=True,
+    help="with --health: seconds each transport may take to open (or the server to answer)",
+)
+@click.pass_context
+def transports(
+    ctx: click.Context,
+    as_json: bool,
+    show_options: bool,
+    health: bool,
+    server: str | None,
+    key: str | None,
+    timeout: float,
+) -> None:
+    """The transport schemes this installation knows, what each can do and the URL options it reads;
+    with --health, whether each configured transport is up (or, with --server, how a running serve has them)."""
+    if server is not None and not health:
+        raise click.UsageError("--server goes with --health")
+    if health:
+        config = config_of(ctx) if server is None else None
+        health_check.report(config, server=server, key=key, timeout=timeout, as_json=as_json)
+        return
     found = registry.available()
     if as_json:
         out: dict[str, Any] = {}

@@ -46,6 +46,7 @@ from msgbridge.service.apikeys import KeyRing
 from msgbridge.service.http import create_app
 from msgbridge.service.http.gate import Gate
 from msgbridge.service.http.protocol import http_protocol
+from msgbridge.service.routes import RouteTable
 from msgbridge.service.runtime import Runtime
 from msgbridge.service.smppfront.accounts import AccountBook
 from msgbridge.service.smppfront.mo import MoRouter
@@ -108,6 +109,9 @@ def check_config(config: Config, settings: ServeSettings) -> list[str]:
         except ConfigError as exc:
             raise ConfigError(f"transport {name!r}: {exc}") from None
         lines.append(f"transport {name}: {redact_for(transport, url)}")
+    table = RouteTable(config.routing, list(config.transports))  # the names the routed lanes need
+    for route in table.infos():
+        lines.append(f"route {route.name} ({route.lane}): {route.strategy} over {', '.join(route.transports)}")
     keys = KeyRing.load(config.apikeys_file)
     lines.append(f"API keys: {len(keys.keys)} in {config.apikeys_file}")
     host, port = parse_listen(settings.listen)
@@ -217,12 +221,19 @@ class FrontPlan:
     port: int
     tls: ssl.SSLContext | None
     enquire_link: float
+    slow_reader: float
     routes: Mapping[str, str]
 
     def build(self, runtime: Runtime) -> SmppFront:
         """The front, and MO routed by destination prefix to its accounts (``smppfront.mo``)."""
         MoRouter(self.accounts, self.routes).install(runtime.store)
-        return SmppFront(runtime, self.accounts, events=runtime.store, enquire_link=self.enquire_link)
+        return SmppFront(
+            runtime,
+            self.accounts,
+            events=runtime.store,
+            enquire_link=self.enquire_link,
+            slow_reader=self.slow_reader,
+        )
 
     async def listen(self, front: SmppFront) -> None:
         """Listen; a port in use (or any refused listen) is a one-line error naming the address."""
@@ -241,7 +252,9 @@ def front_plan(config: Config) -> FrontPlan | None:
         return None
     host, port = settings.address
     tls = tls_context(ServeSettings(tls_cert=settings.tls_cert, tls_key=settings.tls_key))
-    return FrontPlan(AccountBook(settings.accounts), host, port, tls, settings.enquire_link, settings.routes)
+    return FrontPlan(
+        AccountBook(settings.accounts), host, port, tls, settings.enquire_link, settings.slow_reader, settings.routes
+    )
 
 
 def register(cli: click.Group) -> None:

@@ -53,10 +53,10 @@ from msgbridge.dispatch.run import RunRequest, csv_rows, problem_sink
 from msgbridge.routing import numbers
 from msgbridge.routing.choose import candidates
 from msgbridge.routing.config import Route, RoutingConfig, Strategy
+from msgbridge.routing.open import routed_via
 from msgbridge.routing.prices import Price, format_micros
+from msgbridge.routing.transport import AUTO
 
-AUTO = "auto"
-ROUTE_PREFIX = "route:"
 NO_ROUTE = ""  # the route of a message sent through a plain transport, or one no route matches
 UNKNOWN_COUNTRY = "?"
 RECIPIENT_COLUMNS = ("line", "phone", "country", "route", "transport", "encoding", "segments", "price", "currency")
@@ -152,7 +152,8 @@ class Decisions:
 
 
 def plan_via(via: str | None, routing: RoutingConfig, transports: Iterable[str]) -> PlanVia:
-    """``--via`` as the plan reads it; ConfigError for an unknown route or transport name.
+    """``--via`` as the plan reads it (``auto`` and ``route:NAME`` as ``open_via`` reads them); ConfigError
+    for an unknown route or transport name.
 
     Without ``--via``: ``auto`` when routes are configured, else no transport at all (the plan then has
     rows, segments and encodings, without prices).
@@ -160,12 +161,13 @@ def plan_via(via: str | None, routing: RoutingConfig, transports: Iterable[str])
     names = {t.lower() for t in transports}
     if via is None:
         return PlanVia(AUTO, routing, auto=True) if routing.routes else PlanVia("", routing)
-    if via == AUTO:
+    routed, route = routed_via(via)
+    if routed and route is not None:
+        return PlanVia(via, routing, route=routing.route(route))
+    if routed:
         if not routing.routes:
             raise ConfigError("--via auto needs routes ([[routes]] in msgbridge.toml); none are configured")
         return PlanVia(via, routing, auto=True)
-    if via.startswith(ROUTE_PREFIX):
-        return PlanVia(via, routing, route=routing.route(via.removeprefix(ROUTE_PREFIX)))
     if "://" in via:
         return PlanVia(transport_identity(via) or via, routing)
     if via.lower() not in names:

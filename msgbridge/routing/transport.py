@@ -130,6 +130,8 @@ class RoutedTransport(Transport):
         *,
         route: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        close_children: bool = True,
+        breaker: Breaker | None = None,
     ) -> Self:
         """An instance that can look references up (a ReferenceLookup) only where every child can: an
         answer "not sent" from children that cannot be asked would send a message twice."""
@@ -145,9 +147,16 @@ class RoutedTransport(Transport):
         *,
         route: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        close_children: bool = True,
+        breaker: Breaker | None = None,
     ) -> None:
         """``children``: every transport the routes in use name, constructed, not yet opened. ``route``:
-        the one route every message takes (``--via route:NAME``); None: the first matching (``auto``)."""
+        the one route every message takes (``--via route:NAME``); None: the first matching (``auto``).
+
+        A service runs several routed transports over the same children, each child also in a lane of its
+        own that closes it: ``close_children=False`` leaves closing them to their owner, and ``breaker``
+        (another routed transport's) gives every routed transport of the process the same circuit per
+        child, whichever route uses it."""
         super().__init__(TransportURL.parse(f"{self.scheme}://{AUTO if route is None else 'route'}"))
         self.routing = routing
         self.forced = routing.route(route) if route is not None else None
@@ -159,8 +168,9 @@ class RoutedTransport(Transport):
             raise ConfigError("no [[routes]] configured: --via auto needs at least one route")
         self.children: dict[str, Transport] = dict(children)
         self.clock = clock
+        self.close_children = close_children
         b = routing.breaker
-        self.breaker = Breaker(
+        self.breaker = breaker or Breaker(
             failures=b.failures,
             cooldown=b.cooldown,
             probe_wait=b.cooldown,
@@ -212,6 +222,8 @@ class RoutedTransport(Transport):
             raise errors[0]
 
     async def aclose(self) -> None:
+        if not self.close_children:
+            return
         outcomes = await asyncio.gather(*(c.aclose() for c in self.children.values()), return_exceptions=True)
         for name, outcome in zip(self.children, outcomes, strict=True):
             if isinstance(outcome, Exception):

@@ -39,7 +39,7 @@ class Submission:
     text: str
     sender: str | None = None
     reference: str | None = None  # the caller's id: the same reference under the same scope is queued once
-    transport: str | None = None  # a configured transport name; None: the default one
+    transport: str | None = None  # one of ``Gateway.transport_names``; None: the default one
     region: str | None = None
     # Where its status events go: a JSON callback (``callback_url``) or a target of any format (``callback``);
     # not both. Neither: the API key's, else the transport's default, if configured.
@@ -123,6 +123,26 @@ class Latency:
 
 
 @dataclass(frozen=True, slots=True)
+class CircuitHealth:
+    """A routed-to transport's circuit (``msgbridge.core.breaker``): while open, routes skip it."""
+
+    state: str  # "closed" | "open" | "half_open" (the cool-down is over: the next routed send probes it)
+    failures: int  # consecutive connection-level failures
+    opened: int  # times it opened since this process started
+    probe_in: float | None = None  # open: seconds until the half-open probe may go
+
+
+@dataclass(frozen=True, slots=True)
+class RouteInfo:
+    """One ``[[routes]]`` entry as ``GET /v1/transports`` lists it."""
+
+    name: str
+    lane: str  # what a submission names to send every message through it: ``route:<name>``
+    strategy: str  # "failover" | "weighted" | "cheapest"
+    transports: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class TransportHealth:
     """One configured transport as ``GET /v1/transports``, ``/readyz`` and ``/metrics`` show it. Counters are
     cumulative since this process started; nothing in here may hold a secret (names and schemes only)."""
@@ -143,6 +163,7 @@ class TransportHealth:
     # One observation per chunk the dispatcher sent: seconds from handing its first message to the transport
     # until its last answer (a chunk is what one claim took, up to a window's worth or half a second of work).
     submit_latency: Latency
+    circuit: CircuitHealth | None = None  # None: no route names this transport
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +217,21 @@ class Gateway(Protocol):
     """The running gateway: transports open, the outbox drained, receipts matched whenever they arrive."""
 
     @property
-    def transport_names(self) -> Sequence[str]: ...  # configured names, the default first
+    def transport_names(self) -> Sequence[str]:
+        """What a submission may name: the configured transports, then (with ``[[routes]]``) ``auto`` and
+        ``route:NAME`` for each route."""
+        ...
+
+    @property
+    def default_transport(self) -> str: ...  # where a submission naming none goes: ``auto`` with routes
+
+    def carriers(self, name: str) -> Sequence[str]:
+        """The configured transports a submission to ``name`` may go out on: ``name`` itself, or the
+        transports of its route(s). An API key limited to some transports may use ``name`` only if it may
+        use all of these."""
+        ...
+
+    def routes(self) -> Sequence[RouteInfo]: ...  # the [[routes]] in order; empty without
 
     def ready(self) -> bool: ...  # the store is open and at least one transport is up
 

@@ -15,6 +15,12 @@ A lane sends only what carries its ``origin`` (an idempotency-key prefix), so se
 the CLI share one store without one sending another's messages. The SMTP gateway's pump is a lane with
 origin ``smtp:`` (:mod:`msgbridge.inbound.pump`); the runtime's lanes have ``api:<transport>:``.
 
+A lane made with ``receipts=False`` only sends: the runtime's routed lanes (``service.routes``), whose
+transport is made of the plain lanes' transports. Their owners read the receipts and close them; such a
+lane closes its own transport without reading any, and counts each result against the lane of the
+transport that carried it (``carriers``, by ``SendResult.link``), so a transport's health counts what
+every route sent through it.
+
 :meth:`Lane.drain` is the clean shutdown: no new claims, what is in flight gets ``timeout`` seconds to be
 answered, what was claimed and never written goes back to the queue (QUEUED), what may have been written
 stays MAYBE_SUBMITTED, and receipts keep being stored through the close.
@@ -28,7 +34,7 @@ import contextlib
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import cast
 
@@ -101,6 +107,7 @@ class Lane:
         inbound: bool = False,
         hub: EventHub | None = None,
         open_backoff: Backoff = OPEN_BACKOFF,
+        carriers: Mapping[str, Lane] | None = None,
     ) -> None:
         self.store = store
         self.transport = transport
@@ -113,6 +120,7 @@ class Lane:
         self.inbound = inbound and isinstance(transport, InboundMessages)
         self.hub = hub
         self.open_backoff = open_backoff
+        self.carriers: Mapping[str, Lane] = carriers or {}  # link -> the lane whose transport it is
         self.rounds = 0  # send rounds finished (a test waits for one more than it needs)
         self.opened = False  # the transport's open() has succeeded
         self.stopping = False
@@ -140,12 +148,13 @@ class Lane:
     # -- hooks ---------------------------------------------------------------------------------------
 
     def _on_results(self, results: Sequence[SendResult]) -> None:
-        sent = self.sent
+        carriers = self.carriers
         native = self._native if self.hub is not None else None
         for r in results:
-            sent[r.status] += 1
+            owner = carriers.get(r.link, self) if carriers else self
+            owner.sent[r.status] += 1
             if r.error is not None:
-                self._error(r.error)
+                owner._error(r.error)
             if native is not None:
                 for nid in r.native_ids or ((r.native_id,) if r.native_id else ()):
                     native[nid] = r.message_id
@@ -329,8 +338,16 @@ class Lane:
 
     # -- stopping ------------------------------------------------------------------------------------
 
-    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 -- the deadline is the point
-        """Stop claiming, let what is in flight be answered up to ``timeout``, store receipts meanwhile, close."""
+    async def drain(
+        self,
+        timeout: float,  # noqa: ASYNC109 -- the deadline is the point
+        *,
+        before_close: asyncio.Future[list[BaseException | None]] | None = None,
+    ) -> None:
+        """Stop claiming, let what is in flight be answered up to ``timeout``, store receipts meanwhile, close.
+
+        ``before_close``: what must end before the transport closes, its receipts still read meanwhile
+        (the drain of the routed lanes that send through it)."""
         self.stopping = True
         self._stop.set()
         self.dispatcher.stop_grace = max(0.0, timeout)
@@ -343,14 +360,15 @@ class Lane:
             done, _ = await asyncio.wait({send}, timeout=timeout + 1.0)
             if not done:
                 send.cancel()
+        if before_close is not None:
+            await asyncio.wait({before_close}, timeout=timeout + 2.0)
         for task in self._tasks:
             if task is not self._mo_task and task is not send and not task.done():
                 task.cancel()
         await asyncio.gather(*(t for t in self._tasks if t is not self._mo_task), return_exceptions=True)
         if self.opened:
             try:
-                # Reads receipts through the close (SMPP releases the ones it held), stores them, unbinds.
-                await self.dispatcher.close_transport()
+                await self._close()
             except Exception as exc:
                 log.warning("%s: closing the transport: %s", self.name, exc)
         else:
@@ -374,4 +392,12 @@ class Lane:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         with contextlib.suppress(Exception):
+            await self._close()
+
+    async def _close(self) -> None:
+        """Close the transport; one whose receipts this lane reads is read through the close (SMPP
+        releases the receipts it held), they are stored, then it unbinds."""
+        if self.receipts:
             await self.dispatcher.close_transport()
+        else:
+            await self.transport.aclose()

@@ -45,7 +45,11 @@ FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("msgbridge_transport_up", "gauge", "1 while the transport is open and usable (SMPP: a bind is up)."),
     ("msgbridge_binds_up", "gauge", "SMPP binds up."),
     ("msgbridge_queue_depth", "gauge", "Messages in the store by status (the whole store)."),
+    ("msgbridge_circuit_state", "gauge", "A routed-to transport's circuit: 0 closed, 1 half-open, 2 open."),
+    ("msgbridge_circuit_opened", "counter", "Times a routed-to transport's circuit opened."),
 )
+# msgbridge_circuit_state's values: alerting on ``> 0`` catches a circuit that is not closed.
+CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 
 def _families() -> dict[str, Metric]:
@@ -105,6 +109,9 @@ class GatewayCollector(Collector):
         add("msgbridge_transport_up", [h.name], 1 if h.up else 0)
         if h.binds_up is not None:
             add("msgbridge_binds_up", [h.name], h.binds_up)
+        if h.circuit is not None:
+            add("msgbridge_circuit_state", [h.name], CIRCUIT_STATES[h.circuit.state])
+            add("msgbridge_circuit_opened", [h.name], h.circuit.opened)
         latency = h.submit_latency
         hist = made["msgbridge_submit_latency_seconds"]
         assert isinstance(hist, HistogramMetricFamily)

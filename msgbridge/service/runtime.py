@@ -11,6 +11,10 @@ in a column of its own): its own (``Submission.callback`` or ``callback_url``; a
 the transport's (``[transports.NAME] callback_url``). What a caller names is checked against SSRF here
 (``core.callbacks``), names resolved off the event loop; defaults are the operator's, checked for form.
 
+Routes: with ``[[routes]]`` (``routing``) the runtime also has a lane ``auto`` and one ``route:NAME`` per
+route, each sending through a routed transport over the plain lanes' transports (:mod:`msgbridge.service.routes`);
+a submission that names no transport goes to ``auto``.
+
 Keys: a submission is queued under ``api:<transport>:<scope>:<reference>`` (or ``api:<transport>:id:<id>``
 without a reference), a campaign started here under ``api:<transport>:c:<campaign>:<e164>``; each lane
 claims origin ``api:<transport>:``. So a retried reference finds its first message, a restart resumes
@@ -35,21 +39,25 @@ from msgbridge.core.message import Campaign, DeliveryReceipt, InboundMessage, Me
 from msgbridge.core.status import FINAL, DeliveryStatus
 from msgbridge.core.template import check as check_template
 from msgbridge.dispatch.campaign import PrepareReport, Row, message_ids, validate_rows, write_rows
-from msgbridge.dispatch.plan import CampaignPlan, plan_rows, plan_via
+from msgbridge.dispatch.plan import CampaignPlan, PlanVia, plan_rows, plan_via
 from msgbridge.inbound.group_commit import GroupCommit
 from msgbridge.routing.config import RoutingConfig
+from msgbridge.routing.transport import AUTO, RoutedTransport
 from msgbridge.service.apikeys import KeyRing, read_keys
 from msgbridge.service.contract import (
     ORIGIN,
     Accepted,
     CampaignSubmission,
     CampaignView,
+    CircuitHealth,
     Gateway,
+    RouteInfo,
     Submission,
     TransportHealth,
 )
 from msgbridge.service.events import EventHub, Subscription
 from msgbridge.service.lane import IDLE, Lane
+from msgbridge.service.routes import RouteTable, circuits
 from msgbridge.service.throughput import Throughput
 from msgbridge.service.validation import (
     FRONT_FORMAT,
@@ -102,7 +110,8 @@ class Runtime:
     """The gateway as a long-running service (``async with Runtime(store=..., transports={...}) as rt``).
 
     ``transports`` maps configured names to URLs (or to Transport instances not yet opened); ``default``
-    is the one a submission without a transport goes to (the first name when not given). ``tps`` caps each
+    is the one a submission without a transport goes to (when not given: ``auto`` with ``routing``'s routes,
+    else the first name). ``routing`` adds the routed lanes (``service.routes``). ``tps`` caps each
     lane's rate; ``concurrency`` is each dispatcher's number of workers. ``events`` says which changes are
     kept as events and where callbacks may go; ``transport_callbacks`` are the transports' default callback
     URLs, ``keys`` the API keys whose ``callback_url`` is the default of what is sent with them.
@@ -127,10 +136,14 @@ class Runtime:
         if not transports:
             raise ConfigError("a runtime needs at least one transport")
         names = [n.lower() for n in transports]
-        chosen = (default or names[0]).lower()
-        if chosen not in names:
-            raise ConfigError(f"default transport {default!r} is not among {', '.join(names)}")
-        self._names = [chosen, *(n for n in names if n != chosen)]
+        self.route_table = RouteTable(routing or RoutingConfig(), names)
+        every = [*names, *self.route_table.names]
+        chosen = (default or (AUTO if self.route_table else names[0])).lower()
+        if chosen not in every:
+            raise ConfigError(f"default transport {default!r} is not among {', '.join(every)}")
+        self._default = chosen
+        self._names = [*((chosen,) if chosen in names else ()), *(n for n in names if n != chosen)]
+        self._lane_names = frozenset(every)
         self._specs = {n.lower(): spec for n, spec in transports.items()}
         self._store_spec = store
         self._tps = tps
@@ -140,11 +153,10 @@ class Runtime:
         self.event_settings = events or EventSettings()
         self._transport_callbacks = {n.lower(): url for n, url in (transport_callbacks or {}).items()}
         self._keys = keys
-        # Price tables (and routes) of the configuration: a campaign's expected prices, and its plan.
-        self.routing = routing or RoutingConfig()
         self.hub = EventHub()
         self.meter = Throughput()
-        self.lanes: dict[str, Lane] = {}
+        self.lanes: dict[str, Lane] = {}  # the plain lanes first, then the routed ones
+        self.routed: dict[str, RoutedTransport] = {}
         self._store: Store | None = None
         self._commit: GroupCommit | None = None
         self._accepting = False
@@ -174,6 +186,7 @@ class Runtime:
             )
         transports: dict[str, str | Transport] = {n: config.resolve_via(n) for n in chosen}
         return cls(
+            routing=config.routing,
             store=store or config.store,
             transports=transports,
             default=default,
@@ -185,7 +198,6 @@ class Runtime:
             events=config.events,
             transport_callbacks=config.transport_callbacks,
             keys=KeyRing(read_keys(config.apikeys_file).values(), path=config.apikeys_file),
-            routing=config.routing,
         )
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -210,27 +222,45 @@ class Runtime:
         self._store = store
         self._commit = GroupCommit(store)
         for name in self._names:
-            tps = self._tps.get(name) if isinstance(self._tps, Mapping) else self._tps
-            lane = Lane(
-                store,
-                transports[name],
-                origin=lane_origin(name),
-                name=name,
-                tps=tps,
-                concurrency=self.concurrency,
-                idle=self.idle,
-                inbound=True,
-                hub=self.hub,
-            )
-            self.lanes[name] = lane
-            self.meter.attach(lane.dispatcher)
-            lane.start()
+            self._start_lane(name, transports[name], inbound=True)
+        self.routed = self.route_table.transports(transports)
+        for name, routed in self.routed.items():
+            carriers = {self.lanes[n].transport.link: self.lanes[n] for n in routed.children}
+            self._start_lane(name, routed, receipts=False, carriers=carriers)
         make = self._webhooks or worker_factory(
             WebhookSettings(), ring=self._keys, allow_private=self.event_settings.allow_private_callbacks
         )
         self.webhooks = make(store, self.hub)
         self.webhooks.start()
         self._accepting = True
+
+    def _start_lane(
+        self,
+        name: str,
+        transport: Transport,
+        *,
+        inbound: bool = False,
+        receipts: bool = True,
+        carriers: Mapping[str, Lane] | None = None,
+    ) -> None:
+        assert self._store is not None
+        tps = self._tps.get(name) if isinstance(self._tps, Mapping) else self._tps
+        lane = Lane(
+            self._store,
+            transport,
+            origin=lane_origin(name),
+            name=name,
+            tps=tps,
+            concurrency=self.concurrency,
+            idle=self.idle,
+            receipts=receipts,
+            inbound=inbound,
+            hub=self.hub,
+            carriers=carriers,
+        )
+        self.lanes[name] = lane
+        self.meter.attach(lane.dispatcher)
+        lane.start()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -258,10 +288,18 @@ class Runtime:
         self._accepting = False
         deadline = time.monotonic() + timeout
         try:
-            outcomes = await asyncio.gather(
-                *(lane.drain(timeout) for lane in self.lanes.values()), return_exceptions=True
+            # Every lane stops claiming at once; the plain lanes close their transports only once the routed
+            # lanes, which send through them, have had their in-flight answered.
+            routed = [n for n in self.lanes if n in self.routed]
+            plain = [n for n in self.lanes if n not in self.routed]
+            sending = asyncio.ensure_future(
+                asyncio.gather(*(self.lanes[n].drain(timeout) for n in routed), return_exceptions=True)
             )
-            for name, outcome in zip(self.lanes, outcomes, strict=True):
+            closing = await asyncio.gather(
+                *(self.lanes[n].drain(timeout, before_close=sending) for n in plain), return_exceptions=True
+            )
+            outcomes = [*await sending, *closing]
+            for name, outcome in zip([*routed, *plain], outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     log.error("%s: drain failed: %s", name, outcome)
             if self.webhooks is not None:  # after the lanes: their last results' events may still go out
@@ -275,16 +313,27 @@ class Runtime:
 
     @property
     def transport_names(self) -> Sequence[str]:
-        return tuple(self._names)
+        return (*self._names, *self.route_table.names)
+
+    @property
+    def default_transport(self) -> str:
+        return self._default
+
+    def carriers(self, name: str) -> Sequence[str]:
+        lowered = name.lower()
+        return self.route_table.carriers(lowered) if lowered in self.route_table.routes else (lowered,)
+
+    def routes(self) -> Sequence[RouteInfo]:
+        return self.route_table.infos()
 
     def ready(self) -> bool:
         return self._accepting and self._store is not None and any(lane.up for lane in self.lanes.values())
 
     def _resolve(self, name: str | None) -> str | None:
         if name is None:
-            return self._names[0]
+            return self._default
         lowered = name.lower()
-        return lowered if lowered in self._specs else None
+        return lowered if lowered in self._lane_names else None
 
     async def accept(self, items: Sequence[Submission], *, scope: str = "") -> list[Accepted]:
         if not self._accepting or self._commit is None:
@@ -412,10 +461,19 @@ class Runtime:
             stopping=lambda: not self._accepting,
             key_prefix=campaign_prefix(name),
             callbacks=callbacks,
-            price=plan_via(name, self.routing, self._specs).expected_price,
+            price=self._plan_via(name).expected_price,
         )
         lane.wake()
         return report
+
+    def _plan_via(self, name: str) -> PlanVia:
+        """How a campaign on lane ``name`` is planned and priced: by its route (``auto``: the first matching
+        one), or through its one transport with that transport's price table."""
+        routing = self.route_table.routing
+        if name in self.route_table.routes:
+            route = self.route_table.routes[name]
+            return PlanVia(name, routing, route=route, auto=route is None)
+        return plan_via(name, routing, self._specs)
 
     async def plan_campaign(self, campaign: CampaignSubmission, rows: Iterable[Row]) -> CampaignPlan:
         """The rows judged as ``start_campaign`` judges them, then routed and priced as it would record
@@ -426,7 +484,7 @@ class Runtime:
             raise ConfigError(f"no transport named {campaign.transport!r} is configured")
         check_template(campaign.template)
         model = Campaign(name=campaign.name, template=campaign.template, sender=campaign.sender, transport=name)
-        via = plan_via(name, self.routing, self._specs)
+        via = self._plan_via(name)
         return await asyncio.to_thread(
             plan_rows, model, rows, via, region=campaign.region, phone_check=campaign.phone_check
         )
@@ -474,9 +532,12 @@ class Runtime:
         return await self.store.counts()
 
     def health(self) -> list[TransportHealth]:
-        return [self._health(name, lane) for name, lane in self.lanes.items()]
+        """The plain transports (a route's sends are counted on the transport that carried them), each
+        with its circuit when a route names it."""
+        shown = circuits(self.routed)
+        return [self._health(n, self.lanes[n], shown.get(n)) for n in self._names if n in self.lanes]
 
-    def _health(self, name: str, lane: Lane) -> TransportHealth:
+    def _health(self, name: str, lane: Lane, circuit: CircuitHealth | None) -> TransportHealth:
         transport = lane.transport
         stats = lane.dispatcher.stats
         link = transport.health() if isinstance(transport, ReportsHealth) and lane.opened else None
@@ -497,6 +558,7 @@ class Runtime:
             last_error=last_error,
             last_error_at=last_error_at,
             submit_latency=lane.latency.snapshot(),
+            circuit=circuit,
         )
 
     async def events_page(
@@ -515,7 +577,8 @@ class Runtime:
         return self.hub.subscribe()
 
     def transport(self, name: str) -> Transport | None:
-        lane = self.lanes.get(name.lower())
+        lowered = name.lower()
+        lane = self.lanes.get(lowered) if lowered in self._specs else None
         return lane.transport if lane is not None else None
 
     async def provider_push(
@@ -531,7 +594,7 @@ class Runtime:
         receipt is), counted in the lane's health and announced through the lane's hook; MO stored, then
         announced. Only once all is stored is ``push_id`` remembered, so a push that failed is taken again."""
         name = transport.lower()
-        lane = self.lanes.get(name)
+        lane = self.lanes.get(name) if name in self._specs else None
         if lane is None:
             raise ConfigError(f"no transport named {transport!r} is configured")
         key = (name, push_id) if push_id is not None else None

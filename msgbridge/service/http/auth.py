@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from msgbridge.core.errors import ErrorCode
 from msgbridge.service.apikeys import ApiKey
+from msgbridge.service.contract import Gateway
 from msgbridge.service.http.errors import ApiError, FieldProblem
 from msgbridge.service.http.state import service
 
@@ -47,9 +48,23 @@ async def submitter(request: Request, key: ApiKey = Depends(api_key)) -> ApiKey:
     return key
 
 
-def check_transports(key: ApiKey, wanted: Iterable[tuple[str, str]]) -> None:
-    """403 naming each ``(field, transport)`` the key may not use."""
-    denied = [FieldProblem(field=f, code=ErrorCode.ACCESS_DENIED, message=f"this API key may not use transport {t!r}")
-              for f, t in wanted if not key.may_use(t)]  # fmt: skip
+def may_use(key: ApiKey, gateway: Gateway, transport: str) -> bool:
+    """A key limited to some transports may use a route (or ``auto``) only when it may use every
+    transport that route can send through: a route is never a way round the key's limit."""
+    return all(key.may_use(t) for t in gateway.carriers(transport))
+
+
+def check_transports(key: ApiKey, gateway: Gateway, wanted: Iterable[tuple[str, str]]) -> None:
+    """403 naming each ``(field, transport)`` the key may not use (a route: one of its transports)."""
+    denied = [FieldProblem(field=f, code=ErrorCode.ACCESS_DENIED, message=_denied(key, gateway, t))
+              for f, t in wanted if not may_use(key, gateway, t)]  # fmt: skip
     if denied:
         raise ApiError(403, f"API key {key.name!r} may use only: {', '.join(key.transports)}", fields=denied)
+
+
+def _denied(key: ApiKey, gateway: Gateway, transport: str) -> str:
+    carriers = list(gateway.carriers(transport))
+    if carriers == [transport]:
+        return f"this API key may not use transport {transport!r}"
+    others = ", ".join(t for t in carriers if not key.may_use(t))
+    return f"this API key may not use transport {transport!r}: it sends through {others} too"

@@ -71,10 +71,9 @@ async def _start(
     request: Request, spec: CampaignSpec, rows: Iterable[Row], key: ApiKey, dry_run: bool
 ) -> CampaignStartedOut | JSONResponse:
     svc = service(request)
-    names = svc.gateway.transport_names
-    unknown_transports(names, [("transport", spec.transport)])
-    transport = resolve(names, spec.transport) or ""
-    check_transports(key, [("transport", transport)])
+    unknown_transports(svc.gateway, [("transport", spec.transport)])
+    transport = resolve(svc.gateway, spec.transport) or ""
+    check_transports(key, svc.gateway, [("transport", transport)])
     if not dry_run and await svc.gateway.campaign(spec.name) is not None:
         raise ApiError(409, f"a campaign named {spec.name!r} exists already; choose another name")
     campaign = CampaignSubmission(
@@ -192,5 +191,5 @@ async def cancel_campaign(
     if view is None:
         raise _not_found(name)
     if view.transport:
-        check_transports(key, [("name", view.transport)])
+        check_transports(key, gateway, [("name", view.transport)])
     return CanceledOut(name=name, canceled=await gateway.cancel_campaign(name))

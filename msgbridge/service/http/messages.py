@@ -92,11 +92,11 @@ async def post_messages(
     durably queued, with our ids. Sent as one commit: either every message is queued or none is."""
     svc = service(request)
     items, batch = parse(await request.body())
-    names = svc.gateway.transport_names
+    gateway = svc.gateway
     where = [f"messages[{i}].transport" if batch else "transport" for i in range(len(items))]
-    unknown_transports(names, list(zip(where, (m.transport for m in items), strict=True)))
-    chosen = [resolve(names, m.transport) or "" for m in items]
-    check_transports(key, list(zip(where, chosen, strict=True)))
+    unknown_transports(gateway, list(zip(where, (m.transport for m in items), strict=True)))
+    chosen = [resolve(gateway, m.transport) or "" for m in items]
+    check_transports(key, gateway, list(zip(where, chosen, strict=True)))
     if not batch and idempotency_key is not None and items[0].reference not in (None, idempotency_key):
         raise ApiError(422, "Idempotency-Key and reference differ; give one, or the same in both",
                        fields=[FieldProblem(field="reference", code=ErrorCode.INVALID_ARGUMENT, message="differs from Idempotency-Key")])  # fmt: skip

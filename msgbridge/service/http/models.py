@@ -15,7 +15,15 @@ from msgbridge.core.message import InboundMessage
 from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.campaign import PrepareReport
-from msgbridge.service.contract import MAX_BATCH, Accepted, CampaignView, FrontHealth, TransportHealth
+from msgbridge.service.contract import (
+    MAX_BATCH,
+    Accepted,
+    CampaignView,
+    CircuitHealth,
+    FrontHealth,
+    RouteInfo,
+    TransportHealth,
+)
 from msgbridge.service.front_metrics import command_status
 from msgbridge.store.base import CostTotal, ExportRecord, MessageRecord
 
@@ -37,8 +45,10 @@ class MessageIn(Strict):
         description="Your id for the message: the same reference under the same API key is queued once.",
     )  # fmt: skip
     transport: str | None = Field(
-        default=None, max_length=128, examples=["sms"], description="Default: the first configured."
-    )
+        default=None, max_length=128, examples=["sms", "auto", "route:kz"],
+        description="A configured transport, `auto` (the first matching route) or `route:NAME`. "
+        "Default: `auto` when routes are configured, else the first transport.",
+    )  # fmt: skip
     region: str | None = Field(
         default=None, pattern=r"^[A-Za-z]{2}$", examples=["KZ"], description="For national numbers."
     )
@@ -261,6 +271,26 @@ class LatencyOut(BaseModel):
     sum: float
 
 
+class CircuitOut(BaseModel):
+    """The transport's circuit breaker, shared by every route that names it ([breaker])."""
+
+    state: str = Field(
+        examples=["closed"], description="closed | open (routes skip it) | half_open (the next routed send probes it)"
+    )
+    failures: int = Field(description="consecutive connection-level failures")
+    opened: int = Field(description="times it opened since the service started")
+    probe_in: float | None = Field(description="open: seconds until the half-open probe may go; else null")
+
+
+class RouteOut(BaseModel):
+    name: str
+    transport: str = Field(
+        examples=["route:kz"], description="what a message's `transport` names to send it by this route"
+    )
+    strategy: str = Field(examples=["failover"], description="failover | weighted | cheapest")
+    transports: list[str]
+
+
 class TransportOut(BaseModel):
     name: str
     scheme: str
@@ -276,6 +306,7 @@ class TransportOut(BaseModel):
     last_error: ErrorOut | None
     last_error_at: float | None
     submit_latency: LatencyOut
+    circuit: CircuitOut | None = Field(default=None, description="null when no route names this transport")
 
 
 class SmppFrontOut(BaseModel):
@@ -303,6 +334,10 @@ class SmppFrontOut(BaseModel):
 
 class TransportsOut(BaseModel):
     transports: list[TransportOut]
+    routes: list[RouteOut] = Field(
+        default_factory=list,
+        description="the [[routes]] in order (a message naming transport `auto` takes the first that matches)",
+    )
     smpp_front: SmppFrontOut | None = Field(
         default=None, description="the SMPP front when `[smpp_front]` is configured, else null"
     )
@@ -386,6 +421,16 @@ def from_front(h: FrontHealth, *, held: int) -> SmppFrontOut:
     )  # fmt: skip
 
 
+def from_route(r: RouteInfo) -> RouteOut:
+    return RouteOut(name=r.name, transport=r.lane, strategy=r.strategy, transports=list(r.transports))
+
+
+def from_circuit(c: CircuitHealth | None) -> CircuitOut | None:
+    if c is None:
+        return None
+    return CircuitOut(state=c.state, failures=c.failures, opened=c.opened, probe_in=c.probe_in)
+
+
 def from_health(h: TransportHealth) -> TransportOut:
     lat = h.submit_latency
     return TransportOut(
@@ -394,4 +439,5 @@ def from_health(h: TransportHealth) -> TransportOut:
         receipts_matched=h.receipts_matched, receipts_parked=h.receipts_parked,
         last_error=from_error(h.last_error), last_error_at=h.last_error_at,
         submit_latency=LatencyOut(bounds=list(lat.bounds), counts=list(lat.counts), total=lat.total, sum=lat.sum),
+        circuit=from_circuit(h.circuit),
     )  # fmt: skip

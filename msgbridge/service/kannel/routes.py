@@ -25,6 +25,7 @@ from starlette.responses import Response
 from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.errors import ErrorCode
 from msgbridge.service.contract import FieldError, InvalidSubmission, Submission
+from msgbridge.service.http.auth import may_use
 from msgbridge.service.http.state import service
 from msgbridge.service.http.transports import resolve
 from msgbridge.service.kannel.dlr import with_connector
@@ -110,9 +111,8 @@ async def sendsms(request: Request) -> Response:
         send = check_kannel(req, username)
     except Refused as refused:
         return refused.response
-    names = svc.gateway.transport_names
-    transport = resolve(names, send.smsc)
-    if transport is None or not key.may_use(transport):
+    transport = resolve(svc.gateway, send.smsc)
+    if transport is None or not may_use(key, svc.gateway, transport):
         return kannel("not_routable")  # Kannel: the bearerbox has no SMSC for it (ack_failed)
     callback = None
     if send.dlr_url is not None:
@@ -140,7 +140,8 @@ async def sendsms(request: Request) -> Response:
     except StoreError:
         return kannel("sending_failed")
     up = {h.name: h.up for h in svc.gateway.health()}
-    return kannel("accepted" if up.get(transport) else "queued")
+    carried = any(up.get(t) for t in svc.gateway.carriers(transport))  # a route: any of its transports
+    return kannel("accepted" if carried else "queued")
 
 
 JASMIN_NAMES = {
@@ -165,8 +166,8 @@ async def send(request: Request) -> Response:
         return jasmin("authentication", username=sent.username)
     if svc.keys.admit(key) is not None:
         return jasmin("throughput")
-    transport = resolve(svc.gateway.transport_names, None)
-    if transport is None or not key.may_use(transport):
+    transport = resolve(svc.gateway, None)
+    if transport is None or not may_use(key, svc.gateway, transport):
         return jasmin("no_route")
     now = datetime.now(UTC)
     scheduled = smpp_when(sent.scheduled, now) if sent.scheduled is not None else None

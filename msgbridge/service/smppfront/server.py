@@ -66,8 +66,8 @@ class SmppFront:
         slow_reader: float = SLOW_READER_SECONDS,
         write_high: int = WRITE_HIGH,
     ) -> None:
-        """``slow_reader`` (seconds a paused write may last) and ``write_high`` (octets buffered before the
-        transport pauses us) keep their defaults in service; a test lowers them to see a drop at once."""
+        """``slow_reader`` (seconds a paused write may last: ``[smpp_front] slow_reader``) and ``write_high``
+        (octets buffered before the transport pauses us; a test lowers it to see a drop at once)."""
         self.gateway = gateway
         self.accounts = accounts
         self.enquire_link = enquire_link

@@ -255,3 +255,62 @@ async def test_an_mo_smpp_cannot_address_is_given_up_and_the_next_one_goes_throu
         await esme.close()
     failed = await mo_event(mo_front, "too long a sender")
     assert failed.last_error is not None and "deliver_sm" in failed.last_error
+
+
+def smpplib_receive(port: int, count: int) -> list[tuple[int, int, str, str, bytes]]:
+    """python-smpplib as the receiver: bind_receiver as acme, read until ``count`` deliver_sm are in (the
+    library answers each with deliver_sm_resp itself); (esm_class, data_coding, source, destination, text)."""
+    import smpplib.client
+    import smpplib.command
+
+    got: list[tuple[int, int, str, str, bytes]] = []
+    client = smpplib.client.Client("127.0.0.1", port, timeout=15, allow_unknown_opt_params=True)
+
+    def on_deliver(pdu: smpplib.command.DeliverSM) -> None:
+        got.append(
+            (
+                pdu.esm_class,
+                pdu.data_coding,
+                pdu.source_addr.decode(),
+                pdu.destination_addr.decode(),
+                pdu.short_message,
+            )
+        )
+
+    client.set_message_received_handler(on_deliver)
+    client.connect()
+    try:
+        client.bind_receiver(system_id="acme", password="secret")
+        while len(got) < count:
+            client.read_once()
+        client.unbind()
+    finally:
+        client.disconnect()
+    return got
+
+
+async def test_smpplib_as_the_receiver_gets_mo_and_its_answers_end_the_resends(mo_front: MoFront) -> None:
+    receiving = asyncio.create_task(
+        asyncio.wait_for(asyncio.to_thread(smpplib_receive, mo_front.front.port, 2), 25)
+    )
+
+    async def bound() -> bool:
+        return mo_front.front.health().binds.get("acme", {}).get("rx", 0) == 1
+
+    await until(bound)
+    texts = (("Balance: 5 EUR", codec.DC_DEFAULT), ("Привет", codec.DC_UCS2))
+    for text, _coding in texts:
+        await mo_front.sim.send_mo(system_id="u", source="77019998877", destination="77015550001", text=text)
+    got = await receiving
+    assert [(esm, dc, src, dst) for esm, dc, src, dst, _ in got] == [
+        (0, coding, "77019998877", "77015550001") for _, coding in texts
+    ]
+    assert [decode_payload(body, dc) for _esm, dc, _s, _d, body in got] == [t for t, _ in texts]
+
+    async def both_delivered() -> bool:
+        events = [e for e in await mo_front.runtime.events_page(None, 100) if e.inbound is not None]
+        return len(events) == 2 and {e.state for e in events} == {"delivered"}
+
+    await until(both_delivered)
+    pump = mo_front.front.pump
+    assert pump is not None and (pump.mo_sent, pump.mo_delivered) == (2, 2)

@@ -52,6 +52,14 @@ function errorText(error) {
   return [error.code, error.native_code, error.native_message].filter((p) => p).join(" ");
 }
 
+// A routed-to transport's circuit: closed is healthy, open is skipped by the routes, half open is probed.
+const CIRCUIT_CLASS = { closed: "up", open: "down", half_open: "warn" };
+
+function circuitCell(circuit) {
+  if (!circuit) return el("td", "");
+  return el("td", circuit.state.replace("_", " "), CIRCUIT_CLASS[circuit.state] || "");
+}
+
 function drawTransports(transports) {
   const body = document.querySelector("#transports tbody");
   body.replaceChildren(...transports.map((t) => {
@@ -59,7 +67,7 @@ function drawTransports(transports) {
     const failed = sum(Object.entries(t.sent).filter(([s]) => STATUS_CLASS[s] === "bad").map(([, n]) => n));
     const tr = row([
       t.name, t.scheme, el("td", t.up ? "up" : "down", t.up ? "up" : "down"),
-      t.binds === null ? "" : `${t.binds_up}/${t.binds}`,
+      t.binds === null ? "" : `${t.binds_up}/${t.binds}`, circuitCell(t.circuit),
       t.in_flight, el("td", t.throttled ? "yes" : "no", t.throttled ? "warn" : ""),
       results, failed, t.receipts_matched, t.receipts_parked,
       t.last_error ? `${clock(t.last_error_at)} ${errorText(t.last_error)}` : "",
