@@ -75,3 +75,26 @@ async def test_dry_run_answers_the_plan_and_queues_nothing(sim: SmscSimulator, t
         assert started.status_code == 202, started.text
         view = (await a.client.get("/v1/campaigns/promo", headers=a.auth())).json()
         assert [c["price_micros"] for c in view["costs"]] == [125_000]  # what the plan said, recorded
+
+
+async def test_a_routed_lane_is_planned_by_its_routes(sim: SmscSimulator, tmp_path: Path) -> None:
+    config = {
+        "routes": [
+            {"name": "KZ", "countries": ["KZ"], "transports": ["sms"]},
+            {"name": "rest", "transports": ["backup"]},
+        ],
+        **PRICES,
+    }
+    routing = read_routing(config, base=tmp_path, transports=["sms", "backup"])
+    async with api(tmp_path, sim, routing=routing) as a:
+        for transport, routes in ((None, {"KZ", "rest"}), ("route:kz", {"KZ"})):
+            body = {"name": "promo", "template": "Hi {name}", **({"transport": transport} if transport else {})}
+            r = await a.client.post(
+                "/v1/campaigns?dry_run=true", headers=a.auth(), data=body,
+                files={"file": ("people.csv", CSV.encode(), "text/csv")},
+            )  # fmt: skip
+            assert r.status_code == 200, r.text
+            plan = r.json()
+            assert {g["route"] for g in plan["groups"]} == routes, plan["groups"]
+        assert plan["price_micros"] == {"KZT": 20_500_000}  # route:kz: all three on sms, the +49 unpriced
+        assert plan["unpriced"] == 1
