@@ -99,7 +99,9 @@ def copy_plan(statement: Bulk) -> tuple[str, str, list[str], str]:
     m = re.match(r"INSERT INTO (\w+) \(([^)]*)\) VALUES \([^)]*\)(.*)", statement.sql)
     assert m is not None, statement.sql
     table, names, tail = m.group(1), m.group(2), m.group(3)
-    temp = f"msgbridge_copy_{table}"
+    # Named by its columns too: it outlives the transaction (a session's), and statements into one table
+    # may write different columns (``INSERT_MESSAGES``, ``INSERT_PRICED_MESSAGES``).
+    temp = f"msgbridge_copy_{table}_{zlib.crc32(names.encode()):08x}"
     # Only the columns, no constraint or default: what the INSERT from it applies.
     create = f"CREATE TEMP TABLE IF NOT EXISTS {temp} ON COMMIT DELETE ROWS AS SELECT {names} FROM {table} WITH NO DATA"
     return (

@@ -62,6 +62,7 @@ from msgbridge.store.writes import (
     COST_UPDATE,
     INSERT_INBOUND,
     INSERT_MESSAGES,
+    INSERT_PRICED_MESSAGES,
     MATCH_PARKED,
     PARK_RECEIPTS,
     RECEIPT_UPDATE,
@@ -268,19 +269,17 @@ class SqlStore(Store):
         async with self._write() as c:
             bodies = await self.texts.body_columns(c, [(e.message, e.idempotency_key) for e in entries])
             currencies = {e.price[1] for e in entries if e.price is not None}
+            insert = INSERT_PRICED_MESSAGES if currencies else INSERT_MESSAGES
             if currencies:
                 ids_of = await self.texts.word_ids(c, currencies)
                 rows = [
                     (*b, e.row, _QUEUED, 0.0, now, now, *_price(e.price, ids_of))
                     for b, e in zip(bodies, entries, strict=True)
                 ]
-            else:  # (the common case: nothing priced, no call per row)
-                rows = [
-                    (*b, e.row, _QUEUED, 0.0, now, now, None, None)
-                    for b, e in zip(bodies, entries, strict=True)
-                ]
+            else:
+                rows = [(*b, e.row, _QUEUED, 0.0, now, now) for b, e in zip(bodies, entries, strict=True)]
             # No trail entry for "enqueued": created_at is that entry (see get()).
-            if await c.bulk(INSERT_MESSAGES, rows) == len(entries):
+            if await c.bulk(insert, rows) == len(entries):
                 ids = [e.message.id for e in entries]
                 new = list(entries)
             else:

@@ -9,15 +9,28 @@ from msgbridge.store.rows import APPEND_TRAIL, INBOUND_COLUMNS
 _T = "text"
 _F = "float8"
 _I = "int8"
-# What enqueue writes; the rest of a row starts at its default.
-INSERT_MESSAGES = Bulk(
-    "INSERT INTO messages (id, key_prefix, key_rest, campaign_id, phone, template_id, text, sender_id, reference, "
-    "extras, callback_id, csv_row, status, due, created_at, updated_at, price, price_currency_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    (_T, _I, _T, _I, _T, _I, _T, _I, _T, _T, _I, "int4", _T, _F, _F, _F, _I, _I),
-    (0,),
-    copy=True,
+_QUEUED_COLUMNS = (
+    "id, key_prefix, key_rest, campaign_id, phone, template_id, text, sender_id, reference, extras, callback_id, "
+    "csv_row, status, due, created_at, updated_at"
 )
+_QUEUED_TYPES = (_T, _I, _T, _I, _T, _I, _T, _I, _T, _T, _I, "int4", _T, _F, _F, _F)
+
+
+def _insert_messages(extra: tuple[tuple[str, str], ...] = ()) -> Bulk:
+    names = "".join(f", {name}" for name, _ in extra)
+    marks = ", ".join("?" * (len(_QUEUED_TYPES) + len(extra)))
+    return Bulk(
+        f"INSERT INTO messages ({_QUEUED_COLUMNS}{names}) VALUES ({marks}) ON CONFLICT DO NOTHING",
+        _QUEUED_TYPES + tuple(kind for _, kind in extra),
+        (0,),
+        copy=True,
+    )
+
+
+# What enqueue writes; the rest of a row starts at its default. A batch with prices writes them too; one
+# without (most) binds nothing for them.
+INSERT_MESSAGES = _insert_messages()
+INSERT_PRICED_MESSAGES = _insert_messages((("price", _I), ("price_currency_id", _I)))
 # The step 2 -> 3: every column, as the old row had it.
 COPY_MESSAGES = Bulk(
     "INSERT INTO messages_v3 (id, key_prefix, key_rest, campaign_id, phone, template_id, text, sender_id, reference, "

@@ -59,6 +59,16 @@ async def test_the_price_is_written_with_the_message(store: Store) -> None:
     assert [(p, c) for _, p, c, _, _ in got] == [(None, None) if e.price is None else e.price for e in batch]
 
 
+async def test_batches_with_and_without_prices_follow_each_other(store: Store) -> None:
+    """Each writes its own columns (PostgreSQL: each through its own COPY table, on whatever connection)."""
+    for start in range(0, 60, 10):
+        batch = priced(10, start=start) if start % 20 else entries(10, start=start)
+        await store.enqueue(batch)
+    totals = await store.cost_totals("c1")
+    # priced(10): 6 of 10 priced (every third none), 3 EUR 40,000 and 3 KZT 20,000; three such batches.
+    assert totals == [CostTotal("EUR", 360_000, 9, 0, 0), CostTotal("KZT", 180_000, 9, 0, 0)]
+
+
 async def test_a_results_cost_is_recorded_and_the_campaign_totals_it(store: Store) -> None:
     ids = await store.enqueue(priced(6))
     await store.claim(10)
