@@ -13,9 +13,9 @@ from rich.table import Table
 
 from msgbridge.core.encoding import Encoding
 from msgbridge.core.encodingreport import char_line
+from msgbridge.core.money import format_micros
 from msgbridge.core.terminal import markup, printable
 from msgbridge.dispatch.plan import CampaignPlan
-from msgbridge.routing.prices import format_micros
 
 SHOW_CHARACTERS = 10
 ENCODING_NAMES = {Encoding.GSM7: "GSM-7", Encoding.UCS2: "UCS-2", Encoding.LATIN1: "Latin-1"}

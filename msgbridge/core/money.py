@@ -19,9 +19,9 @@ def amount(micros: int) -> str:
     return f"{sign}{whole}.{digits}"
 
 
-def money(micros: int, currency: str) -> str:
-    """ "12.345 EUR" """
-    return f"{amount(micros)} {currency}"
+def format_micros(micros: int, currency: str) -> str:
+    """``12_345_000, "EUR"`` -> ``"12.345 EUR"`` (no currency: the amount alone)."""
+    return f"{amount(micros)} {currency}".rstrip()
 
 
 def micros_of(value: object) -> int | None:

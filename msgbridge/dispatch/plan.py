@@ -36,7 +36,7 @@ from msgbridge.core.encoding import TextInfo
 from msgbridge.core.encodingreport import EncodingTally, describe, explain
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.message import Campaign, Message
-from msgbridge.core.money import amount
+from msgbridge.core.money import amount, format_micros
 from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.template import check as check_template
 from msgbridge.dispatch.campaign import (
@@ -54,7 +54,7 @@ from msgbridge.routing import numbers
 from msgbridge.routing.choose import candidates
 from msgbridge.routing.config import Route, RoutingConfig, Strategy
 from msgbridge.routing.open import routed_via
-from msgbridge.routing.prices import Price, format_micros
+from msgbridge.routing.prices import Price
 from msgbridge.routing.transport import AUTO
 
 NO_ROUTE = ""  # the route of a message sent through a plain transport, or one no route matches

@@ -4,6 +4,7 @@
 ``choose`` orders a route's transports for a message. docs/routing.md describes the rules.
 """
 
+from msgbridge.core.money import format_micros
 from msgbridge.routing.choose import candidates
 from msgbridge.routing.config import (
     DEFAULT_FAILOVER,
@@ -15,7 +16,7 @@ from msgbridge.routing.config import (
     Strategy,
     read_routing,
 )
-from msgbridge.routing.prices import Price, Prices, PriceTable, format_micros
+from msgbridge.routing.prices import Price, Prices, PriceTable
 
 __all__ = [
     "DEFAULT_FAILOVER",

@@ -21,9 +21,9 @@ from pathlib import Path
 import phonenumbers
 
 from msgbridge.core.errors import ConfigError
+from msgbridge.core.money import MICROS, format_micros
 from msgbridge.routing import numbers
 
-MICROS = 1_000_000
 _REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
@@ -36,14 +36,6 @@ class Price:
 
     def __str__(self) -> str:
         return format_micros(self.micros, self.currency)
-
-
-def format_micros(micros: int, currency: str) -> str:
-    """``12_345_000, "EUR"`` -> ``"12.345 EUR"``: at least two decimals, no trailing zeros beyond them."""
-    sign = "-" if micros < 0 else ""
-    whole, frac = divmod(abs(micros), MICROS)
-    decimals = f"{frac:06d}".rstrip("0").ljust(2, "0")
-    return f"{sign}{whole}.{decimals} {currency}".rstrip()
 
 
 def parse_price(value: object, where: str) -> int:

@@ -8,7 +8,8 @@ import pytest
 
 from msgbridge.config import load_config
 from msgbridge.core.errors import ConfigError
-from msgbridge.routing.prices import Price, Prices, PriceTable, format_micros, parse_price
+from msgbridge.core.money import format_micros
+from msgbridge.routing.prices import Price, Prices, PriceTable, parse_price
 
 
 def table() -> PriceTable:
