@@ -13,10 +13,10 @@ transport and country, with the encodings (:class:`~msgbridge.core.encodingrepor
 on request, what transliteration would save. Memory holds counters and one chunk, never the recipients;
 ``recipients`` (an open text file) gets one CSV row per message as it is planned.
 
-Two limits, both of a plan without a store:
+A phone repeated after its first line is a repeat as in the run: within a chunk ``build_chunk`` finds it,
+across chunks (where the run finds the earlier row by its outbox key) :class:`~msgbridge.dispatch.seen.SeenPhones`
+does, at 16-64 bytes a phone and exact (the key is the number's digits). One limit of a plan without a store:
 
-- A phone repeated more than a chunk (``ENQUEUE_CHUNK`` rows) after its first line is planned twice;
-  the run finds it by its outbox key and sends it once. Within a chunk the plan finds it as the run does.
 - A ``weighted`` route picks by a hash of the message id, and ids are made afresh by each pass: the plan's
   split between that route's transports is the weights' split, not the one message by message the run
   will make. Messages, segments and the per-route totals do not depend on it.
@@ -44,12 +44,14 @@ from msgbridge.dispatch.campaign import (
     PrepareReport,
     ProblemSink,
     Row,
+    RowRepeat,
     build_chunk,
     chunks,
     transport_identity,
 )
 from msgbridge.dispatch.heap import fewer_collections
 from msgbridge.dispatch.run import RunRequest, csv_rows, problem_sink
+from msgbridge.dispatch.seen import SeenPhones
 from msgbridge.routing import numbers
 from msgbridge.routing.choose import candidates
 from msgbridge.routing.config import Route, RoutingConfig, Strategy
@@ -375,6 +377,7 @@ def plan_rows(
     report = PrepareReport(campaign=campaign.name, sink=sink)
     plan = CampaignPlan(campaign=campaign.name, via=via.label, report=report, transliterate=transliterate)
     planner = _Planner(plan, via, recipients)
+    seen = SeenPhones()
     started = time.monotonic()
     for chunk in chunks(rows, ENQUEUE_CHUNK):
         built, problems, repeats = build_chunk(campaign, chunk, region=region, phone_check=phone_check)
@@ -384,6 +387,10 @@ def plan_rows(
         for repeat in repeats:
             report.add_repeat(repeat)
         for entry, measured in built:
+            earlier = seen.first(entry.message.to, entry.row)
+            if earlier is not None:
+                report.add_repeat(RowRepeat(entry.row, None if earlier < 0 else earlier, entry.message.to))
+                continue
             report.queued += 1
             report.segments += measured.segments
             report.encodings[measured.encoding.value] += 1

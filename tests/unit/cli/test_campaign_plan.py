@@ -119,19 +119,24 @@ def test_plan_refuses_an_unknown_route(home: Path) -> None:
 
 
 def mixed_csv(path: Path, rows: int) -> Path:
-    """KZ, RU, DE and GB numbers (a few invalid, a few repeated next to their first), texts of every kind."""
+    """KZ, RU, DE and GB numbers (a few invalid, a few repeated next to their first and a few more than a chunk
+    after it), texts of every kind."""
     rng = random.Random(7)
     with path.open("w", encoding="utf-8", newline="") as f:
         out = csv.writer(f)
         out.writerow(["phone", "name", "note"])
         last = "+77010000000"
+        written: list[str] = []
         for i in range(rows):
             phone = rng.choice(
                 [f"+7701{i:07d}", f"+7700{i:07d}", f"+7916{i:07d}", f"+49151{i:08d}", f"+447400{i:06d}", "+4912"]
             )
             if rng.random() < 0.01:
                 phone = last  # a repeat within the chunk
+            elif i >= 1500 and i % 250 == 0:
+                phone = written[i - 1400]  # the number of 1,400 lines up: more than a chunk apart
             last = phone
+            written.append(phone)
             out.writerow([phone, rng.choice(["Анна", "Bob", "Zoë"]), rng.choice(NOTES)])
     return path
 
