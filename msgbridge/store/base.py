@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -225,6 +225,12 @@ class Store(ABC):
             if routed is not None:
                 return routed
         return self.inbound_target
+
+    @abstractmethod
+    def want_events(self, format: str, by_mask: Mapping[int | None, frozenset[DeliveryStatus]]) -> None:
+        """Status events for targets of ``format`` only where ``by_mask[target.mask]`` holds the status (a
+        mask not in it: every one), decided as the change is written (``eventrules.py``). A front registers
+        what its masks mean; the store knows none of them."""
 
     def error_text(self, exc: Exception) -> str:
         """What a StoreError made from the driver's ``exc`` says: the driver's words, and where."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, ClassVar
 
@@ -35,6 +35,7 @@ from msgbridge.store.base import (
 )
 from msgbridge.store.bodies import BODY_COLUMNS, split_key
 from msgbridge.store.dialect import RECEIPTS, SCHEMA, Conn
+from msgbridge.store.eventrules import EventRules
 from msgbridge.store.plans import Item, Place, claimable_statuses, plan_receipts, plan_results
 from msgbridge.store.rows import (
     APPEND_TRAIL,
@@ -119,6 +120,7 @@ class SqlStore(Store):
         self._written: dict[str, Message] = {}
         self._last_us = 0
         self.texts = Texts()
+        self.event_rules = EventRules()
 
     # -- what a backend supplies -------------------------------------------
 
@@ -355,6 +357,14 @@ class SqlStore(Store):
             targets.update((message_id, target) for message_id, _, target in rows if target is not None)
         return {message_id: _STATUS[status] for message_id, status, _ in rows}
 
+    def want_events(self, format: str, by_mask: Mapping[int | None, frozenset[DeliveryStatus]]) -> None:
+        self.event_rules.register(format, by_mask)
+
+    async def _write_events(self, c: Conn, rows: Sequence[Sequence[Any]]) -> None:
+        """``events.write_events``, less what no target wants (``eventrules.py``)."""
+        kept = await self.event_rules.apply(c, self.texts, rows, record_all=self.record_all_events)
+        await events.write_events(c, kept)
+
     def _evented(self, targets: dict[str, int]) -> bool:
         """Whether a change may need an event: every one is recorded, or some message has a target."""
         return self.record_all_events or bool(targets)
@@ -388,7 +398,7 @@ class SqlStore(Store):
             await c.bulk(SEGMENT_UPSERT, plan.segments)
             if self._evented(targets):
                 # MAYBE_SUBMITTED again is an outcome too: the mark before the write was no event.
-                await events.write_events(
+                await self._write_events(
                     c,
                     [
                         events.status_event(m, status, None, events.result_error(u), targets.get(m), now)
@@ -427,7 +437,7 @@ class SqlStore(Store):
                 f"AND (claimed_by IS NULL OR NOT ({held})){c.skip_locked}) RETURNING id, callback_id",
                 [_CANCELED, now, micros(now), trail_tail(_CANCELED, "canceled"), _QUEUED, campaign, *owners],
             )
-            await events.write_events(
+            await self._write_events(
                 c,
                 [
                     events.status_event(m, _CANCELED, None, (None, None, None), target, now)
@@ -521,7 +531,7 @@ class SqlStore(Store):
             ],
         )
         if self._evented(targets):
-            await events.write_events(
+            await self._write_events(
                 c,
                 [
                     events.status_event(m, s, n, events.receipt_error(e), targets.get(m), now)
@@ -686,7 +696,7 @@ class SqlStore(Store):
                     record_all=self.record_all_events,
                 )
             await c.bulk(INSERT_INBOUND, [InboundRow.of(m) for m in messages])
-            await events.write_events(c, rows)
+            await self._write_events(c, rows)
 
     async def list_inbound(self, limit: int = 100) -> list[InboundMessage]:
         rows = await self._reader().fetch(

@@ -2,8 +2,11 @@
 
 Each message the front queues with registered_delivery asking for receipts carries
 ``CallbackTarget(url="smpp://<system_id>", format="smpp", mask=<registered_delivery>)``, so the store writes
-an event for every status change in the transaction of the change (issue 14's events table). Nothing is
+an event for each status change that mask asks for, in the transaction of the change (issue 14's events
+table). Nothing is
 held in memory: while no receiver of the account is bound the events wait in the store, across restarts.
+The pump registers what each mask asks for with the store (:func:`wanted_by_mask`); what it claims it still
+checks (an event written before the rule, or by a process without it).
 The :class:`ReceiptPump` claims pending "smpp" events of the accounts that have a receiver (or transceiver)
 bound, writes one deliver_sm per part id the ESME was given, and marks the event delivered when every part
 was answered deliver_sm_resp OK. A refused deliver_sm is tried again after :data:`RETRY_SECONDS`; one on a
@@ -94,6 +97,8 @@ class EventStore(Protocol):
 
     async def get_many(self, message_ids: Sequence[str]) -> dict[str, MessageRecord]: ...
 
+    def want_events(self, format: str, by_mask: Mapping[int | None, frozenset[DeliveryStatus]]) -> None: ...
+
 
 def target_for(system_id: str, registered_delivery: int) -> CallbackTarget | None:
     """The target a message of ``system_id`` carries, or None when no receipt was asked for."""
@@ -108,6 +113,12 @@ def wanted(status: DeliveryStatus, mask: int) -> bool:
         final = mask & 0x03
         return final == 1 or (final == 2 and status is not DeliveryStatus.DELIVERED)
     return bool(mask & 0x10) and status in (DeliveryStatus.SUBMITTED, DeliveryStatus.ACCEPTED)
+
+
+def wanted_by_mask() -> dict[int | None, frozenset[DeliveryStatus]]:
+    """:func:`wanted` as data, for every mask a target can carry: what the pump registers with the store so
+    that the events nobody asked for (SUBMITTED for an ESME that wants the final outcome) are not written."""
+    return {mask: frozenset(s for s in DeliveryStatus if wanted(s, mask)) for mask in range(0x20)}
 
 
 def parts_of(reference: str | None) -> int:
@@ -175,6 +186,7 @@ class ReceiptPump:
         self.mo_delivered = 0  # MO events answered OK
         self._task: asyncio.Task[None] | None = None
         self._outcomes: list[EventOutcome] = []
+        store.want_events(FORMAT, wanted_by_mask())
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
