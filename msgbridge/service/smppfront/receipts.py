@@ -230,8 +230,12 @@ class ReceiptPump:
         records = await self.store.get_many(
             [e.message_id for e, _ in sendable if e.type != INBOUND_EVENT and e.message_id is not None]
         )
+        # One write per link for the whole turn: a write each cost a send() system call per deliver_sm.
+        writes: dict[FrontSession, list[bytes]] = {}
         for event, links in sendable:
-            self._send(event, links, records)
+            self._send(event, links, records, writes)
+        for link, pdus in writes.items():
+            link.write(b"".join(pdus))
         await self._flush()
         return bool(events)
 
@@ -256,9 +260,13 @@ class ReceiptPump:
         return links
 
     def _send(
-        self, event: StoredEvent, links: list[FrontSession], records: Mapping[str, MessageRecord]
+        self,
+        event: StoredEvent,
+        links: list[FrontSession],
+        records: Mapping[str, MessageRecord],
+        writes: dict[FrontSession, list[bytes]],
     ) -> None:
-        """Write the event's deliver_sm on the least busy of ``links``."""
+        """Put the event's deliver_sm in ``writes`` for the least busy of ``links``."""
         is_mo = event.type == INBOUND_EVENT
         try:
             bodies = self._bodies(event, records)
@@ -271,7 +279,7 @@ class ReceiptPump:
             seq = link.next_sequence()
             flight.waiting.add(seq)
             link.unacked[seq] = flight
-            link.write(codec.pdu(codec.DELIVER_SM, 0, seq, body))
+            writes.setdefault(link, []).append(codec.pdu(codec.DELIVER_SM, 0, seq, body))
             if is_mo:
                 self.mo_sent += 1
             else:
