@@ -422,11 +422,14 @@ class Store(ABC):
         lease: float,
         formats: Sequence[str] | None = None,
         urls: Sequence[str] | None = None,
+        done: Sequence[EventOutcome] = (),
     ) -> list[StoredEvent]:
         """Pending events due at ``now``, at most one per (message, target): the lowest one not yet
         delivered, failed or skipped, so a later event never overtakes an earlier one. Each is leased to
         this store until ``now + lease`` (another store's claim leaves it alone meanwhile). ``formats`` /
-        ``urls``: only targets of those formats / URLs (the SMPP front claims its own "smpp" ones)."""
+        ``urls``: only targets of those formats / URLs (the SMPP front claims its own "smpp" ones).
+        ``done``: outcomes of earlier claims, recorded first in the same transaction (as
+        :meth:`events_done` records them), so a worker that claims again commits once, not twice."""
 
     @abstractmethod
     async def events_done(self, outcomes: Sequence[EventOutcome]) -> None:

@@ -728,10 +728,14 @@ class SqlStore(Store):
         lease: float,
         formats: Sequence[str] | None = None,
         urls: Sequence[str] | None = None,
+        done: Sequence[EventOutcome] = (),
     ) -> list[StoredEvent]:
         if limit <= 0:
+            await self.events_done(done)
             return []
         async with self._tx() as c:
+            if done:
+                await c.bulk(events.EVENT_DONE, events.done_rows(done, self.token))
             return await events.claim_events(
                 c, self.texts, self.token, limit, now=now, lease=lease, formats=formats, urls=urls
             )

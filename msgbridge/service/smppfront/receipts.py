@@ -92,6 +92,7 @@ class EventStore(Protocol):
         lease: float,
         formats: Sequence[str] | None = None,
         urls: Sequence[str] | None = None,
+        done: Sequence[EventOutcome] = (),
     ) -> list[StoredEvent]: ...
 
     async def events_done(self, outcomes: Sequence[EventOutcome]) -> None: ...
@@ -232,18 +233,26 @@ class ReceiptPump:
                 self.wake.clear()
 
     async def turn(self) -> bool:
-        """One claim and its deliver_sm written; True when it found work."""
-        await self._flush()
+        """One claim and its deliver_sm written; True when it found work. The outcomes gathered since the
+        last turn are recorded in the claim's own transaction (one commit a turn, not two or three); the
+        ones this turn decides (skipped, held) go with the next claim, or :meth:`stop`'s flush."""
         receivers = self.front.receivers()
         if not receivers:
+            await self._flush()
             return False
-        events = await self.store.claim_events(
-            CLAIM,
-            now=time.time(),
-            lease=LEASE_SECONDS,
-            formats=(FORMAT,),
-            urls=[front_target(s).url for s in receivers],
-        )
+        done, self._outcomes = self._outcomes, []
+        try:
+            events = await self.store.claim_events(
+                CLAIM,
+                now=time.time(),
+                lease=LEASE_SECONDS,
+                formats=(FORMAT,),
+                urls=[front_target(s).url for s in receivers],
+                done=done,
+            )
+        except BaseException:
+            self._outcomes[:0] = done  # not recorded: the next turn tries them again
+            raise
         sendable = [(e, links) for e in events if (links := self._links(e, receivers))]
         # One read for the messages of the receipts that go out now (sender, text, created): a read per
         # event cost as much as the rest, and a skipped or held event needs none.
@@ -256,7 +265,6 @@ class ReceiptPump:
             self._send(event, links, records, writes)
         for link, pdus in writes.items():
             link.write(b"".join(pdus))
-        await self._flush()
         return bool(events)
 
     def _links(self, event: StoredEvent, receivers: dict[str, list[FrontSession]]) -> list[FrontSession]:
