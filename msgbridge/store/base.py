@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.errors import ErrorInfo, MessagingError
@@ -54,6 +54,14 @@ class OutboxEntry:
     message: Message
     idempotency_key: str
     row: int | None = None
+
+
+class Quote(NamedTuple):
+    """The little of a message a delivery receipt carries (:meth:`Store.quotes`)."""
+
+    sender: str | None
+    text: str
+    created_at: float
 
 
 @dataclass(slots=True)
@@ -329,6 +337,14 @@ class Store(ABC):
             if record is not None:
                 found[message_id] = record
         return found
+
+    async def quotes(self, message_ids: Sequence[str]) -> dict[str, Quote]:
+        """What a receipt quotes of each message the store knows (sender, text, when it was queued), by id:
+        the SMPP front's pump reads one per receipt, and a whole record costs several times as much."""
+        return {
+            i: Quote(r.message.sender, r.message.text, r.created_at)
+            for i, r in (await self.get_many(message_ids)).items()
+        }
 
     async def csv_rows(self, message_ids: Sequence[str]) -> dict[str, int | None]:
         """The CSV line each message was queued from (``OutboxEntry.row``), for those the store knows.

@@ -61,7 +61,9 @@ EVENT_DONE = Bulk(
 
 
 # Each random octet to one of base32's 32 lower-case characters (its low 5 bits: 256 is 8 x 32, so uniform).
-_BASE32 = bytes.maketrans(bytes(range(256)), bytes(b"abcdefghijklmnopqrstuvwxyz234567"[b & 31] for b in range(256)))
+_BASE32 = bytes.maketrans(
+    bytes(range(256)), bytes(b"abcdefghijklmnopqrstuvwxyz234567"[b & 31] for b in range(256))
+)
 
 
 def new_event_id() -> str:

@@ -29,11 +29,12 @@ from msgbridge.store.base import (
     ExportRecord,
     MessageRecord,
     OutboxEntry,
+    Quote,
     Store,
     StoredEvent,
     StoreError,
 )
-from msgbridge.store.bodies import BODY_COLUMNS, split_key
+from msgbridge.store.bodies import BODY_COLUMNS, BodyRow, split_key
 from msgbridge.store.dialect import RECEIPTS, SCHEMA, Conn
 from msgbridge.store.eventrules import EventRules
 from msgbridge.store.plans import Item, Place, claimable_statuses, plan_receipts, plan_results
@@ -570,6 +571,24 @@ class SqlStore(Store):
                 *trail_entries(row[-1], record.created_at),
             )
         return {record.message.id: record for record in records}
+
+    async def quotes(self, message_ids: Sequence[str]) -> dict[str, Quote]:
+        if not message_ids:
+            return {}
+        c = self._reader()
+        rows = await c.fetch_in(
+            f"SELECT m.created_at, {BODY_COLUMNS} FROM messages m WHERE m.id {{in}}",
+            list(dict.fromkeys(message_ids)),
+        )
+        bodies = [BodyRow._make(r[1:]) for r in rows]
+        await self.texts.load(c, [b.sender_id for b in bodies], [b.template_id for b in bodies])
+        words = self.texts.words
+        return {
+            b.id: Quote(
+                words[b.sender_id] if b.sender_id is not None else None, self.texts.text(b), float(r[0])
+            )
+            for r, b in zip(rows, bodies, strict=True)
+        }
 
     async def export_page(
         self, campaign: str, *, status: DeliveryStatus | None = None, after: int = 0, limit: int = 1000

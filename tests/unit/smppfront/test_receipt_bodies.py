@@ -62,8 +62,20 @@ def encoded_field_by_field(e: StoredEvent, sender: str | None, text: str) -> lis
     [
         (S.DELIVERED, "1.2.abc", "+77011234567", "Shop", None),
         (S.DELIVERED, "1.2.abc/3", "+77011234567", "+77019999999", None),
-        (S.UNDELIVERABLE, None, "77011234567", None, ErrorInfo(code=ErrorCode.INVALID_DESTINATION, native_code="0x0b")),
-        (S.REJECTED, None, None, "12345", ErrorInfo(code=ErrorCode.INVALID_DESTINATION, native_code="not a number")),
+        (
+            S.UNDELIVERABLE,
+            None,
+            "77011234567",
+            None,
+            ErrorInfo(code=ErrorCode.INVALID_DESTINATION, native_code="0x0b"),
+        ),
+        (
+            S.REJECTED,
+            None,
+            None,
+            "12345",
+            ErrorInfo(code=ErrorCode.INVALID_DESTINATION, native_code="not a number"),
+        ),
         (S.ACCEPTED, "9.9.f/2", "+1", "Ünïcode", None),
     ],
 )

@@ -48,7 +48,11 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 def message(i: int, target: CallbackTarget, campaign: str | None = None) -> Message:
     return Message(
-        id=f"m{i:03d}", to=f"+7701{i:07d}", text=f"hi {i}", campaign=campaign, metadata={"callback": target.dumps()}
+        id=f"m{i:03d}",
+        to=f"+7701{i:07d}",
+        text=f"hi {i}",
+        campaign=campaign,
+        metadata={"callback": target.dumps()},
     )
 
 

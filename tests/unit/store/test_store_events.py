@@ -370,7 +370,9 @@ async def test_a_claim_takes_the_earliest_pending_event_of_each_message_and_targ
         }
 
 
-async def test_outcomes_given_to_a_claim_are_recorded_before_it_claims(stores: Callable[[], SqlStore]) -> None:
+async def test_outcomes_given_to_a_claim_are_recorded_before_it_claims(
+    stores: Callable[[], SqlStore],
+) -> None:
     async with stores() as store:
         await queued(store, message(1), message(2))
         await sent(store, ["m001", "m002"])
@@ -378,7 +380,10 @@ async def test_outcomes_given_to_a_claim_are_recorded_before_it_claims(stores: C
         now = (await everything(store))[-1].occurred_at + 1
         m1, m2 = await store.claim_events(10, now=now, lease=30)
         # m001 delivered, m002 to be tried later: m001's next event comes in the very claim that records it.
-        done = [EventOutcome(m1.n, "delivered", None, None), EventOutcome(m2.n, "pending", now + 60, "HTTP 500")]
+        done = [
+            EventOutcome(m1.n, "delivered", None, None),
+            EventOutcome(m2.n, "pending", now + 60, "HTTP 500"),
+        ]
         [m1_final] = await store.claim_events(10, now=now + 1, lease=30, done=done)
         assert (m1_final.message_id, m1_final.status) == ("m001", S.DELIVERED)
         # A claim of nothing still records what it is given.
