@@ -56,14 +56,6 @@ class OutboxEntry:
     row: int | None = None
 
 
-class Quote(NamedTuple):
-    """The little of a message a delivery receipt carries (:meth:`Store.quotes`)."""
-
-    sender: str | None
-    text: str
-    created_at: float
-
-
 @dataclass(slots=True)
 class MessageRecord:
     """A message as the store holds it. Built for every message a claim hands out, so a plain slotted
@@ -123,6 +115,14 @@ INBOUND_EVENT = "message.inbound"
 # An event's delivery state (``StoredEvent.state``); None: recorded for GET /v1/events only.
 PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped"
 EVENT_STATES = (PENDING, DELIVERED, FAILED, SKIPPED)
+
+
+class Quote(NamedTuple):
+    """The little of a message a delivery receipt carries (:meth:`Store.quotes`)."""
+
+    sender: str | None
+    text: str
+    created_at: float
 
 
 @dataclass(frozen=True, slots=True)
