@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from msgbridge.cli.common import run_command
 from msgbridge.simulators.smsc.process import SimulatorProcess, process_cpu
 
 TEXT = "Hello, this is message number 1"
@@ -116,7 +117,7 @@ def main() -> None:
         print(json.dumps(asyncio.run(client(args.client, args.seconds))))
         return
     if args.front is not None:
-        asyncio.run(serve_front(args.front, Path(args.base)))
+        run_command(serve_front(args.front, Path(args.base)), fast=True)  # as `msgbridge serve` runs it
         return
     sim = SimulatorProcess("--users", "u:p", "--dlr-delay-ms", "50", "--no-record", "--uvloop")
     try:

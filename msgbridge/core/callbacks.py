@@ -44,16 +44,22 @@ class CallbackTarget:
     def dumps(self) -> str:
         """Compact canonical JSON (sorted keys, defaults left out): one text per distinct target, so the
         store keeps each once however many messages name it."""
-        out: dict[str, Any] = {"url": self.url}
-        for name, default in _DEFAULTS.items():
-            value = getattr(self, name)
-            if value != default:
-                out[name] = value
-        return json.dumps(out, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return _dumps(self)
 
     @classmethod
     def loads(cls, text: str) -> CallbackTarget:
         return _loads(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _dumps(target: CallbackTarget) -> str:
+    """Targets repeat across many messages (each is written as its text when accepted): each made once."""
+    out: dict[str, Any] = {"url": target.url}
+    for name, default in _DEFAULTS.items():
+        value = getattr(target, name)
+        if value != default:
+            out[name] = value
+    return json.dumps(out, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @functools.lru_cache(maxsize=1024)

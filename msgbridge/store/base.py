@@ -24,10 +24,10 @@ from __future__ import annotations
 import functools
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.errors import ErrorInfo, MessagingError
@@ -170,6 +170,14 @@ PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped
 EVENT_STATES = (PENDING, DELIVERED, FAILED, SKIPPED)
 
 
+class Quote(NamedTuple):
+    """The little of a message a delivery receipt carries (:meth:`Store.quotes`)."""
+
+    sender: str | None
+    text: str
+    created_at: float
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
     """A status change or an inbound message as the store keeps it: written in the transaction that made
@@ -279,6 +287,12 @@ class Store(ABC):
                 return routed
         return self.inbound_target
 
+    @abstractmethod
+    def want_events(self, format: str, by_mask: Mapping[int | None, frozenset[DeliveryStatus]]) -> None:
+        """Status events for targets of ``format`` only where ``by_mask[target.mask]`` holds the status (a
+        mask not in it: every one), decided as the change is written (``eventrules.py``). A front registers
+        what its masks mean; the store knows none of them."""
+
     def error_text(self, exc: Exception) -> str:
         """What a StoreError made from the driver's ``exc`` says: the driver's words, and where."""
         return str(exc)
@@ -377,6 +391,14 @@ class Store(ABC):
                 found[message_id] = record
         return found
 
+    async def quotes(self, message_ids: Sequence[str]) -> dict[str, Quote]:
+        """What a receipt quotes of each message the store knows (sender, text, when it was queued), by id:
+        the SMPP front's pump reads one per receipt, and a whole record costs several times as much."""
+        return {
+            i: Quote(r.message.sender, r.message.text, r.created_at)
+            for i, r in (await self.get_many(message_ids)).items()
+        }
+
     async def csv_rows(self, message_ids: Sequence[str]) -> dict[str, int | None]:
         """The CSV line each message was queued from (``OutboxEntry.row``), for those the store knows.
 
@@ -473,11 +495,14 @@ class Store(ABC):
         lease: float,
         formats: Sequence[str] | None = None,
         urls: Sequence[str] | None = None,
+        done: Sequence[EventOutcome] = (),
     ) -> list[StoredEvent]:
         """Pending events due at ``now``, at most one per (message, target): the lowest one not yet
         delivered, failed or skipped, so a later event never overtakes an earlier one. Each is leased to
         this store until ``now + lease`` (another store's claim leaves it alone meanwhile). ``formats`` /
-        ``urls``: only targets of those formats / URLs (the SMPP front claims its own "smpp" ones)."""
+        ``urls``: only targets of those formats / URLs (the SMPP front claims its own "smpp" ones).
+        ``done``: outcomes of earlier claims, recorded first in the same transaction (as
+        :meth:`events_done` records them), so a worker that claims again commits once, not twice."""
 
     @abstractmethod
     async def events_done(self, outcomes: Sequence[EventOutcome]) -> None:

@@ -19,7 +19,6 @@ lowest event of a (message, target) still pending.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -61,9 +60,16 @@ EVENT_DONE = Bulk(
 )
 
 
+# Each random octet to one of base32's 32 lower-case characters (its low 5 bits: 256 is 8 x 32, so uniform).
+_BASE32 = bytes.maketrans(
+    bytes(range(256)), bytes(b"abcdefghijklmnopqrstuvwxyz234567"[b & 31] for b in range(256))
+)
+
+
 def new_event_id() -> str:
-    """``evt_`` and 26 characters: 128 random bits in lower-case base32."""
-    return "evt_" + base64.b32encode(os.urandom(16)).decode("ascii").rstrip("=").lower()
+    """``evt_`` and 26 characters of lower-case base32: 130 random bits. Made in C by one translate (base64's
+    b32encode is a Python loop: with two events a message it was a twentieth of the SMPP front's time)."""
+    return "evt_" + os.urandom(26).translate(_BASE32).decode("ascii")
 
 
 def status_event(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, ClassVar
 
@@ -30,12 +30,14 @@ from msgbridge.store.base import (
     ExportRecord,
     MessageRecord,
     OutboxEntry,
+    Quote,
     Store,
     StoredEvent,
     StoreError,
 )
-from msgbridge.store.bodies import BODY_COLUMNS, split_key
+from msgbridge.store.bodies import BODY_COLUMNS, BodyRow, split_key
 from msgbridge.store.dialect import RECEIPTS, SCHEMA, Conn
+from msgbridge.store.eventrules import EventRules
 from msgbridge.store.plans import Item, Place, claimable_statuses, plan_receipts, plan_results
 from msgbridge.store.rows import (
     APPEND_TRAIL,
@@ -131,6 +133,7 @@ class SqlStore(Store):
         self._written: dict[str, Message] = {}
         self._last_us = 0
         self.texts = Texts()
+        self.event_rules = EventRules()
 
     # -- what a backend supplies -------------------------------------------
 
@@ -381,6 +384,14 @@ class SqlStore(Store):
             targets.update((message_id, target) for message_id, _, target in rows if target is not None)
         return {message_id: _STATUS[status] for message_id, status, _ in rows}
 
+    def want_events(self, format: str, by_mask: Mapping[int | None, frozenset[DeliveryStatus]]) -> None:
+        self.event_rules.register(format, by_mask)
+
+    async def _write_events(self, c: Conn, rows: Sequence[Sequence[Any]]) -> None:
+        """``events.write_events``, less what no target wants (``eventrules.py``)."""
+        kept = await self.event_rules.apply(c, self.texts, rows, record_all=self.record_all_events)
+        await events.write_events(c, kept)
+
     def _evented(self, targets: dict[str, int]) -> bool:
         """Whether a change may need an event: every one is recorded, or some message has a target."""
         return self.record_all_events or bool(targets)
@@ -419,7 +430,7 @@ class SqlStore(Store):
                 await c.bulk(COST_UPDATE, [(n, word[cur], m) for n, cur, m in plan.costs])
             if self._evented(targets):
                 # MAYBE_SUBMITTED again is an outcome too: the mark before the write was no event.
-                await events.write_events(
+                await self._write_events(
                     c,
                     [
                         events.status_event(m, status, None, events.result_error(u), targets.get(m), now)
@@ -458,7 +469,7 @@ class SqlStore(Store):
                 f"AND (claimed_by IS NULL OR NOT ({held})){c.skip_locked}) RETURNING id, callback_id",
                 [_CANCELED, now, micros(now), trail_tail(_CANCELED, "canceled"), _QUEUED, campaign, *owners],
             )
-            await events.write_events(
+            await self._write_events(
                 c,
                 [
                     events.status_event(m, _CANCELED, None, (None, None, None), target, now)
@@ -556,7 +567,7 @@ class SqlStore(Store):
             ],
         )
         if self._evented(targets):
-            await events.write_events(
+            await self._write_events(
                 c,
                 [
                     events.status_event(m, s, n, events.receipt_error(e), targets.get(m), now)
@@ -595,6 +606,24 @@ class SqlStore(Store):
                 *trail_entries(row[-1], record.created_at),
             )
         return {record.message.id: record for record in records}
+
+    async def quotes(self, message_ids: Sequence[str]) -> dict[str, Quote]:
+        if not message_ids:
+            return {}
+        c = self._reader()
+        rows = await c.fetch_in(
+            f"SELECT m.created_at, {BODY_COLUMNS} FROM messages m WHERE m.id {{in}}",
+            list(dict.fromkeys(message_ids)),
+        )
+        bodies = [BodyRow._make(r[1:]) for r in rows]
+        await self.texts.load(c, [b.sender_id for b in bodies], [b.template_id for b in bodies])
+        words = self.texts.words
+        return {
+            b.id: Quote(
+                words[b.sender_id] if b.sender_id is not None else None, self.texts.text(b), float(r[0])
+            )
+            for r, b in zip(rows, bodies, strict=True)
+        }
 
     async def export_page(
         self, campaign: str, *, status: DeliveryStatus | None = None, after: int = 0, limit: int = 1000
@@ -756,7 +785,7 @@ class SqlStore(Store):
                     record_all=self.record_all_events,
                 )
             await c.bulk(INSERT_INBOUND, [InboundRow.of(m) for m in messages])
-            await events.write_events(c, rows)
+            await self._write_events(c, rows)
 
     async def list_inbound(self, limit: int = 100) -> list[InboundMessage]:
         rows = await self._reader().fetch(
@@ -788,10 +817,14 @@ class SqlStore(Store):
         lease: float,
         formats: Sequence[str] | None = None,
         urls: Sequence[str] | None = None,
+        done: Sequence[EventOutcome] = (),
     ) -> list[StoredEvent]:
         if limit <= 0:
+            await self.events_done(done)
             return []
         async with self._tx() as c:
+            if done:
+                await c.bulk(events.EVENT_DONE, events.done_rows(done, self.token))
             return await events.claim_events(
                 c, self.texts, self.token, limit, now=now, lease=lease, formats=formats, urls=urls
             )

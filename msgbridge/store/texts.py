@@ -135,11 +135,15 @@ class Texts:
             )
         return out
 
+    def text(self, body: BodyRow) -> str:
+        """The text a row's body columns hold: the campaign's template filled in, or the text itself."""
+        if body.template_id is not None:
+            return template(self.templates[body.template_id]).text(body.text)
+        return body.text
+
     def message(self, body: BodyRow) -> Message:
         """The message a row's body columns hold (after ``_texts`` for its ids)."""
-        text = body.text
-        if body.template_id is not None:
-            text = template(self.templates[body.template_id]).text(text)
+        text = self.text(body)
         extras = extras_from(body.extras)
         if body.callback_id is not None:
             extras["metadata"] = {**extras.get("metadata", {}), CALLBACK: self.words[body.callback_id]}

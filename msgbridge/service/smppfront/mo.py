@@ -26,6 +26,7 @@ the ESME would otherwise have to reassemble parts the store never split.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping
 
 from msgbridge.adapters.smpp.operations import DATA_CODING
@@ -39,8 +40,10 @@ from msgbridge.smpp.addressing import address
 from msgbridge.store.base import Store
 
 
+@functools.lru_cache(maxsize=4096)
 def front_target(system_id: str, mask: int | None = None) -> CallbackTarget:
-    """The target of what goes back over ``system_id``'s binds: receipts (with their mask) and MO (none)."""
+    """The target of what goes back over ``system_id``'s binds: receipts (with their mask) and MO (none).
+    One object per (account, mask), as every message of a bind names one of a few (targets are frozen)."""
     return CallbackTarget(url=f"smpp://{system_id}", format=FRONT_FORMAT, mask=mask)
 
 

@@ -81,3 +81,23 @@ def test_a_text_that_does_not_fit_costs_time_linear_in_its_length() -> None:
     shape = Template("{a} {b} {c} {d} {e} {f} {g} {h}!")
     assert shape.fills("x " * 5000 + "?") is None
     assert shape.fills("x " * 5000 + "!") == SEPARATOR.join(["x"] * 7 + ["x " * 4993])
+
+
+async def test_quotes_are_what_the_whole_records_say(tmp_path: Path) -> None:
+    """``Store.quotes`` (sender, text, created_at), read without whole records, in a process that did not
+    write them: a campaign's template filled in, a sender by its word, none without one."""
+    messages = [
+        (Message(to="+77010000001", text="Hi Ann!", sender="ACME", campaign="c"), "c:+77010000001"),
+        (Message(to="+77010000002", text="not from the template", campaign="c"), "c:+77010000002"),
+        (Message(to="+77010000003", text="plain, no sender"), "order3"),
+    ]
+    async with SqliteStore(tmp_path / "q.db") as store:
+        await store.save_campaign(CampaignRecord("c", "Hi {name}!", "ACME", None, 1.0, {}))
+        ids = await store.enqueue([OutboxEntry(m, key) for m, key in messages])
+    async with SqliteStore(tmp_path / "q.db") as store:
+        quotes = await store.quotes([*ids, "unknown", ids[0]])
+        records = await store.get_many(ids)
+        assert quotes == {i: (r.message.sender, r.message.text, r.created_at) for i, r in records.items()}
+        assert [quotes[i].text for i in ids] == ["Hi Ann!", "not from the template", "plain, no sender"]
+        assert quotes[ids[2]].sender is None
+        assert await store.quotes([]) == {}

@@ -370,6 +370,34 @@ async def test_a_claim_takes_the_earliest_pending_event_of_each_message_and_targ
         }
 
 
+async def test_outcomes_given_to_a_claim_are_recorded_before_it_claims(
+    stores: Callable[[], SqlStore],
+) -> None:
+    async with stores() as store:
+        await queued(store, message(1), message(2))
+        await sent(store, ["m001", "m002"])
+        await store.record_receipts([DeliveryReceipt(f"n-m00{i}", S.DELIVERED, link=LINK) for i in (1, 2)])
+        now = (await everything(store))[-1].occurred_at + 1
+        m1, m2 = await store.claim_events(10, now=now, lease=30)
+        # m001 delivered, m002 to be tried later: m001's next event comes in the very claim that records it.
+        done = [
+            EventOutcome(m1.n, "delivered", None, None),
+            EventOutcome(m2.n, "pending", now + 60, "HTTP 500"),
+        ]
+        [m1_final] = await store.claim_events(10, now=now + 1, lease=30, done=done)
+        assert (m1_final.message_id, m1_final.status) == ("m001", S.DELIVERED)
+        # A claim of nothing still records what it is given.
+        skipped = [EventOutcome(m1_final.n, "skipped", None, None)]
+        assert await store.claim_events(0, now=now + 2, lease=30, done=skipped) == []
+        states = {(e.message_id, e.status): (e.state, e.attempts) for e in await everything(store)}
+        assert states == {
+            ("m001", S.SUBMITTED): ("delivered", 1),
+            ("m001", S.DELIVERED): ("skipped", 0),
+            ("m002", S.SUBMITTED): ("pending", 1),
+            ("m002", S.DELIVERED): ("pending", 0),
+        }
+
+
 async def test_a_lease_keeps_other_stores_off_until_it_runs_out(stores: Callable[[], SqlStore]) -> None:
     async with stores() as a, stores() as b:
         await queued(a, message(1), message(2))
