@@ -34,6 +34,7 @@ from typing import Self
 from msgbridge.adapters.base import ReportsHealth, Transport, open_transport
 from msgbridge.config import Config, EventSettings, WebhookSettings
 from msgbridge.core.callbacks import CallbackTarget, RowCallbacks, target_problem
+from msgbridge.core.encoding import info
 from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
 from msgbridge.core.message import Campaign, DeliveryReceipt, InboundMessage, Message
 from msgbridge.core.status import FINAL, DeliveryStatus
@@ -342,6 +343,9 @@ class Runtime:
         problems = await self._target_problems(named, scope) if named else {}
         checked = check_batch(items, self._resolve, scope=scope, callback_problem=problems.__getitem__)
         entries: list[OutboxEntry] = []
+        # With price tables, each message records what it is expected to cost, as a campaign's do.
+        priced = bool(self.route_table.routing.prices)
+        plans: dict[str, PlanVia] = {}
         for c, mid in zip(checked, message_ids(len(checked)), strict=True):
             item = c.submission
             metadata = dict(item.options)
@@ -358,7 +362,12 @@ class Runtime:
                 validity=item.validity,
                 scheduled_at=item.scheduled_at,
             )
-            entries.append(OutboxEntry(message, submission_key(c.transport, scope, item.reference, mid)))
+            price = None
+            if priced:
+                via = plans.get(c.transport) or plans.setdefault(c.transport, self._plan_via(c.transport))
+                price = via.expected_price(message, info(message.text).segments)
+            key = submission_key(c.transport, scope, item.reference, mid)
+            entries.append(OutboxEntry(message, key, price=price))
         ids = await self._commit.enqueue(entries) if entries else []
         out: list[Accepted] = []
         woken: set[str] = set()

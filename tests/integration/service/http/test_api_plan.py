@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 from api_helpers import api
@@ -98,3 +99,25 @@ async def test_a_routed_lane_is_planned_by_its_routes(sim: SmscSimulator, tmp_pa
             assert {g["route"] for g in plan["groups"]} == routes, plan["groups"]
         assert plan["price_micros"] == {"KZT": 20_500_000}  # route:kz: all three on sms, the +49 unpriced
         assert plan["unpriced"] == 1
+
+
+async def test_a_message_posted_alone_records_its_expected_price(sim: SmscSimulator, tmp_path: Path) -> None:
+    routing = read_routing(PRICES, base=tmp_path, transports=["sms", "backup"])
+    async with api(tmp_path, sim, routing=routing) as a:
+        r = await a.client.post(
+            "/v1/messages", headers=a.auth(),
+            json={"messages": [{"to": "+77001230002", "text": "Привет", "transport": "sms"},
+                               {"to": "+491701234567", "text": "x" * 200, "transport": "backup"},
+                               {"to": "+12025550143", "text": "unpriced", "transport": "backup"}]},
+        )  # fmt: skip
+        assert r.status_code == 202, r.text
+        ids = [m["id"] for m in r.json()["messages"]]
+    with sqlite3.connect(tmp_path / "api.db") as c:
+        got = dict(
+            c.execute(
+                "SELECT m.id, m.price || ' ' || cur.text FROM messages m "
+                "LEFT JOIN words cur ON cur.id = m.price_currency_id"
+            ).fetchall()
+        )
+    # 9.5 KZT a segment on 7700; two segments of 153 GSM-7 characters at 0.075 EUR on 49; none for +1
+    assert [got[i] for i in ids] == ["9500000 KZT", "150000 EUR", None]
