@@ -223,8 +223,16 @@ def char_line(ch: str, cost: CharCost, members: list[str] | None = None) -> str:
             shown = " ".join(members[:SHOW_MEMBERS]) + " ..."
         count = f"{len(members)}: " if members is not None else ""
         what, verb, it = f"{ch.capitalize()} letters ({count}{shown})", "force", "them"
-    alone = "" if cost.alone == cost.rows else f" ({cost.alone:,} of them only by {it})"
-    return (
-        f"{what} in {cost.rows:,} row{'s' if cost.rows != 1 else ''} {verb} UCS-2{alone}: "
-        f"{cost.segments:,} segment{'s' if cost.segments != 1 else ''} instead of {cost.gsm_segments:,}"
+    if cost.alone == cost.rows:
+        alone = ""
+    elif cost.alone == 0:
+        alone = " (with other such characters in every one)"
+    else:
+        alone = f" ({cost.alone:,} of them by {it} alone)"
+    plural = "s" if cost.segments != 1 else ""
+    cost_text = (
+        f"{cost.segments:,} segment{plural} instead of {cost.gsm_segments:,}"
+        if cost.segments != cost.gsm_segments
+        else f"no extra segment ({cost.segments:,})"
     )
+    return f"{what} in {cost.rows:,} row{'s' if cost.rows != 1 else ''} {verb} UCS-2{alone}: {cost_text}"

@@ -92,7 +92,7 @@ def test_plan_prints_groups_encodings_and_the_saving(home: Path) -> None:
     assert "rows 4: 3 messages (3 segments), 1 skipped." in out
     assert "skipped line 5: invalid phone number 'nope'" in out
     assert "encodings: GSM-7 1 message, 1 segment; UCS-2 2 messages, 2 segments." in out
-    assert "‘ (U+2018 LEFT SINGLE QUOTATION MARK) in 1 row forces UCS-2 (0 of them only by it): " in out
+    assert "‘ (U+2018 LEFT SINGLE QUOTATION MARK) in 1 row forces UCS-2 (with other such characters in every one): " in out
     assert "transliterated: 2 rows change, 2 of them to GSM-7; 3 segments would be 3 (0 fewer)." in out
     assert "nothing was sent or queued" in out
     assert not (home / "store.db").exists()

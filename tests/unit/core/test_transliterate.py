@@ -111,12 +111,12 @@ def test_tally_per_character() -> None:
     assert [c for c, _ in tally.costliest()] == ["‘", "Ж"]
     assert (tally.transliterated_rows, tally.transliterated_to_gsm, tally.transliterated_segments) == (3, 3, 4)
     assert char_line("‘", tally.chars["‘"]) == (
-        "‘ (U+2018 LEFT SINGLE QUOTATION MARK) in 3 rows forces UCS-2 (2 of them only by it): "
+        "‘ (U+2018 LEFT SINGLE QUOTATION MARK) in 3 rows forces UCS-2 (2 of them by it alone): "
         "5 segments instead of 3"
     )
     assert char_line("Ж", tally.chars["Ж"]) == (
-        "Ж (U+0416 CYRILLIC CAPITAL LETTER ZHE) in 1 row forces UCS-2 (0 of them only by it): "
-        "1 segment instead of 1"
+        "Ж (U+0416 CYRILLIC CAPITAL LETTER ZHE) in 1 row forces UCS-2 (with other such characters in every one): "
+        "no extra segment (1)"
     )
 
 
@@ -130,6 +130,6 @@ def test_letters_are_grouped_by_script_other_characters_alone() -> None:
     assert tally.groups["‘"] == CharCost(rows=2, segments=2, gsm_segments=2, alone=1)
     assert tally.members("CYRILLIC") == sorted(set("ЖукПривет"))
     assert char_line("CYRILLIC", tally.groups["CYRILLIC"], tally.members("CYRILLIC")) == (
-        "Cyrillic letters (9: Ж П в е и к р т ...) in 2 rows force UCS-2 (1 of them only by them): "
-        "2 segments instead of 2"
+        "Cyrillic letters (9: Ж П в е и к р т ...) in 2 rows force UCS-2 (1 of them by them alone): "
+        "no extra segment (2)"
     )
