@@ -34,9 +34,11 @@ from msgbridge.cli.outcome import ExitCode, exit_code
 from msgbridge.core.encoding import info as text_info
 from msgbridge.core.encoding import split
 from msgbridge.core.errors import ConfigError, ErrorCode
+from msgbridge.core.money import format_micros
 from msgbridge.core.options import OptionSet
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.terminal import markup, printable
+from msgbridge.dispatch.plan import plan_via
 from msgbridge.routing.open import open_via
 from msgbridge.service.usecases import SendRequest, check_send, send_one
 from msgbridge.store.base import MessageRecord
@@ -91,7 +93,8 @@ def send(
     request = SendRequest(to=to, text=text, sender=sender, region=region, reference=reference, wait=wait)
     check_send(request)  # a bad phone is refused before the transport URL is read
     transport = open_via(config, via)
-    outcome = run_command(send_one(store_dsn(ctx, config), transport, request))
+    price = plan_via(via, config.routing, config.transports).expected_price
+    outcome = run_command(send_one(store_dsn(ctx, config), transport, request, price=price))
     rec, error = outcome.record, outcome.error
     code = exit_code({rec.status: 1})
     failed = code is not ExitCode.OK
@@ -144,6 +147,10 @@ def status(ctx: click.Context, message_id: str, as_json: bool) -> None:
     console.print(
         f"native id {markup(rec.native_id or '-')}  link {markup(rec.link or '-')}  segments {rec.segments}  attempts {rec.attempts}"
     )
+    if rec.price is not None or rec.cost is not None:
+        shown = [f"{what} {format_micros(*value)}" for what, value in (("expected price", rec.price), ("cost", rec.cost))
+                 if value is not None]  # fmt: skip
+        console.print("  ".join(shown))
     if rec.last_error is not None:
         console.print(f"last error {markup(rec.last_error)}")
     tried = rec.tried()

@@ -21,6 +21,7 @@ from rich.table import Table
 from msgbridge.cli.outcome import ExitCode
 from msgbridge.config import Config, load_config
 from msgbridge.core.errors import ConfigError
+from msgbridge.core.money import amount
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.terminal import json_text
 from msgbridge.dispatch.dispatcher import DispatchStats
@@ -134,7 +135,17 @@ def record_json(rec: MessageRecord) -> dict[str, Any]:
             else None
         ),
         "history": [{"at": at, "status": s.value, "note": note} for at, s, note in rec.history],
+        "price": money_json(rec.price),
+        "cost": money_json(rec.cost),
     }
+
+
+def money_json(value: tuple[int, str] | None) -> dict[str, Any] | None:
+    """An amount as ``--json`` prints it: the exact decimal, the micros it is kept in, the currency."""
+    if value is None:
+        return None
+    micros, currency = value
+    return {"amount": amount(micros), "micros": micros, "currency": currency}
 
 
 def stats_json(stats: DispatchStats, resends: int) -> dict[str, Any]:

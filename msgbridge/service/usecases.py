@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from msgbridge.adapters.base import Transport
+from msgbridge.core.encoding import info
 from msgbridge.core.errors import ConfigError, MessagingError
 from msgbridge.core.message import Message
 from msgbridge.core.phone import normalize
+from msgbridge.dispatch.campaign import PriceHook
 from msgbridge.dispatch.dispatcher import Dispatcher
 from msgbridge.dispatch.run import bad_input
 from msgbridge.store import open_store
@@ -50,8 +52,12 @@ def check_send(request: SendRequest) -> Message:
     )
 
 
-async def send_one(store_dsn: str, transport: Transport, request: SendRequest) -> SendOutcome:
+async def send_one(
+    store_dsn: str, transport: Transport, request: SendRequest, *, price: PriceHook | None = None
+) -> SendOutcome:
     """Queue one message (keyed by its reference, else its id), send it, wait ``request.wait`` for a receipt.
+
+    ``price`` gives the expected price recorded with it (the campaign path's hook: message, segments).
 
     A peer that cannot be used fails the message (so no later process sends what the user was told
     failed), unless a reference names it for a retry and the error is retryable; that error is returned.
@@ -62,7 +68,8 @@ async def send_one(store_dsn: str, transport: Transport, request: SendRequest) -
     key = f"ref:{reference}" if reference else f"send:{message.id}"
     error: MessagingError | None = None
     async with open_store(store_dsn) as store:
-        [mid] = await store.enqueue([OutboxEntry(message=message, idempotency_key=key)])
+        expected = price(message, info(message.text).segments) if price is not None else None
+        [mid] = await store.enqueue([OutboxEntry(message=message, idempotency_key=key, price=expected)])
         dispatcher = Dispatcher(store, transport)
         try:
             async with transport:

@@ -91,6 +91,9 @@ class MessageRecord:
     created_at: float
     updated_at: float
     history: tuple[tuple[float, DeliveryStatus, str], ...] = field(default=())
+    # Read by ``Store.get`` only (a claim leaves them None): (micros, currency) expected and charged.
+    price: tuple[int, str] | None = None
+    cost: tuple[int, str] | None = None
 
     def tried(self) -> list[tuple[float, str, str]]:
         """Attempts on other transports before a result, from the history: (at, transport, what it said)."""

@@ -582,13 +582,20 @@ class SqlStore(Store):
     async def get(self, message_id: str) -> MessageRecord | None:
         c = self._reader()
         rows = await c.fetch(
-            f"SELECT {_M}, {BODY_COLUMNS}, m.trail FROM messages m WHERE m.id = ?", [message_id]
+            f"SELECT {_M}, {BODY_COLUMNS}, m.price, m.price_currency_id, m.cost, m.cost_currency_id, m.trail "
+            "FROM messages m WHERE m.id = ?",
+            [message_id],
         )
         if not rows:
             return None
-        [record] = await self.texts.records(c, [rows[0][:-1]])
-        history = ((record.created_at, _QUEUED, "enqueued"), *trail_entries(rows[0][-1], record.created_at))
-        record.history = history
+        row = rows[0]
+        [record] = await self.texts.records(c, [row[:-5]])
+        price, price_in, cost, cost_in = row[-5:-1]
+        await self.texts.load(c, [price_in, cost_in])
+        words = self.texts.words
+        record.price = None if price is None else (int(price), words[price_in])
+        record.cost = None if cost is None else (int(cost), words[cost_in])
+        record.history = ((record.created_at, _QUEUED, "enqueued"), *trail_entries(row[-1], record.created_at))
         return record
 
     async def get_many(self, message_ids: Sequence[str]) -> dict[str, MessageRecord]:

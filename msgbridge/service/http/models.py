@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from msgbridge.core.errors import ErrorCode, ErrorInfo
 from msgbridge.core.message import InboundMessage
+from msgbridge.core.money import amount
 from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.campaign import PrepareReport
@@ -87,6 +88,16 @@ class HistoryOut(BaseModel):
     note: str
 
 
+class AmountOut(BaseModel):
+    amount: str = Field(description="an exact decimal", examples=["0.05"])
+    micros: int = Field(description="the same in millionths of the currency")
+    currency: str = Field(examples=["EUR"])
+
+
+def amount_out(value: tuple[int, str] | None) -> AmountOut | None:
+    return None if value is None else AmountOut(amount=amount(value[0]), micros=value[0], currency=value[1])
+
+
 class MessageOut(BaseModel):
     id: str
     to: str
@@ -103,6 +114,8 @@ class MessageOut(BaseModel):
     updated_at: float
     last_error: ErrorOut | None
     history: list[HistoryOut]
+    price: AmountOut | None = Field(None, description="expected price, from the price tables, when queued")
+    cost: AmountOut | None = Field(None, description="what the provider said it charged, where it says")
 
 
 class RecipientIn(Strict):
@@ -371,6 +384,7 @@ def from_record(r: MessageRecord) -> MessageOut:
         status=r.status, native_id=r.native_id, native_ids=list(r.native_ids), segments=r.segments,
         attempts=r.attempts, created_at=r.created_at, updated_at=r.updated_at, last_error=from_error(r.last_error),
         history=[HistoryOut(at=at, status=s, note=note) for at, s, note in r.history],
+        price=amount_out(r.price), cost=amount_out(r.cost),
     )  # fmt: skip
 
 

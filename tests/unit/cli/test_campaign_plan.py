@@ -190,3 +190,27 @@ def test_a_plan_of_bad_rows_only_and_a_costlier_transliteration(home: Path) -> N
     long = invoke("campaign", "plan", "--csv", "long.csv", "--template", "{name}.", "--transliterate")
     assert long.exit_code == 0, long.output
     assert "1 segment would be 2 (1 more, 11.00 KZT more)." in long.output
+
+
+@pytest.mark.parametrize(
+    ("via", "to", "text", "price"),
+    [
+        ("auto", "+77001234567", "Привет", {"amount": "9.50", "micros": 9_500_000, "currency": "KZT"}),
+        ("route:world", "+491701234567", "x" * 200, {"amount": "0.15", "micros": 150_000, "currency": "EUR"}),
+        ("backup", "+447400123456", "hello", {"amount": "0.04", "micros": 40_000, "currency": "EUR"}),
+        ("memory://elsewhere", "+447400123456", "hello", None),  # a URL has no price table
+    ],
+)
+def test_send_records_the_expected_price_and_status_shows_it(
+    home: Path, via: str, to: str, text: str, price: dict[str, object] | None
+) -> None:
+    sent = invoke("send", "--via", via, "--to", to, "--text", text, "--json")
+    assert sent.exit_code == 0, sent.output
+    mid = json.loads(sent.stdout)["id"]
+    shown = invoke("status", mid, "--json")
+    assert json.loads(shown.stdout)["price"] == price
+    human = invoke("status", mid).output
+    if price is None:
+        assert "expected price" not in human
+    else:
+        assert f"expected price {price['amount']} {price['currency']}" in human

@@ -112,6 +112,12 @@ async def test_a_message_posted_alone_records_its_expected_price(sim: SmscSimula
         )  # fmt: skip
         assert r.status_code == 202, r.text
         ids = [m["id"] for m in r.json()["messages"]]
+        shown = [(await a.client.get(f"/v1/messages/{i}", headers=a.auth())).json()["price"] for i in ids]
+        assert shown == [
+            {"amount": "9.50", "micros": 9_500_000, "currency": "KZT"},
+            {"amount": "0.15", "micros": 150_000, "currency": "EUR"},
+            None,
+        ]
     with sqlite3.connect(tmp_path / "api.db") as c:
         got = dict(
             c.execute(
