@@ -6,11 +6,17 @@ Also the Hypothesis settings every property test starts from.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
 from pg_server import session_dsn
+
+if TYPE_CHECKING:
+    from msgbridge.store.sql import SqlStore
 
 # The properties are about results, never about speed, and the tests share a small machine with other
 # work: Hypothesis' 200 ms per-example deadline and its too_slow health check would fail a correct
@@ -27,6 +33,29 @@ if settings().deadline is not None:
 def pg_dsn() -> Iterator[str]:
     """A PostgreSQL DSN for the session (see ``pg_server.session_dsn``): tests isolate themselves in a schema."""
     yield from session_dsn()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[[], SqlStore]]:
+    """Makes stores on one database, once per backend: each store made is what one process opens. The
+    PostgreSQL server is asked for only here, so a SQLite-only selection (``-k sqlite``) starts none."""
+    from msgbridge.store.sqlite import SqliteStore
+
+    if request.param == "sqlite":
+        yield lambda: SqliteStore(tmp_path / "stores.db")
+        return
+    import asyncpg  # type: ignore[import-untyped]
+
+    from msgbridge.store.postgres import PostgresStore
+
+    dsn = request.getfixturevalue("pg_dsn")
+    schema = f"s_{uuid.uuid4().hex[:12]}"
+    yield lambda: PostgresStore(dsn, schema=schema)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(autouse=True)

@@ -4,11 +4,7 @@ the other formats' worker none of them. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-
-import pytest
+from collections.abc import Callable
 
 from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.message import Message, SendResult
@@ -16,7 +12,6 @@ from msgbridge.core.status import DeliveryStatus
 from msgbridge.service.smppfront.receipts import target_for
 from msgbridge.store.base import FAILED, EventOutcome, OutboxEntry
 from msgbridge.store.sql import SqlStore
-from msgbridge.store.sqlite import SqliteStore
 
 TARGETS: dict[str, CallbackTarget] = {
     "json": CallbackTarget("https://app.example/hook"),
@@ -24,25 +19,6 @@ TARGETS: dict[str, CallbackTarget] = {
     "acme": target_for("acme", 1),  # type: ignore[dict-item]
     "acme2": target_for("acme2", 0x11),  # type: ignore[dict-item]
 }
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[[], SqlStore]]:
-    if request.param == "sqlite":
-        yield lambda: SqliteStore(tmp_path / "c.db")
-        return
-    import asyncpg  # type: ignore[import-untyped]
-
-    from msgbridge.store.postgres import PostgresStore
-
-    dsn = request.getfixturevalue("pg_dsn")
-    schema = f"c_{uuid.uuid4().hex[:12]}"
-    yield lambda: PostgresStore(dsn, schema=schema)
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 async def submitted_to_every_target(store: SqlStore) -> None:
@@ -61,9 +37,9 @@ async def submitted_to_every_target(store: SqlStore) -> None:
     )
 
 
-async def test_the_backlog_counts_the_formats_asked_for(new_store: Callable[[], SqlStore]) -> None:
+async def test_the_backlog_counts_the_formats_asked_for(stores: Callable[[], SqlStore]) -> None:
     """What the front shows as receipts held for it: its own format's pending events, not the webhooks'."""
-    async with new_store() as store:
+    async with stores() as store:
         await submitted_to_every_target(store)
         assert (await store.event_backlog(formats=["smpp"])).pending == 2
         assert (await store.event_backlog(formats=["json", "kannel"])).pending == 2
@@ -76,8 +52,8 @@ async def test_the_backlog_counts_the_formats_asked_for(new_store: Callable[[], 
         assert (held.pending, held.failed) == (1, 1)
 
 
-async def test_claims_keep_to_the_formats_and_urls_asked_for(new_store: Callable[[], SqlStore]) -> None:
-    async with new_store() as store:
+async def test_claims_keep_to_the_formats_and_urls_asked_for(stores: Callable[[], SqlStore]) -> None:
+    async with stores() as store:
         await submitted_to_every_target(store)
         clock = [time.time() + 1]
 

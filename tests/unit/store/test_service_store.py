@@ -3,8 +3,7 @@ and (PostgreSQL) be woken when another process queues. Run against SQLite and Po
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,20 +25,6 @@ async def drop_schema(dsn: str, schema: str) -> None:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         await conn.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[[], Store]]:
-    """Makes stores on one database: each is what one process opens."""
-    if request.param == "sqlite":
-        yield lambda: SqliteStore(tmp_path / "s.db")
-        return
-    from msgbridge.store.postgres import PostgresStore
-
-    dsn = request.getfixturevalue("pg_dsn")
-    schema = f"s_{uuid.uuid4().hex[:12]}"
-    yield lambda: PostgresStore(dsn, schema=schema)
-    await drop_schema(dsn, schema)
 
 
 def entries(n: int, campaign: str = "c1") -> list[OutboxEntry]:

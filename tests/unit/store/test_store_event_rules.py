@@ -4,18 +4,13 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-
-import pytest
+from collections.abc import Callable
 
 from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.message import DeliveryReceipt, Message, SendResult
 from msgbridge.core.status import DeliveryStatus as S
 from msgbridge.store.base import OutboxEntry, Store, StoredEvent
 from msgbridge.store.sql import SqlStore
-from msgbridge.store.sqlite import SqliteStore
 
 LINK = "smpp://smsc.example:2775"
 FINAL = frozenset(s for s in S if s.is_final)
@@ -25,25 +20,6 @@ FINAL_ONLY = CallbackTarget("smpp://acme", format="smpp", mask=1)
 FAILURES_ONLY = CallbackTarget("smpp://acme", format="smpp", mask=2)
 UNREGISTERED_MASK = CallbackTarget("smpp://acme", format="smpp", mask=0x11)
 HOOK = CallbackTarget("https://app.example/hook", mask=1)  # another format: the rule is not its
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[[], SqlStore]]:
-    if request.param == "sqlite":
-        yield lambda: SqliteStore(tmp_path / "r.db")
-        return
-    import asyncpg  # type: ignore[import-untyped]
-
-    from msgbridge.store.postgres import PostgresStore
-
-    dsn = request.getfixturevalue("pg_dsn")
-    schema = f"r_{uuid.uuid4().hex[:12]}"
-    yield lambda: PostgresStore(dsn, schema=schema)
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 def message(i: int, target: CallbackTarget, campaign: str | None = None) -> Message:

@@ -36,20 +36,6 @@ async def drop_schema(dsn: str, schema: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[[], SqlStore]]:
-    """Makes stores on one database: each is what one process opens."""
-    if request.param == "sqlite":
-        yield lambda: SqliteStore(tmp_path / "e.db")
-        return
-    from msgbridge.store.postgres import PostgresStore
-
-    dsn = request.getfixturevalue("pg_dsn")
-    schema = f"e_{uuid.uuid4().hex[:12]}"
-    yield lambda: PostgresStore(dsn, schema=schema)
-    await drop_schema(dsn, schema)
-
-
 def message(i: int, target: CallbackTarget | None = HOOK, campaign: str | None = None) -> Message:
     metadata = {"callback": target.dumps()} if target is not None else {}
     return Message(
