@@ -134,7 +134,10 @@ async def _csv_campaign(request: Request, key: ApiKey, dry_run: bool) -> Campaig
 
 
 @router.post("/v1/campaigns", status_code=202, response_model=CampaignStartedOut, openapi_extra=REQUEST_BODY,
-             responses={409: {"model": ErrorBody, "description": "the name is taken"},
+             responses={200: {"description": "dry_run=true: the campaign's plan, as `msgbridge campaign plan --json` "
+                                             "prints it (docs/plan.md); nothing queued",
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                        409: {"model": ErrorBody, "description": "the name is taken"},
                         415: {"model": ErrorBody, "description": "neither JSON nor multipart"}})  # fmt: skip
 async def post_campaign(
     request: Request,

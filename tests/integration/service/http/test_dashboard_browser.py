@@ -127,7 +127,8 @@ async def test_the_dashboard_shows_a_running_campaign_live(slow_sim: SmscSimulat
                 )
                 state = await (await page.request.get(url + "/dashboard/state.json")).json()
                 v1 = (await api.get(f"/v1/campaigns/{CAMPAIGN}", headers=bearer)).json()
-                assert state["campaigns"][0] == v1 and v1["done"] == v1["total"] == RECIPIENTS
+                # The page leaves a campaign's costs out (null) so a refresh reads no rows; the rest is the API's.
+                assert state["campaigns"][0] == {**v1, "costs": None} and v1["done"] == v1["total"] == RECIPIENTS
                 assert await campaign.get_attribute("data-total") == str(v1["total"])
                 assert await campaign.locator("progress").evaluate("p => [p.value, p.max]") == [
                     RECIPIENTS,
