@@ -34,7 +34,6 @@ from typing import Self
 from msgbridge.adapters.base import ReportsHealth, Transport, open_transport
 from msgbridge.config import Config, EventSettings, WebhookSettings
 from msgbridge.core.callbacks import CallbackTarget, RowCallbacks, target_problem
-from msgbridge.core.encoding import info
 from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
 from msgbridge.core.message import Campaign, DeliveryReceipt, InboundMessage, Message
 from msgbridge.core.status import FINAL, DeliveryStatus
@@ -364,8 +363,10 @@ class Runtime:
             )
             price = None
             if priced:
-                via = plans.get(c.transport) or plans.setdefault(c.transport, self._plan_via(c.transport))
-                price = via.expected_price(message, info(message.text).segments)
+                via = plans.get(c.transport)
+                if via is None:
+                    via = plans[c.transport] = self._plan_via(c.transport)
+                price = via.expected_price(message, c.segments)
             key = submission_key(c.transport, scope, item.reference, mid)
             entries.append(OutboxEntry(message, key, price=price))
         ids = await self._commit.enqueue(entries) if entries else []

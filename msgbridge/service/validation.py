@@ -29,6 +29,7 @@ class Checked:
     to: str
     transport: str
     callback: CallbackTarget | None = None  # its own (the defaults are the runtime's to add)
+    segments: int = 1  # as the text was measured here (an expected price is per segment)
 
 
 def _printable(text: str) -> bool:
@@ -119,6 +120,7 @@ def check_batch(
                 f"no transport named {item.transport!r} is configured",
             )
         to = ""
+        segments = 1
         try:
             to = normalize(item.to, item.region)
         except MessagingError as exc:
@@ -129,6 +131,7 @@ def check_batch(
             bad("text", ErrorCode.INVALID_ARGUMENT, "the text contains a NUL character")
         else:
             measured = info(item.text)
+            segments = measured.segments
             if measured.too_long:
                 bad(
                     "text",
@@ -163,7 +166,7 @@ def check_batch(
                 f"option(s) {names} are reserved: name a callback target",
             )
         if len(errors) == before and transport is not None:
-            out.append(Checked(item, to, transport, target))
+            out.append(Checked(item, to, transport, target, segments))
     if errors:
         raise InvalidSubmission(errors)
     return out
