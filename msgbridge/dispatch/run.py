@@ -313,12 +313,17 @@ async def _send(
         # Stopped by a signal, the producer ends at its next chunk; otherwise it finishes the file
         # (a peer that could not be used does not leave the rest of the file unqueued).
         await producer
+    # What another live run holds is read before the counts: read after, a message it settles in between
+    # would count as still queued here and not as held there, and the run would say "some unsent" (1)
+    # where it means "another run has these in flight" (3). Read first, a held message can only have
+    # moved on by the time the counts are taken.
+    elsewhere = await store.held_elsewhere(campaign.name)
     return RunResult(
         campaign=campaign,
         report=report,
         stats=dispatcher.stats,
         counts=await store.counts(campaign.name),
-        elsewhere=await store.held_elsewhere(campaign.name),
+        elsewhere=elsewhere,
         error=error,
     )
 

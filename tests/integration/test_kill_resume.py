@@ -348,7 +348,9 @@ def test_resend_maybe_while_another_run_is_live_sends_nothing_twice(tmp_path: Pa
         "phone,name\n" + "".join(f"+7701{i:07d},P{i}\n" for i in range(recipients)), encoding="utf-8"
     )
     store = tmp_path / "store.db"
-    sim = SmscProcess(tmp_path, "--latency-ms", "40")
+    # 300 messages at window 5 and 100 ms take the first run 6 s: long enough that it is still live when
+    # the second has started, even on a machine whose other work slows the second one's start-up.
+    sim = SmscProcess(tmp_path, "--latency-ms", "100")
     cmd = [
         sys.executable, "-m", "msgbridge", "--store", str(store), "campaign", "run",
         "--via", f"smpp://u:p@127.0.0.1:{sim.port}?window=5", "--csv", str(csv_file),
