@@ -37,7 +37,7 @@ from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.core.template import check as check_template
 from msgbridge.core.terminal import markup, printable
-from msgbridge.dispatch.campaign import PrepareReport
+from msgbridge.dispatch.campaign import PrepareReport, first_problems
 from msgbridge.dispatch.dispatcher import DispatchStats
 from msgbridge.dispatch.plan import plan_campaign, plan_via
 from msgbridge.dispatch.run import RunRequest, RunResult, run_campaign
@@ -264,7 +264,7 @@ def campaign_run(
             campaign_plan, via=via, csv_path=csv_path, template=template, template_file=template_file,
             sender=sender, name=name, phone_column=phone_column, region=region, encoding=encoding,
             phone_check=phone_check, allow_multiline=allow_multiline, problems_path=problems_path,
-            transliterate=transliterate, recipients_path=recipients_path, as_json=as_json,
+            transliterate=transliterate, recipients_path=recipients_path, strict=strict, as_json=as_json,
         )  # fmt: skip
         return
     config = config_of(ctx)
@@ -361,6 +361,9 @@ def campaign_run(
 )
 @_input_options
 @_plan_options
+@click.option(
+    "--strict", is_flag=True, help="exit 2 after the plan if any row is bad (campaign run --strict would refuse)"
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @click.pass_context
 def campaign_plan(
@@ -379,6 +382,7 @@ def campaign_plan(
     problems_path: str | None,
     transliterate: bool,
     recipients_path: str | None,
+    strict: bool,
     as_json: bool,
 ) -> None:
     """What ``campaign run`` would send, without sending or queuing anything: rows and bad rows, messages,
@@ -402,13 +406,16 @@ def campaign_plan(
             raise ConfigError(f"cannot write {recipients_path}: {exc.strerror or exc}") from exc
         with out:
             plan = plan_campaign(request, planned_via, transliterate=transliterate, recipients=out)
+    report = plan.report
     if as_json:
         echo_json(plan.to_json())
-        return
-    report = plan.report
-    if report.problems or report.repeats:
-        _print_problems(report, problems_path)
-    print_plan(plan)
+    else:
+        if report.problems or report.repeats:
+            _print_problems(report, problems_path)
+        print_plan(plan)
+    if strict and report.skipped:
+        # What the run's strict first pass refuses (validate_rows), said after the plan has been shown.
+        raise ConfigError(f"--strict: campaign {report.campaign!r} would not start: {first_problems(report)}")
 
 
 def _print_run_summary(

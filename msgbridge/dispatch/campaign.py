@@ -33,7 +33,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, NamedTuple
 from urllib.parse import urlsplit
 
 from msgbridge.core.callbacks import RowCallbacks
@@ -149,17 +149,26 @@ def message_ids(n: int) -> list[str]:
     return [f"{time.time_ns():x}{noise[12 * i : 12 * i + 12]}" for i in range(n)]
 
 
-def build_row(
+class Judged(NamedTuple):
+    """A row that can be sent, before it becomes a Message: what a plan or a strict first pass needs, and
+    what a child process sends its parent (building the pydantic Message costs as much as rendering)."""
+
+    line: int | None
+    to: str  # E.164
+    text: str
+    measured: TextInfo
+    callback: str | None  # the row's callback target (a service's campaign), else None
+
+
+def judge_row(
     campaign: Campaign,
     row: Row,
     *,
     region: str | None,
     phone_check: PhoneCheck,
-    message_id: str | None = None,
-    key_prefix: str = "",
     callbacks: RowCallbacks | None = None,
-) -> tuple[OutboxEntry, TextInfo] | RowProblem:
-    """The outbox entry and measured text for one recipient row, or why it cannot be sent.
+) -> Judged | RowProblem:
+    """The judged row (E.164, text, measured text), or why it cannot be sent.
 
     A row is judged on its own (phone, text): whether its phone repeats an earlier row is decided after,
     so a strict validation pass (which has no store to ask) finds exactly the problems the writing pass does.
@@ -192,23 +201,52 @@ def build_row(
         if line is not None:
             reason = reason.removeprefix(f"row {line}: ")
         return RowProblem(line, phone, exc.code, reason)
-    if target is not None:
-        message = Message(
-            id=message_id or new_id(), to=e164, text=text, sender=campaign.sender, campaign=campaign.name,
-            metadata={"callback": target},
-        )  # fmt: skip
-    elif message_id is None:
-        message = Message(to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
-    else:
-        message = Message(id=message_id, to=e164, text=text, sender=campaign.sender, campaign=campaign.name)
-    key = idempotency_key(campaign.name, e164, key_prefix)
-    return OutboxEntry(message=message, idempotency_key=key, row=line), measured
+    return Judged(line, e164, text, measured, target)
+
+
+def message_of(campaign: Campaign, judged: Judged, message_id: str | None = None) -> Message:
+    """The campaign's message for a judged row."""
+    metadata = {"callback": judged.callback} if judged.callback is not None else {}
+    return Message(
+        id=message_id or new_id(), to=judged.to, text=judged.text, sender=campaign.sender,
+        campaign=campaign.name, metadata=metadata,
+    )  # fmt: skip
 
 
 def idempotency_key(campaign: str, e164: str, prefix: str = "") -> str:
     """A campaign message's outbox key: one per campaign and recipient, so a re-run queues nothing twice.
     ``prefix``: a service's campaigns are ``api:<transport>:c:<campaign>:<e164>``."""
     return f"{prefix}{campaign}:{e164}"
+
+
+def judge_chunk(
+    campaign: Campaign,
+    rows: Iterable[Row],
+    *,
+    region: str | None = None,
+    phone_check: PhoneCheck = PhoneCheck.STRICT,
+    callbacks: RowCallbacks | None = None,
+) -> tuple[list[Judged], list[RowProblem], list[RowRepeat]]:
+    """Each sendable row judged, a problem for each other one, and the repeats among them.
+
+    Only a row that can be sent makes a later one with its phone a repeat.
+    """
+    out: list[Judged] = []
+    problems: list[RowProblem] = []
+    repeats: list[RowRepeat] = []
+    first_row: dict[str, int | None] = {}
+    for row in rows:
+        judged = judge_row(campaign, row, region=region, phone_check=phone_check, callbacks=callbacks)
+        if isinstance(judged, RowProblem):
+            problems.append(judged)
+            continue
+        to = judged.to
+        if to in first_row:
+            repeats.append(RowRepeat(row[0], first_row[to], to))
+            continue
+        first_row[to] = row[0]
+        out.append(judged)
+    return out, problems, repeats
 
 
 def build_chunk(
@@ -220,30 +258,17 @@ def build_chunk(
     key_prefix: str = "",
     callbacks: RowCallbacks | None = None,
 ) -> tuple[list[tuple[OutboxEntry, TextInfo]], list[RowProblem], list[RowRepeat]]:
-    """(entry, measured text) for each sendable row, a problem for each other one, and the repeats among them.
-
-    Only a row that can be sent makes a later one with its phone a repeat. ``key_prefix`` goes in front of
-    every idempotency key (a service's lane claims its campaigns by that prefix).
-    """
-    out: list[tuple[OutboxEntry, TextInfo]] = []
-    problems: list[RowProblem] = []
-    repeats: list[RowRepeat] = []
-    first_row: dict[str, int | None] = {}
-    rows = list(rows)
-    for row, mid in zip(rows, message_ids(len(rows)), strict=True):
-        built = build_row(
-            campaign, row, region=region, phone_check=phone_check, message_id=mid, key_prefix=key_prefix,
-            callbacks=callbacks,
-        )  # fmt: skip
-        if isinstance(built, RowProblem):
-            problems.append(built)
-            continue
-        to = built[0].message.to
-        if to in first_row:
-            repeats.append(RowRepeat(row[0], first_row[to], to))
-            continue
-        first_row[to] = row[0]
-        out.append(built)
+    """(entry, measured text) for each sendable row (``judge_chunk``'s, made messages), a problem for each
+    other one, and the repeats among them. ``key_prefix`` goes in front of every idempotency key (a
+    service's lane claims its campaigns by that prefix)."""
+    judged, problems, repeats = judge_chunk(
+        campaign, rows, region=region, phone_check=phone_check, callbacks=callbacks
+    )
+    name = campaign.name
+    out = [
+        (OutboxEntry(message_of(campaign, j, mid), idempotency_key(name, j.to, key_prefix), j.line), j.measured)
+        for j, mid in zip(judged, message_ids(len(judged)), strict=True)
+    ]
     return out, problems, repeats
 
 
@@ -358,14 +383,18 @@ def validate_rows(
     check(campaign.template)
     started = time.monotonic()
     for row in rows:
-        built = build_row(campaign, row, region=region, phone_check=phone_check, callbacks=callbacks)
-        if isinstance(built, RowProblem):
-            report.add_problem(built)
+        judged = judge_row(campaign, row, region=region, phone_check=phone_check, callbacks=callbacks)
+        if isinstance(judged, RowProblem):
+            report.add_problem(judged)
     report.seconds += time.monotonic() - started
     if report.skipped:
-        first = report.problems[0]
-        more = f" (and {report.skipped - 1} more)" if report.skipped > 1 else ""
-        raise ConfigError(f"campaign {campaign.name!r} not started: {first}{more}")
+        raise ConfigError(f"campaign {campaign.name!r} not started: {first_problems(report)}")
+
+
+def first_problems(report: PrepareReport) -> str:
+    """The first bad row and how many more: what a strict refusal names."""
+    more = f" (and {report.skipped - 1} more)" if report.skipped > 1 else ""
+    return f"{report.problems[0]}{more}"
 
 
 async def write_rows(

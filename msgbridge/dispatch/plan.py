@@ -1,7 +1,7 @@
 """A campaign's plan: what ``campaign run`` would queue, where it would go and what it would cost, unsent.
 
 The plan reads the CSV with the run's own reader (:func:`msgbridge.dispatch.run.csv_rows`) and judges
-the rows with the run's own :func:`~msgbridge.dispatch.campaign.build_chunk`, in chunks of the run's
+the rows with the run's own :func:`~msgbridge.dispatch.campaign.judge_chunk`, in chunks of the run's
 size, so a row is bad, a phone a repeat, and a text so many segments exactly when the run would say so.
 Nothing is written to an outbox, no transport is opened, nothing is sent.
 
@@ -13,7 +13,7 @@ transport and country, with the encodings (:class:`~msgbridge.core.encodingrepor
 on request, what transliteration would save. Memory holds counters and one chunk, never the recipients;
 ``recipients`` (an open text file) gets one CSV row per message as it is planned.
 
-A phone repeated after its first line is a repeat as in the run: within a chunk ``build_chunk`` finds it,
+A phone repeated after its first line is a repeat as in the run: within a chunk ``judge_chunk`` finds it,
 across chunks (where the run finds the earlier row by its outbox key) :class:`~msgbridge.dispatch.seen.SeenPhones`
 does, at 16-64 bytes a phone and exact (the key is the number's digits). One limit of a plan without a store:
 
@@ -32,7 +32,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import IO
 
-from msgbridge.core.encoding import TextInfo
 from msgbridge.core.encodingreport import EncodingTally, describe, explain
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.message import Campaign, Message
@@ -41,12 +40,14 @@ from msgbridge.core.phone import PhoneCheck
 from msgbridge.core.template import check as check_template
 from msgbridge.dispatch.campaign import (
     ENQUEUE_CHUNK,
+    Judged,
     PrepareReport,
     ProblemSink,
     Row,
     RowRepeat,
-    build_chunk,
     chunks,
+    judge_chunk,
+    message_of,
     transport_identity,
 )
 from msgbridge.dispatch.heap import fewer_collections
@@ -136,14 +137,15 @@ class Decisions:
             self.digits = max(lengths, default=0)
         self.memo: dict[tuple[str, str | None], tuple[str, str, Price | None]] = {}
 
-    def decide(self, message: Message, country: str | None) -> tuple[str, str, Price | None]:
-        """(route name, transport, price per segment) of ``message``, whose number is in ``country``."""
+    def decide(self, campaign: Campaign, judged: Judged, country: str | None) -> tuple[str, str, Price | None]:
+        """(route name, transport, price per segment) of the campaign's message for ``judged``, whose
+        number is in ``country``. The message itself is made only when the memo does not answer."""
         if self.digits is None:
-            return self._decide(message)
-        key = (message.to[1 : 1 + self.digits], country)
+            return self._decide(message_of(campaign, judged))
+        key = (judged.to[1 : 1 + self.digits], country)
         got = self.memo.get(key)
         if got is None:
-            got = self._decide(message)
+            got = self._decide(message_of(campaign, judged))
             if len(self.memo) < DECISIONS:
                 self.memo[key] = got
         return got
@@ -286,7 +288,8 @@ class CampaignPlan:
 class _Planner:
     """The per-message part of a plan: one call per message the run would queue."""
 
-    def __init__(self, plan: CampaignPlan, via: PlanVia, recipients: IO[str] | None) -> None:
+    def __init__(self, campaign: Campaign, plan: CampaignPlan, via: PlanVia, recipients: IO[str] | None) -> None:
+        self.campaign = campaign
         self.plan = plan
         self.via = via
         self.decisions = Decisions(via)
@@ -294,11 +297,11 @@ class _Planner:
         if self.writer is not None:
             self.writer.writerow(RECIPIENT_COLUMNS)
 
-    def add(self, message: Message, measured: TextInfo, line: int | None) -> None:
+    def add(self, judged: Judged) -> None:
         plan = self.plan
-        to = message.to
+        to, measured, line = judged.to, judged.measured, judged.line
         region = numbers.country(to)
-        route, transport, per = self.decisions.decide(message, region)
+        route, transport, per = self.decisions.decide(self.campaign, judged, region)
         if not transport and self.via.routed:
             plan.unrouted += 1
         country = region or UNKNOWN_COUNTRY
@@ -314,7 +317,7 @@ class _Planner:
             group.unpriced += 1
         else:
             group.price[priced[1]] += priced[0]
-        facts = explain(message.text, measured)
+        facts = explain(judged.text, measured)
         plan.encodings.add(facts)
         if plan.transliterate and per is not None and facts.transliterated != segments:
             plan.saving[per.currency] += per.micros * (segments - facts.transliterated)
@@ -376,25 +379,25 @@ def plan_rows(
     ``write_rows`` builds them."""
     report = PrepareReport(campaign=campaign.name, sink=sink)
     plan = CampaignPlan(campaign=campaign.name, via=via.label, report=report, transliterate=transliterate)
-    planner = _Planner(plan, via, recipients)
+    planner = _Planner(campaign, plan, via, recipients)
     seen = SeenPhones()
     started = time.monotonic()
     for chunk in chunks(rows, ENQUEUE_CHUNK):
-        built, problems, repeats = build_chunk(campaign, chunk, region=region, phone_check=phone_check)
+        judged, problems, repeats = judge_chunk(campaign, chunk, region=region, phone_check=phone_check)
         report.rows += len(chunk)
         for problem in problems:
             report.add_problem(problem)
         for repeat in repeats:
             report.add_repeat(repeat)
-        for entry, measured in built:
-            earlier = seen.first(entry.message.to, entry.row)
+        for one in judged:
+            earlier = seen.first(one.to, one.line)
             if earlier is not None:
-                report.add_repeat(RowRepeat(entry.row, None if earlier < 0 else earlier, entry.message.to))
+                report.add_repeat(RowRepeat(one.line, None if earlier < 0 else earlier, one.to))
                 continue
             report.queued += 1
-            report.segments += measured.segments
-            report.encodings[measured.encoding.value] += 1
-            planner.add(entry.message, measured, entry.row)
+            report.segments += one.measured.segments
+            report.encodings[one.measured.encoding.value] += 1
+            planner.add(one)
     report.seconds = time.monotonic() - started
     report.done = True
     return plan

@@ -9,7 +9,7 @@ campaign process keeps what must stay in one place: writing the outbox, the
 repeats across chunks (the store's key decides them) and the report.
 
 The child runs exactly the functions the campaign process would
-(``open_csv``, ``build_chunk``), so every verdict, line number and message is
+(``open_csv``, ``judge_chunk``), so every verdict, line number and message is
 the same; only where they run differs. Over its standard input the parent
 gives the job (one pickle, length-prefixed) and then one byte per chunk it
 wants (credit: the child is never more than CREDIT chunks ahead, so memory
@@ -35,7 +35,14 @@ from typing import IO, Any
 from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
 from msgbridge.core.message import Campaign, Message
 from msgbridge.core.phone import PhoneCheck
-from msgbridge.dispatch.campaign import BuiltChunk, Prepared, build_chunk, chunks, idempotency_key
+from msgbridge.dispatch.campaign import (
+    BuiltChunk,
+    Prepared,
+    chunks,
+    idempotency_key,
+    judge_chunk,
+    message_ids,
+)
 from msgbridge.dispatch.csvsource import open_csv
 from msgbridge.dispatch.heap import fewer_collections
 from msgbridge.store.base import OutboxEntry
@@ -112,12 +119,12 @@ def _serve(job: Job, campaign: Campaign, inp: IO[bytes], out: IO[bytes]) -> None
             for chunk in chunks(rows, job.chunk_size):
                 if inp.read(1) != _MORE:
                     return
-                built, problems, repeats = build_chunk(
+                judged, problems, repeats = judge_chunk(
                     campaign, chunk, region=job.region, phone_check=job.phone_check
                 )
                 wire: list[Wire] = [
-                    (e.message.id, e.message.to, e.message.text, e.row, m.encoding.value, m.segments)
-                    for e, m in built
+                    (mid, j.to, j.text, j.line, j.measured.encoding.value, j.measured.segments)
+                    for j, mid in zip(judged, message_ids(len(judged)), strict=True)
                 ]
                 out.write(_frame(("chunk", len(chunk), wire, problems, repeats)))
                 out.flush()
@@ -193,7 +200,7 @@ class PreparingProcess:
             ) from None
 
     async def chunks(self) -> AsyncIterator[BuiltChunk]:
-        """Each chunk as ``build_chunk`` made it, its entries rebuilt here; a bad file raises as it would here."""
+        """Each chunk as ``build_chunk`` would make it, its entries built here; a bad file raises as it would here."""
         job = self.job
         while True:
             got = await self._read()

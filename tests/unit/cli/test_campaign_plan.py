@@ -112,6 +112,25 @@ def test_dry_run_prints_the_plan(home: Path) -> None:
     assert not (home / "store.db").exists()
 
 
+@pytest.mark.parametrize("command", [("campaign", "plan"), ("campaign", "run", "--dry-run")])
+def test_strict_shows_the_plan_then_refuses_a_bad_row_as_the_run_would(
+    home: Path, command: tuple[str, ...]
+) -> None:
+    path = str(small_csv(home / "r.csv"))
+    args = ("--csv", path, "--template", "Hi {name}: {note}", "--via", "auto")
+    # main() prints a ConfigError as one line and exits 2; the group itself raises it
+    got = invoke(*command, *args, "--strict")
+    assert isinstance(got.exception, ConfigError), got.output
+    assert "rows 4: 3 messages (3 segments), 1 skipped." in got.output  # the plan first
+    assert "--strict: campaign 'r' would not start: line 5: invalid phone number 'nope'" in str(got.exception)
+    assert not (home / "store.db").exists()
+    as_json = invoke(*command, *args, "--strict", "--json")
+    assert isinstance(as_json.exception, ConfigError) and json.loads(as_json.stdout)["skipped_total"] == 1
+    (home / "good.csv").write_text("phone,name,note\n+77011234567,A,hi\n", encoding="utf-8")
+    good = invoke(*command, "--csv", "good.csv", "--template", "Hi {name}", "--via", "auto", "--strict")
+    assert good.exit_code == 0, good.output
+
+
 def test_plan_refuses_an_unknown_route(home: Path) -> None:
     got = invoke("campaign", "plan", "--csv", str(small_csv(home / "r.csv")), "--template", "x", "--via", "route:no")
     # main() prints a ConfigError as one line and exits 2; the group itself raises it
