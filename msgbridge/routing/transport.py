@@ -156,7 +156,9 @@ class RoutedTransport(Transport):
         A service runs several routed transports over the same children, each child also in a lane of its
         own that closes it: ``close_children=False`` leaves closing them to their owner, and ``breaker``
         (another routed transport's) gives every routed transport of the process the same circuit per
-        child, whichever route uses it."""
+        child, whichever route uses it. A child that does not open counts against its circuit once, by the
+        routed transport that made the breaker: every routed lane opens the same children, and a transport
+        down at start is one failure, not one per route that names it."""
         super().__init__(TransportURL.parse(f"{self.scheme}://{AUTO if route is None else 'route'}"))
         self.routing = routing
         self.forced = routing.route(route) if route is not None else None
@@ -170,6 +172,7 @@ class RoutedTransport(Transport):
         self.clock = clock
         self.close_children = close_children
         b = routing.breaker
+        self._counts_opening = breaker is None
         self.breaker = breaker or Breaker(
             failures=b.failures,
             cooldown=b.cooldown,
@@ -215,8 +218,9 @@ class RoutedTransport(Transport):
             if isinstance(outcome, BaseException):
                 if not isinstance(outcome, Exception):
                     raise outcome
-                log.warning("transport %s did not open: %s", name, outcome)
-                self.breaker.failed(name, self.clock())
+                if self._counts_opening:
+                    log.warning("transport %s did not open: %s", name, outcome)
+                    self.breaker.failed(name, self.clock())
                 errors.append(outcome)
         if len(errors) == len(names):
             raise errors[0]

@@ -72,6 +72,23 @@ async def test_the_routed_transports_share_one_breaker_and_leave_the_children_op
     assert result.ok
 
 
+async def test_a_transport_down_at_start_counts_once_against_the_shared_breaker_not_once_per_lane() -> None:
+    # Two failures open a circuit here; three routed lanes (auto, route:kz, route:default) name "backup".
+    routing = RoutingConfig(routes=ROUTING.routes, breaker=BreakerSettings(failures=2, cooldown=30))
+    children: dict[str, Transport] = {n: open_transport(u) for n, u in PLAIN.items()}
+    children["backup"] = open_transport("smpp://u:p@127.0.0.1:1?bind_timeout=1")  # refused
+    routed = RouteTable(routing, list(PLAIN)).transports(children)
+    for transport in routed.values():
+        await transport.open()  # the others open: none raises
+    shown = circuits(routed)
+    assert shown["backup"].state == CircuitState.CLOSED.value, shown["backup"]
+    assert shown["backup"].failures == 1
+    routed["auto"].breaker.failed("backup", routed["auto"].clock())  # one more failure, from a send
+    assert circuits(routed)["backup"].state == CircuitState.OPEN.value
+    for transport in [*routed.values(), *children.values()]:
+        await transport.aclose()
+
+
 def test_the_runtime_sends_what_names_no_transport_to_auto_and_lists_routes_after_the_plain_names() -> None:
     rt = Runtime(transports=PLAIN, routing=ROUTING)
     assert rt.transport_names == ("sms", "kz", "backup", "mail", "auto", "route:kz", "route:default")
