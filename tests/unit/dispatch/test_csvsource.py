@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import codecs
+import io
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from msgbridge.core.errors import ConfigError
-from msgbridge.dispatch.csvsource import BOMS, MAX_LINE_CHARS, MAX_RECORD_LINES, choose_encoding, read_csv
+from msgbridge.dispatch.csvsource import (
+    BOMS,
+    MAX_LINE_CHARS,
+    MAX_RECORD_LINES,
+    _Lines,
+    _next_record,
+    choose_encoding,
+    read_csv,
+)
 
 
 def stray_quote_file(path: Path, rows: int = 500, stray: dict[int, str] | None = None) -> Path:
@@ -161,3 +172,22 @@ def test_an_undecodable_byte_is_named_with_its_line(tmp_path: Path) -> None:
     f.write_bytes("phone,name\n+77010000001,A\n+77010000002,Алия\n".encode("cp1251"))
     with pytest.raises(ConfigError, match=r"line 3 is not valid utf-8-sig \(byte 0xc0\)"):
         read_csv(f)
+
+
+@settings(max_examples=400)
+@given(
+    text=st.lists(st.text(alphabet='a,;" \r\nя', max_size=12), max_size=8).map("\n".join),
+    span=st.sampled_from([1, MAX_RECORD_LINES]),
+    delimiter=st.sampled_from([",", ";"]),
+)
+def test_quoted_records_read_quickly_are_the_records_read_the_long_way(text: str, span: int, delimiter: str) -> None:
+    # The quick way (a strict parse of the one line) must give, record for record, what the lenient reader
+    # over as many lines as the span allows gives: the same cells, lines and closed flag, whatever it refuses.
+    def records(quick: bool) -> list[object]:
+        lines = _Lines("f.csv", io.StringIO(text, newline=""), "utf-8")
+        out: list[object] = []
+        while (record := _next_record(lines, delimiter, span, quick=quick)) is not None:
+            out.append(record)
+        return out
+
+    assert records(True) == records(False)
