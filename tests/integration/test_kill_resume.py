@@ -294,8 +294,7 @@ def test_ten_sigkills_of_an_smpp_campaign(tmp_path: Path) -> None:
     check_kill_resume(result, kills=10, recipients=10_000)
 
 
-# SIGINT in make test; SIGTERM, the same path from another signal, with the slow tests.
-@pytest.mark.parametrize("sig", [signal.SIGINT, pytest.param(signal.SIGTERM, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_stop_signal_stops_claiming_waits_for_the_window_and_gives_back_the_rest(
     tmp_path: Path, sig: signal.Signals
 ) -> None:
@@ -380,7 +379,6 @@ def test_resend_maybe_while_another_run_is_live_sends_nothing_twice(tmp_path: Pa
     assert set(statuses(store)) <= {"SUBMITTED", "DELIVERED"}
 
 
-@pytest.mark.slow  # 19 s; a receipt after a restart is matched in make test (test_serve_process)
 def test_sigkill_with_receipts_pending_loses_none_of_them(tmp_path: Path) -> None:
     """Killed 1.2 s after the last submit, receipts 1.5 s behind: the next run gets every receipt the SMSC has.
 

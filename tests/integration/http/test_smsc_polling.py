@@ -170,7 +170,6 @@ async def test_a_200_recipient_campaign_gets_receipts_that_come_after_five_secon
     assert emu.status_refused == 0
 
 
-@pytest.mark.slow  # 9 s; polling to DELIVERED stays in make test (test_late_receipts_arrive_without_one_refusal)
 async def test_cli_send_wait_ends_delivered(serve_emulator: ServeFn, tmp_path: Path) -> None:
     emu = create_emulator(accept_after=1, final_after=6)
     server = await serve_emulator(emu)

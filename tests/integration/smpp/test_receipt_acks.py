@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
 from smpp_helpers import eventually, messages, smpp_url
 
 from msgbridge.adapters.base import open_transport
@@ -72,7 +71,6 @@ async def test_deliver_sm_resp_waits_for_the_store_commit(smsc: SmscSimulator, t
     assert transport.acks.answered == COUNT and transport.acks.refused == 0
 
 
-@pytest.mark.slow  # 13 s; receipts acknowledged only once stored stays in make test (the test above)
 async def test_a_receipt_whose_commit_failed_is_delivered_again_to_the_next_bind(
     smsc: SmscSimulator, tmp_path: Path
 ) -> None:
