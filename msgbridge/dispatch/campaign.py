@@ -37,10 +37,11 @@ from typing import IO, NamedTuple
 from urllib.parse import urlsplit
 
 from msgbridge.core.callbacks import RowCallbacks
-from msgbridge.core.encoding import TextInfo, info
+from msgbridge.core.encoding import TextInfo
 from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
 from msgbridge.core.message import Campaign, Message, new_id
 from msgbridge.core.phone import PhoneCheck, normalize
+from msgbridge.core.sendable import check_text
 from msgbridge.core.template import check, render
 from msgbridge.dispatch.csvsource import CsvData
 from msgbridge.dispatch.heap import fewer_collections
@@ -186,16 +187,7 @@ def judge_row(
     try:
         e164 = normalize(phone, region, phone_check)
         text = render(campaign.template, {**fields, "phone": e164}, row=line)
-        if not text.strip():
-            raise MessagingError(
-                "the text is empty once the template is filled in", code=ErrorCode.INVALID_ARGUMENT
-            )
-        measured = info(text)
-        if measured.too_long:
-            raise MessagingError(
-                f"text needs {measured.segments} segments, more than a message may have",
-                code=ErrorCode.MESSAGE_TOO_LONG,
-            )
+        measured = check_text(text, empty="the text is empty once the template is filled in")
     except MessagingError as exc:
         reason = str(exc)
         if line is not None:

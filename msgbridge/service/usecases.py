@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from msgbridge.adapters.base import Transport
 from msgbridge.core.encoding import info
-from msgbridge.core.errors import ConfigError, MessagingError
+from msgbridge.core.errors import MessagingError
 from msgbridge.core.message import Message
 from msgbridge.core.phone import normalize
+from msgbridge.core.sendable import check_text
 from msgbridge.dispatch.campaign import PriceHook
 from msgbridge.dispatch.dispatcher import Dispatcher
 from msgbridge.dispatch.run import bad_input
@@ -42,8 +43,7 @@ class SendOutcome:
 
 def check_send(request: SendRequest) -> Message:
     """The message for ``request``, or the ConfigError that says why it cannot be sent (nothing is written)."""
-    if not request.text.strip():
-        raise ConfigError("the text is empty: there is nothing to send")
+    check_text(request.text, empty="the text is empty: there is nothing to send")
     return Message(
         to=normalize(request.to, request.region),
         text=request.text,

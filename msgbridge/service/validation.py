@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from msgbridge.core.callbacks import CallbackTarget, target_problem
-from msgbridge.core.encoding import info
 from msgbridge.core.errors import ErrorCode, MessagingError
 from msgbridge.core.phone import normalize
+from msgbridge.core.sendable import check_text
 from msgbridge.service.contract import MAX_BATCH, FieldError, InvalidSubmission, Submission
 
 MAX_ALPHA_SENDER = 11  # GSM 03.38 alphanumeric originator: at most 11 characters
@@ -125,19 +125,10 @@ def check_batch(
             to = normalize(item.to, item.region)
         except MessagingError as exc:
             bad("to", exc.code, str(exc))
-        if not item.text.strip():
-            bad("text", ErrorCode.INVALID_ARGUMENT, "the text is empty")
-        elif "\x00" in item.text:
-            bad("text", ErrorCode.INVALID_ARGUMENT, "the text contains a NUL character")
-        else:
-            measured = info(item.text)
-            segments = measured.segments
-            if measured.too_long:
-                bad(
-                    "text",
-                    ErrorCode.MESSAGE_TOO_LONG,
-                    f"needs {measured.segments} segments, more than a message may have",
-                )
+        try:
+            segments = check_text(item.text).segments
+        except MessagingError as exc:
+            bad("text", exc.code, str(exc))
         if item.sender is not None:
             why = sender_problem(item.sender)
             if why is not None:

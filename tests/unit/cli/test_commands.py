@@ -374,6 +374,8 @@ def test_a_field_spanning_lines_needs_allow_multiline(msgbridge, tmp_path: Path)
         (["campaign", "run", "--via", "memory://", "--csv", "c.csv", "--template", "Hi", "--from", "\udcff"], "--from is not valid UTF-8"),
         (["send", "--via", "memory://", "--to", "+77011234567", "--text", ""], "--text is empty"),
         (["send", "--via", "memory://", "--to", "+77011234567", "--text", "  "], "--text is empty"),
+        # 45,000 GSM-7 characters are 295 segments of 153: more than the UDH's one-byte part count allows
+        (["send", "--via", "memory://", "--to", "+77011234567", "--text", "x" * 45_000], "MESSAGE_TOO_LONG: the text needs 295 segments, more than a message may have"),
         (["campaign", "run", "--via", "memory://", "--csv", "c.csv", "--template", ""], "the template is empty"),
         (["campaign", "run", "--via", "memory://", "--csv", "c.csv", "--template", "Hi {name"], "'{' is never closed"),
         (["campaign", "run", "--via", "memory://", "--csv", "/dev/zero", "--template", "Hi"], "/dev/zero: line 1 contains NUL bytes"),
