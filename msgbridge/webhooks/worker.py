@@ -29,7 +29,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from msgbridge.config import Config, WebhookSettings
@@ -37,7 +37,16 @@ from msgbridge.core.breaker import Breaker
 from msgbridge.core.callbacks import address_problem
 from msgbridge.service.apikeys import KeyRing, read_keys
 from msgbridge.service.events import EventHub, EventsLost, Subscription
-from msgbridge.store.base import DELIVERED, FAILED, PENDING, SKIPPED, EventOutcome, Store, StoredEvent
+from msgbridge.store.base import (
+    DELIVERED,
+    FAILED,
+    PENDING,
+    SKIPPED,
+    EventOutcome,
+    MessageRecord,
+    Store,
+    StoredEvent,
+)
 from msgbridge.webhooks.formats import FORMATS, CallbackFormat, CallbackRequest, JsonFormat
 from msgbridge.webhooks.keys import WebhookSecrets
 from msgbridge.webhooks.limiter import OriginQueues, origin_of
@@ -81,6 +90,7 @@ class WorkerStats:
 class _Held:
     event: StoredEvent
     until: float  # wall clock: when this claim's lease ends
+    message: MessageRecord | None = None  # read with its claim, for a format that needs the message
 
 
 class WebhookWorker:
@@ -194,8 +204,9 @@ class WebhookWorker:
                     except Exception as exc:  # the store may be briefly unavailable: try at the next poll
                         log.warning("webhooks: claiming events failed: %s", exc)
                         events = []
+                    messages = await self._messages(events)
                     for event in events:
-                        self._take(event)
+                        self._take(event, messages.get(event.message_id) if event.message_id else None)
                     claimed = len(events)
                     self._claimed_nothing = not events
                     self._settled.set()
@@ -230,7 +241,27 @@ class WebhookWorker:
                 sub = None  # the hub closed (the runtime is stopping): poll from here on
         return sub
 
-    def _take(self, event: StoredEvent) -> None:
+    async def _messages(self, events: Sequence[StoredEvent]) -> dict[str, MessageRecord]:
+        """The messages of a claim's events whose format builds its call from the message (Kannel's and
+        Jasmin's DLRs), read in one query; a failed read leaves each to be read when it is sent."""
+        wanted = [
+            e.message_id
+            for e in events
+            if e.message_id is not None and e.target is not None and self._needs_message(e.target.format)
+        ]
+        if not wanted:
+            return {}
+        try:
+            return await self.store.get_many(wanted)
+        except Exception as exc:  # the store may be briefly unavailable: each is read again at send time
+            log.warning("webhooks: reading the messages of claimed events failed: %s", exc)
+            return {}
+
+    def _needs_message(self, name: str) -> bool:
+        fmt = self.formats.get(name)
+        return fmt is not None and fmt.needs_message
+
+    def _take(self, event: StoredEvent, message: MessageRecord | None = None) -> None:
         if event.n in self._inflight:
             return  # held here still, and claimed again because its lease ran out: one copy is enough
         if event.target is None:
@@ -242,7 +273,7 @@ class WebhookWorker:
         if opened is not None and opened > now + SHORT_WAIT:
             self._defer(event, opened, now)
             return
-        if self.queues.put(origin, _Held(event, now + self.lease)):
+        if self.queues.put(origin, _Held(event, now + self.lease, message)):
             self._inflight.add(event.n)
         else:
             self.stats.deferred += 1  # the origin holds enough: this one is claimed again after its lease
@@ -252,7 +283,7 @@ class WebhookWorker:
     async def _deliver(self, origin: str, held: _Held) -> None:
         event = held.event
         try:
-            request = await self._request(event)
+            request = await self._request(event, held.message)
         except Exception as exc:  # a format that cannot build this event: retried, never lost
             log.exception("webhooks: cannot build the request for event %s", event.id)
             self._retry(event, self.clock(), f"cannot build the request: {exc}", None)
@@ -288,7 +319,7 @@ class WebhookWorker:
                 self.breaker.pause(origin, now + answer.retry_after)
             self._retry(event, now, answer.describe(), answer.retry_after)
 
-    async def _request(self, event: StoredEvent) -> CallbackRequest | None:
+    async def _request(self, event: StoredEvent, message: MessageRecord | None = None) -> CallbackRequest | None:
         target = event.target
         assert target is not None
         fmt = self.formats.get(target.format)
@@ -302,9 +333,8 @@ class WebhookWorker:
             )
         if isinstance(fmt, JsonFormat):
             return fmt.signed(event, target, secrets, now=self.clock())
-        message = None
-        if event.message_id is not None and fmt.needs_message:
-            message = await self.store.get(event.message_id)
+        if message is None and event.message_id is not None and fmt.needs_message:
+            message = await self.store.get(event.message_id)  # not read with the claim
         return fmt.request(event, message, target, secrets[0] if secrets else None)
 
     def _retry(self, event: StoredEvent, now: float, error: str, retry_after: float | None) -> None:

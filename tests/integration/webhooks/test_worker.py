@@ -237,3 +237,40 @@ async def test_unsigned_without_a_secret_and_signed_by_the_keys_own(store: Store
     plain_request = next(q for q in r.requests if b'"plain"' in q.body)
     assert "msgbridge-signature" not in plain_request.headers
     assert plain_request.headers["msgbridge-event-id"].startswith("evt_")
+
+
+class CountingStore(SqliteStore):
+    """Counts the message reads the worker makes: one at a time, or a batch at once."""
+
+    gets = 0
+    batches = 0
+
+    async def get(self, message_id: str):  # type: ignore[no-untyped-def]
+        self.gets += 1
+        return await super().get(message_id)
+
+    async def get_many(self, message_ids: Sequence[str]):  # type: ignore[no-untyped-def]
+        self.batches += 1
+        return await super().get_many(message_ids)
+
+
+async def test_kannel_dlrs_of_one_claim_read_their_messages_in_one_query(tmp_path: Path) -> None:
+    # A Kannel dlr-url takes the provider's id (%F) and the sender (%P) from the message row: read with the
+    # claim, every event's message in one query, none one at a time when it is sent.
+    async with CountingStore(tmp_path / "k.db") as store, receiver(None) as r:
+        target = CallbackTarget(r.url + "/dlr?id=%I&f=%F&from=%P&t=%d", format="kannel", method="GET").dumps()
+        messages = [
+            Message(id=f"k{i:03d}", to=f"+7701{i:07d}", text="hi", sender="Shop", metadata={"callback": target})
+            for i in range(30)
+        ]
+        ids = await store.enqueue([OutboxEntry(m, f"k:{m.id}") for m in messages])
+        await submitted(store, ids)  # SUBMITTED: Kannel's type 8 (SMSC submit), in the default mask
+        store.gets = store.batches = 0
+        w = worker(store)
+        try:
+            await wait_until_delivered(store, len(ids))
+        finally:
+            await w.stop()
+    got = sorted((q["id"][0], q["f"][0], q["from"][0], q["t"][0]) for q in (req.query for req in r.requests))
+    assert got == sorted((i, f"n-{i}", "Shop", "8") for i in ids)
+    assert store.gets == 0 and 1 <= store.batches <= 3, (store.gets, store.batches)

@@ -33,5 +33,5 @@ def test_the_longest_text_passes_measured_and_the_caller_may_say_why_a_text_is_e
     assert (gsm.encoding, gsm.segments) == (Encoding.GSM7, MAX_SEGMENTS)
     assert check_text("я" * (UCS2_PER_PART * MAX_SEGMENTS)).segments == MAX_SEGMENTS
     assert check_text("hi").segments == 1
-    with pytest.raises(ConfigError, match="^the text is empty once the template is filled in$"):
+    with pytest.raises(ConfigError, match=r"^the text is empty once the template is filled in$"):
         check_text("  ", empty="the text is empty once the template is filled in")
