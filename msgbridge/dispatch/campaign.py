@@ -152,7 +152,7 @@ def message_ids(n: int) -> list[str]:
 
 class Judged(NamedTuple):
     """A row that can be sent, before it becomes a Message: what a plan or a strict first pass needs, and
-    what a child process sends its parent (building the pydantic Message costs as much as rendering)."""
+    what a child process sends its parent (building the pydantic Message costs about twice the rendering)."""
 
     line: int | None
     to: str  # E.164
