@@ -350,8 +350,6 @@ def _row(
     cells = record.cells if closed else _open_quote(record.cells)
     if closed and not "".join(cells).strip():
         return None
-    if closed and len(cells) == len(columns):  # most rows: well formed, every field there
-        return CsvRow(record.line, {col: cells[i].strip() for i, col in named})
     problem = None
     if not closed:
         more = (
