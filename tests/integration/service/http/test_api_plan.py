@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
-from api_helpers import api
+from api_helpers import Api, api
 from click.testing import CliRunner
 
 from msgbridge.cli.main import cli
@@ -41,16 +42,22 @@ def cli_plan(tmp_path: Path) -> dict[str, object]:
     return plan
 
 
+async def dry_run(a: Api, body: dict[str, str]) -> dict[str, Any]:
+    """The plan the API answers for ``body`` with ``CSV`` uploaded (200, nothing queued)."""
+    r = await a.client.post(
+        "/v1/campaigns?dry_run=true", headers=a.auth(), data=body,
+        files={"file": ("people.csv", CSV.encode(), "text/csv")},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    plan: dict[str, Any] = r.json()
+    return plan
+
+
 async def test_dry_run_answers_the_plan_and_queues_nothing(sim: SmscSimulator, tmp_path: Path) -> None:
     routing = read_routing(PRICES, base=tmp_path, transports=["sms", "backup"])
     async with api(tmp_path, sim, routing=routing) as a:
         body = {"name": "promo", "template": "Hi {name}", "transport": "backup"}
-        r = await a.client.post(
-            "/v1/campaigns?dry_run=true", headers=a.auth(), data=body,
-            files={"file": ("people.csv", CSV.encode(), "text/csv")},
-        )  # fmt: skip
-        assert r.status_code == 200, r.text
-        plan = r.json()
+        plan = await dry_run(a, body)
         assert (plan["rows"], plan["messages"], plan["skipped_total"], plan["repeated_total"]) == (5, 3, 1, 1)
         assert plan["skipped"][0]["line"] == 5 and plan["repeated"] == [
             {"line": 6, "first_line": 2, "phone": "+77011230001"}
@@ -90,12 +97,7 @@ async def test_a_routed_lane_is_planned_by_its_routes(sim: SmscSimulator, tmp_pa
     async with api(tmp_path, sim, routing=routing) as a:
         for transport, routes in ((None, {"KZ", "rest"}), ("route:kz", {"KZ"})):
             body = {"name": "promo", "template": "Hi {name}", **({"transport": transport} if transport else {})}
-            r = await a.client.post(
-                "/v1/campaigns?dry_run=true", headers=a.auth(), data=body,
-                files={"file": ("people.csv", CSV.encode(), "text/csv")},
-            )  # fmt: skip
-            assert r.status_code == 200, r.text
-            plan = r.json()
+            plan = await dry_run(a, body)
             assert {g["route"] for g in plan["groups"]} == routes, plan["groups"]
         assert plan["price_micros"] == {"KZT": 20_500_000}  # route:kz: all three on sms, the +49 unpriced
         assert plan["unpriced"] == 1
