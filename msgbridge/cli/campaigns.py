@@ -39,7 +39,7 @@ from msgbridge.core.template import check as check_template
 from msgbridge.core.terminal import markup, printable
 from msgbridge.dispatch.campaign import PrepareReport, first_problems
 from msgbridge.dispatch.dispatcher import DispatchStats
-from msgbridge.dispatch.plan import plan_campaign, plan_via
+from msgbridge.dispatch.plan import Decisions, plan_campaign, plan_via
 from msgbridge.dispatch.run import RunRequest, RunResult, run_campaign
 from msgbridge.routing.open import open_via
 from msgbridge.store.base import CostTotal
@@ -280,7 +280,7 @@ def campaign_run(
         csv_path=csv_path,
         transport_label=via if "://" not in via else redact_for(transport, via),
         sender=sender,
-        price=plan_via(via, config.routing, config.transports).expected_price,
+        price=Decisions(plan_via(via, config.routing, config.transports)).expected_price,
         tps=tps,
         region=region,
         phone_column=phone_column,

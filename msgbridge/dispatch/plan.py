@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import IO
@@ -140,12 +140,25 @@ class Decisions:
     def decide(self, campaign: Campaign, judged: Judged, country: str | None) -> tuple[str, str, Price | None]:
         """(route name, transport, price per segment) of the campaign's message for ``judged``, whose
         number is in ``country``. The message itself is made only when the memo does not answer."""
+        return self._remembered(judged.to, country, lambda: message_of(campaign, judged))
+
+    def expected_price(self, message: Message, segments: int) -> tuple[int, str] | None:
+        """``PlanVia.expected_price`` for the messages of one campaign (``RunRequest.price``), remembered as
+        the plan remembers it: the same answer, without routing and pricing every message anew."""
+        to = message.to
+        country = numbers.country(to) if self.digits is not None else None
+        _, _, per = self._remembered(to, country, lambda: message)
+        return total(per, segments)
+
+    def _remembered(
+        self, to: str, country: str | None, message: Callable[[], Message]
+    ) -> tuple[str, str, Price | None]:
         if self.digits is None:
-            return self._decide(message_of(campaign, judged))
-        key = (judged.to[1 : 1 + self.digits], country)
+            return self._decide(message())
+        key = (to[1 : 1 + self.digits], country)
         got = self.memo.get(key)
         if got is None:
-            got = self._decide(message_of(campaign, judged))
+            got = self._decide(message())
             if len(self.memo) < DECISIONS:
                 self.memo[key] = got
         return got

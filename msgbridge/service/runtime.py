@@ -39,7 +39,7 @@ from msgbridge.core.message import Campaign, DeliveryReceipt, InboundMessage, Me
 from msgbridge.core.status import FINAL, DeliveryStatus
 from msgbridge.core.template import check as check_template
 from msgbridge.dispatch.campaign import PrepareReport, Row, message_ids, validate_rows, write_rows
-from msgbridge.dispatch.plan import CampaignPlan, PlanVia, plan_rows, plan_via
+from msgbridge.dispatch.plan import CampaignPlan, Decisions, PlanVia, plan_rows, plan_via
 from msgbridge.inbound.group_commit import GroupCommit
 from msgbridge.routing.config import RoutingConfig
 from msgbridge.routing.transport import AUTO, RoutedTransport
@@ -471,7 +471,7 @@ class Runtime:
             stopping=lambda: not self._accepting,
             key_prefix=campaign_prefix(name),
             callbacks=callbacks,
-            price=self._plan_via(name).expected_price,
+            price=Decisions(self._plan_via(name)).expected_price,
         )
         lane.wake()
         return report
