@@ -155,6 +155,26 @@ def test_remembered_decisions_are_the_decisions(tmp_path: Path, monkeypatch: pyt
     assert remembered == each
 
 
+def test_a_runs_remembered_prices_are_the_prices(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What campaign run records per message (RunRequest.price) through the memo is what routing and
+    # pricing each message anew gives, decided once per (leading digits, country).
+    phones = [f"+7701{i:07d}" for i in range(50)] + [f"+7700{i:07d}" for i in range(50)]
+    phones += [f"+49151{i:08d}" for i in range(50)] + [f"+7916{i:07d}" for i in range(50)]
+    messages = [Message(to=p, text="x", campaign="c") for p in phones]
+    via = plan_via("auto", routing(), TRANSPORTS)
+    decided: list[str] = []
+    original_decide = Decisions._decide
+
+    def counted(self: Decisions, message: Message) -> tuple[str, str, Price | None]:
+        decided.append(message.to)
+        return original_decide(self, message)
+
+    monkeypatch.setattr(Decisions, "_decide", counted)
+    memo = Decisions(via)
+    assert [memo.expected_price(m, 2) for m in messages] == [via.expected_price(m, 2) for m in messages]
+    assert len(decided) == 4 and any(memo.expected_price(m, 1) for m in messages)
+
+
 def test_number_types_and_weights_are_decided_per_message() -> None:
     for extra in ({"number_types": ["mobile"]}, {"strategy": "weighted", "weights": [1, 1]}):
         config = read_routing(
