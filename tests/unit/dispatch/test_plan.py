@@ -125,20 +125,28 @@ def test_plan_via_refusals() -> None:
     assert plan_via(None, routing(), TRANSPORTS).auto
 
 
-def test_remembered_decisions_are_the_decisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def decided(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The numbers ``Decisions`` routed and priced itself (not from its memo), in order."""
+    numbers: list[str] = []
+    original_decide = Decisions._decide
+
+    def counted(self: Decisions, message: Message) -> tuple[str, str, Price | None]:
+        numbers.append(message.to)
+        return original_decide(self, message)
+
+    monkeypatch.setattr(Decisions, "_decide", counted)
+    return numbers
+
+
+def test_remembered_decisions_are_the_decisions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decided: list[str]
+) -> None:
     rows = [(f"+7701{i:07d}", "x") for i in range(300)] + [(f"+7700{i:07d}", "y") for i in range(300)]
     rows += [(f"+49151{i:08d}", "z") for i in range(300)] + [(f"+7916{i:07d}", "w") for i in range(300)]
     path = people(tmp_path / "many.csv", rows)
     via = plan_via("auto", routing(), TRANSPORTS)
     assert Decisions(via).digits == 4
-    decided: list[str] = []
-    original_decide = Decisions._decide
-
-    def counted(self: Decisions, message: Message) -> tuple[str, str, Price | None]:
-        decided.append(message.to)
-        return original_decide(self, message)
-
-    monkeypatch.setattr(Decisions, "_decide", counted)
     remembered = plan_campaign(request(path), via).to_json()
     assert len(decided) == 4  # 7701/KZ, 7700/KZ, 4915/DE, 7916/RU
     original_init = Decisions.__init__
@@ -155,21 +163,13 @@ def test_remembered_decisions_are_the_decisions(tmp_path: Path, monkeypatch: pyt
     assert remembered == each
 
 
-def test_a_runs_remembered_prices_are_the_prices(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_runs_remembered_prices_are_the_prices(decided: list[str]) -> None:
     # What campaign run records per message (RunRequest.price) through the memo is what routing and
     # pricing each message anew gives, decided once per (leading digits, country).
     phones = [f"+7701{i:07d}" for i in range(50)] + [f"+7700{i:07d}" for i in range(50)]
     phones += [f"+49151{i:08d}" for i in range(50)] + [f"+7916{i:07d}" for i in range(50)]
     messages = [Message(to=p, text="x", campaign="c") for p in phones]
     via = plan_via("auto", routing(), TRANSPORTS)
-    decided: list[str] = []
-    original_decide = Decisions._decide
-
-    def counted(self: Decisions, message: Message) -> tuple[str, str, Price | None]:
-        decided.append(message.to)
-        return original_decide(self, message)
-
-    monkeypatch.setattr(Decisions, "_decide", counted)
     memo = Decisions(via)
     assert [memo.expected_price(m, 2) for m in messages] == [via.expected_price(m, 2) for m in messages]
     assert len(decided) == 4 and any(memo.expected_price(m, 1) for m in messages)
