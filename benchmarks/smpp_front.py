@@ -10,13 +10,25 @@ client as deliver_sm); the receipts the client got are counted.
     python benchmarks/smpp_front.py --seconds 2
 
 Targets: through the front at least half the direct rate, >= 10,000 msg/s.
+
+What a durable front cannot go below, from the same run: it is a server to the
+client (the simulator's work per message) and a client to the simulator (the
+client's), and it makes the store calls of every relayed message (accepted,
+claimed, marked in doubt, answered, receipted, its receipt event claimed,
+quoted and marked delivered), which ``store_alone`` times by themselves, with
+no socket, in batches of the window. The sum is the front's floor per
+message; with the client and the simulator on the same cores, the machine
+cannot relay more than ``cores / (client + simulator + floor)`` messages a
+second, nor one event loop more than ``1 / floor``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -53,6 +65,65 @@ async def serve_front(sim_port: int, base: Path) -> None:
     await stop.wait()
     await front.stop()
     await runtime.drain(2.0)
+
+
+async def store_alone(n: int, batch: int) -> float:
+    """CPU seconds per message of the store calls the front makes for each relayed message, by themselves:
+    the same calls (enqueue with the account's receipt target, claim, mark_in_doubt, record_results,
+    record_receipts writing the receipt event, claim_events with the last turn's outcomes, quotes,
+    events_done), ``batch`` messages a call, on a SQLite file like the front's."""
+    from msgbridge.core.message import DeliveryReceipt, Message, SendResult
+    from msgbridge.core.status import DeliveryStatus
+    from msgbridge.service.smppfront.mo import front_target
+    from msgbridge.service.smppfront.receipts import FORMAT, LEASE_SECONDS, wanted_by_mask
+    from msgbridge.store.base import DELIVERED, EventOutcome, OutboxEntry
+    from msgbridge.store.sqlite import SqliteStore
+
+    link = "smpp://127.0.0.1:2775"
+    target = front_target("bench", 1)
+    native = itertools.count(10**9)
+    cpu = 0.0
+    with tempfile.TemporaryDirectory() as base:
+        store = SqliteStore(Path(base) / "alone.db")
+        store.want_events(FORMAT, wanted_by_mask())
+        async with store:
+            outcomes: list[EventOutcome] = []
+            for i in range(0, n, batch):
+                entries = [
+                    OutboxEntry(Message(to="+77011234567", sender="Test", text=TEXT, reference=f"{k}.0.x",
+                                        metadata={"callback": target.dumps()}), f"smpp@bench:{k}")
+                    for k in range(i, min(n, i + batch))
+                ]  # fmt: skip
+                c0 = time.thread_time()
+                await store.enqueue(entries)
+                claimed = await store.claim(batch)
+                ids = [r.message.id for r in claimed]
+                await store.mark_in_doubt(ids)
+                cpu += time.thread_time() - c0
+                results = [SendResult(message_id=m, status=DeliveryStatus.SUBMITTED, native_id=str(next(native)))
+                           for m in ids]  # fmt: skip
+                receipts = [DeliveryReceipt(native_id=r.native_id or "", status=DeliveryStatus.DELIVERED, link=link)
+                            for r in results]  # fmt: skip
+                c0 = time.thread_time()
+                await store.record_results(results, link=link)
+                await store.record_receipts(receipts)
+                events = await store.claim_events(
+                    batch,
+                    now=time.time(),
+                    lease=LEASE_SECONDS,
+                    formats=(FORMAT,),
+                    urls=[target.url],
+                    done=outcomes,
+                )
+                await store.quotes([e.message_id for e in events if e.message_id is not None])
+                outcomes = [EventOutcome(e.n, DELIVERED, None, None) for e in events]
+                cpu += time.thread_time() - c0
+                if len(events) != len(ids):
+                    raise SystemExit(f"store_alone: {len(events)} receipt events for {len(ids)} messages")
+            c0 = time.thread_time()
+            await store.events_done(outcomes)
+            cpu += time.thread_time() - c0
+    return cpu / n
 
 
 async def client(url: str, seconds: float) -> dict[str, Any]:
@@ -112,6 +183,7 @@ def main() -> None:
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--front", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
+    parser.add_argument("--alone", type=int, default=20_000, help="messages of the store-alone run")
     args = parser.parse_args()
     if args.client:
         print(json.dumps(asyncio.run(client(args.client, args.seconds))))
@@ -142,11 +214,22 @@ def main() -> None:
                 front.wait(30)
     finally:
         sim.stop(signal.SIGTERM)
+    store_cpu = asyncio.run(store_alone(args.alone, WINDOW))
     print(f"\n{'path':28} {'msgs/s':>10} {'client µs/msg':>14} {'peer µs/msg':>13} {'receipts':>10}")
     d = line("client -> simulator", direct, direct_sim)
     v = line("client -> front -> simulator", via, front_cpu)
     print(f"\nthrough the front: {v / d:.2f}x the direct rate (target >= 0.5); {v:,.0f} msg/s (target >= 10,000);"
           f" peer CPU is the simulator's (direct) or the front's (via)")  # fmt: skip
+    n = max(1, direct["correlated"])
+    client_us, sim_us, store_us = direct["client_cpu"] / n * 1e6, direct_sim / n * 1e6, store_cpu * 1e6
+    floor = client_us + sim_us + store_us
+    cores = os.cpu_count() or 1
+    print(
+        f"\nthe front's floor per message: {client_us:.1f} µs (a client's) + {sim_us:.1f} µs (a server's)"
+        f" + {store_us:.1f} µs (its store calls alone) = {floor:.1f} µs; measured {front_cpu / max(1, via['correlated']) * 1e6:.1f}"
+    )
+    print(f"ceilings: one event loop {1e6 / floor:,.0f} msg/s; {cores} cores shared with the client and the"
+          f" simulator {cores * 1e6 / (client_us + sim_us + floor):,.0f} msg/s")  # fmt: skip
 
 
 if __name__ == "__main__":
