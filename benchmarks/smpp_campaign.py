@@ -11,6 +11,13 @@ first claim to the moment every message has its final status in the store;
 writing the outbox (enqueue) is timed separately. The time spent inside each
 store call and inside ``transport.send`` is accumulated and printed, so a
 missed target shows where the time went.
+
+The floor, from the same run: the dispatcher's store calls by themselves
+(claim, mark_in_doubt, record_results, record_receipts, in the batch sizes the
+run used, on a fresh file with the same outbox, no socket: ``store_alone``)
+plus the transport alone's CPU per message. No dispatcher of this store and
+transport spends less CPU per message, nor runs one event loop faster than
+``1 / floor``.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from msgbridge.adapters.base import open_transport
-from msgbridge.core.message import Message
+from msgbridge.core.message import DeliveryReceipt, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
 from msgbridge.dispatch.dispatcher import Dispatcher
 from msgbridge.simulators.smsc.process import SimulatorProcess
@@ -44,6 +51,7 @@ from msgbridge.store.sqlite import SqliteStore
 TARGET = 20_000  # msg/s end to end (issue 4)
 CPU_TARGET_US = 50.0  # client CPU per message, store included
 RATIO_TARGET = 0.5  # end to end / the transport alone, measured in the same run
+store_link = "smpp://127.0.0.1:2775"  # the link results and receipts name in store_alone
 
 
 def write_recipients(path: Path, count: int) -> None:
@@ -72,13 +80,57 @@ async def transport_alone(port: int, window: int, binds: int, count: int) -> tup
             while left[0] > 0:
                 n = min(per_call, left[0])
                 left[0] -= n
-                await t.send([Message(to=f"+7701{i:07d}", sender="Shop", text="Hello customer") for i in range(n)])
+                await t.send(
+                    [Message(to=f"+7701{i:07d}", sender="Shop", text="Hello customer") for i in range(n)]
+                )
 
         cpu0 = time.process_time()
         started = time.perf_counter()
         await asyncio.gather(sender(), sender())
         seconds = time.perf_counter() - started
         return count / seconds, (time.process_time() - cpu0) / count * 1e6
+
+
+async def store_alone(db: Path, count: int, claim: int, results: int, receipts: int) -> float:
+    """CPU µs per message of the dispatcher's store calls by themselves: ``count`` messages enqueued (not
+    counted), then claimed ``claim`` at a time and marked in doubt, their results recorded ``results`` at a
+    time and their receipts ``receipts`` at a time, as the run's own batches were."""
+    store = SqliteStore(db)
+    await store.open()
+    cpu = 0.0
+    try:
+        for start in range(0, count, 10_000):
+            await store.enqueue(
+                [OutboxEntry(Message(to=f"+7701{i:07d}", sender="Shop", campaign="bench",
+                                     text=f"Hello customer {i}, your code is {i % 9973:04d}"), f"bench:+7701{i:07d}")
+                 for i in range(start, min(count, start + 10_000))]
+            )  # fmt: skip
+        native = 10**9
+        while True:
+            c0 = time.thread_time()
+            claimed = await store.claim(claim, campaign="bench")
+            ids = [r.message.id for r in claimed]
+            if ids:
+                await store.mark_in_doubt(ids)
+            cpu += time.thread_time() - c0
+            if not ids:
+                break
+            done = [SendResult(message_id=m, status=DeliveryStatus.SUBMITTED, native_id=str(native + k))
+                    for k, m in enumerate(ids)]  # fmt: skip
+            native += len(ids)
+            back = [DeliveryReceipt(native_id=r.native_id or "", status=DeliveryStatus.DELIVERED, link=store_link)
+                    for r in done]  # fmt: skip
+            c0 = time.thread_time()
+            for i in range(0, len(done), results):
+                await store.record_results(done[i : i + results], link=store_link)
+            for i in range(0, len(back), receipts):
+                await store.record_receipts(back[i : i + receipts])
+            cpu += time.thread_time() - c0
+        if (await store.counts("bench")) != {DeliveryStatus.DELIVERED: count}:
+            raise SystemExit("store_alone: not every message DELIVERED")
+    finally:
+        await store.close()
+    return cpu / count * 1e6
 
 
 def start_simulator(dlr_delay_ms: float) -> SimulatorProcess:
@@ -188,8 +240,15 @@ async def run(
           f"{delivered:,}/{count:,} DELIVERED)")  # fmt: skip
     print(f"target {CPU_TARGET_US:.0f} µs client CPU per message: {'met' if cpu_us <= CPU_TARGET_US else 'MISSED'} "
           f"({cpu_us:.1f} µs)")  # fmt: skip
+    batch = {name: max(1, -(-count // max(1, timings.calls[f"store.{name}"])))
+             for name in ("claim", "record_results", "record_receipts")}  # fmt: skip
+    alone_store = await store_alone(db.with_name("alone.db"), count, *batch.values())
+    floor = alone_store + alone_us
+    print(f"floor per message   {alone_store:.1f} µs (the store calls alone, batches of {batch['claim']:,} claimed, "
+          f"{batch['record_results']:,} results, {batch['record_receipts']:,} receipts) + {alone_us:.1f} µs (the "
+          f"transport alone) = {floor:.1f} µs: one event loop cannot pass {1e6 / floor:,.0f} msg/s")  # fmt: skip
     return {"count": count, "enqueue_s": enqueue_s, "send_s": sent_s, "total_s": total_s, "rate": rate,
-            "alone": alone, "cpu_us": cpu_us}  # fmt: skip
+            "alone": alone, "cpu_us": cpu_us, "floor_us": floor}  # fmt: skip
 
 
 def run_cli(count: int, window: int, binds: int, dlr_delay_ms: float, workdir: Path) -> dict[str, float]:
