@@ -17,7 +17,9 @@ The floor, from the same run: the dispatcher's store calls by themselves
 run used, on a fresh file with the same outbox, no socket: ``store_alone``)
 plus the transport alone's CPU per message. No dispatcher of this store and
 transport spends less CPU per message, nor runs one event loop faster than
-``1 / floor``.
+``1 / floor``, nor reaches more than ``transport alone / floor`` of the
+transport alone's rate (a share that moves little with the machine's speed,
+as both terms move with it).
 """
 
 from __future__ import annotations
