@@ -19,6 +19,10 @@ with ``--phone-check strict`` and ``possible``, with the rows built here and bui
 tree's in turn (``--rounds N`` of each), against one simulator, and prints this tree's ratios. Targets
 (the campaign-at-scale issue; docs/store-and-dispatch.md describes the streaming): RSS <= 300 MB, wall <= 90 s at 1,000,000 rows, <= 300 bytes per message, preparation
 >= 30,000 rows/s strict and >= 100,000 possible.
+
+A ceiling for preparation, measured in the same run: ``Store.enqueue`` alone of the same rows' messages,
+built beforehand (``outbox_alone``). Every preparation writes its rows into the outbox, one SQLite writer,
+so none can be faster than that write by itself.
 """
 
 from __future__ import annotations
@@ -138,6 +142,30 @@ async def prepare_only(work: Path, rows: int, check: PhoneCheck, *, child: bool 
     return rows / seconds
 
 
+async def outbox_alone(work: Path, rows: int) -> float:
+    """Rows per second of ``Store.enqueue`` alone, in the chunks preparation writes, of the messages
+    preparation makes of the same rows (built before the clock starts)."""
+    from msgbridge.core.message import Message
+    from msgbridge.dispatch.campaign import ENQUEUE_CHUNK
+    from msgbridge.store.base import CampaignRecord, OutboxEntry
+
+    name = "alone"
+    entries = [
+        OutboxEntry(Message(to=f"+7701{i:07d}", text=TEMPLATE.format(name=f"P{i}"), campaign=name), f"{name}:+7701{i:07d}", row=i + 2)
+        for i in range(rows)
+    ]
+    db = work / "outbox-alone.db"
+    for old in db.parent.glob(db.name + "*"):
+        old.unlink()
+    async with SqliteStore(db) as store:
+        await store.save_campaign(CampaignRecord(name, TEMPLATE, None, None, time.time(), {}))
+        started = time.perf_counter()
+        for i in range(0, rows, ENQUEUE_CHUNK):
+            await store.enqueue(entries[i : i + ENQUEUE_CHUNK])
+        seconds = time.perf_counter() - started
+    return rows / seconds
+
+
 def has_child() -> bool:
     """Whether the package imported has the child-process preparation (older revisions do not)."""
     return importlib.util.find_spec("msgbridge.dispatch.prepworker") is not None
@@ -176,6 +204,7 @@ def main() -> None:
     if args.prep_only:
         work = Path(args.work)
         rates = {c.value: round(asyncio.run(prepare_only(work, args.prep_rows, c))) for c in (PhoneCheck.STRICT, PhoneCheck.POSSIBLE)}
+        rates["outbox_alone"] = round(asyncio.run(outbox_alone(work, args.prep_rows)))
         if has_child():
             for c in (PhoneCheck.STRICT, PhoneCheck.POSSIBLE):
                 rates[f"{c.value}_child"] = round(asyncio.run(prepare_only(work, args.prep_rows, c, child=True)))
@@ -196,6 +225,7 @@ def main() -> None:
                 result[f"prep_{check.value}_child_rows_per_s"] = round(
                     asyncio.run(prepare_only(work, args.prep_rows, check, child=True))
                 )
+            result["outbox_alone_rows_per_s"] = round(asyncio.run(outbox_alone(work, args.prep_rows)))
     result["rss_growth_mb"] = round(result["large"]["rss_mb"] - result["small"]["rss_mb"], 1)
     if args.json:
         print(json.dumps(result))
@@ -212,6 +242,10 @@ def main() -> None:
             rate = result.get(key)
             if rate:
                 print(f"prep alone ({where}) --phone-check {check}: {rate:,} rows/s ({rate / TARGETS[check]:.2f}x the {TARGETS[check]:,.0f} target)")
+    ceiling = result.get("outbox_alone_rows_per_s")
+    if ceiling:
+        print(f"ceiling: the outbox write alone (Store.enqueue of the same messages, built beforehand) {ceiling:,} rows/s, "
+              f"{ceiling / TARGETS['possible']:.2f}x the {TARGETS['possible']:,.0f} target")
     if not (result["small"]["all_delivered"] and large["all_delivered"]):
         raise SystemExit("not every recipient was DELIVERED")
 
