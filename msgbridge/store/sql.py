@@ -1,11 +1,12 @@
-"""The store's sequences, written once for SQLite and PostgreSQL: read, plan (``plans.py``), write.
+"""The store's writes, written once for SQLite and PostgreSQL: plan (``plans.py``), then write; the reads
+they build on are ``sqlreads.py``'s.
 
 What differs between the backends is small and lives in their connection
 (``dialect.Conn``): how a statement's ``?`` are spelled, how a list goes into
 ``IN``, how one statement runs for many rows (``writes.py``), and whether rows
 read inside a transaction must be locked. Who owns a claim differs more (a
 lease row in SQLite, a session advisory lock in PostgreSQL): each backend says
-which ``claimed_by`` values belong to a live owner (:meth:`SqlStore._held`).
+which ``claimed_by`` values belong to a live owner (:meth:`SqlReads._held`).
 """
 
 from __future__ import annotations
@@ -19,30 +20,23 @@ from typing import Any, ClassVar
 
 from msgbridge.core.errors import ErrorInfo
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
-from msgbridge.core.status import AWAITING_RECEIPT, DeliveryStatus
+from msgbridge.core.status import DeliveryStatus
 from msgbridge.store import events
 from msgbridge.store.base import (
     CampaignRecord,
-    CostTotal,
-    DoubtCounts,
-    EventBacklog,
     EventOutcome,
-    ExportRecord,
     MessageRecord,
     OutboxEntry,
-    Quote,
-    Store,
     StoredEvent,
     StoreError,
 )
-from msgbridge.store.bodies import BODY_COLUMNS, BodyRow, split_key
+from msgbridge.store.bodies import BODY_COLUMNS
 from msgbridge.store.dialect import RECEIPTS, SCHEMA, Conn
 from msgbridge.store.eventrules import EventRules
 from msgbridge.store.plans import Item, Place, claimable_statuses, plan_receipts, plan_results
 from msgbridge.store.rows import (
     APPEND_TRAIL,
     CAMPAIGN_COLUMNS,
-    INBOUND_COLUMNS,
     MESSAGE_COLUMNS,
     PARKED_COLUMNS,
     STATUS_BY_VALUE,
@@ -50,13 +44,12 @@ from msgbridge.store.rows import (
     InboundRow,
     ParkedRow,
     error_columns,
-    message_columns,
     micros,
     parked_params,
-    trail_entries,
     trail_tail,
 )
 from msgbridge.store.schema import CALLBACK_COLUMN, PRICE_COLUMNS, VERSION, statements
+from msgbridge.store.sqlreads import WORD, SqlReads, scope_sql
 from msgbridge.store.steps import history_onto_trail, outbox_to_v3
 from msgbridge.store.texts import Texts
 from msgbridge.store.writes import (
@@ -81,34 +74,8 @@ _STATUS = STATUS_BY_VALUE
 _QUEUED = DeliveryStatus.QUEUED
 _MAYBE = DeliveryStatus.MAYBE_SUBMITTED
 _CANCELED = DeliveryStatus.CANCELED
-AWAITING = sorted(AWAITING_RECEIPT)
 # Most enqueued messages kept in memory for claim() to hand back without a read.
 WRITTEN_CACHE = 200_000
-
-_M = message_columns("m.")
-# Rows shaped (MessageRow..., BodyRow...): a record's row and its message.
-_SELECT_MESSAGES = f"SELECT {_M}, {BODY_COLUMNS} FROM messages m"
-_WORD = "(SELECT id FROM words WHERE text = ?)"
-
-
-def _scope(campaign: str | None, origin: str | None, prefix: str = "") -> tuple[str, list[Any]]:
-    """The ``AND ...`` that limits a query to a campaign and to keys starting with ``origin``."""
-    sql, params = "", list[Any]()
-    if campaign is not None:
-        sql += f" AND {prefix}campaign_id = {_WORD}"
-        params.append(campaign)
-    if origin is not None:
-        head, rest = split_key(origin)
-        if head is not None:
-            sql += f" AND {prefix}key_prefix = {_WORD} AND substr({prefix}key_rest, 1, ?) = ?"
-            params += [head, len(rest), rest]
-        else:  # a key without ':' starting with it, or one whose word before the ':' does
-            sql += (
-                f" AND (({prefix}key_prefix = 0 AND substr({prefix}key_rest, 1, ?) = ?) OR {prefix}key_prefix IN "
-                "(SELECT id FROM words WHERE substr(text, 1, ?) = ?))"
-            )
-            params += [len(origin), origin, len(origin), origin]
-    return sql, params
 
 
 _NO_PRICE = (None, None)
@@ -119,7 +86,7 @@ def _price(price: tuple[int, str] | None, ids: dict[str | None, int | None]) -> 
     return _NO_PRICE if price is None else (price[0], ids[price[1]])
 
 
-class SqlStore(Store):
+class SqlStore(SqlReads):
     """:class:`Store` over a :class:`Conn`: every sequence of reads and writes, for both backends."""
 
     # (order of version-1 ``history`` rows within a message, for the migration)
@@ -143,14 +110,6 @@ class SqlStore(Store):
         of that name: a receipt parked by one is never missed by another recording the result naming it,
         and two processes opening one new database never both create or migrate it.
         """
-
-    @abstractmethod
-    def _reader(self) -> Conn:
-        """Where reads outside a transaction go."""
-
-    @abstractmethod
-    async def _held(self, c: Conn, column: str, *, mine: bool) -> tuple[str, list[Any]]:
-        """SQL true where ``column`` (a ``claimed_by``) names a live owner; ``mine``: this store counts."""
 
     async def _claiming(self, c: Conn) -> tuple[str, list[Any]]:
         """Inside the claim's transaction, before it reads: a backend's owner bookkeeping, then what
@@ -318,7 +277,7 @@ class SqlStore(Store):
             return []
         at = time.time() if now is None else now
         statuses = claimable_statuses(include_maybe)
-        scope, params = _scope(campaign, origin)
+        scope, params = scope_sql(campaign, origin)
         where = f"status IN ({', '.join('?' * len(statuses))}) AND due <= ?{scope}"
         async with self._tx() as c:
             held, owners = await self._claiming(c)
@@ -465,7 +424,7 @@ class SqlStore(Store):
             held, owners = await self._held(c, "claimed_by", mine=True)
             rows = await c.fetch(
                 f"UPDATE messages SET status = ?, due = NULL, claimed_by = NULL, updated_at = ?, {APPEND_TRAIL} "
-                f"WHERE id IN (SELECT id FROM messages WHERE status = ? AND due IS NOT NULL AND campaign_id = {_WORD} "
+                f"WHERE id IN (SELECT id FROM messages WHERE status = ? AND due IS NOT NULL AND campaign_id = {WORD} "
                 f"AND (claimed_by IS NULL OR NOT ({held})){c.skip_locked}) RETURNING id, callback_id",
                 [_CANCELED, now, micros(now), trail_tail(_CANCELED, "canceled"), _QUEUED, campaign, *owners],
             )
@@ -577,202 +536,6 @@ class SqlStore(Store):
             )
         return plan.matched, plan.unmatched
 
-    # -- reads -----------------------------------------------------------------
-
-    async def get(self, message_id: str) -> MessageRecord | None:
-        c = self._reader()
-        rows = await c.fetch(
-            f"SELECT {_M}, {BODY_COLUMNS}, m.price, m.price_currency_id, m.cost, m.cost_currency_id, m.trail "
-            "FROM messages m WHERE m.id = ?",
-            [message_id],
-        )
-        if not rows:
-            return None
-        row = rows[0]
-        [record] = await self.texts.records(c, [row[:-5]])
-        price, price_in, cost, cost_in = row[-5:-1]
-        await self.texts.load(c, [price_in, cost_in])
-        words = self.texts.words
-        record.price = None if price is None else (int(price), words[price_in])
-        record.cost = None if cost is None else (int(cost), words[cost_in])
-        record.history = ((record.created_at, _QUEUED, "enqueued"), *trail_entries(row[-1], record.created_at))
-        return record
-
-    async def get_many(self, message_ids: Sequence[str]) -> dict[str, MessageRecord]:
-        if not message_ids:
-            return {}
-        c = self._reader()
-        rows = await c.fetch_in(
-            f"SELECT {_M}, {BODY_COLUMNS}, m.trail FROM messages m WHERE m.id {{in}}",
-            list(dict.fromkeys(message_ids)),
-        )
-        records = await self.texts.records(c, [row[:-1] for row in rows])
-        for record, row in zip(records, rows, strict=True):
-            record.history = (
-                (record.created_at, _QUEUED, "enqueued"),
-                *trail_entries(row[-1], record.created_at),
-            )
-        return {record.message.id: record for record in records}
-
-    async def quotes(self, message_ids: Sequence[str]) -> dict[str, Quote]:
-        if not message_ids:
-            return {}
-        c = self._reader()
-        rows = await c.fetch_in(
-            f"SELECT m.created_at, {BODY_COLUMNS} FROM messages m WHERE m.id {{in}}",
-            list(dict.fromkeys(message_ids)),
-        )
-        bodies = [BodyRow._make(r[1:]) for r in rows]
-        await self.texts.load(c, [b.sender_id for b in bodies], [b.template_id for b in bodies])
-        words = self.texts.words
-        return {
-            b.id: Quote(
-                words[b.sender_id] if b.sender_id is not None else None, self.texts.text(b), float(r[0])
-            )
-            for r, b in zip(rows, bodies, strict=True)
-        }
-
-    async def export_page(
-        self, campaign: str, *, status: DeliveryStatus | None = None, after: int = 0, limit: int = 1000
-    ) -> list[ExportRecord]:
-        """One page of a campaign's messages in the order they were queued, those after cursor ``after``.
-
-        Keyset pagination on the row number (``messages_campaign``): each page costs the same however far
-        into the campaign it is, and the caller holds one page at a time.
-        """
-        c = self._reader()
-        sql = (
-            "SELECT n, csv_row, COALESCE(phone, key_rest), id, native_id, status, error_code, error_native_code, "
-            "error_text, segments, created_at, updated_at, price, price_currency_id, cost, cost_currency_id "
-            f"FROM messages WHERE campaign_id = {_WORD} AND n > ?"
-        )
-        params: list[Any] = [campaign, after]
-        if status is not None:
-            sql += f" AND {c.unindexed('status')} = ?"
-            params.append(status)
-        rows = await c.fetch(sql + " ORDER BY n LIMIT ?", [*params, limit])
-        await self.texts.load(c, [r[13] for r in rows] + [r[15] for r in rows])
-        words = self.texts.words
-        return [
-            ExportRecord(
-                int(r[0]),
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                _STATUS[r[5]],
-                r[6],
-                r[7],
-                r[8],
-                r[9],
-                r[10],
-                r[11],
-                None if r[12] is None else (int(r[12]), words[r[13]]),
-                None if r[14] is None else (int(r[14]), words[r[15]]),
-            )
-            for r in rows
-        ]
-
-    async def csv_rows(self, message_ids: Sequence[str]) -> dict[str, int | None]:
-        if not message_ids:
-            return {}
-        rows = await self._reader().fetch_in(
-            "SELECT id, csv_row FROM messages WHERE id {in}", list(dict.fromkeys(message_ids))
-        )
-        return {str(mid): row for mid, row in rows}
-
-    async def find_by_reference(self, reference: str) -> MessageRecord | None:
-        rows = await self._reader().fetch(
-            "SELECT id FROM messages WHERE reference = ? ORDER BY created_at DESC LIMIT 1", [reference]
-        )
-        return await self.get(rows[0][0]) if rows else None
-
-    async def counts(self, campaign: str | None = None) -> dict[DeliveryStatus, int]:
-        scope, params = _scope(campaign, None)
-        rows = await self._reader().fetch(
-            f"SELECT status, COUNT(*) FROM messages WHERE 1 = 1{scope} GROUP BY status", params
-        )
-        return {_STATUS[status]: n for status, n in rows}
-
-    async def cost_totals(self, campaign: str) -> list[CostTotal]:
-        c = self._reader()
-        # One pass over the campaign's rows (``messages_campaign``), grouped by both currencies, folded here.
-        totals: dict[int, list[int]] = {}
-        for price_in, cost_in, price, priced, cost, costed in await c.fetch(
-            "SELECT price_currency_id, cost_currency_id, SUM(price), COUNT(price), SUM(cost), COUNT(cost) "
-            f"FROM messages WHERE campaign_id = {_WORD} GROUP BY price_currency_id, cost_currency_id",
-            [campaign],
-        ):
-            for currency_id, total, n, at in ((price_in, price, priced, 0), (cost_in, cost, costed, 2)):
-                if n:
-                    entry = totals.setdefault(int(currency_id), [0, 0, 0, 0])
-                    entry[at] += int(total)
-                    entry[at + 1] += int(n)
-        await self.texts.load(c, totals)
-        return sorted(
-            (CostTotal(self.texts.words[i], *t) for i, t in totals.items()), key=lambda t: t.currency
-        )
-
-    async def pending_native_ids(self, link: str, limit: int) -> list[str]:
-        # Oldest update first: a message a poll just touched goes to the back of the line.
-        # ``due`` is the time of the last update while a receipt is awaited (see writes._DUE).
-        rows = await self._reader().fetch(
-            f"SELECT native_id FROM messages WHERE status IN ({', '.join('?' * len(AWAITING))}) "
-            f"AND due IS NOT NULL AND link_id = {_WORD} AND native_id IS NOT NULL ORDER BY due LIMIT ?",
-            [*AWAITING, link, limit],
-        )
-        return [native_id for (native_id,) in rows]
-
-    async def in_doubt(
-        self, limit: int, *, campaign: str | None = None, origin: str | None = None
-    ) -> list[MessageRecord]:
-        """MAYBE_SUBMITTED messages, less those another live store has claimed and not answered yet."""
-        c = self._reader()
-        held, owners = await self._held(c, "m.claimed_by", mine=False)
-        scope, params = _scope(campaign, origin, "m.")
-        rows = await c.fetch(
-            f"{_SELECT_MESSAGES} WHERE m.status = ? AND m.due IS NOT NULL{scope} "
-            f"AND (m.claimed_by IS NULL OR NOT ({held})) ORDER BY m.id LIMIT ?",
-            [_MAYBE, *params, *owners, limit],
-        )
-        return await self.texts.records(c, rows)
-
-    async def doubt_counts(self, campaign: str | None = None, origin: str | None = None) -> DoubtCounts:
-        c = self._reader()
-        held, owners = await self._held(c, "claimed_by", mine=False)
-        scope, params = _scope(campaign, origin)
-        counts = {True: 0, False: 0}
-        for is_held, n in await c.fetch(
-            f"SELECT claimed_by IS NOT NULL AND ({held}), COUNT(*) FROM messages WHERE status = ? "
-            f"AND due IS NOT NULL{scope} GROUP BY 1",
-            [*owners, _MAYBE, *params],
-        ):
-            counts[bool(is_held)] += n
-        return DoubtCounts(left=counts[False], held=counts[True])
-
-    async def held_elsewhere(self, campaign: str | None = None, origin: str | None = None) -> int:
-        c = self._reader()
-        held, owners = await self._held(c, "claimed_by", mine=False)
-        scope, params = _scope(campaign, origin)
-        rows = await c.fetch(
-            f"SELECT COUNT(*) FROM messages WHERE status = ? AND due IS NOT NULL{scope} "
-            f"AND claimed_by IS NOT NULL AND ({held})",
-            [_QUEUED, *params, *owners],
-        )
-        return int(rows[0][0]) if rows else 0
-
-    async def next_due(self, *, campaign: str | None = None, origin: str | None = None) -> float | None:
-        c = self._reader()
-        held, owners = await self._held(c, "claimed_by", mine=True)
-        scope, params = _scope(campaign, origin)
-        rows = await c.fetch(
-            f"SELECT MIN(due) FROM messages WHERE status = ? AND due IS NOT NULL{scope} "
-            f"AND (claimed_by IS NULL OR NOT ({held}))",
-            [_QUEUED, *params, *owners],
-        )
-        value = rows[0][0] if rows else None
-        return float(value) if value is not None else None
-
     # -- inbound ---------------------------------------------------------------
 
     async def add_inbound(self, messages: Sequence[InboundMessage]) -> None:
@@ -794,27 +557,7 @@ class SqlStore(Store):
             await c.bulk(INSERT_INBOUND, [InboundRow.of(m) for m in messages])
             await self._write_events(c, rows)
 
-    async def list_inbound(self, limit: int = 100) -> list[InboundMessage]:
-        rows = await self._reader().fetch(
-            f"SELECT {INBOUND_COLUMNS} FROM inbound ORDER BY received_at DESC, id DESC LIMIT ?", [limit]
-        )
-        return [InboundRow(*r).message() for r in rows]
-
-    async def inbound_page(self, after: int | None, limit: int) -> list[tuple[int, InboundMessage]]:
-        rows = await self._reader().fetch(
-            f"SELECT n, {INBOUND_COLUMNS} FROM inbound WHERE n > ? ORDER BY n LIMIT ?",
-            [0 if after is None else after, limit],
-        )
-        return [(int(r[0]), InboundRow(*r[1:]).message()) for r in rows]
-
     # -- events (events.py) ------------------------------------------------------
-
-    async def events_page(
-        self, after: int | None, limit: int, *, message_id: str | None = None, since: float | None = None
-    ) -> list[StoredEvent]:
-        return await events.events_page(
-            self._reader(), self.texts, after, limit, message_id=message_id, since=since
-        )
 
     async def claim_events(
         self,
@@ -844,6 +587,3 @@ class SqlStore(Store):
     async def replay_events(self, *, since: float, message_id: str | None = None) -> int:
         async with self._tx() as c:
             return await events.replay_events(c, since=since, message_id=message_id, now=time.time())
-
-    async def event_backlog(self, *, formats: Sequence[str] | None = None) -> EventBacklog:
-        return await events.event_backlog(self._reader(), formats=formats)
