@@ -3,6 +3,9 @@
 - ``Misbehaving`` wraps a provider emulator and answers chosen requests its
   own way: after carrying the request out (a proxy's 502 after the provider
   took the message) or instead of it (a 429, a reply nested 100,000 deep).
+- ``Held`` wraps a provider emulator and keeps the requests to one endpoint
+  waiting until the test lets them go, so they are in flight for as long as
+  the test looks.
 - ``DripPeer`` is a raw TCP server that answers one byte at a time, in the
   headers or in the body, so a client whose timeouts are per read never times
   out.
@@ -131,6 +134,28 @@ class Misbehaving:
         else:
             self.emulator.requests[endpoint] += 1
         return answer.response()
+
+
+@dataclass
+class Held:
+    """An App: the emulator, with requests to ``endpoint`` held (unanswered) until ``release`` is set.
+
+    ``holding`` counts the requests waiting now.
+    """
+
+    emulator: Emulator
+    endpoint: str
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    holding: int = 0
+
+    async def handle(self, request: Request) -> Response:
+        if self.emulator.endpoint(request) == self.endpoint:
+            self.holding += 1
+            try:
+                await self.release.wait()
+            finally:
+                self.holding -= 1
+        return await self.emulator.handle(request)
 
 
 def _head(length: int) -> bytes:

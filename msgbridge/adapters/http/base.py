@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import ClassVar
@@ -47,6 +47,7 @@ from msgbridge.adapters.http.replies import (
     parse_retry_after,
     truncate,
 )
+from msgbridge.adapters.linkstate import REFUSALS
 from msgbridge.core.errors import ErrorCode, ErrorInfo, MessagingError
 from msgbridge.core.message import Campaign, DeliveryReceipt, Message, SendResult
 
@@ -200,6 +201,7 @@ class HttpTransport(HttpClient):
                 parsed: list[SendResult | None] = [self.failed(m, reply.error, reply) for m in batch]
             else:
                 parsed = self.payload.parse_send(reply, batch)
+                self.heard(reply, (r.error for r in parsed if r is not None))
             again = []
             for index, result in zip(pending, parsed, strict=True):
                 if result is None:
@@ -213,6 +215,23 @@ class HttpTransport(HttpClient):
         out.extend((i, self.failed(messages[i], refused)) for i in pending)
         return out
 
+    def heard(self, reply: Reply, errors: Iterable[ErrorInfo | None]) -> None:
+        """What the payload read in an answer, for ``health()``: where a provider says in its body that it
+        refuses the key or the account (SMSC error 2, Mobizon code 8), the link is down as after a 401.
+
+        A rate limit read only here is a throttle event; one the HTTP layer (a 429) or ``provider_error``
+        already saw in this reply was counted there. A reply without a usable answer was counted by ``call``.
+        """
+        if reply.exchange_failed:
+            return
+        counted = reply.error is not None and reply.error.code is ErrorCode.THROTTLED
+        for error in errors:
+            if error is None:
+                continue
+            if error.code in REFUSALS or (error.code is ErrorCode.THROTTLED and not counted):
+                counted = counted or error.code is ErrorCode.THROTTLED
+                self.link_state.said(error)
+
     async def status(self, native_ids: Sequence[str]) -> list[DeliveryReceipt]:
         """Receipts for ``native_ids``, ``status_batch`` ids a call; raises THROTTLED when the first call
         was refused as too frequent (the poller backs off). A refusal after some calls were answered
@@ -223,6 +242,7 @@ class HttpTransport(HttpClient):
             reply = await self.exchange(self.payload.build_status(chunk), send=False)
             parsed = self.payload.parse_status(reply, chunk, self.link)
             if isinstance(parsed, ErrorInfo):
+                self.heard(reply, [parsed])
                 if parsed.code is ErrorCode.THROTTLED:
                     if not out:
                         raise MessagingError(f"{self.scheme}: status poll refused", parsed)

@@ -27,9 +27,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from msgbridge.adapters.base import Transport
+from msgbridge.adapters.base import LinkHealth, Transport
 from msgbridge.adapters.http.payload import IGNORE, UNSUPPORTED_OPTION, failed_result
 from msgbridge.adapters.http.replies import Reply, classify_exception, classify_response, deadline_failure
+from msgbridge.adapters.linkstate import LinkState, scrubber
 from msgbridge.core import options as opt
 from msgbridge.core.errors import ConfigError, ErrorCode, ErrorInfo
 from msgbridge.core.message import Message, SendResult
@@ -140,6 +141,9 @@ class HttpClient(Transport):
         self.ignore_unsupported = o.get_str("unsupported") == IGNORE
         # Requests in flight inside one send() or status poll; providers read their own option.
         self.concurrency = 4
+        # How the last requests went, for health(): counted in call() and call_with_retry(), and where
+        # the send and status loops read a refusal in an answer (msgbridge.adapters.linkstate).
+        self.link_state = LinkState(scrub=scrubber(self.credentials))
 
     @classmethod
     def from_url(
@@ -173,6 +177,18 @@ class HttpClient(Transport):
     def link(self) -> str:
         return f"{self.url.scheme}://{urlsplit(self.base_url).netloc}"
 
+    def credentials(self) -> list[str]:
+        """Every credential this transport sends (its key or password, private options): what
+        ``health()`` text hides, wherever the provider carries it (query, header, body)."""
+        url = self.url
+        values = [url.secret.reveal()] if url.secret is not None else []
+        values += [url.options[name] for name in url.private if url.options.get(name)]
+        return values
+
+    def health(self) -> LinkHealth:
+        """Requests in flight, up or down, throttled, from how the last requests went (``linkstate.py``)."""
+        return self.link_state.health()
+
     def api_key(self) -> str:
         if self.url.secret is None or not self.url.secret:
             raise ConfigError(f"{self.url.scheme}:// URL needs an API key: {self.url.scheme}://KEY@host")
@@ -194,7 +210,12 @@ class HttpClient(Transport):
             self._owns_client = True
         return self._client
 
+    async def open(self) -> None:
+        """Nothing to connect (connections are made per request); the link counts as open from here."""
+        self.link_state.closed = False
+
     async def aclose(self) -> None:
+        self.link_state.closed = True
         if self._client is not None and self._owns_client:
             await self._client.aclose()
             self._client = None
@@ -212,6 +233,8 @@ class HttpClient(Transport):
         if self.bucket is not None:
             await self.bucket.acquire()
         self.requests_made += 1
+        link = self.link_state
+        link.closed = False
         written = asyncio.Event()
 
         async def trace(event: str, info: dict[str, Any]) -> None:
@@ -220,8 +243,9 @@ class HttpClient(Transport):
 
         request.extensions = {**request.extensions, "trace": trace}
         try:
-            async with asyncio.timeout(self.timeout):
-                response = await self.client.send(request)
+            with link.request():
+                async with asyncio.timeout(self.timeout):
+                    response = await self.client.send(request)
         except (httpx.HTTPError, TimeoutError) as exc:
             failure = (
                 deadline_failure(self.timeout, written.is_set())
@@ -236,8 +260,10 @@ class HttpClient(Transport):
                 failure,
                 extra={"transport": self.scheme, "error_code": failure.code.value},
             )
+            link.outcome(failure, answered=False)
             return Reply(request=request, error=failure)
         data, info = classify_response(response, expect)
+        link.outcome(info, answered=response.status_code < 500)
         if info is not None:
             log.warning(
                 "%s %s %s -> HTTP %s: %s",
@@ -289,6 +315,7 @@ class HttpClient(Transport):
                 error = provider_error(reply.data)
                 refused = error is not None and error.code is not ErrorCode.PROTOCOL_ERROR
                 if error is not None:
+                    self.link_state.said(error)
                     reply = Reply(
                         request=reply.request,
                         response=reply.response,
@@ -310,6 +337,8 @@ class HttpClient(Transport):
             delay = self.backoff.delay_within(attempt, error.retry_after, self.max_retry_wait)
             if delay is None or delay > IN_CALL_WAIT:
                 return reply  # too long to wait here: the caller decides (requeue, or give up and say so)
+            if error.code is ErrorCode.THROTTLED:
+                self.link_state.pausing(delay)
             log.info(
                 "%s retrying %s after %s in %.2fs (attempt %d/%d)",
                 self.scheme,

@@ -116,6 +116,11 @@ class BsgClient(HttpTransport):
 
     async def open(self) -> None:
         await self.token()
+        await super().open()
+
+    def credentials(self) -> list[str]:
+        """The API key, and the bearer token in use: a 401 page may echo the Authorization header."""
+        return [*super().credentials(), *([self._token] if self._token else [])]
 
     async def token(self) -> str:
         """A bearer token valid for a while yet: log in, or refresh shortly before ``exp``."""
