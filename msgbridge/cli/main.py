@@ -1,14 +1,20 @@
 """Entry point: assembles the command groups each area of the package contributes.
 
-Each module listed in COMMAND_MODULES exposes ``register(cli)``; a module that
-adds ``msgbridge sim <thing>`` registers onto the ``sim`` group. Errors the
-user can fix are printed as one line and a non-zero exit, never a traceback.
+Each module named in ``COMMANDS`` exposes ``register(cli)``; a module that
+adds ``msgbridge sim <thing>`` registers onto the ``sim`` group. A module is
+imported only when one of its commands runs, or when ``--help`` lists them
+(``LazyGroup``): ``msgbridge send`` does not pay for FastAPI and uvicorn,
+which only ``serve`` needs (about half of the start-up time otherwise).
+Errors the user can fix are printed as one line and a non-zero exit, never a
+traceback.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 import click
 
@@ -16,20 +22,63 @@ from msgbridge.cli.logsetup import setup_logging
 from msgbridge.core.errors import MessagingError
 from msgbridge.core.terminal import printable
 
-COMMAND_MODULES: tuple[str, ...] = (
-    "msgbridge.cli.commands",  # send, status, transports, text, campaign
-    "msgbridge.cli.inbox",  # inbox (MO messages)
-    "msgbridge.cli.events",  # events list|replay
-    "msgbridge.cli.sim_smsc",  # sim smsc
-    "msgbridge.cli.sim_http",  # sim http
-    "msgbridge.cli.gateway",  # gateway smtp
-    "msgbridge.cli.apikey",  # apikey create|list|revoke
-    "msgbridge.cli.serve",  # serve
-    "msgbridge.cli.smppuser",  # smpp-user create|list|remove
-)
+# Each command of the top group and of its ``sim`` and ``gateway`` groups: the module whose ``register(cli)``
+# adds it (tests/unit/cli/test_lazy_commands.py checks the table against what the modules register).
+COMMANDS: Mapping[str, str] = {
+    "send": "msgbridge.cli.commands",
+    "status": "msgbridge.cli.commands",
+    "transports": "msgbridge.cli.commands",
+    "text": "msgbridge.cli.commands",
+    "campaign": "msgbridge.cli.commands",
+    "inbox": "msgbridge.cli.inbox",
+    "events": "msgbridge.cli.events",
+    "apikey": "msgbridge.cli.apikey",
+    "serve": "msgbridge.cli.serve",
+    "smpp-user": "msgbridge.cli.smppuser",
+}
+SIM_COMMANDS: Mapping[str, str] = {"smsc": "msgbridge.cli.sim_smsc", "http": "msgbridge.cli.sim_http"}
+GATEWAY_COMMANDS: Mapping[str, str] = {"smtp": "msgbridge.cli.gateway", "smtp-user": "msgbridge.cli.gateway"}
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose commands are imported when asked for: ``lazy`` names the module of each.
+
+    The module registers onto the top group (``root``), as it always has, so one module may add commands
+    to several groups; ``get_command`` imports it once and then finds the command registered.
+    """
+
+    def __init__(self, name: str | None = None, *, lazy: Mapping[str, str], **attrs: Any) -> None:
+        super().__init__(name, **attrs)
+        self.lazy = lazy
+        self.root: click.Group = self
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            load(self.lazy[cmd_name], self.root)
+        return super().get_command(ctx, cmd_name)
+
+
+_loaded: set[str] = set()
+
+
+def load(module: str, root: click.Group) -> None:
+    """Import ``module`` and let it register its commands onto ``root``, once."""
+    if module in _loaded:
+        return
+    _loaded.add(module)
+    importlib.import_module(module).register(root)
+
+
+def load_all() -> None:
+    """Every command registered now (what ``cli.commands`` holds after this is the whole CLI)."""
+    for module in dict.fromkeys([*COMMANDS.values(), *SIM_COMMANDS.values(), *GATEWAY_COMMANDS.values()]):
+        load(module, cli)
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS)
 @click.version_option(package_name="msgbridge")
 @click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None, help="msgbridge.toml to read"
@@ -46,24 +95,19 @@ def cli(ctx: click.Context, config_path: str | None, store_dsn: str | None, verb
     setup_logging(verbose)
 
 
-@cli.group()
+@cli.group(cls=LazyGroup, lazy=SIM_COMMANDS)
 def sim() -> None:
     """Local simulators of the networks msgbridge talks to (SMSC, HTTP providers)."""
 
 
-@cli.group()
+@cli.group(cls=LazyGroup, lazy=GATEWAY_COMMANDS)
 def gateway() -> None:
     """Inbound gateways that turn other traffic into SMS."""
 
 
-for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _name:
-            raise
-        continue
-    _module.register(cli)
+for _group in (sim, gateway):
+    assert isinstance(_group, LazyGroup)
+    _group.root = cli
 
 
 def main() -> None:

@@ -137,7 +137,9 @@ def test_unknown_config_key_is_refused_with_the_known_ones(
 def smtp_command() -> click.Command:
     group = cli.commands["gateway"]
     assert isinstance(group, click.Group)
-    return group.commands["smtp"]
+    command = group.get_command(click.Context(group), "smtp")
+    assert command is not None
+    return command
 
 
 @pytest.mark.parametrize(
