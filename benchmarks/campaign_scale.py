@@ -203,6 +203,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.prep_only:
         work = Path(args.work)
+        work.mkdir(parents=True, exist_ok=True)
         rates = {c.value: round(asyncio.run(prepare_only(work, args.prep_rows, c))) for c in (PhoneCheck.STRICT, PhoneCheck.POSSIBLE)}
         rates["outbox_alone"] = round(asyncio.run(outbox_alone(work, args.prep_rows)))
         if has_child():

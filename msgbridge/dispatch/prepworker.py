@@ -145,7 +145,7 @@ class PreparingProcess:
 
     async def __aenter__(self) -> PreparingProcess:
         self._proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", __name__, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+            sys.executable, "-c", CHILD, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
         )
         self._stdin().write(_frame(self.job) + _MORE * CREDIT)
         return self
@@ -227,5 +227,13 @@ class PreparingProcess:
             yield count, built, problems, repeats
 
 
-if __name__ == "__main__":
+def main() -> None:
     serve(sys.stdin.buffer, sys.stdout.buffer)
+
+
+# The child's program. Not ``-m`` this module: importing the package imports it already (through
+# ``dispatch.run``), and runpy would run it a second time as ``__main__`` and warn so on stderr.
+CHILD = f"from {__name__} import main; main()"
+
+if __name__ == "__main__":
+    main()
