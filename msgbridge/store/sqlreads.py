@@ -24,7 +24,14 @@ from msgbridge.store.base import (
 )
 from msgbridge.store.bodies import BODY_COLUMNS, BodyRow, split_key
 from msgbridge.store.dialect import Conn
-from msgbridge.store.rows import INBOUND_COLUMNS, STATUS_BY_VALUE, InboundRow, message_columns, trail_entries
+from msgbridge.store.rows import (
+    INBOUND_COLUMNS,
+    STATUS_BY_VALUE,
+    History,
+    InboundRow,
+    message_columns,
+    trail_entries,
+)
 from msgbridge.store.texts import Texts
 
 _STATUS = STATUS_BY_VALUE
@@ -58,6 +65,11 @@ def scope_sql(campaign: str | None, origin: str | None, prefix: str = "") -> tup
     return sql, params
 
 
+def history(created_at: float, trail: str | None) -> History:
+    """A message's history: its enqueueing (not a trail line: every row has one), then its trail's lines."""
+    return ((created_at, _QUEUED, "enqueued"), *trail_entries(trail, created_at))
+
+
 class SqlReads(Store):
     """The reads of :class:`Store` over a :class:`Conn`; the backend supplies ``_reader`` and ``_held``."""
 
@@ -89,10 +101,7 @@ class SqlReads(Store):
         words = self.texts.words
         record.price = None if price is None else (int(price), words[price_in])
         record.cost = None if cost is None else (int(cost), words[cost_in])
-        record.history = (
-            (record.created_at, _QUEUED, "enqueued"),
-            *trail_entries(row[-1], record.created_at),
-        )
+        record.history = history(record.created_at, row[-1])
         return record
 
     async def get_many(self, message_ids: Sequence[str]) -> dict[str, MessageRecord]:
@@ -105,10 +114,7 @@ class SqlReads(Store):
         )
         records = await self.texts.records(c, [row[:-1] for row in rows])
         for record, row in zip(records, rows, strict=True):
-            record.history = (
-                (record.created_at, _QUEUED, "enqueued"),
-                *trail_entries(row[-1], record.created_at),
-            )
+            record.history = history(record.created_at, row[-1])
         return {record.message.id: record for record in records}
 
     async def quotes(self, message_ids: Sequence[str]) -> dict[str, Quote]:
