@@ -70,6 +70,11 @@ def history(created_at: float, trail: str | None) -> History:
     return ((created_at, _QUEUED, "enqueued"), *trail_entries(trail, created_at))
 
 
+async def by_id(c: Conn, columns: str, message_ids: Sequence[str]) -> list[Sequence[Any]]:
+    """``columns`` of the messages ``message_ids`` names (each once, in no particular order)."""
+    return await c.fetch_in(f"SELECT {columns} FROM messages m WHERE m.id {{in}}", list(dict.fromkeys(message_ids)))
+
+
 class SqlReads(Store):
     """The reads of :class:`Store` over a :class:`Conn`; the backend supplies ``_reader`` and ``_held``."""
 
@@ -108,10 +113,7 @@ class SqlReads(Store):
         if not message_ids:
             return {}
         c = self._reader()
-        rows = await c.fetch_in(
-            f"SELECT {M}, {BODY_COLUMNS}, m.trail FROM messages m WHERE m.id {{in}}",
-            list(dict.fromkeys(message_ids)),
-        )
+        rows = await by_id(c, f"{M}, {BODY_COLUMNS}, m.trail", message_ids)
         records = await self.texts.records(c, [row[:-1] for row in rows])
         for record, row in zip(records, rows, strict=True):
             record.history = history(record.created_at, row[-1])
@@ -121,10 +123,7 @@ class SqlReads(Store):
         if not message_ids:
             return {}
         c = self._reader()
-        rows = await c.fetch_in(
-            f"SELECT m.created_at, {BODY_COLUMNS} FROM messages m WHERE m.id {{in}}",
-            list(dict.fromkeys(message_ids)),
-        )
+        rows = await by_id(c, f"m.created_at, {BODY_COLUMNS}", message_ids)
         bodies = [BodyRow._make(r[1:]) for r in rows]
         await self.texts.load(c, [b.sender_id for b in bodies], [b.template_id for b in bodies])
         words = self.texts.words
