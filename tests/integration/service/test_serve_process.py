@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import sqlite3
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tls_certs import self_signed
 
 from msgbridge.service.apikeys import create_key
 from msgbridge.simulators.smsc.process import SimulatorProcess
@@ -260,14 +260,7 @@ def test_a_receipt_after_a_restart_of_serve_is_matched(tmp_path: Path) -> None:
 
 
 def test_tls(tmp_path: Path) -> None:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    cert, _ = self_signed(tmp_path)
     config = write_config(tmp_path, free_port(), extra='tls_cert = "cert.pem"\ntls_key = "key.pem"\n')
     create_key(tmp_path / "msgbridge-keys.toml", "app")
     server = Serve(config)
