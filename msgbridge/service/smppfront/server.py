@@ -211,16 +211,10 @@ class SmppFront:
             self.submitted[account.system_id] += len(todo)
             break
         out: list[bytes] = []
-        multi: dict[int, list[tuple[str, int, str]]] = {}  # a submit_multi's destinations, answered together
         for whole, status, mid in zip(wholes, statuses, ids, strict=True):
-            first = abs(whole.sequences[0])
-            if len(whole.sequences) == 1 and session.is_multi(first):
-                multi.setdefault(first, []).append((whole.to, status, mid))
-                continue
             out += session._answer(
                 whole.sequences, status, part_ids(mid, len(whole.sequences)) if mid else []
             )
-        out += [session.answer_multi(seq, outcomes) for seq, outcomes in multi.items()]
         return out
 
     # --- keepalive ---------------------------------------------------------

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING
 
 from msgbridge.service.contract import InvalidSubmission, Submission
@@ -225,10 +225,9 @@ class FrontSession(asyncio.Protocol):
         self.in_window += 1
         self.front.resp_ids[(id(self), seq)] = resp
         if command_id == codec.SUBMIT_MULTI:
-            # Every destination is its own message, answered together by one resp (``answer_multi``); a
-            # part of a long message sent that way is answered through its first destination's part.
+            # every destination is its own message; the resp carries the first id (no unsuccess_sme list)
             for p in decoded[1:]:
-                p.sequence = -seq
+                p.sequence = -seq  # answered through the first destination's part
         parts.extend(decoded)
 
     async def _submit(self, parts: list[Part]) -> None:
@@ -259,36 +258,10 @@ class FrontSession(asyncio.Protocol):
             resp = self.front.resp_ids.pop((id(self), seq), codec.SUBMIT_SM_RESP)
             self.in_window = max(0, self.in_window - 1)
             body = codec.encode_message_id(ids[i]) if status == codec.ESME_ROK else b""
-            if resp == codec.SUBMIT_MULTI_RESP and status == codec.ESME_ROK:
-                body += b"\x00"  # no_unsuccess = 0: a long message's part, answered for all destinations
+            if resp == codec.SUBMIT_MULTI | codec.RESPONSE_BIT and status == codec.ESME_ROK:
+                body += b"\x00"  # no_unsuccess = 0
             out.append(codec.pdu(resp, status, seq, body))
         return out
-
-    def answer_multi(self, seq: int, outcomes: Sequence[tuple[str, int, str]]) -> bytes:
-        """The submit_multi_resp of ``seq`` from each destination's (address, command_status, our id).
-
-        SMPP 3.4 §4.5.2: the message_id, then no_unsuccess and one unsuccess_sme (dest_addr_ton,
-        dest_addr_npi, destination_addr, error_status_code) per destination not queued. It is ESME_ROK
-        with the first queued destination's id while any was queued; when none was, the first
-        destination's status and no body.
-        """
-        self.front.resp_ids.pop((id(self), seq), None)
-        self.in_window = max(0, self.in_window - 1)
-        queued = [mid for _, status, mid in outcomes if status == codec.ESME_ROK]
-        failed = [(to, status) for to, status, _ in outcomes if status != codec.ESME_ROK]
-        for _, status in failed:
-            self.front.refused(status)
-        if not queued:
-            return codec.pdu(codec.SUBMIT_MULTI_RESP, failed[0][1], seq)
-        body = codec.encode_message_id(queued[0]) + bytes((len(failed),))
-        for to, status in failed:
-            # The address as the ESME gave it: "+" marks the international TON (``submit._address``).
-            ton, npi = (1, 1) if to.startswith("+") else (0, 0)
-            body += bytes((ton, npi)) + codec.cstr(to.removeprefix("+")) + status.to_bytes(4, "big")
-        return codec.pdu(codec.SUBMIT_MULTI_RESP, codec.ESME_ROK, seq, body)
-
-    def is_multi(self, seq: int) -> bool:
-        return self.front.resp_ids.get((id(self), seq)) == codec.SUBMIT_MULTI_RESP
 
     def expire_parts(self, now: float) -> None:
         stale = self.assembler.expired(now)
