@@ -34,9 +34,13 @@ STAT_WORDS: dict[int, str] = {
     8: "REJECTD",
 }
 
+# The characters of an id: a dot too, as the SMPP front's ``<message id>.<k>`` for part k of a long message
+# (without it "id:abc.2" read as "abc", the id of no part, whenever a receipt came without its TLVs).
+_ID = r"[0-9A-Za-z_.\-]+"
+
 # One regex per field, searched anywhere, so field order and extra fields do not matter.
 FIELD_PATTERNS: dict[str, re.Pattern[str]] = {
-    "id": re.compile(r"(?:^|\s)id:\s*([0-9A-Za-z_\-]+)", re.IGNORECASE),
+    "id": re.compile(rf"(?:^|\s)id:\s*({_ID})", re.IGNORECASE),
     "sub": re.compile(r"\bsub:\s*(\w+)", re.IGNORECASE),
     "dlvrd": re.compile(r"\bdlvrd:\s*(\w+)", re.IGNORECASE),
     "submit_date": re.compile(r"\bsubmit[ _]date:\s*(\d{10,12})", re.IGNORECASE),
@@ -48,7 +52,7 @@ FIELD_PATTERNS: dict[str, re.Pattern[str]] = {
 
 # The common layout in one pass; anything else falls back to the per-field search.
 STANDARD = re.compile(
-    r"id:(?P<id>[0-9A-Za-z_\-]+) sub:(?P<sub>\w+) dlvrd:(?P<dlvrd>\w+) "
+    rf"id:(?P<id>{_ID}) sub:(?P<sub>\w+) dlvrd:(?P<dlvrd>\w+) "
     r"submit date:(?P<submit_date>\d{10,12}) done date:(?P<done_date>\d{10,12}) "
     r"stat:(?P<stat>[A-Za-z_]+) err:(?P<err>\w+)(?: [Tt]ext:(?P<text>.*))?$",
     re.DOTALL,

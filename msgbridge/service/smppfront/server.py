@@ -183,7 +183,7 @@ class SmppFront:
         recent = self.recent.setdefault(account.system_id, Recent())
         todo: list[int] = []
         for i, whole in enumerate(wholes):
-            known = recent.get(abs(whole.sequences[0]), whole.digest, now)
+            known = recent.get(whole.sequences[0], whole.digest, now)
             if known is not None:
                 ids[i] = known  # a resend of what this process queued: answered with the same id
                 self.stats["resends"] += 1
@@ -207,13 +207,13 @@ class SmppFront:
                 break
             for i, acc in zip(todo, accepted, strict=True):
                 ids[i] = acc.id
-                recent.put(abs(wholes[i].sequences[0]), wholes[i].digest, acc.id, now)
+                recent.put(wholes[i].sequences[0], wholes[i].digest, acc.id, now)
             self.submitted[account.system_id] += len(todo)
             break
         out: list[bytes] = []
         for whole, status, mid in zip(wholes, statuses, ids, strict=True):
             out += session._answer(
-                whole.sequences, status, part_ids(mid, len(whole.sequences)) if mid else []
+                whole.sequences, status, part_ids(mid, len(whole.sequences)) if mid else [], whole.destination
             )
         return out
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from msgbridge.service.contract import InvalidSubmission, Submission
@@ -41,6 +43,31 @@ def _resp_id(command_id: int) -> int:
     return command_id | codec.RESPONSE_BIT
 
 
+@dataclass(slots=True)
+class Multi:
+    """A submit_multi being answered. Every destination is a message of its own, decided apart (one may be
+    refused, a bad number, while the others are queued), so the one submit_multi_resp waits for all of them:
+    SMPP 3.4 §4.5.2 gives it one message_id and lists each destination not queued in unsuccess_sme."""
+
+    addresses: list[tuple[int, int, str]]  # (ton, npi, address) of each destination, as the ESME wrote them
+    outcomes: dict[int, tuple[int, str]] = field(default_factory=dict)  # destination -> (status, our id)
+
+    def answer(self) -> tuple[int, bytes]:
+        """command_status and body: OK with the id of the first destination queued and an unsuccess_sme
+        (address, error_status_code) for each other one; none queued: the first one's status, no body
+        (as any refused submit is answered). Receipts of the further destinations carry their own ids."""
+        outcomes = [self.outcomes[i] for i in range(len(self.addresses))]
+        queued = [mid for status, mid in outcomes if status == codec.ESME_ROK]
+        if not queued:
+            return outcomes[0][0], b""
+        failed = [
+            bytes((ton, npi)) + codec.cstr(addr, 21) + struct.pack(">I", status)
+            for (ton, npi, addr), (status, _) in zip(self.addresses, outcomes, strict=True)
+            if status != codec.ESME_ROK
+        ]
+        return codec.ESME_ROK, codec.encode_message_id(queued[0]) + bytes((len(failed),)) + b"".join(failed)
+
+
 class FrontSession(asyncio.Protocol):
     def __init__(self, front: SmppFront) -> None:
         self.front = front
@@ -57,6 +84,7 @@ class FrontSession(asyncio.Protocol):
         self.paused_at: float | None = None
         self._seq = 0
         self.assembler = Assembler()
+        self.multis: dict[int, Multi] = {}  # sequence -> a submit_multi not answered yet
         self.unacked: dict[int, InFlight] = {}  # deliver_sm sequence -> the receipt it carries
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -222,12 +250,14 @@ class FrontSession(asyncio.Protocol):
             self.front.refused(exc.status)
             out.append(codec.pdu(resp, exc.status, seq))
             return
+        if command_id == codec.SUBMIT_MULTI:
+            if seq in self.multis:  # the same sequence again before its answer: it would take the first's
+                self.front.refused(codec.ESME_RSYSERR)
+                out.append(codec.pdu(resp, codec.ESME_RSYSERR, seq))
+                return
+            self.multis[seq] = Multi([p.address or (0, 0, "") for p in decoded])
         self.in_window += 1
         self.front.resp_ids[(id(self), seq)] = resp
-        if command_id == codec.SUBMIT_MULTI:
-            # every destination is its own message; the resp carries the first id (no unsuccess_sme list)
-            for p in decoded[1:]:
-                p.sequence = -seq  # answered through the first destination's part
         parts.extend(decoded)
 
     async def _submit(self, parts: list[Part]) -> None:
@@ -238,7 +268,7 @@ class FrontSession(asyncio.Protocol):
             try:
                 whole = self.assembler.add(part, now)
             except Refused as exc:
-                answers += self._answer([part.sequence], exc.status, [])
+                answers += self._answer([part.sequence], exc.status, [], part.destination)
                 continue
             if whole is not None:
                 wholes.append(whole)
@@ -247,26 +277,34 @@ class FrontSession(asyncio.Protocol):
         if answers:
             self.write(b"".join(answers))
 
-    def _answer(self, sequences: list[int], status: int, ids: list[str]) -> list[bytes]:
-        """The resps of ``sequences`` (negative: a further destination of a submit_multi, not answered)."""
+    def _answer(self, sequences: list[int], status: int, ids: list[str], destination: int = 0) -> list[bytes]:
+        """The resps of ``sequences``, one message's parts. A submit_multi's is written once the outcome of
+        its last destination (``destination``: which one this is) is known."""
         out = []
         for i, seq in enumerate(sequences):
-            if seq < 0:
-                continue
-            if status != codec.ESME_ROK:
-                self.front.refused(status)
+            multi = self.multis.get(seq)
+            if multi is not None:
+                multi.outcomes[destination] = (status, ids[i] if status == codec.ESME_ROK else "")
+                if len(multi.outcomes) < len(multi.addresses):
+                    continue
+                del self.multis[seq]
+                answered, body = multi.answer()
+            else:
+                answered = status
+                body = codec.encode_message_id(ids[i]) if status == codec.ESME_ROK else b""
+            if answered != codec.ESME_ROK:
+                self.front.refused(answered)
             resp = self.front.resp_ids.pop((id(self), seq), codec.SUBMIT_SM_RESP)
             self.in_window = max(0, self.in_window - 1)
-            body = codec.encode_message_id(ids[i]) if status == codec.ESME_ROK else b""
-            if resp == codec.SUBMIT_MULTI | codec.RESPONSE_BIT and status == codec.ESME_ROK:
-                body += b"\x00"  # no_unsuccess = 0
-            out.append(codec.pdu(resp, status, seq, body))
+            out.append(codec.pdu(resp, answered, seq, body))
         return out
 
     def expire_parts(self, now: float) -> None:
-        stale = self.assembler.expired(now)
-        if stale:
-            self.write(b"".join(self._answer(stale, codec.ESME_RSYSERR, [])))
+        answers: list[bytes] = []
+        for seq, destination in self.assembler.expired(now):
+            answers += self._answer([seq], codec.ESME_RSYSERR, [], destination)
+        if answers:
+            self.write(b"".join(answers))
 
 
 def submission_of(whole: Whole, account: Account) -> Submission:

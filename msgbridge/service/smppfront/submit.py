@@ -60,6 +60,8 @@ class Part:
     registered_delivery: int
     concat: codec.Concat | None
     digest: str
+    destination: int = 0  # its index among a submit_multi's destinations (0: any other PDU)
+    address: tuple[int, int, str] | None = None  # submit_multi: (ton, npi, address) as written
 
 
 def decode_submit(command_id: int, body: bytes, sequence: int) -> list[Part]:
@@ -73,7 +75,14 @@ def decode_submit(command_id: int, body: bytes, sequence: int) -> list[Part]:
     return [_part(sm, sm.destination_addr, sm.dest_addr_ton, sequence)]
 
 
-def _part(sm: codec.ShortMessage, destination: str, ton: int, sequence: int) -> Part:
+def _part(
+    sm: codec.ShortMessage,
+    destination: str,
+    ton: int,
+    sequence: int,
+    index: int = 0,
+    address: tuple[int, int, str] | None = None,
+) -> Part:
     try:
         concat, data = concat_of(sm)
     except codec.CodecError as exc:
@@ -83,7 +92,9 @@ def _part(sm: codec.ShortMessage, destination: str, ton: int, sequence: int) -> 
     to = _address(destination, ton)
     sender = _address(sm.source_addr, sm.source_addr_ton) or None
     digest = hashlib.blake2b(f"{to}\x00{sender}\x00".encode() + sm.payload, digest_size=6).hexdigest()
-    return Part(sequence, to, sender, data, sm.data_coding, sm.registered_delivery, concat, digest)
+    return Part(
+        sequence, to, sender, data, sm.data_coding, sm.registered_delivery, concat, digest, index, address
+    )
 
 
 def _decode_multi(body: bytes, sequence: int) -> list[Part]:
@@ -98,15 +109,17 @@ def _decode_multi(body: bytes, sequence: int) -> list[Part]:
     count, p = body[p], p + 1
     if not 1 <= count <= 254:
         raise Refused(0x33, "number_of_dests must be 1-254")  # ESME_RINVNUMDESTS
-    destinations: list[tuple[str, int]] = []
+    destinations: list[tuple[str, int, int]] = []
     for _ in range(count):
         if len(body) <= p:
             raise Refused(codec.ESME_RINVCMDLEN, "submit_multi destinations past the end")
         flag = body[p]
         if flag == 1:
-            ton = body[p + 1]
+            if len(body) <= p + 2:
+                raise Refused(codec.ESME_RINVCMDLEN, "submit_multi destinations past the end")
+            ton, npi = body[p + 1], body[p + 2]
             addr, p = codec.read_cstr(body, p + 3, 21)
-            destinations.append((addr.decode("latin-1"), ton))
+            destinations.append((addr.decode("latin-1"), ton, npi))
         elif flag == 2:
             raise Refused(0x44, "distribution lists are not kept here")  # ESME_RCNTSUBDL
         else:
@@ -117,7 +130,9 @@ def _decode_multi(body: bytes, sequence: int) -> list[Part]:
         sm = codec.decode_sm(head + body[p:])
     except codec.CodecError as exc:
         raise Refused(exc.status, str(exc)) from None
-    return [_part(sm, addr, ton, sequence) for addr, ton in destinations]
+    return [
+        _part(sm, addr, ton, sequence, i, (ton, npi, addr)) for i, (addr, ton, npi) in enumerate(destinations)
+    ]
 
 
 def text_of(data: bytes, data_coding: int) -> str:
@@ -137,6 +152,7 @@ class Whole:
     registered_delivery: int
     reference: str
     digest: str  # of the whole: with the first sequence number, what names a resend (Recent)
+    destination: int = 0  # Part.destination of its parts
 
 
 @dataclass(slots=True)
@@ -157,7 +173,8 @@ class Assembler:
         c = part.concat
         if c is None or c.total <= 1:
             return Whole(part.to, part.sender, text_of(part.data, part.data_coding), [part.sequence],
-                         part.registered_delivery, reference(part.sequence, part.digest, now), part.digest)  # fmt: skip
+                         part.registered_delivery, reference(part.sequence, part.digest, now), part.digest,
+                         part.destination)  # fmt: skip
         if not 1 <= c.seq <= c.total:
             raise Refused(codec.ESME_RINVMSGLEN, f"part {c.seq} of {c.total}")
         key = (part.to, part.sender, c.ref, c.total)
@@ -170,15 +187,16 @@ class Assembler:
         text = text_of(b"".join(p.data for p in parts), parts[0].data_coding)
         digest = hashlib.blake2b("".join(p.digest for p in parts).encode(), digest_size=6).hexdigest()
         return Whole(part.to, part.sender, text, [p.sequence for p in parts], parts[0].registered_delivery,
-                     reference(parts[0].sequence, digest, now), digest)  # fmt: skip
+                     reference(parts[0].sequence, digest, now), digest, part.destination)  # fmt: skip
 
-    def expired(self, now: float) -> list[int]:
-        """Sequence numbers of parts whose message did not complete in time (their sets are dropped)."""
-        out: list[int] = []
+    def expired(self, now: float) -> list[tuple[int, int]]:
+        """(sequence number, destination) of the parts whose message did not complete in time (their sets
+        are dropped); the destination tells a submit_multi's answer which of its destinations failed."""
+        out: list[tuple[int, int]] = []
         for key, pending in list(self._pending.items()):
             if now - pending.first_seen > PARTS_TIMEOUT:
                 del self._pending[key]
-                out.extend(p.sequence for p in pending.parts.values())
+                out.extend((p.sequence, p.destination) for p in pending.parts.values())
         return out
 
 

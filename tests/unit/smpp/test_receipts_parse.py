@@ -116,6 +116,14 @@ def test_uuid_ids() -> None:
     assert normalize_id(p.message_id) == "B0A5C2E-7A6D-4F35-9C3E-1F2D3C4B5A69"
 
 
+def test_a_part_id_with_a_dot_is_read_whole_in_either_layout() -> None:
+    standard = (
+        "id:5f3a.2 sub:001 dlvrd:001 submit date:2501311200 done date:2501311201 stat:DELIVRD err:000 text:"
+    )
+    for text in (standard, "stat:DELIVRD id:5f3a.2 err:000"):  # one pass, and the per-field search
+        assert parse_receipt(receipt(text)).message_id == "5f3a.2", text
+
+
 def test_tlvs_win_over_text() -> None:
     p = parse_receipt(
         receipt("id:111 stat:DELIVRD err:000", receipted=b"222\x00", state=b"\x05", network=b"\x03\x00\x01")
