@@ -3,10 +3,13 @@ for MO, the same with the SMSC simulator as the runtime's transport and the fron
 
 from __future__ import annotations
 
+import contextlib
+import ssl
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,20 +36,30 @@ class Front:
         return f"smpp://{user}:{password}@127.0.0.1:{self.front.port}?{query}"
 
 
-@pytest.fixture
-async def front(tmp_path: Path) -> AsyncIterator[Front]:
-    accounts = tmp_path / "smpp-users.toml"
-    create_account(accounts, "acme", password="secret", window=20)
-    create_account(accounts, "slow", password="secret", tps=2, window=5)
-    runtime = Runtime(store=str(tmp_path / "front.db"), transports={"mem": "memory://"})
+@contextlib.asynccontextmanager
+async def front_over(
+    folder: Path, accounts: Path, transports: dict[str, str], *, tls: ssl.SSLContext | None = None, **options: Any
+) -> AsyncIterator[Front]:
+    """A runtime on ``transports`` (its store in ``folder``) and the front on port 0 over it, for ``accounts``;
+    ``options`` go to :class:`SmppFront` (``enquire_link``, ``slow_reader``...)."""
+    runtime = Runtime(store=str(folder / "front.db"), transports=transports)
     await runtime.start()
-    server = SmppFront(runtime, AccountBook(accounts), events=runtime.store)
-    await server.start("127.0.0.1", 0)
+    server = SmppFront(runtime, AccountBook(accounts), events=runtime.store, **options)
+    await server.start("127.0.0.1", 0, tls=tls)
     try:
         yield Front(runtime, server, accounts)
     finally:
         await server.stop()
         await runtime.drain(2.0)
+
+
+@pytest.fixture
+async def front(tmp_path: Path) -> AsyncIterator[Front]:
+    accounts = tmp_path / "smpp-users.toml"
+    create_account(accounts, "acme", password="secret", window=20)
+    create_account(accounts, "slow", password="secret", tps=2, window=5)
+    async with front_over(tmp_path, accounts, {"mem": "memory://"}) as served:
+        yield served
 
 
 @dataclass

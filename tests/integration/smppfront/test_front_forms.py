@@ -15,15 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import Front
+from conftest import Front, front_over
 from raw_esme import RawEsme, raw_esme
 
 from msgbridge.adapters.memory import MemoryTransport
 from msgbridge.core.message import Message
 from msgbridge.core.status import DeliveryStatus
-from msgbridge.service.runtime import Runtime
-from msgbridge.service.smppfront.accounts import AccountBook, create_account
-from msgbridge.service.smppfront.server import SmppFront
+from msgbridge.service.smppfront.accounts import create_account
 from msgbridge.smpp import codec
 from msgbridge.smpp.receipt_text import parse_text
 from msgbridge.store.base import PENDING, SKIPPED
@@ -39,22 +37,13 @@ async def forms(tmp_path: Path) -> AsyncIterator[Front]:
     accounts = tmp_path / "smpp-users.toml"
     for system_id, transport in OUTCOMES.items():
         create_account(accounts, system_id, password="secret", transports=[transport])
-    runtime = Runtime(
-        store=str(tmp_path / "forms.db"),
-        transports={
-            "mem": "memory://",
-            "undeliv": "memory://?mix=undeliverable:1",
-            "reject": "memory://?mix=rejected:1",
-        },
-    )
-    await runtime.start()
-    server = SmppFront(runtime, AccountBook(accounts), events=runtime.store)
-    await server.start("127.0.0.1", 0)
-    try:
-        yield Front(runtime, server, accounts)
-    finally:
-        await server.stop()
-        await runtime.drain(2.0)
+    transports = {
+        "mem": "memory://",
+        "undeliv": "memory://?mix=undeliverable:1",
+        "reject": "memory://?mix=rejected:1",
+    }
+    async with front_over(tmp_path, accounts, transports) as served:
+        yield served
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,53 +8,33 @@ import ssl
 import struct
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import Front, front_over
 from raw_esme import RawEsme, submit_sm
 from tls_certs import self_signed
 
-from msgbridge.service.runtime import Runtime
-from msgbridge.service.smppfront.accounts import AccountBook, create_account
-from msgbridge.service.smppfront.server import MISSED_ENQUIRES, SmppFront
+from msgbridge.service.smppfront.accounts import create_account
+from msgbridge.service.smppfront.server import MISSED_ENQUIRES
 from msgbridge.service.smppfront.session import BIND_FAIL_DELAY
 from msgbridge.smpp import codec
 
 ENQUIRE = 0.3  # the front's enquire_link interval in these tests
 
 
-@dataclass
-class Served:
-    runtime: Runtime
-    front: SmppFront
-    folder: Path
-
-
-async def serving(folder: Path, tls: ssl.SSLContext | None = None) -> Served:
+def accounts_in(folder: Path) -> Path:
     accounts = folder / "smpp-users.toml"
     create_account(accounts, "acme", password="secret")
     create_account(accounts, "office", password="secret", allow=["10.0.0.0/8"])
     create_account(accounts, "local", password="secret", allow=["127.0.0.0/8"])
-    runtime = Runtime(store=str(folder / "front.db"), transports={"mem": "memory://"})
-    await runtime.start()
-    front = SmppFront(runtime, AccountBook(accounts), events=runtime.store, enquire_link=ENQUIRE)
-    await front.start("127.0.0.1", 0, tls=tls)
-    return Served(runtime, front, folder)
-
-
-async def closing(served: Served) -> None:
-    await served.front.stop()
-    await served.runtime.drain(2.0)
+    return accounts
 
 
 @pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[Served]:
-    s = await serving(tmp_path)
-    try:
+async def served(tmp_path: Path) -> AsyncIterator[Front]:
+    async with front_over(tmp_path, accounts_in(tmp_path), {"mem": "memory://"}, enquire_link=ENQUIRE) as s:
         yield s
-    finally:
-        await closing(s)
 
 
 async def bind(
@@ -80,7 +60,7 @@ async def bound(port: int, system_id: str, command: int = codec.BIND_TRANSMITTER
     return esme
 
 
-async def test_every_refused_bind_is_answered_after_the_same_delay_whatever_the_reason(served: Served) -> None:
+async def test_every_refused_bind_is_answered_after_the_same_delay_whatever_the_reason(served: Front) -> None:
     port = served.front.port
     refused = await asyncio.gather(
         bind(port, "acme", "wrong"),  # wrong password
@@ -106,8 +86,9 @@ async def test_a_tls_front_binds_over_tls_and_a_plain_connection_gets_no_bind(tm
     cert, key = self_signed(tmp_path)
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(str(cert), str(key))
-    served = await serving(tmp_path, tls=server_ctx)
-    try:
+    async with front_over(
+        tmp_path, accounts_in(tmp_path), {"mem": "memory://"}, tls=server_ctx, enquire_link=ENQUIRE
+    ) as served:
         assert served.front.scheme == "smpps"
         client_ctx = ssl.create_default_context(cafile=str(cert))
         reader, writer = await asyncio.open_connection("127.0.0.1", served.front.port, ssl=client_ctx)
@@ -131,11 +112,9 @@ async def test_a_tls_front_binds_over_tls_and_a_plain_connection_gets_no_bind(tm
         writer.close()
         # what comes back, if anything, is a TLS alert, never a bind_resp
         assert len(got) < 16 or struct.unpack(">I", got[4:8])[0] != codec.BIND_TRANSMITTER_RESP
-    finally:
-        await closing(served)
 
 
-async def test_enquire_link_from_the_esme_is_answered_and_the_front_asks_a_silent_one(served: Served) -> None:
+async def test_enquire_link_from_the_esme_is_answered_and_the_front_asks_a_silent_one(served: Front) -> None:
     esme = await bound(served.front.port, "acme")
     try:
         esme.send(codec.pdu(codec.ENQUIRE_LINK, 0, 41))
@@ -152,7 +131,7 @@ async def test_enquire_link_from_the_esme_is_answered_and_the_front_asks_a_silen
     assert served.front.health().half_open_closed == 0
 
 
-async def test_a_link_that_leaves_the_front_s_enquire_links_unanswered_is_closed(served: Served) -> None:
+async def test_a_link_that_leaves_the_front_s_enquire_links_unanswered_is_closed(served: Front) -> None:
     esme = await bound(served.front.port, "acme", codec.BIND_RECEIVER)
     asked = 0
     try:
@@ -170,7 +149,7 @@ async def test_a_link_that_leaves_the_front_s_enquire_links_unanswered_is_closed
     assert served.front.health().sessions == 0
 
 
-async def test_unbind_is_answered_and_the_link_closed(served: Served) -> None:
+async def test_unbind_is_answered_and_the_link_closed(served: Front) -> None:
     esme = await bound(served.front.port, "acme")
     esme.send(codec.pdu(codec.UNBIND, 0, 9))
     assert (await asyncio.wait_for(esme.pdu(), 5))[:3] == (codec.UNBIND_RESP, codec.ESME_ROK, 9)
@@ -178,7 +157,7 @@ async def test_unbind_is_answered_and_the_link_closed(served: Served) -> None:
     esme.close()
 
 
-async def test_a_submit_before_bind_or_on_a_receiver_is_refused_with_the_bind_status(served: Served) -> None:
+async def test_a_submit_before_bind_or_on_a_receiver_is_refused_with_the_bind_status(served: Front) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", served.front.port)
     unbound = RawEsme(reader, writer)
     receiver = await bound(served.front.port, "acme", codec.BIND_RECEIVER)
