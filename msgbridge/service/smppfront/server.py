@@ -27,6 +27,7 @@ from msgbridge.service.contract import FrontHealth, Gateway, InvalidSubmission
 from msgbridge.service.smppfront.accounts import Account, AccountBook
 from msgbridge.service.smppfront.receipts import EventStore, ReceiptPump
 from msgbridge.service.smppfront.session import (
+    BIND_FAIL_DELAY,
     SLOW_READER_SECONDS,
     WRITE_HIGH,
     FrontSession,
@@ -65,14 +66,18 @@ class SmppFront:
         system_id: str = SYSTEM_ID,
         slow_reader: float = SLOW_READER_SECONDS,
         write_high: int = WRITE_HIGH,
+        bind_fail_delay: float = BIND_FAIL_DELAY,
     ) -> None:
-        """``slow_reader`` (seconds a paused write may last: ``[smpp_front] slow_reader``) and ``write_high``
-        (octets buffered before the transport pauses us; a test lowers it to see a drop at once)."""
+        """``slow_reader`` (seconds a paused write may last: ``[smpp_front] slow_reader``), ``write_high``
+        (octets buffered before the transport pauses us; a test lowers it to see a drop at once) and
+        ``bind_fail_delay`` (seconds after its arrival a refused bind is answered, the same for every reason
+        so that timing tells a guesser nothing; a test shortens it)."""
         self.gateway = gateway
         self.accounts = accounts
         self.enquire_link = enquire_link
         self.slow_reader = slow_reader
         self.write_high = write_high
+        self.bind_fail_delay = bind_fail_delay
         self.system_id = system_id
         self.sessions: set[FrontSession] = set()
         self.resp_ids: dict[tuple[int, int], int] = {}
@@ -220,8 +225,11 @@ class SmppFront:
     # --- keepalive ---------------------------------------------------------
 
     async def _housekeeping(self) -> None:
+        """Every :data:`HOUSEKEEPING_SECONDS`, or a quarter of ``enquire_link`` when that is shorter: a tick
+        longer than the interval would stretch every silence the front means to notice."""
+        tick = min(HOUSEKEEPING_SECONDS, self.enquire_link / 4)
         while True:
-            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            await asyncio.sleep(tick)
             self.housekeep(time.monotonic(), time.time())
 
     def housekeep(self, now: float, wall: float) -> None:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BIND_FAIL_DELAY = 1.0  # every refused bind is answered this long after it arrived, whatever the reason
+BIND_FAIL_DELAY = 1.0  # every refused bind is answered this long after it arrived (SmppFront.bind_fail_delay)
 WRITE_HIGH = 256 * 1024
 SLOW_READER_SECONDS = 10.0
 MODES = {codec.BIND_TRANSMITTER: "tx", codec.BIND_RECEIVER: "rx", codec.BIND_TRANSCEIVER: "trx"}
@@ -201,22 +201,27 @@ class FrontSession(asyncio.Protocol):
         self._spawn(self._bind(command_id, seq, bind))
 
     async def _bind(self, command_id: int, seq: int, bind: codec.Bind) -> None:
+        """Answer a bind; a refusal only ``front.bind_fail_delay`` after it arrived, whatever the reason.
+
+        The source address is checked before the password: from outside an account's ``--allow`` networks
+        every bind is ESME_RBINDFAIL, so a client there learns nothing about the password (no oracle to
+        guess it from, which ``--allow`` exists to deny) and costs no scrypt work."""
         started = time.monotonic()
         front = self.front
         account = front.accounts.get(bind.system_id)
-        status = codec.ESME_RINVSYSID
-        if account is not None:
-            ok = await asyncio.to_thread(check_password, account, bind.password)
+        if account is None:
+            status = codec.ESME_RINVSYSID
+        elif not account.allows(self.peer):
+            status = codec.ESME_RBINDFAIL
+        elif not await asyncio.to_thread(check_password, account, bind.password):
             status = codec.ESME_RINVPASWD
-            if ok and not account.allows(self.peer):
-                status = codec.ESME_RBINDFAIL
-            elif ok and front.bind_count(account.system_id) >= account.max_binds:
-                status = codec.ESME_RBINDFAIL
-            elif ok:
-                status = codec.ESME_ROK
+        elif front.bind_count(account.system_id) >= account.max_binds:
+            status = codec.ESME_RBINDFAIL
+        else:
+            status = codec.ESME_ROK
         if status != codec.ESME_ROK:
             front.stats["bind_failures"] += 1
-            await asyncio.sleep(max(0.0, BIND_FAIL_DELAY - (time.monotonic() - started)))
+            await asyncio.sleep(max(0.0, front.bind_fail_delay - (time.monotonic() - started)))
             self.binding = False
             refused = codec.encode_bind_resp(front.system_id, with_version=False)
             self.write(codec.pdu(_resp_id(command_id), status, seq, refused))
