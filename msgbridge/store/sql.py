@@ -227,7 +227,9 @@ class SqlStore(SqlReads):
     async def enqueue(self, entries: Sequence[OutboxEntry]) -> list[str]:
         if not entries:
             return []
-        now = time.time()
+        # created_at on a microsecond: the trail's times are microseconds since it, subtracted by SQL's round()
+        # and added back by Python's, which take a product ending in exactly .5 to different neighbours.
+        now = micros(time.time()) / 1_000_000
         async with self._write() as c:
             bodies = await self.texts.body_columns(c, [(e.message, e.idempotency_key) for e in entries])
             currencies = {e.price[1] for e in entries if e.price is not None}

@@ -135,3 +135,24 @@ async def test_an_attempt_without_an_error_and_a_failed_result_after_attempts(
         "result: NETWORK_ERROR: connection refused",
     ]
     assert rec.tried() == [(rec.history[1][0], "kz_smsc", "")]
+
+
+async def test_a_history_time_reads_back_exactly_whatever_the_enqueue_time(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trail line holds microseconds since created_at, subtracted in SQL and added back in Python: the two
+    must round created_at alike. At 1.8e9 s a float times 10**6 can end in exactly .5 (its spacing there is
+    0.25), which SQLite's round() takes up and Python's round() to the even neighbour."""
+    import msgbridge.store.sql as sql
+
+    halfway = 1796590000.0000005  # times 10**6: 1796590000000000.5
+    assert halfway * 1_000_000 % 1 == 0.5
+    monkeypatch.setattr(sql.time, "time", lambda: halfway)
+    [mid] = await store.enqueue(entries(1))
+    monkeypatch.undo()
+    at = 1796590001.0
+    attempt = Attempt("kz_smsc", PRIMARY, DOWN, at)
+    await store.record_results([SendResult(mid, S.SUBMITTED, "n1", link=PRIMARY, attempts=(attempt,))], link=ROUTE)
+    rec = await store.get(mid)
+    assert rec is not None
+    assert rec.history[1][0] == at
