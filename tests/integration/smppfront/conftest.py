@@ -3,10 +3,11 @@ for MO, the same with the SMSC simulator as the runtime's transport and the fron
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from msgbridge.adapters.smpp.transport import SmppTransport
 from msgbridge.config import EventSettings
+from msgbridge.core.message import DeliveryReceipt
 from msgbridge.service.runtime import Runtime
 from msgbridge.service.smppfront.accounts import AccountBook, create_account
 from msgbridge.service.smppfront.mo import MoRouter
@@ -34,6 +37,22 @@ class Front:
     def url(self, user: str = "acme", password: str = "secret", **options: object) -> str:
         query = "&".join(f"{k}={v}" for k, v in {"bind_timeout": 5, **options}.items())
         return f"smpp://{user}:{password}@127.0.0.1:{self.front.port}?{query}"
+
+
+async def take_receipts(
+    t: SmppTransport, enough: Callable[[list[DeliveryReceipt]], bool], seconds: float = 20.0
+) -> list[DeliveryReceipt]:
+    """The receipts ``t`` reads until ``enough`` of them came (TimeoutError after ``seconds``)."""
+    got: list[DeliveryReceipt] = []
+
+    async def run() -> None:
+        async for r in t.receipts():
+            got.append(r)
+            if enough(got):
+                return
+
+    await asyncio.wait_for(run(), seconds)
+    return got
 
 
 @contextlib.asynccontextmanager

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from conftest import take_receipts
 from raw_esme import RawEsme, submit_sm
 from tls_certs import self_signed
 
@@ -281,19 +282,11 @@ async def test_a_half_open_receivers_unanswered_receipts_go_to_the_next_receiver
     rx = open_transport(url)
     assert isinstance(rx, SmppTransport)
     await rx.open()
-    got: set[str] = set()
     try:
-
-        async def take() -> None:
-            async for r in rx.receipts():
-                got.add(str(r.native_id).lower())
-                if len(got) == 3:
-                    return
-
-        await asyncio.wait_for(take(), 10)
+        got = await take_receipts(rx, lambda got: len({str(r.native_id).lower() for r in got}) == 3, 10)
     finally:
         await rx.aclose()
-    assert got == set(ids)
+    assert {str(r.native_id).lower() for r in got} == set(ids)
 
 
 # --- unbind and bind states ---------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from conftest import Front
+from conftest import Front, take_receipts
 
 from msgbridge.adapters.base import open_transport
 from msgbridge.adapters.smpp.transport import SmppTransport
@@ -14,16 +14,7 @@ from msgbridge.core.status import DeliveryStatus
 
 
 async def take(t: SmppTransport, n: int, seconds: float = 20.0) -> list[DeliveryReceipt]:
-    got: list[DeliveryReceipt] = []
-
-    async def run() -> None:
-        async for r in t.receipts():
-            got.append(r)
-            if len(got) >= n:
-                return
-
-    await asyncio.wait_for(run(), seconds)
-    return got
+    return await take_receipts(t, lambda got: len(got) >= n, seconds)
 
 
 async def until(predicate: object, seconds: float = 20.0) -> None:

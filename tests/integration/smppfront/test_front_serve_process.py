@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from conftest import take_receipts
+
 from msgbridge.adapters.base import open_transport
 from msgbridge.adapters.smpp.transport import SmppTransport
 from msgbridge.core.message import DeliveryReceipt, Message
@@ -76,19 +78,10 @@ async def receipts(port: int, n: int) -> list[DeliveryReceipt]:
     t = open_transport(f"smpp://acme:secret@127.0.0.1:{port}?mode=trx")
     assert isinstance(t, SmppTransport)
     await t.open()
-    got: list[DeliveryReceipt] = []
-
-    async def run() -> None:
-        async for r in t.receipts():
-            got.append(r)
-            if len(got) >= n:
-                return
-
     try:
-        await asyncio.wait_for(run(), 60)
+        return await take_receipts(t, lambda got: len(got) >= n, 60)
     finally:
         await t.aclose()
-    return got
 
 
 def test_kill_9_after_submit_sm_resp_loses_nothing_and_receipts_come_back(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from conftest import take_receipts
 
 from msgbridge.adapters.base import open_transport
 from msgbridge.adapters.smpp.transport import SmppTransport
@@ -126,18 +127,10 @@ async def test_a_receiver_that_stops_reading_is_dropped_and_its_next_bind_gets_e
     rx = open_transport(f"smpp://acme:secret@127.0.0.1:{port}?mode=tx+rx&bind_timeout=5&receipt_park=0.2")
     assert isinstance(rx, SmppTransport)
     await rx.open()
-    got: set[str] = set()
     try:
-
-        async def take() -> None:
-            async for r in rx.receipts():
-                assert r.status is DeliveryStatus.DELIVERED
-                got.add(str(r.native_id).lower())
-                if got >= ids:
-                    return
-
-        await asyncio.wait_for(take(), 60)
-        assert got == ids
+        got = await take_receipts(rx, lambda got: {str(r.native_id).lower() for r in got} >= ids, 60)
+        assert all(r.status is DeliveryStatus.DELIVERED for r in got)
+        assert {str(r.native_id).lower() for r in got} == ids
         await until(lambda: impatient.health().receipts_delivered == N, what="every receipt acked")
     finally:
         await rx.aclose()
