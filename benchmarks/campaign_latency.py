@@ -34,7 +34,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from smpp_campaign import transport_alone, write_recipients  # beside this file
@@ -90,7 +89,6 @@ def probe(port: int, window: int, count: int, workdir: Path) -> dict[str, float]
     csv_path = workdir / "recipients.csv"
     write_recipients(csv_path, count)
     SmppTransport.open = open_watched  # type: ignore[method-assign]
-    started = time.monotonic()
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # its summary is not this output
             cli.main(
@@ -112,7 +110,7 @@ def probe(port: int, window: int, count: int, workdir: Path) -> dict[str, float]
         weighted += n * (t_next - t)
         full += (t_next - t) if n >= 0.95 * window else 0.0
     span = busy[-1][0] - busy[0][0]
-    return {"in_flight": weighted / span, "full": full / span, "span": span, "wall": time.monotonic() - started}
+    return {"in_flight": weighted / span, "full": full / span, "span": span}
 
 
 def main() -> None:
