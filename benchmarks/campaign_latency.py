@@ -11,23 +11,12 @@ and, measured against the same simulator in the same run, what the transport
 alone reaches (two ``send()`` calls in flight, no store). The campaign's rate
 is its send phase (``dispatch.send_seconds`` of ``--json``): first claim to
 the last answer recorded.
-
-    python benchmarks/campaign_latency.py --probe            # and why: the window over time
-
-``--probe`` runs the same campaign once more inside this process, with a task
-that looks at the bind every millisecond: how full the window was (time-
-weighted), and the round trip that rate and that window imply (Little's law:
-in flight / rate). A window kept full at a round trip well above the latency
-means the answers wait for the event loop, not the SMSC: the loop is busy.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import io
-import itertools
 import json
 import resource
 import signal
@@ -68,57 +57,11 @@ def campaign(port: int, window: int, count: int, workdir: Path) -> tuple[dict[st
     return report, cpu
 
 
-def probe(port: int, window: int, count: int, workdir: Path) -> dict[str, float]:
-    """The campaign of :func:`campaign` run in this process, with the bind's window sampled every millisecond."""
-    from msgbridge.adapters.smpp.transport import SmppTransport
-    from msgbridge.cli.main import cli
-
-    samples: list[tuple[float, int]] = []  # (loop time, submit_sm in flight)
-    opened = SmppTransport.open
-
-    async def watch(transport: SmppTransport) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            samples.append((loop.time(), transport.health().in_flight))
-            await asyncio.sleep(0.001)
-
-    async def open_watched(self: SmppTransport) -> None:
-        await opened(self)
-        self._probe = asyncio.get_running_loop().create_task(watch(self))  # type: ignore[attr-defined]
-
-    csv_path = workdir / "recipients.csv"
-    write_recipients(csv_path, count)
-    SmppTransport.open = open_watched  # type: ignore[method-assign]
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):  # its summary is not this output
-            cli.main(
-                ["--store", str(workdir / "probe.db"), "campaign", "run", "--via",
-                 f"smpp://u:p@127.0.0.1:{port}?window={window}&binds=1", "--csv", str(csv_path),
-                 "--template", "Hello {name}", "--from", "Shop", "--quiet"],
-                standalone_mode=False,
-            )  # fmt: skip
-    except SystemExit:
-        pass
-    finally:
-        SmppTransport.open = opened  # type: ignore[method-assign]
-    used = [i for i, (_, n) in enumerate(samples) if n > 0]
-    busy = samples[used[0] : used[-1] + 1] if used else []
-    if len(busy) < 2:
-        raise SystemExit("probe: the window was never seen in use")
-    weighted = full = 0.0
-    for (t, n), (t_next, _) in itertools.pairwise(busy):
-        weighted += n * (t_next - t)
-        full += (t_next - t) if n >= 0.95 * window else 0.0
-    span = busy[-1][0] - busy[0][0]
-    return {"in_flight": weighted / span, "full": full / span, "span": span}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--window", type=int, default=100)
     parser.add_argument("--latency-ms", type=float, default=20.0)
-    parser.add_argument("--probe", action="store_true", help="also: the window over time, in this process")
     args = parser.parse_args()
     bound = args.window / (args.latency_ms / 1000.0)
     sim = SimulatorProcess("--users", "u:p", "--latency-ms", str(args.latency_ms), "--no-record", "--uvloop")
@@ -126,9 +69,6 @@ def main() -> None:
         alone, alone_us = asyncio.run(transport_alone(sim.port, args.window, 1, args.count))
         with tempfile.TemporaryDirectory() as tmp:
             report, cpu = campaign(sim.port, args.window, args.count, Path(tmp))
-        if args.probe:
-            with tempfile.TemporaryDirectory() as tmp:
-                seen = probe(sim.port, args.window, args.count, Path(tmp))
     finally:
         sim.stop(signal.SIGTERM)
     dispatch = report["dispatch"]
@@ -143,12 +83,6 @@ def main() -> None:
     print(f"campaign / transport alone: {rate / alone:.2f}")
     print(f"campaign process CPU {cpu * 1e6 / args.count:.0f} µs a message, everything included "
           f"(start-up, CSV, preparation, sending, receipts): {cpu:.2f} s")  # fmt: skip
-    if args.probe:
-        seen_rate = args.count / seen["span"]
-        print(f"probe (in this process) {seen_rate:8,.0f} msg/s while the window was in use: "
-              f"{seen['in_flight']:.1f} in flight on average, {seen['full']:.0%} of the time at >= 95 % of "
-              f"the window; round trip implied {seen['in_flight'] / seen_rate * 1000:.1f} ms "
-              f"against {args.latency_ms:g} ms of latency")  # fmt: skip
     verdict = "met" if rate / bound >= TARGET and accepted == args.count else "MISSED"
     print(f"target {TARGET:.0%} of window/latency: {verdict}")
 
