@@ -44,6 +44,7 @@
     enquire_link = 30                # seconds of silence before the front asks; 3 unanswered: the link is closed
     slow_reader = 10                 # seconds a session's writes may stay paused (its reader not draining)
                                      # before it is dropped; what it had not acknowledged stays in the store
+    session_init = 30                # seconds a connection may stay unbound before it is closed
     [smpp_front.routes]              # MO destination prefix -> account, besides the accounts' own --mo; the
                                      # longest prefix wins, a route over an account's own of the same prefix
                                      # (service/smppfront/mo.py); no match: [events] inbound_url
@@ -190,6 +191,7 @@ class SmppFrontSettings:
     accounts: str = DEFAULT_SMPP_ACCOUNTS
     enquire_link: float = 30.0
     slow_reader: float = 10.0  # seconds a paused write may last before the session is dropped
+    session_init: float = 30.0  # seconds a connection may stay unbound before it is closed
     routes: dict[str, str] = field(default_factory=dict)  # MO destination prefix (digits) -> system_id
 
     @property
@@ -472,9 +474,9 @@ def _webhook_settings(section: object, environ: Mapping[str, str], source: str |
 
 
 _SMPP_FRONT_KEYS: tuple[str, ...] = (
-    "listen", "tls_cert", "tls_key", "accounts", "enquire_link", "slow_reader", "routes"
+    "listen", "tls_cert", "tls_key", "accounts", "enquire_link", "slow_reader", "session_init", "routes"
 )  # fmt: skip
-_SMPP_FRONT_SECONDS = ("enquire_link", "slow_reader")
+_SMPP_FRONT_SECONDS = ("enquire_link", "slow_reader", "session_init")
 
 
 def _smpp_front(

@@ -222,6 +222,7 @@ class FrontPlan:
     tls: ssl.SSLContext | None
     enquire_link: float
     slow_reader: float
+    session_init: float
     routes: Mapping[str, str]
 
     def build(self, runtime: Runtime) -> SmppFront:
@@ -233,6 +234,7 @@ class FrontPlan:
             events=runtime.store,
             enquire_link=self.enquire_link,
             slow_reader=self.slow_reader,
+            session_init=self.session_init,
         )
 
     async def listen(self, front: SmppFront) -> None:
@@ -253,7 +255,14 @@ def front_plan(config: Config) -> FrontPlan | None:
     host, port = settings.address
     tls = tls_context(ServeSettings(tls_cert=settings.tls_cert, tls_key=settings.tls_key))
     return FrontPlan(
-        AccountBook(settings.accounts), host, port, tls, settings.enquire_link, settings.slow_reader, settings.routes
+        AccountBook(settings.accounts),
+        host,
+        port,
+        tls,
+        settings.enquire_link,
+        settings.slow_reader,
+        settings.session_init,
+        settings.routes,
     )
 
 

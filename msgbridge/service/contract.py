@@ -188,6 +188,7 @@ class FrontHealth:
     mo_delivered: int  # MO events answered deliver_sm_resp OK
     slow_readers_dropped: int  # receivers dropped for not reading what was written
     half_open_closed: int  # links closed after enquire_link went unanswered
+    unbound_closed: int  # connections closed for not binding within session_init seconds
     generic_nack_sent: int
 
 

@@ -342,6 +342,7 @@ class SmppFrontOut(BaseModel):
     mo_delivered: int = Field(description="MO events answered deliver_sm_resp OK")
     slow_readers_dropped: int
     half_open_closed: int
+    unbound_closed: int
     generic_nack_sent: int
 
 
@@ -431,7 +432,7 @@ def from_front(h: FrontHealth, *, held: int) -> SmppFrontOut:
         receipts_sent=h.receipts_sent, receipts_acked=h.receipts_acked, receipts_delivered=h.receipts_delivered,
         receipts_waiting=h.receipts_waiting, mo_sent=h.mo_sent, mo_delivered=h.mo_delivered,
         slow_readers_dropped=h.slow_readers_dropped,
-        half_open_closed=h.half_open_closed, generic_nack_sent=h.generic_nack_sent,
+        half_open_closed=h.half_open_closed, unbound_closed=h.unbound_closed, generic_nack_sent=h.generic_nack_sent,
     )  # fmt: skip
 
 

@@ -3,7 +3,8 @@
 :class:`SmppFront` is started by ``msgbridge serve`` when ``[smpp_front]`` is configured, beside the HTTP
 API, on the same :class:`~msgbridge.service.contract.Gateway`. Its housekeeping timer sends enquire_link
 to a link silent for ``enquire_link`` seconds, closes one that left :data:`MISSED_ENQUIRES` of them
-unanswered (a half-open connection), drops a reader whose writes stayed paused too long and answers the
+unanswered (a half-open connection), closes a connection not bound within ``session_init`` seconds of
+connecting (SMPP 3.4 §7.2, session_init_timer), drops a reader whose writes stayed paused too long and answers the
 parts of long messages whose siblings never came.
 
 The counters are plain fields bumped by the sessions and the pump; :meth:`SmppFront.health` copies them
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 
 SYSTEM_ID = "msgbridge"
 MISSED_ENQUIRES = 3
+# SMPP 3.4 §7.2 session_init_timer, "the time lapse allowed between a network connection being established
+# and a bind ... request being sent"; on expiry "the network connection should be terminated".
+SESSION_INIT_SECONDS = 30.0
 HOUSEKEEPING_SECONDS = 0.5
 
 
@@ -67,17 +71,21 @@ class SmppFront:
         slow_reader: float = SLOW_READER_SECONDS,
         write_high: int = WRITE_HIGH,
         bind_fail_delay: float = BIND_FAIL_DELAY,
+        session_init: float = SESSION_INIT_SECONDS,
     ) -> None:
         """``slow_reader`` (seconds a paused write may last: ``[smpp_front] slow_reader``), ``write_high``
         (octets buffered before the transport pauses us; a test lowers it to see a drop at once) and
         ``bind_fail_delay`` (seconds after its arrival a refused bind is answered, the same for every reason
-        so that timing tells a guesser nothing; a test shortens it)."""
+        so that timing tells a guesser nothing; a test shortens it) and ``session_init`` (seconds a
+        connection may stay unbound: without it, a client that connects and never binds, or only keeps
+        answering enquire_link, would hold a socket and a session for as long as it likes)."""
         self.gateway = gateway
         self.accounts = accounts
         self.enquire_link = enquire_link
         self.slow_reader = slow_reader
         self.write_high = write_high
         self.bind_fail_delay = bind_fail_delay
+        self.session_init = session_init
         self.system_id = system_id
         self.sessions: set[FrontSession] = set()
         self.resp_ids: dict[tuple[int, int], int] = {}
@@ -227,7 +235,7 @@ class SmppFront:
     async def _housekeeping(self) -> None:
         """Every :data:`HOUSEKEEPING_SECONDS`, or a quarter of ``enquire_link`` when that is shorter: a tick
         longer than the interval would stretch every silence the front means to notice."""
-        tick = min(HOUSEKEEPING_SECONDS, self.enquire_link / 4)
+        tick = min(HOUSEKEEPING_SECONDS, self.enquire_link / 4, self.session_init / 4)
         while True:
             await asyncio.sleep(tick)
             self.housekeep(time.monotonic(), time.time())
@@ -239,6 +247,11 @@ class SmppFront:
                     "dropping %s: it has not read what was written for %.0f s", s.name, now - s.paused_at
                 )
                 self.stats["slow_readers_dropped"] += 1
+                s.abort()
+                continue
+            if not s.mode and not s.binding and now - s.connected_at > self.session_init:
+                log.warning("closing %s: not bound %.0f s after connecting", s.name, now - s.connected_at)
+                self.stats["unbound_closed"] += 1
                 s.abort()
                 continue
             if now - s.last_heard > self.enquire_link * (s.enquires_unanswered + 1):
@@ -275,5 +288,6 @@ class SmppFront:
             mo_delivered=pump.mo_delivered if pump is not None else 0,
             slow_readers_dropped=self.stats["slow_readers_dropped"],
             half_open_closed=self.stats["half_open_closed"],
+            unbound_closed=self.stats["unbound_closed"],
             generic_nack_sent=self.stats["generic_nack_sent"],
         )

@@ -79,7 +79,7 @@ class FrontSession(asyncio.Protocol):
         self.closed = False
         self.binding = False
         self.in_window = 0  # submit PDUs read and not answered yet
-        self.last_heard = time.monotonic()
+        self.last_heard = self.connected_at = time.monotonic()
         self.enquires_unanswered = 0
         self.paused_at: float | None = None
         self._seq = 0

@@ -1,6 +1,6 @@
 """Binds and links of the SMPP front over real sockets: TLS, ``--allow`` networks, the constant delay of a
 refused bind, enquire_link both ways (and the half-open link closed, its receipts kept), unbind and the
-PDUs a session's bind state does not allow.
+PDUs a session's bind state does not allow, and a connection closed for not binding in time.
 
 Each test starts its own front on the runtime of the ``fronts`` fixture, with a refused bind answered
 after :data:`DELAY` rather than the second of production and, where the test is about keepalive, an
@@ -42,13 +42,16 @@ class Fronts:
     accounts: Path
     started: list[SmppFront] = field(default_factory=list)
 
-    async def start(self, *, tls: ssl.SSLContext | None = None, enquire_link: float = 30.0) -> SmppFront:
+    async def start(
+        self, *, tls: ssl.SSLContext | None = None, enquire_link: float = 30.0, session_init: float = 30.0
+    ) -> SmppFront:
         front = SmppFront(
             self.runtime,
             AccountBook(self.accounts),
             events=self.runtime.store,
             enquire_link=enquire_link,
             bind_fail_delay=DELAY,
+            session_init=session_init,
         )
         await front.start("127.0.0.1", 0, tls=tls)
         self.started.append(front)
@@ -323,3 +326,40 @@ async def test_a_submit_before_bind_or_on_a_receiver_is_refused_invalid_bind_sta
         receiver.close()
     assert front.health().refused == {codec.ESME_RINVBNDSTS: 2}
     assert sum((await fronts.runtime.queue_depth()).values()) == 0
+
+
+async def test_a_connection_not_bound_within_session_init_is_closed_however_lively_it_is(fronts: Fronts) -> None:
+    """SMPP 3.4 §7.2 session_init_timer: an unbound link is closed ``session_init`` after it connected,
+    though it keeps the link busy with enquire_link and a refused bind; a link bound in time stays."""
+    session_init = 1.2
+    front = await fronts.start(session_init=session_init)
+    idle = await connect(front.port)
+    lively = await connect(front.port)
+    refused = await connect(front.port)
+    started = time.monotonic()
+    esme = await bound(front.port)
+    try:
+        assert await bind(refused, "acme", "wrong") == codec.ESME_RINVPASWD
+
+        async def chatter() -> None:
+            seq = 1
+            while True:
+                lively.send(codec.pdu(codec.ENQUIRE_LINK, 0, seq))
+                await lively.pdu()
+                seq += 1
+                await asyncio.sleep(0.1)
+
+        task = asyncio.create_task(chatter())
+        for link in (idle, refused):
+            assert await until_closed(link, 5) == []
+        with pytest.raises((asyncio.IncompleteReadError, ConnectionResetError)):
+            await asyncio.wait_for(task, 5)
+        closed_after = time.monotonic() - started
+        assert session_init * 0.9 <= closed_after <= session_init + 1.5
+        esme.send(codec.pdu(codec.ENQUIRE_LINK, 0, 9))
+        assert await asyncio.wait_for(esme.pdu(), 5) == (codec.ENQUIRE_LINK_RESP, codec.ESME_ROK, 9, b"")
+        health = front.health()
+        assert health.unbound_closed == 3 and health.sessions == 1 and health.binds == {"acme": {"tx": 1}}
+    finally:
+        for link in (idle, lively, refused, esme):
+            link.close()

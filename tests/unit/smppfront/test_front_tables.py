@@ -83,11 +83,15 @@ def test_smpp_front_section(tmp_path: Path) -> None:
         load_config(str(file), env={"MSGBRIDGE_SMPP_FRONT_LISTEN": "127.0.0.1:0"}).smpp_front.listen
         == "127.0.0.1:0"
     )  # type: ignore[union-attr]
-    assert front.slow_reader == 10.0 and front.enquire_link == 30.0
+    assert front.slow_reader == 10.0 and front.enquire_link == 30.0 and front.session_init == 30.0
     file.write_text('[smpp_front]\nslow_reader = 2.5\n')
     assert load_config(str(file), env={}).smpp_front.slow_reader == 2.5  # type: ignore[union-attr]
     env = {"MSGBRIDGE_SMPP_FRONT_SLOW_READER": "4"}
     assert load_config(str(file), env=env).smpp_front.slow_reader == 4.0  # type: ignore[union-attr]
+    file.write_text('[smpp_front]\nsession_init = 5\n')
+    assert load_config(str(file), env={}).smpp_front.session_init == 5.0  # type: ignore[union-attr]
+    env = {"MSGBRIDGE_SMPP_FRONT_SESSION_INIT": "7"}
+    assert load_config(str(file), env=env).smpp_front.session_init == 7.0  # type: ignore[union-attr]
     file.write_text('[smpp_front]\nslow_reader = 0\n')
     with pytest.raises(ConfigError, match="slow_reader must be more than 0"):
         load_config(str(file), env={})
