@@ -1,13 +1,15 @@
 """Files of credentials (API keys, SMPP accounts): replaced whole, readable by their owner only.
 
 One writer for both, so a reader (a running ``serve`` re-reading the file) never sees half a file and a
-credential file is never left world-readable, whichever command wrote it.
+credential file is never left world-readable, whichever command wrote it; one reader, so both name the
+file the same way in every error (unreadable, not TOML, a section that is not a table).
 """
 
 from __future__ import annotations
 
 import os
 import time
+import tomllib
 from pathlib import Path
 
 from msgbridge.core.errors import ConfigError
@@ -27,6 +29,29 @@ def write_private(path: str | Path, text: str, what: str) -> None:
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {what} {file}: {exc.strerror or exc}") from exc
+
+
+def read_private(path: str | Path, what: str) -> str | None:
+    """The text of ``path``, or None when there is no such file; ``what`` names it in the error."""
+    file = Path(path)
+    try:
+        return file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {what} {file}: {getattr(exc, 'strerror', None) or exc}") from exc
+
+
+def toml_section(text: str, source: str, what: str, section: str) -> dict[str, object]:
+    """The ``[section]`` table of a credential file's TOML text (absent: empty)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {source} is not valid TOML: {exc}") from exc
+    table = data.get(section, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{what} {source}: [{section}] must be a table")
+    return table
 
 
 class FileWatch:

@@ -40,7 +40,6 @@ import math
 import re
 import secrets
 import time
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +47,7 @@ from pathlib import Path
 from msgbridge.core.callbacks import callback_problem
 from msgbridge.core.errors import ConfigError
 from msgbridge.core.ratelimit import TokenBucket
-from msgbridge.core.secretfile import FileWatch, write_private
+from msgbridge.core.secretfile import FileWatch, read_private, toml_section, write_private
 
 TOKEN_PREFIX = "mbk_"
 TOKEN_BYTES = 32
@@ -56,6 +55,7 @@ WEBHOOK_SECRET_PREFIX = "whsec_"
 HINT_CHARS = 8  # of the key shown by `apikey list`: the prefix and 4 random characters (24 of 256 bits)
 NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 RELOAD_SECONDS = 1.0  # how often a running server looks whether the key file changed
+FILE = "API key file"  # how errors name it
 HEADER = "# msgbridge API keys: SHA-256 hashes only (`msgbridge apikey create NAME` adds one).\n"
 
 
@@ -97,15 +97,8 @@ def check_name(name: str) -> str:
 
 
 def parse_keys(text: str, source: str) -> dict[str, ApiKey]:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"API key file {source} is not valid TOML: {exc}") from exc
-    table = data.get("keys", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"API key file {source}: [keys] must be a table")
     keys: dict[str, ApiKey] = {}
-    for name, entry in table.items():
+    for name, entry in toml_section(text, source, FILE, "keys").items():
         where = f"API key file {source}: key {name!r}"
         if not isinstance(entry, dict) or not NAME.fullmatch(name):
             raise ConfigError(f"{where} must be a table [keys.NAME] with a name of letters, digits, . _ -")
@@ -164,25 +157,17 @@ def format_keys(keys: Iterable[ApiKey]) -> str:
 
 
 def read_keys(path: str | Path, *, missing_ok: bool = True) -> dict[str, ApiKey]:
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = read_private(path, FILE)
+    if text is None:
         if missing_ok:
             return {}
-        raise ConfigError(
-            f"no API key file at {file}; create a key with `msgbridge apikey create NAME`"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read API key file {file}: {getattr(exc, 'strerror', None) or exc}"
-        ) from exc
-    return parse_keys(text, str(file))
+        raise ConfigError(f"no API key file at {path}; create a key with `msgbridge apikey create NAME`")
+    return parse_keys(text, str(path))
 
 
 def write_keys(path: str | Path, keys: Iterable[ApiKey]) -> None:
     """Replace the file atomically (a reader never sees half of it), readable by its owner only."""
-    write_private(path, format_keys(keys), "API key file")
+    write_private(path, format_keys(keys), FILE)
 
 
 def create_key(

@@ -30,13 +30,12 @@ import math
 import re
 import secrets
 import time
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from msgbridge.core.errors import ConfigError
-from msgbridge.core.secretfile import FileWatch, write_private
+from msgbridge.core.secretfile import FileWatch, read_private, toml_section, write_private
 
 SYSTEM_ID = re.compile(r"[A-Za-z0-9._-]{1,15}")
 MAX_PASSWORD = 8  # SMPP 3.4 §4.1.1: password, C-Octet String of at most 9 octets with its NUL
@@ -45,6 +44,7 @@ SALT_BYTES = 16
 DEFAULT_WINDOW = 100
 DEFAULT_MAX_BINDS = 4
 RELOAD_SECONDS = 1.0
+FILE = "SMPP account file"  # how errors name it
 HEADER = "# msgbridge SMPP accounts: scrypt hashes only (`msgbridge smpp-user create SYSTEM_ID` adds one).\n"
 PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -128,15 +128,8 @@ def _positive_int(value: object, where: str) -> int:
 
 
 def parse_accounts(text: str, source: str) -> dict[str, Account]:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"SMPP account file {source} is not valid TOML: {exc}") from exc
-    table = data.get("accounts", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"SMPP account file {source}: [accounts] must be a table")
     out: dict[str, Account] = {}
-    for system_id, entry in table.items():
+    for system_id, entry in toml_section(text, source, FILE, "accounts").items():
         where = f"SMPP account file {source}: account {system_id!r}"
         if not isinstance(entry, dict) or not SYSTEM_ID.fullmatch(system_id):
             raise ConfigError(f"{where} must be a table [accounts.SYSTEM_ID] (1-15 letters, digits, . _ -)")
@@ -192,21 +185,13 @@ def format_accounts(accounts: Iterable[Account]) -> str:
 
 def read_accounts(path: str | Path) -> dict[str, Account]:
     """The accounts in ``path``; none when it does not exist (the front then refuses every bind)."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read SMPP account file {file}: {getattr(exc, 'strerror', None) or exc}"
-        ) from exc
-    return parse_accounts(text, str(file))
+    text = read_private(path, FILE)
+    return {} if text is None else parse_accounts(text, str(path))
 
 
 def write_accounts(path: str | Path, accounts: Iterable[Account]) -> None:
     """Replace the file atomically, readable by its owner only."""
-    write_private(path, format_accounts(accounts), "SMPP account file")
+    write_private(path, format_accounts(accounts), FILE)
 
 
 def create_account(
