@@ -34,6 +34,7 @@ from msgbridge.core.errors import ErrorInfo, MessagingError
 from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.money import amount
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.store.bodies import RECEIPT_ID
 
 
 class StoreError(MessagingError):
@@ -179,6 +180,7 @@ class Quote(NamedTuple):
     sender: str | None
     text: str
     created_at: float
+    receipt_id: str | None = None  # the id the receipt names in the message's stead (``bodies.RECEIPT_ID``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,7 +400,7 @@ class Store(ABC):
         """What a receipt quotes of each message the store knows (sender, text, when it was queued), by id:
         the SMPP front's pump reads one per receipt, and a whole record costs several times as much."""
         return {
-            i: Quote(r.message.sender, r.message.text, r.created_at)
+            i: Quote(r.message.sender, r.message.text, r.created_at, r.message.metadata.get(RECEIPT_ID))
             for i, r in (await self.get_many(message_ids)).items()
         }
 

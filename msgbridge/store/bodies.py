@@ -36,6 +36,9 @@ from msgbridge.core.message import Channel, Message
 
 SEPARATOR = "\x1f"
 CALLBACK = "callback"  # the metadata key a message carries its target in (``CallbackTarget.dumps()``)
+# The metadata key of the id a delivery receipt names instead of the message's own (``Quote.receipt_id``):
+# the SMPP front answers a submit_multi with one id for all its destinations, and their receipts name it.
+RECEIPT_ID = "receipt_id"
 # A template's holes, as core/template.py writes them; ``{{`` and ``}}`` stand for one brace.
 _HOLE = re.compile(r"\{\{|\}\}|\{[A-Za-z_][A-Za-z0-9_.-]*\}")
 
@@ -107,6 +110,14 @@ def split_key(key: str) -> tuple[str | None, str]:
     """(the word before the first ``:``, or None; the rest)."""
     head, colon, rest = key.partition(":")
     return (head, rest) if colon else (None, key)
+
+
+def receipt_id_of(extras: str | None) -> str | None:
+    """The ``RECEIPT_ID`` in the metadata of a row's ``extras``; None for most rows, which have no extras."""
+    if extras is None:
+        return None
+    value = json.loads(extras).get("metadata", {}).get(RECEIPT_ID)
+    return value if isinstance(value, str) else None
 
 
 def extras_of(m: Message) -> str | None:

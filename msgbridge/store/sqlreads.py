@@ -22,7 +22,7 @@ from msgbridge.store.base import (
     Store,
     StoredEvent,
 )
-from msgbridge.store.bodies import BODY_COLUMNS, BodyRow, split_key
+from msgbridge.store.bodies import BODY_COLUMNS, BodyRow, receipt_id_of, split_key
 from msgbridge.store.dialect import Conn
 from msgbridge.store.rows import (
     INBOUND_COLUMNS,
@@ -129,7 +129,10 @@ class SqlReads(Store):
         words = self.texts.words
         return {
             b.id: Quote(
-                words[b.sender_id] if b.sender_id is not None else None, self.texts.text(b), float(r[0])
+                words[b.sender_id] if b.sender_id is not None else None,
+                self.texts.text(b),
+                float(r[0]),
+                receipt_id_of(b.extras),
             )
             for r, b in zip(rows, bodies, strict=True)
         }

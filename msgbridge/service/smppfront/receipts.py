@@ -151,13 +151,17 @@ _RECEIPT_FIELDS: dict[str, str | int] = {
 _RECEIPT_MIDDLE = codec.encode_fields("esm_class", "sm_default_msg_id", _RECEIPT_FIELDS.__getitem__)
 
 
-def deliver_bodies(event: StoredEvent, sender: str | None, text: str, submitted_at: float) -> list[bytes]:
+def deliver_bodies(
+    event: StoredEvent, sender: str | None, text: str, submitted_at: float, receipt_id: str | None = None
+) -> list[bytes]:
     """One deliver_sm body per part id of the event's message; each is ``codec.encode_sm`` of its fields
     (tests/unit/smppfront/test_receipt_bodies.py), joined from pieces: the addresses once per event, the
-    rest of the fixed fields once for all."""
+    rest of the fixed fields once for all. ``receipt_id``: the id the ESME was given for the message when
+    it is not the message's own (a submit_multi's further destinations, ``session.Multi``)."""
     assert event.message_id is not None and event.status is not None
     n = parts_of(event.reference)
-    ids = [event.message_id] if n == 1 else [f"{event.message_id}.{k}" for k in range(1, n + 1)]
+    named = receipt_id or event.message_id
+    ids = [named] if n == 1 else [f"{named}.{k}" for k in range(1, n + 1)]
     status = event.status
     state = MESSAGE_STATE.get(status, 7)
     err = 0
@@ -330,7 +334,7 @@ class ReceiptPump:
         quote = quotes.get(event.message_id)
         if quote is None:
             return deliver_bodies(event, None, "", event.occurred_at)
-        return deliver_bodies(event, quote.sender, quote.text, quote.created_at)
+        return deliver_bodies(event, quote.sender, quote.text, quote.created_at, quote.receipt_id)
 
     def answered(self, flight: InFlight, sequence: int, status: int) -> None:
         flight.waiting.discard(sequence)

@@ -32,6 +32,7 @@ from msgbridge.service.smppfront.session import (
     SLOW_READER_SECONDS,
     WRITE_HIGH,
     FrontSession,
+    Multi,
     status_of,
     submission_of,
 )
@@ -186,10 +187,14 @@ class SmppFront:
     # --- submit ------------------------------------------------------------
 
     async def accept(self, session: FrontSession, wholes: Sequence[Whole]) -> list[bytes]:
-        """Queue ``wholes`` (one commit) and return their resps: OK with our ids, or why not."""
+        """Queue ``wholes`` and return their resps: OK with our ids, or why not.
+
+        One commit, but for a submit_multi's destinations: the first of them is queued with the rest of the
+        batch, and the others in a commit after it, each carrying the first one's id (:class:`Multi`), which
+        the resp announces and their receipts name. A destination refused in a round leaves the next one to
+        be the first in the next round."""
         account = session.account
         assert account is not None
-        scope = scope_of(account.system_id)
         statuses: list[int] = [codec.ESME_ROK] * len(wholes)
         ids: list[str] = [""] * len(wholes)
         now = time.time()
@@ -202,33 +207,71 @@ class SmppFront:
                 self.stats["resends"] += 1
             else:
                 todo.append(i)
+        multis = {i: m for i in todo if (m := session.multis.get(wholes[i].sequences[0])) is not None}
         while todo:
-            batch = [submission_of(wholes[i], account) for i in todo]
-            try:
-                accepted = await self.gateway.accept(batch, scope=scope)
-            except InvalidSubmission as exc:
-                bad = {e.index for e in exc.errors}
-                for j, i in enumerate(todo):
-                    if j in bad:
-                        statuses[i] = status_of(exc, j)
-                todo = [i for j, i in enumerate(todo) if j not in bad]
-                continue
-            except MessagingError as exc:
-                log.warning("%s: submit refused: %s", session.name, exc)
-                for i in todo:
-                    statuses[i] = COMMAND_STATUS[exc.code]
+            batch: list[int] = []
+            leading: set[int] = set()  # ids of the Multis whose first destination this round queues
+            for i in todo:
+                multi = multis.get(i)
+                if multi is None or multi.announced is not None:
+                    batch.append(i)
+                elif id(multi) not in leading:
+                    leading.add(id(multi))
+                    batch.append(i)
+            if not await self._queue(session, account, wholes, batch, multis, statuses, ids, now):
                 break
-            for i, acc in zip(todo, accepted, strict=True):
-                ids[i] = acc.id
-                recent.put(wholes[i].sequences[0], wholes[i].digest, acc.id, now)
-            self.submitted[account.system_id] += len(todo)
-            break
+            for i in batch:
+                multi = multis.get(i)
+                if multi is not None and multi.announced is None and statuses[i] == codec.ESME_ROK:
+                    multi.announced = ids[i]
+            taken = set(batch)
+            todo = [i for i in todo if i not in taken]
         out: list[bytes] = []
         for whole, status, mid in zip(wholes, statuses, ids, strict=True):
             out += session._answer(
                 whole.sequences, status, part_ids(mid, len(whole.sequences)) if mid else [], whole.destination
             )
         return out
+
+    async def _queue(
+        self,
+        session: FrontSession,
+        account: Account,
+        wholes: Sequence[Whole],
+        batch: list[int],
+        multis: dict[int, Multi],
+        statuses: list[int],
+        ids: list[str],
+        now: float,
+    ) -> bool:
+        """One commit of ``wholes[batch]``, the invalid ones left out (their ``statuses`` say why); False
+        when the gateway refused the whole commit (every status says so, nothing more is tried)."""
+        recent = self.recent[account.system_id]
+        while batch:
+            submissions = [
+                submission_of(wholes[i], account, m.announced if (m := multis.get(i)) is not None else None)
+                for i in batch
+            ]
+            try:
+                accepted = await self.gateway.accept(submissions, scope=scope_of(account.system_id))
+            except InvalidSubmission as exc:
+                bad = {e.index for e in exc.errors}
+                for j, i in enumerate(batch):
+                    if j in bad:
+                        statuses[i] = status_of(exc, j)
+                batch = [i for j, i in enumerate(batch) if j not in bad]
+                continue
+            except MessagingError as exc:
+                log.warning("%s: submit refused: %s", session.name, exc)
+                for i in batch:
+                    statuses[i] = COMMAND_STATUS[exc.code]
+                return False
+            for i, acc in zip(batch, accepted, strict=True):
+                ids[i] = acc.id
+                recent.put(wholes[i].sequences[0], wholes[i].digest, acc.id, now)
+            self.submitted[account.system_id] += len(batch)
+            return True
+        return True
 
     # --- keepalive ---------------------------------------------------------
 

@@ -26,6 +26,7 @@ from msgbridge.service.smppfront.receipts import InFlight, target_for
 from msgbridge.service.smppfront.status import COMMAND_STATUS
 from msgbridge.service.smppfront.submit import Assembler, Part, Refused, Whole, decode_submit
 from msgbridge.smpp import codec
+from msgbridge.store.bodies import RECEIPT_ID
 
 if TYPE_CHECKING:
     from msgbridge.service.smppfront.server import SmppFront
@@ -47,15 +48,20 @@ def _resp_id(command_id: int) -> int:
 class Multi:
     """A submit_multi being answered. Every destination is a message of its own, decided apart (one may be
     refused, a bad number, while the others are queued), so the one submit_multi_resp waits for all of them:
-    SMPP 3.4 §4.5.2 gives it one message_id and lists each destination not queued in unsuccess_sme."""
+    SMPP 3.4 §4.5.2 gives it one message_id and lists each destination not queued in unsuccess_sme.
+
+    That one id is ``announced``: the id of the destination queued first (``SmppFront.accept`` queues one
+    destination before the others). The others are queued carrying it (``bodies.RECEIPT_ID``), so every
+    destination's receipt names the id the ESME was given, told apart by its source_addr, as an SMSC's are."""
 
     addresses: list[tuple[int, int, str]]  # (ton, npi, address) of each destination, as the ESME wrote them
     outcomes: dict[int, tuple[int, str]] = field(default_factory=dict)  # destination -> (status, our id)
+    announced: str | None = None
 
     def answer(self) -> tuple[int, bytes]:
-        """command_status and body: OK with the id of the first destination queued and an unsuccess_sme
-        (address, error_status_code) for each other one; none queued: the first one's status, no body
-        (as any refused submit is answered). Receipts of the further destinations carry their own ids."""
+        """command_status and body: OK with the announced id and an unsuccess_sme (address,
+        error_status_code) for each destination not queued; none queued: the first one's status, no body
+        (as any refused submit is answered)."""
         outcomes = [self.outcomes[i] for i in range(len(self.addresses))]
         queued = [mid for status, mid in outcomes if status == codec.ESME_ROK]
         if not queued:
@@ -65,7 +71,8 @@ class Multi:
             for (ton, npi, addr), (status, _) in zip(self.addresses, outcomes, strict=True)
             if status != codec.ESME_ROK
         ]
-        return codec.ESME_ROK, codec.encode_message_id(queued[0]) + bytes((len(failed),)) + b"".join(failed)
+        announced = self.announced or queued[0]  # a resend answered from Recent queued nothing anew
+        return codec.ESME_ROK, codec.encode_message_id(announced) + bytes((len(failed),)) + b"".join(failed)
 
 
 class FrontSession(asyncio.Protocol):
@@ -312,9 +319,10 @@ class FrontSession(asyncio.Protocol):
             self.write(b"".join(answers))
 
 
-def submission_of(whole: Whole, account: Account) -> Submission:
+def submission_of(whole: Whole, account: Account, receipt_id: str | None = None) -> Submission:
     """``whole`` as the gateway takes it; its receipt target is the account's ``smpp`` one, which the
-    runtime accepts under this front's scope only (``validation.front_target_problem``)."""
+    runtime accepts under this front's scope only (``validation.front_target_problem``). ``receipt_id``:
+    the id its receipts name instead of its own (a submit_multi's, :class:`Multi`)."""
     target = target_for(account.system_id, whole.registered_delivery)
     parts = len(whole.sequences)
     return Submission(
@@ -324,6 +332,7 @@ def submission_of(whole: Whole, account: Account) -> Submission:
         reference=whole.reference if parts == 1 else f"{whole.reference}/{parts}",
         transport=account.transports[0] if account.transports else None,
         callback=target,
+        options={RECEIPT_ID: receipt_id} if receipt_id is not None else {},
     )
 
 

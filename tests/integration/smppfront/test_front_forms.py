@@ -252,24 +252,33 @@ async def test_submit_multi_queues_one_message_per_destination_answered_with_our
     assert sum((await forms.runtime.queue_depth()).values()) == 3
     sent = await handed_over(forms, 3)
     assert sorted((m.to, m.text) for m in sent) == [(f"+{d}", "to three") for d in destinations]
-    receipts = {r.source: r for r in await esme.take(3)}  # one per destination, each its message's
+    receipts = {r.source: r for r in await esme.take(3)}  # one per destination, told apart by source_addr
     assert sorted(receipts) == destinations
-    assert receipts[destinations[0]].message_id == mid
-    assert len({r.message_id for r in receipts.values()}) == 3
+    assert {r.message_id for r in receipts.values()} == {mid}  # each names the id the resp announced
+    assert {r.stat for r in receipts.values()} == {"DELIVRD"}
 
 
 async def test_submit_multi_lists_a_destination_it_could_not_queue_in_unsuccess_sme(
     forms: Front, esmes: Callable[[str], Awaitable[Esme]]
 ) -> None:
     esme = await esmes("acme")
-    for seq, destinations in ((2, ["77011234567", "1", "77011234569"]), (3, ["1", "77011234568"])):
-        command_id, status, body = await esme.request(submit_multi(seq, destinations, b"some of them"))
+    announced = []
+    for seq, destinations in ((2, ["77011234567", "1", "77011234569"]), (3, ["1", "77011234568", "77011234570"])):
+        pdu = submit_multi(seq, destinations, b"some of them", registered_delivery=1)
+        command_id, status, body = await esme.request(pdu)
         assert (command_id, status) == (codec.SUBMIT_MULTI | codec.RESPONSE_BIT, codec.ESME_ROK), seq
         mid, unsuccess = decode_multi_resp(body)
         assert unsuccess == [(1, 1, "1", ESME_RINVDSTADR)], seq
         record = await forms.runtime.message(mid)
         assert record is not None and record.message.to == "+" + next(d for d in destinations if d != "1")
-    assert sum((await forms.runtime.queue_depth()).values()) == 3
+        announced.append(mid)
+    assert sum((await forms.runtime.queue_depth()).values()) == 4
+    # The bad number first: the next destination's id is the one announced, and both receipts name it.
+    receipts = {r.source: r.message_id for r in await esme.take(4)}
+    assert receipts == {
+        "77011234567": announced[0], "77011234569": announced[0],
+        "77011234568": announced[1], "77011234570": announced[1],
+    }  # fmt: skip
 
 
 async def test_a_submit_multi_none_of_whose_destinations_is_queued_is_refused(

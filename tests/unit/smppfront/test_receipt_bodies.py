@@ -30,10 +30,13 @@ def event(status: S, reference: str | None, to: str | None, error: ErrorInfo | N
     )  # fmt: skip
 
 
-def encoded_field_by_field(e: StoredEvent, sender: str | None, text: str) -> list[bytes]:
+def encoded_field_by_field(
+    e: StoredEvent, sender: str | None, text: str, receipt_id: str | None = None
+) -> list[bytes]:
     assert e.message_id is not None and e.status is not None
     n = parts_of(e.reference)
-    ids = [e.message_id] if n == 1 else [f"{e.message_id}.{k}" for k in range(1, n + 1)]
+    named = receipt_id or e.message_id
+    ids = [named] if n == 1 else [f"{named}.{k}" for k in range(1, n + 1)]
     state = MESSAGE_STATE.get(e.status, 7)
     err = 0
     if e.error is not None and e.error.native_code is not None:
@@ -85,3 +88,18 @@ def test_each_body_equals_the_field_by_field_encoding(
     e = event(status, reference, to, error)
     text = "Hello, this is message number 1 — and more"
     assert deliver_bodies(e, sender, text, SUBMITTED_AT) == encoded_field_by_field(e, sender, text)
+
+
+@pytest.mark.parametrize(("reference", "ids"), [("1.2.abc", ["msg_first"]), ("1.2.abc/2", ["msg_first.1", "msg_first.2"])])
+def test_a_receipt_id_is_named_in_the_messages_stead_in_the_text_and_the_tlv(
+    reference: str, ids: list[str]
+) -> None:
+    """A submit_multi's further destination: its receipts name the id the resp announced (session.Multi)."""
+    e = event(S.DELIVERED, reference, "+77011234568")
+    bodies = deliver_bodies(e, "Shop", "to all", SUBMITTED_AT, "msg_first")
+    assert bodies == encoded_field_by_field(e, "Shop", "to all", "msg_first")
+    for body, mid in zip(bodies, ids, strict=True):
+        sm = codec.decode_sm(body)
+        assert sm.short_message.startswith(f"id:{mid} ".encode())
+        assert sm.tlvs[codec.TLV_RECEIPTED_MESSAGE_ID] == codec.cstr(mid)
+        assert sm.source_addr == "77011234568"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from msgbridge.core.message import Channel, Message
-from msgbridge.store.base import CampaignRecord, OutboxEntry
-from msgbridge.store.bodies import SEPARATOR, Template, split_key
+from msgbridge.store.base import CampaignRecord, OutboxEntry, Store
+from msgbridge.store.bodies import RECEIPT_ID, SEPARATOR, Template, split_key
 from msgbridge.store.sqlite import SqliteStore
 
 CASES = [
@@ -97,7 +97,23 @@ async def test_quotes_are_what_the_whole_records_say(tmp_path: Path) -> None:
     async with SqliteStore(tmp_path / "q.db") as store:
         quotes = await store.quotes([*ids, "unknown", ids[0]])
         records = await store.get_many(ids)
-        assert quotes == {i: (r.message.sender, r.message.text, r.created_at) for i, r in records.items()}
+        assert quotes == {i: (r.message.sender, r.message.text, r.created_at, None) for i, r in records.items()}
         assert [quotes[i].text for i in ids] == ["Hi Ann!", "not from the template", "plain, no sender"]
         assert quotes[ids[2]].sender is None
         assert await store.quotes([]) == {}
+
+
+async def test_a_quote_carries_the_receipt_id_its_message_was_queued_with(tmp_path: Path) -> None:
+    """``Quote.receipt_id``: the metadata's ``RECEIPT_ID`` (a submit_multi's announced id), None without."""
+    messages = [
+        Message(to="+77010000001", text="first", metadata={RECEIPT_ID: "msg_announced"}),
+        Message(to="+77010000002", text="other metadata", metadata={"tag": "x"}),
+        Message(to="+77010000003", text="none"),
+    ]
+    async with SqliteStore(tmp_path / "r.db") as store:
+        ids = await store.enqueue([OutboxEntry(m, f"k{n}") for n, m in enumerate(messages)])
+    async with SqliteStore(tmp_path / "r.db") as store:
+        quotes = await store.quotes(ids)
+        assert [quotes[i].receipt_id for i in ids] == ["msg_announced", None, None]
+        generic = await Store.quotes(store, ids)  # what a store without its own quotes() says
+        assert [generic[i].receipt_id for i in ids] == ["msg_announced", None, None]
