@@ -218,7 +218,11 @@ class SmppFront:
                 elif id(multi) not in leading:
                     leading.add(id(multi))
                     batch.append(i)
-            if not await self._queue(session, account, wholes, batch, multis, statuses, ids, now):
+            refused = await self._queue(session, account, wholes, batch, multis, statuses, ids, now)
+            if refused is not None:  # the gateway refused the commit: what is left is refused alike
+                for i in todo:
+                    if statuses[i] == codec.ESME_ROK:  # not already refused for a reason of its own
+                        statuses[i] = refused
                 break
             for i in batch:
                 multi = multis.get(i)
@@ -243,9 +247,9 @@ class SmppFront:
         statuses: list[int],
         ids: list[str],
         now: float,
-    ) -> bool:
-        """One commit of ``wholes[batch]``, the invalid ones left out (their ``statuses`` say why); False
-        when the gateway refused the whole commit (every status says so, nothing more is tried)."""
+    ) -> int | None:
+        """One commit of ``wholes[batch]``, the invalid ones left out (their ``statuses`` say why); the
+        command_status when the gateway refused the whole commit (nothing was queued), else None."""
         recent = self.recent[account.system_id]
         while batch:
             submissions = [
@@ -263,15 +267,13 @@ class SmppFront:
                 continue
             except MessagingError as exc:
                 log.warning("%s: submit refused: %s", session.name, exc)
-                for i in batch:
-                    statuses[i] = COMMAND_STATUS[exc.code]
-                return False
+                return COMMAND_STATUS[exc.code]
             for i, acc in zip(batch, accepted, strict=True):
                 ids[i] = acc.id
                 recent.put(wholes[i].sequences[0], wholes[i].digest, acc.id, now)
             self.submitted[account.system_id] += len(batch)
-            return True
-        return True
+            return None
+        return None
 
     # --- keepalive ---------------------------------------------------------
 

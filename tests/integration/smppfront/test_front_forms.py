@@ -19,9 +19,13 @@ from conftest import Front, front_over
 from raw_esme import RawEsme, raw_esme
 
 from msgbridge.adapters.memory import MemoryTransport
+from msgbridge.core.errors import ErrorCode
 from msgbridge.core.message import Message
 from msgbridge.core.status import DeliveryStatus
+from msgbridge.service.contract import Accepted, Gateway, Submission
+from msgbridge.service.runtime import NotAccepting
 from msgbridge.service.smppfront.accounts import create_account
+from msgbridge.service.smppfront.status import COMMAND_STATUS
 from msgbridge.smpp import codec
 from msgbridge.smpp.receipt_text import parse_text
 from msgbridge.store.base import PENDING, SKIPPED
@@ -288,6 +292,42 @@ async def test_a_submit_multi_none_of_whose_destinations_is_queued_is_refused(
     command_id, status, body = await esme.request(submit_multi(2, ["1", "2"], b"to nobody"))
     assert (command_id, status, body) == (codec.SUBMIT_MULTI | codec.RESPONSE_BIT, ESME_RINVDSTADR, b"")
     assert sum((await forms.runtime.queue_depth()).values()) == 0
+
+
+class RefusingSecondCommit:
+    """The runtime, but its second ``accept`` is refused as a draining runtime refuses (NotAccepting)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.commits = 0
+
+    async def accept(self, items: list[Submission], *, scope: str = "") -> list[Accepted]:
+        self.commits += 1
+        if self.commits == 2:
+            raise NotAccepting("not accepting messages: the runtime is draining")
+        return await self.gateway.accept(items, scope=scope)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.gateway, name)
+
+
+async def test_a_submit_multi_whose_further_destinations_are_refused_lists_them_and_announces_the_first(
+    forms: Front, esmes: Callable[[str], Awaitable[Esme]]
+) -> None:
+    """The first destination is committed on its own: a refusal of the next commit leaves it queued, the
+    resp OK with its id, and each other destination in unsuccess_sme with the refusal's command_status."""
+    refusing = RefusingSecondCommit(forms.runtime)
+    forms.front.gateway = refusing  # type: ignore[assignment]
+    esme = await esmes("acme")
+    destinations = ["77011234567", "77011234568", "77011234569"]
+    command_id, status, body = await esme.request(submit_multi(2, destinations, b"half a chance"))
+    assert (command_id, status) == (codec.SUBMIT_MULTI | codec.RESPONSE_BIT, codec.ESME_ROK)
+    mid, unsuccess = decode_multi_resp(body)
+    refused = COMMAND_STATUS[ErrorCode.TEMPORARY_FAILURE]
+    assert unsuccess == [(1, 1, d, refused) for d in destinations[1:]]
+    record = await forms.runtime.message(mid)
+    assert record is not None and record.message.to == "+" + destinations[0]
+    assert sum((await forms.runtime.store.counts()).values()) == 1 and refusing.commits == 2  # nothing else
 
 
 # --- long messages -------------------------------------------------------------------------------------
