@@ -150,6 +150,17 @@ class TimedStore(SqliteStore):
         return self.timed  # type: ignore[return-value]
 
 
+async def enqueue_bench(store: SqliteStore, count: int) -> None:
+    """``count`` messages of campaign ``bench`` into the outbox, 10,000 a call (what ``store_alone`` and
+    store_status_change.py measure on)."""
+    for start in range(0, count, 10_000):
+        await store.enqueue(
+            [OutboxEntry(Message(to=f"+7701{i:07d}", sender="Shop", campaign="bench",
+                                 text=f"Hello customer {i}, your code is {i % 9973:04d}"), f"bench:+7701{i:07d}")
+             for i in range(start, min(count, start + 10_000))]
+        )  # fmt: skip
+
+
 async def store_alone(db: Path, count: int, claim: int, results: int, receipts: int) -> tuple[float, float]:
     """CPU µs per message of the dispatcher's store calls by themselves, and of that the part spent inside
     SQLite's own calls: ``count`` messages enqueued (not counted), then claimed ``claim`` at a time and
@@ -160,12 +171,7 @@ async def store_alone(db: Path, count: int, claim: int, results: int, receipts: 
     cpu = 0.0
     timed = store.timed
     try:
-        for start in range(0, count, 10_000):
-            await store.enqueue(
-                [OutboxEntry(Message(to=f"+7701{i:07d}", sender="Shop", campaign="bench",
-                                     text=f"Hello customer {i}, your code is {i % 9973:04d}"), f"bench:+7701{i:07d}")
-                 for i in range(start, min(count, start + 10_000))]
-            )  # fmt: skip
+        await enqueue_bench(store, count)
         native = 10**9
         while True:
             c0, timed.on = time.thread_time(), True

@@ -28,8 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from msgbridge.core.message import Message
-from msgbridge.store.base import OutboxEntry
+from smpp_campaign import enqueue_bench  # beside this file
+
 from msgbridge.store.sqlite import SqliteStore
 
 BATCH = 500
@@ -42,12 +42,7 @@ OPEN_INDEXES = ("messages_open", "messages_origin")
 
 async def build(path: Path, rows: int) -> None:
     async with SqliteStore(path, checkpoint_interval=0) as store:
-        for start in range(0, rows, 10_000):
-            await store.enqueue(
-                [OutboxEntry(Message(to=f"+7701{i:07d}", sender="Shop", campaign="bench",
-                                     text=f"Hello customer {i}, your code is {i % 9973:04d}"), f"bench:+7701{i:07d}")
-                 for i in range(start, min(rows, start + 10_000))]
-            )  # fmt: skip
+        await enqueue_bench(store, rows)
 
 
 def copy(source: Path, target: Path) -> None:
