@@ -30,6 +30,12 @@ from msgbridge.core.status import DeliveryStatus
 
 T = TypeVar("T")
 
+# Metadata keys msgbridge sets on a message for its own records (kept in the store, never meant for a
+# provider): the target its status events go to (a ``CallbackTarget`` as JSON), and the id its delivery
+# receipts name instead of its own (the SMPP front answers a submit_multi with one id for every destination).
+CALLBACK = "callback"
+RECEIPT_ID = "receipt_id"
+
 
 def quick_init(cls: type[T]) -> type[T]:
     """A frozen dataclass's ``__init__`` that sets each slot through one bound ``object.__setattr__``.

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 from msgbridge.core.callbacks import RowCallbacks
 from msgbridge.core.encoding import TextInfo
 from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
-from msgbridge.core.message import Campaign, Message, new_id
+from msgbridge.core.message import CALLBACK, Campaign, Message, new_id
 from msgbridge.core.phone import PhoneCheck, normalize
 from msgbridge.core.sendable import check_text
 from msgbridge.core.template import check, render
@@ -198,7 +198,7 @@ def judge_row(
 
 def message_of(campaign: Campaign, judged: Judged, message_id: str | None = None) -> Message:
     """The campaign's message for a judged row."""
-    metadata = {"callback": judged.callback} if judged.callback is not None else {}
+    metadata = {CALLBACK: judged.callback} if judged.callback is not None else {}
     return Message(
         id=message_id or new_id(), to=judged.to, text=judged.text, sender=campaign.sender,
         campaign=campaign.name, metadata=metadata,

@@ -35,7 +35,7 @@ from msgbridge.adapters.base import ReportsHealth, Transport, open_transport
 from msgbridge.config import Config, EventSettings, WebhookSettings
 from msgbridge.core.callbacks import CallbackTarget, RowCallbacks, target_problem
 from msgbridge.core.errors import ConfigError, ErrorCode, MessagingError
-from msgbridge.core.message import Campaign, DeliveryReceipt, InboundMessage, Message
+from msgbridge.core.message import CALLBACK, Campaign, DeliveryReceipt, InboundMessage, Message
 from msgbridge.core.status import FINAL, DeliveryStatus
 from msgbridge.core.template import check as check_template
 from msgbridge.dispatch.campaign import PrepareReport, Row, message_ids, validate_rows, write_rows
@@ -350,7 +350,7 @@ class Runtime:
             metadata = dict(item.options)
             target = c.callback or self._default_target(scope, c.transport)
             if target is not None:
-                metadata["callback"] = target.dumps()
+                metadata[CALLBACK] = target.dumps()
             message = Message(
                 id=mid,
                 to=c.to,

@@ -31,10 +31,9 @@ from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 from msgbridge.core.callbacks import CallbackTarget
 from msgbridge.core.errors import ErrorInfo, MessagingError
-from msgbridge.core.message import DeliveryReceipt, InboundMessage, Message, SendResult
+from msgbridge.core.message import RECEIPT_ID, DeliveryReceipt, InboundMessage, Message, SendResult
 from msgbridge.core.money import amount
 from msgbridge.core.status import DeliveryStatus
-from msgbridge.store.bodies import RECEIPT_ID
 
 
 class StoreError(MessagingError):

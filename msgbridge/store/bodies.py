@@ -32,13 +32,9 @@ import re
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from msgbridge.core.message import Channel, Message
+from msgbridge.core.message import CALLBACK, RECEIPT_ID, Channel, Message
 
 SEPARATOR = "\x1f"
-CALLBACK = "callback"  # the metadata key a message carries its target in (``CallbackTarget.dumps()``)
-# The metadata key of the id a delivery receipt names instead of the message's own (``Quote.receipt_id``):
-# the SMPP front answers a submit_multi with one id for all its destinations, and their receipts name it.
-RECEIPT_ID = "receipt_id"
 # A template's holes, as core/template.py writes them; ``{{`` and ``}}`` stand for one brace.
 _HOLE = re.compile(r"\{\{|\}\}|\{[A-Za-z_][A-Za-z0-9_.-]*\}")
 

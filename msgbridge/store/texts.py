@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from msgbridge.core.callbacks import CallbackTarget
-from msgbridge.core.message import Message
+from msgbridge.core.message import CALLBACK, Message
 from msgbridge.store.base import MessageRecord
-from msgbridge.store.bodies import CALLBACK, BodyRow, extras_from, extras_of, split_key, template
+from msgbridge.store.bodies import BodyRow, extras_from, extras_of, split_key, template
 from msgbridge.store.dialect import Conn
 from msgbridge.store.rows import MessageRow
 from msgbridge.store.writes import INSERT_WORD

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from msgbridge.adapters.http.replies import Reply
 from msgbridge.core import options as opt
 from msgbridge.core.errors import ErrorCode, ErrorInfo
-from msgbridge.core.message import Channel, DeliveryReceipt, Message, SendResult
+from msgbridge.core.message import CALLBACK, RECEIPT_ID, Channel, DeliveryReceipt, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
 
 # Optional fields of a Message, in the order an UNSUPPORTED result names them. A provider's payload
@@ -33,8 +33,11 @@ from msgbridge.core.status import DeliveryStatus
 OPTIONAL_FIELDS: tuple[str, ...] = ("subject", "html", "metadata", "validity", "scheduled_at")
 
 # Metadata keys msgbridge sets for its own records, kept in our store and never meant for a provider:
-# the SMTP gateway's (msgbridge/inbound/smtp_gateway.py). They do not make a message UNSUPPORTED.
-LOCAL_METADATA: frozenset[str] = frozenset({"via", "smtp_identity", "smtp_mail_from", "smtp_message_id", "callback"})
+# the SMTP gateway's (msgbridge/inbound/smtp_gateway.py), a callback target, and the id an SMPP front's
+# submit_multi announced for its further destinations. They do not make a message UNSUPPORTED.
+LOCAL_METADATA: frozenset[str] = frozenset(
+    {"via", "smtp_identity", "smtp_mail_from", "smtp_message_id", CALLBACK, RECEIPT_ID}
+)
 
 REFUSE, IGNORE = "refuse", "ignore"
 UNSUPPORTED_OPTION = opt.choice(

@@ -20,13 +20,13 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from msgbridge.core.message import RECEIPT_ID
 from msgbridge.service.contract import InvalidSubmission, Submission
 from msgbridge.service.smppfront.accounts import Account, check_password
 from msgbridge.service.smppfront.receipts import InFlight, target_for
 from msgbridge.service.smppfront.status import COMMAND_STATUS
 from msgbridge.service.smppfront.submit import Assembler, Part, Refused, Whole, decode_submit
 from msgbridge.smpp import codec
-from msgbridge.store.bodies import RECEIPT_ID
 
 if TYPE_CHECKING:
     from msgbridge.service.smppfront.server import SmppFront

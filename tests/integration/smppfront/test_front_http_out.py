@@ -1,11 +1,15 @@
 """SMPP in, HTTP out: a 3-part UDH message from an ESME reaches the Mobizon emulator as one text, and its
-receipt comes back over the bind as one deliver_sm per part id."""
+receipt comes back over the bind as one deliver_sm per part id; a submit_multi's destinations all reach it,
+each receipt naming the id the resp announced."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from http_peers import PROVIDERS
+from raw_esme import raw_esme
+from test_front_forms import Esme, decode_multi_resp, submit_multi
 from test_front_receipts import take
 
 from msgbridge.adapters.base import open_transport
@@ -17,6 +21,7 @@ from msgbridge.service.smppfront.accounts import AccountBook, create_account
 from msgbridge.service.smppfront.server import SmppFront
 from msgbridge.simulators.http import mobizon
 from msgbridge.simulators.http.server import serve
+from msgbridge.smpp import codec
 
 
 async def test_three_udh_parts_go_to_mobizon_as_one_text_and_the_receipt_comes_back(tmp_path: Path) -> None:
@@ -49,3 +54,39 @@ async def test_three_udh_parts_go_to_mobizon_as_one_text_and_the_receipt_comes_b
     assert len(result.native_ids) == 3
     assert sorted(str(r.native_id) for r in receipts) == sorted(result.native_ids)  # one per part id
     assert all(r.status is DeliveryStatus.DELIVERED for r in receipts)
+
+
+async def test_a_submit_multi_reaches_mobizon_for_every_destination_its_receipts_naming_one_id(
+    tmp_path: Path,
+) -> None:
+    """The further destinations carry the announced id in their metadata, which is ours alone: an HTTP
+    provider that carries no metadata still sends them (it would refuse a message with metadata of its own)."""
+    emulator = mobizon.create_emulator()
+    accounts = tmp_path / "users.toml"
+    create_account(accounts, "acme", password="secret", transports=["kz"])
+    destinations = ["77011234567", "77011234568", "77011234569"]
+    async with serve(emulator) as server:
+        runtime = Runtime(
+            store=str(tmp_path / "front.db"), transports={"kz": PROVIDERS["mobizon"].url(server.url)}
+        )
+        await runtime.start()
+        front = SmppFront(runtime, AccountBook(accounts), events=runtime.store)
+        await front.start("127.0.0.1", 0)
+        esme = Esme(await raw_esme(front.port, "acme", "secret", codec.BIND_TRANSCEIVER))
+        esme.reader = asyncio.get_running_loop().create_task(esme.run())
+        try:
+            command_id, status, body = await esme.request(
+                submit_multi(2, destinations, b"to everyone", registered_delivery=1)
+            )
+            assert (command_id, status) == (codec.SUBMIT_MULTI | codec.RESPONSE_BIT, codec.ESME_ROK)
+            mid, unsuccess = decode_multi_resp(body)
+            assert unsuccess == []
+            receipts = [await asyncio.wait_for(esme.receipts.get(), 60) for _ in destinations]
+        finally:
+            esme.reader.cancel()
+            esme.raw.close()
+            await front.stop()
+            await runtime.drain(2.0)
+    assert sorted(r.phone[-11:] for r in emulator.messages.values()) == destinations
+    assert sorted(r.source for r in receipts) == destinations
+    assert {(r.message_id, r.stat) for r in receipts} == {(mid, "DELIVRD")}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from msgbridge.core.message import Channel, Message
+from msgbridge.core.message import RECEIPT_ID, Channel, Message
 from msgbridge.store.base import CampaignRecord, OutboxEntry, Store
-from msgbridge.store.bodies import RECEIPT_ID, SEPARATOR, Template, split_key
+from msgbridge.store.bodies import SEPARATOR, Template, split_key
 from msgbridge.store.sqlite import SqliteStore
 
 CASES = [
