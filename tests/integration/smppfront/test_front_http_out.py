@@ -5,6 +5,8 @@ each receipt naming the id the resp announced."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from http_peers import PROVIDERS
@@ -24,11 +26,12 @@ from msgbridge.simulators.http.server import serve
 from msgbridge.smpp import codec
 
 
-async def test_three_udh_parts_go_to_mobizon_as_one_text_and_the_receipt_comes_back(tmp_path: Path) -> None:
+@asynccontextmanager
+async def mobizon_front(tmp_path: Path) -> AsyncIterator[tuple[mobizon.MobizonEmulator, SmppFront]]:
+    """A front whose account acme sends through transport kz, the Mobizon emulator; drained on the way out."""
     emulator = mobizon.create_emulator()
     accounts = tmp_path / "users.toml"
     create_account(accounts, "acme", password="secret", transports=["kz"])
-    text = "".join(f"part of a long text {i:03d} " for i in range(20))[:450]  # three GSM-7 segments of 153
     async with serve(emulator) as server:
         runtime = Runtime(
             store=str(tmp_path / "front.db"), transports={"kz": PROVIDERS["mobizon"].url(server.url)}
@@ -37,18 +40,24 @@ async def test_three_udh_parts_go_to_mobizon_as_one_text_and_the_receipt_comes_b
         front = SmppFront(runtime, AccountBook(accounts), events=runtime.store)
         await front.start("127.0.0.1", 0)
         try:
-            t = open_transport(f"smpp://acme:secret@127.0.0.1:{front.port}?mode=trx&long=udh8")
-            assert isinstance(t, SmppTransport)
-            await t.open()
-            try:
-                [result] = await t.send([Message(to="+77011234567", sender="Shop", text=text)])
-                assert result.status is DeliveryStatus.SUBMITTED and result.segments == 3, result
-                receipts = await take(t, 3, seconds=60)
-            finally:
-                await t.aclose()
+            yield emulator, front
         finally:
             await front.stop()
             await runtime.drain(2.0)
+
+
+async def test_three_udh_parts_go_to_mobizon_as_one_text_and_the_receipt_comes_back(tmp_path: Path) -> None:
+    text = "".join(f"part of a long text {i:03d} " for i in range(20))[:450]  # three GSM-7 segments of 153
+    async with mobizon_front(tmp_path) as (emulator, front):
+        t = open_transport(f"smpp://acme:secret@127.0.0.1:{front.port}?mode=trx&long=udh8")
+        assert isinstance(t, SmppTransport)
+        await t.open()
+        try:
+            [result] = await t.send([Message(to="+77011234567", sender="Shop", text=text)])
+            assert result.status is DeliveryStatus.SUBMITTED and result.segments == 3, result
+            receipts = await take(t, 3, seconds=60)
+        finally:
+            await t.aclose()
     [record] = emulator.messages.values()
     assert record.text == text and record.phone.endswith("77011234567")
     assert len(result.native_ids) == 3
@@ -61,17 +70,8 @@ async def test_a_submit_multi_reaches_mobizon_for_every_destination_its_receipts
 ) -> None:
     """The further destinations carry the announced id in their metadata, which is ours alone: an HTTP
     provider that carries no metadata still sends them (it would refuse a message with metadata of its own)."""
-    emulator = mobizon.create_emulator()
-    accounts = tmp_path / "users.toml"
-    create_account(accounts, "acme", password="secret", transports=["kz"])
     destinations = ["77011234567", "77011234568", "77011234569"]
-    async with serve(emulator) as server:
-        runtime = Runtime(
-            store=str(tmp_path / "front.db"), transports={"kz": PROVIDERS["mobizon"].url(server.url)}
-        )
-        await runtime.start()
-        front = SmppFront(runtime, AccountBook(accounts), events=runtime.store)
-        await front.start("127.0.0.1", 0)
+    async with mobizon_front(tmp_path) as (emulator, front):
         esme = Esme(await raw_esme(front.port, "acme", "secret", codec.BIND_TRANSCEIVER))
         esme.reader = asyncio.get_running_loop().create_task(esme.run())
         try:
@@ -85,8 +85,6 @@ async def test_a_submit_multi_reaches_mobizon_for_every_destination_its_receipts
         finally:
             esme.reader.cancel()
             esme.raw.close()
-            await front.stop()
-            await runtime.drain(2.0)
     assert sorted(r.phone[-11:] for r in emulator.messages.values()) == destinations
     assert sorted(r.source for r in receipts) == destinations
     assert {(r.message_id, r.stat) for r in receipts} == {(mid, "DELIVRD")}
