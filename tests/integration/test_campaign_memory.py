@@ -13,25 +13,18 @@ are bounds that do not depend on the row count, so a run of 200,000 rows may add
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from benchmark_run import run_benchmark
 
 
 # Two campaigns of 200,000 and more rows (40 s here, one core): in make test, as the property is what a
 # million-recipient campaign relies on.
 def test_peak_rss_of_a_campaign_does_not_grow_with_its_rows() -> None:
-    out = subprocess.run(
-        [
-            sys.executable, str(ROOT / "benchmarks" / "campaign_scale.py"), "--rows", "200000", "--small", "20000",
-            "--no-prep", "--wait-receipts", "10", "--via-options", "&receipt_index=20000", "--json",
-        ],
-        capture_output=True, text=True, timeout=400,
+    out = run_benchmark(
+        "campaign_scale.py", "--rows", "200000", "--small", "20000", "--no-prep", "--wait-receipts", "10",
+        "--via-options", "&receipt_index=20000", "--json", timeout=400,
     )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout)
+    result = json.loads(out)
     small, large = result["small"], result["large"]
     assert small["all_delivered"] and large["all_delivered"], result
     assert large["rss_mb"] <= small["rss_mb"] + 30, result

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from benchmark_run import run_benchmark
 
 
 @pytest.mark.parametrize(
@@ -23,27 +18,13 @@ ROOT = Path(__file__).resolve().parents[2]
     ],
 )
 def test_benchmark_runs(script: str, args: list[str], rows: int) -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.strip().splitlines()
+    lines = run_benchmark(script, *args).strip().splitlines()
     assert lines[0].startswith("config") and len(lines) == rows + 1
     assert all(line.rstrip().endswith("x") for line in lines[1:])
 
 
 def test_the_status_change_benchmark_runs() -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "store_status_change.py"), "--rows", "2000", "--rounds", "1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.strip().splitlines()
+    lines = run_benchmark("store_status_change.py", "--rows", "2000", "--rounds", "1").strip().splitlines()
     assert lines[0].startswith("2,000 messages") and len(lines) == 5
     assert "as the schema has it" in lines[1] and "without messages_open and messages_origin" in lines[2]
     assert "by row number n" in lines[3]

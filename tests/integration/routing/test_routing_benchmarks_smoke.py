@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[3]
+from benchmark_run import run_benchmark
 
 
 @pytest.mark.parametrize(
@@ -19,13 +14,6 @@ ROOT = Path(__file__).resolve().parents[3]
     ],
 )
 def test_benchmark_runs(script: str, args: list[str], lines: int, word: str) -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    printed = out.stdout.strip().splitlines()
-    assert len(printed) == lines and all(word in line for line in printed), out.stdout
+    out = run_benchmark(script, *args)
+    printed = out.strip().splitlines()
+    assert len(printed) == lines and all(word in line for line in printed), out

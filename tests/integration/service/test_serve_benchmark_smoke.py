@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[3]
+from benchmark_run import run_benchmark
 
 
 @pytest.mark.slow  # 10 s; `make test-slow`
 def test_serve_benchmark_runs_and_prints_its_ratios() -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "serve_http.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    lines = out.stdout.strip().splitlines()
+    lines = run_benchmark("serve_http.py", "--quick", timeout=300).strip().splitlines()
     assert [line.split(" ", 1)[0] for line in lines] == ["config", "(a)", "(b)", "(a,", "(c)"]
     for line in (lines[1], lines[2], lines[4]):
         assert re.search(r": \d+\.\d\dx; target .* (met|MISSED): \d+\.\d\dx", line), line

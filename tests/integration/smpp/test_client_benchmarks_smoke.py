@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from benchmark_run import ROOT, run_benchmark
 
 
 def test_campaign_benchmark_runs_end_to_end(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "smpp_campaign.py"), "--count", "300", "--db-dir", str(tmp_path),
-         "--dlr-delay-ms", "10"],
-        capture_output=True, text=True, timeout=120, check=False, cwd=ROOT,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert "receipts 300, matched 300" in out.stdout
-    assert "300/300 DELIVERED" in out.stdout
+    out = run_benchmark("smpp_campaign.py", "--count", "300", "--db-dir", str(tmp_path), "--dlr-delay-ms", "10")
+    assert "receipts 300, matched 300" in out
+    assert "300/300 DELIVERED" in out
 
 
 def test_codec_cost_comparison_runs() -> None:
