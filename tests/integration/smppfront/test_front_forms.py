@@ -11,6 +11,7 @@ import asyncio
 import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,7 +69,6 @@ class Esme:
     raw: RawEsme
     receipts: asyncio.Queue[Receipt] = field(default_factory=asyncio.Queue)
     waiting: dict[int, asyncio.Future[tuple[int, int, bytes]]] = field(default_factory=dict)
-    reader: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         while True:
@@ -95,28 +95,34 @@ class Esme:
         self.raw.send(pdu)
         return await asyncio.wait_for(future, SECONDS)
 
-    async def take(self, n: int) -> list[Receipt]:
-        return [await asyncio.wait_for(self.receipts.get(), SECONDS) for _ in range(n)]
+    async def take(self, n: int, seconds: float = SECONDS) -> list[Receipt]:
+        return [await asyncio.wait_for(self.receipts.get(), seconds) for _ in range(n)]
+
+
+@asynccontextmanager
+async def bound_esme(port: int, system_id: str = "acme") -> AsyncIterator[Esme]:
+    """A transceiver bound to the front on ``port`` with its reader running; closed on the way out, failing
+    the test if the reader failed."""
+    esme = Esme(await raw_esme(port, system_id, "secret", codec.BIND_TRANSCEIVER))
+    reader = asyncio.get_running_loop().create_task(esme.run())
+    try:
+        yield esme
+    finally:
+        reader.cancel()
+        esme.raw.close()
+    if reader.done() and not reader.cancelled() and reader.exception() is not None:
+        raise AssertionError("the ESME's reader failed") from reader.exception()
 
 
 @pytest.fixture
 async def esmes(forms: Front) -> AsyncIterator[Callable[[str], Awaitable[Esme]]]:
     """Binds transceivers on demand; every one is closed (its reader stopped) at the end."""
-    made: list[Esme] = []
+    async with AsyncExitStack() as stack:
 
-    async def bind(system_id: str = "acme") -> Esme:
-        esme = Esme(await raw_esme(forms.front.port, system_id, "secret", codec.BIND_TRANSCEIVER))
-        esme.reader = asyncio.get_running_loop().create_task(esme.run())
-        made.append(esme)
-        return esme
+        async def bind(system_id: str = "acme") -> Esme:
+            return await stack.enter_async_context(bound_esme(forms.front.port, system_id))
 
-    yield bind
-    for esme in made:
-        assert esme.reader is not None
-        if esme.reader.done() and not esme.reader.cancelled() and esme.reader.exception() is not None:
-            raise AssertionError("the ESME's reader failed") from esme.reader.exception()
-        esme.reader.cancel()
-        esme.raw.close()
+        yield bind
 
 
 def sm(text: bytes, *, registered_delivery: int = 0, esm_class: int = 0, to: str = TO) -> codec.ShortMessage:

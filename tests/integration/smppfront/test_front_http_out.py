@@ -4,14 +4,12 @@ each receipt naming the id the resp announced."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from http_peers import PROVIDERS
-from raw_esme import raw_esme
-from test_front_forms import Esme, decode_multi_resp, submit_multi
+from test_front_forms import bound_esme, decode_multi_resp, submit_multi
 from test_front_receipts import take
 
 from msgbridge.adapters.base import open_transport
@@ -72,19 +70,14 @@ async def test_a_submit_multi_reaches_mobizon_for_every_destination_its_receipts
     provider that carries no metadata still sends them (it would refuse a message with metadata of its own)."""
     destinations = ["77011234567", "77011234568", "77011234569"]
     async with mobizon_front(tmp_path) as (emulator, front):
-        esme = Esme(await raw_esme(front.port, "acme", "secret", codec.BIND_TRANSCEIVER))
-        esme.reader = asyncio.get_running_loop().create_task(esme.run())
-        try:
+        async with bound_esme(front.port) as esme:
             command_id, status, body = await esme.request(
                 submit_multi(2, destinations, b"to everyone", registered_delivery=1)
             )
             assert (command_id, status) == (codec.SUBMIT_MULTI | codec.RESPONSE_BIT, codec.ESME_ROK)
             mid, unsuccess = decode_multi_resp(body)
             assert unsuccess == []
-            receipts = [await asyncio.wait_for(esme.receipts.get(), 60) for _ in destinations]
-        finally:
-            esme.reader.cancel()
-            esme.raw.close()
+            receipts = await esme.take(len(destinations), seconds=60)
     assert sorted(r.phone[-11:] for r in emulator.messages.values()) == destinations
     assert sorted(r.source for r in receipts) == destinations
     assert {(r.message_id, r.stat) for r in receipts} == {(mid, "DELIVRD")}
