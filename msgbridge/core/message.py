@@ -35,6 +35,11 @@ T = TypeVar("T")
 # receipts name instead of its own (the SMPP front answers a submit_multi with one id for every destination).
 CALLBACK = "callback"
 RECEIPT_ID = "receipt_id"
+# All of them, with the SMTP gateway's (msgbridge/inbound/smtp_gateway.py): a provider that carries no
+# metadata still sends a message that has only these (adapters/http/payload.py).
+LOCAL_METADATA: frozenset[str] = frozenset(
+    {"via", "smtp_identity", "smtp_mail_from", "smtp_message_id", CALLBACK, RECEIPT_ID}
+)
 
 
 def quick_init(cls: type[T]) -> type[T]:

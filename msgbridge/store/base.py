@@ -179,7 +179,7 @@ class Quote(NamedTuple):
     sender: str | None
     text: str
     created_at: float
-    receipt_id: str | None = None  # the id the receipt names in the message's stead (``bodies.RECEIPT_ID``)
+    receipt_id: str | None = None  # the id the receipt names in the message's stead (``RECEIPT_ID``)
 
 
 @dataclass(frozen=True, slots=True)

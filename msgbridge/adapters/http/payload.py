@@ -25,19 +25,12 @@ from typing import Any, ClassVar
 from msgbridge.adapters.http.replies import Reply
 from msgbridge.core import options as opt
 from msgbridge.core.errors import ErrorCode, ErrorInfo
-from msgbridge.core.message import CALLBACK, RECEIPT_ID, Channel, DeliveryReceipt, Message, SendResult
+from msgbridge.core.message import LOCAL_METADATA, Channel, DeliveryReceipt, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
 
 # Optional fields of a Message, in the order an UNSUPPORTED result names them. A provider's payload
 # lists in ``carries`` those it puts on the wire; the others may not be set on a message it sends.
 OPTIONAL_FIELDS: tuple[str, ...] = ("subject", "html", "metadata", "validity", "scheduled_at")
-
-# Metadata keys msgbridge sets for its own records, kept in our store and never meant for a provider:
-# the SMTP gateway's (msgbridge/inbound/smtp_gateway.py), a callback target, and the id an SMPP front's
-# submit_multi announced for its further destinations. They do not make a message UNSUPPORTED.
-LOCAL_METADATA: frozenset[str] = frozenset(
-    {"via", "smtp_identity", "smtp_mail_from", "smtp_message_id", CALLBACK, RECEIPT_ID}
-)
 
 REFUSE, IGNORE = "refuse", "ignore"
 UNSUPPORTED_OPTION = opt.choice(

@@ -51,7 +51,7 @@ class Multi:
     SMPP 3.4 §4.5.2 gives it one message_id and lists each destination not queued in unsuccess_sme.
 
     That one id is ``announced``: the id of the destination queued first (``SmppFront.accept`` queues one
-    destination before the others). The others are queued carrying it (``bodies.RECEIPT_ID``), so every
+    destination before the others). The others are queued carrying it (``RECEIPT_ID``), so every
     destination's receipt names the id the ESME was given, told apart by its source_addr, as an SMSC's are."""
 
     addresses: list[tuple[int, int, str]]  # (ton, npi, address) of each destination, as the ESME wrote them

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from msgbridge.adapters.http.payload import (
-    LOCAL_METADATA,
     Call,
     Payload,
     failed_result,
@@ -16,7 +15,7 @@ from msgbridge.adapters.http.payload import (
 )
 from msgbridge.adapters.http.replies import Reply
 from msgbridge.core.errors import ErrorCode, ErrorInfo
-from msgbridge.core.message import Channel, Message, SendResult
+from msgbridge.core.message import LOCAL_METADATA, Channel, Message, SendResult
 from msgbridge.core.status import DeliveryStatus
 
 SMS = frozenset({Channel.SMS})
